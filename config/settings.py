@@ -1,0 +1,110 @@
+"""Redwall's settings: one frozen object, read from the environment in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+CONFIG_DIR = Path(__file__).resolve().parent
+SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
+
+
+class ConfigError(ValueError):
+    """A setting or a config file is wrong; the message names where and how to fix it."""
+
+
+def _env(name: str, doc: str, default, *, env: str | None = None):
+    return field(default=default, metadata={"env": env or f"REDWALL_{name.upper()}", "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: str = _env("broker", "Kafka bootstrap servers, host:port[,host:port]", "127.0.0.1:9092")
+    database_url: str = _env(
+        "database_url", "PostgreSQL DSN for the query store", "postgresql://postgres@127.0.0.1:5432/redwall",
+        env="DATABASE_URL",
+    )
+    # Resolution 12 cells are ~10.8 m across an edge (~300 m²): about twice a 5 m GPS fix, so a
+    # cell is as fine as the data can tell apart. Finer cells would only grow the index (res 13 is
+    # 7x the cells) without changing any answer, because border cells get an exact test anyway.
+    h3_resolution: int = _env("h3_resolution", "H3 resolution of the cell-to-grid index (9..14)", 12)
+    geometry_path: Path = _env("geometry", "GeoJSON with the street, communities and grids", SAMPLE_GEOMETRY)
+    partitions: int = _env("partitions", "partitions per topic when Redwall creates its topics", 4)
+    web_host: str = _env("web_host", "address the ingest web server binds to", "127.0.0.1")
+    web_port: int = _env("web_port", "port of the worker's web server (ingest, /metrics)", 6066)
+    sink_metrics_port: int = _env("sink_metrics_port", "port of the sink process's /metrics", 9101)
+    max_pings_per_batch: int = _env("max_pings_per_batch", "largest number of pings one PingBatch may carry", 1000)
+    topic_reports: str = _env("topic_reports", "input: field reports", "redwall.reports.v1")
+    topic_pings: str = _env("topic_pings", "input: GPS ping batches", "redwall.pings.v1")
+    topic_actions: str = _env("topic_actions", "input: actions on incidents", "redwall.actions.v1")
+    topic_located_reports: str = _env(
+        "topic_located_reports", "output: reports with their street, community and grid", "redwall.located-reports.v1"
+    )
+    topic_positions: str = _env("topic_positions", "output: geofenced ping batches", "redwall.positions.v1")
+    topic_deadletter: str = _env("topic_deadletter", "output: rejected records with reason and bytes", "redwall.deadletter.v1")
+    sink_batch_size: int = _env("sink_batch_size", "most Kafka records one sink write takes", 5000)
+    sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
+
+    @property
+    def input_topics(self) -> tuple[str, ...]:
+        return (self.topic_reports, self.topic_pings, self.topic_actions)
+
+    @property
+    def all_topics(self) -> tuple[str, ...]:
+        return self.input_topics + (self.topic_located_reports, self.topic_positions, self.topic_deadletter)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Read every setting from the environment; a bad value names the variable and the fix."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            name = f.metadata["env"]
+            if name in environ and f.name not in overrides:
+                values[f.name] = _parse(name, environ[name], f.default, f.metadata["doc"])
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        checks = [
+            (9 <= self.h3_resolution <= 14, "h3_resolution", "use 9..14; 12 suits 5 m GPS"),
+            (self.partitions >= 1, "partitions", "use a positive number"),
+            (0 < self.web_port < 65536, "web_port", "use a TCP port 1..65535"),
+            (0 < self.sink_metrics_port < 65536, "sink_metrics_port", "use a TCP port 1..65535"),
+            (self.max_pings_per_batch >= 1, "max_pings_per_batch", "use a positive number"),
+            (self.sink_batch_size >= 1, "sink_batch_size", "use a positive number"),
+            (self.sink_batch_seconds > 0, "sink_batch_seconds", "use a positive number of seconds"),
+            (self.geometry_path.is_file(), "geometry", f"no file at {self.geometry_path}; point it at a GeoJSON"),
+            ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
+        ]
+        for ok, name, fix in checks:
+            if not ok:
+                env = _field(name).metadata["env"]
+                raise ConfigError(f"environment: {env}={getattr(self, name)!r} is invalid: {fix}")
+        if len(set(self.all_topics)) != len(self.all_topics):
+            raise ConfigError("environment: REDWALL_TOPIC_* names must all differ")
+
+    def describe(self) -> list[tuple[str, str, object]]:
+        """(variable, doc, value) for every setting, for `redwall settings`."""
+        return [(f.metadata["env"], f.metadata["doc"], getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+
+def _field(name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(Settings) if f.name == name)
+
+
+def _parse(env: str, raw: str, default, doc: str):
+    kind = type(default)
+    try:
+        if kind is bool:
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"environment: {env}={raw!r} is not a {kind.__name__} ({doc})") from None

@@ -1,0 +1,186 @@
+"""Field types for records: each validates a decoded JSON value and describes itself as JSON Schema.
+
+One declaration serves validation, the JSON Schema export and (later) OpenAPI, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+
+class FieldError(ValueError):
+    """One field is wrong: `field` is a dotted path (`pings.3.lat`), `reason` says why."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+class Field:
+    required = True
+    doc = ""
+
+    def __init__(self, doc: str = "", *, required: bool = True):
+        self.doc = doc
+        self.required = required
+
+    def check(self, value: Any, path: str) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def schema(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _described(self, schema: dict) -> dict:
+        if self.doc:
+            schema["description"] = self.doc
+        return schema
+
+
+class Str(Field):
+    def __init__(self, doc="", *, min_len=1, max_len=256, pattern: str | None = None, required=True):
+        super().__init__(doc, required=required)
+        self.min_len, self.max_len = min_len, max_len
+        self.pattern = pattern
+        self._regex = re.compile(pattern) if pattern else None
+
+    def check(self, value, path):
+        if type(value) is not str:
+            raise FieldError(path, f"must be a string, got {_kind(value)}")
+        if not self.min_len <= len(value) <= self.max_len:
+            raise FieldError(path, f"length must be {self.min_len}..{self.max_len}, got {len(value)}")
+        if self._regex is not None and not self._regex.fullmatch(value):
+            raise FieldError(path, f"must match {self.pattern}")
+        return value
+
+    def schema(self):
+        s = {"type": "string", "minLength": self.min_len, "maxLength": self.max_len}
+        if self.pattern:
+            s["pattern"] = f"^{self.pattern}$"
+        return self._described(s)
+
+
+class Num(Field):
+    def __init__(self, doc="", *, minimum: float, maximum: float, required=True):
+        super().__init__(doc, required=required)
+        self.minimum, self.maximum = minimum, maximum
+
+    def check(self, value, path):
+        kind = type(value)
+        if kind is not float and kind is not int:
+            raise FieldError(path, f"must be a number, got {_kind(value)}")
+        if not self.minimum <= value <= self.maximum:  # also refuses NaN
+            raise FieldError(path, f"must be between {self.minimum} and {self.maximum}, got {value}")
+        return float(value)
+
+    def schema(self):
+        return self._described({"type": "number", "minimum": self.minimum, "maximum": self.maximum})
+
+
+class Enum(Field):
+    def __init__(self, doc="", *, values: tuple[str, ...], required=True):
+        super().__init__(doc, required=required)
+        self.values = tuple(values)
+        self._set = frozenset(values)
+
+    def check(self, value, path):
+        if type(value) is not str or value not in self._set:
+            raise FieldError(path, f"must be one of {', '.join(self.values)}; got {value!r:.80}")
+        return value
+
+    def schema(self):
+        return self._described({"type": "string", "enum": list(self.values)})
+
+
+class Time(Field):
+    """An instant as RFC 3339 text with an offset (`2026-11-28T09:30:00+08:00` or `...Z`)."""
+
+    def check(self, value, path):
+        if type(value) is not str or len(value) > 40:
+            raise FieldError(path, "must be an RFC 3339 timestamp string with an offset")
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise FieldError(path, f"is not an RFC 3339 timestamp: {value!r:.60}") from None
+        if parsed.tzinfo is None:
+            raise FieldError(path, "needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00 or ...Z")
+        return value
+
+    def schema(self):
+        return self._described({"type": "string", "format": "date-time"})
+
+
+class Array(Field):
+    def __init__(self, item: Field, doc="", *, min_items=0, max_items=100, required=True):
+        super().__init__(doc, required=required)
+        self.item, self.min_items, self.max_items = item, min_items, max_items
+
+    def check(self, value, path):
+        if type(value) is not list:
+            raise FieldError(path, f"must be an array, got {_kind(value)}")
+        if not self.min_items <= len(value) <= self.max_items:
+            raise FieldError(path, f"must hold {self.min_items}..{self.max_items} items, got {len(value)}")
+        check = self.item.check
+        return [check(v, f"{path}.{i}") for i, v in enumerate(value)]
+
+    def schema(self):
+        return self._described(
+            {"type": "array", "items": self.item.schema(), "minItems": self.min_items, "maxItems": self.max_items}
+        )
+
+
+class Obj(Field):
+    """A nested object with its own named fields; unknown keys are refused so typos surface."""
+
+    def __init__(self, fields: dict[str, Field], doc="", *, required=True):
+        super().__init__(doc, required=required)
+        self.fields = fields
+        self._required = frozenset(k for k, f in fields.items() if f.required)
+
+    def check(self, value, path):
+        if type(value) is not dict:
+            raise FieldError(path or "(body)", f"must be an object, got {_kind(value)}")
+        prefix = f"{path}." if path else ""
+        missing = self._required.difference(value)
+        if missing:
+            raise FieldError(prefix + sorted(missing)[0], "is required")
+        out = {}
+        fields = self.fields
+        for key, v in value.items():
+            spec = fields.get(key)
+            if spec is None:
+                raise FieldError(prefix + str(key)[:64], "is not a known field")
+            if v is None and not spec.required:
+                continue
+            out[key] = spec.check(v, prefix + key)
+        return out
+
+    def schema(self):
+        return self._described(
+            {
+                "type": "object",
+                "properties": {k: f.schema() for k, f in self.fields.items()},
+                "required": [k for k, f in self.fields.items() if f.required],
+                "additionalProperties": False,
+            }
+        )
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number" if math.isfinite(value) else "non-finite number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
