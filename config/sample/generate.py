@@ -1,0 +1,150 @@
+"""Writes the ILLUSTRATIVE sample geometry of Xichang'an Street: 1 street, 13 communities, 71 grids.
+
+Run `python -m config.sample.generate`; the output is deterministic and checked in beside this file.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from schemas import json
+
+OUTPUT = Path(__file__).resolve().parent / "xichangan.geojson"
+NOTE = (
+    "ILLUSTRATIVE sample geometry made up by config/sample/generate.py for tests and demos. "
+    "These are NOT the official boundaries of Xichang'an Street, its communities or its grids."
+)
+STREET = {"kind": "street", "id": "xichangan", "name": "西长安街街道", "name_en": "Xichang'an Street"}
+
+WEST, EAST, SOUTH, NORTH = 116.355, 116.400, 39.895, 39.925
+COLUMNS, ROWS = 9, 8  # 72 lattice quads of ~430 m x 420 m; two merge into one grid, leaving 71
+DX, DY = (EAST - WEST) / COLUMNS, (NORTH - SOUTH) / ROWS
+SEED = 20140501  # any fixed number; changing it redraws every boundary
+# Corners move at most 12 % of a lattice step and edge midpoints bend at most 8 % sideways, far too
+# little for neighbouring edges to cross, so every polygon stays simple.
+JITTER, BEND = 0.12, 0.08
+
+# (name, name_en, number of grids), in the order the serpentine walk below reaches them, which runs
+# roughly south to north; the placement is invented, only the names are those of the area.
+COMMUNITIES = [
+    ("新文化街社区", "Xinwenhua Street", 6),
+    ("和平门社区", "Hepingmen", 5),
+    ("北新华街社区", "Beixinhua Street", 6),
+    ("西交民巷社区", "Xijiaominxiang", 5),
+    ("六部口社区", "Liubukou", 6),
+    ("东新帘子胡同社区", "Dongxinlianzi Hutong", 5),
+    ("钟声社区", "Zhongsheng", 6),
+    ("未英胡同社区", "Weiying Hutong", 5),
+    ("西单北大街社区", "Xidan North Street", 6),
+    ("太仆寺街社区", "Taipusi Street", 5),
+    ("西黄城根南街社区", "Xihuangchenggen South Street", 6),
+    ("府右街社区", "Fuyoujie", 5),
+    ("南长街社区", "Nanchang Street", 5),
+]
+MERGED = ("c08", 2)  # this community's 3rd grid covers two quads: 72 quads, 71 grids
+
+
+def lattice(rng: random.Random) -> dict:
+    """Jittered corner positions, keyed by (column, row) of the lattice vertex."""
+    return {
+        (i, j): (WEST + (i + rng.uniform(-JITTER, JITTER)) * DX, SOUTH + (j + rng.uniform(-JITTER, JITTER)) * DY)
+        for i in range(COLUMNS + 1)
+        for j in range(ROWS + 1)
+    }
+
+
+def edge_paths(corners: dict, rng: random.Random) -> dict:
+    """Each lattice edge as a bent polyline, stored once so both neighbours share its exact points."""
+    paths = {}
+    for (i, j) in sorted(corners):
+        for b in ((i + 1, j), (i, j + 1)):
+            if b not in corners:
+                continue
+            (x0, y0), (x1, y1) = corners[(i, j)], corners[b]
+            # Perpendicular in lattice-step units, so bends look alike on both axes.
+            nx, ny = -(y1 - y0) / DY * DX, (x1 - x0) / DX * DY
+            mids = [(x0 + t * (x1 - x0) + s * nx, y0 + t * (y1 - y0) + s * ny)
+                    for t, s in ((1 / 3, rng.uniform(-BEND, BEND)), (2 / 3, rng.uniform(-BEND, BEND)))]
+            paths[((i, j), b)] = [corners[(i, j)], *mids, corners[b]]
+    return paths
+
+
+def quad_edges(i: int, j: int) -> list[tuple]:
+    """The quad's four directed edges, counter-clockwise from its south-west corner."""
+    c = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)]
+    return [(c[k], c[(k + 1) % 4]) for k in range(4)]
+
+
+def outline(quads: list[tuple], paths: dict) -> list[list[float]]:
+    """The closed, counter-clockwise ring around a group of quads, traced along its boundary edges."""
+    edges = {e for q in quads for e in quad_edges(*q)}
+    boundary = {a: b for a, b in edges if (b, a) not in edges}
+    if len(boundary) != sum(1 for a, b in edges if (b, a) not in edges):
+        raise ValueError(f"quads {quads} touch at a single corner; pick another grouping")
+    start = vertex = min(boundary)
+    ring = []
+    while True:
+        following = boundary[vertex]
+        path = paths.get((vertex, following)) or paths[(following, vertex)][::-1]
+        ring.extend(path[:-1])
+        vertex = following
+        if vertex == start:
+            break
+    if len(ring) != 3 * len(boundary):
+        raise ValueError(f"quads {quads} have a hole or two parts; pick another grouping")
+    return [[round(x, 7), round(y, 7)] for x, y in ring + ring[:1]]
+
+
+def serpentine() -> list[tuple]:
+    """All quads in an order where each follows an edge-neighbour, walking two-row bands.
+
+    Any run of consecutive quads is then contiguous, and runs of 5-6 come out as compact blocks.
+    """
+    order = []
+    for band in range(ROWS // 2):
+        columns = range(COLUMNS) if band % 2 == 0 else range(COLUMNS - 1, -1, -1)
+        for k, i in enumerate(columns):
+            rows = (2 * band, 2 * band + 1)
+            order.extend((i, j) for j in (rows if k % 2 == 0 else rows[::-1]))
+    return order
+
+
+def feature(properties: dict, ring: list) -> dict:
+    return {"type": "Feature", "properties": properties, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def build() -> dict:
+    rng = random.Random(SEED)
+    paths = edge_paths(lattice(rng), rng)
+    walk = iter(serpentine())
+    communities, grids = [], []
+    for n, (name, name_en, count) in enumerate(COMMUNITIES, start=1):
+        cid = f"c{n:02d}"
+        sizes = [2 if (cid, g) == MERGED else 1 for g in range(count)]
+        groups = [[next(walk) for _ in range(size)] for size in sizes]
+        props = {"kind": "community", "id": cid, "name": name, "name_en": name_en, "street": STREET["id"]}
+        communities.append(feature(props, outline([q for g in groups for q in g], paths)))
+        for g, quads in enumerate(groups, start=1):
+            props = {"kind": "grid", "id": f"{cid}-g{g:02d}", "name": f"{name}第{g}网格",
+                     "name_en": f"{name_en} grid {g}", "community": cid, "street": STREET["id"]}
+            grids.append(feature(props, outline(quads, paths)))
+    street = feature(dict(STREET), outline(serpentine(), paths))
+    return {"type": "FeatureCollection", "name": "Xichang'an Street (illustrative sample)", "note": NOTE,
+            "features": [street, *communities, *grids]}
+
+
+def render(collection: dict) -> bytes:
+    """One feature per line: valid GeoJSON that still diffs well when the generator changes."""
+    head = {k: v for k, v in collection.items() if k != "features"}
+    lines = [json.dumps(f) for f in collection["features"]]
+    return json.dumps(head)[:-1] + b',"features":[\n' + b",\n".join(lines) + b"\n]}\n"
+
+
+def main() -> None:
+    OUTPUT.write_bytes(render(build()))
+    print(f"wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()
