@@ -57,6 +57,8 @@ class Str(Field):
             raise FieldError(path, f"length must be {self.min_len}..{self.max_len}, got {len(value)}")
         if self._regex is not None and not self._regex.fullmatch(value):
             raise FieldError(path, f"must match {self.pattern}")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL; refusing it here keeps the sink unblocked
+            raise FieldError(path, "must not contain NUL (U+0000) characters")
         return value
 
     def schema(self):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import AsyncIterator
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -28,12 +30,13 @@ async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AIOKafkaAdmi
             await asyncio.sleep(0.2)
 
 
-async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None) -> None:
-    """Create every topic that is missing; existing topics are left as they are."""
+async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Create every topic that is missing (existing ones are left alone); return partitions per topic."""
+    topics = topics or settings.all_topics
     admin = await wait_for_broker(settings.broker)
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in (topics or settings.all_topics) if t not in existing]
+        missing = [t for t in topics if t not in existing]
         if missing:
             new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1) for t in missing]
             try:
@@ -41,5 +44,35 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
             except TopicAlreadyExistsError:
                 pass  # another process created it between list and create
             log.info("created topics %s", ", ".join(missing))
+        described = await admin.describe_topics(list(topics))
+        return {t["topic"]: len(t["partitions"]) for t in described}
     finally:
         await admin.close()
+
+
+async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5) -> AsyncIterator[ConsumerRecord]:
+    """Every record of a topic, from the start until the broker has had nothing more for a while.
+
+    Tansu under-reports end offsets (KAFKA-NOTES.md), so the end is found by reading, not from
+    offsets.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches metadata; a new consumer knows no partitions before it
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while batch := await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=10_000):
+            for records in batch.values():
+                for record in records:
+                    yield record
+    finally:
+        await consumer.stop()
+
+
+async def count_records(settings: Settings, topic: str) -> int:
+    total = 0
+    async for _ in read_topic(settings, topic):
+        total += 1
+    return total

