@@ -45,6 +45,9 @@ class Settings:
     )
     topic_positions: str = _env("topic_positions", "output: geofenced ping batches", "redwall.positions.v1")
     topic_deadletter: str = _env("topic_deadletter", "output: rejected records with reason and bytes", "redwall.deadletter.v1")
+    topic_incidents: str = _env("topic_incidents", "output: incident state changes (audit trail)", "redwall.incidents.v1")
+    topic_patrol: str = _env("topic_patrol", "output: patrol status changes", "redwall.patrol.v1")
+    topic_alerts: str = _env("topic_alerts", "output: alerts for people to act on", "redwall.alerts.v1")
     sink_batch_size: int = _env("sink_batch_size", "most Kafka records one sink write takes", 5000)
     sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
 
@@ -54,7 +57,10 @@ class Settings:
 
     @property
     def all_topics(self) -> tuple[str, ...]:
-        return self.input_topics + (self.topic_located_reports, self.topic_positions, self.topic_deadletter)
+        return self.input_topics + (
+            self.topic_located_reports, self.topic_positions, self.topic_deadletter,
+            self.topic_incidents, self.topic_patrol, self.topic_alerts,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":

@@ -146,4 +146,45 @@ DeadLetter = Record(
     "A record the pipeline could not accept, with the reason and the original bytes.",
 )
 
-ALL_RECORDS = (FieldReport, PingBatch, LocatedReport, PositionBatch, DeadLetter)
+LEVELS = ("grid", "community", "street", "district")  # district: beyond the ceiling, flagged
+ALERT_KINDS = (
+    "incident_opened",  # a new incident someone must take on
+    "incident_escalated",  # moved up a level (deadline missed, request, cluster, sensitive zone)
+    "deadline_breached",  # 超时督办: to the old owner when the incident moves up
+    "incident_reopened",
+    "ceiling_exceeded",  # escalated beyond the street: the principle says it should not happen
+    "off_post",
+    "offline",
+    "coverage_gap",
+    "patrol_advisory",  # 前响应: hot spot, go and patrol it
+)
+PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
+
+_BILINGUAL = {"zh": Str("Chinese text", max_len=4000), "en": Str("English text", max_len=4000)}
+
+Alert = Record(
+    "Alert",
+    {
+        "id": Str("deterministic: the same transition always yields the same id", max_len=128, pattern=ID_PATTERN),
+        "kind": Enum("what happened", values=ALERT_KINDS),
+        "status": Enum("firing, or resolved (the condition cleared)", values=("firing", "resolved")),
+        "level": Enum("the level that owns it now", values=LEVELS),
+        "owner": Str("who must act: a grid, community or street id (`level` says which)", max_len=64),
+        "street": Str("street id", max_len=64),
+        "community": Str("community id, for routing and the console's filter", max_len=64, required=False),
+        "grid": Str("grid id", max_len=64, required=False),
+        "incident": Str("incident id", max_len=128, required=False),
+        "category": Enum("report category of the incident", values=CATEGORIES, required=False),
+        "severity": Enum("severity", values=SEVERITIES),
+        "priority": Enum("delivery priority", values=PRIORITIES),
+        "title": Obj(_BILINGUAL, "one line, Chinese and English"),
+        "body": Obj(_BILINGUAL, "details, Chinese and English"),
+        "devices": Array(Str(max_len=64), "devices concerned (patrol alerts group them per grid)", max_items=1000,
+                         required=False),
+        "event_time": Time("when the transition happened; an old one is stored but pages nobody"),
+        "created_at": Time("when the alert record was made"),
+    },
+    "Someone must act: published to redwall.alerts.v1, delivered by the routing consumers.",
+)
+
+ALL_RECORDS = (FieldReport, PingBatch, LocatedReport, PositionBatch, DeadLetter, Alert)
