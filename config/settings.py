@@ -10,6 +10,7 @@ from typing import Mapping
 
 CONFIG_DIR = Path(__file__).resolve().parent
 SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
+SAMPLE_MAJOR_EVENTS = CONFIG_DIR / "major_events.toml"
 
 
 class ConfigError(ValueError):
@@ -32,6 +33,7 @@ class Settings:
     # 7x the cells) without changing any answer, because border cells get an exact test anyway.
     h3_resolution: int = _env("h3_resolution", "H3 resolution of the cell-to-grid index (9..14)", 12)
     geometry_path: Path = _env("geometry", "GeoJSON with the street, communities and grids", SAMPLE_GEOMETRY)
+    major_events_path: Path = _env("major_events", "TOML with major-event periods (重大活动保障期)", SAMPLE_MAJOR_EVENTS)
     partitions: int = _env("partitions", "partitions per topic when Redwall creates its topics", 4)
     web_host: str = _env("web_host", "address the ingest web server binds to", "127.0.0.1")
     web_port: int = _env("web_port", "port of the worker's web server (ingest, /metrics)", 6066)
@@ -86,6 +88,7 @@ class Settings:
             (self.sink_batch_size >= 1, "sink_batch_size", "use a positive number"),
             (self.sink_batch_seconds > 0, "sink_batch_seconds", "use a positive number of seconds"),
             (self.geometry_path.is_file(), "geometry", f"no file at {self.geometry_path}; point it at a GeoJSON"),
+            (self.major_events_path.is_file(), "major_events", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
         ]
         for ok, name, fix in checks:
