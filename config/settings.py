@@ -11,6 +11,7 @@ from typing import Mapping
 CONFIG_DIR = Path(__file__).resolve().parent
 SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
 SAMPLE_MAJOR_EVENTS = CONFIG_DIR / "major_events.toml"
+SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,15 @@ class Settings:
     topic_incidents: str = _env("topic_incidents", "output: incident state changes (audit trail)", "redwall.incidents.v1")
     topic_patrol: str = _env("topic_patrol", "output: patrol status changes", "redwall.patrol.v1")
     topic_alerts: str = _env("topic_alerts", "output: alerts for people to act on", "redwall.alerts.v1")
+    routing_path: Path = _env("routing", "TOML with the alert routing tree, channels and inhibit rules", SAMPLE_ROUTING)
+    webhook_secret: str = _env("webhook_secret", "HMAC-SHA256 key signing JSON and DingTalk webhooks", "change-me")
+    topic_alerts_deadletter: str = _env(
+        "topic_alerts_deadletter", "output: alerts a channel could not take, with every attempt", "redwall.alerts-deadletter.v1"
+    )
+    deliver_metrics_port: int = _env("deliver_metrics_port", "port of the delivery process's /metrics", 9102)
+    console_port: int = _env("console_port", "port of the dispatcher console (`redwall console`)", 6070)
+    console_read_token: str = _env("console_read_token", "console token that may only look (empty: none)", "")
+    console_dispatch_token: str = _env("console_dispatch_token", "console token that may also act on incidents", "")
     sink_batch_size: int = _env("sink_batch_size", "most Kafka records one sink write takes", 5000)
     sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
 
@@ -61,7 +71,7 @@ class Settings:
     def all_topics(self) -> tuple[str, ...]:
         return self.input_topics + (
             self.topic_located_reports, self.topic_positions, self.topic_deadletter,
-            self.topic_incidents, self.topic_patrol, self.topic_alerts,
+            self.topic_incidents, self.topic_patrol, self.topic_alerts, self.topic_alerts_deadletter,
         )
 
     @classmethod
@@ -88,6 +98,9 @@ class Settings:
             (self.sink_batch_size >= 1, "sink_batch_size", "use a positive number"),
             (self.sink_batch_seconds > 0, "sink_batch_seconds", "use a positive number of seconds"),
             (self.geometry_path.is_file(), "geometry", f"no file at {self.geometry_path}; point it at a GeoJSON"),
+            (self.routing_path.is_file(), "routing_path", f"no file at {self.routing_path}; point it at a TOML"),
+            (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
+            (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
             (self.major_events_path.is_file(), "major_events", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
         ]
