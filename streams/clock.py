@@ -1,0 +1,74 @@
+"""Injectable clocks: wall time in production, event time for replays and time-travelling tests.
+
+Detectors take `now` from a clock and never call `datetime.now()` themselves, so unit tests pass a
+`ManualClock` and a worker started with `REDWALL_CLOCK=event` runs on the newest event time seen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime | None:
+        """The current time (UTC, aware); None when an event clock has seen no event yet."""
+
+    def observe(self, when: datetime) -> None:
+        """An event with this time was seen; only an event clock moves with it."""
+
+
+class SystemClock:
+    """Wall time. Observing events changes nothing."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def observe(self, when: datetime) -> None:
+        return None
+
+
+class EventClock:
+    """Now is the newest event time observed by this process; it never runs backwards.
+
+    Silence does not advance it: a timer fires only when newer events move it past a deadline,
+    which is what makes a replay, or a test that produces a whole shift in seconds, deterministic.
+    """
+
+    def __init__(self) -> None:
+        self._now: datetime | None = None
+
+    def now(self) -> datetime | None:
+        return self._now
+
+    def observe(self, when: datetime) -> None:
+        if self._now is None or when > self._now:
+            self._now = when
+
+
+class ManualClock:
+    """For unit tests: set or advance by hand."""
+
+    def __init__(self, start: datetime):
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def observe(self, when: datetime) -> None:
+        return None
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+
+    def advance(self, seconds: float) -> datetime:
+        self._now += timedelta(seconds=seconds)
+        return self._now
+
+
+CLOCKS = ("system", "event")
+
+
+def from_settings(settings) -> Clock:
+    """The clock `REDWALL_CLOCK` names; Settings.validate has already refused anything else."""
+    return EventClock() if settings.clock == "event" else SystemClock()
