@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
 from config.settings import Settings
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
+from consumers.lag import LagMonitor
 from schemas.records import DeadLetter, LocatedReport, PositionBatch
 from sinks.migrate import migrate
 from sinks.postgres import PostgresSink
@@ -54,6 +55,8 @@ async def run_sinks(
         async with asyncio.TaskGroup() as group:
             for spec in batch_sinks(settings, sink, group_prefix):
                 group.create_task(BatchConsumer(settings, spec, metrics).run(stop_event), name=f"sink-{spec.name}")
+            # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
+            group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
 
 
 async def _shut_down(server) -> None:
