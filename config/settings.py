@@ -11,6 +11,7 @@ from typing import Mapping
 CONFIG_DIR = Path(__file__).resolve().parent
 SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
 SAMPLE_MAJOR_EVENTS = CONFIG_DIR / "major_events.toml"
+SAMPLE_ROSTER = CONFIG_DIR / "roster.toml"
 SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
 
 
@@ -62,6 +63,25 @@ class Settings:
     console_dispatch_token: str = _env("console_dispatch_token", "console token that may also act on incidents", "")
     sink_batch_size: int = _env("sink_batch_size", "most Kafka records one sink write takes", 5000)
     sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
+    roster_path: Path = _env("roster", "TOML with the patrol roster: workers, grids, teams, duty shifts", SAMPLE_ROSTER)
+    clock: str = _env("clock", "system (wall time), or event (now = newest event seen: replays and tests only)", "system")
+    clock_event_ack: bool = _env("clock_event_ack", "must be true for REDWALL_CLOCK=event, so it is never on by accident", False)
+    patrol_grace_seconds: float = _env("patrol_grace_seconds", "outside the assigned grid this long = off post", 120.0)
+    patrol_dwell_seconds: float = _env("patrol_dwell_seconds", "back inside this long before off post clears", 60.0)
+    patrol_offline_seconds: float = _env("patrol_offline_seconds", "on duty and no good fix this long = offline", 300.0)
+    patrol_edge_buffer_m: float = _env("patrol_edge_buffer_m", "a fix is outside only beyond its accuracy plus this", 5.0)
+    patrol_tick_seconds: float = _env("patrol_tick_seconds", "how often patrol timers check deadlines (wall time)", 1.0)
+    patrol_group_seconds: float = _env("patrol_group_seconds", "patrol alerts of one grid within this window are one", 60.0)
+    patrol_coverage_grace_seconds: float = _env(
+        "patrol_coverage_grace_seconds", "a grid short of workers this long raises a coverage gap", 120.0)
+    roster_refresh_seconds: float = _env("roster_refresh_seconds", "how often workers re-read the roster from Postgres", 10.0)
+    gps_max_accuracy_m: float = _env("gps_max_accuracy_m", "fixes less accurate than this never drive a decision", 50.0)
+    gps_max_speed_mps: float = _env("gps_max_speed_mps", "a jump faster than this from the last good fix is a teleport", 50.0)
+    gps_future_seconds: float = _env("gps_future_seconds", "fixes stamped further ahead than this are refused", 120.0)
+    gps_max_age_seconds: float = _env("gps_max_age_seconds", "fixes older than this on arrival are refused", 900.0)
+    advisory_window_seconds: float = _env("advisory_window_seconds", "hot spots count reports over this window", 3600.0)
+    advisory_min_reports: int = _env("advisory_min_reports", "reports in one H3 cell that make it a hot spot", 3)
+    advisory_repeat_seconds: float = _env("advisory_repeat_seconds", "the same hot-spot advisory is not repeated within this", 1800.0)
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -103,6 +123,16 @@ class Settings:
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
             (self.major_events_path.is_file(), "major_events", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
+            (self.clock in ("system", "event"), "clock", "use system (production) or event (replays, tests)"),
+            (self.clock != "event" or self.clock_event_ack, "clock",
+             "event time is for replays and tests; also set REDWALL_CLOCK_EVENT_ACK=true if that is what you want"),
+            (self.roster_path.is_file(), "roster", f"no file at {self.roster_path}; point it at a roster TOML"),
+            (min(self.patrol_grace_seconds, self.patrol_dwell_seconds, self.patrol_offline_seconds,
+                 self.patrol_tick_seconds, self.patrol_group_seconds, self.roster_refresh_seconds) > 0,
+             "patrol_grace_seconds", "every REDWALL_PATROL_*_SECONDS must be a positive number"),
+            (self.gps_max_accuracy_m > 0 and self.gps_max_speed_mps > 0, "gps_max_accuracy_m",
+             "REDWALL_GPS_MAX_ACCURACY_M and REDWALL_GPS_MAX_SPEED_MPS must be positive"),
+            (self.advisory_min_reports >= 1, "advisory_min_reports", "use a positive number of reports"),
         ]
         for ok, name, fix in checks:
             if not ok:
