@@ -1,0 +1,164 @@
+"""The routing engine, pure: which alerts one channel notifies and when, grouped, repeated as
+reminders, inhibited and held through quiet hours. Time comes from an injected clock."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from config.routing import Route, Routing, matches
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to one channel: the alerts of one group, each with its sequence number
+    (0 for the first notice of that alert on this channel, n for its n-th reminder)."""
+
+    channel: str
+    route: str
+    group: tuple[tuple[str, str | None], ...]
+    items: tuple[tuple[dict, int], ...]
+
+    @property
+    def alerts(self) -> list[dict]:
+        return [alert for alert, _ in self.items]
+
+    @property
+    def reminder(self) -> bool:
+        return any(seq > 0 for _, seq in self.items)
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: the same alerts at the same sequence to the same channel, the same key."""
+        parts = sorted(f"{alert['id']}#{seq}" for alert, seq in self.items)
+        return hashlib.sha256("\n".join([self.channel, *parts]).encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Group:
+    route: Route
+    labels: tuple[tuple[str, str | None], ...]
+    flush_at: float | None
+    firing: dict[str, dict] = field(default_factory=dict)  # alert id -> alert, in arrival order
+    sent: dict[str, int] = field(default_factory=dict)  # alert id -> notices sent so far
+    last_sent: float | None = None
+
+
+class Router:
+    """Feed it every alert of the topic with `offer`; ask `due` for the notifications to send now."""
+
+    def __init__(self, routing: Routing, channel: str, clock: Clock = utc_now):
+        self.routing, self.channel, self.clock = routing, channel, clock
+        self.groups: dict[tuple, _Group] = {}
+        # Firing alerts that may inhibit others, whatever channel they go to: a street-level alert
+        # routed only to the command centre still silences the community's reminders.
+        self.sources: dict[str, dict] = {}
+
+    def offer(self, alert: dict) -> bool:
+        """Take one alert; True when a first notice of it is now pending on this channel."""
+        now = self.clock().timestamp()
+        if alert["status"] == "resolved":
+            self._resolve(alert)
+            return False
+        if any(matches(rule.source, alert) for rule in self.routing.inhibit):
+            self.sources[alert["id"]] = alert
+        if now - datetime.fromisoformat(alert["event_time"]).timestamp() > self.routing.max_age:
+            return False  # stored upstream, but a replay of old events pages nobody
+        accepted = False
+        for route in self.routing.routes_for(alert):
+            if self.channel in route.channels:
+                accepted |= self._add(route, alert, now)
+        return accepted
+
+    def _add(self, route: Route, alert: dict, now: float) -> bool:
+        labels = tuple((label, alert.get(label)) for label in route.group_by)
+        group = self.groups.get((route.id, labels))
+        if group is None:
+            group = self.groups[(route.id, labels)] = _Group(route, labels, now + route.group_wait)
+        if alert["id"] in group.firing:
+            return False  # the same alert again (a replay): already handled
+        group.firing[alert["id"]] = alert
+        group.sent[alert["id"]] = 0
+        if group.last_sent is not None:  # a group that has spoken waits group_interval before the next
+            soonest = max(now, group.last_sent + route.group_interval)
+            group.flush_at = soonest if group.flush_at is None else min(group.flush_at, soonest)
+        return True
+
+    def _resolve(self, alert: dict) -> None:
+        """A resolved alert clears itself and, when it names one, every alert of its incident."""
+        def cleared(other: dict) -> bool:
+            return other["id"] == alert["id"] or (alert.get("incident") is not None
+                                                  and other.get("incident") == alert["incident"])
+        self.sources = {i: a for i, a in self.sources.items() if not cleared(a)}
+        for group in self.groups.values():
+            for alert_id in [i for i, a in group.firing.items() if cleared(a)]:
+                del group.firing[alert_id], group.sent[alert_id]
+
+    def pending(self) -> set[str]:
+        """Ids of alerts whose first notice has not gone out yet: their offsets must not be committed."""
+        return {i for g in self.groups.values() for i, n in g.sent.items() if n == 0}
+
+    def next_due(self) -> datetime | None:
+        times = [g.flush_at for g in self.groups.values() if g.flush_at is not None]
+        return datetime.fromtimestamp(min(times), timezone.utc) if times else None
+
+    def due(self) -> list[Notification]:
+        now = self.clock()
+        out = [n for g in self.groups.values() if g.flush_at is not None and g.flush_at <= now.timestamp()
+               for n in [self._flush(g, now)] if n is not None]
+        self.groups = {k: g for k, g in self.groups.items() if g.firing}
+        return out
+
+    def _flush(self, group: _Group, now: datetime) -> Notification | None:
+        stamp, route = now.timestamp(), group.route
+        quiet_end = self._quiet_end(route, now)
+        allowed = (lambda a: a["priority"] == "top") if quiet_end else (lambda a: True)
+        new = [(a, 0) for i, a in group.firing.items() if group.sent[i] == 0 and allowed(a)]
+        reminding = not new and group.last_sent is not None and stamp >= group.last_sent + route.repeat_interval
+        items = new or ([(a, group.sent[i]) for i, a in group.firing.items()
+                         if group.sent[i] > 0 and allowed(a) and not self.inhibited(a)] if reminding else [])
+        for alert, _ in items:
+            group.sent[alert["id"]] += 1
+        if items or reminding:
+            group.last_sent = stamp
+        held = any(n == 0 for n in group.sent.values())
+        group.flush_at = self._next_flush(group, stamp, quiet_end if held else None)
+        return Notification(self.channel, route.id, group.labels, tuple(items)) if items else None
+
+    def _next_flush(self, group: _Group, stamp: float, held_until: float | None) -> float | None:
+        if held_until is not None:
+            return held_until  # notices held by quiet hours go out when they end
+        if not group.firing:
+            return None
+        return (group.last_sent or stamp) + group.route.repeat_interval
+
+    def _quiet_end(self, route: Route, now: datetime) -> float | None:
+        """When the route's quiet hours end, if they hold now; None outside them."""
+        quiet = route.quiet_hours
+        local = now.astimezone(self.routing.utc_offset)
+        if quiet is None or not quiet.contains(local.time()):
+            return None
+        end = local.replace(hour=quiet.end.hour, minute=quiet.end.minute, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.timestamp()
+
+    def inhibited(self, alert: dict) -> bool:
+        return any(
+            source["id"] != alert["id"] and matches(rule.source, source) and matches(rule.target, alert)
+            and all(alert.get(label) is not None and source.get(label) == alert.get(label) for label in rule.equal)
+            for rule in self.routing.inhibit for source in self.sources.values()
+        )
+
+
+def routed_channels(routing: Routing, alerts: Iterable[dict]) -> set[str]:
+    """Every channel some route sends these alerts to."""
+    return {c for alert in alerts for route in routing.routes_for(alert) for c in route.channels}

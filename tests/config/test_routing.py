@@ -1,0 +1,70 @@
+"""routing.toml: the shipped file loads; a wrong one is refused naming the file, the key and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.routing import RoutingError, load_routing
+from config.settings import SAMPLE_ROUTING, ConfigError
+
+BASE = """
+[channels.staff]
+type = "json"
+url = "http://127.0.0.1:9/staff"
+
+[route]
+channels = ["staff"]
+"""
+
+
+def load(tmp_path, text: str):
+    path = tmp_path / "routing.toml"
+    path.write_text(text)
+    return load_routing(path)
+
+
+def test_the_shipped_routing_loads_and_routes_street_matters_to_the_centre_and_the_community():
+    routing = load_routing(SAMPLE_ROUTING)
+    street = {"level": "street", "kind": "incident_escalated", "community": "c01"}
+    channels = {c for route in routing.routes_for(street) for c in route.channels}
+    assert channels == {"command-centre", "street-duty", "community-staff"}
+    patrol = [r.id for r in routing.routes_for({"level": "grid", "kind": "off_post"})]
+    assert patrol == ["route.routes.1"]
+    assert routing.routes_by_id["route.routes.0"].quiet_hours is None  # switched off
+    assert routing.routes_by_id["route.routes.1"].quiet_hours is not None  # inherited
+    assert routing.inhibit[0].equal == ("incident",)
+
+
+def test_children_inherit_unset_keys(tmp_path):
+    routing = load(tmp_path, BASE + 'group_wait = "5s"\nrepeat_interval = "2h"\n[[route.routes]]\nmatch = { kind = "offline" }\n')
+    child = routing.routes_by_id["route.routes.0"]
+    assert (child.channels, child.group_wait, child.repeat_interval) == (("staff",), 5.0, 7200.0)
+
+
+@pytest.mark.parametrize("text, key, fix", [
+    (BASE.replace('type = "json"', 'type = "sms"'), "channels.staff.type", "use one of json, wecom, dingtalk"),
+    (BASE.replace('url = "http://127.0.0.1:9/staff"', 'url = "ftp://x"'), "channels.staff.url", "http(s) URL"),
+    (BASE.replace('["staff"]', '["nobody"]'), "route.channels", "add [channels.nobody]"),
+    (BASE + 'group_wait = "soon"\n', "route.group_wait", 'write it like "30s"'),
+    (BASE + 'group_by = ["device"]\n', "route.group_by", "is not one of"),
+    (BASE + '[[route.routes]]\nmatch = { level = "city" }\n', "route.routes.0.match.level", "is not one of grid"),
+    (BASE + '[[route.routes]]\nmatch = { colour = "red" }\n', "route.routes.0.match.colour", "unknown key"),
+    (BASE + 'quiet_hours = { start = "22:00" }\n', "route.quiet_hours", 'end = "07:00"'),
+    (BASE + 'continue = "yes"\n', "route.continue", "true or false"),
+    (BASE + '[[inhibit]]\nsource = { level = "street" }\nequal = ["device"]\n', "inhibit.0.equal", "must be an array"),
+    ('utc_offset = "Beijing"\n' + BASE, "utc_offset", '"+08:00"'),
+])
+def test_errors_name_the_file_the_key_and_the_fix(tmp_path, text, key, fix):
+    with pytest.raises(RoutingError) as raised:
+        load(tmp_path, text)
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 'routing.toml'}: {key}:"), message
+    assert fix in message
+    assert isinstance(raised.value, ConfigError)
+
+
+def test_unreadable_toml_and_a_missing_root_are_refused(tmp_path):
+    with pytest.raises(RoutingError, match="cannot read it as TOML"):
+        load(tmp_path, "[route\n")
+    with pytest.raises(RoutingError, match=r"\[route\] is missing"):
+        load(tmp_path, BASE.split("[route]")[0])
