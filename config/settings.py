@@ -117,16 +117,16 @@ class Settings:
             (self.max_pings_per_batch >= 1, "max_pings_per_batch", "use a positive number"),
             (self.sink_batch_size >= 1, "sink_batch_size", "use a positive number"),
             (self.sink_batch_seconds > 0, "sink_batch_seconds", "use a positive number of seconds"),
-            (self.geometry_path.is_file(), "geometry", f"no file at {self.geometry_path}; point it at a GeoJSON"),
+            (self.geometry_path.is_file(), "geometry_path", f"no file at {self.geometry_path}; point it at a GeoJSON"),
             (self.routing_path.is_file(), "routing_path", f"no file at {self.routing_path}; point it at a TOML"),
             (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
-            (self.major_events_path.is_file(), "major_events", f"no file at {self.major_events_path}; point it at a TOML"),
+            (self.major_events_path.is_file(), "major_events_path", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
             (self.clock in ("system", "event"), "clock", "use system (production) or event (replays, tests)"),
             (self.clock != "event" or self.clock_event_ack, "clock",
              "event time is for replays and tests; also set REDWALL_CLOCK_EVENT_ACK=true if that is what you want"),
-            (self.roster_path.is_file(), "roster", f"no file at {self.roster_path}; point it at a roster TOML"),
+            (self.roster_path.is_file(), "roster_path", f"no file at {self.roster_path}; point it at a roster TOML"),
             (min(self.patrol_grace_seconds, self.patrol_dwell_seconds, self.patrol_offline_seconds,
                  self.patrol_tick_seconds, self.patrol_group_seconds, self.roster_refresh_seconds) > 0,
              "patrol_grace_seconds", "every REDWALL_PATROL_*_SECONDS must be a positive number"),
@@ -137,7 +137,7 @@ class Settings:
         for ok, name, fix in checks:
             if not ok:
                 env = _field(name).metadata["env"]
-                raise ConfigError(f"environment: {env}={getattr(self, name)!r} is invalid: {fix}")
+                raise ConfigError(f"environment: {env}={getattr(self, name)} is invalid: {fix}")
         if len(set(self.all_topics)) != len(self.all_topics):
             raise ConfigError("environment: REDWALL_TOPIC_* names must all differ")
 

@@ -1,0 +1,42 @@
+"""Settings come from the environment; a bad value names the variable and the fix."""
+
+import pytest
+
+from config.settings import ConfigError, Settings
+
+
+def test_defaults_are_valid():
+    settings = Settings.from_env({})
+    assert settings.h3_resolution == 12
+    assert len(set(settings.all_topics)) == len(settings.all_topics)
+
+
+def test_values_are_read_and_typed():
+    settings = Settings.from_env({"REDWALL_PARTITIONS": "8", "DATABASE_URL": "postgresql://u@h/db"})
+    assert settings.partitions == 8
+    assert settings.database_url == "postgresql://u@h/db"
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"REDWALL_PARTITIONS": "four"}, "REDWALL_PARTITIONS='four' is not a int"),
+        ({"REDWALL_H3_RESOLUTION": "3"}, "REDWALL_H3_RESOLUTION=3 is invalid: use 9..14"),
+        ({"REDWALL_GEOMETRY": "/nowhere.geojson"}, "REDWALL_GEOMETRY=/nowhere.geojson is invalid: no file"),
+        ({"REDWALL_MAJOR_EVENTS": "/nowhere.toml"}, "REDWALL_MAJOR_EVENTS="),
+        ({"DATABASE_URL": "localhost"}, "DATABASE_URL='localhost' is invalid"),
+        ({"REDWALL_TOPIC_PINGS": "redwall.reports.v1"}, "must all differ"),
+    ],
+)
+def test_bad_values_name_variable_and_fix(env, words):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert words in str(info.value)
+
+
+def test_every_failing_check_names_a_real_variable():
+    """A check that names no field would crash with StopIteration instead of explaining itself."""
+    for field_env in [env for env, _, _ in Settings.from_env({}).describe() if env.endswith(("GEOMETRY", "EVENTS", "ROSTER", "ROUTING"))]:
+        with pytest.raises(ConfigError) as info:
+            Settings.from_env({field_env: "/nowhere"})
+        assert field_env in str(info.value)
