@@ -24,7 +24,7 @@ def test_values_are_read_and_typed():
         ({"REDWALL_H3_RESOLUTION": "3"}, "REDWALL_H3_RESOLUTION=3 is invalid: use 9..14"),
         ({"REDWALL_GEOMETRY": "/nowhere.geojson"}, "REDWALL_GEOMETRY=/nowhere.geojson is invalid: no file"),
         ({"REDWALL_MAJOR_EVENTS": "/nowhere.toml"}, "REDWALL_MAJOR_EVENTS="),
-        ({"DATABASE_URL": "localhost"}, "DATABASE_URL='localhost' is invalid"),
+        ({"DATABASE_URL": "localhost"}, "DATABASE_URL=localhost is invalid"),
         ({"REDWALL_TOPIC_PINGS": "redwall.reports.v1"}, "must all differ"),
     ],
 )
