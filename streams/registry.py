@@ -102,6 +102,18 @@ class GridRegistry:
                 return place
         return OUTSIDE
 
+    def distance_to_boundary_m(self, grid: str, lat: float, lng: float) -> float:
+        """Metres from a point to the nearest edge of a grid, inside or out (for GPS hysteresis)."""
+        scale = math.cos(math.radians(lat)) * METRES_PER_DEGREE
+        best = math.inf
+        for ring in self.geometry.grids[grid].rings:
+            for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+                # Local metres around the point: equirectangular is exact enough across one grid.
+                ax, ay = (x0 - lng) * scale, (y0 - lat) * METRES_PER_DEGREE
+                bx, by = (x1 - lng) * scale, (y1 - lat) * METRES_PER_DEGREE
+                best = min(best, _distance_to_segment(ax, ay, bx, by))
+        return best
+
     def cell(self, lat: float, lng: float) -> str:
         """The H3 cell of a point at the registry's resolution, as a hex string."""
         return h3.latlng_to_cell(lat, lng, self.resolution)
@@ -122,6 +134,14 @@ class GridRegistry:
         border = sum(1 for entry in self._cells.values() if entry.__class__ is tuple)
         return {"resolution": self.resolution, "cells": len(self._cells), "border_cells": border,
                 "communities": len(self.geometry.communities), "grids": len(self.geometry.grids)}
+
+
+def _distance_to_segment(ax: float, ay: float, bx: float, by: float) -> float:
+    """Distance from the origin to the segment a-b."""
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length2))
+    return math.hypot(ax + t * dx, ay + t * dy)
 
 
 def _edges(area: Area) -> list[Edge]:
