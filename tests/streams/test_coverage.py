@@ -1,0 +1,112 @@
+"""Per-grid patrol alerts with time travel: grouping, clearances, coverage gaps, advisory rate limit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from schemas.records import Alert
+from streams.coverage import Advisor, PatrolAlerts
+
+T0 = datetime(2027, 3, 5, 1, 0, tzinfo=timezone.utc)
+EVENT = (T0 + timedelta(hours=1), T0 + timedelta(hours=3))  # a major event needing 2 on post in g1
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def required(grid: str, when: datetime) -> int:
+    return 2 if grid == "c01-g01" and EVENT[0] <= when < EVENT[1] else 0
+
+
+def alerts() -> PatrolAlerts:
+    return PatrolAlerts(timedelta(seconds=60), timedelta(seconds=120), required, lambda g: ("xichangan", g[:3]))
+
+
+def brief(found: list[dict]) -> list[tuple]:
+    for alert in found:
+        Alert.validate(alert)
+    return [(a["kind"], a["status"], a["grid"], tuple(a["devices"])) for a in found]
+
+
+def test_twenty_volunteers_leaving_together_are_one_alert_and_one_clearance():
+    pa = alerts()
+    for i in range(20):
+        assert pa.status(f"v{i:02d}", "c02-g03", "on_post", at(0), at(0)) == []
+    found = []
+    for i in range(20):
+        found += pa.status(f"v{i:02d}", "c02-g03", "off_post", at(10) + timedelta(seconds=2 * i), at(10))
+    found += pa.tick(["c02-g03"], at(11.5), at(11.5))
+    devices = tuple(f"v{i:02d}" for i in range(20))
+    assert brief(found) == [("off_post", "firing", "c02-g03", devices)]
+    firing = found[0]
+    assert firing["id"] == "patrol:off_post:c02-g03:20270305T011000Z" and firing["level"] == "grid"
+    back = []
+    for i in range(20):
+        back += pa.status(f"v{i:02d}", "c02-g03", "on_post", at(30), at(30))
+    assert brief(back) == [("off_post", "resolved", "c02-g03", devices)]
+    assert back[0]["id"] == firing["id"] + ":resolved"
+
+
+def test_a_device_back_within_the_group_window_raises_nothing():
+    pa = alerts()
+    pa.status("d1", "c02-g03", "on_post", at(0), at(0))
+    assert pa.status("d1", "c02-g03", "offline", at(5), at(5)) == []
+    assert pa.status("d1", "c02-g03", "on_post", at(5.5), at(5.5)) == []
+    assert pa.tick(["c02-g03"], at(20), at(20)) == []
+
+
+def test_offline_fires_on_the_next_event_of_the_grid_and_ids_repeat_on_replay():
+    def run():
+        pa = alerts()
+        pa.status("d1", "c03-g01", "on_post", at(0), at(0))
+        out = pa.status("d1", "c03-g01", "offline", at(5), at(5))
+        out += pa.status("d2", "c03-g01", "on_post", at(7), at(7))  # the window ended at 6
+        out += pa.status("d1", "c03-g01", "on_post", at(9), at(9))
+        return out
+    first, second = run(), run()
+    assert brief(first) == [("offline", "firing", "c03-g01", ("d1",)), ("offline", "resolved", "c03-g01", ("d1",))]
+    assert [a["id"] for a in first] == [a["id"] for a in second]
+
+
+def test_coverage_gap_opens_after_its_grace_during_a_major_event_and_clears_when_filled():
+    pa = alerts()
+    assert pa.status("a", "c01-g01", "on_post", at(0), at(0)) == []
+    assert pa.tick(["c01-g01"], at(59), at(59)) == []  # one on post, but no major event yet
+    assert pa.tick(["c01-g01"], at(60), at(60)) == []  # short from 60, grace 2 min
+    assert pa.tick(["c01-g01"], at(61.9), at(61.9)) == []
+    opened = pa.tick(["c01-g01"], at(62), at(62))
+    assert brief(opened) == [("coverage_gap", "firing", "c01-g01", ("a",))]
+    assert opened[0]["level"] == "street" and opened[0]["owner"] == "xichangan" and opened[0]["priority"] == "high"
+    assert pa.tick(["c01-g01"], at(90), at(90)) == []  # still short: no repeat
+    cleared = pa.status("b", "c01-g01", "on_post", at(95), at(95))
+    assert brief(cleared) == [("coverage_gap", "resolved", "c01-g01", ())]
+    assert cleared[0]["id"] == opened[0]["id"] + ":resolved"
+
+
+def test_coverage_gap_clears_when_the_major_event_ends():
+    pa = alerts()
+    assert brief(pa.tick(["c01-g01"], at(63), at(63)) + pa.tick(["c01-g01"], at(66), at(66))) == [
+        ("coverage_gap", "firing", "c01-g01", ())]
+    assert brief(pa.tick(["c01-g01"], at(181), at(181))) == [("coverage_gap", "resolved", "c01-g01", ())]
+
+
+def test_a_short_dip_within_the_coverage_grace_raises_nothing():
+    pa = alerts()
+    pa.status("a", "c01-g01", "on_post", at(70), at(70))
+    pa.status("b", "c01-g01", "on_post", at(70), at(70))
+    assert pa.status("b", "c01-g01", "off_post", at(80), at(80)) == []
+    assert pa.status("b", "c01-g01", "on_post", at(80.5), at(80.5)) == []  # within both windows
+    assert pa.tick(["c01-g01"], at(90), at(90)) == []
+
+
+def test_advisories_are_rate_limited_per_cell():
+    advisor = Advisor(min_reports=3, repeat=timedelta(minutes=30), place=lambda g: ("xichangan", "c04"))
+    devices = {"c04-g02": ["dev-0020", "dev-0091"]}.get
+    counts = [("8c31aa", "c04-g02", 4), ("8c31ab", "c04-g02", 2)]
+    first = advisor.advise(counts, at(0), devices)
+    assert brief(first) == [("patrol_advisory", "firing", "c04-g02", ("dev-0020", "dev-0091"))]
+    assert "8c31aa" in first[0]["id"] and "8c31aa" in first[0]["body"]["en"]
+    assert advisor.advise(counts, at(29), devices) == []
+    assert [a["id"] for a in advisor.advise(counts, at(30), devices)] == ["patrol:patrol_advisory:8c31aa:20270305T013000Z"]
+    assert advisor.advise([("8c31ab", "c04-g02", 3)], at(31), devices)[0]["id"].split(":")[2] == "8c31ab"
