@@ -1,0 +1,226 @@
+"""Delivery consumers: one consumer group per channel, so a slow or dead endpoint holds back only its
+own channel. Offsets are committed only past alerts whose first notice is recorded as delivered or
+dead-lettered; a notification in flight when a worker died is resent under the same idempotency key."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import logging
+import signal
+from datetime import datetime, timezone
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from config.routing import Channel, Routing
+from config.settings import Settings
+from consumers.batch import _stopped_within, backoff
+from consumers.routing import Clock, Notification, Router, utc_now
+from schemas import json
+from schemas.fields import FieldError
+from schemas.records import Alert, DeadLetter
+from sinks.delivery_log import DeliveryLog
+from sinks.postgres import SinkUnavailable
+from sinks.webhook import Webhook, webhook
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIX = "redwall-deliver"
+MAX_WAIT_SECONDS = 0.5  # longest a consumer sleeps in a fetch while a group may come due
+RETRY_CAP_SECONDS = 10.0
+
+
+class DeliveryMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.attempts = Counter("redwall_alerts_delivered", "delivery attempts per alert, by outcome",
+                                ["channel", "outcome"], registry=registry)
+        self.seconds = Histogram("redwall_alert_delivery_seconds", "duration of one delivery attempt", ["channel"],
+                                 registry=registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+class ChannelConsumer:
+    """Reads every alert, routes it with its own Router, and delivers what is due to one channel."""
+
+    def __init__(self, settings: Settings, routing: Routing, channel: Channel, sender: Webhook, log_: DeliveryLog,
+                 producer: AIOKafkaProducer, metrics: DeliveryMetrics, *, clock: Clock = utc_now,
+                 group_prefix: str = GROUP_PREFIX):
+        self.settings, self.channel, self.sender, self.log = settings, channel, sender, log_
+        self.producer, self.metrics, self.group_id = producer, metrics, f"{group_prefix}-{channel.name}"
+        self.router = Router(routing, channel.name, clock)
+        self.clock = clock
+        self.where: dict[str, tuple[int, int]] = {}  # alert id -> (partition, offset), for dead letters
+        self.pending: dict[TopicPartition, dict[str, int]] = {}  # first notice not yet recorded
+        self.next_offset: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            self.settings.topic_alerts, bootstrap_servers=self.settings.broker, group_id=self.group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        )
+        await consumer.start()
+        try:
+            for found in await self._durably(self.log.in_flight, self.channel.name, stop=stop) or []:
+                self.where.update(found.where)
+                await self._attempts(found.notification, stop)
+            while not stop.is_set():
+                fetched = await consumer.getmany(timeout_ms=self._wait_ms(), max_records=500)
+                self._offer(fetched)
+                await asyncio.gather(*(self._deliver(n, stop) for n in self.router.due()))
+                await self._commit(consumer)
+        finally:
+            await consumer.stop()
+
+    def _wait_ms(self) -> int:
+        due = self.router.next_due()
+        seconds = MAX_WAIT_SECONDS if due is None else (due - self.clock()).total_seconds()
+        return int(max(0.0, min(MAX_WAIT_SECONDS, seconds)) * 1000)
+
+    def _offer(self, fetched) -> None:
+        for tp, messages in fetched.items():
+            for msg in messages:
+                self.next_offset[tp] = msg.offset + 1
+                try:
+                    alert = Alert.decode(msg.value)
+                except FieldError as exc:
+                    log.error("%s: skipping undecodable alert %s[%d]@%d: %s", self.group_id, tp.topic, tp.partition,
+                              msg.offset, exc)
+                    continue
+                self.where[alert["id"]] = (tp.partition, msg.offset)
+                if self.router.offer(alert):
+                    self.pending.setdefault(tp, {}).setdefault(alert["id"], msg.offset)
+
+    async def _deliver(self, notification: Notification, stop: asyncio.Event) -> None:
+        finished = await self._durably(self.log.finished, self.channel.name, notification.items, stop=stop)
+        if finished is None:
+            return  # stopping: nothing was sent, the offsets stay uncommitted
+        items = tuple(i for i in notification.items if (i[0]["id"], i[1]) not in finished)
+        if items:  # already acknowledged by this endpoint: never sent again
+            await self._attempts(dataclasses.replace(notification, items=items), stop)
+        self._settled({a["id"] for a, _ in notification.items})
+
+    async def _attempts(self, n: Notification, stop: asyncio.Event) -> None:
+        done = await self._durably(self.log.begin, n, self.where, stop=stop)
+        if done is None:
+            return
+        for attempt_no in range(done + 1, self.channel.attempts + 1):
+            attempt = await self.sender.send(n)
+            if await self._durably(self.log.record, n, attempt_no, attempt, stop=stop) is None:
+                return
+            self.metrics.attempts.labels(self.channel.name, attempt.outcome).inc(len(n.items))
+            self.metrics.seconds.labels(self.channel.name).observe(attempt.latency)
+            if attempt.ok:
+                return
+            log.warning("%s: attempt %d of %s failed: %s", self.channel.name, attempt_no, n.key, attempt.error)
+            if attempt_no < self.channel.attempts and await _stopped_within(stop, backoff(attempt_no, RETRY_CAP_SECONDS)):
+                return
+        await self._dead_letter(n, max(done, self.channel.attempts), stop)
+
+    async def _dead_letter(self, n: Notification, attempts: int, stop: asyncio.Event) -> None:
+        """To the alerts' dead-letter topic first, then the log: a crash in between repeats the letter, not loses it."""
+        history = await self._durably(self.log.attempts, n.key, stop=stop) or []
+        errors = [{"field": f"attempt {h['attempt']}", "reason": f"{h['outcome']}: {h['error'] or h['status_code']}"}
+                  for h in history]
+        reason = f"channel {self.channel.name} ({self.channel.type}): not delivered after {attempts} attempts"
+        for alert in n.alerts:
+            partition, offset = self.where.get(alert["id"], (0, 0))
+            letter = DeadLetter.validate({
+                "reason": reason, "errors": errors, "source_topic": self.settings.topic_alerts, "partition": partition,
+                "offset": offset, "key_b64": base64.b64encode(self.channel.name.encode()).decode(),
+                "value_b64": base64.b64encode(json.dumps(alert)).decode(),
+                "failed_at": datetime.now(timezone.utc).isoformat()})
+            await self.producer.send_and_wait(self.settings.topic_alerts_deadletter, json.dumps(letter),
+                                              key=alert["id"].encode())
+        await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop)
+        self.metrics.attempts.labels(self.channel.name, "dead_lettered").inc(len(n.items))
+        log.error("%s: dead-lettered %s (%d alerts)", self.channel.name, n.key, len(n.items))
+
+    def _settled(self, ids: set[str]) -> None:
+        still = self.router.pending()
+        for offsets in self.pending.values():
+            for alert_id in [i for i in offsets if i in ids and i not in still]:
+                del offsets[alert_id]
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        still = self.router.pending()
+        for offsets in self.pending.values():  # dropped without a notice (resolved, inhibited before sending)
+            for alert_id in [i for i in offsets if i not in still]:
+                del offsets[alert_id]
+        assigned = consumer.assignment()
+        offsets = {tp: min(self.pending.get(tp, {}).values(), default=end) for tp, end in self.next_offset.items()
+                   if tp in assigned}
+        offsets = {tp: o for tp, o in offsets.items() if self.committed.get(tp) != o}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+            self.committed.update(offsets)
+        except KafkaError as exc:
+            log.warning("%s: commit of %s failed; the alerts will be re-read and skipped: %s", self.group_id, offsets, exc)
+
+    async def _durably(self, write, *args, stop: asyncio.Event):
+        """Run a delivery-log call, retrying while Postgres is unavailable; None if stopped first."""
+        attempt = 0
+        while True:
+            try:
+                result = await write(*args)
+                return True if result is None else result
+            except SinkUnavailable as exc:
+                attempt += 1
+                log.warning("%s: delivery log unavailable (attempt %d): %s", self.channel.name, attempt, exc)
+                if await _stopped_within(stop, backoff(attempt)):
+                    return None
+
+
+
+async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
+                       group_prefix: str = GROUP_PREFIX, clock: Clock = utc_now) -> None:
+    """One consumer per declared channel, sharing one HTTP session, one pool and one producer."""
+    delivery_log = await DeliveryLog.connect(settings.database_url)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
+    await producer.start()
+    metrics = DeliveryMetrics(registry)
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+            for channel in routing.channels.values():
+                sender = webhook(channel, settings.webhook_secret, session)
+                consumer = ChannelConsumer(settings, routing, channel, sender, delivery_log, producer, metrics,
+                                           clock=clock, group_prefix=group_prefix)
+                group.create_task(consumer.run(stop), name=f"deliver-{channel.name}")
+    finally:
+        await producer.stop()
+        await delivery_log.close()
+
+
+def main(settings: Settings) -> None:
+    """`redwall deliver`: validate routing.toml, then deliver until SIGINT or SIGTERM."""
+    from config.routing import load_routing
+    from consumers.sinks import _loop_factory
+
+    routing = load_routing(settings.routing_path)  # a bad file stops here, before anything starts
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings, routing))
+
+
+async def _serve(settings: Settings, routing: Routing) -> None:
+    from prometheus_client import REGISTRY, start_http_server
+
+    from consumers.sinks import _shut_down
+    from sinks.migrate import migrate
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await migrate(settings.database_url)
+    server, _ = start_http_server(settings.deliver_metrics_port, addr=settings.web_host, registry=REGISTRY)
+    log.info("delivering to %s; metrics on http://%s:%d/metrics", ", ".join(routing.channels), settings.web_host,
+             settings.deliver_metrics_port)
+    try:
+        await run_delivery(settings, routing, REGISTRY, stop)
+    finally:
+        await _shut_down(server)

@@ -1,0 +1,152 @@
+"""Webhook delivery end to end: alerts published to a real topic, delivered by the channel consumers
+to a real aiohttp receiver on loopback, every attempt logged in the real Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import time
+import uuid
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from config.routing import load_routing
+from consumers.delivery import run_delivery
+from schemas import json
+from schemas.records import DeadLetter
+from streams.topics import ensure_topics, read_topic
+from tests.factories import alert
+from tests.receiver import Behaviour, start_receiver
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+FORMATS = ("json", "wecom", "dingtalk")
+
+
+def routing_text(receiver) -> str:
+    channels = [(f"{fmt}-{RUN}", fmt, f"/{fmt}/{RUN}", "2s", 4) for fmt in FORMATS] + [
+        (f"dead-{RUN}", "json", f"/dead/{RUN}", "2s", 3),
+        (f"slow-{RUN}", "dingtalk", f"/dingtalk-slow/{RUN}", "300ms", 3),
+    ]
+    text = "".join(f'[channels.{name}]\ntype = "{fmt}"\nurl = "{receiver.url(path)}"\ntimeout = "{timeout}"\n'
+                   f"attempts = {attempts}\n\n" for name, fmt, path, timeout, attempts in channels)
+    names = ", ".join(f'"{c[0]}"' for c in channels)
+    return text + f'[route]\nchannels = [{names}]\ngroup_by = []\ngroup_wait = "0s"\nrepeat_interval = "4h"\n'
+
+
+async def publish(settings, alerts: list[dict]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker)
+    await producer.start()
+    try:
+        for a in alerts:
+            # One key, so one partition: the consumer reads them in one fetch and sends one notification.
+            await producer.send_and_wait(settings.topic_alerts, json.dumps(a), key=b"one-partition")
+    finally:
+        await producer.stop()
+
+
+async def deliver_until(settings, routing, done, *, group_prefix: str, limit: float = 40.0) -> float:
+    """Run the delivery consumers until `done()` holds; returns the seconds it took."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_delivery(settings, routing, CollectorRegistry(), stop, group_prefix=group_prefix))
+    started = time.monotonic()
+    try:
+        while not await done():
+            assert not task.done(), task.exception()
+            assert time.monotonic() - started < limit, "delivery did not finish in time"
+            await asyncio.sleep(0.2)
+        return time.monotonic() - started
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture(scope="module")
+async def delivered(settings, tmp_path_factory):
+    settings = dataclasses.replace(settings, topic_alerts=f"test-alerts-{RUN}",
+                                   topic_alerts_deadletter=f"test-alerts-dead-{RUN}", webhook_secret=f"s3cret-{RUN}")
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_alerts_deadletter))
+    receiver, runner = await start_receiver(settings.webhook_secret)
+    for fmt in FORMATS:
+        receiver.behaviours[f"/{fmt}/{RUN}"] = Behaviour(fail_first=2)
+    receiver.behaviours[f"/dead/{RUN}"] = Behaviour(always_fail=True)
+    receiver.behaviours[f"/dingtalk-slow/{RUN}"] = Behaviour(stall_first=1, stall=1.5)
+    path = tmp_path_factory.mktemp("routing") / "routing.toml"
+    path.write_text(routing_text(receiver))
+    routing = load_routing(path)
+    alerts = [alert(f"wh-{RUN}-{i}", incident=f"inc-{RUN}-{i}", level="street") for i in range(3)]
+    await publish(settings, alerts)
+    ids = sorted(a["id"] for a in alerts)
+
+    async def all_done() -> bool:
+        got = all(sorted(receiver.alert_ids(f"/{p}/{RUN}")) == ids for p in (*FORMATS, "dingtalk-slow"))
+        return got and len([r for r in receiver.received if r.path == f"/dead/{RUN}"]) >= 3
+
+    await deliver_until(settings, routing, all_done, group_prefix=f"test-deliver-{RUN}")
+    await asyncio.sleep(0.5)  # the dead channel's letter and log rows follow its third refusal
+    try:
+        yield settings, receiver, routing, ids
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_each_format_is_signed_and_retried_then_delivered_exactly_once(delivered, pg, fmt):
+    settings, receiver, _, ids = delivered
+    requests = [r for r in receiver.received if r.path == f"/{fmt}/{RUN}"]
+    assert [r.status for r in requests] == [500, 500, 200]
+    assert all(r.signed for r in requests) and len({r.key for r in requests}) == 1 and requests[0].key
+    assert sorted(receiver.alert_ids(f"/{fmt}/{RUN}")) == ids
+    body = requests[-1].body
+    if fmt == "json":
+        assert [a["id"] for a in body["alerts"]] == ids and body["alerts"][0]["title"]["zh"] == "新事件：环境卫生"
+    else:
+        assert body["msgtype"] == "markdown"
+        text = body["markdown"]["content" if fmt == "wecom" else "text"]
+        assert "新事件：环境卫生" in text and "New incident: sanitation" in text and "级别 街道" in text
+    rows = await pg.fetch("SELECT alert_id, attempt, outcome, status_code, latency_ms FROM alert_deliveries "
+                          "WHERE channel = $1 ORDER BY alert_id, attempt", f"{fmt}-{RUN}")
+    assert [(r["attempt"], r["outcome"], r["status_code"]) for r in rows] == \
+        [(1, "failed", 500), (2, "failed", 500), (3, "delivered", 200)] * 3
+    assert all(r["latency_ms"] > 0 for r in rows)
+
+
+async def test_an_endpoint_that_always_fails_dead_letters_with_every_attempt(delivered, pg):
+    settings, receiver, _, ids = delivered
+    channel = f"dead-{RUN}"
+    rows = await pg.fetch("SELECT alert_id, attempt, outcome FROM alert_deliveries WHERE channel = $1 "
+                          "ORDER BY alert_id, attempt", channel)
+    assert [(r["attempt"], r["outcome"]) for r in rows] == \
+        [(1, "failed"), (2, "failed"), (3, "failed"), (4, "dead_lettered")] * 3
+    assert await pg.fetchval("SELECT state FROM alert_notifications WHERE channel = $1", channel) == "dead_lettered"
+    letters = [DeadLetter.decode(r.value) async for r in read_topic(settings, settings.topic_alerts_deadletter)]
+    assert sorted(json.loads(base64.b64decode(d["value_b64"]))["id"] for d in letters) == ids
+    assert all(channel in d["reason"] and len(d["errors"]) == 3 and "HTTP 500" in d["errors"][0]["reason"]
+               for d in letters)
+    assert {d["source_topic"] for d in letters} == {settings.topic_alerts}
+
+
+async def test_a_timeout_is_a_failed_attempt_and_is_retried(delivered, pg):
+    _, receiver, _, ids = delivered
+    rows = await pg.fetch("SELECT attempt, outcome, error FROM alert_deliveries WHERE channel = $1 "
+                          "ORDER BY alert_id, attempt", f"slow-{RUN}")
+    assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "timeout"), (2, "delivered")] * 3
+    assert "no answer within 0.3 s" in rows[0]["error"]
+    assert sorted(receiver.alert_ids(f"/dingtalk-slow/{RUN}")) == ids
+
+
+async def test_a_reread_never_resends_what_an_endpoint_acknowledged(delivered):
+    settings, receiver, routing, _ = delivered
+    before = len(receiver.received)
+
+    async def reread() -> bool:  # a fresh group reads the topic from the start
+        return time.monotonic() - started > 6
+
+    started = time.monotonic()
+    await deliver_until(settings, routing, reread, group_prefix=f"test-reread-{RUN}")
+    assert receiver.received[before:] == []  # delivered and dead-lettered alike are final
