@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="the Faust worker: ingest HTTP, geofencing agents").set_defaults(run=_worker)
     sub.add_parser("sink", help="consumers that write the output topics to Postgres").set_defaults(run=_sink)
+    sub.add_parser("deliver", help="alert delivery: routing.toml, one consumer per webhook channel"
+                   ).set_defaults(run=_deliver)
+    sub.add_parser("console", help="the dispatcher console: map, live alert feed, incident actions"
+                   ).set_defaults(run=_console)
     sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/").set_defaults(run=_migrate)
     sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
 
@@ -74,6 +78,18 @@ def _sink(settings, args):
     from consumers.sinks import main as sink_main
 
     sink_main(settings)
+
+
+def _deliver(settings, args):
+    from consumers.delivery import main as deliver_main
+
+    deliver_main(settings)
+
+
+def _console(settings, args):
+    from streams.console import main as console_main
+
+    console_main(settings)
 
 
 def _migrate(settings, args):
