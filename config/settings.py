@@ -13,6 +13,7 @@ SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
 SAMPLE_MAJOR_EVENTS = CONFIG_DIR / "major_events.toml"
 SAMPLE_ROSTER = CONFIG_DIR / "roster.toml"
 SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
+ESCALATION_RULES = CONFIG_DIR / "escalation.toml"
 
 
 class ConfigError(ValueError):
@@ -63,6 +64,8 @@ class Settings:
     console_dispatch_token: str = _env("console_dispatch_token", "console token that may also act on incidents", "")
     sink_batch_size: int = _env("sink_batch_size", "most Kafka records one sink write takes", 5000)
     sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
+    escalation_rules_path: Path = _env("escalation_rules", "TOML with the escalation rules (levels, deadlines, zones, ceiling)",
+                                       ESCALATION_RULES)
     roster_path: Path = _env("roster", "TOML with the patrol roster: workers, grids, teams, duty shifts", SAMPLE_ROSTER)
     clock: str = _env("clock", "system (wall time), or event (now = newest event seen: replays and tests only)", "system")
     clock_event_ack: bool = _env("clock_event_ack", "must be true for REDWALL_CLOCK=event, so it is never on by accident", False)
@@ -126,6 +129,8 @@ class Settings:
             (self.clock in ("system", "event"), "clock", "use system (production) or event (replays, tests)"),
             (self.clock != "event" or self.clock_event_ack, "clock",
              "event time is for replays and tests; also set REDWALL_CLOCK_EVENT_ACK=true if that is what you want"),
+            (self.escalation_rules_path.is_file(), "escalation_rules_path",
+             f"no file at {self.escalation_rules_path}; point it at an escalation rules TOML"),
             (self.roster_path.is_file(), "roster_path", f"no file at {self.roster_path}; point it at a roster TOML"),
             (min(self.patrol_grace_seconds, self.patrol_dwell_seconds, self.patrol_offline_seconds,
                  self.patrol_tick_seconds, self.patrol_group_seconds, self.roster_refresh_seconds) > 0,

@@ -157,6 +157,7 @@ ALERT_KINDS = (
     "offline",
     "coverage_gap",
     "patrol_advisory",  # 前响应: hot spot, go and patrol it
+    "incident_assigned",  # reassigned by a person: the new owner must act
 )
 PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
 
@@ -187,4 +188,149 @@ Alert = Record(
     "Someone must act: published to redwall.alerts.v1, delivered by the routing consumers.",
 )
 
-ALL_RECORDS = (FieldReport, PingBatch, LocatedReport, PositionBatch, DeadLetter, Alert)
+INCIDENT_ID_PATTERN = r"inc-[A-Za-z0-9_.]+-[0-9a-f]{12}"  # inc-<community>-<hash>: the community is the key
+ACTIONS = ("ack", "resolve", "reopen", "request_escalation", "reassign", "close_duplicate")
+
+IncidentAction = Record(
+    "IncidentAction",
+    {
+        "id": Str("client-generated unique id; a resend with the same id is the same action", max_len=64,
+                  pattern=ID_PATTERN),
+        "incident": Str("the incident acted on", max_len=128, pattern=INCIDENT_ID_PATTERN),
+        "action": Enum("what the person does", values=ACTIONS),
+        "actor": Str("who acts: a person or team id", max_len=64),
+        "reason": Str("why, in the actor's words", max_len=2000),
+        "time": Time("when the person acted"),
+        "owner": Str("reassign: the new owner (a grid, community or street id)", max_len=64, required=False),
+        "duplicate_of": Str("close_duplicate: the incident this one duplicates", max_len=128,
+                            pattern=INCIDENT_ID_PATTERN, required=False),
+    },
+    "A person's action on an incident; keyed by the incident's community on redwall.actions.v1.",
+)
+
+EngineControl = Record(
+    "EngineControl",
+    {
+        "control": Enum("tick: advance simulated time (REDWALL_CLOCK=event only); major_event: a period starts",
+                        values=("tick", "major_event")),
+        "time": Time("tick: the new time; major_event: when the command was given"),
+        "period": Obj({
+            "id": Str(max_len=64, pattern=ID_PATTERN), "name": Str(max_len=200),
+            "start": Time(), "end": Time(),
+            "deadline_factor": Num("deadlines are multiplied by this", minimum=0.01, maximum=1),
+        }, "major_event: the period switched on", required=False),
+    },
+    "A control record on redwall.actions.v1, sent to every partition (e.g. by `redwall major-event start`).",
+)
+
+INCIDENT_EVENTS = ("opened", "report_merged", "assigned", "acknowledged", "escalated", "deadline_missed",
+                   "resolved", "reopened", "closed", "action_rejected")
+INCIDENT_STATUSES = ("assigned", "acknowledged", "resolved", "closed")
+
+IncidentState = Obj(
+    {
+        "status": Enum(values=INCIDENT_STATUSES),
+        "level": Enum(values=LEVELS),
+        "owner": Str(max_len=64),
+        "priority": Enum(values=PRIORITIES),
+        "opened_at": Time(),
+        "ack_by": Time(required=False),
+        "resolve_by": Time(required=False),
+        "reports": Num("reports merged into the incident, the first included", minimum=1, maximum=1e9),
+        "last_report_at": Time(),
+        "cluster_cell": Str("H3 cell of the clustering neighbourhood", max_len=16),
+        "flags": Array(Enum(values=("sensitive_zone", "cluster_escalated", "ceiling_exceeded")), max_items=3),
+    },
+    "The incident after the transition: enough to rebuild open incidents and deadlines from the topic.",
+)
+
+IncidentEvent = Record(
+    "IncidentEvent",
+    {
+        "id": Str("deterministic: <incident>:<seq>, or <incident>:rejected:<action id>", max_len=200,
+                  pattern=ID_PATTERN),
+        "incident": Str(max_len=128, pattern=INCIDENT_ID_PATTERN),
+        "seq": Num("position in the incident's history, from 1", minimum=0, maximum=1e9),
+        "kind": Enum("what happened", values=INCIDENT_EVENTS),
+        "when": Time("when it happened (a missed deadline: the deadline itself)"),
+        "actor": Str("who: a person, or `system` for rules", max_len=64),
+        "reason": Str("why, in words", max_len=2000),
+        "reason_code": Str("why, as a bounded code (report, cluster, sensitive_zone, deadline_acknowledge, ...)",
+                           max_len=64),
+        "from_level": Enum(values=LEVELS, required=False),
+        "to_level": Enum(values=LEVELS, required=False),
+        # Place, category, severity and state are absent only on an action rejected for an unknown incident.
+        "street": Str(max_len=64, required=False), "community": Str(max_len=64),
+        "grid": Str(max_len=64, required=False),
+        "category": Enum(values=CATEGORIES, required=False), "severity": Enum(values=SEVERITIES, required=False),
+        "report": Str("the report that opened or joined the incident", max_len=64, required=False),
+        "action": Str("the action that caused it", max_len=64, required=False),
+        "ceiling": Enum("yes: escalated beyond the street (flagged for the weekly report)", values=("yes", "no")),
+        "state": IncidentState.__class__(IncidentState.fields, IncidentState.doc, required=False),
+    },
+    "One incident transition (audit trail); keyed by community on redwall.incidents.v1.",
+)
+
+ALL_RECORDS = (FieldReport, PingBatch, LocatedReport, PositionBatch, DeadLetter, Alert, IncidentAction,
+               EngineControl, IncidentEvent)
+
+_FIX = Obj(
+    {
+        "time": Time("when the fix was taken"),
+        "lat": Num("latitude, WGS 84 degrees", minimum=-90, maximum=90),
+        "lng": Num("longitude, WGS 84 degrees", minimum=-180, maximum=180),
+        "accuracy": Num("horizontal accuracy radius in metres", minimum=0, maximum=100_000),
+    },
+    "A good GPS fix (one that passed the quality checks).",
+)
+PATROL_STATUSES = ("off_duty", "unknown", "on_post", "off_post", "offline")
+
+PatrolStatusChanged = Record(
+    "PatrolStatusChanged",
+    {
+        "type": Enum("record type on redwall.patrol.v1", values=("status",)),
+        "id": Str("deterministic: <device>:<status>:<time>", max_len=200, pattern=ID_PATTERN),
+        "device": Str("the patrol member's device", max_len=64, pattern=ID_PATTERN),
+        "grid": Str("the assigned grid", max_len=64),
+        "status": Enum("the new status", values=PATROL_STATUSES),
+        "previous": Enum("the status before", values=PATROL_STATUSES),
+        "reason": Str("why: shift_started, first_fix_inside, outside_grid, back_inside, silent, back_online, "
+                      "shift_ended", max_len=64),
+        "event_time": Time("when it happened: a deadline (grace, dwell, silence) or a fix's time"),
+        "current_grid": Str("where the last good fix lies (absent: outside every grid)", max_len=64, required=False),
+        "fix": _FIX.__class__(_FIX.fields, _FIX.doc, required=False),
+    },
+    "A patrol member's status changed; keyed by the assigned grid on redwall.patrol.v1.",
+)
+
+GpsFlagged = Record(
+    "GpsFlagged",
+    {
+        "type": Enum("record type on redwall.patrol.v1", values=("gps_flags",)),
+        "device": Str("the device", max_len=64, pattern=ID_PATTERN),
+        "flags": Array(Obj({"time": Time("the fix's time"), "reason": Enum("why it must not drive a decision", values=(
+            "future", "stale", "duplicate", "out_of_order", "poor_accuracy", "impossible_speed"))}),
+            "fixes refused by the GPS quality checks", min_items=1, max_items=100_000),
+    },
+    "Fixes of one device that are stored but never drive a patrol decision; on redwall.patrol.v1.",
+)
+
+
+class PatrolRecord:
+    """Decodes either record of redwall.patrol.v1, told apart by `type`."""
+
+    name = "PatrolRecord"
+    by_type = {"status": PatrolStatusChanged, "gps_flags": GpsFlagged}
+
+    def decode(self, data: bytes) -> dict:
+        try:
+            value = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise FieldError("(body)", f"is not valid JSON: {exc}") from None
+        record = self.by_type.get(value.get("type")) if isinstance(value, dict) else None
+        if record is None:
+            raise FieldError("type", f"must be one of {', '.join(self.by_type)}")
+        return record.validate(value)
+
+
+ALL_RECORDS += (PatrolStatusChanged, GpsFlagged)

@@ -1,0 +1,66 @@
+"""The escalation rules file: the sample loads, and each kind of mistake names the file, the key and a fix."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import pytest
+
+from config.rules import DEFAULT_RULES, load_rules
+from config.settings import ConfigError
+
+
+def test_the_sample_rules_load_and_answer():
+    rules = load_rules()
+    assert rules.initial_level("sanitation", "low") == "grid"
+    assert rules.initial_level("sanitation", "high") == "community"
+    assert rules.initial_level("safety_hazard", "medium") == "community"  # by category beats by severity
+    assert rules.deadlines_for("street", "safety_hazard").acknowledge == timedelta(minutes=15)
+    assert rules.deadlines_for("street", "dispute").acknowledge == timedelta(minutes=30)
+    assert rules.sensitive_zone("dispute", 39.9085, 116.3870).id == "zone-key-site-east"
+    assert rules.sensitive_zone("sanitation", 39.9085, 116.3870) is None
+    assert rules.sensitive_zone("dispute", 39.8969, 116.3828) is None
+    assert rules.ceiling_allows("safety_hazard", "critical", "deadline")
+    assert not rules.ceiling_allows("safety_hazard", "critical", "request")
+    assert not rules.ceiling_allows("dispute", "critical", "deadline")
+
+
+def write(tmp_path, old: str, new: str):
+    text = DEFAULT_RULES.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "escalation.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    (tmp_path / "sample").mkdir(exist_ok=True)
+    shutil.copy(DEFAULT_RULES.parent / "sample" / "sensitive_zones.geojson", tmp_path / "sample")
+    return path
+
+
+@pytest.mark.parametrize("old, new, key, fix", [
+    ('acknowledge = "30m"\nresolve = "4h"', 'acknowledge = "half an hour"\nresolve = "4h"',
+     "deadlines.grid.acknowledge", '"30m"'),
+    ('default = "grid"', 'default = "province"', "initial.default", "grid, community, street"),
+    ('high = "community", critical = "street" }', 'high = "communty", critical = "street" }',
+     "initial.by_severity.high", "use one of"),
+    ('safety_hazard = { low', 'fire = { low', "initial.by_category.fire", "use one of"),
+    ("escalate_at = 5", "escalate_at = 1", "clustering.escalate_at", "2..10000"),
+    ('window = "2h"', "window = 2", "clustering.window", "unit"),
+    ('file = "sample/sensitive_zones.geojson"', 'file = "zones.geojson"', "sensitive_zones.file", "relative"),
+    ('reasons = ["deadline"]', 'reasons = ["boredom"]', "ceiling.allow #1.reasons", "deadline, request, cluster"),
+    ("[clustering]", "[clusterin]", "clusterin", "use one of"),
+    ("[deadlines.district]\nacknowledge", "[deadlines.distrikt]\nacknowledge", "deadlines.district", "add a"),
+])
+def test_mistakes_name_the_file_the_key_and_the_fix(tmp_path, old, new, key, fix):
+    path = write(tmp_path, old, new)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}"), message
+    assert fix in message, message
+
+
+def test_an_unreadable_file_says_so(tmp_path):
+    path = tmp_path / "escalation.toml"
+    path.write_text("[alerts\nmax_age = ", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read escalation rules"):
+        load_rules(path)

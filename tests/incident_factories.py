@@ -1,0 +1,43 @@
+"""Located reports and actions for the escalation tests (unit and integration)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+from config.settings import Settings
+from streams.registry import GridRegistry
+
+T0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
+PLAIN = (39.8969, 116.3828)  # in c03-g01, outside every sensitive zone
+ZONE = (39.9085, 116.3870)  # in c05-g02, inside the sample zone "zone-key-site-east"
+
+
+@lru_cache(maxsize=1)
+def registry() -> GridRegistry:
+    return GridRegistry.from_settings(Settings.from_env())
+
+
+def located(report_id: str, category: str = "sanitation", severity: str = "medium", where=PLAIN,
+            at: datetime = T0, device: str = "dev-0001") -> dict:
+    """A LocatedReport as the geofence agent emits it."""
+    lat, lng = where
+    place = registry().locate(lat, lng)
+    return {"id": report_id, "device": device, "category": category, "severity": severity, "text": "测试 / test",
+            "location": {"lat": lat, "lng": lng, "accuracy": 5.0}, "event_time": at.isoformat(),
+            "street": place.street, "community": place.community, "grid": place.grid,
+            "cell": registry().cell(lat, lng)}
+
+
+def action(action_id: str, incident: str, verb: str, at: datetime, actor: str = "staff-1", **extra) -> dict:
+    return {"id": action_id, "incident": incident, "action": verb, "actor": actor, "reason": f"{verb} by test",
+            "time": at.isoformat(), **extra}
+
+
+def nearby(where, step: int) -> tuple[float, float]:
+    """A point about 15 m * step north-east of `where`: the same clustering neighbourhood for small steps."""
+    return (round(where[0] + 0.0001 * step, 7), round(where[1] + 0.0001 * step, 7))
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

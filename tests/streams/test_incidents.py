@@ -1,0 +1,172 @@
+"""The incident engine's rules, one by one, with time travel on an injected clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from config.major_events import MajorEvents, Period
+from config.rules import load_rules
+from schemas.records import Alert, IncidentEvent
+from streams.escalation import places_of
+from streams.clock import ManualClock
+from streams.incidents import IncidentEngine, incident_id
+from tests.incident_factories import PLAIN, T0, ZONE, action, located, minutes, nearby, registry
+
+RULES = load_rules()
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def engine(clock):
+    return IncidentEngine(RULES, clock, places=places_of(registry()))
+
+
+def travel(clock, **delta):
+    clock.set(clock.now() + timedelta(**delta))
+
+
+def checked(outcome):
+    """Every event and alert the engine makes must pass its published schema."""
+    for event in outcome.events:
+        IncidentEvent.validate(event)
+    for alert in outcome.alerts:
+        Alert.validate(alert)
+    return outcome
+
+
+def kinds(outcome):
+    return [e["kind"] for e in outcome.events], sorted((a["kind"], a["owner"]) for a in outcome.alerts)
+
+
+def test_a_report_opens_an_incident_at_its_initial_level_and_alerts_the_owner(engine):
+    out = checked(engine.report(located("r1", "sanitation", "medium")))
+    assert kinds(out) == (["opened"], [("incident_opened", "c03-g01")])
+    event = out.events[0]
+    assert event["id"] == f"{incident_id('c03', 'r1')}:00001" and event["incident"].startswith("inc-c03-")
+    assert event["to_level"] == "grid" and event["state"]["ack_by"] == (T0 + minutes(30)).isoformat()
+    assert out.alerts[0]["title"]["zh"] and out.alerts[0]["title"]["en"].startswith("New incident")
+
+
+def test_deadline_breach_at_community_level_goes_to_the_street_and_alerts_both_owners(engine, clock):
+    opened = engine.report(located("r1", "sanitation", "high"))  # high -> community, acknowledge within 1 h
+    assert opened.events[0]["to_level"] == "community"
+    travel(clock, minutes=59)
+    assert engine.due().events == []
+    travel(clock, minutes=2)
+    out = checked(engine.due())
+    assert kinds(out) == (["escalated"], [("deadline_breached", "c03"), ("incident_escalated", "xichangan")])
+    event = out.events[0]
+    assert (event["from_level"], event["to_level"], event["reason_code"]) == ("community", "street", "deadline_acknowledge")
+    assert event["when"] == (T0 + timedelta(hours=1)).isoformat()  # the deadline itself, not when it was noticed
+    assert event["state"]["ack_by"] == (T0 + timedelta(hours=1, minutes=30)).isoformat()  # the street's 30 min
+
+
+def test_acknowledged_in_time_does_not_escalate(engine, clock):
+    inc = engine.report(located("r1", "sanitation", "high")).events[0]["incident"]
+    travel(clock, minutes=40)
+    out = checked(engine.action(action("a1", inc, "ack", clock.now())))
+    assert kinds(out) == (["acknowledged"], [])
+    travel(clock, hours=23)  # past the acknowledge deadline, before the 24 h resolve deadline
+    assert engine.due().events == []
+    assert engine.incidents[inc].level == "community" and engine.incidents[inc].status == "acknowledged"
+
+
+def test_request_escalation_goes_to_the_street_and_not_beyond(engine, clock):
+    inc = engine.report(located("r1", "dispute", "high")).events[0]["incident"]
+    out = checked(engine.action(action("a1", inc, "request_escalation", clock.now(), actor="c03-staff")))
+    assert kinds(out) == (["escalated"], [("incident_escalated", "xichangan")])
+    assert (out.events[0]["reason_code"], out.events[0]["actor"]) == ("request", "c03-staff")
+    again = checked(engine.action(action("a2", inc, "request_escalation", clock.now())))
+    assert kinds(again) == (["action_rejected"], [])
+    assert "ceiling" in again.events[0]["reason"] and engine.incidents[inc].level == "street"
+
+
+def test_clustering_merges_near_recent_reports_and_escalates_at_the_threshold(engine, clock):
+    first = engine.report(located("r0", "illegal_parking", "low")).events[0]["incident"]
+    for n in range(1, 4):
+        out = checked(engine.report(located(f"r{n}", "illegal_parking", "low", nearby(PLAIN, n), T0 + minutes(10 * n))))
+        assert kinds(out) == (["report_merged"], []) and out.events[0]["incident"] == first
+    other_kind = engine.report(located("x1", "sanitation", "low", nearby(PLAIN, 1)))
+    too_late = engine.report(located("x2", "illegal_parking", "low", PLAIN, T0 + timedelta(hours=3)))
+    assert other_kind.events[0]["kind"] == too_late.events[0]["kind"] == "opened"
+    out = checked(engine.report(located("r4", "illegal_parking", "low", nearby(PLAIN, 4), T0 + minutes(40))))
+    assert kinds(out) == (["report_merged", "escalated"], [("incident_escalated", "c03")])
+    assert out.events[1]["reason_code"] == "cluster" and out.events[1]["state"]["reports"] == 5
+    assert "cluster_escalated" in out.events[1]["state"]["flags"]
+    sixth = engine.report(located("r5", "illegal_parking", "low", nearby(PLAIN, 2), T0 + minutes(45)))
+    assert kinds(sixth)[0] == ["report_merged"]  # escalates once per cluster
+
+
+def test_safety_reports_in_a_sensitive_zone_go_straight_to_the_street_at_top_priority(engine):
+    out = checked(engine.report(located("r1", "dispute", "low", ZONE)))
+    event = out.events[0]
+    assert (event["to_level"], event["reason_code"], event["state"]["priority"]) == ("street", "sensitive_zone", "top")
+    assert "sensitive_zone" in event["state"]["flags"] and out.alerts[0]["priority"] == "top"
+    plain = engine.report(located("r2", "sanitation", "low", ZONE))  # not a safety-relevant category
+    assert plain.events[0]["to_level"] == "grid" and plain.events[0]["state"]["priority"] == "normal"
+
+
+def test_major_event_periods_tighten_deadlines(clock):
+    period = Period("drill", "演练 / drill", T0 - timedelta(hours=1), T0 + timedelta(hours=5), deadline_factor=0.5)
+    engine = IncidentEngine(RULES, clock, MajorEvents((period,)))
+    event = engine.report(located("r1", "sanitation", "medium")).events[0]
+    assert event["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
+    travel(clock, minutes=16)
+    assert kinds(engine.due())[0] == ["escalated"]
+    # switched on at run time, as `redwall major-event start` does
+    later = IncidentEngine(RULES, ManualClock(T0))
+    later.apply_period(period)
+    assert later.report(located("r2")).events[0]["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
+
+
+def test_the_ceiling_holds_unless_a_rule_allows_it_and_then_it_is_flagged(engine, clock):
+    held = engine.report(located("r1", "safety_hazard", "high")).events[0]["incident"]  # street, 15 min ack
+    passed = engine.report(located("r2", "safety_hazard", "critical", nearby(PLAIN, 60))).events[0]["incident"]
+    assert held != passed
+    travel(clock, minutes=16)
+    out = checked(engine.due())
+    by_incident = {e["incident"]: e for e in out.events}
+    assert by_incident[held]["kind"] == "deadline_missed" and by_incident[held]["ceiling"] == "no"
+    assert engine.incidents[held].level == "street"
+    assert by_incident[passed]["kind"] == "escalated" and by_incident[passed]["ceiling"] == "yes"
+    assert by_incident[passed]["to_level"] == "district"
+    assert ("ceiling_exceeded", "district") in kinds(out)[1]
+    assert ("deadline_breached", "xichangan") in kinds(out)[1]
+
+
+def test_invalid_transitions_are_rejected_with_the_reason(engine, clock):
+    inc = engine.report(located("r1")).events[0]["incident"]
+    engine.action(action("a1", inc, "resolve", clock.now()))
+    out = checked(engine.action(action("a2", inc, "ack", clock.now())))
+    assert kinds(out) == (["action_rejected"], [])
+    assert out.events[0]["reason"] == "cannot ack an incident that is resolved; only when assigned"
+    unknown = checked(engine.action(action("a3", "inc-c03-000000000000", "ack", clock.now())))
+    assert "no incident" in unknown.events[0]["reason"]
+    assert engine.action(action("a2", inc, "ack", clock.now())).events == []  # a redelivered action
+    reopened = checked(engine.action(action("a4", inc, "reopen", clock.now())))
+    assert kinds(reopened) == (["reopened"], [("incident_reopened", "c03-g01")])
+    moved = checked(engine.action(action("a5", inc, "reassign", clock.now(), owner="c03")))
+    assert kinds(moved) == (["assigned"], [("incident_assigned", "c03")])
+    wrong = engine.action(action("a6", inc, "reassign", clock.now(), owner="c07"))
+    assert wrong.events[0]["kind"] == "action_rejected"
+
+
+def test_replay_does_not_re_alert(engine, clock):
+    first = engine.report(located("r1", "sanitation", "high"))
+    # A restarted worker rebuilds from the incidents topic; the same report redelivered is a no-op.
+    rebuilt = IncidentEngine(RULES, clock)
+    for event in first.events:
+        rebuilt.restore(event)
+    assert rebuilt.report(located("r1", "sanitation", "high")).events == []
+    # Its deadline survived the rebuild, and fires with the same id the first engine would give.
+    travel(clock, hours=2)
+    assert [e["id"] for e in rebuilt.due().events] == [e["id"] for e in engine.due().events]
+    # An old report never seen before is stored (an event) but pages nobody.
+    old = rebuilt.report(located("r-old", "dispute", "low", nearby(PLAIN, 60), T0 - timedelta(days=2)))
+    assert [e["kind"] for e in old.events] == ["opened"] and old.alerts == [] and old.suppressed == 1
