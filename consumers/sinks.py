@@ -14,8 +14,10 @@ from config.settings import Settings
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
 from schemas.records import DeadLetter, LocatedReport, PositionBatch
+from schemas.records import PatrolRecord
 from sinks.migrate import migrate
 from sinks.postgres import PostgresSink
+from sinks.patrol import PatrolSink
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
                   sink.write_positions, lambda b: b["pings"][-1]["time"]),
         BatchSink("dead_letters", settings.topic_deadletter, f"{group_prefix}-dead-letters", DeadLetter,
                   sink.write_dead_letters, lambda d: d["failed_at"]),
+        BatchSink("patrol", settings.topic_patrol, f"{group_prefix}-patrol", PatrolRecord(),
+                  PatrolSink(sink.pool).write, lambda r: r.get("event_time") or r["flags"][-1]["time"]),
     ]
 
 

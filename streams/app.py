@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from config.settings import Settings
 from streams import agents, ingest
 from streams.geofence import Geofencer, Topics
+from streams import patrol
 from streams.metrics import WorkerMetrics
 from streams.registry import GridRegistry
 from streams.topics import ensure_topics
@@ -61,6 +62,7 @@ def create_app(
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
     agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)
     ingest.install(app, settings, metrics)
+    patrol.install(app, settings, registry, metrics_registry)
     return app
 
 

@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = schemas_sub.add_parser("export", help="write one JSON Schema file per record into DIR")
     export.add_argument("dir", type=Path)
     export.set_defaults(run=_schemas_export)
+
+    roster = sub.add_parser("roster", help="the patrol roster (workers, shifts) and major-event periods")
+    roster_sub = roster.add_subparsers(required=True, metavar="ACTION")
+    roster_sub.add_parser("load", help="check REDWALL_ROSTER and REDWALL_MAJOR_EVENTS, then store them in Postgres; "
+                          "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS"
+                          ).set_defaults(run=_roster_load)
     return parser
 
 
@@ -112,6 +118,13 @@ def _simulate(settings, args):
 def _settings(settings, args):
     for env, doc, value in settings.describe():
         print(f"{env}={value}\n    {doc}")
+
+
+def _roster_load(settings, args):
+    from sinks.patrol import load_roster_files
+
+    counts = asyncio.run(load_roster_files(settings))
+    print("roster loaded: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
 def _schemas_export(settings, args):

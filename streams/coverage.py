@@ -5,7 +5,7 @@ rate-limited patrol advisories for hot spots (前响应). Pure: times come in, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 from streams.patrol_state import OFF_POST, OFFLINE, ON_POST
@@ -122,7 +122,7 @@ class PatrolAlerts:
 def patrol_alert(kind: str, status: str, grid: str, street: str, community: str, opened: datetime, at: datetime,
                  created: datetime, devices: list[str], title: dict, body: dict) -> dict:
     """An `Alert` record; its id names the condition and when it began, so a replay yields the same id."""
-    base = f"patrol:{kind}:{grid}:{opened.strftime('%Y%m%dT%H%M%SZ')}"
+    base = f"patrol:{kind}:{grid}:{_stamp(opened)}"
     street_level = kind == "coverage_gap"  # the street must staff the grid: 大事不出街道
     return {
         "id": base if status == "firing" else f"{base}:resolved",
@@ -157,10 +157,14 @@ class Advisor:
             body = {"zh": f"H3 {cell} 近期 {count} 起事件，请前往巡查", "en": f"{count} recent reports in H3 cell {cell}: patrol it"}
             alert = patrol_alert("patrol_advisory", "firing", grid, street, community, now, now, now,
                                  devices(grid), title, body)
-            alert["id"] = f"patrol:patrol_advisory:{cell}:{now.strftime('%Y%m%dT%H%M%SZ')}"
+            alert["id"] = f"patrol:patrol_advisory:{cell}:{_stamp(now)}"
             alerts.append(alert)
         return alerts
 
 
 def _rfc3339(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds")
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -1,0 +1,239 @@
+"""Patrol monitoring on Faust: a device agent on the positions, a grid agent on the status changes,
+timers for silence, coverage and advisories, and the roster re-read from Postgres.
+
+Devices are spread over the positions partitions, while coverage needs every device of a grid in one
+place: so status changes go to redwall.patrol.v1 keyed by the assigned grid, and the grid agent,
+which owns whole grids, groups alerts and counts who is on post. Both rebuild their state from
+Postgres (and the alerts topic) whenever their partitions change, since Tansu's changelog recovery
+cannot be trusted (KAFKA-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import faust
+from aiokafka.partitioner import murmur2
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas import json
+from sinks.patrol import device_states, read_roster
+from streams import clock as clocks
+from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
+from streams.patrol_monitor import Out, PatrolMonitor
+from streams.topics import ensure_topics, read_topic
+
+log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 2000
+BATCH_WITHIN_SECONDS = 0.05
+ADVISORY_EVERY_SECONDS = 30.0
+_ADVISORY_SQL = """
+SELECT cell, grid_id, count(*)::int AS n FROM reports
+WHERE event_time > $1 AND event_time <= $2 AND grid_id IS NOT NULL
+GROUP BY cell, grid_id HAVING count(*) >= $3"""
+
+
+class PatrolMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.pings = Counter("redwall_patrol_pings_total", "Pings seen by the patrol monitor, by outcome "
+                             "(good, unrostered, or the GPS quality reason)", ["outcome"], registry=registry)
+        self.changes = Counter("redwall_patrol_status_changes_total", "Patrol status changes, by new status",
+                               ["status"], registry=registry)
+        self.alerts = Counter("redwall_patrol_alerts_total", "Patrol alerts, by kind and status", ["kind", "status"],
+                              registry=registry)
+        self.devices = Gauge("redwall_patrol_devices", "Devices whose state this worker holds", registry=registry)
+        self.batch_seconds = Histogram("redwall_patrol_batch_seconds", "Time to handle one batch of position records",
+                                       buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3), registry=registry)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), which the ingest and the geofence agents both follow."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class Ownership:
+    """Which devices and grids this worker owns now; rebuilds state when that changes."""
+
+    def __init__(self, app: faust.App, settings, monitor: PatrolMonitor, alerts: PatrolAlerts, grids: list[str]):
+        self.app, self.settings, self.monitor, self.alerts, self.all_grids = app, settings, monitor, alerts, grids
+        self.pool: asyncpg.Pool | None = None
+        self.lock = asyncio.Lock()
+        self.partitions: dict[str, int] = {}
+        self.assigned: frozenset = frozenset()
+        self.devices: list[str] = []
+        self.grids: list[str] = []
+        self._partition_cache: dict[str, int] = {}
+
+    async def ready(self) -> None:
+        """Before any work: the roster is loaded and the state of what this worker owns is rebuilt."""
+        async with self.lock:
+            if self.pool is None:
+                self.pool = await asyncpg.create_pool(self.settings.database_url, min_size=0, max_size=2)
+                self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions, self.settings.topic_patrol))
+                await self.refresh_roster(force=True)
+            assigned = frozenset((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
+            if assigned != self.assigned:
+                await self._rebuild(assigned)
+
+    async def refresh_roster(self, force: bool = False) -> None:
+        roster, events = await read_roster(self.pool, self.monitor.registry.grids)
+        if not roster.workers:
+            log.warning("the roster in Postgres is empty: run `redwall roster load`; no device is on duty")
+        if force or roster != self.monitor.roster:
+            self.monitor.roster, self.monitor.events = roster, events
+            self.devices = self._owned(roster.workers, self.settings.topic_positions)
+
+    def _owned(self, keys, topic: str) -> list[str]:
+        n = self.partitions[topic]
+        owned = {p for t, p in self.assigned if t == topic}
+        return [k for k in keys if self._partition(k, n) in owned]
+
+    def _partition(self, key: str, n: int) -> int:
+        p = self._partition_cache.get(key)
+        if p is None:
+            p = self._partition_cache[key] = partition_of(key, n)
+        return p
+
+    async def _rebuild(self, assigned: frozenset) -> None:
+        self.assigned = assigned
+        self.devices = self._owned(self.monitor.roster.workers, self.settings.topic_positions)
+        owned = set(self.devices)
+        self.monitor.forget(owned.__contains__)
+        self.monitor.restore(await device_states(self.pool, [d for d in self.devices if d not in self.monitor.states]))
+        grids = self._owned(self.all_grids, self.settings.topic_patrol)
+        new = [g for g in grids if g not in self.grids]
+        for grid in [g for g in self.alerts.grids if g not in grids]:
+            del self.alerts.grids[grid]
+        self.grids = grids
+        if new:
+            await self._restore_grids(new)
+        log.info("patrol: owning %d devices and %d grids", len(self.devices), len(grids))
+
+    async def _restore_grids(self, grids: list[str]) -> None:
+        """Statuses from Postgres, open alerts from the alerts topic read from the start."""
+        rows = await self.pool.fetch("SELECT device_id, grid_id, status FROM patrol_status WHERE grid_id = ANY($1)", grids)
+        for row in rows:
+            self.alerts.grids.setdefault(row["grid_id"], GridState()).statuses[row["device_id"]] = row["status"]
+        open_alerts: dict[str, dict] = {}
+        wanted = set(grids)
+        async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0):
+            alert = json.loads(record.value)
+            if alert.get("grid") in wanted and alert["id"].startswith("patrol:") and alert["kind"] != "patrol_advisory":
+                base = alert["id"].removesuffix(":resolved")
+                if alert["status"] == "firing":
+                    open_alerts[base] = alert
+                else:
+                    open_alerts.pop(base, None)
+        for alert in open_alerts.values():
+            _reopen(self.alerts.grids.setdefault(alert["grid"], GridState()), alert)
+
+
+def _reopen(gs, alert: dict) -> None:
+    opened = datetime.fromisoformat(alert["event_time"])
+    if alert["kind"] == "coverage_gap":
+        gs.short_since = gs.gap_fired = opened
+    elif alert["kind"] in GROUPED:
+        still = {d for d in alert["devices"] if gs.statuses.get(d) == alert["kind"]}
+        # A group whose devices all came back while no worker owned it is resolved on the next event
+        # of any of them; keeping it listed with its old members makes that clearance go out.
+        gs.groups.append(Group(alert["kind"], opened, still or set(alert["devices"]), tuple(alert["devices"])))
+
+
+async def send_all(app: faust.App, outs: list[Out]) -> None:
+    """Produce and wait for every acknowledgement: the batch is acked only after this returns."""
+    futures = [await app.producer.send(o.topic, o.key, o.value, None, None, None) for o in outs]
+    if futures:
+        await asyncio.gather(*futures)
+
+
+def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry) -> PatrolMonitor:
+    clock = clocks.from_settings(settings)
+    monitor = PatrolMonitor(settings, registry, clock)
+    places = {g: (registry.street.id, area.parent) for g, area in registry.grids.items()}
+    alerts = PatrolAlerts(timedelta(seconds=settings.patrol_group_seconds),
+                          timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__)
+    advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds), places.__getitem__)
+    own = Ownership(app, settings, monitor, alerts, list(registry.grids))
+    metrics = PatrolMetrics(metrics_registry)
+    raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    # Written once per device per batch and only on a status change; rebuilt from Postgres on start.
+    table = app.Table("device_to_patrol_state", partitions=settings.partitions, use_partitioner=True)
+
+    def alert_outs(found: list[dict]) -> list[Out]:
+        for a in found:
+            metrics.alerts.labels(a["kind"], a["status"]).inc()
+        return [Out(settings.topic_alerts, a["grid"].encode(), json.dumps(a)) for a in found]
+
+    def record_changes(outs: list[Out]) -> None:
+        for device, value in monitor.snapshot().items():
+            table[device] = value
+            metrics.changes.labels(value["status"]).inc()
+        for outcome, n in monitor.pings.items():
+            metrics.pings.labels(outcome).inc(n)
+        monitor.pings.clear()
+        metrics.devices.set(len(monitor.states))
+
+    @app.agent(app.topic(settings.topic_positions, **raw), name="patrol-devices")
+    async def patrol_devices(stream):
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+            await own.ready()
+            started = time.perf_counter()
+            outs = []
+            for event in events:
+                msg = event.message
+                try:
+                    outs += monitor.positions(msg.value)
+                except (ValueError, KeyError, TypeError) as exc:  # the geofence agent validated it; defence only
+                    log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+            record_changes(outs)
+            metrics.batch_seconds.observe(time.perf_counter() - started)
+            await send_all(app, outs)
+
+    @app.agent(app.topic(settings.topic_patrol, **raw), name="patrol-grids")
+    async def patrol_grids(stream):
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+            await own.ready()
+            found, made = [], datetime.now(timezone.utc)
+            for event in events:
+                record = json.loads(event.message.value)
+                if record.get("type") == "status":
+                    found += alerts.status(record["device"], record["grid"], record["status"],
+                                           datetime.fromisoformat(record["event_time"]), made)
+            await send_all(app, alert_outs(found))
+
+    @app.timer(settings.patrol_tick_seconds, name="patrol-tick")
+    async def patrol_tick():
+        if not app.consumer.assignment():
+            return  # no partitions yet: nothing is ours to watch
+        await own.ready()
+        now = clock.now()
+        if now is None:
+            return  # an event clock that has seen no event yet
+        outs = monitor.tick(own.devices, now)
+        record_changes(outs)
+        await send_all(app, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(timezone.utc))))
+
+    @app.timer(settings.roster_refresh_seconds, name="patrol-roster")
+    async def patrol_roster():
+        if own.pool is not None:
+            async with own.lock:
+                await own.refresh_roster()
+
+    @app.timer(ADVISORY_EVERY_SECONDS, name="patrol-advisories")
+    async def patrol_advisories():
+        now = clock.now()
+        # One worker advises: the owner of the patrol topic's partition 0.
+        if own.pool is None or now is None or (settings.topic_patrol, 0) not in own.assigned:
+            return
+        window = timedelta(seconds=settings.advisory_window_seconds)
+        rows = await own.pool.fetch(_ADVISORY_SQL, now - window, now, settings.advisory_min_reports)
+        by_grid = monitor.roster.by_grid()
+        found = advisor.advise([(r["cell"], r["grid_id"], r["n"]) for r in rows], now, lambda g: by_grid.get(g, []))
+        await send_all(app, alert_outs(found))
+
+    return monitor
