@@ -22,6 +22,12 @@ class FieldError(ValueError):
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}
 
+    def under(self, parent: str) -> "FieldError":
+        """The same error seen from the enclosing object or array (paths are built only on failure)."""
+        if not parent:
+            return self
+        return FieldError(f"{parent}.{self.field}" if self.field else parent, self.reason)
+
 
 class Field:
     required = True
@@ -31,7 +37,14 @@ class Field:
         self.doc = doc
         self.required = required
 
-    def check(self, value: Any, path: str) -> Any:  # pragma: no cover - abstract
+    def check(self, value: Any, path: str = "") -> Any:
+        """The value, normalised; or FieldError whose field is `path` joined with the inner path."""
+        try:
+            return self._check(value)
+        except FieldError as error:
+            raise error.under(path) from None
+
+    def _check(self, value: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def schema(self) -> dict:  # pragma: no cover - abstract
@@ -50,15 +63,15 @@ class Str(Field):
         self.pattern = pattern
         self._regex = re.compile(pattern) if pattern else None
 
-    def check(self, value, path):
+    def _check(self, value):
         if type(value) is not str:
-            raise FieldError(path, f"must be a string, got {_kind(value)}")
+            raise FieldError("", f"must be a string, got {_kind(value)}")
         if not self.min_len <= len(value) <= self.max_len:
-            raise FieldError(path, f"length must be {self.min_len}..{self.max_len}, got {len(value)}")
+            raise FieldError("", f"length must be {self.min_len}..{self.max_len}, got {len(value)}")
         if self._regex is not None and not self._regex.fullmatch(value):
-            raise FieldError(path, f"must match {self.pattern}")
+            raise FieldError("", f"must match {self.pattern}")
         if "\x00" in value:  # PostgreSQL text cannot hold NUL; refusing it here keeps the sink unblocked
-            raise FieldError(path, "must not contain NUL (U+0000) characters")
+            raise FieldError("", "must not contain NUL (U+0000) characters")
         return value
 
     def schema(self):
@@ -73,13 +86,13 @@ class Num(Field):
         super().__init__(doc, required=required)
         self.minimum, self.maximum = minimum, maximum
 
-    def check(self, value, path):
+    def _check(self, value):
         kind = type(value)
         if kind is not float and kind is not int:
-            raise FieldError(path, f"must be a number, got {_kind(value)}")
+            raise FieldError("", f"must be a number, got {_kind(value)}")
         if not self.minimum <= value <= self.maximum:  # also refuses NaN
-            raise FieldError(path, f"must be between {self.minimum} and {self.maximum}, got {value}")
-        return float(value)
+            raise FieldError("", f"must be between {self.minimum} and {self.maximum}, got {value}")
+        return value if kind is float else float(value)
 
     def schema(self):
         return self._described({"type": "number", "minimum": self.minimum, "maximum": self.maximum})
@@ -91,9 +104,9 @@ class Enum(Field):
         self.values = tuple(values)
         self._set = frozenset(values)
 
-    def check(self, value, path):
+    def _check(self, value):
         if type(value) is not str or value not in self._set:
-            raise FieldError(path, f"must be one of {', '.join(self.values)}; got {value!r:.80}")
+            raise FieldError("", f"must be one of {', '.join(self.values)}; got {value!r:.80}")
         return value
 
     def schema(self):
@@ -103,15 +116,15 @@ class Enum(Field):
 class Time(Field):
     """An instant as RFC 3339 text with an offset (`2026-11-28T09:30:00+08:00` or `...Z`)."""
 
-    def check(self, value, path):
+    def _check(self, value):
         if type(value) is not str or len(value) > 40:
-            raise FieldError(path, "must be an RFC 3339 timestamp string with an offset")
+            raise FieldError("", "must be an RFC 3339 timestamp string with an offset")
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise FieldError(path, f"is not an RFC 3339 timestamp: {value!r:.60}") from None
+            raise FieldError("", f"is not an RFC 3339 timestamp: {value!r:.60}") from None
         if parsed.tzinfo is None:
-            raise FieldError(path, "needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00 or ...Z")
+            raise FieldError("", "needs a UTC offset, e.g. 2026-11-28T09:30:00+08:00 or ...Z")
         return value
 
     def schema(self):
@@ -123,13 +136,19 @@ class Array(Field):
         super().__init__(doc, required=required)
         self.item, self.min_items, self.max_items = item, min_items, max_items
 
-    def check(self, value, path):
+    def _check(self, value):
         if type(value) is not list:
-            raise FieldError(path, f"must be an array, got {_kind(value)}")
+            raise FieldError("", f"must be an array, got {_kind(value)}")
         if not self.min_items <= len(value) <= self.max_items:
-            raise FieldError(path, f"must hold {self.min_items}..{self.max_items} items, got {len(value)}")
-        check = self.item.check
-        return [check(v, f"{path}.{i}") for i, v in enumerate(value)]
+            raise FieldError("", f"must hold {self.min_items}..{self.max_items} items, got {len(value)}")
+        check = self.item._check
+        out = []
+        for v in value:
+            try:
+                out.append(check(v))
+            except FieldError as error:
+                raise error.under(str(len(out))) from None
+        return out
 
     def schema(self):
         return self._described(
@@ -145,22 +164,28 @@ class Obj(Field):
         self.fields = fields
         self._required = frozenset(k for k, f in fields.items() if f.required)
 
-    def check(self, value, path):
+    def check(self, value: Any, path: str = "") -> Any:
+        if type(value) is not dict and not path:
+            raise FieldError("(body)", f"must be an object, got {_kind(value)}")
+        return super().check(value, path)
+
+    def _check(self, value):
         if type(value) is not dict:
-            raise FieldError(path or "(body)", f"must be an object, got {_kind(value)}")
-        prefix = f"{path}." if path else ""
-        missing = self._required.difference(value)
-        if missing:
-            raise FieldError(prefix + sorted(missing)[0], "is required")
+            raise FieldError("", f"must be an object, got {_kind(value)}")
+        if not self._required.issubset(value):
+            raise FieldError(sorted(self._required.difference(value))[0], "is required")
         out = {}
         fields = self.fields
         for key, v in value.items():
             spec = fields.get(key)
             if spec is None:
-                raise FieldError(prefix + str(key)[:64], "is not a known field")
+                raise FieldError(str(key)[:64], "is not a known field")
             if v is None and not spec.required:
                 continue
-            out[key] = spec.check(v, prefix + key)
+            try:
+                out[key] = spec._check(v)
+            except FieldError as error:
+                raise error.under(key) from None
         return out
 
     def schema(self):
