@@ -65,6 +65,9 @@ class BatchConsumer:
         self.settings = settings
         self.sink = sink
         self.metrics = metrics
+        for reason in ("unavailable", "undecodable"):
+            # Shown as 0 from the start, so failure rates and their alert have a series to read.
+            metrics.failures.labels(sink.name, reason)
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

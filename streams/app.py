@@ -8,14 +8,13 @@ import tempfile
 from pathlib import Path
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from config.settings import Settings
 from streams import agents, ingest
 from streams.geofence import Geofencer, Topics
 from streams import patrol
-from streams.metrics import WorkerMetrics
+from streams.metrics import WorkerMetrics, install_faust_sensor
 from streams.registry import GridRegistry
 from streams.topics import ensure_topics
 
@@ -57,7 +56,7 @@ def create_app(
         broker_commit_interval=1.0,
     )
     metrics_registry = metrics_registry or CollectorRegistry()
-    setup_prometheus_sensors(app, registry=metrics_registry, name_prefix="faust")
+    install_faust_sensor(app, metrics_registry)
     metrics = WorkerMetrics(metrics_registry)
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
     agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)

@@ -1,0 +1,118 @@
+"""Every PromQL expression of every dashboard panel and every rule, run through a real Prometheus that
+scraped the running pipeline during a simulator run; and every Postgres panel run against Postgres.
+A panel whose query returns nothing in a healthy run is a broken panel."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.ops.conftest import ROOT, RULES
+
+pytestmark = pytest.mark.integration
+
+DASHBOARDS = sorted((ROOT / "config" / "grafana" / "dashboards").glob("*.json"))
+
+# Expressions that legitimately return nothing in a healthy run, and why. Alert expressions are not
+# listed: they must all be empty (nothing fires), while the signals they compare must have data.
+ALLOWED_EMPTY: dict[str, str] = {}
+
+# What Grafana puts in for its variables; a range long enough to hold the whole simulator run.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "5m"}
+
+
+def panels(dashboard: dict):
+    for panel in dashboard["panels"]:
+        yield panel
+        yield from panel.get("panels", ())  # panels inside a collapsed row
+
+
+def panel_targets(kind: str):
+    """(dashboard file, panel title, query) for every target of a data source type."""
+    for path in DASHBOARDS:
+        for panel in panels(json.loads(path.read_text())):
+            for target in panel.get("targets", ()):
+                if target["datasource"]["type"] == kind:
+                    yield path.name, panel["title"], target["expr" if kind == "prometheus" else "rawSql"]
+
+
+def rules() -> list[dict]:
+    return [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
+
+
+def grafana(expr: str) -> str:
+    for name, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(name, value)
+    return expr
+
+
+def query(prometheus_url: str, expr: str) -> dict:
+    url = f"{prometheus_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:  # 400: a bad expression, with Prometheus's reason
+        return json.load(error)
+
+
+def test_dashboards_exist_for_each_audience():
+    names = {path.stem for path in DASHBOARDS}
+    assert {"pipeline", "governance", "patrol", "delivery"} <= names
+    assert all(json.loads(p.read_text())["uid"] == f"redwall-{p.stem}" for p in DASHBOARDS)
+
+
+def test_every_dashboard_panel_query_returns_data(observed):
+    broken = []
+    for board, title, expr in panel_targets("prometheus"):
+        answer = query(observed.prometheus_url, grafana(expr))
+        if answer["status"] != "success":
+            broken.append(f"{board} «{title}»: invalid: {answer.get('error')}\n    {expr}")
+        elif not answer["data"]["result"] and expr not in ALLOWED_EMPTY:
+            broken.append(f"{board} «{title}»: no data\n    {expr}")
+    assert not broken, "\n".join(broken)
+
+
+def test_every_rule_is_healthy_every_signal_has_data_and_no_alert_fires(observed):
+    with urllib.request.urlopen(f"{observed.prometheus_url}/api/v1/rules", timeout=10) as response:
+        loaded = [r for g in json.load(response)["data"]["groups"] for r in g["rules"]]
+    assert len(loaded) == len(rules())
+    assert [(r["name"], r["health"], r.get("lastError")) for r in loaded if r["health"] != "ok"] == []
+    problems = []
+    for rule in rules():
+        answer = query(observed.prometheus_url, rule["expr"])
+        if answer["status"] != "success":
+            problems.append(f"{rule.get('record') or rule['alert']}: invalid: {answer.get('error')}")
+        elif "record" in rule and not answer["data"]["result"] and rule["expr"] not in ALLOWED_EMPTY:
+            problems.append(f"{rule['record']}: no data")
+        elif "alert" in rule and answer["data"]["result"]:
+            problems.append(f"{rule['alert']} would fire in a healthy run: {answer['data']['result']}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_alert_compares_a_recorded_signal():
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    for rule in rules():
+        if "alert" in rule:
+            used = set(re.findall(r"redwall:[a-z0-9_:]+", rule["expr"]))
+            assert used and used <= recorded, rule["alert"]
+
+
+def postgres(sql: str) -> str:
+    """Grafana's Postgres macros, for the last hour."""
+    sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 BETWEEN now() - interval '1 hour' AND now()", sql)
+    return re.sub(r"\$__timeGroupAlias\((\w+),\s*'?(\w+)'?\)", r"date_bin('\2', \1, 'epoch') AS \"time\"", sql)
+
+
+async def test_every_postgres_panel_query_returns_rows(observed, pg):
+    broken = []
+    for board, title, sql in panel_targets("grafana-postgresql-datasource"):
+        rows = await pg.fetch(postgres(sql))
+        if not rows:
+            broken.append(f"{board} «{title}»: no rows\n    {sql}")
+    assert not broken, "\n".join(broken)
