@@ -1,0 +1,180 @@
+"""`redwall console`: the dispatcher console, an aiohttp server of its own beside the workers. It serves
+the page, the street's geometry (no tile server), a snapshot and a live SSE feed, and passes the
+dispatcher's actions on to a worker's POST /v1/incidents/{id}/actions.
+
+A process of its own rather than views on the Faust web server: every worker sees only its own
+partitions, while the console must show all of them; and slow browsers must never share an event
+loop with stream processing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import signal
+import uuid
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from config.geometry import load_geometry
+from config.settings import ConfigError, Settings
+from schemas import json
+from sinks.console import ConsoleFeed
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "console_static"
+ACTIONS = ("ack", "resolve", "request_escalation")
+SSE_PING_SECONDS = 15.0
+
+
+def check_tokens(settings: Settings) -> None:
+    if not settings.console_dispatch_token:
+        raise ConfigError("environment: REDWALL_CONSOLE_DISPATCH_TOKEN is empty: set a long random token "
+                          "(and REDWALL_CONSOLE_READ_TOKEN for look-only screens)")
+    if settings.console_read_token == settings.console_dispatch_token:
+        raise ConfigError("environment: REDWALL_CONSOLE_READ_TOKEN equals the dispatch token: make them differ")
+
+
+def role_of(settings: Settings, token: str) -> str | None:
+    """'dispatch', 'read' or None; compared in constant time."""
+    if hmac.compare_digest(token.encode(), settings.console_dispatch_token.encode()):
+        return "dispatch"
+    if settings.console_read_token and hmac.compare_digest(token.encode(), settings.console_read_token.encode()):
+        return "read"
+    return None
+
+
+def create_console(settings: Settings, feed: ConsoleFeed) -> web.Application:
+    geometry = geometry_json(settings)
+    worker_url = f"http://{settings.web_host}:{settings.web_port}"
+
+    @web.middleware
+    async def auth(request: web.Request, handler):
+        if request.path.startswith("/static/"):
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else request.query.get("token", "")
+        role = role_of(settings, token)
+        if role is None:
+            if request.path.startswith("/api/"):
+                return web.json_response({"error": "unknown token"}, status=401)
+            return web.Response(status=401, content_type="text/html",
+                                text="<!doctype html><title>Refused</title><h1>401: unknown console token</h1>")
+        request["role"] = role
+        return await handler(request)
+
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def snapshot(request: web.Request) -> web.Response:
+        body = {"role": request["role"], **feed.snapshot()}
+        return web.Response(body=json.dumps(body), content_type="application/json")
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        queue = feed.subscribe()
+        try:
+            await response.write(b"event: hello\ndata: {}\n\n")
+            while queue in feed.clients or not queue.empty():
+                try:
+                    message = await asyncio.wait_for(queue.get(), SSE_PING_SECONDS)
+                except TimeoutError:
+                    await response.write(b": ping\n\n")  # keeps proxies from closing an idle stream
+                    continue
+                await response.write(b"data: " + message + b"\n\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the browser went away
+        finally:
+            feed.unsubscribe(queue)
+        return response
+
+    async def action(request: web.Request) -> web.Response:
+        if request["role"] != "dispatch":
+            return web.json_response({"error": "this token may only look; use the dispatcher token"}, status=403)
+        try:
+            body = await request.json(loads=json.loads)
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        if not isinstance(body, dict) or body.get("action") not in ACTIONS:
+            return web.json_response({"errors": [{"field": "action", "reason": f"must be one of {', '.join(ACTIONS)}"}]},
+                                     status=422)
+        forwarded = {"id": f"console-{uuid.uuid4().hex}", "action": body["action"],
+                     "actor": str(body.get("actor") or "console-dispatcher")[:64],
+                     "reason": str(body.get("reason") or "from the dispatcher console")[:2000]}
+        url = f"{worker_url}/v1/incidents/{request.match_info['incident']}/actions"
+        try:
+            async with request.app[SESSION].post(url, data=json.dumps(forwarded),
+                                                 headers={"Content-Type": "application/json"}) as answer:
+                return web.Response(status=answer.status, body=await answer.read(), content_type="application/json")
+        except aiohttp.ClientError as exc:
+            return web.json_response({"error": f"the worker at {worker_url} did not answer: {exc}"}, status=502)
+
+    async def geometry_view(request: web.Request) -> web.Response:
+        return web.Response(body=geometry, content_type="application/json", headers={"Cache-Control": "max-age=300"})
+
+    app = web.Application(middlewares=[auth])
+    app.router.add_get("/", page)
+    app.router.add_get("/api/geometry", geometry_view)
+    app.router.add_get("/api/snapshot", snapshot)
+    app.router.add_get("/api/events", events)
+    app.router.add_post("/api/incidents/{incident}/actions", action)
+    app.router.add_static("/static/", STATIC)
+    app.cleanup_ctx.append(_session)
+    return app
+
+
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+
+
+async def _session(app: web.Application):
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        app[SESSION] = session
+        yield
+
+
+def geometry_json(settings: Settings) -> bytes:
+    """Grids and communities as outer rings of (lng, lat), rounded to ~1 m: about 60 KB for the sample."""
+    geometry = load_geometry(settings.geometry_path)
+
+    def areas(items):
+        return [{"id": a.id, "name": a.name, "name_en": a.name_en, "parent": a.parent,
+                 "rings": [[[round(x, 5), round(y, 5)] for x, y in polygon[0]] for polygon in a.polygons]}
+                for a in items]
+
+    return json.dumps({"street": geometry.street.name, "communities": areas(geometry.communities.values()),
+                       "grids": areas(geometry.grids.values())})
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    check_tokens(settings)
+    from streams.topics import ensure_topics
+
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
+    feed = ConsoleFeed(settings)
+    runner = web.AppRunner(create_console(settings, feed), shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.console_port).start()
+    log.info("console on http://%s:%d/", settings.web_host, settings.console_port)
+    try:
+        feed_task = asyncio.create_task(feed.run(stop))
+        await stop.wait()
+        await feed_task
+    finally:
+        await runner.cleanup()
+
+
+def main(settings: Settings) -> None:
+    check_tokens(settings)  # before anything starts
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(run())

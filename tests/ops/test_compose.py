@@ -1,0 +1,150 @@
+"""docker-compose.yml against the Compose Specification's JSON Schema (tests/ops/README.md says where
+it comes from), and the settings, ports and files each service needs. There is no Docker engine here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from config.settings import Settings
+from streams.cli import build_parser
+from tests.ops.conftest import ROOT
+
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+REDWALL_SERVICES = {"migrate": "migrate", "worker": "worker", "sink": "sink", "delivery": "deliver",
+                    "console": "console"}
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.split("#")[0].strip()
+    return values
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}; a required variable that is unset fails."""
+    def one(match: re.Match) -> str:
+        name, kind, arg = match.groups()
+        if env.get(name):
+            return env[name]
+        if kind == "?":
+            raise KeyError(f"{name} is required ({arg}) and .env.example does not set it")
+        return arg or ""
+    return VARIABLE.sub(one, text).replace("$$", "$")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(interpolate(COMPOSE.read_text(), env_example()))
+
+
+def test_compose_file_matches_the_compose_specification(compose):
+    schema = json.loads((Path(__file__).parent / "compose-spec.json").read_text())
+    errors = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft201909Validator(schema).iter_errors(compose)]
+    assert errors == []
+
+
+def test_the_stack_has_every_part_the_issue_names(compose):
+    services = compose["services"]
+    assert {"kafka", "postgres", "worker", "sink", "delivery", "console", "prometheus", "grafana"} <= set(services)
+    kafka = services["kafka"]["environment"]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft: no ZooKeeper
+    assert "zookeeper" not in json.dumps(compose).lower()
+
+
+def test_every_service_has_an_image_a_restart_policy_and_a_health_check(compose):
+    for name, service in compose["services"].items():
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+", service["image"]), f"{name}: image with a tag"
+        if name == "migrate":  # one-shot: the others wait for it to complete
+            assert service["restart"] == "no"
+            continue
+        assert service["restart"] in ("always", "unless-stopped"), name
+        assert service["healthcheck"]["test"], name
+
+
+def test_volumes_are_named_and_declared_and_mounted_files_exist(compose):
+    declared = set(compose["volumes"])
+    used = set()
+    for name, service in compose["services"].items():
+        for mount in service.get("volumes", ()):
+            source = mount.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source} is missing"
+            else:
+                used.add(source)
+    assert used == declared
+    for stateful in ("kafka", "postgres", "prometheus", "grafana"):
+        assert any(not m.startswith(".") for m in compose["services"][stateful]["volumes"]), stateful
+
+
+def test_redwall_services_run_real_commands_with_known_settings(compose):
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
+    known = {env for env, _, _ in Settings().describe()}
+    for name, command in REDWALL_SERVICES.items():
+        service = compose["services"][name]
+        assert service["command"] == ["redwall", command] and command in commands, name
+        env = service["environment"]
+        assert {"REDWALL_BROKER", "DATABASE_URL", "REDWALL_WEB_HOST"} <= set(env), name
+        assert set(env) <= known, f"{name}: unknown settings {set(env) - known}"
+        Settings.from_env({k: str(v) for k, v in env.items() if k != "REDWALL_ROUTING"})  # valid values
+
+
+def test_every_required_variable_is_in_env_example_and_every_example_is_used():
+    text = COMPOSE.read_text()
+    used = {m.group(1) for m in VARIABLE.finditer(text)}
+    required = {m.group(1) for m in VARIABLE.finditer(text) if m.group(2) == "?"}
+    example = env_example()
+    assert required <= set(example)
+    assert set(example) <= used, f"stale in .env.example: {set(example) - used}"
+    commented = re.findall(r"^# (\w+)=", ENV_EXAMPLE.read_text(), re.M)
+    assert set(commented) <= used
+
+
+def test_prometheus_scrapes_every_redwall_process_on_the_port_it_listens_on(compose):
+    config = yaml.safe_load((ROOT / "config" / "prometheus" / "prometheus.yml").read_text())
+    targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    env = compose["services"]["worker"]["environment"]
+    listens = {"worker": env["REDWALL_WEB_PORT"], "sink": env["REDWALL_SINK_METRICS_PORT"],
+               "delivery": env["REDWALL_DELIVER_METRICS_PORT"]}
+    assert {f"{service}:{port}" for service, port in listens.items()} <= targets
+    for service, port in listens.items():
+        assert f"127.0.0.1:{port}/metrics" in json.dumps(compose["services"][service]["healthcheck"]), service
+    published = {p.split(":")[-1] for s in compose["services"].values() for p in s.get("ports", ())}
+    assert {env["REDWALL_WEB_PORT"], env["REDWALL_CONSOLE_PORT"], "9090", "3000"} <= published
+
+
+def test_grafana_provisions_the_data_sources_and_dashboards_the_panels_use(compose):
+    provisioning = ROOT / "config" / "grafana" / "provisioning"
+    sources = yaml.safe_load((provisioning / "datasources" / "redwall.yml").read_text())["datasources"]
+    by_uid = {s["uid"]: s["type"] for s in sources}
+    provider = yaml.safe_load((provisioning / "dashboards" / "redwall.yml").read_text())["providers"][0]
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./config/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+    for path in (ROOT / "config" / "grafana" / "dashboards").glob("*.json"):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", ()):
+                source = target["datasource"]
+                assert by_uid.get(source["uid"]) == source["type"], f"{path.name}: {panel['title']}"
+    grafana_env = compose["services"]["grafana"]["environment"]
+    for source in sources:
+        for variable in re.findall(r"\$(\w+)", json.dumps(source)):
+            assert variable in grafana_env, f"data source {source['name']} reads ${variable}"
+
+
+def test_dockerfile_copies_every_package():
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in packages:
+        assert f"COPY {package} {package}" in dockerfile, package
