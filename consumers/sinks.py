@@ -18,6 +18,8 @@ from schemas.records import PatrolRecord
 from sinks.migrate import migrate
 from sinks.postgres import PostgresSink
 from sinks.patrol import PatrolSink
+from sinks.incidents import IncidentSink
+from schemas.records import IncidentEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
                   sink.write_dead_letters, lambda d: d["failed_at"]),
         BatchSink("patrol", settings.topic_patrol, f"{group_prefix}-patrol", PatrolRecord(),
                   PatrolSink(sink.pool).write, lambda r: r.get("event_time") or r["flags"][-1]["time"]),
+        BatchSink("incidents", settings.topic_incidents, f"{group_prefix}-incidents", IncidentEvent,
+                  IncidentSink(sink.pool).write, lambda e: e["when"]),
     ]
 
 

@@ -11,7 +11,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from config.settings import Settings
-from streams import agents, ingest
+from streams import actions, agents, escalation, ingest
 from streams.geofence import Geofencer, Topics
 from streams import patrol
 from streams.metrics import WorkerMetrics, install_faust_sensor
@@ -62,6 +62,8 @@ def create_app(
     agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)
     ingest.install(app, settings, metrics)
     patrol.install(app, settings, registry, metrics_registry)
+    escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter)
+    actions.install(app, settings, registry.communities)
     return app
 
 

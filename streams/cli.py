@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=7)
     simulate.set_defaults(run=_simulate)
 
+    major = sub.add_parser("major-event", help="major-event periods (重大活动保障期) at run time")
+    major_sub = major.add_subparsers(required=True, metavar="ACTION")
+    start = major_sub.add_parser("start", help="put a period in force now: every worker tightens new deadlines")
+    start.add_argument("id", help="period id, e.g. drill-2026-11")
+    start.add_argument("--hours", type=float, required=True, help="how long the period lasts")
+    start.add_argument("--factor", type=float, default=0.5, help="deadlines are multiplied by this (0.01..1)")
+    start.add_argument("--name", help="human name of the period (default: the id)")
+    start.set_defaults(run=_major_event_start)
+
     schemas = sub.add_parser("schemas", help="JSON Schema for device developers")
     schemas_sub = schemas.add_subparsers(required=True, metavar="ACTION")
     export = schemas_sub.add_parser("export", help="write one JSON Schema file per record into DIR")
@@ -125,6 +134,21 @@ def _roster_load(settings, args):
 
     counts = asyncio.run(load_roster_files(settings))
     print("roster loaded: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+def _major_event_start(settings, args):
+    from schemas.fields import FieldError
+    from streams.control import broadcast, major_event
+
+    try:
+        record = major_event(args.id, args.hours, args.factor, args.name)
+    except FieldError as error:
+        print(f"redwall: major-event start: {error}", file=sys.stderr)
+        return 2
+    partitions = asyncio.run(broadcast(settings, record))
+    period = record["period"]
+    print(f"major event {period['id']} in force {period['start']} .. {period['end']} "
+          f"(deadlines x{period['deadline_factor']}), sent to {partitions} partitions")
 
 
 def _schemas_export(settings, args):

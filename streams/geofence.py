@@ -64,8 +64,9 @@ class Geofencer:
         place = self.registry.locate(loc["lat"], loc["lng"])
         report["street"], report["community"], report["grid"] = place.street, place.community, place.grid
         report["cell"] = self.registry.cell(loc["lat"], loc["lng"])
-        # Keyed by grid so that everything about one grid stays ordered on one partition.
-        out_key = (place.grid or report["device"]).encode()
+        # Keyed by community: the escalation engine clusters reports and applies actions (keyed by the
+        # community an incident id carries) on one partition, so one community's story stays ordered.
+        out_key = (place.community or report["device"]).encode()
         return Output(self.topics.located_reports, out_key, json.dumps(report), None, rekeyed=True, events=1)
 
     def pings(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:

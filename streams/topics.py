@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -50,17 +50,20 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         await admin.close()
 
 
-async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5) -> AsyncIterator[ConsumerRecord]:
+async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
+                     partitions: Iterable[int] | None = None) -> AsyncIterator[ConsumerRecord]:
     """Every record of a topic, from the start until the broker has had nothing more for a while.
 
     Tansu under-reports end offsets (KAFKA-NOTES.md), so the end is found by reading, not from
     offsets.
+    `partitions` limits it to those partitions (a worker rebuilding the state of its assignment).
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # fetches metadata; a new consumer knows no partitions before it
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        wanted = consumer.partitions_for_topic(topic) or () if partitions is None else partitions
+        partitions = [TopicPartition(topic, p) for p in wanted]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         while batch := await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=10_000):

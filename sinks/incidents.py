@@ -1,0 +1,77 @@
+"""Incident events into Postgres: the append-only audit trail, the current state of each incident and
+the report links, in one idempotent transaction per batch."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import AsyncIterator
+
+import asyncpg
+
+from schemas import json
+from sinks.postgres import SinkUnavailable, _columns, _count, _text, _unnest_insert, is_retriable
+
+_INSERT_EVENTS = _unnest_insert("incident_events", [
+    ("id", "text"), ("incident_id", "text"), ("seq", "int4"), ("kind", "text"), ("event_time", "timestamptz"),
+    ("actor", "text"), ("reason", "text"), ("reason_code", "text"), ("from_level", "text"), ("to_level", "text"),
+    ("community_id", "text"), ("category", "text"), ("report_id", "text"), ("action_id", "text"),
+    ("ceiling", "bool"), ("payload", "jsonb"),
+], "(id)")
+_INSERT_LINKS = _unnest_insert("incident_reports", [
+    ("report_id", "text"), ("incident_id", "text"), ("linked_at", "timestamptz")], "(report_id)")
+_STATE_COLUMNS = ("id", "street_id", "community_id", "grid_id", "category", "severity", "priority", "status",
+                  "level", "owner", "opened_at", "ack_by", "resolve_by", "report_count", "last_report_at",
+                  "sensitive_zone", "ceiling_exceeded", "last_seq", "updated_at")
+_TYPES = ("text",) * 10 + ("timestamptz",) * 3 + ("int4", "timestamptz", "bool", "bool", "int4", "timestamptz")
+_UPSERT_STATE = f"""
+INSERT INTO incidents ({", ".join(_STATE_COLUMNS)})
+SELECT DISTINCT ON (id) * FROM unnest({", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, 1))})
+    AS t({", ".join(_STATE_COLUMNS)})
+ORDER BY id, last_seq DESC
+ON CONFLICT (id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS[1:])}
+WHERE excluded.last_seq > incidents.last_seq
+"""
+
+
+class IncidentSink:
+    """Writes redwall.incidents.v1 batches; every write is safe to repeat with the same batch."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def write(self, events: list[dict]) -> dict[str, int]:
+        stateful = [e for e in events if "state" in e and e["kind"] != "action_rejected"]
+        links = [(e["report"], e["incident"], datetime.fromisoformat(e["when"])) for e in events if e.get("report")]
+        async with _transaction(self.pool) as conn:
+            inserted = await conn.execute(_INSERT_EVENTS, *_columns([_event_row(e) for e in events], 16))
+            # The state rows carry their seq: of several events of one incident the newest wins, and
+            # a replayed older event never overwrites a newer state.
+            await conn.execute(_UPSERT_STATE, *_columns([_state_row(e) for e in stateful], len(_STATE_COLUMNS)))
+            linked = await conn.execute(_INSERT_LINKS, *_columns(links, 3))
+        return {"incident_events": _count(inserted), "incident_reports": _count(linked)}
+
+
+def _event_row(e: dict) -> tuple:
+    return (e["id"], e["incident"], int(e["seq"]), e["kind"], datetime.fromisoformat(e["when"]), _text(e["actor"]),
+            _text(e["reason"]), e["reason_code"], e.get("from_level"), e.get("to_level"), e["community"],
+            e.get("category"), e.get("report"), e.get("action"), e["ceiling"] == "yes", json.dumps(e).decode())
+
+
+def _state_row(e: dict) -> tuple:
+    s, parse = e["state"], datetime.fromisoformat
+    return (e["incident"], e["street"], e["community"], e.get("grid"), e["category"], e["severity"], s["priority"],
+            s["status"], s["level"], s["owner"], parse(s["opened_at"]), s.get("ack_by") and parse(s["ack_by"]),
+            s.get("resolve_by") and parse(s["resolve_by"]), int(s["reports"]), parse(s["last_report_at"]),
+            "sensitive_zone" in s["flags"], "ceiling_exceeded" in s["flags"], int(e["seq"]), parse(e["when"]))
+
+
+@contextlib.asynccontextmanager
+async def _transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    try:
+        async with pool.acquire(timeout=30) as conn, conn.transaction():
+            yield conn
+    except Exception as exc:
+        if is_retriable(exc):
+            raise SinkUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        raise

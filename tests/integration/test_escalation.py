@@ -1,0 +1,239 @@
+"""The escalation engine in a real worker on the real broker, with Postgres: ~200 reports over six
+simulated hours (REDWALL_CLOCK=event), actions over HTTP, and a worker killed mid-scenario.
+
+The expected outcome comes from the pure engine run in this process over the same records in the same
+per-partition order (a model), plus hand-made incidents whose fate is stated outright."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+from datetime import datetime, timedelta
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import CollectorRegistry
+
+from config.rules import load_rules
+from consumers.sinks import run_sinks
+from schemas import json
+from streams.clock import EventClock
+from streams.control import broadcast, tick
+from streams.escalation import places_of
+from streams.embedded import free_port
+from streams.incidents import IncidentEngine, Outcome
+from streams.processes import RedwallProcess
+from streams.topics import ensure_topics, read_topic
+from tests import factories
+from tests.incident_factories import PLAIN, T0, ZONE, action, located, nearby, registry
+
+pytestmark = pytest.mark.integration
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+class Model:
+    """The engine as the worker runs it: one engine and one event clock per partition."""
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+        rules, places = load_rules(), places_of(registry())
+        self.engines = [IncidentEngine(rules, EventClock(), places=places) for _ in range(partitions)]
+        self.events, self.alerts = [], []
+
+    def engine(self, community: str) -> IncidentEngine:
+        return self.engines[DefaultPartitioner()(community.encode(), list(range(self.partitions)),
+                                                 list(range(self.partitions)))]
+
+    def keep(self, out: Outcome) -> Outcome:
+        self.events += out.events
+        self.alerts += out.alerts
+        return out
+
+    def report(self, r: dict) -> None:
+        engine = self.engine(r["community"])
+        engine.clock.observe(datetime.fromisoformat(r["event_time"]))
+        self.keep(engine.report(r))
+
+    def action(self, a: dict) -> None:
+        engine = self.engine(a["incident"][4:-13])
+        engine.clock.observe(datetime.fromisoformat(a["time"]))
+        self.keep(engine.action(a))
+
+    def tick(self, when: datetime) -> None:
+        for engine in self.engines:
+            engine.clock.observe(when)
+            self.keep(engine.due())
+
+    def incident(self, report_id: str):
+        return next(i for e in self.engines for i in e.incidents.values() if i.id.endswith(_hash(report_id)))
+
+
+def _hash(report_id: str) -> str:
+    import hashlib
+    return hashlib.sha1(report_id.encode()).hexdigest()[:12]
+
+
+def phase_one(run: str) -> tuple[list[dict], dict[str, str]]:
+    """200 reports in time order over two hours: hand-made ones (named) and random background."""
+    named = {
+        "A": located(f"{run}-A", "sanitation", "high", PLAIN, T0 + 5 * M),  # community; never acked
+        "F": located(f"{run}-F", "safety_hazard", "critical", nearby(PLAIN, 60), T0 + 20 * M),  # ceiling rule
+        "E": located(f"{run}-E", "dispute", "low", ZONE, T0 + 30 * M),  # sensitive zone
+        "G": located(f"{run}-G", "facility_damage", "low", nearby(PLAIN, 80), T0 + 40 * M),
+        "C": located(f"{run}-C", "dispute", "high", nearby(PLAIN, 3), T0 + 105 * M),  # asks for the street
+        "B": located(f"{run}-B", "group_renting", "high", nearby(PLAIN, -3), T0 + 110 * M),  # acked in time
+        "H": located(f"{run}-H", "underground_space", "high", nearby(PLAIN, 5), T0 + 115 * M),  # due after restart
+    }
+    cluster = [located(f"{run}-K{n}", "illegal_parking", "low", nearby(PLAIN, n), T0 + (50 + 5 * n) * M)
+               for n in range(5)]
+    rng = random.Random(run)
+    background = []
+    # Categories none of the named incidents has, so the background never joins them.
+    categories = ["public_sentiment", "new_resident", "hotline_12345", "other"]
+    for n in range(200 - len(named) - len(cluster)):
+        lat, lng = factories.random_point(rng)
+        background.append(located(f"{run}-bg{n:03d}", rng.choice(categories), rng.choice(["low", "medium"]),
+                                  (lat, lng), T0 + timedelta(seconds=rng.randrange(0, 7200)), f"dev-{n % 80:04d}"))
+    reports = sorted([*named.values(), *cluster, *background], key=lambda r: r["event_time"])
+    return reports, {k: v["id"] for k, v in named.items()}
+
+
+async def produce_reports(settings, reports: list[dict]) -> None:
+    """Keyed by community, so one community's reports reach the engine in time order."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
+    await producer.start()
+    try:
+        for r in reports:
+            raw = {k: v for k, v in r.items() if k not in ("street", "community", "grid", "cell")}  # a FieldReport
+            await (await producer.send(settings.topic_reports, json.dumps(raw), key=r["community"].encode()))
+    finally:
+        await producer.stop()
+
+
+async def post_actions(session, url: str, actions: list[dict]) -> None:
+    for a in actions:
+        body = {k: v for k, v in a.items() if k != "incident"}
+        async with session.post(f"{url}/v1/incidents/{a['incident']}/actions", json=body) as response:
+            assert response.status == 202, await response.text()
+
+
+async def wait_events(pg, ids: list[str], expected: int, timeout: float = 90.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        count = await pg.fetchval("SELECT count(*) FROM incident_events WHERE incident_id = ANY($1)", ids)
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.3)
+
+
+@pytest.fixture
+async def isolated(settings, tmp_path):
+    """Settings of the test's own: its own topics (no other test's reports), event time, own ports."""
+    run = f"esc{random.randrange(10**6)}"
+    topics = {f.name: f"{run}.{getattr(settings, f.name)}" for f in dataclasses.fields(settings)
+              if f.name.startswith("topic_")}
+    mine = dataclasses.replace(settings, clock="event", clock_event_ack=True, web_port=free_port(),
+                               sink_metrics_port=free_port(), **topics)
+    await ensure_topics(mine)
+    stop = asyncio.Event()
+    sinks = asyncio.create_task(run_sinks(mine, CollectorRegistry(), stop, group_prefix=f"{run}-sink"))
+    worker = RedwallProcess("worker", mine, tmp_path).start()
+    try:
+        worker.wait_http(f"http://{mine.web_host}:{mine.web_port}/metrics")
+        yield run, mine, worker
+    finally:
+        worker.stop()
+        stop.set()
+        await asyncio.wait_for(sinks, 30)
+
+
+async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg):
+    run, s, worker = isolated
+    url = f"http://{s.web_host}:{s.web_port}"
+    model = Model(s.partitions)
+    reports, named = phase_one(run)
+    for r in reports:
+        model.report(r)
+    inc = {k: model.incident(v).id for k, v in named.items()}
+    await produce_reports(s, reports)
+    ids = lambda: sorted({e["incident"] for e in model.events})  # noqa: E731
+    assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
+
+    # Phase two, over HTTP at 2:05: an ack in time, a request to the street, a resolve and an ack on
+    # the resolved incident (refused), and a resolve for every third open background incident.
+    at = T0 + 2 * H + 5 * M
+    open_bg = sorted(i.id for e in model.engines for i in e.incidents.values()
+                     if i.status == "assigned" and i.id not in inc.values())
+    acts = [action(f"{run}-a1", inc["B"], "ack", at), action(f"{run}-a2", inc["C"], "request_escalation", at),
+            action(f"{run}-a3", inc["G"], "resolve", at), action(f"{run}-a4", inc["G"], "ack", at + M)]
+    acts += [action(f"{run}-r{n}", i, "resolve", at + 2 * M) for n, i in enumerate(open_bg[::3])]
+    for a in acts:
+        model.action(a)
+    async with aiohttp.ClientSession() as session:
+        await post_actions(session, url, acts)
+        async with session.post(f"{url}/v1/incidents/{inc['A']}/actions", json={"action": "ack"}) as bad:
+            assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "actor"
+        async with session.post(f"{url}/v1/incidents/inc-c99-0123456789ab/actions", json={}) as unknown:
+            assert unknown.status == 404 and "c99" in (await unknown.json())["errors"][0]["reason"]
+    assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
+    pending = model.incident(named["H"])
+    assert pending.status == "assigned" and pending.ack_by == T0 + 115 * M + H  # due after the restart
+
+    # Kill the worker with deadlines open; time moves on (ticks every 15 min to 6:00) while it is down.
+    worker.kill()
+    ticks = [T0 + 2 * H + 15 * M * k for k in range(1, 17)]
+    for when in ticks:
+        model.tick(when)
+        await broadcast(s, tick(when))
+    worker.start()
+    worker.wait_http(f"{url}/metrics")
+    assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
+
+    # Phase four at 6:05: reopen the resolved one; then the last tick.
+    reopen = action(f"{run}-a5", inc["G"], "reopen", T0 + 6 * H + 5 * M)
+    model.action(reopen)
+    model.tick(T0 + 6 * H + 30 * M)
+    async with aiohttp.ClientSession() as session:
+        await post_actions(session, url, [reopen])
+    await broadcast(s, tick(T0 + 6 * H + 30 * M))
+    assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
+
+    # The exact sets: every incident event and every alert, each exactly once on its topic.
+    topic_events = [json.loads(r.value) async for r in read_topic(s, s.topic_incidents)]
+    topic_alerts = [json.loads(r.value) async for r in read_topic(s, s.topic_alerts)]
+    assert sorted(e["id"] for e in topic_events) == sorted(e["id"] for e in model.events)
+    assert sorted(a["id"] for a in topic_alerts) == sorted(a["id"] for a in model.alerts)
+    assert {e["id"]: (e["kind"], e["when"], e.get("to_level")) for e in topic_events} == {
+        e["id"]: (e["kind"], e["when"], e.get("to_level")) for e in model.events}
+
+    rows = await pg.fetch("SELECT id, status, level, owner, report_count, ceiling_exceeded FROM incidents "
+                          "WHERE id = ANY($1)", ids())
+    final = {i.id: (i.status, i.level, i.owner, i.reports, "ceiling_exceeded" in i.flags)
+             for e in model.engines for i in e.incidents.values()}
+    assert {r["id"]: tuple(r)[1:] for r in rows} == final
+    assert await pg.fetchval("SELECT count(*) FROM incident_reports WHERE report_id LIKE $1", f"{run}-%") == 200
+
+    # The hand-made incidents, stated outright.
+    history = {k: [e for e in model.events if e["incident"] == v] for k, v in inc.items()}
+    a_up = [e for e in history["A"] if e["kind"] == "escalated"][0]
+    assert (a_up["from_level"], a_up["to_level"], a_up["when"]) == ("community", "street", (T0 + 65 * M).isoformat())
+    assert {(a["kind"], a["owner"]) for a in topic_alerts if a["id"].startswith(a_up["id"])} == {
+        ("deadline_breached", "c03"), ("incident_escalated", "xichangan")}
+    assert [e["kind"] for e in history["B"]] == ["opened", "acknowledged"]
+    assert [e["reason_code"] for e in history["C"] if e["kind"] == "escalated"] == ["request"]
+    assert final[inc["E"]][1] == "street" and history["E"][0]["state"]["priority"] == "top"
+    assert final[inc["F"]][1] == "district" and final[inc["F"]][4] is True
+    assert [e["kind"] for e in history["G"]][-3:] == ["resolved", "action_rejected", "reopened"]
+    h_up = [e for e in history["H"] if e["kind"] == "escalated"][0]
+    assert h_up["when"] == (T0 + 175 * M).isoformat()  # the deadline open at the kill fired after the restart
+    assert any(a["id"].startswith(h_up["id"]) for a in topic_alerts)
+    k_up = [e for e in model.events if e["incident"] == model.incident(f"{run}-K0").id and e["kind"] == "escalated"]
+    assert k_up[0]["reason_code"] == "cluster"
+    weekly = await pg.fetch("SELECT incidents FROM weekly_ceiling_exceeded WHERE $1 = ANY(incidents)", inc["F"])
+    assert len(weekly) == 1
