@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--hours", type=float, required=True, help="how long the period lasts")
     start.add_argument("--factor", type=float, default=0.5, help="deadlines are multiplied by this (0.01..1)")
     start.add_argument("--name", help="human name of the period (default: the id)")
+    start.add_argument("--start", type=_aware_time, help="RFC 3339 start with an offset (default: now)")
     start.set_defaults(run=_major_event_start)
 
     schemas = sub.add_parser("schemas", help="JSON Schema for device developers")
@@ -141,7 +142,7 @@ def _major_event_start(settings, args):
     from streams.control import broadcast, major_event
 
     try:
-        record = major_event(args.id, args.hours, args.factor, args.name)
+        record = major_event(args.id, args.hours, args.factor, args.name, args.start)
     except FieldError as error:
         print(f"redwall: major-event start: {error}", file=sys.stderr)
         return 2
@@ -149,6 +150,15 @@ def _major_event_start(settings, args):
     period = record["period"]
     print(f"major event {period['id']} in force {period['start']} .. {period['end']} "
           f"(deadlines x{period['deadline_factor']}), sent to {partitions} partitions")
+
+
+def _aware_time(text: str):
+    from datetime import datetime
+
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError("needs a UTC offset, e.g. 2027-03-03T08:00:00+08:00")
+    return when
 
 
 def _schemas_export(settings, args):

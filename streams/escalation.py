@@ -97,16 +97,36 @@ class Escalation:
             if not missing:
                 return
             started, engines = time.perf_counter(), {p: self.new_engine() for p in missing}
-            restored = 0
-            async for record in read_topic(self.settings, self.settings.topic_incidents, REBUILD_IDLE_SECONDS,
-                                           partitions=missing):
-                event = json.loads(record.value)
-                engines[record.partition].clock.observe(datetime.fromisoformat(event["when"]))
-                engines[record.partition].restore(event)
-                restored += 1
+            restored, periods = await asyncio.gather(self._restore(engines), self._periods(missing))
+            for period in periods:
+                self.major = self.major.with_period(period)
+            for engine in engines.values():
+                engine.major_events = self.major
             self.engines.update(engines)
             self.metrics.rebuild_seconds.observe(time.perf_counter() - started)
             log.info("escalation: rebuilt partitions %s from %d incident events", sorted(missing), restored)
+
+    async def _restore(self, engines: dict[int, IncidentEngine]) -> int:
+        restored = 0
+        async for record in read_topic(self.settings, self.settings.topic_incidents, REBUILD_IDLE_SECONDS,
+                                       partitions=engines.keys()):
+            event = json.loads(record.value)
+            engines[record.partition].clock.observe(datetime.fromisoformat(event["when"]))
+            engines[record.partition].restore(event)
+            restored += 1
+        return restored
+
+    async def _periods(self, partitions: set[int]) -> list[Period]:
+        """Major-event periods switched on at run time: they live only in the actions topic."""
+        periods = []
+        async for record in read_topic(self.settings, self.settings.topic_actions, REBUILD_IDLE_SECONDS,
+                                       partitions=partitions):
+            if b'"major_event"' in record.value:  # cheap pre-filter; actions are the bulk of the topic
+                try:
+                    periods.append(_period(EngineControl.decode(record.value)["period"]))
+                except (FieldError, KeyError):
+                    continue  # refused (and dead-lettered) when it was first consumed
+        return periods
 
     def revoke(self, partitions: set[int]) -> None:
         for p in partitions:
@@ -135,9 +155,7 @@ class Escalation:
                 log.warning("escalation: ignoring a tick: REDWALL_CLOCK is not event")
             engine.clock.observe(datetime.fromisoformat(record["time"]))
             return engine.due()
-        raw = record["period"]
-        period = Period(raw["id"], raw["name"], datetime.fromisoformat(raw["start"]),
-                        datetime.fromisoformat(raw["end"]), raw["deadline_factor"])
+        period = _period(record["period"])
         self.major = self.major.with_period(period)
         engine.apply_period(period)
         log.info("escalation: major-event period %s in force %s..%s", period.id, period.start, period.end)
@@ -157,6 +175,11 @@ class Escalation:
             await asyncio.gather(*futures)
         self.metrics.open.set(sum(1 for e in self.engines.values() for i in e.incidents.values()
                                   if i.status in ("assigned", "acknowledged")))
+
+
+def _period(raw: dict) -> Period:
+    return Period(raw["id"], raw["name"], datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"]),
+                  raw["deadline_factor"])
 
 
 def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: CollectorRegistry,

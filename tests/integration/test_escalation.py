@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 
@@ -18,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
+from config.major_events import Period
 from config.rules import load_rules
 from consumers.sinks import run_sinks
 from schemas import json
@@ -26,7 +29,7 @@ from streams.control import broadcast, tick
 from streams.escalation import places_of
 from streams.embedded import free_port
 from streams.incidents import IncidentEngine, Outcome
-from streams.processes import RedwallProcess
+from streams.processes import RedwallProcess, settings_env
 from streams.topics import ensure_topics, read_topic
 from tests import factories
 from tests.incident_factories import PLAIN, T0, ZONE, action, located, nearby, registry
@@ -181,6 +184,14 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
             assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "actor"
         async with session.post(f"{url}/v1/incidents/inc-c99-0123456789ab/actions", json={}) as unknown:
             assert unknown.status == 404 and "c99" in (await unknown.json())["errors"][0]["reason"]
+    # A major-event period from the CLI, for 6:00-7:00: it must survive the restart below.
+    drill = T0 + 6 * H
+    cli = subprocess.run([sys.executable, "-m", "streams.cli", "major-event", "start", f"{run}-drill", "--hours", "1",
+                          "--factor", "0.5", "--start", drill.isoformat()], env=settings_env(s), capture_output=True,
+                         text=True, timeout=60)
+    assert cli.returncode == 0 and f"sent to {s.partitions} partitions" in cli.stdout, cli.stderr
+    for engine in model.engines:
+        engine.apply_period(Period(f"{run}-drill", f"{run}-drill", drill, drill + H, 0.5))
     assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
     pending = model.incident(named["H"])
     assert pending.status == "assigned" and pending.ack_by == T0 + 115 * M + H  # due after the restart
@@ -230,6 +241,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     assert final[inc["E"]][1] == "street" and history["E"][0]["state"]["priority"] == "top"
     assert final[inc["F"]][1] == "district" and final[inc["F"]][4] is True
     assert [e["kind"] for e in history["G"]][-3:] == ["resolved", "action_rejected", "reopened"]
+    assert history["G"][-1]["state"]["ack_by"] == (T0 + 6 * H + 35 * M).isoformat()  # the drill halves 1 h
     h_up = [e for e in history["H"] if e["kind"] == "escalated"][0]
     assert h_up["when"] == (T0 + 175 * M).isoformat()  # the deadline open at the kill fired after the restart
     assert any(a["id"].startswith(h_up["id"]) for a in topic_alerts)
