@@ -64,9 +64,10 @@ class ChannelConsumer:
         )
         await consumer.start()
         try:
-            for found in await self._durably(self.log.in_flight, self.channel.name, stop=stop) or []:
+            in_flight = await self._durably(self.log.in_flight, self.channel.name, stop=stop) or []
+            for found in in_flight:
                 self.where.update(found.where)
-                await self._attempts(found.notification, stop)
+            await asyncio.gather(*(self._attempts(found.notification, stop) for found in in_flight))
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=self._wait_ms(), max_records=500)
                 self._offer(fetched)

@@ -4,7 +4,9 @@ or stall the first N requests per path, and remembers every request it answered.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from aiohttp import web
 
@@ -20,6 +22,7 @@ class Received:
     body: dict
     status: int
     signed: bool  # the signature (json, dingtalk) checked out; True for wecom, which signs nothing
+    arrived: float = 0.0  # time.time() when the request came in
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Receiver:
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     port: int = 0
+    delay: Callable[[], float] | None = None  # seconds to wait before answering any request
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -49,7 +53,9 @@ class Receiver:
         return [i for r in self.delivered(path) for i in _ids(r)]
 
     async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
+        raw, arrived = await request.read(), time.time()
+        if self.delay is not None:
+            await asyncio.sleep(self.delay())
         behaviour = self.behaviours.setdefault(request.path, Behaviour())
         behaviour.seen += 1
         stalled = behaviour.fail_first < behaviour.seen <= behaviour.fail_first + behaviour.stall_first
@@ -59,7 +65,7 @@ class Receiver:
         signed = self.signed(request, raw)
         status = 500 if failing else (200 if signed else 401)
         self.received.append(Received(request.path, request.headers.get(IDEMPOTENCY_HEADER, ""), json.loads(raw),
-                                      status, signed))
+                                      status, signed, arrived))
         if request.path.startswith(("/wecom", "/dingtalk")) and status == 200:
             return web.json_response({"errcode": 0, "errmsg": "ok"})
         return web.json_response({"error": "failing on purpose"} if failing else {"ok": signed}, status=status)
