@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import signal
 import tempfile
 import time
@@ -46,6 +47,10 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
             database_url=postgres.url,
             web_port=settings.web_port if port_is_free(settings.web_port) else free_port(),
             sink_metrics_port=settings.sink_metrics_port if port_is_free(settings.sink_metrics_port) else free_port(),
+            deliver_metrics_port=_port(settings.deliver_metrics_port),
+            console_port=_port(settings.console_port),
+            console_read_token=settings.console_read_token or secrets.token_urlsafe(12),
+            console_dispatch_token=settings.console_dispatch_token or secrets.token_urlsafe(12),
         )
         asyncio.run(ensure_topics(settings))
         asyncio.run(migrate_and_seed(settings))
@@ -53,6 +58,8 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
         children.start("worker").wait_http(ingest_url + "/metrics")
         children.start("sink").wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
+        children.start("deliver").wait_http(f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics")
+        children.start("console").wait_http(f"http://127.0.0.1:{settings.console_port}/static/console.css")
         children.start("simulate", "--devices", str(devices))
         _print_where(settings, ingest_url, workdir)
         code, summary = children.supervise(duration, lambda: _summary(settings))
@@ -64,7 +71,7 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
 class Children:
     """The demo's child processes, stopped devices-first so what they sent drains through."""
 
-    ORDER = ("simulate", "worker", "sink")
+    ORDER = ("simulate", "worker", "sink", "deliver", "console")
 
     def __init__(self, settings: Settings, workdir: Path):
         self.settings, self.workdir = settings, workdir
@@ -130,6 +137,10 @@ async def _wait_until_settled(dsn: str, quiet_seconds: float = 3.0, limit: float
         await conn.close()
 
 
+def _port(configured: int) -> int:
+    return configured if port_is_free(configured) else free_port()
+
+
 def _print_where(settings: Settings, ingest_url: str, workdir: Path) -> None:
     print(
         "\nRedwall is running:\n"
@@ -138,7 +149,10 @@ def _print_where(settings: Settings, ingest_url: str, workdir: Path) -> None:
         f"  ingest API             {ingest_url}/v1/reports  {ingest_url}/v1/pings\n"
         f"  worker metrics         {ingest_url}/metrics\n"
         f"  sink metrics           http://127.0.0.1:{settings.sink_metrics_port}/metrics\n"
-        f"  logs                   {workdir}/{{worker,sink,simulate}}.log\n"
+        f"  delivery metrics       http://127.0.0.1:{settings.deliver_metrics_port}/metrics\n"
+        f"  dispatcher console     http://127.0.0.1:{settings.console_port}/?token={settings.console_dispatch_token}\n"
+        f"  read-only console      http://127.0.0.1:{settings.console_port}/?token={settings.console_read_token}\n"
+        f"  logs                   {workdir}/{{worker,sink,deliver,console,simulate}}.log\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
