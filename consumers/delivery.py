@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 GROUP_PREFIX = "redwall-deliver"
 MAX_WAIT_SECONDS = 0.5  # longest a consumer sleeps in a fetch while a group may come due
 RETRY_CAP_SECONDS = 10.0
+SETTLED = ("acknowledged", "resolved", "closed")  # incident statuses after which nobody is reminded
 
 
 class DeliveryMetrics:
@@ -43,7 +44,8 @@ class DeliveryMetrics:
 
 
 class ChannelConsumer:
-    """Reads every alert, routes it with its own Router, and delivers what is due to one channel."""
+    """Reads every alert (and incident changes, which end reminders), routes them with its own Router,
+    and delivers what is due to one channel."""
 
     def __init__(self, settings: Settings, routing: Routing, channel: Channel, sender: Webhook, log_: DeliveryLog,
                  producer: AIOKafkaProducer, metrics: DeliveryMetrics, *, clock: Clock = utc_now,
@@ -59,7 +61,7 @@ class ChannelConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.settings.topic_alerts, bootstrap_servers=self.settings.broker, group_id=self.group_id,
+            self.settings.topic_alerts, self.settings.topic_incidents, bootstrap_servers=self.settings.broker, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
         )
         await consumer.start()
@@ -85,6 +87,9 @@ class ChannelConsumer:
         for tp, messages in fetched.items():
             for msg in messages:
                 self.next_offset[tp] = msg.offset + 1
+                if tp.topic == self.settings.topic_incidents:
+                    self._settle(msg.value)
+                    continue
                 try:
                     alert = Alert.decode(msg.value)
                 except FieldError as exc:
@@ -94,6 +99,16 @@ class ChannelConsumer:
                 self.where[alert["id"]] = (tp.partition, msg.offset)
                 if self.router.offer(alert):
                     self.pending.setdefault(tp, {}).setdefault(alert["id"], msg.offset)
+
+    def _settle(self, value: bytes) -> None:
+        """An incident someone acknowledged, resolved or closed stops reminding (alerts carry no such news)."""
+        try:
+            event = json.loads(value)
+        except json.JSONDecodeError:
+            return  # the incidents sink logs and dead-letters its own bad records
+        state = event.get("state") if isinstance(event, dict) else None
+        if isinstance(state, dict) and state.get("status") in SETTLED and isinstance(event.get("incident"), str):
+            self.router.settle(event["incident"])
 
     async def _deliver(self, notification: Notification, stop: asyncio.Event) -> None:
         finished = await self._durably(self.log.finished, self.channel.name, notification.items, stop=stop)

@@ -93,10 +93,17 @@ class Router:
         return True
 
     def _resolve(self, alert: dict) -> None:
-        """A resolved alert clears itself and, when it names one, every alert of its incident."""
-        def cleared(other: dict) -> bool:
-            return other["id"] == alert["id"] or (alert.get("incident") is not None
-                                                  and other.get("incident") == alert["incident"])
+        """A resolved alert clears its firing twin (same id, or the id without `:resolved`, as patrol
+        alerts name them) and, when it names one, every alert of its incident."""
+        twin = alert["id"].removesuffix(":resolved")
+        self._clear(lambda other: other["id"] in (alert["id"], twin) or (
+            alert.get("incident") is not None and other.get("incident") == alert["incident"]))
+
+    def settle(self, incident: str) -> None:
+        """Someone acknowledged, resolved or closed the incident: its alerts stop reminding."""
+        self._clear(lambda other: other.get("incident") == incident)
+
+    def _clear(self, cleared: Callable[[dict], bool]) -> None:
         self.sources = {i: a for i, a in self.sources.items() if not cleared(a)}
         for group in self.groups.values():
             for alert_id in [i for i, a in group.firing.items() if cleared(a)]:

@@ -201,3 +201,24 @@ def test_the_idempotency_key_depends_on_alerts_and_sequence_only(routing):
         r.offer(at(clock, "a2"))
     clock.advance(30)
     assert r1.due()[0].key == r2.due()[0].key
+
+
+def test_an_acknowledged_incident_stops_reminding(routing):
+    r, clock = router(routing)
+    r.offer(at(clock, "a1", incident="inc-7"))
+    r.offer(at(clock, "a2", incident="inc-8"))
+    clock.advance(30)
+    r.due()
+    r.settle("inc-7")
+    clock.advance(3600)
+    assert ids(r.due()) == [["a2"]]
+
+
+def test_a_patrol_alert_is_resolved_by_its_resolved_twin(routing):
+    r, clock = router(routing)
+    r.offer(at(clock, "offline:c01-g01", kind="offline", incident=None))
+    clock.advance(30)
+    r.due()
+    r.offer({**at(clock, "offline:c01-g01:resolved", kind="offline", incident=None), "status": "resolved"})
+    clock.advance(3600)
+    assert r.due() == [] and r.groups == {}
