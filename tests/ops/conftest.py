@@ -1,13 +1,17 @@
-"""One observed run for the ops tests: the worker and sink processes, a real Prometheus scraping them
-every second on loopback, and a short simulator run through the ingest API."""
+"""One observed run for the ops tests: places seeded and the roster loaded, the worker, sink and delivery processes (the
+latter posting to a webhook receiver on loopback), a real Prometheus scraping them every second, and a
+short simulator run through the ingest API."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,12 +29,15 @@ SIMULATION_SECONDS = 40
 @dataclass
 class Observed:
     pipeline: Pipeline
+    delivery: RedwallProcess
+    delivery_metrics_url: str
     prometheus_url: str
 
 
 def prometheus_config(settings, rules: Path) -> dict:
     """Like config/prometheus/prometheus.yml, with loopback targets and 1 s intervals."""
-    targets = {"worker": f"127.0.0.1:{settings.web_port}", "sink": f"127.0.0.1:{settings.sink_metrics_port}"}
+    targets = {"worker": f"127.0.0.1:{settings.web_port}", "sink": f"127.0.0.1:{settings.sink_metrics_port}",
+               "delivery": f"127.0.0.1:{settings.deliver_metrics_port}"}
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(rules)],
@@ -65,28 +72,78 @@ def start_prometheus(config: dict, work: Path) -> tuple[subprocess.Popen, str]:
     pytest.fail("prometheus did not become ready within 30 s")
 
 
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook endpoint that takes every alert."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"errcode": 0, "errmsg": "ok"}')
+
+    def log_message(self, *args):
+        pass
+
+
+def routing_to(url: str) -> str:
+    """Every alert to one JSON webhook at once, whatever the hour."""
+    return f"""utc_offset = "+08:00"
+max_age = "1h"
+
+[channels.ops-receiver]
+type = "json"
+url = "{url}"
+timeout = "2s"
+attempts = 2
+
+[route]
+channels = ["ops-receiver"]
+group_by = ["community", "kind"]
+group_wait = "0s"
+group_interval = "1s"
+repeat_interval = "30m"
+"""
+
+
+def run_once(command: str, settings, work: Path, *args: str) -> None:
+    process = RedwallProcess(command, settings, work, *args).start()
+    process.proc.wait(60)
+    assert process.exited == 0, process.log_tail()
+
+
 @pytest.fixture(scope="package")
 def observed(settings, tmp_path_factory):
     work = tmp_path_factory.mktemp("ops")
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    (work / "routing.toml").write_text(routing_to(f"http://127.0.0.1:{receiver.server_port}/alerts"))
+    settings = dataclasses.replace(settings, routing_path=work / "routing.toml", deliver_metrics_port=free_port())
+    run_once("migrate", settings, work)  # seeds streets, communities and grids, as in production
+    run_once("roster", settings, work, "load")
     pipeline = Pipeline(
         worker=RedwallProcess("worker", settings, work).start(),
         sink=RedwallProcess("sink", settings, work).start(),
         url=f"http://{settings.web_host}:{settings.web_port}",
         sink_metrics_url=f"http://127.0.0.1:{settings.sink_metrics_port}/metrics",
     )
+    delivery = RedwallProcess("deliver", settings, work).start()
+    delivery_metrics_url = f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics"
     prometheus = None
     try:
         pipeline.wait_ready()
+        delivery.wait_http(delivery_metrics_url)
         prometheus, url = start_prometheus(prometheus_config(settings, RULES), work)
         simulator = RedwallProcess("simulate", settings, work, "--duration", str(SIMULATION_SECONDS),
                                    "--ping-interval", "1", "--devices", "40").start()
         simulator.proc.wait(SIMULATION_SECONDS + 60)
         assert simulator.exited == 0, simulator.log_tail()
         time.sleep(3)  # the last batches reach the sink, and Prometheus scrapes them and evaluates the rules
-        yield Observed(pipeline, url)
+        yield Observed(pipeline, delivery, delivery_metrics_url, url)
     finally:
         if prometheus is not None:
             prometheus.terminate()
             prometheus.wait(10)
-        pipeline.worker.stop()
-        pipeline.sink.stop()
+        for process in (delivery, pipeline.worker, pipeline.sink):
+            process.stop()
+        receiver.shutdown()
