@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import dataclasses
 import logging
 import signal
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 GROUP_PREFIX = "redwall-deliver"
 MAX_WAIT_SECONDS = 0.5  # longest a consumer sleeps in a fetch while a group may come due
 RETRY_CAP_SECONDS = 10.0
+MAX_CONCURRENT_SENDS = 32  # per channel: a robot rate-limits bursts anyway
 SETTLED = ("acknowledged", "resolved", "closed")  # incident statuses after which nobody is reminded
 
 
@@ -58,6 +60,12 @@ class ChannelConsumer:
         self.pending: dict[TopicPartition, dict[str, int]] = {}  # first notice not yet recorded
         self.next_offset: dict[TopicPartition, int] = {}
         self.committed: dict[TopicPartition, int] = {}
+        # Alert ids whose notification is being delivered, in background tasks so that one slow
+        # endpoint call never holds back the channel's other groups and partitions. An id leaves only
+        # once its outcome is recorded; one whose delivery was cut short keeps its offset uncommitted.
+        self.in_flight: collections.Counter[str] = collections.Counter()
+        self.tasks: set[asyncio.Task] = set()
+        self.sending = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -73,10 +81,28 @@ class ChannelConsumer:
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=self._wait_ms(), max_records=500)
                 self._offer(fetched)
-                await asyncio.gather(*(self._deliver(n, stop) for n in self.router.due()))
+                for notification in self.router.due():
+                    self._spawn(notification, stop)
                 await self._commit(consumer)
         finally:
+            await asyncio.gather(*self.tasks)  # they see `stop` and return; unrecorded ones stay uncommitted
             await consumer.stop()
+
+    def _spawn(self, notification: Notification, stop: asyncio.Event) -> None:
+        ids = [a["id"] for a in notification.alerts]
+        self.in_flight.update(ids)
+        task = asyncio.create_task(self._deliver(notification, stop))
+        self.tasks.add(task)
+
+        def finished(task: asyncio.Task) -> None:
+            self.tasks.discard(task)
+            if task.cancelled() or task.exception() is not None or not task.result():
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("%s: delivery of %s failed", self.channel.name, notification.key, exc_info=task.exception())
+                return
+            self.in_flight.subtract(ids)
+            self.in_flight = +self.in_flight  # drops the ids that reached zero
+        task.add_done_callback(finished)
 
     def _wait_ms(self) -> int:
         due = self.router.next_due()
@@ -110,33 +136,35 @@ class ChannelConsumer:
         if isinstance(state, dict) and state.get("status") in SETTLED and isinstance(event.get("incident"), str):
             self.router.settle(event["incident"])
 
-    async def _deliver(self, notification: Notification, stop: asyncio.Event) -> None:
+    async def _deliver(self, notification: Notification, stop: asyncio.Event) -> bool:
+        """True once every alert of it has a recorded outcome on this channel."""
         finished = await self._durably(self.log.finished, self.channel.name, notification.items, stop=stop)
         if finished is None:
-            return  # stopping: nothing was sent, the offsets stay uncommitted
+            return False  # stopping: nothing was sent, the offsets stay uncommitted
         items = tuple(i for i in notification.items if (i[0]["id"], i[1]) not in finished)
-        if items:  # already acknowledged by this endpoint: never sent again
-            await self._attempts(dataclasses.replace(notification, items=items), stop)
-        self._settled({a["id"] for a, _ in notification.items})
+        if not items:
+            return True  # already acknowledged by this endpoint: never sent again
+        return await self._attempts(dataclasses.replace(notification, items=items), stop)
 
-    async def _attempts(self, n: Notification, stop: asyncio.Event) -> None:
+    async def _attempts(self, n: Notification, stop: asyncio.Event) -> bool:
         done = await self._durably(self.log.begin, n, self.where, stop=stop)
         if done is None:
-            return
+            return False
         for attempt_no in range(done + 1, self.channel.attempts + 1):
-            attempt = await self.sender.send(n)
+            async with self.sending:
+                attempt = await self.sender.send(n)
             if await self._durably(self.log.record, n, attempt_no, attempt, stop=stop) is None:
-                return
+                return False
             self.metrics.attempts.labels(self.channel.name, attempt.outcome).inc(len(n.items))
             self.metrics.seconds.labels(self.channel.name).observe(attempt.latency)
             if attempt.ok:
-                return
+                return True
             log.warning("%s: attempt %d of %s failed: %s", self.channel.name, attempt_no, n.key, attempt.error)
             if attempt_no < self.channel.attempts and await _stopped_within(stop, backoff(attempt_no, RETRY_CAP_SECONDS)):
-                return
-        await self._dead_letter(n, max(done, self.channel.attempts), stop)
+                return False
+        return await self._dead_letter(n, max(done, self.channel.attempts), stop)
 
-    async def _dead_letter(self, n: Notification, attempts: int, stop: asyncio.Event) -> None:
+    async def _dead_letter(self, n: Notification, attempts: int, stop: asyncio.Event) -> bool:
         """To the alerts' dead-letter topic first, then the log: a crash in between repeats the letter, not loses it."""
         history = await self._durably(self.log.attempts, n.key, stop=stop) or []
         errors = [{"field": f"attempt {h['attempt']}", "reason": f"{h['outcome']}: {h['error'] or h['status_code']}"}
@@ -151,19 +179,15 @@ class ChannelConsumer:
                 "failed_at": datetime.now(timezone.utc).isoformat()})
             await self.producer.send_and_wait(self.settings.topic_alerts_deadletter, json.dumps(letter),
                                               key=alert["id"].encode())
-        await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop)
+        if await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop) is None:
+            return False
         self.metrics.attempts.labels(self.channel.name, "dead_lettered").inc(len(n.items))
         log.error("%s: dead-lettered %s (%d alerts)", self.channel.name, n.key, len(n.items))
-
-    def _settled(self, ids: set[str]) -> None:
-        still = self.router.pending()
-        for offsets in self.pending.values():
-            for alert_id in [i for i in offsets if i in ids and i not in still]:
-                del offsets[alert_id]
+        return True
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
-        still = self.router.pending()
-        for offsets in self.pending.values():  # dropped without a notice (resolved, inhibited before sending)
+        still = self.router.pending() | set(self.in_flight)
+        for offsets in self.pending.values():  # delivered, dead-lettered, or dropped unsent (resolved first)
             for alert_id in [i for i in offsets if i not in still]:
                 del offsets[alert_id]
         assigned = consumer.assignment()
