@@ -132,3 +132,9 @@ async def test_every_postgres_panel_query_returns_rows(observed, pg):
         if not rows:
             broken.append(f"{board} «{title}»: no rows\n    {sql}")
     assert not broken, "\n".join(broken)
+
+
+def test_consumer_lag_covers_the_worker_the_sinks_and_delivery(observed):
+    answer = query(observed.prometheus_url, "count by (group) (redwall_consumer_lag_records)")
+    groups = {r["metric"]["group"] for r in answer["data"]["result"]}
+    assert {"redwall", "redwall-sink-reports", "redwall-sink-positions", "redwall-deliver-ops-receiver"} <= groups
