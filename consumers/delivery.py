@@ -9,10 +9,8 @@ import base64
 import collections
 import dataclasses
 import logging
-import signal
 from datetime import datetime, timezone
 
-import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -26,7 +24,7 @@ from schemas.fields import FieldError
 from schemas.records import Alert, DeadLetter
 from sinks.delivery_log import DeliveryLog
 from sinks.postgres import SinkUnavailable
-from sinks.webhook import Webhook, webhook
+from sinks.webhook import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -216,51 +214,3 @@ class ChannelConsumer:
                     return None
 
 
-
-async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
-                       group_prefix: str = GROUP_PREFIX, clock: Clock = utc_now) -> None:
-    """One consumer per declared channel, sharing one HTTP session, one pool and one producer."""
-    delivery_log = await DeliveryLog.connect(settings.database_url)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
-    await producer.start()
-    metrics = DeliveryMetrics(registry)
-    try:
-        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
-            for channel in routing.channels.values():
-                sender = webhook(channel, settings.webhook_secret, session)
-                consumer = ChannelConsumer(settings, routing, channel, sender, delivery_log, producer, metrics,
-                                           clock=clock, group_prefix=group_prefix)
-                group.create_task(consumer.run(stop), name=f"deliver-{channel.name}")
-    finally:
-        await producer.stop()
-        await delivery_log.close()
-
-
-def main(settings: Settings) -> None:
-    """`redwall deliver`: validate routing.toml, then deliver until SIGINT or SIGTERM."""
-    from config.routing import load_routing
-    from consumers.sinks import _loop_factory
-
-    routing = load_routing(settings.routing_path)  # a bad file stops here, before anything starts
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(settings, routing))
-
-
-async def _serve(settings: Settings, routing: Routing) -> None:
-    from prometheus_client import REGISTRY, start_http_server
-
-    from consumers.sinks import _shut_down
-    from sinks.migrate import migrate
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await migrate(settings.database_url)
-    server, _ = start_http_server(settings.deliver_metrics_port, addr=settings.web_host, registry=REGISTRY)
-    log.info("delivering to %s; metrics on http://%s:%d/metrics", ", ".join(routing.channels), settings.web_host,
-             settings.deliver_metrics_port)
-    try:
-        await run_delivery(settings, routing, REGISTRY, stop)
-    finally:
-        await _shut_down(server)

@@ -97,7 +97,7 @@ def _sink(settings, args):
 
 
 def _deliver(settings, args):
-    from consumers.delivery import main as deliver_main
+    from consumers.deliver import main as deliver_main
 
     deliver_main(settings)
 

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from config.routing import load_routing
-from consumers.delivery import run_delivery
+from consumers.deliver import run_delivery
 from schemas import json
 from schemas.records import DeadLetter
 from streams.topics import ensure_topics, read_topic

@@ -1,0 +1,63 @@
+"""`redwall deliver`: the delivery process. It validates routing.toml, then runs one channel consumer
+per declared channel, sharing one HTTP session, one Postgres pool and one producer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+
+from config.routing import Routing, load_routing
+from config.settings import Settings
+from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
+from consumers.routing import Clock, utc_now
+from consumers.sinks import _loop_factory, _shut_down
+from sinks.delivery_log import DeliveryLog
+from sinks.migrate import migrate
+from sinks.webhook import webhook
+
+log = logging.getLogger(__name__)
+
+
+async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
+                       group_prefix: str = GROUP_PREFIX, clock: Clock = utc_now) -> None:
+    delivery_log = await DeliveryLog.connect(settings.database_url)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
+    await producer.start()
+    metrics = DeliveryMetrics(registry)
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+            for channel in routing.channels.values():
+                sender = webhook(channel, settings.webhook_secret, session)
+                consumer = ChannelConsumer(settings, routing, channel, sender, delivery_log, producer, metrics,
+                                           clock=clock, group_prefix=group_prefix)
+                group.create_task(consumer.run(stop), name=f"deliver-{channel.name}")
+    finally:
+        await producer.stop()
+        await delivery_log.close()
+
+
+def main(settings: Settings) -> None:
+    """`redwall deliver`: validate routing.toml, then deliver until SIGINT or SIGTERM."""
+    routing = load_routing(settings.routing_path)  # a bad file stops here, before anything starts
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings, routing))
+
+
+async def _serve(settings: Settings, routing: Routing) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await migrate(settings.database_url)
+    server, _ = start_http_server(settings.deliver_metrics_port, addr=settings.web_host, registry=REGISTRY)
+    log.info("delivering to %s; metrics on http://%s:%d/metrics", ", ".join(routing.channels), settings.web_host,
+             settings.deliver_metrics_port)
+    try:
+        await run_delivery(settings, routing, REGISTRY, stop)
+    finally:
+        await _shut_down(server)
