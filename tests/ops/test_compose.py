@@ -18,8 +18,7 @@ from tests.ops.conftest import ROOT
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
-REDWALL_SERVICES = {"migrate": "migrate", "worker": "worker", "sink": "sink", "delivery": "deliver",
-                    "console": "console"}
+REDWALL_SERVICES = {"worker": "worker", "sink": "sink", "delivery": "deliver", "console": "console"}
 
 
 def env_example() -> dict[str, str]:
@@ -99,6 +98,16 @@ def test_redwall_services_run_real_commands_with_known_settings(compose):
         Settings.from_env({k: str(v) for k, v in env.items() if k != "REDWALL_ROUTING"})  # valid values
 
 
+def test_migrate_seeds_the_places_and_loads_the_roster_before_the_services_start(compose):
+    services = compose["services"]
+    script = services["migrate"]["command"][-1]
+    assert script == "redwall migrate && redwall roster load"
+    assert {"migrate", "roster"} <= set(build_parser()._subparsers._group_actions[0].choices)
+    assert services["migrate"]["environment"]["REDWALL_ROSTER"] == "/etc/redwall/roster.toml"
+    for name in REDWALL_SERVICES:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+
+
 def test_every_required_variable_is_in_env_example_and_every_example_is_used():
     text = COMPOSE.read_text()
     used = {m.group(1) for m in VARIABLE.finditer(text)}
@@ -135,6 +144,9 @@ def test_grafana_provisions_the_data_sources_and_dashboards_the_panels_use(compo
             for target in panel.get("targets", ()):
                 source = target["datasource"]
                 assert by_uid.get(source["uid"]) == source["type"], f"{path.name}: {panel['title']}"
+        panels = json.loads(path.read_text())["panels"]
+        assert len({p["id"] for p in panels}) == len(panels), f"{path.name}: panel ids must be unique"
+        assert all(p["gridPos"]["x"] + p["gridPos"]["w"] <= 24 for p in panels), f"{path.name}: 24 columns"
     grafana_env = compose["services"]["grafana"]["environment"]
     for source in sources:
         for variable in re.findall(r"\$(\w+)", json.dumps(source)):
