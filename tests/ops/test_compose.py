@@ -58,6 +58,8 @@ def test_the_stack_has_every_part_the_issue_names(compose):
     assert {"kafka", "postgres", "worker", "sink", "delivery", "console", "prometheus", "grafana"} <= set(services)
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft: no ZooKeeper
+    # KRaft formats its storage with this id, and refuses anything but 16 bytes in base64url.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", kafka["CLUSTER_ID"])
     assert "zookeeper" not in json.dumps(compose).lower()
 
 
