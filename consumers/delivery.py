@@ -25,6 +25,7 @@ from schemas.records import Alert, DeadLetter
 from sinks.delivery_log import DeliveryLog
 from sinks.postgres import SinkUnavailable
 from sinks.webhook import Webhook
+from streams.topics import read_topic
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class ChannelConsumer:
         )
         await consumer.start()
         try:
+            await self._rebuild(stop)
             in_flight = await self._durably(self.log.in_flight, self.channel.name, stop=stop) or []
             for found in in_flight:
                 self.where.update(found.where)
@@ -85,6 +87,28 @@ class ChannelConsumer:
         finally:
             await asyncio.gather(*self.tasks)  # they see `stop` and return; unrecorded ones stay uncommitted
             await consumer.stop()
+
+    async def _rebuild(self, stop: asyncio.Event) -> None:
+        """Reminders survive a restart: the topics replayed from their start say what still fires
+        (and what inhibits it), the delivery log how often and when this channel last told anyone."""
+        notified = await self._durably(self.log.notified, self.channel.name, stop=stop)
+        if not notified:
+            return  # nothing was ever notified here: nothing to remind about
+        async for msg in read_topic(self.settings, self.settings.topic_alerts):
+            try:
+                alert = Alert.decode(msg.value)
+            except FieldError:
+                continue  # logged when the live consumer reads it
+            if alert["status"] == "resolved":
+                self.router.offer(alert)
+            elif alert["id"] in notified:
+                self.router.restore(alert, *notified[alert["id"]])
+            else:
+                self.router.note_source(alert)
+        async for msg in read_topic(self.settings, self.settings.topic_incidents):
+            self._settle(msg.value)
+        log.info("%s: %d alerts restored for reminders", self.channel.name,
+                 sum(len(g.firing) for g in self.router.groups.values()))
 
     def _spawn(self, notification: Notification, stop: asyncio.Event) -> None:
         ids = [a["id"] for a in notification.alerts]

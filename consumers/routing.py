@@ -68,8 +68,7 @@ class Router:
         if alert["status"] == "resolved":
             self._resolve(alert)
             return False
-        if any(matches(rule.source, alert) for rule in self.routing.inhibit):
-            self.sources[alert["id"]] = alert
+        self.note_source(alert)
         if now - datetime.fromisoformat(alert["event_time"]).timestamp() > self.routing.max_age:
             return False  # stored upstream, but a replay of old events pages nobody
         accepted = False
@@ -78,7 +77,19 @@ class Router:
                 accepted |= self._add(route, alert, now)
         return accepted
 
-    def _add(self, route: Route, alert: dict, now: float) -> bool:
+    def restore(self, alert: dict, sent: int, last_sent: datetime) -> None:
+        """After a restart: an alert this channel had notified `sent` times, the last at `last_sent`,
+        reminds again one repeat_interval after that, whatever its age."""
+        self.note_source(alert)
+        for route in self.routing.routes_for(alert):
+            if self.channel in route.channels:
+                self._add(route, alert, last_sent.timestamp(), sent=sent)
+
+    def note_source(self, alert: dict) -> None:
+        if any(matches(rule.source, alert) for rule in self.routing.inhibit):
+            self.sources[alert["id"]] = alert
+
+    def _add(self, route: Route, alert: dict, now: float, sent: int = 0) -> bool:
         labels = tuple((label, alert.get(label)) for label in route.group_by)
         group = self.groups.get((route.id, labels))
         if group is None:
@@ -86,7 +97,11 @@ class Router:
         if alert["id"] in group.firing:
             return False  # the same alert again (a replay): already handled
         group.firing[alert["id"]] = alert
-        group.sent[alert["id"]] = 0
+        group.sent[alert["id"]] = sent
+        if sent:  # restored: the group last spoke then, and reminds a repeat_interval later
+            group.last_sent = max(group.last_sent or now, now)
+            group.flush_at = group.last_sent + route.repeat_interval
+            return False
         if group.last_sent is not None:  # a group that has spoken waits group_interval before the next
             soonest = max(now, group.last_sent + route.group_interval)
             group.flush_at = soonest if group.flush_at is None else min(group.flush_at, soonest)

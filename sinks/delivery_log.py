@@ -4,6 +4,7 @@ attempt, every attempt after it, and what has already been delivered so it is ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from consumers.routing import Notification
 from schemas import json
@@ -69,6 +70,14 @@ class DeliveryLog(PostgresSink):
                 "SELECT DISTINCT ON (attempt) attempt, outcome, latency_ms, status_code, error, attempted_at "
                 "FROM alert_deliveries WHERE notification = $1 ORDER BY attempt", key)
         return [dict(r) for r in rows]
+
+    async def notified(self, channel: str) -> dict[str, tuple[int, datetime]]:
+        """alert id -> (notices delivered or dead-lettered, when the last one was) on this channel."""
+        async with self._transaction() as conn:
+            rows = await conn.fetch(
+                "SELECT alert_id, max(seq) + 1 AS sent, max(attempted_at) AS last FROM alert_deliveries "
+                "WHERE channel = $1 AND outcome = ANY($2::text[]) GROUP BY alert_id", channel, list(FINAL))
+        return {r["alert_id"]: (r["sent"], r["last"]) for r in rows}
 
     async def in_flight(self, channel: str) -> list[InFlight]:
         async with self._transaction() as conn:

@@ -222,3 +222,15 @@ def test_a_patrol_alert_is_resolved_by_its_resolved_twin(routing):
     r.offer({**at(clock, "offline:c01-g01:resolved", kind="offline", incident=None), "status": "resolved"})
     clock.advance(3600)
     assert r.due() == [] and r.groups == {}
+
+
+def test_restored_alerts_remind_a_repeat_interval_after_their_last_notice(routing):
+    r, clock = router(routing)
+    old = alert("old", event_time=clock.now - timedelta(hours=5))  # older than max_age, still firing
+    r.restore(old, sent=2, last_sent=clock.now - timedelta(minutes=50))
+    assert r.pending() == set() and not r.offer(old)  # re-read after the restart: not news
+    clock.advance(599)
+    assert r.due() == []
+    clock.advance(1)
+    [reminder] = r.due()
+    assert reminder.items == ((old, 2),)

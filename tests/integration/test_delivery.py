@@ -17,7 +17,8 @@ from streams.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.factories import alert
 from tests.receiver import start_receiver
-from tests.sinks.test_webhook import publish
+from config.routing import load_routing
+from tests.sinks.test_webhook import deliver_until, publish
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +87,37 @@ async def test_a_killed_delivery_process_resumes_without_losing_or_duplicating(s
     assert late == []
     print(f"\nkilled after {before_kill}/{ALERTS} alerts with {in_doubt} notifications in flight; "
           f"{repeats} resent under their original key")
+
+
+async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowledged(settings, tmp_path, pg):
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(settings, topic_alerts=f"remind-alerts-{run}", topic_incidents=f"remind-inc-{run}",
+                                   topic_alerts_deadletter=f"remind-dead-{run}", webhook_secret=f"remind-{run}")
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
+    receiver, runner = await start_receiver(settings.webhook_secret)
+    path = tmp_path / "routing.toml"
+    path.write_text(f'[channels.remind-{run}]\ntype = "json"\nurl = "{receiver.url("/json/remind")}"\n\n'
+                    f'[route]\nchannels = ["remind-{run}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n'
+                    f'repeat_interval = "4s"\n')
+    routing = load_routing(path)
+    acked, open_ = (alert(f"remind-{run}-{n}", incident=f"inc-remind-{run}-{n}") for n in ("acked", "open"))
+    await publish(settings, [acked, open_])
+    notices = "SELECT count(*) FROM alert_deliveries WHERE channel = $1 AND outcome = 'delivered'"
+
+    async def first_notices() -> bool:
+        return await pg.fetchval(notices, f"remind-{run}") == 2
+
+    async def reminded() -> bool:
+        return any(a["seq"] == 1 for r in receiver.delivered() for a in r.body["alerts"])
+
+    try:
+        await deliver_until(settings, routing, first_notices, group_prefix=f"remind-{run}")
+        # Acknowledged while delivery was down: the incident event settles it when delivery is back.
+        await publish(settings, [{"id": f"inc-remind-{run}-acked:2", "incident": acked["incident"], "kind": "acknowledged",
+                                  "state": {"status": "acknowledged"}}], topic=settings.topic_incidents)
+        await deliver_until(settings, routing, reminded, group_prefix=f"remind-{run}")
+        await asyncio.sleep(1)
+    finally:
+        await runner.cleanup()
+    seqs = sorted((a["id"], a["seq"]) for r in receiver.delivered() for a in r.body["alerts"])
+    assert seqs == [(acked["id"], 0), (open_["id"], 0), (open_["id"], 1)]

@@ -37,7 +37,7 @@ def routing_text(receiver) -> str:
     return text + f'[route]\nchannels = [{names}]\ngroup_by = []\ngroup_wait = "0s"\nrepeat_interval = "4h"\n'
 
 
-async def publish(settings, alerts: list[dict]) -> None:
+async def publish(settings, alerts: list[dict], topic: str | None = None) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.broker)
@@ -45,7 +45,7 @@ async def publish(settings, alerts: list[dict]) -> None:
     try:
         for a in alerts:
             # One key, so one partition: the consumer reads them in one fetch and sends one notification.
-            await producer.send_and_wait(settings.topic_alerts, json.dumps(a), key=b"one-partition")
+            await producer.send_and_wait(topic or settings.topic_alerts, json.dumps(a), key=b"one-partition")
     finally:
         await producer.stop()
 
