@@ -1,0 +1,59 @@
+"""The escalation wiring's pure parts: metrics from outcomes, and the HTTP action parser's refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from config.rules import load_rules
+from streams.actions import parse_action
+from streams.clock import ManualClock
+from streams.escalation import EscalationMetrics, places_of
+from streams.incidents import IncidentEngine
+from streams.ingest import Refused
+from tests.incident_factories import PLAIN, T0, action, located, nearby, registry
+
+
+def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
+    reg, clock = CollectorRegistry(), ManualClock(T0)
+    metrics = EscalationMetrics(reg)
+    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()))
+    opened = engine.report(located("m1", "safety_hazard", "critical", nearby(PLAIN, 60)))
+    metrics.count(opened)
+    inc = opened.events[0]["incident"]
+    clock.set(T0 + timedelta(minutes=16))
+    metrics.count(engine.due())
+    metrics.count(engine.action(action("m-a1", inc, "reopen", clock.now())))  # refused: not resolved
+    value = reg.get_sample_value
+    assert value("redwall_incidents_opened_total", {"level": "street", "reason": "report"}) == 1
+    assert value("redwall_incidents_escalated_total", {"level": "district", "reason": "deadline_acknowledge"}) == 1
+    assert value("redwall_incident_deadline_breaches_total", {"level": "street", "deadline": "acknowledge"}) == 1
+    assert value("redwall_ceiling_exceeded_total", {"reason": "deadline_acknowledge"}) == 1
+    assert value("redwall_incident_actions_rejected_total", {"action": "reopen"}) == 1
+    assert value("redwall_incident_alerts_total", {"outcome": "emitted"}) == 4  # opened, escalated, breached, ceiling
+
+
+COMMUNITIES = {"c03": None}
+GOOD = "inc-c03-0123456789ab"
+
+
+@pytest.mark.parametrize("incident, body, status, field", [
+    ("not-an-incident", {}, 404, "incident"),
+    ("inc-c99-0123456789ab", {}, 404, "incident"),
+    (GOOD, [], 422, "(body)"),
+    (GOOD, {"action": "ack", "reason": "x"}, 422, "actor"),
+    (GOOD, {"action": "approve", "actor": "a", "reason": "x"}, 422, "action"),
+    (GOOD, {"action": "ack", "actor": "a", "reason": "x", "incident": "inc-c03-ffffffffffff"}, 422, "incident"),
+    (GOOD, {"action": "ack", "actor": "a", "reason": "x", "time": "yesterday"}, 422, "time"),
+])
+def test_bad_actions_are_refused_naming_the_field(incident, body, status, field):
+    with pytest.raises(Refused) as refused:
+        parse_action(incident, body, COMMUNITIES)
+    assert refused.value.status == status and refused.value.errors[0].field == field
+
+
+def test_a_bare_action_gets_an_id_and_a_time():
+    parsed = parse_action(GOOD, {"action": "ack", "actor": "a", "reason": "on my way"}, COMMUNITIES)
+    assert parsed["id"].startswith("act-") and parsed["time"] and parsed["incident"] == GOOD
