@@ -87,6 +87,7 @@ class Escalation:
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
         self.lock = asyncio.Lock()
+        self.generation = 0  # bumped by every revocation; a rebuild read across one is redone
 
     def new_engine(self) -> IncidentEngine:
         # An event clock per partition: partitions are consumed at their own pace, and one
@@ -97,18 +98,19 @@ class Escalation:
     async def ensure(self, partitions: set[int]) -> None:
         """Rebuild the engines of these partitions from the incidents topic unless already held."""
         async with self.lock:
-            missing = partitions - self.engines.keys()
-            if not missing:
-                return
-            started, engines = time.perf_counter(), {p: self.new_engine() for p in missing}
-            restored, periods = await asyncio.gather(self._restore(engines), self._periods(missing))
-            for period in periods:
-                self.major = self.major.with_period(period)
-            for engine in engines.values():
-                engine.major_events = self.major
-            self.engines.update(engines)
-            self.metrics.rebuild_seconds.observe(time.perf_counter() - started)
-            log.info("escalation: rebuilt partitions %s from %d incident events", sorted(missing), restored)
+            while missing := partitions - self.engines.keys():
+                generation, started = self.generation, time.perf_counter()
+                engines = {p: self.new_engine() for p in missing}
+                restored, periods = await asyncio.gather(self._restore(engines), self._periods(missing))
+                if generation != self.generation:
+                    continue  # a revocation came during the read: another worker may have moved on since
+                for period in periods:
+                    self.major = self.major.with_period(period)
+                for engine in engines.values():
+                    engine.major_events = self.major
+                self.engines.update(engines)
+                self.metrics.rebuild_seconds.observe(time.perf_counter() - started)
+                log.info("escalation: rebuilt partitions %s from %d incident events", sorted(missing), restored)
 
     async def _restore(self, engines: dict[int, IncidentEngine]) -> int:
         restored = 0
@@ -133,6 +135,7 @@ class Escalation:
         return periods
 
     def revoke(self, partitions: set[int]) -> None:
+        self.generation += 1
         for p in partitions:
             self.engines.pop(p, None)
 

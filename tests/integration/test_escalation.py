@@ -178,6 +178,11 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     acts += [action(f"{run}-r{n}", i, "resolve", at + 2 * M) for n, i in enumerate(open_bg[::3])]
     for a in acts:
         model.action(a)
+    bad_action = json.dumps({"id": f"{run}-bad", "incident": inc["A"], "action": "approve"})
+    producer = AIOKafkaProducer(bootstrap_servers=s.broker)
+    await producer.start()
+    await producer.send_and_wait(s.topic_actions, bad_action, key=b"c03")
+    await producer.stop()
     async with aiohttp.ClientSession() as session:
         await post_actions(session, url, acts)
         async with session.post(f"{url}/v1/incidents/{inc['A']}/actions", json={"action": "ack"}) as bad:
@@ -247,5 +252,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     assert any(a["id"].startswith(h_up["id"]) for a in topic_alerts)
     k_up = [e for e in model.events if e["incident"] == model.incident(f"{run}-K0").id and e["kind"] == "escalated"]
     assert k_up[0]["reason_code"] == "cluster"
+    letters = [json.loads(r.value) async for r in read_topic(s, s.topic_deadletter)]
+    assert [(d["source_topic"], d["errors"][0]["field"]) for d in letters] == [(s.topic_actions, "actor")]
     weekly = await pg.fetch("SELECT incidents FROM weekly_ceiling_exceeded WHERE $1 = ANY(incidents)", inc["F"])
     assert len(weekly) == 1
