@@ -236,3 +236,16 @@ async def test_the_console_under_load_2000_devices_and_500_incidents(settings, b
         await page.close()
     finally:
         proc.stop()
+
+
+def test_the_console_refuses_to_start_without_a_dispatch_token_or_with_equal_tokens(settings):
+    from config.settings import ConfigError
+    from streams.console import check_tokens, role_of
+
+    with pytest.raises(ConfigError, match="REDWALL_CONSOLE_DISPATCH_TOKEN is empty"):
+        check_tokens(dataclasses.replace(settings, console_dispatch_token=""))
+    with pytest.raises(ConfigError, match="equals the dispatch token"):
+        check_tokens(dataclasses.replace(settings, console_dispatch_token="x", console_read_token="x"))
+    both = dataclasses.replace(settings, console_dispatch_token="d", console_read_token="r")
+    assert [role_of(both, t) for t in ("d", "r", "", "dr")] == ["dispatch", "read", None, None]
+    assert role_of(dataclasses.replace(both, console_read_token=""), "") is None

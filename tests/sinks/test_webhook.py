@@ -150,3 +150,40 @@ async def test_a_reread_never_resends_what_an_endpoint_acknowledged(delivered):
     started = time.monotonic()
     await deliver_until(settings, routing, reread, group_prefix=f"test-reread-{RUN}")
     assert receiver.received[before:] == []  # delivered and dead-lettered alike are final
+
+
+async def test_a_stalled_endpoint_holds_back_neither_other_channels_nor_its_own_other_alerts(settings, tmp_path):
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(settings, topic_alerts=f"stall-alerts-{run}",
+                                   topic_alerts_deadletter=f"stall-dead-{run}", webhook_secret=f"stall-{run}")
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_alerts_deadletter))
+    receiver, runner = await start_receiver(settings.webhook_secret)
+    receiver.behaviours["/json/stuck"] = Behaviour(stall_first=1000, stall=4.0)
+    path = tmp_path / "routing.toml"
+    path.write_text(f'[channels.stuck-{run}]\ntype = "json"\nurl = "{receiver.url("/json/stuck")}"\ntimeout = "10s"\n'
+                    f'attempts = 1\n\n[channels.fast-{run}]\ntype = "json"\nurl = "{receiver.url("/json/fast")}"\n\n'
+                    f'[route]\nchannels = ["stuck-{run}", "fast-{run}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n')
+    alerts = [alert(f"stall-{run}-{i}", incident=f"inc-stall-{run}-{i}") for i in range(12)]
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker)
+    await producer.start()
+    try:  # keyed by incident: spread over the partitions
+        for a in alerts:
+            await producer.send_and_wait(settings.topic_alerts, json.dumps(a), key=a["incident"].encode())
+    finally:
+        await producer.stop()
+
+    async def all_arrived() -> bool:
+        return len(receiver.alert_ids("/json/fast")) == 12 and \
+            len([r for r in receiver.received if r.path == "/json/stuck"]) == 12
+
+    try:
+        await deliver_until(settings, load_routing(path), all_arrived,
+                            group_prefix=f"stall-{run}")
+    finally:
+        await runner.cleanup()
+    fast = [r.arrived for r in receiver.received if r.path == "/json/fast"]
+    stuck = [r.arrived for r in receiver.received if r.path == "/json/stuck"]
+    assert max(fast) < min(stuck) + 4.0  # the fast channel finished while the stuck one still waited
+    assert max(stuck) - min(stuck) < 3.0  # the stuck channel's alerts went out together, not one by one
