@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 GROUP_PREFIX = "redwall-deliver"
 MAX_WAIT_SECONDS = 0.5  # longest a consumer sleeps in a fetch while a group may come due
 RETRY_CAP_SECONDS = 10.0
+WHERE_LIMIT = 10_000
 MAX_CONCURRENT_SENDS = 32  # per channel: a robot rate-limits bursts anyway
 SETTLED = ("acknowledged", "resolved", "closed")  # incident statuses after which nobody is reminded
 
@@ -212,6 +213,9 @@ class ChannelConsumer:
         for offsets in self.pending.values():  # delivered, dead-lettered, or dropped unsent (resolved first)
             for alert_id in [i for i in offsets if i not in still]:
                 del offsets[alert_id]
+        if len(self.where) > WHERE_LIMIT:  # keep positions only of alerts that may still be dead-lettered
+            firing = {i for g in self.router.groups.values() for i in g.firing} | still
+            self.where = {i: w for i, w in self.where.items() if i in firing}
         assigned = consumer.assignment()
         offsets = {tp: min(self.pending.get(tp, {}).values(), default=end) for tp, end in self.next_offset.items()
                    if tp in assigned}
