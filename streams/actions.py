@@ -45,7 +45,8 @@ def install(app: faust.App, settings, communities) -> None:
 def parse_action(incident: str, body, communities) -> dict:
     """The action a request asks for; Refused names the field and the reason."""
     if not _INCIDENT.fullmatch(incident):
-        raise Refused(404, [FieldError("incident", f"{incident!r:.80} is not an incident id (inc-<community>-<12 hex>)")])
+        reason = f"{incident!r:.80} is not an incident id (inc-<community>-<12 hex>)"
+        raise Refused(404, [FieldError("incident", reason)])
     if community_of(incident) not in communities:
         raise Refused(404, [FieldError("incident", f"no community {community_of(incident)!r} in this street")])
     if not isinstance(body, dict):

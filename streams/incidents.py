@@ -4,9 +4,7 @@ holds the incidents of one partition, i.e. of the communities keyed onto it."""
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Mapping
 
@@ -14,11 +12,11 @@ import h3
 
 from config.major_events import MajorEvents, Period
 from config.rules import Rules
+from schemas.records import LEVELS
 from streams.clock import Clock
 from streams.incident_alerts import alert_for
+from streams.incident_state import OPEN, Incident, Outcome, community_of, incident_id, parse_time
 
-LEVELS = ("grid", "community", "street", "district")
-OPEN = frozenset({"assigned", "acknowledged"})
 ALLOWED = {  # action -> statuses it may act on
     "ack": frozenset({"assigned"}), "resolve": OPEN, "reopen": frozenset({"resolved", "closed"}),
     "request_escalation": OPEN, "reassign": OPEN, "close_duplicate": OPEN,
@@ -26,70 +24,9 @@ ALLOWED = {  # action -> statuses it may act on
 SYSTEM = "system"
 
 
-def incident_id(community: str, report_id: str) -> str:
-    """Deterministic, and carrying the community: actions keyed by it meet the incident's partition."""
-    return f"inc-{community}-{hashlib.sha1(report_id.encode()).hexdigest()[:12]}"
-
-
-def community_of(incident: str) -> str:
-    return incident[4:-13]
-
-
-def _ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-@dataclass
-class Incident:
-    id: str
-    street: str
-    community: str
-    grid: str | None
-    category: str
-    severity: str
-    priority: str
-    cell: str
-    status: str
-    level: str
-    owner: str
-    opened_at: datetime
-    last_report_at: datetime
-    reports: int = 1
-    ack_by: datetime | None = None
-    resolve_by: datetime | None = None
-    flags: set[str] = field(default_factory=set)
-    seq: int = 0
-
-    def state(self) -> dict:
-        s = {"status": self.status, "level": self.level, "owner": self.owner, "priority": self.priority,
-             "opened_at": self.opened_at.isoformat(), "reports": self.reports,
-             "last_report_at": self.last_report_at.isoformat(), "cluster_cell": self.cell,
-             "flags": sorted(self.flags)}
-        if self.ack_by:
-            s["ack_by"] = self.ack_by.isoformat()
-        if self.resolve_by:
-            s["resolve_by"] = self.resolve_by.isoformat()
-        return s
-
-    @classmethod
-    def from_event(cls, e: dict) -> "Incident":
-        s = e["state"]
-        return cls(e["incident"], e["street"], e["community"], e.get("grid"), e["category"], e["severity"],
-                   s["priority"], s["cluster_cell"], s["status"], s["level"], s["owner"], _ts(s["opened_at"]),
-                   _ts(s["last_report_at"]), int(s["reports"]), _ts(s.get("ack_by")), _ts(s.get("resolve_by")),
-                   set(s["flags"]), int(e["seq"]))
-
-
-@dataclass
-class Outcome:
-    """What one input caused: incident events to publish, alerts to publish, alerts held back as stale."""
-
-    events: list[dict] = field(default_factory=list)
-    alerts: list[dict] = field(default_factory=list)
-    suppressed: int = 0
-
-
 class IncidentEngine:
+    """Every call takes one input (or the passing of time) and returns what it caused, as an Outcome."""
+
     def __init__(self, rules: Rules, clock: Clock, major_events: MajorEvents = MajorEvents(()),
                  places: Mapping[str, tuple[str, str | None]] | None = None):
         self.rules, self.clock, self.major_events = rules, clock, major_events
@@ -238,7 +175,8 @@ class IncidentEngine:
         if a["action"] == "request_escalation" and (
                 inc.level == "district" or inc.level == "street"
                 and not self.rules.ceiling_allows(inc.category, inc.severity, "request")):
-            return "already at the street: going beyond it needs a [[ceiling.allow]] rule (小事不出社区，大事不出街道)"
+            return ("already at the street: going beyond it needs a [[ceiling.allow]] rule "
+                    "(小事不出社区，大事不出街道)")
         return None
 
     def _do_ack(self, inc: Incident, a: dict, out: Outcome) -> None:
@@ -258,7 +196,7 @@ class IncidentEngine:
         self._set_deadlines(inc, self.clock.now())
         event = self._action_event(inc, "reopened", a)
         out.events.append(event)
-        self._alert(out, event, "incident_reopened", inc.level, inc.owner, _ts(a["time"]))
+        self._alert(out, event, "incident_reopened", inc.level, inc.owner, parse_time(a["time"]))
 
     def _do_reassign(self, inc: Incident, a: dict, out: Outcome) -> None:
         old_level = inc.level
@@ -266,11 +204,11 @@ class IncidentEngine:
         self._set_deadlines(inc, self.clock.now())
         event = self._action_event(inc, "assigned", a, from_level=old_level)
         out.events.append(event)
-        self._alert(out, event, "incident_assigned", inc.level, inc.owner, _ts(a["time"]))
+        self._alert(out, event, "incident_assigned", inc.level, inc.owner, parse_time(a["time"]))
 
     def _do_request_escalation(self, inc: Incident, a: dict, out: Outcome) -> None:
         self._escalate(inc, "request", self.clock.now(), a["actor"], a["reason"], "request", out,
-                       source=_ts(a["time"]), action=a["id"])
+                       source=parse_time(a["time"]), action=a["id"])
 
     # -- helpers --------------------------------------------------------------------------------
     def _action_event(self, inc: Incident, kind: str, a: dict, prefix: str = "", **extra) -> dict:
