@@ -33,19 +33,20 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
         async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
             started = time.perf_counter()
             outputs = []
-            located = 0
+            located = rejected = 0
             for event in events:
                 msg = event.message
                 out = handle(msg.value, msg.topic, msg.partition, msg.offset, msg.key)
                 outputs.append((out, msg.partition))
                 located += out.events
                 if out.rejected is not None:
+                    rejected += 1
                     metrics.rejected.labels(msg.topic, "kafka", out.rejected).inc()
                     metrics.deadletters.labels(msg.topic).inc()
             elapsed = time.perf_counter() - started
             metrics.geofence_seconds.observe(elapsed / len(events))
             metrics.batch_records.observe(len(events))
-            ingested.inc(len(events))
+            ingested.inc(len(events) - rejected)
             located_total.inc(located)
             await produce_all(app, outputs, same_partitions)
 

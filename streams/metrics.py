@@ -13,7 +13,9 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
         self.ingested = Counter(
-            "redwall_events_ingested_total", "Input records accepted, by topic", ["topic"], registry=registry
+            "redwall_events_ingested_total",
+            "Input records the worker accepted, by topic: once each, whether posted over HTTP or produced to Kafka",
+            ["topic"], registry=registry,
         )
         self.located = Counter(
             "redwall_events_located_total", "Reports and GPS pings located, by input topic", ["topic"],

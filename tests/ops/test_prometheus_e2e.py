@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -138,3 +139,26 @@ def test_consumer_lag_covers_the_worker_the_sinks_and_delivery(observed):
     answer = query(observed.prometheus_url, "count by (group) (redwall_consumer_lag_records)")
     groups = {r["metric"]["group"] for r in answer["data"]["result"]}
     assert {"redwall", "redwall-sink-reports", "redwall-sink-positions", "redwall-deliver-ops-receiver"} <= groups
+
+
+def test_every_consumed_record_is_counted_once_as_ingested_or_dead_lettered(observed, settings):
+    """Records posted over HTTP are counted by the agent that consumes them, not a second time at ingest."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def totals() -> dict[tuple[str, str], float]:
+        with urllib.request.urlopen(f"{observed.pipeline.url}/metrics", timeout=5) as response:
+            families = text_string_to_metric_families(response.read().decode())
+            return {(s.name, s.labels.get("topic", "")): s.value for f in families for s in f.samples
+                    if s.name.endswith("_total")}
+
+    deadline = time.monotonic() + 15
+    while True:  # the worker may still be finishing its last batch
+        t = totals()
+        topics = (settings.topic_reports, settings.topic_pings)
+        counted = {topic: t.get(("redwall_events_ingested_total", topic), 0) + t.get(("redwall_deadletters_total", topic), 0)
+                   for topic in topics}
+        consumed = {topic: t.get(("faust_messages_received_per_topic_total", topic), 0) for topic in topics}
+        if counted == consumed or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert all(consumed.values()) and counted == consumed
