@@ -28,9 +28,9 @@ _UPSERT_STATUS = """
 INSERT INTO patrol_status (device_id, grid_id, status, since, reason, current_grid, fix_time, lat, lng, accuracy)
 SELECT DISTINCT ON (device_id) device_id, grid_id, status, event_time, reason, current_grid, fix_time, lat, lng, accuracy
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[],
-            $8::float8[], $9::float8[], $10::float4[])
-     AS t(device_id, grid_id, status, event_time, reason, current_grid, fix_time, lat, lng, accuracy)
-ORDER BY device_id, event_time DESC
+            $8::float8[], $9::float8[], $10::float4[]) WITH ORDINALITY
+     AS t(device_id, grid_id, status, event_time, reason, current_grid, fix_time, lat, lng, accuracy, seq)
+ORDER BY device_id, event_time DESC, seq DESC
 ON CONFLICT (device_id) DO UPDATE SET
     grid_id = excluded.grid_id, status = excluded.status, since = excluded.since, reason = excluded.reason,
     current_grid = excluded.current_grid, fix_time = excluded.fix_time, lat = excluded.lat, lng = excluded.lng,
@@ -53,8 +53,8 @@ class PatrolSink:
                  for r in records if r["type"] == "gps_flags" for f in r["flags"]]
         async with _transaction(self.pool) as conn:
             inserted = await conn.execute(_INSERT_EVENTS, *_columns(events, 12))
-            # Events of one batch may repeat a device: the newest wins, and an older replay never
-            # overwrites a newer status already stored.
+            # Events of one batch may repeat a device: the newest wins, the later in the topic on a tie
+            # (shift_started and first_fix_inside share a time); an older replay never overwrites.
             await conn.execute(_UPSERT_STATUS, *_columns([(e[1], e[2], e[3], e[6], e[5], *e[7:]) for e in events], 10))
             flagged = await conn.execute(_INSERT_FLAGS, *_columns(flags, 3))
         return {"patrol_events": _count(inserted), "position_flags": _count(flagged)}
@@ -97,11 +97,22 @@ async def latest_positions(conn: asyncpg.Connection | asyncpg.Pool, *, community
     return [dict(r) for r in rows]
 
 
-async def device_states(conn: asyncpg.Connection | asyncpg.Pool, devices: list[str]) -> list[dict]:
-    """The durable state a restarted worker starts from: status, and the newest good fix known."""
+async def device_states(conn: asyncpg.Connection | asyncpg.Pool, devices: list[str],
+                        max_accuracy_m: float = 50.0) -> list[dict]:
+    """The durable state a restarted worker starts from: the status, and the newest fix known, from
+    `latest_positions` when it is newer and accurate enough (status rows carry the fix of their change
+    only), so a device on post for hours is not taken for silent."""
     rows = await conn.fetch("""
-        SELECT w.device_id AS device, s.status, s.since, s.current_grid, s.fix_time, s.lat, s.lng, s.accuracy
-        FROM unnest($1::text[]) AS w(device_id) JOIN patrol_status s USING (device_id)""", devices)
+        SELECT w.device_id AS device, s.status, s.since,
+               CASE WHEN newer THEN p.grid_id ELSE s.current_grid END AS current_grid,
+               CASE WHEN newer THEN p.event_time ELSE s.fix_time END AS fix_time,
+               CASE WHEN newer THEN p.lat ELSE s.lat END AS lat, CASE WHEN newer THEN p.lng ELSE s.lng END AS lng,
+               CASE WHEN newer THEN p.accuracy ELSE s.accuracy END AS accuracy
+        FROM unnest($1::text[]) AS w(device_id) JOIN patrol_status s USING (device_id)
+        LEFT JOIN latest_positions p USING (device_id)
+        CROSS JOIN LATERAL (SELECT p.event_time IS NOT NULL AND p.accuracy <= $2
+                                   AND p.event_time > coalesce(s.fix_time, '-infinity')) AS n(newer)""",
+        devices, max_accuracy_m)
     return [dict(r) for r in rows]
 
 

@@ -104,7 +104,8 @@ class Ownership:
         self.devices = self._owned(self.monitor.roster.workers, self.settings.topic_positions)
         owned = set(self.devices)
         self.monitor.forget(owned.__contains__)
-        self.monitor.restore(await device_states(self.pool, [d for d in self.devices if d not in self.monitor.states]))
+        missing = [d for d in self.devices if d not in self.monitor.states]
+        self.monitor.restore(await device_states(self.pool, missing, self.settings.gps_max_accuracy_m))
         grids = self._owned(self.all_grids, self.settings.topic_patrol)
         new = [g for g in grids if g not in self.grids]
         for grid in [g for g in self.alerts.grids if g not in grids]:
