@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(run=_deliver)
     sub.add_parser("console", help="the dispatcher console: map, live alert feed, incident actions"
                    ).set_defaults(run=_console)
+    inbox = sub.add_parser("inbox", help="a loopback webhook endpoint playing the JSON receiver and the robots")
+    inbox.add_argument("--port", type=int, default=9103)
+    inbox.set_defaults(run=_inbox)
     sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/").set_defaults(run=_migrate)
     sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
 
@@ -106,6 +109,12 @@ def _console(settings, args):
     from streams.console import main as console_main
 
     console_main(settings)
+
+
+def _inbox(settings, args):
+    from streams.inbox import main as inbox_main
+
+    inbox_main(settings, args.port)
 
 
 def _migrate(settings, args):

@@ -21,6 +21,7 @@ import asyncpg
 from config.settings import Settings
 from sinks.migrate import migrate_and_seed
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
+from streams.inbox import routing_for_inbox
 from streams.processes import RedwallProcess
 from streams.topics import count_records, ensure_topics
 
@@ -52,12 +53,18 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
             console_read_token=settings.console_read_token or secrets.token_urlsafe(12),
             console_dispatch_token=settings.console_dispatch_token or secrets.token_urlsafe(12),
         )
+        # The sample's webhooks point nowhere: the demo's go to a local inbox that logs each message.
+        inbox_port = free_port()
+        routing = workdir / "routing.toml"
+        routing.write_text(routing_for_inbox(settings.routing_path, f"http://127.0.0.1:{inbox_port}"), encoding="utf-8")
+        settings = dataclasses.replace(settings, routing_path=routing)
         asyncio.run(ensure_topics(settings))
         asyncio.run(migrate_and_seed(settings))
         children = stack.enter_context(Children(settings, workdir))
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
         children.start("worker").wait_http(ingest_url + "/metrics")
         children.start("sink").wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
+        children.start("inbox", "--port", str(inbox_port))
         children.start("deliver").wait_http(f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics")
         children.start("console").wait_http(f"http://127.0.0.1:{settings.console_port}/static/console.css")
         children.start("simulate", "--devices", str(devices))
@@ -71,7 +78,7 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
 class Children:
     """The demo's child processes, stopped devices-first so what they sent drains through."""
 
-    ORDER = ("simulate", "worker", "sink", "deliver", "console")
+    ORDER = ("simulate", "worker", "sink", "deliver", "console", "inbox")
 
     def __init__(self, settings: Settings, workdir: Path):
         self.settings, self.workdir = settings, workdir
@@ -152,7 +159,8 @@ def _print_where(settings: Settings, ingest_url: str, workdir: Path) -> None:
         f"  delivery metrics       http://127.0.0.1:{settings.deliver_metrics_port}/metrics\n"
         f"  dispatcher console     http://127.0.0.1:{settings.console_port}/?token={settings.console_dispatch_token}\n"
         f"  read-only console      http://127.0.0.1:{settings.console_port}/?token={settings.console_read_token}\n"
-        f"  logs                   {workdir}/{{worker,sink,deliver,console,simulate}}.log\n"
+        f"  webhooks               {settings.routing_path} -> {workdir}/inbox.log\n"
+        f"  logs                   {workdir}/{{worker,sink,deliver,console,inbox,simulate}}.log\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -187,3 +187,15 @@ async def test_a_stalled_endpoint_holds_back_neither_other_channels_nor_its_own_
     stuck = [r.arrived for r in receiver.received if r.path == "/json/stuck"]
     assert max(fast) < min(stuck) + 4.0  # the fast channel finished while the stuck one still waited
     assert max(stuck) - min(stuck) < 3.0  # the stuck channel's alerts went out together, not one by one
+
+
+def test_the_demo_points_every_channel_of_the_sample_routing_at_the_inbox(tmp_path):
+    from config.settings import SAMPLE_ROUTING
+    from streams.inbox import routing_for_inbox
+
+    path = tmp_path / "routing.toml"
+    path.write_text(routing_for_inbox(SAMPLE_ROUTING, "http://127.0.0.1:7000"))
+    sample, rewritten = load_routing(SAMPLE_ROUTING), load_routing(path)
+    assert {c.name: c.url for c in rewritten.channels.values()} == {
+        c.name: f"http://127.0.0.1:7000/{c.type}/{c.name}" for c in sample.channels.values()}
+    assert rewritten.root == sample.root
