@@ -180,6 +180,8 @@ class Escalation:
                 futures.append(await send(s.topic_alerts, a["community"].encode(), json.dumps(a), None, None, None))
         if futures:
             await asyncio.gather(*futures)
+
+    def count_open(self) -> None:
         self.metrics.open.set(sum(1 for e in self.engines.values() for i in e.incidents.values()
                                   if i.status in ("assigned", "acknowledged")))
 
@@ -229,6 +231,7 @@ def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: 
     @app.timer(interval=1.0, name="escalation-deadlines")
     async def deadlines():
         await esc.publish([(p, engine.due()) for p, engine in list(esc.engines.items())])
+        esc.count_open()  # once a second, not per batch: it walks every incident held
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender, assigned, **kwargs):
