@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, time
 from pathlib import Path
 from types import MappingProxyType
@@ -33,9 +34,13 @@ class Shift:
     end: time  # an end at or before the start runs past midnight
 
     def covers(self, local: time) -> bool:
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
+        return self.covers_second(_second_of_day(local))
+
+    def covers_second(self, second: int) -> bool:
+        start, end = _second_of_day(self.start), _second_of_day(self.end)
+        if start < end:
+            return start <= second < end
+        return second >= start or second < end
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +64,12 @@ class Roster:
         worker = self.workers.get(device)
         if worker is None:
             return False
-        local = when.astimezone(ZoneInfo(self.timezone)).time()
-        return any(self.shifts[s].covers(local) for s in worker.shifts)
+        second = _local_second(when, self.timezone)
+        shifts = self.shifts
+        for shift in worker.shifts:
+            if shifts[shift].covers_second(second):
+                return True
+        return False
 
     def by_grid(self) -> dict[str, list[str]]:
         """Devices per assigned grid."""
@@ -68,6 +77,26 @@ class Roster:
         for worker in self.workers.values():
             grids.setdefault(worker.grid, []).append(worker.device)
         return grids
+
+
+_OFFSETS: dict[tuple[str, int], int] = {}
+
+
+def _local_second(when: datetime, timezone: str) -> int:
+    """Seconds since local midnight. Asked for every fix, so the zone's UTC offset is looked up once
+    per hour (offsets change on hour boundaries) instead of converting each time."""
+    ts = int(when.timestamp())
+    hour = ts // 3600
+    offset = _OFFSETS.get((timezone, hour))
+    if offset is None:
+        utc = datetime.fromtimestamp(hour * 3600, ZoneInfo("UTC"))
+        offset = _OFFSETS[(timezone, hour)] = int(ZoneInfo(timezone).utcoffset(utc).total_seconds())
+    return (ts + offset) % 86400
+
+
+@lru_cache(maxsize=64)
+def _second_of_day(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
 
 
 EMPTY = Roster("Asia/Shanghai", MappingProxyType({}), MappingProxyType({}))

@@ -117,6 +117,11 @@ class Detector:
 
 
 def _set(s: DeviceState, status: str, at: datetime, reason: str) -> StatusChange:
+    if s.since is not None and at < s.since:
+        # A timer on a clock moved on by other partitions may have changed the state ahead of this
+        # device's own fixes; a device's changes never go back in time, so stores ordering by time
+        # and consumers ordering by offset agree on its latest status.
+        at = s.since
     change = StatusChange(s.device, s.grid, status, s.status, at, reason, s.last, s.current_grid)
     s.status, s.since = status, at
     if status == OFF_DUTY:

@@ -169,3 +169,9 @@ def test_bad_fixes_filtered_by_quality_never_move_the_state(bad):
              "out_of_order": fix(50, far_outside())}[bad]
     assert quality.check(wrong, s.last, wrong.time) in ("impossible_speed", "duplicate", "out_of_order")
     assert tick(d, s, 250) == [] and s.status == "on_post"
+
+
+def test_a_tick_ahead_of_the_fixes_never_makes_time_run_backwards():
+    d, s = detector(), DeviceState("dev-1", GRID)
+    assert tick(d, s, 30) == [("unknown", 30, "shift_started")]  # the clock moved on by other devices
+    assert feed(d, s, [fix(0, inside())]) == [("on_post", 30, "first_fix_inside")]
