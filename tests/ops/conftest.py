@@ -1,17 +1,16 @@
-"""One observed run for the ops tests: places seeded and the roster loaded, the worker, sink and delivery processes (the
-latter posting to a webhook receiver on loopback), a real Prometheus scraping them every second, and a
-short simulator run through the ingest API."""
+"""One observed run for the ops tests: places seeded and the roster loaded, the worker, sink and delivery
+processes (delivery posting to `redwall inbox` on loopback), a real Prometheus scraping them every
+second, and a short simulator run through the ingest API."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+import socket
 import subprocess
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -72,22 +71,20 @@ def start_prometheus(config: dict, work: Path) -> tuple[subprocess.Popen, str]:
     pytest.fail("prometheus did not become ready within 30 s")
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """A webhook endpoint that takes every alert."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"errcode": 0, "errmsg": "ok"}')
-
-    def log_message(self, *args):
-        pass
+def wait_listening(process: RedwallProcess, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.exited is None, process.log_tail()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{process.command} did not listen on {port}:\n{process.log_tail()}")
 
 
 def routing_to(url: str) -> str:
-    """Every alert to one JSON webhook at once, whatever the hour."""
+    """Every alert to one signed JSON webhook at once, whatever the hour."""
     return f"""utc_offset = "+08:00"
 max_age = "1h"
 
@@ -115,9 +112,9 @@ def run_once(command: str, settings, work: Path, *args: str) -> None:
 @pytest.fixture(scope="package")
 def observed(settings, tmp_path_factory):
     work = tmp_path_factory.mktemp("ops")
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    (work / "routing.toml").write_text(routing_to(f"http://127.0.0.1:{receiver.server_port}/alerts"))
+    inbox_port = free_port()
+    inbox = RedwallProcess("inbox", settings, work, "--port", str(inbox_port)).start()
+    (work / "routing.toml").write_text(routing_to(f"http://127.0.0.1:{inbox_port}/json/ops-receiver"))
     settings = dataclasses.replace(settings, routing_path=work / "routing.toml", deliver_metrics_port=free_port())
     run_once("migrate", settings, work)  # seeds streets, communities and grids, as in production
     run_once("roster", settings, work, "load")
@@ -131,6 +128,7 @@ def observed(settings, tmp_path_factory):
     delivery_metrics_url = f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics"
     prometheus = None
     try:
+        wait_listening(inbox, inbox_port)
         pipeline.wait_ready()
         delivery.wait_http(delivery_metrics_url)
         prometheus, url = start_prometheus(prometheus_config(settings, RULES), work)
@@ -144,6 +142,5 @@ def observed(settings, tmp_path_factory):
         if prometheus is not None:
             prometheus.terminate()
             prometheus.wait(10)
-        for process in (delivery, pipeline.worker, pipeline.sink):
+        for process in (delivery, pipeline.worker, pipeline.sink, inbox):
             process.stop()
-        receiver.shutdown()
