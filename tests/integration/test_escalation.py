@@ -28,7 +28,7 @@ from streams.clock import EventClock
 from streams.control import broadcast, tick
 from streams.escalation import places_of
 from streams.embedded import free_port
-from streams.incidents import IncidentEngine, Outcome
+from streams.incidents import IncidentEngine, Outcome, incident_id
 from streams.processes import RedwallProcess, settings_env
 from streams.topics import ensure_topics, read_topic
 from tests import factories
@@ -78,8 +78,7 @@ class Model:
 
 
 def _hash(report_id: str) -> str:
-    import hashlib
-    return hashlib.sha1(report_id.encode()).hexdigest()[:12]
+    return incident_id("", report_id)[-12:]
 
 
 def phase_one(run: str) -> tuple[list[dict], dict[str, str]]:
