@@ -54,6 +54,7 @@ class CeilingRule:
 class Rules:
     path: Path
     alert_max_age: timedelta
+    keep_closed: timedelta
     initial_default: str
     initial_by_severity: Mapping[str, str]
     initial_by_category: Mapping[str, Mapping[str, str]]
@@ -96,7 +97,8 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read escalation rules: {exc}") from None
     c = _Checker(path)
-    c.known(data, "", {"alerts", "initial", "priority", "deadlines", "clustering", "sensitive_zones", "ceiling"})
+    c.known(data, "", {"alerts", "retention", "initial", "priority", "deadlines", "clustering", "sensitive_zones",
+                       "ceiling"})
     initial, deadlines = c.table(data, "initial"), c.table(data, "deadlines")
     clustering, zones = c.table(data, "clustering"), c.table(data, "sensitive_zones")
     levels = {lv: Deadlines(c.duration(d, f"deadlines.{lv}.acknowledge"), c.duration(d, f"deadlines.{lv}.resolve"))
@@ -104,6 +106,7 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     return Rules(
         path=path,
         alert_max_age=c.duration(c.table(data, "alerts"), "alerts.max_age"),
+        keep_closed=c.duration(c.table(data, "retention"), "retention.closed"),
         initial_default=c.choice(initial.get("default"), "initial.default", LEVELS[:3]),
         initial_by_severity=c.severity_map(initial.get("by_severity", {}), "initial.by_severity", LEVELS[:3]),
         initial_by_category={cat: c.severity_map(m, f"initial.by_category.{cat}", LEVELS[:3])

@@ -231,6 +231,8 @@ def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: 
     @app.timer(interval=1.0, name="escalation-deadlines")
     async def deadlines():
         await esc.publish([(p, engine.due()) for p, engine in list(esc.engines.items())])
+        for engine in list(esc.engines.values()):
+            engine.prune()
         esc.count_open()  # once a second, not per batch: it walks every incident held
 
     @app.on_partitions_assigned.connect

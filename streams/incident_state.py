@@ -42,6 +42,7 @@ class Incident:
     resolve_by: datetime | None = None
     flags: set[str] = field(default_factory=set)
     seq: int = 0
+    closed_at: datetime | None = None  # when it was resolved or closed; the engine forgets it later
 
     def state(self) -> dict:
         s = {"status": self.status, "level": self.level, "owner": self.owner, "priority": self.priority,
@@ -60,7 +61,7 @@ class Incident:
         return cls(e["incident"], e["street"], e["community"], e.get("grid"), e["category"], e["severity"],
                    s["priority"], s["cluster_cell"], s["status"], s["level"], s["owner"], t(s["opened_at"]),
                    t(s["last_report_at"]), int(s["reports"]), t(s.get("ack_by")), t(s.get("resolve_by")),
-                   set(s["flags"]), int(e["seq"]))
+                   set(s["flags"]), int(e["seq"]), t(e["when"]) if s["status"] in ("resolved", "closed") else None)
 
 
 @dataclass

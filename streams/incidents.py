@@ -77,6 +77,18 @@ class IncidentEngine:
                 self._breach(inc, kind, due, out)
         return out
 
+    def prune(self) -> int:
+        """Forget incidents resolved or closed longer ago than `[retention] closed` (Postgres keeps them)."""
+        now = self.clock.now()
+        if now is None:
+            return 0
+        cutoff = now - self.rules.keep_closed
+        gone = {i.id for i in self.incidents.values() if i.closed_at is not None and i.closed_at < cutoff}
+        for inc_id in gone:
+            inc = self.incidents.pop(inc_id)
+            self._clusters[(inc.category, inc.cell)].remove(inc_id)
+        return len(gone)
+
     def next_deadline(self) -> datetime | None:
         return self._deadlines[0][0] if self._deadlines else None
 
@@ -184,15 +196,15 @@ class IncidentEngine:
         out.events.append(self._action_event(inc, "acknowledged", a))
 
     def _do_resolve(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by, inc.resolve_by = "resolved", None, None
+        inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "resolved", None, None, self.clock.now()
         out.events.append(self._action_event(inc, "resolved", a))
 
     def _do_close_duplicate(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by, inc.resolve_by = "closed", None, None
+        inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "closed", None, None, self.clock.now()
         out.events.append(self._action_event(inc, "closed", a, f"duplicate of {a['duplicate_of']}: "))
 
     def _do_reopen(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status = "assigned"
+        inc.status, inc.closed_at = "assigned", None
         self._set_deadlines(inc, self.clock.now())
         event = self._action_event(inc, "reopened", a)
         out.events.append(event)

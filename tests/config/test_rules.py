@@ -44,6 +44,7 @@ def write(tmp_path, old: str, new: str):
      "initial.by_severity.high", "use one of"),
     ('safety_hazard = { low', 'fire = { low', "initial.by_category.fire", "use one of"),
     ("escalate_at = 5", "escalate_at = 1", "clustering.escalate_at", "2..10000"),
+    ('closed = "30d"', 'closed = "forever"', "retention.closed", "unit"),
     ('window = "2h"', "window = 2", "clustering.window", "unit"),
     ('file = "sample/sensitive_zones.geojson"', 'file = "zones.geojson"', "sensitive_zones.file", "relative"),
     ('reasons = ["deadline"]', 'reasons = ["boredom"]', "ceiling.allow #1.reasons", "deadline, request, cluster"),

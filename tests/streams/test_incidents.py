@@ -158,6 +158,18 @@ def test_invalid_transitions_are_rejected_with_the_reason(engine, clock):
     assert wrong.events[0]["kind"] == "action_rejected"
 
 
+def test_resolved_incidents_are_forgotten_after_the_retention(engine, clock):
+    inc = engine.report(located("r1")).events[0]["incident"]
+    engine.action(action("a1", inc, "resolve", clock.now()))
+    travel(clock, days=29)
+    assert engine.prune() == 0
+    travel(clock, days=2)
+    assert engine.prune() == 1 and inc not in engine.incidents
+    refused = engine.action(action("a2", inc, "reopen", clock.now()))
+    assert refused.events[0]["kind"] == "action_rejected" and "no incident" in refused.events[0]["reason"]
+    assert engine.report(located("r2", where=nearby(PLAIN, 1), at=clock.now())).events[0]["kind"] == "opened"
+
+
 def test_replay_does_not_re_alert(engine, clock):
     first = engine.report(located("r1", "sanitation", "high"))
     # A restarted worker rebuilds from the incidents topic; the same report redelivered is a no-op.
