@@ -9,6 +9,7 @@ import dataclasses
 import time
 import uuid
 
+import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -27,10 +28,8 @@ FORMATS = ("json", "wecom", "dingtalk")
 
 
 def routing_text(receiver) -> str:
-    channels = [(f"{fmt}-{RUN}", fmt, f"/{fmt}/{RUN}", "2s", 4) for fmt in FORMATS] + [
-        (f"dead-{RUN}", "json", f"/dead/{RUN}", "2s", 3),
-        (f"slow-{RUN}", "dingtalk", f"/dingtalk-slow/{RUN}", "300ms", 3),
-    ]
+    channels = [(f"{fmt}{kind}-{RUN}", fmt, f"/{fmt}{kind}/{RUN}", timeout, attempts) for fmt in FORMATS
+                for kind, timeout, attempts in (("", "2s", 4), ("-dead", "2s", 3), ("-slow", "300ms", 3))]
     text = "".join(f'[channels.{name}]\ntype = "{fmt}"\nurl = "{receiver.url(path)}"\ntimeout = "{timeout}"\n'
                    f"attempts = {attempts}\n\n" for name, fmt, path, timeout, attempts in channels)
     names = ", ".join(f'"{c[0]}"' for c in channels)
@@ -74,8 +73,8 @@ async def delivered(settings, tmp_path_factory):
     receiver, runner = await start_receiver(settings.webhook_secret)
     for fmt in FORMATS:
         receiver.behaviours[f"/{fmt}/{RUN}"] = Behaviour(fail_first=2)
-    receiver.behaviours[f"/dead/{RUN}"] = Behaviour(always_fail=True)
-    receiver.behaviours[f"/dingtalk-slow/{RUN}"] = Behaviour(stall_first=1, stall=1.5)
+        receiver.behaviours[f"/{fmt}-dead/{RUN}"] = Behaviour(always_fail=True)
+        receiver.behaviours[f"/{fmt}-slow/{RUN}"] = Behaviour(stall_first=1, stall=1.5)
     path = tmp_path_factory.mktemp("routing") / "routing.toml"
     path.write_text(routing_text(receiver))
     routing = load_routing(path)
@@ -84,11 +83,16 @@ async def delivered(settings, tmp_path_factory):
     ids = sorted(a["id"] for a in alerts)
 
     async def all_done() -> bool:
-        got = all(sorted(receiver.alert_ids(f"/{p}/{RUN}")) == ids for p in (*FORMATS, "dingtalk-slow"))
-        return got and len([r for r in receiver.received if r.path == f"/dead/{RUN}"]) >= 3
+        got = all(sorted(receiver.alert_ids(f"/{f}{kind}/{RUN}")) == ids for f in FORMATS for kind in ("", "-slow"))
+        dead = await conn.fetchval("SELECT count(*) FROM alert_notifications WHERE state = 'dead_lettered' "
+                                   "AND channel = ANY($1::text[])", [f"{f}-dead-{RUN}" for f in FORMATS])
+        return got and dead == len(FORMATS)
 
-    await deliver_until(settings, routing, all_done, group_prefix=f"test-deliver-{RUN}")
-    await asyncio.sleep(0.5)  # the dead channel's letter and log rows follow its third refusal
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await deliver_until(settings, routing, all_done, group_prefix=f"test-deliver-{RUN}")
+    finally:
+        await conn.close()
     try:
         yield settings, receiver, routing, ids
     finally:
@@ -116,28 +120,31 @@ async def test_each_format_is_signed_and_retried_then_delivered_exactly_once(del
     assert all(r["latency_ms"] > 0 for r in rows)
 
 
-async def test_an_endpoint_that_always_fails_dead_letters_with_every_attempt(delivered, pg):
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_an_endpoint_that_always_fails_dead_letters_with_every_attempt(delivered, pg, fmt):
     settings, receiver, _, ids = delivered
-    channel = f"dead-{RUN}"
+    channel = f"{fmt}-dead-{RUN}"
     rows = await pg.fetch("SELECT alert_id, attempt, outcome FROM alert_deliveries WHERE channel = $1 "
                           "ORDER BY alert_id, attempt", channel)
     assert [(r["attempt"], r["outcome"]) for r in rows] == \
         [(1, "failed"), (2, "failed"), (3, "failed"), (4, "dead_lettered")] * 3
     assert await pg.fetchval("SELECT state FROM alert_notifications WHERE channel = $1", channel) == "dead_lettered"
     letters = [DeadLetter.decode(r.value) async for r in read_topic(settings, settings.topic_alerts_deadletter)]
+    letters = [d for d in letters if base64.b64decode(d["key_b64"]).decode() == channel]
     assert sorted(json.loads(base64.b64decode(d["value_b64"]))["id"] for d in letters) == ids
     assert all(channel in d["reason"] and len(d["errors"]) == 3 and "HTTP 500" in d["errors"][0]["reason"]
                for d in letters)
     assert {d["source_topic"] for d in letters} == {settings.topic_alerts}
 
 
-async def test_a_timeout_is_a_failed_attempt_and_is_retried(delivered, pg):
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_a_timeout_is_a_failed_attempt_and_is_retried(delivered, pg, fmt):
     _, receiver, _, ids = delivered
     rows = await pg.fetch("SELECT attempt, outcome, error FROM alert_deliveries WHERE channel = $1 "
-                          "ORDER BY alert_id, attempt", f"slow-{RUN}")
+                          "ORDER BY alert_id, attempt", f"{fmt}-slow-{RUN}")
     assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "timeout"), (2, "delivered")] * 3
     assert "no answer within 0.3 s" in rows[0]["error"]
-    assert sorted(receiver.alert_ids(f"/dingtalk-slow/{RUN}")) == ids
+    assert sorted(receiver.alert_ids(f"/{fmt}-slow/{RUN}")) == ids
 
 
 async def test_a_reread_never_resends_what_an_endpoint_acknowledged(delivered):
