@@ -140,7 +140,7 @@ async def test_acknowledge_changes_the_incidents_state_in_postgres(stack, browse
     async with aiohttp.ClientSession() as http:
         async with http.post(f"http://{settings.web_host}:{settings.web_port}/v1/reports", json=filed) as answer:
             assert answer.status == 202, await answer.text()
-    from streams.incidents import incident_id
+    from streams.incident_state import incident_id
 
     incident = incident_id(community, filed["id"])
     await page.fill("#search", incident)
