@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from config.settings import Settings
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
+from consumers.state_gauges import StateGauges
 from schemas.records import DeadLetter, LocatedReport, PositionBatch
 from schemas.records import PatrolRecord
 from sinks.migrate import migrate
@@ -65,6 +66,7 @@ async def run_sinks(
                 group.create_task(BatchConsumer(settings, spec, metrics).run(stop_event), name=f"sink-{spec.name}")
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
             group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
+            group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
 
 
 async def _shut_down(server) -> None:

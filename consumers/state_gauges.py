@@ -1,0 +1,73 @@
+"""Gauges of the durable state in Postgres, for Prometheus: patrol devices by community and status, and
+open incidents by community and level. Read from the tables the sinks write, so they stay right across
+worker restarts and whichever worker holds a device or an incident; served by the sink process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Gauge
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 5.0
+
+# (community, label value, count). Communities are few (13 per street), so they may be labels.
+PATROL_SQL = """
+SELECT g.community_id, s.status, count(*)
+FROM patrol_status s JOIN grids g ON g.id = s.grid_id
+GROUP BY 1, 2
+"""
+INCIDENTS_SQL = """
+SELECT community_id, level, count(*)
+FROM incidents
+WHERE status IN ('assigned', 'acknowledged')
+GROUP BY 1, 2
+"""
+
+
+class _Polled:
+    """One gauge set from one query; label sets that stop appearing are removed, not left stale."""
+
+    def __init__(self, gauge: Gauge, sql: str):
+        self.gauge, self.sql = gauge, sql
+        self.shown: set[tuple[str, str]] = set()
+
+    async def poll(self, conn: asyncpg.Connection) -> None:
+        values = {(str(a), str(b)): n for a, b, n in await conn.fetch(self.sql)}
+        for labels in self.shown - values.keys():
+            self.gauge.remove(*labels)
+        for labels, n in values.items():
+            self.gauge.labels(*labels).set(n)
+        self.shown = set(values)
+
+
+class StateGauges:
+    def __init__(self, pool: asyncpg.Pool, registry: CollectorRegistry, *, interval: float = POLL_SECONDS):
+        self.pool, self.interval = pool, interval
+        self.gauges = [
+            _Polled(Gauge("redwall_patrol_devices_by_status", "Devices by community and patrol status (patrol_status)",
+                          ["community", "status"], registry=registry), PATROL_SQL),
+            _Polled(Gauge("redwall_incidents_open_by_community", "Open incidents by community and level (incidents)",
+                          ["community", "level"], registry=registry), INCIDENTS_SQL),
+        ]
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            await self.poll()
+            try:
+                await asyncio.wait_for(stop.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def poll(self) -> None:
+        """One read of every gauge; Postgres being away keeps the last values and is retried next time."""
+        try:
+            async with self.pool.acquire() as conn:
+                for polled in self.gauges:
+                    await polled.poll(conn)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("state gauges: Postgres read failed, keeping the last values: %s", exc)
