@@ -105,7 +105,7 @@ def rss_mib(process: RedwallProcess) -> float:
 
 
 def handled(url: str) -> float:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=60).read().decode()
     return sum(float(v) for v in re.findall(r"^redwall_patrol_pings_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
 
 

@@ -132,6 +132,14 @@ async def store_roster(conn: asyncpg.Connection, roster: Roster, events: MajorEv
     return {"workers": len(roster.workers), "shifts": len(roster.shifts), "periods": len(events.periods)}
 
 
+async def roster_fingerprint(conn: asyncpg.Connection | asyncpg.Pool) -> str:
+    """A digest of the stored roster and periods: re-reading 100,000 workers is only worth it on a change."""
+    return await conn.fetchval("""
+        SELECT md5(concat((SELECT string_agg(w::text, ',' ORDER BY device_id) FROM roster_workers w),
+                          (SELECT string_agg(s::text, ',' ORDER BY id) FROM roster_shifts s),
+                          (SELECT string_agg(p::text, ',' ORDER BY id) FROM major_event_periods p)))""")
+
+
 async def read_roster(conn: asyncpg.Connection | asyncpg.Pool, known_grids=None) -> tuple[Roster, MajorEvents]:
     """The roster and periods as stored: what the workers re-read to pick up changes without a restart."""
     shifts = await conn.fetch("SELECT id, name, starts, ends, timezone FROM roster_shifts ORDER BY id")
