@@ -31,6 +31,7 @@ class Group:
 @dataclass
 class GridState:
     statuses: dict[str, str] = field(default_factory=dict)  # device -> status
+    on_post: int = 0  # kept with `statuses`: counting a grid of hundreds on every event would be O(n)
     groups: list[Group] = field(default_factory=list)
     short_since: datetime | None = None
     gap_fired: datetime | None = None  # the short_since of the firing coverage gap
@@ -50,6 +51,7 @@ class PatrolAlerts:
         alerts = self._fire_due(grid, gs, at, created)
         previous = gs.statuses.get(device)
         gs.statuses[device] = status
+        gs.on_post += (status == ON_POST) - (previous == ON_POST)
         if previous in GROUPED and previous != status:
             alerts += self._leave(grid, gs, device, previous, at, created)
         if status in GROUPED and previous != status:
@@ -93,7 +95,7 @@ class PatrolAlerts:
 
     def _coverage(self, grid: str, gs: GridState, at: datetime, created: datetime) -> list[dict]:
         need = self.required(grid, at)
-        on_post = sum(1 for s in gs.statuses.values() if s == ON_POST)
+        on_post = gs.on_post
         if need > on_post:
             gs.short_since = gs.short_since or at
             if gs.gap_fired is None and at >= gs.short_since + self.grace:

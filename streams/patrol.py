@@ -136,7 +136,9 @@ class Ownership:
         """Statuses from Postgres, open alerts from the alerts topic read from the start."""
         rows = await self.pool.fetch("SELECT device_id, grid_id, status FROM patrol_status WHERE grid_id = ANY($1)", grids)
         for row in rows:
-            self.alerts.grids.setdefault(row["grid_id"], GridState()).statuses[row["device_id"]] = row["status"]
+            gs = self.alerts.grids.setdefault(row["grid_id"], GridState())
+            gs.statuses[row["device_id"]] = row["status"]
+            gs.on_post += row["status"] == "on_post"
         open_alerts: dict[str, dict] = {}
         wanted = set(grids)
         async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0):
