@@ -20,6 +20,7 @@ import asyncpg
 
 from config.settings import Settings
 from sinks.migrate import migrate_and_seed
+from sinks.patrol import load_roster_files
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
 from streams.inbox import routing_for_inbox
 from streams.processes import RedwallProcess
@@ -60,6 +61,7 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         settings = dataclasses.replace(settings, routing_path=routing)
         asyncio.run(ensure_topics(settings))
         asyncio.run(migrate_and_seed(settings))
+        asyncio.run(load_roster_files(settings))  # the patrol roster: config/roster.toml
         children = stack.enter_context(Children(settings, workdir))
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
         children.start("worker").wait_http(ingest_url + "/metrics")
