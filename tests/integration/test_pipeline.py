@@ -49,6 +49,20 @@ async def dead_letters_from_topic(settings, key: bytes) -> list[dict]:
     return [json.loads(r.value) async for r in read_topic(settings, settings.topic_deadletter) if r.key == key]
 
 
+async def explain_missing(settings, pg, like: str, batches: list[dict]) -> str:
+    """Which batches did not reach Postgres, and whether the worker had published them."""
+    stored = {(r["device_id"], r["s"] // 10) for r in await pg.fetch(
+        "SELECT device_id, extract(second FROM event_time)::int AS s FROM positions WHERE device_id LIKE $1", like)}
+    missing = [(b["device"], int(b["pings"][0]["time"][-3:-1]) // 10) for b in batches]
+    missing = [m for m in missing if m not in stored]
+    published = set()
+    async for record in read_topic(settings, settings.topic_positions):
+        batch = json.loads(record.value)
+        published.add((batch["device"], int(batch["pings"][0]["time"][-3:-1]) // 10))
+    return (f"{len(missing)} batches missing from Postgres: {missing[:10]}; "
+            f"of these on {settings.topic_positions}: {[m for m in missing if m in published][:10]}")
+
+
 async def test_reports_and_pings_land_in_postgres_exactly_once_across_crashes(settings, pipeline, pg):
     rng = random.Random(2026)
     run = f"p{rng.randrange(10**6)}"
@@ -73,7 +87,8 @@ async def test_reports_and_pings_land_in_postgres_exactly_once_across_crashes(se
     pipeline.wait_ready()
 
     count = await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id LIKE $1", [like], 2000)
-    assert count == 2000
+    if count != 2000:
+        pytest.fail(await explain_missing(settings, pg, like, batches))
     assert await wait_for(pg, "SELECT count(*) FROM reports WHERE device_id LIKE $1", [like], 45) == 45
 
     rows = await pg.fetch("SELECT device_id, event_time, lat, lng, community_id, grid_id FROM positions "
