@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from config.geometry import load_geometry
 from config.settings import ConfigError, Settings
@@ -48,13 +49,19 @@ def role_of(settings: Settings, token: str) -> str | None:
     return None
 
 
-def create_console(settings: Settings, feed: ConsoleFeed) -> web.Application:
+def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None) -> web.Application:
     geometry = geometry_json(settings)
     worker_url = f"http://{settings.web_host}:{settings.web_port}"
+    registry = registry or CollectorRegistry()
+    Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
+        lambda: len(feed.clients))
+    forwarded_actions = Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status",
+                                ["status"], registry=registry)
 
     @web.middleware
     async def auth(request: web.Request, handler):
-        if request.path.startswith("/static/"):
+        # Static files hold no data; /metrics is for Prometheus, which carries no console token.
+        if request.path.startswith("/static/") or request.path == "/metrics":
             return await handler(request)
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else request.query.get("token", "")
@@ -110,15 +117,21 @@ def create_console(settings: Settings, feed: ConsoleFeed) -> web.Application:
         try:
             async with request.app[SESSION].post(url, data=json.dumps(forwarded),
                                                  headers={"Content-Type": "application/json"}) as answer:
+                forwarded_actions.labels(str(answer.status)).inc()
                 return web.Response(status=answer.status, body=await answer.read(), content_type="application/json")
         except aiohttp.ClientError as exc:
+            forwarded_actions.labels("502").inc()
             return web.json_response({"error": f"the worker at {worker_url} did not answer: {exc}"}, status=502)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def geometry_view(request: web.Request) -> web.Response:
         return web.Response(body=geometry, content_type="application/json", headers={"Cache-Control": "max-age=300"})
 
     app = web.Application(middlewares=[auth])
     app.router.add_get("/", page)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/geometry", geometry_view)
     app.router.add_get("/api/snapshot", snapshot)
     app.router.add_get("/api/events", events)

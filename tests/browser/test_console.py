@@ -94,6 +94,19 @@ async def test_the_console_loads_and_draws_the_71_grids(stack, browser):
     await page.close()
 
 
+async def test_metrics_need_no_token_and_count_live_clients(stack, browser):
+    settings, _ = stack
+    page = await open_console(browser, settings)
+    await page.wait_for_selector("#link.live", timeout=5_000)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{settings.console_port}/metrics") as answer:
+            assert answer.status == 200
+            text = await answer.text()
+    clients = [line for line in text.splitlines() if line.startswith("redwall_console_clients ")]
+    assert clients and float(clients[0].split()[1]) >= 1
+    await page.close()
+
+
 async def test_a_wrong_token_is_refused_and_a_read_token_may_only_look(stack, browser):
     settings, _ = stack
     page = await browser.new_page()
