@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from config.files import read_toml
 from config.settings import SAMPLE_MAJOR_EVENTS, ConfigError
 
 
@@ -47,10 +47,7 @@ class MajorEvents:
 
 def load_major_events(path: Path = SAMPLE_MAJOR_EVENTS, known_grids: set[str] | None = None) -> MajorEvents:
     """Parse and check the file; every error names the file, the period and the key, with a fix."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read major-event periods: {exc}") from None
+    data = read_toml(Path(path), "major-event periods")
     periods, seen = [], set()
     for index, raw in enumerate(data.get("period", [])):
         where = f"{path}: period #{index + 1} ({raw.get('id', 'no id')})"

@@ -5,7 +5,6 @@ Every error names the file, the entry and the key, with a fix. `Roster` answers 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import datetime, time
@@ -14,6 +13,7 @@ from types import MappingProxyType
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.files import read_toml
 from config.settings import SAMPLE_ROSTER, ConfigError
 
 ROLES = {
@@ -104,10 +104,7 @@ EMPTY = Roster("Asia/Shanghai", MappingProxyType({}), MappingProxyType({}))
 
 def load_roster(path: Path = SAMPLE_ROSTER, known_grids: Iterable[str] | None = None) -> Roster:
     """Parse and check a roster file; grid ids must be in `known_grids` when it is given."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the roster: {exc}") from None
+    data = read_toml(Path(path), "the roster")
     unknown = set(data) - {"timezone", "shift", "worker"}
     if unknown:
         raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}; use timezone, [[shift]] and [[worker]]")

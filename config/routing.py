@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import time, timedelta, timezone
 from pathlib import Path
 from typing import Mapping
 
+from config.files import read_toml
 from config.settings import ConfigError
 from schemas.records import ALERT_KINDS, LEVELS, PRIORITIES, SEVERITIES
 
@@ -107,10 +107,7 @@ def _walk(route: Route, alert: Mapping) -> list[Route] | None:
 def load_routing(path: str | Path) -> Routing:
     """Read and validate the routing file; every channel a route names must be declared."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RoutingError(f"{path}: cannot read it as TOML: {exc}") from None
+    doc = read_toml(path, "the alert routing", RoutingError)
     p = _Parser(path)
     p.keys(doc, "(top level)", {"utc_offset", "max_age", "channels", "route", "inhibit"})
     channels = {name: p.channel(name, spec) for name, spec in p.table(doc, "channels").items()}

@@ -4,12 +4,12 @@ file, the key and the fix. The engine (`streams/incidents.py`) only ever asks th
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
 
+from config.files import read_toml
 from config.settings import CONFIG_DIR, ConfigError
 from schemas import json
 from schemas.records import CATEGORIES, LEVELS, PRIORITIES, SEVERITIES
@@ -92,10 +92,7 @@ class Rules:
 def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     """Parse and check the rules file; raise ConfigError naming the file, the key and the fix."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read escalation rules: {exc}") from None
+    data = read_toml(path, "escalation rules")
     c = _Checker(path)
     c.known(data, "", {"alerts", "retention", "initial", "priority", "deadlines", "clustering", "sensitive_zones",
                        "ceiling"})

@@ -3,14 +3,12 @@ the report links, in one idempotent transaction per batch."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
-from typing import AsyncIterator
 
 import asyncpg
 
 from schemas import json
-from sinks.postgres import SinkUnavailable, _columns, _count, _text, _unnest_insert, is_retriable
+from sinks.postgres import _columns, _count, _text, transaction, _unnest_insert
 
 _INSERT_EVENTS = _unnest_insert("incident_events", [
     ("id", "text"), ("incident_id", "text"), ("seq", "int4"), ("kind", "text"), ("event_time", "timestamptz"),
@@ -43,7 +41,7 @@ class IncidentSink:
     async def write(self, events: list[dict]) -> dict[str, int]:
         stateful = [e for e in events if "state" in e and e["kind"] != "action_rejected"]
         links = [(e["report"], e["incident"], datetime.fromisoformat(e["when"])) for e in events if e.get("report")]
-        async with _transaction(self.pool) as conn:
+        async with transaction(self.pool) as conn:
             inserted = await conn.execute(_INSERT_EVENTS, *_columns([_event_row(e) for e in events], 16))
             # The state rows carry their seq: of several events of one incident the newest wins, and
             # a replayed older event never overwrites a newer state.
@@ -66,12 +64,3 @@ def _state_row(e: dict) -> tuple:
             "sensitive_zone" in s["flags"], "ceiling_exceeded" in s["flags"], int(e["seq"]), parse(e["when"]))
 
 
-@contextlib.asynccontextmanager
-async def _transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    try:
-        async with pool.acquire(timeout=30) as conn, conn.transaction():
-            yield conn
-    except Exception as exc:
-        if is_retriable(exc):
-            raise SinkUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        raise

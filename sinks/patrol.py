@@ -3,10 +3,8 @@ a restarted worker starts from, and the latest positions of on-duty devices for 
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from types import MappingProxyType
-from typing import AsyncIterator
 
 import asyncpg
 
@@ -15,7 +13,7 @@ from config.major_events import MajorEvents, Period, load_major_events
 from config.roster import Roster, build_roster, load_roster
 from schemas import json
 from sinks.migrate import migrate
-from sinks.postgres import SinkUnavailable, _columns, _count, _unnest_insert, is_retriable
+from sinks.postgres import _columns, _count, transaction, _unnest_insert
 
 ON_DUTY_STATUSES = ("unknown", "on_post", "off_post", "offline")
 
@@ -51,24 +49,13 @@ class PatrolSink:
         events = [_event_row(r) for r in records if r["type"] == "status"]
         flags = [(r["device"], datetime.fromisoformat(f["time"]), f["reason"])
                  for r in records if r["type"] == "gps_flags" for f in r["flags"]]
-        async with _transaction(self.pool) as conn:
+        async with transaction(self.pool) as conn:
             inserted = await conn.execute(_INSERT_EVENTS, *_columns(events, 12))
             # Events of one batch may repeat a device: the newest wins, the later in the topic on a tie
             # (shift_started and first_fix_inside share a time); an older replay never overwrites.
             await conn.execute(_UPSERT_STATUS, *_columns([(e[1], e[2], e[3], e[6], e[5], *e[7:]) for e in events], 10))
             flagged = await conn.execute(_INSERT_FLAGS, *_columns(flags, 3))
         return {"patrol_events": _count(inserted), "position_flags": _count(flagged)}
-
-
-@contextlib.asynccontextmanager
-async def _transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    try:
-        async with pool.acquire(timeout=30) as conn, conn.transaction():
-            yield conn
-    except Exception as exc:
-        if is_retriable(exc):
-            raise SinkUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        raise
 
 
 def _event_row(r: dict) -> tuple:

@@ -69,6 +69,18 @@ def is_retriable(exc: BaseException) -> bool:
     ))
 
 
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One connection in one transaction; a retriable failure surfaces as SinkUnavailable."""
+    try:
+        async with pool.acquire(timeout=30) as conn, conn.transaction():
+            yield conn
+    except Exception as exc:
+        if is_retriable(exc):
+            raise SinkUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        raise
+
+
 class PostgresSink:
     """Writes batches through an asyncpg pool; every write is safe to repeat with the same batch."""
 
@@ -87,15 +99,8 @@ class PostgresSink:
     async def close(self) -> None:
         await self.pool.close()
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        try:
-            async with self.pool.acquire(timeout=30) as conn, conn.transaction():
-                yield conn
-        except Exception as exc:
-            if is_retriable(exc):
-                raise SinkUnavailable(f"{type(exc).__name__}: {exc}") from exc
-            raise
+    def _transaction(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        return transaction(self.pool)
 
     async def write_reports(self, reports: list[dict]) -> dict[str, int]:
         rows = [_report_row(r) for r in reports]

@@ -64,7 +64,7 @@ def test_errors_name_the_file_the_key_and_the_fix(tmp_path, text, key, fix):
 
 
 def test_unreadable_toml_and_a_missing_root_are_refused(tmp_path):
-    with pytest.raises(RoutingError, match="cannot read it as TOML"):
+    with pytest.raises(RoutingError, match="cannot read the alert routing"):
         load(tmp_path, "[route\n")
     with pytest.raises(RoutingError, match=r"\[route\] is missing"):
         load(tmp_path, BASE.split("[route]")[0])
