@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from config.settings import Settings
 from consumers.batch import FETCH_BYTES
@@ -33,7 +33,7 @@ from sinks.postgres import PostgresSink
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.geofence import Geofencer, Topics
 from streams.registry import GridRegistry
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, produce_records
 from streams.processes import RedwallProcess
 
 
@@ -59,17 +59,7 @@ def make_records(pings: int, per_record: int, devices: int, seed: int = 1) -> li
 
 
 def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    async def run():
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1_048_576,
-                                    max_request_size=16_777_216)
-        await producer.start()
-        try:
-            futures = [await producer.send(topic, value, key=key) for key, value in records]
-            await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
+    asyncio.run(produce_records(bootstrap, topic, records))
 
 
 def start_producer(bootstrap: str, topic: str, records) -> multiprocessing.Process:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import AsyncIterator, Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -48,6 +48,18 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         return {t["topic"]: len(t["partitions"]) for t in described}
     finally:
         await admin.close()
+
+
+async def produce_records(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    """Send (key, value) records and return once the broker has every one of them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1_048_576,
+                                max_request_size=16_777_216)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
 
 
 async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,

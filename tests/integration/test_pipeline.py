@@ -9,10 +9,9 @@ import time
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from schemas import json
-from streams.topics import read_topic
+from streams.topics import produce_records, read_topic
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -27,13 +26,7 @@ MALFORMED = [
 
 
 async def produce(settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value, key=key) for key, value in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    await produce_records(settings.broker, topic, records)
 
 
 async def wait_for(pg, query: str, args, expected: int, timeout: float = 90.0) -> int:
