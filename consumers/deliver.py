@@ -14,17 +14,17 @@ from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from config.routing import Routing, load_routing
 from config.settings import Settings
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
-from consumers.routing import Clock, utc_now
 from consumers.sinks import _loop_factory, _shut_down
 from sinks.delivery_log import DeliveryLog
 from sinks.migrate import migrate
 from sinks.webhook import webhook
+from streams.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 
 async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
-                       group_prefix: str = GROUP_PREFIX, clock: Clock = utc_now) -> None:
+                       group_prefix: str = GROUP_PREFIX, clock: Clock = SystemClock()) -> None:
     delivery_log = await DeliveryLog.connect(settings.database_url)
     producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
     await producer.start()

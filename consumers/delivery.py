@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from config.routing import Channel, Routing
 from config.settings import Settings
 from consumers.batch import _stopped_within, backoff
-from consumers.routing import Clock, Notification, Router, utc_now
+from consumers.routing import Notification, Router
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import Alert, DeadLetter
@@ -26,6 +26,7 @@ from sinks.delivery_log import DeliveryLog
 from sinks.postgres import SinkUnavailable
 from sinks.webhook import Webhook
 from streams.topics import read_topic
+from streams.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ChannelConsumer:
     and delivers what is due to one channel."""
 
     def __init__(self, settings: Settings, routing: Routing, channel: Channel, sender: Webhook, log_: DeliveryLog,
-                 producer: AIOKafkaProducer, metrics: DeliveryMetrics, *, clock: Clock = utc_now,
+                 producer: AIOKafkaProducer, metrics: DeliveryMetrics, *, clock: Clock = SystemClock(),
                  group_prefix: str = GROUP_PREFIX):
         self.settings, self.channel, self.sender, self.log = settings, channel, sender, log_
         self.producer, self.metrics, self.group_id = producer, metrics, f"{group_prefix}-{channel.name}"
@@ -129,7 +130,7 @@ class ChannelConsumer:
 
     def _wait_ms(self) -> int:
         due = self.router.next_due()
-        seconds = MAX_WAIT_SECONDS if due is None else (due - self.clock()).total_seconds()
+        seconds = MAX_WAIT_SECONDS if due is None else (due - self.clock.now()).total_seconds()
         return int(max(0.0, min(MAX_WAIT_SECONDS, seconds)) * 1000)
 
     def _offer(self, fetched) -> None:

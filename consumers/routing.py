@@ -9,12 +9,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 from config.routing import Route, Routing, matches
+from streams.clock import Clock, SystemClock
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ class _Group:
 class Router:
     """Feed it every alert of the topic with `offer`; ask `due` for the notifications to send now."""
 
-    def __init__(self, routing: Routing, channel: str, clock: Clock = utc_now):
+    def __init__(self, routing: Routing, channel: str, clock: Clock = SystemClock()):
         self.routing, self.channel, self.clock = routing, channel, clock
         self.groups: dict[tuple, _Group] = {}
         # Firing alerts that may inhibit others, whatever channel they go to: a street-level alert
@@ -64,7 +60,7 @@ class Router:
 
     def offer(self, alert: dict) -> bool:
         """Take one alert; True when a first notice of it is now pending on this channel."""
-        now = self.clock().timestamp()
+        now = self.clock.now().timestamp()
         if alert["status"] == "resolved":
             self._resolve(alert)
             return False
@@ -133,7 +129,7 @@ class Router:
         return datetime.fromtimestamp(min(times), timezone.utc) if times else None
 
     def due(self) -> list[Notification]:
-        now = self.clock()
+        now = self.clock.now()
         out = [n for g in self.groups.values() if g.flush_at is not None and g.flush_at <= now.timestamp()
                for n in [self._flush(g, now)] if n is not None]
         self.groups = {k: g for k, g in self.groups.items() if g.firing}

@@ -10,6 +10,7 @@ import pytest
 
 from config.routing import load_routing
 from consumers.routing import Router
+from streams.clock import ManualClock
 from tests.factories import alert
 
 ROUTING = """
@@ -51,17 +52,6 @@ equal = ["incident"]
 NOON_BEIJING = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)  # 12:00 at +08:00
 
 
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def routing(tmp_path: Path):
     path = tmp_path / "routing.toml"
@@ -70,12 +60,12 @@ def routing(tmp_path: Path):
 
 
 def router(routing, channel="staff", start=NOON_BEIJING):
-    clock = Clock(start)
+    clock = ManualClock(start)
     return Router(routing, channel, clock), clock
 
 
-def at(clock: Clock, alert_id: str, **changes) -> dict:
-    return alert(alert_id, event_time=clock.now, **changes)
+def at(clock: ManualClock, alert_id: str, **changes) -> dict:
+    return alert(alert_id, event_time=clock.now(), **changes)
 
 
 def ids(notifications) -> list[list[str]]:
@@ -139,7 +129,7 @@ def test_a_replayed_alert_is_not_notified_twice(routing):
 
 def test_old_alerts_page_nobody(routing):
     r, clock = router(routing)
-    assert not r.offer(alert("old", event_time=clock.now - timedelta(hours=2)))
+    assert not r.offer(alert("old", event_time=clock.now() - timedelta(hours=2)))
     clock.advance(60)
     assert r.due() == []
 
@@ -180,9 +170,9 @@ def test_quiet_hours_hold_notices_except_top_priority(routing):
     assert r.pending() == {"n1"}
     morning = datetime(2026, 11, 28, 23, 0, tzinfo=timezone.utc)  # 07:00 in Beijing
     assert r.next_due() == morning
-    clock.now = morning - timedelta(seconds=1)
+    clock.set(morning - timedelta(seconds=1))
     assert r.due() == []
-    clock.now = morning
+    clock.set(morning)
     assert ids(r.due()) == [["n1"]]
 
 
@@ -226,8 +216,8 @@ def test_a_patrol_alert_is_resolved_by_its_resolved_twin(routing):
 
 def test_restored_alerts_remind_a_repeat_interval_after_their_last_notice(routing):
     r, clock = router(routing)
-    old = alert("old", event_time=clock.now - timedelta(hours=5))  # older than max_age, still firing
-    r.restore(old, sent=2, last_sent=clock.now - timedelta(minutes=50))
+    old = alert("old", event_time=clock.now() - timedelta(hours=5))  # older than max_age, still firing
+    r.restore(old, sent=2, last_sent=clock.now() - timedelta(minutes=50))
     assert r.pending() == set() and not r.offer(old)  # re-read after the restart: not news
     clock.advance(599)
     assert r.due() == []
