@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from config.settings import Settings
 from streams import actions, agents, escalation, ingest
+from streams.consumer import HandledOnlyConsumer
 from streams.geofence import Geofencer, Topics
 from streams import patrol
 from streams.metrics import WorkerMetrics, install_faust_sensor
@@ -81,6 +82,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     inputs = {partitions[t] for t in (settings.topic_reports, settings.topic_pings)}
     outputs = {partitions[t] for t in (settings.topic_positions, settings.topic_deadletter)}
     same = len(inputs | outputs) == 1
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     app = create_app(settings, registry, same_partitions=same)
-    worker = faust.Worker(app, loglevel=loglevel, loop=asyncio.new_event_loop())
+    app.transport.Consumer = HandledOnlyConsumer
+    worker = faust.Worker(app, loglevel=loglevel, loop=loop)
     worker.execute_from_commandline()
