@@ -1,10 +1,11 @@
-"""`redwall schemas export DIR`: one JSON Schema file per record, for device developers."""
+"""`redwall schemas export DIR`: one JSON Schema file per record and the API's OpenAPI document."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from schemas import json
+from schemas.openapi import document
 from schemas.records import ALL_RECORDS, PingBatch, ping_batch
 
 
@@ -17,4 +18,6 @@ def export(directory: Path, max_pings: int) -> list[Path]:
         path = directory / f"{record.name}.schema.json"
         path.write_bytes(json.pretty(record.json_schema()) + b"\n")
         written.append(path)
-    return written
+    path = directory / "openapi.json"  # the same document the worker serves at /openapi.json
+    path.write_bytes(json.pretty(document(max_pings)) + b"\n")
+    return [*written, path]

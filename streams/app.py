@@ -14,7 +14,7 @@ from config.settings import Settings
 from streams import actions, agents, escalation, ingest
 from streams.consumer import HandledOnlyConsumer
 from streams.geofence import Geofencer, Topics
-from streams import patrol
+from streams import apidoc, patrol
 from streams.metrics import WorkerMetrics, install_faust_sensor
 from streams.registry import GridRegistry
 from streams.topics import ensure_topics
@@ -65,6 +65,7 @@ def create_app(
     patrol.install(app, settings, registry, metrics_registry)
     escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter)
     actions.install(app, settings, registry.communities)
+    apidoc.install(app, settings)
     return app
 
 

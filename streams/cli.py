@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schemas = sub.add_parser("schemas", help="JSON Schema for device developers")
     schemas_sub = schemas.add_subparsers(required=True, metavar="ACTION")
-    export = schemas_sub.add_parser("export", help="write one JSON Schema file per record into DIR")
+    export = schemas_sub.add_parser("export", help="write one JSON Schema file per record and openapi.json into DIR")
     export.add_argument("dir", type=Path)
     export.set_defaults(run=_schemas_export)
 

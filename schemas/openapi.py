@@ -1,0 +1,135 @@
+"""The OpenAPI 3.1 document of the ingestion and action API, built from the record declarations.
+
+Request bodies are the records' own JSON Schemas (OpenAPI 3.1 speaks JSON Schema 2020-12), so the
+document, the validator and `redwall schemas export` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from schemas.records import INCIDENT_ID_PATTERN, FieldReport, IncidentAction, Record, ping_batch
+
+MAX_REPORTS_PER_REQUEST = 100
+# Filled in by the action view when absent (streams/actions.py): a bare {action, actor, reason} is usable.
+ACTION_DEFAULTED = ("id", "time", "incident")
+
+
+def component(record: Record) -> dict:
+    """A record's JSON Schema as an OpenAPI component: the exported schema without $schema and $id."""
+    return {"title": record.name, **record.schema()}
+
+
+def action_request() -> dict:
+    """IncidentAction as a request body: the fields the view fills in are optional, nothing else changes."""
+    schema = component(IncidentAction)
+    schema["title"] = "IncidentActionRequest"
+    schema["required"] = [k for k in schema["required"] if k not in ACTION_DEFAULTED]
+    return schema
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = {
+    "title": "Refusal",
+    "type": "object",
+    "required": ["error", "errors"],
+    "properties": {
+        "error": {"type": "string", "description": "what kind of refusal"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {
+                    "field": {"type": "string", "description": "dotted path (`pings.3.lat`), or `(body)`"},
+                    "reason": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+_REFUSALS = {
+    "400": "the body is not JSON",
+    "401": "no valid `Authorization: Bearer <token>`",
+    "403": "the token may not do this (another device, a revoked device, a role without the right)",
+    "413": "the body is larger than the configured maximum",
+    "415": "the content type is not JSON",
+    "422": "the body is JSON but not a valid record: each error names the field and the reason",
+    "429": "too many requests from this credential: wait `Retry-After` seconds",
+}
+
+
+def _responses(accepted: dict, described: str, extra: dict | None = None) -> dict:
+    out = {"202": _json(accepted, described)}
+    refusals = {**_REFUSALS, **(extra or {})}
+    for status, why in sorted(refusals.items()):
+        out[status] = _json(_ref("Refusal"), why)
+    out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    return out
+
+
+def _post(summary: str, body: dict, responses: dict, security: str, **extra) -> dict:
+    return {"post": {"summary": summary, "security": [{security: []}],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                     "responses": responses, **extra}}
+
+
+def _accepted_reports() -> dict:
+    return {"type": "object", "required": ["accepted"], "additionalProperties": False,
+            "properties": {"accepted": {"type": "array", "items": {"type": "string"}}}}
+
+
+def _accepted_pings() -> dict:
+    return {"type": "object", "required": ["device", "accepted"], "additionalProperties": False,
+            "properties": {"device": {"type": "string"}, "accepted": {"type": "integer", "minimum": 1}}}
+
+
+def _accepted_action() -> dict:
+    return {"type": "object", "required": ["accepted", "incident", "outcome"], "additionalProperties": False,
+            "properties": {"accepted": {"type": "string", "description": "the action's id"},
+                           "incident": {"type": "string"}, "outcome": {"type": "string"}}}
+
+
+def document(max_pings: int) -> dict:
+    """The whole document; `max_pings` is the setting in force, so the contract states it."""
+    pings = ping_batch(max_pings)
+    reports_body = {"oneOf": [_ref("FieldReport"), {"type": "array", "items": _ref("FieldReport"),
+                                                    "minItems": 1, "maxItems": MAX_REPORTS_PER_REQUEST}]}
+    incident = {"name": "incident", "in": "path", "required": True, "description": "inc-<community>-<12 hex>",
+                "schema": {"type": "string", "maxLength": 128, "pattern": f"^{INCIDENT_ID_PATTERN}$"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Redwall ingestion and action API", "version": "1",
+                 "description": "Phones post field reports and GPS pings; dispatchers act on incidents. A 202 "
+                                "means the broker has the record. Times are RFC 3339 with an offset."},
+        "paths": {
+            "/v1/reports": _post(
+                "one FieldReport, or an array of up to 100", reports_body,
+                _responses(_accepted_reports(), "the broker has every report: their ids"), "deviceToken"),
+            "/v1/pings": _post(
+                f"one PingBatch of up to {max_pings} pings", _ref("PingBatch"),
+                _responses(_accepted_pings(), "the broker has the batch"), "deviceToken"),
+            "/v1/incidents/{incident}/actions": _post(
+                "an action on an incident; whether the transition is allowed is decided by the engine",
+                _ref("IncidentActionRequest"),
+                _responses(_accepted_action(), "queued on redwall.actions.v1",
+                           {"404": "no such incident id form, or no such community in this street"}),
+                "dispatcherToken", parameters=[incident]),
+        },
+        "components": {
+            "schemas": {"FieldReport": component(FieldReport), "PingBatch": component(pings),
+                        "IncidentActionRequest": action_request(), "Refusal": ERROR},
+            "securitySchemes": {
+                "deviceToken": {"type": "http", "scheme": "bearer",
+                                "description": "a device's own token (`redwall devices add`): it reports as itself"},
+                "dispatcherToken": {"type": "http", "scheme": "bearer",
+                                    "description": "a dispatcher's token; its role bounds what it may act on"},
+            },
+        },
+    }

@@ -1,0 +1,49 @@
+"""The OpenAPI document is valid OpenAPI 3.1 and its request bodies are exactly the records' schemas."""
+
+from openapi_spec_validator import validate
+
+from schemas import json
+from schemas.export import export
+from schemas.openapi import ACTION_DEFAULTED, MAX_REPORTS_PER_REQUEST, document
+from schemas.records import FieldReport, IncidentAction, ping_batch
+from streams import ingest
+
+
+def without_meta(schema: dict) -> dict:
+    return {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+
+
+def test_document_validates_as_openapi_3_1():
+    doc = document(max_pings=250)
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+
+
+def test_request_bodies_are_the_records_schemas():
+    doc = document(max_pings=250)
+    schemas = doc["components"]["schemas"]
+    assert schemas["FieldReport"] == without_meta(FieldReport.json_schema())
+    assert schemas["PingBatch"] == without_meta(ping_batch(250).json_schema())
+    assert schemas["PingBatch"]["properties"]["pings"]["maxItems"] == 250
+    action = without_meta(IncidentAction.json_schema())
+    request = schemas["IncidentActionRequest"]
+    # The view fills in id, time and the URL's incident; every other part of the record is unchanged.
+    assert set(action["required"]) - set(request["required"]) == set(ACTION_DEFAULTED)
+    assert {**request, "required": action["required"], "title": action["title"]} == action
+    reports = doc["paths"]["/v1/reports"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert reports["oneOf"][1]["maxItems"] == MAX_REPORTS_PER_REQUEST == ingest.MAX_REPORTS_PER_REQUEST
+
+
+def test_every_operation_documents_its_refusals_and_security():
+    doc = document(max_pings=1000)
+    for path, item in doc["paths"].items():
+        op = item["post"]
+        assert {"202", "400", "401", "403", "413", "415", "422", "429"} <= set(op["responses"]), path
+        assert "Retry-After" in op["responses"]["429"]["headers"]
+        assert op["security"][0].keys() <= doc["components"]["securitySchemes"].keys()
+
+
+def test_export_writes_the_document(tmp_path):
+    paths = export(tmp_path, max_pings=500)
+    assert tmp_path / "openapi.json" in paths
+    assert json.loads((tmp_path / "openapi.json").read_bytes()) == document(max_pings=500)
