@@ -1,0 +1,88 @@
+"""The credential store against the session's real Postgres: hashing, issue, revoke, list, races."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+
+import asyncpg
+import pytest
+
+from sinks.credentials import (CredentialError, check, issue, issue_device_token, listing, load_all, revoke,
+                               token_hash)
+
+COMMUNITIES = {"c01", "c02"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def test_a_token_is_stored_as_its_sha256_and_never_in_clear():
+    assert token_hash("abc") == hashlib.sha256(b"abc").digest() and len(token_hash("abc")) == 32
+
+
+@pytest.mark.parametrize("kind, subject, role, community, message", [
+    ("device", "bad id", None, None, "a device id is"),
+    ("device", "d" * 65, None, None, "a device id is"),
+    ("device", "dev-1", "street", None, "no role"),
+    ("dispatcher", "wang", "boss", None, "role must be one of read, community, street"),
+    ("dispatcher", "wang", "community", "c99", "unknown community 'c99'; the geometry has c01, c02"),
+    ("dispatcher", "wang", "community", None, "unknown community None"),
+    ("dispatcher", "wang", "street", "c01", "--community goes only with --role community"),
+    ("phone", "x", None, None, "kind must be one of"),
+])
+def test_credentials_that_could_never_be_used_are_refused_naming_the_fix(kind, subject, role, community, message):
+    with pytest.raises(CredentialError, match=message.replace("(", r"\(")):
+        check(kind, subject, role, community, COMMUNITIES)
+
+
+async def test_issue_shows_the_token_once_and_stores_only_its_hash(pg):
+    device = unique("store-dev")
+    first = await issue(pg, "device", device)
+    assert first.token and first.credential.subject == device
+    stored = await pg.fetchrow("SELECT * FROM credentials WHERE subject = $1", device)
+    assert bytes(stored["token_sha256"]) == token_hash(first.token)
+    assert first.token.encode() not in repr(dict(stored)).encode()
+    again = await issue(pg, "device", device)  # idempotent: the live one, its token not shown again
+    assert again.token is None and again.created_at == first.created_at
+    assert await pg.fetchval("SELECT count(*) FROM credentials WHERE subject = $1", device) == 1
+
+
+async def test_revoke_is_for_good_and_a_second_revoke_says_when(pg):
+    device = unique("store-dev")
+    issued = await issue(pg, "device", device)
+    when = await revoke(pg, "device", device)
+    with pytest.raises(CredentialError, match="already revoked at"):
+        await revoke(pg, "device", device)
+    with pytest.raises(CredentialError, match="unknown device"):
+        await revoke(pg, "device", unique("never"))
+    table = await load_all(pg)
+    assert table[token_hash(issued.token)].revoked
+    reissued = await issue(pg, "device", device)  # a revoked device may be given a new credential
+    assert reissued.token and reissued.token != issued.token
+    rows = {r["subject"]: r for r in await listing(pg, "device")}
+    assert rows[device]["revoked_at"] is None and rows[device]["created_at"] > when
+
+
+async def test_a_dispatcher_role_cannot_change_silently(pg):
+    name = unique("wang")
+    await issue(pg, "dispatcher", name, role="community", community="c01", communities=COMMUNITIES)
+    with pytest.raises(CredentialError, match="revoke it first"):
+        await issue(pg, "dispatcher", name, role="street")
+    same = await issue(pg, "dispatcher", name, role="community", community="c01", communities=COMMUNITIES)
+    assert same.token is None and same.credential.community == "c01"
+
+
+async def test_concurrent_issues_leave_exactly_one_live_credential(database_url):
+    device = unique("race-dev")
+    pool = await asyncpg.create_pool(database_url, min_size=8, max_size=8)
+    try:
+        results = await asyncio.gather(*[issue(pool, "device", device) for _ in range(8)])
+        rotated = await asyncio.gather(*[issue_device_token(pool, device) for _ in range(8)])
+        live = await pool.fetch("SELECT token_sha256 FROM credentials WHERE subject = $1 AND revoked_at IS NULL", device)
+    finally:
+        await pool.close()
+    assert sum(r.token is not None for r in results) == 1
+    assert len(live) == 1 and bytes(live[0]["token_sha256"]) in {token_hash(t) for t in rotated}
