@@ -85,6 +85,13 @@ class Settings:
     advisory_window_seconds: float = _env("advisory_window_seconds", "hot spots count reports over this window", 3600.0)
     advisory_min_reports: int = _env("advisory_min_reports", "reports in one H3 cell that make it a hot spot", 3)
     advisory_repeat_seconds: float = _env("advisory_repeat_seconds", "the same hot-spot advisory is not repeated within this", 1800.0)
+    position_retention_days: int = _env(
+        "position_retention_days", "days of position history kept (UTC days, dropped whole); also silent devices' latest "
+        "positions and GPS flags", 30)
+    position_days_ahead: int = _env(
+        "position_days_ahead", "days of position partitions made ahead; fixes stamped later are not stored", 3)
+    dead_letter_retention_days: int = _env("dead_letter_retention_days", "days rejected records (with their bytes) are kept", 30)
+    retention_interval_seconds: float = _env("retention_interval_seconds", "how often `redwall sink` applies retention", 3600.0)
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -138,6 +145,10 @@ class Settings:
             (self.gps_max_accuracy_m > 0 and self.gps_max_speed_mps > 0, "gps_max_accuracy_m",
              "REDWALL_GPS_MAX_ACCURACY_M and REDWALL_GPS_MAX_SPEED_MPS must be positive"),
             (self.advisory_min_reports >= 1, "advisory_min_reports", "use a positive number of reports"),
+            (1 <= self.position_retention_days <= 3660, "position_retention_days", "use a number of days, 1..3660"),
+            (1 <= self.position_days_ahead <= 31, "position_days_ahead", "use a number of days, 1..31"),
+            (1 <= self.dead_letter_retention_days <= 3660, "dead_letter_retention_days", "use a number of days, 1..3660"),
+            (self.retention_interval_seconds >= 1, "retention_interval_seconds", "use at least 1 second (3600: hourly)"),
         ]
         for ok, name, fix in checks:
             if not ok:

@@ -13,10 +13,12 @@ from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from config.settings import Settings
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
+from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
 from schemas.records import DeadLetter, LocatedReport, PositionBatch
 from schemas.records import PatrolRecord
 from sinks.migrate import migrate
+from sinks.partitions import PositionHistory
 from sinks.postgres import PostgresSink
 from sinks.patrol import PatrolSink
 from sinks.incidents import IncidentSink
@@ -59,7 +61,8 @@ async def run_sinks(
         server, _ = start_http_server(settings.sink_metrics_port, addr=settings.web_host, registry=registry)
         stack.push_async_callback(_shut_down, server)
         log.info("sink metrics on http://%s:%d/metrics", settings.web_host, settings.sink_metrics_port)
-        sink = await PostgresSink.connect(settings.database_url)
+        sink = await PostgresSink.connect(settings.database_url,
+                                          history=PositionHistory.from_settings(settings, registry))
         stack.push_async_callback(sink.close)
         async with asyncio.TaskGroup() as group:
             for spec in batch_sinks(settings, sink, group_prefix):
@@ -67,6 +70,7 @@ async def run_sinks(
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
             group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
+            group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
 
 
 async def _shut_down(server) -> None:

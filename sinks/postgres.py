@@ -11,6 +11,7 @@ from typing import AsyncIterator, Sequence
 import asyncpg
 
 from schemas import json
+from sinks.partitions import PositionHistory, create_partitions
 
 # A fix stamped this far ahead of the database clock comes from a wrong phone clock; it is kept in
 # the history but must not become the device's latest position, or it would pin it there.
@@ -84,17 +85,19 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 class PostgresSink:
     """Writes batches through an asyncpg pool; every write is safe to repeat with the same batch."""
 
-    def __init__(self, pool: asyncpg.Pool):
+    def __init__(self, pool: asyncpg.Pool, history: PositionHistory | None = None):
         self.pool = pool
+        self.history = PositionHistory() if history is None else history
 
     @classmethod
-    async def connect(cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60) -> "PostgresSink":
+    async def connect(cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60,
+                      history: PositionHistory | None = None) -> "PostgresSink":
         # min_size=0: connecting is lazy, so a database that is down surfaces as SinkUnavailable
         # on the first write instead of failing start-up.
         pool = await asyncpg.create_pool(
             dsn, min_size=0, max_size=max_size, command_timeout=command_timeout, init=_prepare_connection
         )
-        return cls(pool)
+        return cls(pool, history)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -109,8 +112,23 @@ class PostgresSink:
         return {"reports": _count(status)}
 
     async def write_positions(self, batches: list[dict]) -> dict[str, int]:
-        """History through COPY into a per-connection staging table, then the newest fix per device."""
-        rows = [row for batch in batches for row in _position_rows(batch)]
+        """History through COPY into a per-connection staging table, then the newest fix per device.
+        Fixes outside the retention window are counted and left out (`PositionHistory.admit`)."""
+        rows, days = self.history.admit([row for batch in batches for row in _position_rows(batch)])
+        if not rows:
+            return {"positions": 0, "latest_positions": 0}
+        try:
+            return await self._write_positions(rows, days)
+        except asyncpg.CheckViolationError:  # "no partition of relation positions found for row"
+            self.history.forget()  # a day we knew was dropped under us: make sure of every day again
+            return await self._write_positions(rows, days)
+
+    async def _write_positions(self, rows: list[tuple], days: set) -> dict[str, int]:
+        if missing := self.history.missing(days):
+            # Its own short transaction: the lock it takes on `positions` must not last a whole batch.
+            async with self._transaction() as conn:
+                await create_partitions(conn, missing)
+            self.history.made_sure(missing)
         async with self._transaction() as conn:
             await conn.copy_records_to_table("positions_stage", records=rows, columns=_POSITION_COLUMNS)
             history = await conn.execute(_INSERT_POSITIONS)

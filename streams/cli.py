@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     inbox.set_defaults(run=_inbox)
     sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/").set_defaults(run=_migrate)
     sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
+    retention = sub.add_parser("retention", help="drop position history and dead letters older than their retention "
+                               "now (`redwall sink` also does it every REDWALL_RETENTION_INTERVAL_SECONDS)")
+    retention.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    retention.set_defaults(run=_retention)
 
     simulate = sub.add_parser("simulate", help="simulated field devices posting to the ingest API")
     simulate.add_argument("--devices", type=int, default=80)
@@ -122,6 +126,17 @@ def _migrate(settings, args):
 
     applied = asyncio.run(migrate_and_seed(settings))
     print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+
+
+def _retention(settings, args):
+    from sinks.retention import NotMigrated, run_once
+
+    try:
+        result = asyncio.run(run_once(settings, dry_run=args.dry_run))
+    except NotMigrated as error:
+        print(f"redwall: retention: {error}", file=sys.stderr)
+        return 2
+    print(result.summary())
 
 
 def _simulate(settings, args):

@@ -1,0 +1,110 @@
+"""Daily partitions of the position history: the retention window (pure, injected clock), and the sink
+making the partitions it needs on demand in the real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from schemas.records import PositionBatch
+from sinks.partitions import PositionHistory, Window, partition_day, partition_name
+from sinks.postgres import PostgresSink
+from tests.sinks.scratch import partitions_by_day, scratch_schema
+
+NOON = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+def fixes(device: str, times: list[datetime]) -> dict:
+    pings = [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "time": t.isoformat(), "grid": "c01-g01"} for t in times]
+    return PositionBatch.validate({"device": device, "pings": pings})
+
+
+def refused(registry: CollectorRegistry, reason: str) -> float:
+    return registry.get_sample_value("redwall_positions_refused_total", {"reason": reason})
+
+
+# -- the window, without a database -------------------------------------------------------------
+
+def test_a_day_expires_once_all_of_it_is_older_than_the_retention():
+    window = Window.at(NOON, retention_days=30, days_ahead=3)
+    # now - 30 days is 2026-10-29 12:00: the 28th ended before that, the 29th has not.
+    assert (window.first, window.last) == (date(2026, 10, 29), date(2026, 12, 1))
+    midnight = Window.at(datetime(2026, 11, 28, tzinfo=timezone.utc), 30, 3)
+    assert midnight.first == date(2026, 10, 29)  # the 28th ends exactly at the cut-off: expired
+    # Days are UTC days, whatever the offset of the clock's reading.
+    beijing = NOON.astimezone(timezone(timedelta(hours=8)))
+    assert Window.at(beijing, 30, 3) == window
+    assert len(Window(date(2026, 11, 27), date(2026, 11, 29)).days()) == 3
+
+
+def test_admit_keeps_the_window_and_counts_the_rest():
+    registry = CollectorRegistry()
+    history = PositionHistory(30, 3, registry, now=lambda: NOON)
+    times = [NOON - timedelta(days=31), NOON - timedelta(days=30), NOON, NOON + timedelta(days=3, hours=11),
+             NOON + timedelta(days=3, hours=12)]
+    rows = [("dev", t) for t in times]
+    kept, days = history.admit(rows)
+    assert kept == rows[1:4]
+    assert days == {date(2026, 10, 29), date(2026, 11, 28), date(2026, 12, 1)}
+    assert (refused(registry, "expired"), refused(registry, "future")) == (1, 1)
+
+
+def test_partition_names_round_trip_and_other_tables_are_not_partitions():
+    assert partition_name(date(2026, 1, 2)) == "positions_20260102"
+    assert partition_day("positions_20260102") == date(2026, 1, 2)
+    for other in ("positions", "positions_stage", "positions_2026010", "positions_20261399", "latest_positions"):
+        assert partition_day(other) is None
+
+
+# -- the sink, against PostgreSQL ---------------------------------------------------------------
+
+@pytest.fixture
+async def scratch(pg, database_url):
+    async with scratch_schema(pg, database_url) as dsn:
+        yield dsn
+
+
+async def test_the_sink_makes_partitions_on_demand_and_stays_idempotent(scratch):
+    registry = CollectorRegistry()
+    now = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)  # minutes never cross a day
+    sink = await PostgresSink.connect(scratch, history=PositionHistory(30, 3, registry))
+    conn = await asyncpg.connect(scratch)
+    device = f"dev-{uuid.uuid4().hex[:8]}"
+    days = [-29, -10, -3, 0, 2]
+    batch = fixes(device, [now + timedelta(days=d, minutes=m) for d in days for m in range(3)])
+    try:
+        assert await sink.write_positions([batch]) == {"positions": 15, "latest_positions": 1}
+        assert await sink.write_positions([batch, batch]) == {"positions": 0, "latest_positions": 0}
+        by_day = await partitions_by_day(conn)
+        for d in days:  # every day of the batch has its partition, holding that day's three fixes
+            name = partition_name((now + timedelta(days=d)).astimezone(timezone.utc).date())
+            assert by_day[name] == 3, name
+        assert await conn.fetchval("SELECT count(*) FROM positions WHERE device_id = $1", device) == 15
+
+        old_and_future = fixes(device, [now - timedelta(days=31), now - timedelta(days=40), now + timedelta(days=5)])
+        assert await sink.write_positions([old_and_future]) == {"positions": 0, "latest_positions": 0}
+        assert (refused(registry, "expired"), refused(registry, "future")) == (2, 1)
+        assert await conn.fetchval("SELECT count(*) FROM positions WHERE device_id = $1", device) == 15
+        assert partition_name((now - timedelta(days=40)).date()) not in await partitions_by_day(conn)
+    finally:
+        await conn.close()
+        await sink.close()
+
+
+async def test_a_partition_dropped_under_the_sink_is_made_again(scratch):
+    sink = await PostgresSink.connect(scratch)
+    conn = await asyncpg.connect(scratch)
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    try:
+        await sink.write_positions([fixes("dev-a", [yesterday])])
+        await conn.execute(f"DROP TABLE {partition_name(yesterday.date())}")  # the sink still believes it exists
+        later = yesterday + timedelta(seconds=1)
+        assert await sink.write_positions([fixes("dev-a", [later])]) == {"positions": 1, "latest_positions": 1}
+        assert await conn.fetchval("SELECT event_time FROM positions WHERE device_id = 'dev-a'") == later
+    finally:
+        await conn.close()
+        await sink.close()
