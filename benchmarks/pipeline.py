@@ -40,7 +40,8 @@ from streams.processes import RedwallProcess
 def make_records(pings: int, per_record: int, devices: int, seed: int = 1) -> list[tuple[bytes, bytes]]:
     """PingBatch records over the street; each device's fixes one second apart, so none repeat."""
     rng = random.Random(seed)
-    start = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
+    # Today: fixes older than REDWALL_POSITION_RETENTION_DAYS would not be stored at all.
+    start = datetime.now(timezone.utc).replace(hour=1, minute=0, second=0, microsecond=0)
     clock = [0] * devices
     records = []
     for n in range(pings // per_record):
