@@ -21,12 +21,12 @@ class RetentionMetrics:
         self.partitions = Counter("redwall_retention_partitions_dropped", "daily position partitions dropped",
                                   registry=registry)
         self.rows = Counter("redwall_retention_rows_removed", "rows removed by retention (positions: in dropped "
-                            "partitions)", ["table"], registry=registry)
+                            "partitions; patrol_events: their location)", ["table"], registry=registry)
         self.runs = Counter("redwall_retention_runs", "retention runs by outcome (done, skipped: another process "
                             "ran it, failed)", ["outcome"], registry=registry)
         self.last_done = Gauge("redwall_retention_last_done_timestamp_seconds", "Unix time of the last completed run",
                                registry=registry)
-        for table in ("positions", "latest_positions", "position_flags", "dead_letters"):
+        for table in ("positions", "latest_positions", "position_flags", "patrol_events", "dead_letters"):
             self.rows.labels(table)
         for outcome in ("done", "skipped", "failed"):
             self.runs.labels(outcome)
@@ -37,7 +37,7 @@ class RetentionMetrics:
             return
         self.partitions.inc(len(result.dropped))
         self.rows.labels("positions").inc(sum(result.dropped.values()))
-        for table, rows in result.deleted.items():
+        for table, rows in result.removed.items():
             self.rows.labels(table).inc(rows)
         self.runs.labels("done").inc()
         self.last_done.set(time.time())

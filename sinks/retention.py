@@ -19,10 +19,18 @@ log = logging.getLogger(__name__)
 ADVISORY_LOCK = 0x7265647761_7274  # "redwa" "rt"
 DROP_LOCK_TIMEOUT = "5s"  # dropping a partition locks `positions`; never queue every insert behind it
 
-# (table, time column) of rows removed one by one. Few rows each: one per device, one per refused
-# fix or record. dead_letters is not partitioned: its key (topic, partition, offset) carries no time,
-# and the time it has (failed_at) is the worker's, not stable across a replay.
-_ROW_TABLES = {"latest_positions": "event_time", "position_flags": "event_time", "dead_letters": "failed_at"}
+# Tables handled row by row: (the rows, given $1 = the cut-off; what becomes of them). Few rows each:
+# one per device, per refused fix, per status change or per refused record. dead_letters is not
+# partitioned: its key (topic, partition, offset) has no time in it, and failed_at is the worker's
+# clock, not stable across a replay. Patrol status changes stay as the audit trail; the fix each one
+# carried is position history, so its location goes.
+_ROWS = {
+    "latest_positions": ("event_time < $1", "DELETE FROM latest_positions WHERE {}"),
+    "position_flags": ("event_time < $1", "DELETE FROM position_flags WHERE {}"),
+    "patrol_events": ("event_time < $1 AND lat IS NOT NULL",
+                      "UPDATE patrol_events SET lat = NULL, lng = NULL, accuracy = NULL WHERE {}"),
+    "dead_letters": ("failed_at < $1", "DELETE FROM dead_letters WHERE {}"),
+}
 
 
 class NotMigrated(RuntimeError):
@@ -43,7 +51,7 @@ class RetentionPolicy:
         """Rows older than these go, per table. Position data goes by whole UTC day, like the partitions."""
         first_day = Window.at(now, self.position_days, self.days_ahead).first
         positions = datetime.combine(first_day, time(), timezone.utc)
-        return {"latest_positions": positions, "position_flags": positions,
+        return {"latest_positions": positions, "position_flags": positions, "patrol_events": positions,
                 "dead_letters": now - timedelta(days=self.dead_letter_days)}
 
 
@@ -53,16 +61,16 @@ class RetentionResult:
     skipped: bool = False  # another process was running retention: nothing done
     dropped: dict[str, int] = field(default_factory=dict)  # partition -> rows it held
     created: list[date] = field(default_factory=list)
-    deleted: dict[str, int] = field(default_factory=dict)  # table -> rows
+    removed: dict[str, int] = field(default_factory=dict)  # table -> rows deleted (patrol_events: located)
 
     def summary(self) -> str:
         if self.skipped:
             return "retention: skipped, another process holds the retention lock"
-        drop, delete = ("would drop", "would delete") if self.dry_run else ("dropped", "deleted")
+        drop, remove = ("would drop", "would remove") if self.dry_run else ("dropped", "removed")
         parts = ", ".join(f"{name} ({rows} rows)" for name, rows in self.dropped.items()) or "no partitions"
-        rows = ", ".join(f"{n} from {table}" for table, n in self.deleted.items())
+        rows = ", ".join(f"{n} from {table}" for table, n in self.removed.items())
         made = ", ".join(f"{d:%Y-%m-%d}" for d in self.created) or "none"
-        return f"retention: {drop} {parts}; {delete} {rows}; partitions made ahead: {made}"
+        return f"retention: {drop} {parts}; {remove} rows: {rows}; partitions made ahead: {made}"
 
 
 async def apply_retention(conn: asyncpg.Connection, policy: RetentionPolicy, now: datetime | None = None,
@@ -81,7 +89,7 @@ async def apply_retention(conn: asyncpg.Connection, policy: RetentionPolicy, now
             async with conn.transaction():
                 result.created = await create_partitions(conn, Window(utc_day(now), window.last).days())
         for table, cutoff in policy.cutoffs(now).items():
-            result.deleted[table] = await _delete_older(conn, table, cutoff, dry_run)
+            result.removed[table] = await _remove_older(conn, table, cutoff, dry_run)
         return result
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK)
@@ -101,12 +109,12 @@ async def _drop_expired(conn: asyncpg.Connection, first_kept: date, result: Rete
         log.info("retention: dropped partition %s (%d rows, UTC day %s)", name, result.dropped[name], day)
 
 
-async def _delete_older(conn: asyncpg.Connection, table: str, cutoff: datetime, dry_run: bool) -> int:
-    column = _ROW_TABLES[table]
+async def _remove_older(conn: asyncpg.Connection, table: str, cutoff: datetime, dry_run: bool) -> int:
+    rows, action = _ROWS[table]
     if dry_run:
-        return await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {column} < $1", cutoff)
-    status = await conn.execute(f"DELETE FROM {table} WHERE {column} < $1", cutoff)
-    return int(status.rsplit(" ", 1)[1])
+        return await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {rows}", cutoff)
+    status = await conn.execute(action.format(rows), cutoff)
+    return int(status.rsplit(" ", 1)[1])  # "DELETE <n>" / "UPDATE <n>"
 
 
 async def run_once(settings: Settings, *, dry_run: bool = False) -> RetentionResult:

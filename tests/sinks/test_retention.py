@@ -1,5 +1,5 @@
 """Retention against the real PostgreSQL, each test in a schema of its own: whole expired days dropped
-(checked in the catalog), every other row kept, stale rows deleted, repeats and rivals harmless; and the
+(checked in the catalog), every other row kept, stale rows removed, repeats and rivals harmless; and the
 migration of a plain position table with rows into the partitioned one."""
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ async def loaded(scratch):
     conn = await asyncpg.connect(scratch)
     await conn.execute("INSERT INTO position_flags (device_id, event_time, reason) VALUES ('dev-active', $1, 'accuracy'),"
                        " ('dev-active', $2, 'accuracy')", NOON - timedelta(days=7), NOON)
+    await conn.executemany("INSERT INTO patrol_events (id, device_id, grid_id, status, previous, reason, event_time, "
+                           "fix_time, lat, lng, accuracy) VALUES ($1, 'dev-active', 'c01-g01', 'off_post', 'on_post', "
+                           "'outside', $2, $2, 39.9, 116.3, 5)", [("old", NOON - timedelta(days=7)), ("new", NOON)])
     yield conn
     await conn.close()
 
@@ -84,12 +87,16 @@ async def test_retention_drops_exactly_the_expired_days_and_keeps_every_other_ro
     assert [r[0] for r in await loaded.fetch("SELECT device_id FROM latest_positions")] == ["dev-active"]
     assert await loaded.fetchval("SELECT count(*) FROM position_flags") == 1
     assert [r[0] for r in await loaded.fetch('SELECT "offset" FROM dead_letters')] == [2]
-    assert result.deleted == dry.deleted == {"latest_positions": 1, "position_flags": 1, "dead_letters": 1}
+    assert result.removed == dry.removed == {"latest_positions": 1, "position_flags": 1, "patrol_events": 1,
+                                             "dead_letters": 1}
+    # The old status change stays in the patrol audit trail, without the fix's location.
+    events = {r["id"]: (r["status"], r["lat"]) for r in await loaded.fetch("SELECT id, status, lat FROM patrol_events")}
+    assert events == {"old": ("off_post", None), "new": ("off_post", 39.9)}
     ahead = {partition_name((NOW + timedelta(days=d)).date()) for d in range(4)}
     assert ahead <= set(after)
 
     again = await apply_retention(loaded, POLICY, NOW)
-    assert (again.dropped, again.created, again.deleted) == ({}, [], dict.fromkeys(result.deleted, 0))
+    assert (again.dropped, again.created, again.removed) == ({}, [], dict.fromkeys(result.removed, 0))
     assert await partitions_by_day(loaded) == after
 
 
