@@ -10,7 +10,7 @@ loop with stream processing.
 from __future__ import annotations
 
 import asyncio
-import hmac
+import contextlib
 import logging
 import signal
 import uuid
@@ -21,9 +21,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from config.geometry import load_geometry
-from config.settings import ConfigError, Settings
+from config.settings import Settings
 from schemas import json
 from sinks.console import ConsoleFeed
+from streams.credentials import CredentialCache, refusal
+from streams.http_auth import Unauthorized, authenticate, bearer_token
+from streams.incident_state import community_of
 
 log = logging.getLogger(__name__)
 
@@ -32,27 +35,13 @@ ACTIONS = ("ack", "resolve", "request_escalation")
 SSE_PING_SECONDS = 15.0
 
 
-def check_tokens(settings: Settings) -> None:
-    if not settings.console_dispatch_token:
-        raise ConfigError("environment: REDWALL_CONSOLE_DISPATCH_TOKEN is empty: set a long random token "
-                          "(and REDWALL_CONSOLE_READ_TOKEN for look-only screens)")
-    if settings.console_read_token == settings.console_dispatch_token:
-        raise ConfigError("environment: REDWALL_CONSOLE_READ_TOKEN equals the dispatch token: make them differ")
-
-
-def role_of(settings: Settings, token: str) -> str | None:
-    """'dispatch', 'read' or None; compared in constant time."""
-    if hmac.compare_digest(token.encode(), settings.console_dispatch_token.encode()):
-        return "dispatch"
-    if settings.console_read_token and hmac.compare_digest(token.encode(), settings.console_read_token.encode()):
-        return "read"
-    return None
-
-
 def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None) -> web.Application:
     geometry = geometry_json(settings)
     worker_url = f"http://{settings.web_host}:{settings.web_port}"
     registry = registry or CollectorRegistry()
+    credentials = CredentialCache.from_settings(settings, registry)
+    refused_actions = Counter("redwall_console_actions_refused_total",
+                              "actions refused as outside the dispatcher's role, by role", ["role"], registry=registry)
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
         lambda: len(feed.clients))
     forwarded_actions = Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status",
@@ -63,22 +52,24 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         # Static files hold no data; /metrics is for Prometheus, which carries no console token.
         if request.path.startswith("/static/") or request.path == "/metrics":
             return await handler(request)
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else request.query.get("token", "")
-        role = role_of(settings, token)
-        if role is None:
+        try:
+            request["dispatcher"] = await authenticate(credentials, "dispatcher", request.headers, request.query)
+        except Unauthorized as refused:
+            reason = refused.errors[0].reason
             if request.path.startswith("/api/"):
-                return web.json_response({"error": "unknown token"}, status=401)
-            return web.Response(status=401, content_type="text/html",
-                                text="<!doctype html><title>Refused</title><h1>401: unknown console token</h1>")
-        request["role"] = role
+                return web.json_response({"error": reason, "errors": [e.as_dict() for e in refused.errors]},
+                                         status=refused.status, headers=refused.headers)
+            return web.Response(status=refused.status, content_type="text/html", headers=refused.headers,
+                                text=f"<!doctype html><title>Refused</title><h1>{refused.status}: {reason}</h1>")
+        request["token"] = bearer_token(request.headers, request.query)
         return await handler(request)
 
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def snapshot(request: web.Request) -> web.Response:
-        body = {"role": request["role"], **feed.snapshot()}
+        who = request["dispatcher"]
+        body = {"role": who.role, "dispatcher": who.subject, "community": who.community, **feed.snapshot()}
         return web.Response(body=json.dumps(body), content_type="application/json")
 
     async def events(request: web.Request) -> web.StreamResponse:
@@ -101,8 +92,13 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         return response
 
     async def action(request: web.Request) -> web.Response:
-        if request["role"] != "dispatch":
-            return web.json_response({"error": "this token may only look; use the dispatcher token"}, status=403)
+        who, incident = request["dispatcher"], request.match_info["incident"]
+        why_not = refusal(who, community_of(incident))  # a malformed id: the worker's 404
+        if why_not:
+            refused_actions.labels(who.role).inc()
+            log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", who.subject, who.role,
+                        incident, json.dumps(why_not).decode())
+            return web.json_response({"error": why_not, "errors": [{"field": "incident", "reason": why_not}]}, status=403)
         try:
             body = await request.json(loads=json.loads)
         except ValueError:
@@ -110,13 +106,13 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         if not isinstance(body, dict) or body.get("action") not in ACTIONS:
             return web.json_response({"errors": [{"field": "action", "reason": f"must be one of {', '.join(ACTIONS)}"}]},
                                      status=422)
+        # The worker checks the dispatcher again with its own token and records it as the actor.
         forwarded = {"id": f"console-{uuid.uuid4().hex}", "action": body["action"],
-                     "actor": str(body.get("actor") or "console-dispatcher")[:64],
                      "reason": str(body.get("reason") or "from the dispatcher console")[:2000]}
-        url = f"{worker_url}/v1/incidents/{request.match_info['incident']}/actions"
+        url = f"{worker_url}/v1/incidents/{incident}/actions"
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {request['token']}"}
         try:
-            async with request.app[SESSION].post(url, data=json.dumps(forwarded),
-                                                 headers={"Content-Type": "application/json"}) as answer:
+            async with request.app[SESSION].post(url, data=json.dumps(forwarded), headers=headers) as answer:
                 forwarded_actions.labels(str(answer.status)).inc()
                 return web.Response(status=answer.status, body=await answer.read(), content_type="application/json")
         except aiohttp.ClientError as exc:
@@ -138,7 +134,20 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
     app.router.add_post("/api/incidents/{incident}/actions", action)
     app.router.add_static("/static/", STATIC)
     app.cleanup_ctx.append(_session)
+    app.cleanup_ctx.append(lambda _: _running(credentials))
     return app
+
+
+@contextlib.asynccontextmanager
+async def _running(credentials: CredentialCache):
+    task = credentials.start()  # loads now; refreshed by LISTEN/NOTIFY while the console runs
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
 
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
@@ -164,7 +173,6 @@ def geometry_json(settings: Settings) -> bytes:
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    check_tokens(settings)
     from streams.topics import ensure_topics
 
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
@@ -182,8 +190,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main(settings: Settings) -> None:
-    check_tokens(settings)  # before anything starts
-
     async def run() -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

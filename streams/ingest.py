@@ -27,17 +27,19 @@ class Refused(Exception):
         self.errors = errors
 
 
-def install(app: faust.App, settings, metrics: WorkerMetrics) -> None:
+def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> None:
+    from streams.http_auth import authenticate, same_device  # it builds on Refused, above
+
     pings_record = ping_batch(settings.max_pings_per_batch)
 
     class _Ingest(View):
         topic: str
 
         async def refuse(self, refused: Refused) -> Response:
-            for error in refused.errors:
-                metrics.rejected.labels(self.topic, "http", reason_label(error)).inc()
-            body = {"error": "invalid input", "errors": [e.as_dict() for e in refused.errors]}
-            return self.json(body, status=refused.status)
+            for label in getattr(refused, "labels", None) or [reason_label(e) for e in refused.errors]:
+                metrics.rejected.labels(self.topic, "http", label).inc()
+            body = {"error": getattr(refused, "title", "invalid input"), "errors": [e.as_dict() for e in refused.errors]}
+            return self.json(body, status=refused.status, headers=getattr(refused, "headers", None))
 
         async def produce(self, records: list[tuple[bytes, dict]]) -> None:
             send = app.producer.send
@@ -52,7 +54,10 @@ def install(app: faust.App, settings, metrics: WorkerMetrics) -> None:
 
         async def post(self, request: Request) -> Response:
             try:
-                reports = validate_many(FieldReport, await read_json(request), MAX_REPORTS_PER_REQUEST)
+                device = await authenticate(credentials, "device", request.headers)
+                body = await read_json(request)
+                reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST)
+                same_device(reports, device, indexed=isinstance(body, list))
             except Refused as refused:
                 return await self.refuse(refused)
             await self.produce([(r["device"].encode(), r) for r in reports])
@@ -66,7 +71,9 @@ def install(app: faust.App, settings, metrics: WorkerMetrics) -> None:
 
         async def post(self, request: Request) -> Response:
             try:
+                device = await authenticate(credentials, "device", request.headers)
                 batch = validate_many(pings_record, await read_json(request), 1)[0]
+                same_device([batch], device, indexed=False)
             except Refused as refused:
                 return await self.refuse(refused)
             await self.produce([(batch["device"].encode(), batch)])

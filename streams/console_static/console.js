@@ -119,13 +119,16 @@ function ageFraction(incident, now) {
 const minutes = (ms) => (ms < 0 ? "-" : "") + Math.round(Math.abs(ms) / 60000) + "m";
 const escape = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
 
+// The console and the worker check this again; here it only greys out what would be refused.
+const mayAct = (i) => state.role === "street" || (state.role === "community" && i.community === state.community);
+
 function renderIncidents() {
   const now = Date.now();
   const shown = [...state.incidents.values()].filter((i) => (!filter || i.community === filter)
     && (!search || `${i.id} ${i.grid} ${i.category}`.includes(search)));
   shown.sort((a, b) => ageFraction(b, now) - ageFraction(a, now));
-  const canAct = state.role === "dispatch" ? "" : " disabled";
   $("incidents").innerHTML = shown.slice(0, INCIDENT_ROWS).map((i) => {
+    const canAct = mayAct(i) ? "" : " disabled";
     const used = ageFraction(i, now), due = deadline(i);
     const cls = used >= 1 ? "over" : used >= 0.75 ? "late" : "";
     return `<li class="level-${i.level}" data-incident="${escape(i.id)}" data-status="${escape(i.status)}">
@@ -220,15 +223,18 @@ function toast(text) {
   clearTimeout(t.timer); t.timer = setTimeout(() => (t.style.display = "none"), 4000);
 }
 
+const ROLE_ZH = { street: "街道调度 street dispatcher", community: "社区调度 community dispatcher", read: "只读 read-only" };
+
 async function boot() {
   const [geometry, snapshot] = await Promise.all([api("/api/geometry"), api("/api/snapshot")]);
-  geo = geometry; view = projection(geo.grids); state.role = snapshot.role;
-  $("role").textContent = snapshot.role === "dispatch" ? "调度 dispatcher" : "只读 read-only";
+  geo = geometry; view = projection(geo.grids); state.role = snapshot.role; state.community = snapshot.community;
+  $("role").textContent = `${ROLE_ZH[snapshot.role]} ${snapshot.dispatcher}${snapshot.community ? " · " + snapshot.community : ""}`;
   for (const c of geo.communities) $("community").insertAdjacentHTML("beforeend", `<option value="${c.id}">${escape(c.name)} ${c.id}</option>`);
   $("community").addEventListener("change", (e) => setFilter(e.target.value));
   $("search").addEventListener("input", (e) => { search = e.target.value.trim(); dirty.incidents = true; schedule(); });
   $("incidents").addEventListener("click", (e) => { if (e.target.dataset.action) act(e.target); });
   drawAreas();
+  if (state.community) setFilter(state.community);  // a community dispatcher starts on its own community
   apply(snapshot, false);
   connect();
   window.addEventListener("resize", () => { dirty.overlay = true; schedule(); });

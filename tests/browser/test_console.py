@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas import json
+from sinks.credentials import issue_device_token, issue_dispatcher_token, revoke
 from sinks.postgres import PostgresSink
 from streams.embedded import free_port
 from streams.processes import RedwallProcess
@@ -30,16 +31,25 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 RUN = uuid.uuid4().hex[:8]
-READ, DISPATCH = f"read-{RUN}", f"dispatch-{RUN}"
+TOKENS: dict[str, str] = {}  # role -> token of a dispatcher issued for this module
+STREET, C01, READ = f"console-{RUN}-street", f"console-{RUN}-c01", f"console-{RUN}-read"
 
 
 def console_settings(settings, **changes):
-    return dataclasses.replace(settings, console_port=free_port(), console_read_token=READ,
-                               console_dispatch_token=DISPATCH, **changes)
+    return dataclasses.replace(settings, console_port=free_port(), **changes)
 
 
 @pytest.fixture(scope="module")
-def stack(settings, tmp_path_factory):
+async def dispatchers(settings):
+    db = settings.database_url
+    TOKENS.update(street=await issue_dispatcher_token(db, STREET, "street"),
+                  community=await issue_dispatcher_token(db, C01, "community", "c01"),
+                  read=await issue_dispatcher_token(db, READ, "read"))
+    return TOKENS
+
+
+@pytest.fixture(scope="module")
+def stack(settings, dispatchers, tmp_path_factory):
     """Worker (ingest, escalation, actions), sink and console as child processes."""
     log_dir = tmp_path_factory.mktemp("console")
     settings = console_settings(settings)
@@ -66,9 +76,9 @@ def url(settings, token: str) -> str:
     return f"http://127.0.0.1:{settings.console_port}/?token={token}"
 
 
-async def open_console(browser, settings, token: str = DISPATCH, **viewport):
+async def open_console(browser, settings, token: str | None = None, **viewport):
     page = await browser.new_page(viewport=viewport or {"width": 1600, "height": 900})
-    response = await page.goto(url(settings, token))
+    response = await page.goto(url(settings, token or TOKENS["street"]))
     assert response.status == 200
     await page.wait_for_selector("body[data-ready='1']", timeout=15_000)
     return page
@@ -89,7 +99,7 @@ async def test_the_console_loads_and_draws_the_71_grids(stack, browser):
     assert await page.locator("#areas path.grid").count() == 71
     assert await page.locator("#areas path.community").count() == 13
     assert await page.locator("#community option").count() == 14  # "all" and the 13 communities
-    assert "dispatcher" in await page.inner_text("#role")
+    assert "street dispatcher" in await page.inner_text("#role") and STREET in await page.inner_text("#role")
     await page.wait_for_selector("#link.live", timeout=5_000)
     await page.close()
 
@@ -111,7 +121,7 @@ async def test_a_wrong_token_is_refused_and_a_read_token_may_only_look(stack, br
     settings, _ = stack
     page = await browser.new_page()
     response = await page.goto(url(settings, "wrong"))
-    assert response.status == 401 and "unknown console token" in await page.inner_text("h1")
+    assert response.status == 401 and "unknown token" in await page.inner_text("h1")
     await page.close()
     base = f"http://127.0.0.1:{settings.console_port}"
     async with aiohttp.ClientSession() as http:
@@ -120,9 +130,9 @@ async def test_a_wrong_token_is_refused_and_a_read_token_may_only_look(stack, br
         async with http.get(f"{base}/api/events?token=") as answer:
             assert answer.status == 401
         async with http.post(f"{base}/api/incidents/inc-c01-000000000000/actions", json={"action": "ack"},
-                             headers={"Authorization": f"Bearer {READ}"}) as answer:
+                             headers={"Authorization": f"Bearer {TOKENS['read']}"}) as answer:
             assert answer.status == 403
-    page = await open_console(browser, settings, READ)
+    page = await open_console(browser, settings, TOKENS["read"])
     assert "read-only" in await page.inner_text("#role")
     await page.close()
 
@@ -150,7 +160,8 @@ async def test_acknowledge_changes_the_incidents_state_in_postgres(stack, browse
                    location={"lat": lat, "lng": lng, "accuracy": 5.0},
                    event_time=datetime.now(timezone.utc).isoformat())
     page = await open_console(browser, settings)
-    async with aiohttp.ClientSession() as http:
+    device = await issue_device_token(settings.database_url, filed["device"])
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {device}"}) as http:
         async with http.post(f"http://{settings.web_host}:{settings.web_port}/v1/reports", json=filed) as answer:
             assert answer.status == 202, await answer.text()
     from streams.incident_state import incident_id
@@ -168,6 +179,9 @@ async def test_acknowledge_changes_the_incidents_state_in_postgres(stack, browse
             break
         await asyncio.sleep(0.2)
     assert status == "acknowledged"
+    actor = await pg.fetchval("SELECT actor FROM incident_events WHERE incident_id = $1 AND kind = 'acknowledged'",
+                              incident)
+    assert actor == STREET  # the worker records the authenticated dispatcher, not what the page says
     # ... and the page shows it once the engine's event comes back through Kafka.
     await page.wait_for_selector(f"#incidents li[data-incident='{incident}'][data-status='acknowledged']",
                                  timeout=10_000)
@@ -251,14 +265,44 @@ async def test_the_console_under_load_2000_devices_and_500_incidents(settings, b
         proc.stop()
 
 
-def test_the_console_refuses_to_start_without_a_dispatch_token_or_with_equal_tokens(settings):
-    from config.settings import ConfigError
-    from streams.console import check_tokens, role_of
+async def test_a_community_dispatcher_acts_only_on_its_own_community(stack, browser):
+    settings, procs = stack
+    page = await open_console(browser, settings, TOKENS["community"])
+    assert "community dispatcher" in await page.inner_text("#role") and "c01" in await page.inner_text("#role")
+    assert await page.input_value("#community") == "c01"  # it starts on its own community
+    await page.close()
+    base = f"http://127.0.0.1:{settings.console_port}"
+    headers = {"Authorization": f"Bearer {TOKENS['community']}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.post(f"{base}/api/incidents/inc-c02-00000000c02c/actions", json={"action": "ack"}) as answer:
+            assert answer.status == 403
+            refused = await answer.json()
+        # On its own community the console passes the action on, with the dispatcher's own token.
+        async with http.post(f"{base}/api/incidents/inc-c01-00000000c01c/actions", json={"action": "ack"}) as answer:
+            assert answer.status == 202, await answer.text()
+            assert (await answer.json())["actor"] == C01
+    assert "c01" in refused["error"] and "c02" in refused["error"]
+    await asyncio.sleep(0.2)
+    assert (f"action refused: dispatcher={C01} role=community incident=inc-c02-00000000c02c"
+            in procs["console"].log_path.read_text())
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as answer:
+        assert 'redwall_console_actions_refused_total{role="community"} 1.0' in await answer.text()
 
-    with pytest.raises(ConfigError, match="REDWALL_CONSOLE_DISPATCH_TOKEN is empty"):
-        check_tokens(dataclasses.replace(settings, console_dispatch_token=""))
-    with pytest.raises(ConfigError, match="equals the dispatch token"):
-        check_tokens(dataclasses.replace(settings, console_dispatch_token="x", console_read_token="x"))
-    both = dataclasses.replace(settings, console_dispatch_token="d", console_read_token="r")
-    assert [role_of(both, t) for t in ("d", "r", "", "dr")] == ["dispatch", "read", None, None]
-    assert role_of(dataclasses.replace(both, console_read_token=""), "") is None
+
+async def test_a_revoked_dispatcher_is_refused_by_the_running_console(stack, settings):
+    mine, _ = stack
+    name = f"console-{RUN}-leaver"
+    token = await issue_dispatcher_token(settings.database_url, name, "street")
+    snapshot = f"http://127.0.0.1:{mine.console_port}/api/snapshot"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        async with http.get(snapshot) as answer:
+            assert answer.status == 200
+        await revoke(settings.database_url, "dispatcher", name)
+        started = time.monotonic()
+        while True:
+            async with http.get(snapshot) as answer:
+                if answer.status == 401:
+                    assert "revoked" in (await answer.json())["error"]
+                    break
+            assert time.monotonic() - started < 5
+    print(f"\ndispatcher revoked -> console refuses: {(time.monotonic() - started) * 1000:.0f} ms")

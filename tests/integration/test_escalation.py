@@ -24,6 +24,7 @@ from config.major_events import Period
 from config.rules import load_rules
 from consumers.sinks import run_sinks
 from schemas import json
+from sinks.credentials import issue_dispatcher_token
 from streams.clock import EventClock
 from streams.control import broadcast, tick
 from streams.escalation import places_of
@@ -182,10 +183,12 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     await producer.start()
     await producer.send_and_wait(s.topic_actions, bad_action, key=b"c03")
     await producer.stop()
-    async with aiohttp.ClientSession() as session:
+    # The street dispatcher "staff-1" (the actor of the model's actions): the worker records its name.
+    dispatcher = await issue_dispatcher_token(s.database_url, "staff-1", "street")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {dispatcher}"}) as session:
         await post_actions(session, url, acts)
         async with session.post(f"{url}/v1/incidents/{inc['A']}/actions", json={"action": "ack"}) as bad:
-            assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "actor"
+            assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "reason"
         async with session.post(f"{url}/v1/incidents/inc-c99-0123456789ab/actions", json={}) as unknown:
             assert unknown.status == 404 and "c99" in (await unknown.json())["errors"][0]["reason"]
     # A major-event period from the CLI, for 6:00-7:00: it must survive the restart below.
@@ -214,8 +217,8 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     reopen = action(f"{run}-a5", inc["G"], "reopen", T0 + 6 * H + 5 * M)
     model.action(reopen)
     model.tick(T0 + 6 * H + 30 * M)
-    async with aiohttp.ClientSession() as session:
-        await post_actions(session, url, [reopen])
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {dispatcher}"}) as session:
+        await post_actions(session, url, [reopen])  # the restarted worker loaded the credential afresh
     await broadcast(s, tick(T0 + 6 * H + 30 * M))
     assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
 

@@ -1,0 +1,115 @@
+"""`redwall devices add|revoke|list` and `redwall dispatchers add|revoke|list`: credentials in Postgres.
+
+A new token is printed once, as `ID TOKEN` on stdout, and never again: only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sinks.credentials import ROLES, CredentialError, issue, listing, revoke
+
+
+def add_commands(sub) -> None:
+    devices = sub.add_parser("devices", help="device credentials: the tokens phones post with")
+    actions = devices.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="issue a token per device id, printed once as `ID TOKEN`")
+    add.add_argument("ids", nargs="+", metavar="ID")
+    add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
+    add.set_defaults(run=_devices_add)
+    _revoke_and_list(actions, "device")
+
+    dispatchers = sub.add_parser("dispatchers", help="dispatcher credentials for the console and the actions API")
+    actions = dispatchers.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="issue a dispatcher's token, printed once as `NAME TOKEN`")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES,
+                     help="read: look only; community: act on its community's incidents; street: act on all")
+    add.add_argument("--community", help="with --role community: the community id, e.g. c03")
+    add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
+    add.set_defaults(run=_dispatchers_add)
+    _revoke_and_list(actions, "dispatcher")
+
+
+def _revoke_and_list(actions, kind: str) -> None:
+    name = "ID" if kind == "device" else "NAME"
+    gone = actions.add_parser("revoke", help=f"revoke the {kind}'s token: refused at once by every worker")
+    gone.add_argument("subject", metavar=name)
+    gone.set_defaults(run=lambda settings, args: _revoke(settings, kind, args.subject))
+    actions.add_parser("list", help=f"every {kind}: live or revoked, since when").set_defaults(
+        run=lambda settings, args: _list(settings, kind))
+
+
+def _devices_add(settings, args) -> int:
+    async def run():
+        return [await issue(settings.database_url, "device", device, rotate=args.rotate) for device in args.ids]
+
+    return _report_issued("devices add", lambda: asyncio.run(run()))
+
+
+def _dispatchers_add(settings, args) -> int:
+    from config.geometry import load_geometry
+
+    communities = load_geometry(settings.geometry_path).communities
+
+    async def run():
+        return [await issue(settings.database_url, "dispatcher", args.name, role=args.role, community=args.community,
+                            communities=communities, rotate=args.rotate)]
+
+    return _report_issued("dispatchers add", lambda: asyncio.run(run()))
+
+
+def _report_issued(command: str, run) -> int:
+    try:
+        issued = run()
+    except CredentialError as error:
+        print(f"redwall: {command}: {error}", file=sys.stderr)
+        return 1
+    for one in issued:
+        if one.token:
+            print(f"{one.credential.subject} {one.token}", flush=True)
+        else:
+            print(f"{one.credential.subject}: already holds a live credential, issued "
+                  f"{one.created_at.isoformat(timespec='seconds')}; its token is not shown again "
+                  "(--rotate replaces it)", file=sys.stderr)
+    return 0
+
+
+def _revoke(settings, kind: str, subject: str) -> int:
+    try:
+        when = asyncio.run(revoke(settings.database_url, kind, subject))
+    except CredentialError as error:
+        print(f"redwall: {kind}s revoke: {error}", file=sys.stderr)
+        return 1
+    print(f"{subject} revoked at {when.isoformat(timespec='seconds')}: refused from now on")
+    return 0
+
+
+def _list(settings, kind: str) -> int:
+    rows = asyncio.run(listing(settings.database_url, kind))
+    extra = "" if kind == "device" else f"  {'ROLE':<10} COMMUNITY"
+    print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<25} {'REVOKED':<25}{extra}")
+    for r in rows:
+        revoked = r["revoked_at"].isoformat(timespec="seconds") if r["revoked_at"] else "-"
+        extra = "" if kind == "device" else f"  {r['role']:<10} {r['community_id'] or '-'}"
+        state = "revoked" if r["revoked_at"] else "live"
+        print(f"{r['subject']:<24} {state:<8} {r['created_at'].isoformat(timespec='seconds'):<25} {revoked:<25}{extra}")
+    return 0
+
+
+
+def write_token_file(path: Path, tokens: dict[str, str]) -> Path:
+    """`ID TOKEN` lines, readable by the owner only (0600 from the start, never briefly wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.writelines(f"{subject} {token}\n" for subject, token in tokens.items())
+    return path
+
+
+def read_token_file(path: Path) -> dict[str, str]:
+    """The `ID TOKEN` lines `redwall devices add` prints (other lines, e.g. comments, are skipped)."""
+    pairs = (line.split() for line in Path(path).read_text(encoding="utf-8").splitlines())
+    return {p[0]: p[1] for p in pairs if len(p) == 2 and not p[0].startswith("#")}

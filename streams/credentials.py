@@ -1,0 +1,183 @@
+"""Who holds a token, answered from memory in the worker and the console: every credential is loaded from
+Postgres at start, kept fresh by LISTEN on the store's notifications, and reloaded in full now and then."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from schemas import json
+from sinks.credentials import Credential, load_all, load_one, token_hash
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "redwall_credentials"  # the trigger in migration 0005 notifies here
+RECONNECT_MAX_SECONDS = 30.0
+# A token issued a moment ago may arrive before its notification; such a miss is looked up in
+# Postgres, but at most this often, so a flood of made-up tokens costs the database nothing much.
+MISS_LOOKUPS_PER_SECOND = 20
+MISS_LOOKUP_TIMEOUT = 1.0
+_DB_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class CredentialCache:
+    """`identify(token)` in microseconds; `run()` keeps the table in step with the store until cancelled."""
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], *, reload_seconds: float = 60.0,
+                 registry: CollectorRegistry | None = None):
+        self.connect, self.reload_seconds = connect, reload_seconds
+        self.table: dict[bytes, Credential] = {}
+        self.ready = False  # False until the first full load: callers answer 503, not 401
+        self._loaded = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()  # one query at a time on the listening connection
+        self._buffer: list | None = None
+        self._synced_at = 0.0
+        self._misses = (0.0, 0)
+        registry = registry or CollectorRegistry()
+        self.reloads = Counter("redwall_credentials_reloads_total", "full reloads of the credential cache, by outcome",
+                               ["outcome"], registry=registry)
+        Gauge("redwall_credentials_stale_seconds", "0 while notifications arrive; else seconds since the last full load",
+              registry=registry).set_function(self.stale_seconds)
+
+    @classmethod
+    def from_settings(cls, settings, registry: CollectorRegistry | None = None) -> "CredentialCache":
+        return cls(lambda: asyncpg.connect(settings.database_url, timeout=10),
+                   reload_seconds=settings.credentials_reload_seconds, registry=registry)
+
+    def stale_seconds(self) -> float:
+        return 0.0 if self._conn is not None and not self._conn.is_closed() else time.monotonic() - self._synced_at
+
+    async def identify(self, token: str) -> Credential | None:
+        """The credential of a token (revoked ones too: check `.revoked`), or None for an unknown token."""
+        digest = token_hash(token)
+        found = self.table.get(digest)
+        if found is None and self._may_look_up():
+            found = await self._look_up(digest)
+        return found
+
+    def start(self) -> asyncio.Task:
+        """`run()` as a task of the running loop, once; await it to run until cancelled."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="credentials")
+        return self._task
+
+    async def serve(self) -> None:
+        await self.start()  # cancelling the caller cancels the task too
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Whether the first load is done within `timeout`; starts loading if nobody did yet."""
+        if not self.ready:
+            self.start()
+            try:
+                await asyncio.wait_for(self._loaded.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        return self.ready
+
+    async def run(self) -> None:
+        """Load, listen and reload until cancelled; reconnects with backoff, serving the last table meanwhile."""
+        backoff = 1.0
+        while True:
+            try:
+                await self._connect()
+                backoff = 1.0
+                await self._watch()
+            except _DB_ERRORS as exc:
+                log.warning("credentials: %s: %s; serving the last loaded table, retrying in %.0f s",
+                            type(exc).__name__, exc, backoff)
+                self.reloads.labels("failed").inc()
+            finally:
+                await self._close()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+
+    async def _connect(self) -> None:
+        self._conn = await self.connect()
+        # Listen first, then load: a change committed during the load is in the load or notified after.
+        await self._conn.add_listener(CHANNEL, self._notified)
+        await self.reload()
+
+    async def _watch(self) -> None:
+        closed = asyncio.Event()
+        self._conn.add_termination_listener(lambda _: closed.set())
+        while not closed.is_set():
+            try:
+                await asyncio.wait_for(closed.wait(), self.reload_seconds)
+            except asyncio.TimeoutError:
+                await self.reload()  # the fallback, should a notification ever be lost
+        raise ConnectionResetError("the listening connection to Postgres closed")
+
+    async def reload(self) -> None:
+        async with self._lock:
+            self._buffer = []
+            try:
+                table = await load_all(self._conn)
+                for digest, credential in self._buffer:  # notified while loading: maybe newer than the load
+                    _put(table, digest, credential)
+            finally:
+                buffered, self._buffer = self._buffer, None
+        for digest, credential in self.table.items():
+            if credential.revoked:  # revocation is for good: no load may undo one
+                _put(table, digest, credential)
+        self.table, self.ready, self._synced_at = table, True, time.monotonic()
+        self._loaded.set()
+        self.reloads.labels("ok").inc()
+        log.debug("credentials: %d loaded, %d notified during the load", len(table), len(buffered))
+
+    def _notified(self, conn, pid, channel, payload: str) -> None:
+        row = json.loads(payload)
+        digest = bytes.fromhex(row["token_sha256"])
+        credential = Credential(row["kind"], row["subject"], row["role"], row["community"], row["revoked"])
+        _put(self.table, digest, credential)
+        if self._buffer is not None:
+            self._buffer.append((digest, credential))
+
+    def _may_look_up(self) -> bool:
+        if self._conn is None or self._conn.is_closed():
+            return False
+        now, (window, used) = time.monotonic(), self._misses
+        if now - window >= 1.0:
+            window, used = now, 0
+        self._misses = (window, used + 1)
+        return used < MISS_LOOKUPS_PER_SECOND
+
+    async def _look_up(self, digest: bytes) -> Credential | None:
+        try:
+            async with self._lock:
+                found = await asyncio.wait_for(load_one(self._conn, digest), MISS_LOOKUP_TIMEOUT)
+        except (*_DB_ERRORS, AttributeError) as exc:  # AttributeError: the connection went away meanwhile
+            log.debug("credentials: lookup of an unknown token failed: %s", exc)
+            return None
+        if found is not None:
+            _put(self.table, digest, found)
+        return self.table.get(digest)
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()  # no graceful close: it may be the very connection that just failed
+
+
+def _put(table: dict[bytes, Credential], digest: bytes, credential: Credential) -> None:
+    held = table.get(digest)
+    if held is None or not held.revoked:
+        table[digest] = credential
+
+
+def refusal(credential: Credential, community: str) -> str | None:
+    """Why this credential may not act on an incident of `community`, or None when it may."""
+    if credential.kind != "dispatcher":
+        return "a device token cannot act on incidents; use a dispatcher token"
+    if credential.role == "read":
+        return f"dispatcher {credential.subject} has role read: it may only look"
+    if credential.role == "community" and credential.community != community:
+        return (f"dispatcher {credential.subject} acts for community {credential.community} only; "
+                f"this incident belongs to {community}")
+    return None
