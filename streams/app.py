@@ -10,10 +10,10 @@ from pathlib import Path
 import faust
 from prometheus_client import CollectorRegistry
 
-from config.kafka_security import faust_credentials
 from config.settings import Settings
 from streams import actions, agents, escalation, ingest
 from streams.consumer import HandledOnlyConsumer
+from streams.credentials import CredentialCache
 from streams.geofence import Geofencer, Topics
 from streams import apidoc, patrol
 from streams.metrics import WorkerMetrics, install_faust_sensor
@@ -35,14 +35,11 @@ def create_app(
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{host}" for host in settings.broker.split(",")],
-        broker_credentials=faust_credentials(settings),  # TLS / SASL, as every other Kafka client (config/kafka_security.py)
         autodiscover=False,
         datadir=str(Path(tempfile.gettempdir()) / f"redwall-faust-{settings.web_port}"),
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_host=settings.web_host,
-        # aiohttp refuses a larger body while reading it, before it is all in memory (streams/ingest.read_json).
-        web_application_options={"client_max_size": settings.max_body_bytes},
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         # Measured on the embedded broker (KAFKA-NOTES.md): these matter for records that carry
@@ -65,10 +62,12 @@ def create_app(
     metrics = WorkerMetrics(metrics_registry)
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
     agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)
-    ingest.install(app, settings, metrics)
+    credentials = CredentialCache.from_settings(settings, metrics_registry)
+    app.task(credentials.serve)  # loaded at start, then kept in step with Postgres by LISTEN/NOTIFY
+    ingest.install(app, settings, metrics, credentials)
     patrol.install(app, settings, registry, metrics_registry)
     escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter)
-    actions.install(app, settings, registry.communities)
+    actions.install(app, settings, registry.communities, credentials, metrics)
     apidoc.install(app, settings)
     return app
 

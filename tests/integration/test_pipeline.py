@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from schemas import json
+from sinks.credentials import issue_device_token
 from streams.topics import produce_records, read_topic
 from tests import factories
 
@@ -26,7 +27,7 @@ MALFORMED = [
 
 
 async def produce(settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    await produce_records(settings, topic, records)
+    await produce_records(settings.broker, topic, records)
 
 
 async def wait_for(pg, query: str, args, expected: int, timeout: float = 90.0) -> int:
@@ -121,7 +122,8 @@ async def test_http_ingest_accepts_valid_input_into_postgres(settings, pipeline,
     run = f"h{rng.randrange(10**6)}"
     reports = [factories.report(rng, f"{run}-dev") for _ in range(3)]
     batch = factories.ping_batch(rng, f"{run}-dev", 5)
-    async with aiohttp.ClientSession() as http:
+    device = {"Authorization": f"Bearer {await issue_device_token(settings.database_url, f'{run}-dev')}"}
+    async with aiohttp.ClientSession(headers=device) as http:
         async with http.post(f"{pipeline.url}/v1/reports", json=reports[0]) as resp:
             assert resp.status == 202
             assert await resp.json() == {"accepted": [reports[0]["id"]]}
@@ -159,9 +161,11 @@ async def test_http_ingest_refuses_invalid_input_naming_the_field(settings, pipe
         "ping": json.dumps({"device": "d", "pings": [{"lat": 39.9, "lng": 116.37, "accuracy": 4, "time": "2026-11-28T01:00:00Z"},
                                                      {"lat": 39.9, "lng": 116.37, "time": "2026-11-28T01:00:01Z"}]}),
     }
+    token = await issue_device_token(settings.database_url, "refused-dev")
     async with aiohttp.ClientSession() as http:
         data = bodies.get(body, body) if isinstance(body, str) else body
-        async with http.post(f"{pipeline.url}{path}", data=data, headers={"Content-Type": "application/json"}) as resp:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        async with http.post(f"{pipeline.url}{path}", data=data, headers=headers) as resp:
             assert resp.status == status
             answer = await resp.json()
     assert answer["errors"][0]["field"] == field
