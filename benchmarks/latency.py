@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks.pipeline import make_records
 from config.rules import DEFAULT_RULES
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from sinks.migrate import migrate_and_seed
@@ -40,11 +41,11 @@ from streams.registry import GridRegistry
 PINGS_PER_RECORD = 50
 
 
-def _ping_load(bootstrap: str, topic: str, per_second: int, seconds: float, done) -> None:
+def _ping_load(settings: Settings, topic: str, per_second: int, seconds: float, done) -> None:
     """Paced in 50 ms slices; reports how many pings the broker acknowledged and over how long."""
     async def run():
         records = make_records(int(per_second * seconds), PINGS_PER_RECORD, 2000, seed=5)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1_048_576,
+        producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, max_batch_size=1_048_576,
                                     max_request_size=16_777_216)
         await producer.start()
         started, sent, per_slice = time.monotonic(), 0, max(1, per_second // PINGS_PER_RECORD // 20)
@@ -78,7 +79,7 @@ def _report(rng: random.Random, n: int, registry: GridRegistry) -> dict:
 
 async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: asyncio.Event, ready: asyncio.Event):
     # A short fetch wait: Tansu does not answer a waiting fetch early (see streams/escalation.py).
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     try:
         await consumer.topics()
@@ -97,7 +98,7 @@ async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: async
 
 async def produce_reports(settings: Settings, per_second: int, seconds: float, sent: dict[str, float],
                           registry: GridRegistry, first: int = 0) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=0)
+    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=0)
     await producer.start()
     rng, started = random.Random(first + 11), time.monotonic()  # warm-up points differ from measured ones
     try:
@@ -154,7 +155,7 @@ async def measure(settings: Settings, args, url: str) -> None:
     await asyncio.sleep(3)
     done = multiprocessing.get_context("fork").Queue()
     load = multiprocessing.get_context("fork").Process(
-        target=_ping_load, args=(settings.broker, settings.topic_pings, args.pings_per_second, args.seconds, done))
+        target=_ping_load, args=(settings, settings.topic_pings, args.pings_per_second, args.seconds, done))
     located_before = located_pings(url)
     load.start()
     await produce_reports(settings, args.reports_per_second, args.seconds, sent, registry)

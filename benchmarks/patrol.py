@@ -116,7 +116,7 @@ def handled(url: str) -> float:
 
 
 async def with_workers(settings: Settings, roster, rounds: list[list], workers: int, log_dir: Path) -> None:
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await asyncpg.connect(settings.database_dsn)
     await conn.execute("TRUNCATE patrol_status, patrol_events")
     await store_roster(conn, roster, MajorEvents(()))
     await conn.close()
@@ -137,7 +137,7 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
             pings = len(records) * len(json.loads(records[0][1])["pings"])
             total += pings
             started = time.monotonic()
-            producer = start_producer(settings.broker, settings.topic_positions, records)
+            producer = start_producer(settings, settings.topic_positions, records)
             producer.join()
             produced = time.monotonic() - started
             while sum(handled(u) for u in urls) < total:

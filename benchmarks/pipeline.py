@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from consumers.batch import FETCH_BYTES
 from schemas import json
@@ -59,13 +60,13 @@ def make_records(pings: int, per_record: int, devices: int, seed: int = 1) -> li
     return records
 
 
-def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    asyncio.run(produce_records(bootstrap, topic, records))
+def _produce(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    asyncio.run(produce_records(settings, topic, records))
 
 
-def start_producer(bootstrap: str, topic: str, records) -> multiprocessing.Process:
+def start_producer(settings: Settings, topic: str, records) -> multiprocessing.Process:
     """The load comes from its own process, the same way for both runs."""
-    process = multiprocessing.get_context("fork").Process(target=_produce, args=(bootstrap, topic, records))
+    process = multiprocessing.get_context("fork").Process(target=_produce, args=(settings, topic, records))
     process.start()
     return process
 
@@ -94,8 +95,8 @@ async def baseline(settings: Settings, registry: GridRegistry, records, total: i
     topic = "bench.baseline.pings"
     await ensure_topics(settings, (topic,))
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
-    sink = await PostgresSink.connect(settings.database_url)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.broker, group_id="bench-baseline",
+    sink = await PostgresSink.connect(settings.database_dsn)
+    consumer = AIOKafkaConsumer(topic, **kafka_options(settings), group_id="bench-baseline",
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_partition_fetch_bytes=FETCH_BYTES, fetch_max_bytes=FETCH_BYTES,
                                 session_timeout_ms=6000, heartbeat_interval_ms=1000)
@@ -103,7 +104,7 @@ async def baseline(settings: Settings, registry: GridRegistry, records, total: i
     while not consumer.assignment():
         await consumer.getmany(timeout_ms=100)
     started = time.monotonic()
-    producer = start_producer(settings.broker, topic, records)
+    producer = start_producer(settings, topic, records)
     written = 0
     try:
         while written < total:
@@ -114,7 +115,7 @@ async def baseline(settings: Settings, registry: GridRegistry, records, total: i
                 await sink.write_positions(located)
                 await consumer.commit()
                 written += sum(len(b["pings"]) for b in located)
-        finished = await wait_rows(settings.database_url, total, 5)
+        finished = await wait_rows(settings.database_dsn, total, 5)
     finally:
         producer.join()
         await consumer.stop()
@@ -136,11 +137,11 @@ async def pipeline(settings: Settings, records, total: int, workers: int, log_di
         warm = make_records(10, 10, 1, seed=99)
         warm = [(b"warm", w.replace(b"bench-", b"warm-")) for _, w in warm]
         await asyncio.to_thread(_produce, settings.broker, settings.topic_pings, warm)
-        await wait_rows(settings.database_url, 10, 120)
-        await reset(settings.database_url)
+        await wait_rows(settings.database_dsn, 10, 120)
+        await reset(settings.database_dsn)
         started = time.monotonic()
-        producer = start_producer(settings.broker, settings.topic_pings, records)
-        finished = await wait_rows(settings.database_url, total, 600)
+        producer = start_producer(settings, settings.topic_pings, records)
+        finished = await wait_rows(settings.database_dsn, total, 600)
         producer.join()
         return total / (finished - started)
     finally:
@@ -165,7 +166,7 @@ async def main(args) -> None:
               f"{settings.partitions} partitions", flush=True)
         base = await baseline(settings, registry, records, total)
         print(f"baseline (bare aiokafka + COPY): {base:,.0f} pings/s", flush=True)
-        await reset(settings.database_url)
+        await reset(settings.database_dsn)
         piped = await pipeline(settings, records, total, args.workers, workdir)
         print(f"pipeline ({args.workers} worker{'s' * (args.workers > 1)} + sink): {piped:,.0f} pings/s", flush=True)
     shutil.rmtree(workdir, ignore_errors=True)

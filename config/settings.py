@@ -94,6 +94,31 @@ class Settings:
     dead_letter_retention_days: int = _env("dead_letter_retention_days", "days rejected records (with their bytes) are kept", 30)
     retention_interval_seconds: float = _env("retention_interval_seconds", "how often `redwall sink` applies retention", 3600.0)
 
+
+    # Limits on what comes in (streams/limits.py). Bodies are capped before they are read whole.
+    max_body_bytes: int = _env("max_body_bytes", "largest HTTP request body in bytes; a larger one gets 413", 262_144)
+    device_rate_per_second: float = _env(
+        "device_rate_per_second", "ingest requests one device may keep up per second (0: no limit); more get 429", 2.0)
+    device_burst: int = _env("device_burst", "ingest requests one device may send at once above that rate", 20)
+    rate_limit_max_devices: int = _env(
+        "rate_limit_max_devices", "devices one worker tracks for rate limits; past it the idlest are forgotten", 100_000)
+    ingest_max_future_seconds: float = _env(
+        "ingest_max_future_seconds", "a posted event time further ahead than this is refused (clock skew)", 3600.0)
+    ingest_max_age_days: float = _env("ingest_max_age_days", "a posted event time older than this is refused", 30.0)
+    # Secured connections (config/kafka_security.py, config/pg_security.py); empty file names mean unused.
+    kafka_security_protocol: str = _env("kafka_security_protocol", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", "PLAINTEXT")
+    kafka_sasl_mechanism: str = _env("kafka_sasl_mechanism", "with SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                                     "SCRAM-SHA-512")
+    kafka_username: str = _env("kafka_username", "with SASL_*: the user name", "")
+    kafka_password: str = _env("kafka_password", "with SASL_*: the password (or REDWALL_KAFKA_PASSWORD_FILE)", "")
+    kafka_password_file: str = _env("kafka_password_file", "with SASL_*: a file holding the password (Docker secret)", "")
+    kafka_ssl_ca_file: str = _env("kafka_ssl_ca_file", "with SSL/SASL_SSL: PEM CA of the brokers (empty: system CAs)", "")
+    kafka_ssl_cert_file: str = _env("kafka_ssl_cert_file", "with SSL/SASL_SSL: client certificate PEM (mutual TLS)", "")
+    kafka_ssl_key_file: str = _env("kafka_ssl_key_file", "with SSL/SASL_SSL: the client certificate's key PEM", "")
+    pg_ssl_root_cert: str = _env(
+        "pg_ssl_root_cert", "PEM CA of PostgreSQL; set: TLS verify-full (certificate and host name checked)", "")
+    pg_password_file: str = _env("pg_password_file", "a file holding the PostgreSQL password (Docker secret)", "")
+
     @property
     def input_topics(self) -> tuple[str, ...]:
         return (self.topic_reports, self.topic_pings, self.topic_actions)
@@ -104,6 +129,13 @@ class Settings:
             self.topic_located_reports, self.topic_positions, self.topic_deadletter,
             self.topic_incidents, self.topic_patrol, self.topic_alerts, self.topic_alerts_deadletter,
         )
+
+    @property
+    def database_dsn(self) -> str:
+        """What every asyncpg connection uses: DATABASE_URL with the PG TLS and password-file settings folded in."""
+        from config.pg_security import dsn
+
+        return dsn(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -147,6 +179,12 @@ class Settings:
             (self.gps_max_accuracy_m > 0 and self.gps_max_speed_mps > 0, "gps_max_accuracy_m",
              "REDWALL_GPS_MAX_ACCURACY_M and REDWALL_GPS_MAX_SPEED_MPS must be positive"),
             (self.advisory_min_reports >= 1, "advisory_min_reports", "use a positive number of reports"),
+            (self.max_body_bytes >= 1024, "max_body_bytes", "use at least 1024 bytes (262144 = 256 KiB)"),
+            (self.device_rate_per_second >= 0 and self.device_burst >= 1, "device_rate_per_second",
+             "REDWALL_DEVICE_RATE_PER_SECOND must be >= 0 (0: no limit) and REDWALL_DEVICE_BURST >= 1"),
+            (self.rate_limit_max_devices >= 1, "rate_limit_max_devices", "use a positive number of devices"),
+            (self.ingest_max_future_seconds > 0 and self.ingest_max_age_days > 0, "ingest_max_future_seconds",
+             "REDWALL_INGEST_MAX_FUTURE_SECONDS and REDWALL_INGEST_MAX_AGE_DAYS must be positive"),
             (1 <= self.position_retention_days <= 3660, "position_retention_days", "use a number of days, 1..3660"),
             (1 <= self.position_days_ahead <= 31, "position_days_ahead", "use a number of days, 1..31"),
             (1 <= self.dead_letter_retention_days <= 3660, "dead_letter_retention_days", "use a number of days, 1..3660"),
@@ -158,6 +196,10 @@ class Settings:
                 raise ConfigError(f"environment: {env}={getattr(self, name)} is invalid: {fix}")
         if len(set(self.all_topics)) != len(self.all_topics):
             raise ConfigError("environment: REDWALL_TOPIC_* names must all differ")
+        from config import kafka_security, pg_security  # they import ConfigError from here
+
+        kafka_security.validate(self)
+        pg_security.validate(self)
 
     def describe(self) -> list[tuple[str, str, object]]:
         """(variable, doc, value) for every setting, for `redwall settings`."""

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas.fields import FieldError
 from schemas.records import Record
@@ -72,7 +73,7 @@ class BatchConsumer:
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             self.sink.topic,
-            bootstrap_servers=self.settings.broker,
+            **kafka_options(self.settings),
             group_id=self.sink.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
 from config.routing import Routing, load_routing
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
 from consumers.sinks import _loop_factory, _shut_down
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 
 async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
                        group_prefix: str = GROUP_PREFIX, clock: Clock = SystemClock()) -> None:
-    delivery_log = await DeliveryLog.connect(settings.database_url)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
+    delivery_log = await DeliveryLog.connect(settings.database_dsn)
+    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5)
     await producer.start()
     metrics = DeliveryMetrics(registry)
     try:
@@ -53,7 +54,7 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await migrate(settings.database_url)
+    await migrate(settings.database_dsn)
     server, _ = start_http_server(settings.deliver_metrics_port, addr=settings.web_host, registry=REGISTRY)
     log.info("delivering to %s; metrics on http://%s:%d/metrics", ", ".join(routing.channels), settings.web_host,
              settings.deliver_metrics_port)

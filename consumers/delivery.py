@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from config.routing import Channel, Routing
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from consumers.batch import _stopped_within, backoff
 from consumers.routing import Notification, Router
@@ -70,7 +71,7 @@ class ChannelConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.settings.topic_alerts, self.settings.topic_incidents, bootstrap_servers=self.settings.broker, group_id=self.group_id,
+            self.settings.topic_alerts, self.settings.topic_incidents, **kafka_options(self.settings), group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
         )
         await consumer.start()

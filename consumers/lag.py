@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ class LagMonitor:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.broker, request_timeout_ms=5000)
-        offsets = AIOKafkaConsumer(bootstrap_servers=self.settings.broker, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**kafka_options(self.settings), request_timeout_ms=5000)
+        offsets = AIOKafkaConsumer(**kafka_options(self.settings), enable_auto_commit=False)
         await admin.start()
         await offsets.start()
         try:

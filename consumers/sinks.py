@@ -56,12 +56,12 @@ async def run_sinks(
     """Run until `stop_event` is set or the task is cancelled; a failing consumer stops them all."""
     registry = REGISTRY if registry is None else registry
     metrics = SinkMetrics(registry)
-    await migrate(settings.database_url)
+    await migrate(settings.database_dsn)
     async with contextlib.AsyncExitStack() as stack:
         server, _ = start_http_server(settings.sink_metrics_port, addr=settings.web_host, registry=registry)
         stack.push_async_callback(_shut_down, server)
         log.info("sink metrics on http://%s:%d/metrics", settings.web_host, settings.sink_metrics_port)
-        sink = await PostgresSink.connect(settings.database_url,
+        sink = await PostgresSink.connect(settings.database_dsn,
                                           history=PositionHistory.from_settings(settings, registry))
         stack.push_async_callback(sink.close)
         async with asyncio.TaskGroup() as group:

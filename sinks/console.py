@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from schemas.fields import FieldError
@@ -91,7 +92,7 @@ class ConsoleFeed:
 
     async def _tail(self, topic: str, apply, stop: asyncio.Event) -> None:
         """Every record of the topic from its start, then live: no group, nothing committed."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.broker, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**kafka_options(self.settings), enable_auto_commit=False)
         await consumer.start()
         try:
             await consumer.topics()
@@ -113,7 +114,7 @@ class ConsoleFeed:
         conn = None
         while not stop.is_set():
             try:
-                conn = conn or await asyncpg.connect(self.settings.database_url)
+                conn = conn or await asyncpg.connect(self.settings.database_dsn)
                 for row in await conn.fetch(_POSITIONS, since):
                     # updated_at is a transaction's start: one that started earlier may commit later,
                     # so each poll re-reads an overlap and passes on only what changed.

@@ -107,9 +107,9 @@ def _refuse_unknown(applied: dict[int, str], migrations: list[Migration]) -> Non
 
 async def migrate_and_seed(settings: Settings) -> list[str]:
     """`redwall migrate`: migrate, then upsert the places from the configured geometry."""
-    applied = await migrate(settings.database_url)
+    applied = await migrate(settings.database_dsn)
     geometry = load_geometry(settings.geometry_path)
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await asyncpg.connect(settings.database_dsn)
     try:
         places = await seed_places(conn, geometry)
     finally:

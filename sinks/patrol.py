@@ -150,8 +150,8 @@ async def load_roster_files(settings) -> dict[str, int]:
     grids = set(load_geometry(settings.geometry_path).grids)
     roster = load_roster(settings.roster_path, grids)
     events = load_major_events(settings.major_events_path, grids)
-    await migrate(settings.database_url)
-    conn = await asyncpg.connect(settings.database_url)
+    await migrate(settings.database_dsn)
+    conn = await asyncpg.connect(settings.database_dsn)
     try:
         return await store_roster(conn, roster, events)
     finally:

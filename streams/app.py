@@ -10,6 +10,7 @@ from pathlib import Path
 import faust
 from prometheus_client import CollectorRegistry
 
+from config.kafka_security import faust_credentials
 from config.settings import Settings
 from streams import actions, agents, escalation, ingest
 from streams.consumer import HandledOnlyConsumer
@@ -35,11 +36,14 @@ def create_app(
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{host}" for host in settings.broker.split(",")],
+        broker_credentials=faust_credentials(settings),  # TLS / SASL, as every other Kafka client (config/kafka_security.py)
         autodiscover=False,
         datadir=str(Path(tempfile.gettempdir()) / f"redwall-faust-{settings.web_port}"),
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_host=settings.web_host,
+        # aiohttp refuses a larger body while reading it, before it is all in memory (streams/ingest.read_json).
+        web_application_options={"client_max_size": settings.max_body_bytes},
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         # Measured on the embedded broker (KAFKA-NOTES.md): these matter for records that carry

@@ -154,6 +154,8 @@ def _simulate(settings, args):
 
 def _settings(settings, args):
     for env, doc, value in settings.describe():
+        if value and env.endswith(("PASSWORD", "TOKEN", "SECRET")):
+            value = "(set, not shown)"  # this output ends up in terminals and logs
         print(f"{env}={value}\n    {doc}")
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from aiokafka import AIOKafkaProducer
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from schemas.records import EngineControl
@@ -31,7 +32,7 @@ def tick(when: datetime) -> dict:
 
 async def broadcast(settings: Settings, record: dict) -> int:
     """Send one control record to each partition of the actions topic; returns how many partitions."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker)
+    producer = AIOKafkaProducer(**kafka_options(settings))
     await producer.start()
     try:
         partitions = await producer.partitions_for(settings.topic_actions)

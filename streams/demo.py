@@ -121,7 +121,7 @@ def _interrupt(signum, frame):
 
 def _summary(settings: Settings) -> str:
     async def counts() -> dict[str, int]:
-        rows = await _wait_until_settled(settings.database_url)
+        rows = await _wait_until_settled(settings.database_dsn)
         rows["deadletters"] = await count_records(settings, settings.topic_deadletter)
         return rows
 

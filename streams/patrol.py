@@ -77,7 +77,7 @@ class Ownership:
         """Before any work: the roster is loaded and the state of what this worker owns is rebuilt."""
         async with self.lock:
             if self.pool is None:
-                self.pool = await asyncpg.create_pool(self.settings.database_url, min_size=0, max_size=2)
+                self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
                 self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions, self.settings.topic_patrol))
                 await self.refresh_roster(force=True)
             assigned = frozenset((tp.topic, tp.partition) for tp in self.app.consumer.assignment())

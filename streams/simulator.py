@@ -20,6 +20,7 @@ import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
@@ -97,7 +98,7 @@ class FieldSimulator:
     async def run(self, stop: asyncio.Event) -> Stats:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as self.http:
-            producer = AIOKafkaProducer(bootstrap_servers=self.settings.broker)
+            producer = AIOKafkaProducer(**kafka_options(self.settings))
             await producer.start()
             try:
                 tasks = [asyncio.create_task(self.walk(d, stop)) for d in self.devices]

@@ -10,16 +10,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from config.kafka_security import kafka_options
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AIOKafkaAdminClient:
+async def wait_for_broker(settings: Settings, timeout: float = 30.0) -> AIOKafkaAdminClient:
     """An admin client connected to the broker, retrying while it starts up."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**kafka_options(settings), request_timeout_ms=5000)
         try:
             await admin.start()
             return admin
@@ -33,7 +34,7 @@ async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AIOKafkaAdmi
 async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None) -> dict[str, int]:
     """Create every topic that is missing (existing ones are left alone); return partitions per topic."""
     topics = topics or settings.all_topics
-    admin = await wait_for_broker(settings.broker)
+    admin = await wait_for_broker(settings)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
@@ -50,9 +51,9 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         await admin.close()
 
 
-async def produce_records(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+async def produce_records(settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     """Send (key, value) records and return once the broker has every one of them."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1_048_576,
+    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, max_batch_size=1_048_576,
                                 max_request_size=16_777_216)
     await producer.start()
     try:
@@ -70,7 +71,7 @@ async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
     offsets.
     `partitions` limits it to those partitions (a worker rebuilding the state of its assignment).
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # fetches metadata; a new consumer knows no partitions before it

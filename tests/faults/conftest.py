@@ -1,0 +1,134 @@
+"""Services of the fault tests' own, which the tests may stop: a Tansu broker and a PostgreSQL for this
+package alone, migrated and seeded, and helpers that run `redwall` processes against them."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from config.settings import Settings
+from sinks.migrate import migrate_and_seed
+from sinks.patrol import load_roster_files
+from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.processes import RedwallProcess
+from streams.topics import ensure_topics
+
+
+@pytest.fixture(scope="package")
+def fault_broker(tmp_path_factory):
+    """A broker the tests may stop and start again on the same port."""
+    broker = EmbeddedBroker(tmp_path_factory.mktemp("fault-tansu")).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="package")
+async def fault_postgres():
+    """A PostgreSQL the tests may stop and start again: its data and its URL survive a restart."""
+    data_dir = Path(tempfile.mkdtemp(prefix="redwall-fault-pg-"))
+    postgres = EmbeddedPostgres(data_dir, keep=True).start()
+    try:
+        yield postgres
+    finally:
+        postgres.keep = False
+        postgres.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+async def fault_settings(fault_broker, fault_postgres, tmp_path) -> Settings:
+    """Settings of one test: its own topics (no earlier test's records), ports, and a routing file of
+    one JSON channel per incident, sent at once (`routing` rewrites it)."""
+    run = f"f{uuid.uuid4().hex[:6]}"
+    base = Settings.from_env(broker=fault_broker.bootstrap, database_url=fault_postgres.url)
+    topics = {f.name: f"{run}.{getattr(base, f.name)}" for f in dataclasses.fields(base) if f.name.startswith("topic_")}
+    settings = dataclasses.replace(
+        base, web_port=free_port(), sink_metrics_port=free_port(), deliver_metrics_port=free_port(),
+        webhook_secret=f"secret-{run}", routing_path=tmp_path / "routing.toml", **topics)
+    settings.routing_path.write_text(routing({"fault": "http://127.0.0.1:9/json/fault"}))
+    await ensure_topics(settings)
+    await migrate_and_seed(settings)
+    await load_roster_files(settings)
+    return settings
+
+
+def routing(channels: dict[str, str], attempts: dict[str, int] | None = None) -> str:
+    """A routing file sending every alert to every channel at once, grouped per incident, no quiet hours."""
+    attempts = attempts or {}
+    text = 'max_age = "6h"\n'
+    for name, url in channels.items():
+        text += f'[channels.{name}]\ntype = "json"\nurl = "{url}"\ntimeout = "2s"\nattempts = {attempts.get(name, 6)}\n\n'
+    names = ", ".join(f'"{n}"' for n in channels)
+    return text + f'[route]\nchannels = [{names}]\ngroup_by = ["incident"]\ngroup_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "24h"\n'
+
+
+@dataclasses.dataclass
+class Processes:
+    """`redwall worker|sink|deliver` against one test's settings, each logging into the test's dir."""
+
+    settings: Settings
+    log_dir: Path
+
+    def __post_init__(self):
+        s = self.settings
+        self.worker = RedwallProcess("worker", s, self.log_dir)
+        self.sink = RedwallProcess("sink", s, self.log_dir)
+        self.deliver = RedwallProcess("deliver", s, self.log_dir)
+        self.urls = {"worker": f"http://{s.web_host}:{s.web_port}/metrics",
+                     "sink": f"http://127.0.0.1:{s.sink_metrics_port}/metrics",
+                     "deliver": f"http://127.0.0.1:{s.deliver_metrics_port}/metrics"}
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://{self.settings.web_host}:{self.settings.web_port}"
+
+    async def start(self, *names: str) -> None:
+        for name in names or ("worker", "sink", "deliver"):
+            getattr(self, name).start()
+        for name in names or ("worker", "sink", "deliver"):
+            await self.ready(name)
+
+    async def ready(self, name: str) -> None:
+        await asyncio.to_thread(getattr(self, name).wait_http, self.urls[name])
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.sink, self.deliver):
+            proc.stop()
+
+
+@pytest.fixture
+def processes(fault_settings, tmp_path):
+    procs = Processes(fault_settings, tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.stop()
+
+
+@pytest.fixture
+async def fault_pg(fault_postgres):
+    conn = await asyncpg.connect(fault_postgres.url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def eventually(check, limit: float, interval: float = 0.25):
+    """Await `check()` until it returns something truthy or `limit` seconds pass; its last answer."""
+    deadline = time.monotonic() + limit
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval)

@@ -1,0 +1,100 @@
+"""The geofence/escalation worker killed with SIGKILL under load and restarted: no accepted report, ping,
+incident transition or alert is lost, and no endpoint that acknowledged an alert is sent it again."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from schemas import json
+from streams.topics import read_topic
+from tests.faults.checks import everything_stored, explain_missing, ids_on_topic
+from tests.faults.conftest import eventually, routing
+from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
+from tests.receiver import start_receiver
+
+pytestmark = pytest.mark.integration
+
+LOAD_BEFORE_KILL = 8.0
+DEAD_FOR = 6.0
+LOAD_AFTER_RESTART = 5.0
+
+
+async def test_worker_killed_under_load_loses_nothing(fault_settings, processes, fault_pg):
+    s = fault_settings
+    receiver, runner = await start_receiver(s.webhook_secret)
+    s.routing_path.write_text(routing({"fault": receiver.url("/json/fault")}))
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    accepted, stop = Accepted(), asyncio.Event()
+    try:
+        await processes.start()
+        simulator = RecordingSimulator(s, processes.ingest_url, accepted)
+        kafka = KafkaDevices(s, accepted)
+        load = [asyncio.create_task(simulator.run(stop)), asyncio.create_task(kafka.run(stop))]
+        await asyncio.sleep(LOAD_BEFORE_KILL)
+        processes.worker.kill()
+        killed = time.monotonic()
+        await asyncio.sleep(DEAD_FOR)
+        processes.worker.start()
+        restarted = time.monotonic()
+        backlog = Accepted(pings=set(accepted.pings), reports=set(accepted.reports))
+        await processes.ready("worker")
+        await asyncio.sleep(LOAD_AFTER_RESTART)
+        stop.set()
+        await asyncio.gather(*load)
+        caught_up = await eventually(lambda: everything_stored(fault_pg, backlog, since), 60)
+        catch_up = time.monotonic() - restarted
+        assert caught_up, await explain_missing(s, fault_pg, backlog, since)
+        print(f"\nworker SIGKILL: dead {restarted - killed:.1f} s; backlog of {len(backlog.pings)} pings and "
+              f"{len(backlog.reports)} reports in Postgres {catch_up:.1f} s after the restart; load: "
+              f"{len(accepted.pings)} pings, {len(accepted.reports)} reports accepted, "
+              f"{simulator.stats.upload_retries} HTTP retries")
+        assert await eventually(lambda: everything_stored(fault_pg, accepted, since), 60), \
+            await explain_missing(s, fault_pg, accepted, since)
+        await check_incidents_and_alerts(s, fault_pg, accepted, receiver)
+    finally:
+        stop.set()
+        processes.stop()
+        await runner.cleanup()
+
+
+async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> None:
+    """Every stored report is in exactly one incident; every transition is in Postgres once; every alert
+    on the topic reached the endpoint, which acknowledged each exactly once."""
+    reports = set(accepted.reports) | {r["id"] for r in await pg.fetch(
+        "SELECT id FROM reports WHERE id = ANY($1)", list(accepted.unsure_reports))}
+    async def linked():
+        return {r["report_id"] for r in await pg.fetch(
+            "SELECT report_id FROM incident_reports WHERE report_id = ANY($1)", list(reports))} == reports
+
+    events = {}
+    async for record in read_topic(s, s.topic_incidents):
+        event = json.loads(record.value)
+        events[event["id"]] = event
+    if not await eventually(linked, 20):
+        unlinked = reports - {e.get("report") for e in events.values()}
+        pytest.fail(f"{len(unlinked)} of {len(reports)} reports in no incident, e.g. {sorted(unlinked)[:3]}; "
+                    f"on {s.topic_located_reports}: {await ids_on_topic(s, s.topic_located_reports, unlinked)}")
+    rows = {r["id"] for r in await pg.fetch("SELECT id FROM incident_events WHERE id = ANY($1)", list(events))}
+    assert rows == set(events), f"transitions not in Postgres: {sorted(set(events) - rows)[:5]}"
+    per_report = collections.Counter(e["report"] for e in events.values() if e.get("report"))
+    assert set(per_report) == reports and all(n == 1 for n in per_report.values()), \
+        f"reports with more than one transition: {[r for r, n in per_report.items() if n > 1][:5]}"
+    opened = {f"{e['id']}:incident_opened" for e in events.values() if e["kind"] == "opened"}
+
+    alerts = {json.loads(r.value)["id"] async for r in read_topic(s, s.topic_alerts)}
+    assert opened <= alerts, f"opened incidents without their alert: {sorted(opened - alerts)[:5]}"
+
+    async def all_taken():
+        return alerts <= set(receiver.alert_ids())
+    assert await eventually(all_taken, 30), f"alerts never delivered: {sorted(alerts - set(receiver.alert_ids()))[:5]}"
+    await asyncio.sleep(1)  # a second notice, if one were coming, has had time to arrive
+    taken = collections.Counter(receiver.alert_ids())
+    twice = [a for a, n in taken.items() if n > 1]
+    assert not twice, f"alerts acknowledged and sent again: {twice[:5]}"
+    print(f"worker SIGKILL: {len(reports)} reports in {len(events)} incident transitions, {len(alerts)} alerts, "
+          f"each delivered once")
