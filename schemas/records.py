@@ -247,7 +247,8 @@ IncidentState = Obj(
 IncidentEvent = Record(
     "IncidentEvent",
     {
-        "id": Str("deterministic: <incident>:<seq>, or <incident>:rejected:<action id>", max_len=200,
+        # 128 (incident) + 10 + 64 (action id): any action the API accepts has an event the sink can store.
+        "id": Str("deterministic: <incident>:<seq>, or <incident>:rejected:<action id>", max_len=256,
                   pattern=ID_PATTERN),
         "incident": Str(max_len=128, pattern=INCIDENT_ID_PATTERN),
         "seq": Num("position in the incident's history, from 1", minimum=0, maximum=1e9),
@@ -260,7 +261,8 @@ IncidentEvent = Record(
         "from_level": Enum(values=LEVELS, required=False),
         "to_level": Enum(values=LEVELS, required=False),
         # Place, category, severity and state are absent only on an action rejected for an unknown incident.
-        "street": Str(max_len=64, required=False), "community": Str(max_len=64),
+        # community: up to 111 from an incident id on an action refused for an unknown incident.
+        "street": Str(max_len=64, required=False), "community": Str(max_len=128),
         "grid": Str(max_len=64, required=False),
         "category": Enum(values=CATEGORIES, required=False), "severity": Enum(values=SEVERITIES, required=False),
         "report": Str("the report that opened or joined the incident", max_len=64, required=False),

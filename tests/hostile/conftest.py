@@ -1,0 +1,30 @@
+"""One worker and one sink for every hostile-input test, on ports of their own."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from streams.embedded import free_port
+from streams.processes import RedwallProcess
+from tests.integration.conftest import Pipeline
+
+
+@pytest.fixture(scope="package")
+def api(settings, tmp_path_factory) -> Pipeline:
+    """The real pipeline (worker + sink processes) against the session's broker and Postgres."""
+    mine = dataclasses.replace(settings, web_port=free_port(), sink_metrics_port=free_port())
+    log_dir = tmp_path_factory.mktemp("hostile")
+    p = Pipeline(
+        worker=RedwallProcess("worker", mine, log_dir).start(),
+        sink=RedwallProcess("sink", mine, log_dir).start(),
+        url=f"http://{mine.web_host}:{mine.web_port}",
+        sink_metrics_url=f"http://127.0.0.1:{mine.sink_metrics_port}/metrics",
+    )
+    try:
+        p.wait_ready()
+        yield p
+    finally:
+        p.worker.stop()
+        p.sink.stop()

@@ -1,0 +1,110 @@
+"""Hypothesis-generated bodies against POST /v1/reports and /v1/pings on a real worker: never a 5xx,
+never a crash, every refusal names a field, and every accepted record (and the valid ones sent between
+the hostile ones) reaches Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import jsonschema
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from schemas.records import FieldReport, ping_batch
+from tests import factories
+from tests.hostile import auth, strategies
+from tests.hostile.strategies import encode
+from tests.integration.test_pipeline import wait_for
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = 60
+CONTENT_TYPES = ["application/json", "application/json", "text/plain", "application/xml", "multipart/form-data", ""]
+FUZZ = hsettings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                 suppress_health_check=list(HealthCheck))
+
+
+def bodies(near_valid: st.SearchStrategy[dict]) -> st.SearchStrategy[tuple[bytes, str]]:
+    """(body, content type): near-valid records alone or in arrays, arbitrary JSON, and arbitrary bytes."""
+    return st.one_of(
+        near_valid.map(encode), near_valid.map(encode),
+        st.lists(near_valid, max_size=4).map(encode),
+        strategies.raw(near_valid),
+    ).flatmap(lambda body: st.tuples(st.just(body), st.sampled_from(CONTENT_TYPES)))
+
+
+class Client:
+    """Posts to one worker and checks every answer; remembers what was accepted."""
+
+    def __init__(self, api, path: str, headers: dict[str, str]):
+        self.api, self.url, self.headers = api, f"{api.url}{path}", headers
+        self.http = requests.Session()
+        self.accepted: list[dict] = []
+        self.refused: dict[int, int] = {}
+
+    def post(self, body: bytes, content_type: str = "application/json") -> requests.Response:
+        headers = {**self.headers, "Content-Type": content_type} if content_type else self.headers
+        resp = self.http.post(self.url, data=body, headers=headers, timeout=30)
+        assert resp.status_code < 500, f"{resp.status_code} for {body[:300]!r}: {resp.text[:300]}"
+        assert self.api.worker.exited is None, self.api.worker.log_tail()
+        if resp.status_code != 202:
+            assert 400 <= resp.status_code < 500, resp.status_code
+            first = resp.json()["errors"][0]
+            assert first["field"] and first["reason"], resp.text
+            self.refused[resp.status_code] = self.refused.get(resp.status_code, 0) + 1
+        return resp
+
+
+def fuzz(client: Client, strategy, guard) -> None:
+    """Each hostile body, then a valid one (`guard()`), which must be accepted."""
+    @FUZZ
+    @given(strategy)
+    def post(case):
+        body, content_type = case
+        resp = client.post(body, content_type)
+        if resp.status_code == 202:
+            client.accepted.append({"body": body, "answer": resp.json()})
+        valid = guard()
+        assert client.post(encode(valid)).status_code == 202
+        client.accepted.append({"body": encode(valid), "answer": None})
+
+    post()
+
+
+async def test_hypothesis_reports_never_5xx_and_accepted_ones_arrive(settings, api, pg):
+    rng = random.Random(71)
+    run, device = f"hr{rng.randrange(10**6)}", f"hr{rng.randrange(10**6)}-dev"
+    client = Client(api, "/v1/reports", auth.device_headers(device))
+    await asyncio.to_thread(fuzz, client, bodies(strategies.reports(run, device)),
+                            lambda: factories.report(rng, device))
+    schema = FieldReport.json_schema()
+    ids = set()
+    for sent in client.accepted:
+        value = strategies.stdjson.loads(sent["body"])
+        for report in value if isinstance(value, list) else [value]:
+            jsonschema.validate(report, schema)  # the published contract agrees with what was accepted
+            ids.add(report["id"])
+    assert client.refused and len(ids) > EXAMPLES  # the strategy hit both sides
+    count = await wait_for(pg, "SELECT count(*) FROM reports WHERE device_id = $1", [device], len(ids))
+    stored = {r["id"] for r in await pg.fetch("SELECT id FROM reports WHERE device_id = $1", device)}
+    assert stored == ids, f"{count} of {len(ids)} stored; missing {sorted(ids - stored)[:5]}"
+
+
+async def test_hypothesis_pings_never_5xx_and_accepted_ones_arrive(settings, api, pg):
+    rng = random.Random(72)
+    device = f"hp{rng.randrange(10**6)}-dev"
+    record = ping_batch(settings.max_pings_per_batch)
+    client = Client(api, "/v1/pings", auth.device_headers(device))
+    seconds = iter(range(10**6))
+    await asyncio.to_thread(fuzz, client, bodies(strategies.ping_batches(device)),
+                            lambda: factories.ping_batch(rng, device, 2, start_second=2 * next(seconds) % 3600))
+    fixes = set()
+    for sent in client.accepted:
+        batch = record.validate(strategies.stdjson.loads(sent["body"]))
+        jsonschema.validate(batch, record.json_schema())
+        fixes.update(strategies.instant(p["time"]) for p in batch["pings"])
+    assert client.refused
+    await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = $1", [device], len(fixes))
+    stored = {r["event_time"] for r in await pg.fetch("SELECT event_time FROM positions WHERE device_id = $1", device)}
+    assert stored == fixes, f"missing {sorted(fixes - stored)[:5]}; unexpected {sorted(stored - fixes)[:5]}"

@@ -1,0 +1,154 @@
+"""Hypothesis-generated raw bytes on each input topic, between valid records: every malformed record is a
+dead letter with its reason and original bytes, every valid one arrives in Postgres, the worker lives."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings
+
+from schemas import json
+from schemas.fields import FieldError
+from schemas.records import EngineControl, FieldReport, IncidentAction, ping_batch
+from streams.topics import produce_records, read_topic
+from tests import factories
+from tests.hostile import strategies
+from tests.hostile.strategies import encode
+from tests.integration.test_pipeline import wait_for
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = 150
+
+
+def draw(strategy, examples: int = EXAMPLES) -> list[bytes]:
+    """`examples` values of a strategy, reproducibly (hypothesis as a generator: nothing to shrink here)."""
+    drawn = []
+
+    @hsettings(max_examples=examples, deadline=None, database=None, derandomize=True,
+               suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value):
+        drawn.append(value)
+
+    collect()
+    return drawn
+
+
+def valid(decode, value: bytes) -> bool:
+    try:
+        decode(value)
+    except FieldError:
+        return False
+    return True
+
+
+def interleave(hostile: list[bytes], good: list[bytes]) -> list[bytes]:
+    """One valid record before each hostile one and the rest after: valid records sent around them."""
+    mixed = []
+    for i, value in enumerate(hostile):
+        mixed.extend(good[i:i + 1] + [value])
+    return mixed + good[len(hostile):]
+
+
+async def dead_letters(settings, key: bytes) -> dict[bytes, dict]:
+    """The dead letters of records produced under `key`, by their original bytes."""
+    letters: dict[bytes, dict] = {}
+    async for record in read_topic(settings, settings.topic_deadletter):
+        if record.key == key:
+            letter = json.loads(record.value)
+            letters[base64.b64decode(letter["value_b64"])] = letter
+    return letters
+
+
+async def expect_dead_letters(settings, api, topic: str, key: bytes, refused: list[bytes]) -> None:
+    """Each refused value is dead-lettered once it is consumed: with the reason, the field and its bytes."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        letters = await dead_letters(settings, key)
+        missing = [v for v in refused if v not in letters]
+        if not missing or asyncio.get_running_loop().time() > deadline:
+            break
+    assert not missing, f"{len(missing)} of {len(refused)} never dead-lettered, e.g. {missing[:3]}"
+    for value in refused:
+        letter = letters[value]
+        assert letter["source_topic"] == topic and letter["reason"] and letter["errors"][0]["field"], letter
+        assert base64.b64decode(letter["key_b64"]) == key
+    assert api.worker.exited is None and api.sink.exited is None
+
+
+async def test_raw_reports_topic(settings, api, pg):
+    rng = random.Random(81)
+    run = f"tr{rng.randrange(10**6)}"
+    hostile = draw(strategies.raw(strategies.reports(run, f"{run}-dev")))
+    good = [encode(factories.report(rng, f"{run}-dev")) for _ in range(EXAMPLES // 3)]
+    key = f"{run}-key".encode()
+    await produce_records(settings.broker, settings.topic_reports, [(key, v) for v in interleave(hostile, good)])
+
+    accepted = {FieldReport.decode(v)["id"] for v in hostile + good if valid(FieldReport.decode, v)}
+    refused = [v for v in hostile if not valid(FieldReport.decode, v)]
+    assert len(accepted) > len(good) and refused
+    await expect_dead_letters(settings, api, settings.topic_reports, key, refused)
+    await wait_for(pg, "SELECT count(*) FROM reports WHERE id = ANY($1)", [list(accepted)], len(accepted))
+    stored = {r["id"] for r in await pg.fetch("SELECT id FROM reports WHERE id = ANY($1)", list(accepted))}
+    assert stored == accepted
+
+
+async def test_raw_pings_topic(settings, api, pg):
+    rng = random.Random(82)
+    run = f"tp{rng.randrange(10**6)}"
+    record = ping_batch(settings.max_pings_per_batch)
+    hostile = draw(strategies.raw(strategies.ping_batches(f"{run}-fuzz")))
+    good = [encode(factories.ping_batch(rng, f"{run}-{i:03d}", 3)) for i in range(EXAMPLES // 3)]
+    key = f"{run}-key".encode()
+    await produce_records(settings.broker, settings.topic_pings, [(key, v) for v in interleave(hostile, good)])
+
+    refused = [v for v in hostile if not valid(record.decode, v)]
+    assert refused
+    await expect_dead_letters(settings, api, settings.topic_pings, key, refused)
+    fixes = {(b["device"], p["time"]) for v in good for b in [json.loads(v)] for p in b["pings"]}
+    devices = sorted({d for d, _ in fixes})
+    assert await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = ANY($1)", [devices], len(fixes)) \
+        == len(fixes)
+    fuzzed = [record.decode(v) for v in hostile if valid(record.decode, v)]
+    assert fuzzed  # near-valid batches that passed: each of their fixes is stored
+    times = {p["time"] for b in fuzzed for p in b["pings"]}
+    stored = await wait_for(pg, "SELECT count(DISTINCT event_time) FROM positions WHERE device_id = $1",
+                            [f"{run}-fuzz"], len({strategies.instant(t) for t in times}))
+    assert stored == len({strategies.instant(t) for t in times})
+
+
+def action_or_control(value: bytes) -> dict:
+    """How the escalation agent reads redwall.actions.v1: a control record, or an action."""
+    try:
+        record = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise FieldError("(body)", f"is not valid JSON: {exc}") from None
+    if isinstance(record, dict) and "control" in record:
+        return EngineControl.validate(record)
+    return IncidentAction.validate(record)
+
+
+async def test_raw_actions_topic(settings, api, pg):
+    rng = random.Random(83)
+    run = f"ta{rng.randrange(10**6)}"
+    hostile = draw(strategies.raw(strategies.actions(run)))
+    # The longest ids the record allows: the audit trail's event id joins both.
+    longest = {"id": f"{run}-" + "x" * (63 - len(run)), "incident": "inc-" + "c" * 111 + "-0123456789ab",
+               "action": "ack", "actor": "c01-wang", "reason": "longest ids", "time": "2026-11-28T09:30:00Z"}
+    good = [encode({"id": f"{run}-good-{i}", "incident": f"inc-c0{1 + i % 9}-{rng.getrandbits(48):012x}",
+                    "action": "resolve", "actor": "c01-wang", "reason": "ok", "time": "2026-11-28T09:30:00Z"})
+            for i in range(EXAMPLES // 3)] + [encode(longest)]
+    key = f"{run}-key".encode()
+    await produce_records(settings.broker, settings.topic_actions, [(key, v) for v in interleave(hostile, good)])
+
+    refused = [v for v in hostile if not valid(action_or_control, v)]
+    accepted = {action_or_control(v)["id"] for v in hostile + good if valid(action_or_control, v)}
+    assert refused and len(accepted) > len(good)
+    await expect_dead_letters(settings, api, settings.topic_actions, key, refused)
+    # Nobody opened these incidents: each action is an action_rejected event in the audit trail.
+    query = "SELECT count(DISTINCT action_id) FROM incident_events WHERE action_id = ANY($1)"
+    assert await wait_for(pg, query, [list(accepted)], len(accepted)) == len(accepted)
