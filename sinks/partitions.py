@@ -31,7 +31,8 @@ def utc_day(when: datetime) -> date:
 
 
 def partition_name(day: date) -> str:
-    return f"{PREFIX}{day:%Y%m%d}"
+    # Padded by hand: strftime's %Y does not pad years before 1000 on glibc, to_char's YYYY does.
+    return f"{PREFIX}{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def partition_day(name: str) -> date | None:
@@ -40,7 +41,7 @@ def partition_day(name: str) -> date | None:
     if name == digits or len(digits) != 8 or not digits.isdigit():
         return None
     try:
-        return datetime.strptime(digits, "%Y%m%d").date()
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
         return None
 

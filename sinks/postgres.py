@@ -121,7 +121,11 @@ class PostgresSink:
             return await self._write_positions(rows, days)
         except asyncpg.CheckViolationError:  # "no partition of relation positions found for row"
             self.history.forget()  # a day we knew was dropped under us: make sure of every day again
+        try:
             return await self._write_positions(rows, days)
+        except asyncpg.CheckViolationError as exc:
+            self.history.forget()  # dropped again at once (clocks apart?): the batch is retried later
+            raise SinkUnavailable(f"a partition of positions went away during the write: {exc}") from exc
 
     async def _write_positions(self, rows: list[tuple], days: set) -> dict[str, int]:
         if missing := self.history.missing(days):

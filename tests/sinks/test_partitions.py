@@ -3,6 +3,7 @@ making the partitions it needs on demand in the real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -56,6 +57,7 @@ def test_admit_keeps_the_window_and_counts_the_rest():
 def test_partition_names_round_trip_and_other_tables_are_not_partitions():
     assert partition_name(date(2026, 1, 2)) == "positions_20260102"
     assert partition_day("positions_20260102") == date(2026, 1, 2)
+    assert partition_day(partition_name(date(99, 1, 2))) == date(99, 1, 2)  # named as to_char's YYYY does
     for other in ("positions", "positions_stage", "positions_2026010", "positions_20261399", "latest_positions"):
         assert partition_day(other) is None
 
@@ -93,6 +95,35 @@ async def test_the_sink_makes_partitions_on_demand_and_stays_idempotent(scratch)
     finally:
         await conn.close()
         await sink.close()
+
+
+async def test_two_sinks_making_the_same_days_at_once_both_succeed(scratch):
+    sinks = [await PostgresSink.connect(scratch) for _ in range(3)]
+    base = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+    try:
+        written = await asyncio.gather(*(
+            sink.write_positions([fixes(f"dev-{n}", [base - timedelta(days=d) for d in range(5)])])
+            for n, sink in enumerate(sinks)))
+        assert [w["positions"] for w in written] == [5, 5, 5]
+    finally:
+        for sink in sinks:
+            await sink.close()
+
+
+async def test_creating_a_day_another_session_is_creating_waits_and_returns_false(scratch):
+    first, second = await asyncpg.connect(scratch), await asyncpg.connect(scratch)
+    try:
+        creating = first.transaction()
+        await creating.start()
+        assert await first.fetchval("SELECT positions_create_partition('2030-01-01')") is True
+        racing = asyncio.create_task(second.fetchval("SELECT positions_create_partition('2030-01-01')"))
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # waits for the first session's lock
+        await creating.commit()
+        assert await racing is False  # then finds the partition made: no error, no second table
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_a_partition_dropped_under_the_sink_is_made_again(scratch):
