@@ -32,6 +32,7 @@ class CredentialCache:
                  registry: CollectorRegistry | None = None):
         self.connect, self.reload_seconds = connect, reload_seconds
         self.table: dict[bytes, Credential] = {}
+        self.live: dict[tuple[str, str], bytes] = {}  # (kind, subject) -> its live token's hash: the HMAC key
         self.ready = False  # False until the first full load: callers answer 503, not 401
         self._loaded = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -126,6 +127,7 @@ class CredentialCache:
         for digest, credential in self.table.items():
             if credential.revoked:  # revocation is for good: no load may undo one
                 _put(table, digest, credential)
+        self.live = {(c.kind, c.subject): digest for digest, c in table.items() if not c.revoked}
         self.table, self.ready, self._synced_at = table, True, time.monotonic()
         self._loaded.set()
         self.reloads.labels("ok").inc()
@@ -135,7 +137,7 @@ class CredentialCache:
         row = json.loads(payload)
         digest = bytes.fromhex(row["token_sha256"])
         credential = Credential(row["kind"], row["subject"], row["role"], row["community"], row["revoked"])
-        _put(self.table, digest, credential)
+        self._store(digest, credential)
         if self._buffer is not None:
             self._buffer.append((digest, credential))
 
@@ -156,8 +158,21 @@ class CredentialCache:
             log.debug("credentials: lookup of an unknown token failed: %s", exc)
             return None
         if found is not None:
-            _put(self.table, digest, found)
+            self._store(digest, found)
         return self.table.get(digest)
+
+    def _store(self, digest: bytes, credential: Credential) -> None:
+        _put(self.table, digest, credential)
+        held, key = self.table[digest], (credential.kind, credential.subject)
+        if not held.revoked:
+            self.live[key] = digest
+        elif self.live.get(key) == digest:
+            del self.live[key]
+
+    def key_of(self, kind: str, subject: str) -> tuple[bytes, Credential] | None:
+        """The live credential of a device or dispatcher and its token's hash (the key it signs with)."""
+        digest = self.live.get((kind, subject))
+        return None if digest is None else (digest, self.table[digest])
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import faust
+from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 
 from schemas import json
@@ -27,9 +28,21 @@ class Refused(Exception):
         self.errors = errors
 
 
-def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> None:
-    from streams.http_auth import authenticate, same_device  # it builds on Refused, above
+class BodyRefused(Refused):
+    """The body as a whole is refused (too large, not JSON): `labels` give the metric its reason."""
 
+    def __init__(self, status: int, reason: str, label: str):
+        super().__init__(status, [FieldError("(body)", reason)])
+        self.labels = [label]
+
+
+def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> None:
+    from streams.http_auth import ReplayGuard, authenticate, check_signature, same_device  # they build on Refused
+
+    replays = ReplayGuard()
+    from streams.limits import DeviceRateLimit, EventTimeWindow  # they build on Refused, above
+
+    rate_limit, event_times = DeviceRateLimit.from_settings(settings), EventTimeWindow.from_settings(settings)
     pings_record = ping_batch(settings.max_pings_per_batch)
 
     class _Ingest(View):
@@ -38,7 +51,8 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
         async def refuse(self, refused: Refused) -> Response:
             for label in getattr(refused, "labels", None) or [reason_label(e) for e in refused.errors]:
                 metrics.rejected.labels(self.topic, "http", label).inc()
-            body = {"error": getattr(refused, "title", "invalid input"), "errors": [e.as_dict() for e in refused.errors]}
+            body = {"error": getattr(refused, "title", "invalid input"), "errors": [e.as_dict() for e in refused.errors],
+                    **getattr(refused, "extra", {})}
             return self.json(body, status=refused.status, headers=getattr(refused, "headers", None))
 
         async def produce(self, records: list[tuple[bytes, dict]]) -> None:
@@ -56,8 +70,11 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
             try:
                 device = await authenticate(credentials, "device", request.headers)
                 body = await read_json(request)
+                check_signature(credentials, device, request.headers, await request.read(), replays)
                 reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST)
                 same_device(reports, device, indexed=isinstance(body, list))
+                rate_limit.check(device.subject)  # keyed by the authenticated device, before anything is produced
+                event_times.check_reports(reports, indexed=isinstance(body, list))
             except Refused as refused:
                 return await self.refuse(refused)
             await self.produce([(r["device"].encode(), r) for r in reports])
@@ -72,8 +89,12 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
         async def post(self, request: Request) -> Response:
             try:
                 device = await authenticate(credentials, "device", request.headers)
-                batch = validate_many(pings_record, await read_json(request), 1)[0]
+                body = await read_json(request)
+                check_signature(credentials, device, request.headers, await request.read(), replays)
+                batch = validate_many(pings_record, body, 1)[0]
                 same_device([batch], device, indexed=False)
+                rate_limit.check(device.subject)
+                event_times.check_pings(batch)
             except Refused as refused:
                 return await self.refuse(refused)
             await self.produce([(batch["device"].encode(), batch)])
@@ -82,12 +103,29 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
 
 async def read_json(request: Request):
     if request.content_type not in ("application/json", "", "application/octet-stream", "text/plain"):
-        raise Refused(415, [FieldError("(body)", f"content type must be application/json, got {request.content_type}")])
-    body = await request.read()
+        raise BodyRefused(415, f"content type must be application/json, got {request.content_type:.80}", "content_type")
+    body = await read_body(request)
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
-        raise Refused(400, [FieldError("(body)", f"is not valid JSON: {exc}")]) from None
+        raise BodyRefused(400, f"is not valid JSON: {exc}", "not_json") from None
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, up to the web app's `client_max_size` (REDWALL_MAX_BODY_BYTES), else 413: a declared
+    length is judged before a byte is read, and aiohttp stops reading an undeclared one at the limit."""
+    limit = request.client_max_size
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit, f"{request.content_length} bytes")
+    try:
+        return await request.read()
+    except HTTPRequestEntityTooLarge:
+        raise _too_large(limit, f"over {limit} bytes") from None
+
+
+def _too_large(limit: int, size: str) -> BodyRefused:
+    return BodyRefused(413, f"is {size}; the limit is {limit} bytes (REDWALL_MAX_BODY_BYTES): send fewer records "
+                            "per request", "body_too_large")
 
 
 def validate_many(record: Record, value, limit: int) -> list[dict]:

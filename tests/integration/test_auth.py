@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 import random
 import re
 import statistics
@@ -14,6 +16,7 @@ import uuid
 import aiohttp
 import pytest
 
+from schemas import json
 from sinks.credentials import issue_device_token, issue_dispatcher_token, revoke
 from streams.embedded import free_port
 from streams.processes import RedwallProcess
@@ -134,3 +137,26 @@ async def test_the_actions_api_checks_the_dispatchers_role(worker, settings):
     assert f"action refused: dispatcher=auth-{RUN}-c01 role=community incident={theirs}" in log
     assert f"action refused: dispatcher=auth-{RUN}-read role=read incident={mine}" in log
     assert await rejected(url, "role") >= 2
+
+
+async def test_a_signed_request_needs_no_token_on_the_wire_and_is_accepted_once(worker, settings):
+    _, url = worker
+    device = f"auth-{RUN}-signer"
+    token = await issue_device_token(settings.database_url, device)
+    body = json.dumps(factories.ping_batch(random.Random(RUN), device, 2))
+
+    def signed(stamp: int, payload: bytes = body) -> dict[str, str]:
+        key = hashlib.sha256(token.encode()).digest()  # what the store holds: the token never travels
+        mac = hmac.new(key, f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
+        return {"Content-Type": "application/json", "X-Redwall-Device": device,
+                "X-Redwall-Timestamp": str(stamp), "X-Redwall-Signature": f"sha256={mac}"}
+
+    now = int(time.time())
+    async with aiohttp.ClientSession() as http:
+        answers = []
+        for headers in (signed(now), signed(now), signed(now - 3600), signed(now + 1, body + b" ")):
+            async with http.post(f"{url}/v1/pings", data=body, headers=headers) as answer:
+                answers.append((answer.status, (await answer.json()).get("errors", [{}])[0].get("field")))
+    assert answers == [(202, None), (401, "X-Redwall-Signature"), (401, "X-Redwall-Timestamp"),
+                       (401, "X-Redwall-Signature")]
+    assert await rejected(url, "signature_replayed") >= 1 and await rejected(url, "signature_stale") >= 1
