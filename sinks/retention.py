@@ -119,7 +119,7 @@ async def _remove_older(conn: asyncpg.Connection, table: str, cutoff: datetime, 
 
 async def run_once(settings: Settings, *, dry_run: bool = False) -> RetentionResult:
     """`redwall retention [--dry-run]`: one run on a connection of its own."""
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await asyncpg.connect(settings.database_dsn)
     try:
         return await apply_retention(conn, RetentionPolicy.from_settings(settings), dry_run=dry_run)
     finally:
