@@ -26,6 +26,10 @@ def test_values_are_read_and_typed():
         ({"REDWALL_MAJOR_EVENTS": "/nowhere.toml"}, "REDWALL_MAJOR_EVENTS="),
         ({"DATABASE_URL": "localhost"}, "DATABASE_URL=localhost is invalid"),
         ({"REDWALL_TOPIC_PINGS": "redwall.reports.v1"}, "must all differ"),
+        ({"REDWALL_POSITION_RETENTION_DAYS": "0"}, "REDWALL_POSITION_RETENTION_DAYS=0 is invalid: use a number of days"),
+        ({"REDWALL_POSITION_DAYS_AHEAD": "90"}, "REDWALL_POSITION_DAYS_AHEAD=90 is invalid: use a number of days, 1..31"),
+        ({"REDWALL_DEAD_LETTER_RETENTION_DAYS": "-1"}, "REDWALL_DEAD_LETTER_RETENTION_DAYS=-1 is invalid"),
+        ({"REDWALL_RETENTION_INTERVAL_SECONDS": "0"}, "REDWALL_RETENTION_INTERVAL_SECONDS=0.0 is invalid"),
     ],
 )
 def test_bad_values_name_variable_and_fix(env, words):
