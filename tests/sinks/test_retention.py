@@ -24,6 +24,7 @@ from sinks.migrate import MIGRATIONS_DIR, migrate
 from sinks.partitions import PositionHistory, partition_name
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
+from streams.embedded import free_port
 from tests.sinks.scratch import partitions_by_day, scratch_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,25 @@ async def test_the_sink_job_counts_what_it_removed(loaded, scratch):
     assert value("redwall_retention_rows_removed_total", table="dead_letters") == 1
     assert value("redwall_retention_runs_total", outcome="done") == 2
     assert value("redwall_retention_last_done_timestamp_seconds") > 0
+
+
+async def test_a_failed_run_is_counted_and_the_job_carries_on():
+    dsn = f"postgresql://postgres@127.0.0.1:{free_port()}/redwall"  # nothing listens there
+    registry, stop = CollectorRegistry(), asyncio.Event()
+    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
+    try:
+        job = RetentionJob(Settings.from_env(database_url=dsn, retention_interval_seconds=1), pool, registry)
+        task = asyncio.create_task(job.run(stop))
+        for _ in range(100):  # the run at start, then one more an interval later
+            if registry.get_sample_value("redwall_retention_runs_total", {"outcome": "failed"}) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(task, 5)  # still running, and stops when told
+    finally:
+        await pool.close()
+    assert registry.get_sample_value("redwall_retention_runs_total", {"outcome": "failed"}) >= 2
+    assert registry.get_sample_value("redwall_retention_runs_total", {"outcome": "done"}) == 0
 
 
 async def test_redwall_retention_dry_run_says_what_it_would_drop(loaded, scratch):
