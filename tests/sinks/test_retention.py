@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,12 +21,14 @@ from prometheus_client import CollectorRegistry
 
 from config.settings import Settings
 from consumers.retention import RetentionJob
+from consumers.sinks import run_sinks
 from schemas.records import DeadLetter, PositionBatch
 from sinks.migrate import MIGRATIONS_DIR, migrate
 from sinks.partitions import PositionHistory, partition_name
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from streams.embedded import free_port
+from streams.topics import ensure_topics
 from tests.sinks.scratch import partitions_by_day, scratch_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +135,27 @@ async def test_the_sink_job_counts_what_it_removed(loaded, scratch):
     assert value("redwall_retention_rows_removed_total", table="dead_letters") == 1
     assert value("redwall_retention_runs_total", outcome="done") == 2
     assert value("redwall_retention_last_done_timestamp_seconds") > 0
+
+
+async def test_redwall_sink_runs_retention_when_it_starts(loaded, scratch, settings):
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"test.{name}.{run}" for name in
+              ("topic_located_reports", "topic_positions", "topic_deadletter", "topic_patrol", "topic_incidents")}
+    s = dataclasses.replace(settings, database_url=scratch, sink_metrics_port=free_port(), position_retention_days=5,
+                            dead_letter_retention_days=5, **topics)
+    await ensure_topics(s, tuple(topics.values()))
+    registry, stop = CollectorRegistry(), asyncio.Event()
+    task = asyncio.create_task(run_sinks(s, registry, stop, group_prefix=f"test-retention-{run}"))
+    try:
+        for _ in range(300):
+            if registry.get_sample_value("redwall_retention_runs_total", {"outcome": "done"}) or task.done():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    assert registry.get_sample_value("redwall_retention_partitions_dropped_total") == 3
+    assert not set(await partitions_by_day(loaded)) & EXPIRED
 
 
 async def test_a_failed_run_is_counted_and_the_job_carries_on():
