@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from schemas import json
 from sinks.credentials import ROLES, CredentialError, issue, listing, revoke
 
 
@@ -45,21 +46,26 @@ def _revoke_and_list(actions, kind: str) -> None:
 
 def _devices_add(settings, args) -> int:
     async def run():
-        return [await issue(settings.database_url, "device", device, rotate=args.rotate) for device in args.ids]
+        return [await issue(settings.database_dsn, "device", device, rotate=args.rotate) for device in args.ids]
 
     return _report_issued("devices add", lambda: asyncio.run(run()))
 
 
 def _dispatchers_add(settings, args) -> int:
-    from config.geometry import load_geometry
-
-    communities = load_geometry(settings.geometry_path).communities
+    communities = community_ids(settings.geometry_path)
 
     async def run():
-        return [await issue(settings.database_url, "dispatcher", args.name, role=args.role, community=args.community,
+        return [await issue(settings.database_dsn, "dispatcher", args.name, role=args.role, community=args.community,
                             communities=communities, rotate=args.rotate)]
 
     return _report_issued("dispatchers add", lambda: asyncio.run(run()))
+
+
+def community_ids(geometry: Path) -> set[str]:
+    """The community ids of the configured GeoJSON: only the ids, read in milliseconds (the full check of
+    the geometry, H3 fills and all, takes seconds and is `redwall migrate`'s and the worker's job)."""
+    features = json.loads(Path(geometry).read_bytes()).get("features", [])
+    return {f["properties"]["id"] for f in features if f.get("properties", {}).get("kind") == "community"}
 
 
 def _report_issued(command: str, run) -> int:
@@ -80,7 +86,7 @@ def _report_issued(command: str, run) -> int:
 
 def _revoke(settings, kind: str, subject: str) -> int:
     try:
-        when = asyncio.run(revoke(settings.database_url, kind, subject))
+        when = asyncio.run(revoke(settings.database_dsn, kind, subject))
     except CredentialError as error:
         print(f"redwall: {kind}s revoke: {error}", file=sys.stderr)
         return 1
@@ -89,7 +95,7 @@ def _revoke(settings, kind: str, subject: str) -> int:
 
 
 def _list(settings, kind: str) -> int:
-    rows = asyncio.run(listing(settings.database_url, kind))
+    rows = asyncio.run(listing(settings.database_dsn, kind))
     extra = "" if kind == "device" else f"  {'ROLE':<10} COMMUNITY"
     print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<25} {'REVOKED':<25}{extra}")
     for r in rows:

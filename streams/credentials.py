@@ -49,7 +49,7 @@ class CredentialCache:
 
     @classmethod
     def from_settings(cls, settings, registry: CollectorRegistry | None = None) -> "CredentialCache":
-        return cls(lambda: asyncpg.connect(settings.database_url, timeout=10),
+        return cls(lambda: asyncpg.connect(settings.database_dsn, timeout=10),
                    reload_seconds=settings.credentials_reload_seconds, registry=registry)
 
     def stale_seconds(self) -> float:

@@ -154,14 +154,14 @@ def _port(configured: int) -> int:
 async def _issue_devices(settings: Settings, devices: int) -> dict[str, str]:
     """The simulated phones' tokens (the simulator numbers its devices dev-0001, dev-0002, ...)."""
     ids = [f"dev-{i + 1:04d}" for i in range(devices)]
-    async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool:
+    async with asyncpg.create_pool(settings.database_dsn, min_size=1, max_size=4) as pool:
         return dict(zip(ids, await asyncio.gather(*[issue_device_token(pool, d) for d in ids])))
 
 
 async def _issue_dispatchers(settings: Settings) -> dict[str, str]:
     """A console URL per role: the street's, one community's (c01) and a look-only one."""
     roles = {"demo-street": ("street", None), "demo-c01": ("community", "c01"), "demo-read": ("read", None)}
-    return {name: await issue_dispatcher_token(settings.database_url, name, role, community)
+    return {name: await issue_dispatcher_token(settings.database_dsn, name, role, community)
             for name, (role, community) in roles.items()}
 
 

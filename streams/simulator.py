@@ -224,7 +224,7 @@ async def device_tokens(settings: Settings, devices: list[str], path: Path | Non
     revokes any live ones of these ids: the simulator is the only holder of a simulated device's token)."""
     if path is not None:
         return read_token_file(path)
-    async with asyncpg.create_pool(settings.database_url, min_size=1, max_size=4) as pool:
+    async with asyncpg.create_pool(settings.database_dsn, min_size=1, max_size=4) as pool:
         tokens = await asyncio.gather(*[issue_device_token(pool, device) for device in devices])
     log.info("issued credentials for %d simulated devices", len(devices))
     return dict(zip(devices, tokens))

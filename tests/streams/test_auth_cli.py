@@ -1,0 +1,56 @@
+"""`redwall devices` and `redwall dispatchers` against the session's real Postgres."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from streams.cli import main
+
+
+@pytest.fixture
+def redwall(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_devices_add_revoke_list(redwall):
+    a, b = (f"cli-{uuid.uuid4().hex[:8]}-{n}" for n in "ab")
+    code, out, _ = redwall("devices", "add", a, b)
+    tokens = dict(line.split() for line in out.splitlines())
+    assert code == 0 and set(tokens) == {a, b} and all(len(t) == 43 for t in tokens.values())
+    code, out, err = redwall("devices", "add", a)  # idempotent: nothing new, and says why
+    assert code == 0 and out == "" and "already holds a live credential" in err
+    assert redwall("devices", "revoke", a)[0] == 0
+    code, _, err = redwall("devices", "revoke", a)
+    assert code == 1 and "already revoked at" in err
+    code, _, err = redwall("devices", "revoke", f"cli-never-{uuid.uuid4().hex[:8]}")
+    assert code == 1 and "unknown device" in err
+    code, out, _ = redwall("devices", "list")
+    states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert code == 0 and states[a] == "revoked" and states[b] == "live"
+    code, out, _ = redwall("devices", "add", "--rotate", b)
+    assert code == 0 and out.split()[1] != tokens[b]
+
+
+def test_dispatchers_are_checked_against_the_geometry(redwall):
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    code, _, err = redwall("dispatchers", "add", name, "--role", "community", "--community", "c99")
+    assert code == 1 and "unknown community 'c99'" in err and "c13" in err
+    code, _, err = redwall("dispatchers", "add", name, "--role", "street", "--community", "c01")
+    assert code == 1 and "--community goes only with --role community" in err
+    code, out, _ = redwall("dispatchers", "add", name, "--role", "community", "--community", "c03")
+    assert code == 0 and out.split()[0] == name
+    code, _, err = redwall("dispatchers", "add", name, "--role", "street")
+    assert code == 1 and "revoke it first" in err
+    code, out, _ = redwall("dispatchers", "list")
+    row = next(line.split() for line in out.splitlines() if line.startswith(name))
+    assert row[1] == "live" and row[-2:] == ["community", "c03"]
+    assert redwall("dispatchers", "revoke", name)[0] == 0
