@@ -9,8 +9,9 @@ from __future__ import annotations
 from schemas.records import INCIDENT_ID_PATTERN, FieldReport, IncidentAction, Record, ping_batch
 
 MAX_REPORTS_PER_REQUEST = 100
-# Filled in by the action view when absent (streams/actions.py): a bare {action, actor, reason} is usable.
-ACTION_DEFAULTED = ("id", "time", "incident")
+# Filled in by the action view (streams/actions.py): the URL's incident, the token's dispatcher as actor,
+# a fresh id and the time when absent; so a bare {action, reason} is usable.
+ACTION_DEFAULTED = ("id", "time", "incident", "actor")
 
 
 def component(record: Record) -> dict:
@@ -61,7 +62,8 @@ _REFUSALS = {
     "413": "the body is larger than the configured maximum",
     "415": "the content type is not JSON",
     "422": "the body is JSON but not a valid record: each error names the field and the reason",
-    "429": "too many requests from this credential: wait `Retry-After` seconds",
+    "429": "too many requests from this device: wait `Retry-After` seconds",
+    "503": "the worker is still loading credentials: retry shortly",
 }
 
 
@@ -71,6 +73,7 @@ def _responses(accepted: dict, described: str, extra: dict | None = None) -> dic
     for status, why in sorted(refusals.items()):
         out[status] = _json(_ref("Refusal"), why)
     out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    out["401"]["headers"] = {"WWW-Authenticate": {"description": "the scheme to use", "schema": {"type": "string"}}}
     return out
 
 
@@ -91,9 +94,10 @@ def _accepted_pings() -> dict:
 
 
 def _accepted_action() -> dict:
-    return {"type": "object", "required": ["accepted", "incident", "outcome"], "additionalProperties": False,
+    return {"type": "object", "required": ["accepted", "incident", "actor", "outcome"], "additionalProperties": False,
             "properties": {"accepted": {"type": "string", "description": "the action's id"},
-                           "incident": {"type": "string"}, "outcome": {"type": "string"}}}
+                           "incident": {"type": "string"}, "actor": {"type": "string", "description": "the dispatcher"},
+                           "outcome": {"type": "string"}}}
 
 
 def document(max_pings: int) -> dict:

@@ -1,13 +1,15 @@
-"""The one place the hostile tests get their credentials from."""
+"""The one place the hostile tests get their credentials from: tokens issued in the credential store."""
 
 from __future__ import annotations
 
-
-def device_headers(device: str) -> dict[str, str]:
-    """Headers that let `device` post reports and pings as itself."""
-    return {}
+from sinks.credentials import issue_device_token, issue_dispatcher_token
 
 
-def dispatcher_headers() -> dict[str, str]:
-    """Headers of a street dispatcher, who may act on any incident of the street."""
-    return {}
+async def device_headers(settings, device: str) -> dict[str, str]:
+    """Headers that let `device` post reports and pings as itself (a fresh token; older ones are revoked)."""
+    return {"Authorization": f"Bearer {await issue_device_token(settings.database_url, device)}"}
+
+
+async def dispatcher_headers(settings, name: str = "hostile-street") -> dict[str, str]:
+    """Headers of a street dispatcher `name`, who may act on any incident of the street."""
+    return {"Authorization": f"Bearer {await issue_dispatcher_token(settings.database_url, name, 'street')}"}

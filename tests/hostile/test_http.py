@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime, timezone
 import jsonschema
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from schemas.records import FieldReport, ping_batch
+from sinks.partitions import Window
 from tests import factories
 from tests.hostile import auth, strategies
 from tests.hostile.strategies import encode
@@ -75,9 +77,9 @@ def fuzz(client: Client, strategy, guard) -> None:
 async def test_hypothesis_reports_never_5xx_and_accepted_ones_arrive(settings, api, pg):
     rng = random.Random(71)
     run, device = f"hr{rng.randrange(10**6)}", f"hr{rng.randrange(10**6)}-dev"
-    client = Client(api, "/v1/reports", auth.device_headers(device))
+    client = Client(api, "/v1/reports", await auth.device_headers(settings, device))
     await asyncio.to_thread(fuzz, client, bodies(strategies.reports(run, device)),
-                            lambda: factories.report(rng, device))
+                            lambda: factories.report(rng, device, event_time=strategies.now()))
     schema = FieldReport.json_schema()
     ids = set()
     for sent in client.accepted:
@@ -95,16 +97,25 @@ async def test_hypothesis_pings_never_5xx_and_accepted_ones_arrive(settings, api
     rng = random.Random(72)
     device = f"hp{rng.randrange(10**6)}-dev"
     record = ping_batch(settings.max_pings_per_batch)
-    client = Client(api, "/v1/pings", auth.device_headers(device))
-    seconds = iter(range(10**6))
-    await asyncio.to_thread(fuzz, client, bodies(strategies.ping_batches(device)),
-                            lambda: factories.ping_batch(rng, device, 2, start_second=2 * next(seconds) % 3600))
+    client = Client(api, "/v1/pings", await auth.device_headers(settings, device))
+    await asyncio.to_thread(fuzz, client, bodies(strategies.ping_batches(device)), lambda: guard_batch(rng, device))
     fixes = set()
+    # The position history keeps only the days of its retention window (sinks/partitions.py).
+    window = Window.at(datetime.now(timezone.utc), settings.position_retention_days, settings.position_days_ahead)
     for sent in client.accepted:
         batch = record.validate(strategies.stdjson.loads(sent["body"]))
         jsonschema.validate(batch, record.json_schema())
-        fixes.update(strategies.instant(p["time"]) for p in batch["pings"])
+        fixes.update(t for t in map(strategies.instant, (p["time"] for p in batch["pings"]))
+                     if window.first <= t.date() <= window.last)
     assert client.refused
     await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = $1", [device], len(fixes))
     stored = {r["event_time"] for r in await pg.fetch("SELECT event_time FROM positions WHERE device_id = $1", device)}
     assert stored == fixes, f"missing {sorted(fixes - stored)[:5]}; unexpected {sorted(stored - fixes)[:5]}"
+
+
+def guard_batch(rng: random.Random, device: str) -> dict:
+    """Two valid fixes taken now."""
+    batch = factories.ping_batch(rng, device, 2)
+    for ping in batch["pings"]:
+        ping["time"] = strategies.now()
+    return batch

@@ -38,7 +38,7 @@ def test_every_operation_documents_its_refusals_and_security():
     doc = document(max_pings=1000)
     for path, item in doc["paths"].items():
         op = item["post"]
-        assert {"202", "400", "401", "403", "413", "415", "422", "429"} <= set(op["responses"]), path
+        assert {"202", "400", "401", "403", "413", "415", "422", "429", "503"} <= set(op["responses"]), path
         assert "Retry-After" in op["responses"]["429"]["headers"]
         assert op["security"][0].keys() <= doc["components"]["securitySchemes"].keys()
 
