@@ -11,6 +11,7 @@ cannot be trusted (KAFKA-NOTES.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas import json
 from sinks.patrol import device_states, read_roster, roster_fingerprint
+from sinks.postgres import is_retriable
 from streams import clock as clocks
 from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
 from streams.patrol_monitor import Out, PatrolMonitor
@@ -239,12 +241,14 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
         await send_all(app, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(timezone.utc))))
 
     @app.timer(settings.roster_refresh_seconds, name="patrol-roster")
+    @_outlives_postgres("roster refresh (the roster in hand holds)")
     async def patrol_roster():
         if own.pool is not None:
             async with own.lock:
                 await own.refresh_roster()
 
     @app.timer(ADVISORY_EVERY_SECONDS, name="patrol-advisories")
+    @_outlives_postgres("hot-spot advisories")
     async def patrol_advisories():
         now = clock.now()
         # One worker advises: the owner of the patrol topic's partition 0.
@@ -257,3 +261,19 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
         await send_all(app, alert_outs(found))
 
     return monitor
+
+
+def _outlives_postgres(what: str):
+    """A Faust timer that raises crashes the whole worker: one that finds Postgres away logs it and
+    tries again on its next run."""
+    def wrap(timer):
+        @functools.wraps(timer)
+        async def run():
+            try:
+                await timer()
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                log.warning("patrol: %s skipped, Postgres unavailable: %s: %s", what, type(exc).__name__, exc)
+        return run
+    return wrap
