@@ -38,8 +38,10 @@ class BodyRefused(Refused):
 
 def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> None:
     from streams.http_auth import ReplayGuard, authenticate, check_signature, same_device  # they build on Refused
+    from streams.limits import DeviceRateLimit, EventTimeWindow
 
     replays = ReplayGuard()
+    rate_limit, event_times = DeviceRateLimit.from_settings(settings), EventTimeWindow.from_settings(settings)
     pings_record = ping_batch(settings.max_pings_per_batch)
 
     class _Ingest(View):
@@ -70,6 +72,8 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
                 check_signature(credentials, device, request.headers, await request.read(), replays)
                 reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST)
                 same_device(reports, device, indexed=isinstance(body, list))
+                rate_limit.check(device.subject)  # keyed by the authenticated device, before anything is produced
+                event_times.check_reports(reports, indexed=isinstance(body, list))
             except Refused as refused:
                 return await self.refuse(refused)
             await self.produce([(r["device"].encode(), r) for r in reports])
@@ -88,6 +92,8 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
                 check_signature(credentials, device, request.headers, await request.read(), replays)
                 batch = validate_many(pings_record, body, 1)[0]
                 same_device([batch], device, indexed=False)
+                rate_limit.check(device.subject)
+                event_times.check_pings(batch)
             except Refused as refused:
                 return await self.refuse(refused)
             await self.produce([(batch["device"].encode(), batch)])

@@ -53,6 +53,10 @@ def settings(broker, database_url) -> Settings:
         broker=broker.bootstrap, database_url=database_url, web_port=free_port(), sink_metrics_port=free_port(),
         # Test data has fixed dates (tests/factories.py): the sinks must keep storing them for years.
         position_retention_days=3650,
+        # ... and the ingest API must take their event times for as long (its window is tested in
+        # tests/streams/test_limits.py and tests/integration/test_limits.py, which also test the
+        # per-device rate limit, here off so tests may post as fast as they like).
+        ingest_max_age_days=3650, device_rate_per_second=0.0,
     )
 
 

@@ -1,0 +1,153 @@
+"""Per-device token buckets and the event-time window, with an injected clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from streams.geofence import reason_label
+from streams.ingest import Refused
+from streams.limits import DeviceRateLimit, EventTimeWindow, RateLimited, TokenBuckets
+from schemas.fields import FieldError
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def test_a_burst_passes_then_the_rate_holds(clock):
+    buckets = TokenBuckets(rate=2.0, burst=5, max_keys=100, clock=clock)
+    assert [buckets.take("dev-1") for _ in range(5)] == [0.0] * 5
+    assert buckets.take("dev-1") == pytest.approx(0.5)  # one token comes back every 1/rate s
+    clock.now += 0.5
+    assert buckets.take("dev-1") == 0.0
+    assert buckets.take("dev-1") == pytest.approx(0.5)
+    assert buckets.take("dev-2") == 0.0  # each device has its own bucket
+
+
+def test_a_refused_request_takes_nothing(clock):
+    buckets = TokenBuckets(rate=1.0, burst=1, max_keys=100, clock=clock)
+    assert buckets.take("d") == 0.0
+    clock.now += 0.25
+    assert buckets.take("d") == pytest.approx(0.75)
+    clock.now += 0.25
+    assert buckets.take("d") == pytest.approx(0.5)  # the refusal did not push the next token further away
+    clock.now += 0.5
+    assert buckets.take("d") == 0.0
+
+
+def test_sustained_rate_over_a_minute_is_the_configured_rate(clock):
+    buckets = TokenBuckets(rate=3.0, burst=10, max_keys=10, clock=clock)
+    accepted = 0
+    for _ in range(6000):  # a request every 10 ms for a minute
+        accepted += buckets.take("busy") == 0.0
+        clock.now += 0.01
+    assert accepted == pytest.approx(10 + 3 * 60, abs=1)
+
+
+def test_idle_buckets_are_forgotten_and_memory_stays_bounded(clock):
+    buckets = TokenBuckets(rate=1.0, burst=10, max_keys=1000, clock=clock)
+    for i in range(500):
+        buckets.take(f"dev-{i}")
+    assert len(buckets) == 500
+    clock.now += 10  # burst / rate: every bucket is full again, the same as no bucket
+    buckets.take("late")
+    assert len(buckets) == 1
+    for i in range(50_000):  # more devices than max_keys within the refill time
+        buckets.take(f"flood-{i}")
+    assert len(buckets) == 1000
+
+
+def test_a_forgotten_idle_bucket_changes_no_answer(clock):
+    buckets = TokenBuckets(rate=1.0, burst=2, max_keys=100, clock=clock)
+    buckets.take("d")
+    buckets.take("d")
+    clock.now += 2.0
+    buckets.take("other")  # forgets "d", which is full again
+    assert [buckets.take("d"), buckets.take("d")] == [0.0, 0.0]
+    assert buckets.take("d") == pytest.approx(1.0)
+
+
+def test_rate_limited_names_the_device_the_limit_and_when_to_retry(clock):
+    limit = DeviceRateLimit(rate=0.5, burst=1, max_devices=10, clock=clock)
+    limit.check("dev-7")
+    with pytest.raises(RateLimited) as refused:
+        limit.check("dev-7")
+    error = refused.value
+    assert error.status == 429 and error.labels == ["rate_limited"]
+    assert error.headers == {"Retry-After": "2"}
+    assert error.extra == {"device": "dev-7", "limit": {"requests_per_second": 0.5, "burst": 1},
+                           "retry_after_seconds": 2.0}
+    assert error.errors[0].field == "device" and "dev-7" in error.errors[0].reason
+    assert "0.5 requests per second" in error.errors[0].reason
+
+
+def test_retry_after_is_a_whole_number_of_seconds_at_least_one(clock):
+    limit = DeviceRateLimit(rate=100.0, burst=1, max_devices=10, clock=clock)
+    limit.check("d")
+    with pytest.raises(RateLimited) as refused:
+        limit.check("d")
+    assert refused.value.headers == {"Retry-After": "1"}
+
+
+def test_rate_zero_means_no_limit(clock):
+    limit = DeviceRateLimit(rate=0, burst=1, max_devices=10, clock=clock)
+    for _ in range(1000):
+        limit.check("d")
+
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def window():
+    return EventTimeWindow(max_future_seconds=3600, max_age_days=30, now=lambda: NOW)
+
+
+def test_event_times_near_now_pass_in_any_offset(window):
+    window.check([("t", (NOW + timedelta(minutes=59)).isoformat()), ("t", "2026-11-28T19:30:00+08:00"),
+                  ("t", (NOW - timedelta(days=29)).isoformat())])
+
+
+@pytest.mark.parametrize("when, words", [
+    (NOW + timedelta(hours=2), "more than 3600 s ahead of the server's time"),
+    (NOW - timedelta(days=31), "more than 30 days before the server's time"),
+])
+def test_event_times_far_from_now_are_refused_naming_the_field(window, when, words):
+    batch = {"device": "d", "pings": [{"time": NOW.isoformat()}, {"time": when.isoformat()}]}
+    with pytest.raises(Refused) as refused:
+        window.check_pings(batch)
+    assert refused.value.status == 422
+    error = refused.value.errors[0]
+    assert error.field == "pings.1.time" and words in error.reason
+    assert reason_label(error) == "pings.*.time"
+
+
+def test_report_times_are_named_by_their_place_in_an_array(window):
+    reports = [{"event_time": NOW.isoformat()}, {"event_time": "2020-01-01T00:00:00Z"}]
+    with pytest.raises(Refused) as refused:
+        window.check_reports(reports, indexed=True)
+    assert refused.value.errors[0].field == "1.event_time"
+    with pytest.raises(Refused) as refused:
+        window.check_reports(reports[1:], indexed=False)
+    assert refused.value.errors[0].field == "event_time"
+
+
+@pytest.mark.parametrize("field, reason, label", [
+    ("pings.17.lat", "must be between", "pings.*.lat"),
+    ("42.event_time", "is required", "*.event_time"),
+    ("pings.3.x-evil-1", "is not a known field", "pings.*.(unknown)"),
+    ("DROP TABLE", "is not a known field", "(unknown)"),
+])
+def test_metric_reasons_stay_bounded_whatever_the_input(field, reason, label):
+    assert reason_label(FieldError(field, reason)) == label
