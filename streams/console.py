@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "console_static"
 ACTIONS = ("ack", "resolve", "request_escalation")
 SSE_PING_SECONDS = 15.0
+REVOKED_FEED_SECONDS = 1.0
 
 
 def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None) -> web.Application:
@@ -78,12 +79,18 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         queue = feed.subscribe()
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
-            while queue in feed.clients or not queue.empty():
+            idle = 0.0
+            # The feed of a dispatcher revoked meanwhile ends within REVOKED_FEED_SECONDS.
+            while (queue in feed.clients or not queue.empty()) and credentials.holds(request["token"]):
                 try:
-                    message = await asyncio.wait_for(queue.get(), SSE_PING_SECONDS)
+                    message = await asyncio.wait_for(queue.get(), REVOKED_FEED_SECONDS)
                 except TimeoutError:
-                    await response.write(b": ping\n\n")  # keeps proxies from closing an idle stream
+                    idle += REVOKED_FEED_SECONDS
+                    if idle >= SSE_PING_SECONDS:
+                        idle = 0.0
+                        await response.write(b": ping\n\n")  # keeps proxies from closing an idle stream
                     continue
+                idle = 0.0
                 await response.write(b"data: " + message + b"\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass  # the browser went away

@@ -63,6 +63,11 @@ class CredentialCache:
             found = await self._look_up(digest)
         return found
 
+    def holds(self, token: str) -> bool:
+        """Whether a token already let in is still live, from memory only: for open streams."""
+        found = self.table.get(token_hash(token))
+        return found is not None and not found.revoked
+
     def start(self) -> asyncio.Task:
         """`run()` as a task of the running loop, once; await it to run until cancelled."""
         if self._task is None or self._task.done():

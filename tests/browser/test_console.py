@@ -297,6 +297,8 @@ async def test_a_revoked_dispatcher_is_refused_by_the_running_console(stack, set
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
         async with http.get(snapshot) as answer:
             assert answer.status == 200
+        feed = await http.get(snapshot.replace("snapshot", "events"))  # a live feed open before the revocation
+        assert await feed.content.readline() == b"event: hello\n"
         await revoke(settings.database_url, "dispatcher", name)
         started = time.monotonic()
         while True:
@@ -305,4 +307,8 @@ async def test_a_revoked_dispatcher_is_refused_by_the_running_console(stack, set
                     assert "revoked" in (await answer.json())["error"]
                     break
             assert time.monotonic() - started < 5
-    print(f"\ndispatcher revoked -> console refuses: {(time.monotonic() - started) * 1000:.0f} ms")
+        refused = time.monotonic() - started
+        await asyncio.wait_for(feed.content.read(), 5)  # the open feed ends too
+        ended = time.monotonic() - started
+        feed.release()
+    print(f"\ndispatcher revoked -> console refuses: {refused * 1000:.0f} ms; its open live feed ends: {ended:.1f} s")
