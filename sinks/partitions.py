@@ -17,7 +17,7 @@ PREFIX = "positions_"
 # insert queued behind the CREATE, so it gives up (retriable: the batch is retried with backoff).
 LOCK_TIMEOUT = "5s"
 _CREATE = "SELECT day FROM unnest($1::date[]) AS day WHERE positions_create_partition(day)"
-# Partitions of `positions` as seen through the search path, with their upper bounds.
+# Partitions of `positions` (the one the search path finds), by name.
 PARTITIONS_SQL = """
 SELECT c.relname AS name
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
