@@ -1,6 +1,7 @@
 """The patrol monitor with 100,000 devices: pings/s and the memory of its state, in one worker and in two.
 
-    python -m benchmarks.patrol [--devices 100000] [--per-record 5] [--rounds 2] [--skip-workers]
+    python -m benchmarks.patrol [--devices 100000] [--per-record 5] [--rounds 2] [--workers 1,2]
+                                [--skip-workers | --skip-in-process] [--profile-memory]
 
 Part 1 runs `PatrolMonitor` in this process on the records the workers get (no Kafka): the ceiling of
 the detector, and the bytes its device state takes (tracemalloc). Part 2 starts a broker and Postgres,
@@ -77,25 +78,26 @@ def make_rounds(registry: GridRegistry, devices: int, per_record: int, rounds: i
 
 
 def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[list]) -> None:
-    monitor = PatrolMonitor(settings, registry, SystemClock())
+    # A changelog name, so the changelog records of status changes are made as in a worker.
+    monitor = PatrolMonitor(settings, registry, SystemClock(), changelog="bench-changelog", partition_of=lambda device: 0)
     monitor.roster, monitor.events = roster, MajorEvents(())
     for n, records in enumerate(rounds, 1):
         pings = sum(len(json.loads(v)["pings"]) for _, v in records)
         started = time.perf_counter()
         outs = sum(len(monitor.positions(value)) for _, value in records)
-        monitor.snapshot()
+        outs += len(monitor.changelog_records())
         seconds = time.perf_counter() - started
         print(f"in-process round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s, "
               f"{outs:,} output records")
     # Memory on a fresh monitor, apart: tracemalloc slows everything down two- to threefold.
-    fresh = PatrolMonitor(settings, registry, SystemClock())
+    fresh = PatrolMonitor(settings, registry, SystemClock(), changelog="bench-changelog", partition_of=lambda device: 0)
     fresh.roster, fresh.events = roster, MajorEvents(())
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for _, value in rounds[0]:
         fresh.positions(value)
-    fresh.snapshot()
+    fresh.changelog_records()
     state_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     started = time.perf_counter()
@@ -115,7 +117,17 @@ def handled(url: str) -> float:
     return sum(float(v) for v in re.findall(r"^redwall_patrol_pings_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
 
 
-async def with_workers(settings: Settings, roster, rounds: list[list], workers: int, log_dir: Path) -> None:
+def print_memory(url: str, top: int = 12) -> None:
+    """The worker's own tracemalloc report (streams/memory_profile.py): where its memory went."""
+    report = json.loads(urllib.request.urlopen(f"{url}/debug/memory?top={top}", timeout=300).read())
+    print(f"  traced {report['traced_mib']:.0f} MiB (peak {report['peak_mib']:.0f}), RSS {report['rss_mib']:.0f} MiB")
+    for kind in ("by_file", "by_line"):
+        for site in report[kind]:
+            print(f"  {kind[3:]:>4} {site['mib']:8.1f} MiB {site['blocks']:>9,} blocks  {site['site']}")
+
+
+async def with_workers(settings: Settings, roster, rounds: list[list], workers: int, log_dir: Path,
+                       profile: bool = False) -> None:
     conn = await asyncpg.connect(settings.database_dsn)
     await conn.execute("TRUNCATE patrol_status, patrol_events")
     await store_roster(conn, roster, MajorEvents(()))
@@ -124,7 +136,10 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
     for n in range(workers):
         port = free_port()
         s = dataclasses.replace(settings, web_port=port)
-        procs.append(RedwallProcess("worker", s, log_dir / f"w{workers}-{n}").start())
+        proc = RedwallProcess("worker", s, log_dir / f"w{workers}-{n}")
+        if profile:
+            proc.env["PYTHONTRACEMALLOC"] = "1"
+        procs.append(proc.start())
         urls.append(f"http://{s.web_host}:{port}")
     try:
         for proc, url in zip(procs, urls):
@@ -141,12 +156,14 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
             producer.join()
             produced = time.monotonic() - started
             while sum(handled(u) for u in urls) < total:
-                time.sleep(0.1)
+                time.sleep(0.5)  # /metrics costs the worker CPU: poll it gently
             seconds = time.monotonic() - started
             rss = [rss_mib(p) for p in procs]
             print(f"{workers} worker(s) round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s "
                   f"(producer alone {produced:.2f} s); RSS {', '.join(f'{r:.0f}' for r in rss)} MiB, growth "
                   f"{', '.join(f'{r - b:+.0f}' for r, b in zip(rss, base))} MiB")
+            for url in urls if profile else ():
+                print_memory(url)
     finally:
         for proc in procs:
             proc.stop()
@@ -158,13 +175,18 @@ def main() -> None:
     parser.add_argument("--per-record", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-workers", action="store_true", help="only the in-process part")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1 or 1,2")
+    parser.add_argument("--skip-in-process", action="store_true", help="only the worker part")
+    parser.add_argument("--profile-memory", action="store_true",
+                        help="trace the workers' allocations and print the top sites after each round (slow)")
     args = parser.parse_args()
     settings = Settings.from_env()
     registry = GridRegistry.from_settings(settings)
     roster = make_roster(registry, args.devices)
     start = datetime.now(timezone.utc) - timedelta(seconds=60)
     rounds = make_rounds(registry, args.devices, args.per_record, args.rounds, start)
-    in_process(settings, registry, roster, rounds)
+    if not args.skip_in_process:
+        in_process(settings, registry, roster, rounds)
     if args.skip_workers:
         return
     work = Path(tempfile.mkdtemp(prefix="redwall-bench-patrol-"))
@@ -175,7 +197,7 @@ def main() -> None:
                 s = Settings.from_env(broker=broker.bootstrap, database_url=postgres.url, sink_metrics_port=free_port())
                 asyncio.run(migrate_and_seed(s))
                 asyncio.run(ensure_topics(s))
-                for n, workers in enumerate((1, 2)):
+                for n, workers in enumerate(int(w) for w in args.workers.split(",")):
                     (work / f"logs{n}").mkdir()
                     # Fresh topics per run, so the second run does not start on the first one's records.
                     topics = {"topic_positions": f"bench{n}.positions", "topic_patrol": f"bench{n}.patrol",
@@ -184,7 +206,7 @@ def main() -> None:
                     asyncio.run(ensure_topics(run))
                     for w in range(workers):
                         (work / f"logs{n}" / f"w{workers}-{w}").mkdir()
-                    asyncio.run(with_workers(run, roster, rounds, workers, work / f"logs{n}"))
+                    asyncio.run(with_workers(run, roster, rounds, workers, work / f"logs{n}", args.profile_memory))
             finally:
                 postgres.stop()
     finally:

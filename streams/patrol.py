@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from schemas import json
 from sinks.patrol import device_states, read_roster, roster_fingerprint
 from sinks.postgres import is_retriable
-from streams import clock as clocks
+from streams import clock as clocks, memory_profile, patrol_table
 from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
 from streams.patrol_monitor import Out, PatrolMonitor
 from streams.topics import ensure_topics, read_topic
@@ -71,7 +71,6 @@ class Ownership:
         self.assigned: frozenset = frozenset()
         self.devices: list[str] = []
         self.grids: list[str] = []
-        self._partition_cache: dict[str, int] = {}
         self.fingerprint: str | None = None
         self.cursor = 0
 
@@ -110,21 +109,19 @@ class Ownership:
     def _owned(self, keys, topic: str) -> list[str]:
         n = self.partitions[topic]
         owned = {p for t, p in self.assigned if t == topic}
-        return [k for k in keys if self._partition(k, n) in owned]
+        return [k for k in keys if partition_of(k, n) in owned]
 
-    def _partition(self, key: str, n: int) -> int:
-        p = self._partition_cache.get(key)
-        if p is None:
-            p = self._partition_cache[key] = partition_of(key, n)
-        return p
+    def partition(self, device: str) -> int:
+        """The device's partition of the positions topic, which its changelog records follow."""
+        return partition_of(device, self.partitions[self.settings.topic_positions])
 
     async def _rebuild(self, assigned: frozenset) -> None:
         self.assigned = assigned
         self.devices = self._owned(self.monitor.roster.workers, self.settings.topic_positions)
         owned = set(self.devices)
         self.monitor.forget(owned.__contains__)
-        missing = [d for d in self.devices if d not in self.monitor.states]
-        self.monitor.restore(await device_states(self.pool, missing, self.settings.gps_max_accuracy_m))
+        missing = self.monitor.unsettled(self.devices)
+        self.monitor.restore(missing, await device_states(self.pool, missing, self.settings.gps_max_accuracy_m))
         grids = self._owned(self.all_grids, self.settings.topic_patrol)
         new = [g for g in grids if g not in self.grids]
         for grid in [g for g in self.alerts.grids if g not in grids]:
@@ -168,37 +165,39 @@ def _reopen(gs, alert: dict) -> None:
 
 async def send_all(app: faust.App, outs: list[Out]) -> None:
     """Produce and wait for every acknowledgement: the batch is acked only after this returns."""
-    futures = [await app.producer.send(o.topic, o.key, o.value, None, None, None) for o in outs]
+    futures = [await app.producer.send(o.topic, o.key, o.value, o.partition, None, None) for o in outs]
     if futures:
         await asyncio.gather(*futures)
 
 
 def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry) -> PatrolMonitor:
     clock = clocks.from_settings(settings)
-    monitor = PatrolMonitor(settings, registry, clock)
+    # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
+    # changelog is written (once per device per batch, on a status change, with the batch's records).
+    table = app.Table(patrol_table.NAME, partitions=settings.partitions, key_type=str, value_type=bytes)
+    monitor = PatrolMonitor(settings, registry, clock, table.data, table.changelog_topic_name)
     places = {g: (registry.street.id, area.parent) for g, area in registry.grids.items()}
     alerts = PatrolAlerts(timedelta(seconds=settings.patrol_group_seconds),
                           timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__)
     advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds), places.__getitem__)
     own = Ownership(app, settings, monitor, alerts, list(registry.grids))
+    monitor.partition_of = own.partition
+    memory_profile.install(app)
     metrics = PatrolMetrics(metrics_registry)
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    # Written once per device per batch and only on a status change; rebuilt from Postgres on start.
-    table = app.Table("device_to_patrol_state", partitions=settings.partitions, use_partitioner=True)
 
     def alert_outs(found: list[dict]) -> list[Out]:
         for a in found:
             metrics.alerts.labels(a["kind"], a["status"]).inc()
         return [Out(settings.topic_alerts, a["grid"].encode(), json.dumps(a)) for a in found]
 
-    def record_changes(outs: list[Out]) -> None:
-        for device, value in monitor.snapshot().items():
-            table[device] = value
-            metrics.changes.labels(value["status"]).inc()
-        for outcome, n in monitor.pings.items():
-            metrics.pings.labels(outcome).inc(n)
-        monitor.pings.clear()
-        metrics.devices.set(len(monitor.states))
+    def changelog_and_counts() -> list[Out]:
+        for counter, metric in ((monitor.pings, metrics.pings), (monitor.statuses, metrics.changes)):
+            for label, n in counter.items():
+                metric.labels(label).inc(n)
+            counter.clear()
+        metrics.devices.set(len(own.devices))
+        return monitor.changelog_records()
 
     @app.agent(app.topic(settings.topic_positions, **raw), name="patrol-devices")
     async def patrol_devices(stream):
@@ -209,10 +208,10 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
             for event in events:
                 msg = event.message
                 try:
-                    outs += monitor.positions(msg.value)
+                    outs += monitor.positions(msg.value, msg.partition)
                 except (ValueError, KeyError, TypeError) as exc:  # the geofence agent validated it; defence only
                     log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
-            record_changes(outs)
+            outs += changelog_and_counts()
             metrics.batch_seconds.observe(time.perf_counter() - started)
             await send_all(app, outs)
 
@@ -237,7 +236,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
         if now is None:
             return  # an event clock that has seen no event yet
         outs = monitor.tick(own.due(), now)
-        record_changes(outs)
+        outs += changelog_and_counts()
         await send_all(app, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(timezone.utc))))
 
     @app.timer(settings.roster_refresh_seconds, name="patrol-roster")
