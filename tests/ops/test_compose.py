@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -45,6 +47,23 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load(interpolate(COMPOSE.read_text(), env_example()))
+
+
+@pytest.fixture(scope="module")
+def secrets_dir(tmp_path_factory) -> Path:
+    """What config/postgres/make-secrets.sh makes, as an operator runs it before the first start."""
+    directory = tmp_path_factory.mktemp("compose") / "secrets"
+    subprocess.run(["sh", str(ROOT / "config" / "postgres" / "make-secrets.sh"), str(directory)], check=True,
+                   capture_output=True)
+    return directory
+
+
+def in_container(value: str, compose: dict, secrets_dir: Path) -> str:
+    """A /run/secrets/NAME path as the file on the host that compose mounts there."""
+    if value.startswith("/run/secrets/"):
+        declared = compose["secrets"][value.removeprefix("/run/secrets/")]["file"]
+        return str(secrets_dir / Path(declared).name)
+    return value
 
 
 def test_compose_file_matches_the_compose_specification(compose):
@@ -88,7 +107,7 @@ def test_volumes_are_named_and_declared_and_mounted_files_exist(compose):
         assert any(not m.startswith(".") for m in compose["services"][stateful]["volumes"]), stateful
 
 
-def test_redwall_services_run_real_commands_with_known_settings(compose):
+def test_redwall_services_run_real_commands_with_known_settings(compose, secrets_dir):
     commands = set(build_parser()._subparsers._group_actions[0].choices)
     known = {env for env, _, _ in Settings().describe()}
     for name, command in REDWALL_SERVICES.items():
@@ -97,7 +116,8 @@ def test_redwall_services_run_real_commands_with_known_settings(compose):
         env = service["environment"]
         assert {"REDWALL_BROKER", "DATABASE_URL", "REDWALL_WEB_HOST"} <= set(env), name
         assert set(env) <= known, f"{name}: unknown settings {set(env) - known}"
-        Settings.from_env({k: str(v) for k, v in env.items() if k != "REDWALL_ROUTING"})  # valid values
+        # Valid values, with the secret files as make-secrets.sh makes them.
+        Settings.from_env({k: in_container(str(v), compose, secrets_dir) for k, v in env.items() if k != "REDWALL_ROUTING"})
 
 
 def test_migrate_seeds_the_places_and_loads_the_roster_before_the_services_start(compose):
@@ -162,3 +182,59 @@ def test_dockerfile_copies_every_package():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in packages:
         assert f"COPY {package} {package}" in dockerfile, package
+
+
+def test_kafka_takes_network_clients_only_with_sasl_and_redwall_logs_in_as_a_configured_user(compose):
+    kafka = compose["services"]["kafka"]["environment"]
+    protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener in kafka["KAFKA_LISTENERS"].split(","):
+        name, _, address = listener.partition("://")
+        assert protocols[name].startswith("SASL_") or address.startswith("localhost:"), listener
+    users = dict(re.findall(r'user_(\w+)="([^"]*)"', kafka["KAFKA_LISTENER_NAME_CLIENTS_PLAIN_SASL_JAAS_CONFIG"]))
+    assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+    for name in REDWALL_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["REDWALL_BROKER"] == "kafka:9092" and protocols["CLIENTS"] == env["REDWALL_KAFKA_SECURITY_PROTOCOL"]
+        assert env["REDWALL_KAFKA_SASL_MECHANISM"] == "PLAIN"
+        assert users[env["REDWALL_KAFKA_USERNAME"]] == env["REDWALL_KAFKA_PASSWORD"], name
+
+
+def test_postgres_takes_network_clients_only_over_tls_with_a_password_from_a_secret(compose, secrets_dir):
+    services = compose["services"]
+    postgres = services["postgres"]
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert "POSTGRES_PASSWORD" not in postgres["environment"]
+    script = (ROOT / "config" / "postgres" / "start-tls.sh").read_text()
+    assert "ssl=on" in script and "hba_file=/etc/redwall/pg_hba.conf" in script
+    hba = [line.split() for line in (ROOT / "config" / "postgres" / "pg_hba.conf").read_text().splitlines()
+           if line.strip() and not line.startswith("#")]
+    network = [rule for rule in hba if rule[0] != "local"]
+    assert network == [["hostssl", "all", "all", "all", "scram-sha-256"], ["host", "all", "all", "all", "reject"]]
+    for name in REDWALL_SERVICES:
+        env = services[name]["environment"]
+        assert urlsplit(env["DATABASE_URL"]).password is None, f"{name}: the password comes from the secret file"
+        assert {env["REDWALL_PG_PASSWORD_FILE"], env["REDWALL_PG_SSL_ROOT_CERT"]} == {
+            "/run/secrets/postgres_password", "/run/secrets/postgres_ca"}
+        assert {"postgres_password", "postgres_ca"} <= set(services[name]["secrets"]), name
+    source = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/redwall.yml").read_text())["datasources"][1]
+    assert source["jsonData"]["sslmode"] == "verify-full"
+    assert in_container(source["jsonData"]["sslRootCertFile"], compose, secrets_dir)
+    assert "postgres_ca" in services["grafana"]["secrets"]
+    used = {s for service in services.values() for s in service.get("secrets", ())}
+    assert used == set(compose["secrets"])
+
+
+def test_make_secrets_makes_a_certificate_for_the_postgres_host_and_keeps_what_exists(secrets_dir):
+    files = {p.name for p in secrets_dir.iterdir()}
+    assert {"postgres_password", "ca.pem", "postgres.crt", "postgres.key"} <= files
+    assert len((secrets_dir / "postgres_password").read_text()) >= 24
+    check = subprocess.run(["openssl", "verify", "-CAfile", secrets_dir / "ca.pem", secrets_dir / "postgres.crt"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    names = subprocess.run(["openssl", "x509", "-in", secrets_dir / "postgres.crt", "-noout", "-ext", "subjectAltName"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "DNS:postgres" in names  # the host name in DATABASE_URL, so verify-full passes
+    before = {p.name: p.read_bytes() for p in secrets_dir.iterdir()}
+    subprocess.run(["sh", str(ROOT / "config" / "postgres" / "make-secrets.sh"), str(secrets_dir)], check=True,
+                   capture_output=True)
+    assert {p.name: p.read_bytes() for p in secrets_dir.iterdir()} == before
