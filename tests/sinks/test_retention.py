@@ -105,6 +105,24 @@ async def test_retention_drops_exactly_the_expired_days_and_keeps_every_other_ro
     assert await partitions_by_day(loaded) == after
 
 
+async def test_a_busy_day_is_left_for_the_next_run_and_the_others_go(loaded, scratch, monkeypatch):
+    monkeypatch.setattr("sinks.retention.DROP_LOCK_TIMEOUT", "200ms")
+    busy = sorted(EXPIRED)[0]
+    reader = await asyncpg.connect(scratch)
+    try:
+        reading = reader.transaction()
+        await reading.start()
+        await reader.fetchval(f"SELECT count(*) FROM {busy}")  # a long report holds the day open
+        first = await apply_retention(loaded, POLICY, NOW)
+        await reading.rollback()
+    finally:
+        await reader.close()
+    assert set(first.dropped) == EXPIRED - {busy}
+    second = await apply_retention(loaded, POLICY, NOW)
+    assert set(second.dropped) == {busy}
+    assert not set(await partitions_by_day(loaded)) & EXPIRED
+
+
 async def test_two_processes_running_retention_at_once_drop_each_day_once(loaded, scratch):
     other = await asyncpg.connect(scratch)
     try:
