@@ -41,7 +41,8 @@ def bearer_token(headers: Mapping[str, str], query: Mapping[str, str] | None = N
 
 async def authenticate(cache: CredentialCache, kind: str, headers: Mapping[str, str],
                        query: Mapping[str, str] | None = None) -> Credential:
-    """The live credential of kind `kind` the request carries, or Unauthorized saying why not."""
+    """The live credential of kind `kind` the request carries, or Unauthorized saying why not. A signed
+    device request names its device here; it is authenticated only once `check_signature` passes."""
     if not await cache.wait_ready(READY_WAIT_SECONDS):
         raise Unauthorized(503, AUTH_FIELD, "credentials are still loading from the database: retry shortly",
                            "auth_unavailable")
