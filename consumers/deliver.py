@@ -19,6 +19,7 @@ from consumers.sinks import _loop_factory, _shut_down
 from sinks.delivery_log import DeliveryLog
 from sinks.migrate import migrate
 from sinks.webhook import webhook
+from streams.broker_epoch import run_watched
 from streams.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,6 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     log.info("delivering to %s; metrics on http://%s:%d/metrics", ", ".join(routing.channels), settings.web_host,
              settings.deliver_metrics_port)
     try:
-        await run_delivery(settings, routing, REGISTRY, stop)
+        await run_watched(settings, "deliver", run_delivery(settings, routing, REGISTRY, stop), stop)
     finally:
         await _shut_down(server)

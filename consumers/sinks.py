@@ -15,6 +15,7 @@ from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
+from streams.broker_epoch import run_watched
 from schemas.records import DeadLetter, LocatedReport, PositionBatch
 from schemas.records import PatrolRecord
 from sinks.migrate import migrate
@@ -89,7 +90,7 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_sinks(settings, stop_event=stop)
+    await run_watched(settings, "sink", run_sinks(settings, stop_event=stop), stop)
     log.info("sinks stopped")
 
 

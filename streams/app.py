@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from config.kafka_security import faust_credentials
 from config.settings import Settings
-from streams import actions, agents, escalation, ingest
+from streams import actions, agents, broker_epoch, escalation, ingest
 from streams.consumer import HandledOnlyConsumer
 from streams.credentials import CredentialCache
 from streams.geofence import Geofencer, Topics
@@ -87,6 +87,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     registry = GridRegistry.from_settings(settings)
     log.info("grid registry: %s", registry.stats())
     partitions = asyncio.run(ensure_topics(settings))
+    epoch = asyncio.run(broker_epoch.broker_epoch(settings))
     inputs = {partitions[t] for t in (settings.topic_reports, settings.topic_pings)}
     outputs = {partitions[t] for t in (settings.topic_positions, settings.topic_deadletter)}
     same = len(inputs | outputs) == 1
@@ -94,5 +95,6 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.set_event_loop(loop)
     app = create_app(settings, registry, same_partitions=same)
     app.transport.Consumer = HandledOnlyConsumer
+    broker_epoch.install(app, settings, epoch)  # a broker that lost its log ends the worker for a restart
     worker = faust.Worker(app, loglevel=loglevel, loop=loop)
     worker.execute_from_commandline()

@@ -24,7 +24,7 @@ from sinks.patrol import load_roster_files
 from streams.auth_cli import write_token_file
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
 from streams.inbox import routing_for_inbox
-from streams.processes import RedwallProcess
+from streams.processes import GaveUp, RedwallProcess, Supervisor
 from streams.topics import count_records, ensure_topics
 
 STOP_TIMEOUT = 15.0
@@ -93,12 +93,14 @@ class Children:
 
     def supervise(self, duration: float | None, summary) -> tuple[int, str | None]:
         deadline = time.monotonic() + duration if duration else None
+        supervisor = Supervisor(self.procs)  # a child that lost the broker exits to be started again
         try:
             while deadline is None or time.monotonic() < deadline:
-                for name, proc in self.procs.items():
-                    if proc.exited is not None:
-                        print(f"redwall demo: {name} exited with {proc.exited}; see {proc.log_path}")
-                        return 1, None
+                try:
+                    supervisor.check()
+                except GaveUp as gave_up:
+                    print(f"redwall demo: {gave_up}")
+                    return 1, None
                 time.sleep(0.5)
         except KeyboardInterrupt:
             print("\nstopping ...", flush=True)

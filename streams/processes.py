@@ -77,6 +77,37 @@ class RedwallProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+class GaveUp(RuntimeError):
+    """A child kept exiting: restarting it again would only hide the failure."""
+
+
+class Supervisor:
+    """Starts again any child that exited, as `restart:` does in docker-compose. A process that lost its
+    broker exits on purpose (streams/broker_epoch.py) and counts on this; one that keeps dying is given up."""
+
+    def __init__(self, procs: dict[str, RedwallProcess], *, max_restarts: int = 5, window: float = 60.0):
+        self.procs, self.max_restarts, self.window = procs, max_restarts, window
+        self.restarts: list[tuple[str, int, float]] = []  # (command, exit code, time.monotonic())
+
+    def check(self) -> list[str]:
+        """Restart the children that exited since the last check; their names."""
+        restarted = []
+        for name, proc in self.procs.items():
+            code = proc.exited
+            if code is None:
+                continue
+            now = time.monotonic()
+            recent = [t for n, _, t in self.restarts if n == name and now - t < self.window]
+            if len(recent) >= self.max_restarts:
+                raise GaveUp(f"{name} exited with {code} {len(recent) + 1} times within {self.window:.0f} s; "
+                             f"see {proc.log_path}:\n{proc.log_tail(10)}")
+            print(f"redwall: {name} exited with {code}; starting it again (log: {proc.log_path})", flush=True)
+            proc.start()
+            self.restarts.append((name, code, now))
+            restarted.append(name)
+        return restarted
+
+
 def _die_with_parent() -> None:
     """Linux: SIGTERM to the child when its parent dies, even by SIGKILL."""
     try:

@@ -1,0 +1,131 @@
+"""Noticing that the broker lost its log: the embedded Tansu keeps it in memory, so a restarted broker
+is empty (topics, records and committed offsets gone) while every client still holds positions into
+the old log. A client reading on from those positions would skip new records, so each Redwall process
+watches the broker's epoch (the first record of a one-partition topic, written once by whoever
+starts first on a fresh broker) and, when it changes or vanishes, exits to be restarted clean.
+Apache Kafka keeps the topic, so there the epoch never changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from typing import Coroutine
+
+from aiokafka.errors import KafkaError
+from aiokafka.admin import NewTopic
+
+from config.settings import Settings
+from streams.topics import produce_records, read_topic, wait_for_broker
+
+log = logging.getLogger(__name__)
+
+EPOCH_TOPIC = "redwall.broker-epoch"
+CHECK_SECONDS = 2.0
+UNREACHABLE_SECONDS = 30.0  # a broker away this long is treated as lost: restarting costs seconds
+EXIT_BROKER_LOST = 75  # EX_TEMPFAIL: the supervisor (`redwall demo`, compose `restart:`) starts us again
+
+
+class BrokerLost(Exception):
+    """The broker no longer holds the log this process was reading: restart against the new one."""
+
+
+async def broker_epoch(settings: Settings) -> str:
+    """The epoch of the broker as it is now, written first if this broker has none yet."""
+    await _ensure_topic(settings)
+    epoch = await _first_record(settings)
+    if epoch is None:
+        await produce_records(settings, EPOCH_TOPIC, [(b"epoch", uuid.uuid4().hex.encode())])
+        epoch = await _first_record(settings)  # two starting at once both write; the first one counts
+    if epoch is None:
+        raise BrokerLost(f"the broker at {settings.broker} did not keep the epoch record just written")
+    return epoch
+
+
+class BrokerWatch:
+    """Checks every CHECK_SECONDS that the broker still holds `epoch`; raises BrokerLost when not."""
+
+    def __init__(self, settings: Settings, epoch: str):
+        self.settings, self.epoch = settings, epoch
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        last_seen = loop.time()
+        while not stop.is_set():
+            try:
+                now = await _first_record(self.settings)
+            except KafkaError as exc:
+                if loop.time() - last_seen > UNREACHABLE_SECONDS:
+                    raise BrokerLost(f"the broker at {self.settings.broker} has been unreachable for "
+                                     f"{UNREACHABLE_SECONDS:.0f} s: {exc}") from exc
+            else:
+                if now != self.epoch:
+                    raise BrokerLost(f"the broker at {self.settings.broker} lost its log (epoch {self.epoch} is "
+                                     f"now {now or 'gone'}): it restarted empty")
+                last_seen = loop.time()
+            try:
+                await asyncio.wait_for(stop.wait(), CHECK_SECONDS)
+            except TimeoutError:
+                pass
+
+
+def exit_for_restart(lost: BrokerLost, process: str) -> None:
+    """Leave at once, committing nothing into the new broker: the supervisor starts us again."""
+    log.critical("%s: %s; exiting with %d so that the supervisor restarts it against the broker as it is now",
+                 process, lost, EXIT_BROKER_LOST)
+    logging.shutdown()
+    os._exit(EXIT_BROKER_LOST)
+
+
+async def _ensure_topic(settings: Settings) -> None:
+    admin = await wait_for_broker(settings)
+    try:
+        if EPOCH_TOPIC not in await admin.list_topics():
+            # Kept for ever: on Apache Kafka retention must never remove the epoch record.
+            topic = NewTopic(EPOCH_TOPIC, num_partitions=1, replication_factor=1, topic_configs={"retention.ms": "-1"})
+            try:
+                await admin.create_topics([topic])
+            except KafkaError:
+                pass  # created meanwhile by another process starting at the same time
+    finally:
+        await admin.close()
+
+
+async def _first_record(settings: Settings) -> str | None:
+    async with contextlib.aclosing(read_topic(settings, EPOCH_TOPIC, idle_seconds=1.0, partitions=[0])) as records:
+        async for record in records:
+            return record.value.decode()
+    return None
+
+
+async def run_watched(settings: Settings, process: str, work: Coroutine, stop: asyncio.Event) -> None:
+    """Run `work` (a sink or delivery process's main loop) while watching the broker's epoch; when the
+    broker lost its log, exit for a restart instead of carrying on from positions into the old log."""
+    epoch = await broker_epoch(settings)
+    watch = asyncio.create_task(BrokerWatch(settings, epoch).run(stop), name="broker-watch")
+    task = asyncio.create_task(work, name=process)
+    await asyncio.wait({watch, task}, return_when=asyncio.FIRST_COMPLETED)
+    if watch.done() and watch.exception() is not None:
+        if isinstance(watch.exception(), BrokerLost):
+            exit_for_restart(watch.exception(), process)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise watch.exception()
+    try:
+        await task
+    finally:
+        watch.cancel()
+
+
+def install(app, settings: Settings, epoch: str) -> None:
+    """The worker's watch: a Faust task that exits the process when the broker lost its log."""
+
+    @app.task
+    async def broker_watch() -> None:
+        try:
+            await BrokerWatch(settings, epoch).run()
+        except BrokerLost as lost:
+            exit_for_restart(lost, "worker")
