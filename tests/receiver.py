@@ -57,8 +57,8 @@ def _ids(r: Message) -> list[str]:
     return [line.split("`")[1] for line in text.splitlines() if line.startswith("> `")]
 
 
-async def start_receiver(secret: str) -> tuple[Receiver, web.AppRunner]:
-    receiver = Receiver(secret, free_port())
+async def start_receiver(secret: str, port: int | None = None) -> tuple[Receiver, web.AppRunner]:
+    receiver = Receiver(secret, port or free_port())
     runner = web.AppRunner(receiver.app())
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", receiver.port).start()

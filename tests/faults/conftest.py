@@ -22,6 +22,19 @@ from streams.processes import RedwallProcess
 from streams.topics import ensure_topics
 
 
+@pytest.fixture(scope="package", autouse=True)
+def webhook_outage(settings, tmp_path_factory):
+    """The two-minute webhook outage, started first so that it runs beside the other fault tests
+    (on the session's broker and Postgres, which they leave alone); test_webhook_outage checks it."""
+    from tests.faults.webhook_outage import WebhookOutage
+
+    scenario = WebhookOutage(settings, tmp_path_factory.mktemp("webhook-outage")).start()
+    try:
+        yield scenario
+    finally:
+        scenario.close()
+
+
 @pytest.fixture(scope="package")
 def fault_broker(tmp_path_factory):
     """A broker the tests may stop and start again on the same port."""
