@@ -43,6 +43,8 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
     credentials = CredentialCache.from_settings(settings, registry)
     refused_actions = Counter("redwall_console_actions_refused_total",
                               "actions refused as outside the dispatcher's role, by role", ["role"], registry=registry)
+    refused_tokens = Counter("redwall_console_auth_refused_total", "requests refused for their token, by reason",
+                             ["reason"], registry=registry)
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
         lambda: len(feed.clients))
     forwarded_actions = Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status",
@@ -56,6 +58,7 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         try:
             request["dispatcher"] = await authenticate(credentials, "dispatcher", request.headers, request.query)
         except Unauthorized as refused:
+            refused_tokens.labels(refused.labels[0]).inc()
             reason = refused.errors[0].reason
             if request.path.startswith("/api/"):
                 return web.json_response({"error": reason, "errors": [e.as_dict() for e in refused.errors]},

@@ -132,6 +132,10 @@ async def test_a_wrong_token_is_refused_and_a_read_token_may_only_look(stack, br
         async with http.post(f"{base}/api/incidents/inc-c01-000000000000/actions", json={"action": "ack"},
                              headers={"Authorization": f"Bearer {TOKENS['read']}"}) as answer:
             assert answer.status == 403
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as answer:
+        text = await answer.text()
+    assert 'redwall_console_auth_refused_total{reason="auth_unknown"}' in text
+    assert 'redwall_console_auth_refused_total{reason="auth_missing"}' in text
     page = await open_console(browser, settings, TOKENS["read"])
     assert "read-only" in await page.inner_text("#role")
     await page.close()
