@@ -157,14 +157,17 @@ class CredentialCache:
 
     async def _look_up(self, digest: bytes) -> Credential | None:
         try:
-            async with self._lock:
-                found = await asyncio.wait_for(load_one(self._conn, digest), MISS_LOOKUP_TIMEOUT)
+            found = await asyncio.wait_for(self._load_one(digest), MISS_LOOKUP_TIMEOUT)  # a reload may hold the lock
         except (*_DB_ERRORS, AttributeError) as exc:  # AttributeError: the connection went away meanwhile
             log.debug("credentials: lookup of an unknown token failed: %s", exc)
             return None
         if found is not None:
             self._store(digest, found)
         return self.table.get(digest)
+
+    async def _load_one(self, digest: bytes) -> Credential | None:
+        async with self._lock:
+            return await load_one(self._conn, digest)
 
     def _store(self, digest: bytes, credential: Credential) -> None:
         _put(self.table, digest, credential)
