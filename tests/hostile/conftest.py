@@ -14,7 +14,8 @@ from tests.integration.conftest import Pipeline
 @pytest.fixture(scope="package")
 def api(settings, tmp_path_factory) -> Pipeline:
     """The real pipeline (worker + sink processes) against the session's broker and Postgres."""
-    mine = dataclasses.replace(settings, web_port=free_port(), sink_metrics_port=free_port())
+    # No rate limit: the tests post hundreds of requests per device as fast as the worker answers.
+    mine = dataclasses.replace(settings, web_port=free_port(), sink_metrics_port=free_port(), device_rate_per_second=0)
     log_dir = tmp_path_factory.mktemp("hostile")
     p = Pipeline(
         worker=RedwallProcess("worker", mine, log_dir).start(),
