@@ -70,9 +70,9 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
                 device = await authenticate(credentials, "device", request.headers)
                 body = await read_json(request)
                 check_signature(credentials, device, request.headers, await request.read(), replays)
+                rate_limit.check(device.subject)  # the authenticated device, before validating or producing
                 reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST)
                 same_device(reports, device, indexed=isinstance(body, list))
-                rate_limit.check(device.subject)  # keyed by the authenticated device, before anything is produced
                 event_times.check_reports(reports, indexed=isinstance(body, list))
             except Refused as refused:
                 return await self.refuse(refused)
@@ -90,9 +90,9 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
                 device = await authenticate(credentials, "device", request.headers)
                 body = await read_json(request)
                 check_signature(credentials, device, request.headers, await request.read(), replays)
+                rate_limit.check(device.subject)
                 batch = validate_many(pings_record, body, 1)[0]
                 same_device([batch], device, indexed=False)
-                rate_limit.check(device.subject)
                 event_times.check_pings(batch)
             except Refused as refused:
                 return await self.refuse(refused)
