@@ -61,8 +61,8 @@ class Settings:
     deliver_metrics_port: int = _env("deliver_metrics_port", "port of the delivery process's /metrics", 9102)
     console_port: int = _env("console_port", "port of the dispatcher console (`redwall console`)", 6070)
     credentials_reload_seconds: float = _env(
-        "credentials_reload_seconds", "full reload of device and dispatcher credentials (changes also arrive at once "
-        "by LISTEN/NOTIFY)", 60.0)
+        "credentials_reload_seconds", "how often workers and the console compare their credentials with Postgres, "
+        "reloading in full on a difference (changes arrive at once by LISTEN/NOTIFY)", 60.0)
     sink_batch_size: int = _env("sink_batch_size", "most Kafka records one sink write takes", 5000)
     sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
     escalation_rules_path: Path = _env("escalation_rules", "TOML with the escalation rules (levels, deadlines, zones, ceiling)",

@@ -119,3 +119,15 @@ async def _known(cache, token) -> bool:
 async def _revoked(cache, token) -> bool:
     found = cache.table.get(token_hash(token))
     return found is not None and found.revoked
+
+
+async def test_the_periodic_check_reloads_only_when_a_change_was_missed(cache, pg):
+    assert not await cache.check()  # in step: nothing to load
+    await cache._conn.remove_listener(CHANNEL, cache._notified)  # a notification lost
+    try:
+        token = await issue_device_token(pg, unique("missed-dev"))
+        assert not await _known(cache, token)
+        assert await cache.check()
+    finally:
+        await cache._conn.add_listener(CHANNEL, cache._notified)
+    assert await _known(cache, token)
