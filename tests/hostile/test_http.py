@@ -119,3 +119,20 @@ def guard_batch(rng: random.Random, device: str) -> dict:
     for ping in batch["pings"]:
         ping["time"] = strategies.now()
     return batch
+
+
+@pytest.mark.parametrize("path", ["/v1/reports", "/v1/pings", "/v1/incidents/inc-c01-0123456789ab/actions"])
+async def test_oversized_bodies_are_refused_not_crashed_on(settings, api, path):
+    """Past REDWALL_MAX_BODY_BYTES, declared or streamed without a length: 413 naming the body."""
+    headers = await (auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "big-dev"))
+    big = b'{"text": "' + "網".encode() * (settings.max_body_bytes // 3 + 1000) + b'"}'
+
+    def chunks():
+        yield big
+
+    http = requests.Session()
+    for data in (big, chunks()):
+        resp = http.post(f"{api.url}{path}", data=data, headers={**headers, "Content-Type": "application/json"},
+                         timeout=30)
+        assert resp.status_code == 413 and resp.json()["errors"][0]["field"] == "(body)", resp.text[:200]
+    assert api.worker.exited is None
