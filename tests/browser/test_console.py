@@ -190,6 +190,14 @@ async def test_acknowledge_changes_the_incidents_state_in_postgres(stack, browse
     await page.wait_for_selector(f"#incidents li[data-incident='{incident}'][data-status='acknowledged']",
                                  timeout=10_000)
     await page.close()
+    # A community dispatcher sees every incident, but its buttons work only on its own community's.
+    page = await open_console(browser, settings, TOKENS["community"])
+    await page.select_option("#community", "")
+    await page.fill("#search", incident)
+    button = page.locator(f"#incidents li[data-incident='{incident}'] button[data-action='resolve']")
+    await button.wait_for(timeout=10_000)
+    assert await button.is_disabled() == (community != "c01")
+    await page.close()
 
 
 def load_incidents(n: int, now: datetime) -> list[dict]:
