@@ -1,7 +1,7 @@
 """Kafka TLS and SASL from settings: the options every client gets, start-up checks, and real connections.
 
 TLS runs for real through tests/config/tls_proxy.py (Tansu 0.6 serves plain TCP only): admin,
-producer, consumer and a `redwall worker` all connect with mutual TLS. SASL: Tansu speaks SCRAM, but
+producer, consumer, `redwall worker` and `redwall sink` connect with mutual TLS. SASL: Tansu speaks SCRAM, but
 with memory storage no user can be created while authentication is required (creating one needs an
 authenticated connection), so the real test shows the SCRAM exchange reaching the broker and the
 broker's answer; a successful login is only covered by the option tests.
@@ -126,25 +126,30 @@ async def test_a_tls_client_that_cannot_prove_or_verify_is_refused(pki, tls_brok
 
 
 @pytest.mark.integration
-async def test_the_worker_consumes_and_produces_over_tls(pki, tls_broker, settings, tmp_path):
-    """`redwall worker` (Faust) reads pings and writes positions through the TLS proxy only."""
-    secured = dataclasses.replace(tls_settings(pki, broker=f"127.0.0.1:{tls_broker.port}"),
-                                  database_url=settings.database_url, web_port=free_port())
+async def test_the_worker_and_the_sink_work_over_tls_only(pki, tls_broker, settings, tmp_path, pg):
+    """`redwall worker` (Faust: consumer, producer, admin) and `redwall sink` (batch consumers, lag admin
+    client) reach the broker only through the TLS proxy: pings produced over TLS land in Postgres.
+    Started and stopped from threads: the proxy lives on this event loop and must keep serving them."""
+    tls = {k: v for k, v in dataclasses.asdict(tls_settings(pki)).items() if k.startswith("kafka_")}
+    secured = dataclasses.replace(settings, broker=f"127.0.0.1:{tls_broker.port}", web_port=free_port(),
+                                  sink_metrics_port=free_port(), **tls)
     worker = RedwallProcess("worker", secured, tmp_path).start()
+    sink = RedwallProcess("sink", secured, tmp_path).start()
     try:
-        # In a thread: the proxy lives on this event loop and must keep serving the worker meanwhile.
         await asyncio.to_thread(worker.wait_http, f"http://127.0.0.1:{secured.web_port}/metrics")
-        batch = factories.ping_batch(random.Random(3), "tls-dev-1", 5)
-        await produce_records(secured, secured.topic_pings, [(b"tls-dev-1", json.dumps(batch))])
-        positions = []
-        for _ in range(30):
-            positions = [json.loads(r.value) async for r in read_topic(secured, secured.topic_positions, 0.5)]
-            if positions:
+        await asyncio.to_thread(sink.wait_http, f"http://127.0.0.1:{secured.sink_metrics_port}/metrics")
+        device = f"tls-{random.randrange(10**6)}"
+        batch = factories.ping_batch(random.Random(3), device, 5)
+        await produce_records(secured, secured.topic_pings, [(device.encode(), json.dumps(batch))])
+        stored = 0
+        for _ in range(120):
+            stored = await pg.fetchval("SELECT count(*) FROM positions WHERE device_id = $1", device)
+            if stored == 5:
                 break
-        assert [p["device"] for p in positions] == ["tls-dev-1"], worker.log_tail()
-        assert len(positions[0]["pings"]) == 5
+            await asyncio.sleep(0.5)
+        assert stored == 5, worker.log_tail() + sink.log_tail()
     finally:
-        worker.stop()
+        await asyncio.gather(asyncio.to_thread(worker.stop), asyncio.to_thread(sink.stop))
 
 
 async def test_sasl_scram_reaches_the_broker_and_plaintext_is_refused(tmp_path, monkeypatch):
