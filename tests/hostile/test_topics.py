@@ -26,8 +26,9 @@ pytestmark = pytest.mark.integration
 EXAMPLES = 150
 
 
-def draw(strategy, examples: int = EXAMPLES) -> list[bytes]:
-    """`examples` values of a strategy, reproducibly (hypothesis as a generator: nothing to shrink here)."""
+def draw(strategy, examples: int = EXAMPLES) -> list[bytes | None]:
+    """`examples` values of a strategy, reproducibly (hypothesis as a generator: nothing to shrink here),
+    and a null value (a tombstone, as `kcat -Z` sends)."""
     drawn = []
 
     @hsettings(max_examples=examples, deadline=None, database=None, derandomize=True,
@@ -37,7 +38,7 @@ def draw(strategy, examples: int = EXAMPLES) -> list[bytes]:
         drawn.append(value)
 
     collect()
-    return drawn
+    return drawn + [None]
 
 
 def valid(decode, value: bytes) -> bool:
@@ -71,15 +72,23 @@ async def expect_dead_letters(settings, api, topic: str, key: bytes, refused: li
     deadline = asyncio.get_running_loop().time() + 60
     while True:
         letters = await dead_letters(settings, key)
-        missing = [v for v in refused if v not in letters]
+        missing = [v for v in refused if (v or b"") not in letters]
         if not missing or asyncio.get_running_loop().time() > deadline:
             break
     assert not missing, f"{len(missing)} of {len(refused)} never dead-lettered, e.g. {missing[:3]}"
     for value in refused:
-        letter = letters[value]
+        letter = letters[value or b""]
         assert letter["source_topic"] == topic and letter["reason"] and letter["errors"][0]["field"], letter
         assert base64.b64decode(letter["key_b64"]) == key
     assert api.worker.exited is None and api.sink.exited is None
+
+
+async def expect_dead_letter_rows(pg, key: bytes, refused: list[bytes | None]) -> None:
+    """The sink stores each dead letter once (a row per refused record), with its original bytes."""
+    query = "SELECT count(*) FROM dead_letters WHERE key = $1"
+    await wait_for(pg, query, [key], len(refused))
+    payloads = [bytes(r["payload"]) for r in await pg.fetch("SELECT payload FROM dead_letters WHERE key = $1", key)]
+    assert sorted(payloads) == sorted(v or b"" for v in refused)
 
 
 async def test_raw_reports_topic(settings, api, pg):
@@ -94,6 +103,7 @@ async def test_raw_reports_topic(settings, api, pg):
     refused = [v for v in hostile if not valid(FieldReport.decode, v)]
     assert len(accepted) > len(good) and refused
     await expect_dead_letters(settings, api, settings.topic_reports, key, refused)
+    await expect_dead_letter_rows(pg, key, refused)
     await wait_for(pg, "SELECT count(*) FROM reports WHERE id = ANY($1)", [list(accepted)], len(accepted))
     stored = {r["id"] for r in await pg.fetch("SELECT id FROM reports WHERE id = ANY($1)", list(accepted))}
     assert stored == accepted
@@ -111,6 +121,7 @@ async def test_raw_pings_topic(settings, api, pg):
     refused = [v for v in hostile if not valid(record.decode, v)]
     assert refused
     await expect_dead_letters(settings, api, settings.topic_pings, key, refused)
+    await expect_dead_letter_rows(pg, key, refused)
     fixes = {(b["device"], p["time"]) for v in good for b in [json.loads(v)] for p in b["pings"]}
     devices = sorted({d for d, _ in fixes})
     assert await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = ANY($1)", [devices], len(fixes)) \
@@ -153,6 +164,7 @@ async def test_raw_actions_topic(settings, api, pg):
     accepted = {action_or_control(v)["id"] for v in hostile + good if valid(action_or_control, v)}
     assert refused and len(accepted) > len(good)
     await expect_dead_letters(settings, api, settings.topic_actions, key, refused)
+    await expect_dead_letter_rows(pg, key, refused)
     # Nobody opened these incidents: each action is an action_rejected event in the audit trail.
     query = "SELECT count(DISTINCT action_id) FROM incident_events WHERE action_id = ANY($1)"
     assert await wait_for(pg, query, [list(accepted)], len(accepted)) == len(accepted)
