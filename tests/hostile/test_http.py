@@ -136,3 +136,25 @@ async def test_oversized_bodies_are_refused_not_crashed_on(settings, api, path):
                          timeout=30)
         assert resp.status_code == 413 and resp.json()["errors"][0]["field"] == "(body)", resp.text[:200]
     assert api.worker.exited is None
+
+
+CLASSICS = [
+    b"[" * 100_000 + b"]" * 100_000,  # nesting past any parser's recursion limit
+    b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    b"1e999", b"-0", b"NaN", b"Infinity", b"null", b"true", b'""', b"[]", b"[[]]", b"{}",
+    "\ufeff{}".encode(),  # a byte-order mark
+    '{"text": "x"}'.encode("utf-16"),
+    b'{"device": "\\ud800"}',  # a lone surrogate, escaped
+    b'{"device": "\xed\xa0\x80"}',  # ... and raw
+    b'{"device": "a", "device": "b"}',
+    b'{"id": "x"' + b', "k": 1' * 20_000 + b"}",
+    b"\x00" * 64,
+]
+
+
+@pytest.mark.parametrize("path", ["/v1/reports", "/v1/pings", "/v1/incidents/inc-c01-0123456789ab/actions"])
+async def test_classic_hostile_bodies_get_a_4xx(settings, api, path):
+    headers = await (auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "classic"))
+    client = Client(api, path, headers)
+    for body in CLASSICS:
+        assert client.post(body).status_code != 202, body[:60]
