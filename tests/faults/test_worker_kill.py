@@ -91,7 +91,12 @@ async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> Non
 
     async def all_taken():
         return alerts <= set(receiver.alert_ids())
-    assert await eventually(all_taken, 30), f"alerts never delivered: {sorted(alerts - set(receiver.alert_ids()))[:5]}"
+    if not await eventually(all_taken, 30):
+        missing = sorted(alerts - set(receiver.alert_ids()))
+        attempts = await pg.fetch("SELECT alert_id, attempt, outcome, error FROM alert_deliveries WHERE alert_id = ANY($1)",
+                                  missing)
+        pytest.fail(f"{len(missing)} alerts never delivered: {missing[:5]}; their attempts: {[tuple(r) for r in attempts]}; "
+                    f"on {s.topic_alerts} at {await ids_on_topic(s, s.topic_alerts, set(missing))}")
     await asyncio.sleep(1)  # a second notice, if one were coming, has had time to arrive
     taken = collections.Counter(receiver.alert_ids())
     twice = [a for a, n in taken.items() if n > 1]
