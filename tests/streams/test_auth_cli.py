@@ -54,3 +54,12 @@ def test_dispatchers_are_checked_against_the_geometry(redwall):
     row = next(line.split() for line in out.splitlines() if line.startswith(name))
     assert row[1] == "live" and row[-2:] == ["community", "c03"]
     assert redwall("dispatchers", "revoke", name)[0] == 0
+
+
+def test_the_token_file_handed_to_the_simulator_is_private_and_round_trips(tmp_path):
+    from streams.auth_cli import read_token_file, write_token_file
+
+    tokens = {"dev-0001": "a" * 43, "dev-0002": "b" * 43}
+    path = write_token_file(tmp_path / "device-tokens", tokens)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_token_file(path) == tokens
