@@ -67,18 +67,24 @@ _REFUSALS = {
 }
 
 
-def _responses(accepted: dict, described: str, extra: dict | None = None) -> dict:
+def _responses(accepted: dict, described: str, extra: dict | None = None, without: tuple[str, ...] = ()) -> dict:
     out = {"202": _json(accepted, described)}
     refusals = {**_REFUSALS, **(extra or {})}
     for status, why in sorted(refusals.items()):
-        out[status] = _json(_ref("Refusal"), why)
-    out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+        if status not in without:
+            out[status] = _json(_ref("Refusal"), why)
+    if "429" in out:
+        out["429"]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
     out["401"]["headers"] = {"WWW-Authenticate": {"description": "the scheme to use", "schema": {"type": "string"}}}
     return out
 
 
-def _post(summary: str, body: dict, responses: dict, security: str, **extra) -> dict:
-    return {"post": {"summary": summary, "security": [{security: []}],
+# A device proves itself by its bearer token, or by all three signature headers together.
+DEVICE_SECURITY = [{"deviceToken": []}, {"deviceId": [], "signatureTime": [], "signature": []}]
+
+
+def _post(summary: str, body: dict, responses: dict, security: list[dict], **extra) -> dict:
+    return {"post": {"summary": summary, "security": security,
                      "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
                      "responses": responses, **extra}}
 
@@ -115,16 +121,17 @@ def document(max_pings: int) -> dict:
         "paths": {
             "/v1/reports": _post(
                 "one FieldReport, or an array of up to 100", reports_body,
-                _responses(_accepted_reports(), "the broker has every report: their ids"), "deviceToken"),
+                _responses(_accepted_reports(), "the broker has every report: their ids"), DEVICE_SECURITY),
             "/v1/pings": _post(
                 f"one PingBatch of up to {max_pings} pings", _ref("PingBatch"),
-                _responses(_accepted_pings(), "the broker has the batch"), "deviceToken"),
+                _responses(_accepted_pings(), "the broker has the batch"), DEVICE_SECURITY),
             "/v1/incidents/{incident}/actions": _post(
                 "an action on an incident; whether the transition is allowed is decided by the engine",
                 _ref("IncidentActionRequest"),
                 _responses(_accepted_action(), "queued on redwall.actions.v1",
-                           {"404": "no such incident id form, or no such community in this street"}),
-                "dispatcherToken", parameters=[incident]),
+                           {"404": "no such incident id form, or no such community in this street"},
+                           without=("429",)),  # dispatchers are not rate-limited
+                [{"dispatcherToken": []}], parameters=[incident]),
         },
         "components": {
             "schemas": {"FieldReport": component(FieldReport), "PingBatch": component(pings),
@@ -134,6 +141,12 @@ def document(max_pings: int) -> dict:
                                 "description": "a device's own token (`redwall devices add`): it reports as itself"},
                 "dispatcherToken": {"type": "http", "scheme": "bearer",
                                     "description": "a dispatcher's token; its role bounds what it may act on"},
+                "deviceId": {"type": "apiKey", "in": "header", "name": "X-Redwall-Device",
+                             "description": "signed requests: the device (it holds a live credential)"},
+                "signatureTime": {"type": "apiKey", "in": "header", "name": "X-Redwall-Timestamp",
+                                  "description": "signed requests: Unix seconds, within 300 s of the server's clock"},
+                "signature": {"type": "apiKey", "in": "header", "name": "X-Redwall-Signature",
+                              "description": "sha256=HMAC(SHA-256(token), timestamp + '.' + body); each accepted once"},
             },
         },
     }
