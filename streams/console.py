@@ -183,6 +183,7 @@ def geometry_json(settings: Settings) -> bytes:
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    from streams.broker_epoch import run_watched
     from streams.topics import ensure_topics
 
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
@@ -192,7 +193,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await web.TCPSite(runner, settings.web_host, settings.console_port).start()
     log.info("console on http://%s:%d/", settings.web_host, settings.console_port)
     try:
-        feed_task = asyncio.create_task(feed.run(stop))
+        # A broker that lost its log ends the console for a restart, as it does the other processes.
+        feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop))
         await stop.wait()
         await feed_task
     finally:
