@@ -107,13 +107,14 @@ def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[
           f"{time.perf_counter() - started:.2f} s")
 
 
-def rss_mib(process: RedwallProcess) -> float:
+def rss_mib(process: RedwallProcess, field: str = "VmRSS") -> float:
+    """RSS now, or with VmHWM its high-water mark: what a transient peak left the process holding."""
     status = Path(f"/proc/{process.proc.pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+    return int(re.search(field + r":\s+(\d+) kB", status).group(1)) / 1024
 
 
 def handled(url: str) -> float:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=60).read().decode()
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=600).read().decode()  # long: traced workers are slow
     return sum(float(v) for v in re.findall(r"^redwall_patrol_pings_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
 
 
@@ -159,9 +160,10 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
                 time.sleep(0.5)  # /metrics costs the worker CPU: poll it gently
             seconds = time.monotonic() - started
             rss = [rss_mib(p) for p in procs]
+            peaks = ", ".join(f"{rss_mib(p, 'VmHWM'):.0f}" for p in procs)
             print(f"{workers} worker(s) round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s "
                   f"(producer alone {produced:.2f} s); RSS {', '.join(f'{r:.0f}' for r in rss)} MiB, growth "
-                  f"{', '.join(f'{r - b:+.0f}' for r, b in zip(rss, base))} MiB")
+                  f"{', '.join(f'{r - b:+.0f}' for r, b in zip(rss, base))} MiB, peak {peaks} MiB")
             for url in urls if profile else ():
                 print_memory(url)
     finally:

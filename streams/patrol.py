@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -219,11 +220,13 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
     async def patrol_grids(stream):
         async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
             await own.ready()
-            found, made = [], datetime.now(timezone.utc)
+            found, made, workers = [], datetime.now(timezone.utc), monitor.roster.workers
             for event in events:
                 record = json.loads(event.message.value)
                 if record.get("type") == "status":
-                    found += alerts.status(record["device"], record["grid"], record["status"],
+                    # The roster's string for the device, not the record's: a grid keeps 100,000 of them.
+                    device = getattr(workers.get(record["device"]), "device", record["device"])
+                    found += alerts.status(device, record["grid"], sys.intern(record["status"]),
                                            datetime.fromisoformat(record["event_time"]), made)
             await send_all(app, alert_outs(found))
 

@@ -17,7 +17,7 @@ from config.roster import EMPTY, Roster
 from schemas import json
 from streams.gps_quality import Fix, Quality
 from streams import patrol_table
-from streams.patrol_state import Detector, DeviceState, Rules, StatusChange
+from streams.patrol_state import OFF_DUTY, Detector, DeviceState, Rules, StatusChange
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class PatrolMonitor:
         self.quality = Quality.from_settings(settings)
         self.detector = Detector(Rules.from_settings(settings), self.on_duty, registry)
         self.states: MutableMapping[str, DeviceState] = {} if states is None else states
+        self._grid_ids = {g: g for g in registry.grids}
         self.changelog, self.partition_of = changelog, partition_of
         self.pings = Counter()  # outcome -> pings: good, unrostered, or a GPS quality reason
         self.statuses = Counter()  # new status -> changes; both counters are drained into metrics
@@ -74,20 +75,30 @@ class PatrolMonitor:
             changes += self.detector.detect(state, fix, fix.time, p.get("grid"))
         if last is not None:
             self.clock.observe(last.time)
+            # The registry's string for the grid rather than the one parsed from this batch: one copy.
+            state.current_grid = self._grid_ids.get(state.current_grid, state.current_grid)
         if changes:
             self.changed[device] = partition
         return self.changes(changes) + self._flags(device, worker.grid, flags)
 
     def tick(self, devices, now: datetime) -> list[Out]:
-        """Deadlines and the roster at `now` for these devices (silence sends no message)."""
-        changes = []
+        """Deadlines and the roster at `now` for these devices (silence sends no message). Only devices
+        whose duty changes at `now` or whose next deadline has come are looked at closely."""
+        changes, duty = [], {}  # shifts -> on duty at `now`: asked once per set of shifts, not per device
         for device in devices:
             worker = self.roster.workers.get(device)
-            if worker is not None:
-                found = self.detector.detect(self.state(device, worker.grid), None, now)
-                if found:
-                    changes += found
-                    self.changed.setdefault(device, None)
+            if worker is None:
+                continue
+            state = self.state(device, worker.grid)
+            on = duty.get(worker.shifts)
+            if on is None:
+                on = duty[worker.shifts] = self.on_duty(device, now)
+            if (state.status == OFF_DUTY) != on and (not on or now < self.detector.quiet_until(state)):
+                continue
+            found = self.detector.detect(state, None, now)
+            if found:
+                changes += found
+                self.changed.setdefault(device, None)
         return self.changes(changes)
 
     def state(self, device: str, grid: str) -> DeviceState:
@@ -97,7 +108,7 @@ class PatrolMonitor:
         elif type(state) is bytes:  # recovered from the changelog after the last rebuild: decoded once
             state = self.states[device] = patrol_table.recovered(device, state, grid) or DeviceState(device, grid)
         elif state.grid != grid:  # reassigned in the roster: the new grid counts from the next fix
-            state.grid, state.outside_since, state.inside_since = grid, None, None
+            state.grid, state.outside_since, state.inside_since, state.next_due = grid, None, None, None
         return state
 
     def changes(self, changes: list[StatusChange]) -> list[Out]:

@@ -8,12 +8,13 @@ replay or a late timer gives the same events. The caller brings the clock, the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable, NamedTuple
 
 from streams.gps_quality import Fix
 
 OFF_DUTY, UNKNOWN, ON_POST, OFF_POST, OFFLINE = "off_duty", "unknown", "on_post", "off_post", "offline"
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
 STATUSES = (OFF_DUTY, UNKNOWN, ON_POST, OFF_POST, OFFLINE)
 INSIDE, NEAR, FAR = "inside", "near", "far"  # NEAR: outside, but within the fix's accuracy plus a buffer
 
@@ -29,6 +30,7 @@ class DeviceState:
     duty_since: datetime | None = None
     outside_since: datetime | None = None  # first of an unbroken run of fixes far outside
     inside_since: datetime | None = None  # first of an unbroken run of fixes inside
+    next_due: datetime | None = None  # the next deadline, as a timer tick found it; None: not known
 
 
 class StatusChange(NamedTuple):
@@ -66,7 +68,7 @@ class Detector:
         if fix is None:
             return self.advance(s, now)
         changes = self.advance(s, fix.time)
-        s.last, s.current_grid = fix, located_grid
+        s.last, s.current_grid, s.next_due = fix, located_grid, None
         if s.status != OFF_DUTY:
             changes += self._place(s, fix, self.side(s.grid, fix, located_grid))
         return changes
@@ -91,6 +93,14 @@ class Detector:
         if not self.on_duty(s.device, now):
             changes.append(_set(s, OFF_DUTY, now, "shift_ended"))
         return changes
+
+    def quiet_until(self, s: DeviceState) -> datetime:
+        """Until when a tick on a device still on duty can change nothing (datetime.max: no deadline);
+        kept in the state until it changes, so a tick over 100,000 devices mostly compares two times."""
+        if s.next_due is None:
+            due = self._next_deadline(s)
+            s.next_due = due[0] if due is not None else _NEVER
+        return s.next_due
 
     def _next_deadline(self, s: DeviceState) -> tuple[datetime, str, str] | None:
         heard = max(s.duty_since or s.since, s.last.time if s.last is not None else s.since)
@@ -123,7 +133,7 @@ def _set(s: DeviceState, status: str, at: datetime, reason: str) -> StatusChange
         # and consumers ordering by offset agree on its latest status.
         at = s.since
     change = StatusChange(s.device, s.grid, status, s.status, at, reason, s.last, s.current_grid)
-    s.status, s.since = status, at
+    s.status, s.since, s.next_due = status, at, None
     if status == OFF_DUTY:
         s.outside_since = s.inside_since = None
     return change
