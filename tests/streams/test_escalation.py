@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from config.rules import load_rules
-from streams.actions import parse_action
+from sinks.credentials import Credential
+from streams.actions import OutsideRole, parse_action
 from streams.clock import ManualClock
 from streams.escalation import EscalationMetrics, places_of
 from streams.incidents import IncidentEngine
@@ -35,25 +36,39 @@ def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
     assert value("redwall_incident_alerts_total", {"outcome": "emitted"}) == 4  # opened, escalated, breached, ceiling
 
 
-COMMUNITIES = {"c03": None}
+COMMUNITIES = {"c03": None, "c04": None}
 GOOD = "inc-c03-0123456789ab"
+STREET = Credential("dispatcher", "staff-1", "street")
 
 
 @pytest.mark.parametrize("incident, body, status, field", [
     ("not-an-incident", {}, 404, "incident"),
     ("inc-c99-0123456789ab", {}, 404, "incident"),
     (GOOD, [], 422, "(body)"),
-    (GOOD, {"action": "ack", "reason": "x"}, 422, "actor"),
-    (GOOD, {"action": "approve", "actor": "a", "reason": "x"}, 422, "action"),
-    (GOOD, {"action": "ack", "actor": "a", "reason": "x", "incident": "inc-c03-ffffffffffff"}, 422, "incident"),
-    (GOOD, {"action": "ack", "actor": "a", "reason": "x", "time": "yesterday"}, 422, "time"),
+    (GOOD, {"action": "approve", "reason": "x"}, 422, "action"),
+    (GOOD, {"action": "ack", "reason": "x", "incident": "inc-c03-ffffffffffff"}, 422, "incident"),
+    (GOOD, {"action": "ack", "reason": "x", "time": "yesterday"}, 422, "time"),
+    (GOOD, {"action": "ack", "actor": "someone-else", "reason": "x"}, 403, "actor"),
 ])
 def test_bad_actions_are_refused_naming_the_field(incident, body, status, field):
     with pytest.raises(Refused) as refused:
-        parse_action(incident, body, COMMUNITIES)
+        parse_action(incident, body, COMMUNITIES, STREET)
     assert refused.value.status == status and refused.value.errors[0].field == field
 
 
-def test_a_bare_action_gets_an_id_and_a_time():
-    parsed = parse_action(GOOD, {"action": "ack", "actor": "a", "reason": "on my way"}, COMMUNITIES)
+@pytest.mark.parametrize("dispatcher", [
+    Credential("dispatcher", "viewer", "read"),
+    Credential("dispatcher", "c04-desk", "community", "c04"),
+    Credential("device", "dev-0001"),
+])
+def test_an_action_outside_the_role_is_refused(dispatcher):
+    with pytest.raises(OutsideRole) as refused:
+        parse_action(GOOD, {"action": "ack", "reason": "x"}, COMMUNITIES, dispatcher)
+    assert refused.value.status == 403 and refused.value.errors[0].field == "incident"
+
+
+def test_a_bare_action_gets_an_id_a_time_and_the_dispatcher_as_actor():
+    own = Credential("dispatcher", "c03-desk", "community", "c03")
+    parsed = parse_action(GOOD, {"action": "ack", "reason": "on my way"}, COMMUNITIES, own)
     assert parsed["id"].startswith("act-") and parsed["time"] and parsed["incident"] == GOOD
+    assert parsed["actor"] == "c03-desk"
