@@ -127,7 +127,8 @@ class Escalation:
         periods = []
         async for record in read_topic(self.settings, self.settings.topic_actions, REBUILD_IDLE_SECONDS,
                                        partitions=partitions):
-            if b'"major_event"' in record.value:  # cheap pre-filter; actions are the bulk of the topic
+            # Cheap pre-filter (actions are the bulk of the topic); a null value (tombstone) was dead-lettered.
+            if record.value and b'"major_event"' in record.value:
                 try:
                     periods.append(_period(EngineControl.decode(record.value)["period"]))
                 except (FieldError, KeyError):
@@ -147,7 +148,7 @@ class Escalation:
         try:
             record = json.loads(value)
             if isinstance(record, dict) and "control" in record:
-                return self.control(engine, EngineControl.validate(record))
+                return self.control(engine, control_record(record))
             action = IncidentAction.validate(record)
         except json.JSONDecodeError as exc:
             return FieldError("(body)", f"is not valid JSON: {exc}")
@@ -194,6 +195,14 @@ def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:
         log.warning("escalation: cannot shorten the fetch wait (Faust or aiokafka changed); latency will suffer")
         return
     fetcher._fetch_max_wait_ms = ms
+
+
+def control_record(value: dict) -> dict:
+    """A valid EngineControl; FieldError (so a dead letter) for a major_event without its period."""
+    record = EngineControl.validate(value)
+    if record["control"] == "major_event" and "period" not in record:
+        raise FieldError("period", "is required when control is major_event")
+    return record
 
 
 def _period(raw: dict) -> Period:

@@ -101,6 +101,14 @@ def actions(run: str) -> st.SearchStrategy[dict]:
     return st.integers(0, 2**62).flatmap(lambda n: mutated(base(n), fields))
 
 
+def controls() -> st.SearchStrategy[dict]:
+    """Near-valid control records of redwall.actions.v1 (a valid one is a harmless tick: a period needs five
+    fields no draw of `json_values` makes)."""
+    fields = {"control": st.sampled_from(["tick", "major_event"]) | st.text(max_size=12), "time": times,
+              "period": json_values}
+    return st.builds(now).flatmap(lambda t: mutated({"control": "tick", "time": t}, fields))
+
+
 def raw(near_valid: st.SearchStrategy[dict]) -> st.SearchStrategy[bytes]:
     """Kafka values: near-valid records as JSON, arbitrary JSON, JSON cut short, and arbitrary bytes."""
     encoded = near_valid.map(encode)
