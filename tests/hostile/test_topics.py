@@ -25,6 +25,7 @@ from tests.integration.test_pipeline import wait_for
 pytestmark = pytest.mark.integration
 
 EXAMPLES = 150
+ACTIONS_KEY = b"hostile-actions"  # the restart test acts on the partition holding the hostile actions
 
 
 def draw(strategy, examples: int = EXAMPLES) -> list[bytes | None]:
@@ -160,7 +161,7 @@ async def test_raw_actions_topic(settings, api, pg):
     good = [encode({"id": f"{run}-good-{i}", "incident": f"inc-c0{1 + i % 9}-{rng.getrandbits(48):012x}",
                     "action": "resolve", "actor": "c01-wang", "reason": "ok", "time": "2026-11-28T09:30:00Z"})
             for i in range(EXAMPLES // 3)] + [encode(longest)]
-    key = f"{run}-key".encode()
+    key = ACTIONS_KEY
     await produce_records(settings, settings.topic_actions, [(key, v) for v in interleave(hostile, good)])
 
     refused = [v for v in hostile if not valid(action_or_control, v)]
@@ -172,3 +173,21 @@ async def test_raw_actions_topic(settings, api, pg):
     # Nobody opened these incidents: each action is an action_rejected event in the audit trail.
     query = "SELECT count(DISTINCT action_id) FROM incident_events WHERE action_id = ANY($1)"
     assert await wait_for(pg, query, [list(accepted)], len(accepted)) == len(accepted)
+
+
+async def test_worker_restarts_over_hostile_actions(settings, api, pg):
+    """A restarted worker rebuilds its state by reading redwall.actions.v1 from the start, hostile records
+    and tombstones included (one crashed that rebuild once): it must still handle the next action."""
+    api.worker.stop()
+    logged = api.worker.log_path.stat().st_size
+    api.worker.start()
+    api.wait_ready()
+    action = {"id": f"restart-{random.randrange(10**9)}", "incident": "inc-c03-0123456789ab", "action": "ack",
+              "actor": "c03-li", "reason": "after a restart", "time": strategies.now()}
+    await produce_records(settings, settings.topic_actions, [(ACTIONS_KEY, encode(action))])
+    query = "SELECT count(*) FROM incident_events WHERE action_id = $1"
+    assert await wait_for(pg, query, [action["id"]], 1) == 1, api.worker.log_tail()
+    with open(api.worker.log_path, "rb") as log:
+        log.seek(logged)
+        since = log.read().decode(errors="replace")
+    assert "Crashed" not in since and "exception was never retrieved" not in since, since[-3000:]
