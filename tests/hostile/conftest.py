@@ -29,3 +29,12 @@ def api(settings, tmp_path_factory) -> Pipeline:
     finally:
         p.worker.stop()
         p.sink.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_agent_crashed(api):
+    """A Faust agent that crashes is restarted in place, so a live process is not enough: read its log."""
+    yield
+    log = api.worker.log_path.read_text(errors="replace")
+    assert "Crashed reason=" not in log and "exception was never retrieved" not in log, api.worker.log_tail(80)
+    assert api.worker.exited is None and api.sink.exited is None
