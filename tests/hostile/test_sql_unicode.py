@@ -127,7 +127,9 @@ async def test_action_text_fields_stored_verbatim_or_refused(settings, api, pg):
             sent[action["id"]] = reason
         for reason in bad_reasons:
             assert refused(await post(path, {"action": "ack", "reason": reason}), "reason"), reason[:20]
-        for value in SQL:
+        for value in SQL + ["a\x00"]:
+            for field in ("id", "action", "time"):
+                assert refused(await post(path, {"action": "ack", "reason": "x", field: value}), field), (field, value)
             assert refused(await post(path, {"action": "ack", "reason": "x", "actor": value}), "actor")
             assert refused(await post(path, {"action": "close_duplicate", "reason": "x", "duplicate_of": value}),
                            "duplicate_of")
