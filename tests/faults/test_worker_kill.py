@@ -19,12 +19,18 @@ from tests.receiver import start_receiver
 
 pytestmark = pytest.mark.integration
 
-LOAD_BEFORE_KILL = 8.0
-DEAD_FOR = 6.0
+LOAD_BEFORE_KILL = 6.0
 LOAD_AFTER_RESTART = 5.0
+QUICK = pytest.mark.xfail(strict=False, reason=(
+    "known loss, cause not found: a worker restarted within the 6 s session timeout of the one killed "
+    "has lost ping batches and reports already on the input topics (never published) in 2 of 3 runs"))
 
 
-async def test_worker_killed_under_load_loses_nothing(fault_settings, processes, fault_pg):
+@pytest.mark.parametrize("dead", [
+    pytest.param((6.0,), id="dead-6s"),  # a backlog builds up while the worker is away
+    pytest.param((1.0, 6.0), id="back-in-1s-then-dead-6s", marks=QUICK),  # within the killed member's session
+])
+async def test_worker_killed_under_load_loses_nothing(fault_settings, processes, fault_pg, dead):
     s = fault_settings
     receiver, runner = await start_receiver(s.webhook_secret)
     s.routing_path.write_text(routing({"fault": receiver.url("/json/fault")}))
@@ -35,10 +41,16 @@ async def test_worker_killed_under_load_loses_nothing(fault_settings, processes,
         simulator = RecordingSimulator(s, processes.ingest_url, accepted)
         kafka = KafkaDevices(s, accepted)
         load = [asyncio.create_task(simulator.run(stop)), asyncio.create_task(kafka.run(stop))]
+        for seconds in dead[:-1]:
+            await asyncio.sleep(LOAD_BEFORE_KILL)
+            processes.worker.kill()
+            await asyncio.sleep(seconds)
+            processes.worker.start()
+            await processes.ready("worker")
         await asyncio.sleep(LOAD_BEFORE_KILL)
         processes.worker.kill()
         killed = time.monotonic()
-        await asyncio.sleep(DEAD_FOR)
+        await asyncio.sleep(dead[-1])
         processes.worker.start()
         restarted = time.monotonic()
         backlog = Accepted(pings=set(accepted.pings), reports=set(accepted.reports))
@@ -46,14 +58,14 @@ async def test_worker_killed_under_load_loses_nothing(fault_settings, processes,
         await asyncio.sleep(LOAD_AFTER_RESTART)
         stop.set()
         await asyncio.gather(*load)
-        caught_up = await eventually(lambda: everything_stored(fault_pg, backlog, since), 60)
+        caught_up = await eventually(lambda: everything_stored(fault_pg, backlog, since), 40)
         catch_up = time.monotonic() - restarted
         assert caught_up, await explain_missing(s, fault_pg, backlog, since)
-        print(f"\nworker SIGKILL: dead {restarted - killed:.1f} s; backlog of {len(backlog.pings)} pings and "
-              f"{len(backlog.reports)} reports in Postgres {catch_up:.1f} s after the restart; load: "
+        print(f"\nworker SIGKILL {len(dead)}x (dead {', '.join(f'{d:.0f} s' for d in dead)}); backlog of "
+              f"{len(backlog.pings)} pings and {len(backlog.reports)} reports in Postgres {catch_up:.1f} s after the restart; load: "
               f"{len(accepted.pings)} pings, {len(accepted.reports)} reports accepted, "
               f"{simulator.stats.upload_retries} HTTP retries")
-        assert await eventually(lambda: everything_stored(fault_pg, accepted, since), 60), \
+        assert await eventually(lambda: everything_stored(fault_pg, accepted, since), 30), \
             await explain_missing(s, fault_pg, accepted, since)
         await check_incidents_and_alerts(s, fault_pg, accepted, receiver)
     finally:
@@ -77,7 +89,9 @@ async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> Non
         events[event["id"]] = event
     if not await eventually(linked, 20):
         unlinked = reports - {e.get("report") for e in events.values()}
-        pytest.fail(f"{len(unlinked)} of {len(reports)} reports in no incident, e.g. {sorted(unlinked)[:3]}; "
+        places = [tuple(r) for r in await pg.fetch("SELECT id, community_id, grid_id, event_time FROM reports "
+                                                    "WHERE id = ANY($1)", list(unlinked))]
+        pytest.fail(f"{len(unlinked)} of {len(reports)} reports in no incident: {places[:4]}; "
                     f"on {s.topic_located_reports}: {await ids_on_topic(s, s.topic_located_reports, unlinked)}")
     rows = {r["id"] for r in await pg.fetch("SELECT id FROM incident_events WHERE id = ANY($1)", list(events))}
     assert rows == set(events), f"transitions not in Postgres: {sorted(set(events) - rows)[:5]}"
