@@ -100,11 +100,14 @@ def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[
     fresh.changelog_records()
     state_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    started = time.perf_counter()
-    monitor.tick(list(roster.workers), datetime.now(timezone.utc))
+    ticks = []
+    for _ in range(2):  # the first finds every device's next deadline, the second only compares times
+        started = time.perf_counter()
+        monitor.tick(list(roster.workers), datetime.now(timezone.utc))
+        ticks.append(time.perf_counter() - started)
     print(f"in-process state: {len(monitor.states):,} devices, {state_bytes / 2**20:.1f} MiB traced "
-          f"({state_bytes / len(monitor.states):.0f} B/device); one timer tick over all: "
-          f"{time.perf_counter() - started:.2f} s")
+          f"({state_bytes / len(monitor.states):.0f} B/device); a timer tick over all: "
+          f"{ticks[0]:.2f} s, then {ticks[1]:.2f} s")
 
 
 def rss_mib(process: RedwallProcess, field: str = "VmRSS") -> float:
