@@ -95,8 +95,8 @@ class Geofencer:
         self, error: FieldError, value: bytes, source: str, partition: int, offset: int, key: bytes | None
     ) -> Output:
         letter = {
-            "reason": str(error),
-            "errors": [error.as_dict()],
+            "reason": _storable(str(error), 1000),
+            "errors": [{"field": _storable(error.field, 256), "reason": _storable(error.reason, 1000)}],
             "source_topic": source,
             "partition": partition,
             "offset": offset,
@@ -106,3 +106,9 @@ class Geofencer:
         if key is not None:
             letter["key_b64"] = base64.b64encode(key).decode()
         return Output(self.topics.deadletter, key, json.dumps(letter), reason_label(error))
+
+
+def _storable(text: str, limit: int) -> str:
+    """Text a DeadLetter accepts (the sink validates letters and skips one it refuses): an unknown key may
+    hold NUL, which no Postgres text can, so it becomes U+FFFD; the original bytes keep it."""
+    return text.replace("\x00", "\ufffd")[:limit]

@@ -43,6 +43,11 @@ def draw(strategy, examples: int = EXAMPLES) -> list[bytes | None]:
     return drawn + [None]
 
 
+def with_nul_key(value: bytes) -> bytes:
+    """A valid record plus a key holding NUL: its dead letter once failed the sink's check and was lost."""
+    return encode({**json.loads(value), "evil\x00key": 1})
+
+
 def valid(decode, value: bytes) -> bool:
     try:
         decode(value)
@@ -98,6 +103,7 @@ async def test_raw_reports_topic(settings, api, pg):
     run = f"tr{rng.randrange(10**6)}"
     hostile = draw(strategies.raw(strategies.reports(run, f"{run}-dev")))
     good = [encode(factories.report(rng, f"{run}-dev")) for _ in range(EXAMPLES // 3)]
+    hostile.append(with_nul_key(good[0]))
     key = f"{run}-key".encode()
     await produce_records(settings, settings.topic_reports, [(key, v) for v in interleave(hostile, good)])
 
@@ -117,6 +123,7 @@ async def test_raw_pings_topic(settings, api, pg):
     record = ping_batch(settings.max_pings_per_batch)
     hostile = draw(strategies.raw(strategies.ping_batches(f"{run}-fuzz")))
     good = [encode(factories.ping_batch(rng, f"{run}-{i:03d}", 3)) for i in range(EXAMPLES // 3)]
+    hostile.append(with_nul_key(good[0]))
     key = f"{run}-key".encode()
     await produce_records(settings, settings.topic_pings, [(key, v) for v in interleave(hostile, good)])
 
@@ -161,6 +168,7 @@ async def test_raw_actions_topic(settings, api, pg):
     good = [encode({"id": f"{run}-good-{i}", "incident": f"inc-c0{1 + i % 9}-{rng.getrandbits(48):012x}",
                     "action": "resolve", "actor": "c01-wang", "reason": "ok", "time": "2026-11-28T09:30:00Z"})
             for i in range(EXAMPLES // 3)] + [encode(longest)]
+    hostile.append(with_nul_key(good[0]))
     key = ACTIONS_KEY
     await produce_records(settings, settings.topic_actions, [(key, v) for v in interleave(hostile, good)])
 
