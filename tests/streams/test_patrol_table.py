@@ -4,26 +4,18 @@ on a status change, and the rebuild that takes the newer of the recovered change
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 
-from config.geometry import load_geometry
 from config.roster import build_roster
-from config.settings import SAMPLE_GEOMETRY, Settings
+from config.settings import Settings
 from schemas import json
 from streams.clock import ManualClock
 from streams.gps_quality import Fix
 from streams.patrol_monitor import PatrolMonitor
 from streams.patrol_state import DeviceState
 from streams.patrol_table import decode, encode, newest
-from streams.registry import GridRegistry
-from tests.streams.test_patrol_state import GRID, inside
+from tests.streams.test_patrol_state import GRID, inside, registry
 
 T0 = datetime(2027, 3, 5, 1, 0, 0, 123457, tzinfo=timezone.utc)  # 09:00 in Beijing; odd microseconds on purpose
-
-
-@lru_cache(maxsize=1)
-def registry() -> GridRegistry:
-    return GridRegistry.build(load_geometry(SAMPLE_GEOMETRY))
 
 
 def monitor(devices=("dev-1", "dev-2")) -> PatrolMonitor:
