@@ -200,11 +200,16 @@ class Obj(Field):
         return self._described(
             {
                 "type": "object",
-                "properties": {k: f.schema() for k, f in self.fields.items()},
+                "properties": {k: f.schema() if f.required else _or_null(f.schema()) for k, f in self.fields.items()},
                 "required": [k for k, f in self.fields.items() if f.required],
                 "additionalProperties": False,
             }
         )
+
+
+def _or_null(schema: dict) -> dict:
+    """An optional field may also be null: the validator takes null as absent, and the schema must say so."""
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _kind(value) -> str:

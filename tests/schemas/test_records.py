@@ -127,3 +127,10 @@ def test_validator_and_json_schema_agree_on_arbitrary_objects(value):
         accepted = False
     schema_ok = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).is_valid(value)
     assert accepted == schema_ok
+
+
+def test_optional_fields_may_be_null_in_the_validator_and_the_schema():
+    """The validator takes null as absent; the published schema must accept it too (found by tests/hostile)."""
+    value = report(photos=None, location={"lat": 39.91, "lng": 116.37, "accuracy": None})
+    assert "photos" not in FieldReport.validate(value)
+    jsonschema.validate(value, FieldReport.json_schema())
