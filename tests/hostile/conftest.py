@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 
 from streams.embedded import free_port
-from streams.processes import RedwallProcess
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import Pipeline, running_pipeline
 
 
 @pytest.fixture(scope="package")
@@ -16,19 +15,8 @@ def api(settings, tmp_path_factory) -> Pipeline:
     """The real pipeline (worker + sink processes) against the session's broker and Postgres."""
     # No rate limit: the tests post hundreds of requests per device as fast as the worker answers.
     mine = dataclasses.replace(settings, web_port=free_port(), sink_metrics_port=free_port(), device_rate_per_second=0)
-    log_dir = tmp_path_factory.mktemp("hostile")
-    p = Pipeline(
-        worker=RedwallProcess("worker", mine, log_dir).start(),
-        sink=RedwallProcess("sink", mine, log_dir).start(),
-        url=f"http://{mine.web_host}:{mine.web_port}",
-        sink_metrics_url=f"http://127.0.0.1:{mine.sink_metrics_port}/metrics",
-    )
-    try:
-        p.wait_ready()
+    with running_pipeline(mine, tmp_path_factory.mktemp("hostile")) as p:
         yield p
-    finally:
-        p.worker.stop()
-        p.sink.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -21,9 +22,9 @@ class Pipeline:
         self.sink.wait_http(self.sink_metrics_url)
 
 
-@pytest.fixture(scope="module")
-def pipeline(settings, tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("pipeline")
+@contextmanager
+def running_pipeline(settings, log_dir):
+    """Worker and sink processes on `settings`, ready, stopped on exit."""
     p = Pipeline(
         worker=RedwallProcess("worker", settings, log_dir).start(),
         sink=RedwallProcess("sink", settings, log_dir).start(),
@@ -36,3 +37,9 @@ def pipeline(settings, tmp_path_factory):
     finally:
         p.worker.stop()
         p.sink.stop()
+
+
+@pytest.fixture(scope="module")
+def pipeline(settings, tmp_path_factory):
+    with running_pipeline(settings, tmp_path_factory.mktemp("pipeline")) as p:
+        yield p
