@@ -49,12 +49,26 @@ class HandledOnlyConsumer(Consumer):
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
+        # A worker handles and commits records before this seek's answer arrives, so the broker can
+        # answer with the offset from before that commit. Taken as the committed offset, it leaves the
+        # next acked offset one past it: commits on that partition would wait forever (lag grows).
+        confirmed = self.__dict__.setdefault("_confirmed", {})
+        assigned = self.assignment()
+        for tp, ours in confirmed.items():
+            theirs = self._committed_offset.get(tp)
+            if tp in assigned and (theirs is None or theirs < ours):
+                self._committed_offset[tp] = ours
         log.debug("generation %s seeks to committed %s", self.app.consumer_generation_id,
                   _by_tp(self._committed_offset))
 
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
         log.debug("generation %s commits %s", self.app.consumer_generation_id, _by_tp(offsets))
-        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+        done = await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+        if done:  # only a commit the broker confirmed; Faust notes failed ones as committed too
+            confirmed = self.__dict__.setdefault("_confirmed", {})
+            for tp, offset in offsets.items():
+                confirmed[tp] = max(offset, confirmed.get(tp, offset))
+        return done
 
     def getmany(self, timeout: float):
         messages = super().getmany(timeout)
