@@ -29,46 +29,18 @@ class HandledOnlyConsumer(Consumer):
     async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
         return None  # an offset never received is never committed; a true gap only stalls commits
 
-    def _new_offset(self, tp):
-        # Faust commits the first run of acked offsets if it starts at most one past the committed
-        # offset, but the committed offset is already the next one to read: one skipped message at
-        # the head of a partition was committed over. Only a run starting right there is committed.
-        acked, committed = self._acked[tp], self._committed_offset[tp]
-        if acked and committed is not None and min(acked) > committed:
-            stalled = self.__dict__.setdefault("_stalled", {})
-            if stalled.get(tp) != (committed, min(acked)):
-                stalled[tp] = (committed, min(acked))
-                log.debug("commits of %s[%d] wait: committed %d, lowest acked %d", tp.topic, tp.partition,
-                          committed, min(acked))
-            return None
-        return super()._new_offset(tp)
-
     # Debug logs for the restart loss still open (README, known limits): where each incarnation
     # starts, what it commits, and what Faust's fetch loop drops as already read (it logs that
     # only at its "dev" level), so a lost offset can be traced per partition.
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        # A worker handles and commits records before this seek's answer arrives, so the broker can
-        # answer with the offset from before that commit. Taken as the committed offset, it leaves the
-        # next acked offset one past it: commits on that partition would wait forever (lag grows).
-        confirmed = self.__dict__.setdefault("_confirmed", {})
-        assigned = self.assignment()
-        for tp, ours in confirmed.items():
-            theirs = self._committed_offset.get(tp)
-            if tp in assigned and (theirs is None or theirs < ours):
-                self._committed_offset[tp] = ours
         log.debug("generation %s seeks to committed %s", self.app.consumer_generation_id,
                   _by_tp(self._committed_offset))
 
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
         log.debug("generation %s commits %s", self.app.consumer_generation_id, _by_tp(offsets))
-        done = await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
-        if done:  # only a commit the broker confirmed; Faust notes failed ones as committed too
-            confirmed = self.__dict__.setdefault("_confirmed", {})
-            for tp, offset in offsets.items():
-                confirmed[tp] = max(offset, confirmed.get(tp, offset))
-        return done
+        return await super()._commit_offsets(offsets, start_new_transaction=start_new_transaction)
 
     def getmany(self, timeout: float):
         messages = super().getmany(timeout)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import random
 import time
+from datetime import datetime
 
 import aiohttp
 import pytest
@@ -43,16 +44,20 @@ async def dead_letters_from_topic(settings, key: bytes) -> list[dict]:
     return [json.loads(r.value) async for r in read_topic(settings, settings.topic_deadletter) if r.key == key]
 
 
+def _second(rfc3339: str) -> int:
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).second  # positions carry +00:00, pings Z
+
+
 async def explain_missing(settings, pg, like: str, batches: list[dict]) -> str:
     """Which batches did not reach Postgres, and whether the worker had published them."""
     stored = {(r["device_id"], r["s"] // 10) for r in await pg.fetch(
         "SELECT device_id, extract(second FROM event_time)::int AS s FROM positions WHERE device_id LIKE $1", like)}
-    missing = [(b["device"], int(b["pings"][0]["time"][-3:-1]) // 10) for b in batches]
+    missing = [(b["device"], _second(b["pings"][0]["time"]) // 10) for b in batches]
     missing = [m for m in missing if m not in stored]
     published = set()
     async for record in read_topic(settings, settings.topic_positions):
         batch = json.loads(record.value)
-        published.add((batch["device"], int(batch["pings"][0]["time"][-3:-1]) // 10))
+        published.add((batch["device"], _second(batch["pings"][0]["time"]) // 10))
     return (f"{len(missing)} batches missing from Postgres: {missing[:10]}; "
             f"of these on {settings.topic_positions}: {[m for m in missing if m in published][:10]}")
 
