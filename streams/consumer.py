@@ -24,35 +24,10 @@ class HandledOnlyConsumer(Consumer):
                       message.partition, message.offset, message.generation_id, app.consumer_generation_id,
                       "active" if app.flow_control.is_active() else "suspended")
             return False  # left uncommitted: fetched again after the seek to committed offsets
-        handled = self.__dict__.setdefault("_handled", {}).setdefault(message.tp, set())
-        handled.add(message.offset)
         return super().ack(message)
 
     async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
         return None  # an offset never received is never committed; a true gap only stalls commits
-
-    def _new_offset(self, tp):
-        # Faust commits a run of acked offsets that starts one past the committed offset, which is
-        # already the next to read: an unhandled head record would be committed over. Only offsets
-        # this worker handled may close that gap. A handled one can be missing from the acked list:
-        # acked before the seek to committed offsets answered with an older offset, or taken out of
-        # the list for a commit that failed; without this, that partition would never commit again.
-        acked, committed = self._acked[tp], self._committed_offset[tp]
-        if acked and committed is not None and min(acked) > committed:
-            handled = self.__dict__.setdefault("_handled", {}).setdefault(tp, set())
-            gap = range(committed, min(acked))
-            if not all(offset in handled for offset in gap):
-                log.debug("commits of %s[%d] wait: committed %d, lowest acked %d", tp.topic, tp.partition,
-                          committed, min(acked))
-                return None
-            acked.extend(gap)
-            self._acked_index[tp].update(gap)
-        new = super()._new_offset(tp)
-        if new is not None:
-            handled = self.__dict__.get("_handled", {})
-            if len(handled.get(tp, ())) > 50_000:  # what is committed needs no record
-                handled[tp] = {offset for offset in handled[tp] if offset >= new}
-        return new
 
     # Debug logs for the restart loss still open (README, known limits): where each incarnation
     # starts, what it commits, and what Faust's fetch loop drops as already read (it logs that
