@@ -1,6 +1,6 @@
 """Faust agents that geofence reports and ping batches, many records per produce round.
 
-At-least-once: `take_events` acknowledges a batch only after the loop body returns, and the body
+At-least-once: a batch is acknowledged only after the loop body returns (`handled_batches`), and the body
 returns only once every output record is acknowledged by the broker. A crash re-delivers the
 batch; the sinks are idempotent on event ids, so nothing is lost and nothing is doubled.
 """
@@ -12,6 +12,7 @@ import time
 
 import faust
 
+from streams.consumer import handled_batches
 from streams.geofence import Geofencer, Output
 from streams.metrics import WorkerMetrics
 
@@ -30,7 +31,7 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
         source_topic = stream.channel.get_topic_name()
         ingested = metrics.ingested.labels(source_topic)
         located_total = metrics.located.labels(source_topic)
-        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
             started = time.perf_counter()
             outputs = []
             located = rejected = 0

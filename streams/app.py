@@ -61,6 +61,7 @@ def create_app(
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
+    app.transport.Consumer = HandledOnlyConsumer  # commits only what an agent handled (streams/consumer.py)
     metrics_registry = metrics_registry or CollectorRegistry()
     install_faust_sensor(app, metrics_registry)
     metrics = WorkerMetrics(metrics_registry)
@@ -94,7 +95,6 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app = create_app(settings, registry, same_partitions=same)
-    app.transport.Consumer = HandledOnlyConsumer
     broker_epoch.install(app, settings, epoch)  # a broker that lost its log ends the worker for a restart
     worker = faust.Worker(app, loglevel=loglevel, loop=loop)
     worker.execute_from_commandline()

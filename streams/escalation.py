@@ -18,6 +18,7 @@ from schemas import json
 from schemas.fields import FieldError
 from schemas.records import EngineControl, IncidentAction
 from streams import clock as clocks
+from streams.consumer import handled_batches
 from streams.incidents import IncidentEngine, Outcome
 from streams.registry import GridRegistry
 from streams.topics import read_topic
@@ -223,7 +224,7 @@ def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: 
 
     @app.agent(source, name="escalation")
     async def escalate(stream):
-        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
             await esc.ensure({e.message.partition for e in events})
             outcomes, letters = [], []
             for event in events:

@@ -26,6 +26,7 @@ from schemas import json
 from sinks.patrol import device_states, read_roster, roster_fingerprint
 from sinks.postgres import is_retriable
 from streams import clock as clocks, memory_profile, patrol_table
+from streams.consumer import handled_batches
 from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
 from streams.patrol_monitor import Out, PatrolMonitor, record_json
 from streams.topics import ensure_topics, read_topic
@@ -202,7 +203,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
 
     @app.agent(app.topic(settings.topic_positions, **raw), name="patrol-devices")
     async def patrol_devices(stream):
-        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
             await own.ready()
             started = time.perf_counter()
             outs = []
@@ -218,7 +219,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
 
     @app.agent(app.topic(settings.topic_patrol, **raw), name="patrol-grids")
     async def patrol_grids(stream):
-        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
             await own.ready()
             found, made, workers = [], datetime.now(timezone.utc), monitor.roster.workers
             for event in events:
