@@ -3,6 +3,7 @@ session, and settings pointing at them. Tests never mock Kafka or Postgres."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -15,6 +16,13 @@ from config.settings import Settings
 from sinks.migrate import migrate
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.topics import ensure_topics
+
+
+def own_topics(settings: Settings, run: str) -> dict[str, str]:
+    """Every topic setting renamed under `run`, for `dataclasses.replace`: a test with its own topics
+    sees no earlier test's records or committed offsets."""
+    return {f.name: f"{run}.{getattr(settings, f.name)}" for f in dataclasses.fields(settings)
+            if f.name.startswith("topic_")}
 
 
 @pytest.fixture(scope="session")

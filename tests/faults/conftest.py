@@ -20,6 +20,7 @@ from sinks.patrol import load_roster_files
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.processes import RedwallProcess
 from streams.topics import ensure_topics
+from tests.conftest import own_topics
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -64,7 +65,7 @@ async def fault_settings(fault_broker, fault_postgres, tmp_path) -> Settings:
     one JSON channel per incident, sent at once (`routing` rewrites it)."""
     run = f"f{uuid.uuid4().hex[:6]}"
     base = Settings.from_env(broker=fault_broker.bootstrap, database_url=fault_postgres.url)
-    topics = {f.name: f"{run}.{getattr(base, f.name)}" for f in dataclasses.fields(base) if f.name.startswith("topic_")}
+    topics = own_topics(base, run)
     settings = dataclasses.replace(
         base, web_port=free_port(), sink_metrics_port=free_port(), deliver_metrics_port=free_port(),
         webhook_secret=f"secret-{run}", routing_path=tmp_path / "routing.toml", **topics)

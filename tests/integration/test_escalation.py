@@ -33,6 +33,7 @@ from streams.incidents import IncidentEngine, Outcome, incident_id
 from streams.processes import RedwallProcess, settings_env
 from streams.topics import ensure_topics, read_topic
 from tests import factories
+from tests.conftest import own_topics
 from tests.incident_factories import PLAIN, T0, ZONE, action, located, nearby, registry
 
 pytestmark = pytest.mark.integration
@@ -139,8 +140,7 @@ async def wait_events(pg, ids: list[str], expected: int, timeout: float = 90.0) 
 async def isolated(settings, tmp_path):
     """Settings of the test's own: its own topics (no other test's reports), event time, own ports."""
     run = f"esc{random.randrange(10**6)}"
-    topics = {f.name: f"{run}.{getattr(settings, f.name)}" for f in dataclasses.fields(settings)
-              if f.name.startswith("topic_")}
+    topics = own_topics(settings, run)
     mine = dataclasses.replace(settings, clock="event", clock_event_ack=True, web_port=free_port(),
                                sink_metrics_port=free_port(), **topics)
     await ensure_topics(mine)

@@ -29,6 +29,7 @@ from sinks.patrol import latest_positions
 from streams.embedded import free_port
 from streams.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
+from tests.conftest import own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -113,8 +114,7 @@ async def until(check, timeout: float = 60.0, what: str = "condition"):
 def patrol_settings(settings, tmp_path_factory):
     major = tmp_path_factory.mktemp("patrol") / "major_events.toml"
     major.write_text(MAJOR_EVENT, encoding="utf-8")
-    topics = {f.name: f"t4.{getattr(settings, f.name)}" for f in dataclasses.fields(settings)
-              if f.name.startswith("topic_")}
+    topics = own_topics(settings, "t4")
     return dataclasses.replace(
         settings, clock="event", clock_event_ack=True, major_events_path=major, web_port=free_port(),
         sink_metrics_port=free_port(), patrol_tick_seconds=0.2, roster_refresh_seconds=0.5,

@@ -4,7 +4,9 @@ second, and a short simulator run through the ingest API."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import random
 import shutil
 import socket
 import subprocess
@@ -16,9 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from config.settings import Settings
 from streams.embedded import free_port
 from streams.processes import RedwallProcess
-from tests.integration.conftest import Pipeline
+from streams.topics import ensure_topics
+from tests.conftest import own_topics
+from tests.integration.conftest import Pipeline, running_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "config" / "prometheus" / "rules.yml"
@@ -27,6 +32,7 @@ SIMULATION_SECONDS = 40
 
 @dataclass
 class Observed:
+    settings: Settings
     pipeline: Pipeline
     delivery: RedwallProcess
     delivery_metrics_url: str
@@ -115,32 +121,30 @@ def observed(settings, tmp_path_factory):
     inbox_port = free_port()
     inbox = RedwallProcess("inbox", settings, work, "--port", str(inbox_port)).start()
     (work / "routing.toml").write_text(routing_to(f"http://127.0.0.1:{inbox_port}/json/ops-receiver"))
-    settings = dataclasses.replace(settings, routing_path=work / "routing.toml", deliver_metrics_port=free_port())
+    # Topics of its own: the rules must see a run that starts clean, not the backlog or the committed
+    # offsets other test modules left on the session's broker.
+    settings = dataclasses.replace(settings, routing_path=work / "routing.toml", deliver_metrics_port=free_port(),
+                                   **own_topics(settings, f"ops{random.randrange(10**6)}"))
+    asyncio.run(ensure_topics(settings))
     run_once("migrate", settings, work)  # seeds streets, communities and grids, as in production
     run_once("roster", settings, work, "load")
-    pipeline = Pipeline(
-        worker=RedwallProcess("worker", settings, work).start(),
-        sink=RedwallProcess("sink", settings, work).start(),
-        url=f"http://{settings.web_host}:{settings.web_port}",
-        sink_metrics_url=f"http://127.0.0.1:{settings.sink_metrics_port}/metrics",
-    )
     delivery = RedwallProcess("deliver", settings, work).start()
     delivery_metrics_url = f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics"
     prometheus = None
     try:
-        wait_listening(inbox, inbox_port)
-        pipeline.wait_ready()
-        delivery.wait_http(delivery_metrics_url)
-        prometheus, url = start_prometheus(prometheus_config(settings, RULES), work)
-        simulator = RedwallProcess("simulate", settings, work, "--duration", str(SIMULATION_SECONDS),
-                                   "--ping-interval", "1", "--devices", "40").start()
-        simulator.proc.wait(SIMULATION_SECONDS + 60)
-        assert simulator.exited == 0, simulator.log_tail()
-        time.sleep(3)  # the last batches reach the sink, and Prometheus scrapes them and evaluates the rules
-        yield Observed(pipeline, delivery, delivery_metrics_url, url)
+        with running_pipeline(settings, work) as pipeline:
+            wait_listening(inbox, inbox_port)
+            delivery.wait_http(delivery_metrics_url)
+            prometheus, url = start_prometheus(prometheus_config(settings, RULES), work)
+            simulator = RedwallProcess("simulate", settings, work, "--duration", str(SIMULATION_SECONDS),
+                                       "--ping-interval", "1", "--devices", "40").start()
+            simulator.proc.wait(SIMULATION_SECONDS + 60)
+            assert simulator.exited == 0, simulator.log_tail()
+            time.sleep(3)  # the last batches reach the sink, and Prometheus scrapes them and evaluates the rules
+            yield Observed(settings, pipeline, delivery, delivery_metrics_url, url)
     finally:
         if prometheus is not None:
             prometheus.terminate()
             prometheus.wait(10)
-        for process in (delivery, pipeline.worker, pipeline.sink, inbox):
+        for process in (delivery, inbox):
             process.stop()

@@ -140,7 +140,7 @@ def test_consumer_lag_covers_the_worker_the_sinks_and_delivery(observed):
     assert {"redwall", "redwall-sink-reports", "redwall-sink-positions", "redwall-deliver-ops-receiver"} <= groups
 
 
-def test_every_consumed_record_is_counted_once_as_ingested_or_dead_lettered(observed, settings):
+def test_every_consumed_record_is_counted_once_as_ingested_or_dead_lettered(observed):
     """Records posted over HTTP are counted by the agent that consumes them, not a second time at ingest."""
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -153,7 +153,7 @@ def test_every_consumed_record_is_counted_once_as_ingested_or_dead_lettered(obse
     deadline = time.monotonic() + 15
     while True:  # the worker may still be finishing its last batch
         t = totals()
-        topics = (settings.topic_reports, settings.topic_pings)
+        topics = (observed.settings.topic_reports, observed.settings.topic_pings)
         counted = {topic: t.get(("redwall_events_ingested_total", topic), 0) + t.get(("redwall_deadletters_total", topic), 0)
                    for topic in topics}
         consumed = {topic: t.get(("faust_messages_received_per_topic_total", topic), 0) for topic in topics}
