@@ -28,7 +28,7 @@ from sinks.postgres import is_retriable
 from streams import clock as clocks, memory_profile, patrol_table
 from streams.consumer import handled_batches
 from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
-from streams.patrol_monitor import Out, PatrolMonitor, record_json
+from streams.patrol_monitor import Out, PatrolMonitor
 from streams.topics import ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
     def alert_outs(found: list[dict]) -> list[Out]:
         for a in found:
             metrics.alerts.labels(a["kind"], a["status"]).inc()
-        return [Out(settings.topic_alerts, a["grid"].encode(), record_json(a)) for a in found]
+        return [Out(settings.topic_alerts, a["grid"].encode(), json.dumps(a)) for a in found]
 
     def changelog_and_counts() -> list[Out]:
         for counter, metric in ((monitor.pings, metrics.pings), (monitor.statuses, metrics.changes)):

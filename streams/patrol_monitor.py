@@ -17,7 +17,6 @@ from config.roster import EMPTY, Roster
 from schemas import json
 from streams.gps_quality import Fix, Quality
 from streams import patrol_table
-from streams.patrol_table import record_json
 from streams.patrol_state import OFF_DUTY, Detector, DeviceState, Rules, StatusChange
 
 log = logging.getLogger(__name__)
@@ -114,13 +113,13 @@ class PatrolMonitor:
 
     def changes(self, changes: list[StatusChange]) -> list[Out]:
         self.statuses.update(c.status for c in changes)
-        return [Out(self.settings.topic_patrol, c.grid.encode(), record_json(status_record(c))) for c in changes]
+        return [Out(self.settings.topic_patrol, c.grid.encode(), json.dumps(status_record(c))) for c in changes]
 
     def _flags(self, device: str, grid: str, flags: list[dict]) -> list[Out]:
         if not flags:
             return []
         flagged = {"type": "gps_flags", "device": device, "flags": flags}
-        return [Out(self.settings.topic_patrol, grid.encode(), record_json(flagged))]
+        return [Out(self.settings.topic_patrol, grid.encode(), json.dumps(flagged))]
 
     def unsettled(self, devices) -> list[str]:
         """Devices without a live state: none yet, or only what the changelog recovery left."""
@@ -156,7 +155,7 @@ class PatrolMonitor:
                 if type(state) is DeviceState:
                     if partition is None and self.partition_of is not None:
                         partition = self.partition_of(device)
-                    out.append(Out(self.changelog, record_json(device), patrol_table.encode(state), partition))
+                    out.append(Out(self.changelog, json.dumps(device), patrol_table.encode(state), partition))
         self.changed.clear()
         return out
 

@@ -28,15 +28,8 @@ def encode(s: DeviceState) -> bytes:
     """The durable facts: assigned grid, status and since, the last good fix and the grid it lies in.
     Times are integer microseconds, so a restored `since` gives the same deterministic event ids."""
     fix = s.last
-    return record_json([s.grid, s.status, _micros(s.since), s.current_grid,
+    return json.dumps([s.grid, s.status, _micros(s.since), s.current_grid,
                         None if fix is None else [_micros(fix.time), fix.lat, fix.lng, fix.accuracy]])
-
-
-def record_json(value) -> bytes:
-    """JSON for a record this worker produces. orjson hands back each result in a 4 KiB buffer; a batch of
-    first sights makes tens of thousands at once, which left a worker ~80 MiB larger for good. An
-    exact-size copy frees the buffer at once, for the next record to reuse (~1 µs a record)."""
-    return bytes(memoryview(json.dumps(value)))
 
 
 def decode(device: str, value: bytes) -> DeviceState:
