@@ -1,6 +1,6 @@
 """Faust agents that geofence reports and ping batches, many records per produce round.
 
-At-least-once: a batch is acknowledged only after the loop body returns (`handled_batches`), and the body
+At-least-once: a batch is acknowledged only after the loop body returns (`handling`), and the body
 returns only once every output record is acknowledged by the broker. A crash re-delivers the
 batch; the sinks are idempotent on event ids, so nothing is lost and nothing is doubled.
 """
@@ -12,7 +12,7 @@ import time
 
 import faust
 
-from streams.consumer import handled_batches
+from streams.consumer import handling
 from streams.geofence import Geofencer, Output
 from streams.metrics import WorkerMetrics
 
@@ -31,25 +31,26 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
         source_topic = stream.channel.get_topic_name()
         ingested = metrics.ingested.labels(source_topic)
         located_total = metrics.located.labels(source_topic)
-        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
-            started = time.perf_counter()
-            outputs = []
-            located = rejected = 0
-            for event in events:
-                msg = event.message
-                out = handle(msg.value, msg.topic, msg.partition, msg.offset, msg.key)
-                outputs.append((out, msg.partition))
-                located += out.events
-                if out.rejected is not None:
-                    rejected += 1
-                    metrics.rejected.labels(msg.topic, "kafka", out.rejected).inc()
-                    metrics.deadletters.labels(msg.topic).inc()
-            elapsed = time.perf_counter() - started
-            metrics.geofence_seconds.observe(elapsed / len(events))
-            metrics.batch_records.observe(len(events))
-            ingested.inc(len(events) - rejected)
-            located_total.inc(located)
-            await produce_all(app, outputs, same_partitions)
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+            with handling(app, events):
+                started = time.perf_counter()
+                outputs = []
+                located = rejected = 0
+                for event in events:
+                    msg = event.message
+                    out = handle(msg.value, msg.topic, msg.partition, msg.offset, msg.key)
+                    outputs.append((out, msg.partition))
+                    located += out.events
+                    if out.rejected is not None:
+                        rejected += 1
+                        metrics.rejected.labels(msg.topic, "kafka", out.rejected).inc()
+                        metrics.deadletters.labels(msg.topic).inc()
+                elapsed = time.perf_counter() - started
+                metrics.geofence_seconds.observe(elapsed / len(events))
+                metrics.batch_records.observe(len(events))
+                ingested.inc(len(events) - rejected)
+                located_total.inc(located)
+                await produce_all(app, outputs, same_partitions)
 
     @app.agent(reports, name="geofence-reports")
     async def geofence_reports(stream):

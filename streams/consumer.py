@@ -3,7 +3,7 @@
 As shipped, Faust can commit past a record nobody handled, and restarted workers lost records that way
 under load:
 - it acknowledges a message it skips during a rebalance (flow suspended, or an older generation), and
-  a batch whose handling raised (`take_events` acknowledges in a `finally`);
+  a batch whose handling raised (`take_events` acknowledges in a `finally`; see `handling`);
 - it commits offsets it never received ("gaps"), and its head check lets a commit start one record
   past the committed offset;
 - its seek to the committed offsets does nothing for a partition with no commit yet (aiokafka seeks
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 import time
 import weakref
@@ -139,15 +140,15 @@ async def _delivered_again(messages, read_offset):
         yield tp, message
 
 
-async def handled_batches(app, stream, max_records: int, within: float):
-    """`stream.take_events`, except that a batch whose handling raised or was cancelled is not
-    acknowledged: it is fetched again instead of committed."""
-    async for events in stream.take_events(max_records, within=within):
-        try:
-            yield events
-        except BaseException:  # GeneratorExit too: the loop body never finished this batch
-            app.consumer.refuse(e.message for e in events)
-            raise
+@contextlib.contextmanager
+def handling(app, events):
+    """Around the body of a `take_events` loop: if the body raises or is cancelled, the batch is not
+    acknowledged (Faust would in its `finally`), so it is fetched again instead of committed."""
+    try:
+        yield
+    except BaseException:
+        app.consumer.refuse(e.message for e in events)
+        raise
 
 
 def _by_tp(offsets) -> dict:

@@ -18,7 +18,7 @@ from schemas import json
 from schemas.fields import FieldError
 from schemas.records import EngineControl, IncidentAction
 from streams import clock as clocks
-from streams.consumer import handled_batches
+from streams.consumer import handling
 from streams.incidents import IncidentEngine, Outcome
 from streams.registry import GridRegistry
 from streams.topics import read_topic
@@ -224,19 +224,20 @@ def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: 
 
     @app.agent(source, name="escalation")
     async def escalate(stream):
-        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
-            await esc.ensure({e.message.partition for e in events})
-            outcomes, letters = [], []
-            for event in events:
-                m = event.message
-                result = esc.handle(esc.engines[m.partition], m.topic, m.value)
-                if isinstance(result, FieldError):
-                    letters.append(dead_letter(result, m.value, m.topic, m.partition, m.offset, m.key))
-                else:
-                    outcomes.append((m.partition, result))
-            await esc.publish(outcomes)
-            futures = [await app.producer.send(o.topic, o.key, o.value, None, None, None) for o in letters]
-            await asyncio.gather(*futures)
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+            with handling(app, events):
+                await esc.ensure({e.message.partition for e in events})
+                outcomes, letters = [], []
+                for event in events:
+                    m = event.message
+                    result = esc.handle(esc.engines[m.partition], m.topic, m.value)
+                    if isinstance(result, FieldError):
+                        letters.append(dead_letter(result, m.value, m.topic, m.partition, m.offset, m.key))
+                    else:
+                        outcomes.append((m.partition, result))
+                await esc.publish(outcomes)
+                futures = [await app.producer.send(o.topic, o.key, o.value, None, None, None) for o in letters]
+                await asyncio.gather(*futures)
 
     @app.timer(interval=1.0, name="escalation-deadlines")
     async def deadlines():

@@ -26,7 +26,7 @@ from schemas import json
 from sinks.patrol import device_states, read_roster, roster_fingerprint
 from sinks.postgres import is_retriable
 from streams import clock as clocks, memory_profile, patrol_table
-from streams.consumer import handled_batches
+from streams.consumer import handling
 from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
 from streams.patrol_monitor import Out, PatrolMonitor
 from streams.topics import ensure_topics, read_topic
@@ -203,33 +203,35 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
 
     @app.agent(app.topic(settings.topic_positions, **raw), name="patrol-devices")
     async def patrol_devices(stream):
-        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
-            await own.ready()
-            started = time.perf_counter()
-            outs = []
-            for event in events:
-                msg = event.message
-                try:
-                    outs += monitor.positions(msg.value, msg.partition)
-                except (ValueError, KeyError, TypeError) as exc:  # the geofence agent validated it; defence only
-                    log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
-            outs += changelog_and_counts()
-            metrics.batch_seconds.observe(time.perf_counter() - started)
-            await send_all(app, outs)
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+            with handling(app, events):
+                await own.ready()
+                started = time.perf_counter()
+                outs = []
+                for event in events:
+                    msg = event.message
+                    try:
+                        outs += monitor.positions(msg.value, msg.partition)
+                    except (ValueError, KeyError, TypeError) as exc:  # the geofence agent validated it; defence only
+                        log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+                outs += changelog_and_counts()
+                metrics.batch_seconds.observe(time.perf_counter() - started)
+                await send_all(app, outs)
 
     @app.agent(app.topic(settings.topic_patrol, **raw), name="patrol-grids")
     async def patrol_grids(stream):
-        async for events in handled_batches(app, stream, BATCH_RECORDS, BATCH_WITHIN_SECONDS):
-            await own.ready()
-            found, made, workers = [], datetime.now(timezone.utc), monitor.roster.workers
-            for event in events:
-                record = json.loads(event.message.value)
-                if record.get("type") == "status":
-                    # The roster's string for the device, not the record's: a grid keeps 100,000 of them.
-                    device = getattr(workers.get(record["device"]), "device", record["device"])
-                    found += alerts.status(device, record["grid"], sys.intern(record["status"]),
-                                           datetime.fromisoformat(record["event_time"]), made)
-            await send_all(app, alert_outs(found))
+        async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_SECONDS):
+            with handling(app, events):
+                await own.ready()
+                found, made, workers = [], datetime.now(timezone.utc), monitor.roster.workers
+                for event in events:
+                    record = json.loads(event.message.value)
+                    if record.get("type") == "status":
+                        # The roster's string for the device, not the record's: a grid keeps 100,000 of them.
+                        device = getattr(workers.get(record["device"]), "device", record["device"])
+                        found += alerts.status(device, record["grid"], sys.intern(record["status"]),
+                                               datetime.fromisoformat(record["event_time"]), made)
+                await send_all(app, alert_outs(found))
 
     @app.timer(settings.patrol_tick_seconds, name="patrol-tick")
     async def patrol_tick():
