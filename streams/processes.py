@@ -38,7 +38,7 @@ class RedwallProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", self.command, *self.args],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
         return self
 
@@ -108,8 +108,9 @@ class Supervisor:
         return restarted
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM to the child when its parent dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """For `preexec_fn` (Linux): SIGTERM to the child when its parent dies, even by SIGKILL, so no
+    broker, database or Redwall process outlives the one that started it."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
