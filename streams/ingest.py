@@ -15,6 +15,7 @@ from faust.web import Request, Response, View
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import FieldReport, Record, ping_batch
+from sinks.credentials import Credential
 from streams.geofence import reason_label
 from streams.metrics import WorkerMetrics
 
@@ -54,6 +55,14 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
                     **getattr(refused, "extra", {})}
             return self.json(body, status=refused.status, headers=getattr(refused, "headers", None))
 
+        async def admit(self, request: Request) -> tuple[Credential, object]:
+            """The authenticated device and its parsed body, within its rate; Refused otherwise."""
+            device = await authenticate(credentials, "device", request.headers)
+            body = await read_json(request)
+            check_signature(credentials, device, request.headers, await request.read(), replays)
+            rate_limit.check(device.subject)  # the authenticated device, before validating or producing
+            return device, body
+
         async def produce(self, records: list[tuple[bytes, dict]]) -> None:
             send = app.producer.send
             futures = [await send(self.topic, key, json.dumps(value), None, None, None) for key, value in records]
@@ -67,10 +76,7 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
 
         async def post(self, request: Request) -> Response:
             try:
-                device = await authenticate(credentials, "device", request.headers)
-                body = await read_json(request)
-                check_signature(credentials, device, request.headers, await request.read(), replays)
-                rate_limit.check(device.subject)  # the authenticated device, before validating or producing
+                device, body = await self.admit(request)
                 reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST)
                 same_device(reports, device, indexed=isinstance(body, list))
                 event_times.check_reports(reports, indexed=isinstance(body, list))
@@ -87,10 +93,7 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
 
         async def post(self, request: Request) -> Response:
             try:
-                device = await authenticate(credentials, "device", request.headers)
-                body = await read_json(request)
-                check_signature(credentials, device, request.headers, await request.read(), replays)
-                rate_limit.check(device.subject)
+                device, body = await self.admit(request)
                 batch = validate_many(pings_record, body, 1)[0]
                 same_device([batch], device, indexed=False)
                 event_times.check_pings(batch)
