@@ -136,7 +136,7 @@ async def pipeline(settings: Settings, records, total: int, workers: int, log_di
         sink.wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
         warm = make_records(10, 10, 1, seed=99)
         warm = [(b"warm", w.replace(b"bench-", b"warm-")) for _, w in warm]
-        await asyncio.to_thread(_produce, settings.broker, settings.topic_pings, warm)
+        await asyncio.to_thread(_produce, settings, settings.topic_pings, warm)
         await wait_rows(settings.database_dsn, 10, 120)
         await reset(settings.database_dsn)
         started = time.monotonic()
