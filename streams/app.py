@@ -61,10 +61,11 @@ def create_app(
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
-    app.transport.Consumer = HandledOnlyConsumer  # commits only what an agent handled (streams/consumer.py)
     metrics_registry = metrics_registry or CollectorRegistry()
     install_faust_sensor(app, metrics_registry)
     metrics = WorkerMetrics(metrics_registry)
+    # Commits only what an agent handled (streams/consumer.py), counting what it leaves to fetch again.
+    app.transport.Consumer = HandledOnlyConsumer.counting(metrics)
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
     agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)
     credentials = CredentialCache.from_settings(settings, metrics_registry)

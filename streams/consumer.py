@@ -38,6 +38,13 @@ HEAD_GRACE_SECONDS = 10.0
 
 
 class HandledOnlyConsumer(Consumer):
+    metrics = None  # WorkerMetrics, in the class `counting` makes
+
+    @classmethod
+    def counting(cls, metrics) -> type:
+        """This consumer, counting what it leaves uncommitted and the partitions it rewinds in `metrics`."""
+        return type(cls.__name__, (cls,), {"metrics": metrics})
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._refused = weakref.WeakSet()  # messages of batches whose handling raised
@@ -53,6 +60,8 @@ class HandledOnlyConsumer(Consumer):
         skipped = message.generation_id != app.consumer_generation_id or not app.flow_control.is_active()
         if skipped or message in self._refused:
             self._refused.discard(message)
+            if self.metrics is not None:
+                self.metrics.uncommitted.labels(message.topic, "rebalance" if skipped else "failed").inc()
             self._unacked_messages.discard(message)  # so a rebalance never waits on it
             log.debug("not acknowledging %s[%d]@%d: %s", message.topic, message.partition, message.offset,
                       f"skipped (generation {message.generation_id} of {app.consumer_generation_id}, flow "
@@ -109,6 +118,8 @@ class HandledOnlyConsumer(Consumer):
             return  # an agent holds it now
         log.warning("%s[%d]: record %d still unhandled %.0f s after later ones were; fetching again from it",
                     tp.topic, tp.partition, head, now - since)
+        if self.metrics is not None:
+            self.metrics.rewinds.labels(tp.topic).inc()
         self._rewinds[tp] = asyncio.ensure_future(self._rewind(tp, head))
 
     async def _rewind(self, tp, head: int) -> None:

@@ -43,6 +43,18 @@ class WorkerMetrics:
             buckets=(1, 10, 50, 100, 500, 1000, 5000),
             registry=registry,
         )
+        # streams/consumer.py: what the worker leaves uncommitted, to be fetched and handled again.
+        self.uncommitted = Counter(
+            "redwall_records_left_uncommitted_total",
+            "Records an agent was given but left uncommitted, to be fetched again: skipped in a rebalance, "
+            "or in a batch whose handling failed",
+            ["topic", "reason"], registry=registry,
+        )
+        self.rewinds = Counter(
+            "redwall_partition_rewinds_total",
+            "Partitions fetched again from a head record left unhandled while later records were handled",
+            ["topic"], registry=registry,
+        )
 
 
 # Faust observes its latencies in milliseconds and names one histogram `..._ms`, which
