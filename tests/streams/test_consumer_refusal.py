@@ -75,3 +75,5 @@ async def test_a_batch_that_raised_is_fetched_again_before_it_is_committed(setti
     assert any(what == "handled" and FAIL in offsets for what, offsets in history[raised[0] + 1:]), history
     assert handled(out) == set(range(RECORDS)), history
     assert "fetching again from it" in log_path.read_text(), "delivered again, but not by the rewind"
+    rewinds, failed = max(offsets for what, offsets in history if what == "counted")
+    assert rewinds >= 1 and failed >= 1, history  # counted, for the ops alert on repeated rewinds
