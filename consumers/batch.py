@@ -20,6 +20,7 @@ from config.settings import Settings
 from schemas.fields import FieldError
 from schemas.records import Record
 from sinks.postgres import SinkUnavailable
+from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class BatchConsumer:
                 delay = backoff(attempt)
                 log.warning("%s: sink unavailable (attempt %d), retrying %d records in %.2f s: %s",
                             self.sink.name, attempt, len(records), delay, exc)
-                if await _stopped_within(stop, delay):
+                if await stopped_within(stop, delay):
                     return False
                 continue
             self._observe(records, written, time.perf_counter() - started)
@@ -157,11 +158,3 @@ class BatchConsumer:
 def backoff(attempt: int, cap: float = MAX_BACKOFF_SECONDS) -> float:
     """Exponential from 0.1 s with full jitter, so restarted sinks do not hit Postgres in step."""
     return random.uniform(0, min(cap, 0.1 * 2 ** attempt))
-
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-        return True
-    except TimeoutError:
-        return False

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from config.routing import Channel, Routing
 from config.kafka_security import kafka_options
 from config.settings import Settings
-from consumers.batch import _stopped_within, backoff
+from consumers.batch import backoff
 from consumers.routing import Notification, Router
 from schemas import json
 from schemas.fields import FieldError
@@ -26,8 +26,8 @@ from schemas.records import Alert, DeadLetter
 from sinks.delivery_log import DeliveryLog
 from sinks.postgres import SinkUnavailable
 from sinks.webhook import Webhook
+from streams.clock import Clock, SystemClock, stopped_within
 from streams.topics import read_topic
-from streams.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class ChannelConsumer:
             if attempt.ok:
                 return True
             log.warning("%s: attempt %d of %s failed: %s", self.channel.name, attempt_no, n.key, attempt.error)
-            if attempt_no < self.channel.attempts and await _stopped_within(stop, backoff(attempt_no, RETRY_CAP_SECONDS)):
+            if attempt_no < self.channel.attempts and await stopped_within(stop, backoff(attempt_no, RETRY_CAP_SECONDS)):
                 return False
         return await self._dead_letter(n, max(done, self.channel.attempts), stop)
 
@@ -240,7 +240,7 @@ class ChannelConsumer:
             except SinkUnavailable as exc:
                 attempt += 1
                 log.warning("%s: delivery log unavailable (attempt %d): %s", self.channel.name, attempt, exc)
-                if await _stopped_within(stop, backoff(attempt)):
+                if await stopped_within(stop, backoff(attempt)):
                     return None
 
 

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from config.kafka_security import kafka_options
 from config.settings import Settings
+from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,7 @@ class LagMonitor:
         try:
             while not stop.is_set():
                 await self.poll(admin, offsets)
-                try:
-                    await asyncio.wait_for(stop.wait(), self.interval)
-                except TimeoutError:
-                    pass
+                await stopped_within(stop, self.interval)
         finally:
             await offsets.stop()
             await admin.close()

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from config.settings import Settings
 from sinks.retention import RetentionPolicy, RetentionResult, apply_retention
+from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,7 @@ class RetentionJob:
         stop = stop or asyncio.Event()
         while not stop.is_set():
             await self.run_once()
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval)
-            except TimeoutError:
-                pass  # the interval passed: run again
+            await stopped_within(stop, self.interval)
 
     async def run_once(self) -> RetentionResult | None:
         try:

@@ -10,6 +10,8 @@ import logging
 import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
 
+from streams.clock import stopped_within
+
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
@@ -58,10 +60,7 @@ class StateGauges:
         stop = stop or asyncio.Event()
         while not stop.is_set():
             await self.poll()
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval)
-            except TimeoutError:
-                pass
+            await stopped_within(stop, self.interval)
 
     async def poll(self) -> None:
         """One read of every gauge; Postgres being away keeps the last values and is retried next time."""

@@ -17,6 +17,7 @@ from config.settings import Settings
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import Alert
+from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,13 @@ class ConsoleFeed:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("console: positions unavailable, retrying: %s", exc)
                 conn = None  # reconnect on the next round
-            await _sleep_unless(stop, self.poll_seconds)
+            await stopped_within(stop, self.poll_seconds)
         if conn is not None:
             await conn.close()
 
     async def _flush(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await _sleep_unless(stop, self.flush_seconds)
+            await stopped_within(stop, self.flush_seconds)
             batch, self.pending = self.pending, self._empty()
             if not any(batch.values()):
                 continue
@@ -143,10 +144,3 @@ class ConsoleFeed:
                     queue.put_nowait(message)
                 except asyncio.QueueFull:
                     self.clients.discard(queue)  # too slow: dropped; its page reconnects and re-reads the snapshot
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.admin import NewTopic
 
 from config.settings import Settings
+from streams.clock import stopped_within
 from streams.topics import produce_records, read_topic, wait_for_broker
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,7 @@ class BrokerWatch:
                     raise BrokerLost(f"the broker at {self.settings.broker} lost its log (epoch {self.epoch} is "
                                      f"now {now or 'gone'}): it restarted empty")
                 last_seen = loop.time()
-            try:
-                await asyncio.wait_for(stop.wait(), CHECK_SECONDS)
-            except TimeoutError:
-                pass
+            await stopped_within(stop, CHECK_SECONDS)
 
 
 def exit_for_restart(lost: BrokerLost, process: str) -> None:

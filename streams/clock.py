@@ -6,6 +6,7 @@ Detectors take `now` from a clock and never call `datetime.now()` themselves, so
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -72,3 +73,13 @@ CLOCKS = ("system", "event")
 def from_settings(settings) -> Clock:
     """The clock `REDWALL_CLOCK` names; Settings.validate has already refused anything else."""
     return EventClock() if settings.clock == "event" else SystemClock()
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less if `stop` is set meanwhile; True when stopped. The pause of every
+    periodic loop and retry backoff, so each ends at once on shutdown."""
+    try:
+        await asyncio.wait_for(stop.wait(), max(seconds, 0))
+    except TimeoutError:
+        return False
+    return True

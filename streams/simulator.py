@@ -26,6 +26,7 @@ from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
 from sinks.credentials import issue_device_token
 from streams.auth_cli import read_token_file
+from streams.clock import stopped_within
 from streams.registry import GridRegistry
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class FieldSimulator:
         return self.stats
 
     async def walk(self, device: Device, stop: asyncio.Event) -> None:
-        await _sleep(stop, self.rng.uniform(0, self.ping_interval))
+        await stopped_within(stop, self.rng.uniform(0, self.ping_interval))
         report_chance = REPORTS_PER_DEVICE_PER_MINUTE * self.ping_interval / 60
         while not stop.is_set():
             self.step(device)
@@ -118,7 +119,7 @@ class FieldSimulator:
                 await self.upload(device)
             if self.rng.random() < report_chance:
                 await self.file_report(device)
-            await _sleep(stop, self.ping_interval)
+            await stopped_within(stop, self.ping_interval)
         if device.pending:
             await self.upload(device)
 
@@ -204,19 +205,10 @@ class FieldSimulator:
             (self.settings.topic_pings, b'{"device": "dev-x", "pings": [{"lat": "north"}]}'),
             (self.settings.topic_reports, b"\xff\xfe not json at all"),
         ]
-        while not await _sleep(stop, RAW_GARBAGE_EVERY_SECONDS):
+        while not await stopped_within(stop, RAW_GARBAGE_EVERY_SECONDS):
             topic, value = samples[self.stats.raw_malformed % len(samples)]
             await producer.send_and_wait(topic, value, key=b"kcat-device")
             self.stats.raw_malformed += 1
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep, waking early when stopped; True when stopped."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
-        return False
-    return True
 
 
 async def device_tokens(settings: Settings, devices: list[str], path: Path | None) -> dict[str, str]:

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES
+from streams.clock import stopped_within
 from streams.registry import GridRegistry
 from streams import simulator
 from streams.simulator import FieldSimulator
@@ -85,10 +86,7 @@ class KafkaDevices:
             while not stop.is_set():
                 await asyncio.gather(*(self._publish(producer, d) for d in self.devices))
                 self.sent += 1
-                try:
-                    await asyncio.wait_for(stop.wait(), self.interval)
-                except TimeoutError:
-                    pass
+                await stopped_within(stop, self.interval)
         finally:
             await producer.stop()
 
