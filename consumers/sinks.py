@@ -15,15 +15,13 @@ from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
-from streams.broker_epoch import run_watched
-from schemas.records import DeadLetter, LocatedReport, PositionBatch
-from schemas.records import PatrolRecord
+from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
+from sinks.incidents import IncidentSink
 from sinks.migrate import migrate
 from sinks.partitions import PositionHistory
-from sinks.postgres import PostgresSink
 from sinks.patrol import PatrolSink
-from sinks.incidents import IncidentSink
-from schemas.records import IncidentEvent
+from sinks.postgres import PostgresSink
+from streams.broker_epoch import run_watched
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,10 @@ from prometheus_client import CollectorRegistry
 
 from config.kafka_security import faust_credentials
 from config.settings import Settings
-from streams import actions, agents, broker_epoch, escalation, ingest
+from streams import actions, agents, apidoc, broker_epoch, escalation, ingest, patrol
 from streams.consumer import HandledOnlyConsumer
 from streams.credentials import CredentialCache
 from streams.geofence import Geofencer, Topics
-from streams import apidoc, patrol
 from streams.metrics import WorkerMetrics, install_faust_sensor
 from streams.registry import GridRegistry
 from streams.topics import ensure_topics

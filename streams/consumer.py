@@ -30,6 +30,8 @@ import weakref
 from faust.transport.drivers.aiokafka import Consumer
 from faust.utils.functional import consecutive_numbers
 
+from streams.metrics import WorkerMetrics
+
 log = logging.getLogger(__name__)
 
 # How long a partition's head record may stay unhandled while later records are handled before the
@@ -38,7 +40,7 @@ HEAD_GRACE_SECONDS = 10.0
 
 
 class HandledOnlyConsumer(Consumer):
-    metrics = None  # WorkerMetrics, in the class `counting` makes
+    metrics: "WorkerMetrics"  # set by `counting`, the way to get this consumer
 
     @classmethod
     def counting(cls, metrics) -> type:
@@ -60,8 +62,7 @@ class HandledOnlyConsumer(Consumer):
         skipped = message.generation_id != app.consumer_generation_id or not app.flow_control.is_active()
         if skipped or message in self._refused:
             self._refused.discard(message)
-            if self.metrics is not None:
-                self.metrics.uncommitted.labels(message.topic, "rebalance" if skipped else "failed").inc()
+            self.metrics.uncommitted.labels(message.topic, "rebalance" if skipped else "failed").inc()
             self._unacked_messages.discard(message)  # so a rebalance never waits on it
             log.debug("not acknowledging %s[%d]@%d: %s", message.topic, message.partition, message.offset,
                       f"skipped (generation {message.generation_id} of {app.consumer_generation_id}, flow "
@@ -118,8 +119,7 @@ class HandledOnlyConsumer(Consumer):
             return  # an agent holds it now
         log.warning("%s[%d]: record %d still unhandled %.0f s after later ones were; fetching again from it",
                     tp.topic, tp.partition, head, now - since)
-        if self.metrics is not None:
-            self.metrics.rewinds.labels(tp.topic).inc()
+        self.metrics.rewinds.labels(tp.topic).inc()
         self._rewinds[tp] = asyncio.ensure_future(self._rewind(tp, head))
 
     async def _rewind(self, tp, head: int) -> None:
