@@ -3,10 +3,12 @@ session, and settings pointing at them. Tests never mock Kafka or Postgres."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +25,16 @@ def own_topics(settings: Settings, run: str) -> dict[str, str]:
     sees no earlier test's records or committed offsets."""
     return {f.name: f"{run}.{getattr(settings, f.name)}" for f in dataclasses.fields(settings)
             if f.name.startswith("topic_")}
+
+
+async def eventually(check, limit: float, interval: float = 0.25):
+    """Await `check()` until it returns something truthy or `limit` seconds pass; its last answer."""
+    deadline = time.monotonic() + limit
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval)
 
 
 @pytest.fixture(scope="session")

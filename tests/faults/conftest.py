@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -136,13 +135,3 @@ async def fault_pg(fault_postgres):
         yield conn
     finally:
         await conn.close()
-
-
-async def eventually(check, limit: float, interval: float = 0.25):
-    """Await `check()` until it returns something truthy or `limit` seconds pass; its last answer."""
-    deadline = time.monotonic() + limit
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(interval)

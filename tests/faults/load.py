@@ -18,8 +18,7 @@ from schemas import json
 from schemas.records import CATEGORIES
 from streams.clock import stopped_within
 from streams.registry import GridRegistry
-from streams import simulator
-from streams.simulator import FieldSimulator
+from streams.simulator import FieldSimulator, device_tokens
 from tests import factories
 
 
@@ -51,13 +50,11 @@ class RecordingSimulator(FieldSimulator):
         self.accepted = accepted
 
     async def run(self, stop: asyncio.Event):
-        issue = getattr(simulator, "device_tokens", None)  # devices authenticate once the API asks them to
-        if issue is not None:
-            self.tokens = await issue(self.settings, [d.id for d in self.devices], None)
+        self.tokens = await device_tokens(self.settings, [d.id for d in self.devices], None)
         return await super().run(stop)
 
-    async def post(self, path: str, body, *device):
-        status = await super().post(path, body, *device)
+    async def post(self, path: str, body, device: str):
+        status = await super().post(path, body, device)
         if status is not None and 400 <= status < 500:
             return status  # refused: nothing of it is kept
         add = self.accepted.add_batch if path == "/v1/pings" else self.accepted.add_report

@@ -13,7 +13,7 @@ import pytest
 from streams.broker_epoch import EXIT_BROKER_LOST
 from streams.processes import Supervisor
 from tests.faults.checks import everything_stored, explain_missing, stored_pings
-from tests.faults.conftest import eventually
+from tests.conftest import eventually
 from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
 
 pytestmark = pytest.mark.integration

@@ -38,7 +38,6 @@ async def test_webhook_down_for_two_minutes(webhook_outage):
     assert delivered, "no alert outlived the outage: the last one was published 10 s before the endpoint returned"
     patient = collections.Counter(i for i, _ in out.patient)
     assert patient == {i: 1 for i in delivered}, f"what the returned endpoint took: {patient}"
-    assert all(t >= out.returned_at for _, t in out.patient)
     tries = collections.Counter(r["alert_id"] for r in rows if r["outcome"] not in ("delivered", "dead_lettered"))
     assert all(tries[i] == ATTEMPTS["patient"] for i in dead), f"attempts before the dead letter: {tries}"
     late = max(t for _, t in out.patient) - out.returned_at

@@ -13,7 +13,8 @@ import pytest
 from schemas import json
 from streams.topics import read_topic
 from tests.faults.checks import everything_stored, explain_missing, ids_on_topic
-from tests.faults.conftest import eventually, routing
+from tests.conftest import eventually
+from tests.faults.conftest import routing
 from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
 from tests.receiver import start_receiver
 
@@ -79,11 +80,12 @@ async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> Non
         return {r["report_id"] for r in await pg.fetch(
             "SELECT report_id FROM incident_reports WHERE report_id = ANY($1)", list(reports))} == reports
 
-    events = {}
-    async for record in read_topic(s, s.topic_incidents):
-        event = json.loads(record.value)
-        events[event["id"]] = event
-    if not await eventually(linked, 20):
+    async def incident_events() -> dict[str, dict]:
+        return {(e := json.loads(record.value))["id"]: e async for record in read_topic(s, s.topic_incidents)}
+
+    linked_in_time = await eventually(linked, 20)
+    events = await incident_events()  # after the sink linked them: every event it wrote is on the topic by now
+    if not linked_in_time:
         unlinked = reports - {e.get("report") for e in events.values()}
         places = [tuple(r) for r in await pg.fetch("SELECT id, community_id, grid_id, event_time FROM reports "
                                                     "WHERE id = ANY($1)", list(unlinked))]
@@ -96,7 +98,13 @@ async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> Non
         f"reports with more than one transition: {[r for r, n in per_report.items() if n > 1][:5]}"
     opened = {f"{e['id']}:incident_opened" for e in events.values() if e["kind"] == "opened"}
 
-    alerts = {json.loads(r.value)["id"] async for r in read_topic(s, s.topic_alerts)}
+    async def alerts_on_topic() -> set[str]:
+        return {json.loads(r.value)["id"] async for r in read_topic(s, s.topic_alerts)}
+
+    async def opened_alerted():  # an event and its alert are sent together, but land on two topics
+        return opened <= await alerts_on_topic()
+    await eventually(opened_alerted, 10)
+    alerts = await alerts_on_topic()
     assert opened <= alerts, f"opened incidents without their alert: {sorted(opened - alerts)[:5]}"
 
     async def all_taken():

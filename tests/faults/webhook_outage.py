@@ -27,6 +27,7 @@ from tests.sinks.test_webhook import publish
 
 OUTAGE = 120.0
 ALERTS = 12
+WARM_SECONDS = 30.0  # for the healthy channel's first alert: group joins and start-up
 SPACING = 10.0  # seconds between alerts, so they keep coming while the endpoint is down
 # The most a channel may have (routing.toml allows 1..20): with backoff capped at 10 s, about a minute
 # of retries, so the alerts of the outage's first minute are dead-lettered, the later ones delivered.
@@ -92,8 +93,11 @@ class WebhookOutage:
         try:
             # Once the healthy channel takes a first alert, its consumers have joined their groups.
             await publish(s, [alert(f"warm-{self.run}", incident=f"inc-warm-{self.run}")])
+            warm_until = time.monotonic() + WARM_SECONDS
             while not healthy.delivered():
-                await asyncio.sleep(0.1)
+                if await self._sleep(0.1) or time.monotonic() > warm_until:
+                    raise RuntimeError(f"the healthy channel took no alert within {WARM_SECONDS} s:\n"
+                                       f"{self.deliver.log_tail()}")
             started = time.time()
             for i in range(ALERTS):
                 a = alert(f"wh-{self.run}-{i:02d}", incident=f"inc-wh-{self.run}-{i:02d}")

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from schemas.records import FieldReport, ping_batch
 from sinks.partitions import Window
 from tests import factories
-from tests.hostile import auth, strategies
+from tests import auth
+from tests.hostile import strategies
 from tests.hostile.strategies import encode
 from tests.integration.test_pipeline import wait_for
 

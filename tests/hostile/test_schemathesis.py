@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from schemas.openapi import document
 from schemas.records import INCIDENT_ID_PATTERN
-from tests.hostile import auth
+from tests import auth
 from tests.hostile.strategies import now
 
 pytestmark = pytest.mark.integration

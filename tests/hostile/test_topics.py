@@ -16,11 +16,11 @@ from schemas.fields import FieldError
 from schemas.records import FieldReport, IncidentAction, ping_batch
 from sinks.partitions import Window
 from streams.escalation import control_record
-from streams.topics import produce_records, read_topic
+from streams.topics import produce_records
 from tests import factories
 from tests.hostile import strategies
 from tests.hostile.strategies import encode
-from tests.integration.test_pipeline import wait_for
+from tests.integration.test_pipeline import dead_letters_from_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -66,12 +66,7 @@ def interleave(hostile: list[bytes], good: list[bytes]) -> list[bytes]:
 
 async def dead_letters(settings, key: bytes) -> dict[bytes, dict]:
     """The dead letters of records produced under `key`, by their original bytes."""
-    letters: dict[bytes, dict] = {}
-    async for record in read_topic(settings, settings.topic_deadletter):
-        if record.key == key:
-            letter = json.loads(record.value)
-            letters[base64.b64decode(letter["value_b64"])] = letter
-    return letters
+    return {base64.b64decode(letter["value_b64"]): letter for letter in await dead_letters_from_topic(settings, key)}
 
 
 async def expect_dead_letters(settings, api, topic: str, key: bytes, refused: list[bytes]) -> None:
@@ -186,6 +181,10 @@ async def test_raw_actions_topic(settings, api, pg):
 async def test_worker_restarts_over_hostile_actions(settings, api, pg):
     """A restarted worker rebuilds its state by reading redwall.actions.v1 from the start, hostile records
     and tombstones included (one crashed that rebuild once): it must still handle the next action."""
+    # Its own hostile records, so that it does not depend on test_raw_actions_topic having run first.
+    hostile = draw(strategies.raw(strategies.actions("restart") | strategies.controls()), 20) + [
+        encode({"control": "major_event", "time": strategies.now()})]
+    await produce_records(settings, settings.topic_actions, [(ACTIONS_KEY, v) for v in hostile])
     api.worker.stop()
     logged = api.worker.log_path.stat().st_size
     api.worker.start()

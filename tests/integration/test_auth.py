@@ -92,7 +92,7 @@ async def test_a_revoked_device_is_refused_at_once_without_a_restart(worker, set
         async def keep_posting(device: str, token: str) -> None:
             while not stop.is_set():
                 load.append((await post(http, f"{url}/v1/pings", factories.ping_batch(rng, device, 5), token))[0])
-                await asyncio.sleep(0.6)  # under the per-device rate limit
+                await asyncio.sleep(0.6)  # steady load, not a flood
 
         posting = [asyncio.create_task(keep_posting(d, t)) for d, t in others.items()]
         await asyncio.sleep(1)

@@ -13,11 +13,12 @@ import aiohttp
 import pytest
 
 from schemas import json
-from sinks.credentials import issue_device_token
 from streams.embedded import free_port
 from streams.processes import RedwallProcess
 from streams.topics import read_topic
 from tests import factories
+from tests.auth import device_headers
+from tests.conftest import own_topics
 from tests.ops.test_promtool import promtool
 
 pytestmark = pytest.mark.integration
@@ -28,9 +29,7 @@ RUN = uuid.uuid4().hex[:8]
 @pytest.fixture(scope="module")
 def limited(settings, tmp_path_factory):
     """A worker with small limits and input topics of its own, so what it produced can be read whole."""
-    topics = {f"topic_{name}": f"limits-{RUN}-{name}" for name in ("reports", "pings", "actions", "located_reports",
-                                                                   "positions", "deadletter", "incidents", "patrol",
-                                                                   "alerts", "alerts_deadletter")}
+    topics = own_topics(settings, f"limits-{RUN}")
     mine = dataclasses.replace(settings, web_port=free_port(), device_rate_per_second=1.0, device_burst=3,
                                max_pings_per_batch=5, ingest_max_age_days=30, **topics)
     worker = RedwallProcess("worker", mine, tmp_path_factory.mktemp("limits")).start()
@@ -43,10 +42,6 @@ def limited(settings, tmp_path_factory):
 
 def url(settings, path: str) -> str:
     return f"http://{settings.web_host}:{settings.web_port}{path}"
-
-
-async def headers(settings, device: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await issue_device_token(settings.database_url, device)}"}
 
 
 def fresh_batch(device: str, n: int, start: datetime | None = None) -> dict:
@@ -74,7 +69,7 @@ async def rejected(settings) -> dict[str, float]:
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(limited):
-    auth = await headers(limited, f"{RUN}-big")
+    auth = await device_headers(limited, f"{RUN}-big")
     big = json.dumps(fresh_batch(f"{RUN}-big", 1)) + b" " * limited.max_body_bytes
 
     async def chunks():  # no Content-Length: aiohttp must stop reading at the limit
@@ -93,14 +88,14 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(limited)
 async def test_more_pings_than_a_batch_may_carry_is_a_422_naming_pings(limited):
     device = f"{RUN}-many"
     async with aiohttp.ClientSession() as http:
-        status, _, answer = await post(http, limited, "/v1/pings", fresh_batch(device, 6), await headers(limited, device))
+        status, _, answer = await post(http, limited, "/v1/pings", fresh_batch(device, 6), await device_headers(limited, device))
     assert status == 422
     assert answer["errors"] == [{"field": "pings", "reason": "must hold 1..5 items, got 6"}]
 
 
 async def test_a_device_over_its_rate_gets_429_and_nothing_of_it_is_produced(limited):
     device, other = f"{RUN}-fast", f"{RUN}-calm"
-    auth, other_auth = await headers(limited, device), await headers(limited, other)
+    auth, other_auth = await device_headers(limited, device), await device_headers(limited, other)
     start = datetime.now(timezone.utc)
     batches = [fresh_batch(device, 2, start + timedelta(seconds=10 * k)) for k in range(5)]
     async with aiohttp.ClientSession() as http:
@@ -122,7 +117,7 @@ async def test_a_device_over_its_rate_gets_429_and_nothing_of_it_is_produced(lim
 
 async def test_event_times_far_from_now_are_refused(limited):
     device = f"{RUN}-clock"
-    auth = await headers(limited, device)
+    auth = await device_headers(limited, device)
     future = fresh_batch(device, 2, datetime.now(timezone.utc) + timedelta(hours=2))
     old = factories.report(random.Random(1), device, event_time=(datetime.now(timezone.utc) - timedelta(days=40)).isoformat())
     async with aiohttp.ClientSession() as http:
@@ -137,7 +132,7 @@ async def test_event_times_far_from_now_are_refused(limited):
 
 async def test_every_refusal_is_counted_by_a_bounded_reason_and_promtool_accepts_the_metrics(limited):
     device = f"{RUN}-odd"
-    auth = await headers(limited, device)
+    auth = await device_headers(limited, device)
     async with aiohttp.ClientSession() as http:
         assert (await post(http, limited, "/v1/pings", b"<ping/>", {**auth, "Content-Type": "application/xml"}))[0] == 415
         assert (await post(http, limited, "/v1/pings", b"{not json", auth))[0] == 400

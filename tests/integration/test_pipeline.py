@@ -15,6 +15,7 @@ from schemas import json
 from sinks.credentials import issue_device_token
 from streams.topics import produce_records, read_topic
 from tests import factories
+from tests.auth import device_headers
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +128,7 @@ async def test_http_ingest_accepts_valid_input_into_postgres(settings, pipeline,
     run = f"h{rng.randrange(10**6)}"
     reports = [factories.report(rng, f"{run}-dev") for _ in range(3)]
     batch = factories.ping_batch(rng, f"{run}-dev", 5)
-    device = {"Authorization": f"Bearer {await issue_device_token(settings.database_url, f'{run}-dev')}"}
+    device = await device_headers(settings, f"{run}-dev")
     async with aiohttp.ClientSession(headers=device) as http:
         async with http.post(f"{pipeline.url}/v1/reports", json=reports[0]) as resp:
             assert resp.status == 202

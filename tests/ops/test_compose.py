@@ -218,7 +218,7 @@ def test_postgres_takes_network_clients_only_over_tls_with_a_password_from_a_sec
         assert {"postgres_password", "postgres_ca"} <= set(services[name]["secrets"]), name
     source = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/redwall.yml").read_text())["datasources"][1]
     assert source["jsonData"]["sslmode"] == "verify-full"
-    assert in_container(source["jsonData"]["sslRootCertFile"], compose, secrets_dir)
+    assert Path(in_container(source["jsonData"]["sslRootCertFile"], compose, secrets_dir)).is_file()
     assert "postgres_ca" in services["grafana"]["secrets"]
     used = {s for service in services.values() for s in service.get("secrets", ())}
     assert used == set(compose["secrets"])

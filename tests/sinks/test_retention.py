@@ -29,6 +29,7 @@ from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from streams.embedded import free_port
 from streams.topics import ensure_topics
+from tests.conftest import eventually, own_topics
 from tests.sinks.scratch import partitions_by_day, scratch_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,18 +158,15 @@ async def test_the_sink_job_counts_what_it_removed(loaded, scratch):
 
 async def test_redwall_sink_runs_retention_when_it_starts(loaded, scratch, settings):
     run = uuid.uuid4().hex[:8]
-    topics = {name: f"test.{name}.{run}" for name in
-              ("topic_located_reports", "topic_positions", "topic_deadletter", "topic_patrol", "topic_incidents")}
     s = dataclasses.replace(settings, database_url=scratch, sink_metrics_port=free_port(), position_retention_days=5,
-                            dead_letter_retention_days=5, **topics)
-    await ensure_topics(s, tuple(topics.values()))
+                            dead_letter_retention_days=5, **own_topics(settings, f"retention-{run}"))
+    await ensure_topics(s)
     registry, stop = CollectorRegistry(), asyncio.Event()
     task = asyncio.create_task(run_sinks(s, registry, stop, group_prefix=f"test-retention-{run}"))
     try:
-        for _ in range(300):
-            if registry.get_sample_value("redwall_retention_runs_total", {"outcome": "done"}) or task.done():
-                break
-            await asyncio.sleep(0.1)
+        async def ran():
+            return registry.get_sample_value("redwall_retention_runs_total", {"outcome": "done"}) or task.done()
+        await eventually(ran, 30, interval=0.1)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
@@ -183,10 +181,9 @@ async def test_a_failed_run_is_counted_and_the_job_carries_on():
     try:
         job = RetentionJob(Settings.from_env(database_url=dsn, retention_interval_seconds=1), pool, registry)
         task = asyncio.create_task(job.run(stop))
-        for _ in range(100):  # the run at start, then one more an interval later
-            if registry.get_sample_value("redwall_retention_runs_total", {"outcome": "failed"}) >= 2:
-                break
-            await asyncio.sleep(0.1)
+        async def failed_twice():  # the run at start, then one more an interval later
+            return registry.get_sample_value("redwall_retention_runs_total", {"outcome": "failed"}) >= 2
+        await eventually(failed_twice, 10, interval=0.1)
         stop.set()
         await asyncio.wait_for(task, 5)  # still running, and stops when told
     finally:

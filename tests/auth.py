@@ -1,4 +1,4 @@
-"""The one place the hostile tests get their credentials from: tokens issued in the credential store."""
+"""The one place tests get device and dispatcher credentials from: tokens issued in the credential store."""
 
 from __future__ import annotations
 
