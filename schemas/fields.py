@@ -11,13 +11,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 
+UNKNOWN = "(unknown)"
+
+
 class FieldError(ValueError):
     """One field is wrong: `field` is a dotted path (`pings.3.lat`), `reason` says why."""
 
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: str, label: str | None = None):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        # The path with a sender's own key (an unknown field) as "(unknown)": what a metric label may show.
+        self.label = field if label is None else label
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}
@@ -26,7 +31,8 @@ class FieldError(ValueError):
         """The same error seen from the enclosing object or array (paths are built only on failure)."""
         if not parent:
             return self
-        return FieldError(f"{parent}.{self.field}" if self.field else parent, self.reason)
+        return FieldError(f"{parent}.{self.field}" if self.field else parent, self.reason,
+                          f"{parent}.{self.label}" if self.label else parent)
 
 
 class Field:
@@ -187,7 +193,7 @@ class Obj(Field):
         for key, v in value.items():
             spec = fields.get(key)
             if spec is None:
-                raise FieldError(str(key)[:64], "is not a known field")
+                raise FieldError(str(key)[:64], "is not a known field", UNKNOWN)
             if v is None and not spec.required:
                 continue
             try:

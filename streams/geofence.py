@@ -40,19 +40,12 @@ class Topics:
 
 
 _INDEX = re.compile(r"(?:^|(?<=\.))\d+(?=\.|$)")
-UNKNOWN_FIELD = "is not a known field"
 
 
 def reason_label(error: FieldError) -> str:
-    """A bounded metric label for an error: the field path with list indexes folded (`pings.*.lat`).
-
-    An unknown key is the sender's own text, so it becomes `(unknown)`: labels must not grow with input.
-    """
-    path = _INDEX.sub("*", error.field)
-    if error.reason == UNKNOWN_FIELD:
-        path = path.rpartition(".")[0] + "." if "." in path else ""
-        path += "(unknown)"
-    return path
+    """A bounded metric label for an error: the field path with list indexes folded (`pings.*.lat`) and
+    a key the sender made up as `(unknown)` (FieldError.label): labels must not grow with input."""
+    return _INDEX.sub("*", error.label)
 
 
 class Geofencer:
