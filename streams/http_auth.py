@@ -90,7 +90,8 @@ def check_signature(cache: CredentialCache, device: Credential, headers: Mapping
         return
     stamp = headers.get(TIMESTAMP, "")
     now = time.time() if now is None else now
-    if not stamp.isdigit() or abs(now - int(stamp)) > SIGNATURE_WINDOW_SECONDS:
+    # ASCII digits only, and few: str.isdigit() also takes '²' and other scripts' digits, which int() refuses.
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or abs(now - int(stamp)) > SIGNATURE_WINDOW_SECONDS:
         raise Unauthorized(401, TIMESTAMP, f"must be Unix seconds within {SIGNATURE_WINDOW_SECONDS} s of the "
                            f"server's clock ({int(now)}), got {stamp!r:.40}", "signature_stale")
     key, _ = cache.key_of("device", device.subject) or (b"", None)

@@ -131,13 +131,16 @@ async def test_event_times_far_from_now_are_refused(limited):
 
 
 async def test_every_refusal_is_counted_by_a_bounded_reason_and_promtool_accepts_the_metrics(limited):
-    device = f"{RUN}-odd"
-    auth = await device_headers(limited, device)
+    # A device each: every request counts against its device's rate (burst 3), whatever is wrong with it.
+    devices = [f"{RUN}-odd{i}" for i in range(5)]
+    auth = {d: await device_headers(limited, d) for d in devices}
     async with aiohttp.ClientSession() as http:
-        assert (await post(http, limited, "/v1/pings", b"<ping/>", {**auth, "Content-Type": "application/xml"}))[0] == 415
-        assert (await post(http, limited, "/v1/pings", b"{not json", auth))[0] == 400
-        for key in ("x-1", "'; DROP TABLE positions; --", "\u7f51\u683c" * 30):  # unknown keys: the sender's own text
-            assert (await post(http, limited, "/v1/pings", {**fresh_batch(device, 1), key: 1}, auth))[0] == 422
+        assert (await post(http, limited, "/v1/pings", b"<ping/>",
+                           {**auth[devices[0]], "Content-Type": "application/xml"}))[0] == 415
+        assert (await post(http, limited, "/v1/pings", b"{not json", auth[devices[1]]))[0] == 400
+        for device, key in zip(devices[2:], ("x-1", "'; DROP TABLE positions; --", "\u7f51\u683c" * 30)):
+            # unknown keys: the sender's own text
+            assert (await post(http, limited, "/v1/pings", {**fresh_batch(device, 1), key: 1}, auth[device]))[0] == 422
     counts = await rejected(limited)
     assert counts.get("content_type") == 1 and counts.get("not_json") == 1 and counts.get("(unknown)") == 3
     async with aiohttp.ClientSession() as http, http.get(url(limited, "/metrics")) as answer:

@@ -88,6 +88,8 @@ async def test_a_signed_request_is_accepted_once_within_the_window(cache):
     (lambda h, b: (h, b + b" "), "X-Redwall-Signature", "signature_invalid"),  # body altered
     (lambda h, b: ({**h, "X-Redwall-Timestamp": str(NOW - 301)}, b), "X-Redwall-Timestamp", "signature_stale"),
     (lambda h, b: ({**h, "X-Redwall-Timestamp": "yesterday"}, b), "X-Redwall-Timestamp", "signature_stale"),
+    (lambda h, b: ({**h, "X-Redwall-Timestamp": "\u00b2"}, b), "X-Redwall-Timestamp", "signature_stale"),  # a digit to isdigit()
+    (lambda h, b: ({**h, "X-Redwall-Timestamp": "9" * 5000}, b), "X-Redwall-Timestamp", "signature_stale"),  # beyond int()
     (lambda h, b: (signed(b, NOW, token="other"), b), "X-Redwall-Signature", "signature_invalid"),
 ])
 async def test_a_bad_signature_is_refused_naming_the_header(cache, change, field, label):
