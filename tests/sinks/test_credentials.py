@@ -11,6 +11,7 @@ import pytest
 
 from sinks.credentials import (CredentialError, check, issue, issue_device_token, listing, load_all, revoke,
                                token_hash)
+from sinks.migrate import known_migrations
 
 COMMUNITIES = {"c01", "c02"}
 
@@ -86,3 +87,19 @@ async def test_concurrent_issues_leave_exactly_one_live_credential(database_url)
         await pool.close()
     assert sum(r.token is not None for r in results) == 1
     assert len(live) == 1 and bytes(live[0]["token_sha256"]) in {token_hash(t) for t in rotated}
+
+
+async def test_grafanas_read_only_role_cannot_read_credentials(pg):
+    """Migration 0007 takes back what grafana-reader.sh's default privileges give Grafana on this table."""
+    migration = next(m for m in known_migrations() if m.name == "credentials_private")
+    await pg.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'grafana_reader') THEN "
+                     "CREATE ROLE grafana_reader NOLOGIN; END IF; END $$")
+    try:
+        await pg.execute("GRANT SELECT ON credentials, reports TO grafana_reader")  # as the default privileges do
+        await pg.execute(migration.sql())
+        can_read = "SELECT has_table_privilege('grafana_reader', $1, 'SELECT')"
+        assert not await pg.fetchval(can_read, "credentials")
+        assert await pg.fetchval(can_read, "reports")  # the dashboards' tables stay readable
+    finally:
+        await pg.execute("REVOKE ALL ON credentials, reports FROM grafana_reader")
+        await pg.execute("DROP ROLE grafana_reader")
