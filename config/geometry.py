@@ -61,12 +61,14 @@ class Geometry:
     grids: dict[str, Area]
 
 
-def load_geometry(path: str | Path) -> Geometry:
-    """Read and validate the GeoJSON at `path`; raise GeometryError on the first problem found."""
+def load_geometry(path: str | Path, check_areas: bool = True) -> Geometry:
+    """Read and validate the GeoJSON at `path`; raise GeometryError on the first problem found.
+    `check_areas=False` skips the seconds-long check of the areas themselves (H3 fills, overlaps) for
+    a caller that needs only the hierarchy of ids."""
     path = Path(path)
-    areas = _parse(path, _read(path))
-    geometry = _assemble(path, areas)
-    _check_areas(geometry)
+    geometry = _assemble(path, _parse(path, _read(path)))
+    if check_areas:
+        _check_areas(geometry)
     return geometry
 
 

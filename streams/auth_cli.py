@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from schemas import json
+from config.geometry import load_geometry
 from sinks.credentials import ROLES, CredentialError, issue, listing, revoke
 
 
@@ -62,10 +62,9 @@ def _dispatchers_add(settings, args) -> int:
 
 
 def community_ids(geometry: Path) -> set[str]:
-    """The community ids of the configured GeoJSON: only the ids, read in milliseconds (the full check of
-    the geometry, H3 fills and all, takes seconds and is `redwall migrate`'s and the worker's job)."""
-    features = json.loads(Path(geometry).read_bytes()).get("features", [])
-    return {f["properties"]["id"] for f in features if f.get("properties", {}).get("kind") == "community"}
+    """The community ids of the configured GeoJSON, without the seconds-long check of the areas
+    (`redwall migrate`'s and the worker's job); a malformed file is a GeometryError naming the feature."""
+    return set(load_geometry(geometry, check_areas=False).communities)
 
 
 def _report_issued(command: str, run) -> int:

@@ -18,9 +18,10 @@ from pathlib import Path
 import asyncpg
 
 from config.settings import Settings
-from sinks.credentials import issue_device_token, issue_dispatcher_token
+from sinks.credentials import issue_dispatcher_token
 from sinks.migrate import migrate_and_seed
 from sinks.patrol import load_roster_files
+from streams import simulator
 from streams.auth_cli import write_token_file
 from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
 from streams.inbox import routing_for_inbox
@@ -61,7 +62,9 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         asyncio.run(ensure_topics(settings))
         asyncio.run(migrate_and_seed(settings))
         asyncio.run(load_roster_files(settings))  # the patrol roster: config/roster.toml
-        device_tokens = write_token_file(workdir / "device-tokens", asyncio.run(_issue_devices(settings, devices)))
+        phones = [simulator.device_id(i) for i in range(devices)]
+        device_tokens = write_token_file(workdir / "device-tokens",
+                                         asyncio.run(simulator.device_tokens(settings, phones, None)))
         consoles = asyncio.run(_issue_dispatchers(settings))
         children = stack.enter_context(Children(settings, workdir, broker))
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
@@ -159,13 +162,6 @@ async def _wait_until_settled(dsn: str, quiet_seconds: float = 3.0, limit: float
 
 def _port(configured: int) -> int:
     return configured if port_is_free(configured) else free_port()
-
-
-async def _issue_devices(settings: Settings, devices: int) -> dict[str, str]:
-    """The simulated phones' tokens (the simulator numbers its devices dev-0001, dev-0002, ...)."""
-    ids = [f"dev-{i + 1:04d}" for i in range(devices)]
-    async with asyncpg.create_pool(settings.database_dsn, min_size=1, max_size=4) as pool:
-        return dict(zip(ids, await asyncio.gather(*[issue_device_token(pool, d) for d in ids])))
 
 
 async def _issue_dispatchers(settings: Settings) -> dict[str, str]:

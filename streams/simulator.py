@@ -92,7 +92,7 @@ class FieldSimulator:
         for i in range(devices):
             grid = grids[i % len(grids)]
             lat, lng = self.sampler.point_in(grid)
-            self.devices.append(Device(f"dev-{i + 1:04d}", grid, lat, lng, self.sampler.point_in(grid)))
+            self.devices.append(Device(device_id(i), grid, lat, lng, self.sampler.point_in(grid)))
         self.stats = Stats()
         self.tokens: dict[str, str] = {}  # device id -> its bearer token
 
@@ -209,6 +209,11 @@ class FieldSimulator:
             topic, value = samples[self.stats.raw_malformed % len(samples)]
             await producer.send_and_wait(topic, value, key=b"kcat-device")
             self.stats.raw_malformed += 1
+
+
+def device_id(i: int) -> str:
+    """The id of the i-th simulated phone (from 0): dev-0001, dev-0002, ..."""
+    return f"dev-{i + 1:04d}"
 
 
 async def device_tokens(settings: Settings, devices: list[str], path: Path | None) -> dict[str, str]:
