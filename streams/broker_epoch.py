@@ -15,11 +15,10 @@ import uuid
 from typing import Coroutine
 
 from aiokafka.errors import KafkaError
-from aiokafka.admin import NewTopic
 
 from config.settings import Settings
 from streams.clock import stopped_within
-from streams.topics import produce_records, read_topic, wait_for_broker
+from streams.topics import ensure_topics, produce_records, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,8 @@ class BrokerLost(Exception):
 
 async def broker_epoch(settings: Settings) -> str:
     """The epoch of the broker as it is now, written first if this broker has none yet."""
-    await _ensure_topic(settings)
+    # Kept for ever: on Apache Kafka retention must never remove the epoch record.
+    await ensure_topics(settings, (EPOCH_TOPIC,), partitions=1, configs={"retention.ms": "-1"})
     epoch = await _first_record(settings)
     if epoch is None:
         await produce_records(settings, EPOCH_TOPIC, [(b"epoch", uuid.uuid4().hex.encode())])
@@ -78,20 +78,6 @@ def exit_for_restart(lost: BrokerLost, process: str) -> None:
     os._exit(EXIT_BROKER_LOST)
 
 
-async def _ensure_topic(settings: Settings) -> None:
-    admin = await wait_for_broker(settings)
-    try:
-        if EPOCH_TOPIC not in await admin.list_topics():
-            # Kept for ever: on Apache Kafka retention must never remove the epoch record.
-            topic = NewTopic(EPOCH_TOPIC, num_partitions=1, replication_factor=1, topic_configs={"retention.ms": "-1"})
-            try:
-                await admin.create_topics([topic])
-            except KafkaError:
-                pass  # created meanwhile by another process starting at the same time
-    finally:
-        await admin.close()
-
-
 async def _first_record(settings: Settings) -> str | None:
     async with contextlib.aclosing(read_topic(settings, EPOCH_TOPIC, idle_seconds=1.0, partitions=[0])) as records:
         async for record in records:
@@ -102,7 +88,11 @@ async def _first_record(settings: Settings) -> str | None:
 async def run_watched(settings: Settings, process: str, work: Coroutine, stop: asyncio.Event) -> None:
     """Run `work` (a sink or delivery process's main loop) while watching the broker's epoch; when the
     broker lost its log, exit for a restart instead of carrying on from positions into the old log."""
-    epoch = await broker_epoch(settings)
+    try:
+        epoch = await broker_epoch(settings)
+    except BaseException:
+        work.close()  # never started: no "coroutine was never awaited"
+        raise
     watch = asyncio.create_task(BrokerWatch(settings, epoch).run(stop), name="broker-watch")
     task = asyncio.create_task(work, name=process)
     await asyncio.wait({watch, task}, return_when=asyncio.FIRST_COMPLETED)

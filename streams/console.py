@@ -195,8 +195,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         # A broker that lost its log ends the console for a restart, as it does the other processes.
         feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop))
-        await stop.wait()
-        await feed_task
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({feed_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        await feed_task  # a feed that failed ends the console with its error, not a page without a live feed
     finally:
         await runner.cleanup()
 

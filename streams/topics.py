@@ -31,15 +31,18 @@ async def wait_for_broker(settings: Settings, timeout: float = 30.0) -> AIOKafka
             await asyncio.sleep(0.2)
 
 
-async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Create every topic that is missing (existing ones are left alone); return partitions per topic."""
+async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None, *, partitions: int | None = None,
+                        configs: dict[str, str] | None = None) -> dict[str, int]:
+    """Create every topic that is missing (existing ones are left alone), with `partitions` (else the
+    settings') and topic `configs`; return partitions per topic."""
     topics = topics or settings.all_topics
     admin = await wait_for_broker(settings)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1) for t in missing]
+            new = [NewTopic(t, num_partitions=partitions or settings.partitions, replication_factor=1,
+                            topic_configs=configs or {}) for t in missing]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:

@@ -4,7 +4,6 @@ fetched again from the partition's head (the rewind) and committed only once han
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ def handled(out: Path) -> set[int]:
 async def test_a_batch_that_raised_is_fetched_again_before_it_is_committed(settings, tmp_path):
     group = f"refusal-{uuid.uuid4().hex[:8]}"  # the Faust app id: a group with no commit yet
     topic = f"{group}.records"
-    await ensure_topics(dataclasses.replace(settings, partitions=1), (topic,))
+    await ensure_topics(settings, (topic,), partitions=1)
     await produce_records(settings, topic, [(None, b"%d" % i) for i in range(RECORDS)])
     # Same group, never subscribed: it only reads what the worker commits.
     watcher = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=group, enable_auto_commit=False)
