@@ -95,22 +95,23 @@ class EventTimeWindow:
     def from_settings(cls, settings) -> "EventTimeWindow":
         return cls(settings.ingest_max_future_seconds, settings.ingest_max_age_days)
 
-    def check(self, times: Iterable[tuple[str, str]]) -> None:
-        """(field, RFC 3339 text) pairs, already validated; the first outside the window is refused with 422."""
+    def check(self, texts: Iterable[str], field: Callable[[int], str]) -> None:
+        """RFC 3339 texts, already validated; the first outside the window is refused with 422, naming
+        `field(i)` (built only then: this runs for every ping). Compared as UTC, whatever the offsets."""
         now = self.now()
-        earliest, latest = now - self.behind, now + self.ahead
-        for field, text in times:
-            when = datetime.fromisoformat(text)
+        earliest, latest = (now - self.behind).astimezone(timezone.utc), (now + self.ahead).astimezone(timezone.utc)
+        for i, text in enumerate(texts):
+            when = datetime.fromisoformat(text).astimezone(timezone.utc)
             if not earliest <= when <= latest:
                 reason = (f"{text} is more than {_span(self.ahead if when > now else self.behind)} "
                           f"{'ahead of' if when > now else 'before'} the server's time {now.isoformat(timespec='seconds')}")
-                raise Refused(422, [FieldError(field, reason)])
+                raise Refused(422, [FieldError(field(i), reason)])
 
     def check_reports(self, reports: list[dict], indexed: bool) -> None:
-        self.check((f"{i}.event_time" if indexed else "event_time", r["event_time"]) for i, r in enumerate(reports))
+        self.check((r["event_time"] for r in reports), "{}.event_time".format if indexed else lambda i: "event_time")
 
     def check_pings(self, batch: dict) -> None:
-        self.check((f"pings.{i}.time", p["time"]) for i, p in enumerate(batch["pings"]))
+        self.check((p["time"] for p in batch["pings"]), "pings.{}.time".format)
 
 
 def _span(delta: timedelta) -> str:
