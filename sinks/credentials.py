@@ -155,6 +155,12 @@ async def load_one(conn: asyncpg.Connection, digest: bytes) -> Credential | None
     return None if row is None else row_credential(row)
 
 
+async def load_by_id(conn: asyncpg.Connection, credential_id: int) -> tuple[bytes, Credential] | None:
+    """One credential row and its token's hash, by the id a change notification carries."""
+    row = await conn.fetchrow(_SELECT + " WHERE id = $1", credential_id)
+    return None if row is None else (bytes(row["token_sha256"]), row_credential(row))
+
+
 async def issue_device_token(db, device: str) -> str:
     """A fresh token for a device (any live one is revoked): for the simulator, the demo and the tests."""
     return (await issue(db, "device", device, rotate=True)).token

@@ -11,8 +11,7 @@ from typing import Awaitable, Callable
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from schemas import json
-from sinks.credentials import Credential, load_all, load_one, token_hash
+from sinks.credentials import Credential, load_all, load_by_id, load_one, token_hash
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class CredentialCache:
         self._task: asyncio.Task | None = None
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()  # one query at a time on the listening connection
-        self._buffer: list | None = None
+        self._fetches: set[asyncio.Task] = set()  # rows named by notifications, being read
         self._synced_at = 0.0
         self._misses = (0.0, 0)
         registry = registry or CollectorRegistry()
@@ -136,13 +135,8 @@ class CredentialCache:
 
     async def reload(self) -> None:
         async with self._lock:
-            self._buffer = []
-            try:
-                table = await load_all(self._conn)
-                for digest, credential in self._buffer:  # notified while loading: maybe newer than the load
-                    _put(table, digest, credential)
-            finally:
-                buffered, self._buffer = self._buffer, None
+            table = await load_all(self._conn)
+        # A row notified during the load is read after it (the lock), so the newer state wins.
         for digest, credential in self.table.items():
             if credential.revoked:  # revocation is for good: no load may undo one
                 _put(table, digest, credential)
@@ -150,15 +144,24 @@ class CredentialCache:
         self.table, self.ready, self._synced_at = table, True, time.monotonic()
         self._loaded.set()
         self.reloads.labels("ok").inc()
-        log.debug("credentials: %d loaded, %d notified during the load", len(table), len(buffered))
+        log.debug("credentials: %d loaded", len(table))
 
     def _notified(self, conn, pid, channel, payload: str) -> None:
-        row = json.loads(payload)
-        digest = bytes.fromhex(row["token_sha256"])
-        credential = Credential(row["kind"], row["subject"], row["role"], row["community"], row["revoked"])
-        self._store(digest, credential)
-        if self._buffer is not None:
-            self._buffer.append((digest, credential))
+        task = asyncio.get_running_loop().create_task(self._read_notified(int(payload)))
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
+
+    async def _read_notified(self, credential_id: int) -> None:
+        """The row a notification names (it carries only the id: any login may LISTEN). A failed read
+        is left to the periodic count check, which reloads in full when the store differs."""
+        try:
+            async with self._lock:
+                found = await load_by_id(self._conn, credential_id)
+        except (*_DB_ERRORS, AttributeError) as exc:  # AttributeError: the connection went away meanwhile
+            log.warning("credentials: reading notified row %d failed: %s", credential_id, exc)
+            return
+        if found is not None:
+            self._store(*found)
 
     def _may_look_up(self) -> bool:
         if self._conn is None or self._conn.is_closed():

@@ -103,3 +103,14 @@ async def test_grafanas_read_only_role_cannot_read_credentials(pg):
     finally:
         await pg.execute("REVOKE ALL ON credentials, reports FROM grafana_reader")
         await pg.execute("DROP ROLE grafana_reader")
+
+
+async def test_a_change_notification_names_the_row_and_carries_no_token_hash(database_url, pg):
+    """Any login may LISTEN: the notification says which row changed, and the caches read it themselves."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await pg.add_listener("redwall_credentials", lambda *args: heard.put_nowait(args[-1]))
+    issued = await issue(database_url, "device", unique("notify"))
+    payload = await asyncio.wait_for(heard.get(), 5)
+    row = await pg.fetchrow("SELECT id, token_sha256 FROM credentials WHERE token_sha256 = $1", token_hash(issued.token))
+    assert payload == str(row["id"])
+    assert bytes(row["token_sha256"]).hex() not in payload and issued.token not in payload
