@@ -34,6 +34,8 @@ class Settings:
     # Resolution 12 cells are ~10.8 m across an edge (~300 m²): about twice a 5 m GPS fix, so a
     # cell is as fine as the data can tell apart. Finer cells would only grow the index (res 13 is
     # 7x the cells) without changing any answer, because border cells get an exact test anyway.
+    timezone: str = _env("timezone", "IANA time zone of the street: every time shown to a person is in it, to the minute",
+                         "Asia/Shanghai")
     h3_resolution: int = _env("h3_resolution", "H3 resolution of the cell-to-grid index (9..14)", 12)
     geometry_path: Path = _env("geometry", "GeoJSON with the street, communities and grids", SAMPLE_GEOMETRY)
     major_events_path: Path = _env("major_events", "TOML with major-event periods (重大活动保障期)", SAMPLE_MAJOR_EVENTS)
@@ -153,6 +155,7 @@ class Settings:
 
     def validate(self) -> None:
         checks = [
+            (_is_zone(self.timezone), "timezone", "use an IANA time zone name such as Asia/Shanghai"),
             (9 <= self.h3_resolution <= 14, "h3_resolution", "use 9..14; 12 suits 5 m GPS"),
             (self.partitions >= 1, "partitions", "use a positive number"),
             (0 < self.web_port < 65536, "web_port", "use a TCP port 1..65535"),
@@ -204,6 +207,15 @@ class Settings:
     def describe(self) -> list[tuple[str, str, object]]:
         """(variable, doc, value) for every setting, for `redwall settings`."""
         return [(f.metadata["env"], f.metadata["doc"], getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+
+def _is_zone(name: str) -> bool:
+    from schemas.display import zone
+
+    try:
+        return zone(name) is not None
+    except ValueError:
+        return False
 
 
 def _field(name: str) -> dataclasses.Field:

@@ -16,12 +16,12 @@ import aiohttp
 from config.routing import Channel
 from consumers.routing import Notification
 from schemas import json
+from schemas.display import LEVEL as LEVEL_ZH
 
 SIGNATURE_HEADER = "X-Redwall-Signature"
 TIMESTAMP_HEADER = "X-Redwall-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 WECOM_MAX_BYTES = 4096  # the robot refuses longer markdown
-LEVEL_ZH = {"grid": "网格", "community": "社区", "street": "街道", "district": "区（越级）"}
 
 
 @dataclass(frozen=True)

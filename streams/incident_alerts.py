@@ -5,13 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-CATEGORY_ZH = {
-    "sanitation": "环境卫生", "illegal_construction": "违法建设", "group_renting": "群租",
-    "underground_space": "地下空间", "safety_hazard": "安全隐患", "dispute": "矛盾纠纷",
-    "facility_damage": "设施损坏", "illegal_parking": "违章停车", "new_resident": "生脸登记",
-    "hotline_12345": "12345 热线", "public_sentiment": "民情日志", "other": "其他",
-}
-LEVEL_ZH = {"grid": "网格", "community": "社区", "street": "街道", "district": "区"}
+from schemas.display import CATEGORY as CATEGORY_ZH, LEVEL as LEVEL_ZH
 
 # kind -> (Chinese title, English title); {cat}/{level} are filled in.
 _TITLES = {

@@ -22,6 +22,7 @@ def test_values_are_read_and_typed():
     [
         ({"REDWALL_PARTITIONS": "four"}, "REDWALL_PARTITIONS='four' is not a int"),
         ({"REDWALL_H3_RESOLUTION": "3"}, "REDWALL_H3_RESOLUTION=3 is invalid: use 9..14"),
+        ({"REDWALL_TIMEZONE": "Beijing"}, "REDWALL_TIMEZONE=Beijing is invalid: use an IANA time zone name"),
         ({"REDWALL_GEOMETRY": "/nowhere.geojson"}, "REDWALL_GEOMETRY=/nowhere.geojson is invalid: no file"),
         ({"REDWALL_MAJOR_EVENTS": "/nowhere.toml"}, "REDWALL_MAJOR_EVENTS="),
         ({"DATABASE_URL": "localhost"}, "DATABASE_URL=localhost is invalid"),

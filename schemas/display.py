@@ -1,0 +1,80 @@
+"""What people read: the Chinese names of categories, severities, levels, statuses, roles and alert kinds,
+and times in the street's time zone to the minute. Defined here once; the alerts, the webhooks, the
+console (served as JSON at /api/names) and the CLI all take them from this module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from schemas.records import ALERT_KINDS, CATEGORIES, INCIDENT_EVENTS, INCIDENT_STATUSES, LEVELS, PATROL_STATUSES, \
+    PRIORITIES, SEVERITIES
+
+CATEGORY = {
+    "sanitation": "环境卫生", "illegal_construction": "违法建设", "group_renting": "群租",
+    "underground_space": "地下空间", "safety_hazard": "安全隐患", "dispute": "矛盾纠纷",
+    "facility_damage": "设施损坏", "illegal_parking": "违章停车", "new_resident": "生脸登记",
+    "hotline_12345": "12345 热线", "public_sentiment": "民情日志", "other": "其他",
+}
+SEVERITY = {"low": "轻微", "medium": "一般", "high": "较重", "critical": "严重"}
+# district: beyond the street, which the principle says should not happen, hence 越级.
+LEVEL = {"grid": "网格", "community": "社区", "street": "街道", "district": "区（越级）"}
+PRIORITY = {"normal": "普通", "high": "优先", "top": "特急"}
+INCIDENT_STATUS = {"assigned": "待签收", "acknowledged": "处置中", "resolved": "已办结", "closed": "已关闭"}
+INCIDENT_EVENT = {
+    "opened": "立案", "report_merged": "合并上报", "assigned": "转派", "acknowledged": "签收", "escalated": "升级",
+    "deadline_missed": "超时", "resolved": "办结", "reopened": "重新打开", "closed": "关闭",
+    "action_rejected": "操作被拒",
+}
+PATROL_STATUS = {"off_duty": "不在班", "unknown": "待定位", "on_post": "在岗", "off_post": "离岗", "offline": "失联"}
+ALERT_KIND = {
+    "incident_opened": "新事件", "incident_escalated": "事件升级", "deadline_breached": "超时督办",
+    "incident_reopened": "事件重开", "ceiling_exceeded": "越过街道上报", "off_post": "离岗", "offline": "失联",
+    "coverage_gap": "在岗不足", "patrol_advisory": "前响应巡查", "incident_assigned": "事件转派",
+}
+ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
+DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}
+ROLE = {"street": "街道调度", "community": "社区调度", "read": "只读"}
+
+_DECLARED = ((CATEGORY, CATEGORIES), (SEVERITY, SEVERITIES), (LEVEL, LEVELS), (PRIORITY, PRIORITIES),
+             (INCIDENT_STATUS, INCIDENT_STATUSES), (INCIDENT_EVENT, INCIDENT_EVENTS), (PATROL_STATUS, PATROL_STATUSES),
+             (ALERT_KIND, ALERT_KINDS))
+# A value added to a record without its Chinese name fails at import, not in front of a dispatcher.
+for _names, _values in _DECLARED:
+    assert set(_names) == set(_values), f"Chinese names out of step with the records: {set(_names) ^ set(_values)}"
+
+
+def names() -> dict[str, dict[str, str]]:
+    """Every table above, for the console's page."""
+    return {"category": CATEGORY, "severity": SEVERITY, "level": LEVEL, "priority": PRIORITY,
+            "incident_status": INCIDENT_STATUS, "incident_event": INCIDENT_EVENT, "patrol_status": PATROL_STATUS,
+            "alert_kind": ALERT_KIND, "alert_status": ALERT_STATUS, "deadline": DEADLINE, "role": ROLE}
+
+
+@lru_cache(maxsize=None)
+def zone(name: str) -> ZoneInfo:
+    """The time zone called `name` (an IANA name such as Asia/Shanghai); ValueError naming it if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name (IANA, e.g. Asia/Shanghai)") from None
+
+
+def local_minute(when: datetime | str, tz: str) -> str:
+    """`2026-12-06 14:22`: an instant as a person in the street reads it."""
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    return when.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def span_zh(seconds: float) -> str:
+    """A duration in words, to the minute: `2小时05分`, `45分钟`, `3天4小时`."""
+    minutes = int(abs(seconds) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时{minutes:02d}分"
+    return f"{minutes}分钟"
