@@ -240,6 +240,8 @@ IncidentState = Obj(
         "last_report_at": Time(),
         "cluster_cell": Str("H3 cell of the clustering neighbourhood", max_len=16),
         "flags": Array(Enum(values=("sensitive_zone", "cluster_escalated", "ceiling_exceeded")), max_items=3),
+        "missed": Obj({"acknowledge": Time(required=False), "resolve": Time(required=False)},
+                      "deadlines missed with no level left to escalate to: overdue (超时) since then", required=False),
     },
     "The incident after the transition: enough to rebuild open incidents and deadlines from the topic.",
 )

@@ -43,6 +43,9 @@ class Incident:
     flags: set[str] = field(default_factory=set)
     seq: int = 0
     closed_at: datetime | None = None  # when it was resolved or closed; the engine forgets it later
+    # Deadlines missed with no level left to escalate to (deadline_missed): kept, so the incident
+    # shows as overdue since then, and never fired again.
+    missed: dict[str, datetime] = field(default_factory=dict)
 
     def state(self) -> dict:
         s = {"status": self.status, "level": self.level, "owner": self.owner, "priority": self.priority,
@@ -53,6 +56,8 @@ class Incident:
             s["ack_by"] = self.ack_by.isoformat()
         if self.resolve_by:
             s["resolve_by"] = self.resolve_by.isoformat()
+        if self.missed:
+            s["missed"] = {kind: due.isoformat() for kind, due in sorted(self.missed.items())}
         return s
 
     @classmethod
@@ -61,7 +66,8 @@ class Incident:
         return cls(e["incident"], e["street"], e["community"], e.get("grid"), e["category"], e["severity"],
                    s["priority"], s["cluster_cell"], s["status"], s["level"], s["owner"], t(s["opened_at"]),
                    t(s["last_report_at"]), int(s["reports"]), t(s.get("ack_by")), t(s.get("resolve_by")),
-                   set(s["flags"]), int(e["seq"]), t(e["when"]) if s["status"] in ("resolved", "closed") else None)
+                   set(s["flags"]), int(e["seq"]), t(e["when"]) if s["status"] in ("resolved", "closed") else None,
+                   {kind: t(due) for kind, due in s.get("missed", {}).items()})
 
 
 @dataclass

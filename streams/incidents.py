@@ -166,8 +166,9 @@ class IncidentEngine:
         why = f"{kind} deadline {due.isoformat()} missed at {inc.level}"
         if self._escalate(inc, "deadline", due, SYSTEM, why, f"deadline_{kind}", out, source=due):
             return
-        # At the street (or the district) with no rule to go further: chase the owner, stay put.
-        setattr(inc, "ack_by" if kind == "acknowledge" else "resolve_by", None)
+        # At the street (or the district) with no rule to go further: chase the owner, stay put, and
+        # keep the deadline, so the incident reads as overdue since then.
+        inc.missed[kind] = due
         event = self._event(inc, "deadline_missed", due, SYSTEM, why, f"deadline_{kind}", from_level=inc.level)
         out.events.append(event)
         self._alert(out, event, "deadline_breached", inc.level, inc.owner, due)
@@ -193,14 +194,17 @@ class IncidentEngine:
 
     def _do_ack(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.ack_by = "acknowledged", None
+        inc.missed.pop("acknowledge", None)
         out.events.append(self._action_event(inc, "acknowledged", a))
 
     def _do_resolve(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "resolved", None, None, self.clock.now()
+        inc.missed.clear()
         out.events.append(self._action_event(inc, "resolved", a))
 
     def _do_close_duplicate(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "closed", None, None, self.clock.now()
+        inc.missed.clear()
         out.events.append(self._action_event(inc, "closed", a, f"duplicate of {a['duplicate_of']}: "))
 
     def _do_reopen(self, inc: Incident, a: dict, out: Outcome) -> None:
@@ -267,6 +271,7 @@ class IncidentEngine:
         d = self.rules.deadlines_for(inc.level, inc.category)
         factor = self.major_events.deadline_factor(when)
         inc.ack_by, inc.resolve_by = when + d.acknowledge * factor, when + d.resolve * factor
+        inc.missed.clear()
         self._push_deadlines(inc)
 
     def _push_deadlines(self, inc: Incident) -> None:
@@ -277,6 +282,8 @@ class IncidentEngine:
 
     @staticmethod
     def _pending(inc: Incident, kind: str) -> datetime | None:
+        if kind in inc.missed:
+            return None  # chased once already; it stays overdue, it does not fire again
         if kind == "acknowledge":
             return inc.ack_by if inc.status == "assigned" else None
         return inc.resolve_by if inc.status in OPEN else None

@@ -183,3 +183,22 @@ def test_replay_does_not_re_alert(engine, clock):
     # An old report never seen before is stored (an event) but pages nobody.
     old = rebuilt.report(located("r-old", "dispute", "low", nearby(PLAIN, 60), T0 - timedelta(days=2)))
     assert [e["kind"] for e in old.events] == ["opened"] and old.alerts == [] and old.suppressed == 1
+
+
+def test_a_deadline_missed_at_the_street_stays_overdue_fires_once_and_survives_a_rebuild(engine, clock):
+    """超时督办 at the top: the missed deadline stays in the state, so the incident reads as overdue
+    since then (not measured afresh against its resolve deadline), and it is not chased twice."""
+    inc = engine.report(located("r1", "safety_hazard", "high")).events[0]["incident"]  # street, 15 min ack
+    travel(clock, minutes=16)
+    missed = checked(engine.due()).events[-1]
+    assert missed["kind"] == "deadline_missed"
+    assert missed["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
+    assert missed["state"]["missed"] == {"acknowledge": (T0 + minutes(15)).isoformat()}
+    travel(clock, hours=1)
+    assert [e["kind"] for e in engine.due().events] == []  # the resolve deadline (4 h) is not due yet
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()))
+    rebuilt.restore(missed)
+    assert rebuilt.incidents[inc].missed == {"acknowledge": T0 + minutes(15)}
+    assert rebuilt.due().events == []  # a rebuilt worker does not chase it again
+    acked = checked(rebuilt.action(action("a1", inc, "ack", clock.now())))
+    assert "missed" not in acked.events[0]["state"]  # acknowledged: measured by its resolve deadline now
