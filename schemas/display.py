@@ -9,7 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.records import ALERT_KINDS, CATEGORIES, INCIDENT_EVENTS, INCIDENT_STATUSES, LEVELS, PATROL_STATUSES, \
-    PRIORITIES, SEVERITIES
+    PRIORITIES, SEVERITIES, UNLOCATED
 
 CATEGORY = {
     "sanitation": "环境卫生", "illegal_construction": "违法建设", "group_renting": "群租",
@@ -36,6 +36,7 @@ ALERT_KIND = {
 ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
 DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}
 ROLE = {"street": "街道调度", "community": "社区调度", "read": "只读"}
+PLACE = {UNLOCATED: "未定位（街道外）"}  # pseudo-communities; real ones are named by the geometry
 
 _DECLARED = ((CATEGORY, CATEGORIES), (SEVERITY, SEVERITIES), (LEVEL, LEVELS), (PRIORITY, PRIORITIES),
              (INCIDENT_STATUS, INCIDENT_STATUSES), (INCIDENT_EVENT, INCIDENT_EVENTS), (PATROL_STATUS, PATROL_STATUSES),
@@ -49,7 +50,7 @@ def names() -> dict[str, dict[str, str]]:
     """Every table above, for the console's page."""
     return {"category": CATEGORY, "severity": SEVERITY, "level": LEVEL, "priority": PRIORITY,
             "incident_status": INCIDENT_STATUS, "incident_event": INCIDENT_EVENT, "patrol_status": PATROL_STATUS,
-            "alert_kind": ALERT_KIND, "alert_status": ALERT_STATUS, "deadline": DEADLINE, "role": ROLE}
+            "alert_kind": ALERT_KIND, "alert_status": ALERT_STATUS, "deadline": DEADLINE, "role": ROLE, "place": PLACE}
 
 
 @lru_cache(maxsize=None)

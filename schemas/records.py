@@ -188,6 +188,8 @@ Alert = Record(
     "Someone must act: published to redwall.alerts.v1, delivered by the routing consumers.",
 )
 
+# The community of an incident whose report lies outside every street: the street's dispatchers place it.
+UNLOCATED = "unlocated"
 INCIDENT_ID_PATTERN = r"inc-[A-Za-z0-9_.]+-[0-9a-f]{12}"  # inc-<community>-<hash>: the community is the key
 ACTIONS = ("ack", "resolve", "reopen", "request_escalation", "reassign", "close_duplicate")
 
