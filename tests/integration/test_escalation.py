@@ -142,13 +142,13 @@ async def isolated(settings, tmp_path):
     run = f"esc{random.randrange(10**6)}"
     topics = own_topics(settings, run)
     mine = dataclasses.replace(settings, clock="event", clock_event_ack=True, web_port=free_port(),
-                               sink_metrics_port=free_port(), **topics)
+                               worker_metrics_port=free_port(), sink_metrics_port=free_port(), **topics)
     await ensure_topics(mine)
     stop = asyncio.Event()
     sinks = asyncio.create_task(run_sinks(mine, CollectorRegistry(), stop, group_prefix=f"{run}-sink"))
     worker = RedwallProcess("worker", mine, tmp_path).start()
     try:
-        worker.wait_http(f"http://{mine.web_host}:{mine.web_port}/metrics")
+        worker.wait_http(f"http://127.0.0.1:{mine.worker_metrics_port}/metrics")
         yield run, mine, worker
     finally:
         worker.stop()
@@ -210,7 +210,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
         model.tick(when)
         await broadcast(s, tick(when))
     worker.start()
-    worker.wait_http(f"{url}/metrics")
+    worker.wait_http(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
     assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
 
     # Phase four at 6:05: reopen the resolved one; then the last tick.

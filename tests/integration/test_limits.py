@@ -30,11 +30,12 @@ RUN = uuid.uuid4().hex[:8]
 def limited(settings, tmp_path_factory):
     """A worker with small limits and input topics of its own, so what it produced can be read whole."""
     topics = own_topics(settings, f"limits-{RUN}")
-    mine = dataclasses.replace(settings, web_port=free_port(), device_rate_per_second=1.0, device_burst=3,
+    mine = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port(),
+                               device_rate_per_second=1.0, device_burst=3,
                                max_pings_per_batch=5, ingest_max_age_days=30, **topics)
     worker = RedwallProcess("worker", mine, tmp_path_factory.mktemp("limits")).start()
     try:
-        worker.wait_http(f"http://{mine.web_host}:{mine.web_port}/metrics")
+        worker.wait_http(metrics_url(mine))
         yield mine
     finally:
         worker.stop()
@@ -42,6 +43,10 @@ def limited(settings, tmp_path_factory):
 
 def url(settings, path: str) -> str:
     return f"http://{settings.web_host}:{settings.web_port}{path}"
+
+
+def metrics_url(settings) -> str:
+    return f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
 
 
 def fresh_batch(device: str, n: int, start: datetime | None = None) -> dict:
@@ -58,7 +63,7 @@ async def post(http, settings, path: str, body, auth, **extra):
 
 
 async def rejected(settings) -> dict[str, float]:
-    async with aiohttp.ClientSession() as http, http.get(url(settings, "/metrics")) as answer:
+    async with aiohttp.ClientSession() as http, http.get(metrics_url(settings)) as answer:
         text = await answer.text()
     counts: dict[str, float] = {}
     for line in text.splitlines():
@@ -143,7 +148,7 @@ async def test_every_refusal_is_counted_by_a_bounded_reason_and_promtool_accepts
             assert (await post(http, limited, "/v1/pings", {**fresh_batch(device, 1), key: 1}, auth[device]))[0] == 422
     counts = await rejected(limited)
     assert counts.get("content_type") == 1 and counts.get("not_json") == 1 and counts.get("(unknown)") == 3
-    async with aiohttp.ClientSession() as http, http.get(url(limited, "/metrics")) as answer:
+    async with aiohttp.ClientSession() as http, http.get(metrics_url(limited)) as answer:
         exposition = await answer.read()
     result = promtool("check", "metrics", stdin=exposition)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
