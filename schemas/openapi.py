@@ -12,6 +12,9 @@ MAX_REPORTS_PER_REQUEST = 100
 # Filled in by the action view (streams/actions.py): the URL's incident, the token's dispatcher as actor,
 # a fresh id and the time when absent; so a bare {action, reason} is usable.
 ACTION_DEFAULTED = ("id", "time", "incident", "actor")
+# What an action cannot be done without, beyond the fields every action needs: the view refuses it (422)
+# rather than accept it for the engine to reject.
+ACTION_NEEDS = {"reassign": "owner", "close_duplicate": "duplicate_of"}
 
 
 def component(record: Record) -> dict:
@@ -24,6 +27,9 @@ def action_request() -> dict:
     schema = component(IncidentAction)
     schema["title"] = "IncidentActionRequest"
     schema["required"] = [k for k in schema["required"] if k not in ACTION_DEFAULTED]
+    schema["allOf"] = [{"if": {"properties": {"action": {"const": action}}, "required": ["action"]},
+                        "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}}}
+                       for action, field in ACTION_NEEDS.items()]
     return schema
 
 
@@ -60,8 +66,9 @@ _REFUSALS = {
     "401": "no valid `Authorization: Bearer <token>`",
     "403": "the token may not do this (another device, a revoked device, a role without the right)",
     "413": "the body is larger than the configured maximum",
-    "415": "the content type is not JSON",
-    "422": "the body is JSON but not a valid record: each error names the field and the reason",
+    "415": "the content type is not application/json (or there is none)",
+    "422": "the body is JSON but not a valid record: one error for each wrong field (up to 100), naming the field "
+           "and the reason",
     "429": "too many requests from this device: wait `Retry-After` seconds",
     "503": "the worker is still loading credentials: retry shortly",
 }

@@ -19,13 +19,13 @@ from faust.web import Request, Response, View
 
 from schemas import json
 from schemas.fields import FieldError, now_rfc3339
+from schemas.openapi import ACTION_NEEDS
 from schemas.records import INCIDENT_ID_PATTERN, IncidentAction
 from sinks.credentials import Credential
 from streams.credentials import CredentialCache, refusal
-from streams.geofence import reason_label
 from streams.http_auth import authenticate
 from streams.incidents import community_of
-from streams.ingest import Refused, read_json, validate_many
+from streams.ingest import Refused, read_json
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,7 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
                 "event saying why not")}, status=202)
 
         def refuse(self, refused: Refused, incident: str, dispatcher: Credential | None) -> Response:
-            labels = getattr(refused, "labels", None) or [reason_label(e) for e in refused.errors]
-            for label in labels:
+            for label in refused.reasons():
                 metrics.rejected.labels(settings.topic_actions, "http", label).inc()
             if isinstance(refused, OutsideRole):
                 log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", dispatcher.subject,
@@ -71,24 +70,50 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
 
 
 def parse_action(incident: str, body, communities, dispatcher: Credential) -> dict:
-    """The action a request asks for, by `dispatcher`; Refused names the field and the reason."""
+    """The action a request asks for, by `dispatcher`; Refused names the field and the reason (for a
+    malformed body, 422 naming every wrong field)."""
+    community = _community(incident, communities)
+    why_not = refusal(dispatcher, community)
+    if why_not:
+        raise OutsideRole("incident", why_not)
+    if not isinstance(body, dict):
+        raise Refused(422, [FieldError("(body)", "must be a JSON object")])
+    if body.get("actor", dispatcher.subject) != dispatcher.subject:
+        raise OutsideRole("actor", f"is {body['actor']!r:.80}, but the token is dispatcher {dispatcher.subject}'s: "
+                                   "a dispatcher acts only as itself", "actor_mismatch")
+    action = {**body, "incident": incident, "actor": dispatcher.subject}  # in the body's order, as refusals name it
+    # Defaults that make a bare {action, reason} usable; a client that retries sends its own id.
+    action.setdefault("id", f"act-{uuid.uuid4().hex}")
+    action.setdefault("time", now_rfc3339())
+    errors = []
+    try:
+        action = IncidentAction.validate(action)
+    except FieldError as error:
+        errors = error.each()
+    errors += _body_errors(body, incident, action)
+    if errors:
+        raise Refused(422, errors)
+    return action
+
+
+def _community(incident: str, communities) -> str:
+    """The community an incident id names, if it is one of this street's; else 404."""
     if not _INCIDENT.fullmatch(incident):
         reason = f"{incident!r:.80} is not an incident id (inc-<community>-<12 hex>)"
         raise Refused(404, [FieldError("incident", reason)])
     community = community_of(incident)
     if community not in communities:
         raise Refused(404, [FieldError("incident", f"no community {community!r} in this street")])
-    why_not = refusal(dispatcher, community)
-    if why_not:
-        raise OutsideRole("incident", why_not)
-    if not isinstance(body, dict):
-        raise Refused(422, [FieldError("(body)", "must be a JSON object")])
+    return community
+
+
+def _body_errors(body: dict, incident: str, action: dict) -> list[FieldError]:
+    """What the record's schema cannot say: the URL's incident rules, and what each action needs."""
+    errors = []
     if body.get("incident", incident) != incident:
-        raise Refused(422, [FieldError("incident", "differs from the incident in the URL")])
-    if body.get("actor", dispatcher.subject) != dispatcher.subject:
-        raise OutsideRole("actor", f"is {body['actor']!r:.80}, but the token is dispatcher {dispatcher.subject}'s: "
-                                   "a dispatcher acts only as itself", "actor_mismatch")
-    # Defaults that make a bare {action, reason} usable; a client that retries sends its own id.
-    action = {"id": f"act-{uuid.uuid4().hex}", "time": now_rfc3339(), **body, "incident": incident,
-              "actor": dispatcher.subject}
-    return validate_many(IncidentAction, action, 1)[0]
+        errors.append(FieldError("incident", "differs from the incident in the URL"))
+    kind = action.get("action")
+    needed = ACTION_NEEDS.get(kind) if isinstance(kind, str) else None  # a list is no key (and no action)
+    if needed is not None and action.get(needed) is None:
+        errors.append(FieldError(needed, f"is required when action is {kind}"))
+    return errors
