@@ -64,6 +64,9 @@ class Settings:
     )
     deliver_metrics_port: int = _env("deliver_metrics_port", "port of the delivery process's /metrics", 9102)
     console_port: int = _env("console_port", "port of the dispatcher console (`redwall console`)", 6070)
+    action_verdict_seconds: float = _env(
+        "action_verdict_seconds", "how long POST /v1/incidents/{id}/actions waits for the engine's verdict before "
+        "answering 202 (accepted, verdict not yet known)", 3.0)
     credentials_reload_seconds: float = _env(
         "credentials_reload_seconds", "how often workers and the console compare their credentials with Postgres, "
         "reloading in full on a difference (changes arrive at once by LISTEN/NOTIFY)", 60.0)
@@ -172,6 +175,7 @@ class Settings:
             (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
             (self.credentials_reload_seconds > 0, "credentials_reload_seconds", "use a positive number of seconds"),
+            (0 <= self.action_verdict_seconds <= 60, "action_verdict_seconds", "use 0..60 seconds (3 by default)"),
             (self.major_events_path.is_file(), "major_events_path", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
             (self.clock in ("system", "event"), "clock", "use system (production) or event (replays, tests)"),

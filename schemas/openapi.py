@@ -6,7 +6,8 @@ document, the validator and `redwall schemas export` cannot drift apart.
 
 from __future__ import annotations
 
-from schemas.records import INCIDENT_ID_PATTERN, FieldReport, IncidentAction, Record, ping_batch
+from schemas.records import (INCIDENT_EVENTS, INCIDENT_ID_PATTERN, FieldReport, IncidentAction, IncidentEvent, Record,
+                             ping_batch)
 
 MAX_REPORTS_PER_REQUEST = 100
 # Filled in by the action view (streams/actions.py): the URL's incident, the token's dispatcher as actor,
@@ -74,8 +75,9 @@ _REFUSALS = {
 }
 
 
-def _responses(accepted: dict, described: str, extra: dict | None = None, without: tuple[str, ...] = ()) -> dict:
-    out = {"202": _json(accepted, described)}
+def _responses(accepted: dict, described: str, extra: dict | None = None, without: tuple[str, ...] = (),
+               done: dict | None = None) -> dict:
+    out = {"202": _json(accepted, described), **(done or {})}
     refusals = {**_REFUSALS, **(extra or {})}
     for status, why in sorted(refusals.items()):
         if status not in without:
@@ -106,6 +108,14 @@ def _accepted_pings() -> dict:
             "properties": {"device": {"type": "string"}, "accepted": {"type": "integer", "minimum": 1}}}
 
 
+def _verdict() -> dict:
+    return {"type": "object", "required": ["verdict", "incident", "action", "event"], "additionalProperties": False,
+            "properties": {"verdict": {"type": "string", "enum": [k for k in INCIDENT_EVENTS if k != "action_rejected"],
+                                       "description": "the transition the engine made: the event's kind"},
+                           "incident": {"type": "string"}, "action": {"type": "string", "description": "the action's id"},
+                           "event": _ref("IncidentEvent")}}
+
+
 def _accepted_action() -> dict:
     return {"type": "object", "required": ["accepted", "incident", "actor", "outcome"], "additionalProperties": False,
             "properties": {"accepted": {"type": "string", "description": "the action's id"},
@@ -124,7 +134,8 @@ def document(max_pings: int) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "Redwall ingestion and action API", "version": "1",
                  "description": "Phones post field reports and GPS pings; dispatchers act on incidents. A 202 "
-                                "means the broker has the record. Times are RFC 3339 with an offset."},
+                                "means the broker has the record; an action is answered with the engine's verdict "
+                                "when it comes in time. Times are RFC 3339 with an offset."},
         "paths": {
             "/v1/reports": _post(
                 "one FieldReport, or an array of up to 100", reports_body,
@@ -133,16 +144,23 @@ def document(max_pings: int) -> dict:
                 f"one PingBatch of up to {max_pings} pings", _ref("PingBatch"),
                 _responses(_accepted_pings(), "the broker has the batch"), DEVICE_SECURITY),
             "/v1/incidents/{incident}/actions": _post(
-                "an action on an incident; whether the transition is allowed is decided by the engine",
+                "an action on an incident, answered with the engine's verdict: whether the transition is allowed "
+                "is decided by the engine, which holds the incident's state",
                 _ref("IncidentActionRequest"),
-                _responses(_accepted_action(), "queued on redwall.actions.v1",
-                           {"404": "no such incident id form, or no such community in this street"},
-                           without=("429",)),  # dispatchers are not rate-limited
+                _responses(_accepted_action(), "on redwall.actions.v1, but the engine's verdict did not come within "
+                                               "REDWALL_ACTION_VERDICT_SECONDS: the incident's history will have it",
+                           {"404": "no such incident id form, no such community in this street, or an incident the "
+                                   "engine does not know (field `incident`)",
+                            "409": "the engine refused the transition in the incident's state (field `action`, with "
+                                   "the engine's reason, e.g. `cannot resolve an incident that is resolved`)"},
+                           without=("429",),  # dispatchers are not rate-limited
+                           done={"200": _json(_verdict(), "the engine made the transition")}),
                 [{"dispatcherToken": []}], parameters=[incident]),
         },
         "components": {
             "schemas": {"FieldReport": component(FieldReport), "PingBatch": component(pings),
-                        "IncidentActionRequest": action_request(), "Refusal": ERROR},
+                        "IncidentActionRequest": action_request(), "IncidentEvent": component(IncidentEvent),
+                        "Refusal": ERROR},
             "securitySchemes": {
                 "deviceToken": {"type": "http", "scheme": "bearer",
                                 "description": "a device's own token (`redwall devices add`): it reports as itself"},

@@ -49,6 +49,7 @@ def test_every_operation_documents_its_refusals_and_security():
         op = item["post"]
         assert {"202", "400", "401", "403", "413", "415", "422", "503"} <= set(op["responses"]), path
         assert ("429" in op["responses"]) == ("actions" not in path)  # only devices are rate-limited
+        assert ({"200", "404", "409"} <= set(op["responses"])) == ("actions" in path)  # the engine's verdicts
         assert all("Retry-After" in r["headers"] for s, r in op["responses"].items() if s == "429")
         assert all(alt.keys() <= doc["components"]["securitySchemes"].keys() for alt in op["security"])
 
