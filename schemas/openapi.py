@@ -91,6 +91,28 @@ def _responses(accepted: dict, described: str, extra: dict | None = None, withou
 # A device proves itself by its bearer token, or by all three signature headers together.
 DEVICE_SECURITY = [{"deviceToken": []}, {"deviceId": [], "signatureTime": [], "signature": []}]
 
+# How a phone signs, and a worked example (also in the README; tests/streams/test_http_auth.py checks both
+# against the worker's own check). The key is the digest's 32 bytes: its 64-character hex is not the key.
+SIGNING = ("X-Redwall-Signature: sha256=<lowercase hex of HMAC-SHA256(key, timestamp + '.' + body)>, where key is "
+           "the 32 raw bytes of SHA-256 over the token's UTF-8 bytes (the digest itself, not its hex form), timestamp "
+           "is X-Redwall-Timestamp as sent (ASCII digits) and body is the request body's bytes exactly as sent")
+SIGNING_EXAMPLE = {
+    "device": "dev-0001",
+    "token": "EXAMPLE-not-a-real-token-d6Jq3LkX9vT2mPz8aR",
+    "key_hex": "29e797d3d2b048663dd289fea7b16b63be148ffda7c506fa8bc1145c4d52fae4",  # SHA-256 of the token
+    "timestamp": "1796520600",  # 2026-12-06 09:30 in Beijing
+    "body": '{"device":"dev-0001","pings":[{"lat":39.9036,"lng":116.3912,"accuracy":5.0,'
+            '"time":"2026-12-06T09:30:00+08:00"}]}',
+    "signature": "sha256=2fad3f30232a7a9cba46fcc3e75ca612e934ae9e3ef02e0cd0c98f3e0b4c9bc8",
+}
+
+
+def _signing_description() -> str:
+    e = SIGNING_EXAMPLE
+    return (f"signed requests: {SIGNING}. Each signature is accepted once. Example: token {e['token']} (key, in hex "
+            f"for reading only: {e['key_hex']}), X-Redwall-Timestamp: {e['timestamp']}, body {e['body']} gives "
+            f"X-Redwall-Signature: {e['signature']}")
+
 
 def _post(summary: str, body: dict, responses: dict, security: list[dict], **extra) -> dict:
     return {"post": {"summary": summary, "security": security,
@@ -171,7 +193,7 @@ def document(max_pings: int) -> dict:
                 "signatureTime": {"type": "apiKey", "in": "header", "name": "X-Redwall-Timestamp",
                                   "description": "signed requests: Unix seconds, within 300 s of the server's clock"},
                 "signature": {"type": "apiKey", "in": "header", "name": "X-Redwall-Signature",
-                              "description": "sha256=HMAC(SHA-256(token), timestamp + '.' + body); each accepted once"},
+                              "description": _signing_description()},
             },
         },
     }
