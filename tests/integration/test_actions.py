@@ -17,7 +17,8 @@ import pytest
 from streams.embedded import free_port
 from streams.incidents import incident_id
 from streams.processes import RedwallProcess
-from streams.topics import ensure_topics
+from schemas import json
+from streams.topics import ensure_topics, read_topic
 from tests.auth import device_headers, dispatcher_headers
 from tests.conftest import eventually, own_topics
 from tests.incident_factories import PLAIN, registry
@@ -69,20 +70,22 @@ async def act(http, worker: Worker, incident: str, body: dict) -> tuple[int, dic
         return answer.status, await answer.json(), time.perf_counter() - started
 
 
-async def first_verdict(http, worker: Worker, incident: str, body: dict) -> tuple[int, dict]:
-    """The report reaches the engine through two Kafka hops: until then the incident is unknown (404)."""
-    async def known():
-        status, answer, _ = await act(http, worker, incident, {k: v for k, v in body.items() if k != "id"})
-        return (status, answer) if status != 404 else None
+async def opened(worker: Worker, incident: str) -> None:
+    """Until the engine has opened the incident (two Kafka hops, and a worker that may still be joining its
+    group), an action on it would be unknown (404) or wait past the verdict's time (202)."""
+    async def seen():
+        events = [json.loads(r.value) async for r in read_topic(worker.settings, worker.settings.topic_incidents, 0.5)]
+        return any(e["incident"] == incident and e["kind"] == "opened" for e in events)
 
-    return await eventually(known, 30)
+    assert await eventually(seen, 60), f"{incident} was never opened"
 
 
 async def test_an_action_is_answered_with_the_engines_verdict(worker):
     street = await dispatcher_headers(worker.settings, f"{RUN}-zhao")
     async with aiohttp.ClientSession(headers=street) as http:
         incident = await open_incident(http, worker, f"{RUN}-r1")
-        status, body = await first_verdict(http, worker, incident, {"action": "ack", "reason": "on my way"})
+        await opened(worker, incident)
+        status, body, _ = await act(http, worker, incident, {"action": "ack", "reason": "on my way"})
         assert status == 200 and body["verdict"] == "acknowledged" and body["incident"] == incident
         assert body["event"]["action"] == body["action"] and body["event"]["actor"] == f"{RUN}-zhao"
         assert body["event"]["state"]["status"] == "acknowledged"
@@ -127,7 +130,8 @@ async def test_without_a_verdict_in_time_the_answer_is_202(worker):
     street = await dispatcher_headers(worker.settings, f"{RUN}-wang")
     async with aiohttp.ClientSession(headers=street) as http:
         incident = await open_incident(http, worker, f"{RUN}-r2")
-        status, body = await first_verdict(http, worker, incident, {"action": "ack", "reason": "on my way"})
+        await opened(worker, incident)
+        status, body, _ = await act(http, worker, incident, {"action": "ack", "reason": "on my way"})
         assert status == 200
         worker.process.stop()
         worker.process.start()

@@ -21,6 +21,7 @@ from sinks.credentials import issue_device_token, issue_dispatcher_token, revoke
 from streams.embedded import free_port
 from streams.processes import RedwallProcess
 from tests import factories
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -129,6 +130,10 @@ async def test_the_actions_api_checks_the_dispatchers_role(worker, settings):
     ack = {"action": "ack", "reason": "auth test"}
     actions = lambda incident: f"{url}/v1/incidents/{incident}/actions"  # noqa: E731
     async with aiohttp.ClientSession() as http:
+        async def engine_answers():  # until the worker has joined its group, an action outwaits its verdict (202)
+            return (await post(http, actions(theirs), ack, street))[0] != 202
+
+        assert await eventually(engine_answers, 60)
         answers = {
             "street on c02": await post(http, actions(theirs), ack, street),
             "c01 on c01": await post(http, actions(mine), ack, c01),
