@@ -113,8 +113,8 @@ async def produce_reports(settings: Settings, per_second: int, seconds: float, s
         await producer.stop()
 
 
-def located_pings(url: str) -> float:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+def located_pings(metrics_url: str) -> float:
+    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
     match = re.search(r'redwall_events_located_total\{topic="[^"]*pings[^"]*"\} ([0-9.e+]+)', text)
     return float(match.group(1)) if match else 0.0
 
@@ -133,20 +133,21 @@ async def main(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="redwall-latency-"))
     with EmbeddedBroker(workdir) as broker, EmbeddedPostgres(workdir / "pg") as postgres:
         settings = Settings.from_env(broker=broker.bootstrap, database_url=postgres.url, web_port=free_port(),
-                                     sink_metrics_port=free_port(), escalation_rules_path=narrow_rules(workdir))
+                                     worker_metrics_port=free_port(), sink_metrics_port=free_port(),
+                                     escalation_rules_path=narrow_rules(workdir))
         await ensure_topics(settings)
         await migrate_and_seed(settings)
         worker = RedwallProcess("worker", settings, workdir).start()
-        url = f"http://{settings.web_host}:{settings.web_port}"
+        metrics_url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
         try:
-            worker.wait_http(f"{url}/metrics")
-            await measure(settings, args, url)
+            worker.wait_http(metrics_url)
+            await measure(settings, args, metrics_url)
         finally:
             worker.stop()
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def measure(settings: Settings, args, url: str) -> None:
+async def measure(settings: Settings, args, metrics_url: str) -> None:
     sent, arrived, stop, ready = {}, {}, asyncio.Event(), asyncio.Event()
     tail = asyncio.create_task(tail_alerts(settings, arrived, stop, ready))
     await ready.wait()
@@ -156,13 +157,13 @@ async def measure(settings: Settings, args, url: str) -> None:
     done = multiprocessing.get_context("fork").Queue()
     load = multiprocessing.get_context("fork").Process(
         target=_ping_load, args=(settings, settings.topic_pings, args.pings_per_second, args.seconds, done))
-    located_before = located_pings(url)
+    located_before = located_pings(metrics_url)
     load.start()
     await produce_reports(settings, args.reports_per_second, args.seconds, sent, registry)
     pings, ping_seconds = await asyncio.to_thread(done.get)
     load.join()
     await asyncio.sleep(5)
-    located = located_pings(url) - located_before
+    located = located_pings(metrics_url) - located_before
     stop.set()
     await tail
     latencies = sorted((arrived[k] - sent[k]) * 1000 for k in sent if k in arrived)

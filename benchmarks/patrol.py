@@ -116,8 +116,8 @@ def rss_mib(process: RedwallProcess, field: str = "VmRSS") -> float:
     return int(re.search(field + r":\s+(\d+) kB", status).group(1)) / 1024
 
 
-def handled(url: str) -> float:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=600).read().decode()  # long: traced workers are slow
+def handled(metrics_url: str) -> float:
+    text = urllib.request.urlopen(metrics_url, timeout=600).read().decode()  # long: traced workers are slow
     return sum(float(v) for v in re.findall(r"^redwall_patrol_pings_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
 
 
@@ -136,18 +136,19 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
     await conn.execute("TRUNCATE patrol_status, patrol_events")
     await store_roster(conn, roster, MajorEvents(()))
     await conn.close()
-    procs, urls = [], []
+    procs, urls, metrics = [], [], []
     for n in range(workers):
         port = free_port()
-        s = dataclasses.replace(settings, web_port=port)
+        s = dataclasses.replace(settings, web_port=port, worker_metrics_port=free_port())
         proc = RedwallProcess("worker", s, log_dir / f"w{workers}-{n}")
         if profile:
             proc.env["PYTHONTRACEMALLOC"] = "1"
         procs.append(proc.start())
         urls.append(f"http://{s.web_host}:{port}")
+        metrics.append(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
     try:
-        for proc, url in zip(procs, urls):
-            proc.wait_http(f"{url}/metrics", timeout=120)
+        for proc, url in zip(procs, metrics):
+            proc.wait_http(url, timeout=120)
         await asyncio.sleep(8)  # group join and assignment
         base = [rss_mib(p) for p in procs]
         print(f"{workers} worker(s): RSS at start {', '.join(f'{r:.0f}' for r in base)} MiB")
@@ -159,7 +160,7 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
             producer = start_producer(settings, settings.topic_positions, records)
             producer.join()
             produced = time.monotonic() - started
-            while sum(handled(u) for u in urls) < total:
+            while sum(handled(u) for u in metrics) < total:
                 time.sleep(0.5)  # /metrics costs the worker CPU: poll it gently
             seconds = time.monotonic() - started
             rss = [rss_mib(p) for p in procs]

@@ -127,12 +127,12 @@ async def pipeline(settings: Settings, records, total: int, workers: int, log_di
     """`redwall worker` x N and `redwall sink`, warmed up first. Returns pings/s."""
     procs = []
     for i in range(workers):
-        worker_settings = dataclasses.replace(settings, web_port=free_port())
+        worker_settings = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port())
         procs.append((RedwallProcess("worker", worker_settings, log_dir / f"w{i}").start(), worker_settings))
     sink = RedwallProcess("sink", settings, log_dir).start()
     try:
         for proc, s in procs:
-            proc.wait_http(f"http://{s.web_host}:{s.web_port}/metrics")
+            proc.wait_http(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
         sink.wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
         warm = make_records(10, 10, 1, seed=99)
         warm = [(b"warm", w.replace(b"bench-", b"warm-")) for _, w in warm]

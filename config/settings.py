@@ -41,7 +41,9 @@ class Settings:
     major_events_path: Path = _env("major_events", "TOML with major-event periods (重大活动保障期)", SAMPLE_MAJOR_EVENTS)
     partitions: int = _env("partitions", "partitions per topic when Redwall creates its topics", 4)
     web_host: str = _env("web_host", "address the ingest web server binds to", "127.0.0.1")
-    web_port: int = _env("web_port", "port of the worker's web server (ingest, /metrics)", 6066)
+    web_port: int = _env("web_port", "port of the worker's public web server: the ingest and action API only", 6066)
+    worker_metrics_port: int = _env(
+        "worker_metrics_port", "port of the worker's ops listener (/metrics, /healthz): keep it off the public side", 9100)
     sink_metrics_port: int = _env("sink_metrics_port", "port of the sink process's /metrics", 9101)
     max_pings_per_batch: int = _env("max_pings_per_batch", "largest number of pings one PingBatch may carry", 1000)
     topic_reports: str = _env("topic_reports", "input: field reports", "redwall.reports.v1")
@@ -62,6 +64,9 @@ class Settings:
     )
     deliver_metrics_port: int = _env("deliver_metrics_port", "port of the delivery process's /metrics", 9102)
     console_port: int = _env("console_port", "port of the dispatcher console (`redwall console`)", 6070)
+    action_verdict_seconds: float = _env(
+        "action_verdict_seconds", "how long POST /v1/incidents/{id}/actions waits for the engine's verdict before "
+        "answering 202 (accepted, verdict not yet known)", 3.0)
     credentials_reload_seconds: float = _env(
         "credentials_reload_seconds", "how often workers and the console compare their credentials with Postgres, "
         "reloading in full on a difference (changes arrive at once by LISTEN/NOTIFY)", 60.0)
@@ -159,6 +164,8 @@ class Settings:
             (9 <= self.h3_resolution <= 14, "h3_resolution", "use 9..14; 12 suits 5 m GPS"),
             (self.partitions >= 1, "partitions", "use a positive number"),
             (0 < self.web_port < 65536, "web_port", "use a TCP port 1..65535"),
+            (0 < self.worker_metrics_port < 65536 and self.worker_metrics_port != self.web_port, "worker_metrics_port",
+             "use a TCP port 1..65535 other than REDWALL_WEB_PORT's"),
             (0 < self.sink_metrics_port < 65536, "sink_metrics_port", "use a TCP port 1..65535"),
             (self.max_pings_per_batch >= 1, "max_pings_per_batch", "use a positive number"),
             (self.sink_batch_size >= 1, "sink_batch_size", "use a positive number"),
@@ -168,6 +175,7 @@ class Settings:
             (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
             (self.credentials_reload_seconds > 0, "credentials_reload_seconds", "use a positive number of seconds"),
+            (0 <= self.action_verdict_seconds <= 60, "action_verdict_seconds", "use 0..60 seconds (3 by default)"),
             (self.major_events_path.is_file(), "major_events_path", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
             (self.clock in ("system", "event"), "clock", "use system (production) or event (replays, tests)"),

@@ -1,5 +1,6 @@
 """`redwall deliver`: the delivery process. It validates routing.toml, then runs one channel consumer
-per declared channel, sharing one HTTP session, one Postgres pool and one producer."""
+per declared channel, sharing one HTTP session, one Postgres pool and one producer; the ops listener
+(/metrics, /healthz on REDWALL_DELIVER_METRICS_PORT, streams/ops_http.py) beside them."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import signal
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.routing import Routing, load_routing
 from config.kafka_security import kafka_options
 from config.settings import Settings
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
-from consumers.sinks import _loop_factory, _shut_down
+from consumers.sinks import _loop_factory
 from sinks.delivery_log import DeliveryLog
 from sinks.migrate import migrate
 from sinks.webhook import webhook
+from streams import ops_http
 from streams.broker_epoch import run_watched
 from streams.clock import Clock, SystemClock
 
@@ -56,10 +58,6 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await migrate(settings.database_dsn)
-    server, _ = start_http_server(settings.deliver_metrics_port, addr=settings.web_host, registry=REGISTRY)
-    log.info("delivering to %s; metrics on http://%s:%d/metrics", ", ".join(routing.channels), settings.web_host,
-             settings.deliver_metrics_port)
-    try:
+    async with ops_http.serving(REGISTRY, "deliver", settings.web_host, settings.deliver_metrics_port):
+        log.info("delivering to %s", ", ".join(routing.channels))
         await run_watched(settings, "deliver", run_delivery(settings, routing, REGISTRY, stop), stop)
-    finally:
-        await _shut_down(server)

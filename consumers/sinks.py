@@ -1,5 +1,6 @@
 """The sink process (`redwall sink`): after migrating, three batch consumers drain the located reports,
-the positions and the dead letters into Postgres through one pool, with /metrics served beside them."""
+the positions and the dead letters into Postgres through one pool, with the ops listener (/metrics, /healthz
+on REDWALL_SINK_METRICS_PORT, streams/ops_http.py) beside them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import contextlib
 import logging
 import signal
 
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.settings import Settings
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
@@ -21,6 +22,7 @@ from sinks.migrate import migrate
 from sinks.partitions import PositionHistory
 from sinks.patrol import PatrolSink
 from sinks.postgres import PostgresSink
+from streams import ops_http
 from streams.broker_epoch import run_watched
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,7 @@ async def run_sinks(
     metrics = SinkMetrics(registry)
     await migrate(settings.database_dsn)
     async with contextlib.AsyncExitStack() as stack:
-        server, _ = start_http_server(settings.sink_metrics_port, addr=settings.web_host, registry=registry)
-        stack.push_async_callback(_shut_down, server)
-        log.info("sink metrics on http://%s:%d/metrics", settings.web_host, settings.sink_metrics_port)
+        await stack.enter_async_context(ops_http.serving(registry, "sink", settings.web_host, settings.sink_metrics_port))
         sink = await PostgresSink.connect(settings.database_dsn,
                                           history=PositionHistory.from_settings(settings, registry))
         stack.push_async_callback(sink.close)
@@ -70,11 +70,6 @@ async def run_sinks(
             group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
             group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
-
-
-async def _shut_down(server) -> None:
-    await asyncio.to_thread(server.shutdown)  # blocks until its serving thread notices
-    server.server_close()
 
 
 def main(settings: Settings) -> None:

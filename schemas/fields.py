@@ -12,6 +12,8 @@ from typing import Any
 
 
 UNKNOWN = "(unknown)"
+# A refusal lists at most this many errors: a DeadLetter holds 100, and a client needs no more to see the pattern.
+MAX_ERRORS = 100
 
 
 class FieldError(ValueError):
@@ -34,6 +36,27 @@ class FieldError(ValueError):
         return FieldError(f"{parent}.{self.field}" if self.field else parent, self.reason,
                           f"{parent}.{self.label}" if self.label else parent)
 
+    def each(self) -> list["FieldError"]:
+        """Every error this one stands for: itself, or all of a FieldErrors."""
+        return [self]
+
+
+class FieldErrors(FieldError):
+    """Every error of one record, found by a second, collecting pass once the fast pass failed. It reads as
+    its first error where one is enough (field, reason, label); `each()` lists them all."""
+
+    def __init__(self, errors: list[FieldError]):
+        first = errors[0]
+        super().__init__(first.field, first.reason, first.label)
+        self.errors = errors[:MAX_ERRORS]
+        self.args = ("; ".join(f"{e.field}: {e.reason}" for e in self.errors),)  # str() names them all
+
+    def under(self, parent: str) -> "FieldErrors":
+        return FieldErrors([e.under(parent) for e in self.errors])
+
+    def each(self) -> list[FieldError]:
+        return list(self.errors)
+
 
 class Field:
     required = True
@@ -52,6 +75,15 @@ class Field:
 
     def _check(self, value: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def errors(self, value: Any) -> list[FieldError]:
+        """Every error in `value`, none when it is valid: the collecting pass, run only after `check` failed,
+        so the hot path still stops at the first error."""
+        try:
+            self._check(value)
+        except FieldError as error:
+            return [error]
+        return []
 
     def schema(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -164,6 +196,16 @@ class Array(Field):
                 raise error.under(str(len(out))) from None
         return out
 
+    def errors(self, value):
+        if type(value) is not list or not self.min_items <= len(value) <= self.max_items:
+            return super().errors(value)
+        found = []
+        for i, v in enumerate(value):
+            found += [error.under(str(i)) for error in self.item.errors(v)]
+            if len(found) >= MAX_ERRORS:
+                break
+        return found
+
     def schema(self):
         return self._described(
             {"type": "array", "items": self.item.schema(), "minItems": self.min_items, "maxItems": self.max_items}
@@ -179,9 +221,13 @@ class Obj(Field):
         self._required = frozenset(k for k, f in fields.items() if f.required)
 
     def check(self, value: Any, path: str = "") -> Any:
+        """The record, normalised; or FieldErrors naming every wrong field (a second pass finds them)."""
         if type(value) is not dict and not path:
             raise FieldError("(body)", f"must be an object, got {_kind(value)}")
-        return super().check(value, path)
+        try:
+            return super().check(value, path)
+        except FieldError as first:
+            raise FieldErrors([e.under(path) for e in self.errors(value)] or [first]) from None
 
     def _check(self, value):
         if type(value) is not dict:
@@ -193,7 +239,7 @@ class Obj(Field):
         for key, v in value.items():
             spec = fields.get(key)
             if spec is None:
-                raise FieldError(str(key)[:64], "is not a known field", UNKNOWN)
+                raise FieldError(_key_name(key), "is not a known field", UNKNOWN)
             if v is None and not spec.required:
                 continue
             try:
@@ -201,6 +247,20 @@ class Obj(Field):
             except FieldError as error:
                 raise error.under(key) from None
         return out
+
+    def errors(self, value):
+        """The fields present first, in the body's order, then the missing ones."""
+        if type(value) is not dict:
+            return super().errors(value)
+        found, fields = [], self.fields
+        for key, v in value.items():
+            spec = fields.get(key)
+            if spec is None:
+                found.append(FieldError(_key_name(key), "is not a known field", UNKNOWN))
+            elif v is not None or spec.required:
+                found += [error.under(key) for error in spec.errors(v)]
+        found += [FieldError(key, "is required") for key in sorted(self._required.difference(value))]
+        return found[:MAX_ERRORS]
 
     def schema(self):
         return self._described(
@@ -216,6 +276,11 @@ class Obj(Field):
 def _or_null(schema: dict) -> dict:
     """An optional field may also be null: the validator takes null as absent, and the schema must say so."""
     return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _key_name(key) -> str:
+    """A sender's own key as a field name: bounded, and never empty (an empty path names nothing)."""
+    return str(key)[:64] or '""'
 
 
 def _kind(value) -> str:

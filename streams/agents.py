@@ -41,9 +41,10 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
                     out = handle(msg.value, msg.topic, msg.partition, msg.offset, msg.key)
                     outputs.append((out, msg.partition))
                     located += out.events
-                    if out.rejected is not None:
+                    if out.rejected:
                         rejected += 1
-                        metrics.rejected.labels(msg.topic, "kafka", out.rejected).inc()
+                        for label in out.rejected:  # each wrong field once, as over HTTP
+                            metrics.rejected.labels(msg.topic, "kafka", label).inc()
                         metrics.deadletters.labels(msg.topic).inc()
                 elapsed = time.perf_counter() - started
                 metrics.geofence_seconds.observe(elapsed / len(events))

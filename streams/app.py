@@ -1,4 +1,8 @@
-"""The Faust app: broker settings tuned for batched records, and the domain modules wired onto it."""
+"""The Faust app: broker settings tuned for batched records, and the domain modules wired onto it.
+
+Its web server faces the phones, so it serves only Redwall's documented routes (schemas/openapi.py): every
+view Faust would add by itself is off, and /metrics and /healthz are on the ops listener
+(streams/ops_http.py, REDWALL_WORKER_METRICS_PORT)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import faust
+from faust.web.drivers.aiohttp import Web
 from prometheus_client import CollectorRegistry
 
 from config.kafka_security import faust_credentials
@@ -16,13 +21,20 @@ from streams import actions, agents, apidoc, broker_epoch, escalation, ingest, p
 from streams.consumer import HandledOnlyConsumer
 from streams.credentials import CredentialCache
 from streams.geofence import Geofencer, Topics
-from streams.metrics import WorkerMetrics, install_faust_sensor
+from streams.metrics import OpsListener, WorkerMetrics, install_faust_sensor
 from streams.registry import GridRegistry
 from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
 APP_ID = "redwall"
+
+
+class PublicWeb(Web):
+    """Faust's aiohttp server without the index it mounts at / whenever its stats view is off (no setting
+    covers that one); the settings in `create_app` turn off the others."""
+
+    production_blueprints = ()
 
 
 def create_app(
@@ -43,6 +55,13 @@ def create_app(
         web_host=settings.web_host,
         # aiohttp refuses a larger body while reading it, before it is all in memory (streams/ingest.read_json).
         web_application_options={"client_max_size": settings.max_body_bytes},
+        # Faust's own views answer without a credential: /router/ names every worker, /table/ lists tables
+        # and reads any key (a patrol worker's last fix). Redwall uses none of them.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         # Measured on the embedded broker (KAFKA-NOTES.md): these matter for records that carry
@@ -60,8 +79,10 @@ def create_app(
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
+    app.web = PublicWeb(app)  # before the first page is added, which would make Faust's default
     metrics_registry = metrics_registry or CollectorRegistry()
     install_faust_sensor(app, metrics_registry)
+    app.add_dependency(OpsListener(metrics_registry, settings.web_host, settings.worker_metrics_port))
     metrics = WorkerMetrics(metrics_registry)
     # Commits only what an agent handled (streams/consumer.py), counting what it leaves to fetch again.
     app.transport.Consumer = HandledOnlyConsumer.counting(metrics)

@@ -50,6 +50,7 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
             broker=broker.bootstrap,
             database_url=postgres.url,
             web_port=settings.web_port if port_is_free(settings.web_port) else free_port(),
+            worker_metrics_port=_port(settings.worker_metrics_port),
             sink_metrics_port=settings.sink_metrics_port if port_is_free(settings.sink_metrics_port) else free_port(),
             deliver_metrics_port=_port(settings.deliver_metrics_port),
             console_port=_port(settings.console_port),
@@ -68,7 +69,7 @@ def run_demo(settings: Settings, *, duration: float | None, devices: int, data_d
         consoles = asyncio.run(_issue_dispatchers(settings))
         children = stack.enter_context(Children(settings, workdir, broker))
         ingest_url = f"http://{settings.web_host}:{settings.web_port}"
-        children.start("worker").wait_http(ingest_url + "/metrics")
+        children.start("worker").wait_http(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics")
         children.start("sink").wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
         children.start("inbox", "--port", str(inbox_port))
         children.start("deliver").wait_http(f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics")
@@ -178,7 +179,7 @@ def _print_where(settings: Settings, ingest_url: str, workdir: Path, consoles: d
         f"  Kafka broker (Tansu)   {settings.broker}\n"
         f"  PostgreSQL             {settings.database_url}\n"
         f"  ingest API             {ingest_url}/v1/reports  {ingest_url}/v1/pings\n"
-        f"  worker metrics         {ingest_url}/metrics\n"
+        f"  worker metrics         http://127.0.0.1:{settings.worker_metrics_port}/metrics\n"
         f"  sink metrics           http://127.0.0.1:{settings.sink_metrics_port}/metrics\n"
         f"  delivery metrics       http://127.0.0.1:{settings.deliver_metrics_port}/metrics\n"
         f"  dispatcher console     {console}{consoles['demo-street']}  (street: acts on every incident)\n"

@@ -23,7 +23,7 @@ class Output(NamedTuple):
     topic: str
     key: bytes | None
     value: bytes
-    rejected: str | None  # for a dead letter, the bounded reason label; None for a located record
+    rejected: tuple[str, ...]  # for a dead letter, the bounded reason labels, each once; () for a located record
     rekeyed: bool = False  # the key changed, so the partition must follow the new key
     events: int = 0  # reports or pings the record carries
 
@@ -68,7 +68,7 @@ class Geofencer:
         # Keyed by community: the escalation engine clusters reports and applies actions (keyed by the
         # community an incident id carries) on one partition, so one community's story stays ordered.
         out_key = (place.community or report["device"]).encode()
-        return Output(self.topics.located_reports, out_key, json.dumps(report), None, rekeyed=True, events=1)
+        return Output(self.topics.located_reports, out_key, json.dumps(report), (), rekeyed=True, events=1)
 
     def pings(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:
         try:
@@ -82,14 +82,14 @@ class Geofencer:
             ping["community"] = place.community
             ping["grid"] = place.grid
         pings = batch["pings"]
-        return Output(self.topics.positions, batch["device"].encode(), json.dumps(batch), None, events=len(pings))
+        return Output(self.topics.positions, batch["device"].encode(), json.dumps(batch), (), events=len(pings))
 
     def dead_letter(
         self, error: FieldError, value: bytes, source: str, partition: int, offset: int, key: bytes | None
     ) -> Output:
         letter = {
-            "reason": _storable(str(error), 1000),
-            "errors": [{"field": _storable(error.field, 256), "reason": _storable(error.reason, 1000)}],
+            "reason": _storable(str(error), 1000),  # names every wrong field (FieldErrors), as `errors` lists them
+            "errors": [{"field": _storable(e.field, 256), "reason": _storable(e.reason, 1000)} for e in error.each()],
             "source_topic": source,
             "partition": partition,
             "offset": offset,
@@ -98,7 +98,8 @@ class Geofencer:
         }
         if key is not None:
             letter["key_b64"] = base64.b64encode(key).decode()
-        return Output(self.topics.deadletter, key, json.dumps(letter), reason_label(error))
+        labels = tuple(dict.fromkeys(reason_label(e) for e in error.each()))
+        return Output(self.topics.deadletter, key, json.dumps(letter), labels)
 
 
 def _storable(text: str, limit: int) -> str:

@@ -83,7 +83,8 @@ def signed_device(cache: CredentialCache, headers: Mapping[str, str]) -> Credent
 
 def check_signature(cache: CredentialCache, device: Credential, headers: Mapping[str, str], body: bytes,
                     replays: "ReplayGuard", now: float | None = None) -> None:
-    """For a signed request: `X-Redwall-Signature: sha256=HMAC(SHA-256(token), timestamp + "." + body)`,
+    """For a signed request: `X-Redwall-Signature: sha256=<hex HMAC-SHA256(key, timestamp + "." + body)>`, the key
+    being the raw 32-byte SHA-256 digest of the token (what the store holds; schemas/openapi.SIGNING_EXAMPLE),
     with a timestamp within SIGNATURE_WINDOW_SECONDS of ours, each signature accepted once. No-op for a
     bearer token."""
     if SIGNATURE not in headers:

@@ -7,13 +7,14 @@ with the field and the reason, and nothing of a refused request is produced.
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Callable
 
 import faust
 from aiohttp.web import HTTPRequestEntityTooLarge
 from faust.web import Request, Response, View
 
 from schemas import json
-from schemas.fields import FieldError
+from schemas.fields import MAX_ERRORS, FieldError
 from schemas.records import FieldReport, Record, ping_batch
 from sinks.credentials import Credential
 from streams.geofence import reason_label
@@ -27,6 +28,10 @@ class Refused(Exception):
         super().__init__(errors[0] if errors else "refused")
         self.status = status
         self.errors = errors
+
+    def reasons(self) -> list[str]:
+        """Its metric labels (`labels`, else the fields), each once: 300 bad pings are one refusal at `pings.*.lat`."""
+        return list(dict.fromkeys(getattr(self, "labels", None) or [reason_label(e) for e in self.errors]))
 
 
 class BodyRefused(Refused):
@@ -49,7 +54,7 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
         topic: str
 
         async def refuse(self, refused: Refused) -> Response:
-            for label in getattr(refused, "labels", None) or [reason_label(e) for e in refused.errors]:
+            for label in refused.reasons():
                 metrics.rejected.labels(self.topic, "http", label).inc()
             body = {"error": getattr(refused, "title", "invalid input"), "errors": [e.as_dict() for e in refused.errors],
                     **getattr(refused, "extra", {})}
@@ -78,7 +83,7 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
         async def post(self, request: Request) -> Response:
             try:
                 device, body = await self.admit(request)
-                reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST)
+                reports = validate_many(FieldReport, body, MAX_REPORTS_PER_REQUEST, event_times.report_errors)
                 same_device(reports, device, indexed=isinstance(body, list))
                 event_times.check_reports(reports, indexed=isinstance(body, list))
             except Refused as refused:
@@ -95,7 +100,7 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
         async def post(self, request: Request) -> Response:
             try:
                 device, body = await self.admit(request)
-                batch = validate_many(pings_record, body, 1)[0]
+                batch = validate_many(pings_record, body, 1, event_times.ping_errors)[0]
                 same_device([batch], device, indexed=False)
                 event_times.check_pings(batch)
             except Refused as refused:
@@ -109,7 +114,8 @@ async def read_json(request: Request):
 
 
 def parse_json(content_type: str, body: bytes):
-    if content_type not in ("application/json", "", "application/octet-stream", "text/plain"):
+    # aiohttp reads a missing Content-Type as application/octet-stream: that is not JSON either.
+    if content_type != "application/json":
         raise BodyRefused(415, f"content type must be application/json, got {content_type:.80}", "content_type")
     try:
         return json.loads(body)
@@ -134,8 +140,11 @@ def _too_large(limit: int, size: str) -> BodyRefused:
                             "per request", "body_too_large")
 
 
-def validate_many(record: Record, value, limit: int) -> list[dict]:
-    """One record, or (when `limit` > 1) an array of them; every error names its field."""
+def validate_many(record: Record, value, limit: int,
+                  also: Callable[[Any], list[FieldError]] = lambda item: []) -> list[dict]:
+    """One record, or (when `limit` > 1) an array of them; a refusal names every wrong field. `also`
+    finds the errors of checks made after validation (event times) in a refused record, so that one
+    refusal lists them too."""
     indexed = isinstance(value, list) and limit > 1
     items = value if indexed else [value]
     if not 1 <= len(items) <= limit:
@@ -145,7 +154,8 @@ def validate_many(record: Record, value, limit: int) -> list[dict]:
         try:
             valid.append(record.validate(item))
         except FieldError as error:
-            errors.append(error.under(str(i)) if indexed else error)
+            found = error.each() + also(item)
+            errors += [e.under(str(i)) for e in found] if indexed else found
     if errors:
-        raise Refused(422, errors)
+        raise Refused(422, errors[:MAX_ERRORS])
     return valid

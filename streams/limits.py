@@ -9,8 +9,10 @@ from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from schemas.fields import FieldError
+from schemas.fields import MAX_ERRORS, FieldError, Time
 from streams.ingest import Refused
+
+_TIME = Time()
 
 
 class TokenBuckets:
@@ -95,23 +97,49 @@ class EventTimeWindow:
     def from_settings(cls, settings) -> "EventTimeWindow":
         return cls(settings.ingest_max_future_seconds, settings.ingest_max_age_days)
 
-    def check(self, texts: Iterable[str], field: Callable[[int], str]) -> None:
-        """RFC 3339 texts, already validated; the first outside the window is refused with 422, naming
-        `field(i)` (built only then: this runs for every ping). Compared as UTC, whatever the offsets."""
+    def outside(self, times: Iterable[tuple[int, str]], field: Callable[[int], str]) -> list[FieldError]:
+        """An error for each (i, RFC 3339 text, already valid) outside the window, naming `field(i)` (built only
+        then: this runs for every ping). Compared as UTC, whatever the offsets."""
         now = self.now()
         earliest, latest = (now - self.behind).astimezone(timezone.utc), (now + self.ahead).astimezone(timezone.utc)
-        for i, text in enumerate(texts):
+        errors = []
+        for i, text in times:
             when = datetime.fromisoformat(text).astimezone(timezone.utc)
             if not earliest <= when <= latest:
                 reason = (f"{text} is more than {_span(self.ahead if when > now else self.behind)} "
                           f"{'ahead of' if when > now else 'before'} the server's time {now.isoformat(timespec='seconds')}")
-                raise Refused(422, [FieldError(field(i), reason)])
+                errors.append(FieldError(field(i), reason))
+        return errors
+
+    def check(self, times: Iterable[tuple[int, str]], field: Callable[[int], str]) -> None:
+        """422 naming every time outside the window."""
+        errors = self.outside(times, field)
+        if errors:
+            raise Refused(422, errors[:MAX_ERRORS])
 
     def check_reports(self, reports: list[dict], indexed: bool) -> None:
-        self.check((r["event_time"] for r in reports), "{}.event_time".format if indexed else lambda i: "event_time")
+        self.check(enumerate(r["event_time"] for r in reports), "{}.event_time".format if indexed else _unindexed_event_time)
 
     def check_pings(self, batch: dict) -> None:
-        self.check((p["time"] for p in batch["pings"]), "pings.{}.time".format)
+        self.check(enumerate(p["time"] for p in batch["pings"]), "pings.{}.time".format)
+
+    # For a record validation refused: its valid times outside the window, named in the same refusal.
+    def report_errors(self, report) -> list[FieldError]:
+        text = report.get("event_time") if type(report) is dict else None
+        return self.outside(_valid_times([text]), _unindexed_event_time)
+
+    def ping_errors(self, batch) -> list[FieldError]:
+        pings = batch.get("pings") if type(batch) is dict else None
+        texts = [p.get("time") if type(p) is dict else None for p in pings] if type(pings) is list else []
+        return self.outside(_valid_times(texts), "pings.{}.time".format)
+
+
+def _unindexed_event_time(i: int) -> str:
+    return "event_time"
+
+
+def _valid_times(texts: list) -> Iterable[tuple[int, str]]:
+    return ((i, text) for i, text in enumerate(texts) if not _TIME.errors(text))
 
 
 def _span(delta: timedelta) -> str:

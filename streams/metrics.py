@@ -1,12 +1,15 @@
-"""The worker's own Prometheus metrics, on an injected registry (a fresh one per test)."""
+"""The worker's own Prometheus metrics, on an injected registry (a fresh one per test), served by the ops
+listener (streams/ops_http.py)."""
 
 from __future__ import annotations
 
 import faust
-from aiohttp.web import Response
-from faust import web
+from aiohttp import web
 from faust.sensors.prometheus import MS_LATENCY_BUCKETS, FaustMetrics, PrometheusMonitor
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from mode import Service
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from streams import ops_http
 
 
 class WorkerMetrics:
@@ -82,7 +85,7 @@ class _FromMilliseconds:
 
 
 def install_faust_sensor(app: faust.App, registry: CollectorRegistry, prefix: str = "faust") -> None:
-    """Faust's own Prometheus sensor with its latencies in seconds, and /metrics serving `registry`."""
+    """Faust's own Prometheus sensor, into `registry`, with its latencies in seconds."""
     scratch = CollectorRegistry()  # Faust registers its metrics here; we re-register all but the ms ones
     metrics = FaustMetrics.create(scratch, prefix)
     seconds = {}
@@ -95,6 +98,19 @@ def install_faust_sensor(app: faust.App, registry: CollectorRegistry, prefix: st
             registry.register(collector)
     app.monitor = PrometheusMonitor(metrics=metrics._replace(**seconds))
 
-    @app.page("/metrics")
-    async def metrics_page(self: web.View, request: web.Request) -> Response:
-        return Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}, status=200)
+
+class OpsListener(Service):
+    """The ops listener (/metrics, /healthz) as a service of the worker's Faust app: up as the app starts,
+    before it has joined its group, so a health check sees a worker that is starting; down when it stops."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, **kwargs):
+        super().__init__(**kwargs)
+        self.registry, self.host, self.port = registry, host, port
+        self.runner: web.AppRunner | None = None
+
+    async def on_start(self) -> None:
+        self.runner = await ops_http.start(self.registry, "worker", self.host, self.port)
+
+    async def on_stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()

@@ -56,7 +56,7 @@ def stack(settings, dispatchers, tmp_path_factory):
     procs = {name: RedwallProcess(name, settings, log_dir).start() for name in ("worker", "sink", "console")}
     try:
         procs["console"].wait_http(f"http://127.0.0.1:{settings.console_port}/static/console.css")
-        procs["worker"].wait_http(f"http://{settings.web_host}:{settings.web_port}/metrics")
+        procs["worker"].wait_http(f"http://127.0.0.1:{settings.worker_metrics_port}/metrics")
         procs["sink"].wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics")
         yield settings, procs
     finally:

@@ -132,11 +132,11 @@ async def test_the_worker_and_the_sink_work_over_tls_only(pki, tls_broker, setti
     Started and stopped from threads: the proxy lives on this event loop and must keep serving them."""
     tls = {k: v for k, v in dataclasses.asdict(tls_settings(pki)).items() if k.startswith("kafka_")}
     secured = dataclasses.replace(settings, broker=f"127.0.0.1:{tls_broker.port}", web_port=free_port(),
-                                  sink_metrics_port=free_port(), **tls)
+                                  worker_metrics_port=free_port(), sink_metrics_port=free_port(), **tls)
     worker = RedwallProcess("worker", secured, tmp_path).start()
     sink = RedwallProcess("sink", secured, tmp_path).start()
     try:
-        await asyncio.to_thread(worker.wait_http, f"http://127.0.0.1:{secured.web_port}/metrics")
+        await asyncio.to_thread(worker.wait_http, f"http://127.0.0.1:{secured.worker_metrics_port}/metrics")
         await asyncio.to_thread(sink.wait_http, f"http://127.0.0.1:{secured.sink_metrics_port}/metrics")
         device = f"tls-{random.randrange(10**6)}"
         batch = factories.ping_batch(random.Random(3), device, 5)

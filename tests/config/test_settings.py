@@ -31,6 +31,9 @@ def test_values_are_read_and_typed():
         ({"REDWALL_POSITION_DAYS_AHEAD": "90"}, "REDWALL_POSITION_DAYS_AHEAD=90 is invalid: use a number of days, 1..31"),
         ({"REDWALL_DEAD_LETTER_RETENTION_DAYS": "-1"}, "REDWALL_DEAD_LETTER_RETENTION_DAYS=-1 is invalid"),
         ({"REDWALL_RETENTION_INTERVAL_SECONDS": "0"}, "REDWALL_RETENTION_INTERVAL_SECONDS=0.0 is invalid"),
+        ({"REDWALL_ACTION_VERDICT_SECONDS": "-1"}, "REDWALL_ACTION_VERDICT_SECONDS=-1.0 is invalid: use 0..60 seconds"),
+        ({"REDWALL_WORKER_METRICS_PORT": "6066"}, "REDWALL_WORKER_METRICS_PORT=6066 is invalid: use a TCP port 1..65535 "
+                                                  "other than REDWALL_WEB_PORT's"),
     ],
 )
 def test_bad_values_name_variable_and_fix(env, words):

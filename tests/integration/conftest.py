@@ -15,10 +15,11 @@ class Pipeline:
     worker: RedwallProcess
     sink: RedwallProcess
     url: str
+    worker_metrics_url: str
     sink_metrics_url: str
 
     def wait_ready(self) -> None:
-        self.worker.wait_http(f"{self.url}/metrics")
+        self.worker.wait_http(self.worker_metrics_url)
         self.sink.wait_http(self.sink_metrics_url)
 
 
@@ -29,6 +30,7 @@ def running_pipeline(settings, log_dir):
         worker=RedwallProcess("worker", settings, log_dir).start(),
         sink=RedwallProcess("sink", settings, log_dir).start(),
         url=f"http://{settings.web_host}:{settings.web_port}",
+        worker_metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
         sink_metrics_url=f"http://127.0.0.1:{settings.sink_metrics_port}/metrics",
     )
     try:

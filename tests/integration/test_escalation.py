@@ -120,11 +120,14 @@ async def produce_reports(settings, reports: list[dict]) -> None:
         await producer.stop()
 
 
-async def post_actions(session, url: str, actions: list[dict]) -> None:
+async def post_actions(session, url: str, actions: list[dict], model: Model) -> None:
+    """Each answered with the engine's verdict, the one the model came to: done (200) or refused (409)."""
+    verdicts = {e["action"]: e["kind"] for e in model.events if e.get("action")}
     for a in actions:
         body = {k: v for k, v in a.items() if k != "incident"}
         async with session.post(f"{url}/v1/incidents/{a['incident']}/actions", json=body) as response:
-            assert response.status == 202, await response.text()
+            expected = 409 if verdicts[a["id"]] == "action_rejected" else 200
+            assert response.status == expected, await response.text()
 
 
 async def wait_events(pg, ids: list[str], expected: int, timeout: float = 90.0) -> int:
@@ -142,13 +145,13 @@ async def isolated(settings, tmp_path):
     run = f"esc{random.randrange(10**6)}"
     topics = own_topics(settings, run)
     mine = dataclasses.replace(settings, clock="event", clock_event_ack=True, web_port=free_port(),
-                               sink_metrics_port=free_port(), **topics)
+                               worker_metrics_port=free_port(), sink_metrics_port=free_port(), **topics)
     await ensure_topics(mine)
     stop = asyncio.Event()
     sinks = asyncio.create_task(run_sinks(mine, CollectorRegistry(), stop, group_prefix=f"{run}-sink"))
     worker = RedwallProcess("worker", mine, tmp_path).start()
     try:
-        worker.wait_http(f"http://{mine.web_host}:{mine.web_port}/metrics")
+        worker.wait_http(f"http://127.0.0.1:{mine.worker_metrics_port}/metrics")
         yield run, mine, worker
     finally:
         worker.stop()
@@ -186,7 +189,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     # The street dispatcher "staff-1" (the actor of the model's actions): the worker records its name.
     dispatcher = await issue_dispatcher_token(s.database_url, "staff-1", "street")
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {dispatcher}"}) as session:
-        await post_actions(session, url, acts)
+        await post_actions(session, url, acts, model)
         async with session.post(f"{url}/v1/incidents/{inc['A']}/actions", json={"action": "ack"}) as bad:
             assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "reason"
         async with session.post(f"{url}/v1/incidents/inc-c99-0123456789ab/actions", json={}) as unknown:
@@ -210,7 +213,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
         model.tick(when)
         await broadcast(s, tick(when))
     worker.start()
-    worker.wait_http(f"{url}/metrics")
+    worker.wait_http(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
     assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
 
     # Phase four at 6:05: reopen the resolved one; then the last tick.
@@ -218,7 +221,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     model.action(reopen)
     model.tick(T0 + 6 * H + 30 * M)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {dispatcher}"}) as session:
-        await post_actions(session, url, [reopen])  # the restarted worker loaded the credential afresh
+        await post_actions(session, url, [reopen], model)  # the restarted worker loaded the credential afresh
     await broadcast(s, tick(T0 + 6 * H + 30 * M))
     assert await wait_events(pg, ids(), len(model.events)) == len(model.events)
 
@@ -255,6 +258,8 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     k_up = [e for e in model.events if e["incident"] == model.incident(f"{run}-K0").id and e["kind"] == "escalated"]
     assert k_up[0]["reason_code"] == "cluster"
     letters = [json.loads(r.value) async for r in read_topic(s, s.topic_deadletter)]
-    assert [(d["source_topic"], d["errors"][0]["field"]) for d in letters] == [(s.topic_actions, "actor")]
+    # Every wrong field of the action is named: the wrong value first, then what it lacks.
+    assert [(d["source_topic"], [e["field"] for e in d["errors"]]) for d in letters] == [
+        (s.topic_actions, ["action", "actor", "reason", "time"])]
     weekly = await pg.fetch("SELECT incidents FROM weekly_ceiling_exceeded WHERE $1 = ANY(incidents)", inc["F"])
     assert len(weekly) == 1

@@ -30,11 +30,12 @@ RUN = uuid.uuid4().hex[:8]
 def limited(settings, tmp_path_factory):
     """A worker with small limits and input topics of its own, so what it produced can be read whole."""
     topics = own_topics(settings, f"limits-{RUN}")
-    mine = dataclasses.replace(settings, web_port=free_port(), device_rate_per_second=1.0, device_burst=3,
+    mine = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port(),
+                               device_rate_per_second=1.0, device_burst=3,
                                max_pings_per_batch=5, ingest_max_age_days=30, **topics)
     worker = RedwallProcess("worker", mine, tmp_path_factory.mktemp("limits")).start()
     try:
-        worker.wait_http(f"http://{mine.web_host}:{mine.web_port}/metrics")
+        worker.wait_http(metrics_url(mine))
         yield mine
     finally:
         worker.stop()
@@ -42,6 +43,10 @@ def limited(settings, tmp_path_factory):
 
 def url(settings, path: str) -> str:
     return f"http://{settings.web_host}:{settings.web_port}{path}"
+
+
+def metrics_url(settings) -> str:
+    return f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
 
 
 def fresh_batch(device: str, n: int, start: datetime | None = None) -> dict:
@@ -58,7 +63,7 @@ async def post(http, settings, path: str, body, auth, **extra):
 
 
 async def rejected(settings) -> dict[str, float]:
-    async with aiohttp.ClientSession() as http, http.get(url(settings, "/metrics")) as answer:
+    async with aiohttp.ClientSession() as http, http.get(metrics_url(settings)) as answer:
         text = await answer.text()
     counts: dict[str, float] = {}
     for line in text.splitlines():
@@ -130,20 +135,40 @@ async def test_event_times_far_from_now_are_refused(limited):
     assert counts.get("pings.*.time") == 1 and counts.get("*.event_time") == 1
 
 
+async def test_one_refusal_names_every_wrong_field_and_counts_each_field_once(limited):
+    device = f"{RUN}-sloppy"
+    auth = await device_headers(limited, device)
+    batch = fresh_batch(device, 5)
+    batch["pings"][0]["lat"], batch["pings"][1]["lat"] = 91, -91
+    del batch["pings"][2]["accuracy"]
+    batch["pings"][3]["time"] = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()  # well formed, too late
+    before = await rejected(limited)
+    async with aiohttp.ClientSession() as http:
+        status, _, answer = await post(http, limited, "/v1/pings", batch, auth)
+    assert status == 422
+    assert [e["field"] for e in answer["errors"]] == ["pings.0.lat", "pings.1.lat", "pings.2.accuracy", "pings.3.time"]
+    after = await rejected(limited)
+    assert {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)} == {
+        "pings.*.lat": 1, "pings.*.accuracy": 1, "pings.*.time": 1}
+
+
 async def test_every_refusal_is_counted_by_a_bounded_reason_and_promtool_accepts_the_metrics(limited):
     # A device each: every request counts against its device's rate (burst 3), whatever is wrong with it.
     devices = [f"{RUN}-odd{i}" for i in range(5)]
     auth = {d: await device_headers(limited, d) for d in devices}
     async with aiohttp.ClientSession() as http:
-        assert (await post(http, limited, "/v1/pings", b"<ping/>",
-                           {**auth[devices[0]], "Content-Type": "application/xml"}))[0] == 415
+        # Only JSON is JSON: text/plain and no type at all (read as application/octet-stream) are 415 too.
+        for content_type in ("application/xml", "text/plain", "application/octet-stream"):
+            status, _, answer = await post(http, limited, "/v1/pings", json.dumps(fresh_batch(devices[0], 1)),
+                                           {**auth[devices[0]], "Content-Type": content_type})
+            assert status == 415 and answer["errors"][0]["field"] == "(body)", content_type
         assert (await post(http, limited, "/v1/pings", b"{not json", auth[devices[1]]))[0] == 400
         for device, key in zip(devices[2:], ("x-1", "'; DROP TABLE positions; --", "\u7f51\u683c" * 30)):
             # unknown keys: the sender's own text
             assert (await post(http, limited, "/v1/pings", {**fresh_batch(device, 1), key: 1}, auth[device]))[0] == 422
     counts = await rejected(limited)
-    assert counts.get("content_type") == 1 and counts.get("not_json") == 1 and counts.get("(unknown)") == 3
-    async with aiohttp.ClientSession() as http, http.get(url(limited, "/metrics")) as answer:
+    assert counts.get("content_type") == 3 and counts.get("not_json") == 1 and counts.get("(unknown)") == 3
+    async with aiohttp.ClientSession() as http, http.get(metrics_url(limited)) as answer:
         exposition = await answer.read()
     result = promtool("check", "metrics", stdin=exposition)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -92,7 +92,7 @@ def batch(device: str, grid: str, minute: int, rng: random.Random) -> dict | Non
 
 
 def metric(url: str, name: str, label: str = "") -> float:
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
     pattern = re.compile(rf"^{name}(\{{[^}}]*{label}[^}}]*\}})? ([0-9.e+]+)$", re.M)
     return sum(float(m.group(2)) for m in pattern.finditer(text))
 
@@ -117,7 +117,7 @@ def patrol_settings(settings, tmp_path_factory):
     topics = own_topics(settings, "t4")
     return dataclasses.replace(
         settings, clock="event", clock_event_ack=True, major_events_path=major, web_port=free_port(),
-        sink_metrics_port=free_port(), patrol_tick_seconds=0.2, roster_refresh_seconds=0.5,
+        worker_metrics_port=free_port(), sink_metrics_port=free_port(), patrol_tick_seconds=0.2, roster_refresh_seconds=0.5,
         patrol_offline_seconds=600.0, **topics)
 
 
@@ -131,7 +131,7 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
     roster = {r["device_id"]: r["grid_id"] for r in await pg.fetch("SELECT device_id, grid_id FROM roster_workers")}
     assert len(roster) == 80
     worker, sink = RedwallProcess("worker", s, log_dir).start(), RedwallProcess("sink", s, log_dir).start()
-    url = f"http://{s.web_host}:{s.web_port}"
+    url = f"http://127.0.0.1:{s.worker_metrics_port}/metrics"
     producer = AIOKafkaProducer(bootstrap_servers=s.broker, linger_ms=5)
     await producer.start()
     rng = random.Random(4)
@@ -149,12 +149,12 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
         try:
             await until(lambda: metric(url, "redwall_patrol_pings_total") >= sent, what=f"minutes to {last} processed")
         except TimeoutError:
-            text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
             print("\n".join(l for l in text.splitlines() if l.startswith(("redwall_patrol", "redwall_events"))), sent)
             raise
 
     try:
-        worker.wait_http(f"{url}/metrics")
+        worker.wait_http(url)
         sink.wait_http(f"http://127.0.0.1:{s.sink_metrics_port}/metrics")
         await minutes(0, 1)
         # A roster change while the worker runs: dev-0040 moves to the late shift and goes off duty.
@@ -169,7 +169,7 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
         await asyncio.sleep(1.5)
         worker.kill()
         worker.start()
-        worker.wait_http(f"{url}/metrics")
+        worker.wait_http(url)
         await until(lambda: worker.log_path.read_text().count("patrol: owning") >= 2, what="the new worker assigned")
         sent = 0
         for m in range(CRASH_AT, MINUTES, STEP):

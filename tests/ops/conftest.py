@@ -41,7 +41,7 @@ class Observed:
 
 def prometheus_config(settings, rules: Path) -> dict:
     """Like config/prometheus/prometheus.yml, with loopback targets and 1 s intervals."""
-    targets = {"worker": f"127.0.0.1:{settings.web_port}", "sink": f"127.0.0.1:{settings.sink_metrics_port}",
+    targets = {"worker": f"127.0.0.1:{settings.worker_metrics_port}", "sink": f"127.0.0.1:{settings.sink_metrics_port}",
                "delivery": f"127.0.0.1:{settings.deliver_metrics_port}"}
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},

@@ -141,17 +141,19 @@ def test_every_required_variable_is_in_env_example_and_every_example_is_used():
     assert set(commented) <= used
 
 
-def test_prometheus_scrapes_every_redwall_process_on_the_port_it_listens_on(compose):
+def test_prometheus_scrapes_every_redwall_process_on_its_ops_listener_which_is_not_published(compose):
     config = yaml.safe_load((ROOT / "config" / "prometheus" / "prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     env = compose["services"]["worker"]["environment"]
-    listens = {"worker": env["REDWALL_WEB_PORT"], "sink": env["REDWALL_SINK_METRICS_PORT"],
+    listens = {"worker": env["REDWALL_WORKER_METRICS_PORT"], "sink": env["REDWALL_SINK_METRICS_PORT"],
                "delivery": env["REDWALL_DELIVER_METRICS_PORT"]}
     assert {f"{service}:{port}" for service, port in listens.items()} <= targets
+    assert f"worker:{env['REDWALL_WEB_PORT']}" not in targets  # the public port serves no metrics
     for service, port in listens.items():
-        assert f"127.0.0.1:{port}/metrics" in json.dumps(compose["services"][service]["healthcheck"]), service
+        assert f"127.0.0.1:{port}/healthz" in json.dumps(compose["services"][service]["healthcheck"]), service
     published = {p.split(":")[-1] for s in compose["services"].values() for p in s.get("ports", ())}
     assert {env["REDWALL_WEB_PORT"], env["REDWALL_CONSOLE_PORT"], "9090", "3000"} <= published
+    assert not published & set(listens.values()), "an ops listener is published"
 
 
 def test_grafana_provisions_the_data_sources_and_dashboards_the_panels_use(compose):

@@ -147,7 +147,7 @@ def test_every_consumed_record_is_counted_once_as_ingested_or_dead_lettered(obse
     from prometheus_client.parser import text_string_to_metric_families
 
     def totals() -> dict[tuple[str, str], float]:
-        with urllib.request.urlopen(f"{observed.pipeline.url}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(observed.pipeline.worker_metrics_url, timeout=5) as response:
             families = text_string_to_metric_families(response.read().decode())
             return {(s.name, s.labels.get("topic", "")): s.value for f in families for s in f.samples
                     if s.name.endswith("_total")}

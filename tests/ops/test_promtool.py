@@ -45,7 +45,7 @@ def test_compose_prometheus_config_is_valid():
 @pytest.mark.integration
 @pytest.mark.parametrize("process", ["worker", "sink", "delivery"])
 def test_metrics_output_passes_promtool(observed, process):
-    url = {"worker": f"{observed.pipeline.url}/metrics", "sink": observed.pipeline.sink_metrics_url,
+    url = {"worker": observed.pipeline.worker_metrics_url, "sink": observed.pipeline.sink_metrics_url,
            "delivery": observed.delivery_metrics_url}[process]
     with urllib.request.urlopen(url, timeout=5) as response:
         exposition = response.read()

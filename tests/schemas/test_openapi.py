@@ -1,10 +1,11 @@
 """The OpenAPI document is valid OpenAPI 3.1 and its request bodies are exactly the records' schemas."""
 
+import jsonschema
 from openapi_spec_validator import validate
 
 from schemas import json
 from schemas.export import export
-from schemas.openapi import ACTION_DEFAULTED, MAX_REPORTS_PER_REQUEST, document
+from schemas.openapi import ACTION_DEFAULTED, ACTION_NEEDS, MAX_REPORTS_PER_REQUEST, document
 from schemas.records import FieldReport, IncidentAction, ping_batch
 from streams import ingest
 
@@ -29,7 +30,15 @@ def test_request_bodies_are_the_records_schemas():
     request = schemas["IncidentActionRequest"]
     # The view fills in id, time and the URL's incident; every other part of the record is unchanged.
     assert set(action["required"]) - set(request["required"]) == set(ACTION_DEFAULTED)
-    assert {**request, "required": action["required"], "title": action["title"]} == action
+    conditions = request["allOf"]  # what some actions need besides (ACTION_NEEDS)
+    assert {**request, "required": action["required"], "title": action["title"], "allOf": None} == {**action, "allOf": None}
+    validator = jsonschema.Draft202012Validator(request)
+    base = {"action": "ack", "reason": "x"}
+    assert validator.is_valid(base) and len(conditions) == len(ACTION_NEEDS)
+    for kind, field in ACTION_NEEDS.items():
+        assert not validator.is_valid({**base, "action": kind}) and not validator.is_valid({**base, "action": kind, field: None})
+        value = "c01" if field == "owner" else "inc-c01-0123456789ab"
+        assert validator.is_valid({**base, "action": kind, field: value})
     reports = doc["paths"]["/v1/reports"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert reports["oneOf"][1]["maxItems"] == MAX_REPORTS_PER_REQUEST == ingest.MAX_REPORTS_PER_REQUEST
 
@@ -40,6 +49,7 @@ def test_every_operation_documents_its_refusals_and_security():
         op = item["post"]
         assert {"202", "400", "401", "403", "413", "415", "422", "503"} <= set(op["responses"]), path
         assert ("429" in op["responses"]) == ("actions" not in path)  # only devices are rate-limited
+        assert ({"200", "404", "409"} <= set(op["responses"])) == ("actions" in path)  # the engine's verdicts
         assert all("Retry-After" in r["headers"] for s, r in op["responses"].items() if s == "429")
         assert all(alt.keys() <= doc["components"]["securitySchemes"].keys() for alt in op["security"])
 

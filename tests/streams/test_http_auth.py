@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 
+from schemas.openapi import SIGNING_EXAMPLE, document
 from sinks.credentials import Credential, token_hash
 from streams.credentials import CredentialCache
 from streams.http_auth import (ReplayGuard, Unauthorized, authenticate, bearer_token, check_signature, same_device)
@@ -111,3 +113,25 @@ def test_the_replay_guard_forgets_what_is_outside_the_window_and_stays_bounded()
     assert all(guard.first(f"s{i}", NOW, NOW) for i in range(10))
     assert len(guard._seen) <= 3
     assert guard.first("s9", NOW, NOW + 301)  # outside the window: forgotten (its timestamp is refused anyway)
+
+
+async def test_the_worked_signing_example_of_the_readme_and_the_openapi_document_is_what_the_worker_accepts(cache):
+    e = SIGNING_EXAMPLE
+    body = e["body"].encode()
+    key = hashlib.sha256(e["token"].encode()).digest()  # the recipe as written: the digest's raw bytes
+    assert key.hex() == e["key_hex"]
+    assert "sha256=" + hmac.new(key, f"{e['timestamp']}.".encode() + body, hashlib.sha256).hexdigest() == e["signature"]
+    cache._store(token_hash(e["token"]), Credential("device", e["device"]))
+    headers = {"X-Redwall-Device": e["device"], "X-Redwall-Timestamp": e["timestamp"], "X-Redwall-Signature": e["signature"]}
+    device = await authenticate(cache, "device", headers)
+    check_signature(cache, device, headers, body, ReplayGuard(), now=int(e["timestamp"]))
+    # Keyed with the digest's hex text instead of its bytes, the signature is refused: the two readings differ.
+    wrong = hmac.new(e["key_hex"].encode(), f"{e['timestamp']}.".encode() + body, hashlib.sha256).hexdigest()
+    with pytest.raises(Unauthorized, match="does not match"):
+        check_signature(cache, device, {**headers, "X-Redwall-Signature": f"sha256={wrong}"}, body, ReplayGuard(),
+                        now=int(e["timestamp"]))
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    described = document(1000)["components"]["securitySchemes"]["signature"]["description"]
+    for value in (e["token"], e["key_hex"], e["timestamp"], e["body"], e["signature"]):
+        assert value in readme and value in described, value
+    assert "32 raw bytes of SHA-256" in readme and "32 raw bytes of SHA-256" in described

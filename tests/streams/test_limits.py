@@ -118,8 +118,8 @@ def window():
 
 
 def test_event_times_near_now_pass_in_any_offset(window):
-    window.check([(NOW + timedelta(minutes=59)).isoformat(), "2026-11-28T19:30:00+08:00",
-                  (NOW - timedelta(days=29)).isoformat()], lambda i: "t")
+    window.check(enumerate([(NOW + timedelta(minutes=59)).isoformat(), "2026-11-28T19:30:00+08:00",
+                            (NOW - timedelta(days=29)).isoformat()]), lambda i: "t")
 
 
 @pytest.mark.parametrize("when, words", [
@@ -134,6 +134,27 @@ def test_event_times_far_from_now_are_refused_naming_the_field(window, when, wor
     error = refused.value.errors[0]
     assert error.field == "pings.1.time" and words in error.reason
     assert reason_label(error) == "pings.*.time"
+
+
+def test_every_time_outside_the_window_is_named():
+    window = EventTimeWindow(max_future_seconds=3600, max_age_days=30, now=lambda: NOW)
+    far = (NOW + timedelta(hours=2)).isoformat()
+    batch = {"device": "d", "pings": [{"time": far}, {"time": NOW.isoformat()}, {"time": far}]}
+    with pytest.raises(Refused) as refused:
+        window.check_pings(batch)
+    assert [e.field for e in refused.value.errors] == ["pings.0.time", "pings.2.time"]
+    assert refused.value.reasons() == ["pings.*.time"]  # counted once per refusal
+
+
+def test_in_a_record_refused_by_validation_its_valid_times_are_still_checked():
+    """So one refusal names the out-of-window times with the schema's errors; malformed ones are the schema's."""
+    window = EventTimeWindow(max_future_seconds=3600, max_age_days=30, now=lambda: NOW)
+    far = (NOW + timedelta(hours=2)).isoformat()
+    raw = {"device": "d", "pings": [{"time": far}, {"time": "soon"}, 7, {"time": NOW.isoformat()}, {"time": far}]}
+    assert [e.field for e in window.ping_errors(raw)] == ["pings.0.time", "pings.4.time"]
+    assert window.ping_errors({"pings": "none"}) == window.ping_errors([]) == []
+    assert [e.field for e in window.report_errors({"event_time": far})] == ["event_time"]
+    assert window.report_errors({"event_time": 1}) == window.report_errors("x") == []
 
 
 def test_report_times_are_named_by_their_place_in_an_array(window):
