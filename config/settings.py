@@ -62,6 +62,8 @@ class Settings:
     )
     deliver_metrics_port: int = _env("deliver_metrics_port", "port of the delivery process's /metrics", 9102)
     console_port: int = _env("console_port", "port of the dispatcher console (`redwall console`)", 6070)
+    console_session_hours: float = _env("console_session_hours", "how long a console sign-in lasts before the "
+                                        "dispatcher signs in again", 12.0)
     credentials_reload_seconds: float = _env(
         "credentials_reload_seconds", "how often workers and the console compare their credentials with Postgres, "
         "reloading in full on a difference (changes arrive at once by LISTEN/NOTIFY)", 60.0)
@@ -167,6 +169,7 @@ class Settings:
             (self.routing_path.is_file(), "routing_path", f"no file at {self.routing_path}; point it at a TOML"),
             (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
+            (self.console_session_hours > 0, "console_session_hours", "use a positive number of hours, e.g. 12"),
             (self.credentials_reload_seconds > 0, "credentials_reload_seconds", "use a positive number of seconds"),
             (self.major_events_path.is_file(), "major_events_path", f"no file at {self.major_events_path}; point it at a TOML"),
             ("://" in self.database_url, "database_url", "use a DSN like postgresql://user@host:5432/db"),
