@@ -129,7 +129,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 def signin_page(status: int, reason: str | None, headers: dict | None = None) -> web.Response:
     """The sign-in form, with the reason of a refusal above it. signin.js takes any token out of the address bar."""
-    heading = f"{status}: {html.escape(reason)}" if reason else "数字红墙 · 指挥调度台 <small>Redwall dispatcher console</small>"
+    heading = (f"登录失败 {status}: {html.escape(reason)}" if reason
+               else "数字红墙 · 指挥调度台 <small>Redwall dispatcher console</small>")
     return web.Response(status=status, content_type="text/html", headers={"Cache-Control": "no-store", **(headers or {})},
                         text=f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>登录 Sign in · 数字红墙</title>

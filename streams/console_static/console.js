@@ -22,8 +22,9 @@ function renderFeed() {
   const shown = state.alerts.filter((a) => !view.filter || a.community === view.filter).slice(0, FEED_ROWS);
   $("feed").innerHTML = shown.map((a) => `<li data-id="${escape(a.id)}" class="${a._new ? "new" : ""}">
       <span class="prio-${escape(a.priority)}">${escape(a.title.zh)}</span> <span class="meta">${escape(a.title.en)}</span>
-      <div class="meta">${localMinute(a.event_time)} · ${escape(name("alert_kind", a.kind))} · ${escape(name("alert_status", a.status))}
-        · ${escape(name("level", a.level))} · ${escape(placeName(a.community, a.grid))}</div>
+      <div class="meta">${localMinute(a.event_time)} · ${escape(name("alert_kind", a.kind))}
+        · ${escape(name("alert_status", a.status))} · ${escape(name("level", a.level))}
+        · ${escape(placeName(a.community, a.grid))}</div>
     </li>`).join("");
   for (const a of state.alerts) delete a._new;
   $("alert-count").textContent = String(shown.length);
@@ -102,10 +103,14 @@ async function boot() {
   for (const c of geometry.communities) state.communities.set(c.id, c);
   for (const g of geometry.grids) state.grids.set(g.id, g);
   Object.assign(state, { role: snapshot.role, dispatcher: snapshot.dispatcher, community: snapshot.community, csrf: snapshot.csrf });
-  $("role").textContent = `${name("role", snapshot.role)} ${snapshot.role} · ${snapshot.dispatcher}${snapshot.community ? " · " + placeName(snapshot.community) : ""}`;
-  for (const c of geometry.communities) $("community").insertAdjacentHTML("beforeend", `<option value="${escape(c.id)}">${escape(c.name)} ${escape(c.id)}</option>`);
+  const own = snapshot.community ? ` · ${placeName(snapshot.community)}` : "";
+  $("role").textContent = `${name("role", snapshot.role)} ${snapshot.role} · ${snapshot.dispatcher}${own}`;
+  $("community").insertAdjacentHTML("beforeend", geometry.communities.map((c) =>
+    `<option value="${escape(c.id)}">${escape(c.name)} ${escape(c.id)}</option>`).join(""));
   $("community").addEventListener("change", (e) => setFilter(e.target.value));
-  $("search").addEventListener("input", (e) => { view.search = e.target.value.trim(); view.page = 0; dirty.incidents = true; schedule(); });
+  $("search").addEventListener("input", (e) => {
+    view.search = e.target.value.trim(); view.page = 0; dirty.incidents = true; schedule();
+  });
   $("signout").addEventListener("click", signOut);
   setupIncidentList((id) => { openDetail(id); dirty.incidents = dirty.overlay = true; schedule(); },
                     () => { dirty.incidents = true; schedule(); });

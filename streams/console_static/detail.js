@@ -73,8 +73,9 @@ function actionLabels() {
            request_escalation: `请求${name("incident_event", "escalated")} Escalate` };
 }
 
+// Redrawn with the list; not while the dispatcher is picking a place (a redraw would close the list).
 export function renderDetail() {
-  if (!view.detail || !loaded) return;
+  if (!view.detail || !loaded || document.activeElement === $("place-owner")) return;
   const id = view.detail, live = state.incidents.get(id) || loaded.live || {}, row = loaded.incident || {};
   const i = { ...row, community: row.community_id || live.community, grid: row.grid_id || live.grid, ...live };
   const parts = [`<header><b>${escape(name("level", i.level))}</b> ${escape(name("category", i.category))} ·
@@ -128,12 +129,14 @@ function placeControl() {
 
 function reports(list, i) {
   const items = list.map((r) => `<li><div>${localMinute(r.event_time)} · ${escape(r.reporter || r.device_id)}
-      ${r.reporter_role_name ? `（${escape(r.reporter_role_name)}）` : ""}${r.reporter ? ` <span class="meta">${escape(r.device_id)}</span>` : ""}</div>
+      ${r.reporter_role_name ? `（${escape(r.reporter_role_name)}）` : ""}
+      ${r.reporter ? `<span class="meta">${escape(r.device_id)}</span>` : ""}</div>
     <div class="meta">${escape(name("category", r.category))} · ${escape(name("severity", r.severity))} ·
       ${escape(placeName(i.community, r.grid_id))} · ${r.lat.toFixed(5)}, ${r.lng.toFixed(5)}
       ${r.accuracy != null ? `±${Math.round(r.accuracy)} m` : ""} · 收到 ${localMinute(r.received_at)}</div>
     <p class="text">${escape(r.text)}</p>${photos(r.photos)}</li>`).join("");
-  return `<h3>上报 Reports <small>${list.length} / ${i.reports || i.report_count || list.length}</small></h3><ol class="reports">${items}</ol>`;
+  const count = `${list.length} / ${i.reports || i.report_count || list.length}`;
+  return `<h3>上报 Reports <small>${count}</small></h3><ol class="reports">${items}</ol>`;
 }
 
 function photos(refs) {
@@ -143,10 +146,18 @@ function photos(refs) {
     : `<span>照片 photo ${n + 1}: ${escape(ref)}</span>`).join(" ")}</div>`;
 }
 
+// Who: a roster name (a phone), a dispatcher and its role, or `system` (the rules).
+function who(e) {
+  const device = e.actor_name ? ` <span class="meta">${escape(e.actor)}</span>` : "";
+  const role = e.actor_role ? `（${escape(name("role", e.actor_role))}）` : "";
+  return `${escape(e.actor_name || e.actor)}${device}${role}`;
+}
+
 function history(events) {
+  const moved = (e) => e.from_level && e.to_level && e.from_level !== e.to_level
+    ? ` · ${escape(name("level", e.from_level))} → ${escape(name("level", e.to_level))}` : "";
   const items = events.map((e) => `<li class="ev-${escape(e.kind)}"><b>${escape(name("incident_event", e.kind))}</b>
-      ${localMinute(e.event_time)} · ${escape(e.actor_name || e.actor)}${e.actor_name ? ` <span class="meta">${escape(e.actor)}</span>` : ""}${e.actor_role ? `（${escape(name("role", e.actor_role))}）` : ""}
-      ${e.from_level && e.to_level && e.from_level !== e.to_level ? ` · ${escape(name("level", e.from_level))} → ${escape(name("level", e.to_level))}` : ""}
+      ${localMinute(e.event_time)} · ${who(e)}${moved(e)}
       <div class="meta">${escape(e.reason)}</div></li>`).join("");
   return `<h3>经过 History</h3><ol class="history">${items}</ol>`;
 }

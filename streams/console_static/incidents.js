@@ -95,10 +95,12 @@ function row(i, u, now) {
   const cls = u.over ? "over" : used >= 0.75 ? "late" : "";
   return `<li class="level-${escape(i.level)}${u.over ? " overdue" : ""}${view.detail === i.id ? " open" : ""}"
       data-incident="${escape(i.id)}" data-status="${escape(i.status)}"${u.over ? ` data-overdue-since="${u.over.at}"` : ""}>
-    <div><b>${escape(name("level", i.level))}</b> ${escape(name("category", i.category))} · ${escape(placeName(i.community, i.grid))} ${status}</div>
+    <div><b>${escape(name("level", i.level))}</b> ${escape(name("category", i.category))}
+      · ${escape(placeName(i.community, i.grid))} ${status}</div>
     <div class="due">${due}</div>
     <div class="bar"><span class="${cls}" data-width="${Math.min(100, Math.max(0, used * 100)).toFixed(0)}%"></span></div>
-    <div class="meta">${escape(i.id)} · ${escape(name("severity", i.severity))} · ${escape(name("incident_event", "opened"))} ${localMinute(i.opened_at)}${i.reports > 1 ? ` · ${i.reports} 报` : ""}</div>
+    <div class="meta">${escape(i.id)} · ${escape(name("severity", i.severity))}
+      · ${escape(name("incident_event", "opened"))} ${localMinute(i.opened_at)}${i.reports > 1 ? ` · ${i.reports} 报` : ""}</div>
   </li>`;
 }
 

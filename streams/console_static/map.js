@@ -31,7 +31,8 @@ export function drawAreas(onCommunity) {
   const d = (area) => area.rings.map((ring) => "M" + ring.map(([x, y]) => `${px(p, x)},${py(p, y)}`).join("L") + "Z").join("");
   const parts = [];
   for (const g of geo.grids) {
-    parts.push(`<path class="grid" data-grid="${escape(g.id)}" data-community="${escape(g.parent)}" d="${d(g)}"><title>${escape(g.name)} ${escape(g.id)}</title></path>`);
+    parts.push(`<path class="grid" data-grid="${escape(g.id)}" data-community="${escape(g.parent)}" d="${d(g)}">
+      <title>${escape(g.name)} ${escape(g.id)}</title></path>`);
     const ring = g.rings[0];
     gridCentre.set(g.id, [ring.reduce((s, [x]) => s + x, 0) / ring.length, ring.reduce((s, [, y]) => s + y, 0) / ring.length]);
   }
@@ -44,7 +45,9 @@ export function drawAreas(onCommunity) {
 }
 
 export function dimAreas() {
-  for (const path of $("areas").querySelectorAll("path")) path.classList.toggle("dim", !!view.filter && path.dataset.community !== view.filter);
+  for (const path of $("areas").querySelectorAll("path")) {
+    path.classList.toggle("dim", !!view.filter && path.dataset.community !== view.filter);
+  }
 }
 
 export function drawLegend() {
