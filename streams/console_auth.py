@@ -39,7 +39,7 @@ class ConsoleAuth:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/static/") or request.path in PUBLIC:
             return await handler(request)
-        if request.path == "/" and "token" in request.query:
+        if request.path == "/" and request.method == "GET" and "token" in request.query:
             return await self.sign_in(request, request.query["token"])  # the link: a cookie, then away from the URL
         try:
             request["dispatcher"], request["token"], request["session"] = await self.identify(request)
@@ -97,7 +97,7 @@ class ConsoleAuth:
             await self.check(token)
         except Unauthorized as refused:
             return self.refuse(request, refused)
-        answer = web.HTTPSeeOther("/", headers={"Cache-Control": "no-store"})
+        answer = web.Response(status=303, headers={"Location": "/", "Cache-Control": "no-store"})
         # Secure only over TLS: the demo serves plain HTTP on loopback, where a Secure cookie is never sent back.
         answer.set_cookie(COOKIE, self.sessions.open(token), path="/", httponly=True, samesite="Strict",
                           max_age=int(self.sessions.lifetime), secure=request.secure)

@@ -110,11 +110,11 @@ function deadlines(i) {
 function actions(i) {
   if (i.status !== "assigned" && i.status !== "acknowledged") return "";
   if (!mayAct(i)) return `<p class="meta">${escape(name("role", state.role))}：不可操作 this role may not act here</p>`;
-  if (i.community === UNLOCATED) return placeControl();
   const labels = actionLabels();
   if (i.status !== "assigned") delete labels.ack;
-  return `<div class="actions">${Object.entries(labels).map(([action, label]) =>
-    `<button type="button" data-action="${action}">${escape(label)}</button>`).join("")}</div>`;
+  if (i.community === UNLOCATED) delete labels.request_escalation; // already the street's
+  return `${i.community === UNLOCATED ? placeControl() : ""}<div class="actions">${Object.entries(labels).map(
+    ([action, label]) => `<button type="button" data-action="${action}">${escape(label)}</button>`).join("")}</div>`;
 }
 
 // An unlocated incident is placed in a community or one of its grids (reassign with owner); the engine then
