@@ -109,7 +109,9 @@ def load_incidents(n: int, now: datetime) -> list[dict]:
     events = []
     for i in range(n):
         grid, level = grids[i % len(grids)], ("grid", "community", "street", "district")[i % 4]
-        opened = now - timedelta(minutes=(i * 7) % 90, seconds=i)
+        # Opened 0..80 min ago in steps of 10: no deadline falls within minutes of `now`, so none passes while
+        # the tests run and the expected overdue set holds; the seconds keep every deadline distinct.
+        opened = now - timedelta(minutes=10 * (i % 9), seconds=i % 50)
         community, place = (UNLOCATED, None) if i % 25 == 3 else (grid.parent, grid.id)
         status = ("assigned", "acknowledged")[i % 2]
         ack_by, resolve_by = opened + timedelta(minutes=30), opened + timedelta(hours=4 if i % 10 != 1 else 0.25)
