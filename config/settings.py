@@ -67,6 +67,8 @@ class Settings:
     action_verdict_seconds: float = _env(
         "action_verdict_seconds", "how long POST /v1/incidents/{id}/actions waits for the engine's verdict before "
         "answering 202 (accepted, verdict not yet known)", 3.0)
+    console_session_hours: float = _env("console_session_hours", "how long a console sign-in lasts before the "
+                                        "dispatcher signs in again", 12.0)
     credentials_reload_seconds: float = _env(
         "credentials_reload_seconds", "how often workers and the console compare their credentials with Postgres, "
         "reloading in full on a difference (changes arrive at once by LISTEN/NOTIFY)", 60.0)
@@ -174,6 +176,7 @@ class Settings:
             (self.routing_path.is_file(), "routing_path", f"no file at {self.routing_path}; point it at a TOML"),
             (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
+            (self.console_session_hours > 0, "console_session_hours", "use a positive number of hours, e.g. 12"),
             (self.credentials_reload_seconds > 0, "credentials_reload_seconds", "use a positive number of seconds"),
             (0 <= self.action_verdict_seconds <= 60, "action_verdict_seconds", "use 0..60 seconds (3 by default)"),
             (self.major_events_path.is_file(), "major_events_path", f"no file at {self.major_events_path}; point it at a TOML"),

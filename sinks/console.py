@@ -75,10 +75,14 @@ class ConsoleFeed:
         state = event.get("state")
         if not isinstance(state, dict):
             return  # an action rejected for an unknown incident: nothing to draw
+        # last/when/actor/reason/action: the newest event, so the page can tell a dispatcher what the
+        # engine made of an action it is still waiting for (done, or refused and why).
         summary = {"id": event["incident"], "community": event.get("community"), "grid": event.get("grid"),
                    "category": event.get("category"), "severity": event.get("severity"), "last": event.get("kind"),
-                   "when": event.get("when"), **{k: state.get(k) for k in (
-                       "status", "level", "owner", "priority", "opened_at", "ack_by", "resolve_by", "reports")}}
+                   "when": event.get("when"), "actor": event.get("actor"), "action": event.get("action"),
+                   "reason": (event.get("reason") or "")[:300], **{k: state.get(k) for k in (
+                       "status", "level", "owner", "priority", "opened_at", "ack_by", "resolve_by", "reports",
+                       "missed")}}
         if summary["status"] in CLOSED:
             self.incidents.pop(summary["id"], None)
         else:

@@ -1,6 +1,18 @@
-"""`redwall console`: the dispatcher console, an aiohttp server of its own beside the workers. It serves
-the page, the street's geometry (no tile server), a snapshot and a live SSE feed, and passes the
-dispatcher's actions on to a worker's POST /v1/incidents/{id}/actions.
+"""`redwall console`: the dispatcher console, an aiohttp server of its own beside the workers. Routes:
+
+    GET  /                      the page (console_static/); `/?token=` signs in and redirects to `/` at once
+    GET  /signin, POST /signin  the sign-in form for a pasted token; POST /signout ends the session
+    GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus (these three need no dispatcher)
+    GET  /api/names             Chinese names (schemas/display.py) and REDWALL_TIMEZONE
+    GET  /api/geometry          the street's grids and communities (no tile server)
+    GET  /api/snapshot          who is signed in, the session's CSRF token, alerts, open incidents, devices
+    GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL
+    GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (any dispatcher)
+    POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), passed on to a
+                                worker with the dispatcher's own token (streams/console_actions.py)
+
+Who may ask, and the headers of every answer: streams/console_auth.py. The access log keeps method,
+path, status, size and time only (streams/access_log.py).
 
 A process of its own rather than views on the Faust web server: every worker sees only its own
 partitions, while the console must show all of them; and slow browsers must never share an event
@@ -13,68 +25,63 @@ import asyncio
 import contextlib
 import logging
 import signal
-import uuid
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from config.geometry import load_geometry
 from config.settings import Settings
 from schemas import json
+from schemas.display import names
 from sinks.console import ConsoleFeed
-from streams.credentials import CredentialCache, refusal
-from streams.http_auth import Unauthorized, authenticate, bearer_token
-from streams.incident_state import community_of
+from sinks.incident_detail import incident_detail
+from sinks.postgres import is_retriable
+from streams.access_log import PathOnlyAccessLogger
+from streams.console_actions import SESSION, ActionProxy
+from streams.console_auth import ConsoleAuth, security_headers
+from streams.console_sessions import Sessions
+from streams.credentials import CredentialCache
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "console_static"
-ACTIONS = ("ack", "resolve", "request_escalation")
 SSE_PING_SECONDS = 15.0
 REVOKED_FEED_SECONDS = 1.0
+POOL = web.AppKey("pool", asyncpg.Pool)
 
 
-def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None) -> web.Application:
+def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None,
+                   sessions: Sessions | None = None) -> web.Application:
     geometry = geometry_json(settings)
-    worker_url = f"http://{settings.web_host}:{settings.web_port}"
+    labels = json.dumps({"names": names(), "timezone": settings.timezone})
     registry = registry or CollectorRegistry()
     credentials = CredentialCache.from_settings(settings, registry)
-    refused_actions = Counter("redwall_console_actions_refused_total",
-                              "actions refused as outside the dispatcher's role, by role", ["role"], registry=registry)
-    refused_tokens = Counter("redwall_console_auth_refused_total", "requests refused for their token, by reason",
-                             ["reason"], registry=registry)
+    auth = ConsoleAuth(credentials, sessions or Sessions(settings.console_session_hours * 3600),
+                       Counter("redwall_console_auth_refused_total", "requests refused for their token or session, "
+                               "by reason", ["reason"], registry=registry))
+    actions = ActionProxy(
+        f"http://{settings.web_host}:{settings.web_port}",
+        Counter("redwall_console_actions_refused_total", "actions refused as outside the dispatcher's role, by role",
+                ["role"], registry=registry),
+        Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status", ["status"],
+                registry=registry))
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
         lambda: len(feed.clients))
-    forwarded_actions = Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status",
-                                ["status"], registry=registry)
-
-    @web.middleware
-    async def auth(request: web.Request, handler):
-        # Static files hold no data; /metrics is for Prometheus, which carries no console token.
-        if request.path.startswith("/static/") or request.path == "/metrics":
-            return await handler(request)
-        try:
-            request["dispatcher"] = await authenticate(credentials, "dispatcher", request.headers, request.query)
-        except Unauthorized as refused:
-            refused_tokens.labels(refused.labels[0]).inc()
-            reason = refused.errors[0].reason
-            if request.path.startswith("/api/"):
-                return web.json_response({"error": reason, "errors": [e.as_dict() for e in refused.errors]},
-                                         status=refused.status, headers=refused.headers)
-            return web.Response(status=refused.status, content_type="text/html", headers=refused.headers,
-                                text=f"<!doctype html><title>Refused</title><h1>{refused.status}: {reason}</h1>")
-        request["token"] = bearer_token(request.headers, request.query)
-        return await handler(request)
 
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def snapshot(request: web.Request) -> web.Response:
-        who = request["dispatcher"]
-        body = {"role": who.role, "dispatcher": who.subject, "community": who.community, **feed.snapshot()}
-        return web.Response(body=json.dumps(body), content_type="application/json")
+        who, sid = request["dispatcher"], request["session"]
+        session = auth.sessions.get(sid) if sid else None
+        body = {"role": who.role, "dispatcher": who.subject, "community": who.community,
+                "csrf": session and session.csrf,
+                **feed.snapshot()}
+        return web.Response(body=json.dumps(body), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
 
     async def events(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -83,8 +90,8 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             idle = 0.0
-            # The feed of a dispatcher revoked meanwhile ends within REVOKED_FEED_SECONDS.
-            while (queue in feed.clients or not queue.empty()) and credentials.holds(request["token"]):
+            # The feed of a dispatcher revoked or signed out meanwhile ends within REVOKED_FEED_SECONDS.
+            while (queue in feed.clients or not queue.empty()) and auth.still_allowed(request):
                 try:
                     message = await asyncio.wait_for(queue.get(), REVOKED_FEED_SECONDS)
                 except TimeoutError:
@@ -101,49 +108,55 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
             feed.unsubscribe(queue)
         return response
 
-    async def action(request: web.Request) -> web.Response:
-        who, incident = request["dispatcher"], request.match_info["incident"]
-        why_not = refusal(who, community_of(incident))  # a malformed id: the worker's 404
-        if why_not:
-            refused_actions.labels(who.role).inc()
-            log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", who.subject, who.role,
-                        incident, json.dumps(why_not).decode())
-            return web.json_response({"error": why_not, "errors": [{"field": "incident", "reason": why_not}]}, status=403)
+    async def detail(request: web.Request) -> web.Response:
+        """Any dispatcher may read any incident, as the list shows them all; acting is what roles limit."""
+        incident = request.match_info["incident"]
         try:
-            body = await request.json(loads=json.loads)
-        except ValueError:
-            return web.json_response({"error": "body must be JSON"}, status=400)
-        if not isinstance(body, dict) or body.get("action") not in ACTIONS:
-            return web.json_response({"errors": [{"field": "action", "reason": f"must be one of {', '.join(ACTIONS)}"}]},
-                                     status=422)
-        # The worker checks the dispatcher again with its own token and records it as the actor.
-        forwarded = {"id": f"console-{uuid.uuid4().hex}", "action": body["action"],
-                     "reason": str(body.get("reason") or "from the dispatcher console")[:2000]}
-        url = f"{worker_url}/v1/incidents/{incident}/actions"
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {request['token']}"}
-        try:
-            async with request.app[SESSION].post(url, data=json.dumps(forwarded), headers=headers) as answer:
-                forwarded_actions.labels(str(answer.status)).inc()
-                return web.Response(status=answer.status, body=await answer.read(), content_type="application/json")
-        except aiohttp.ClientError as exc:
-            forwarded_actions.labels("502").inc()
-            return web.json_response({"error": f"the worker at {worker_url} did not answer: {exc}"}, status=502)
+            found = await incident_detail(request.app[POOL], incident)
+        except Exception as exc:
+            if not is_retriable(exc):
+                raise
+            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
+            return web.json_response({"error": reason, "errors": [{"field": "incident", "reason": reason}]}, status=503)
+        live = feed.incidents.get(incident)
+        if found is None and live is None:
+            reason = f"no incident {incident!r:.140} in PostgreSQL or among the open incidents"
+            return web.json_response({"error": reason, "errors": [{"field": "incident", "reason": reason}]}, status=404)
+        found = found or {"incident": None, "reports": [], "events": []}
+        for event in found["events"]:
+            held = credentials.key_of("dispatcher", event["actor"])
+            event["actor_role"] = held[1].role if held else None
+        return web.Response(body=json.dumps({**found, "live": live}), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def geometry_view(request: web.Request) -> web.Response:
-        return web.Response(body=geometry, content_type="application/json", headers={"Cache-Control": "max-age=300"})
+    def constant(body: bytes):
+        async def view(request: web.Request) -> web.Response:
+            return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "max-age=300"})
+        return view
 
-    app = web.Application(middlewares=[auth])
+    async def favicon(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+    app = web.Application(middlewares=[auth.middleware])
+    app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)
+    app.router.add_get("/signin", auth.signin_form)
+    app.router.add_post("/signin", auth.signin_post)
+    app.router.add_post("/signout", auth.signout)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/geometry", geometry_view)
+    app.router.add_get("/api/names", constant(labels))
+    app.router.add_get("/api/geometry", constant(geometry))
     app.router.add_get("/api/snapshot", snapshot)
     app.router.add_get("/api/events", events)
-    app.router.add_post("/api/incidents/{incident}/actions", action)
+    app.router.add_get("/api/incidents/{incident}", detail)
+    app.router.add_post("/api/incidents/{incident}/actions", actions.post)
     app.router.add_static("/static/", STATIC)
     app.cleanup_ctx.append(_session)
+    app.cleanup_ctx.append(lambda app: _pool(app, settings))
     app.cleanup_ctx.append(lambda _: _running(credentials))
     return app
 
@@ -159,14 +172,20 @@ async def _running(credentials: CredentialCache):
             await task
 
 
-
-SESSION = web.AppKey("session", aiohttp.ClientSession)
-
-
 async def _session(app: web.Application):
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         app[SESSION] = session
         yield
+
+
+async def _pool(app: web.Application, settings: Settings):
+    # min_size=0: a database that is down makes a detail answer 503, not the console fail to start.
+    pool = await asyncpg.create_pool(settings.database_dsn, min_size=0, max_size=2, command_timeout=10)
+    app[POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()
 
 
 def geometry_json(settings: Settings) -> bytes:
@@ -188,7 +207,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
     feed = ConsoleFeed(settings)
-    runner = web.AppRunner(create_console(settings, feed), shutdown_timeout=1.0)
+    # The access log keeps method, path, status, size and time: never a query string, Referer or token.
+    runner = web.AppRunner(create_console(settings, feed), shutdown_timeout=1.0, access_log_class=PathOnlyAccessLogger)
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.console_port).start()
     log.info("console on http://%s:%d/", settings.web_host, settings.console_port)

@@ -1,0 +1,36 @@
+"""The console serves its documented routes and nothing else: a route added without being documented
+here (and in the README) fails this test, as does one documented but gone."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from sinks.console import ConsoleFeed
+from streams.console import create_console
+
+# method, path: the console's routes as the README lists them (HEAD comes with every GET).
+DOCUMENTED = {
+    ("GET", "/"),  # the page; `/?token=` signs in and redirects at once to `/`
+    ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
+    ("GET", "/favicon.ico"), ("GET", "/metrics"),
+    ("GET", "/api/names"), ("GET", "/api/geometry"), ("GET", "/api/snapshot"), ("GET", "/api/events"),
+    ("GET", "/api/incidents/{incident}"), ("POST", "/api/incidents/{incident}/actions"),
+    ("GET", "/static"),  # the page's own files, console_static/
+}
+
+
+def console_routes() -> set[tuple[str, str]]:
+    app = create_console(Settings.from_env(), ConsoleFeed(Settings.from_env()))
+    routes = set()
+    for route in app.router.routes():
+        info = route.resource.get_info()
+        path = info.get("path") or info.get("formatter") or info.get("prefix")
+        if route.method != "HEAD":
+            routes.add((route.method, path))
+    return routes
+
+
+def test_the_console_serves_only_its_documented_routes():
+    served = console_routes()
+    assert served - DOCUMENTED == set(), "routes served but not documented"
+    assert DOCUMENTED - served == set(), "routes documented but not served"
+
