@@ -16,7 +16,7 @@ import aiohttp
 from config.routing import Channel
 from consumers.routing import Notification
 from schemas import json
-from schemas.display import LEVEL as LEVEL_ZH
+from schemas.display import LEVEL, PLACE, PRIORITY, SEVERITY, local_minute
 
 SIGNATURE_HEADER = "X-Redwall-Signature"
 TIMESTAMP_HEADER = "X-Redwall-Timestamp"
@@ -41,8 +41,8 @@ class Attempt:
 class Webhook:
     """POSTs one notification; subclasses say how the body, URL and headers look and what counts as taken."""
 
-    def __init__(self, channel: Channel, secret: str, session: aiohttp.ClientSession):
-        self.channel, self.secret, self.session = channel, secret, session
+    def __init__(self, channel: Channel, secret: str, session: aiohttp.ClientSession, tz: str):
+        self.channel, self.secret, self.session, self.tz = channel, secret, session, tz
 
     def request(self, notification: Notification) -> tuple[str, bytes, dict[str, str]]:
         raise NotImplementedError
@@ -95,7 +95,7 @@ class _RobotWebhook(Webhook):
 
 class WeComWebhook(_RobotWebhook):
     def request(self, notification):
-        content = markdown(notification)
+        content = markdown(notification, self.tz)
         while len(content.encode()) > WECOM_MAX_BYTES:
             content = content[: len(content) * 9 // 10] + "\n…"
         return self.channel.url, json.dumps({"msgtype": "markdown", "markdown": {"content": content}}), {}
@@ -109,15 +109,16 @@ class DingTalkWebhook(_RobotWebhook):
         separator = "&" if "?" in self.channel.url else "?"
         url = f"{self.channel.url}{separator}timestamp={stamp}&sign={quote_plus(sign_dingtalk(self.secret, stamp))}"
         title = notification.alerts[0]["title"]["zh"]
-        body = json.dumps({"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification)}})
+        body = json.dumps({"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification, self.tz)}})
         return url, body, {}
 
 
 FORMATS: dict[str, type[Webhook]] = {"json": JsonWebhook, "wecom": WeComWebhook, "dingtalk": DingTalkWebhook}
 
 
-def webhook(channel: Channel, secret: str, session: aiohttp.ClientSession) -> Webhook:
-    return FORMATS[channel.type](channel, secret, session)
+def webhook(channel: Channel, secret: str, session: aiohttp.ClientSession, tz: str) -> Webhook:
+    """The channel's sender; `tz` is the street's time zone, in which people read the times."""
+    return FORMATS[channel.type](channel, secret, session, tz)
 
 
 def sign_json(secret: str, timestamp: str, body: bytes) -> str:
@@ -135,15 +136,16 @@ def sign_dingtalk(secret: str, timestamp_ms: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def markdown(notification: Notification) -> str:
-    """Chinese first, English after; one block per alert."""
+def markdown(notification: Notification, tz: str) -> str:
+    """Chinese first, English after; one block per alert, its time in the street's zone to the minute."""
     heading = "【提醒 Reminder】" if notification.reminder else "【告警 Alert】"
     blocks = [f"### {heading} {len(notification.items)}"]
     for alert in notification.alerts:
-        where = " · ".join(x for x in (alert.get("community"), alert.get("grid")) if x)
+        where = " · ".join(PLACE.get(x, x) for x in (alert.get("community"), alert.get("grid")) if x)
         blocks.append(
             f"**{alert['title']['zh']}**\n{alert['title']['en']}\n"
-            f"> 级别 {LEVEL_ZH[alert['level']]} · {where} · {alert['severity']} · {alert['priority']}\n"
+            f"> 级别 {LEVEL[alert['level']]} · {where} · 严重程度 {SEVERITY[alert['severity']]} · "
+            f"优先级 {PRIORITY[alert['priority']]} · {local_minute(alert['event_time'], tz)}\n"
             f"> {alert['body']['zh']}\n> {alert['body']['en']}\n> `{alert['id']}`"
         )
     return "\n\n".join(blocks)

@@ -1,5 +1,6 @@
 """Per-grid patrol alerts: off-post and offline grouped per grid, coverage gaps in major events, and
-rate-limited patrol advisories for hot spots (前响应). Pure: times come in, `Alert` dicts go out.
+rate-limited patrol advisories for hot spots (前响应). Pure: times come in, `Alert` dicts go out, their
+Chinese with times in the street's zone (`tz`) to the minute.
 """
 
 from __future__ import annotations
@@ -8,13 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
+from schemas.display import ALERT_KIND, ALERT_STATUS, local_minute, span_zh
 from streams.patrol_state import OFF_POST, OFFLINE, ON_POST
 
 GROUPED = (OFF_POST, OFFLINE)
-_TEXT = {
-    OFF_POST: ("离岗", "off post", "名巡逻人员离开责任网格", "patrol member(s) left their grid"),
-    OFFLINE: ("失联", "offline", "名巡逻人员定位中断", "patrol member(s) stopped reporting"),
-    "coverage_gap": ("在岗不足", "coverage gap", "网格在岗人数低于要求", "fewer workers on post than required"),
+# kind -> status -> (what the Chinese body says, what the English body says)
+_SAYS = {
+    OFF_POST: {"firing": ("名巡逻人员离开责任网格", "patrol member(s) left their grid"),
+               "resolved": ("名巡逻人员已回到责任网格", "patrol member(s) back in their grid")},
+    OFFLINE: {"firing": ("名巡逻人员定位中断", "patrol member(s) stopped reporting"),
+              "resolved": ("名巡逻人员恢复定位", "patrol member(s) reporting again")},
+    "coverage_gap": {"firing": ("网格在岗人数低于要求", "fewer workers on post than required"),
+                     "resolved": ("网格在岗人数已恢复", "enough workers on post again")},
 }
 
 
@@ -41,8 +47,8 @@ class PatrolAlerts:
     """`required(grid, when)`: on-post workers a grid needs; `place(grid)`: (street, community)."""
 
     def __init__(self, group_window: timedelta, coverage_grace: timedelta,
-                 required: Callable[[str, datetime], int], place: Callable[[str], tuple[str, str]]):
-        self.window, self.grace, self.required, self.place = group_window, coverage_grace, required, place
+                 required: Callable[[str, datetime], int], place: Callable[[str], tuple[str, str]], tz: str):
+        self.window, self.grace, self.required, self.place, self.tz = group_window, coverage_grace, required, place, tz
         self.grids: dict[str, GridState] = {}
 
     def status(self, device: str, grid: str, status: str, at: datetime, created: datetime) -> list[dict]:
@@ -111,14 +117,21 @@ class PatrolAlerts:
     def _alert(self, kind: str, status: str, grid: str, opened: datetime, at: datetime, created: datetime,
                devices: Iterable[str], need: int = 0, on_post: int = 0) -> dict:
         street, community = self.place(grid)
-        zh, en, body_zh, body_en = _TEXT[kind]
+        says_zh, says_en = _SAYS[kind][status]
         devices = list(devices)
         if kind == "coverage_gap":
-            body_zh, body_en = f"{body_zh}：在岗 {on_post} / 需要 {need}", f"{body_en}: {on_post} on post of {need}"
+            says_zh, says_en = f"{says_zh}：在岗 {on_post} / 需要 {need}", f"{says_en}: {on_post} on post of {need}"
         else:
-            body_zh, body_en = f"{len(devices)} {body_zh}：{'、'.join(devices)}", f"{len(devices)} {body_en}: {', '.join(devices)}"
-        return patrol_alert(kind, status, grid, street, community, opened, at, created, devices,
-                            {"zh": f"{grid} {zh}", "en": f"{grid} {en}"}, {"zh": body_zh, "en": body_en})
+            says_zh, says_en = f"{len(devices)} {says_zh}：{'、'.join(devices)}", f"{len(devices)} {says_en}: {', '.join(devices)}"
+        if status == "firing":
+            when_zh, when_en = f"自 {local_minute(opened, self.tz)} 起", f"since {_rfc3339(opened)}"
+        else:
+            when_zh = f"{local_minute(opened, self.tz)} 至 {local_minute(at, self.tz)}，历时 {span_zh((at - opened).total_seconds())}"
+            when_en = f"{_rfc3339(opened)} to {_rfc3339(at)}"
+        cleared = (ALERT_STATUS["resolved"], " cleared") if status == "resolved" else ("", "")
+        title = {"zh": f"{grid} {ALERT_KIND[kind]}{cleared[0]}", "en": f"{grid} {kind.replace('_', ' ')}{cleared[1]}"}
+        return patrol_alert(kind, status, grid, street, community, opened, at, created, devices, title,
+                            {"zh": f"{says_zh}（{when_zh}）", "en": f"{says_en} ({when_en})"})
 
 
 def patrol_alert(kind: str, status: str, grid: str, street: str, community: str, opened: datetime, at: datetime,
@@ -139,11 +152,12 @@ def patrol_alert(kind: str, status: str, grid: str, street: str, community: str,
 
 
 class Advisor:
-    """Hot spots (H3 cells with at least `min_reports` recent reports) -> advisories, at most one per
-    cell per `repeat` interval."""
+    """Hot spots (H3 cells with at least `min_reports` reports in the last `window`) -> advisories, at
+    most one per cell per `repeat` interval."""
 
-    def __init__(self, min_reports: int, repeat: timedelta, place: Callable[[str], tuple[str, str]]):
-        self.min_reports, self.repeat, self.place = min_reports, repeat, place
+    def __init__(self, min_reports: int, repeat: timedelta, place: Callable[[str], tuple[str, str]], tz: str,
+                 window: timedelta):
+        self.min_reports, self.repeat, self.place, self.tz, self.window = min_reports, repeat, place, tz, window
         self.last: dict[str, datetime] = {}  # cell -> when it was last advised
 
     def advise(self, counts: Iterable[tuple[str, str, int]], now: datetime, devices: Callable[[str], list[str]]) -> list[dict]:
@@ -155,8 +169,10 @@ class Advisor:
                 continue
             self.last[cell] = now
             street, community = self.place(grid)
-            title = {"zh": f"{grid} 前响应巡查", "en": f"{grid} patrol advisory"}
-            body = {"zh": f"H3 {cell} 近期 {count} 起事件，请前往巡查", "en": f"{count} recent reports in H3 cell {cell}: patrol it"}
+            title = {"zh": f"{grid} {ALERT_KIND['patrol_advisory']}", "en": f"{grid} patrol advisory"}
+            body = {"zh": f"热点（H3 单元 {cell}）：截至 {local_minute(now, self.tz)}，近{span_zh(self.window.total_seconds())}"
+                          f"内 {count} 起事件上报，请前往巡查",
+                    "en": f"{count} reports in H3 cell {cell} within {self.window} up to {_rfc3339(now)}: patrol it"}
             alert = patrol_alert("patrol_advisory", "firing", grid, street, community, now, now, now,
                                  devices(grid), title, body)
             alert["id"] = f"patrol:patrol_advisory:{cell}:{_stamp(now)}"

@@ -94,7 +94,7 @@ class Escalation:
         # An event clock per partition: partitions are consumed at their own pace, and one
         # partition's newer events must not fire another's deadlines early.
         clock = clocks.EventClock() if self.event_time else clocks.SystemClock()
-        return IncidentEngine(self.rules, clock, self.major, self.places)
+        return IncidentEngine(self.rules, clock, self.major, self.places, tz=self.settings.timezone)
 
     async def ensure(self, partitions: set[int]) -> None:
         """Rebuild the engines of these partitions from the incidents topic unless already held."""

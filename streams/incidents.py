@@ -15,6 +15,7 @@ from config.rules import Rules
 from schemas.records import LEVELS
 from streams.clock import Clock
 from streams.incident_alerts import alert_for
+from streams.incident_reasons import Reasons
 from streams.incident_state import OPEN, Incident, Outcome, community_of, incident_id, parse_time
 
 ALLOWED = {  # action -> statuses it may act on
@@ -28,8 +29,9 @@ class IncidentEngine:
     """Every call takes one input (or the passing of time) and returns what it caused, as an Outcome."""
 
     def __init__(self, rules: Rules, clock: Clock, major_events: MajorEvents = MajorEvents(()),
-                 places: Mapping[str, tuple[str, str | None]] | None = None):
+                 places: Mapping[str, tuple[str, str | None]] | None = None, *, tz: str):
         self.rules, self.clock, self.major_events = rules, clock, major_events
+        self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
         self.incidents: dict[str, Incident] = {}
         self.seen: set[str] = set()  # report and action ids already applied: redeliveries are no-ops
@@ -122,7 +124,7 @@ class IncidentEngine:
         self.incidents[inc.id] = inc
         self._index(inc)
         self._set_deadlines(inc, now)
-        why = f"sensitive zone {zone.id}" if zone else f"{r['category']}/{r['severity']} starts at {level}"
+        why = self.words.sensitive_zone(zone.name, level) if zone else self.words.opened(r["category"], r["severity"], level)
         event = self._event(inc, "opened", now, r["device"], why, "sensitive_zone" if zone else "report",
                             report=r["id"])
         out.events.append(event)
@@ -132,11 +134,11 @@ class IncidentEngine:
         now = self.clock.now()
         inc.reports += 1
         inc.last_report_at = max(inc.last_report_at, source)
-        out.events.append(self._event(inc, "report_merged", now, report["device"],
-                                      f"report {inc.reports} of this cluster", "cluster", report=report["id"]))
+        out.events.append(self._event(inc, "report_merged", now, report["device"], self.words.merged(inc.reports),
+                                      "cluster", report=report["id"]))
         if inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags:
             inc.flags.add("cluster_escalated")
-            why = f"{inc.reports} reports of {inc.category} nearby within {self.rules.cluster_window}"
+            why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
             self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
 
     def _escalate(self, inc: Incident, family: str, when: datetime, actor: str, why: str, code: str,
@@ -163,33 +165,34 @@ class IncidentEngine:
         return True
 
     def _breach(self, inc: Incident, kind: str, due: datetime, out: Outcome) -> None:
-        why = f"{kind} deadline {due.isoformat()} missed at {inc.level}"
+        up = LEVELS[min(LEVELS.index(inc.level) + 1, len(LEVELS) - 1)]
+        why = self.words.deadline(kind, due, inc.level, up)
         if self._escalate(inc, "deadline", due, SYSTEM, why, f"deadline_{kind}", out, source=due):
             return
         # At the street (or the district) with no rule to go further: chase the owner, stay put, and
         # keep the deadline, so the incident reads as overdue since then.
         inc.missed[kind] = due
+        why = self.words.deadline(kind, due, inc.level, None)
         event = self._event(inc, "deadline_missed", due, SYSTEM, why, f"deadline_{kind}", from_level=inc.level)
         out.events.append(event)
         self._alert(out, event, "deadline_breached", inc.level, inc.owner, due)
 
     def _refusal(self, inc: Incident | None, a: dict) -> str | None:
+        words = self.words
         if inc is None:
-            return f"no incident {a['incident']} is known in community {community_of(a['incident'])}"
+            return words.unknown(a["incident"], community_of(a["incident"]))
         if inc.status not in ALLOWED[a["action"]]:
-            allowed = " or ".join(sorted(ALLOWED[a["action"]]))
-            return f"cannot {a['action']} an incident that is {inc.status}; only when {allowed}"
+            return words.not_now(a["action"], inc.status, ALLOWED[a["action"]])
         if a["action"] == "reassign":
             level, community = self.places.get(a.get("owner", ""), (None, None))
             if level is None or (level != "street" and community != inc.community):
-                return f"owner {a.get('owner')!r} is not a grid or community of {inc.community}, nor the street"
+                return words.not_an_owner(a.get("owner"), inc.community)
         if a["action"] == "close_duplicate" and a.get("duplicate_of") not in self.incidents.keys() - {inc.id}:
-            return f"duplicate_of {a.get('duplicate_of')!r} is not another known incident"
+            return words.not_a_duplicate(a.get("duplicate_of"))
         if a["action"] == "request_escalation" and (
                 inc.level == "district" or inc.level == "street"
                 and not self.rules.ceiling_allows(inc.category, inc.severity, "request")):
-            return ("already at the street: going beyond it needs a [[ceiling.allow]] rule "
-                    "(小事不出社区，大事不出街道)")
+            return words.ceiling()
         return None
 
     def _do_ack(self, inc: Incident, a: dict, out: Outcome) -> None:
@@ -205,7 +208,7 @@ class IncidentEngine:
     def _do_close_duplicate(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "closed", None, None, self.clock.now()
         inc.missed.clear()
-        out.events.append(self._action_event(inc, "closed", a, f"duplicate of {a['duplicate_of']}: "))
+        out.events.append(self._action_event(inc, "closed", a, self.words.duplicate(a["duplicate_of"], a["reason"])))
 
     def _do_reopen(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.closed_at = "assigned", None
@@ -227,8 +230,9 @@ class IncidentEngine:
                        source=parse_time(a["time"]), action=a["id"])
 
     # -- helpers --------------------------------------------------------------------------------
-    def _action_event(self, inc: Incident, kind: str, a: dict, prefix: str = "", **extra) -> dict:
-        return self._event(inc, kind, self.clock.now(), a["actor"], prefix + a["reason"], a["action"],
+    def _action_event(self, inc: Incident, kind: str, a: dict, why: str | None = None, **extra) -> dict:
+        """An event an action caused; its reason is the person's own words unless `why` says more."""
+        return self._event(inc, kind, self.clock.now(), a["actor"], why or a["reason"], a["action"],
                            action=a["id"], **extra)
 
     def _event(self, inc: Incident, kind: str, when: datetime, actor: str, reason: str, code: str, *,
@@ -261,7 +265,7 @@ class IncidentEngine:
         if now - source > self.rules.alert_max_age:
             out.suppressed += 1
             return
-        out.alerts.append(alert_for(event, kind, level, owner, source, now))
+        out.alerts.append(alert_for(event, kind, level, owner, source, now, self.tz))
 
     def _owner(self, inc: Incident, level: str) -> str:
         return {"grid": inc.grid or inc.community, "community": inc.community, "street": inc.street,

@@ -193,8 +193,10 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
     monitor = PatrolMonitor(settings, registry, clock, table.data, table.changelog_topic_name)
     places = {g: (registry.street.id, area.parent) for g, area in registry.grids.items()}
     alerts = PatrolAlerts(timedelta(seconds=settings.patrol_group_seconds),
-                          timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__)
-    advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds), places.__getitem__)
+                          timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__,
+                          settings.timezone)
+    advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds), places.__getitem__,
+                      settings.timezone, timedelta(seconds=settings.advisory_window_seconds))
     own = Ownership(app, settings, monitor, alerts, list(registry.grids))
     monitor.partition_of = own.partition
     memory_profile.install(app)

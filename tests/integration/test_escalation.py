@@ -34,7 +34,7 @@ from streams.processes import RedwallProcess, settings_env
 from streams.topics import ensure_topics, read_topic
 from tests import factories
 from tests.conftest import own_topics
-from tests.incident_factories import PLAIN, T0, ZONE, action, located, nearby, registry
+from tests.incident_factories import PLAIN, T0, TZ, ZONE, action, located, nearby, registry
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ class Model:
     def __init__(self, partitions: int):
         self.partitions = partitions
         rules, places = load_rules(), places_of(registry())
-        self.engines = [IncidentEngine(rules, EventClock(), places=places) for _ in range(partitions)]
+        self.engines = [IncidentEngine(rules, EventClock(), places=places, tz=TZ) for _ in range(partitions)]
         self.events, self.alerts = [], []
 
     def engine(self, community: str) -> IncidentEngine:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from schemas.records import Alert
 from streams.coverage import Advisor, PatrolAlerts
 
-T0 = datetime(2027, 3, 5, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 5, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
+TZ = "Asia/Shanghai"
 EVENT = (T0 + timedelta(hours=1), T0 + timedelta(hours=3))  # a major event needing 2 on post in g1
 
 
@@ -20,7 +21,7 @@ def required(grid: str, when: datetime) -> int:
 
 
 def alerts() -> PatrolAlerts:
-    return PatrolAlerts(timedelta(seconds=60), timedelta(seconds=120), required, lambda g: ("xichangan", g[:3]))
+    return PatrolAlerts(timedelta(seconds=60), timedelta(seconds=120), required, lambda g: ("xichangan", g[:3]), TZ)
 
 
 def brief(found: list[dict]) -> list[tuple]:
@@ -101,7 +102,8 @@ def test_a_short_dip_within_the_coverage_grace_raises_nothing():
 
 
 def test_advisories_are_rate_limited_per_cell():
-    advisor = Advisor(min_reports=3, repeat=timedelta(minutes=30), place=lambda g: ("xichangan", "c04"))
+    advisor = Advisor(min_reports=3, repeat=timedelta(minutes=30), place=lambda g: ("xichangan", "c04"), tz=TZ,
+                      window=timedelta(hours=1))
     devices = {"c04-g02": ["dev-0020", "dev-0091"]}.get
     counts = [("8c31aa", "c04-g02", 4), ("8c31ab", "c04-g02", 2)]
     first = advisor.advise(counts, at(0), devices)
@@ -110,3 +112,20 @@ def test_advisories_are_rate_limited_per_cell():
     assert advisor.advise(counts, at(29), devices) == []
     assert [a["id"] for a in advisor.advise(counts, at(30), devices)] == ["patrol:patrol_advisory:8c31aa:20270305T013000Z"]
     assert advisor.advise([("8c31ab", "c04-g02", 3)], at(31), devices)[0]["id"].split(":")[2] == "8c31ab"
+
+
+def test_patrol_alerts_read_in_chinese_with_times_in_the_streets_zone():
+    pa = alerts()
+    pa.status("d1", "c02-g03", "on_post", at(0), at(0))
+    pa.status("d1", "c02-g03", "offline", at(10), at(10))
+    [firing] = pa.tick(["c02-g03"], at(11.5), at(11.5))
+    assert (firing["title"]["zh"], firing["body"]["zh"]) == ("c02-g03 失联", "1 名巡逻人员定位中断：d1（自 2027-03-05 09:10 起）")
+    [cleared] = pa.status("d1", "c02-g03", "on_post", at(35), at(35))
+    assert cleared["title"]["zh"] == "c02-g03 失联已解除"
+    assert cleared["body"]["zh"] == "1 名巡逻人员恢复定位：d1（2027-03-05 09:10 至 2027-03-05 09:35，历时 25分钟）"
+    gap = pa.tick(["c01-g01"], at(60), at(60)) + pa.tick(["c01-g01"], at(62), at(62))
+    assert gap[0]["body"]["zh"] == "网格在岗人数低于要求：在岗 0 / 需要 2（自 2027-03-05 10:00 起）"
+    advisor = Advisor(3, timedelta(minutes=30), lambda g: ("xichangan", "c04"), TZ, timedelta(hours=1))
+    [advice] = advisor.advise([("8c31aa", "c04-g02", 4)], at(0), lambda g: [])
+    assert (advice["title"]["zh"], advice["body"]["zh"]) == (
+        "c04-g02 前响应巡查", "热点（H3 单元 8c31aa）：截至 2027-03-05 09:00，近1小时00分内 4 起事件上报，请前往巡查")

@@ -14,13 +14,13 @@ from streams.clock import ManualClock
 from streams.escalation import EscalationMetrics, places_of
 from streams.incidents import IncidentEngine
 from streams.ingest import Refused
-from tests.incident_factories import PLAIN, T0, action, located, nearby, registry
+from tests.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
 
 
 def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
     reg, clock = CollectorRegistry(), ManualClock(T0)
     metrics = EscalationMetrics(reg)
-    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()))
+    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()), tz=TZ)
     opened = engine.report(located("m1", "safety_hazard", "critical", nearby(PLAIN, 60)))
     metrics.count(opened)
     inc = opened.events[0]["incident"]
