@@ -16,7 +16,7 @@ import aiohttp
 from config.routing import Channel
 from consumers.routing import Notification
 from schemas import json
-from schemas.display import LEVEL, PLACE, PRIORITY, SEVERITY, local_minute
+from schemas.display import ALERT_STATUS, LEVEL, PLACE, PRIORITY, SEVERITY, local_minute
 
 SIGNATURE_HEADER = "X-Redwall-Signature"
 TIMESTAMP_HEADER = "X-Redwall-Timestamp"
@@ -73,6 +73,7 @@ class JsonWebhook(Webhook):
     def request(self, notification):
         body = json.dumps({
             "key": notification.key, "channel": notification.channel, "reminder": notification.reminder,
+            "status": "resolved" if notification.clearance else "firing",
             "alerts": [{**alert, "seq": seq} for alert, seq in notification.items],
         })
         stamp = str(int(time.time()))
@@ -108,7 +109,8 @@ class DingTalkWebhook(_RobotWebhook):
         stamp = str(int(time.time() * 1000))
         separator = "&" if "?" in self.channel.url else "?"
         url = f"{self.channel.url}{separator}timestamp={stamp}&sign={quote_plus(sign_dingtalk(self.secret, stamp))}"
-        title = notification.alerts[0]["title"]["zh"]
+        first = notification.alerts[0]
+        title = (CLEARED if first["status"] == "resolved" else "") + first["title"]["zh"]
         body = json.dumps({"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification, self.tz)}})
         return url, body, {}
 
@@ -136,14 +138,20 @@ def sign_dingtalk(secret: str, timestamp_ms: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+CLEARED = f"【{ALERT_STATUS['resolved']}】"
+
+
 def markdown(notification: Notification, tz: str) -> str:
-    """Chinese first, English after; one block per alert, its time in the street's zone to the minute."""
-    heading = "【提醒 Reminder】" if notification.reminder else "【告警 Alert】"
+    """Chinese first, English after; one block per alert, its time in the street's zone to the minute.
+    A clearance says 【已解除】 first."""
+    heading = f"【{ALERT_STATUS['resolved']} Resolved】" if notification.clearance else \
+        "【提醒 Reminder】" if notification.reminder else "【告警 Alert】"
     blocks = [f"### {heading} {len(notification.items)}"]
     for alert in notification.alerts:
         where = " · ".join(PLACE.get(x, x) for x in (alert.get("community"), alert.get("grid")) if x)
+        zh, en = (CLEARED, "[Resolved] ") if alert["status"] == "resolved" else ("", "")
         blocks.append(
-            f"**{alert['title']['zh']}**\n{alert['title']['en']}\n"
+            f"**{zh}{alert['title']['zh']}**\n{en}{alert['title']['en']}\n"
             f"> 级别 {LEVEL[alert['level']]} · {where} · 严重程度 {SEVERITY[alert['severity']]} · "
             f"优先级 {PRIORITY[alert['priority']]} · {local_minute(alert['event_time'], tz)}\n"
             f"> {alert['body']['zh']}\n> {alert['body']['en']}\n> `{alert['id']}`"

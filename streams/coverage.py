@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from schemas.display import ALERT_KIND, ALERT_STATUS, local_minute, span_zh
+from schemas.display import ALERT_KIND, local_minute, span_zh
 from streams.patrol_state import OFF_POST, OFFLINE, ON_POST
 
 GROUPED = (OFF_POST, OFFLINE)
@@ -128,8 +128,8 @@ class PatrolAlerts:
         else:
             when_zh = f"{local_minute(opened, self.tz)} 至 {local_minute(at, self.tz)}，历时 {span_zh((at - opened).total_seconds())}"
             when_en = f"{_rfc3339(opened)} to {_rfc3339(at)}"
-        cleared = (ALERT_STATUS["resolved"], " cleared") if status == "resolved" else ("", "")
-        title = {"zh": f"{grid} {ALERT_KIND[kind]}{cleared[0]}", "en": f"{grid} {kind.replace('_', ' ')}{cleared[1]}"}
+        # The clearance keeps its twin's title (channels mark it 【已解除】 from its status); the body says what ended.
+        title = {"zh": f"{grid} {ALERT_KIND[kind]}", "en": f"{grid} {kind.replace('_', ' ')}"}
         return patrol_alert(kind, status, grid, street, community, opened, at, created, devices, title,
                             {"zh": f"{says_zh}（{when_zh}）", "en": f"{says_en} ({when_en})"})
 

@@ -121,7 +121,7 @@ def test_patrol_alerts_read_in_chinese_with_times_in_the_streets_zone():
     [firing] = pa.tick(["c02-g03"], at(11.5), at(11.5))
     assert (firing["title"]["zh"], firing["body"]["zh"]) == ("c02-g03 失联", "1 名巡逻人员定位中断：d1（自 2027-03-05 09:10 起）")
     [cleared] = pa.status("d1", "c02-g03", "on_post", at(35), at(35))
-    assert cleared["title"]["zh"] == "c02-g03 失联已解除"
+    assert (cleared["status"], cleared["title"]["zh"]) == ("resolved", "c02-g03 失联")
     assert cleared["body"]["zh"] == "1 名巡逻人员恢复定位：d1（2027-03-05 09:10 至 2027-03-05 09:35，历时 25分钟）"
     gap = pa.tick(["c01-g01"], at(60), at(60)) + pa.tick(["c01-g01"], at(62), at(62))
     assert gap[0]["body"]["zh"] == "网格在岗人数低于要求：在岗 0 / 需要 2（自 2027-03-05 10:00 起）"
