@@ -1,6 +1,6 @@
-"""Per-grid patrol alerts: off-post and offline grouped per grid, coverage gaps in major events, and
-rate-limited patrol advisories for hot spots (前响应). Pure: times come in, `Alert` dicts go out, their
-Chinese with times in the street's zone (`tz`) to the minute.
+"""Per-grid patrol alerts: off-post and offline grouped per grid, and coverage gaps in major events; the
+record every patrol alert is made of (advisories too, streams/advisories.py). Pure: times come in,
+`Alert` dicts go out, their Chinese with times in the street's zone (`tz`) to the minute.
 """
 
 from __future__ import annotations
@@ -63,6 +63,34 @@ class PatrolAlerts:
         if status in GROUPED and previous != status:
             self._join(gs, device, status, at)
         return alerts + self._coverage(grid, gs, at, created)
+
+    def restore(self, grid: str, statuses: Iterable[tuple[str, str, datetime]], open_alerts: Iterable[dict]) -> None:
+        """A grid this worker now owns: each device's (device, status, since), as Postgres has them, and
+        the grid's alerts still open on the alerts topic. A group that fired comes back fired; devices off
+        post or offline that no fired group lists come back pending, joined in the order they left, so an
+        alert a restart or a rebalance interrupted still fires, with the id it would have had."""
+        gs = self.grids.setdefault(grid, GridState())
+        statuses = sorted(statuses, key=lambda row: row[2])
+        for device, status, _ in statuses:
+            gs.on_post += (status == ON_POST) - (gs.statuses.get(device) == ON_POST)
+            gs.statuses[device] = status
+        for alert in open_alerts:
+            self._reopen(gs, alert)
+        listed = {(g.kind, d) for g in gs.groups for d in g.devices}
+        for device, status, since in statuses:
+            if status in GROUPED and (status, device) not in listed:
+                self._join(gs, device, status, since)
+
+    @staticmethod
+    def _reopen(gs: GridState, alert: dict) -> None:
+        opened = datetime.fromisoformat(alert["event_time"])
+        if alert["kind"] == "coverage_gap":
+            gs.short_since = gs.gap_fired = opened
+        elif alert["kind"] in GROUPED:
+            still = {d for d in alert["devices"] if gs.statuses.get(d) == alert["kind"]}
+            # A group whose devices all came back while no worker owned it is resolved on the next event
+            # of any of them; keeping it listed with its old members makes that clearance go out.
+            gs.groups.append(Group(alert["kind"], opened, still or set(alert["devices"]), tuple(alert["devices"])))
 
     def tick(self, grids: Iterable[str], now: datetime, created: datetime) -> list[dict]:
         """Fire groups whose window ended and check coverage (a period may have begun or ended)."""
@@ -135,9 +163,10 @@ class PatrolAlerts:
 
 
 def patrol_alert(kind: str, status: str, grid: str, street: str, community: str, opened: datetime, at: datetime,
-                 created: datetime, devices: list[str], title: dict, body: dict) -> dict:
-    """An `Alert` record; its id names the condition and when it began, so a replay yields the same id."""
-    base = f"patrol:{kind}:{grid}:{_stamp(opened)}"
+                 created: datetime, devices: list[str], title: dict, body: dict, subject: str | None = None) -> dict:
+    """An `Alert` record; its id names the condition, where (`subject`: the grid unless said) and when it
+    began, so a replay yields the same id."""
+    base = f"patrol:{kind}:{subject or grid}:{_stamp(opened)}"
     street_level = kind == "coverage_gap"  # the street must staff the grid: 大事不出街道
     return {
         "id": base if status == "firing" else f"{base}:resolved",
@@ -149,35 +178,6 @@ def patrol_alert(kind: str, status: str, grid: str, street: str, community: str,
         "title": title, "body": body, "devices": devices[:1000],
         "event_time": _rfc3339(at), "created_at": _rfc3339(created),
     }
-
-
-class Advisor:
-    """Hot spots (H3 cells with at least `min_reports` reports in the last `window`) -> advisories, at
-    most one per cell per `repeat` interval."""
-
-    def __init__(self, min_reports: int, repeat: timedelta, place: Callable[[str], tuple[str, str]], tz: str,
-                 window: timedelta):
-        self.min_reports, self.repeat, self.place, self.tz, self.window = min_reports, repeat, place, tz, window
-        self.last: dict[str, datetime] = {}  # cell -> when it was last advised
-
-    def advise(self, counts: Iterable[tuple[str, str, int]], now: datetime, devices: Callable[[str], list[str]]) -> list[dict]:
-        """`counts`: (cell, grid, reports in the window); returns the advisories due now."""
-        alerts = []
-        for cell, grid, count in sorted(counts, key=lambda c: (-c[2], c[0])):
-            last = self.last.get(cell)
-            if count < self.min_reports or (last is not None and now < last + self.repeat):
-                continue
-            self.last[cell] = now
-            street, community = self.place(grid)
-            title = {"zh": f"{grid} {ALERT_KIND['patrol_advisory']}", "en": f"{grid} patrol advisory"}
-            body = {"zh": f"热点（H3 单元 {cell}）：截至 {local_minute(now, self.tz)}，近{span_zh(self.window.total_seconds())}"
-                          f"内 {count} 起事件上报，请前往巡查",
-                    "en": f"{count} reports in H3 cell {cell} within {self.window} up to {_rfc3339(now)}: patrol it"}
-            alert = patrol_alert("patrol_advisory", "firing", grid, street, community, now, now, now,
-                                 devices(grid), title, body)
-            alert["id"] = f"patrol:patrol_advisory:{cell}:{_stamp(now)}"
-            alerts.append(alert)
-        return alerts
 
 
 def _rfc3339(when: datetime) -> str:
