@@ -150,11 +150,13 @@ class PatrolAlerts:
         if kind == "coverage_gap":
             says_zh, says_en = f"{says_zh}：在岗 {on_post} / 需要 {need}", f"{says_en}: {on_post} on post of {need}"
         else:
-            says_zh, says_en = f"{len(devices)} {says_zh}：{'、'.join(devices)}", f"{len(devices)} {says_en}: {', '.join(devices)}"
+            says_zh = f"{len(devices)} {says_zh}：{'、'.join(devices)}"
+            says_en = f"{len(devices)} {says_en}: {', '.join(devices)}"
         if status == "firing":
             when_zh, when_en = f"自 {local_minute(opened, self.tz)} 起", f"since {_rfc3339(opened)}"
         else:
-            when_zh = f"{local_minute(opened, self.tz)} 至 {local_minute(at, self.tz)}，历时 {span_zh((at - opened).total_seconds())}"
+            lasted = span_zh((at - opened).total_seconds())
+            when_zh = f"{local_minute(opened, self.tz)} 至 {local_minute(at, self.tz)}，历时 {lasted}"
             when_en = f"{_rfc3339(opened)} to {_rfc3339(at)}"
         # The clearance keeps its twin's title (channels mark it 【已解除】 from its status); the body says what ended.
         title = {"zh": f"{grid} {ALERT_KIND[kind]}", "en": f"{grid} {kind.replace('_', ' ')}"}

@@ -246,7 +246,8 @@ def test_a_clearance_of_an_alert_never_told_or_on_a_channel_without_send_resolve
     clock.advance(60)
     assert r.due() == [] and r.pending() == set()
     path = tmp_path / "quiet.toml"
-    path.write_text(ROUTING.replace('url = "http://127.0.0.1:9/staff"', 'url = "http://127.0.0.1:9/staff"\nsend_resolved = false'))
+    staff = 'url = "http://127.0.0.1:9/staff"'
+    path.write_text(ROUTING.replace(staff, f"{staff}\nsend_resolved = false"))
     quiet, clock = router(load_routing(path))
     quiet.offer(at(clock, "offline:c03-g01", kind="offline", incident=None))
     clock.advance(30)

@@ -28,7 +28,8 @@ async def hot_cell(pg, reports: int = 3) -> str:
     for n in range(reports):
         await pg.execute("INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
                          "street_id, community_id, grid_id, cell) VALUES ($1, 'dev-1', 'sanitation', 'low', '', "
-                         "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4)", f"{cell}-{n}", T - timedelta(minutes=n), GRID, cell)
+                         "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4)",
+                         f"{cell}-{n}", T - timedelta(minutes=n), GRID, cell)
     return cell
 
 
