@@ -80,6 +80,10 @@ class Reasons:
         return f"未定位事件须指派到本街道的社区或网格（如 c03 或 c03-g02），{owner!r} 不是"
 
     @staticmethod
+    def report_gone() -> str:
+        return "这件未定位事件的上报已不在 located-reports 主题中（超过保留期），无法指派：请按原上报重新登记"
+
+    @staticmethod
     def not_a_duplicate(of) -> str:
         return f"duplicate_of {of!r} 不是另一件已知事件"
 

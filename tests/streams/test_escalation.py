@@ -72,3 +72,13 @@ def test_a_bare_action_gets_an_id_a_time_and_the_dispatcher_as_actor():
     parsed = parse_action(GOOD, {"action": "ack", "reason": "on my way"}, COMMUNITIES, own)
     assert parsed["id"].startswith("act-") and parsed["time"] and parsed["incident"] == GOOD
     assert parsed["actor"] == "c03-desk"
+
+
+def test_only_a_street_dispatcher_acts_on_the_unlocated_queue():
+    unlocated = "inc-unlocated-0123456789ab"
+    parsed = parse_action(unlocated, {"action": "reassign", "owner": "c03", "reason": "near c03"}, COMMUNITIES, STREET)
+    assert parsed["incident"] == unlocated and parsed["owner"] == "c03"
+    for dispatcher in (Credential("dispatcher", "c03-desk", "community", "c03"), Credential("dispatcher", "viewer", "read")):
+        with pytest.raises(OutsideRole) as refused:
+            parse_action(unlocated, {"action": "reassign", "owner": "c03", "reason": "mine"}, COMMUNITIES, dispatcher)
+        assert refused.value.status == 403

@@ -9,13 +9,14 @@ import pytest
 
 from config.major_events import MajorEvents, Period
 from config.rules import load_rules
-from schemas.records import Alert, IncidentEvent
+from schemas.records import Alert, IncidentEvent, LocatedReport
 from streams.escalation import places_of
 from streams.clock import ManualClock
 from streams.incidents import IncidentEngine, incident_id
 from tests.incident_factories import PLAIN, T0, TZ, ZONE, action, located, minutes, nearby, registry
 
 RULES = load_rules()
+OUTSIDE = (39.93, 116.41)  # north-east of the street, in no grid: a bad fix near the edge
 
 
 @pytest.fixture
@@ -235,3 +236,54 @@ def test_what_people_read_is_chinese_throughout_with_times_in_the_streets_zone_t
         for text in [e["reason"] for e in out.events] + [t for a in out.alerts for t in (a["title"]["zh"], a["body"]["zh"])]:
             assert latin_words(text) == [], text
     assert "acknowledge deadline 2026-11-28T01:15:00+00:00 missed at street" in missed.alerts[0]["body"]["en"]
+
+
+def test_a_report_outside_every_street_opens_an_incident_in_the_unlocated_queue_and_alerts_the_street(engine):
+    report = located("u1", "sanitation", "medium", OUTSIDE)
+    assert (report["street"], report["community"], report["grid"]) == (None, None, None)
+    out = checked(engine.report(report))
+    event = out.events[0]
+    assert event["incident"] == incident_id("unlocated", "u1") and event["incident"].startswith("inc-unlocated-")
+    assert (event["kind"], event["community"], event["street"], event["to_level"]) == ("opened", "unlocated", "xichangan",
+                                                                                       "street")
+    assert event["state"]["owner"] == "xichangan" and "grid" not in event and event["reason_code"] == "unlocated"
+    assert event["reason"].startswith("位置在街道所有网格之外（未定位）")
+    assert kinds(out) == (["opened"], [("incident_opened", "xichangan")])
+    assert "未定位（街道外）" in out.alerts[0]["body"]["zh"]
+    assert engine.report(report).events == []  # a redelivery
+    twin = checked(engine.report(located("u1b", "sanitation", "medium", nearby(OUTSIDE, 1))))
+    assert kinds(twin)[0] == ["opened"]  # never clustered: each is placed by hand
+
+
+def test_the_street_places_an_unlocated_incident_in_a_community_where_its_report_opens_an_incident(engine, clock):
+    inc = engine.report(located("u2", "dispute", "low", OUTSIDE)).events[0]["incident"]
+    street = checked(engine.action(action("p0", inc, "reassign", clock.now(), owner="xichangan")))
+    assert street.events[0]["kind"] == "action_rejected" and "社区或网格" in street.events[0]["reason"]
+    placed = checked(engine.action(action("p1", inc, "reassign", clock.now(), owner="c03-g02")))
+    [closed], [report] = placed.events, placed.reports
+    new = incident_id("c03", "u2")
+    assert (closed["kind"], closed["state"]["status"]) == ("closed", "closed")
+    assert closed["reason"] == f"已指派到社区 c03（网格 c03-g02），在该社区立案（{new}）：reassign by test"
+    assert (report["street"], report["community"], report["grid"]) == ("xichangan", "c03", "c03-g02")
+    LocatedReport.validate(report)  # what the sink and the engine of c03 take from the located reports
+    opened = checked(engine.report(report))  # c03 may share the partition: the same engine opens it
+    assert [(e["kind"], e["incident"]) for e in opened.events] == [("opened", new)]
+    assert kinds(opened)[1] == [("incident_opened", "c03-g02")]
+    assert engine.report(report).events == []  # and only once
+    again = engine.action(action("p2", inc, "reassign", clock.now(), owner="c04"))
+    assert again.events[0]["kind"] == "action_rejected" and again.reports == []
+
+
+def test_a_rebuilt_engine_can_still_place_an_unlocated_incident(engine, clock):
+    report = located("u3", "illegal_parking", "low", OUTSIDE)
+    opened = engine.report(report)
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    for event in opened.events:
+        rebuilt.restore(event)
+    assert rebuilt.report(report).events == []  # seen
+    inc = opened.events[0]["incident"]
+    gone = rebuilt.action(action("p1", inc, "reassign", clock.now(), owner="c05"))
+    assert "已不在" in gone.events[0]["reason"] and gone.reports == []  # its report was not read back
+    rebuilt.restore_unlocated(report)
+    placed = rebuilt.action(action("p2", inc, "reassign", clock.now(), owner="c05"))
+    assert [(r["community"], r["grid"]) for r in placed.reports] == [("c05", None)]
