@@ -164,9 +164,9 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
 
     try:
         await publish(settings, first + second)
-        await deliver_until(settings, routing, firing_told, group_prefix=f"clear-{run}")
+        first_run = await deliver_until(settings, routing, firing_told, group_prefix=f"clear-{run}")
         await publish(settings, [clearance])  # while delivery is down: the restarted one says it
-        await deliver_until(settings, routing, clearance_told, group_prefix=f"clear-{run}")
+        took = await deliver_until(settings, routing, clearance_told, group_prefix=f"clear-{run}")
         await asyncio.sleep(1.5)  # anything said twice has had time to arrive
         said = len(receiver.received)
         restarted = time.monotonic()
@@ -190,3 +190,5 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
     rows = await pg.fetch("SELECT channel, count(*) AS n FROM alert_deliveries WHERE alert_id = $1 "
                           "AND outcome = 'delivered' GROUP BY channel", clearance["id"])
     assert {r["channel"]: r["n"] for r in rows} == {f"robot-{run}": 1, f"json-{run}": 1}
+    print(f"\nclearance said {took:.1f} s after delivery restarted, the alerts {first_run:.1f} s after the first start "
+          "(start, rebuild and group join included); once per channel")
