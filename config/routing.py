@@ -38,6 +38,7 @@ class Channel:
     url: str
     timeout: float  # seconds per attempt
     attempts: int  # sends before the alert is dead-lettered
+    send_resolved: bool = True  # clearances follow the alerts this channel was told of (Alertmanager's)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class _Parser:
         key = f"channels.{name}"
         if not isinstance(spec, dict):
             raise self.fail(key, "must be a table with type and url")
-        self.keys(spec, key, {"type", "url", "timeout", "attempts"})
+        self.keys(spec, key, {"type", "url", "timeout", "attempts", "send_resolved"})
         if spec.get("type") not in CHANNEL_TYPES:
             raise self.fail(f"{key}.type", f"{spec.get('type')!r} is unknown; use one of {', '.join(CHANNEL_TYPES)}")
         url = spec.get("url", "")
@@ -173,7 +174,10 @@ class _Parser:
         timeout = self.duration(spec.get("timeout", "5s"), f"{key}.timeout")
         if timeout <= 0:
             raise self.fail(f"{key}.timeout", "must be longer than 0s")
-        return Channel(name, spec["type"], url, timeout, attempts)
+        send_resolved = spec.get("send_resolved", True)
+        if not isinstance(send_resolved, bool):
+            raise self.fail(f"{key}.send_resolved", f"{send_resolved!r}: write true or false")
+        return Channel(name, spec["type"], url, timeout, attempts, send_resolved)
 
     def matcher(self, raw, key: str) -> Matcher:
         if not isinstance(raw, dict):

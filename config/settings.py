@@ -95,6 +95,7 @@ class Settings:
     advisory_window_seconds: float = _env("advisory_window_seconds", "hot spots count reports over this window", 3600.0)
     advisory_min_reports: int = _env("advisory_min_reports", "reports in one H3 cell that make it a hot spot", 3)
     advisory_repeat_seconds: float = _env("advisory_repeat_seconds", "the same hot-spot advisory is not repeated within this", 1800.0)
+    advisory_every_seconds: float = _env("advisory_every_seconds", "how often a worker looks for hot spots to advise", 30.0)
     position_retention_days: int = _env(
         "position_retention_days", "days of position history kept (UTC days, dropped whole); also silent devices' latest "
         "positions and GPS flags", 30)
@@ -193,6 +194,7 @@ class Settings:
             (self.gps_max_accuracy_m > 0 and self.gps_max_speed_mps > 0, "gps_max_accuracy_m",
              "REDWALL_GPS_MAX_ACCURACY_M and REDWALL_GPS_MAX_SPEED_MPS must be positive"),
             (self.advisory_min_reports >= 1, "advisory_min_reports", "use a positive number of reports"),
+            (self.advisory_every_seconds > 0, "advisory_every_seconds", "use a positive number of seconds"),
             (self.max_body_bytes >= 1024, "max_body_bytes", "use at least 1024 bytes (262144 = 256 KiB)"),
             (self.device_rate_per_second >= 0 and self.device_burst >= 1, "device_rate_per_second",
              "REDWALL_DEVICE_RATE_PER_SECOND must be >= 0 (0: no limit) and REDWALL_DEVICE_BURST >= 1"),

@@ -36,7 +36,7 @@ async def run_delivery(settings: Settings, routing: Routing, registry: Collector
     try:
         async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
             for channel in routing.channels.values():
-                sender = webhook(channel, settings.webhook_secret, session)
+                sender = webhook(channel, settings.webhook_secret, session, settings.timezone)
                 consumer = ChannelConsumer(settings, routing, channel, sender, delivery_log, producer, metrics,
                                            clock=clock, group_prefix=group_prefix)
                 group.create_task(consumer.run(stop), name=f"deliver-{channel.name}")

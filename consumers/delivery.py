@@ -103,7 +103,8 @@ class ChannelConsumer:
             except FieldError:
                 continue  # logged when the live consumer reads it
             if alert["status"] == "resolved":
-                self.router.offer(alert)
+                # A clearance this channel already took only clears; one it has not is said now.
+                self.router.clear(alert) if alert["id"] in notified else self.router.offer(alert)
             elif alert["id"] in notified:
                 self.router.restore(alert, *notified[alert["id"]])
             else:

@@ -1,5 +1,6 @@
 """The routing engine, pure: which alerts one channel notifies and when, grouped, repeated as
-reminders, inhibited and held through quiet hours. Time comes from an injected clock."""
+reminders, inhibited and held through quiet hours, and which clearances follow them (as Alertmanager's
+send_resolved: to a channel that was told of the firing twin). Time comes from an injected clock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Callable, Iterable
 
 from config.routing import Route, Routing, matches
 from streams.clock import Clock, SystemClock
-
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Notification:
     @property
     def reminder(self) -> bool:
         return any(seq > 0 for _, seq in self.items)
+
+    @property
+    def clearance(self) -> bool:
+        """Every alert of it is resolved: it says what ended."""
+        return all(alert["status"] == "resolved" for alert, _ in self.items)
 
     @property
     def key(self) -> str:
@@ -53,19 +58,20 @@ class Router:
 
     def __init__(self, routing: Routing, channel: str, clock: Clock = SystemClock()):
         self.routing, self.channel, self.clock = routing, channel, clock
+        self.send_resolved = routing.channels[channel].send_resolved
         self.groups: dict[tuple, _Group] = {}
         # Firing alerts that may inhibit others, whatever channel they go to: a street-level alert
         # routed only to the command centre still silences the community's reminders.
         self.sources: dict[str, dict] = {}
 
     def offer(self, alert: dict) -> bool:
-        """Take one alert; True when a first notice of it is now pending on this channel."""
+        """Take one alert; True when a first notice of it (or of a clearance) is now pending on this channel."""
         now = self.clock.now().timestamp()
         if alert["status"] == "resolved":
-            self._resolve(alert)
-            return False
+            told = self.clear(alert)
+            return told is not None and self._says_clearance(told, alert, now) and self._queue(told, alert, now)
         self.note_source(alert)
-        if now - datetime.fromisoformat(alert["event_time"]).timestamp() > self.routing.max_age:
+        if self._stale(alert, now):
             return False  # stored upstream, but a replay of old events pages nobody
         accepted = False
         for route in self.routing.routes_for(alert):
@@ -85,6 +91,16 @@ class Router:
         if any(matches(rule.source, alert) for rule in self.routing.inhibit):
             self.sources[alert["id"]] = alert
 
+    def _says_clearance(self, told: _Group, alert: dict, now: float) -> bool:
+        """Whether this channel, told of the twin in `told`, is to hear of its clearance now. A clearance
+        has its own id (the twin's + ":resolved"): the delivery log keeps one success per id, so one
+        under its twin's id only clears."""
+        return (self.send_resolved and alert["id"].endswith(":resolved") and alert["id"] not in told.firing
+                and not self._stale(alert, now))
+
+    def _stale(self, alert: dict, now: float) -> bool:
+        return now - datetime.fromisoformat(alert["event_time"]).timestamp() > self.routing.max_age
+
     def _add(self, route: Route, alert: dict, now: float, sent: int = 0) -> bool:
         labels = tuple((label, alert.get(label)) for label in route.group_by)
         group = self.groups.get((route.id, labels))
@@ -92,6 +108,10 @@ class Router:
             group = self.groups[(route.id, labels)] = _Group(route, labels, now + route.group_wait)
         if alert["id"] in group.firing:
             return False  # the same alert again (a replay): already handled
+        return self._queue(group, alert, now, sent)
+
+    def _queue(self, group: _Group, alert: dict, now: float, sent: int = 0) -> bool:
+        route = group.route
         group.firing[alert["id"]] = alert
         group.sent[alert["id"]] = sent
         if sent:  # restored: the group last spoke then, and reminds a repeat_interval later
@@ -103,12 +123,15 @@ class Router:
             group.flush_at = soonest if group.flush_at is None else min(group.flush_at, soonest)
         return True
 
-    def _resolve(self, alert: dict) -> None:
+    def clear(self, alert: dict) -> _Group | None:
         """A resolved alert clears its firing twin (same id, or the id without `:resolved`, as patrol
-        alerts name them) and, when it names one, every alert of its incident."""
+        alerts name them) and, when it names one, every alert of its incident. Returns the group whose
+        notice told this channel of the twin, if one did: the clearance goes there."""
         twin = alert["id"].removesuffix(":resolved")
-        self._clear(lambda other: other["id"] in (alert["id"], twin) or (
+        told = next((g for g in self.groups.values() if g.sent.get(twin, 0) > 0), None)
+        self._clear(lambda other: other["id"] == twin or (
             alert.get("incident") is not None and other.get("incident") == alert["incident"]))
+        return told
 
     def settle(self, incident: str) -> None:
         """Someone acknowledged, resolved or closed the incident: its alerts stop reminding."""
@@ -145,6 +168,8 @@ class Router:
                          if group.sent[i] > 0 and allowed(a) and not self.inhibited(a)] if reminding else [])
         for alert, _ in items:
             group.sent[alert["id"]] += 1
+            if alert["status"] == "resolved":  # a clearance is said once, never as a reminder
+                del group.firing[alert["id"]], group.sent[alert["id"]]
         if items or reminding:
             group.last_sent = stamp
         held = any(n == 0 for n in group.sent.values())

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from schemas import json
+from schemas.records import UNLOCATED
 from sinks.postgres import _columns, _count, _text, transaction, _unnest_insert
 
 _INSERT_EVENTS = _unnest_insert("incident_events", [
@@ -16,8 +17,14 @@ _INSERT_EVENTS = _unnest_insert("incident_events", [
     ("community_id", "text"), ("category", "text"), ("report_id", "text"), ("action_id", "text"),
     ("ceiling", "bool"), ("payload", "jsonb"),
 ], "(id)")
+# A report links to one incident: the one it opened or joined, or, once the street placed an unlocated
+# report, the incident it opened in its community (a replay of the unlocated link never takes it back).
+_UNLOCATED_ID = f"'inc-{UNLOCATED}-%'"
 _INSERT_LINKS = _unnest_insert("incident_reports", [
-    ("report_id", "text"), ("incident_id", "text"), ("linked_at", "timestamptz")], "(report_id)")
+    ("report_id", "text"), ("incident_id", "text"), ("linked_at", "timestamptz")], "(report_id)",
+    order=f"report_id, incident_id LIKE {_UNLOCATED_ID}", update=(
+        "incident_id = excluded.incident_id, linked_at = excluded.linked_at "
+        f"WHERE incident_reports.incident_id LIKE {_UNLOCATED_ID} AND excluded.incident_id NOT LIKE {_UNLOCATED_ID}"))
 _STATE_COLUMNS = ("id", "street_id", "community_id", "grid_id", "category", "severity", "priority", "status",
                   "level", "owner", "opened_at", "ack_by", "resolve_by", "report_count", "last_report_at",
                   "sensitive_zone", "ceiling_exceeded", "last_seq", "updated_at")

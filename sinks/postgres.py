@@ -33,18 +33,27 @@ WHERE excluded.event_time > latest_positions.event_time
 """
 
 
-def _unnest_insert(table: str, columns: Sequence[tuple[str, str]], conflict: str) -> str:
-    """One multi-row INSERT taking one array parameter per column."""
+def _unnest_insert(table: str, columns: Sequence[tuple[str, str]], conflict: str, *, update: str | None = None,
+                   order: str | None = None) -> str:
+    """One multi-row INSERT taking one array parameter per column. With `update` (what DO UPDATE sets and
+    when), the rows are first made one per key, the first by `order`: an upsert may touch a row only once."""
     names = ", ".join(name for name, _ in columns)
     arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
-    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict} DO NOTHING"
+    if update is None:
+        return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict} DO NOTHING"
+    return (f"INSERT INTO {table} ({names}) SELECT DISTINCT ON {conflict} * FROM unnest({arrays}) AS t({names}) "
+            f"ORDER BY {order} ON CONFLICT {conflict} DO UPDATE SET {update}")
 
 
+# A report outside every street is stored with no place; once the street's dispatchers place it, it
+# comes again with its community (and grid), which fill the place in. Nothing else is ever rewritten.
 _INSERT_REPORTS = _unnest_insert("reports", [
     ("id", "text"), ("device_id", "text"), ("category", "text"), ("severity", "text"), ("text", "text"),
     ("lat", "float8"), ("lng", "float8"), ("accuracy", "float4"), ("event_time", "timestamptz"),
     ("street_id", "text"), ("community_id", "text"), ("grid_id", "text"), ("cell", "text"), ("photos", "jsonb"),
-], "(id)")
+], "(id)", order="id, community_id NULLS LAST", update=(
+    "street_id = excluded.street_id, community_id = excluded.community_id, grid_id = excluded.grid_id "
+    "WHERE reports.community_id IS NULL AND excluded.community_id IS NOT NULL"))
 _INSERT_DEAD_LETTERS = _unnest_insert("dead_letters", [
     ("source_topic", "text"), ("partition", "int4"), ('"offset"', "int8"), ("reason", "text"), ("errors", "jsonb"),
     ("key", "bytea"), ("payload", "bytea"), ("failed_at", "timestamptz"),

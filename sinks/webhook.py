@@ -16,7 +16,7 @@ import aiohttp
 from config.routing import Channel
 from consumers.routing import Notification
 from schemas import json
-from schemas.display import LEVEL as LEVEL_ZH
+from schemas.display import ALERT_STATUS, LEVEL, PLACE, PRIORITY, SEVERITY, local_minute
 
 SIGNATURE_HEADER = "X-Redwall-Signature"
 TIMESTAMP_HEADER = "X-Redwall-Timestamp"
@@ -41,8 +41,8 @@ class Attempt:
 class Webhook:
     """POSTs one notification; subclasses say how the body, URL and headers look and what counts as taken."""
 
-    def __init__(self, channel: Channel, secret: str, session: aiohttp.ClientSession):
-        self.channel, self.secret, self.session = channel, secret, session
+    def __init__(self, channel: Channel, secret: str, session: aiohttp.ClientSession, tz: str):
+        self.channel, self.secret, self.session, self.tz = channel, secret, session, tz
 
     def request(self, notification: Notification) -> tuple[str, bytes, dict[str, str]]:
         raise NotImplementedError
@@ -73,6 +73,7 @@ class JsonWebhook(Webhook):
     def request(self, notification):
         body = json.dumps({
             "key": notification.key, "channel": notification.channel, "reminder": notification.reminder,
+            "status": "resolved" if notification.clearance else "firing",
             "alerts": [{**alert, "seq": seq} for alert, seq in notification.items],
         })
         stamp = str(int(time.time()))
@@ -95,7 +96,7 @@ class _RobotWebhook(Webhook):
 
 class WeComWebhook(_RobotWebhook):
     def request(self, notification):
-        content = markdown(notification)
+        content = markdown(notification, self.tz)
         while len(content.encode()) > WECOM_MAX_BYTES:
             content = content[: len(content) * 9 // 10] + "\n…"
         return self.channel.url, json.dumps({"msgtype": "markdown", "markdown": {"content": content}}), {}
@@ -108,16 +109,18 @@ class DingTalkWebhook(_RobotWebhook):
         stamp = str(int(time.time() * 1000))
         separator = "&" if "?" in self.channel.url else "?"
         url = f"{self.channel.url}{separator}timestamp={stamp}&sign={quote_plus(sign_dingtalk(self.secret, stamp))}"
-        title = notification.alerts[0]["title"]["zh"]
-        body = json.dumps({"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification)}})
+        first = notification.alerts[0]
+        title = (CLEARED if first["status"] == "resolved" else "") + first["title"]["zh"]
+        body = json.dumps({"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification, self.tz)}})
         return url, body, {}
 
 
 FORMATS: dict[str, type[Webhook]] = {"json": JsonWebhook, "wecom": WeComWebhook, "dingtalk": DingTalkWebhook}
 
 
-def webhook(channel: Channel, secret: str, session: aiohttp.ClientSession) -> Webhook:
-    return FORMATS[channel.type](channel, secret, session)
+def webhook(channel: Channel, secret: str, session: aiohttp.ClientSession, tz: str) -> Webhook:
+    """The channel's sender; `tz` is the street's time zone, in which people read the times."""
+    return FORMATS[channel.type](channel, secret, session, tz)
 
 
 def sign_json(secret: str, timestamp: str, body: bytes) -> str:
@@ -135,15 +138,22 @@ def sign_dingtalk(secret: str, timestamp_ms: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def markdown(notification: Notification) -> str:
-    """Chinese first, English after; one block per alert."""
-    heading = "【提醒 Reminder】" if notification.reminder else "【告警 Alert】"
+CLEARED = f"【{ALERT_STATUS['resolved']}】"
+
+
+def markdown(notification: Notification, tz: str) -> str:
+    """Chinese first, English after; one block per alert, its time in the street's zone to the minute.
+    A clearance says 【已解除】 first."""
+    heading = f"【{ALERT_STATUS['resolved']} Resolved】" if notification.clearance else \
+        "【提醒 Reminder】" if notification.reminder else "【告警 Alert】"
     blocks = [f"### {heading} {len(notification.items)}"]
     for alert in notification.alerts:
-        where = " · ".join(x for x in (alert.get("community"), alert.get("grid")) if x)
+        where = " · ".join(PLACE.get(x, x) for x in (alert.get("community"), alert.get("grid")) if x)
+        zh, en = (CLEARED, "[Resolved] ") if alert["status"] == "resolved" else ("", "")
         blocks.append(
-            f"**{alert['title']['zh']}**\n{alert['title']['en']}\n"
-            f"> 级别 {LEVEL_ZH[alert['level']]} · {where} · {alert['severity']} · {alert['priority']}\n"
+            f"**{zh}{alert['title']['zh']}**\n{en}{alert['title']['en']}\n"
+            f"> 级别 {LEVEL[alert['level']]} · {where} · 严重程度 {SEVERITY[alert['severity']]} · "
+            f"优先级 {PRIORITY[alert['priority']]} · {local_minute(alert['event_time'], tz)}\n"
             f"> {alert['body']['zh']}\n> {alert['body']['en']}\n> `{alert['id']}`"
         )
     return "\n\n".join(blocks)

@@ -21,7 +21,7 @@ from faust.web import Request, Response, View
 from schemas import json
 from schemas.fields import FieldError, now_rfc3339
 from schemas.openapi import ACTION_NEEDS
-from schemas.records import INCIDENT_ID_PATTERN, IncidentAction
+from schemas.records import INCIDENT_ID_PATTERN, UNLOCATED, IncidentAction
 from sinks.credentials import Credential
 from streams.credentials import CredentialCache, refusal
 from streams.http_auth import authenticate
@@ -128,7 +128,7 @@ def _community(incident: str, communities) -> str:
         reason = f"{incident!r:.80} is not an incident id (inc-<community>-<12 hex>)"
         raise Refused(404, [FieldError("incident", reason)])
     community = community_of(incident)
-    if community not in communities:
+    if community not in communities and community != UNLOCATED:  # the unlocated queue: street dispatchers only
         raise Refused(404, [FieldError("incident", f"no community {community!r} in this street")])
     return community
 

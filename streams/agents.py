@@ -8,6 +8,7 @@ batch; the sinks are idempotent on event ids, so nothing is lost and nothing is 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import faust
@@ -15,6 +16,8 @@ import faust
 from streams.consumer import handling
 from streams.geofence import Geofencer, Output
 from streams.metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
 
 BATCH_RECORDS = 2000
 # A short window keeps report-to-alert latency low; under load batches fill long before it ends.
@@ -46,6 +49,10 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
                         for label in out.rejected:  # each wrong field once, as over HTTP
                             metrics.rejected.labels(msg.topic, "kafka", label).inc()
                         metrics.deadletters.labels(msg.topic).inc()
+                    elif out.outside:
+                        metrics.outside.inc()
+                        log.warning("report outside every street (%s[%d]@%d): it waits in the unlocated queue for the "
+                                    "street's dispatchers", msg.topic, msg.partition, msg.offset)
                 elapsed = time.perf_counter() - started
                 metrics.geofence_seconds.observe(elapsed / len(events))
                 metrics.batch_records.observe(len(events))

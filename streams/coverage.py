@@ -1,5 +1,6 @@
-"""Per-grid patrol alerts: off-post and offline grouped per grid, coverage gaps in major events, and
-rate-limited patrol advisories for hot spots (前响应). Pure: times come in, `Alert` dicts go out.
+"""Per-grid patrol alerts: off-post and offline grouped per grid, and coverage gaps in major events; the
+record every patrol alert is made of (advisories too, streams/advisories.py). Pure: times come in,
+`Alert` dicts go out, their Chinese with times in the street's zone (`tz`) to the minute.
 """
 
 from __future__ import annotations
@@ -8,13 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
+from schemas.display import ALERT_KIND, local_minute, span_zh
 from streams.patrol_state import OFF_POST, OFFLINE, ON_POST
 
 GROUPED = (OFF_POST, OFFLINE)
-_TEXT = {
-    OFF_POST: ("离岗", "off post", "名巡逻人员离开责任网格", "patrol member(s) left their grid"),
-    OFFLINE: ("失联", "offline", "名巡逻人员定位中断", "patrol member(s) stopped reporting"),
-    "coverage_gap": ("在岗不足", "coverage gap", "网格在岗人数低于要求", "fewer workers on post than required"),
+# kind -> status -> (what the Chinese body says, what the English body says)
+_SAYS = {
+    OFF_POST: {"firing": ("名巡逻人员离开责任网格", "patrol member(s) left their grid"),
+               "resolved": ("名巡逻人员已回到责任网格", "patrol member(s) back in their grid")},
+    OFFLINE: {"firing": ("名巡逻人员定位中断", "patrol member(s) stopped reporting"),
+              "resolved": ("名巡逻人员恢复定位", "patrol member(s) reporting again")},
+    "coverage_gap": {"firing": ("网格在岗人数低于要求", "fewer workers on post than required"),
+                     "resolved": ("网格在岗人数已恢复", "enough workers on post again")},
 }
 
 
@@ -41,8 +47,8 @@ class PatrolAlerts:
     """`required(grid, when)`: on-post workers a grid needs; `place(grid)`: (street, community)."""
 
     def __init__(self, group_window: timedelta, coverage_grace: timedelta,
-                 required: Callable[[str, datetime], int], place: Callable[[str], tuple[str, str]]):
-        self.window, self.grace, self.required, self.place = group_window, coverage_grace, required, place
+                 required: Callable[[str, datetime], int], place: Callable[[str], tuple[str, str]], tz: str):
+        self.window, self.grace, self.required, self.place, self.tz = group_window, coverage_grace, required, place, tz
         self.grids: dict[str, GridState] = {}
 
     def status(self, device: str, grid: str, status: str, at: datetime, created: datetime) -> list[dict]:
@@ -57,6 +63,34 @@ class PatrolAlerts:
         if status in GROUPED and previous != status:
             self._join(gs, device, status, at)
         return alerts + self._coverage(grid, gs, at, created)
+
+    def restore(self, grid: str, statuses: Iterable[tuple[str, str, datetime]], open_alerts: Iterable[dict]) -> None:
+        """A grid this worker now owns: each device's (device, status, since), as Postgres has them, and
+        the grid's alerts still open on the alerts topic. A group that fired comes back fired; devices off
+        post or offline that no fired group lists come back pending, joined in the order they left, so an
+        alert a restart or a rebalance interrupted still fires, with the id it would have had."""
+        gs = self.grids.setdefault(grid, GridState())
+        statuses = sorted(statuses, key=lambda row: row[2])
+        for device, status, _ in statuses:
+            gs.on_post += (status == ON_POST) - (gs.statuses.get(device) == ON_POST)
+            gs.statuses[device] = status
+        for alert in open_alerts:
+            self._reopen(gs, alert)
+        listed = {(g.kind, d) for g in gs.groups for d in g.devices}
+        for device, status, since in statuses:
+            if status in GROUPED and (status, device) not in listed:
+                self._join(gs, device, status, since)
+
+    @staticmethod
+    def _reopen(gs: GridState, alert: dict) -> None:
+        opened = datetime.fromisoformat(alert["event_time"])
+        if alert["kind"] == "coverage_gap":
+            gs.short_since = gs.gap_fired = opened
+        elif alert["kind"] in GROUPED:
+            still = {d for d in alert["devices"] if gs.statuses.get(d) == alert["kind"]}
+            # A group whose devices all came back while no worker owned it is resolved on the next event
+            # of any of them; keeping it listed with its old members makes that clearance go out.
+            gs.groups.append(Group(alert["kind"], opened, still or set(alert["devices"]), tuple(alert["devices"])))
 
     def tick(self, grids: Iterable[str], now: datetime, created: datetime) -> list[dict]:
         """Fire groups whose window ended and check coverage (a period may have begun or ended)."""
@@ -111,20 +145,30 @@ class PatrolAlerts:
     def _alert(self, kind: str, status: str, grid: str, opened: datetime, at: datetime, created: datetime,
                devices: Iterable[str], need: int = 0, on_post: int = 0) -> dict:
         street, community = self.place(grid)
-        zh, en, body_zh, body_en = _TEXT[kind]
+        says_zh, says_en = _SAYS[kind][status]
         devices = list(devices)
         if kind == "coverage_gap":
-            body_zh, body_en = f"{body_zh}：在岗 {on_post} / 需要 {need}", f"{body_en}: {on_post} on post of {need}"
+            says_zh, says_en = f"{says_zh}：在岗 {on_post} / 需要 {need}", f"{says_en}: {on_post} on post of {need}"
         else:
-            body_zh, body_en = f"{len(devices)} {body_zh}：{'、'.join(devices)}", f"{len(devices)} {body_en}: {', '.join(devices)}"
-        return patrol_alert(kind, status, grid, street, community, opened, at, created, devices,
-                            {"zh": f"{grid} {zh}", "en": f"{grid} {en}"}, {"zh": body_zh, "en": body_en})
+            says_zh = f"{len(devices)} {says_zh}：{'、'.join(devices)}"
+            says_en = f"{len(devices)} {says_en}: {', '.join(devices)}"
+        if status == "firing":
+            when_zh, when_en = f"自 {local_minute(opened, self.tz)} 起", f"since {_rfc3339(opened)}"
+        else:
+            lasted = span_zh((at - opened).total_seconds())
+            when_zh = f"{local_minute(opened, self.tz)} 至 {local_minute(at, self.tz)}，历时 {lasted}"
+            when_en = f"{_rfc3339(opened)} to {_rfc3339(at)}"
+        # The clearance keeps its twin's title (channels mark it 【已解除】 from its status); the body says what ended.
+        title = {"zh": f"{grid} {ALERT_KIND[kind]}", "en": f"{grid} {kind.replace('_', ' ')}"}
+        return patrol_alert(kind, status, grid, street, community, opened, at, created, devices, title,
+                            {"zh": f"{says_zh}（{when_zh}）", "en": f"{says_en} ({when_en})"})
 
 
 def patrol_alert(kind: str, status: str, grid: str, street: str, community: str, opened: datetime, at: datetime,
-                 created: datetime, devices: list[str], title: dict, body: dict) -> dict:
-    """An `Alert` record; its id names the condition and when it began, so a replay yields the same id."""
-    base = f"patrol:{kind}:{grid}:{_stamp(opened)}"
+                 created: datetime, devices: list[str], title: dict, body: dict, subject: str | None = None) -> dict:
+    """An `Alert` record; its id names the condition, where (`subject`: the grid unless said) and when it
+    began, so a replay yields the same id."""
+    base = f"patrol:{kind}:{subject or grid}:{_stamp(opened)}"
     street_level = kind == "coverage_gap"  # the street must staff the grid: 大事不出街道
     return {
         "id": base if status == "firing" else f"{base}:resolved",
@@ -136,32 +180,6 @@ def patrol_alert(kind: str, status: str, grid: str, street: str, community: str,
         "title": title, "body": body, "devices": devices[:1000],
         "event_time": _rfc3339(at), "created_at": _rfc3339(created),
     }
-
-
-class Advisor:
-    """Hot spots (H3 cells with at least `min_reports` recent reports) -> advisories, at most one per
-    cell per `repeat` interval."""
-
-    def __init__(self, min_reports: int, repeat: timedelta, place: Callable[[str], tuple[str, str]]):
-        self.min_reports, self.repeat, self.place = min_reports, repeat, place
-        self.last: dict[str, datetime] = {}  # cell -> when it was last advised
-
-    def advise(self, counts: Iterable[tuple[str, str, int]], now: datetime, devices: Callable[[str], list[str]]) -> list[dict]:
-        """`counts`: (cell, grid, reports in the window); returns the advisories due now."""
-        alerts = []
-        for cell, grid, count in sorted(counts, key=lambda c: (-c[2], c[0])):
-            last = self.last.get(cell)
-            if count < self.min_reports or (last is not None and now < last + self.repeat):
-                continue
-            self.last[cell] = now
-            street, community = self.place(grid)
-            title = {"zh": f"{grid} 前响应巡查", "en": f"{grid} patrol advisory"}
-            body = {"zh": f"H3 {cell} 近期 {count} 起事件，请前往巡查", "en": f"{count} recent reports in H3 cell {cell}: patrol it"}
-            alert = patrol_alert("patrol_advisory", "firing", grid, street, community, now, now, now,
-                                 devices(grid), title, body)
-            alert["id"] = f"patrol:patrol_advisory:{cell}:{_stamp(now)}"
-            alerts.append(alert)
-        return alerts
 
 
 def _rfc3339(when: datetime) -> str:

@@ -1,6 +1,7 @@
 """The escalation engine on the Faust app: one agent over located reports and actions (both keyed by
 community, so an incident's reports, actions and state meet on one partition), a deadline timer, and
-per-partition state rebuilt from redwall.incidents.v1 whenever a partition is assigned."""
+per-partition state rebuilt from redwall.incidents.v1 whenever a partition is assigned (and, for the
+partition of the unlocated queue, its reports from the located reports, to place them later)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from config.major_events import MajorEvents, Period, load_major_events
 from config.rules import Rules, load_rules
 from schemas import json
 from schemas.fields import FieldError
-from schemas.records import EngineControl, IncidentAction
+from schemas.records import UNLOCATED, EngineControl, IncidentAction
 from streams import clock as clocks
 from streams.consumer import handling
 from streams.incidents import IncidentEngine, Outcome
+from streams.patrol import partition_of
 from streams.registry import GridRegistry
-from streams.topics import read_topic
+from streams.topics import ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class Escalation:
         self.metrics = metrics
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
+        self.partitions: int | None = None  # of the located reports, to find the unlocated queue's partition
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation; a rebuild read across one is redone
 
@@ -94,7 +97,7 @@ class Escalation:
         # An event clock per partition: partitions are consumed at their own pace, and one
         # partition's newer events must not fire another's deadlines early.
         clock = clocks.EventClock() if self.event_time else clocks.SystemClock()
-        return IncidentEngine(self.rules, clock, self.major, self.places)
+        return IncidentEngine(self.rules, clock, self.major, self.places, tz=self.settings.timezone)
 
     async def ensure(self, partitions: set[int]) -> None:
         """Rebuild the engines of these partitions from the incidents topic unless already held."""
@@ -102,9 +105,12 @@ class Escalation:
             while missing := partitions - self.engines.keys():
                 generation, started = self.generation, time.perf_counter()
                 engines = {p: self.new_engine() for p in missing}
-                restored, periods = await asyncio.gather(self._restore(engines), self._periods(missing))
+                restored, periods, unlocated = await asyncio.gather(
+                    self._restore(engines), self._periods(missing), self._unlocated(missing))
                 if generation != self.generation:
                     continue  # a revocation came during the read: another worker may have moved on since
+                for partition, report in unlocated:
+                    engines[partition].restore_unlocated(report)
                 for period in periods:
                     self.major = self.major.with_period(period)
                 for engine in engines.values():
@@ -122,6 +128,18 @@ class Escalation:
             engines[record.partition].restore(event)
             restored += 1
         return restored
+
+    async def _unlocated(self, partitions: set[int]) -> list[tuple[int, dict]]:
+        """The reports of the unlocated queue, if its partition is among these: kept to place them."""
+        topic = self.settings.topic_located_reports
+        if self.partitions is None:
+            self.partitions = (await ensure_topics(self.settings, (topic,)))[topic]
+        queue = partition_of(UNLOCATED, self.partitions)
+        if queue not in partitions:
+            return []
+        key = UNLOCATED.encode()
+        return [(record.partition, json.loads(record.value)) async for record in
+                read_topic(self.settings, topic, REBUILD_IDLE_SECONDS, partitions=[queue]) if record.key == key]
 
     async def _periods(self, partitions: set[int]) -> list[Period]:
         """Major-event periods switched on at run time: they live only in the actions topic."""
@@ -180,6 +198,9 @@ class Escalation:
                                           None, None))
             for a in outcome.alerts:
                 futures.append(await send(s.topic_alerts, a["community"].encode(), json.dumps(a), None, None, None))
+            for r in outcome.reports:  # placed by the street: to its community's partition, by key
+                futures.append(await send(s.topic_located_reports, r["community"].encode(), json.dumps(r), None, None,
+                                          None))
         if futures:
             await asyncio.gather(*futures)
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from schemas import json
 from schemas.fields import FieldError, now_rfc3339
-from schemas.records import FieldReport, ping_batch
+from schemas.records import UNLOCATED, FieldReport, ping_batch
 from streams.registry import GridRegistry
 
 
@@ -26,6 +26,7 @@ class Output(NamedTuple):
     rejected: tuple[str, ...]  # for a dead letter, the bounded reason labels, each once; () for a located record
     rekeyed: bool = False  # the key changed, so the partition must follow the new key
     events: int = 0  # reports or pings the record carries
+    outside: bool = False  # a report outside every street: counted and logged, it goes to the unlocated queue
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,10 @@ class Geofencer:
         report["cell"] = self.registry.cell(loc["lat"], loc["lng"])
         # Keyed by community: the escalation engine clusters reports and applies actions (keyed by the
         # community an incident id carries) on one partition, so one community's story stays ordered.
-        out_key = (place.community or report["device"]).encode()
-        return Output(self.topics.located_reports, out_key, json.dumps(report), (), rekeyed=True, events=1)
+        # One outside every street goes to the street's unlocated queue, whose actions are keyed alike.
+        out_key = (place.community or UNLOCATED).encode()
+        return Output(self.topics.located_reports, out_key, json.dumps(report), (), rekeyed=True, events=1,
+                      outside=place.street is None)
 
     def pings(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:
         try:

@@ -72,8 +72,10 @@ class Incident:
 
 @dataclass
 class Outcome:
-    """What one input caused: incident events to publish, alerts to publish, alerts held back as stale."""
+    """What one input caused: incident events to publish, alerts to publish, alerts held back as stale,
+    and reports to publish again to the located reports (an unlocated one the street placed)."""
 
     events: list[dict] = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)
     suppressed: int = 0
+    reports: list[dict] = field(default_factory=list)

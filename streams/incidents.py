@@ -1,6 +1,7 @@
 """The incident engine: located reports and people's actions in, incident events and alerts out, by
 the rules of config/escalation.toml. Pure (no I/O); time comes from an injected clock. One engine
-holds the incidents of one partition, i.e. of the communities keyed onto it."""
+holds the incidents of one partition, i.e. of the communities keyed onto it; a report outside every
+grid opens an incident in the street's unlocated queue (community UNLOCATED), placed by hand."""
 
 from __future__ import annotations
 
@@ -12,59 +13,51 @@ import h3
 
 from config.major_events import MajorEvents, Period
 from config.rules import Rules
-from schemas.records import LEVELS
+from schemas.records import LEVELS, UNLOCATED
 from streams.clock import Clock
+from streams.incident_actions import PeopleActions
 from streams.incident_alerts import alert_for
-from streams.incident_state import OPEN, Incident, Outcome, community_of, incident_id, parse_time
+from streams.incident_reasons import Reasons
+# community_of: callers take it from here with the engine.
+from streams.incident_state import OPEN, Incident, Outcome, community_of, incident_id  # noqa: F401
 
-ALLOWED = {  # action -> statuses it may act on
-    "ack": frozenset({"assigned"}), "resolve": OPEN, "reopen": frozenset({"resolved", "closed"}),
-    "request_escalation": OPEN, "reassign": OPEN, "close_duplicate": OPEN,
-}
 SYSTEM = "system"
 
 
-class IncidentEngine:
+class IncidentEngine(PeopleActions):
     """Every call takes one input (or the passing of time) and returns what it caused, as an Outcome."""
 
     def __init__(self, rules: Rules, clock: Clock, major_events: MajorEvents = MajorEvents(()),
-                 places: Mapping[str, tuple[str, str | None]] | None = None):
+                 places: Mapping[str, tuple[str, str | None]] | None = None, *, tz: str):
         self.rules, self.clock, self.major_events = rules, clock, major_events
+        self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
+        self.street = next((owner for owner, (level, _) in self.places.items() if level == "street"), None)
         self.incidents: dict[str, Incident] = {}
-        self.seen: set[str] = set()  # report and action ids already applied: redeliveries are no-ops
+        # Action ids, and community/report id pairs, already applied: redeliveries are no-ops. A report
+        # outside the street, once the street places it, comes again to open an incident in its community.
+        self.seen: set[str] = set()
+        self.unlocated: dict[str, dict] = {}  # unlocated incident -> its report, re-published when placed
         self._deadlines: list[tuple[datetime, str, str]] = []  # heap of (due, incident, kind)
         self._clusters: dict[tuple[str, str], list[str]] = {}  # (category, cell) -> incident ids
 
     # -- inputs ---------------------------------------------------------------------------------
     def report(self, report: dict) -> Outcome:
-        """A located report opens an incident or joins a near, recent one of the same category."""
+        """A located report opens an incident or joins a near, recent one of the same category. One
+        outside every grid opens an incident in the street's unlocated queue, for its dispatchers to place."""
         out = self.due()
-        if report["id"] in self.seen or not report.get("community"):
-            return out  # a redelivery, or outside the street: nobody there to own it
-        self.seen.add(report["id"])
+        seen = _seen(report.get("community") or UNLOCATED, report["id"])
+        if seen in self.seen or not (report.get("street") or self.street):
+            return out  # a redelivery, or (an engine without places) no street to own it
+        self.seen.add(seen)
         source = datetime.fromisoformat(report["event_time"])
         loc = report["location"]
         cell = h3.latlng_to_cell(loc["lat"], loc["lng"], self.rules.cluster_resolution)
-        joined = self._cluster_match(report["category"], cell, source)
+        joined = self._cluster_match(report["category"], cell, source) if report.get("community") else None
         if joined is None:
             self._open(report, cell, source, out)
         else:
             self._merge(joined, report, source, out)
-        return out
-
-    def action(self, action: dict) -> Outcome:
-        """A person's action; an invalid one becomes an `action_rejected` event saying why."""
-        out = self.due()
-        if action["id"] in self.seen:
-            return out
-        self.seen.add(action["id"])
-        inc = self.incidents.get(action["incident"])
-        problem = self._refusal(inc, action)
-        if problem:
-            out.events.append(self._rejected(inc, action, problem))
-            return out
-        getattr(self, f"_do_{action['action']}")(inc, action, out)
         return out
 
     def due(self) -> Outcome:
@@ -86,7 +79,9 @@ class IncidentEngine:
         gone = {i.id for i in self.incidents.values() if i.closed_at is not None and i.closed_at < cutoff}
         for inc_id in gone:
             inc = self.incidents.pop(inc_id)
-            self._clusters[(inc.category, inc.cell)].remove(inc_id)
+            self.unlocated.pop(inc_id, None)
+            if inc.community != UNLOCATED:
+                self._clusters[(inc.category, inc.cell)].remove(inc_id)
         return len(gone)
 
     def next_deadline(self) -> datetime | None:
@@ -98,7 +93,10 @@ class IncidentEngine:
 
     def restore(self, event: dict) -> None:
         """Rebuild from the incidents topic: the newest state of each incident, and what was seen."""
-        self.seen.update(v for v in (event.get("report"), event.get("action")) if v)
+        if event.get("report"):
+            self.seen.add(_seen(event["community"], event["report"]))
+        if event.get("action"):
+            self.seen.add(event["action"])
         known = self.incidents.get(event["incident"])
         if event["kind"] == "action_rejected" or (known is not None and known.seq >= event["seq"]):
             return
@@ -108,35 +106,51 @@ class IncidentEngine:
             self._index(inc)
         self._push_deadlines(inc)
 
+    def restore_unlocated(self, report: dict) -> None:
+        """Rebuild: the report of an unlocated incident (from the located-reports topic), kept to place it."""
+        inc_id = incident_id(UNLOCATED, report["id"])
+        if inc_id in self.incidents:
+            self.unlocated[inc_id] = report
+
     # -- transitions ----------------------------------------------------------------------------
     def _open(self, report: dict, cell: str, source: datetime, out: Outcome) -> None:
-        r, now, rules = report, self.clock.now(), self.rules
-        zone = rules.sensitive_zone(r["category"], r["location"]["lat"], r["location"]["lng"])
-        level = rules.zone_level if zone else rules.initial_level(r["category"], r["severity"])
-        priority = rules.zone_priority if zone else rules.priority_by_severity.get(r["severity"], "normal")
-        inc = Incident(incident_id(r["community"], r["id"]), r["street"], r["community"], r.get("grid"),
+        r, now = report, self.clock.now()
+        community, level, priority, why, code = self._start(r)
+        inc = Incident(incident_id(community, r["id"]), r.get("street") or self.street, community, r.get("grid"),
                        r["category"], r["severity"], priority, cell, "assigned", level, "", now, source)
         inc.owner = self._owner(inc, level)
-        if zone:
+        if code == "sensitive_zone":
             inc.flags.add("sensitive_zone")
+        if community == UNLOCATED:
+            self.unlocated[inc.id] = r
         self.incidents[inc.id] = inc
         self._index(inc)
         self._set_deadlines(inc, now)
-        why = f"sensitive zone {zone.id}" if zone else f"{r['category']}/{r['severity']} starts at {level}"
-        event = self._event(inc, "opened", now, r["device"], why, "sensitive_zone" if zone else "report",
-                            report=r["id"])
+        event = self._event(inc, "opened", now, r["device"], why, code, report=r["id"])
         out.events.append(event)
         self._alert(out, event, "incident_opened", level, inc.owner, source)
+
+    def _start(self, r: dict) -> tuple[str, str, str, str, str]:
+        """Where a new incident starts: (community, level, priority, why, reason code)."""
+        rules, by_severity = self.rules, self.rules.priority_by_severity.get(r["severity"], "normal")
+        if not r.get("community"):  # outside every grid: the street's dispatchers place it
+            return UNLOCATED, "street", by_severity, self.words.unlocated(), "unlocated"
+        zone = rules.sensitive_zone(r["category"], r["location"]["lat"], r["location"]["lng"])
+        if zone:
+            return r["community"], rules.zone_level, rules.zone_priority, \
+                self.words.sensitive_zone(zone.name, rules.zone_level), "sensitive_zone"
+        level = rules.initial_level(r["category"], r["severity"])
+        return r["community"], level, by_severity, self.words.opened(r["category"], r["severity"], level), "report"
 
     def _merge(self, inc: Incident, report: dict, source: datetime, out: Outcome) -> None:
         now = self.clock.now()
         inc.reports += 1
         inc.last_report_at = max(inc.last_report_at, source)
-        out.events.append(self._event(inc, "report_merged", now, report["device"],
-                                      f"report {inc.reports} of this cluster", "cluster", report=report["id"]))
+        out.events.append(self._event(inc, "report_merged", now, report["device"], self.words.merged(inc.reports),
+                                      "cluster", report=report["id"]))
         if inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags:
             inc.flags.add("cluster_escalated")
-            why = f"{inc.reports} reports of {inc.category} nearby within {self.rules.cluster_window}"
+            why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
             self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
 
     def _escalate(self, inc: Incident, family: str, when: datetime, actor: str, why: str, code: str,
@@ -163,74 +177,19 @@ class IncidentEngine:
         return True
 
     def _breach(self, inc: Incident, kind: str, due: datetime, out: Outcome) -> None:
-        why = f"{kind} deadline {due.isoformat()} missed at {inc.level}"
+        up = LEVELS[min(LEVELS.index(inc.level) + 1, len(LEVELS) - 1)]
+        why = self.words.deadline(kind, due, inc.level, up)
         if self._escalate(inc, "deadline", due, SYSTEM, why, f"deadline_{kind}", out, source=due):
             return
         # At the street (or the district) with no rule to go further: chase the owner, stay put, and
         # keep the deadline, so the incident reads as overdue since then.
         inc.missed[kind] = due
+        why = self.words.deadline(kind, due, inc.level, None)
         event = self._event(inc, "deadline_missed", due, SYSTEM, why, f"deadline_{kind}", from_level=inc.level)
         out.events.append(event)
         self._alert(out, event, "deadline_breached", inc.level, inc.owner, due)
 
-    def _refusal(self, inc: Incident | None, a: dict) -> str | None:
-        if inc is None:
-            return f"no incident {a['incident']} is known in community {community_of(a['incident'])}"
-        if inc.status not in ALLOWED[a["action"]]:
-            allowed = " or ".join(sorted(ALLOWED[a["action"]]))
-            return f"cannot {a['action']} an incident that is {inc.status}; only when {allowed}"
-        if a["action"] == "reassign":
-            level, community = self.places.get(a.get("owner", ""), (None, None))
-            if level is None or (level != "street" and community != inc.community):
-                return f"owner {a.get('owner')!r} is not a grid or community of {inc.community}, nor the street"
-        if a["action"] == "close_duplicate" and a.get("duplicate_of") not in self.incidents.keys() - {inc.id}:
-            return f"duplicate_of {a.get('duplicate_of')!r} is not another known incident"
-        if a["action"] == "request_escalation" and (
-                inc.level == "district" or inc.level == "street"
-                and not self.rules.ceiling_allows(inc.category, inc.severity, "request")):
-            return ("already at the street: going beyond it needs a [[ceiling.allow]] rule "
-                    "(小事不出社区，大事不出街道)")
-        return None
-
-    def _do_ack(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by = "acknowledged", None
-        inc.missed.pop("acknowledge", None)
-        out.events.append(self._action_event(inc, "acknowledged", a))
-
-    def _do_resolve(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "resolved", None, None, self.clock.now()
-        inc.missed.clear()
-        out.events.append(self._action_event(inc, "resolved", a))
-
-    def _do_close_duplicate(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = "closed", None, None, self.clock.now()
-        inc.missed.clear()
-        out.events.append(self._action_event(inc, "closed", a, f"duplicate of {a['duplicate_of']}: "))
-
-    def _do_reopen(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.closed_at = "assigned", None
-        self._set_deadlines(inc, self.clock.now())
-        event = self._action_event(inc, "reopened", a)
-        out.events.append(event)
-        self._alert(out, event, "incident_reopened", inc.level, inc.owner, parse_time(a["time"]))
-
-    def _do_reassign(self, inc: Incident, a: dict, out: Outcome) -> None:
-        old_level = inc.level
-        inc.level, inc.owner, inc.status = self.places[a["owner"]][0], a["owner"], "assigned"
-        self._set_deadlines(inc, self.clock.now())
-        event = self._action_event(inc, "assigned", a, from_level=old_level)
-        out.events.append(event)
-        self._alert(out, event, "incident_assigned", inc.level, inc.owner, parse_time(a["time"]))
-
-    def _do_request_escalation(self, inc: Incident, a: dict, out: Outcome) -> None:
-        self._escalate(inc, "request", self.clock.now(), a["actor"], a["reason"], "request", out,
-                       source=parse_time(a["time"]), action=a["id"])
-
     # -- helpers --------------------------------------------------------------------------------
-    def _action_event(self, inc: Incident, kind: str, a: dict, prefix: str = "", **extra) -> dict:
-        return self._event(inc, kind, self.clock.now(), a["actor"], prefix + a["reason"], a["action"],
-                           action=a["id"], **extra)
-
     def _event(self, inc: Incident, kind: str, when: datetime, actor: str, reason: str, code: str, *,
                from_level: str | None = None, report: str | None = None, action: str | None = None,
                ceiling: bool = False) -> dict:
@@ -245,23 +204,13 @@ class IncidentEngine:
                 event[key] = value
         return event
 
-    def _rejected(self, inc: Incident | None, a: dict, problem: str) -> dict:
-        event = {"id": f"{a['incident']}:rejected:{a['id']}", "incident": a["incident"],
-                 "seq": inc.seq if inc else 0, "kind": "action_rejected", "when": self.clock.now().isoformat(),
-                 "actor": a["actor"], "reason": problem, "reason_code": f"rejected_{a['action']}",
-                 "community": community_of(a["incident"]), "action": a["id"], "ceiling": "no"}
-        if inc is not None:
-            event.update(street=inc.street, category=inc.category, severity=inc.severity, to_level=inc.level,
-                         state=inc.state())
-        return event
-
     def _alert(self, out: Outcome, event: dict, kind: str, level: str, owner: str, source: datetime) -> None:
         """Alert the owner, unless the cause is older than the configured age (a replay, a late event)."""
         now = self.clock.now()
         if now - source > self.rules.alert_max_age:
             out.suppressed += 1
             return
-        out.alerts.append(alert_for(event, kind, level, owner, source, now))
+        out.alerts.append(alert_for(event, kind, level, owner, source, now, self.tz))
 
     def _owner(self, inc: Incident, level: str) -> str:
         return {"grid": inc.grid or inc.community, "community": inc.community, "street": inc.street,
@@ -289,7 +238,8 @@ class IncidentEngine:
         return inc.resolve_by if inc.status in OPEN else None
 
     def _index(self, inc: Incident) -> None:
-        self._clusters.setdefault((inc.category, inc.cell), []).append(inc.id)
+        if inc.community != UNLOCATED:  # an unlocated report is near nothing: it is placed by hand
+            self._clusters.setdefault((inc.category, inc.cell), []).append(inc.id)
 
     def _cluster_match(self, category: str, cell: str, source: datetime) -> Incident | None:
         window, best = self.rules.cluster_window, None
@@ -300,3 +250,8 @@ class IncidentEngine:
                         best is None or (inc.last_report_at, inc.id) > (best.last_report_at, best.id)):
                     best = inc
         return best
+
+
+def _seen(community: str, report_id: str) -> str:
+    """What marks a report applied in a community: ids never hold "/", so it cannot be an action id."""
+    return f"{community}/{report_id}"

@@ -30,6 +30,11 @@ class WorkerMetrics:
             ["topic", "via", "reason"],
             registry=registry,
         )
+        self.outside = Counter(
+            "redwall_reports_outside_total",
+            "Valid reports outside every street: each opens an incident in the street's unlocated queue",
+            registry=registry,
+        )
         self.deadletters = Counter(
             "redwall_deadletters_total", "Records sent to the dead-letter topic, by source topic", ["topic"],
             registry=registry,

@@ -27,7 +27,8 @@ from sinks.patrol import device_states, read_roster, roster_fingerprint
 from sinks.postgres import is_retriable
 from streams import clock as clocks, memory_profile, patrol_table
 from streams.consumer import handling
-from streams.coverage import GROUPED, Advisor, GridState, Group, PatrolAlerts
+from streams.advisories import Advisor, advise
+from streams.coverage import PatrolAlerts
 from streams.patrol_monitor import Out, PatrolMonitor
 from streams.topics import ensure_topics, read_topic
 
@@ -35,13 +36,8 @@ log = logging.getLogger(__name__)
 
 BATCH_RECORDS = 2000
 BATCH_WITHIN_SECONDS = 0.05
-ADVISORY_EVERY_SECONDS = 30.0
 # Devices one timer tick checks; ~0.05 s of work, so 100,000 devices are each checked every 10 ticks.
 TICK_DEVICES = 10_000
-_ADVISORY_SQL = """
-SELECT cell, grid_id, count(*)::int AS n FROM reports
-WHERE event_time > $1 AND event_time <= $2 AND grid_id IS NOT NULL
-GROUP BY cell, grid_id HAVING count(*) >= $3"""
 
 
 class PatrolMetrics:
@@ -147,35 +143,23 @@ class Ownership:
         log.info("patrol: owning %d devices and %d grids", len(self.devices), len(grids))
 
     async def _restore_grids(self, grids: list[str]) -> None:
-        """Statuses from Postgres, open alerts from the alerts topic read from the start."""
-        rows = await self.pool.fetch("SELECT device_id, grid_id, status FROM patrol_status WHERE grid_id = ANY($1)", grids)
+        """Statuses (and since when) from Postgres, open alerts from the alerts topic read from the start."""
+        rows = await self.pool.fetch("SELECT device_id, grid_id, status, since FROM patrol_status WHERE grid_id = ANY($1)",
+                                     grids)
+        statuses: dict[str, list] = {grid: [] for grid in grids}
         for row in rows:
-            gs = self.alerts.grids.setdefault(row["grid_id"], GridState())
-            gs.statuses[row["device_id"]] = row["status"]
-            gs.on_post += row["status"] == "on_post"
+            statuses[row["grid_id"]].append((row["device_id"], row["status"], row["since"]))
         open_alerts: dict[str, dict] = {}
-        wanted = set(grids)
         async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0):
             alert = json.loads(record.value)
-            if alert.get("grid") in wanted and alert["id"].startswith("patrol:") and alert["kind"] != "patrol_advisory":
+            if alert.get("grid") in statuses and alert["id"].startswith("patrol:") and alert["kind"] != "patrol_advisory":
                 base = alert["id"].removesuffix(":resolved")
                 if alert["status"] == "firing":
                     open_alerts[base] = alert
                 else:
                     open_alerts.pop(base, None)
-        for alert in open_alerts.values():
-            _reopen(self.alerts.grids.setdefault(alert["grid"], GridState()), alert)
-
-
-def _reopen(gs, alert: dict) -> None:
-    opened = datetime.fromisoformat(alert["event_time"])
-    if alert["kind"] == "coverage_gap":
-        gs.short_since = gs.gap_fired = opened
-    elif alert["kind"] in GROUPED:
-        still = {d for d in alert["devices"] if gs.statuses.get(d) == alert["kind"]}
-        # A group whose devices all came back while no worker owned it is resolved on the next event
-        # of any of them; keeping it listed with its old members makes that clearance go out.
-        gs.groups.append(Group(alert["kind"], opened, still or set(alert["devices"]), tuple(alert["devices"])))
+        for grid, rows_of_grid in statuses.items():
+            self.alerts.restore(grid, rows_of_grid, [a for a in open_alerts.values() if a["grid"] == grid])
 
 
 async def send_all(app: faust.App, outs: list[Out]) -> None:
@@ -193,8 +177,10 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
     monitor = PatrolMonitor(settings, registry, clock, table.data, table.changelog_topic_name)
     places = {g: (registry.street.id, area.parent) for g, area in registry.grids.items()}
     alerts = PatrolAlerts(timedelta(seconds=settings.patrol_group_seconds),
-                          timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__)
-    advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds), places.__getitem__)
+                          timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__,
+                          settings.timezone)
+    advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds),
+                      timedelta(seconds=settings.advisory_window_seconds), places.__getitem__, settings.timezone)
     own = Ownership(app, settings, monitor, alerts, list(registry.grids))
     monitor.partition_of = own.partition
     memory_profile.install(app)
@@ -265,18 +251,20 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
             async with own.lock:
                 await own.refresh_roster()
 
-    @app.timer(ADVISORY_EVERY_SECONDS, name="patrol-advisories")
+    @app.timer(settings.advisory_every_seconds, name="patrol-advisories")
     @_outlives_postgres("hot-spot advisories")
     async def patrol_advisories():
         now = clock.now()
-        # One worker advises: the owner of the patrol topic's partition 0.
-        if own.pool is None or now is None or (settings.topic_patrol, 0) not in own.assigned:
+        # One worker looks, to spare Postgres: the owner of the patrol topic's partition 0, as the consumer
+        # says now. Two that both think so (a rebalance, a paused worker) still advise once: advise() claims.
+        owner = any(tp.topic == settings.topic_patrol and tp.partition == 0 for tp in app.consumer.assignment())
+        if own.pool is None or now is None or not owner:
             return
-        window = timedelta(seconds=settings.advisory_window_seconds)
-        rows = await own.pool.fetch(_ADVISORY_SQL, now - window, now, settings.advisory_min_reports)
         by_grid = monitor.roster.by_grid()
-        found = advisor.advise([(r["cell"], r["grid_id"], r["n"]) for r in rows], now, lambda g: by_grid.get(g, []))
-        await send_all(app, alert_outs(found))
+        sent = await advise(own.pool, advisor, now, lambda g: by_grid.get(g, []),
+                            lambda found: send_all(app, alert_outs(found)))
+        if sent:
+            log.info("patrol: %d advisories: %s", len(sent), ", ".join(a["id"] for a in sent))
 
     return monitor
 

@@ -84,7 +84,9 @@ class Detector:
         """Apply every deadline up to `now` in time order, then the duty roster at `now`."""
         changes = []
         if s.status == OFF_DUTY:
-            if not self.on_duty(s.device, now):
+            # A shift the timer ended (by wall time) is not started again by a late fix stamped
+            # before that end: it belongs to the shift that is over, so one shift ends exactly once.
+            if not self.on_duty(s.device, now) or (s.since is not None and now <= s.since):
                 return changes
             s.duty_since, s.outside_since, s.inside_since = now, None, None
             changes.append(_set(s, UNKNOWN, now, "shift_started"))

@@ -9,6 +9,7 @@ from config.settings import Settings
 from streams.registry import GridRegistry
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
+TZ = "Asia/Shanghai"  # the street's zone: what people read is in it
 PLAIN = (39.8969, 116.3828)  # in c03-g01, outside every sensitive zone
 ZONE = (39.9085, 116.3870)  # in c05-g02, inside the sample zone "zone-key-site-east"
 

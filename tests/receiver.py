@@ -37,7 +37,7 @@ class Receiver(Inbox):
 
     def alert_ids(self, path: str | None = None) -> list[str]:
         """Alert ids the receiver took (answered 200), once per successful request carrying them."""
-        return [i for r in self.delivered(path) for i in _ids(r)]
+        return [i for r in self.delivered(path) for i in ids_in(r)]
 
     async def refuse(self, request: web.Request) -> int | None:
         if self.delay is not None:
@@ -50,7 +50,8 @@ class Receiver(Inbox):
         return 500 if behaviour.always_fail or behaviour.seen <= behaviour.fail_first or stalled else None
 
 
-def _ids(r: Message) -> list[str]:
+def ids_in(r: Message) -> list[str]:
+    """The alert ids one message carries (JSON, or the robots' markdown)."""
     if "alerts" in r.body:
         return [a["id"] for a in r.body["alerts"]]
     text = r.body["markdown"].get("content") or r.body["markdown"].get("text")

@@ -33,6 +33,7 @@ def test_the_shipped_routing_loads_and_routes_street_matters_to_the_centre_and_t
     assert routing.routes_by_id["route.routes.0"].quiet_hours is None  # switched off
     assert routing.routes_by_id["route.routes.1"].quiet_hours is not None  # inherited
     assert routing.inhibit[0].equal == ("incident",)
+    assert all(c.send_resolved for c in routing.channels.values())  # clearances go out unless switched off
 
 
 def test_children_inherit_unset_keys(tmp_path):
@@ -51,6 +52,8 @@ def test_children_inherit_unset_keys(tmp_path):
     (BASE + '[[route.routes]]\nmatch = { colour = "red" }\n', "route.routes.0.match.colour", "unknown key"),
     (BASE + 'quiet_hours = { start = "22:00" }\n', "route.quiet_hours", 'end = "07:00"'),
     (BASE + 'continue = "yes"\n', "route.continue", "true or false"),
+    (BASE.replace('type = "json"', 'type = "json"\nsend_resolved = "no"'), "channels.staff.send_resolved",
+     "true or false"),
     (BASE + '[[inhibit]]\nsource = { level = "street" }\nequal = ["device"]\n', "inhibit.0.equal", "must be an array"),
     ('utc_offset = "Beijing"\n' + BASE, "utc_offset", '"+08:00"'),
 ])

@@ -204,14 +204,76 @@ def test_an_acknowledged_incident_stops_reminding(routing):
     assert ids(r.due()) == [["a2"]]
 
 
-def test_a_patrol_alert_is_resolved_by_its_resolved_twin(routing):
+def cleared(clock, alert_id: str, **changes) -> dict:
+    return at(clock, f"{alert_id}:resolved", status="resolved", **changes)
+
+
+def test_a_patrol_alert_is_resolved_by_its_resolved_twin_which_is_said_once(routing):
     r, clock = router(routing)
     r.offer(at(clock, "offline:c01-g01", kind="offline", incident=None))
     clock.advance(30)
     r.due()
-    r.offer({**at(clock, "offline:c01-g01:resolved", kind="offline", incident=None), "status": "resolved"})
+    assert r.offer(cleared(clock, "offline:c01-g01", kind="offline", incident=None))
     clock.advance(3600)
-    assert r.due() == [] and r.groups == {}
+    [clearance] = r.due()
+    assert ids([clearance]) == [["offline:c01-g01:resolved"]] and not clearance.reminder
+    assert clearance.items[0][0]["status"] == "resolved"
+    clock.advance(3600)
+    assert r.due() == [] and r.groups == {}  # neither the alert nor its clearance reminds
+
+
+def test_a_clearance_goes_with_its_group_after_the_group_interval_and_the_others_keep_reminding(routing):
+    r, clock = router(routing)
+    r.offer(at(clock, "off_post:g1", kind="off_post", incident=None))
+    r.offer(at(clock, "off_post:g2", kind="off_post", incident=None))
+    clock.advance(30)
+    assert ids(r.due()) == [["off_post:g1", "off_post:g2"]]
+    clock.advance(10)
+    assert r.offer(cleared(clock, "off_post:g1", kind="off_post", incident=None))
+    assert r.pending() == {"off_post:g1:resolved"}  # its offset is not committed before it is said
+    assert r.due() == []  # the group spoke 10 s ago: group_interval (2 m) first
+    clock.advance(110)
+    assert ids(r.due()) == [["off_post:g1:resolved"]]
+    clock.advance(3600)
+    [reminder] = r.due()
+    assert ids([reminder]) == [["off_post:g2"]] and reminder.reminder
+
+
+def test_a_clearance_of_an_alert_never_told_or_on_a_channel_without_send_resolved_is_not_said(routing, tmp_path):
+    r, clock = router(routing)
+    r.offer(at(clock, "offline:c02-g01", kind="offline", incident=None))
+    assert not r.offer(cleared(clock, "offline:c02-g01", kind="offline", incident=None))  # within group_wait
+    clock.advance(60)
+    assert r.due() == [] and r.pending() == set()
+    path = tmp_path / "quiet.toml"
+    staff = 'url = "http://127.0.0.1:9/staff"'
+    path.write_text(ROUTING.replace(staff, f"{staff}\nsend_resolved = false"))
+    quiet, clock = router(load_routing(path))
+    quiet.offer(at(clock, "offline:c03-g01", kind="offline", incident=None))
+    clock.advance(30)
+    assert len(quiet.due()) == 1
+    assert not quiet.offer(cleared(clock, "offline:c03-g01", kind="offline", incident=None))
+    clock.advance(3600)
+    assert quiet.due() == [] and quiet.groups == {}  # cleared: no clearance, and no more reminders
+
+
+def test_a_replayed_or_old_clearance_is_not_said_again(routing):
+    r, clock = router(routing)
+    r.offer(at(clock, "offline:c04-g01", kind="offline", incident=None))
+    clock.advance(30)
+    r.due()
+    clearance = cleared(clock, "offline:c04-g01", kind="offline", incident=None)
+    assert r.offer(clearance) and not r.offer(clearance)
+    clock.advance(120)
+    assert ids(r.due()) == [["offline:c04-g01:resolved"]]
+    assert not r.offer(clearance)
+    old, clock = router(routing)
+    old.offer(at(clock, "offline:c05-g01", kind="offline", incident=None))
+    clock.advance(30)
+    old.due()
+    late = alert("offline:c05-g01:resolved", status="resolved", kind="offline", incident=None,
+                 event_time=clock.now() - timedelta(hours=2))  # a clearance older than max_age: a replay
+    assert not old.offer(late)
 
 
 def test_restored_alerts_remind_a_repeat_interval_after_their_last_notice(routing):

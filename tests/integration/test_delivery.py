@@ -16,7 +16,7 @@ from streams.embedded import free_port
 from streams.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.factories import alert
-from tests.receiver import start_receiver
+from tests.receiver import ids_in, start_receiver
 from config.routing import load_routing
 from tests.sinks.test_webhook import deliver_until, publish
 
@@ -121,3 +121,74 @@ async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowl
         await runner.cleanup()
     seqs = sorted((a["id"], a["seq"]) for r in receiver.delivered() for a in r.body["alerts"])
     assert seqs == [(acked["id"], 0), (open_["id"], 0), (open_["id"], 1)]
+
+
+async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grouping_and_restarts(settings, tmp_path, pg):
+    """Seen: the clearance was on redwall.alerts.v1 but never posted to the webhook."""
+    from datetime import datetime, timedelta, timezone
+
+    from streams.coverage import PatrolAlerts
+
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(settings, topic_alerts=f"clear-alerts-{run}", topic_incidents=f"clear-inc-{run}",
+                                   topic_alerts_deadletter=f"clear-dead-{run}", webhook_secret=f"clear-{run}")
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
+    receiver, runner = await start_receiver(settings.webhook_secret)
+    path = tmp_path / "routing.toml"
+    path.write_text(
+        f'[channels.robot-{run}]\ntype = "wecom"\nurl = "{receiver.url("/wecom/clear")}"\n\n'
+        f'[channels.json-{run}]\ntype = "json"\nurl = "{receiver.url("/json/clear")}"\n\n'
+        f'[channels.mute-{run}]\ntype = "json"\nurl = "{receiver.url("/json/mute")}"\nsend_resolved = false\n\n'
+        f'[route]\nchannels = ["robot-{run}", "json-{run}", "mute-{run}"]\ngroup_by = ["grid", "kind"]\n'
+        f'group_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "1h"\n')
+    routing = load_routing(path)
+    # Two off-post groups of one grid, as the worker raises them: one delivery group; the first clears.
+    patrol = PatrolAlerts(timedelta(seconds=1), timedelta(seconds=1), lambda grid, when: 0,
+                          lambda grid: ("xichangan", "c01"), "Asia/Shanghai")
+    now, grid = datetime.now(timezone.utc), f"c01-g{run}"
+    s = lambda seconds: now + timedelta(seconds=seconds)  # noqa: E731
+    patrol.status("d1", grid, "off_post", s(-20), s(-20))
+    first = patrol.tick([grid], s(-18), s(-18))
+    patrol.status("d2", grid, "off_post", s(-10), s(-10))
+    second = patrol.tick([grid], s(-8), s(-8))
+    [clearance] = patrol.status("d1", grid, "on_post", s(-1), s(-1))
+    assert [a["status"] for a in first + second] == ["firing", "firing"] and clearance["status"] == "resolved"
+    firing_ids = sorted(a["id"] for a in first + second)
+    paths = ("/wecom/clear", "/json/clear", "/json/mute")
+
+    async def firing_told() -> bool:
+        return all(sorted(receiver.alert_ids(p)) == firing_ids for p in paths)
+
+    async def clearance_told() -> bool:
+        return all(clearance["id"] in receiver.alert_ids(p) for p in paths[:2])
+
+    try:
+        await publish(settings, first + second)
+        first_run = await deliver_until(settings, routing, firing_told, group_prefix=f"clear-{run}")
+        await publish(settings, [clearance])  # while delivery is down: the restarted one says it
+        took = await deliver_until(settings, routing, clearance_told, group_prefix=f"clear-{run}")
+        await asyncio.sleep(1.5)  # anything said twice has had time to arrive
+        said = len(receiver.received)
+        restarted = time.monotonic()
+
+        async def a_while() -> bool:
+            return time.monotonic() - restarted > 5
+
+        await deliver_until(settings, routing, a_while, group_prefix=f"clear-{run}")  # and once more
+        assert len(receiver.received) == said  # the restarts said nothing again
+    finally:
+        await runner.cleanup()
+    for p in paths[:2]:
+        assert receiver.alert_ids(p).count(clearance["id"]) == 1
+    assert clearance["id"] not in receiver.alert_ids("/json/mute")
+    [robot] = [r for r in receiver.delivered("/wecom/clear") if clearance["id"] in ids_in(r)]
+    text = robot.body["markdown"]["content"]
+    assert text.startswith("### 【已解除 Resolved】 1\n") and f"**【已解除】{grid} 离岗**" in text
+    assert "1 名巡逻人员已回到责任网格：d1" in text
+    [cleared] = [r for r in receiver.delivered("/json/clear") if clearance["id"] in ids_in(r)]
+    assert cleared.body["status"] == "resolved" and cleared.body["alerts"][0]["status"] == "resolved"
+    rows = await pg.fetch("SELECT channel, count(*) AS n FROM alert_deliveries WHERE alert_id = $1 "
+                          "AND outcome = 'delivered' GROUP BY channel", clearance["id"])
+    assert {r["channel"]: r["n"] for r in rows} == {f"robot-{run}": 1, f"json-{run}": 1}
+    print(f"\nclearance said {took:.1f} s after delivery restarted, the alerts {first_run:.1f} s after the first start "
+          "(start, rebuild and group join included); once per channel")

@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -34,7 +35,7 @@ from streams.processes import RedwallProcess, settings_env
 from streams.topics import ensure_topics, read_topic
 from tests import factories
 from tests.conftest import own_topics
-from tests.incident_factories import PLAIN, T0, ZONE, action, located, nearby, registry
+from tests.incident_factories import PLAIN, T0, TZ, ZONE, action, located, nearby, registry
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ class Model:
     def __init__(self, partitions: int):
         self.partitions = partitions
         rules, places = load_rules(), places_of(registry())
-        self.engines = [IncidentEngine(rules, EventClock(), places=places) for _ in range(partitions)]
+        self.engines = [IncidentEngine(rules, EventClock(), places=places, tz=TZ) for _ in range(partitions)]
         self.events, self.alerts = [], []
 
     def engine(self, community: str) -> IncidentEngine:
@@ -263,3 +264,54 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
         (s.topic_actions, ["action", "actor", "reason", "time"])]
     weekly = await pg.fetch("SELECT incidents FROM weekly_ceiling_exceeded WHERE $1 = ANY(incidents)", inc["F"])
     assert len(weekly) == 1
+
+
+async def test_a_report_outside_every_street_is_counted_logged_queued_and_placed_by_the_street(isolated, pg):
+    """Seen: a valid report outside every street was accepted, stored with no place, and then appeared
+    nowhere: no incident, alert, log line or counter."""
+    run, s, worker = isolated
+    url = f"http://{s.web_host}:{s.web_port}"
+    report = {"id": f"{run}-out", "device": "dev-0001", "category": "dispute", "severity": "low",
+              "text": "门口争吵 / quarrel at the gate", "location": {"lat": 39.93, "lng": 116.41, "accuracy": 30.0},
+              "event_time": T0.isoformat()}
+    producer = AIOKafkaProducer(bootstrap_servers=s.broker)
+    await producer.start()
+    await producer.send_and_wait(s.topic_reports, json.dumps(report), key=b"dev-0001")
+    await producer.stop()
+    queued, placed = incident_id("unlocated", report["id"]), incident_id("c03", report["id"])
+    assert await wait_events(pg, [queued], 1) == 1
+    row = await pg.fetchrow("SELECT status, level, owner, community_id, grid_id FROM incidents WHERE id = $1", queued)
+    assert tuple(row) == ("assigned", "street", "xichangan", "unlocated", None)
+    metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode())
+    assert "redwall_reports_outside_total 1.0" in metrics
+    assert "report outside every street" in worker.log_path.read_text()
+    alerts = [json.loads(r.value) async for r in read_topic(s, s.topic_alerts)]
+    assert [(a["kind"], a["owner"], a["community"]) for a in alerts if a["incident"] == queued] == [
+        ("incident_opened", "xichangan", "unlocated")]
+
+    street = await issue_dispatcher_token(s.database_url, f"{run}-street", "street")
+    community = await issue_dispatcher_token(s.database_url, f"{run}-c03", "community", "c03")
+    body = {"action": "reassign", "owner": "c03-g02", "reason": "定位偏差，实为 c03-g02 门口",
+            "time": (T0 + 5 * M).isoformat()}  # the event clock: within the deadlines
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/v1/incidents/{queued}/actions", json=body,
+                                headers={"Authorization": f"Bearer {community}"}) as refused:
+            assert refused.status == 403  # a community's dispatchers do not act on the street's queue
+        async with session.post(f"{url}/v1/incidents/{queued}/actions", json=body,
+                                headers={"Authorization": f"Bearer {street}"}) as taken:
+            assert taken.status == 202, await taken.text()
+    assert await wait_events(pg, [queued, placed], 3) == 3
+    history = await pg.fetch("SELECT incident_id, kind, reason FROM incident_events WHERE incident_id = ANY($1) "
+                             "ORDER BY incident_id, seq", [queued, placed])
+    assert [(h["incident_id"], h["kind"]) for h in history] == [(placed, "opened"), (queued, "opened"), (queued, "closed")]
+    assert history[2]["reason"].startswith(f"已指派到社区 c03（网格 c03-g02），在该社区立案（{placed}）")
+
+    async def settled():
+        place = await pg.fetchrow("SELECT community_id, grid_id FROM reports WHERE id = $1", report["id"])
+        link = await pg.fetchval("SELECT incident_id FROM incident_reports WHERE report_id = $1", report["id"])
+        return place is not None and tuple(place) == ("c03", "c03-g02") and link == placed
+
+    deadline = time.monotonic() + 30
+    while not await settled():
+        assert time.monotonic() < deadline, "the report's place and link did not follow the placement"
+        await asyncio.sleep(0.3)

@@ -15,8 +15,10 @@ from prometheus_client import CollectorRegistry
 
 from config.routing import load_routing
 from consumers.deliver import run_delivery
+from consumers.routing import Notification
 from schemas import json
 from schemas.records import DeadLetter
+from sinks.webhook import markdown
 from streams.topics import ensure_topics, read_topic
 from tests.factories import alert
 from tests.receiver import Behaviour, start_receiver
@@ -113,6 +115,7 @@ async def test_each_format_is_signed_and_retried_then_delivered_exactly_once(del
         assert body["msgtype"] == "markdown"
         text = body["markdown"]["content" if fmt == "wecom" else "text"]
         assert "新事件：环境卫生" in text and "New incident: sanitation" in text and "级别 街道" in text
+        assert "严重程度 一般 · 优先级 普通" in text
     rows = await pg.fetch("SELECT alert_id, attempt, outcome, status_code, latency_ms FROM alert_deliveries "
                           "WHERE channel = $1 ORDER BY alert_id, attempt", f"{fmt}-{RUN}")
     assert [(r["attempt"], r["outcome"], r["status_code"]) for r in rows] == \
@@ -206,3 +209,13 @@ def test_the_demo_points_every_channel_of_the_sample_routing_at_the_inbox(tmp_pa
     assert {c.name: c.url for c in rewritten.channels.values()} == {
         c.name: f"http://127.0.0.1:7000/{c.type}/{c.name}" for c in sample.channels.values()}
     assert rewritten.root == sample.root
+
+
+def test_the_robots_markdown_names_level_severity_and_priority_in_chinese_and_the_time_in_the_streets_zone():
+    from datetime import datetime, timezone
+
+    when = datetime(2026, 12, 5, 22, 22, 27, 75807, tzinfo=timezone.utc)
+    urgent = alert("md-1", event_time=when, level="street", severity="critical", priority="top")
+    text = markdown(Notification("c", "route", (), ((urgent, 0),)), "Asia/Shanghai")
+    assert "> 级别 街道 · c01 · c01-g01 · 严重程度 严重 · 优先级 特急 · 2026-12-06 06:22\n" in text
+    assert "critical" not in text and "top" not in text

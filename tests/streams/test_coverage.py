@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from schemas.records import Alert
-from streams.coverage import Advisor, PatrolAlerts
+from streams.advisories import Advisor
+from streams.coverage import PatrolAlerts
 
-T0 = datetime(2027, 3, 5, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 5, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
+TZ = "Asia/Shanghai"
 EVENT = (T0 + timedelta(hours=1), T0 + timedelta(hours=3))  # a major event needing 2 on post in g1
 
 
@@ -20,7 +22,7 @@ def required(grid: str, when: datetime) -> int:
 
 
 def alerts() -> PatrolAlerts:
-    return PatrolAlerts(timedelta(seconds=60), timedelta(seconds=120), required, lambda g: ("xichangan", g[:3]))
+    return PatrolAlerts(timedelta(seconds=60), timedelta(seconds=120), required, lambda g: ("xichangan", g[:3]), TZ)
 
 
 def brief(found: list[dict]) -> list[tuple]:
@@ -100,13 +102,56 @@ def test_a_short_dip_within_the_coverage_grace_raises_nothing():
     assert pa.tick(["c01-g01"], at(90), at(90)) == []
 
 
-def test_advisories_are_rate_limited_per_cell():
-    advisor = Advisor(min_reports=3, repeat=timedelta(minutes=30), place=lambda g: ("xichangan", "c04"))
+def test_each_hot_cell_gets_one_advisory_naming_the_cell_and_the_grids_workers():
+    advisor = Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), TZ)
     devices = {"c04-g02": ["dev-0020", "dev-0091"]}.get
-    counts = [("8c31aa", "c04-g02", 4), ("8c31ab", "c04-g02", 2)]
-    first = advisor.advise(counts, at(0), devices)
-    assert brief(first) == [("patrol_advisory", "firing", "c04-g02", ("dev-0020", "dev-0091"))]
-    assert "8c31aa" in first[0]["id"] and "8c31aa" in first[0]["body"]["en"]
-    assert advisor.advise(counts, at(29), devices) == []
-    assert [a["id"] for a in advisor.advise(counts, at(30), devices)] == ["patrol:patrol_advisory:8c31aa:20270305T013000Z"]
-    assert advisor.advise([("8c31ab", "c04-g02", 3)], at(31), devices)[0]["id"].split(":")[2] == "8c31ab"
+    counts = [("8c31ab", "c04-g02", 2), ("8c31aa", "c04-g02", 4), ("8c31ac", "c04-g02", 3)]
+    found = advisor.advise(counts, at(0), devices)
+    assert list(found) == ["8c31aa", "8c31ac"]  # hottest first; 2 reports are not a hot spot
+    assert brief(list(found.values()))[0] == ("patrol_advisory", "firing", "c04-g02", ("dev-0020", "dev-0091"))
+    assert found["8c31aa"]["id"] == "patrol:patrol_advisory:8c31aa:20270305T010000Z"
+    assert "8c31aa" in found["8c31aa"]["body"]["en"]
+
+def test_patrol_alerts_read_in_chinese_with_times_in_the_streets_zone():
+    pa = alerts()
+    pa.status("d1", "c02-g03", "on_post", at(0), at(0))
+    pa.status("d1", "c02-g03", "offline", at(10), at(10))
+    [firing] = pa.tick(["c02-g03"], at(11.5), at(11.5))
+    assert (firing["title"]["zh"], firing["body"]["zh"]) == ("c02-g03 失联", "1 名巡逻人员定位中断：d1（自 2027-03-05 09:10 起）")
+    [cleared] = pa.status("d1", "c02-g03", "on_post", at(35), at(35))
+    assert (cleared["status"], cleared["title"]["zh"]) == ("resolved", "c02-g03 失联")
+    assert cleared["body"]["zh"] == "1 名巡逻人员恢复定位：d1（2027-03-05 09:10 至 2027-03-05 09:35，历时 25分钟）"
+    gap = pa.tick(["c01-g01"], at(60), at(60)) + pa.tick(["c01-g01"], at(62), at(62))
+    assert gap[0]["body"]["zh"] == "网格在岗人数低于要求：在岗 0 / 需要 2（自 2027-03-05 10:00 起）"
+    advisor = Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), TZ)
+    [advice] = advisor.advise([("8c31aa", "c04-g02", 4)], at(0), lambda g: []).values()
+    assert (advice["title"]["zh"], advice["body"]["zh"]) == (
+        "c04-g02 前响应巡查", "热点（H3 单元 8c31aa）：截至 2027-03-05 09:00，近1小时00分内 4 起事件上报，请前往巡查")
+
+
+def test_a_restored_grid_fires_the_group_a_restart_interrupted_with_the_id_it_would_have_had():
+    """Off post within the group window when the worker died: nothing had fired yet, and the restored
+    worker must still fire it (once), as the one that died would have."""
+    whole = alerts()
+    whole.status("a", "c02-g03", "off_post", at(10), at(10))
+    whole.status("b", "c02-g03", "off_post", at(10.5), at(10.5))
+    [fired] = whole.tick(["c02-g03"], at(11.2), at(11.2))
+    restored = alerts()  # the new owner: statuses from Postgres, nothing open on the alerts topic
+    restored.restore("c02-g03", [("b", "off_post", at(10.5)), ("a", "off_post", at(10)), ("c", "on_post", at(0))], [])
+    [again] = restored.tick(["c02-g03"], at(11.2), at(11.2))
+    assert (again["id"], again["devices"]) == (fired["id"], ["a", "b"])
+    assert restored.tick(["c02-g03"], at(12), at(12)) == []
+    restored.status("a", "c02-g03", "on_post", at(20), at(20))
+    [cleared] = restored.status("b", "c02-g03", "on_post", at(20), at(20))
+    assert cleared["id"] == fired["id"] + ":resolved"
+
+
+def test_a_restored_grid_keeps_a_fired_group_fired_and_groups_a_newcomer_apart():
+    first = alerts()
+    first.status("a", "c02-g03", "off_post", at(10), at(10))
+    [fired] = first.tick(["c02-g03"], at(11.5), at(11.5))
+    restored = alerts()
+    restored.restore("c02-g03", [("a", "off_post", at(10)), ("d", "offline", at(20))], [fired])
+    assert restored.grids["c02-g03"].on_post == 0
+    found = restored.tick(["c02-g03"], at(21.5), at(21.5))
+    assert brief(found) == [("offline", "firing", "c02-g03", ("d",))]  # the fired off-post group is not fired again

@@ -14,13 +14,13 @@ from streams.clock import ManualClock
 from streams.escalation import EscalationMetrics, places_of
 from streams.incidents import IncidentEngine
 from streams.ingest import Refused
-from tests.incident_factories import PLAIN, T0, action, located, nearby, registry
+from tests.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
 
 
 def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
     reg, clock = CollectorRegistry(), ManualClock(T0)
     metrics = EscalationMetrics(reg)
-    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()))
+    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()), tz=TZ)
     opened = engine.report(located("m1", "safety_hazard", "critical", nearby(PLAIN, 60)))
     metrics.count(opened)
     inc = opened.events[0]["incident"]
@@ -72,3 +72,13 @@ def test_a_bare_action_gets_an_id_a_time_and_the_dispatcher_as_actor():
     parsed = parse_action(GOOD, {"action": "ack", "reason": "on my way"}, COMMUNITIES, own)
     assert parsed["id"].startswith("act-") and parsed["time"] and parsed["incident"] == GOOD
     assert parsed["actor"] == "c03-desk"
+
+
+def test_only_a_street_dispatcher_acts_on_the_unlocated_queue():
+    unlocated = "inc-unlocated-0123456789ab"
+    parsed = parse_action(unlocated, {"action": "reassign", "owner": "c03", "reason": "near c03"}, COMMUNITIES, STREET)
+    assert parsed["incident"] == unlocated and parsed["owner"] == "c03"
+    for dispatcher in (Credential("dispatcher", "c03-desk", "community", "c03"), Credential("dispatcher", "viewer", "read")):
+        with pytest.raises(OutsideRole) as refused:
+            parse_action(unlocated, {"action": "reassign", "owner": "c03", "reason": "mine"}, COMMUNITIES, dispatcher)
+        assert refused.value.status == 403

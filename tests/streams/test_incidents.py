@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
 from config.major_events import MajorEvents, Period
 from config.rules import load_rules
-from schemas.records import Alert, IncidentEvent
+from schemas.records import Alert, IncidentEvent, LocatedReport
 from streams.escalation import places_of
 from streams.clock import ManualClock
 from streams.incidents import IncidentEngine, incident_id
-from tests.incident_factories import PLAIN, T0, ZONE, action, located, minutes, nearby, registry
+from tests.incident_factories import PLAIN, T0, TZ, ZONE, action, located, minutes, nearby, registry
 
 RULES = load_rules()
+OUTSIDE = (39.93, 116.41)  # north-east of the street, in no grid: a bad fix near the edge
 
 
 @pytest.fixture
@@ -24,7 +26,7 @@ def clock():
 
 @pytest.fixture
 def engine(clock):
-    return IncidentEngine(RULES, clock, places=places_of(registry()))
+    return IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
 
 
 def travel(clock, **delta):
@@ -38,6 +40,14 @@ def checked(outcome):
     for alert in outcome.alerts:
         Alert.validate(alert)
     return outcome
+
+
+_IDS = re.compile(r"inc-[a-z0-9]+-[0-9a-f]{12}|\bc\d\d(?:-g\d\d)?\b|xichangan")
+
+
+def latin_words(text: str) -> list[str]:
+    """Words in Latin letters left once the ids (incident, community, grid, street) are taken out."""
+    return re.findall(r"[A-Za-z]{2,}", _IDS.sub("", text))
 
 
 def kinds(outcome):
@@ -115,13 +125,13 @@ def test_safety_reports_in_a_sensitive_zone_go_straight_to_the_street_at_top_pri
 
 def test_major_event_periods_tighten_deadlines(clock):
     period = Period("drill", "演练 / drill", T0 - timedelta(hours=1), T0 + timedelta(hours=5), deadline_factor=0.5)
-    engine = IncidentEngine(RULES, clock, MajorEvents((period,)))
+    engine = IncidentEngine(RULES, clock, MajorEvents((period,)), tz=TZ)
     event = engine.report(located("r1", "sanitation", "medium")).events[0]
     assert event["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
     travel(clock, minutes=16)
     assert kinds(engine.due())[0] == ["escalated"]
     # switched on at run time, as `redwall major-event start` does
-    later = IncidentEngine(RULES, ManualClock(T0))
+    later = IncidentEngine(RULES, ManualClock(T0), tz=TZ)
     later.apply_period(period)
     assert later.report(located("r2")).events[0]["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
 
@@ -146,9 +156,9 @@ def test_invalid_transitions_are_rejected_with_the_reason(engine, clock):
     engine.action(action("a1", inc, "resolve", clock.now()))
     out = checked(engine.action(action("a2", inc, "ack", clock.now())))
     assert kinds(out) == (["action_rejected"], [])
-    assert out.events[0]["reason"] == "cannot ack an incident that is resolved; only when assigned"
+    assert out.events[0]["reason"] == "事件已办结，不能签收（仅待签收时可以）"
     unknown = checked(engine.action(action("a3", "inc-c03-000000000000", "ack", clock.now())))
-    assert "no incident" in unknown.events[0]["reason"]
+    assert unknown.events[0]["reason"].startswith("找不到事件 inc-c03-000000000000（社区 c03）")
     assert engine.action(action("a2", inc, "ack", clock.now())).events == []  # a redelivered action
     reopened = checked(engine.action(action("a4", inc, "reopen", clock.now())))
     assert kinds(reopened) == (["reopened"], [("incident_reopened", "c03-g01")])
@@ -166,14 +176,14 @@ def test_resolved_incidents_are_forgotten_after_the_retention(engine, clock):
     travel(clock, days=2)
     assert engine.prune() == 1 and inc not in engine.incidents
     refused = engine.action(action("a2", inc, "reopen", clock.now()))
-    assert refused.events[0]["kind"] == "action_rejected" and "no incident" in refused.events[0]["reason"]
+    assert refused.events[0]["kind"] == "action_rejected" and "找不到事件" in refused.events[0]["reason"]
     assert engine.report(located("r2", where=nearby(PLAIN, 1), at=clock.now())).events[0]["kind"] == "opened"
 
 
 def test_replay_does_not_re_alert(engine, clock):
     first = engine.report(located("r1", "sanitation", "high"))
     # A restarted worker rebuilds from the incidents topic; the same report redelivered is a no-op.
-    rebuilt = IncidentEngine(RULES, clock)
+    rebuilt = IncidentEngine(RULES, clock, tz=TZ)
     for event in first.events:
         rebuilt.restore(event)
     assert rebuilt.report(located("r1", "sanitation", "high")).events == []
@@ -196,9 +206,84 @@ def test_a_deadline_missed_at_the_street_stays_overdue_fires_once_and_survives_a
     assert missed["state"]["missed"] == {"acknowledge": (T0 + minutes(15)).isoformat()}
     travel(clock, hours=1)
     assert [e["kind"] for e in engine.due().events] == []  # the resolve deadline (4 h) is not due yet
-    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()))
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
     rebuilt.restore(missed)
     assert rebuilt.incidents[inc].missed == {"acknowledge": T0 + minutes(15)}
     assert rebuilt.due().events == []  # a rebuilt worker does not chase it again
     acked = checked(rebuilt.action(action("a1", inc, "ack", clock.now())))
     assert "missed" not in acked.events[0]["state"]  # acknowledged: measured by its resolve deadline now
+
+
+def test_what_people_read_is_chinese_throughout_with_times_in_the_streets_zone_to_the_minute(engine, clock):
+    """Seen in an alert: 原因：acknowledge deadline 2026-12-05T22:22:27.075807+00:00 missed at street."""
+    opened = checked(engine.report(located("r1", "safety_hazard", "high")))  # street, 15 min to acknowledge
+    assert opened.events[0]["reason"] == "安全隐患（较重）按规则由街道处置"
+    assert "请于 2026-11-28 09:15 前签收" in opened.alerts[0]["body"]["zh"]
+    community = checked(engine.report(located("r2", "sanitation", "high", nearby(PLAIN, 60))))  # community, 1 h
+    travel(clock, minutes=16)
+    missed = checked(engine.due())
+    assert missed.events[0]["reason"] == "签收时限 2026-11-28 09:15 已过，街道未签收，超时督办"
+    assert "原因：签收时限 2026-11-28 09:15 已过，街道未签收，超时督办。" in missed.alerts[0]["body"]["zh"]
+    travel(clock, hours=1)
+    up = checked(engine.due())
+    assert up.events[0]["reason"] == "签收时限 2026-11-28 10:00 已过，社区未签收，升至街道"
+    zone = checked(engine.report(located("r3", "dispute", "low", ZONE)))
+    assert zone.events[0]["reason"].startswith("位于敏感区域「重点部位（示例）东」")
+    cluster = [checked(engine.report(located(f"k{n}", "illegal_parking", "low", nearby(PLAIN, -n), clock.now())))
+               for n in range(5)]
+    assert cluster[-1].events[-1]["reason"] == "2小时00分内附近违章停车上报达 5 条"
+    for out in [opened, community, missed, up, zone, *cluster]:
+        for text in [e["reason"] for e in out.events] + [t for a in out.alerts for t in (a["title"]["zh"], a["body"]["zh"])]:
+            assert latin_words(text) == [], text
+    assert "acknowledge deadline 2026-11-28T01:15:00+00:00 missed at street" in missed.alerts[0]["body"]["en"]
+
+
+def test_a_report_outside_every_street_opens_an_incident_in_the_unlocated_queue_and_alerts_the_street(engine):
+    report = located("u1", "sanitation", "medium", OUTSIDE)
+    assert (report["street"], report["community"], report["grid"]) == (None, None, None)
+    out = checked(engine.report(report))
+    event = out.events[0]
+    assert event["incident"] == incident_id("unlocated", "u1") and event["incident"].startswith("inc-unlocated-")
+    assert (event["kind"], event["community"], event["street"], event["to_level"]) == ("opened", "unlocated", "xichangan",
+                                                                                       "street")
+    assert event["state"]["owner"] == "xichangan" and "grid" not in event and event["reason_code"] == "unlocated"
+    assert event["reason"].startswith("位置在街道所有网格之外（未定位）")
+    assert kinds(out) == (["opened"], [("incident_opened", "xichangan")])
+    assert "未定位（街道外）" in out.alerts[0]["body"]["zh"]
+    assert engine.report(report).events == []  # a redelivery
+    twin = checked(engine.report(located("u1b", "sanitation", "medium", nearby(OUTSIDE, 1))))
+    assert kinds(twin)[0] == ["opened"]  # never clustered: each is placed by hand
+
+
+def test_the_street_places_an_unlocated_incident_in_a_community_where_its_report_opens_an_incident(engine, clock):
+    inc = engine.report(located("u2", "dispute", "low", OUTSIDE)).events[0]["incident"]
+    street = checked(engine.action(action("p0", inc, "reassign", clock.now(), owner="xichangan")))
+    assert street.events[0]["kind"] == "action_rejected" and "社区或网格" in street.events[0]["reason"]
+    placed = checked(engine.action(action("p1", inc, "reassign", clock.now(), owner="c03-g02")))
+    [closed], [report] = placed.events, placed.reports
+    new = incident_id("c03", "u2")
+    assert (closed["kind"], closed["state"]["status"]) == ("closed", "closed")
+    assert closed["reason"] == f"已指派到社区 c03（网格 c03-g02），在该社区立案（{new}）：reassign by test"
+    assert (report["street"], report["community"], report["grid"]) == ("xichangan", "c03", "c03-g02")
+    LocatedReport.validate(report)  # what the sink and the engine of c03 take from the located reports
+    opened = checked(engine.report(report))  # c03 may share the partition: the same engine opens it
+    assert [(e["kind"], e["incident"]) for e in opened.events] == [("opened", new)]
+    assert kinds(opened)[1] == [("incident_opened", "c03-g02")]
+    assert engine.report(report).events == []  # and only once
+    again = engine.action(action("p2", inc, "reassign", clock.now(), owner="c04"))
+    assert again.events[0]["kind"] == "action_rejected" and again.reports == []
+
+
+def test_a_rebuilt_engine_can_still_place_an_unlocated_incident(engine, clock):
+    report = located("u3", "illegal_parking", "low", OUTSIDE)
+    opened = engine.report(report)
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    for event in opened.events:
+        rebuilt.restore(event)
+    assert rebuilt.report(report).events == []  # seen
+    inc = opened.events[0]["incident"]
+    gone = rebuilt.action(action("p1", inc, "reassign", clock.now(), owner="c05"))
+    assert "已不在" in gone.events[0]["reason"] and gone.reports == []  # its report was not read back
+    rebuilt.restore_unlocated(report)
+    placed = rebuilt.action(action("p2", inc, "reassign", clock.now(), owner="c05"))
+    assert [(r["community"], r["grid"]) for r in placed.reports] == [("c05", None)]

@@ -55,3 +55,16 @@ def test_a_tick_before_the_deadline_looks_at_nothing_and_a_fix_forgets_the_deadl
     assert m.tick(["dev-1"], T0 + timedelta(seconds=350)) == []
     [offline] = _changes(m.tick(["dev-1"], T0 + timedelta(seconds=400)))
     assert offline[1] == "offline" and offline[2] == (T0 + timedelta(seconds=400)).isoformat()
+
+
+def test_a_late_batch_at_the_shift_end_leaves_exactly_one_off_duty():
+    m = monitor(("dev-1",))
+    end = 9 * 3600  # 18:00 in Beijing: the day shift ends
+    m.clock.set(T0 + timedelta(seconds=end - 119))
+    assert [s for _, s, _ in _changes(m.positions(batch("dev-1", end - 120)))] == ["unknown", "on_post"]
+    m.clock.set(T0 + timedelta(seconds=end + 0.3))
+    changes = _changes(m.tick(["dev-1"], m.clock.now()))
+    changes += _changes(m.positions(batch("dev-1", end - 3, end - 2)))  # taken before the end, arriving after it
+    m.clock.set(T0 + timedelta(seconds=end + 1))
+    changes += _changes(m.tick(["dev-1"], m.clock.now()))
+    assert [status for _, status, _ in changes] == ["off_duty"]

@@ -175,3 +175,15 @@ def test_a_tick_ahead_of_the_fixes_never_makes_time_run_backwards():
     d, s = detector(), DeviceState("dev-1", GRID)
     assert tick(d, s, 30) == [("unknown", 30, "shift_started")]  # the clock moved on by other devices
     assert feed(d, s, [fix(0, inside())]) == [("on_post", 30, "first_fix_inside")]
+
+
+def test_fixes_stamped_before_the_shift_end_arriving_after_it_do_not_restart_the_duty():
+    """The timer ends the shift by wall time; a late batch with fixes taken just before the end must not
+    start the duty again (off_duty, unknown, on_post, off_duty within a second, as was seen)."""
+    d, s = detector(), DeviceState("dev-1", GRID)
+    end = 8 * 3600
+    feed(d, s, [fix(end - 60, inside())])
+    assert tick(d, s, end + 0.4) == [("off_duty", end + 0.4, "shift_ended")]
+    assert feed(d, s, [fix(end - 2, inside()), fix(end - 1, inside())]) == []
+    assert tick(d, s, end + 1) == [] and s.status == "off_duty"
+    assert s.last.time == T0 + timedelta(seconds=end - 1)  # still the last position known
