@@ -84,7 +84,7 @@ async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incid
     await detail.locator("button[data-action='request_escalation']").click()
     await page.wait_for_selector("#detail .verdict.refused", timeout=10_000)
     verdict = await page.inner_text("#detail .verdict")
-    assert "被拒绝" in verdict and "street" in verdict, verdict
+    assert "被拒绝" in verdict and "已在街道" in verdict, verdict
     assert await page.locator(f"#detail[data-incident='{incident}']").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "console-detail.png"))

@@ -111,10 +111,10 @@ async def test_an_action_is_answered_with_the_engines_verdict(worker):
 
     assert answers["ack again"][0] == 409
     assert answers["ack again"][1]["errors"] == [
-        {"field": "action", "reason": "cannot ack an incident that is acknowledged; only when assigned"}]
+        {"field": "action", "reason": "事件处置中，不能签收（仅待签收时可以）"}]
     assert answers["resolve"][0] == 200 and answers["resolve"][1]["verdict"] == "resolved"
     assert answers["resolve again"][0] == 409
-    assert answers["resolve again"][1]["errors"][0]["reason"].startswith("cannot resolve an incident that is resolved")
+    assert answers["resolve again"][1]["errors"][0]["reason"].startswith("事件已办结，不能办结")
     assert answers["unknown incident"][0] == 404
     assert answers["unknown incident"][1]["errors"][0]["field"] == "incident"
     # A retry of a judged action gets the same verdict at once: the engine says nothing about a known id.

@@ -282,7 +282,8 @@ async def test_a_report_outside_every_street_is_counted_logged_queued_and_placed
     assert await wait_events(pg, [queued], 1) == 1
     row = await pg.fetchrow("SELECT status, level, owner, community_id, grid_id FROM incidents WHERE id = $1", queued)
     assert tuple(row) == ("assigned", "street", "xichangan", "unlocated", None)
-    metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode())
+    ops = f"http://127.0.0.1:{s.worker_metrics_port}"
+    metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(f"{ops}/metrics", timeout=5).read().decode())
     assert "redwall_reports_outside_total 1.0" in metrics
     assert "report outside every street" in worker.log_path.read_text()
     alerts = [json.loads(r.value) async for r in read_topic(s, s.topic_alerts)]
@@ -299,7 +300,8 @@ async def test_a_report_outside_every_street_is_counted_logged_queued_and_placed
             assert refused.status == 403  # a community's dispatchers do not act on the street's queue
         async with session.post(f"{url}/v1/incidents/{queued}/actions", json=body,
                                 headers={"Authorization": f"Bearer {street}"}) as taken:
-            assert taken.status == 202, await taken.text()
+            assert taken.status == 200, await taken.text()
+            assert (await taken.json())["verdict"] == "closed"  # the queue's incident closes; the placed one opens
     assert await wait_events(pg, [queued, placed], 3) == 3
     history = await pg.fetch("SELECT incident_id, kind, reason FROM incident_events WHERE incident_id = ANY($1) "
                              "ORDER BY incident_id, seq", [queued, placed])
