@@ -167,6 +167,7 @@ def _roster_load(settings, args):
 
 
 def _major_event_start(settings, args):
+    from schemas.display import local_minute
     from schemas.fields import FieldError
     from streams.control import broadcast, major_event
 
@@ -176,9 +177,10 @@ def _major_event_start(settings, args):
         print(f"redwall: major-event start: {error}", file=sys.stderr)
         return 2
     partitions = asyncio.run(broadcast(settings, record))
-    period = record["period"]
-    print(f"major event {period['id']} in force {period['start']} .. {period['end']} "
-          f"(deadlines x{period['deadline_factor']}), sent to {partitions} partitions")
+    period, tz = record["period"], settings.timezone
+    print(f"major event {period['id']} (重大活动保障期) in force {local_minute(period['start'], tz)} .. "
+          f"{local_minute(period['end'], tz)} ({tz}), deadlines x{period['deadline_factor']}, "
+          f"sent to {partitions} partitions")
 
 
 def _aware_time(text: str):
