@@ -1,4 +1,8 @@
-"""The `redwall` command: the demo, and each part of the pipeline on its own."""
+"""The `redwall` command: the demo, and each part of the pipeline on its own.
+
+Next to a running demo every command reads its addresses from ./redwall-demo.env (config/addresses.py);
+a command that cannot reach PostgreSQL or Kafka, or finds its port taken, says so in one line.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from config.settings import ConfigError, Settings
+from config.settings import ConfigError
 from streams.auth_cli import add_commands as add_credential_commands
 
 
@@ -16,18 +20,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from streams.cli_start import Start
+
+    start = Start(reads_demo_file=args.run is not _demo)
     try:
-        settings = Settings.from_env()
+        settings = start.settings()
+        start.preflight(settings, args)
         return args.run(settings, args) or 0
     except ConfigError as error:
-        print(f"redwall: configuration error: {error}", file=sys.stderr)
+        print(f"redwall: {start.configuration(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # only a failure to reach PostgreSQL or Kafka is told in one line; others re-raised
+        line = start.explain(error)
+        if line is None:
+            raise
+        print(f"redwall: {line}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="redwall", description=__doc__)
+    parser = argparse.ArgumentParser(prog="redwall", description=__doc__.split("\n\n")[0])
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -37,21 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, help="where the embedded Postgres keeps its files (default: a temp dir)")
     demo.set_defaults(run=_demo)
 
-    sub.add_parser("worker", help="the Faust worker: ingest HTTP, geofencing agents").set_defaults(run=_worker)
-    sub.add_parser("sink", help="consumers that write the output topics to Postgres").set_defaults(run=_sink)
+    both = ("postgres", "kafka")
+    sub.add_parser("worker", help="the Faust worker: ingest HTTP, geofencing agents"
+                   ).set_defaults(run=_worker, needs=both, listens="worker")
+    sub.add_parser("sink", help="consumers that write the output topics to Postgres"
+                   ).set_defaults(run=_sink, needs=both, listens="sink")
     sub.add_parser("deliver", help="alert delivery: routing.toml, one consumer per webhook channel"
-                   ).set_defaults(run=_deliver)
+                   ).set_defaults(run=_deliver, needs=both, listens="deliver")
     sub.add_parser("console", help="the dispatcher console: map, live alert feed, incident actions"
-                   ).set_defaults(run=_console)
+                   ).set_defaults(run=_console, needs=both, listens="console")
     inbox = sub.add_parser("inbox", help="a loopback webhook endpoint playing the JSON receiver and the robots")
     inbox.add_argument("--port", type=int, default=9103)
-    inbox.set_defaults(run=_inbox)
-    sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/").set_defaults(run=_migrate)
+    inbox.set_defaults(run=_inbox, listens="--port")
+    sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/"
+                   ).set_defaults(run=_migrate, needs=("postgres",))
     sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
     retention = sub.add_parser("retention", help="drop position history and dead letters older than their retention "
                                "now (`redwall sink` also does it every REDWALL_RETENTION_INTERVAL_SECONDS)")
     retention.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    retention.set_defaults(run=_retention)
+    retention.set_defaults(run=_retention, needs=("postgres",))
 
     simulate = sub.add_parser("simulate", help="simulated field devices posting to the ingest API")
     simulate.add_argument("--devices", type=int, default=80)
@@ -61,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--upload-every", type=int, default=3, help="fixes per uploaded batch")
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--tokens", type=Path, help="file of `DEVICE TOKEN` lines (default: issue tokens in Postgres)")
-    simulate.set_defaults(run=_simulate)
+    simulate.set_defaults(run=_simulate, needs=lambda a: ("postgres",) * (a.tokens is None))
 
     major = sub.add_parser("major-event", help="major-event periods (重大活动保障期) at run time")
     major_sub = major.add_subparsers(required=True, metavar="ACTION")
@@ -71,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--factor", type=float, default=0.5, help="deadlines are multiplied by this (0.01..1)")
     start.add_argument("--name", help="human name of the period (default: the id)")
     start.add_argument("--start", type=_aware_time, help="RFC 3339 start with an offset (default: now)")
-    start.set_defaults(run=_major_event_start)
+    start.set_defaults(run=_major_event_start, needs=("kafka",))
 
     schemas = sub.add_parser("schemas", help="JSON Schema for device developers")
     schemas_sub = schemas.add_subparsers(required=True, metavar="ACTION")
@@ -83,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     roster_sub = roster.add_subparsers(required=True, metavar="ACTION")
     roster_sub.add_parser("load", help="check REDWALL_ROSTER and REDWALL_MAJOR_EVENTS, then store them in Postgres; "
                           "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS"
-                          ).set_defaults(run=_roster_load)
+                          ).set_defaults(run=_roster_load, needs=("postgres",))
     add_credential_commands(sub)  # devices, dispatchers
     return parser
 
