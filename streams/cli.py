@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--upload-every", type=int, default=3, help="fixes per uploaded batch")
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--tokens", type=Path, help="file of `DEVICE TOKEN` lines (default: issue tokens in Postgres)")
-    simulate.set_defaults(run=_simulate, needs=lambda a: ("postgres",) * (a.tokens is None))
+    simulate.add_argument("--reports-per-minute", type=float,
+                          help="reports the devices file in all (default: 0.4 a minute each, a load test)")
+    simulate.add_argument("--bad-records", action="store_true",
+                          help="also send malformed records: a tenth of the reports spoiled, garbage straight to Kafka")
+    simulate.set_defaults(run=_simulate, needs=lambda a: ("postgres",) * (a.tokens is None) + ("kafka",) * a.bad_records)
 
     major = sub.add_parser("major-event", help="major-event periods (重大活动保障期) at run time")
     major_sub = major.add_subparsers(required=True, metavar="ACTION")
@@ -167,6 +171,7 @@ def _simulate(settings, args):
     return run_simulator(
         settings, url=url, devices=args.devices, duration=args.duration, ping_interval=args.ping_interval,
         upload_every=args.upload_every, seed=args.seed, tokens=args.tokens,
+        reports_per_minute=args.reports_per_minute, bad_records=args.bad_records,
     )
 
 
