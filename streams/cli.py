@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also send malformed records: a tenth of the reports spoiled, garbage straight to Kafka")
     simulate.set_defaults(run=_simulate, needs=lambda a: ("postgres",) * (a.tokens is None) + ("kafka",) * a.bad_records)
 
+    desk = sub.add_parser("simulate-dispatchers", help="simulated dispatchers acknowledging and resolving open "
+                          "incidents through the actions API, leaving a few to escalate")
+    desk.add_argument("--url", help="worker base URL (default: http://WEB_HOST:WEB_PORT)")
+    desk.add_argument("--tokens", type=Path, help="file of `NAME TOKEN` lines (default: issue tokens in Postgres)")
+    desk.add_argument("--neglect", type=float, default=0.12,
+                      help="share of incidents below the street never acknowledged, so that they escalate")
+    desk.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
+    desk.set_defaults(run=_simulate_dispatchers, needs=("postgres",))
+
     major = sub.add_parser("major-event", help="major-event periods (重大活动保障期) at run time")
     major_sub = major.add_subparsers(required=True, metavar="ACTION")
     start = major_sub.add_parser("start", help="put a period in force now: every worker tightens new deadlines")
@@ -173,6 +182,13 @@ def _simulate(settings, args):
         upload_every=args.upload_every, seed=args.seed, tokens=args.tokens,
         reports_per_minute=args.reports_per_minute, bad_records=args.bad_records,
     )
+
+
+def _simulate_dispatchers(settings, args):
+    from streams.dispatchers import run_dispatchers
+
+    url = args.url or f"http://{settings.web_host}:{settings.web_port}"
+    return run_dispatchers(settings, url=url, tokens=args.tokens, neglect=args.neglect, duration=args.duration)
 
 
 def _settings(settings, args):
