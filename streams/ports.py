@@ -56,6 +56,6 @@ def check_ports(ports: dict[str, int], host: str) -> None:
     busy = {name: port for name, port in ports.items() if not port_is_free(port, host)}
     if busy:
         listed = ", ".join(f"{port} ({name})" for name, port in busy.items())
-        many = len(busy) > 1
-        raise PortBusy(f"port{'s' * many} {listed} {'are' if many else 'is'} in use on {host}: stop what listens "
-                       f"there (another `redwall demo`?) or set {' and '.join(busy)} to {'free ports' if many else 'a free port'}")
+        noun, are, free = ("ports", "are", "free ports") if len(busy) > 1 else ("port", "is", "a free port")
+        raise PortBusy(f"{noun} {listed} {are} in use on {host}: stop what listens there (another `redwall demo`?) "
+                       f"or set {' and '.join(busy)} to {free}")
