@@ -45,10 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="embedded broker + Postgres, workers, sinks and simulated devices")
+    demo = sub.add_parser("demo", help="the whole pipeline on one machine: its own broker and PostgreSQL (or "
+                          "REDWALL_BROKER's and DATABASE_URL's), simulated phones and dispatchers, a working day in 30 minutes")
     demo.add_argument("--duration", type=float, help="stop after this many seconds and print a summary")
-    demo.add_argument("--devices", type=int, default=80, help="simulated field workers")
-    demo.add_argument("--data-dir", type=Path, help="where the embedded Postgres keeps its files (default: a temp dir)")
+    demo.add_argument("--devices", type=int, default=80, help="simulated field workers (0: no traffic at all)")
+    demo.add_argument("--bad-records", action="store_true",
+                      help="also send malformed records (refused reports, garbage on the input topics: dead letters)")
+    demo.add_argument("--dispatchers", action=argparse.BooleanOptionalAction, default=None,
+                      help="simulated dispatchers acknowledge and resolve incidents (default: when there are devices)")
+    demo.add_argument("--broker-port", type=int, help="port of the demo's own broker (default: a free one)")
+    demo.add_argument("--data-dir", type=Path, help="where logs and the embedded PostgreSQL's files go and stay "
+                      "(default: a new temp dir; its logs are kept, its database deleted)")
     demo.set_defaults(run=_demo)
 
     both = ("postgres", "kafka")
@@ -120,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo(settings, args):
-    from streams.demo import run_demo
+    from streams.demo import DemoOptions, run_demo
 
-    return run_demo(settings, duration=args.duration, devices=args.devices, data_dir=args.data_dir)
+    return run_demo(settings, DemoOptions(args.duration, args.devices, args.data_dir, args.broker_port,
+                                          args.bad_records, args.dispatchers))
 
 
 def _worker(settings, args):
