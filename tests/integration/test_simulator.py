@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_no_devices_no_traffic_and_malformed_records_only_when_asked(settings, tmp_path, bad_records):
     mine = dataclasses.replace(settings, **own_topics(settings, f"sim{uuid.uuid4().hex[:6]}"))
     await ensure_topics(mine)
-    args = ["--devices", "0", "--duration", "12", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
+    args = ["--devices", "0", "--duration", "15", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
     (tmp_path / "none").write_text("")
     done = subprocess.run([sys.executable, "-m", "streams.cli", "simulate", *args], cwd=tmp_path,
                           env={**settings_env(mine), "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=90)
