@@ -6,7 +6,10 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from config.addresses import DemoAddresses
 
 CONFIG_DIR = Path(__file__).resolve().parent
 SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
@@ -148,9 +151,14 @@ class Settings:
         return dsn(self)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
-        """Read every setting from the environment; a bad value names the variable and the fix."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, addresses: DemoAddresses | None = None,
+                 **overrides) -> "Settings":
+        """Read every setting from the environment; a bad value names the variable and the fix.
+        `addresses`, the file a running demo leaves (config/addresses.py), fills in what the environment
+        does not set; a stale one (its demo has stopped) is not read."""
         environ = os.environ if environ is None else environ
+        if addresses is not None and addresses.live:
+            environ = {**addresses.values, **environ}
         values = {}
         for f in dataclasses.fields(cls):
             name = f.metadata["env"]

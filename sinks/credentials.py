@@ -27,6 +27,14 @@ class CredentialError(ValueError):
     says which and what to do."""
 
 
+class AlreadyRevoked(CredentialError):
+    """A second revoke: nothing changes; `at` says since when it has been revoked."""
+
+    def __init__(self, kind: str, subject: str, at: datetime):
+        super().__init__(f"{kind} {subject} was already revoked at {at.isoformat(timespec='seconds')}")
+        self.at = at
+
+
 @dataclass(frozen=True, slots=True)  # slots: a city's 100,000 phones are held in every worker
 class Credential:
     """Who holds a token: a device (subject = device id) or a dispatcher with a role."""
@@ -127,7 +135,7 @@ async def revoke(db, kind: str, subject: str) -> datetime:
                                    kind, subject)
     if last is None:
         raise CredentialError(f"unknown {kind} {subject!r:.80}: it was never issued a credential")
-    raise CredentialError(f"{kind} {subject} was already revoked at {last.isoformat(timespec='seconds')}")
+    raise AlreadyRevoked(kind, subject, last)
 
 
 async def listing(db, kind: str) -> list[asyncpg.Record]:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import unicodedata
 from pathlib import Path
 
 from config.geometry import load_geometry
-from sinks.credentials import ROLES, CredentialError, issue, listing, revoke
+from schemas.display import ROLE, local_minute
+from sinks.credentials import ROLES, AlreadyRevoked, CredentialError, issue, listing, revoke
+
+NEEDS = ("postgres",)
 
 
 def add_commands(sub) -> None:
@@ -20,7 +24,7 @@ def add_commands(sub) -> None:
     add = actions.add_parser("add", help="issue a token per device id, printed once as `ID TOKEN`")
     add.add_argument("ids", nargs="+", metavar="ID")
     add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
-    add.set_defaults(run=_devices_add)
+    add.set_defaults(run=_devices_add, needs=NEEDS)
     _revoke_and_list(actions, "device")
 
     dispatchers = sub.add_parser("dispatchers", help="dispatcher credentials for the console and the actions API")
@@ -31,7 +35,7 @@ def add_commands(sub) -> None:
                      help="read: look only; community: act on its community's incidents; street: act on all")
     add.add_argument("--community", help="with --role community: the community id, e.g. c03")
     add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
-    add.set_defaults(run=_dispatchers_add)
+    add.set_defaults(run=_dispatchers_add, needs=NEEDS)
     _revoke_and_list(actions, "dispatcher")
 
 
@@ -39,16 +43,16 @@ def _revoke_and_list(actions, kind: str) -> None:
     name = "ID" if kind == "device" else "NAME"
     gone = actions.add_parser("revoke", help=f"revoke the {kind}'s token: refused at once by every worker")
     gone.add_argument("subject", metavar=name)
-    gone.set_defaults(run=lambda settings, args: _revoke(settings, kind, args.subject))
-    actions.add_parser("list", help=f"every {kind}: live or revoked, since when").set_defaults(
-        run=lambda settings, args: _list(settings, kind))
+    gone.set_defaults(run=lambda settings, args: _revoke(settings, kind, args.subject), needs=NEEDS)
+    actions.add_parser("list", help=f"every {kind}: live or revoked, since when (in REDWALL_TIMEZONE)").set_defaults(
+        run=lambda settings, args: _list(settings, kind), needs=NEEDS)
 
 
 def _devices_add(settings, args) -> int:
     async def run():
         return [await issue(settings.database_dsn, "device", device, rotate=args.rotate) for device in args.ids]
 
-    return _report_issued("devices add", lambda: asyncio.run(run()))
+    return _report_issued("devices add", lambda: asyncio.run(run()), settings.timezone)
 
 
 def _dispatchers_add(settings, args) -> int:
@@ -58,16 +62,27 @@ def _dispatchers_add(settings, args) -> int:
         return [await issue(settings.database_dsn, "dispatcher", args.name, role=args.role, community=args.community,
                             communities=communities, rotate=args.rotate)]
 
-    return _report_issued("dispatchers add", lambda: asyncio.run(run()))
+    return _report_issued("dispatchers add", lambda: asyncio.run(run()), settings.timezone)
+
+
+def _padded(text: str, columns: int) -> str:
+    """`text` padded to `columns` terminal columns; a Chinese character takes two."""
+    wide = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(columns - wide, 0)
 
 
 def community_ids(geometry: Path) -> set[str]:
     """The community ids of the configured GeoJSON, without the seconds-long check of the areas
     (`redwall migrate`'s and the worker's job); a malformed file is a GeometryError naming the feature."""
-    return set(load_geometry(geometry, check_areas=False).communities)
+    return {c.id for c in community_areas(geometry)}
 
 
-def _report_issued(command: str, run) -> int:
+def community_areas(geometry: Path) -> list:
+    """The communities of the configured GeoJSON, in file order (ids and names), unchecked as above."""
+    return list(load_geometry(geometry, check_areas=False).communities.values())
+
+
+def _report_issued(command: str, run, tz: str) -> int:
     try:
         issued = run()
     except CredentialError as error:
@@ -78,30 +93,40 @@ def _report_issued(command: str, run) -> int:
             print(f"{one.credential.subject} {one.token}", flush=True)
         else:
             print(f"{one.credential.subject}: already holds a live credential, issued "
-                  f"{one.created_at.isoformat(timespec='seconds')}; its token is not shown again "
+                  f"{local_minute(one.created_at, tz)} ({tz}); its token is not shown again "
                   "(--rotate replaces it)", file=sys.stderr)
     return 0
 
 
 def _revoke(settings, kind: str, subject: str) -> int:
+    tz = settings.timezone
     try:
         when = asyncio.run(revoke(settings.database_dsn, kind, subject))
+    except AlreadyRevoked as error:
+        print(f"redwall: {kind}s revoke: {kind} {subject} was already revoked at {local_minute(error.at, tz)} ({tz})",
+              file=sys.stderr)
+        return 1
     except CredentialError as error:
         print(f"redwall: {kind}s revoke: {error}", file=sys.stderr)
         return 1
-    print(f"{subject} revoked at {when.isoformat(timespec='seconds')}: refused from now on")
+    print(f"{subject} revoked at {local_minute(when, tz)} ({tz}): refused from now on")
     return 0
 
 
 def _list(settings, kind: str) -> int:
+    """One line per subject; times to the minute in the street's zone, roles by their Chinese names."""
     rows = asyncio.run(listing(settings.database_dsn, kind))
-    extra = "" if kind == "device" else f"  {'ROLE':<10} COMMUNITY"
-    print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<25} {'REVOKED':<25}{extra}")
+    tz = settings.timezone
+    names = {} if kind == "device" else {c.id: c.name for c in community_areas(settings.geometry_path)}
+    extra = "" if kind == "device" else "  ROLE                COMMUNITY"
+    print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<17} {'REVOKED':<17}{extra}    (times: {tz})")
     for r in rows:
-        revoked = r["revoked_at"].isoformat(timespec="seconds") if r["revoked_at"] else "-"
-        extra = "" if kind == "device" else f"  {r['role']:<10} {r['community_id'] or '-'}"
+        revoked = local_minute(r["revoked_at"], tz) if r["revoked_at"] else "-"
         state = "revoked" if r["revoked_at"] else "live"
-        print(f"{r['subject']:<24} {state:<8} {r['created_at'].isoformat(timespec='seconds'):<25} {revoked:<25}{extra}")
+        if kind != "device":
+            community = r["community_id"] and f"{r['community_id']} {names.get(r['community_id'], '')}".rstrip()
+            extra = f"  {_padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
+        print(f"{r['subject']:<24} {state:<8} {local_minute(r['created_at'], tz):<17} {revoked:<17}{extra}")
     return 0
 
 

