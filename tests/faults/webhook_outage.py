@@ -22,7 +22,7 @@ from streams.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
 from tests.factories import alert
 from tests.faults.conftest import routing
-from tests.receiver import _ids, start_receiver
+from tests.receiver import ids_in, start_receiver
 from tests.sinks.test_webhook import publish
 
 OUTAGE = 120.0
@@ -113,8 +113,8 @@ class WebhookOutage:
                 await self._until_settled(returned)
             finally:
                 await returned_runner.cleanup()
-            out.patient = [(i, m.arrived) for m in returned.delivered() for i in _ids(m) if i in out.published]
-            out.healthy = [(i, m.arrived) for m in healthy.delivered() for i in _ids(m) if i in out.published]
+            out.patient = [(i, m.arrived) for m in returned.delivered() for i in ids_in(m) if i in out.published]
+            out.healthy = [(i, m.arrived) for m in healthy.delivered() for i in ids_in(m) if i in out.published]
         finally:
             await healthy_runner.cleanup()
             self.deliver.stop()

@@ -10,7 +10,7 @@ import uuid
 import aiohttp
 
 from config.settings import Settings
-from streams.embedded import free_port, port_is_free
+from streams.ports import free_port, port_is_free
 from streams.processes import RedwallProcess
 
 
