@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import aiohttp
 from aiokafka import AIOKafkaProducer
@@ -22,7 +21,7 @@ from sinks.migrate import migrate
 from sinks.webhook import webhook
 from streams import ops_http
 from streams.broker_epoch import run_watched
-from streams.clock import Clock, SystemClock
+from streams.clock import Clock, SystemClock, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,7 @@ def main(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, routing: Routing) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await migrate(settings.database_dsn)
     async with ops_http.serving(REGISTRY, "deliver", settings.web_host, settings.deliver_metrics_port):
         log.info("delivering to %s", ", ".join(routing.channels))

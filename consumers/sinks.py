@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -24,6 +23,7 @@ from sinks.patrol import PatrolSink
 from sinks.postgres import PostgresSink
 from streams import ops_http
 from streams.broker_epoch import run_watched
+from streams.clock import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,7 @@ def main(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await run_watched(settings, "sink", run_sinks(settings, stop_event=stop), stop)
     log.info("sinks stopped")
 

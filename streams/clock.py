@@ -7,6 +7,7 @@ Detectors take `now` from a clock and never call `datetime.now()` themselves, so
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -73,6 +74,17 @@ CLOCKS = ("system", "event")
 def from_settings(settings) -> Clock:
     """The clock `REDWALL_CLOCK` names; Settings.validate has already refused anything else."""
     return EventClock() if settings.clock == "event" else SystemClock()
+
+
+def stop_on_signals(duration: float | None = None) -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (or once `duration` seconds have passed): how every `redwall`
+    process is told to stop, finishing what it holds first. Call it inside the running loop."""
+    stop, loop = asyncio.Event(), asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration:
+        loop.call_later(duration, stop.set)
+    return stop
 
 
 async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +39,7 @@ from sinks.console import ConsoleFeed
 from sinks.incident_detail import incident_detail
 from sinks.postgres import is_retriable
 from streams.access_log import PathOnlyAccessLogger
+from streams.clock import stop_on_signals
 from streams.console_actions import SESSION, ActionProxy
 from streams.console_auth import ConsoleAuth, security_headers
 from streams.console_sessions import Sessions
@@ -225,9 +225,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 def main(settings: Settings) -> None:
     async def run() -> None:
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop_on_signals())
 
     asyncio.run(run())

@@ -29,7 +29,6 @@ class Children:
 
     def start_all(self, inbox_port: int, devices: int, bad_records: bool, dispatchers: bool) -> None:
         s, host = self.settings, self.settings.web_host
-        ingest = f"http://{host}:{s.web_port}"
         self.start("worker", "worker").wait_http(f"http://{host}:{s.worker_metrics_port}/metrics")
         self.start("sink", "sink").wait_http(f"http://{host}:{s.sink_metrics_port}/metrics")
         self.start("inbox", "inbox", "--port", str(inbox_port))

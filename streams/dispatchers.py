@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +18,7 @@ from config.settings import Settings
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
 from streams.auth_cli import community_ids, read_token_file
-from streams.clock import stopped_within
+from streams.clock import stop_on_signals, stopped_within
 from streams.dispatch_desk import Desk, OpenIncident, Step, dispatcher_names
 
 log = logging.getLogger(__name__)
@@ -97,12 +96,7 @@ def _incident(row) -> OpenIncident:
 def run_dispatchers(settings: Settings, *, url: str, tokens: Path | None, neglect: float,
                     duration: float | None = None) -> int:
     async def main() -> Counter:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if duration:
-            loop.call_later(duration, stop.set)
+        stop = stop_on_signals(duration)
         held = read_token_file(tokens) if tokens else await issue_tokens(settings)
         desk = Desk({name: community for name, community in
                      dispatcher_names(sorted(community_ids(settings.geometry_path))).items() if name in held},

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import math
 import random
-import signal
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +25,7 @@ from schemas.records import CATEGORIES, SEVERITIES
 from sinks.credentials import issue_device_token
 from streams import bad_records
 from streams.auth_cli import read_token_file
-from streams.clock import stopped_within
+from streams.clock import stop_on_signals, stopped_within
 from streams.registry import GridRegistry
 
 log = logging.getLogger(__name__)
@@ -216,12 +215,7 @@ def run_simulator(settings: Settings, *, url: str, devices: int, duration: float
                   upload_every: int, seed: int, tokens: Path | None = None, reports_per_minute: float | None = None,
                   bad_records: bool = False) -> int:
     async def main() -> Stats:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if duration:
-            loop.call_later(duration, stop.set)
+        stop = stop_on_signals(duration)
         simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
                                    ping_interval=ping_interval, upload_every=upload_every, seed=seed,
                                    reports_per_minute=reports_per_minute, bad_records=bad_records)

@@ -51,9 +51,10 @@ async def dispatchers(settings) -> dict[str, str]:
             "read": await issue_dispatcher_token(db, READ, "read")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(settings, dispatchers, tmp_path_factory):
-    """Worker (ingest, escalation, actions), sink and console as child processes."""
+    """Worker (ingest, escalation, actions), sink and console as child processes, for the browser tests
+    only: stopped before the next package, whose workers would otherwise share the consumer group."""
     log_dir = tmp_path_factory.mktemp("console")
     settings = console_settings(settings)
     procs = {name: RedwallProcess(name, settings, log_dir).start() for name in ("worker", "sink", "console")}
@@ -67,7 +68,7 @@ def stack(settings, dispatchers, tmp_path_factory):
             proc.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser():
     async with playwright_api.async_playwright() as p:
         chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

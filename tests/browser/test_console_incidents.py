@@ -4,7 +4,6 @@ engine's verdict on an action, and the unlocated queue the street places."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from datetime import datetime, timedelta, timezone

@@ -148,7 +148,7 @@ async def test_the_actions_api_checks_the_dispatchers_role(worker, settings):
         "street on c02": 404, "c01 on c01": 404, "c01 on c02": 403, "read": 403, "device": 401, "none": 401,
         "as someone else": 403}
     assert answers["c01 on c01"][1]["errors"][0]["field"] == "incident"
-    assert "no incident inc-c01-00000000a11c is known" in answers["c01 on c01"][1]["errors"][0]["reason"]
+    assert "找不到事件 inc-c01-00000000a11c" in answers["c01 on c01"][1]["errors"][0]["reason"]
     refused = answers["c01 on c02"][1]["errors"][0]
     assert refused["field"] == "incident" and "c01" in refused["reason"] and "c02" in refused["reason"]
     assert answers["as someone else"][1]["errors"][0]["field"] == "actor"
