@@ -40,7 +40,7 @@ def wait_for(path: Path, proc: subprocess.Popen, limit: float = 120.0) -> None:
 
 def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(settings, tmp_path):
     topics = own_topics(settings, f"demo{uuid.uuid4().hex[:6]}")
-    ports = {name: str(free_port()) for name in ("REDWALL_WEB_PORT", "REDWALL_SINK_METRICS_PORT",
+    ports = {name: str(free_port()) for name in ("REDWALL_WEB_PORT", "REDWALL_WORKER_METRICS_PORT", "REDWALL_SINK_METRICS_PORT",
                                                  "REDWALL_DELIVER_METRICS_PORT", "REDWALL_CONSOLE_PORT")}
     mine = dataclasses.replace(settings, **topics)
     topic_env = {k: v for k, v in settings_env(mine).items() if k.startswith("REDWALL_TOPIC_")}
