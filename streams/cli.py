@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -26,12 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = start.settings()
         start.preflight(settings, args)
-        return args.run(settings, args) or 0
+        code = args.run(settings, args) or 0
+        sys.stdout.flush()  # a reader that went away is found here, not in Python's flush at exit
+        return code
     except ConfigError as error:
         print(f"redwall: {start.configuration(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `redwall devices list | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except Exception as error:  # only a failure to reach PostgreSQL or Kafka is told in one line; others re-raised
         line = start.explain(error)
         if line is None:
