@@ -4,7 +4,7 @@ unless every polygon is valid, the grids partition the communities and the commu
 
 from __future__ import annotations
 
-import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,10 +14,10 @@ from typing import Mapping
 import h3
 from h3.api import basic_int as h3i
 
-from config.settings import ConfigError
+from config.rings import METRES_PER_DEGREE, GeometryError, Ring, check_ring, fail as _fail  # noqa: F401 (re-exported)
 from schemas import json
+from schemas.records import ID_PATTERN, INCIDENT_ID_PATTERN, UNLOCATED
 
-Ring = tuple[tuple[float, float], ...]  # closed, (lng, lat) as in GeoJSON
 Polygon = tuple[Ring, ...]  # outer ring first, holes after
 
 KINDS = ("street", "community", "grid")
@@ -26,11 +26,11 @@ KINDS = ("street", "community", "grid")
 # along a shared edge catch a stray cell centre now and then and pass.
 CHECK_RESOLUTION = 13
 TOLERANCE_M2 = 100.0
-METRES_PER_DEGREE = 111_320.0  # along a meridian, and along the equator; enough for areas and hints
-
-
-class GeometryError(ConfigError):
-    """The geometry file is wrong; the message names the file, the feature, the problem and a fix."""
+# Ids travel in records, URLs and incident ids (inc-<community>-<hash>), so they keep to the records'
+# id pattern, and a community's must make a well-formed incident id.
+_ID = re.compile(ID_PATTERN)
+_INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
+MAX_ID_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,6 @@ def fill_cells(area: Area, resolution: int) -> list[int]:
     return h3i.h3shape_to_cells_experimental(shape, resolution, contain="center")
 
 
-def _fail(path: Path, where: str, problem: str, fix: str) -> GeometryError:
-    return GeometryError(f"{path}: {where}: {problem}; fix: {fix}")
-
-
 def _read(path: Path) -> dict:
     try:
         document = json.loads(path.read_bytes())
@@ -111,7 +107,8 @@ def _parse(path: Path, document: dict) -> list[Area]:
             raise _fail(path, where, f"kind {kind!r} is not one of {', '.join(KINDS)}", "set properties.kind")
         if not isinstance(ident, str) or not ident:
             raise _fail(path, f"{where} ({kind})", "has no id", "set properties.id to a unique non-empty string")
-        where = f"{kind} {ident} ({where})"
+        where = f"{kind} {ident} ({props['source'] if 'source' in props else where})"
+        _check_id(path, where, kind, ident)
         if ident in seen:
             raise _fail(path, where, f"duplicate id, also used by feature #{seen[ident]}",
                         "give each feature its own id")
@@ -123,6 +120,31 @@ def _parse(path: Path, document: dict) -> list[Area]:
     return areas
 
 
+def id_problem(kind: str, ident: str) -> str | None:
+    """What is wrong with `ident` as the id of a street, community or grid; None when it is well formed."""
+    if len(ident) > MAX_ID_LENGTH:
+        return f"id {ident!r} is longer than {MAX_ID_LENGTH} characters"
+    if kind == "community" and (not _INCIDENT_ID.fullmatch(f"inc-{ident}-{'0' * 12}") or ident == UNLOCATED):
+        return (f"id {ident!r} is not a community id: letters, digits, '_' and '.' only (it is part of incident ids), "
+                f"and not {UNLOCATED!r}")
+    if not _ID.fullmatch(ident):
+        return f"id {ident!r} is not an id: a letter or digit, then letters, digits, '_', '.', ':' or '-'"
+    return None
+
+
+def _check_id(path: Path, where: str, kind: str, ident: str) -> None:
+    problem = id_problem(kind, ident)
+    if problem:
+        raise _fail(path, where, problem, "use codes such as c01 for a community and c01-g01 for a grid; "
+                    "keep names, in any script, in properties.name")
+
+
+def label(area: Area) -> str:
+    """How messages name an area: kind and id, and where an imported one came from."""
+    source = area.properties.get("source")
+    return f"{area.kind} {area.id}" + (f" ({source})" if source else "")
+
+
 def _assemble(path: Path, areas: list[Area]) -> Geometry:
     streets = [a for a in areas if a.kind == "street"]
     if len(streets) != 1:
@@ -130,7 +152,7 @@ def _assemble(path: Path, areas: list[Area]) -> Geometry:
     street = streets[0]
     communities = {a.id: a for a in areas if a.kind == "community"}
     for area in areas:
-        where = f"{area.kind} {area.id}"
+        where = label(area)
         if area.kind == "grid" and area.parent not in communities:
             raise _fail(path, where, f"its community {area.parent!r} is not defined",
                         "set properties.community to the id of a community feature")
@@ -150,99 +172,10 @@ def _polygons(path: Path, where: str, geometry) -> tuple[Polygon, ...]:
         raise _fail(path, where, "geometry is not a non-empty Polygon or MultiPolygon",
                     'give it {"type": "Polygon", "coordinates": [[[lng, lat], ...]]}')
     return tuple(
-        tuple(_ring(path, f"{where} ring {r}" + (f" of polygon {p}" if len(parts) > 1 else ""), ring)
+        tuple(check_ring(path, f"{where} ring {r}" + (f" of polygon {p}" if len(parts) > 1 else ""), ring)
               for r, ring in enumerate(part))
         for p, part in enumerate(parts)
     )
-
-
-def _ring(path: Path, where: str, raw) -> Ring:
-    if not isinstance(raw, list) or not all(_is_position(p) for p in raw):
-        raise _fail(path, where, "is not a list of [lng, lat] positions", "use [[lng, lat], ...] in degrees")
-    if len(raw) < 2:
-        raise _fail(path, where, f"has {len(raw)} positions", "a ring needs 3 corners plus the closing position")
-    if raw[0][:2] != raw[-1][:2]:
-        raise _fail(path, where, "is not closed", "repeat the first position at the end of the ring")
-    # Repeated consecutive positions carry no shape; dropping them keeps the edge checks simple.
-    ring = [(float(p[0]), float(p[1])) for p in raw]
-    ring = tuple(p for i, p in enumerate(ring) if i == 0 or p != ring[i - 1])
-    if len(ring) < 4:
-        raise _fail(path, where, f"has {len(ring) - 1} corners", "a ring needs 3 corners plus the closing position")
-    if ring_area_m2(ring) < 0.01:
-        raise _fail(path, where, "has zero area", "spread its corners apart")
-    crossing = _self_crossing(ring)
-    if crossing:
-        i, j = crossing
-        lng, lat = _meeting_point(ring[i], ring[i + 1], ring[j], ring[j + 1])
-        raise _fail(path, where, f"is self-intersecting: edges {i} and {j} meet near ({lat:.6f}, {lng:.6f})",
-                    "reorder or move the corners so that no two edges cross or touch")
-    return ring
-
-
-def _is_position(p) -> bool:
-    return (isinstance(p, list) and len(p) >= 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p[:2])
-            and -180 <= p[0] <= 180 and -90 <= p[1] <= 90)
-
-
-def ring_area_m2(ring: Ring) -> float:
-    """Planar area by the shoelace formula, scaled to metres at the ring's latitude."""
-    twice = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
-    return abs(twice) / 2 * METRES_PER_DEGREE ** 2 * math.cos(math.radians(ring[0][1]))
-
-
-def _self_crossing(ring: Ring) -> tuple[int, int] | None:
-    """The first pair of edges that cross, touch or fold back onto each other; O(n²) is plenty here."""
-    edges = len(ring) - 1
-    for i in range(edges):
-        a, b = ring[i], ring[i + 1]
-        for j in range(i + 1, edges):
-            c, d = ring[j], ring[j + 1]
-            if j == i + 1:
-                bad = _folds_back(a, b, d)
-            elif i == 0 and j == edges - 1:
-                bad = _folds_back(c, a, b)
-            else:
-                bad = _segments_meet(a, b, c, d)
-            if bad:
-                return i, j
-    return None
-
-
-def _orient(p, q, r) -> int:
-    v = (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
-    return (v > 0) - (v < 0)
-
-
-def _within_box(p, q, r) -> bool:
-    """r lies in the bounding box of p-q (for a collinear r: on the segment)."""
-    return min(p[0], q[0]) <= r[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= r[1] <= max(p[1], q[1])
-
-
-def _folds_back(a, b, c) -> bool:
-    """Edges a-b and b-c, sharing b, overlap: collinear with c heading back towards a."""
-    return _orient(a, b, c) == 0 and (b[0] - a[0]) * (c[0] - b[0]) + (b[1] - a[1]) * (c[1] - b[1]) < 0
-
-
-def _segments_meet(a, b, c, d) -> bool:
-    if max(a[0], b[0]) < min(c[0], d[0]) or max(c[0], d[0]) < min(a[0], b[0]):
-        return False
-    if max(a[1], b[1]) < min(c[1], d[1]) or max(c[1], d[1]) < min(a[1], b[1]):
-        return False
-    o1, o2, o3, o4 = _orient(a, b, c), _orient(a, b, d), _orient(c, d, a), _orient(c, d, b)
-    if o1 != o2 and o3 != o4:
-        return True
-    return ((o1 == 0 and _within_box(a, b, c)) or (o2 == 0 and _within_box(a, b, d))
-            or (o3 == 0 and _within_box(c, d, a)) or (o4 == 0 and _within_box(c, d, b)))
-
-
-def _meeting_point(a, b, c, d) -> tuple[float, float]:
-    """Where edges a-b and c-d cross; for parallel edges, the end of c-d that touches a-b."""
-    denominator = (b[0] - a[0]) * (d[1] - c[1]) - (b[1] - a[1]) * (d[0] - c[0])
-    if denominator == 0:
-        return c if _within_box(a, b, c) else d
-    t = ((c[0] - a[0]) * (d[1] - c[1]) - (c[1] - a[1]) * (d[0] - c[0])) / denominator
-    return a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
 
 
 def _check_areas(geometry: Geometry) -> None:
@@ -253,26 +186,26 @@ def _check_areas(geometry: Geometry) -> None:
     lng, lat = street.polygons[0][0][0]
     patches = _Patches(geometry.path, h3.cell_area(h3.latlng_to_cell(lat, lng, CHECK_RESOLUTION), "m^2"), grid_fills)
     for community in communities:
-        patches.check(fills[community.id] - fills[street.id], f"community {community.id}",
+        patches.check(fills[community.id] - fills[street.id], label(community),
                       f"lies outside the street {street.id}", "move the community's edges inside the street")
     for grid in grids:
-        patches.check(fills[grid.id] - fills[grid.parent], f"grid {grid.id}",
+        patches.check(fills[grid.id] - fills[grid.parent], label(grid),
                       f"lies outside its community {grid.parent}", "move the grid's edges inside the community")
     covered = set().union(*grid_fills.values())
     if len(covered) < sum(map(len, grid_fills.values())):
-        _check_overlaps(patches, grid_fills)
+        _check_overlaps(patches, grid_fills, {g.id: g for g in grids})
     own = defaultdict(set)
     for grid in grids:
         own[grid.parent] |= fills[grid.id]
     for community in communities:
-        patches.check(fills[community.id] - own[community.id], f"community {community.id}",
+        patches.check(fills[community.id] - own[community.id], label(community),
                       "is covered by none of its grids", "extend a grid of the community over the gap or add one",
                       near=True)
-    patches.check(fills[street.id] - covered, f"street {street.id}", "is covered by no grid",
+    patches.check(fills[street.id] - covered, label(street), "is covered by no grid",
                   "extend a neighbouring grid over the gap or add one", near=True)
 
 
-def _check_overlaps(patches: _Patches, grid_fills: dict[str, set[int]]) -> None:
+def _check_overlaps(patches: _Patches, grid_fills: dict[str, set[int]], areas: dict[str, Area]) -> None:
     """Raises when two grids share a patch larger than the tolerance."""
     owner, shared = {}, defaultdict(set)
     for grid, cells in grid_fills.items():
@@ -281,7 +214,7 @@ def _check_overlaps(patches: _Patches, grid_fills: dict[str, set[int]]) -> None:
             if first != grid:
                 shared[(first, grid)].add(cell)
     for (first, second), cells in shared.items():
-        patches.check(cells, f"grid {second}", f"overlaps grid {first}",
+        patches.check(cells, label(areas[second]), f"overlaps {label(areas[first])}",
                       "make both grids follow the same vertices along their common edge")
 
 

@@ -66,6 +66,9 @@ class Route:
     routes: tuple["Route", ...] = ()
 
 
+_ROOT_DEFAULTS = Route("route", {}, (), (), 30.0, 300.0, 14400.0, None)
+
+
 @dataclass(frozen=True)
 class InhibitRule:
     source: Matcher
@@ -112,9 +115,10 @@ def load_routing(path: str | Path) -> Routing:
     p = _Parser(path)
     p.keys(doc, "(top level)", {"utc_offset", "max_age", "channels", "route", "inhibit"})
     channels = {name: p.channel(name, spec) for name, spec in p.table(doc, "channels").items()}
-    if "route" not in doc:
+    if "route" not in doc and channels:
         raise RoutingError(f"{path}: [route] is missing: add the root route with at least `channels`")
-    root = p.route(doc["route"], "route", None, channels)
+    # No channel and no route: no webhook at all; alerts reach the console and the Kafka topic only.
+    root = p.route(doc["route"], "route", None, channels) if "route" in doc else _ROOT_DEFAULTS
     inhibit = tuple(p.inhibit(rule, f"inhibit.{i}") for i, rule in enumerate(p.list(doc, "inhibit", "(top level)")))
     return Routing(path, root, channels, inhibit, p.offset(doc.get("utc_offset", "+08:00")),
                    p.duration(doc.get("max_age", "1h"), "max_age"), p.routes)
@@ -209,7 +213,7 @@ class _Parser:
         if not isinstance(raw, dict):
             raise self.fail(key, "must be a table")
         self.keys(raw, key, ROUTE_KEYS)
-        inherited = parent or Route(key, {}, (), (), 30.0, 300.0, 14400.0, None)
+        inherited = parent or dataclasses.replace(_ROOT_DEFAULTS, id=key)
         names = tuple(raw.get("channels", inherited.channels))
         unknown = [n for n in names if n not in channels]
         if unknown:

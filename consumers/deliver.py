@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
                        group_prefix: str = GROUP_PREFIX, clock: Clock = SystemClock()) -> None:
+    if not routing.channels:  # a street with no webhook yet: nothing to deliver, nothing to dead-letter
+        log.info("no channel in %s: alerts reach the console and %s only", routing.path, settings.topic_alerts)
+        await stop.wait()
+        return
     delivery_log = await DeliveryLog.connect(settings.database_dsn)
     producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5)
     await producer.start()
@@ -55,5 +59,5 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     stop = stop_on_signals()
     await migrate(settings.database_dsn)
     async with ops_http.serving(REGISTRY, "deliver", settings.web_host, settings.deliver_metrics_port):
-        log.info("delivering to %s", ", ".join(routing.channels))
+        log.info("delivering to %s", ", ".join(routing.channels) or "no channel")
         await run_watched(settings, "deliver", run_delivery(settings, routing, REGISTRY, stop), stop)

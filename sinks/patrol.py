@@ -152,7 +152,7 @@ async def read_roster(conn: asyncpg.Connection | asyncpg.Pool, known_grids=None)
 async def load_roster_files(settings) -> dict[str, int]:
     """`redwall roster load`: validate the roster and periods against the geometry, migrate, store."""
     grids = set(load_geometry(settings.geometry_path).grids)
-    roster = load_roster(settings.roster_path, grids)
+    roster = load_roster(settings.roster_path, grids, geometry=settings.geometry_path)
     events = load_major_events(settings.major_events_path, grids)
     await migrate(settings.database_dsn)
     conn = await asyncpg.connect(settings.database_dsn)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from config.settings import ConfigError
 from streams.auth_cli import add_commands as add_credential_commands
+from streams.street_cli import add_commands as add_street_commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     start = Start(reads_demo_file=args.run is not _demo)
     try:
-        settings = start.settings()
+        # Commands on files only (street, geometry and roster import) run before any setting is right.
+        settings = None if getattr(args, "offline", False) else start.settings()
         start.preflight(settings, args)
         code = args.run(settings, args) or 0
         sys.stdout.flush()  # a reader that went away is found here, not in Python's flush at exit
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS"
                           ).set_defaults(run=_roster_load, needs=("postgres",))
     add_credential_commands(sub)  # devices, dispatchers
+    add_street_commands(sub, roster_sub)  # street init|check, geometry import, roster import
     return parser
 
 

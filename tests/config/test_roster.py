@@ -49,7 +49,7 @@ def test_duty_follows_local_shift_times_including_overnight():
 
 
 @pytest.mark.parametrize("text, message", [
-    (SHIFT + worker(grid="c99-g99"), "worker #1 (dev-1): grid 'c99-g99' is not in the geometry"),
+    (SHIFT + worker(grid="c99-g99"), "worker #1 (dev-1): 王伟's grid 'c99-g99' is not on the map (its grids include "),
     (SHIFT + worker(role_x='"x"'), "worker #1 (dev-1): unknown key 'role_x'"),
     (SHIFT + worker().replace("grid_worker", "boss"), "role 'boss' is unknown"),
     (SHIFT + worker().replace('["day"]', '["dawn"]'), "unknown shift 'dawn'; declare it"),
@@ -66,3 +66,16 @@ def test_errors_name_the_file_the_entry_and_the_fix(tmp_path, text, message):
         load_roster(path, GRIDS)
     assert str(caught.value).startswith(str(path))
     assert message in str(caught.value)
+
+
+def test_a_roster_of_another_map_names_the_file_the_worker_the_grid_and_the_fix(tmp_path):
+    """The sample map with a real street's roster (grid codes of its own map): the message says what
+    to do, not only what is wrong."""
+    path = write(tmp_path, SHIFT + worker(device="dev-0007", grid="110102003001"))
+    with pytest.raises(ConfigError) as caught:
+        load_roster(path, GRIDS, geometry=Path("/etc/redwall/street/geometry.geojson"))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: worker #1 (dev-0007): 王伟's grid '110102003001' is not on the map")
+    assert "c01-g01" in message  # what the map does have
+    assert "a grid id of /etc/redwall/street/geometry.geojson" in message
+    assert "redwall geometry import" in message and "REDWALL_GEOMETRY" in message

@@ -71,3 +71,11 @@ def test_unreadable_toml_and_a_missing_root_are_refused(tmp_path):
         load(tmp_path, "[route\n")
     with pytest.raises(RoutingError, match=r"\[route\] is missing"):
         load(tmp_path, BASE.split("[route]")[0])
+
+
+def test_a_street_with_no_webhook_yet_has_a_routing_with_no_channel(tmp_path):
+    """No channel and no route: every alert reaches the console and the Kafka topic only (a declared
+    channel with no route is still refused above)."""
+    routing = load(tmp_path, 'utc_offset = "+08:00"\nmax_age = "6h"\n')
+    assert routing.channels == {} and routing.max_age == 6 * 3600
+    assert [r.channels for r in routing.routes_for({"kind": "offline", "level": "grid"})] == [()]
