@@ -1,4 +1,5 @@
-# The Redwall image for docker-compose.yml: one image, one service per `redwall` command.
+# The Redwall image for docker-compose.yml: one image (built once, by the `migrate` service), one service
+# per `redwall` command. No street's files and no secret in it (.dockerignore): they are mounted at run time.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -19,5 +20,5 @@ COPY benchmarks benchmarks
 RUN pip install --no-deps . && useradd --system --uid 10001 redwall
 USER redwall
 
-EXPOSE 6066 6070 9101 9102
+EXPOSE 6066 6070 9100 9101 9102
 CMD ["redwall", "worker"]

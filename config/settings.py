@@ -67,6 +67,8 @@ class Settings:
     )
     deliver_metrics_port: int = _env("deliver_metrics_port", "port of the delivery process's /metrics", 9102)
     console_port: int = _env("console_port", "port of the dispatcher console (`redwall console`)", 6070)
+    worker_url: str = _env("worker_url", "where the console posts dispatchers' actions: a worker's API, e.g. "
+                           "http://worker:6066 (empty: http://REDWALL_WEB_HOST:REDWALL_WEB_PORT)", "")
     action_verdict_seconds: float = _env(
         "action_verdict_seconds", "how long POST /v1/incidents/{id}/actions waits for the engine's verdict before "
         "answering 202 (accepted, verdict not yet known)", 3.0)
@@ -185,6 +187,8 @@ class Settings:
             (self.routing_path.is_file(), "routing_path", f"no file at {self.routing_path}; point it at a TOML"),
             (0 < self.deliver_metrics_port < 65536, "deliver_metrics_port", "use a TCP port 1..65535"),
             (0 < self.console_port < 65536, "console_port", "use a TCP port 1..65535"),
+            (self.worker_url == "" or _is_http_url(self.worker_url), "worker_url",
+             "use http(s)://HOST:PORT of a worker's API, without a path (or leave it empty)"),
             (self.console_session_hours > 0, "console_session_hours", "use a positive number of hours, e.g. 12"),
             (self.credentials_reload_seconds > 0, "credentials_reload_seconds", "use a positive number of seconds"),
             (0 <= self.action_verdict_seconds <= 60, "action_verdict_seconds", "use 0..60 seconds (3 by default)"),
@@ -237,6 +241,18 @@ def _is_zone(name: str) -> bool:
         return zone(name) is not None
     except ValueError:
         return False
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/") \
+        and not (parts.query or parts.fragment)
 
 
 def _field(name: str) -> dataclasses.Field:

@@ -2,7 +2,8 @@
 
     GET  /                      the page (console_static/); `/?token=` signs in and redirects to `/` at once
     GET  /signin, POST /signin  the sign-in form for a pasted token; POST /signout ends the session
-    GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus (these three need no dispatcher)
+    GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus; GET /healthz, 200 only while
+                                it can serve (streams/console_health.py) (these four need no dispatcher)
     GET  /api/names             Chinese names (schemas/display.py) and REDWALL_TIMEZONE
     GET  /api/geometry          the street's grids and communities (no tile server)
     GET  /api/snapshot          who is signed in, the session's CSRF token, alerts, open incidents, devices
@@ -40,8 +41,9 @@ from sinks.incident_detail import incident_detail
 from sinks.postgres import is_retriable
 from streams.access_log import PathOnlyAccessLogger
 from streams.clock import stop_on_signals
-from streams.console_actions import SESSION, ActionProxy
+from streams.console_actions import SESSION, ActionProxy, worker_url
 from streams.console_auth import ConsoleAuth, security_headers
+from streams.console_health import ConsoleHealth
 from streams.console_sessions import Sessions
 from streams.credentials import CredentialCache
 
@@ -51,6 +53,7 @@ STATIC = Path(__file__).resolve().parent / "console_static"
 SSE_PING_SECONDS = 15.0
 REVOKED_FEED_SECONDS = 1.0
 POOL = web.AppKey("pool", asyncpg.Pool)
+HEALTH = web.AppKey("health", ConsoleHealth)
 
 
 def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None,
@@ -63,7 +66,7 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
                        Counter("redwall_console_auth_refused_total", "requests refused for their token or session, "
                                "by reason", ["reason"], registry=registry))
     actions = ActionProxy(
-        f"http://{settings.web_host}:{settings.web_port}",
+        worker_url(settings),
         Counter("redwall_console_actions_refused_total", "actions refused as outside the dispatcher's role, by role",
                 ["role"], registry=registry),
         Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status", ["status"],
@@ -148,6 +151,8 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
     app.router.add_post("/signout", auth.signout)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/metrics", metrics)
+    app[HEALTH] = ConsoleHealth(credentials, POOL)
+    app.router.add_get("/healthz", app[HEALTH].view)
     app.router.add_get("/api/names", constant(labels))
     app.router.add_get("/api/geometry", constant(geometry))
     app.router.add_get("/api/snapshot", snapshot)
@@ -215,6 +220,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         # A broker that lost its log ends the console for a restart, as it does the other processes.
         feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop))
+        runner.app[HEALTH].follow(feed_task)
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({feed_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()

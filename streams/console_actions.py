@@ -1,6 +1,8 @@
 """The console's action proxy: a dispatcher's action from the page, checked against its role, passed to
 a worker's POST /v1/incidents/{id}/actions with the dispatcher's own token, and the worker's answer (the
-engine's verdict: 200 done, 409 refused, 404 unknown, 422, or 202 still pending) passed back as it is."""
+engine's verdict: 200 done, 409 refused, 404 unknown, 422, or 202 still pending) passed back as it is.
+Any worker will do (each waits for the verdict of whichever owns the incident): REDWALL_WORKER_URL names
+one, or a name that resolves to all of them (docker-compose.yml: the `worker` service)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,11 @@ def console_action(body) -> tuple[dict, list[dict]]:
     if action == "reassign" and not errors:
         forwarded["owner"] = owner.strip()
     return forwarded, errors
+
+
+def worker_url(settings) -> str:
+    """REDWALL_WORKER_URL, or the worker on this host (REDWALL_WEB_HOST:REDWALL_WEB_PORT) as `redwall demo` runs it."""
+    return settings.worker_url.rstrip("/") or f"http://{settings.web_host}:{settings.web_port}"
 
 
 class ActionProxy:

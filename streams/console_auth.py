@@ -15,7 +15,7 @@ from streams.console_sessions import COOKIE, CSRF_HEADER, Session, Sessions, for
 from streams.credentials import CredentialCache
 from streams.http_auth import AUTH_FIELD, Unauthorized, authenticate, bearer_token
 
-PUBLIC = ("/metrics", "/favicon.ico", "/signin")  # and /static/: no data, no credential, no refusal counted
+PUBLIC = ("/metrics", "/healthz", "/favicon.ico", "/signin")  # and /static/: no data, no credential, no refusal counted
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "

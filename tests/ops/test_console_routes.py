@@ -11,7 +11,7 @@ from streams.console import create_console
 DOCUMENTED = {
     ("GET", "/"),  # the page; `/?token=` signs in and redirects at once to `/`
     ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
-    ("GET", "/favicon.ico"), ("GET", "/metrics"),
+    ("GET", "/favicon.ico"), ("GET", "/metrics"), ("GET", "/healthz"),
     ("GET", "/api/names"), ("GET", "/api/geometry"), ("GET", "/api/snapshot"), ("GET", "/api/events"),
     ("GET", "/api/incidents/{incident}"), ("POST", "/api/incidents/{incident}/actions"),
     ("GET", "/static"),  # the page's own files, console_static/
