@@ -34,6 +34,7 @@ from sinks.retention import RetentionPolicy, apply_retention
 from sinks.webhook import Attempt
 from streams.advisories import Advisor, advise
 from streams.credentials import CredentialCache
+from streams.processes import settings_env
 from tests.config.pki import make_pki
 from tests.sinks.roles_postgres import PASSWORDS, Deployment
 from tests.sinks.scratch import scratch_schema
@@ -316,6 +317,15 @@ async def test_what_a_role_must_not_do_is_refused(deployed, process, sql):
             await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def test_a_command_run_as_a_process_role_says_in_one_line_whose_work_it_is(deployed, tmp_path):
+    env = {**settings_env(deployed.settings("worker")), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "streams.cli", "devices", "add", "dev-not-mine"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("redwall: PostgreSQL refused role redwall_worker of DATABASE_URL=")
+    assert "permission denied for table credentials" in done.stderr and "run this as the owner" in done.stderr
 
 
 async def test_the_drop_function_drops_nothing_but_a_day_of_positions(deployed):
