@@ -23,7 +23,8 @@ the roles that exist. A role that exists with more power (superuser, CREATEROLE,
 BYPASSRLS, or a member of another role) stops `migrate`, naming it and the fix.
 
 Every run takes away whatever these roles held and grants exactly what `TABLES` and `FUNCTIONS` say, in one
-transaction; PUBLIC keeps no right on the database, no CREATE in the schema and no EXECUTE of the functions.
+transaction; PUBLIC keeps no CREATE in the schema, no EXECUTE of the functions and, once a process role
+exists, no right on the database (a login that is neither the owner nor a process role cannot connect).
 A table or view missing from `TABLES` is reachable by no process (and fails tests/sinks/test_grants.py).
 """
 

@@ -94,8 +94,10 @@ async def _grant(conn: asyncpg.Connection, present: list[str]) -> None:
     tables = {table: holders for table, holders in table_grants().items() if table in existing}
     functions = {f: holders for f, holders in function_grants().items()
                  if await conn.fetchval("SELECT to_regprocedure(quote_ident(current_schema()) || '.' || $1) IS NOT NULL", f)}
-    statements = [f"REVOKE ALL ON DATABASE {database} FROM PUBLIC", f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC"]
+    statements = [f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC"]
     statements += [f"REVOKE ALL ON FUNCTION {schema}.{f} FROM PUBLIC" for f in functions]
+    if present:  # a deployment with process roles: other logins may not even connect (the demo's stays as it was)
+        statements.append(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
     for name in present:
         statements += _take_all(name, schema, database)
         if name in map(role, TEMPORARY):

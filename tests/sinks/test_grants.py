@@ -319,6 +319,13 @@ async def test_what_a_role_must_not_do_is_refused(deployed, process, sql):
         await conn.close()
 
 
+async def test_a_login_that_is_no_process_role_cannot_even_connect(deployed):
+    deployed.server.psql("CREATE ROLE stranger LOGIN PASSWORD 'stranger-pw'")
+    url = f"postgresql://stranger:stranger-pw@127.0.0.1:{deployed.server.port}/{deployed.server.database}"
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database"):
+        await asyncpg.connect(Settings.from_env({}, database_url=url, pg_ssl_root_cert=str(deployed.pki.ca)).database_dsn)
+
+
 def test_a_command_run_as_a_process_role_says_in_one_line_whose_work_it_is(deployed, tmp_path):
     env = {**settings_env(deployed.settings("worker")), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "streams.cli", "devices", "add", "dev-not-mine"], env=env,
