@@ -24,7 +24,7 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FIRST_PAUSE, LONGEST_PAUSE = 0.5, 5.0  # seconds between attempts: quick at first, then a line every 5 s
+FIRST_PAUSE, LONGEST_PAUSE = 0.5, 2.0  # seconds between attempts: quick at first, then a line every 2 s
 ATTEMPT_SECONDS = 5.0  # one attempt at most, so a server that takes the SYN but never answers is tried again
 
 
