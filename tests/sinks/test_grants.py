@@ -4,6 +4,7 @@ own work through Redwall's own code, and is refused what it must not do."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from sinks.delivery_log import DeliveryLog
 from sinks.grants import PROCESSES, function_grants, table_grants
 from sinks.incident_detail import incident_detail
 from sinks.incidents import IncidentSink
+from sinks.migrate import SchemaNotReady, prepare_schema
 from sinks.partitions import partition_name
 from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
 from sinks.postgres import PostgresSink
@@ -317,6 +319,26 @@ async def test_what_a_role_must_not_do_is_refused(deployed, process, sql):
             await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_a_process_role_waits_for_migrate_then_says_what_is_missing(deployed, caplog):
+    owner, waiting = await deployed.connect(), None
+    try:
+        await owner.execute("DELETE FROM schema_migrations WHERE version = 9")  # as if 0009 were still to come
+        settings = deployed.settings("sink", connect_timeout_seconds=2.5)
+        with pytest.raises(SchemaNotReady, match="the database lacks migration 0009_least_privilege after "
+                                                 "REDWALL_CONNECT_TIMEOUT_SECONDS=2.5: run `redwall migrate`"):
+            await prepare_schema(settings)
+        assert any("waiting for `redwall migrate`" in r.getMessage() for r in caplog.records)
+        waiting = asyncio.create_task(prepare_schema(deployed.settings("sink")))
+        await asyncio.sleep(1)
+        assert not waiting.done()
+    finally:
+        await owner.execute("INSERT INTO schema_migrations (version, name) VALUES (9, 'least_privilege') "
+                            "ON CONFLICT DO NOTHING")  # what `redwall migrate` would record
+        await owner.close()
+    assert waiting is not None
+    await asyncio.wait_for(waiting, 10)  # and the waiting process goes on
 
 
 async def test_a_login_that_is_no_process_role_cannot_even_connect(deployed):
