@@ -17,7 +17,7 @@ With REDWALL_PG_ROLE_SECRETS_DIR set, `redwall migrate` makes these login roles,
 from the files `pg_worker_password`, `pg_sink_password`, `pg_deliver_password`, `pg_console_password` and
 `pg_grafana_password` there (a trailing newline is not part of a password; any other character is). It
 sends PostgreSQL a SCRAM verifier, never the password (sinks/scram.py), and changes a password only when
-its file did. Each process then sets DATABASE_URL to its role (`postgresql://redwall_sink@postgres:5432/redwall`)
+its file did (an owner that may not read pg_authid sets it again each run, which changes nothing else). Each process then sets DATABASE_URL to its role (`postgresql://redwall_sink@postgres:5432/redwall`)
 and REDWALL_PG_PASSWORD_FILE to its file. Empty (the default), no login role is made; grants still go to
 the roles that exist. A role that exists with more power (superuser, CREATEROLE, CREATEDB, REPLICATION,
 BYPASSRLS, or a member of another role) stops `migrate`, naming it and the fix.
