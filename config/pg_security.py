@@ -8,6 +8,7 @@ folds both into the one DSN every asyncpg connect and pool uses (`Settings.datab
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -27,6 +28,10 @@ def validate(settings) -> None:
     path = settings.pg_password_file
     if path and not Path(path).is_file():
         raise ConfigError(f"environment: REDWALL_PG_PASSWORD_FILE={path} names no readable file")
+    secrets = settings.pg_role_secrets_dir
+    if secrets and not Path(secrets).is_dir():
+        raise ConfigError(f"environment: REDWALL_PG_ROLE_SECRETS_DIR={secrets} names no directory; point it at the "
+                          "directory holding pg_worker_password, pg_sink_password, ... (or leave it empty)")
 
 
 def dsn(settings, url: str | None = None) -> str:
@@ -42,6 +47,12 @@ def dsn(settings, url: str | None = None) -> str:
         query = [(k, v) for k, v in query if k not in ("sslmode", "sslrootcert")]
         query += [("sslmode", "verify-full"), ("sslrootcert", str(Path(settings.pg_ssl_root_cert).resolve()))]
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+
+
+def masked(url: str) -> str:
+    """A DSN fit to print or log: its password, in the user part or as a `password=` parameter, shown as ***."""
+    url = re.sub(r"(://[^:/@]*):[^@/]+@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 def _with_password(netloc: str, password: str) -> str:

@@ -133,6 +133,13 @@ class Settings:
     pg_ssl_root_cert: str = _env(
         "pg_ssl_root_cert", "PEM CA of PostgreSQL; set: TLS verify-full (certificate and host name checked)", "")
     pg_password_file: str = _env("pg_password_file", "a file holding the PostgreSQL password (Docker secret)", "")
+    pg_role_secrets_dir: str = _env(
+        "pg_role_secrets_dir", "for `redwall migrate` as the owner: a directory of pg_worker_password, pg_sink_password, "
+        "pg_deliver_password, pg_console_password, pg_grafana_password; set: it makes or updates each process's "
+        "login role with that password (sinks/grants.py); empty: no login role is made", "")
+    connect_timeout_seconds: float = _env(
+        "connect_timeout_seconds", "how long `redwall migrate` and each process's first connection keep trying "
+        "PostgreSQL and Kafka (started beside them) before giving up", 60.0)
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -217,6 +224,8 @@ class Settings:
             (1 <= self.position_days_ahead <= 31, "position_days_ahead", "use a number of days, 1..31"),
             (1 <= self.dead_letter_retention_days <= 3660, "dead_letter_retention_days", "use a number of days, 1..3660"),
             (self.retention_interval_seconds >= 1, "retention_interval_seconds", "use at least 1 second (3600: hourly)"),
+            (0 <= self.connect_timeout_seconds <= 3600, "connect_timeout_seconds",
+             "use 0..3600 seconds (0: one attempt; 60 by default)"),
         ]
         for ok, name, fix in checks:
             if not ok:

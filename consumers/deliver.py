@@ -17,7 +17,7 @@ from config.settings import Settings
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
 from consumers.sinks import _loop_factory
 from sinks.delivery_log import DeliveryLog
-from sinks.migrate import migrate
+from sinks.migrate import prepare_schema
 from sinks.webhook import webhook
 from streams import ops_http
 from streams.broker_epoch import run_watched
@@ -57,7 +57,7 @@ def main(settings: Settings) -> None:
 
 async def _serve(settings: Settings, routing: Routing) -> None:
     stop = stop_on_signals()
-    await migrate(settings.database_dsn)
+    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
     async with ops_http.serving(REGISTRY, "deliver", settings.web_host, settings.deliver_metrics_port):
         log.info("delivering to %s", ", ".join(routing.channels) or "no channel")
         await run_watched(settings, "deliver", run_delivery(settings, routing, REGISTRY, stop), stop)

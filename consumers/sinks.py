@@ -1,4 +1,4 @@
-"""The sink process (`redwall sink`): after migrating, three batch consumers drain the located reports,
+"""The sink process (`redwall sink`): once the schema is migrated, five batch consumers drain the located reports,
 the positions and the dead letters into Postgres through one pool, with the ops listener (/metrics, /healthz
 on REDWALL_SINK_METRICS_PORT, streams/ops_http.py) beside them."""
 
@@ -17,7 +17,7 @@ from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
 from sinks.incidents import IncidentSink
-from sinks.migrate import migrate
+from sinks.migrate import prepare_schema
 from sinks.partitions import PositionHistory
 from sinks.patrol import PatrolSink
 from sinks.postgres import PostgresSink
@@ -57,7 +57,7 @@ async def run_sinks(
     """Run until `stop_event` is set or the task is cancelled; a failing consumer stops them all."""
     registry = REGISTRY if registry is None else registry
     metrics = SinkMetrics(registry)
-    await migrate(settings.database_dsn)
+    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(ops_http.serving(registry, "sink", settings.web_host, settings.sink_metrics_port))
         sink = await PostgresSink.connect(settings.database_dsn,

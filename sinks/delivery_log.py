@@ -23,6 +23,8 @@ class InFlight:
 
 
 class DeliveryLog(PostgresSink):
+    stages_positions = False  # no fixes here: its role needs neither temporary tables nor `positions`
+
     async def finished(self, channel: str, items) -> set[tuple[str, int]]:
         """(alert id, seq) pairs of these items this channel already delivered or dead-lettered."""
         ids, seqs = [a["id"] for a, _ in items], [s for _, s in items]

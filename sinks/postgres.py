@@ -94,6 +94,8 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 class PostgresSink:
     """Writes batches through an asyncpg pool; every write is safe to repeat with the same batch."""
 
+    stages_positions = True  # each connection gets the temporary table fixes are copied into
+
     def __init__(self, pool: asyncpg.Pool, history: PositionHistory | None = None):
         self.pool = pool
         self.history = PositionHistory() if history is None else history
@@ -104,7 +106,8 @@ class PostgresSink:
         # min_size=0: connecting is lazy, so a database that is down surfaces as SinkUnavailable
         # on the first write instead of failing start-up.
         pool = await asyncpg.create_pool(
-            dsn, min_size=0, max_size=max_size, command_timeout=command_timeout, init=_prepare_connection
+            dsn, min_size=0, max_size=max_size, command_timeout=command_timeout,
+            init=_prepare_connection if cls.stages_positions else None,
         )
         return cls(pool, history)
 

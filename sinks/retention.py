@@ -34,7 +34,7 @@ _ROWS = {
 
 
 class NotMigrated(RuntimeError):
-    """The database lacks migration 0006: run `redwall migrate` first."""
+    """The database lacks migration 0006 or 0009: run `redwall migrate` first."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,9 @@ async def apply_retention(conn: asyncpg.Connection, policy: RetentionPolicy, now
                           *, dry_run: bool = False) -> RetentionResult:
     """One retention run on `conn` (outside a transaction). Repeating it changes nothing more."""
     now = now or datetime.now(timezone.utc)
-    if await conn.fetchval("SELECT to_regprocedure('positions_create_partition(date)')") is None:
-        raise NotMigrated("the database has no partitioned position history: run `redwall migrate` first")
+    if await conn.fetchval("SELECT to_regprocedure('positions_drop_partition(date)')") is None:
+        raise NotMigrated("the database lacks the partitions of the position history or their functions "
+                          "(migrations 0006, 0009): run `redwall migrate` first")
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_LOCK):
         return RetentionResult(dry_run, skipped=True)
     try:
@@ -99,13 +100,16 @@ async def _drop_expired(conn: asyncpg.Connection, first_kept: date, result: Rete
     for day, name in sorted((await existing_partitions(conn)).items()):
         if day >= first_kept:
             break
-        # Counted before the drop, outside its lock: the sink stores no fix in an expired day.
-        rows = await conn.fetchval(f'SELECT count(*) FROM "{name}"')
+        # Counted before the drop, outside its lock: the sink stores no fix in an expired day. Through the
+        # parent, and dropped by the owner's function: the sink's role owns no partition (sinks/grants.py).
+        start = datetime.combine(day, time(), timezone.utc)
+        rows = await conn.fetchval("SELECT count(*) FROM positions WHERE event_time >= $1 AND event_time < $2",
+                                   start, start + timedelta(days=1))
         if not result.dry_run:
             try:
                 async with conn.transaction():
                     await conn.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'")
-                    await conn.execute(f'DROP TABLE "{name}"')
+                    await conn.execute("SELECT positions_drop_partition($1)", day)
             except asyncpg.LockNotAvailableError:
                 # A long query on `positions` holds it: this day goes at the next run, the others now.
                 log.warning("retention: partition %s is busy, dropping it at the next run", name)

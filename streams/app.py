@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from config.kafka_security import faust_credentials
 from config.settings import Settings
+from sinks.migrate import prepare_schema
 from streams import actions, agents, apidoc, broker_epoch, escalation, ingest, patrol
 from streams.consumer import HandledOnlyConsumer
 from streams.credentials import CredentialCache
@@ -108,6 +109,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         pass
     registry = GridRegistry.from_settings(settings)
     log.info("grid registry: %s", registry.stats())
+    asyncio.run(prepare_schema(settings))  # migrated by the owner, or waiting for `redwall migrate`
     partitions = asyncio.run(ensure_topics(settings))
     epoch = asyncio.run(broker_epoch.broker_epoch(settings))
     inputs = {partitions[t] for t in (settings.topic_reports, settings.topic_pings)}

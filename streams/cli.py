@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     inbox = sub.add_parser("inbox", help="a loopback webhook endpoint playing the JSON receiver and the robots")
     inbox.add_argument("--port", type=int, default=9103)
     inbox.set_defaults(run=_inbox, listens="--port")
-    sub.add_parser("migrate", help="apply Postgres migrations and seed grids from config/"
-                   ).set_defaults(run=_migrate, needs=("postgres",))
+    sub.add_parser("migrate", help="apply Postgres migrations, seed grids from config/, and make or update the "
+                   "processes' roles and grants (sinks/grants.py)").set_defaults(run=_migrate, needs=("postgres",), waits=True)
     sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
     retention = sub.add_parser("retention", help="drop position history and dead letters older than their retention "
                                "now (`redwall sink` also does it every REDWALL_RETENTION_INTERVAL_SECONDS)")
@@ -209,9 +209,13 @@ def _simulate_dispatchers(settings, args):
 
 
 def _settings(settings, args):
+    from config.pg_security import masked
+
     for env, doc, value in settings.describe():
         if value and env.endswith(("PASSWORD", "TOKEN", "SECRET")):
             value = "(set, not shown)"  # this output ends up in terminals and logs
+        elif env == "DATABASE_URL":
+            value = masked(str(value))
         print(f"{env}={value}\n    {doc}")
 
 

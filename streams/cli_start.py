@@ -2,8 +2,9 @@
 
 Settings come from the environment and, next to a running demo, from its address file (which the demo
 itself never reads: a second demo must not join the first). A command's listening ports must be free and
-the services it needs must answer; when they do not, one line names the setting, where its value came
-from and the fix, in place of a traceback.
+the services it needs must answer (long-running processes and `migrate` wait for them up to
+REDWALL_CONNECT_TIMEOUT_SECONDS, sinks/connect.py); when they do not, one line names the setting, where its
+value came from and the fix, in place of a traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from config import addresses
 from config.settings import ConfigError, Settings
 from streams.ports import PortBusy, check_ports, port_settings
 from streams.reach import Unreachable, check, explain
-
-SERVICE_PATIENCE = 30.0  # seconds a long-running process waits for PostgreSQL and Kafka at start
-
 
 class Start:
     def __init__(self, *, reads_demo_file: bool = True, environ=os.environ):
@@ -39,8 +37,9 @@ class Start:
             check_ports(port_settings(settings, listens), settings.web_host)
         needs = getattr(args, "needs", ())
         needs = needs(args) if callable(needs) else needs
-        if needs:  # a service started beside its broker and database waits for them; a person does not
-            asyncio.run(check(settings, needs, self.origin, SERVICE_PATIENCE if listens else 0.0))
+        if needs:  # a service (or `migrate`) started beside its broker and database waits for them; a person does not
+            waits = listens or getattr(args, "waits", False)
+            asyncio.run(check(settings, needs, self.origin, settings.connect_timeout_seconds if waits else 0.0))
 
     def origin(self, name: str) -> str:
         """Where the value of variable `name` came from, for a message about it."""

@@ -207,9 +207,11 @@ def geometry_json(settings: Settings) -> bytes:
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    from sinks.migrate import prepare_schema
     from streams.broker_epoch import run_watched
     from streams.topics import ensure_topics
 
+    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
     feed = ConsoleFeed(settings)
     # The access log keeps method, path, status, size and time: never a query string, Referer or token.

@@ -11,6 +11,7 @@ from typing import Awaitable, Callable
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from config.pg_security import masked
 from sinks.credentials import Credential, load_all, load_by_id, load_one, token_hash
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,8 @@ class CredentialCache:
     """`identify(token)` in microseconds; `run()` keeps the table in step with the store until cancelled."""
 
     def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], *, reload_seconds: float = 60.0,
-                 registry: CollectorRegistry | None = None):
-        self.connect, self.reload_seconds = connect, reload_seconds
+                 registry: CollectorRegistry | None = None, where: str = "PostgreSQL"):
+        self.connect, self.reload_seconds, self.where = connect, reload_seconds, where
         self.table: dict[bytes, Credential] = {}
         self.live: dict[tuple[str, str], bytes] = {}  # (kind, subject) -> its live token's hash: the HMAC key
         self.ready = False  # False until the first full load: callers answer 503, not 401
@@ -49,7 +50,8 @@ class CredentialCache:
     @classmethod
     def from_settings(cls, settings, registry: CollectorRegistry | None = None) -> "CredentialCache":
         return cls(lambda: asyncpg.connect(settings.database_dsn, timeout=10),
-                   reload_seconds=settings.credentials_reload_seconds, registry=registry)
+                   reload_seconds=settings.credentials_reload_seconds, registry=registry,
+                   where=f"DATABASE_URL={masked(settings.database_url)}")
 
     def stale_seconds(self) -> float:
         return 0.0 if self._conn is not None and not self._conn.is_closed() else time.monotonic() - self._synced_at
@@ -95,8 +97,8 @@ class CredentialCache:
                 backoff = 1.0
                 await self._watch()
             except _DB_ERRORS as exc:
-                log.warning("credentials: %s: %s; serving the last loaded table, retrying in %.0f s",
-                            type(exc).__name__, exc, backoff)
+                log.warning("credentials: cannot read them at %s (%s: %s); serving the last loaded table, "
+                            "retrying in %.0f s", self.where, type(exc).__name__, exc, backoff)
                 self.reloads.labels("failed").inc()
             finally:
                 await self._close()

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import socket
-import time
 from typing import Callable
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from config.addresses import FILE_NAME
+from config.kafka_security import uses_sasl
+from config.pg_security import masked
 from config.settings import Settings
-from streams.topics import wait_for_broker
+from sinks.connect import GaveUp, connect
+from sinks.migrate import SchemaNotReady, SchemaTooNew
+from streams.topics import kafka_reason, wait_for_broker
 
 # Where a variable's value came from, e.g. "set in the environment"; given by the CLI, which knows.
 Origin = Callable[[str], str]
@@ -28,15 +30,19 @@ class Unreachable(Exception):
 
 async def check(settings: Settings, needs: tuple[str, ...], origin: Origin, patience: float = 0.0) -> None:
     """Unreachable unless every service in `needs` ("postgres", "kafka") answers within `patience`
-    seconds (services starting beside them wait; a person at a prompt does not)."""
+    seconds (services starting beside them wait, logging each failed attempt; a person at a prompt does not)."""
     if "postgres" in needs:
-        await _retrying(lambda: _postgres(settings), patience, lambda e: postgres_line(settings, origin, e))
+        try:
+            conn = await connect(settings, patience)
+        except GaveUp as error:
+            raise Unreachable(postgres_line(settings, origin, error)) from None
+        await conn.close()
     if "kafka" in needs:
         quiet = logging.getLogger("aiokafka")
-        level, quiet.level = quiet.level, logging.CRITICAL  # its own line per failed try; ours is enough
+        level, quiet.level = quiet.level, logging.CRITICAL  # its own lines per failed try; ours are enough
         try:
             admin = await wait_for_broker(settings, timeout=patience)
-        except (KafkaConnectionError, KafkaTimeoutError, OSError) as error:
+        except GaveUp as error:
             raise Unreachable(kafka_line(settings, origin, error)) from None
         finally:
             quiet.setLevel(level)
@@ -45,45 +51,53 @@ async def check(settings: Settings, needs: tuple[str, ...], origin: Origin, pati
 
 def explain(error: BaseException, settings: Settings, origin: Origin) -> str | None:
     """The one line for an error met while talking to PostgreSQL or Kafka, None for any other error."""
+    if isinstance(error, GaveUp):
+        return (kafka_line if error.service == "Kafka" else postgres_line)(settings, origin, error)
     if isinstance(error, (KafkaConnectionError, KafkaTimeoutError)):
         return kafka_line(settings, origin, error)
+    if isinstance(error, (SchemaNotReady, SchemaTooNew)):
+        return f"{error} (DATABASE_URL={masked(settings.database_url)}, {origin('DATABASE_URL')})"
     if isinstance(error, asyncpg.UndefinedTableError):
         return (f"the database at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')}) has no "
                 f"Redwall tables ({error}): run `redwall migrate` first")
+    if isinstance(error, asyncpg.InsufficientPrivilegeError):
+        user = urlsplit(settings.database_url).username or "(the default user)"
+        return (f"PostgreSQL refused role {user} of DATABASE_URL={masked(settings.database_url)} "
+                f"({origin('DATABASE_URL')}): {_why(error)}. Each Redwall process may do only its own part "
+                f"(sinks/grants.py); run this as the owner, the role `redwall migrate` runs as")
     if _from_postgres(error):
         return postgres_line(settings, origin, error)
     return None
 
 
 def postgres_line(settings: Settings, origin: Origin, error: BaseException) -> str:
-    return (f"cannot reach PostgreSQL at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')}): "
-            f"{_why(error)}. Start PostgreSQL there or set DATABASE_URL; {NEXT_TO_DEMO}")
+    last, within = _last(error)
+    if isinstance(last, asyncpg.InvalidAuthorizationSpecificationError):
+        fix = ("Check the user in DATABASE_URL and its password (REDWALL_PG_PASSWORD_FILE); the login role of each "
+               "process is made by `redwall migrate` run as the owner with REDWALL_PG_ROLE_SECRETS_DIR")
+    else:
+        fix = "Start PostgreSQL there or set DATABASE_URL" + (_LONGER if within else "")
+    return (f"cannot reach PostgreSQL at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')})"
+            f"{within}: {_why(last)}. {fix}; {NEXT_TO_DEMO}")
 
 
 def kafka_line(settings: Settings, origin: Origin, error: BaseException) -> str:
-    return (f"cannot reach Kafka at REDWALL_BROKER={settings.broker} ({origin('REDWALL_BROKER')}): "
-            f"{_why(error)}. Start the broker there or set REDWALL_BROKER; {NEXT_TO_DEMO}")
+    last, within = _last(error)
+    login = (" (with SASL a refused login looks the same: check REDWALL_KAFKA_USERNAME and its password)"
+             if uses_sasl(settings) else "")
+    return (f"cannot reach Kafka at REDWALL_BROKER={settings.broker} ({origin('REDWALL_BROKER')}){within}: "
+            f"{_why(last)}{login}. Start the broker there or set REDWALL_BROKER{_LONGER if within else ''}; "
+            f"{NEXT_TO_DEMO}")
 
 
-def masked(url: str) -> str:
-    """A DSN fit to print: its password replaced by ***."""
-    return re.sub(r"(://[^:/@]*):[^@/]+@", r"\1:***@", url)
+_LONGER = ", or give it longer with REDWALL_CONNECT_TIMEOUT_SECONDS"
 
 
-async def _postgres(settings: Settings) -> None:
-    conn = await asyncpg.connect(settings.database_dsn, timeout=5)
-    await conn.close()
-
-
-async def _retrying(attempt, patience: float, line) -> None:
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return await attempt()
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            if time.monotonic() >= deadline or isinstance(error, asyncpg.InvalidAuthorizationSpecificationError):
-                raise Unreachable(line(error)) from None
-            await asyncio.sleep(0.5)
+def _last(error: BaseException) -> tuple[BaseException, str]:
+    """The failure itself, and " within REDWALL_CONNECT_TIMEOUT_SECONDS=N" when it was waited for."""
+    if isinstance(error, GaveUp):
+        return error.last, f" within REDWALL_CONNECT_TIMEOUT_SECONDS={error.seconds:g}" if error.seconds else ""
+    return error, ""
 
 
 def _from_postgres(error: BaseException) -> bool:
@@ -102,13 +116,4 @@ def _from_postgres(error: BaseException) -> bool:
 
 
 def _why(error: BaseException) -> str:
-    if isinstance(error, ConnectionRefusedError) or "Errno 111" in str(error) or "refused" in str(error).lower():
-        return "connection refused"
-    if isinstance(error, socket.gaierror):
-        return "unknown host name"
-    if isinstance(error, (asyncio.TimeoutError, KafkaTimeoutError)):
-        return "no answer in time"
-    if isinstance(error, KafkaConnectionError):
-        return "no broker answered"
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text[:200]
+    return kafka_reason(error)

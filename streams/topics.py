@@ -8,27 +8,40 @@ from typing import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from config.kafka_security import kafka_options
 from config.settings import Settings
+from sinks.connect import patiently, reason
 
 log = logging.getLogger(__name__)
 
 
-async def wait_for_broker(settings: Settings, timeout: float = 30.0) -> AIOKafkaAdminClient:
-    """An admin client connected to the broker, retrying while it starts up."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+async def wait_for_broker(settings: Settings, timeout: float | None = None) -> AIOKafkaAdminClient:
+    """An admin client connected to the broker, trying again while it starts up: for `timeout` seconds
+    (default REDWALL_CONNECT_TIMEOUT_SECONDS), each failure logged, then `sinks.connect.GaveUp`."""
+    async def attempt() -> AIOKafkaAdminClient:
         admin = AIOKafkaAdminClient(**kafka_options(settings), request_timeout_ms=5000)
         try:
             await admin.start()
-            return admin
-        except KafkaConnectionError:
+        except BaseException:
             await admin.close()
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+            raise
+        return admin
+
+    return await patiently(attempt, seconds=settings.connect_timeout_seconds if timeout is None else timeout,
+                           service="Kafka", setting="REDWALL_BROKER", address=settings.broker,
+                           retriable=lambda e: isinstance(e, (KafkaConnectionError, KafkaTimeoutError, OSError)),
+                           why=kafka_reason)
+
+
+def kafka_reason(error: BaseException) -> str:
+    """A failure to reach the broker, in a few words."""
+    if isinstance(error, KafkaTimeoutError):
+        return "no answer in time"
+    if isinstance(error, KafkaConnectionError):
+        return "no broker answered"
+    return reason(error)
 
 
 async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None, *, partitions: int | None = None,

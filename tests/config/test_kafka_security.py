@@ -9,10 +9,15 @@ broker's answer; a successful login is only covered by the option tests.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
+import os
 import random
 import ssl
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -26,8 +31,11 @@ from streams.embedded import EmbeddedBroker, free_port
 from streams.processes import RedwallProcess
 from streams.topics import ensure_topics, produce_records, read_topic
 from tests import factories
+from tests.config.sasl_front import SaslFront
 from tests.config.tls_proxy import TlsProxy
 from tests.conftest import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tls_settings(pki, **overrides) -> Settings:
@@ -168,3 +176,94 @@ async def test_sasl_scram_reaches_the_broker_and_plaintext_is_refused(tmp_path, 
         await producer.stop()
     # The broker ran the SCRAM-SHA-512 exchange for user "redwall" and answered as RFC 5802 says.
     assert answers == ["e=unknown-user"]
+
+
+def _kafka_clients() -> list[tuple[str, int, str, set[str], bool]]:
+    """Every Kafka client Redwall's code makes: (file, line, class, keyword names, gets **kafka_options(...))."""
+    found = []
+    for path in sorted(p for folder in ("streams", "consumers", "sinks", "benchmarks") for p in (ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in ("AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient", "App"):
+                spread = any(k.arg is None and isinstance(k.value, ast.Call) and getattr(k.value.func, "id", "")
+                             == "kafka_options" for k in node.keywords)
+                found.append((str(path.relative_to(ROOT)), node.lineno, name, {k.arg for k in node.keywords}, spread))
+    return found
+
+
+def test_every_kafka_client_in_the_code_takes_the_security_settings():
+    """So REDWALL_KAFKA_PASSWORD_FILE (and TLS) reach the worker, sink, delivery, console, verdicts tail, lag
+    monitor, simulator and control commands alike, and a client added later cannot forget them."""
+    clients = _kafka_clients()
+    assert len(clients) >= 12
+    for path, line, name, keywords, spread in clients:
+        if name == "App":  # faust.App: its consumer, producer and admin client get broker_credentials
+            assert "broker_credentials" in keywords, f"{path}:{line}"
+        else:
+            assert spread, f"{path}:{line}: {name}(...) without **kafka_options(settings)"
+
+
+@pytest.fixture(scope="module")
+async def sasl_broker(tmp_path_factory):
+    """Tansu behind a SASL/PLAIN front (tests/config/sasl_front.py) that takes user `redwall` only."""
+    front_port = free_port()
+    with EmbeddedBroker(tmp_path_factory.mktemp("tansu-sasl"), advertised_port=front_port) as broker:
+        front = await SaslFront(front_port, broker.port, "redwall", SASL_PASSWORD).start()
+        try:
+            yield front
+        finally:
+            await front.stop()
+
+
+SASL_PASSWORD = "kafka 口令 with \"quotes\" and \\ "
+
+
+def sasl_settings(front, password_file, **overrides) -> Settings:
+    return Settings.from_env({}, **{"broker": f"127.0.0.1:{front.port}", "kafka_security_protocol": "SASL_PLAINTEXT",
+                                    "kafka_sasl_mechanism": "PLAIN", "kafka_username": "redwall",
+                                    "kafka_password_file": str(password_file), **overrides})
+
+
+async def test_admin_producer_and_consumer_log_in_with_the_password_file(sasl_broker, tmp_path):
+    secret = tmp_path / "kafka_password"
+    secret.write_text(SASL_PASSWORD + "\n")
+    settings = sasl_settings(sasl_broker, secret)
+    topic = f"sasl.check.{random.randrange(10**6)}.v1"
+    before = len(sasl_broker.logins)
+    await ensure_topics(settings, (topic,))
+    await produce_records(settings, topic, [(b"k", b"v")])
+    assert [(r.key, r.value) async for r in read_topic(settings, topic, idle_seconds=1.0)] == [(b"k", b"v")]
+    assert len(sasl_broker.logins) - before >= 3 and all(ok for _, ok in sasl_broker.logins[before:])
+
+
+async def test_a_wrong_password_or_no_login_is_refused(sasl_broker, tmp_path):
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not it")
+    for settings in (sasl_settings(sasl_broker, wrong), Settings.from_env({}, broker=f"127.0.0.1:{sasl_broker.port}")):
+        producer = AIOKafkaProducer(**kafka_options(settings), request_timeout_ms=3000)
+        with pytest.raises(KafkaConnectionError):
+            await asyncio.wait_for(producer.start(), 20)
+        await producer.stop()
+    assert ("redwall", False) in sasl_broker.logins and sasl_broker.refused_before_login >= 1
+
+
+def test_redwall_settings_never_prints_a_password(tmp_path):
+    secret = tmp_path / "kafka_password"
+    secret.write_text("file-secret-7")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REDWALL_") and k != "DATABASE_URL"},
+           "PYTHONPATH": str(ROOT), "DATABASE_URL": "postgresql://redwall_sink:url-secret-1@db:5432/redwall?password=q-secret-2",
+           "REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "REDWALL_KAFKA_USERNAME": "redwall",
+           "REDWALL_KAFKA_PASSWORD_FILE": str(secret), "REDWALL_WEBHOOK_SECRET": "hook-secret-3"}
+    shown = subprocess.run([sys.executable, "-m", "streams.cli", "settings"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "DATABASE_URL=postgresql://redwall_sink:***@db:5432/redwall?password=***" in shown.stdout
+    assert f"REDWALL_KAFKA_PASSWORD_FILE={secret}" in shown.stdout
+    for secret_text in ("url-secret-1", "q-secret-2", "file-secret-7", "hook-secret-3"):
+        assert secret_text not in shown.stdout + shown.stderr
+    env["REDWALL_KAFKA_PASSWORD"], env["REDWALL_KAFKA_PASSWORD_FILE"] = "env-secret-4", ""
+    shown = subprocess.run([sys.executable, "-m", "streams.cli", "settings"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert "REDWALL_KAFKA_PASSWORD=(set, not shown)" in shown.stdout and "env-secret-4" not in shown.stdout

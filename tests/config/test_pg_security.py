@@ -99,6 +99,7 @@ def test_the_dsn_folds_in_the_password_file_and_verify_full(tmp_path):
 @pytest.mark.parametrize("env, words", [
     ({"REDWALL_PG_SSL_ROOT_CERT": "/nowhere/ca.pem"}, "REDWALL_PG_SSL_ROOT_CERT=/nowhere/ca.pem names no readable file"),
     ({"REDWALL_PG_PASSWORD_FILE": "/nowhere/pw"}, "REDWALL_PG_PASSWORD_FILE=/nowhere/pw names no readable file"),
+    ({"REDWALL_PG_ROLE_SECRETS_DIR": "/nowhere/secrets"}, "REDWALL_PG_ROLE_SECRETS_DIR=/nowhere/secrets names no directory"),
     ({"REDWALL_PG_SSL_ROOT_CERT": "CA", "DATABASE_URL": "postgresql://u@h/db?sslmode=require"},
      "DATABASE_URL has sslmode=require but REDWALL_PG_SSL_ROOT_CERT asks for verify-full"),
 ])

@@ -34,6 +34,7 @@ def test_values_are_read_and_typed():
         ({"REDWALL_ACTION_VERDICT_SECONDS": "-1"}, "REDWALL_ACTION_VERDICT_SECONDS=-1.0 is invalid: use 0..60 seconds"),
         ({"REDWALL_WORKER_URL": "worker:6066"}, "REDWALL_WORKER_URL=worker:6066 is invalid: use http(s)://HOST:PORT"),
         ({"REDWALL_WORKER_URL": "http://worker:6066/v1"}, "REDWALL_WORKER_URL=http://worker:6066/v1 is invalid"),
+        ({"REDWALL_CONNECT_TIMEOUT_SECONDS": "-5"}, "REDWALL_CONNECT_TIMEOUT_SECONDS=-5.0 is invalid: use 0..3600 seconds"),
         ({"REDWALL_WORKER_METRICS_PORT": "6066"}, "REDWALL_WORKER_METRICS_PORT=6066 is invalid: use a TCP port 1..65535 "
                                                   "other than REDWALL_WEB_PORT's"),
     ],

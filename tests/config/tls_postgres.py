@@ -66,12 +66,14 @@ class TlsPostgres:
         (self.pgdata / "pg_hba.conf").write_text(HBA)
         options = f"-h 127.0.0.1 -p {self.port} -k {self.dir}"
         self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-o", options, "-l", str(self.dir / "log"), "start")
-        self._psql(f"CREATE ROLE {self.role} LOGIN PASSWORD '{self.password}'")
-        self._psql(f"CREATE DATABASE {self.database} OWNER {self.role}")
+        self.psql(f"CREATE ROLE {self.role} LOGIN PASSWORD '{self.password}'")
+        self.psql(f"CREATE DATABASE {self.database} OWNER {self.role}")
         return self
 
-    def _psql(self, sql: str) -> None:
-        self._run("psql", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c", sql)
+    def psql(self, sql: str, database: str = "postgres") -> None:
+        """`sql` as the superuser `postgres`, over the unix socket."""
+        self._run("psql", "-v", "ON_ERROR_STOP=1", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
+                  "-d", database, "-c", sql)
 
     def url(self, host: str = "127.0.0.1", password: str | None = None) -> str:
         secret = f":{quote(password, safe='')}" if password else ""

@@ -29,9 +29,6 @@ STREET = "/etc/redwall/street"
 STREET_FILES = {"REDWALL_GEOMETRY": "geometry.geojson", "REDWALL_ROSTER": "roster.toml",
                 "REDWALL_ESCALATION_RULES": "escalation.toml", "REDWALL_ROUTING": "routing.toml",
                 "REDWALL_MAJOR_EVENTS": "major_events.toml"}
-# Settings compose sets for work merged separately: the roles work's (sinks/migrate.py) is read by
-# `redwall migrate` once that work is in; until then Settings does not know it.
-CONTRACT_SETTINGS = {"REDWALL_PG_ROLE_SECRETS_DIR"}
 ROLE_PASSWORDS = {"pg_worker_password", "pg_sink_password", "pg_deliver_password", "pg_console_password",
                   "pg_grafana_password"}
 
@@ -169,7 +166,7 @@ def test_every_redwall_service_reads_the_street_directory_read_only_and_nothing_
 
 def test_redwall_services_run_real_commands_with_known_settings(compose, secrets_dir, street_dir):
     commands = set(build_parser()._subparsers._group_actions[0].choices)
-    known = {env for env, _, _ in Settings().describe()} | CONTRACT_SETTINGS
+    known = {env for env, _, _ in Settings().describe()}
     for name, service in redwall_services(compose).items():
         if name in REDWALL_SERVICES:
             command = REDWALL_SERVICES[name]
