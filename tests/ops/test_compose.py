@@ -83,8 +83,11 @@ def street_dir(tmp_path_factory) -> Path:
 
 
 def in_container(value: str, compose: dict, secrets_dir: Path, street_dir: Path | None = None) -> str:
-    """A /run/secrets/NAME path as the file on the host that compose mounts there; the street's files
+    """A /run/secrets/NAME path as the file on the host that compose mounts there (/run/secrets itself as
+    the directory make-secrets.sh fills); the street's files
     as those of `street_dir`."""
+    if value == "/run/secrets":
+        return str(secrets_dir)
     if value.startswith("/run/secrets/"):
         declared = compose["secrets"][value.removeprefix("/run/secrets/")]["file"]
         return str(secrets_dir / Path(declared).name)
