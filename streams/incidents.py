@@ -146,10 +146,12 @@ class IncidentEngine(PeopleActions):
         now = self.clock.now()
         inc.reports += 1
         inc.last_report_at = max(inc.last_report_at, source)
+        threshold = inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags
+        if threshold:  # flagged in the merge's own state: at the street no escalation event may follow
+            inc.flags.add("cluster_escalated")
         out.events.append(self._event(inc, "report_merged", now, report["device"], self.words.merged(inc.reports),
                                       "cluster", report=report["id"]))
-        if inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags:
-            inc.flags.add("cluster_escalated")
+        if threshold:
             why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
             self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
 
