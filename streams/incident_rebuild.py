@@ -76,20 +76,23 @@ class History:
         self.partitions: int | None = None  # of the located reports: community keys map onto them
 
     async def rebuild(self, partitions: set[int], new_engine: Callable[[], IncidentEngine]) -> Rebuilt:
-        """New engines for these partitions, filled. While PostgreSQL is unreachable it tries again: the
-        agent waits, and its records wait in Kafka."""
+        """New engines for these partitions, filled. While PostgreSQL is unreachable, or not migrated yet,
+        it tries again: the agent waits, and its records wait in Kafka."""
         attempt = 0
         while True:
             try:
                 return await self._rebuild(partitions, new_engine)
+            except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
+                why = f"the database lacks migration 0010 ({exc}): run `redwall migrate`"
             except Exception as exc:
                 if not is_retriable(exc):
                     raise
-                attempt += 1
-                delay = min(MAX_RETRY_SECONDS, 0.25 * 2 ** attempt)
-                log.warning("escalation: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
-                            sorted(partitions), attempt, delay, exc)
-                await asyncio.sleep(delay)
+                why = str(exc)
+            attempt += 1
+            delay = min(MAX_RETRY_SECONDS, 0.25 * 2 ** attempt)
+            log.warning("escalation: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
+                        sorted(partitions), attempt, delay, why)
+            await asyncio.sleep(delay)
 
     async def _rebuild(self, partitions: set[int], new_engine) -> Rebuilt:
         await self._connect()

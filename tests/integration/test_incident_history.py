@@ -32,6 +32,7 @@ from schemas.records import CATEGORIES, SEVERITIES
 from sinks.credentials import issue_dispatcher_token
 from sinks.incident_history import Progress
 from sinks.incidents import IncidentSink
+from sinks.migrate import MIGRATIONS_DIR, migrate
 from streams.broker_epoch import broker_epoch
 from streams.clock import EventClock, ManualClock
 from streams.control import broadcast, tick
@@ -296,3 +297,23 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
     assert (rebuilt.from_postgres, rebuilt.from_topic) == (10_000, 0)
     print(f"\nrebuild of {len(engine.incidents)} incidents ({len(events)} events): from PostgreSQL {from_postgres:.2f} s, "
           f"from the whole topic {from_topic:.2f} s (each includes 1 s of waiting for the topic to stay idle)")
+
+
+async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg, database_url, tmp_path):
+    """A new worker against a database the old code migrated: the rebuild says what to run, and waits."""
+    older = tmp_path / "migrations"
+    older.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if path.name < "0010":
+            (older / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    async with scratch_schema(pg, database_url, migrations=older) as dsn:
+        s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, f"hist{random.randrange(10**6)}"))
+        await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions))
+        history = History(s, load_rules().keep_closed)
+        rebuilding = asyncio.create_task(history.rebuild({0}, lambda: IncidentEngine(load_rules(), EventClock(), tz="UTC")))
+        await asyncio.sleep(2)
+        assert not rebuilding.done()
+        await migrate(dsn)
+        rebuilt = await asyncio.wait_for(rebuilding, 30)
+        await history.pool.close()
+    assert list(rebuilt.engines) == [0] and rebuilt.from_postgres == 0
