@@ -323,3 +323,31 @@ async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg
         rebuilt = await asyncio.wait_for(rebuilding, 30)
         await history.pool.close()
     assert list(rebuilt.engines) == [0] and rebuilt.from_postgres == 0
+
+
+async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_located_reports(settings, pg, database_url):
+    """The incident sink may be ahead of the report sink: the queue's incident is in PostgreSQL, its
+    report only on the topic. The rebuilt engine can still place it."""
+    run, rules = f"hist{random.randrange(10**6)}", load_rules()
+    engine = IncidentEngine(rules, ManualClock(T0), places=places_of(registry()), tz="Asia/Shanghai")
+    report = located(f"{run}-U", "sanitation", "low", OUTSIDE, T0)
+    opened = engine.report(report).events
+    async with scratch_schema(pg, database_url) as dsn:
+        s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, run))
+        partitions = (await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions)))[
+            s.topic_located_reports]
+        await produce_records(s, s.topic_located_reports, [(b"unlocated", json.dumps(report))])
+        await produce_records(s, s.topic_incidents, [(b"unlocated", json.dumps(e)) for e in opened])
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
+        queue = partition_of("unlocated", partitions)
+        await IncidentSink(pool).write(opened, Progress(s.topic_incidents, await broker_epoch(s), {queue: len(opened)}))
+        await pool.close()
+        history = History(s, rules.keep_closed)
+        rebuilt = await history.rebuild({queue}, lambda: IncidentEngine(rules, EventClock(), places=places_of(registry()),
+                                                                        tz="Asia/Shanghai"))
+        await history.pool.close()
+    again = rebuilt.engines[queue]
+    assert (rebuilt.from_postgres, rebuilt.from_topic) == (1, 0)
+    placed = again.action(action(f"{run}-a", opened[0]["incident"], "reassign", T0, owner="c03-g02"))
+    assert [e["kind"] for e in placed.events] == ["closed"]
+    assert [(r["id"], r["community"], r["grid"]) for r in placed.reports] == [(report["id"], "c03", "c03-g02")]
