@@ -50,7 +50,8 @@ SELECT community_id, report_id, action_id FROM incident_events
 WHERE incident_id = ANY($1::text[]) AND (report_id IS NOT NULL OR action_id IS NOT NULL)
 """
 _REPORTS = """
-SELECT l.incident_id, r.* FROM incident_reports l JOIN reports r ON r.id = l.report_id WHERE l.incident_id = ANY($1::text[])
+SELECT l.incident_id, r.* FROM incident_reports l JOIN reports r ON r.id = l.report_id
+WHERE l.incident_id = ANY($1::text[])
 """
 
 

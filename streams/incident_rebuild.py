@@ -4,19 +4,22 @@ PostgreSQL as far as the sink has written it, then from the topics from there on
 Why this way: the engine holds incidents for `[retention] closed` (30 days: those can be reopened)
 and deadlines of any length, but Kafka keeps a topic only for its retention (7 days in
 docker-compose) and the embedded Tansu only while it runs. The topic alone loses the old events;
-PostgreSQL alone lags the topic (the sink may be behind, or down). Compacted topics keyed by incident
-would keep each newest state but not the seen ids, the unlocated queue's reports or the periods, and
-would need a broker that compacts. So the sink records, in the transaction that writes the rows, the
-offset after the last record it wrote in each partition (`sink_offsets`, with the broker's epoch),
-and a rebuild reads, in one snapshot, those offsets and the state as of them, then each topic from
-those offsets on. `IncidentEngine.restore` keeps the newest seq, so an overlap costs nothing.
+PostgreSQL alone lags the topic (the sink may be behind, or down). Compacted topics keyed by
+incident would keep each newest state but not the seen ids, the unlocated queue's reports or the
+periods, and Tansu's memory storage would lose them all the same. So the sink records, in the
+transaction that writes the rows, the offset after the last record it wrote in each partition
+(`sink_offsets`, with the broker's epoch), and a rebuild reads, in one snapshot, those offsets and
+the state as of them, then each topic from those offsets on. `IncidentEngine.restore` keeps the
+newest seq, so an overlap costs nothing.
 
 - Incidents: the newest state event of each incident of the partition's communities (a community's
   partition is Kafka's default partitioner's, as reports and actions are keyed), when it is open or
   was closed within `[retention] closed`; deadlines and clusters follow from the state.
 - Seen report and action ids: those of the incidents loaded. No other can come again and matter: the
   input topics redeliver only what is younger than their retention, and the ingest API refuses a
-  report older than REDWALL_INGEST_MAX_AGE_DAYS (keep it no longer than `[retention] closed`).
+  report older than REDWALL_INGEST_MAX_AGE_DAYS (keep it no longer than `[retention] closed`). An
+  action refused for an incident nobody knows is not remembered: redelivered, it is refused again
+  under the same event id, which PostgreSQL stores once.
 - The unlocated queue's reports: from `reports`; only one the report sink has not written yet is
   looked for on the located reports topic.
 - Run-time major-event periods: stored by the sink from the actions topic with offsets of their own,

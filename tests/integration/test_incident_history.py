@@ -95,7 +95,8 @@ class Street:
         self.broker.stop()
 
     def metric(self, name: str) -> float:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{self.s.worker_metrics_port}/metrics", timeout=5).read().decode()
+        url = f"http://127.0.0.1:{self.s.worker_metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
         found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
         return float(found[1]) if found else 0.0
 
@@ -158,7 +159,8 @@ async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates
     x = located(f"{run}-X", "sanitation", "medium", PLAIN, T0)  # grid; resolved at once
     y = located(f"{run}-Y", "group_renting", "high", nearby(PLAIN, 20), T0)  # community: 10 days to resolve
     u = located(f"{run}-U", "sanitation", "low", OUTSIDE, T0)  # unlocated: the street places it
-    ix, iy, iu = incident_id(x["community"], x["id"]), incident_id(y["community"], y["id"]), incident_id("unlocated", u["id"])
+    ix, iy = incident_id(x["community"], x["id"]), incident_id(y["community"], y["id"])
+    iu = incident_id("unlocated", u["id"])
     placed = incident_id("c03", u["id"])
     key_x, key_y = x["community"].encode(), y["community"].encode()
     street.broker.start()
@@ -282,7 +284,8 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
             sink, chunks = IncidentSink(pool), range(0, len(events), 5000)
             for start in chunks:
                 done = start + 5000 >= len(events)
-                await sink.write(events[start:start + 5000], Progress(s.topic_incidents, epoch, offsets if done else {}))
+                progress = Progress(s.topic_incidents, epoch, offsets if done else {})
+                await sink.write(events[start:start + 5000], progress)
         finally:
             await pool.close()
         history = History(s, rules.keep_closed)
@@ -301,7 +304,8 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
         return {i.id: i.state() for e in held.values() for i in e.incidents.values()}
     assert states(rebuilt.engines) == states(engines) == {i.id: i.state() for i in engine.incidents.values()}
     assert (rebuilt.from_postgres, rebuilt.from_topic) == (10_000, 0)
-    print(f"\nrebuild of {len(engine.incidents)} incidents ({len(events)} events): from PostgreSQL {from_postgres:.2f} s, "
+    print(f"\nrebuild of {len(engine.incidents)} incidents ({len(events)} events): "
+          f"from PostgreSQL {from_postgres:.2f} s, "
           f"from the whole topic {from_topic:.2f} s (each includes 1 s of waiting for the topic to stay idle)")
 
 
@@ -316,7 +320,8 @@ async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg
         s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, f"hist{random.randrange(10**6)}"))
         await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions))
         history = History(s, load_rules().keep_closed)
-        rebuilding = asyncio.create_task(history.rebuild({0}, lambda: IncidentEngine(load_rules(), EventClock(), tz="UTC")))
+        engine = lambda: IncidentEngine(load_rules(), EventClock(), tz="UTC")  # noqa: E731
+        rebuilding = asyncio.create_task(history.rebuild({0}, engine))
         await asyncio.sleep(2)
         assert not rebuilding.done()
         await migrate(dsn)
@@ -325,7 +330,8 @@ async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg
     assert list(rebuilt.engines) == [0] and rebuilt.from_postgres == 0
 
 
-async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_located_reports(settings, pg, database_url):
+async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_located_reports(
+        settings, pg, database_url):
     """The incident sink may be ahead of the report sink: the queue's incident is in PostgreSQL, its
     report only on the topic. The rebuilt engine can still place it."""
     run, rules = f"hist{random.randrange(10**6)}", load_rules()
@@ -343,7 +349,8 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
         await IncidentSink(pool).write(opened, Progress(s.topic_incidents, await broker_epoch(s), {queue: len(opened)}))
         await pool.close()
         history = History(s, rules.keep_closed)
-        rebuilt = await history.rebuild({queue}, lambda: IncidentEngine(rules, EventClock(), places=places_of(registry()),
+        places = places_of(registry())
+        rebuilt = await history.rebuild({queue}, lambda: IncidentEngine(rules, EventClock(), places=places,
                                                                         tz="Asia/Shanghai"))
         await history.pool.close()
     again = rebuilt.engines[queue]
