@@ -1,5 +1,6 @@
 """A batch consumer: drains one topic into one sink write per batch and commits exactly that batch's
-offsets after the write returned; while the sink is unavailable it retries the same batch."""
+offsets after the write returned; while the sink is unavailable it retries the same batch. A sink may
+also record, with its rows, how far into the topic each batch goes (`BatchSink.progress`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas.fields import FieldError
 from schemas.records import Record
+from sinks.incident_history import Progress
 from sinks.postgres import SinkUnavailable
+from streams.broker_epoch import broker_epoch
 from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,12 @@ class BatchSink:
     name: str  # metric label and log name, e.g. "positions"
     topic: str
     group_id: str
-    record: Record  # decodes and validates one Kafka value
-    write: Callable[[list[dict]], Awaitable[Mapping[str, int]]]  # rows written per table
+    record: Record  # decodes and validates one Kafka value; a decoder may return None for one it does not keep
+    write: Callable[..., Awaitable[Mapping[str, int]]]  # (records[, progress]) -> rows written per table
     event_time: Callable[[dict], str]  # the newest event time a record carries, RFC 3339
+    # The write also takes a Progress (how far into each partition the batch goes, in this broker's
+    # epoch) to record with its rows, and is called for every batch, even one with nothing to keep.
+    progress: bool = False
 
 
 class SinkMetrics:
@@ -88,13 +94,17 @@ class BatchConsumer:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until `stop` is set (the batch in hand is finished first) or the task is cancelled."""
         stop = stop or asyncio.Event()
+        epoch = await broker_epoch(self.settings) if self.sink.progress else None
         consumer = self._consumer()
         await consumer.start()
         try:
             timeout_ms = int(self.settings.sink_batch_seconds * 1000)
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.sink_batch_size)
-                if fetched and await self._write(self._decode(fetched), stop):
+                # The offsets of the records themselves: Tansu's end offsets are under-reported.
+                progress = Progress(self.sink.topic, epoch, {
+                    tp.partition: messages[-1].offset + 1 for tp, messages in fetched.items()}) if epoch else None
+                if fetched and await self._write(self._decode(fetched), stop, progress):
                     await self._commit(consumer, fetched)
         finally:
             await consumer.stop()  # auto-commit is off, so stopping never commits anything
@@ -104,23 +114,26 @@ class BatchConsumer:
         for messages in fetched.values():
             for msg in messages:
                 try:
-                    records.append(decode(msg.value))
+                    record = decode(msg.value)
                 except FieldError as exc:
                     # The producers validate; this is defence, so the record is logged and left out.
                     log.error("%s: skipping undecodable record %s[%d]@%d: %s",
                               self.sink.name, msg.topic, msg.partition, msg.offset, exc)
                     self.metrics.failures.labels(self.sink.name, "undecodable").inc()
+                    continue
+                if record is not None:
+                    records.append(record)
         return records
 
-    async def _write(self, records: list[dict], stop: asyncio.Event) -> bool:
+    async def _write(self, records: list[dict], stop: asyncio.Event, progress: Progress | None) -> bool:
         """Write the batch, retrying while the sink is unavailable; False if stopped before it was written."""
-        if not records:
+        if not records and not progress:
             return True
         attempt = 0
         while True:
             started = time.perf_counter()
             try:
-                written = await self.sink.write(records)
+                written = await (self.sink.write(records, progress) if progress else self.sink.write(records))
             except SinkUnavailable as exc:
                 attempt += 1
                 self.metrics.failures.labels(self.sink.name, "unavailable").inc()
@@ -151,6 +164,8 @@ class BatchConsumer:
         m.write_seconds.labels(name).observe(seconds)
         for table, rows in written.items():
             m.records.labels(table).inc(rows)
+        if not records:
+            return  # a batch with nothing this sink keeps: only its progress was recorded
         newest = max(datetime.fromisoformat(self.sink.event_time(r)) for r in records)
         m.event_to_sink.labels(name).observe((datetime.now(timezone.utc) - newest).total_seconds())
 

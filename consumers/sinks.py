@@ -1,6 +1,7 @@
-"""The sink process (`redwall sink`): once the schema is migrated, five batch consumers drain the located reports,
-the positions and the dead letters into Postgres through one pool, with the ops listener (/metrics, /healthz
-on REDWALL_SINK_METRICS_PORT, streams/ops_http.py) beside them."""
+"""The sink process (`redwall sink`): once the schema is migrated, batch consumers drain the located reports,
+the positions, the dead letters, patrol records, incident events and run-time major-event periods into
+Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
+streams/ops_http.py) beside them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
 from sinks.incidents import IncidentSink
+from sinks.major_events import MajorEventSink
 from sinks.migrate import prepare_schema
 from sinks.partitions import PositionHistory
 from sinks.patrol import PatrolSink
@@ -24,6 +26,7 @@ from sinks.postgres import PostgresSink
 from streams import ops_http
 from streams.broker_epoch import run_watched
 from streams.clock import stop_on_signals
+from streams.control import MajorEventRecords
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,11 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
                   sink.write_dead_letters, lambda d: d["failed_at"]),
         BatchSink("patrol", settings.topic_patrol, f"{group_prefix}-patrol", PatrolRecord(),
                   PatrolSink(sink.pool).write, lambda r: r.get("event_time") or r["flags"][-1]["time"]),
+        # Both record how far they have written, for the escalation engine's rebuild (streams/incident_rebuild.py).
         BatchSink("incidents", settings.topic_incidents, f"{group_prefix}-incidents", IncidentEvent,
-                  IncidentSink(sink.pool).write, lambda e: e["when"]),
+                  IncidentSink(sink.pool).write, lambda e: e["when"], progress=True),
+        BatchSink("major_events", settings.topic_actions, f"{group_prefix}-major-events", MajorEventRecords(),
+                  MajorEventSink(sink.pool).write, lambda c: c["time"], progress=True),
     ]
 
 

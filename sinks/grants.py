@@ -50,9 +50,9 @@ reports                  r       raw   -        r        r
 positions                -       ra    -        -        r
 latest_positions         r       rawd  -        r        r
 dead_letters             -       rad   -        -        r
-incidents                -       raw   -        r        r
-incident_events          -       ra    -        r        r
-incident_reports         -       raw   -        r        r
+incidents                r       raw   -        r        r
+incident_events          r       ra    -        r        r
+incident_reports         r       raw   -        r        r
 weekly_ceiling_exceeded  -       -     -        -        r
 roster_shifts            r       -     -        -        r
 roster_workers           r       -     -        r        r
@@ -64,10 +64,14 @@ alert_notifications      -       -     raw      -        r
 alert_deliveries         -       -     ra       -        r
 credentials              r       -     -        r        -
 patrol_advisories        raw     -     -        -        r
+sink_offsets             r       raw   -        -        r
+runtime_major_events     r       raw   -        -        r
 """
 # Why some cells: the sink reads `positions` to stage fixes in a temporary table like it and to count a day
-# before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and
-# `latest_positions` to rebuild patrol state, never the position history.
+# before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and the
+# unlocated queue, `latest_positions` to rebuild patrol state (never the position history), and the
+# incidents, their history, `sink_offsets` and `runtime_major_events` to rebuild its incidents
+# (streams/incident_rebuild.py).
 
 # Who may EXECUTE each function of the schema. The partition functions run as the owner (SECURITY DEFINER,
 # migration 0009), so the sink makes and drops days of `positions` without owning any table.

@@ -1,5 +1,6 @@
 """Incident events into Postgres: the append-only audit trail, the current state of each incident and
-the report links, in one idempotent transaction per batch."""
+the report links, in one idempotent transaction per batch, with how far into the topic the batch goes
+(what the engine's rebuild reads, sinks/incident_history.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 
 from schemas import json
 from schemas.records import UNLOCATED
+from sinks.incident_history import Progress, record_progress
 from sinks.postgres import _columns, _count, _text, transaction, _unnest_insert
 
 _INSERT_EVENTS = _unnest_insert("incident_events", [
@@ -27,8 +29,8 @@ _INSERT_LINKS = _unnest_insert("incident_reports", [
         f"WHERE incident_reports.incident_id LIKE {_UNLOCATED_ID} AND excluded.incident_id NOT LIKE {_UNLOCATED_ID}"))
 _STATE_COLUMNS = ("id", "street_id", "community_id", "grid_id", "category", "severity", "priority", "status",
                   "level", "owner", "opened_at", "ack_by", "resolve_by", "report_count", "last_report_at",
-                  "sensitive_zone", "ceiling_exceeded", "last_seq", "updated_at")
-_TYPES = ("text",) * 10 + ("timestamptz",) * 3 + ("int4", "timestamptz", "bool", "bool", "int4", "timestamptz")
+                  "sensitive_zone", "ceiling_exceeded", "last_seq", "updated_at", "topic")
+_TYPES = ("text",) * 10 + ("timestamptz",) * 3 + ("int4", "timestamptz", "bool", "bool", "int4", "timestamptz", "text")
 _UPSERT_STATE = f"""
 INSERT INTO incidents ({", ".join(_STATE_COLUMNS)})
 SELECT DISTINCT ON (id) * FROM unnest({", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, 1))})
@@ -45,15 +47,20 @@ class IncidentSink:
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
 
-    async def write(self, events: list[dict]) -> dict[str, int]:
+    async def write(self, events: list[dict], progress: Progress | None = None) -> dict[str, int]:
+        """`progress`: how far into the incidents topic the batch goes, recorded with its rows. Without
+        it (a write by hand) the state belongs to no topic, and no rebuild takes it."""
+        topic = progress.topic if progress else None
         stateful = [e for e in events if "state" in e and e["kind"] != "action_rejected"]
         links = [(e["report"], e["incident"], datetime.fromisoformat(e["when"])) for e in events if e.get("report")]
         async with transaction(self.pool) as conn:
             inserted = await conn.execute(_INSERT_EVENTS, *_columns([_event_row(e) for e in events], 16))
             # The state rows carry their seq: of several events of one incident the newest wins, and
             # a replayed older event never overwrites a newer state.
-            await conn.execute(_UPSERT_STATE, *_columns([_state_row(e) for e in stateful], len(_STATE_COLUMNS)))
+            await conn.execute(_UPSERT_STATE, *_columns([_state_row(e, topic) for e in stateful], len(_STATE_COLUMNS)))
             linked = await conn.execute(_INSERT_LINKS, *_columns(links, 3))
+            if progress:
+                await record_progress(conn, progress)
         return {"incident_events": _count(inserted), "incident_reports": _count(linked)}
 
 
@@ -63,11 +70,9 @@ def _event_row(e: dict) -> tuple:
             e.get("category"), e.get("report"), e.get("action"), e["ceiling"] == "yes", json.dumps(e).decode())
 
 
-def _state_row(e: dict) -> tuple:
+def _state_row(e: dict, topic: str | None) -> tuple:
     s, parse = e["state"], datetime.fromisoformat
     return (e["incident"], e["street"], e["community"], e.get("grid"), e["category"], e["severity"], s["priority"],
             s["status"], s["level"], s["owner"], parse(s["opened_at"]), s.get("ack_by") and parse(s["ack_by"]),
             s.get("resolve_by") and parse(s["resolve_by"]), int(s["reports"]), parse(s["last_report_at"]),
-            "sensitive_zone" in s["flags"], "ceiling_exceeded" in s["flags"], int(e["seq"]), parse(e["when"]))
-
-
+            "sensitive_zone" in s["flags"], "ceiling_exceeded" in s["flags"], int(e["seq"]), parse(e["when"]), topic)

@@ -1,5 +1,7 @@
 """Control records for the escalation engine, sent to every partition of redwall.actions.v1 so that
-every worker and every partition sees them: major-event periods from the CLI, and simulated-time ticks."""
+every worker and every partition sees them: major-event periods from the CLI, and simulated-time ticks.
+The sink keeps the periods in PostgreSQL (sinks/major_events.py), where a worker's rebuild finds them
+after the topic has dropped the record."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from datetime import datetime, timedelta, timezone
 from aiokafka import AIOKafkaProducer
 
 from config.kafka_security import kafka_options
+from config.major_events import Period
 from config.settings import Settings
 from schemas import json
+from schemas.fields import FieldError
 from schemas.records import EngineControl
 
 
@@ -41,3 +45,34 @@ async def broadcast(settings: Settings, record: dict) -> int:
         return len(partitions)
     finally:
         await producer.stop()
+
+
+def control_record(value: dict) -> dict:
+    """A valid EngineControl; FieldError (so a dead letter) for a major_event without its period."""
+    record = EngineControl.validate(value)
+    if record["control"] == "major_event" and "period" not in record:
+        raise FieldError("period", "is required when control is major_event")
+    return record
+
+
+def period_of(raw: dict) -> Period:
+    """The Period a major_event control record (or a stored one) puts in force."""
+    return Period(raw["id"], raw["name"], datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"]),
+                  raw["deadline_factor"])
+
+
+class MajorEventRecords:
+    """The sink's decoder for the actions topic: the major_event control records; None for the rest
+    (actions, ticks, and what the worker refused and dead-lettered), which that sink does not keep."""
+
+    name = "EngineControl"
+
+    def decode(self, data: bytes | None) -> dict | None:
+        # Cheap pre-filter: people's actions are the bulk of the topic.
+        if not data or b'"major_event"' not in data:
+            return None
+        try:
+            value = json.loads(data)
+            return control_record(value) if isinstance(value, dict) and value.get("control") == "major_event" else None
+        except (json.JSONDecodeError, FieldError):
+            return None

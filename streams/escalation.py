@@ -1,7 +1,7 @@
 """The escalation engine on the Faust app: one agent over located reports and actions (both keyed by
 community, so an incident's reports, actions and state meet on one partition), a deadline timer, and
-per-partition state rebuilt from redwall.incidents.v1 whenever a partition is assigned (and, for the
-partition of the unlocated queue, its reports from the located reports, to place them later)."""
+per-partition state rebuilt whenever a partition is assigned: from PostgreSQL as far as the sink has
+written, then from the topics (streams/incident_rebuild.py)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,22 @@ from datetime import datetime
 import faust
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from config.major_events import MajorEvents, Period, load_major_events
+from config.major_events import MajorEvents, load_major_events
 from config.rules import Rules, load_rules
 from schemas import json
 from schemas.fields import FieldError
-from schemas.records import UNLOCATED, EngineControl, IncidentAction
+from schemas.records import IncidentAction
 from streams import clock as clocks
 from streams.consumer import handling
+from streams.control import control_record, period_of
+from streams.incident_rebuild import History
 from streams.incidents import IncidentEngine, Outcome
-from streams.patrol import partition_of
 from streams.registry import GridRegistry
-from streams.topics import ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
 
 BATCH_RECORDS = 500
 BATCH_WITHIN_SECONDS = 0.02  # short: report-to-alert latency is what people wait on
-REBUILD_IDLE_SECONDS = 1.0
 # Faust fixes fetch_max_wait_ms at 1500. Tansu does not answer a waiting fetch when data arrives, so
 # every hop waited up to that long (measured: 480-1230 ms per hop idle, 20-45 ms at 50). On Apache
 # Kafka a short wait only costs a few more empty fetches on an idle topic.
@@ -61,8 +60,11 @@ class EscalationMetrics:
                               ["outcome"], registry=registry)
         self.open = Gauge("redwall_incidents_open", "Open incidents held by this worker", registry=registry)
         self.rebuild_seconds = Histogram("redwall_incident_rebuild_seconds",
-                                         "Time to rebuild assigned partitions from the incidents topic",
+                                         "Time to rebuild assigned partitions (PostgreSQL, then the topics)",
                                          registry=registry, buckets=(0.5, 1, 2, 5, 10, 30, 60))
+        self.rebuilt = Counter("redwall_incident_rebuild_records_total",
+                               "What rebuilds took: incident states from PostgreSQL, events read on from the topic",
+                               ["source"], registry=registry)
 
     def count(self, outcome: Outcome) -> None:
         for e in outcome.events:
@@ -89,7 +91,7 @@ class Escalation:
         self.metrics = metrics
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
-        self.partitions: int | None = None  # of the located reports, to find the unlocated queue's partition
+        self.history = History(settings, rules.keep_closed)
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation; a rebuild read across one is redone
 
@@ -100,59 +102,24 @@ class Escalation:
         return IncidentEngine(self.rules, clock, self.major, self.places, tz=self.settings.timezone)
 
     async def ensure(self, partitions: set[int]) -> None:
-        """Rebuild the engines of these partitions from the incidents topic unless already held."""
+        """Rebuild the engines of these partitions unless already held."""
         async with self.lock:
             while missing := partitions - self.engines.keys():
                 generation, started = self.generation, time.perf_counter()
-                engines = {p: self.new_engine() for p in missing}
-                restored, periods, unlocated = await asyncio.gather(
-                    self._restore(engines), self._periods(missing), self._unlocated(missing))
+                rebuilt = await self.history.rebuild(missing, self.new_engine)
                 if generation != self.generation:
                     continue  # a revocation came during the read: another worker may have moved on since
-                for partition, report in unlocated:
-                    engines[partition].restore_unlocated(report)
-                for period in periods:
+                for period in rebuilt.periods:
                     self.major = self.major.with_period(period)
-                for engine in engines.values():
+                for engine in rebuilt.engines.values():
                     engine.major_events = self.major
-                self.engines.update(engines)
+                self.engines.update(rebuilt.engines)
                 self.metrics.rebuild_seconds.observe(time.perf_counter() - started)
-                log.info("escalation: rebuilt partitions %s from %d incident events", sorted(missing), restored)
-
-    async def _restore(self, engines: dict[int, IncidentEngine]) -> int:
-        restored = 0
-        async for record in read_topic(self.settings, self.settings.topic_incidents, REBUILD_IDLE_SECONDS,
-                                       partitions=engines.keys()):
-            event = json.loads(record.value)
-            engines[record.partition].clock.observe(datetime.fromisoformat(event["when"]))
-            engines[record.partition].restore(event)
-            restored += 1
-        return restored
-
-    async def _unlocated(self, partitions: set[int]) -> list[tuple[int, dict]]:
-        """The reports of the unlocated queue, if its partition is among these: kept to place them."""
-        topic = self.settings.topic_located_reports
-        if self.partitions is None:
-            self.partitions = (await ensure_topics(self.settings, (topic,)))[topic]
-        queue = partition_of(UNLOCATED, self.partitions)
-        if queue not in partitions:
-            return []
-        key = UNLOCATED.encode()
-        return [(record.partition, json.loads(record.value)) async for record in
-                read_topic(self.settings, topic, REBUILD_IDLE_SECONDS, partitions=[queue]) if record.key == key]
-
-    async def _periods(self, partitions: set[int]) -> list[Period]:
-        """Major-event periods switched on at run time: they live only in the actions topic."""
-        periods = []
-        async for record in read_topic(self.settings, self.settings.topic_actions, REBUILD_IDLE_SECONDS,
-                                       partitions=partitions):
-            # Cheap pre-filter (actions are the bulk of the topic); a null value (tombstone) was dead-lettered.
-            if record.value and b'"major_event"' in record.value:
-                try:
-                    periods.append(_period(EngineControl.decode(record.value)["period"]))
-                except (FieldError, KeyError):
-                    continue  # refused (and dead-lettered) when it was first consumed
-        return periods
+                self.metrics.rebuilt.labels("postgres").inc(rebuilt.from_postgres)
+                self.metrics.rebuilt.labels("topic").inc(rebuilt.from_topic)
+                log.info("escalation: rebuilt partitions %s: %d incidents from PostgreSQL, then %d events from the "
+                         "topic from offsets %s (other partitions from their start) in %.2f s", sorted(missing),
+                         rebuilt.from_postgres, rebuilt.from_topic, rebuilt.offsets, time.perf_counter() - started)
 
     def revoke(self, partitions: set[int]) -> None:
         self.generation += 1
@@ -182,7 +149,7 @@ class Escalation:
                 log.warning("escalation: ignoring a tick: REDWALL_CLOCK is not event")
             engine.clock.observe(datetime.fromisoformat(record["time"]))
             return engine.due()
-        period = _period(record["period"])
+        period = period_of(record["period"])
         self.major = self.major.with_period(period)
         engine.apply_period(period)
         log.info("escalation: major-event period %s in force %s..%s", period.id, period.start, period.end)
@@ -217,19 +184,6 @@ def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:
         log.warning("escalation: cannot shorten the fetch wait (Faust or aiokafka changed); latency will suffer")
         return
     fetcher._fetch_max_wait_ms = ms
-
-
-def control_record(value: dict) -> dict:
-    """A valid EngineControl; FieldError (so a dead letter) for a major_event without its period."""
-    record = EngineControl.validate(value)
-    if record["control"] == "major_event" and "period" not in record:
-        raise FieldError("period", "is required when control is major_event")
-    return record
-
-
-def _period(raw: dict) -> Period:
-    return Period(raw["id"], raw["name"], datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"]),
-                  raw["deadline_factor"])
 
 
 def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: CollectorRegistry,

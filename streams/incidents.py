@@ -92,11 +92,8 @@ class IncidentEngine(PeopleActions):
         self.major_events = self.major_events.with_period(period)
 
     def restore(self, event: dict) -> None:
-        """Rebuild from the incidents topic: the newest state of each incident, and what was seen."""
-        if event.get("report"):
-            self.seen.add(_seen(event["community"], event["report"]))
-        if event.get("action"):
-            self.seen.add(event["action"])
+        """Rebuild from an incident event: the newest state of each incident, and what was seen."""
+        self.remember(event["community"], event.get("report"), event.get("action"))
         known = self.incidents.get(event["incident"])
         if event["kind"] == "action_rejected" or (known is not None and known.seq >= event["seq"]):
             return
@@ -106,8 +103,15 @@ class IncidentEngine(PeopleActions):
             self._index(inc)
         self._push_deadlines(inc)
 
+    def remember(self, community: str, report: str | None, action: str | None) -> None:
+        """Rebuild: a report or action an event of `community` shows applied, so that it stays a no-op."""
+        if report:
+            self.seen.add(_seen(community, report))
+        if action:
+            self.seen.add(action)
+
     def restore_unlocated(self, report: dict) -> None:
-        """Rebuild: the report of an unlocated incident (from the located-reports topic), kept to place it."""
+        """Rebuild: the report of an unlocated incident, kept to place it."""
         inc_id = incident_id(UNLOCATED, report["id"])
         if inc_id in self.incidents:
             self.unlocated[inc_id] = report
@@ -146,10 +150,12 @@ class IncidentEngine(PeopleActions):
         now = self.clock.now()
         inc.reports += 1
         inc.last_report_at = max(inc.last_report_at, source)
+        threshold = inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags
+        if threshold:  # flagged in the merge's own state: at the street no escalation event may follow
+            inc.flags.add("cluster_escalated")
         out.events.append(self._event(inc, "report_merged", now, report["device"], self.words.merged(inc.reports),
                                       "cluster", report=report["id"]))
-        if inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags:
-            inc.flags.add("cluster_escalated")
+        if threshold:
             why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
             self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
 

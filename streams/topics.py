@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -80,21 +80,31 @@ async def produce_records(settings: Settings, topic: str, records: list[tuple[by
 
 
 async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
-                     partitions: Iterable[int] | None = None) -> AsyncIterator[ConsumerRecord]:
+                     partitions: Iterable[int] | None = None,
+                     start: Mapping[int, int] | None = None) -> AsyncIterator[ConsumerRecord]:
     """Every record of a topic, from the start until the broker has had nothing more for a while.
 
     Tansu under-reports end offsets (KAFKA-NOTES.md), so the end is found by reading, not from
     offsets.
-    `partitions` limits it to those partitions (a worker rebuilding the state of its assignment).
+    `partitions` limits it to those partitions (a worker rebuilding the state of its assignment);
+    `start` begins the partitions it names at those offsets (or at the first record still kept, if
+    retention has removed the records before it) instead of at their first record.
     """
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
+    # earliest: a start offset the log no longer holds is read from the oldest record kept, not skipped.
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer.topics()  # fetches metadata; a new consumer knows no partitions before it
         wanted = consumer.partitions_for_topic(topic) or () if partitions is None else partitions
         partitions = [TopicPartition(topic, p) for p in wanted]
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        start = start or {}
+        first = [tp for tp in partitions if tp.partition not in start]
+        if first:  # with no argument it would seek every partition
+            await consumer.seek_to_beginning(*first)
+        for tp in partitions:
+            if tp.partition in start:
+                consumer.seek(tp, start[tp.partition])
         while batch := await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=10_000):
             for records in batch.values():
                 for record in records:

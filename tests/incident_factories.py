@@ -1,11 +1,18 @@
-"""Located reports and actions for the escalation tests (unit and integration)."""
+"""Located reports and actions for the escalation tests (unit and integration), and the engine as a
+worker runs it, as a model to compare a real worker with."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
+from aiokafka.partitioner import DefaultPartitioner
+
+from config.rules import Rules, load_rules
 from config.settings import Settings
+from streams.clock import EventClock
+from streams.escalation import places_of
+from streams.incidents import IncidentEngine, Outcome, incident_id
 from streams.registry import GridRegistry
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
@@ -42,3 +49,44 @@ def nearby(where, step: int) -> tuple[float, float]:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+class Model:
+    """The engine as the worker runs it: one engine and one event clock per partition; a report the street
+    places goes back in, as the worker publishes it to the located reports."""
+
+    def __init__(self, partitions: int, rules: Rules | None = None):
+        self.partitions = partitions
+        rules, places = rules or load_rules(), places_of(registry())
+        self.engines = [IncidentEngine(rules, EventClock(), places=places, tz=TZ) for _ in range(partitions)]
+        self.events, self.alerts = [], []
+
+    def engine(self, community: str) -> IncidentEngine:
+        return self.engines[DefaultPartitioner()(community.encode(), list(range(self.partitions)),
+                                                 list(range(self.partitions)))]
+
+    def keep(self, out: Outcome) -> Outcome:
+        self.events += out.events
+        self.alerts += out.alerts
+        for report in out.reports:
+            self.report(report)
+        return out
+
+    def report(self, r: dict) -> Outcome:
+        engine = self.engine(r.get("community") or "unlocated")
+        engine.clock.observe(datetime.fromisoformat(r["event_time"]))
+        return self.keep(engine.report(r))
+
+    def action(self, a: dict) -> Outcome:
+        engine = self.engine(a["incident"][4:-13])
+        engine.clock.observe(datetime.fromisoformat(a["time"]))
+        return self.keep(engine.action(a))
+
+    def tick(self, when: datetime) -> None:
+        for engine in self.engines:
+            engine.clock.observe(when)
+            self.keep(engine.due())
+
+    def incident(self, report_id: str):
+        tail = incident_id("", report_id)[-12:]
+        return next(i for e in self.engines for i in e.incidents.values() if i.id.endswith(tail))

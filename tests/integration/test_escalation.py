@@ -13,75 +13,30 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
 from config.major_events import Period
-from config.rules import load_rules
 from consumers.sinks import run_sinks
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
-from streams.clock import EventClock
 from streams.control import broadcast, tick
-from streams.escalation import places_of
 from streams.embedded import free_port
-from streams.incidents import IncidentEngine, Outcome, incident_id
+from streams.incidents import incident_id
 from streams.processes import RedwallProcess, settings_env
 from streams.topics import ensure_topics, read_topic
 from tests import factories
 from tests.conftest import own_topics
-from tests.incident_factories import PLAIN, T0, TZ, ZONE, action, located, nearby, registry
+from tests.incident_factories import PLAIN, T0, ZONE, Model, action, located, nearby
 
 pytestmark = pytest.mark.integration
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-
-
-class Model:
-    """The engine as the worker runs it: one engine and one event clock per partition."""
-
-    def __init__(self, partitions: int):
-        self.partitions = partitions
-        rules, places = load_rules(), places_of(registry())
-        self.engines = [IncidentEngine(rules, EventClock(), places=places, tz=TZ) for _ in range(partitions)]
-        self.events, self.alerts = [], []
-
-    def engine(self, community: str) -> IncidentEngine:
-        return self.engines[DefaultPartitioner()(community.encode(), list(range(self.partitions)),
-                                                 list(range(self.partitions)))]
-
-    def keep(self, out: Outcome) -> Outcome:
-        self.events += out.events
-        self.alerts += out.alerts
-        return out
-
-    def report(self, r: dict) -> None:
-        engine = self.engine(r["community"])
-        engine.clock.observe(datetime.fromisoformat(r["event_time"]))
-        self.keep(engine.report(r))
-
-    def action(self, a: dict) -> None:
-        engine = self.engine(a["incident"][4:-13])
-        engine.clock.observe(datetime.fromisoformat(a["time"]))
-        self.keep(engine.action(a))
-
-    def tick(self, when: datetime) -> None:
-        for engine in self.engines:
-            engine.clock.observe(when)
-            self.keep(engine.due())
-
-    def incident(self, report_id: str):
-        return next(i for e in self.engines for i in e.incidents.values() if i.id.endswith(_hash(report_id)))
-
-
-def _hash(report_id: str) -> str:
-    return incident_id("", report_id)[-12:]
 
 
 def phase_one(run: str) -> tuple[list[dict], dict[str, str]]:

@@ -114,6 +114,26 @@ def test_clustering_merges_near_recent_reports_and_escalates_at_the_threshold(en
     assert kinds(sixth)[0] == ["report_merged"]  # escalates once per cluster
 
 
+def test_a_cluster_at_the_street_keeps_its_threshold_reached_across_a_rebuild(engine, clock):
+    """Seen: a cluster that reached the threshold at the street (nowhere to escalate) was flagged only in
+    memory; rebuilt from its events, an engine escalated it once more after it was handed down."""
+    events = engine.report(located("r0", "illegal_construction", "high")).events  # starts at the street
+    inc = events[0]["incident"]
+    for n in range(1, 5):
+        events += engine.report(located(f"r{n}", "illegal_construction", "high", nearby(PLAIN, n),
+                                        T0 + minutes(5 * n))).events
+    assert [e["kind"] for e in events] == ["opened"] + ["report_merged"] * 4  # the ceiling holds
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    for event in events:
+        rebuilt.restore(event)
+    assert rebuilt.incidents[inc].state() == engine.incidents[inc].state()
+    down = action("a1", inc, "reassign", T0 + minutes(30), owner="c03")
+    sixth = located("r5", "illegal_construction", "high", nearby(PLAIN, 2), T0 + minutes(31))
+    for e in (engine, rebuilt):
+        e.action(down)
+    assert kinds(rebuilt.report(sixth)) == kinds(engine.report(sixth)) == (["report_merged"], [])
+
+
 def test_safety_reports_in_a_sensitive_zone_go_straight_to_the_street_at_top_priority(engine):
     out = checked(engine.report(located("r1", "dispute", "low", ZONE)))
     event = out.events[0]
