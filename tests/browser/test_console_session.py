@@ -15,6 +15,7 @@ import pytest
 
 from schemas.display import ROLE
 from sinks.credentials import issue_dispatcher_token, revoke
+from streams.console_auth import PUBLIC
 from streams.console_sessions import COOKIE, CSRF_HEADER
 from tests.browser.conftest import RUN, close, open_console, sign_in_link, watch_errors
 from tests.ops.test_console_routes import DOCUMENTED
@@ -129,15 +130,15 @@ async def test_a_cookie_borne_change_needs_the_sessions_csrf_token(stack, browse
     await close(page)
 
 
-async def test_every_route_needs_a_dispatcher_but_sign_in_static_files_favicon_and_metrics(stack):
+async def test_every_route_needs_a_dispatcher_but_sign_in_static_files_favicon_health_and_metrics(stack):
     before = sum((await refusals(stack)).values())
     async with aiohttp.ClientSession() as http:
-        for public in ("/signin", "/favicon.ico", "/static/console.css", "/static/console.js", "/metrics"):
+        for public in (*PUBLIC, "/static/console.css", "/static/console.js"):
             async with http.get(f"{stack.base}{public}") as answer:
                 assert answer.status == 200, public
         assert sum((await refusals(stack)).values()) == before  # nothing refused, nothing counted
         guarded = [(m, p.replace("{incident}", "inc-c01-00000000abcd")) for m, p in DOCUMENTED
-                   if p not in ("/signin", "/favicon.ico", "/metrics", "/static")]
+                   if p not in (*PUBLIC, "/static")]
         for method, path in guarded:
             async with http.request(method, f"{stack.base}{path}", allow_redirects=False) as answer:
                 assert answer.status == (303 if path == "/" else 401), (method, path, answer.status)
