@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -22,13 +22,13 @@ import asyncpg
 from sinks.credentials import revoke, token_hash
 from sinks.migrate import migrate
 from streams.credentials import CredentialCache
-from streams.embedded import EmbeddedPostgres
+from streams.demo.embedded import EmbeddedPostgres
 
 
 async def measure(dsn: str, devices: int) -> None:
     await migrate(dsn)
     tokens = [f"bench-token-{n}" for n in range(devices)]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     conn = await asyncpg.connect(dsn)
     rows = [("device", f"bench-{n:06d}", token_hash(t), now) for n, t in enumerate(tokens)]
     await conn.copy_records_to_table("credentials", records=rows,

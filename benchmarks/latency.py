@@ -22,21 +22,21 @@ import statistics
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks.pipeline import make_records
-from config.rules import DEFAULT_RULES
 from config.kafka_security import kafka_options
+from config.rules import DEFAULT_RULES
 from config.settings import Settings
 from schemas import json
 from sinks.migrate import migrate_and_seed
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.demo.processes import RedwallProcess
+from streams.geofence.registry import GridRegistry
 from streams.topics import ensure_topics
-from streams.registry import GridRegistry
 
 PINGS_PER_RECORD = 50
 
@@ -74,11 +74,11 @@ def _report(rng: random.Random, n: int, registry: GridRegistry) -> dict:
     lat, lng = _point(rng, registry)
     return {"id": f"lat-{n:06d}", "device": f"bench-{n % 80:04d}", "category": "sanitation", "severity": "low",
             "text": "benchmark", "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
-            "event_time": datetime.now(timezone.utc).isoformat()}
+            "event_time": datetime.now(UTC).isoformat()}
 
 
 async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: asyncio.Event, ready: asyncio.Event):
-    # A short fetch wait: Tansu does not answer a waiting fetch early (see streams/escalation.py).
+    # A short fetch wait: Tansu does not answer a waiting fetch early (see streams/escalation/agents.py).
     consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     try:

@@ -26,7 +26,7 @@ import tempfile
 import time
 import tracemalloc
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -39,11 +39,11 @@ from schemas import json
 from sinks.migrate import migrate_and_seed
 from sinks.patrol import store_roster
 from streams.clock import SystemClock
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from streams.patrol_monitor import PatrolMonitor
-from streams.processes import RedwallProcess
-from streams.registry import GridRegistry
-from streams.simulator import GridSampler
+from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.demo.processes import RedwallProcess
+from streams.demo.simulator import GridSampler
+from streams.geofence.registry import GridRegistry
+from streams.patrol.monitor import PatrolMonitor
 from streams.topics import ensure_topics
 
 
@@ -103,7 +103,7 @@ def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[
     ticks = []
     for _ in range(2):  # the first finds every device's next deadline, the second only compares times
         started = time.perf_counter()
-        monitor.tick(list(roster.workers), datetime.now(timezone.utc))
+        monitor.tick(list(roster.workers), datetime.now(UTC))
         ticks.append(time.perf_counter() - started)
     print(f"in-process state: {len(monitor.states):,} devices, {state_bytes / 2**20:.1f} MiB traced "
           f"({state_bytes / len(monitor.states):.0f} B/device); a timer tick over all: "
@@ -189,7 +189,7 @@ def main() -> None:
     settings = Settings.from_env()
     registry = GridRegistry.from_settings(settings)
     roster = make_roster(registry, args.devices)
-    start = datetime.now(timezone.utc) - timedelta(seconds=60)
+    start = datetime.now(UTC) - timedelta(seconds=60)
     rounds = make_rounds(registry, args.devices, args.per_record, args.rounds, start)
     if not args.skip_in_process:
         in_process(settings, registry, roster, rounds)

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -31,18 +31,18 @@ from consumers.batch import FETCH_BYTES
 from schemas import json
 from sinks.migrate import migrate_and_seed
 from sinks.postgres import PostgresSink
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from streams.geofence import Geofencer, Topics
-from streams.registry import GridRegistry
+from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.demo.processes import RedwallProcess
+from streams.geofence.geofencer import Geofencer, Topics
+from streams.geofence.registry import GridRegistry
 from streams.topics import ensure_topics, produce_records
-from streams.processes import RedwallProcess
 
 
 def make_records(pings: int, per_record: int, devices: int, seed: int = 1) -> list[tuple[bytes, bytes]]:
     """PingBatch records over the street; each device's fixes one second apart, so none repeat."""
     rng = random.Random(seed)
     # Today: fixes older than REDWALL_POSITION_RETENTION_DAYS would not be stored at all.
-    start = datetime.now(timezone.utc).replace(hour=1, minute=0, second=0, microsecond=0)
+    start = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
     clock = [0] * devices
     records = []
     for n in range(pings // per_record):

@@ -17,7 +17,7 @@ import asyncio
 import shutil
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -26,7 +26,7 @@ from schemas.records import PositionBatch
 from sinks.migrate import MIGRATIONS_DIR, migrate
 from sinks.partitions import PositionHistory, partition_name, utc_day
 from sinks.postgres import PostgresSink
-from streams.embedded import EmbeddedPostgres
+from streams.demo.embedded import EmbeddedPostgres
 
 PER_RECORD = 50  # fixes per Kafka record
 PER_WRITE = 100  # records per sink write: 5,000 fixes
@@ -34,7 +34,7 @@ PER_WRITE = 100  # records per sink write: 5,000 fixes
 
 def batches(days: int, per_day: int) -> list[dict]:
     """`per_day` fixes of 100 devices, spread over each of the last `days` UTC days before today."""
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     step = 86400 * 100 / per_day  # seconds between two fixes of one device
     out = []
     for d in range(1, days + 1):
@@ -114,7 +114,7 @@ async def main(args) -> None:
         print(f"drop one day: {drop * 1000:.1f} ms; size {before} -> {await size(admin)}", flush=True)
         await admin.execute(f"SET search_path = {_schema(plain)}")
         before = await size(admin)
-        cutoff = datetime.combine(oldest + timedelta(days=1), datetime.min.time(), timezone.utc)
+        cutoff = datetime.combine(oldest + timedelta(days=1), datetime.min.time(), UTC)
         delete, status = await timed(admin, f"DELETE FROM positions WHERE event_time < '{cutoff.isoformat()}'")
         print(f"delete one day ({status}): {delete * 1000:.1f} ms; size {before} -> {await size(admin)} "
               f"(ratio delete/drop {delete / drop:,.0f})", flush=True)

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 import h3
 from h3.api import basic_int as h3i
 
-from config.rings import METRES_PER_DEGREE, GeometryError, Ring, check_ring, fail as _fail  # noqa: F401 (re-exported)
+from config.rings import METRES_PER_DEGREE, GeometryError, Ring, check_ring  # noqa: F401 (re-exported)
+from config.rings import fail as _fail
 from schemas import json
 from schemas.records import ID_PATTERN, INCIDENT_ID_PATTERN, UNLOCATED
 
@@ -85,7 +86,7 @@ def _read(path: Path) -> dict:
     try:
         document = json.loads(path.read_bytes())
     except OSError as error:
-        raise _fail(path, "file", f"cannot be read ({error.strerror})", "point REDWALL_GEOMETRY at a GeoJSON file")
+        raise _fail(path, "file", f"cannot be read ({error.strerror})", "point REDWALL_GEOMETRY at a GeoJSON file") from None
     except json.JSONDecodeError as error:
         raise _fail(path, "file", f"is not valid JSON ({error})", "repair the JSON syntax") from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
@@ -107,7 +108,7 @@ def _parse(path: Path, document: dict) -> list[Area]:
             raise _fail(path, where, f"kind {kind!r} is not one of {', '.join(KINDS)}", "set properties.kind")
         if not isinstance(ident, str) or not ident:
             raise _fail(path, f"{where} ({kind})", "has no id", "set properties.id to a unique non-empty string")
-        where = f"{kind} {ident} ({props['source'] if 'source' in props else where})"
+        where = f"{kind} {ident} ({props.get('source', where)})"
         _check_id(path, where, kind, ident)
         if ident in seen:
             raise _fail(path, where, f"duplicate id, also used by feature #{seen[ident]}",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from config.files import read_toml
 from config.settings import SAMPLE_MAJOR_EVENTS, ConfigError
@@ -40,7 +40,7 @@ class MajorEvents:
         """The tightest factor of the periods in force (1.0 outside every period)."""
         return min((p.deadline_factor for p in self.active(when)), default=1.0)
 
-    def with_period(self, period: Period) -> "MajorEvents":
+    def with_period(self, period: Period) -> MajorEvents:
         """A copy with one more period, e.g. one switched on from the CLI."""
         return MajorEvents(tuple(p for p in self.periods if p.id != period.id) + (period,))
 

@@ -5,12 +5,12 @@ Every error names the file, the entry and the key, with a fix. `Roster` answers 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, time
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.files import read_toml
@@ -66,10 +66,7 @@ class Roster:
             return False
         second = _local_second(when, self.timezone)
         shifts = self.shifts
-        for shift in worker.shifts:
-            if shifts[shift].covers_second(second):
-                return True
-        return False
+        return any(shifts[shift].covers_second(second) for shift in worker.shifts)
 
     def by_grid(self) -> dict[str, list[str]]:
         """Devices per assigned grid."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta, timezone
 from pathlib import Path
-from typing import Mapping
 
 from config.files import read_toml
 from config.settings import ConfigError
@@ -63,7 +63,7 @@ class Route:
     repeat_interval: float
     quiet_hours: QuietHours | None
     continue_: bool = False
-    routes: tuple["Route", ...] = ()
+    routes: tuple[Route, ...] = ()
 
 
 _ROOT_DEFAULTS = Route("route", {}, (), (), 30.0, 300.0, 14400.0, None)

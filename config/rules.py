@@ -1,13 +1,13 @@
 """Escalation rules from TOML (config/escalation.toml), checked at start-up: every error names the
-file, the key and the fix. The engine (`streams/incidents.py`) only ever asks these objects."""
+file, the key and the fix. The engine (`streams/escalation/engine.py`) only ever asks these objects."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Mapping
 
 from config.files import read_toml
 from config.settings import CONFIG_DIR, ConfigError

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from config.addresses import DemoAddresses
@@ -110,7 +111,7 @@ class Settings:
     retention_interval_seconds: float = _env("retention_interval_seconds", "how often `redwall sink` applies retention", 3600.0)
 
 
-    # Limits on what comes in (streams/limits.py). Bodies are capped before they are read whole.
+    # Limits on what comes in (streams/http/limits.py). Bodies are capped before they are read whole.
     max_body_bytes: int = _env("max_body_bytes", "largest HTTP request body in bytes; a larger one gets 413", 262_144)
     device_rate_per_second: float = _env(
         "device_rate_per_second", "ingest requests one device may keep up per second (0: no limit); more get 429", 2.0)
@@ -161,7 +162,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, addresses: DemoAddresses | None = None,
-                 **overrides) -> "Settings":
+                 **overrides) -> Settings:
         """Read every setting from the environment; a bad value names the variable and the fix.
         `addresses`, the file a running demo leaves (config/addresses.py), fills in what the environment
         does not set; a stale one (its demo has stopped) is not read."""

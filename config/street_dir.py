@@ -17,7 +17,7 @@ from config.major_events import load_major_events
 from config.roster import load_roster
 from config.routing import load_routing
 from config.rules import load_rules
-from config.settings import ESCALATION_RULES, SAMPLE_GEOMETRY, ConfigError, CONFIG_DIR
+from config.settings import CONFIG_DIR, ESCALATION_RULES, SAMPLE_GEOMETRY, ConfigError
 from schemas import json
 
 TEMPLATES = CONFIG_DIR / "street"

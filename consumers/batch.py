@@ -8,9 +8,9 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -167,7 +167,7 @@ class BatchConsumer:
         if not records:
             return  # a batch with nothing this sink keeps: only its progress was recorded
         newest = max(datetime.fromisoformat(self.sink.event_time(r)) for r in records)
-        m.event_to_sink.labels(name).observe((datetime.now(timezone.utc) - newest).total_seconds())
+        m.event_to_sink.labels(name).observe((datetime.now(UTC) - newest).total_seconds())
 
 
 def backoff(attempt: int, cap: float = MAX_BACKOFF_SECONDS) -> float:

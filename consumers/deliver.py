@@ -11,11 +11,11 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from config.routing import Routing, load_routing
 from config.kafka_security import kafka_options
+from config.routing import Routing, load_routing
 from config.settings import Settings
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
-from consumers.sinks import _loop_factory
+from consumers.sink import _loop_factory
 from sinks.delivery_log import DeliveryLog
 from sinks.migrate import prepare_schema
 from sinks.webhook import webhook

@@ -9,14 +9,14 @@ import base64
 import collections
 import dataclasses
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from config.routing import Channel, Routing
 from config.kafka_security import kafka_options
+from config.routing import Channel, Routing
 from config.settings import Settings
 from consumers.batch import backoff
 from consumers.routing import Notification, Router
@@ -202,7 +202,7 @@ class ChannelConsumer:
                 "reason": reason, "errors": errors, "source_topic": self.settings.topic_alerts, "partition": partition,
                 "offset": offset, "key_b64": base64.b64encode(self.channel.name.encode()).decode(),
                 "value_b64": base64.b64encode(json.dumps(alert)).decode(),
-                "failed_at": datetime.now(timezone.utc).isoformat()})
+                "failed_at": datetime.now(UTC).isoformat()})
             await self.producer.send_and_wait(self.settings.topic_alerts_deadletter, json.dumps(letter),
                                               key=alert["id"].encode())
         if await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop) is None:

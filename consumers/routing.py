@@ -5,9 +5,9 @@ send_resolved: to a channel that was told of the firing twin). Time comes from a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
 from config.routing import Route, Routing, matches
 from streams.clock import Clock, SystemClock
@@ -149,7 +149,7 @@ class Router:
 
     def next_due(self) -> datetime | None:
         times = [g.flush_at for g in self.groups.values() if g.flush_at is not None]
-        return datetime.fromtimestamp(min(times), timezone.utc) if times else None
+        return datetime.fromtimestamp(min(times), UTC) if times else None
 
     def due(self) -> list[Notification]:
         now = self.clock.now()

@@ -5,11 +5,20 @@ console (served as JSON at /api/names) and the CLI all take them from this modul
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from schemas.records import ALERT_KINDS, CATEGORIES, INCIDENT_EVENTS, INCIDENT_STATUSES, LEVELS, PATROL_STATUSES, \
-    PRIORITIES, SEVERITIES, UNLOCATED
+from schemas.records import (
+    ALERT_KINDS,
+    CATEGORIES,
+    INCIDENT_EVENTS,
+    INCIDENT_STATUSES,
+    LEVELS,
+    PATROL_STATUSES,
+    PRIORITIES,
+    SEVERITIES,
+    UNLOCATED,
+)
 
 CATEGORY = {
     "sanitation": "环境卫生", "illegal_construction": "违法建设", "group_renting": "群租",
@@ -53,7 +62,7 @@ def names() -> dict[str, dict[str, str]]:
             "alert_kind": ALERT_KIND, "alert_status": ALERT_STATUS, "deadline": DEADLINE, "role": ROLE, "place": PLACE}
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone(name: str) -> ZoneInfo:
     """The time zone called `name` (an IANA name such as Asia/Shanghai); ValueError naming it if unknown."""
     try:

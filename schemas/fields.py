@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
-
 
 UNKNOWN = "(unknown)"
 # A refusal lists at most this many errors: a DeadLetter holds 100, and a client needs no more to see the pattern.
@@ -29,14 +28,14 @@ class FieldError(ValueError):
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "reason": self.reason}
 
-    def under(self, parent: str) -> "FieldError":
+    def under(self, parent: str) -> FieldError:
         """The same error seen from the enclosing object or array (paths are built only on failure)."""
         if not parent:
             return self
         return FieldError(f"{parent}.{self.field}" if self.field else parent, self.reason,
                           f"{parent}.{self.label}" if self.label else parent)
 
-    def each(self) -> list["FieldError"]:
+    def each(self) -> list[FieldError]:
         """Every error this one stands for: itself, or all of a FieldErrors."""
         return [self]
 
@@ -51,7 +50,7 @@ class FieldErrors(FieldError):
         self.errors = errors[:MAX_ERRORS]
         self.args = ("; ".join(f"{e.field}: {e.reason}" for e in self.errors),)  # str() names them all
 
-    def under(self, parent: str) -> "FieldErrors":
+    def under(self, parent: str) -> FieldErrors:
         return FieldErrors([e.under(parent) for e in self.errors])
 
     def each(self) -> list[FieldError]:
@@ -155,7 +154,7 @@ class Time(Field):
     """An instant as RFC 3339 text with an offset (`2026-11-28T09:30:00+08:00` or `...Z`), in years 2000..2099.
 
     The years are a sanity bound for every record, whatever its path (year 9999 plus a deadline
-    overflows); how far from now a phone's clock may be is checked at the HTTP edge (streams/limits.py).
+    overflows); how far from now a phone's clock may be is checked at the HTTP edge (streams/http/limits.py).
     """
 
     YEARS = (2000, 2099)
@@ -294,4 +293,4 @@ def _kind(value) -> str:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

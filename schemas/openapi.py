@@ -6,11 +6,18 @@ document, the validator and `redwall schemas export` cannot drift apart.
 
 from __future__ import annotations
 
-from schemas.records import (INCIDENT_EVENTS, INCIDENT_ID_PATTERN, FieldReport, IncidentAction, IncidentEvent, Record,
-                             ping_batch)
+from schemas.records import (
+    INCIDENT_EVENTS,
+    INCIDENT_ID_PATTERN,
+    FieldReport,
+    IncidentAction,
+    IncidentEvent,
+    Record,
+    ping_batch,
+)
 
 MAX_REPORTS_PER_REQUEST = 100
-# Filled in by the action view (streams/actions.py): the URL's incident, the token's dispatcher as actor,
+# Filled in by the action view (streams/http/actions.py): the URL's incident, the token's dispatcher as actor,
 # a fresh id and the time when absent; so a bare {action, reason} is usable.
 ACTION_DEFAULTED = ("id", "time", "incident", "actor")
 # What an action cannot be done without, beyond the fields every action needs: the view refuses it (422)
@@ -91,7 +98,7 @@ def _responses(accepted: dict, described: str, extra: dict | None = None, withou
 # A device proves itself by its bearer token, or by all three signature headers together.
 DEVICE_SECURITY = [{"deviceToken": []}, {"deviceId": [], "signatureTime": [], "signature": []}]
 
-# How a phone signs, and a worked example (also in the README; tests/streams/test_http_auth.py checks both
+# How a phone signs, and a worked example (also in the README; tests/streams/http/test_auth.py checks both
 # against the worker's own check). The key is the digest's 32 bytes: its 64-character hex is not the key.
 SIGNING = ("X-Redwall-Signature: sha256=<lowercase hex of HMAC-SHA256(key, timestamp + '.' + body)>, where key is "
            "the 32 raw bytes of SHA-256 over the token's UTF-8 bytes (the digest itself, not its hex form), timestamp "

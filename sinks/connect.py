@@ -14,7 +14,8 @@ import logging
 import socket
 import ssl
 import time
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 

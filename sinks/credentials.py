@@ -8,9 +8,9 @@ import contextlib
 import hashlib
 import re
 import secrets
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, Collection
 
 import asyncpg
 

@@ -71,7 +71,7 @@ runtime_major_events     r       raw   -        -        r
 # before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and the
 # unlocated queue, `latest_positions` to rebuild patrol state (never the position history), and the
 # incidents, their history, `sink_offsets` and `runtime_major_events` to rebuild its incidents
-# (streams/incident_rebuild.py).
+# (streams/escalation/rebuild.py).
 
 # Who may EXECUTE each function of the schema. The partition functions run as the owner (SECURITY DEFINER,
 # migration 0009), so the sink makes and drops days of `positions` without owning any table.

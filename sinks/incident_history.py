@@ -5,9 +5,9 @@ reports of the unlocated queue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Mapping
 
 import asyncpg
 

@@ -11,7 +11,7 @@ import asyncpg
 from schemas import json
 from schemas.records import UNLOCATED
 from sinks.incident_history import Progress, record_progress
-from sinks.postgres import _columns, _count, _text, transaction, _unnest_insert
+from sinks.postgres import _columns, _count, _text, _unnest_insert, transaction
 
 _INSERT_EVENTS = _unnest_insert("incident_events", [
     ("id", "text"), ("incident_id", "text"), ("seq", "int4"), ("kind", "text"), ("event_time", "timestamptz"),

@@ -3,9 +3,9 @@ a fix may be stored in, and creating a missing day's partition before the sink i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter
@@ -27,7 +27,7 @@ ORDER BY c.relname
 
 
 def utc_day(when: datetime) -> date:
-    return when.astimezone(timezone.utc).date()
+    return when.astimezone(UTC).date()
 
 
 def partition_name(day: date) -> str:
@@ -54,7 +54,7 @@ class Window:
     last: date
 
     @classmethod
-    def at(cls, now: datetime, retention_days: int, days_ahead: int) -> "Window":
+    def at(cls, now: datetime, retention_days: int, days_ahead: int) -> Window:
         # A day is expired once all of it is older than the retention: its end <= now - retention.
         return cls(utc_day(now - timedelta(days=retention_days)), utc_day(now + timedelta(days=days_ahead)))
 
@@ -70,7 +70,7 @@ class PositionHistory:
     retention_days: int = Settings.position_retention_days
     days_ahead: int = Settings.position_days_ahead
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     known: set[date] = field(default_factory=set)
 
     def __post_init__(self):
@@ -81,7 +81,7 @@ class PositionHistory:
             self.refused.labels(reason)
 
     @classmethod
-    def from_settings(cls, settings: Settings, registry: CollectorRegistry) -> "PositionHistory":
+    def from_settings(cls, settings: Settings, registry: CollectorRegistry) -> PositionHistory:
         return cls(settings.position_retention_days, settings.position_days_ahead, registry)
 
     def window(self) -> Window:

@@ -13,7 +13,7 @@ from config.major_events import MajorEvents, Period, load_major_events
 from config.roster import Roster, build_roster, load_roster
 from schemas import json
 from sinks.migrate import migrate
-from sinks.postgres import _columns, _count, transaction, _unnest_insert
+from sinks.postgres import _columns, _count, _unnest_insert, transaction
 
 ON_DUTY_STATUSES = ("unknown", "on_post", "off_post", "offline")
 

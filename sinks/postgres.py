@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import AsyncIterator, Sequence
 
 import asyncpg
 
@@ -102,7 +102,7 @@ class PostgresSink:
 
     @classmethod
     async def connect(cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60,
-                      history: PositionHistory | None = None) -> "PostgresSink":
+                      history: PositionHistory | None = None) -> PostgresSink:
         # min_size=0: connecting is lazy, so a database that is down surfaces as SinkUnavailable
         # on the first write instead of failing start-up.
         pool = await asyncpg.create_pool(

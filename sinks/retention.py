@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
@@ -44,13 +44,13 @@ class RetentionPolicy:
     dead_letter_days: int = Settings.dead_letter_retention_days
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RetentionPolicy":
+    def from_settings(cls, settings: Settings) -> RetentionPolicy:
         return cls(settings.position_retention_days, settings.position_days_ahead, settings.dead_letter_retention_days)
 
     def cutoffs(self, now: datetime) -> dict[str, datetime]:
         """Rows older than these go, per table. Position data goes by whole UTC day, like the partitions."""
         first_day = Window.at(now, self.position_days, self.days_ahead).first
-        positions = datetime.combine(first_day, time(), timezone.utc)
+        positions = datetime.combine(first_day, time(), UTC)
         return {"latest_positions": positions, "position_flags": positions, "patrol_events": positions,
                 "dead_letters": now - timedelta(days=self.dead_letter_days)}
 
@@ -76,7 +76,7 @@ class RetentionResult:
 async def apply_retention(conn: asyncpg.Connection, policy: RetentionPolicy, now: datetime | None = None,
                           *, dry_run: bool = False) -> RetentionResult:
     """One retention run on `conn` (outside a transaction). Repeating it changes nothing more."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if await conn.fetchval("SELECT to_regprocedure('positions_drop_partition(date)')") is None:
         raise NotMigrated("the database lacks the partitions of the position history or their functions "
                           "(migrations 0006, 0009): run `redwall migrate` first")
@@ -102,7 +102,7 @@ async def _drop_expired(conn: asyncpg.Connection, first_kept: date, result: Rete
             break
         # Counted before the drop, outside its lock: the sink stores no fix in an expired day. Through the
         # parent, and dropped by the owner's function: the sink's role owns no partition (sinks/grants.py).
-        start = datetime.combine(day, time(), timezone.utc)
+        start = datetime.combine(day, time(), UTC)
         rows = await conn.fetchval("SELECT count(*) FROM positions WHERE event_time >= $1 AND event_time < $2",
                                    start, start + timedelta(days=1))
         if not result.dry_run:

@@ -3,7 +3,6 @@ generic JSON signed with HMAC-SHA256, WeCom group robot markdown (企业微信),
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -59,7 +58,7 @@ class Webhook:
             async with self.session.post(url, data=body, headers=headers,
                                          timeout=aiohttp.ClientTimeout(total=self.channel.timeout)) as response:
                 payload = await response.read()
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             return Attempt("timeout", time.perf_counter() - started, None, f"no answer within {self.channel.timeout} s")
         except aiohttp.ClientError as exc:
             return Attempt("failed", time.perf_counter() - started, None, f"{type(exc).__name__}: {exc}")

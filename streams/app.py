@@ -18,12 +18,17 @@ from prometheus_client import CollectorRegistry
 from config.kafka_security import faust_credentials
 from config.settings import Settings
 from sinks.migrate import prepare_schema
-from streams import actions, agents, apidoc, broker_epoch, escalation, ingest, patrol
-from streams.consumer import HandledOnlyConsumer
+from streams import broker_epoch
 from streams.credentials import CredentialCache
-from streams.geofence import Geofencer, Topics
+from streams.escalation import agents as escalation
+from streams.faust_consumer import HandledOnlyConsumer
+from streams.geofence import agents
+from streams.geofence.geofencer import Geofencer, Topics
+from streams.geofence.registry import GridRegistry
+from streams.http import actions, ingest
+from streams.http import openapi as apidoc
 from streams.metrics import OpsListener, WorkerMetrics, install_faust_sensor
-from streams.registry import GridRegistry
+from streams.patrol import agents as patrol
 from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -85,7 +90,7 @@ def create_app(
     install_faust_sensor(app, metrics_registry)
     app.add_dependency(OpsListener(metrics_registry, settings.web_host, settings.worker_metrics_port))
     metrics = WorkerMetrics(metrics_registry)
-    # Commits only what an agent handled (streams/consumer.py), counting what it leaves to fetch again.
+    # Commits only what an agent handled (streams/faust_consumer.py), counting what it leaves to fetch again.
     app.transport.Consumer = HandledOnlyConsumer.counting(metrics)
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
     agents.install(app, geofencer, metrics, settings=settings, same_partitions=same_partitions)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import uuid
-from typing import Coroutine
+from collections.abc import Coroutine
 
 from aiokafka.errors import KafkaError
 

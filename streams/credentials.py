@@ -4,9 +4,10 @@ Postgres at start, kept fresh by LISTEN on the store's notifications, and reload
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -48,7 +49,7 @@ class CredentialCache:
               registry=registry).set_function(self.stale_seconds)
 
     @classmethod
-    def from_settings(cls, settings, registry: CollectorRegistry | None = None) -> "CredentialCache":
+    def from_settings(cls, settings, registry: CollectorRegistry | None = None) -> CredentialCache:
         return cls(lambda: asyncpg.connect(settings.database_dsn, timeout=10),
                    reload_seconds=settings.credentials_reload_seconds, registry=registry,
                    where=f"DATABASE_URL={masked(settings.database_url)}")
@@ -82,10 +83,8 @@ class CredentialCache:
         """Whether the first load is done within `timeout`; starts loading if nobody did yet."""
         if not self.ready:
             self.start()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._loaded.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
         return self.ready
 
     async def run(self) -> None:
@@ -117,7 +116,7 @@ class CredentialCache:
         while not closed.is_set():
             try:
                 await asyncio.wait_for(closed.wait(), self.reload_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await self.check()  # the fallback, should a notification ever be lost
         raise ConnectionResetError("the listening connection to Postgres closed")
 

@@ -51,7 +51,7 @@ class WorkerMetrics:
             buckets=(1, 10, 50, 100, 500, 1000, 5000),
             registry=registry,
         )
-        # streams/consumer.py: what the worker leaves uncommitted, to be fetched and handled again.
+        # streams/faust_consumer.py: what the worker leaves uncommitted, to be fetched and handled again.
         self.uncommitted = Counter(
             "redwall_records_left_uncommitted_total",
             "Records an agent was given but left uncommitted, to be fetched again: skipped in a rebalance, "

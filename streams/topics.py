@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -56,10 +57,8 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         if missing:
             new = [NewTopic(t, num_partitions=partitions or settings.partitions, replication_factor=1,
                             topic_configs=configs or {}) for t in missing]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created it between list and create
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created it between list and create
             log.info("created topics %s", ", ".join(missing))
         described = await admin.describe_topics(list(topics))
         return {t["topic"]: len(t["partitions"]) for t in described}

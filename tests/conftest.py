@@ -3,12 +3,9 @@ session, and settings pointing at them. Tests never mock Kafka or Postgres."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import asyncpg
@@ -16,25 +13,8 @@ import pytest
 
 from config.settings import Settings
 from sinks.migrate import migrate
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.topics import ensure_topics
-
-
-def own_topics(settings: Settings, run: str) -> dict[str, str]:
-    """Every topic setting renamed under `run`, for `dataclasses.replace`: a test with its own topics
-    sees no earlier test's records or committed offsets."""
-    return {f.name: f"{run}.{getattr(settings, f.name)}" for f in dataclasses.fields(settings)
-            if f.name.startswith("topic_")}
-
-
-async def eventually(check, limit: float, interval: float = 0.25):
-    """Await `check()` until it returns something truthy or `limit` seconds pass; its last answer."""
-    deadline = time.monotonic() + limit
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +52,10 @@ def settings(broker, database_url) -> Settings:
     return Settings.from_env(
         broker=broker.bootstrap, database_url=database_url, web_port=free_port(), worker_metrics_port=free_port(),
         sink_metrics_port=free_port(),
-        # Test data has fixed dates (tests/factories.py): the sinks must keep storing them for years.
+        # Test data has fixed dates (tests/support/factories.py): the sinks must keep storing them for years.
         position_retention_days=3650,
         # ... and the ingest API must take their event times for as long (its window is tested in
-        # tests/streams/test_limits.py and tests/integration/test_limits.py, which also test the
+        # tests/streams/http/test_limits.py and tests/integration/test_limits.py, which also test the
         # per-device rate limit, here off so tests may post as fast as they like).
         ingest_max_age_days=3650, device_rate_per_second=0.0,
     )

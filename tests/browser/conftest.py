@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 from config.settings import Settings
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 
 playwright_api = pytest.importorskip("playwright.async_api")
 

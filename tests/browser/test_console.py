@@ -6,22 +6,31 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from schemas.display import ALERT_KIND, ALERT_STATUS, CATEGORY, INCIDENT_STATUS, LEVEL, PATROL_STATUS, ROLE, \
-    SEVERITY, names
+from schemas.display import (
+    ALERT_KIND,
+    ALERT_STATUS,
+    CATEGORY,
+    INCIDENT_STATUS,
+    LEVEL,
+    PATROL_STATUS,
+    ROLE,
+    SEVERITY,
+    names,
+)
 from sinks.credentials import issue_dispatcher_token, revoke
 from tests.browser.conftest import C01, RUN, STREET, close, open_console, publish
-from tests.conftest import eventually
-from tests.factories import alert
+from tests.support.factories import alert
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-STATIC = Path(__file__).resolve().parents[2] / "streams" / "console_static"
+STATIC = Path(__file__).resolve().parents[2] / "consumers" / "console" / "static"
 
 
 async def test_the_console_loads_and_draws_the_71_grids(stack, browser):
@@ -74,7 +83,7 @@ async def test_an_alert_appears_within_two_seconds_in_chinese_and_street_time(st
     # The browser runs in New York; the street reads Beijing time (REDWALL_TIMEZONE), to the minute.
     page = await open_console(browser, stack.settings, stack.tokens["street"], timezone_id="America/New_York")
     await page.wait_for_selector("#link.live", timeout=5_000)
-    when = datetime(2026, 12, 6, 6, 22, 41, tzinfo=timezone.utc)  # 14:22 in Beijing, 01:22 in New York
+    when = datetime(2026, 12, 6, 6, 22, 41, tzinfo=UTC)  # 14:22 in Beijing, 01:22 in New York
     new = alert(f"console-{RUN}", event_time=when, kind="deadline_breached", level="street",
                 title={"zh": "街道督办：安全隐患", "en": f"Escalated {RUN}"})
     started = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -14,16 +14,16 @@ import pytest
 from schemas.display import CATEGORY, DEADLINE, INCIDENT_EVENT, INCIDENT_STATUS, LEVEL, PLACE, ROLE
 from schemas.records import UNLOCATED
 from sinks.postgres import PostgresSink
-from streams.incident_state import incident_id
-from streams.processes import RedwallProcess
+from streams.demo.processes import RedwallProcess
+from streams.escalation.state import incident_id
 from streams.topics import ensure_topics
 from tests.browser.conftest import ARTIFACTS, RUN, STREET, close, console_settings, open_console, publish
-from tests.conftest import eventually
-from tests.factories import alert, oracle_place, random_point, report
+from tests.support.factories import alert, oracle_place, random_point, report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-PAGE_ROWS = 50  # console_static/incidents.js
+PAGE_ROWS = 50  # console/static/incidents.js
 SCREENS = ({"width": 1920, "height": 1080}, {"width": 1600, "height": 1000})
 
 
@@ -34,7 +34,7 @@ async def file_report(stack, rng, **changes) -> tuple[dict, str]:
     from sinks.credentials import issue_device_token
 
     filed = report(rng, f"console-dev-{RUN}-{rng.getrandbits(16):04x}", location={"lat": lat, "lng": lng, "accuracy": 5.0},
-                   event_time=datetime.now(timezone.utc).isoformat(), **changes)
+                   event_time=datetime.now(UTC).isoformat(), **changes)
     device = await issue_device_token(stack.settings.database_url, filed["device"])
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {device}"}) as http:
         url = f"http://{stack.settings.web_host}:{stack.settings.web_port}/v1/reports"
@@ -176,7 +176,7 @@ async def loaded_console(settings, stack, tmp_path_factory):
     load = console_settings(stack.settings, topic_incidents=f"load-incidents-{RUN}", topic_patrol=f"load-patrol-{RUN}",
                             topic_alerts=f"load-alerts-{RUN}")
     await ensure_topics(load, (load.topic_incidents, load.topic_patrol, load.topic_alerts))
-    rng, now = random.Random(5), datetime.now(timezone.utc)
+    rng, now = random.Random(5), datetime.now(UTC)
     devices = [f"load-{RUN}-{i:04d}" for i in range(2000)]
     sink = await PostgresSink.connect(settings.database_url)
     try:
@@ -241,7 +241,7 @@ async def test_overdue_incidents_come_first_marked_and_every_one_is_reachable(lo
     load, incidents, now = loaded_console
     page = await open_console(browser, load, stack.tokens["street"])
     await page.wait_for_function("() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000)
-    checked = datetime.now(timezone.utc)
+    checked = datetime.now(UTC)
     overdue = {e["incident"] for e in incidents if overdue_since(e, checked)}
     located = [e for e in incidents if e["community"] != UNLOCATED]
     counts = await page.eval_on_selector_all("#tabs button", "bs => Object.fromEntries(bs.map(b => "
@@ -293,7 +293,7 @@ async def test_devices_never_share_a_colour_with_incidents(loaded_console, stack
     levels = {code: colour for kind, code, colour in chips if kind == "level"}
     assert set(devices) == {"on_post", "off_post", "offline", "off_duty", "unknown"} and len(levels) == 4
     # The pair that was confused (unknown #42a5f5, grid level #29b6f6) is 30 apart in RGB; twice that is the floor.
-    close_pairs = [(d, l, round(distance(dc, lc))) for d, dc in devices.items() for l, lc in levels.items()
+    close_pairs = [(d, lv, round(distance(dc, lc))) for d, dc in devices.items() for lv, lc in levels.items()
                    if distance(dc, lc) < 60]
     assert close_pairs == []
     await close(page)

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from consumers.console.auth import PUBLIC
+from consumers.console.sessions import COOKIE, CSRF_HEADER
 from schemas.display import ROLE
 from sinks.credentials import issue_dispatcher_token, revoke
-from streams.console_auth import PUBLIC
-from streams.console_sessions import COOKIE, CSRF_HEADER
 from tests.browser.conftest import RUN, close, open_console, sign_in_link, watch_errors
 from tests.ops.test_console_routes import DOCUMENTED
 
@@ -251,5 +251,5 @@ async def test_no_token_reaches_any_log(stack, browser, broker, settings, pg):
     leaks = [(path.name, role) for path in logs for role, token in tokens.items()
              if token in path.read_text(errors="replace")]
     print(f"\nsearched {len(logs)} logs ({sum(p.stat().st_size for p in logs) / 1024:.0f} KiB) for "
-          f"{len(tokens)} tokens at {datetime.now(timezone.utc):%H:%M:%S}")
+          f"{len(tokens)} tokens at {datetime.now(UTC):%H:%M:%S}")
     assert leaks == []

@@ -27,13 +27,13 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from config.kafka_security import faust_credentials, kafka_options
 from config.settings import ConfigError, Settings
 from schemas import json
-from streams.embedded import EmbeddedBroker, free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import EmbeddedBroker, free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, produce_records, read_topic
-from tests import factories
-from tests.config.sasl_front import SaslFront
 from tests.config.tls_proxy import TlsProxy
-from tests.conftest import eventually
+from tests.support import factories
+from tests.support.sasl_front import SaslFront
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,7 +171,7 @@ async def test_sasl_scram_reaches_the_broker_and_plaintext_is_refused(tmp_path, 
         sasl = Settings.from_env({}, broker=broker.bootstrap, kafka_security_protocol="SASL_PLAINTEXT",
                                  kafka_sasl_mechanism="SCRAM-SHA-512", kafka_username="redwall", kafka_password="x")
         producer = AIOKafkaProducer(**kafka_options(sasl), request_timeout_ms=3000)
-        with pytest.raises(Exception):  # aiokafka cannot parse a SCRAM error answer (KeyError 'v')
+        with pytest.raises(Exception):  # noqa: B017 -- aiokafka cannot parse a SCRAM error answer (KeyError 'v')
             await producer.start()
         await producer.stop()
     # The broker ran the SCRAM-SHA-512 exchange for user "redwall" and answered as RFC 5802 says.
@@ -207,7 +207,7 @@ def test_every_kafka_client_in_the_code_takes_the_security_settings():
 
 @pytest.fixture(scope="module")
 async def sasl_broker(tmp_path_factory):
-    """Tansu behind a SASL/PLAIN front (tests/config/sasl_front.py) that takes user `redwall` only."""
+    """Tansu behind a SASL/PLAIN front (tests/support/sasl_front.py) that takes user `redwall` only."""
     front_port = free_port()
     with EmbeddedBroker(tmp_path_factory.mktemp("tansu-sasl"), advertised_port=front_port) as broker:
         front = await SaslFront(front_port, broker.port, "redwall", SASL_PASSWORD).start()

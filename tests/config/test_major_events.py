@@ -1,6 +1,6 @@
 """Major-event periods: which are in force, the tightest deadline factor, and clear config errors."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,9 +32,9 @@ def test_sample_file_loads():
 
 def test_active_periods_and_tightest_factor(tmp_path):
     events = load(tmp_path, GOOD)
-    inside = datetime(2027, 3, 5, tzinfo=timezone.utc)
+    inside = datetime(2027, 3, 5, tzinfo=UTC)
     assert events.deadline_factor(inside) == 0.5
-    assert events.deadline_factor(datetime(2027, 4, 1, tzinfo=timezone.utc)) == 1.0
+    assert events.deadline_factor(datetime(2027, 4, 1, tzinfo=UTC)) == 1.0
     assert events.active(inside)[0].required_on_post("c01-g01") == 3
     assert events.active(inside)[0].required_on_post("c05-g02") == 1
     switched_on = Period("cli", "from the CLI", inside, inside.replace(day=6), deadline_factor=0.25)

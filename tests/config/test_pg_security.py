@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from config.settings import ConfigError, Settings
-from tests.config.tls_postgres import TlsPostgres, debian_bindir
+from tests.support.tls_postgres import TlsPostgres, debian_bindir
 
 
 @pytest.fixture(scope="module")
@@ -116,4 +116,4 @@ def test_a_password_file_needs_a_user_in_the_url(tmp_path):
     secret.write_text("x")
     settings = Settings.from_env({}, database_url="postgresql://db:5432/redwall", pg_password_file=str(secret))
     with pytest.raises(ConfigError, match="needs a user in DATABASE_URL"):
-        settings.database_dsn
+        _ = settings.database_dsn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,8 +40,8 @@ def test_sample_roster_matches_the_simulated_devices():
 
 def test_duty_follows_local_shift_times_including_overnight():
     roster = load_roster(SAMPLE_ROSTER, GRIDS)
-    nine_local = datetime(2027, 3, 5, 1, 0, tzinfo=timezone.utc)  # 09:00 in Beijing
-    eleven_pm_local = datetime(2027, 3, 5, 15, 0, tzinfo=timezone.utc)
+    nine_local = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    eleven_pm_local = datetime(2027, 3, 5, 15, 0, tzinfo=UTC)
     assert roster.on_duty("dev-0001", nine_local)
     assert not roster.on_duty("dev-0001", eleven_pm_local)
     assert roster.on_duty("dev-0010", eleven_pm_local)  # day and night shifts

@@ -54,7 +54,7 @@ def test_every_failing_check_names_a_real_variable():
 
 
 def test_the_console_reaches_the_worker_it_is_told_of_or_the_one_on_its_host():
-    from streams.console_actions import worker_url
+    from consumers.console.actions import worker_url
 
     assert worker_url(Settings.from_env({"REDWALL_WEB_PORT": "7001"})) == "http://127.0.0.1:7001"
     assert worker_url(Settings.from_env({"REDWALL_WORKER_URL": "http://worker:6066/"})) == "http://worker:6066"

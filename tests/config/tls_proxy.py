@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from tests.config.pki import Pki
+from tests.support.pki import Pki
 
 
 class TlsProxy:
@@ -26,7 +26,7 @@ class TlsProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task] = set()
 
-    async def start(self) -> "TlsProxy":
+    async def start(self) -> TlsProxy:
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port, ssl=self.context)
         return self
 

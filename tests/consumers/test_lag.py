@@ -27,7 +27,7 @@ async def test_lag_per_group_topic_and_partition(settings):
     producer = AIOKafkaProducer(bootstrap_servers=settings.broker)
     await producer.start()
     try:
-        for i in range(10):  # one batch each, so Tansu's end offset is exact here
+        for _i in range(10):  # one batch each, so Tansu's end offset is exact here
             await producer.send_and_wait(settings.topic_alerts, b"x", partition=0)
     finally:
         await producer.stop()

@@ -3,7 +3,7 @@ quiet hours and replays."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from config.routing import load_routing
 from consumers.routing import Router
 from streams.clock import ManualClock
-from tests.factories import alert
+from tests.support.factories import alert
 
 ROUTING = """
 utc_offset = "+08:00"
@@ -49,7 +49,7 @@ target = { level = ["community"] }
 equal = ["incident"]
 """
 
-NOON_BEIJING = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)  # 12:00 at +08:00
+NOON_BEIJING = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)  # 12:00 at +08:00
 
 
 @pytest.fixture
@@ -161,14 +161,14 @@ def test_channels_follow_the_tree_with_continue(routing):
 
 
 def test_quiet_hours_hold_notices_except_top_priority(routing):
-    night = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)  # 23:00 in Beijing
+    night = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
     r, clock = router(routing, start=night)
     r.offer(at(clock, "n1", priority="normal"))
     r.offer(at(clock, "n2", priority="top", community="c01"))
     clock.advance(30)
     assert ids(r.due()) == [["n2"]]
     assert r.pending() == {"n1"}
-    morning = datetime(2026, 11, 28, 23, 0, tzinfo=timezone.utc)  # 07:00 in Beijing
+    morning = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)  # 07:00 in Beijing
     assert r.next_due() == morning
     clock.set(morning - timedelta(seconds=1))
     assert r.due() == []
@@ -177,7 +177,7 @@ def test_quiet_hours_hold_notices_except_top_priority(routing):
 
 
 def test_quiet_hours_can_be_switched_off_per_route(routing):
-    night = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
+    night = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
     centre, clock = router(routing, "centre", start=night)
     centre.offer(at(clock, "s1", level="street", priority="normal"))
     assert ids(centre.due()) == [["s1"]]

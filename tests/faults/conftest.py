@@ -16,10 +16,10 @@ import pytest
 from config.settings import Settings
 from sinks.migrate import migrate_and_seed
 from sinks.patrol import load_roster_files
-from streams.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
-from tests.conftest import own_topics
+from tests.support.topics import own_topics
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -8,7 +8,7 @@ import asyncio
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -17,9 +17,9 @@ from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES
 from streams.clock import stopped_within
-from streams.registry import GridRegistry
-from streams.simulator import FieldSimulator, device_tokens
-from tests import factories
+from streams.demo.simulator import FieldSimulator, device_tokens
+from streams.geofence.registry import GridRegistry
+from tests.support import factories
 
 
 @dataclass
@@ -73,7 +73,7 @@ class KafkaDevices:
         run = uuid.uuid4().hex[:6]
         self.devices = [(f"kc-{run}-{i:03d}", factories.random_point(self.rng)) for i in range(devices)]
         self.pings, self.interval, self.report_share = pings, interval, report_share
-        self.start = datetime.now(timezone.utc)
+        self.start = datetime.now(UTC)
         self.sent = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -98,7 +98,7 @@ class KafkaDevices:
             report = {"id": str(uuid.UUID(int=self.rng.getrandbits(128))), "device": name,
                       "category": self.rng.choice(CATEGORIES), "severity": self.rng.choice(["low", "medium", "high"]),
                       "text": "巡查发现 / patrol finding", "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
-                      "event_time": datetime.now(timezone.utc).isoformat()}
+                      "event_time": datetime.now(UTC).isoformat()}
             await self._send(producer, self.settings.topic_reports, name, report, self.accepted.add_report)
 
     @staticmethod

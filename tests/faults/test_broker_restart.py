@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from streams.broker_epoch import EXIT_BROKER_LOST
-from streams.processes import Supervisor
+from streams.demo.processes import Supervisor
 from tests.faults.checks import everything_stored, explain_missing, stored_pings
-from tests.conftest import eventually
 from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ async def load(settings, url: str, accepted: Accepted, seconds: float) -> None:
 
 async def test_broker_restart_empty_processes_restart_by_themselves(fault_broker, fault_settings, processes, fault_pg):
     s = fault_settings
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     before, after = Accepted(), Accepted()
     await processes.start()
     supervisor = Supervisor({"worker": processes.worker, "sink": processes.sink, "deliver": processes.deliver})

@@ -7,17 +7,17 @@ import asyncio
 import re
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from consumers.sinks import GROUP_PREFIX
+from consumers.sink import GROUP_PREFIX
 from tests.faults.checks import everything_stored, explain_missing
-from tests.conftest import eventually
 from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def retry_delays(log: str) -> dict[str, list[float]]:
 
 async def test_postgres_away_for_30_seconds_under_load(fault_settings, processes, fault_postgres):
     s = fault_settings
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     accepted, stop = Accepted(), asyncio.Event()
     await processes.start("worker", "sink")
     simulator = RecordingSimulator(s, processes.ingest_url, accepted, devices=40)

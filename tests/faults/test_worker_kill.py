@@ -6,17 +6,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from schemas import json
 from streams.topics import read_topic
 from tests.faults.checks import everything_stored, explain_missing, ids_on_topic
-from tests.conftest import eventually
 from tests.faults.conftest import routing
 from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
-from tests.receiver import start_receiver
+from tests.support.receiver import start_receiver
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ async def test_worker_killed_under_load_loses_nothing(fault_settings, processes,
     s = fault_settings
     receiver, runner = await start_receiver(s.webhook_secret)
     s.routing_path.write_text(routing({"fault": receiver.url("/json/fault")}))
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     accepted, stop = Accepted(), asyncio.Event()
     try:
         await processes.start()

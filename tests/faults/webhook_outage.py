@@ -17,13 +17,13 @@ import asyncpg
 
 from config.settings import Settings
 from schemas import json
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
-from tests.factories import alert
 from tests.faults.conftest import routing
-from tests.receiver import ids_in, start_receiver
 from tests.sinks.test_webhook import publish
+from tests.support.factories import alert
+from tests.support.receiver import ids_in, start_receiver
 
 OUTAGE = 120.0
 ALERTS = 12
@@ -58,7 +58,7 @@ class WebhookOutage:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._main, name="webhook-outage", daemon=True)
 
-    def start(self) -> "WebhookOutage":
+    def start(self) -> WebhookOutage:
         self.thread.start()
         return self
 
@@ -77,7 +77,7 @@ class WebhookOutage:
     def _main(self) -> None:
         try:
             asyncio.run(self._scenario())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test, which raises it
+        except BaseException as exc:
             self.outcome.error = exc
 
     async def _scenario(self) -> None:

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from streams.embedded import free_port
-from tests.integration.conftest import Pipeline, running_pipeline
+from streams.demo.embedded import free_port
+from tests.support.pipeline import Pipeline, running_pipeline
 
 
 @pytest.fixture(scope="package")

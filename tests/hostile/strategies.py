@@ -8,7 +8,7 @@ which it is, so the tests know what must be refused and what must arrive.
 from __future__ import annotations
 
 import json as stdjson
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
@@ -27,12 +27,12 @@ hostile_text = st.text(max_size=300) | st.sampled_from([
     "Robert'); DROP TABLE incident_events;--", "\u202egnp.exe", "👩‍👩‍👧‍👦" * 50, "網格" * 2000,
 ])
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
-# Mostly near now: the ingest API refuses event times far from the server's clock (streams/limits.py).
+# Mostly near now: the ingest API refuses event times far from the server's clock (streams/http/limits.py).
 times = st.one_of(
-    st.timedeltas(timedelta(days=-2), timedelta(hours=1)).map(lambda d: (datetime.now(timezone.utc) + d).isoformat()),
+    st.timedeltas(timedelta(days=-2), timedelta(hours=1)).map(lambda d: (datetime.now(UTC) + d).isoformat()),
     st.datetimes(datetime(2000, 1, 2), datetime(2099, 12, 30), timezones=st.timezones()).map(datetime.isoformat),
     st.datetimes(timezones=st.timezones()).map(datetime.isoformat)) | st.sampled_from(
     ["2026-11-28T09:30:00+08:00", "2026-11-28T01:30:00Z", "0001-01-01T00:00:00+14:00",
@@ -127,4 +127,4 @@ def encode(value) -> bytes:
 
 def instant(text: str) -> datetime:
     """An RFC 3339 time as the UTC instant Postgres stores."""
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)

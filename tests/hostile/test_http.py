@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jsonschema
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from schemas.records import FieldReport, ping_batch
 from sinks.partitions import Window
-from tests import factories
-from tests import auth
 from tests.hostile import strategies
 from tests.hostile.strategies import encode
 from tests.integration.test_pipeline import wait_for
+from tests.support import auth, factories
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +107,7 @@ async def test_hypothesis_pings_never_5xx_and_accepted_ones_arrive(settings, api
     await asyncio.to_thread(fuzz, client, bodies(strategies.ping_batches(device)), lambda: guard_batch(rng, device))
     fixes = set()
     # The position history keeps only the days of its retention window (sinks/partitions.py).
-    window = Window.at(datetime.now(timezone.utc), settings.position_retention_days, settings.position_days_ahead)
+    window = Window.at(datetime.now(UTC), settings.position_retention_days, settings.position_days_ahead)
     for sent in client.accepted:
         batch = record.validate(strategies.stdjson.loads(sent["body"]))
         jsonschema.validate(batch, record.json_schema())

@@ -11,17 +11,22 @@ import zlib
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from schemas.openapi import document
 from schemas.records import INCIDENT_ID_PATTERN
-from tests import auth
 from tests.hostile.strategies import now
+from tests.support import auth
 
 pytestmark = pytest.mark.integration
 

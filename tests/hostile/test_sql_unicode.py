@@ -10,13 +10,12 @@ import aiohttp
 import pytest
 
 from schemas import json
-from streams.incidents import community_of
+from streams.escalation.engine import community_of
 from streams.topics import produce_records
-from tests import factories
-from tests import auth
 from tests.hostile.strategies import now
 from tests.hostile.test_topics import dead_letters, expect_dead_letters
 from tests.integration.test_pipeline import wait_for
+from tests.support import auth, factories
 
 pytestmark = pytest.mark.integration
 

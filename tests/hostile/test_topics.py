@@ -6,21 +6,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import FieldReport, IncidentAction, ping_batch
 from sinks.partitions import Window
-from streams.escalation import control_record
+from streams.escalation.agents import control_record
 from streams.topics import produce_records
-from tests import factories
 from tests.hostile import strategies
 from tests.hostile.strategies import encode
 from tests.integration.test_pipeline import dead_letters_from_topic, wait_for
+from tests.support import factories
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +133,7 @@ async def test_raw_pings_topic(settings, api, pg):
         == len(fixes)
     fuzzed = [record.decode(v) for v in hostile if valid(record.decode, v)]
     assert fuzzed  # near-valid batches that passed: each of their fixes in the retention window is stored
-    window = Window.at(datetime.now(timezone.utc), settings.position_retention_days, settings.position_days_ahead)
+    window = Window.at(datetime.now(UTC), settings.position_retention_days, settings.position_days_ahead)
     times = {t for b in fuzzed for t in map(strategies.instant, (p["time"] for p in b["pings"]))
              if window.first <= t.date() <= window.last}
     stored = await wait_for(pg, "SELECT count(DISTINCT event_time) FROM positions WHERE device_id = $1",

@@ -9,19 +9,20 @@ import dataclasses
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
-from streams.embedded import free_port
-from streams.incidents import incident_id
-from streams.processes import RedwallProcess
 from schemas import json
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
+from streams.escalation.engine import incident_id
 from streams.topics import ensure_topics, read_topic
-from tests.auth import device_headers, dispatcher_headers
-from tests.conftest import eventually, own_topics
-from tests.incident_factories import PLAIN, registry
+from tests.support.auth import device_headers, dispatcher_headers
+from tests.support.incident_factories import PLAIN, registry
+from tests.support.topics import own_topics
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ async def open_incident(http, worker: Worker, report_id: str) -> str:
     device = f"{RUN}-phone"
     report = {"id": report_id, "device": device, "category": "sanitation", "severity": "medium", "text": "满溢",
               "location": {"lat": PLAIN[0], "lng": PLAIN[1], "accuracy": 5.0},
-              "event_time": datetime.now(timezone.utc).isoformat()}
+              "event_time": datetime.now(UTC).isoformat()}
     async with http.post(f"{worker.url}/v1/reports", json=report,
                          headers=await device_headers(worker.settings, device)) as answer:
         assert answer.status == 202, await answer.text()

@@ -7,15 +7,15 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from schemas import json
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
-from tests.conftest import own_topics
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ async def test_a_hot_spot_is_advised_once_per_interval_across_a_kill_and_a_rebal
                             sink_metrics_port=free_port(), **own_topics(settings, run))
     other = dataclasses.replace(s, web_port=free_port())
     await ensure_topics(s)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     first = await hot_cell(pg, "c04-g02", now - timedelta(minutes=5))
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     a, b = RedwallProcess("worker", s, tmp_path / "a"), RedwallProcess("worker", other, tmp_path / "b")
@@ -61,7 +61,7 @@ async def test_a_hot_spot_is_advised_once_per_interval_across_a_kill_and_a_rebal
         a.start()
         b.start()  # two workers: partition 0 of the patrol topic moves while they join
         # The advisories go on after the restart (a new hot spot is advised), and the first is not repeated.
-        second = await hot_cell(pg, "c05-g01", datetime.now(timezone.utc) - timedelta(minutes=1))
+        second = await hot_cell(pg, "c05-g01", datetime.now(UTC) - timedelta(minutes=1))
         await until(lambda: advisories(s, second), 90, "an advisory after the restart")
         back = time.monotonic() - restarted
         await asyncio.sleep(5)  # several more looks by whoever owns partition 0 now

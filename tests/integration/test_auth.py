@@ -18,10 +18,10 @@ import pytest
 
 from schemas import json
 from sinks.credentials import issue_device_token, issue_dispatcher_token, revoke
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
-from tests import factories
-from tests.conftest import eventually
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
+from tests.support import factories
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -9,16 +9,17 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from datetime import UTC
 
 import pytest
 
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
-from streams.topics import ensure_topics
-from tests.factories import alert
-from tests.receiver import ids_in, start_receiver
 from config.routing import load_routing
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
+from streams.topics import ensure_topics
 from tests.sinks.test_webhook import deliver_until, publish
+from tests.support.factories import alert
+from tests.support.receiver import ids_in, start_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -125,9 +126,9 @@ async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowl
 
 async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grouping_and_restarts(settings, tmp_path, pg):
     """Seen: the clearance was on redwall.alerts.v1 but never posted to the webhook."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    from streams.coverage import PatrolAlerts
+    from streams.patrol.coverage import PatrolAlerts
 
     run = uuid.uuid4().hex[:8]
     settings = dataclasses.replace(settings, topic_alerts=f"clear-alerts-{run}", topic_incidents=f"clear-inc-{run}",
@@ -145,7 +146,7 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
     # Two off-post groups of one grid, as the worker raises them: one delivery group; the first clears.
     patrol = PatrolAlerts(timedelta(seconds=1), timedelta(seconds=1), lambda grid, when: 0,
                           lambda grid: ("xichangan", "c01"), "Asia/Shanghai")
-    now, grid = datetime.now(timezone.utc), f"c01-g{run}"
+    now, grid = datetime.now(UTC), f"c01-g{run}"
     s = lambda seconds: now + timedelta(seconds=seconds)  # noqa: E731
     patrol.status("d1", grid, "off_post", s(-20), s(-20))
     first = patrol.tick([grid], s(-18), s(-18))

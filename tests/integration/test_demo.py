@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from config.addresses import FILE_NAME
-from streams.embedded import free_port
-from streams.processes import settings_env
-from tests.conftest import own_topics
+from streams.demo.embedded import free_port
+from streams.demo.processes import settings_env
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 

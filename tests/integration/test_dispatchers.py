@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
-from streams.dispatch_desk import Desk, dispatcher_names
-from streams.dispatchers import Dispatchers, issue_tokens
-from tests import factories
-from tests.auth import device_headers
-from tests.conftest import eventually
+from streams.demo.dispatch_desk import Desk, dispatcher_names
+from streams.demo.dispatchers import Dispatchers, issue_tokens
+from tests.support import factories
+from tests.support.auth import device_headers
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ async def test_simulated_dispatchers_acknowledge_and_resolve_through_the_actions
     rng = random.Random(4242)
     device = f"desk{rng.randrange(10**6)}-dev"
     report = factories.report(rng, device, category="sanitation", severity="low",
-                              event_time=datetime.now(timezone.utc).isoformat())
+                              event_time=datetime.now(UTC).isoformat())
     async with aiohttp.ClientSession(headers=await device_headers(settings, device)) as http:
         async with http.post(f"{pipeline.url}/v1/reports", json=report) as resp:
             assert resp.status == 202

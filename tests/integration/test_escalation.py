@@ -21,17 +21,17 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from config.major_events import Period
-from consumers.sinks import run_sinks
+from consumers.sink import run_sinks
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
-from streams.control import broadcast, tick
-from streams.embedded import free_port
-from streams.incidents import incident_id
-from streams.processes import RedwallProcess, settings_env
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess, settings_env
+from streams.escalation.control import broadcast, tick
+from streams.escalation.engine import incident_id
 from streams.topics import ensure_topics, read_topic
-from tests import factories
-from tests.conftest import own_topics
-from tests.incident_factories import PLAIN, T0, ZONE, Model, action, located, nearby
+from tests.support import factories
+from tests.support.incident_factories import PLAIN, T0, ZONE, Model, action, located, nearby
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 

@@ -35,18 +35,19 @@ from sinks.incidents import IncidentSink
 from sinks.migrate import MIGRATIONS_DIR, migrate
 from streams.broker_epoch import broker_epoch
 from streams.clock import EventClock, ManualClock
-from streams.control import broadcast, tick
-from streams.embedded import EmbeddedBroker, free_port
-from streams.escalation import places_of
-from streams.incident_rebuild import History
-from streams.incidents import IncidentEngine, incident_id
-from streams.patrol import partition_of
-from streams.processes import RedwallProcess, settings_env
+from streams.demo.embedded import EmbeddedBroker, free_port
+from streams.demo.processes import RedwallProcess, settings_env
+from streams.escalation.agents import places_of
+from streams.escalation.control import broadcast, tick
+from streams.escalation.engine import IncidentEngine, incident_id
+from streams.escalation.rebuild import History
+from streams.patrol.agents import partition_of
 from streams.topics import ensure_topics, produce_records, read_topic
-from tests.conftest import eventually, own_topics
-from tests.factories import random_point
-from tests.incident_factories import PLAIN, T0, Model, action, located, nearby, registry
-from tests.sinks.scratch import scratch_schema
+from tests.support.factories import random_point
+from tests.support.incident_factories import PLAIN, T0, Model, action, located, nearby, registry
+from tests.support.scratch import scratch_schema
+from tests.support.topics import own_topics
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

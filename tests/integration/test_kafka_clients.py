@@ -13,8 +13,8 @@ import confluent_kafka
 import pytest
 
 from schemas import json
-from tests import factories
-from tests.conftest import eventually
+from tests.support import factories
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ SASL/PLAIN and REDWALL_KAFKA_PASSWORD_FILE, and are started before `redwall migr
 They wait; migrate, run as the owner, makes the roles; then a report goes in, an incident comes out, the
 rows are in PostgreSQL, the alert reaches a webhook and the console reads the incident.
 
-Kafka is the embedded Tansu behind tests/config/sasl_front.py, which checks every client's login (Tansu
-itself cannot hold a SASL user); PostgreSQL is Debian's, as tests/sinks/roles_postgres.py sets it up."""
+Kafka is the embedded Tansu behind tests/support/sasl_front.py, which checks every client's login (Tansu
+itself cannot hold a SASL user); PostgreSQL is Debian's, as tests/support/roles_postgres.py sets it up."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import random
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -22,14 +22,14 @@ import asyncpg
 import pytest
 
 from sinks.credentials import issue_device_token, issue_dispatcher_token
-from streams.embedded import EmbeddedBroker, free_port
-from streams.processes import RedwallProcess, settings_env
-from tests import factories
-from tests.config.pki import make_pki
-from tests.config.sasl_front import SaslFront
-from tests.conftest import eventually
-from tests.receiver import start_receiver
-from tests.sinks.roles_postgres import Deployment
+from streams.demo.embedded import EmbeddedBroker, free_port
+from streams.demo.processes import RedwallProcess, settings_env
+from tests.support import factories
+from tests.support.pki import make_pki
+from tests.support.receiver import start_receiver
+from tests.support.roles_postgres import Deployment
+from tests.support.sasl_front import SaslFront
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ async def check_pipeline(deployment, receiver) -> None:
     device, dispatcher = "dev-lp-1", "lp-street"
     device_token = await issue_device_token(owner_dsn, device)  # credentials are the owner's to issue
     dispatcher_token = await issue_dispatcher_token(owner_dsn, dispatcher, "street")
-    report = factories.report(random.Random(9), device, event_time=datetime.now(timezone.utc).isoformat())
+    report = factories.report(random.Random(9), device, event_time=datetime.now(UTC).isoformat())
     async with aiohttp.ClientSession() as http:
         async def accepted():
             async with http.post(f"http://127.0.0.1:{WEB_PORT}/v1/reports", json=report,

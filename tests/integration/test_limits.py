@@ -7,19 +7,19 @@ import asyncio
 import dataclasses
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 
 from schemas import json
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import read_topic
-from tests import factories
-from tests.auth import device_headers
-from tests.conftest import own_topics
 from tests.ops.test_promtool import promtool
+from tests.support import factories
+from tests.support.auth import device_headers
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def metrics_url(settings) -> str:
 
 
 def fresh_batch(device: str, n: int, start: datetime | None = None) -> dict:
-    start = start or datetime.now(timezone.utc)
+    start = start or datetime.now(UTC)
     return {"device": device, "pings": [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0,
                                          "time": (start + timedelta(seconds=i)).isoformat()} for i in range(n)]}
 
@@ -101,7 +101,7 @@ async def test_more_pings_than_a_batch_may_carry_is_a_422_naming_pings(limited):
 async def test_a_device_over_its_rate_gets_429_and_nothing_of_it_is_produced(limited):
     device, other = f"{RUN}-fast", f"{RUN}-calm"
     auth, other_auth = await device_headers(limited, device), await device_headers(limited, other)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     batches = [fresh_batch(device, 2, start + timedelta(seconds=10 * k)) for k in range(5)]
     async with aiohttp.ClientSession() as http:
         answers = [await post(http, limited, "/v1/pings", b, auth) for b in batches[:4]]
@@ -123,8 +123,8 @@ async def test_a_device_over_its_rate_gets_429_and_nothing_of_it_is_produced(lim
 async def test_event_times_far_from_now_are_refused(limited):
     device = f"{RUN}-clock"
     auth = await device_headers(limited, device)
-    future = fresh_batch(device, 2, datetime.now(timezone.utc) + timedelta(hours=2))
-    old = factories.report(random.Random(1), device, event_time=(datetime.now(timezone.utc) - timedelta(days=40)).isoformat())
+    future = fresh_batch(device, 2, datetime.now(UTC) + timedelta(hours=2))
+    old = factories.report(random.Random(1), device, event_time=(datetime.now(UTC) - timedelta(days=40)).isoformat())
     async with aiohttp.ClientSession() as http:
         status, _, answer = await post(http, limited, "/v1/pings", future, auth)
         assert status == 422 and answer["errors"][0]["field"] == "pings.0.time"
@@ -141,7 +141,7 @@ async def test_one_refusal_names_every_wrong_field_and_counts_each_field_once(li
     batch = fresh_batch(device, 5)
     batch["pings"][0]["lat"], batch["pings"][1]["lat"] = 91, -91
     del batch["pings"][2]["accuracy"]
-    batch["pings"][3]["time"] = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()  # well formed, too late
+    batch["pings"][3]["time"] = (datetime.now(UTC) + timedelta(hours=2)).isoformat()  # well formed, too late
     before = await rejected(limited)
     async with aiohttp.ClientSession() as http:
         status, _, answer = await post(http, limited, "/v1/pings", batch, auth)

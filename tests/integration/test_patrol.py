@@ -26,10 +26,10 @@ from shapely.geometry import Point, shape
 from config.settings import SAMPLE_GEOMETRY
 from schemas import json
 from sinks.patrol import latest_positions
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
-from tests.conftest import own_topics
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
             await until(lambda: metric(url, "redwall_patrol_pings_total") >= sent, what=f"minutes to {last} processed")
         except TimeoutError:
             text = urllib.request.urlopen(url, timeout=5).read().decode()
-            print("\n".join(l for l in text.splitlines() if l.startswith(("redwall_patrol", "redwall_events"))), sent)
+            print("\n".join(line for line in text.splitlines() if line.startswith(("redwall_patrol", "redwall_events"))), sent)
             raise
 
     try:

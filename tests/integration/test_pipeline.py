@@ -14,8 +14,8 @@ import pytest
 from schemas import json
 from sinks.credentials import issue_device_token
 from streams.topics import produce_records, read_topic
-from tests import factories
-from tests.auth import device_headers
+from tests.support import factories
+from tests.support.auth import device_headers
 
 pytestmark = pytest.mark.integration
 

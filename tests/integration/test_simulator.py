@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from streams.processes import settings_env
-from streams.registry import GridRegistry
-from streams.simulator import FieldSimulator
+from streams.demo.processes import settings_env
+from streams.demo.simulator import FieldSimulator
+from streams.geofence.registry import GridRegistry
 from streams.topics import count_records, ensure_topics
-from tests.conftest import own_topics
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 

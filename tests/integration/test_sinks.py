@@ -10,7 +10,7 @@ import dataclasses
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -21,18 +21,18 @@ from prometheus_client import CollectorRegistry
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY
 from consumers.batch import BatchConsumer, SinkMetrics
-from consumers.sinks import batch_sinks, run_sinks
+from consumers.sink import batch_sinks, run_sinks
 from schemas import json
 from schemas.records import DeadLetter, LocatedReport, PositionBatch
 from sinks.migrate import MIGRATIONS_DIR, SchemaTooNew, migrate
 from sinks.postgres import PostgresSink, SinkUnavailable, seed_places
-from streams.embedded import free_port
+from streams.demo.embedded import free_port
 from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
 # In the past, so every fix may become a latest position.
-T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 def at(second: int) -> datetime:

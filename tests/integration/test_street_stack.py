@@ -17,10 +17,10 @@ import pytest
 from config.street_dir import FILES, init_street
 from schemas import json
 from sinks.migrate import migrate
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
-from tests.conftest import own_topics
+from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 

@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 from config.settings import Settings
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
-from tests.conftest import own_topics
-from tests.integration.conftest import Pipeline, running_pipeline
+from tests.support.pipeline import Pipeline, running_pipeline
+from tests.support.topics import own_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "config" / "prometheus" / "rules.yml"
@@ -57,7 +57,7 @@ def start_prometheus(config: dict, work: Path) -> tuple[subprocess.Popen, str]:
         pytest.fail("prometheus is not installed: apt-get install prometheus (see .ci/run)")
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    log = open(work / "prometheus.log", "wb")
+    log = open(work / "prometheus.log", "wb")  # noqa: SIM115 -- the server's stdout for its whole life
     proc = subprocess.Popen(
         [binary, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}"],

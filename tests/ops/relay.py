@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from streams.embedded import free_port
+from streams.demo.embedded import free_port
 
 
 class Relay:
@@ -19,7 +20,7 @@ class Relay:
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
 
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
         return self
@@ -75,7 +76,5 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         pass
     finally:
         for sock in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

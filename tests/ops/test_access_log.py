@@ -10,8 +10,8 @@ import uuid
 import aiohttp
 
 from config.settings import Settings
+from streams.demo.processes import RedwallProcess
 from streams.ports import free_port, port_is_free
-from streams.processes import RedwallProcess
 
 
 async def test_the_inbox_logs_no_query_string_referer_or_authorization(tmp_path):

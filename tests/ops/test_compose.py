@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from config.settings import Settings
-from streams.cli import build_parser
+from streams.cli.main import build_parser
 from tests.ops.conftest import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -304,7 +304,8 @@ def test_grafana_provisions_the_data_sources_and_dashboards_the_panels_use(compo
 def test_dockerfile_copies_every_package_and_the_image_gets_no_street_file_and_no_secret():
     import tomllib
 
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = [pattern.rstrip("*") for pattern in found["include"]]
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in packages:
         assert f"COPY {package} {package}" in dockerfile, package

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from tests.ops.relay import Relay, relayed_url
 
 

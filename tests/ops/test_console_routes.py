@@ -4,8 +4,8 @@ here (and in the README) fails this test, as does one documented but gone."""
 from __future__ import annotations
 
 from config.settings import Settings
-from sinks.console import ConsoleFeed
-from streams.console import create_console
+from consumers.console.app import create_console
+from consumers.console.feed import ConsoleFeed
 
 # method, path: the console's routes as the README lists them (HEAD comes with every GET).
 DOCUMENTED = {
@@ -14,7 +14,7 @@ DOCUMENTED = {
     ("GET", "/favicon.ico"), ("GET", "/metrics"), ("GET", "/healthz"),
     ("GET", "/api/names"), ("GET", "/api/geometry"), ("GET", "/api/snapshot"), ("GET", "/api/events"),
     ("GET", "/api/incidents/{incident}"), ("POST", "/api/incidents/{incident}/actions"),
-    ("GET", "/static"),  # the page's own files, console_static/
+    ("GET", "/static"),  # the page's own files, console/static/
 }
 
 

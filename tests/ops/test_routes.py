@@ -17,10 +17,10 @@ from prometheus_client import CollectorRegistry
 from schemas.openapi import document
 from streams import ops_http
 from streams.app import create_app
-from streams.embedded import free_port
-from streams.processes import RedwallProcess
-from streams.registry import GridRegistry
-from tests.integration.conftest import running_pipeline
+from streams.demo.embedded import free_port
+from streams.demo.processes import RedwallProcess
+from streams.geofence.registry import GridRegistry
+from tests.support.pipeline import running_pipeline
 
 # Served on the public port beside the document's own paths: the document itself.
 PUBLIC = {("GET", "/openapi.json")}

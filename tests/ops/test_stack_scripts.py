@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import free_port
-from tests.config.tls_postgres import debian_bindir
+from streams.demo.embedded import free_port
 from tests.ops.conftest import ROOT
+from tests.support.tls_postgres import debian_bindir
 
 MAKE_SECRETS = ROOT / "config" / "postgres" / "make-secrets.sh"
 AWKWARD = "it's a \\ \"quoted\" $HOME pass 密码"

@@ -1,6 +1,6 @@
 """What people read: one set of Chinese names, and times in the street's zone to the minute."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -8,7 +8,7 @@ from schemas import display
 
 
 def test_times_are_shown_in_the_streets_zone_to_the_minute():
-    utc = datetime(2026, 12, 5, 22, 22, 27, 75807, tzinfo=timezone.utc)
+    utc = datetime(2026, 12, 5, 22, 22, 27, 75807, tzinfo=UTC)
     assert display.local_minute(utc, "Asia/Shanghai") == "2026-12-06 06:22"
     assert display.local_minute("2026-12-05T22:22:27.075807+00:00", "Asia/Shanghai") == "2026-12-06 06:22"
     assert display.local_minute(utc, "Europe/London") == "2026-12-05 22:22"

@@ -7,7 +7,7 @@ from schemas import json
 from schemas.export import export
 from schemas.openapi import ACTION_DEFAULTED, ACTION_NEEDS, MAX_REPORTS_PER_REQUEST, document
 from schemas.records import FieldReport, IncidentAction, ping_batch
-from streams import ingest
+from streams.http import ingest
 
 
 def without_meta(schema: dict) -> dict:

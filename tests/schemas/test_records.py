@@ -1,10 +1,13 @@
 """Record validation names the field and the reason; the exported JSON Schema agrees with it."""
 
+import contextlib
 import time
 
 import jsonschema
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from schemas import json
 from schemas.export import export
@@ -114,10 +117,8 @@ def test_validating_a_valid_ping_batch_costs_what_it_did():
         best = float("inf")
         for _ in range(rounds):
             started = time.perf_counter()
-            try:
+            with contextlib.suppress(FieldError):
                 PingBatch.validate(value)
-            except FieldError:
-                pass
             best = min(best, time.perf_counter() - started)
         return best * 1e6
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded import EmbeddedBroker, free_port
-from streams.processes import RedwallProcess
-from tests.config.pki import make_pki
-from tests.config.tls_postgres import TlsPostgres, debian_bindir
+from streams.demo.embedded import EmbeddedBroker, free_port
+from streams.demo.processes import RedwallProcess
+from tests.support.pki import make_pki
+from tests.support.tls_postgres import TlsPostgres, debian_bindir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,7 @@ import uuid
 import asyncpg
 import pytest
 
-from sinks.credentials import (CredentialError, check, issue, issue_device_token, listing, load_all, revoke,
-                               token_hash)
+from sinks.credentials import CredentialError, check, issue, issue_device_token, listing, load_all, revoke, token_hash
 from sinks.migrate import known_migrations
 
 COMMUNITIES = {"c01", "c02"}

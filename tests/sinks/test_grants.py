@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -34,15 +34,15 @@ from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from sinks.webhook import Attempt
-from streams.advisories import Advisor, advise
 from streams.credentials import CredentialCache
-from streams.processes import settings_env
-from tests.config.pki import make_pki
-from tests.sinks.roles_postgres import PASSWORDS, Deployment
-from tests.sinks.scratch import scratch_schema
+from streams.demo.processes import settings_env
+from streams.patrol.advisories import Advisor, advise
+from tests.support.pki import make_pki
+from tests.support.roles_postgres import PASSWORDS, Deployment
+from tests.support.scratch import scratch_schema
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 PAST = NOW - timedelta(days=10)  # a day without a partition yet: the sink must make it
 TODAY = partition_name(NOW.date())
 INCIDENT = "inc-c01-00000000beef"

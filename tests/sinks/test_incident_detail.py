@@ -3,7 +3,7 @@ report sinks wrote into a schema of the test's own."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -11,9 +11,9 @@ from config.roster import ROLES
 from sinks.incident_detail import incident_detail
 from sinks.incidents import IncidentSink
 from sinks.postgres import PostgresSink
-from tests.sinks.scratch import scratch_schema
+from tests.support.scratch import scratch_schema
 
-OPENED = datetime(2026, 12, 6, 6, 0, tzinfo=timezone.utc)
+OPENED = datetime(2026, 12, 6, 6, 0, tzinfo=UTC)
 INCIDENT = "inc-c01-0123456789ab"
 
 

@@ -17,11 +17,11 @@ from sinks.incidents import IncidentSink
 from sinks.major_events import MajorEventSink, runtime_periods
 from sinks.postgres import PostgresSink
 from streams.clock import ManualClock
-from streams.control import MajorEventRecords, major_event, tick
-from streams.escalation import places_of
-from streams.incidents import IncidentEngine
-from tests.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
-from tests.sinks.scratch import scratch_schema
+from streams.escalation.agents import places_of
+from streams.escalation.control import MajorEventRecords, major_event, tick
+from streams.escalation.engine import IncidentEngine
+from tests.support.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
+from tests.support.scratch import scratch_schema
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from schemas.records import PositionBatch
 from sinks.partitions import PositionHistory, Window, partition_day, partition_name
 from sinks.postgres import PostgresSink
-from tests.sinks.scratch import partitions_by_day, scratch_schema
+from tests.support.scratch import partitions_by_day, scratch_schema
 
-NOON = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def fixes(device: str, times: list[datetime]) -> dict:
@@ -34,7 +34,7 @@ def test_a_day_expires_once_all_of_it_is_older_than_the_retention():
     window = Window.at(NOON, retention_days=30, days_ahead=3)
     # now - 30 days is 2026-10-29 12:00: the 28th ended before that, the 29th has not.
     assert (window.first, window.last) == (date(2026, 10, 29), date(2026, 12, 1))
-    midnight = Window.at(datetime(2026, 11, 28, tzinfo=timezone.utc), 30, 3)
+    midnight = Window.at(datetime(2026, 11, 28, tzinfo=UTC), 30, 3)
     assert midnight.first == date(2026, 10, 29)  # the 28th ends exactly at the cut-off: expired
     # Days are UTC days, whatever the offset of the clock's reading.
     beijing = NOON.astimezone(timezone(timedelta(hours=8)))
@@ -72,7 +72,7 @@ async def scratch(pg, database_url):
 
 async def test_the_sink_makes_partitions_on_demand_and_stays_idempotent(scratch):
     registry = CollectorRegistry()
-    now = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)  # minutes never cross a day
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)  # minutes never cross a day
     sink = await PostgresSink.connect(scratch, history=PositionHistory(30, 3, registry))
     conn = await asyncpg.connect(scratch)
     device = f"dev-{uuid.uuid4().hex[:8]}"
@@ -83,7 +83,7 @@ async def test_the_sink_makes_partitions_on_demand_and_stays_idempotent(scratch)
         assert await sink.write_positions([batch, batch]) == {"positions": 0, "latest_positions": 0}
         by_day = await partitions_by_day(conn)
         for d in days:  # every day of the batch has its partition, holding that day's three fixes
-            name = partition_name((now + timedelta(days=d)).astimezone(timezone.utc).date())
+            name = partition_name((now + timedelta(days=d)).astimezone(UTC).date())
             assert by_day[name] == 3, name
         assert await conn.fetchval("SELECT count(*) FROM positions WHERE device_id = $1", device) == 15
 
@@ -99,7 +99,7 @@ async def test_the_sink_makes_partitions_on_demand_and_stays_idempotent(scratch)
 
 async def test_two_sinks_making_the_same_days_at_once_both_succeed(scratch):
     sinks = [await PostgresSink.connect(scratch) for _ in range(3)]
-    base = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+    base = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     try:
         written = await asyncio.gather(*(
             sink.write_positions([fixes(f"dev-{n}", [base - timedelta(days=d) for d in range(5)])])
@@ -129,7 +129,7 @@ async def test_creating_a_day_another_session_is_creating_waits_and_returns_fals
 async def test_a_partition_dropped_under_the_sink_is_made_again(scratch):
     sink = await PostgresSink.connect(scratch)
     conn = await asyncpg.connect(scratch)
-    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
     try:
         await sink.write_positions([fixes("dev-a", [yesterday])])
         await conn.execute(f"DROP TABLE {partition_name(yesterday.date())}")  # the sink still believes it exists

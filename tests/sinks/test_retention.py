@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -21,19 +21,20 @@ from prometheus_client import CollectorRegistry
 
 from config.settings import Settings
 from consumers.retention import RetentionJob
-from consumers.sinks import run_sinks
+from consumers.sink import run_sinks
 from schemas.records import DeadLetter, PositionBatch
 from sinks.migrate import MIGRATIONS_DIR, migrate
 from sinks.partitions import PositionHistory, partition_name
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
-from streams.embedded import free_port
+from streams.demo.embedded import free_port
 from streams.topics import ensure_topics
-from tests.conftest import eventually, own_topics
-from tests.sinks.scratch import partitions_by_day, scratch_schema
+from tests.support.scratch import partitions_by_day, scratch_schema
+from tests.support.topics import own_topics
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 NOON = NOW.replace(hour=12, minute=0, second=0, microsecond=0)
 POLICY = RetentionPolicy(position_days=5, days_ahead=3, dead_letter_days=5)
 DAYS = range(-8, 1)  # fixes at noon on each of the last nine days; with 5 days' retention -8..-6 expire
@@ -206,8 +207,8 @@ async def test_migration_partitions_an_existing_table_and_keeps_every_row(pg, da
     for path in MIGRATIONS_DIR.glob("*.sql"):
         if int(path.name[:4]) < 6:
             shutil.copy(path, tmp_path)
-    times = [datetime(2020, 2, 29, 23, 59, 59, tzinfo=timezone.utc), datetime(2026, 11, 27, 0, 0, tzinfo=timezone.utc),
-             datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=timezone.utc), NOON]
+    times = [datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 27, 0, 0, tzinfo=UTC),
+             datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC), NOON]
     rows = [(f"dev-{n % 3}", t + timedelta(hours=8 * k), 39.9, 116.3, 5.0)
             for n, t in enumerate(times) for k in range(2)]
     async with scratch_schema(pg, database_url, migrations=tmp_path) as dsn:

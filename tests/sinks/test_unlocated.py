@@ -12,9 +12,9 @@ from config.rules import load_rules
 from sinks.incidents import IncidentSink
 from sinks.postgres import PostgresSink
 from streams.clock import ManualClock
-from streams.escalation import places_of
-from streams.incidents import IncidentEngine, incident_id
-from tests.incident_factories import T0, TZ, action, located, registry
+from streams.escalation.agents import places_of
+from streams.escalation.engine import IncidentEngine, incident_id
+from tests.support.incident_factories import T0, TZ, action, located, registry
 
 pytestmark = pytest.mark.integration
 

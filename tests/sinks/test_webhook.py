@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import time
 import uuid
+from datetime import UTC
 
 import asyncpg
 import pytest
@@ -20,8 +21,8 @@ from schemas import json
 from schemas.records import DeadLetter
 from sinks.webhook import markdown
 from streams.topics import ensure_topics, read_topic
-from tests.factories import alert
-from tests.receiver import Behaviour, start_receiver
+from tests.support.factories import alert
+from tests.support.receiver import Behaviour, start_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -201,7 +202,7 @@ async def test_a_stalled_endpoint_holds_back_neither_other_channels_nor_its_own_
 
 def test_the_demo_points_every_channel_of_the_sample_routing_at_the_inbox(tmp_path):
     from config.settings import SAMPLE_ROUTING
-    from streams.inbox import routing_for_inbox
+    from streams.demo.inbox import routing_for_inbox
 
     path = tmp_path / "routing.toml"
     path.write_text(routing_for_inbox(SAMPLE_ROUTING, "http://127.0.0.1:7000"))
@@ -212,9 +213,9 @@ def test_the_demo_points_every_channel_of_the_sample_routing_at_the_inbox(tmp_pa
 
 
 def test_the_robots_markdown_names_level_severity_and_priority_in_chinese_and_the_time_in_the_streets_zone():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    when = datetime(2026, 12, 5, 22, 22, 27, 75807, tzinfo=timezone.utc)
+    when = datetime(2026, 12, 5, 22, 22, 27, 75807, tzinfo=UTC)
     urgent = alert("md-1", event_time=when, level="street", severity="critical", priority="top")
     text = markdown(Notification("c", "route", (), ((urgent, 0),)), "Asia/Shanghai")
     assert "> 级别 街道 · c01 · c01-g01 · 严重程度 严重 · 优先级 特急 · 2026-12-06 06:22\n" in text

@@ -1,4 +1,4 @@
-"""A Faust worker for tests/streams/test_consumer_refusal.py: one agent on HandledOnlyConsumer whose first
+"""A Faust worker for tests/streams/test_faust_consumer.py: one agent on HandledOnlyConsumer whose first
 batch holding offset FAIL raises. Usage: python -m tests.streams.refusing_worker BOOTSTRAP APP_ID TOPIC
 DATADIR OUT FAIL; OUT gets a line "raised ..." or "handled ..." with each batch's offsets, and after each
 handled batch a line "counted R U": the partitions rewound and the records left uncommitted as failed."""
@@ -10,13 +10,13 @@ import sys
 import faust
 from prometheus_client import CollectorRegistry
 
-import streams.consumer
-from streams.consumer import HandledOnlyConsumer, handling
+import streams.faust_consumer
+from streams.faust_consumer import HandledOnlyConsumer, handling
 from streams.metrics import WorkerMetrics
 
 
 def main(bootstrap: str, app_id: str, topic: str, datadir: str, out: str, fail: int) -> None:
-    streams.consumer.HEAD_GRACE_SECONDS = 2.0  # the rewind within the test's time, not after 10 s
+    streams.faust_consumer.HEAD_GRACE_SECONDS = 2.0  # the rewind within the test's time, not after 10 s
     app = faust.App(app_id, broker=f"kafka://{bootstrap}", autodiscover=False, datadir=datadir, web_enabled=False,
                     # As streams/app.py: a short session so the group join waits seconds, not 30.
                     broker_session_timeout=6, broker_heartbeat_interval=1, broker_commit_interval=0.5)

@@ -61,9 +61,9 @@ async def test_a_revocation_reaches_the_cache_by_notification_in_milliseconds(ca
     seconds = []
     for _ in range(5):
         token = await issue_device_token(pg, device)  # revokes the previous token: a notification each
-        await until(lambda: _known(cache, token))
+        await until(lambda token=token: _known(cache, token))
         await revoke(pg, "device", device)
-        seconds.append(await until(lambda: _revoked(cache, token)))
+        seconds.append(await until(lambda token=token: _revoked(cache, token)))
     print(f"\nrevocation -> cache: median {sorted(seconds)[2] * 1000:.1f} ms, max {max(seconds) * 1000:.1f} ms")
     assert (await cache.identify(token)).revoked
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
+from streams.demo.processes import settings_env
 from streams.ports import PortBusy, check_ports, free_port, port_is_free, port_settings
-from streams.processes import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 

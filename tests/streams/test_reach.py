@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from streams.embedded import free_port
+from streams.demo.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,238 @@
+"""`redwall console`: the dispatcher console, an aiohttp server of its own beside the workers. Routes:
+
+    GET  /                      the page (console/static/); `/?token=` signs in and redirects to `/` at once
+    GET  /signin, POST /signin  the sign-in form for a pasted token; POST /signout ends the session
+    GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus; GET /healthz, 200 only while
+                                it can serve (consumers/console/health.py) (these four need no dispatcher)
+    GET  /api/names             Chinese names (schemas/display.py) and REDWALL_TIMEZONE
+    GET  /api/geometry          the street's grids and communities (no tile server)
+    GET  /api/snapshot          who is signed in, the session's CSRF token, alerts, open incidents, devices
+    GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL
+    GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (any dispatcher)
+    POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), passed on to a
+                                worker with the dispatcher's own token (consumers/console/actions.py)
+
+Who may ask, and the headers of every answer: consumers/console/auth.py. The access log keeps method,
+path, status, size and time only (streams/http/access_log.py).
+
+A process of its own rather than views on the Faust web server: every worker sees only its own
+partitions, while the console must show all of them; and slow browsers must never share an event
+loop with stream processing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+from config.geometry import load_geometry
+from config.settings import Settings
+from consumers.console.actions import SESSION, ActionProxy, worker_url
+from consumers.console.auth import ConsoleAuth, security_headers
+from consumers.console.feed import ConsoleFeed
+from consumers.console.health import ConsoleHealth
+from consumers.console.sessions import Sessions
+from schemas import json
+from schemas.display import names
+from sinks.incident_detail import incident_detail
+from sinks.postgres import is_retriable
+from streams.clock import stop_on_signals
+from streams.credentials import CredentialCache
+from streams.http.access_log import PathOnlyAccessLogger
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+SSE_PING_SECONDS = 15.0
+REVOKED_FEED_SECONDS = 1.0
+POOL = web.AppKey("pool", asyncpg.Pool)
+HEALTH = web.AppKey("health", ConsoleHealth)
+
+
+def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None,
+                   sessions: Sessions | None = None) -> web.Application:
+    geometry = geometry_json(settings)
+    labels = json.dumps({"names": names(), "timezone": settings.timezone})
+    registry = registry or CollectorRegistry()
+    credentials = CredentialCache.from_settings(settings, registry)
+    auth = ConsoleAuth(credentials, sessions or Sessions(settings.console_session_hours * 3600),
+                       Counter("redwall_console_auth_refused_total", "requests refused for their token or session, "
+                               "by reason", ["reason"], registry=registry))
+    actions = ActionProxy(
+        worker_url(settings),
+        Counter("redwall_console_actions_refused_total", "actions refused as outside the dispatcher's role, by role",
+                ["role"], registry=registry),
+        Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status", ["status"],
+                registry=registry))
+    Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
+        lambda: len(feed.clients))
+
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def snapshot(request: web.Request) -> web.Response:
+        who, sid = request["dispatcher"], request["session"]
+        session = auth.sessions.get(sid) if sid else None
+        body = {"role": who.role, "dispatcher": who.subject, "community": who.community,
+                "csrf": session and session.csrf,
+                **feed.snapshot()}
+        return web.Response(body=json.dumps(body), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        queue = feed.subscribe()
+        try:
+            await response.write(b"event: hello\ndata: {}\n\n")
+            idle = 0.0
+            # The feed of a dispatcher revoked or signed out meanwhile ends within REVOKED_FEED_SECONDS.
+            while (queue in feed.clients or not queue.empty()) and auth.still_allowed(request):
+                try:
+                    message = await asyncio.wait_for(queue.get(), REVOKED_FEED_SECONDS)
+                except TimeoutError:
+                    idle += REVOKED_FEED_SECONDS
+                    if idle >= SSE_PING_SECONDS:
+                        idle = 0.0
+                        await response.write(b": ping\n\n")  # keeps proxies from closing an idle stream
+                    continue
+                idle = 0.0
+                await response.write(b"data: " + message + b"\n\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the browser went away
+        finally:
+            feed.unsubscribe(queue)
+        return response
+
+    async def detail(request: web.Request) -> web.Response:
+        """Any dispatcher may read any incident, as the list shows them all; acting is what roles limit."""
+        incident = request.match_info["incident"]
+        try:
+            found = await incident_detail(request.app[POOL], incident)
+        except Exception as exc:
+            if not is_retriable(exc):
+                raise
+            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
+            return web.json_response({"error": reason, "errors": [{"field": "incident", "reason": reason}]}, status=503)
+        live = feed.incidents.get(incident)
+        if found is None and live is None:
+            reason = f"no incident {incident!r:.140} in PostgreSQL or among the open incidents"
+            return web.json_response({"error": reason, "errors": [{"field": "incident", "reason": reason}]}, status=404)
+        found = found or {"incident": None, "reports": [], "events": []}
+        for event in found["events"]:
+            held = credentials.key_of("dispatcher", event["actor"])
+            event["actor_role"] = held[1].role if held else None
+        return web.Response(body=json.dumps({**found, "live": live}), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def constant(body: bytes):
+        async def view(request: web.Request) -> web.Response:
+            return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "max-age=300"})
+        return view
+
+    async def favicon(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+    app = web.Application(middlewares=[auth.middleware])
+    app.on_response_prepare.append(security_headers)
+    app.router.add_get("/", page)
+    app.router.add_get("/signin", auth.signin_form)
+    app.router.add_post("/signin", auth.signin_post)
+    app.router.add_post("/signout", auth.signout)
+    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_get("/metrics", metrics)
+    app[HEALTH] = ConsoleHealth(credentials, POOL)
+    app.router.add_get("/healthz", app[HEALTH].view)
+    app.router.add_get("/api/names", constant(labels))
+    app.router.add_get("/api/geometry", constant(geometry))
+    app.router.add_get("/api/snapshot", snapshot)
+    app.router.add_get("/api/events", events)
+    app.router.add_get("/api/incidents/{incident}", detail)
+    app.router.add_post("/api/incidents/{incident}/actions", actions.post)
+    app.router.add_static("/static/", STATIC)
+    app.cleanup_ctx.append(_session)
+    app.cleanup_ctx.append(lambda app: _pool(app, settings))
+    app.cleanup_ctx.append(lambda _: _running(credentials))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(credentials: CredentialCache):
+    task = credentials.start()  # loads now; refreshed by LISTEN/NOTIFY while the console runs
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _session(app: web.Application):
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        app[SESSION] = session
+        yield
+
+
+async def _pool(app: web.Application, settings: Settings):
+    # min_size=0: a database that is down makes a detail answer 503, not the console fail to start.
+    pool = await asyncpg.create_pool(settings.database_dsn, min_size=0, max_size=2, command_timeout=10)
+    app[POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+def geometry_json(settings: Settings) -> bytes:
+    """Grids and communities as outer rings of (lng, lat), rounded to ~1 m: about 60 KB for the sample."""
+    geometry = load_geometry(settings.geometry_path)
+
+    def areas(items):
+        return [{"id": a.id, "name": a.name, "name_en": a.name_en, "parent": a.parent,
+                 "rings": [[[round(x, 5), round(y, 5)] for x, y in polygon[0]] for polygon in a.polygons]}
+                for a in items]
+
+    return json.dumps({"street": geometry.street.name, "communities": areas(geometry.communities.values()),
+                       "grids": areas(geometry.grids.values())})
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    from sinks.migrate import prepare_schema
+    from streams.broker_epoch import run_watched
+    from streams.topics import ensure_topics
+
+    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
+    feed = ConsoleFeed(settings)
+    # The access log keeps method, path, status, size and time: never a query string, Referer or token.
+    runner = web.AppRunner(create_console(settings, feed), shutdown_timeout=1.0, access_log_class=PathOnlyAccessLogger)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.console_port).start()
+    log.info("console on http://%s:%d/", settings.web_host, settings.console_port)
+    try:
+        # A broker that lost its log ends the console for a restart, as it does the other processes.
+        feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop))
+        runner.app[HEALTH].follow(feed_task)
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({feed_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        await feed_task  # a feed that failed ends the console with its error, not a page without a live feed
+    finally:
+        await runner.cleanup()
+
+
+def main(settings: Settings) -> None:
+    async def run() -> None:
+        await serve(settings, stop_on_signals())
+
+    asyncio.run(run())

@@ -1,0 +1,98 @@
+"""The sink process (`redwall sink`): once the schema is migrated, batch consumers drain the located reports,
+the positions, the dead letters, patrol records, incident events and run-time major-event periods into
+Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
+streams/ops_http.py) beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from config.settings import Settings
+from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
+from consumers.lag import LagMonitor
+from consumers.retention import RetentionJob
+from consumers.state_gauges import StateGauges
+from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
+from sinks.incidents import IncidentSink
+from sinks.major_events import MajorEventSink
+from sinks.migrate import prepare_schema
+from sinks.partitions import PositionHistory
+from sinks.patrol import PatrolSink
+from sinks.postgres import PostgresSink
+from streams import ops_http
+from streams.broker_epoch import run_watched
+from streams.clock import stop_on_signals
+from streams.escalation.control import MajorEventRecords
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIX = "redwall-sink"
+
+
+def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROUP_PREFIX) -> list[BatchSink]:
+    """One consumer group per table family, so a slow table never holds back another's offsets."""
+    return [
+        BatchSink("reports", settings.topic_located_reports, f"{group_prefix}-reports", LocatedReport,
+                  sink.write_reports, lambda r: r["event_time"]),
+        # Pings in a batch are in the order taken, so the last one is the newest.
+        BatchSink("positions", settings.topic_positions, f"{group_prefix}-positions", PositionBatch,
+                  sink.write_positions, lambda b: b["pings"][-1]["time"]),
+        BatchSink("dead_letters", settings.topic_deadletter, f"{group_prefix}-dead-letters", DeadLetter,
+                  sink.write_dead_letters, lambda d: d["failed_at"]),
+        BatchSink("patrol", settings.topic_patrol, f"{group_prefix}-patrol", PatrolRecord(),
+                  PatrolSink(sink.pool).write, lambda r: r.get("event_time") or r["flags"][-1]["time"]),
+        # Both record how far they have written, for the escalation engine's rebuild (streams/escalation/rebuild.py).
+        BatchSink("incidents", settings.topic_incidents, f"{group_prefix}-incidents", IncidentEvent,
+                  IncidentSink(sink.pool).write, lambda e: e["when"], progress=True),
+        BatchSink("major_events", settings.topic_actions, f"{group_prefix}-major-events", MajorEventRecords(),
+                  MajorEventSink(sink.pool).write, lambda c: c["time"], progress=True),
+    ]
+
+
+async def run_sinks(
+    settings: Settings,
+    registry: CollectorRegistry | None = None,
+    stop_event: asyncio.Event | None = None,
+    *,
+    group_prefix: str = GROUP_PREFIX,
+) -> None:
+    """Run until `stop_event` is set or the task is cancelled; a failing consumer stops them all."""
+    registry = REGISTRY if registry is None else registry
+    metrics = SinkMetrics(registry)
+    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(ops_http.serving(registry, "sink", settings.web_host, settings.sink_metrics_port))
+        sink = await PostgresSink.connect(settings.database_dsn,
+                                          history=PositionHistory.from_settings(settings, registry))
+        stack.push_async_callback(sink.close)
+        async with asyncio.TaskGroup() as group:
+            for spec in batch_sinks(settings, sink, group_prefix):
+                group.create_task(BatchConsumer(settings, spec, metrics).run(stop_event), name=f"sink-{spec.name}")
+            # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
+            group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
+            group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
+            group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
+
+
+def main(settings: Settings) -> None:
+    """`redwall sink`: run the sinks until SIGINT or SIGTERM, which finish the batch in hand first."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    stop = stop_on_signals()
+    await run_watched(settings, "sink", run_sinks(settings, stop_event=stop), stop)
+    log.info("sinks stopped")
+
+
+def _loop_factory():
+    try:
+        import uvloop
+    except ImportError:
+        return None  # asyncio's own loop: slower on batched records, otherwise the same
+    return uvloop.new_event_loop

@@ -1,0 +1,264 @@
+"""The incident engine: located reports and people's actions in, incident events and alerts out, by
+the rules of config/escalation.toml. Pure (no I/O); time comes from an injected clock. One engine
+holds the incidents of one partition, i.e. of the communities keyed onto it; a report outside every
+grid opens an incident in the street's unlocated queue (community UNLOCATED), placed by hand."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from datetime import datetime
+
+import h3
+
+from config.major_events import MajorEvents, Period
+from config.rules import Rules
+from schemas.records import LEVELS, UNLOCATED
+from streams.clock import Clock
+from streams.escalation.actions import PeopleActions
+from streams.escalation.alerts import alert_for
+from streams.escalation.reasons import Reasons
+
+# community_of: callers take it from here with the engine.
+from streams.escalation.state import OPEN, Incident, Outcome, community_of, incident_id  # noqa: F401
+
+SYSTEM = "system"
+
+
+class IncidentEngine(PeopleActions):
+    """Every call takes one input (or the passing of time) and returns what it caused, as an Outcome."""
+
+    def __init__(self, rules: Rules, clock: Clock, major_events: MajorEvents = MajorEvents(()),
+                 places: Mapping[str, tuple[str, str | None]] | None = None, *, tz: str):
+        self.rules, self.clock, self.major_events = rules, clock, major_events
+        self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
+        self.places = places or {}  # owner id -> (level, community); for reassign
+        self.street = next((owner for owner, (level, _) in self.places.items() if level == "street"), None)
+        self.incidents: dict[str, Incident] = {}
+        # Action ids, and community/report id pairs, already applied: redeliveries are no-ops. A report
+        # outside the street, once the street places it, comes again to open an incident in its community.
+        self.seen: set[str] = set()
+        self.unlocated: dict[str, dict] = {}  # unlocated incident -> its report, re-published when placed
+        self._deadlines: list[tuple[datetime, str, str]] = []  # heap of (due, incident, kind)
+        self._clusters: dict[tuple[str, str], list[str]] = {}  # (category, cell) -> incident ids
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def report(self, report: dict) -> Outcome:
+        """A located report opens an incident or joins a near, recent one of the same category. One
+        outside every grid opens an incident in the street's unlocated queue, for its dispatchers to place."""
+        out = self.due()
+        seen = _seen(report.get("community") or UNLOCATED, report["id"])
+        if seen in self.seen or not (report.get("street") or self.street):
+            return out  # a redelivery, or (an engine without places) no street to own it
+        self.seen.add(seen)
+        source = datetime.fromisoformat(report["event_time"])
+        loc = report["location"]
+        cell = h3.latlng_to_cell(loc["lat"], loc["lng"], self.rules.cluster_resolution)
+        joined = self._cluster_match(report["category"], cell, source) if report.get("community") else None
+        if joined is None:
+            self._open(report, cell, source, out)
+        else:
+            self._merge(joined, report, source, out)
+        return out
+
+    def due(self) -> Outcome:
+        """Fire every deadline up to now, earliest first (an escalation's new deadline may be due too)."""
+        out, now = Outcome(), self.clock.now()
+        while now is not None and self._deadlines and self._deadlines[0][0] <= now:
+            due, inc_id, kind = heapq.heappop(self._deadlines)
+            inc = self.incidents.get(inc_id)
+            if inc is not None and self._pending(inc, kind) == due:
+                self._breach(inc, kind, due, out)
+        return out
+
+    def prune(self) -> int:
+        """Forget incidents resolved or closed longer ago than `[retention] closed` (Postgres keeps them)."""
+        now = self.clock.now()
+        if now is None:
+            return 0
+        cutoff = now - self.rules.keep_closed
+        gone = {i.id for i in self.incidents.values() if i.closed_at is not None and i.closed_at < cutoff}
+        for inc_id in gone:
+            inc = self.incidents.pop(inc_id)
+            self.unlocated.pop(inc_id, None)
+            if inc.community != UNLOCATED:
+                self._clusters[(inc.category, inc.cell)].remove(inc_id)
+        return len(gone)
+
+    def next_deadline(self) -> datetime | None:
+        return self._deadlines[0][0] if self._deadlines else None
+
+    def apply_period(self, period: Period) -> None:
+        """A major-event period switched on at run time (e.g. `redwall major-event start`)."""
+        self.major_events = self.major_events.with_period(period)
+
+    def restore(self, event: dict) -> None:
+        """Rebuild from an incident event: the newest state of each incident, and what was seen."""
+        self.remember(event["community"], event.get("report"), event.get("action"))
+        known = self.incidents.get(event["incident"])
+        if event["kind"] == "action_rejected" or (known is not None and known.seq >= event["seq"]):
+            return
+        inc = Incident.from_event(event)
+        self.incidents[inc.id] = inc
+        if known is None:
+            self._index(inc)
+        self._push_deadlines(inc)
+
+    def remember(self, community: str, report: str | None, action: str | None) -> None:
+        """Rebuild: a report or action an event of `community` shows applied, so that it stays a no-op."""
+        if report:
+            self.seen.add(_seen(community, report))
+        if action:
+            self.seen.add(action)
+
+    def restore_unlocated(self, report: dict) -> None:
+        """Rebuild: the report of an unlocated incident, kept to place it."""
+        inc_id = incident_id(UNLOCATED, report["id"])
+        if inc_id in self.incidents:
+            self.unlocated[inc_id] = report
+
+    # -- transitions ----------------------------------------------------------------------------
+    def _open(self, report: dict, cell: str, source: datetime, out: Outcome) -> None:
+        r, now = report, self.clock.now()
+        community, level, priority, why, code = self._start(r)
+        inc = Incident(incident_id(community, r["id"]), r.get("street") or self.street, community, r.get("grid"),
+                       r["category"], r["severity"], priority, cell, "assigned", level, "", now, source)
+        inc.owner = self._owner(inc, level)
+        if code == "sensitive_zone":
+            inc.flags.add("sensitive_zone")
+        if community == UNLOCATED:
+            self.unlocated[inc.id] = r
+        self.incidents[inc.id] = inc
+        self._index(inc)
+        self._set_deadlines(inc, now)
+        event = self._event(inc, "opened", now, r["device"], why, code, report=r["id"])
+        out.events.append(event)
+        self._alert(out, event, "incident_opened", level, inc.owner, source)
+
+    def _start(self, r: dict) -> tuple[str, str, str, str, str]:
+        """Where a new incident starts: (community, level, priority, why, reason code)."""
+        rules, by_severity = self.rules, self.rules.priority_by_severity.get(r["severity"], "normal")
+        if not r.get("community"):  # outside every grid: the street's dispatchers place it
+            return UNLOCATED, "street", by_severity, self.words.unlocated(), "unlocated"
+        zone = rules.sensitive_zone(r["category"], r["location"]["lat"], r["location"]["lng"])
+        if zone:
+            return r["community"], rules.zone_level, rules.zone_priority, \
+                self.words.sensitive_zone(zone.name, rules.zone_level), "sensitive_zone"
+        level = rules.initial_level(r["category"], r["severity"])
+        return r["community"], level, by_severity, self.words.opened(r["category"], r["severity"], level), "report"
+
+    def _merge(self, inc: Incident, report: dict, source: datetime, out: Outcome) -> None:
+        now = self.clock.now()
+        inc.reports += 1
+        inc.last_report_at = max(inc.last_report_at, source)
+        threshold = inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags
+        if threshold:  # flagged in the merge's own state: at the street no escalation event may follow
+            inc.flags.add("cluster_escalated")
+        out.events.append(self._event(inc, "report_merged", now, report["device"], self.words.merged(inc.reports),
+                                      "cluster", report=report["id"]))
+        if threshold:
+            why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
+            self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
+
+    def _escalate(self, inc: Incident, family: str, when: datetime, actor: str, why: str, code: str,
+                  out: Outcome, *, source: datetime, action: str | None = None) -> bool:
+        """One level up; beyond the street only if a ceiling rule allows it. False if not allowed."""
+        if inc.level == "district" or (
+                inc.level == "street" and not self.rules.ceiling_allows(inc.category, inc.severity, family)):
+            return False
+        old_level, old_owner = inc.level, inc.owner
+        inc.level = LEVELS[LEVELS.index(old_level) + 1]
+        inc.owner, inc.status = self._owner(inc, inc.level), "assigned"
+        ceiling = inc.level == "district"
+        if ceiling:
+            inc.flags.add("ceiling_exceeded")
+        self._set_deadlines(inc, when)
+        event = self._event(inc, "escalated", when, actor, why, code, from_level=old_level, action=action,
+                            ceiling=ceiling)
+        out.events.append(event)
+        self._alert(out, event, "incident_escalated", inc.level, inc.owner, source)
+        if family == "deadline":  # 超时督办: the old owner hears of it too
+            self._alert(out, event, "deadline_breached", old_level, old_owner, source)
+        if ceiling:
+            self._alert(out, event, "ceiling_exceeded", inc.level, inc.owner, source)
+        return True
+
+    def _breach(self, inc: Incident, kind: str, due: datetime, out: Outcome) -> None:
+        up = LEVELS[min(LEVELS.index(inc.level) + 1, len(LEVELS) - 1)]
+        why = self.words.deadline(kind, due, inc.level, up)
+        if self._escalate(inc, "deadline", due, SYSTEM, why, f"deadline_{kind}", out, source=due):
+            return
+        # At the street (or the district) with no rule to go further: chase the owner, stay put, and
+        # keep the deadline, so the incident reads as overdue since then.
+        inc.missed[kind] = due
+        why = self.words.deadline(kind, due, inc.level, None)
+        event = self._event(inc, "deadline_missed", due, SYSTEM, why, f"deadline_{kind}", from_level=inc.level)
+        out.events.append(event)
+        self._alert(out, event, "deadline_breached", inc.level, inc.owner, due)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _event(self, inc: Incident, kind: str, when: datetime, actor: str, reason: str, code: str, *,
+               from_level: str | None = None, report: str | None = None, action: str | None = None,
+               ceiling: bool = False) -> dict:
+        inc.seq += 1
+        event = {"id": f"{inc.id}:{inc.seq:05d}", "incident": inc.id, "seq": inc.seq, "kind": kind,
+                 "when": when.isoformat(), "actor": actor, "reason": reason, "reason_code": code,
+                 "to_level": inc.level, "street": inc.street, "community": inc.community,
+                 "category": inc.category, "severity": inc.severity, "ceiling": "yes" if ceiling else "no",
+                 "state": inc.state()}
+        for key, value in (("from_level", from_level), ("report", report), ("action", action), ("grid", inc.grid)):
+            if value:
+                event[key] = value
+        return event
+
+    def _alert(self, out: Outcome, event: dict, kind: str, level: str, owner: str, source: datetime) -> None:
+        """Alert the owner, unless the cause is older than the configured age (a replay, a late event)."""
+        now = self.clock.now()
+        if now - source > self.rules.alert_max_age:
+            out.suppressed += 1
+            return
+        out.alerts.append(alert_for(event, kind, level, owner, source, now, self.tz))
+
+    def _owner(self, inc: Incident, level: str) -> str:
+        return {"grid": inc.grid or inc.community, "community": inc.community, "street": inc.street,
+                "district": "district"}[level]
+
+    def _set_deadlines(self, inc: Incident, when: datetime) -> None:
+        d = self.rules.deadlines_for(inc.level, inc.category)
+        factor = self.major_events.deadline_factor(when)
+        inc.ack_by, inc.resolve_by = when + d.acknowledge * factor, when + d.resolve * factor
+        inc.missed.clear()
+        self._push_deadlines(inc)
+
+    def _push_deadlines(self, inc: Incident) -> None:
+        for kind in ("acknowledge", "resolve"):
+            due = self._pending(inc, kind)
+            if due is not None:
+                heapq.heappush(self._deadlines, (due, inc.id, kind))
+
+    @staticmethod
+    def _pending(inc: Incident, kind: str) -> datetime | None:
+        if kind in inc.missed:
+            return None  # chased once already; it stays overdue, it does not fire again
+        if kind == "acknowledge":
+            return inc.ack_by if inc.status == "assigned" else None
+        return inc.resolve_by if inc.status in OPEN else None
+
+    def _index(self, inc: Incident) -> None:
+        if inc.community != UNLOCATED:  # an unlocated report is near nothing: it is placed by hand
+            self._clusters.setdefault((inc.category, inc.cell), []).append(inc.id)
+
+    def _cluster_match(self, category: str, cell: str, source: datetime) -> Incident | None:
+        window, best = self.rules.cluster_window, None
+        for near in h3.grid_disk(cell, self.rules.cluster_ring):
+            for inc_id in self._clusters.get((category, near), ()):
+                inc = self.incidents[inc_id]
+                if inc.status in OPEN and abs(source - inc.last_report_at) <= window and (
+                        best is None or (inc.last_report_at, inc.id) > (best.last_report_at, best.id)):
+                    best = inc
+        return best
+
+
+def _seen(community: str, report_id: str) -> str:
+    """What marks a report applied in a community: ids never hold "/", so it cannot be an action id."""
+    return f"{community}/{report_id}"

@@ -1,0 +1,87 @@
+"""`redwall devices` and `redwall dispatchers` against the session's real Postgres: what a person reads is
+in the street's time zone to the minute, with the Chinese names of schemas/display.py."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.cli.main import main
+
+
+@pytest.fixture
+def redwall(database_url, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)  # away from any running demo's address file
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_devices_add_revoke_list(redwall):
+    a, b = (f"cli-{uuid.uuid4().hex[:8]}-{n}" for n in "ab")
+    code, out, _ = redwall("devices", "add", a, b)
+    tokens = dict(line.split() for line in out.splitlines())
+    assert code == 0 and set(tokens) == {a, b} and all(len(t) == 43 for t in tokens.values())
+    code, out, err = redwall("devices", "add", a)  # idempotent: nothing new, and says why
+    assert code == 0 and out == "" and "already holds a live credential" in err
+    assert redwall("devices", "revoke", a)[0] == 0
+    code, _, err = redwall("devices", "revoke", a)
+    assert code == 1 and re.search(r"already revoked at \d{4}-\d\d-\d\d \d\d:\d\d \(Asia/Shanghai\)$", err.strip())
+    code, _, err = redwall("devices", "revoke", f"cli-never-{uuid.uuid4().hex[:8]}")
+    assert code == 1 and "unknown device" in err
+    code, out, _ = redwall("devices", "list")
+    states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert out.splitlines()[0].endswith("(times: Asia/Shanghai)")
+    assert code == 0 and states[a] == "revoked" and states[b] == "live"
+    code, out, _ = redwall("devices", "add", "--rotate", b)
+    assert code == 0 and out.split()[1] != tokens[b]
+
+
+def test_dispatchers_are_checked_against_the_geometry(redwall):
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    code, _, err = redwall("dispatchers", "add", name, "--role", "community", "--community", "c99")
+    assert code == 1 and "unknown community 'c99'" in err and "c13" in err
+    code, _, err = redwall("dispatchers", "add", name, "--role", "street", "--community", "c01")
+    assert code == 1 and "--community goes only with --role community" in err
+    code, out, _ = redwall("dispatchers", "add", name, "--role", "community", "--community", "c03")
+    assert code == 0 and out.split()[0] == name
+    code, _, err = redwall("dispatchers", "add", name, "--role", "street")
+    assert code == 1 and "revoke it first" in err
+    code, out, _ = redwall("dispatchers", "list")
+    row = next(line.split() for line in out.splitlines() if line.startswith(name))
+    assert row[1] == "live" and row[-4:] == ["社区调度", "community", "c03", "北新华街社区"]
+    assert redwall("dispatchers", "revoke", name)[0] == 0
+
+
+def test_times_are_the_streets_to_the_minute(redwall, monkeypatch):
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    before = datetime.now(UTC)
+    assert redwall("dispatchers", "add", name, "--role", "street")[0] == 0
+    issued = {}
+    for zone, offset in (("Asia/Shanghai", 8), ("UTC", 0)):
+        monkeypatch.setenv("REDWALL_TIMEZONE", zone)
+        out = redwall("dispatchers", "list")[1]
+        row = next(line.split() for line in out.splitlines() if line.startswith(name))
+        issued[zone] = datetime.strptime(" ".join(row[2:4]), "%Y-%m-%d %H:%M")
+        assert abs(issued[zone] - (before + timedelta(hours=offset)).replace(tzinfo=None)) < timedelta(minutes=2)
+        assert row[4:] == ["-", "街道调度", "street", "-"]
+    code, out, _ = redwall("dispatchers", "revoke", name)
+    assert code == 0 and re.fullmatch(rf"{name} revoked at \d{{4}}-\d\d-\d\d \d\d:\d\d \(UTC\): refused from now on",
+                                      out.strip())
+
+
+def test_the_token_file_handed_to_the_simulator_is_private_and_round_trips(tmp_path):
+    from streams.cli.credentials import read_token_file, write_token_file
+
+    tokens = {"dev-0001": "a" * 43, "dev-0002": "b" * 43}
+    path = write_token_file(tmp_path / "device-tokens", tokens)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_token_file(path) == tokens

@@ -1,0 +1,60 @@
+"""The demo's working day: deadlines compressed with the report rate, and a roster that puts every simulated
+phone on duty whenever the demo starts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from config.geometry import load_geometry
+from config.roster import load_roster
+from config.rules import load_rules
+from config.settings import Settings
+from schemas.display import zone
+from streams.demo import day as demo_day
+from streams.demo.simulator import assigned_grid, device_id
+
+SETTINGS = Settings()
+GRIDS = list(load_geometry(SETTINGS.geometry_path, check_areas=False).grids)
+BEIJING = zone("Asia/Shanghai")
+
+
+def phones(n: int) -> dict[str, str]:
+    return {device_id(i): assigned_grid(i, GRIDS) for i in range(n)}
+
+
+def test_deadlines_and_the_clustering_window_run_24_times_faster(tmp_path):
+    real, fast = load_rules(SETTINGS.escalation_rules_path), load_rules(
+        demo_day.compressed_rules(SETTINGS.escalation_rules_path, tmp_path / "rules.toml"))
+    for level, deadlines in real.deadlines.items():
+        assert fast.deadlines[level].acknowledge * 24 == deadlines.acknowledge
+        assert fast.deadlines[level].resolve * 24 == deadlines.resolve
+    assert fast.deadline_overrides[("safety_hazard", "street")].acknowledge == timedelta(seconds=37.5)
+    assert fast.cluster_window * 24 == real.cluster_window
+    assert (fast.alert_max_age, fast.keep_closed, fast.zones) == (real.alert_max_age, real.keep_closed, real.zones)
+
+
+def test_a_street_month_of_reports_in_working_days_of_30_minutes():
+    assert 2.2 < demo_day.REPORTS_PER_MINUTE < 2.3  # 2,000 / 30 days, 12 hours a day, 24 times faster
+
+
+def test_every_simulated_phone_is_on_duty_whenever_the_demo_starts(tmp_path):
+    devices = phones(80)
+    early = datetime(2026, 12, 6, 6, 7, tzinfo=BEIJING)
+    sample = load_roster(SETTINGS.roster_path, GRIDS)
+    assert sum(sample.on_duty(d, early) for d in devices) == 8  # the sample's day shift starts at 08:00
+    for start in (early, early.replace(hour=0, minute=0), early.replace(hour=19, minute=59), early.replace(hour=23)):
+        roster = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "roster.toml", devices, start),
+                             GRIDS)
+        for later in (start, start + timedelta(hours=11, minutes=59 - start.minute)):
+            assert sum(roster.on_duty(d, later) for d in devices) == 80, (start, later)
+
+
+def test_the_roster_holds_the_simulated_phones_only_with_whole_teams(tmp_path):
+    start = datetime(2026, 12, 6, 6, 7, tzinfo=BEIJING)
+    few = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "few.toml", phones(3), start), GRIDS)
+    assert set(few.workers) == {"dev-0001", "dev-0002", "dev-0003"}
+    assert all(w.team is None for w in few.workers.values())  # their partners are not simulated
+    many = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "many.toml", phones(100), start),
+                       GRIDS)
+    assert len(many.workers) == 100 and many.workers["dev-0100"].grid == assigned_grid(99, GRIDS)
+    assert all(many.workers[d].grid == grid for d, grid in phones(100).items())

@@ -1,0 +1,184 @@
+"""The grid registry against shapely, an independent oracle built straight from the GeoJSON file."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import h3
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import shape
+
+from config.geometry import load_geometry
+from config.settings import SAMPLE_GEOMETRY, Settings
+from schemas import json
+from streams.geofence.registry import OUTSIDE, GridRegistry, Place
+
+METRES_PER_DEGREE = 111_320.0
+ON_EDGE = 1e-9  # degrees (~0.1 mm): closer than this to an edge, either side is a right answer
+SOUTH, NORTH, WEST, EAST = 39.890, 39.930, 116.350, 116.405  # the street's bbox and a margin
+
+
+class Oracle:
+    """Which grid holds a point, by shapely's exact predicates on the raw GeoJSON polygons."""
+
+    def __init__(self, document: dict):
+        features = document["features"]
+        grids = [f for f in features if f["properties"]["kind"] == "grid"]
+        self.ids = [f["properties"]["id"] for f in grids]
+        self.community = {f["properties"]["id"]: f["properties"]["community"] for f in grids}
+        self.polygons = [shape(f["geometry"]) for f in grids]
+        self.street = next(shape(f["geometry"]) for f in features if f["properties"]["kind"] == "street")
+        self.street_inside = self.street.buffer(-ON_EDGE)
+        self.tree = shapely.STRtree(self.polygons)
+        self.edges = shapely.STRtree([p.boundary for p in self.polygons])
+
+    def agree(self, registry: GridRegistry, lats, lngs) -> None:
+        """Assert the registry's answer for every point: the containing grid, OUTSIDE outside all
+        grids and, for a point on an edge, one of the grids the edge bounds."""
+        lats, lngs = np.asarray(lats, dtype=float), np.asarray(lngs, dtype=float)
+        points = shapely.points(lngs, lats)
+        expected = np.full(len(points), -1)
+        within, grid = self.tree.query(points, predicate="within")
+        expected[within] = grid
+        places = [registry.locate(lat, lng) for lat, lng in zip(lats.tolist(), lngs.tolist())]
+        index = {g: i for i, g in enumerate(self.ids)}
+        got = np.array([index.get(place.grid, -1) for place in places])
+        on_edge = {}
+        for point, grid in zip(*self.edges.query(points, predicate="dwithin", distance=ON_EDGE)):
+            on_edge.setdefault(point, set()).add(self.ids[grid])
+        for i in np.flatnonzero(got != expected):
+            assert i in on_edge, (lats[i], lngs[i], places[i], self.ids[expected[i]] if expected[i] >= 0 else None)
+        for i, allowed in on_edge.items():
+            deep_in_street = self.street_inside.contains(shapely.Point(lngs[i], lats[i]))
+            assert places[i].grid in allowed | (set() if deep_in_street else {None}), (lats[i], lngs[i], places[i])
+        for place in set(places):  # few distinct objects: the registry hands out shared Places
+            assert place is OUTSIDE or place == Place("xichangan", self.community[place.grid], place.grid)
+
+
+@pytest.fixture(scope="module")
+def registry() -> GridRegistry:
+    return GridRegistry.build(load_geometry(SAMPLE_GEOMETRY), 12)
+
+
+@pytest.fixture(scope="module")
+def oracle() -> Oracle:
+    return Oracle(json.loads(SAMPLE_GEOMETRY.read_bytes()))
+
+
+def test_sample_has_13_communities_and_71_grids(registry):
+    assert len(registry.communities) == 13 and len(registry.grids) == 71
+    assert registry.street.id == "xichangan"
+    with pytest.raises(TypeError):
+        registry.grids["x"] = registry.grids["c01-g01"]
+
+
+def test_one_lookup_gives_street_community_and_grid(registry, oracle):
+    point = oracle.polygons[oracle.ids.index("c05-g02")].point_on_surface()
+    place = registry.locate(point.y, point.x)
+    assert place == Place("xichangan", "c05", "c05-g02") and not place.outside
+    assert registry.locate(point.y, point.x) is place  # shared, not built per lookup
+
+
+def test_outside_the_street_is_outside(registry):
+    for lat, lng in [(39.93, 116.37), (39.91, 116.35), (39.89, 116.40), (0.0, 0.0), (-33.9, 151.2)]:
+        place = registry.locate(lat, lng)
+        assert place is OUTSIDE and place.outside and place.grid is None
+
+
+def test_cell_and_stats(registry):
+    cell = registry.cell(39.91, 116.37)
+    assert h3.is_valid_cell(cell) and h3.get_resolution(cell) == 12
+    stats = registry.stats()
+    assert stats["grids"] == 71 and stats["communities"] == 13 and stats["resolution"] == 12
+    assert 0 < stats["border_cells"] < stats["cells"]
+
+
+def test_random_points_agree_with_the_oracle(registry, oracle):
+    rng = random.Random(7)
+    lats = [rng.uniform(SOUTH, NORTH) for _ in range(30_000)]
+    lngs = [rng.uniform(WEST, EAST) for _ in range(30_000)]
+    oracle.agree(registry, lats, lngs)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lat=st.floats(SOUTH, NORTH), lng=st.floats(WEST, EAST))
+def test_any_point_agrees_with_the_oracle(registry, oracle, lat, lng):
+    oracle.agree(registry, [lat], [lng])
+
+
+def test_points_within_a_metre_of_every_boundary(registry, oracle):
+    """Along every grid edge every ~3 m: points 0.3-1 m off it on both sides, and points on it."""
+    rng = random.Random(11)
+    lats, lngs = [], []
+    for polygon in oracle.polygons:
+        ring = polygon.exterior.coords
+        for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+            scale = math.cos(math.radians(y0))
+            east, north = (x1 - x0) * scale * METRES_PER_DEGREE, (y1 - y0) * METRES_PER_DEGREE
+            length = math.hypot(east, north)
+            steps = math.ceil(length / 3)
+            for k in range(steps + 1):
+                x, y = x0 + k / steps * (x1 - x0), y0 + k / steps * (y1 - y0)
+                lats.append(y)
+                lngs.append(x)
+                for side in (-1, 1):
+                    metres = side * rng.uniform(0.3, 1.0)  # along the unit normal (-north, east)
+                    lngs.append(x - metres * north / length / (scale * METRES_PER_DEGREE))
+                    lats.append(y + metres * east / length / METRES_PER_DEGREE)
+    assert len(lats) > 100_000
+    oracle.agree(registry, lats, lngs)
+
+
+def test_corners_of_every_cell_in_the_street(registry, oracle):
+    """Points just inside each corner of every res-12 cell: where a wrongly interior cell would show."""
+    lats, lngs = [], []
+    for cell in h3.h3shape_to_cells(h3.geo_to_h3shape(oracle.street.buffer(0.0005)), 12):
+        clat, clng = h3.cell_to_latlng(cell)
+        for lat, lng in h3.cell_to_boundary(cell):
+            lats.append(lat + (clat - lat) * 0.02)
+            lngs.append(lng + (clng - lng) * 0.02)
+    oracle.agree(registry, lats, lngs)
+
+
+def holes_document() -> dict:
+    """A grid with two holes, and a MultiPolygon grid filling exactly those holes."""
+    def square(lng, lat, size):
+        return [[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]
+
+    outer, holes = square(116.37, 39.90, 0.004), [square(116.371, 39.901, 0.001), square(116.3725, 39.9015, 0.001)]
+    features = [
+        ("street", "xichangan", {}, {"type": "Polygon", "coordinates": [outer]}),
+        ("community", "c", {}, {"type": "Polygon", "coordinates": [outer]}),
+        ("grid", "ring", {"community": "c"}, {"type": "Polygon", "coordinates": [outer, *(h[::-1] for h in holes)]}),
+        ("grid", "islands", {"community": "c"}, {"type": "MultiPolygon", "coordinates": [[h] for h in holes]}),
+    ]
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"kind": kind, "id": ident, **extra}, "geometry": geometry}
+        for kind, ident, extra, geometry in features
+    ]}
+
+
+def test_holes_and_multipolygons(tmp_path):
+    path = tmp_path / "holes.geojson"
+    path.write_bytes(json.dumps(holes_document()))
+    registry = GridRegistry.build(load_geometry(path), 12)
+    assert registry.locate(39.9015, 116.3715).grid == "islands"
+    assert registry.locate(39.9020, 116.3730).grid == "islands"
+    assert registry.locate(39.9030, 116.3715).grid == "ring"
+    rng = random.Random(3)
+    lats = [rng.uniform(39.8995, 39.9045) for _ in range(20_000)]
+    lngs = [rng.uniform(116.3695, 116.3745) for _ in range(20_000)]
+    Oracle(holes_document()).agree(registry, lats, lngs)
+
+
+def test_from_settings_reads_the_configured_file(tmp_path):
+    path = tmp_path / "holes.geojson"
+    path.write_bytes(json.dumps(holes_document()))
+    registry = GridRegistry.from_settings(Settings(geometry_path=path, h3_resolution=11))
+    assert registry.resolution == 11 and list(registry.grids) == ["ring", "islands"]
+    assert registry.locate(39.9015, 116.3715).grid == "islands"

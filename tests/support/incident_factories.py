@@ -1,0 +1,92 @@
+"""Located reports and actions for the escalation tests (unit and integration), and the engine as a
+worker runs it, as a model to compare a real worker with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from aiokafka.partitioner import DefaultPartitioner
+
+from config.rules import Rules, load_rules
+from config.settings import Settings
+from streams.clock import EventClock
+from streams.escalation.agents import places_of
+from streams.escalation.engine import IncidentEngine, Outcome, incident_id
+from streams.geofence.registry import GridRegistry
+
+T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+TZ = "Asia/Shanghai"  # the street's zone: what people read is in it
+PLAIN = (39.8969, 116.3828)  # in c03-g01, outside every sensitive zone
+ZONE = (39.9085, 116.3870)  # in c05-g02, inside the sample zone "zone-key-site-east"
+
+
+@lru_cache(maxsize=1)
+def registry() -> GridRegistry:
+    return GridRegistry.from_settings(Settings.from_env())
+
+
+def located(report_id: str, category: str = "sanitation", severity: str = "medium", where=PLAIN,
+            at: datetime = T0, device: str = "dev-0001") -> dict:
+    """A LocatedReport as the geofence agent emits it."""
+    lat, lng = where
+    place = registry().locate(lat, lng)
+    return {"id": report_id, "device": device, "category": category, "severity": severity, "text": "测试 / test",
+            "location": {"lat": lat, "lng": lng, "accuracy": 5.0}, "event_time": at.isoformat(),
+            "street": place.street, "community": place.community, "grid": place.grid,
+            "cell": registry().cell(lat, lng)}
+
+
+def action(action_id: str, incident: str, verb: str, at: datetime, actor: str = "staff-1", **extra) -> dict:
+    return {"id": action_id, "incident": incident, "action": verb, "actor": actor, "reason": f"{verb} by test",
+            "time": at.isoformat(), **extra}
+
+
+def nearby(where, step: int) -> tuple[float, float]:
+    """A point about 15 m * step north-east of `where`: the same clustering neighbourhood for small steps."""
+    return (round(where[0] + 0.0001 * step, 7), round(where[1] + 0.0001 * step, 7))
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+class Model:
+    """The engine as the worker runs it: one engine and one event clock per partition; a report the street
+    places goes back in, as the worker publishes it to the located reports."""
+
+    def __init__(self, partitions: int, rules: Rules | None = None):
+        self.partitions = partitions
+        rules, places = rules or load_rules(), places_of(registry())
+        self.engines = [IncidentEngine(rules, EventClock(), places=places, tz=TZ) for _ in range(partitions)]
+        self.events, self.alerts = [], []
+
+    def engine(self, community: str) -> IncidentEngine:
+        return self.engines[DefaultPartitioner()(community.encode(), list(range(self.partitions)),
+                                                 list(range(self.partitions)))]
+
+    def keep(self, out: Outcome) -> Outcome:
+        self.events += out.events
+        self.alerts += out.alerts
+        for report in out.reports:
+            self.report(report)
+        return out
+
+    def report(self, r: dict) -> Outcome:
+        engine = self.engine(r.get("community") or "unlocated")
+        engine.clock.observe(datetime.fromisoformat(r["event_time"]))
+        return self.keep(engine.report(r))
+
+    def action(self, a: dict) -> Outcome:
+        engine = self.engine(a["incident"][4:-13])
+        engine.clock.observe(datetime.fromisoformat(a["time"]))
+        return self.keep(engine.action(a))
+
+    def tick(self, when: datetime) -> None:
+        for engine in self.engines:
+            engine.clock.observe(when)
+            self.keep(engine.due())
+
+    def incident(self, report_id: str):
+        tail = incident_id("", report_id)[-12:]
+        return next(i for e in self.engines for i in e.incidents.values() if i.id.endswith(tail))
