@@ -98,7 +98,7 @@ def _responses(accepted: dict, described: str, extra: dict | None = None, withou
 # A device proves itself by its bearer token, or by all three signature headers together.
 DEVICE_SECURITY = [{"deviceToken": []}, {"deviceId": [], "signatureTime": [], "signature": []}]
 
-# How a phone signs, and a worked example (also in the README; tests/streams/http/test_auth.py checks both
+# How a phone signs, and a worked example (also in streams/http/README.md; tests/streams/http/test_auth.py checks both
 # against the worker's own check). The key is the digest's 32 bytes: its 64-character hex is not the key.
 SIGNING = ("X-Redwall-Signature: sha256=<lowercase hex of HMAC-SHA256(key, timestamp + '.' + body)>, where key is "
            "the 32 raw bytes of SHA-256 over the token's UTF-8 bytes (the digest itself, not its hex form), timestamp "

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 OPEN = ("SELECT id, community_id, level, status, ack_by, resolve_by FROM incidents "
         "WHERE status IN ('assigned', 'acknowledged')")
-# The endpoint's answers (README: Alerts and the dispatcher console): 200 done, 409 refused by the engine
+# The endpoint's answers (streams/http/README.md, Actions on incidents): 200 done, 409 refused by the engine
 # with its reason, 404 unknown incident, 422 malformed, 202 no verdict in time (tried again later).
 OUTCOMES = {200: "done", 409: "refused", 404: "unknown", 422: "invalid", 401: "forbidden", 403: "forbidden",
             202: "pending", 429: "pending"}

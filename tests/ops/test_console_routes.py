@@ -1,5 +1,5 @@
 """The console serves its documented routes and nothing else: a route added without being documented
-here (and in the README) fails this test, as does one documented but gone."""
+here (and in the docstring of consumers/console/app.py) fails this test, as does one documented but gone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from config.settings import Settings
 from consumers.console.app import create_console
 from consumers.console.feed import ConsoleFeed
 
-# method, path: the console's routes as the README lists them (HEAD comes with every GET).
+# method, path: the console's routes as consumers/console/app.py's docstring lists them (HEAD comes with every GET).
 DOCUMENTED = {
     ("GET", "/"),  # the page; `/?token=` signs in and redirects at once to `/`
     ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),

@@ -115,7 +115,7 @@ def test_the_replay_guard_forgets_what_is_outside_the_window_and_stays_bounded()
     assert guard.first("s9", NOW, NOW + 301)  # outside the window: forgotten (its timestamp is refused anyway)
 
 
-async def test_the_worked_signing_example_of_the_readme_and_the_openapi_document_is_what_the_worker_accepts(cache):
+async def test_the_worked_signing_example_of_the_http_readme_and_the_openapi_document_is_what_the_worker_accepts(cache):
     e = SIGNING_EXAMPLE
     body = e["body"].encode()
     key = hashlib.sha256(e["token"].encode()).digest()  # the recipe as written: the digest's raw bytes
@@ -130,7 +130,7 @@ async def test_the_worked_signing_example_of_the_readme_and_the_openapi_document
     with pytest.raises(Unauthorized, match="does not match"):
         check_signature(cache, device, {**headers, "X-Redwall-Signature": f"sha256={wrong}"}, body, ReplayGuard(),
                         now=int(e["timestamp"]))
-    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    readme = (Path(__file__).parents[3] / "streams" / "http" / "README.md").read_text()  # Authentication
     described = document(1000)["components"]["securitySchemes"]["signature"]["description"]
     for value in (e["token"], e["key_hex"], e["timestamp"], e["body"], e["signature"]):
         assert value in readme and value in described, value
