@@ -1,2 +1,5 @@
-"""Helpers shared by tests of more than one folder: factories of records, credentials, receivers,
-TLS and role fixtures, the running pipeline, own topics, waiting. A helper used by one folder stays there."""
+"""tests/support/: helpers shared by tests of more than one folder. A helper one folder uses stays there.
+
+Factories of records, credentials, webhook receivers, TLS and role fixtures, a SASL front, the running
+pipeline, own topics, waiting.
+"""
