@@ -97,3 +97,12 @@ def test_every_package_opens_with_a_docstring_saying_its_rule(init: Path):
     doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
     folder = init.parent.relative_to(ROOT).as_posix() + "/"
     assert doc and doc.startswith(folder), f"{init.relative_to(ROOT)} should open with '{folder}: its rule'"
+
+
+def test_ci_runs_the_test_command_of_the_readme():
+    # CI runs what a newcomer is told to run (quietly: pip's -q is the one difference).
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    command = [line for line in ci if line.startswith("tests/system-deps.sh")]
+    assert len(command) == 1 and command[0].replace("pip install -q ", "pip install ") in readme
+    assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/redwall demo" in readme
