@@ -2,5 +2,5 @@
 
 Here: the Faust app (app.py) and its safer consumer (faust_consumer.py), topics, the broker's epoch, clocks,
 metrics, the ops listener, the credential cache. One wing per domain (http/, geofence/, escalation/,
-patrol/), where agents.py is the Faust wiring and every other module is pure; cli/ and demo/ beside them.
+patrol/), where agents.py is the Faust wiring and the domain logic is pure; cli/ and demo/ beside them.
 """
