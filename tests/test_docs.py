@@ -4,6 +4,7 @@ that names every folder and wing; every package opens with a docstring saying it
 
 from __future__ import annotations
 
+import argparse
 import ast
 import re
 from pathlib import Path
@@ -106,3 +107,24 @@ def test_ci_runs_the_test_command_of_the_readme():
     command = [line for line in ci if line.startswith("tests/system-deps.sh")]
     assert len(command) == 1 and command[0].replace("pip install -q ", "pip install ") in readme
     assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/redwall demo" in readme
+
+
+def subcommands() -> dict[str, list[str]]:
+    """`redwall`'s commands, each with the actions under it (`devices`: add, revoke, list)."""
+    from streams.cli.main import build_parser
+
+    def choices(parser) -> dict:
+        found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return found[0].choices if found else {}
+
+    return {name: list(choices(sub)) for name, sub in choices(build_parser()).items()}
+
+
+def test_the_command_table_names_every_command_and_action_of_redwall():
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `redwall ")]
+    named = {re.match(r"\| `redwall ([\w-]+)", row).group(1) for row in rows}
+    assert named == set(subcommands())
+    for command, actions in subcommands().items():
+        mine = " ".join(row.split("` |")[0] for row in rows if re.match(rf"\| `redwall {command}\b", row))
+        assert all(re.search(rf"(redwall {command}|\\\|) {action}\b", mine) for action in actions), command
