@@ -1,0 +1,55 @@
+"""The house rules, read from the source (tests/support/imports.py): no import circle, counting imports
+inside functions; no module takes another's `_private` names; a lower floor never imports a higher one
+(schemas <- config <- sinks <- streams / consumers), except the CLI's entry point."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.imports import circles, read_project
+
+PACKAGES = ("schemas", "config", "sinks", "streams", "consumers", "benchmarks")
+
+# Which project packages each floor may import (its own included).
+MAY_IMPORT = {
+    "schemas": {"schemas"},
+    "config": {"schemas", "config"},
+    "sinks": {"schemas", "config", "sinks"},
+    "streams": {"schemas", "config", "sinks", "streams"},
+    "consumers": {"schemas", "config", "sinks", "streams", "consumers"},
+    "benchmarks": set(PACKAGES),
+}
+# The front door starts every process, so it may reach every floor.
+ENTRY_POINT = "streams.cli"
+# Where events land holds no Kafka client.
+NO_KAFKA = {"sinks": {"aiokafka", "faust", "kafka", "confluent_kafka"}}
+
+
+@pytest.fixture(scope="module")
+def modules():
+    return read_project(PACKAGES)
+
+
+def test_the_project_is_read(modules):
+    """The rules below would pass on an empty graph: make sure the graph is the project's."""
+    assert len(modules) > 100
+    assert "config.settings" in modules["streams.app"].imports
+    assert "sinks.postgres" in modules["consumers.batch"].imports
+
+
+def test_no_import_circle(modules):
+    found = circles(modules)
+    lines = []
+    for circle in found:
+        lines.append("circle: " + ", ".join(modules[m].file for m in circle))
+        lines += [f"    {modules[m].file}:{line} imports {t}" for m in circle
+                  for t, line in modules[m].imports.items() if t in circle]
+    assert not found, ("modules that import each other (counting imports inside functions); move what "
+                       "both need into a module of its own that imports neither:\n" + "\n".join(lines))
+
+
+def test_sinks_hold_no_kafka_client(modules):
+    found = [f"{m.file}:{line} imports {package}" for m in modules.values()
+             for package, line in m.outside.items() if package in NO_KAFKA.get(m.name.split(".")[0], ())]
+    assert not found, ("sinks/ is where events land, with no Kafka and no Faust; read or write Kafka in "
+                       "consumers/ or streams/ and hand sinks/ the records:\n" + "\n".join(found))
