@@ -48,6 +48,12 @@ def test_no_import_circle(modules):
                        "both need into a module of its own that imports neither:\n" + "\n".join(lines))
 
 
+def test_no_module_takes_another_private_name(modules):
+    found = [f"{m.file}:{line} uses {name}" for m in modules.values() for name, line in m.privates]
+    assert not found, ("private names used outside their module; make the name public where it belongs "
+                       "(drop the underscore) or move the helper:\n" + "\n".join(found))
+
+
 def test_sinks_hold_no_kafka_client(modules):
     found = [f"{m.file}:{line} imports {package}" for m in modules.values()
              for package, line in m.outside.items() if package in NO_KAFKA.get(m.name.split(".")[0], ())]
