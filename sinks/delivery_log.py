@@ -8,8 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from consumers.routing import Notification
 from schemas import json
+from sinks.notification import Notification
 from sinks.postgres import open_pool, transaction
 from sinks.webhook import Attempt
 

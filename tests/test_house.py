@@ -54,6 +54,19 @@ def test_no_module_takes_another_private_name(modules):
                        "(drop the underscore) or move the helper:\n" + "\n".join(found))
 
 
+def test_no_floor_imports_a_higher_one(modules):
+    found = []
+    for m in modules.values():
+        floor = m.name.split(".")[0]
+        if m.name == ENTRY_POINT or m.name.startswith(ENTRY_POINT + "."):
+            continue
+        found += [f"{m.file}:{line} imports {t}" for t, line in m.imports.items()
+                  if t.split(".")[0] not in MAY_IMPORT[floor]]
+    assert not found, ("a lower floor imports a higher one (schemas <- config <- sinks <- streams / consumers; "
+                       "only streams/cli/ may import every floor); move what both need down to the lower "
+                       "floor:\n" + "\n".join(found))
+
+
 def test_sinks_hold_no_kafka_client(modules):
     found = [f"{m.file}:{line} imports {package}" for m in modules.values()
              for package, line in m.outside.items() if package in NO_KAFKA.get(m.name.split(".")[0], ())]

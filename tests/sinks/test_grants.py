@@ -20,7 +20,6 @@ from config.geometry import load_geometry
 from config.major_events import load_major_events
 from config.roster import load_roster
 from config.settings import SAMPLE_GEOMETRY, ConfigError, Settings
-from consumers.routing import Notification
 from consumers.state_gauges import StateGauges
 from sinks import roles
 from sinks.credentials import issue, issue_dispatcher_token
@@ -29,6 +28,7 @@ from sinks.grants import PROCESSES, function_grants, table_grants
 from sinks.incident_detail import incident_detail
 from sinks.incidents import IncidentSink
 from sinks.migrate import SchemaNotReady, prepare_schema
+from sinks.notification import Notification
 from sinks.partitions import partition_name
 from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
 from sinks.postgres import PostgresSink
