@@ -4,7 +4,7 @@ send_resolved: to a channel that was told of the firing twin). Time comes from a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -171,7 +171,3 @@ class Router:
             for rule in self.routing.inhibit for source in self.sources.values()
         )
 
-
-def routed_channels(routing: Routing, alerts: Iterable[dict]) -> set[str]:
-    """Every channel some route sends these alerts to."""
-    return {c for alert in alerts for route in routing.routes_for(alert) for c in route.channels}

@@ -68,9 +68,6 @@ class ManualClock:
         return self._now
 
 
-CLOCKS = ("system", "event")
-
-
 def from_settings(settings) -> Clock:
     """The clock `REDWALL_CLOCK` names; Settings.validate has already refused anything else."""
     return EventClock() if settings.clock == "event" else SystemClock()
