@@ -1,12 +1,14 @@
-"""The house rules, read from the source (tests/support/imports.py): no import circle, counting imports
-inside functions; no module takes another's `_private` names; a lower floor never imports a higher one
-(schemas <- config <- sinks <- streams / consumers), except the CLI's entry point."""
+"""The house rules, read from the source with `ast` (tests/support/imports.py, uses.py): no import circle,
+counting imports inside functions; no module takes another's `_private` names; a lower floor never imports
+a higher one (schemas <- config <- sinks <- streams / consumers), except the CLI's entry point; no Kafka
+client in sinks/; no public code that only tests use, or nothing does."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.support.imports import circles, read_project
+from tests.support.uses import unused, used_by_tests
 
 PACKAGES = ("schemas", "config", "sinks", "streams", "consumers", "benchmarks")
 
@@ -23,6 +25,8 @@ MAY_IMPORT = {
 ENTRY_POINT = "streams.cli"
 # Where events land holds no Kafka client.
 NO_KAFKA = {"sinks": {"aiokafka", "faust", "kafka", "confluent_kafka"}}
+# Methods a framework calls by name: mode.Service's start and stop (streams/metrics.py, OpsListener).
+HOOKS = frozenset({"on_start", "on_stop"})
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +76,10 @@ def test_sinks_hold_no_kafka_client(modules):
              for package, line in m.outside.items() if package in NO_KAFKA.get(m.name.split(".")[0], ())]
     assert not found, ("sinks/ is where events land, with no Kafka and no Faust; read or write Kafka in "
                        "consumers/ or streams/ and hand sinks/ the records:\n" + "\n".join(found))
+
+
+def test_no_production_code_is_dead_or_only_for_tests():
+    found = [f"{file}:{line} {name}: " + (f"only {', '.join(users)} use it" if (users := used_by_tests(name)) else "unused")
+             for file, line, name in unused(PACKAGES, HOOKS)]
+    assert not found, ("public names no production code uses; delete what nothing uses, move what only tests use "
+                       "into the test (or tests/support/ when tests of several folders share it):\n" + "\n".join(found))
