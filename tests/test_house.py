@@ -5,6 +5,8 @@ client in sinks/; no public code that only tests use, or nothing does."""
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from tests.support.imports import circles, read_project
@@ -25,6 +27,8 @@ MAY_IMPORT = {
 ENTRY_POINT = "streams.cli"
 # Where events land holds no Kafka client.
 NO_KAFKA = {"sinks": {"aiokafka", "faust", "kafka", "confluent_kafka"}}
+# The one place an HTTP refusal's body {"error", "errors": [{field, reason}]} is written, and its schema.
+REFUSAL, REFUSAL_SCHEMA = "streams/http/refusal.py", "schemas/openapi.py"
 # Methods a framework calls by name: mode.Service's start and stop (streams/metrics.py, OpsListener).
 HOOKS = frozenset({"on_start", "on_stop"})
 
@@ -83,3 +87,11 @@ def test_no_production_code_is_dead_or_only_for_tests():
              for file, line, name in unused(PACKAGES, HOOKS)]
     assert not found, ("public names no production code uses; delete what nothing uses, move what only tests use "
                        "into the test (or tests/support/ when tests of several folders share it):\n" + "\n".join(found))
+
+
+def test_every_refusal_body_is_written_in_one_place(modules):
+    found = [f"{m.file}:{node.lineno}" for m in modules.values() if m.file not in (REFUSAL, REFUSAL_SCHEMA)
+             for node in ast.walk(ast.parse(m.path.read_text(encoding="utf-8"))) if isinstance(node, ast.Dict)
+             and {"error", "errors"} <= {key.value for key in node.keys if isinstance(key, ast.Constant)}]
+    assert not found, (f"refusal bodies written by hand; answer with {REFUSAL} (Refused.answer, refusal_response, "
+                       "refusal_body), so every refusal keeps the documented shape:\n" + "\n".join(found))
