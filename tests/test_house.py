@@ -1,7 +1,8 @@
 """The house rules, read from the source with `ast` (tests/support/imports.py, uses.py): no import circle,
-counting imports inside functions; no module takes another's `_private` names; a lower floor never imports
-a higher one (schemas <- config <- sinks <- streams / consumers), except the CLI's entry point; no Kafka
-client in sinks/; no public code that only tests use, or nothing does."""
+counting imports inside functions, and no module taking another's `_private` names, in the code and its
+tests; a lower floor never imports a higher one (schemas <- config <- sinks <- streams / consumers), except
+the CLI's entry point; no Kafka client in sinks/; every refusal body written in one place; no public code
+that only tests use, or that nothing uses."""
 
 from __future__ import annotations
 
@@ -34,8 +35,15 @@ HOOKS = frozenset({"on_start", "on_stop"})
 
 
 @pytest.fixture(scope="module")
-def modules():
-    return read_project(PACKAGES)
+def with_tests():
+    """The production modules and the tests: circles and private names are refused in both."""
+    return read_project((*PACKAGES, "tests"))
+
+
+@pytest.fixture(scope="module")
+def modules(with_tests):
+    """The production modules: the floors, the refusal body."""
+    return {name: m for name, m in with_tests.items() if name.split(".")[0] in PACKAGES}
 
 
 def test_the_project_is_read(modules):
@@ -45,19 +53,19 @@ def test_the_project_is_read(modules):
     assert "sinks.postgres" in modules["consumers.batch"].imports
 
 
-def test_no_import_circle(modules):
-    found = circles(modules)
+def test_no_import_circle(with_tests):
+    found = circles(with_tests)
     lines = []
     for circle in found:
-        lines.append("circle: " + ", ".join(modules[m].file for m in circle))
-        lines += [f"    {modules[m].file}:{line} imports {t}" for m in circle
-                  for t, line in modules[m].imports.items() if t in circle]
+        lines.append("circle: " + ", ".join(with_tests[m].file for m in circle))
+        lines += [f"    {with_tests[m].file}:{line} imports {t}" for m in circle
+                  for t, line in with_tests[m].imports.items() if t in circle]
     assert not found, ("modules that import each other (counting imports inside functions); move what "
                        "both need into a module of its own that imports neither:\n" + "\n".join(lines))
 
 
-def test_no_module_takes_another_private_name(modules):
-    found = [f"{m.file}:{line} uses {name}" for m in modules.values() for name, line in m.privates]
+def test_no_module_takes_another_private_name(with_tests):
+    found = [f"{m.file}:{line} uses {name}" for m in with_tests.values() for name, line in m.privates]
     assert not found, ("private names used outside their module; make the name public where it belongs "
                        "(drop the underscore) or move the helper:\n" + "\n".join(found))
 
