@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 
 FILE_NAME = "redwall-demo.env"
 _PID = re.compile(r"#\s*pid\s+(\d+)\b")

@@ -87,8 +87,4 @@ def bd09_to_wgs84(lng: float, lat: float) -> tuple[float, float]:
     return gcj02_to_wgs84(*bd09_to_gcj02(lng, lat))
 
 
-def wgs84_to_bd09(lng: float, lat: float) -> tuple[float, float]:
-    return gcj02_to_bd09(*wgs84_to_gcj02(lng, lat))
-
-
 TO_WGS84 = {"wgs84": lambda lng, lat: (lng, lat), "gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}

@@ -11,7 +11,7 @@ import ssl
 from functools import lru_cache
 from pathlib import Path
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 
 
 def validate(settings) -> None:

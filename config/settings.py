@@ -7,10 +7,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from config.addresses import DemoAddresses
+from config import kafka_security, pg_security
+from config.addresses import DemoAddresses
+from config.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent
 SAMPLE_GEOMETRY = CONFIG_DIR / "sample" / "xichangan.geojson"
@@ -18,10 +18,6 @@ SAMPLE_MAJOR_EVENTS = CONFIG_DIR / "major_events.toml"
 SAMPLE_ROSTER = CONFIG_DIR / "roster.toml"
 SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
 ESCALATION_RULES = CONFIG_DIR / "escalation.toml"
-
-
-class ConfigError(ValueError):
-    """A setting or a config file is wrong; the message names where and how to fix it."""
 
 
 def _env(name: str, doc: str, default, *, env: str | None = None):
@@ -156,9 +152,7 @@ class Settings:
     @property
     def database_dsn(self) -> str:
         """What every asyncpg connection uses: DATABASE_URL with the PG TLS and password-file settings folded in."""
-        from config.pg_security import dsn
-
-        return dsn(self)
+        return pg_security.dsn(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, addresses: DemoAddresses | None = None,
@@ -234,8 +228,6 @@ class Settings:
                 raise ConfigError(f"environment: {env}={getattr(self, name)} is invalid: {fix}")
         if len(set(self.all_topics)) != len(self.all_topics):
             raise ConfigError("environment: REDWALL_TOPIC_* names must all differ")
-        from config import kafka_security, pg_security  # they import ConfigError from here
-
         kafka_security.validate(self)
         pg_security.validate(self)
 

@@ -15,7 +15,7 @@ from config.kafka_security import kafka_options
 from config.routing import Routing, load_routing
 from config.settings import Settings
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
-from consumers.sink import _loop_factory
+from consumers.sink import loop_factory
 from sinks.delivery_log import DeliveryLog
 from sinks.migrate import prepare_schema
 from sinks.webhook import webhook
@@ -51,7 +51,7 @@ async def run_delivery(settings: Settings, routing: Routing, registry: Collector
 def main(settings: Settings) -> None:
     """`redwall deliver`: validate routing.toml, then deliver until SIGINT or SIGTERM."""
     routing = load_routing(settings.routing_path)  # a bad file stops here, before anything starts
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_serve(settings, routing))
 
 

@@ -4,43 +4,13 @@ send_resolved: to a channel that was told of the firing twin). Time comes from a
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from config.routing import Route, Routing, matches
+from sinks.notification import Notification
 from streams.clock import Clock, SystemClock
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One message to one channel: the alerts of one group, each with its sequence number
-    (0 for the first notice of that alert on this channel, n for its n-th reminder)."""
-
-    channel: str
-    route: str
-    group: tuple[tuple[str, str | None], ...]
-    items: tuple[tuple[dict, int], ...]
-
-    @property
-    def alerts(self) -> list[dict]:
-        return [alert for alert, _ in self.items]
-
-    @property
-    def reminder(self) -> bool:
-        return any(seq > 0 for _, seq in self.items)
-
-    @property
-    def clearance(self) -> bool:
-        """Every alert of it is resolved: it says what ended."""
-        return all(alert["status"] == "resolved" for alert, _ in self.items)
-
-    @property
-    def key(self) -> str:
-        """The idempotency key: the same alerts at the same sequence to the same channel, the same key."""
-        parts = sorted(f"{alert['id']}#{seq}" for alert, seq in self.items)
-        return hashlib.sha256("\n".join([self.channel, *parts]).encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -201,7 +171,3 @@ class Router:
             for rule in self.routing.inhibit for source in self.sources.values()
         )
 
-
-def routed_channels(routing: Routing, alerts: Iterable[dict]) -> set[str]:
-    """Every channel some route sends these alerts to."""
-    return {c for alert in alerts for route in routing.routes_for(alert) for c in route.channels}

@@ -80,7 +80,7 @@ async def run_sinks(
 
 def main(settings: Settings) -> None:
     """`redwall sink`: run the sinks until SIGINT or SIGTERM, which finish the batch in hand first."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_serve(settings))
 
 
@@ -90,7 +90,7 @@ async def _serve(settings: Settings) -> None:
     log.info("sinks stopped")
 
 
-def _loop_factory():
+def loop_factory():
     try:
         import uvloop
     except ImportError:

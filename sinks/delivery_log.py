@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from consumers.routing import Notification
+import asyncpg
+
 from schemas import json
-from sinks.postgres import PostgresSink
+from sinks.notification import Notification
+from sinks.postgres import open_pool, transaction
 from sinks.webhook import Attempt
 
 FINAL = ("delivered", "dead_lettered")
@@ -22,13 +24,24 @@ class InFlight:
     where: dict[str, tuple[int, int]]  # alert id -> (partition, offset) in the alerts topic
 
 
-class DeliveryLog(PostgresSink):
-    stages_positions = False  # no fixes here: its role needs neither temporary tables nor `positions`
+class DeliveryLog:
+    """The delivery process's own writer, on its own pool: its role needs neither temporary tables nor
+    `positions`, so its connections prepare nothing."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, max_size: int = 4) -> DeliveryLog:
+        return cls(await open_pool(dsn, max_size=max_size))
+
+    async def close(self) -> None:
+        await self.pool.close()
 
     async def finished(self, channel: str, items) -> set[tuple[str, int]]:
         """(alert id, seq) pairs of these items this channel already delivered or dead-lettered."""
         ids, seqs = [a["id"] for a, _ in items], [s for _, s in items]
-        async with self._transaction() as conn:
+        async with transaction(self.pool) as conn:
             rows = await conn.fetch(
                 "SELECT DISTINCT d.alert_id, d.seq FROM alert_deliveries d "
                 "JOIN unnest($2::text[], $3::int[]) AS i(alert_id, seq) USING (alert_id, seq) "
@@ -38,7 +51,7 @@ class DeliveryLog(PostgresSink):
     async def begin(self, notification: Notification, where: dict[str, tuple[int, int]]) -> int:
         """Record the notification before sending it; returns how many attempts it already had."""
         items = [{"seq": seq, "alert": alert, "where": where.get(alert["id"])} for alert, seq in notification.items]
-        async with self._transaction() as conn:
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 "INSERT INTO alert_notifications (key, channel, items) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 notification.key, notification.channel, json.dumps(items).decode())
@@ -56,7 +69,7 @@ class DeliveryLog(PostgresSink):
     async def _rows(self, n: Notification, attempt_no, outcome, latency_ms, status, error, state) -> None:
         rows = [(alert["id"], n.channel, seq, attempt_no, n.key, outcome, latency_ms, status, error)
                 for alert, seq in n.items]
-        async with self._transaction() as conn:
+        async with transaction(self.pool) as conn:
             # DO NOTHING: a replay of an attempt already recorded (a restart between write and commit).
             await conn.executemany(
                 "INSERT INTO alert_deliveries (alert_id, channel, seq, attempt, notification, outcome, latency_ms, "
@@ -67,7 +80,7 @@ class DeliveryLog(PostgresSink):
 
     async def attempts(self, key: str) -> list[dict]:
         """Every attempt of a notification (one row per attempt, not per alert), oldest first."""
-        async with self._transaction() as conn:
+        async with transaction(self.pool) as conn:
             rows = await conn.fetch(
                 "SELECT DISTINCT ON (attempt) attempt, outcome, latency_ms, status_code, error, attempted_at "
                 "FROM alert_deliveries WHERE notification = $1 ORDER BY attempt", key)
@@ -75,14 +88,14 @@ class DeliveryLog(PostgresSink):
 
     async def notified(self, channel: str) -> dict[str, tuple[int, datetime]]:
         """alert id -> (notices delivered or dead-lettered, when the last one was) on this channel."""
-        async with self._transaction() as conn:
+        async with transaction(self.pool) as conn:
             rows = await conn.fetch(
                 "SELECT alert_id, max(seq) + 1 AS sent, max(attempted_at) AS last FROM alert_deliveries "
                 "WHERE channel = $1 AND outcome = ANY($2::text[]) GROUP BY alert_id", channel, list(FINAL))
         return {r["alert_id"]: (r["sent"], r["last"]) for r in rows}
 
     async def in_flight(self, channel: str) -> list[InFlight]:
-        async with self._transaction() as conn:
+        async with transaction(self.pool) as conn:
             rows = await conn.fetch("SELECT key, items FROM alert_notifications WHERE channel = $1 AND state = 'sending' "
                                     "ORDER BY created_at", channel)
         found = []

@@ -11,9 +11,10 @@ import asyncpg
 from schemas import json
 from schemas.records import UNLOCATED
 from sinks.incident_history import Progress, record_progress
-from sinks.postgres import _columns, _count, _text, _unnest_insert, transaction
+from sinks.postgres import transaction
+from sinks.sql import as_columns, row_count, storable, unnest_insert
 
-_INSERT_EVENTS = _unnest_insert("incident_events", [
+_INSERT_EVENTS = unnest_insert("incident_events", [
     ("id", "text"), ("incident_id", "text"), ("seq", "int4"), ("kind", "text"), ("event_time", "timestamptz"),
     ("actor", "text"), ("reason", "text"), ("reason_code", "text"), ("from_level", "text"), ("to_level", "text"),
     ("community_id", "text"), ("category", "text"), ("report_id", "text"), ("action_id", "text"),
@@ -22,7 +23,7 @@ _INSERT_EVENTS = _unnest_insert("incident_events", [
 # A report links to one incident: the one it opened or joined, or, once the street placed an unlocated
 # report, the incident it opened in its community (a replay of the unlocated link never takes it back).
 _UNLOCATED_ID = f"'inc-{UNLOCATED}-%'"
-_INSERT_LINKS = _unnest_insert("incident_reports", [
+_INSERT_LINKS = unnest_insert("incident_reports", [
     ("report_id", "text"), ("incident_id", "text"), ("linked_at", "timestamptz")], "(report_id)",
     order=f"report_id, incident_id LIKE {_UNLOCATED_ID}", update=(
         "incident_id = excluded.incident_id, linked_at = excluded.linked_at "
@@ -54,19 +55,19 @@ class IncidentSink:
         stateful = [e for e in events if "state" in e and e["kind"] != "action_rejected"]
         links = [(e["report"], e["incident"], datetime.fromisoformat(e["when"])) for e in events if e.get("report")]
         async with transaction(self.pool) as conn:
-            inserted = await conn.execute(_INSERT_EVENTS, *_columns([_event_row(e) for e in events], 16))
+            inserted = await conn.execute(_INSERT_EVENTS, *as_columns([_event_row(e) for e in events], 16))
             # The state rows carry their seq: of several events of one incident the newest wins, and
             # a replayed older event never overwrites a newer state.
-            await conn.execute(_UPSERT_STATE, *_columns([_state_row(e, topic) for e in stateful], len(_STATE_COLUMNS)))
-            linked = await conn.execute(_INSERT_LINKS, *_columns(links, 3))
+            await conn.execute(_UPSERT_STATE, *as_columns([_state_row(e, topic) for e in stateful], len(_STATE_COLUMNS)))
+            linked = await conn.execute(_INSERT_LINKS, *as_columns(links, 3))
             if progress:
                 await record_progress(conn, progress)
-        return {"incident_events": _count(inserted), "incident_reports": _count(linked)}
+        return {"incident_events": row_count(inserted), "incident_reports": row_count(linked)}
 
 
 def _event_row(e: dict) -> tuple:
-    return (e["id"], e["incident"], int(e["seq"]), e["kind"], datetime.fromisoformat(e["when"]), _text(e["actor"]),
-            _text(e["reason"]), e["reason_code"], e.get("from_level"), e.get("to_level"), e["community"],
+    return (e["id"], e["incident"], int(e["seq"]), e["kind"], datetime.fromisoformat(e["when"]), storable(e["actor"]),
+            storable(e["reason"]), e["reason_code"], e.get("from_level"), e.get("to_level"), e["community"],
             e.get("category"), e.get("report"), e.get("action"), e["ceiling"] == "yes", json.dumps(e).decode())
 
 

@@ -13,11 +13,12 @@ from config.major_events import MajorEvents, Period, load_major_events
 from config.roster import Roster, build_roster, load_roster
 from schemas import json
 from sinks.migrate import migrate
-from sinks.postgres import _columns, _count, _unnest_insert, transaction
+from sinks.postgres import transaction
+from sinks.sql import as_columns, row_count, unnest_insert
 
 ON_DUTY_STATUSES = ("unknown", "on_post", "off_post", "offline")
 
-_INSERT_EVENTS = _unnest_insert("patrol_events", [
+_INSERT_EVENTS = unnest_insert("patrol_events", [
     ("id", "text"), ("device_id", "text"), ("grid_id", "text"), ("status", "text"), ("previous", "text"),
     ("reason", "text"), ("event_time", "timestamptz"), ("current_grid", "text"), ("fix_time", "timestamptz"),
     ("lat", "float8"), ("lng", "float8"), ("accuracy", "float4"),
@@ -35,7 +36,7 @@ ON CONFLICT (device_id) DO UPDATE SET
     accuracy = excluded.accuracy, updated_at = now()
 WHERE excluded.since >= patrol_status.since
 """
-_INSERT_FLAGS = _unnest_insert("position_flags", [
+_INSERT_FLAGS = unnest_insert("position_flags", [
     ("device_id", "text"), ("event_time", "timestamptz"), ("reason", "text")], "(device_id, event_time)")
 
 
@@ -50,12 +51,12 @@ class PatrolSink:
         flags = [(r["device"], datetime.fromisoformat(f["time"]), f["reason"])
                  for r in records if r["type"] == "gps_flags" for f in r["flags"]]
         async with transaction(self.pool) as conn:
-            inserted = await conn.execute(_INSERT_EVENTS, *_columns(events, 12))
+            inserted = await conn.execute(_INSERT_EVENTS, *as_columns(events, 12))
             # Events of one batch may repeat a device: the newest wins, the later in the topic on a tie
             # (shift_started and first_fix_inside share a time); an older replay never overwrites.
-            await conn.execute(_UPSERT_STATUS, *_columns([(e[1], e[2], e[3], e[6], e[5], *e[7:]) for e in events], 10))
-            flagged = await conn.execute(_INSERT_FLAGS, *_columns(flags, 3))
-        return {"patrol_events": _count(inserted), "position_flags": _count(flagged)}
+            await conn.execute(_UPSERT_STATUS, *as_columns([(e[1], e[2], e[3], e[6], e[5], *e[7:]) for e in events], 10))
+            flagged = await conn.execute(_INSERT_FLAGS, *as_columns(flags, 3))
+        return {"patrol_events": row_count(inserted), "position_flags": row_count(flagged)}
 
 
 def _event_row(r: dict) -> tuple:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
 
 from schemas import json
 from sinks.partitions import PositionHistory, create_partitions
+from sinks.sql import as_columns, row_count, storable, unnest_insert
 
 # A fix stamped this far ahead of the database clock comes from a wrong phone clock; it is kept in
 # the history but must not become the device's latest position, or it would pin it there.
@@ -33,28 +34,16 @@ WHERE excluded.event_time > latest_positions.event_time
 """
 
 
-def _unnest_insert(table: str, columns: Sequence[tuple[str, str]], conflict: str, *, update: str | None = None,
-                   order: str | None = None) -> str:
-    """One multi-row INSERT taking one array parameter per column. With `update` (what DO UPDATE sets and
-    when), the rows are first made one per key, the first by `order`: an upsert may touch a row only once."""
-    names = ", ".join(name for name, _ in columns)
-    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
-    if update is None:
-        return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict} DO NOTHING"
-    return (f"INSERT INTO {table} ({names}) SELECT DISTINCT ON {conflict} * FROM unnest({arrays}) AS t({names}) "
-            f"ORDER BY {order} ON CONFLICT {conflict} DO UPDATE SET {update}")
-
-
 # A report outside every street is stored with no place; once the street's dispatchers place it, it
 # comes again with its community (and grid), which fill the place in. Nothing else is ever rewritten.
-_INSERT_REPORTS = _unnest_insert("reports", [
+_INSERT_REPORTS = unnest_insert("reports", [
     ("id", "text"), ("device_id", "text"), ("category", "text"), ("severity", "text"), ("text", "text"),
     ("lat", "float8"), ("lng", "float8"), ("accuracy", "float4"), ("event_time", "timestamptz"),
     ("street_id", "text"), ("community_id", "text"), ("grid_id", "text"), ("cell", "text"), ("photos", "jsonb"),
 ], "(id)", order="id, community_id NULLS LAST", update=(
     "street_id = excluded.street_id, community_id = excluded.community_id, grid_id = excluded.grid_id "
     "WHERE reports.community_id IS NULL AND excluded.community_id IS NOT NULL"))
-_INSERT_DEAD_LETTERS = _unnest_insert("dead_letters", [
+_INSERT_DEAD_LETTERS = unnest_insert("dead_letters", [
     ("source_topic", "text"), ("partition", "int4"), ('"offset"', "int8"), ("reason", "text"), ("errors", "jsonb"),
     ("key", "bytea"), ("payload", "bytea"), ("failed_at", "timestamptz"),
 ], '(source_topic, partition, "offset")')
@@ -79,6 +68,12 @@ def is_retriable(exc: BaseException) -> bool:
     ))
 
 
+async def open_pool(dsn: str, *, max_size: int = 4, command_timeout: float = 60, init=None) -> asyncpg.Pool:
+    """A pool for one writer. min_size=0: connecting is lazy, so a database that is down surfaces as
+    SinkUnavailable on the first write instead of failing start-up."""
+    return await asyncpg.create_pool(dsn, min_size=0, max_size=max_size, command_timeout=command_timeout, init=init)
+
+
 @contextlib.asynccontextmanager
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """One connection in one transaction; a retriable failure surfaces as SinkUnavailable."""
@@ -94,8 +89,6 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 class PostgresSink:
     """Writes batches through an asyncpg pool; every write is safe to repeat with the same batch."""
 
-    stages_positions = True  # each connection gets the temporary table fixes are copied into
-
     def __init__(self, pool: asyncpg.Pool, history: PositionHistory | None = None):
         self.pool = pool
         self.history = PositionHistory() if history is None else history
@@ -103,12 +96,8 @@ class PostgresSink:
     @classmethod
     async def connect(cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60,
                       history: PositionHistory | None = None) -> PostgresSink:
-        # min_size=0: connecting is lazy, so a database that is down surfaces as SinkUnavailable
-        # on the first write instead of failing start-up.
-        pool = await asyncpg.create_pool(
-            dsn, min_size=0, max_size=max_size, command_timeout=command_timeout,
-            init=_prepare_connection if cls.stages_positions else None,
-        )
+        # Each connection gets the temporary table fixes are copied into.
+        pool = await open_pool(dsn, max_size=max_size, command_timeout=command_timeout, init=_prepare_connection)
         return cls(pool, history)
 
     async def close(self) -> None:
@@ -120,8 +109,8 @@ class PostgresSink:
     async def write_reports(self, reports: list[dict]) -> dict[str, int]:
         rows = [_report_row(r) for r in reports]
         async with self._transaction() as conn:
-            status = await conn.execute(_INSERT_REPORTS, *_columns(rows, 14))
-        return {"reports": _count(status)}
+            status = await conn.execute(_INSERT_REPORTS, *as_columns(rows, 14))
+        return {"reports": row_count(status)}
 
     async def write_positions(self, batches: list[dict]) -> dict[str, int]:
         """History through COPY into a per-connection staging table, then the newest fix per device.
@@ -149,13 +138,13 @@ class PostgresSink:
             await conn.copy_records_to_table("positions_stage", records=rows, columns=_POSITION_COLUMNS)
             history = await conn.execute(_INSERT_POSITIONS)
             latest = await conn.execute(_UPSERT_LATEST)
-        return {"positions": _count(history), "latest_positions": _count(latest)}
+        return {"positions": row_count(history), "latest_positions": row_count(latest)}
 
     async def write_dead_letters(self, letters: list[dict]) -> dict[str, int]:
         rows = [_dead_letter_row(d) for d in letters]
         async with self._transaction() as conn:
-            status = await conn.execute(_INSERT_DEAD_LETTERS, *_columns(rows, 8))
-        return {"dead_letters": _count(status)}
+            status = await conn.execute(_INSERT_DEAD_LETTERS, *as_columns(rows, 8))
+        return {"dead_letters": row_count(status)}
 
 
 async def _prepare_connection(conn: asyncpg.Connection) -> None:
@@ -175,32 +164,18 @@ def _position_rows(batch: dict) -> list[tuple]:
 
 def _report_row(r: dict) -> tuple:
     where = r["location"]
-    photos = [_text(p) for p in r.get("photos", [])]
-    return (r["id"], r["device"], r["category"], r["severity"], _text(r["text"]), where["lat"], where["lng"],
+    photos = [storable(p) for p in r.get("photos", [])]
+    return (r["id"], r["device"], r["category"], r["severity"], storable(r["text"]), where["lat"], where["lng"],
             where.get("accuracy"), datetime.fromisoformat(r["event_time"]), r.get("street"), r.get("community"),
             r.get("grid"), r["cell"], json.dumps(photos).decode())
 
 
 def _dead_letter_row(d: dict) -> tuple:
     key = d.get("key_b64")
-    errors = [{k: _text(v) for k, v in e.items()} for e in d["errors"]]
-    return (d["source_topic"], int(d["partition"]), int(d["offset"]), _text(d["reason"]), json.dumps(errors).decode(),
+    errors = [{k: storable(v) for k, v in e.items()} for e in d["errors"]]
+    return (d["source_topic"], int(d["partition"]), int(d["offset"]), storable(d["reason"]), json.dumps(errors).decode(),
             None if key is None else base64.b64decode(key), base64.b64decode(d["value_b64"]),
             datetime.fromisoformat(d["failed_at"]))
-
-
-def _text(value: str) -> str:
-    # JSON strings may hold NUL, which neither text nor jsonb can store: left in, it would fail the
-    # batch on every retry, so it becomes U+FFFD (a dead letter's payload still has the raw bytes).
-    return value.replace("\x00", "\ufffd")
-
-
-def _columns(rows: list[tuple], width: int) -> list[list]:
-    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
-
-
-def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
 
 
 async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry) -> int:

@@ -4,6 +4,7 @@ exactly the declared grants, in the transaction `redwall migrate` runs after its
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
@@ -109,13 +110,14 @@ async def _grant(conn: asyncpg.Connection, present: list[str]) -> None:
     for statement in statements:
         await conn.execute(statement)
     await _sequences(conn, tables, present)
-    if missing := sorted(existing - set(table_grants())):
+    if missing := undeclared(existing):
         log.warning("tables not in sinks/grants.py, so no Redwall process may use them: %s", ", ".join(missing))
 
 
-async def undeclared(conn: asyncpg.Connection) -> list[str]:
-    """Tables and views of the schema that sinks/grants.py does not mention: nobody decided who may use them."""
-    return sorted({r["relname"] for r in await conn.fetch(RELATIONS)} - set(table_grants()))
+def undeclared(relations: Iterable[str]) -> list[str]:
+    """Those of the schema's tables and views (RELATIONS) that sinks/grants.py does not mention: nobody
+    decided who may use them."""
+    return sorted(set(relations) - set(table_grants()))
 
 
 def _take_all(name: str, schema: str, database: str) -> list[str]:

@@ -13,9 +13,9 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from config.routing import Channel
-from consumers.routing import Notification
 from schemas import json
 from schemas.display import ALERT_STATUS, LEVEL, PLACE, PRIORITY, SEVERITY, local_minute
+from sinks.notification import Notification
 
 SIGNATURE_HEADER = "X-Redwall-Signature"
 TIMESTAMP_HEADER = "X-Redwall-Timestamp"

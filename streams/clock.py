@@ -1,14 +1,15 @@
 """Injectable clocks: wall time in production, event time for replays and time-travelling tests.
 
 Detectors take `now` from a clock and never call `datetime.now()` themselves, so unit tests pass a
-`ManualClock` and a worker started with `REDWALL_CLOCK=event` runs on the newest event time seen.
+clock they set by hand (tests/support/clock.py) and a worker started with `REDWALL_CLOCK=event` runs
+on the newest event time seen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -46,29 +47,6 @@ class EventClock:
     def observe(self, when: datetime) -> None:
         if self._now is None or when > self._now:
             self._now = when
-
-
-class ManualClock:
-    """For unit tests: set or advance by hand."""
-
-    def __init__(self, start: datetime):
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def observe(self, when: datetime) -> None:
-        return None
-
-    def set(self, when: datetime) -> None:
-        self._now = when
-
-    def advance(self, seconds: float) -> datetime:
-        self._now += timedelta(seconds=seconds)
-        return self._now
-
-
-CLOCKS = ("system", "event")
 
 
 def from_settings(settings) -> Clock:

@@ -110,10 +110,3 @@ async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
                     yield record
     finally:
         await consumer.stop()
-
-
-async def count_records(settings: Settings, topic: str) -> int:
-    total = 0
-    async for _ in read_topic(settings, topic):
-        total += 1
-    return total

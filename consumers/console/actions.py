@@ -14,8 +14,10 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from schemas import json
+from schemas.fields import FieldError
 from streams.credentials import refusal
 from streams.escalation.state import community_of
+from streams.http.refusal import refusal_response
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +26,21 @@ ACTIONS = ("ack", "resolve", "request_escalation", "reassign")
 REASON_MAX = 2000
 
 
-def console_action(body) -> tuple[dict, list[dict]]:
+def console_action(body) -> tuple[dict, list[FieldError]]:
     """The action to forward and every wrong field (empty when none): an id of the console's, no actor
     (the worker takes it from the token), owner only for reassign."""
     if not isinstance(body, dict):
-        return {}, [{"field": "(body)", "reason": "must be a JSON object"}]
+        return {}, [FieldError("(body)", "must be a JSON object")]
     errors, action, owner = [], body.get("action"), body.get("owner")
     if action not in ACTIONS:
-        errors.append({"field": "action", "reason": f"must be one of {', '.join(ACTIONS)}"})
+        errors.append(FieldError("action", f"must be one of {', '.join(ACTIONS)}"))
     if action == "reassign" and not (isinstance(owner, str) and owner.strip()):
-        errors.append({"field": "owner", "reason": "reassign needs the new owner: a community (c03) or grid (c03-g02) id"})
+        errors.append(FieldError("owner", "reassign needs the new owner: a community (c03) or grid (c03-g02) id"))
     elif action != "reassign" and owner is not None:
-        errors.append({"field": "owner", "reason": "only reassign takes an owner"})
+        errors.append(FieldError("owner", "only reassign takes an owner"))
     reason = body.get("reason") or "from the dispatcher console"
     if not isinstance(reason, str):
-        errors.append({"field": "reason", "reason": "must be text"})
+        errors.append(FieldError("reason", "must be text"))
     forwarded = {"id": f"console-{uuid.uuid4().hex}", "action": action, "reason": str(reason)[:REASON_MAX]}
     if action == "reassign" and not errors:
         forwarded["owner"] = owner.strip()
@@ -61,15 +63,14 @@ class ActionProxy:
             self.refused.labels(who.role).inc()
             log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", who.subject, who.role,
                         incident, json.dumps(why_not).decode())
-            return web.json_response({"error": why_not, "errors": [{"field": "incident", "reason": why_not}]}, status=403)
+            return refusal_response(403, why_not, [FieldError("incident", why_not)])
         try:
             body = await request.json(loads=json.loads)
         except ValueError:
-            return web.json_response({"error": "body must be JSON", "errors": [
-                {"field": "(body)", "reason": "must be JSON"}]}, status=400)
+            return refusal_response(400, "body must be JSON", [FieldError("(body)", "must be JSON")])
         forwarded, errors = console_action(body)
         if errors:
-            return web.json_response({"error": "invalid action", "errors": errors}, status=422)
+            return refusal_response(422, "invalid action", errors)
         return await self.forward(request, incident, forwarded)
 
     async def forward(self, request: web.Request, incident: str, action: dict) -> web.Response:
@@ -83,7 +84,7 @@ class ActionProxy:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.forwarded.labels("502").inc()
             reason = f"the worker at {self.worker_url} did not answer: {type(exc).__name__} {exc}"
-            return web.json_response({"error": reason, "errors": [{"field": "worker", "reason": reason}]}, status=502)
+            return refusal_response(502, reason, [FieldError("worker", reason)])
 
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)

@@ -41,11 +41,13 @@ from consumers.console.health import ConsoleHealth
 from consumers.console.sessions import Sessions
 from schemas import json
 from schemas.display import names
+from schemas.fields import FieldError
 from sinks.incident_detail import incident_detail
 from sinks.postgres import is_retriable
 from streams.clock import stop_on_signals
 from streams.credentials import CredentialCache
 from streams.http.access_log import PathOnlyAccessLogger
+from streams.http.refusal import refusal_response
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +122,11 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
             if not is_retriable(exc):
                 raise
             reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
-            return web.json_response({"error": reason, "errors": [{"field": "incident", "reason": reason}]}, status=503)
+            return refusal_response(503, reason, [FieldError("incident", reason)])
         live = feed.incidents.get(incident)
         if found is None and live is None:
             reason = f"no incident {incident!r:.140} in PostgreSQL or among the open incidents"
-            return web.json_response({"error": reason, "errors": [{"field": "incident", "reason": reason}]}, status=404)
+            return refusal_response(404, reason, [FieldError("incident", reason)])
         found = found or {"incident": None, "reports": [], "events": []}
         for event in found["events"]:
             held = credentials.key_of("dispatcher", event["actor"])

@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from consumers.console.sessions import COOKIE, CSRF_HEADER, Session, Sessions, forged
 from streams.credentials import CredentialCache
 from streams.http.auth import AUTH_FIELD, Unauthorized, authenticate, bearer_token
+from streams.http.refusal import refusal_response
 
 PUBLIC = ("/metrics", "/healthz", "/favicon.ico", "/signin")  # and /static/: no data, no credential, no refusal counted
 SECURITY_HEADERS = {
@@ -88,8 +89,8 @@ class ConsoleAuth:
         self.refused.labels(refused.labels[0]).inc()
         reason = refused.errors[0].reason
         if request.path.startswith("/api/") or request.path == "/signout":
-            return web.json_response({"error": reason, "errors": [e.as_dict() for e in refused.errors]},
-                                     status=refused.status, headers=refused.headers)
+            # The console names the reason itself as `error`, where the worker puts a title.
+            return refusal_response(refused.status, reason, refused.errors, refused.headers)
         return signin_page(refused.status, reason, refused.headers)
 
     async def sign_in(self, request: web.Request, token: str) -> web.Response:

@@ -85,9 +85,6 @@ class IncidentEngine(PeopleActions):
                 self._clusters[(inc.category, inc.cell)].remove(inc_id)
         return len(gone)
 
-    def next_deadline(self) -> datetime | None:
-        return self._deadlines[0][0] if self._deadlines else None
-
     def apply_period(self, period: Period) -> None:
         """A major-event period switched on at run time (e.g. `redwall major-event start`)."""
         self.major_events = self.major_events.with_period(period)

@@ -26,7 +26,8 @@ from sinks.credentials import Credential
 from streams.credentials import CredentialCache, refusal
 from streams.escalation.engine import community_of
 from streams.http.auth import authenticate
-from streams.http.ingest import Refused, read_json
+from streams.http.ingest import read_json
+from streams.http.refusal import Refused, refusal_body
 from streams.http.verdicts import Verdicts, tail
 from streams.metrics import WorkerMetrics
 
@@ -39,8 +40,7 @@ class OutsideRole(Refused):
     """An authenticated dispatcher asked for something its role does not allow."""
 
     def __init__(self, field: str, reason: str, label: str = "role"):
-        super().__init__(403, [FieldError(field, reason)])
-        self.labels, self.title = [label], "forbidden"
+        super().__init__(403, [FieldError(field, reason)], labels=[label], title="forbidden")
 
 
 def install(app: faust.App, settings, communities, credentials: CredentialCache, metrics: WorkerMetrics) -> None:
@@ -77,8 +77,7 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
             if isinstance(refused, OutsideRole):
                 log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", dispatcher.subject,
                             dispatcher.role, incident, json.dumps(refused.errors[0].reason).decode())
-            body = {"error": getattr(refused, "title", "invalid action"), "errors": [e.as_dict() for e in refused.errors]}
-            return self.json(body, status=refused.status, headers=getattr(refused, "headers", None))
+            return refused.answer("invalid action")
 
 
 def answer(action: dict, verdict: dict | None, waited: float) -> tuple[int, dict]:
@@ -91,8 +90,8 @@ def answer(action: dict, verdict: dict | None, waited: float) -> tuple[int, dict
         return 200, {"verdict": verdict["kind"], "incident": action["incident"], "action": action["id"],
                      "event": verdict}
     if "state" in verdict:  # the engine knows the incident: the transition is what it refused
-        return 409, {"error": "refused", "errors": [{"field": "action", "reason": verdict["reason"]}]}
-    return 404, {"error": "unknown incident", "errors": [{"field": "incident", "reason": verdict["reason"]}]}
+        return 409, refusal_body("refused", [FieldError("action", verdict["reason"])])
+    return 404, refusal_body("unknown incident", [FieldError("incident", verdict["reason"])])
 
 
 def parse_action(incident: str, body, communities, dispatcher: Credential) -> dict:

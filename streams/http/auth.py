@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from schemas.fields import FieldError
 from sinks.credentials import Credential
 from streams.credentials import CredentialCache
-from streams.http.ingest import Refused
+from streams.http.refusal import Refused
 
 AUTH_FIELD = "Authorization"
 DEVICE, TIMESTAMP, SIGNATURE = "X-Redwall-Device", "X-Redwall-Timestamp", "X-Redwall-Signature"
@@ -25,10 +25,9 @@ class Unauthorized(Refused):
     """A refused credential: `labels` are the metric reasons (auth_missing, auth_unknown, ...)."""
 
     def __init__(self, status: int, field: str, reason: str, label: str):
-        super().__init__(status, [FieldError(field, reason)])
-        self.labels = [label]
-        self.title = {401: "unauthenticated", 403: "forbidden"}.get(status, "unavailable")
-        self.headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
+        super().__init__(status, [FieldError(field, reason)], labels=[label],
+                         title={401: "unauthenticated", 403: "forbidden"}.get(status, "unavailable"),
+                         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None)
 
 
 def bearer_token(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> str:

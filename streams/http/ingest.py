@@ -18,35 +18,22 @@ from schemas import json
 from schemas.fields import MAX_ERRORS, FieldError
 from schemas.records import FieldReport, Record, ping_batch
 from sinks.credentials import Credential
-from streams.geofence.geofencer import reason_label
+from streams.http.auth import ReplayGuard, authenticate, check_signature, same_device
+from streams.http.limits import DeviceRateLimit, EventTimeWindow
+from streams.http.refusal import Refused
 from streams.metrics import WorkerMetrics
 
 MAX_REPORTS_PER_REQUEST = 100
 
 
-class Refused(Exception):
-    def __init__(self, status: int, errors: list[FieldError]):
-        super().__init__(errors[0] if errors else "refused")
-        self.status = status
-        self.errors = errors
-
-    def reasons(self) -> list[str]:
-        """Its metric labels (`labels`, else the fields), each once: 300 bad pings are one refusal at `pings.*.lat`."""
-        return list(dict.fromkeys(getattr(self, "labels", None) or [reason_label(e) for e in self.errors]))
-
-
 class BodyRefused(Refused):
-    """The body as a whole is refused (too large, not JSON): `labels` give the metric its reason."""
+    """The body as a whole is refused (too large, not JSON): `label` gives the metric its reason."""
 
     def __init__(self, status: int, reason: str, label: str):
-        super().__init__(status, [FieldError("(body)", reason)])
-        self.labels = [label]
+        super().__init__(status, [FieldError("(body)", reason)], labels=[label])
 
 
 def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> None:
-    from streams.http.auth import ReplayGuard, authenticate, check_signature, same_device  # they build on Refused
-    from streams.http.limits import DeviceRateLimit, EventTimeWindow
-
     replays = ReplayGuard()
     rate_limit, event_times = DeviceRateLimit.from_settings(settings), EventTimeWindow.from_settings(settings)
     pings_record = ping_batch(settings.max_pings_per_batch)
@@ -57,9 +44,7 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
         async def refuse(self, refused: Refused) -> Response:
             for label in refused.reasons():
                 metrics.rejected.labels(self.topic, "http", label).inc()
-            body = {"error": getattr(refused, "title", "invalid input"), "errors": [e.as_dict() for e in refused.errors],
-                    **getattr(refused, "extra", {})}
-            return self.json(body, status=refused.status, headers=getattr(refused, "headers", None))
+            return refused.answer("invalid input")
 
         async def admit(self, request: Request) -> tuple[Credential, object]:
             """The authenticated device and its parsed body, within its rate; Refused otherwise. Cheapest

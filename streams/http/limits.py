@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from schemas.fields import MAX_ERRORS, FieldError, Time
-from streams.http.ingest import Refused
+from streams.http.refusal import Refused
 
 _TIME = Time()
 
@@ -59,12 +59,10 @@ class RateLimited(Refused):
         retry_after = max(1, math.ceil(wait))
         reason = (f"device {device} is over its limit of {rate:g} requests per second (bursts of {burst}): "
                   f"retry after {retry_after} s")
-        super().__init__(429, [FieldError("device", reason)])
-        self.labels = ["rate_limited"]
-        self.title = "too many requests"
-        self.headers = {"Retry-After": str(retry_after)}
-        self.extra = {"device": device, "limit": {"requests_per_second": rate, "burst": burst},
-                      "retry_after_seconds": round(wait, 3)}
+        super().__init__(429, [FieldError("device", reason)], labels=["rate_limited"], title="too many requests",
+                         headers={"Retry-After": str(retry_after)},
+                         extra={"device": device, "limit": {"requests_per_second": rate, "burst": burst},
+                                "retry_after_seconds": round(wait, 3)})
 
 
 class DeviceRateLimit:

@@ -16,7 +16,6 @@ from streams.patrol.gps_quality import Fix
 
 OFF_DUTY, UNKNOWN, ON_POST, OFF_POST, OFFLINE = "off_duty", "unknown", "on_post", "off_post", "offline"
 _NEVER = datetime.max.replace(tzinfo=UTC)
-STATUSES = (OFF_DUTY, UNKNOWN, ON_POST, OFF_POST, OFFLINE)
 INSIDE, NEAR, FAR = "inside", "near", "far"  # NEAR: outside, but within the fix's accuracy plus a buffer
 
 

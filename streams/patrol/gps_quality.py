@@ -67,18 +67,6 @@ class Quality:
                 return IMPOSSIBLE_SPEED
         return None
 
-    def filter(self, fixes: list[Fix], last: Fix | None, now: datetime | None) -> tuple[list[Fix], list[tuple[Fix, str]]]:
-        """Split a device's fixes (in upload order) into good ones and (fix, reason) refusals."""
-        good, refused = [], []
-        for fix in fixes:
-            reason = self.check(fix, last, now)
-            if reason is None:
-                good.append(fix)
-                last = fix
-            else:
-                refused.append((fix, reason))
-        return good, refused
-
 
 def distance_m(a: Fix, b: Fix) -> float:
     """Equirectangular distance: exact enough below a few kilometres, and cheap."""

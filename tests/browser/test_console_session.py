@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import jsonschema
 import pytest
 
 from consumers.console.auth import PUBLIC
 from consumers.console.sessions import COOKIE, CSRF_HEADER
 from schemas.display import ROLE
+from schemas.openapi import ERROR
 from sinks.credentials import issue_dispatcher_token, revoke
 from tests.browser.conftest import RUN, close, open_console, sign_in_link, watch_errors
 from tests.ops.test_console_routes import DOCUMENTED
@@ -128,6 +130,25 @@ async def test_a_cookie_borne_change_needs_the_sessions_csrf_token(stack, browse
         body: JSON.stringify({action: 'resolve'})})""", action)
     assert (await refusals(stack)).get("csrf", 0) == before + 1
     await close(page)
+
+
+async def test_every_api_refusal_answers_the_documented_body(stack):
+    """Signed out, an incident nobody knows, a malformed action, a body that is not JSON: the console answers
+    each with the OpenAPI document's Error body, as the worker does (streams/http/refusal.py)."""
+    incident = f"{stack.base}/api/incidents/inc-c01-00000000404f"
+    bearer = {"Authorization": f"Bearer {stack.tokens['street']}"}
+    requests = {401: ("GET", f"{stack.base}/api/snapshot", {}, None), 404: ("GET", incident, bearer, None),
+                422: ("POST", f"{incident}/actions", bearer, b'{"action": "dance"}'),
+                400: ("POST", f"{incident}/actions", bearer, b"not json")}
+    async with aiohttp.ClientSession() as http:
+        for status, (method, url, headers, body) in requests.items():
+            headers = {**headers, "Content-Type": "application/json"}
+            async with http.request(method, url, headers=headers, data=body) as answer:
+                assert answer.status == status and answer.content_type == "application/json", (status, answer.status)
+                refused = await answer.json()
+            jsonschema.validate(refused, ERROR)
+            assert refused["errors"][0]["field"] == {401: "Authorization", 404: "incident", 422: "action",
+                                                     400: "(body)"}[status], refused
 
 
 async def test_every_route_needs_a_dispatcher_but_sign_in_static_files_favicon_health_and_metrics(stack):

@@ -10,14 +10,15 @@ import pytest
 from shapely.geometry import shape
 from shapely.ops import unary_union
 
-from config.crs import wgs84_to_bd09, wgs84_to_gcj02
+from config.crs import gcj02_to_bd09, wgs84_to_gcj02
 from config.geometry import GeometryError, load_geometry
 from config.geometry_import import Fields, import_geometry, write_geometry
 from config.settings import SAMPLE_GEOMETRY
 from schemas import json
 
 FIELDS = Fields("JDDM", "SQDM", "WGBM", name="WGMC", community_name="SQMC", street_name="JDMC", prefix_grids=True)
-CONVERT = {"wgs84": lambda lng, lat: (lng, lat), "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+CONVERT = {"wgs84": lambda lng, lat: (lng, lat), "gcj02": wgs84_to_gcj02,
+           "bd09": lambda lng, lat: gcj02_to_bd09(*wgs84_to_gcj02(lng, lat))}
 
 
 def gis_export(crs: str = "wgs84") -> dict:

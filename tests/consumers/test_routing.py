@@ -10,7 +10,7 @@ import pytest
 
 from config.routing import load_routing
 from consumers.routing import Router
-from streams.clock import ManualClock
+from tests.support.clock import ManualClock
 from tests.support.factories import alert
 
 ROUTING = """

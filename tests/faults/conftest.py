@@ -19,6 +19,8 @@ from sinks.patrol import load_roster_files
 from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
+from tests.faults.routing_file import routing
+from tests.faults.webhook_outage import WebhookOutage
 from tests.support.topics import own_topics
 
 
@@ -26,8 +28,6 @@ from tests.support.topics import own_topics
 def webhook_outage(settings, tmp_path_factory):
     """The two-minute webhook outage, started first so that it runs beside the other fault tests
     (on the session's broker and Postgres, which they leave alone); test_webhook_outage checks it."""
-    from tests.faults.webhook_outage import WebhookOutage
-
     scenario = WebhookOutage(settings, tmp_path_factory.mktemp("webhook-outage")).start()
     try:
         yield scenario
@@ -74,16 +74,6 @@ async def fault_settings(fault_broker, fault_postgres, tmp_path) -> Settings:
     await migrate_and_seed(settings)
     await load_roster_files(settings)
     return settings
-
-
-def routing(channels: dict[str, str], attempts: dict[str, int] | None = None) -> str:
-    """A routing file sending every alert to every channel at once, grouped per incident, no quiet hours."""
-    attempts = attempts or {}
-    text = 'max_age = "6h"\n'
-    for name, url in channels.items():
-        text += f'[channels.{name}]\ntype = "json"\nurl = "{url}"\ntimeout = "2s"\nattempts = {attempts.get(name, 6)}\n\n'
-    names = ", ".join(f'"{n}"' for n in channels)
-    return text + f'[route]\nchannels = [{names}]\ngroup_by = ["incident"]\ngroup_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "24h"\n'
 
 
 @dataclasses.dataclass

@@ -13,8 +13,8 @@ import pytest
 from schemas import json
 from streams.topics import read_topic
 from tests.faults.checks import everything_stored, explain_missing, ids_on_topic
-from tests.faults.conftest import routing
 from tests.faults.load import Accepted, KafkaDevices, RecordingSimulator
+from tests.faults.routing_file import routing
 from tests.support.receiver import start_receiver
 from tests.support.waiting import eventually
 

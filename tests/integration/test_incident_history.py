@@ -34,7 +34,7 @@ from sinks.incident_history import Progress
 from sinks.incidents import IncidentSink
 from sinks.migrate import MIGRATIONS_DIR, migrate
 from streams.broker_epoch import broker_epoch
-from streams.clock import EventClock, ManualClock
+from streams.clock import EventClock
 from streams.demo.embedded import EmbeddedBroker, free_port
 from streams.demo.processes import RedwallProcess, settings_env
 from streams.escalation.agents import places_of
@@ -43,6 +43,7 @@ from streams.escalation.engine import IncidentEngine, incident_id
 from streams.escalation.rebuild import History
 from streams.patrol.agents import partition_of
 from streams.topics import ensure_topics, produce_records, read_topic
+from tests.support.clock import ManualClock
 from tests.support.factories import random_point
 from tests.support.incident_factories import PLAIN, T0, Model, action, located, nearby, registry
 from tests.support.scratch import scratch_schema

@@ -15,12 +15,16 @@ from config.settings import Settings
 from streams.demo.processes import settings_env
 from streams.demo.simulator import FieldSimulator
 from streams.geofence.registry import GridRegistry
-from streams.topics import count_records, ensure_topics
+from streams.topics import ensure_topics, read_topic
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+async def count_records(settings: Settings, topic: str) -> int:
+    return sum([1 async for _ in read_topic(settings, topic)])
 
 
 @pytest.mark.parametrize("bad_records", [False, True])

@@ -16,10 +16,10 @@ from sinks.incident_history import Progress, incident_snapshot, reports_of, writ
 from sinks.incidents import IncidentSink
 from sinks.major_events import MajorEventSink, runtime_periods
 from sinks.postgres import PostgresSink
-from streams.clock import ManualClock
 from streams.escalation.agents import places_of
 from streams.escalation.control import MajorEventRecords, major_event, tick
 from streams.escalation.engine import IncidentEngine
+from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
 from tests.support.scratch import scratch_schema
 

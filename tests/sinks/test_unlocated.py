@@ -11,9 +11,9 @@ import pytest
 from config.rules import load_rules
 from sinks.incidents import IncidentSink
 from sinks.postgres import PostgresSink
-from streams.clock import ManualClock
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
+from tests.support.clock import ManualClock
 from tests.support.incident_factories import T0, TZ, action, located, registry
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from config.routing import load_routing
 from consumers.deliver import run_delivery
-from consumers.routing import Notification
 from schemas import json
 from schemas.records import DeadLetter
+from sinks.notification import Notification
 from sinks.webhook import markdown
 from streams.topics import ensure_topics, read_topic
 from tests.support.factories import alert

@@ -9,11 +9,11 @@ from prometheus_client import CollectorRegistry
 
 from config.rules import load_rules
 from sinks.credentials import Credential
-from streams.clock import ManualClock
 from streams.escalation.agents import EscalationMetrics, places_of
 from streams.escalation.engine import IncidentEngine
 from streams.http.actions import OutsideRole, parse_action
 from streams.http.ingest import Refused
+from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
 
 

@@ -10,9 +10,9 @@ import pytest
 from config.major_events import MajorEvents, Period
 from config.rules import load_rules
 from schemas.records import Alert, IncidentEvent, LocatedReport
-from streams.clock import ManualClock
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
+from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, ZONE, action, located, minutes, nearby, registry
 
 RULES = load_rules()

@@ -7,7 +7,7 @@ import pytest
 
 from sinks.credentials import Credential
 from streams.http.actions import parse_action
-from streams.http.ingest import Refused
+from streams.http.refusal import Refused
 
 STREET = Credential("dispatcher", "zhao", "street")
 C01 = Credential("dispatcher", "wang", "community", "c01")

@@ -10,8 +10,8 @@ import pytest
 from schemas.fields import FieldError
 from schemas.records import ping_batch
 from streams.geofence.geofencer import reason_label
-from streams.http.ingest import Refused
 from streams.http.limits import DeviceRateLimit, EventTimeWindow, RateLimited, TokenBuckets
+from streams.http.refusal import Refused
 from tests.support import factories
 
 

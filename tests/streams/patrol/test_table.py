@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from config.roster import build_roster
 from config.settings import Settings
 from schemas import json
-from streams.clock import ManualClock
 from streams.patrol.detector import DeviceState
 from streams.patrol.gps_quality import Fix
 from streams.patrol.monitor import PatrolMonitor
 from streams.patrol.table import decode, encode, newest
 from tests.streams.patrol.test_detector import GRID, inside, registry
+from tests.support.clock import ManualClock
 
 T0 = datetime(2027, 3, 5, 1, 0, 0, 123457, tzinfo=UTC)  # 09:00 in Beijing; odd microseconds on purpose
 
