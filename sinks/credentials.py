@@ -163,6 +163,12 @@ async def load_one(conn: asyncpg.Connection, digest: bytes) -> Credential | None
     return None if row is None else row_credential(row)
 
 
+async def load_live(conn: asyncpg.Connection, kind: str, subject: str) -> tuple[bytes, Credential] | None:
+    """The live credential of a device or dispatcher and its token's hash, when it holds one."""
+    row = await conn.fetchrow(_SELECT + " WHERE kind = $1 AND subject = $2 AND revoked_at IS NULL", kind, subject)
+    return None if row is None else (bytes(row["token_sha256"]), row_credential(row))
+
+
 async def load_by_id(conn: asyncpg.Connection, credential_id: int) -> tuple[bytes, Credential] | None:
     """One credential row and its token's hash, by the id a change notification carries."""
     row = await conn.fetchrow(_SELECT + " WHERE id = $1", credential_id)

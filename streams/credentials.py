@@ -13,7 +13,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from config.pg_security import masked
-from sinks.credentials import Credential, load_all, load_by_id, load_one, token_hash
+from sinks.credentials import Credential, load_all, load_by_id, load_live, load_one, token_hash
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,22 @@ class CredentialCache:
         if found is None and self._may_look_up():
             found = await self._look_up(digest)
         return found
+
+    async def live_key(self, kind: str, subject: str) -> tuple[bytes, Credential] | None:
+        """`key_of`, looked up in PostgreSQL on a miss as `identify` does: a device that signs its first
+        request right after its token is issued is known before the change notification arrives."""
+        held = self.key_of(kind, subject)
+        if held is None and self._may_look_up():
+            try:
+                async with asyncio.timeout(MISS_LOOKUP_TIMEOUT), self._lock:  # a reload may hold the lock
+                    found = await load_live(self._conn, kind, subject)
+            except (*_DB_ERRORS, AttributeError) as exc:  # AttributeError: the connection went away meanwhile
+                log.debug("credentials: lookup of %s %s failed: %s", kind, subject, exc)
+                return None
+            if found is not None:
+                self._store(*found)
+            held = self.key_of(kind, subject)
+        return held
 
     def holds(self, token: str) -> bool:
         """Whether a token already let in is still live, from memory only: for open streams."""

@@ -46,7 +46,7 @@ async def authenticate(cache: CredentialCache, kind: str, headers: Mapping[str, 
         raise Unauthorized(503, AUTH_FIELD, "credentials are still loading from the database: retry shortly",
                            "auth_unavailable")
     if kind == "device" and SIGNATURE in headers:
-        return signed_device(cache, headers)
+        return await signed_device(cache, headers)
     token = bearer_token(headers, query)
     if not token:
         raise Unauthorized(401, AUTH_FIELD, f"missing: send 'Authorization: Bearer <{kind} token>'", "auth_missing")
@@ -69,11 +69,11 @@ def same_device(records: list[dict], device: Credential, indexed: bool) -> None:
             raise Unauthorized(403, field, reason, "device_mismatch")
 
 
-def signed_device(cache: CredentialCache, headers: Mapping[str, str]) -> Credential:
+async def signed_device(cache: CredentialCache, headers: Mapping[str, str]) -> Credential:
     """The device named by X-Redwall-Device, when it holds a live credential; its signature is checked
     by `check_signature` once the body is read."""
     device = headers.get(DEVICE, "")
-    held = cache.key_of("device", device)
+    held = await cache.live_key("device", device)
     if held is None:
         raise Unauthorized(401, DEVICE, f"{device!r:.80} holds no live credential (never issued, or revoked)",
                            "auth_unknown")

@@ -81,6 +81,21 @@ async def test_a_fresh_token_is_known_at_once_even_before_its_notification(cache
     assert await _known(cache, token)  # and kept
 
 
+async def test_a_fresh_device_key_is_known_at_once_for_its_first_signed_request(cache, pg):
+    """A signed request names its device, not a token: on a miss its live key is looked up as a token is."""
+    device = unique("fresh-signer")
+    await cache._conn.remove_listener(CHANNEL, cache._notified)  # as if the notification were late
+    try:
+        token = await issue_device_token(pg, device)
+        assert cache.key_of("device", device) is None
+        held = await cache.live_key("device", device)
+    finally:
+        await cache._conn.add_listener(CHANNEL, cache._notified)
+    assert held is not None and held[0] == token_hash(token) and held[1].subject == device
+    assert cache.key_of("device", device) == held  # and kept
+    assert await cache.live_key("device", unique("never-issued")) is None
+
+
 async def test_unknown_tokens_cost_the_database_a_bounded_number_of_lookups(cache):
     cache._misses = (time.monotonic(), 0)
     allowed = [cache._may_look_up() for _ in range(MISS_LOOKUPS_PER_SECOND * 3)]
