@@ -36,6 +36,7 @@ from sinks.migrate import migrate_and_seed
 from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.demo.processes import RedwallProcess
 from streams.geofence.registry import GridRegistry
+from streams.produce import BATCHED, Out, producing, send_all
 from streams.topics import ensure_topics
 
 PINGS_PER_RECORD = 50
@@ -45,19 +46,14 @@ def _ping_load(settings: Settings, topic: str, per_second: int, seconds: float, 
     """Paced in 50 ms slices; reports how many pings the broker acknowledged and over how long."""
     async def run():
         records = make_records(int(per_second * seconds), PINGS_PER_RECORD, 2000, seed=5)
-        producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, max_batch_size=1_048_576,
-                                    max_request_size=16_777_216)
-        await producer.start()
         started, sent, per_slice = time.monotonic(), 0, max(1, per_second // PINGS_PER_RECORD // 20)
-        try:
+        async with producing(kafka_options(settings), **BATCHED) as producer:
             for i in range(0, len(records), per_slice):
-                futures = [await producer.send(topic, v, key=k) for k, v in records[i:i + per_slice]]
-                await asyncio.gather(*futures)
-                sent += len(futures) * PINGS_PER_RECORD
+                outs = [Out(topic, k, v) for k, v in records[i:i + per_slice]]
+                await send_all(producer, outs)
+                sent += len(outs) * PINGS_PER_RECORD
                 await asyncio.sleep(max(0.0, started + (i + per_slice) / (per_second / PINGS_PER_RECORD)
                                         - time.monotonic()))
-        finally:
-            await producer.stop()
         done.put((sent, time.monotonic() - started))
 
     asyncio.run(run())

@@ -8,7 +8,6 @@ import asyncio
 import logging
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.kafka_security import kafka_options
@@ -22,6 +21,7 @@ from sinks.webhook import webhook
 from streams import ops_http
 from streams.broker_epoch import run_watched
 from streams.clock import Clock, SystemClock, stop_on_signals
+from streams.produce import producing
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,16 @@ async def run_delivery(settings: Settings, routing: Routing, registry: Collector
         await stop.wait()
         return
     delivery_log = await DeliveryLog.connect(settings.database_dsn)
-    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5)
-    await producer.start()
     metrics = DeliveryMetrics(registry)
     try:
-        async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+        async with (producing(kafka_options(settings), linger_ms=5) as producer, aiohttp.ClientSession() as session,
+                    asyncio.TaskGroup() as group):
             for channel in routing.channels.values():
                 sender = webhook(channel, settings.webhook_secret, session, settings.timezone)
                 consumer = ChannelConsumer(settings, routing, channel, sender, delivery_log, producer, metrics,
                                            clock=clock, group_prefix=group_prefix)
                 group.create_task(consumer.run(stop), name=f"deliver-{channel.name}")
     finally:
-        await producer.stop()
         await delivery_log.close()
 
 

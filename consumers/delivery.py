@@ -27,6 +27,7 @@ from sinks.delivery_log import DeliveryLog
 from sinks.postgres import SinkUnavailable
 from sinks.webhook import Webhook
 from streams.clock import Clock, SystemClock, stopped_within
+from streams.produce import Out, send_all
 from streams.topics import read_topic
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ class ChannelConsumer:
         errors = [{"field": f"attempt {h['attempt']}", "reason": f"{h['outcome']}: {h['error'] or h['status_code']}"}
                   for h in history]
         reason = f"channel {self.channel.name} ({self.channel.type}): not delivered after {attempts} attempts"
+        letters = []
         for alert in n.alerts:
             partition, offset = self.where.get(alert["id"], (0, 0))
             letter = DeadLetter.validate({
@@ -203,8 +205,8 @@ class ChannelConsumer:
                 "offset": offset, "key_b64": base64.b64encode(self.channel.name.encode()).decode(),
                 "value_b64": base64.b64encode(json.dumps(alert)).decode(),
                 "failed_at": datetime.now(UTC).isoformat()})
-            await self.producer.send_and_wait(self.settings.topic_alerts_deadletter, json.dumps(letter),
-                                              key=alert["id"].encode())
+            letters.append(Out(self.settings.topic_alerts_deadletter, alert["id"].encode(), json.dumps(letter)))
+        await send_all(self.producer, letters)
         if await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop) is None:
             return False
         self.metrics.attempts.labels(self.channel.name, "dead_lettered").inc(len(n.items))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from config.kafka_security import kafka_options
 from config.settings import Settings
 from sinks.connect import patiently, reason
+from streams.produce import BATCHED, Out, producing, send_all
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +68,8 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
 
 async def produce_records(settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     """Send (key, value) records and return once the broker has every one of them."""
-    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, max_batch_size=1_048_576,
-                                max_request_size=16_777_216)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value, key=key) for key, value in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    async with producing(kafka_options(settings), **BATCHED) as producer:
+        await send_all(producer, [Out(topic, key, value) for key, value in records])
 
 
 async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,

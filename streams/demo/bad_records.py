@@ -9,11 +9,10 @@ import itertools
 import random
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaProducer
-
 from config.kafka_security import kafka_options
 from config.settings import Settings
 from streams.clock import stopped_within
+from streams.produce import Out, producing, send_all
 
 
 def spoiled(report: dict, rng: random.Random) -> dict:
@@ -38,15 +37,11 @@ async def publish_garbage(settings: Settings, stop: asyncio.Event, every: float)
         (settings.topic_pings, b'{"device": "dev-x", "pings": [{"lat": "north"}]}'),
         (settings.topic_reports, b"\xff\xfe not json at all"),
     ]
-    producer = AIOKafkaProducer(**kafka_options(settings))
-    await producer.start()
-    try:
+    async with producing(kafka_options(settings)) as producer:
         for n in itertools.count():
             if stop.is_set():
                 return
             topic, value = samples[n % len(samples)]
-            await producer.send_and_wait(topic, value, key=b"kcat-device")
+            await send_all(producer, [Out(topic, b"kcat-device", value)])
             yield topic
             await stopped_within(stop, every)
-    finally:
-        await producer.stop()

@@ -24,6 +24,7 @@ from streams.escalation.engine import IncidentEngine, Outcome
 from streams.escalation.rebuild import History
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
+from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
 
@@ -157,19 +158,14 @@ class Escalation:
 
     async def publish(self, outcomes: list[tuple[int, Outcome]]) -> None:
         """Send events (to the partition they came from: the rebuild reads it) and alerts; await all."""
-        send, s, futures = self.app.producer.send, self.settings, []
+        s, outs = self.settings, []
         for partition, outcome in outcomes:
             self.metrics.count(outcome)
-            for e in outcome.events:
-                futures.append(await send(s.topic_incidents, e["community"].encode(), json.dumps(e), partition,
-                                          None, None))
-            for a in outcome.alerts:
-                futures.append(await send(s.topic_alerts, a["community"].encode(), json.dumps(a), None, None, None))
-            for r in outcome.reports:  # placed by the street: to its community's partition, by key
-                futures.append(await send(s.topic_located_reports, r["community"].encode(), json.dumps(r), None, None,
-                                          None))
-        if futures:
-            await asyncio.gather(*futures)
+            outs += [Out(s.topic_incidents, e["community"].encode(), json.dumps(e), partition) for e in outcome.events]
+            outs += [Out(s.topic_alerts, a["community"].encode(), json.dumps(a)) for a in outcome.alerts]
+            # Placed by the street: to its community's partition, by key.
+            outs += [Out(s.topic_located_reports, r["community"].encode(), json.dumps(r)) for r in outcome.reports]
+        await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:
         self.metrics.open.set(sum(1 for e in self.engines.values() for i in e.incidents.values()
@@ -211,8 +207,7 @@ def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: 
                     else:
                         outcomes.append((m.partition, result))
                 await esc.publish(outcomes)
-                futures = [await app.producer.send(o.topic, o.key, o.value, None, None, None) for o in letters]
-                await asyncio.gather(*futures)
+                await send_all(app.producer, [Out(o.topic, o.key, o.value) for o in letters])
 
     @app.timer(interval=1.0, name="escalation-deadlines")
     async def deadlines():

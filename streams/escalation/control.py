@@ -5,10 +5,7 @@ after the topic has dropped the record."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
-
-from aiokafka import AIOKafkaProducer
 
 from config.kafka_security import kafka_options
 from config.major_events import Period
@@ -16,6 +13,7 @@ from config.settings import Settings
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import EngineControl
+from streams.produce import Out, producing, send_all
 
 
 def major_event(period_id: str, hours: float, factor: float, name: str | None = None,
@@ -36,15 +34,11 @@ def tick(when: datetime) -> dict:
 
 async def broadcast(settings: Settings, record: dict) -> int:
     """Send one control record to each partition of the actions topic; returns how many partitions."""
-    producer = AIOKafkaProducer(**kafka_options(settings))
-    await producer.start()
-    try:
+    async with producing(kafka_options(settings)) as producer:
         partitions = await producer.partitions_for(settings.topic_actions)
         value = json.dumps(EngineControl.validate(record))
-        await asyncio.gather(*[await producer.send(settings.topic_actions, value, partition=p) for p in partitions])
+        await send_all(producer, [Out(settings.topic_actions, None, value, p) for p in partitions])
         return len(partitions)
-    finally:
-        await producer.stop()
 
 
 def control_record(value: dict) -> dict:

@@ -29,6 +29,7 @@ from streams.http.auth import authenticate
 from streams.http.ingest import Refused, read_json
 from streams.http.verdicts import Verdicts, tail
 from streams.metrics import WorkerMetrics
+from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
 
         async def send(self, action: dict) -> None:
             key = community_of(action["incident"]).encode()
-            await (await app.producer.send(settings.topic_actions, key, json.dumps(action), None, None, None))
+            await send_all(app.producer, [Out(settings.topic_actions, key, json.dumps(action))])
 
         def refuse(self, refused: Refused, incident: str, dispatcher: Credential | None) -> Response:
             for label in refused.reasons():

@@ -31,7 +31,8 @@ from streams.faust_consumer import handling
 from streams.patrol import table as patrol_table
 from streams.patrol.advisories import Advisor, advise
 from streams.patrol.coverage import PatrolAlerts
-from streams.patrol.monitor import Out, PatrolMonitor
+from streams.patrol.monitor import PatrolMonitor
+from streams.produce import Out, send_all
 from streams.topics import ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
@@ -164,13 +165,6 @@ class Ownership:
             self.alerts.restore(grid, rows_of_grid, [a for a in open_alerts.values() if a["grid"] == grid])
 
 
-async def send_all(app: faust.App, outs: list[Out]) -> None:
-    """Produce and wait for every acknowledgement: the batch is acked only after this returns."""
-    futures = [await app.producer.send(o.topic, o.key, o.value, o.partition, None, None) for o in outs]
-    if futures:
-        await asyncio.gather(*futures)
-
-
 def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry) -> PatrolMonitor:
     clock = clocks.from_settings(settings)
     # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
@@ -217,7 +211,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                         log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
                 outs += changelog_and_counts()
                 metrics.batch_seconds.observe(time.perf_counter() - started)
-                await send_all(app, outs)
+                await send_all(app.producer, outs)
 
     @app.agent(app.topic(settings.topic_patrol, **raw), name="patrol-grids")
     async def patrol_grids(stream):
@@ -232,7 +226,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                         device = getattr(workers.get(record["device"]), "device", record["device"])
                         found += alerts.status(device, record["grid"], sys.intern(record["status"]),
                                                datetime.fromisoformat(record["event_time"]), made)
-                await send_all(app, alert_outs(found))
+                await send_all(app.producer, alert_outs(found))
 
     @app.timer(settings.patrol_tick_seconds, name="patrol-tick")
     async def patrol_tick():
@@ -244,7 +238,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
             return  # an event clock that has seen no event yet
         outs = monitor.tick(own.due(), now)
         outs += changelog_and_counts()
-        await send_all(app, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(UTC))))
+        await send_all(app.producer, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(UTC))))
 
     @app.timer(settings.roster_refresh_seconds, name="patrol-roster")
     @_outlives_postgres("roster refresh (the roster in hand holds)")
@@ -264,7 +258,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
             return
         by_grid = monitor.roster.by_grid()
         sent = await advise(own.pool, advisor, now, lambda g: by_grid.get(g, []),
-                            lambda found: send_all(app, alert_outs(found)))
+                            lambda found: send_all(app.producer, alert_outs(found)))
         if sent:
             log.info("patrol: %d advisories: %s", len(sent), ", ".join(a["id"] for a in sent))
 
