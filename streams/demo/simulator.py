@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
@@ -31,7 +32,6 @@ from streams.geofence.registry import GridRegistry
 log = logging.getLogger(__name__)
 
 WALK_SPEED_MPS = 1.3
-METRES_PER_DEG_LAT = 111_320.0
 REPORTS_PER_DEVICE_PER_MINUTE = 0.4  # the default: a load test, far above a street's ~2,000 a month
 INVALID_REPORT_SHARE = 0.1
 RAW_GARBAGE_EVERY_SECONDS = 10.0
@@ -119,8 +119,8 @@ class FieldSimulator:
             await self.upload(device)
 
     def step(self, device: Device) -> None:
-        dlat = (device.target[0] - device.lat) * METRES_PER_DEG_LAT
-        dlng = (device.target[1] - device.lng) * METRES_PER_DEG_LAT * math.cos(math.radians(device.lat))
+        dlat = (device.target[0] - device.lat) * METRES_PER_DEGREE
+        dlng = (device.target[1] - device.lng) * metres_per_degree_lng(device.lat)
         distance = math.hypot(dlat, dlng)
         stride = WALK_SPEED_MPS * self.ping_interval
         if distance <= stride:
@@ -132,7 +132,7 @@ class FieldSimulator:
 
     def fix(self, device: Device) -> dict:
         accuracy = round(self.rng.uniform(3, 12), 1)
-        noise = accuracy / 3 / METRES_PER_DEG_LAT
+        noise = accuracy / 3 / METRES_PER_DEGREE
         return {
             "lat": round(device.lat + self.rng.gauss(0, noise), 7),
             "lng": round(device.lng + self.rng.gauss(0, noise), 7),
