@@ -73,9 +73,10 @@ def _report(rng: random.Random, n: int, registry: GridRegistry) -> dict:
             "event_time": datetime.now(UTC).isoformat()}
 
 
-async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: asyncio.Event, ready: asyncio.Event):
+async def tail_alerts(settings: Settings, kafka: dict, arrived: dict[str, float], stop: asyncio.Event,
+                      ready: asyncio.Event):
     # A short fetch wait: Tansu does not answer a waiting fetch early (see streams/escalation/agents.py).
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     try:
         await consumer.topics()
@@ -92,9 +93,9 @@ async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: async
         await consumer.stop()
 
 
-async def produce_reports(settings: Settings, per_second: int, seconds: float, sent: dict[str, float],
+async def produce_reports(settings: Settings, kafka: dict, per_second: int, seconds: float, sent: dict[str, float],
                           registry: GridRegistry, first: int = 0) -> None:
-    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=0)
+    producer = AIOKafkaProducer(**kafka, linger_ms=0)
     await producer.start()
     rng, started = random.Random(first + 11), time.monotonic()  # warm-up points differ from measured ones
     try:
@@ -145,17 +146,18 @@ async def main(args) -> None:
 
 async def measure(settings: Settings, args, metrics_url: str) -> None:
     sent, arrived, stop, ready = {}, {}, asyncio.Event(), asyncio.Event()
-    tail = asyncio.create_task(tail_alerts(settings, arrived, stop, ready))
+    kafka = kafka_options(settings)  # once for this process's clients; the ping load is a process of its own
+    tail = asyncio.create_task(tail_alerts(settings, kafka, arrived, stop, ready))
     await ready.wait()
     registry = GridRegistry.from_settings(settings)
-    await produce_reports(settings, 5, 4, {}, registry, first=900_000)  # warm-up: group join, first rebuild
+    await produce_reports(settings, kafka, 5, 4, {}, registry, first=900_000)  # warm-up: group join, first rebuild
     await asyncio.sleep(3)
     done = multiprocessing.get_context("fork").Queue()
     load = multiprocessing.get_context("fork").Process(
         target=_ping_load, args=(settings, settings.topic_pings, args.pings_per_second, args.seconds, done))
     located_before = located_pings(metrics_url)
     load.start()
-    await produce_reports(settings, args.reports_per_second, args.seconds, sent, registry)
+    await produce_reports(settings, kafka, args.reports_per_second, args.seconds, sent, registry)
     pings, ping_seconds = await asyncio.to_thread(done.get)
     load.join()
     await asyncio.sleep(5)

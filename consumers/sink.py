@@ -27,6 +27,7 @@ from streams import ops_http
 from streams.broker_epoch import run_watched
 from streams.clock import stop_on_signals
 from streams.escalation.control import MajorEventRecords
+from streams.topics import client_options
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,11 @@ async def run_sinks(
     stop_event: asyncio.Event | None = None,
     *,
     group_prefix: str = GROUP_PREFIX,
+    kafka: dict | None = None,
 ) -> None:
     """Run until `stop_event` is set or the task is cancelled; a failing consumer stops them all."""
     registry = REGISTRY if registry is None else registry
-    metrics = SinkMetrics(registry)
+    metrics, kafka = SinkMetrics(registry), client_options(settings, kafka)
     await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(ops_http.serving(registry, "sink", settings.web_host, settings.sink_metrics_port))
@@ -71,22 +73,25 @@ async def run_sinks(
         stack.push_async_callback(sink.close)
         async with asyncio.TaskGroup() as group:
             for spec in batch_sinks(settings, sink, group_prefix):
-                group.create_task(BatchConsumer(settings, spec, metrics).run(stop_event), name=f"sink-{spec.name}")
+                group.create_task(BatchConsumer(settings, spec, metrics, kafka=kafka).run(stop_event),
+                                  name=f"sink-{spec.name}")
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
-            group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
+            group.create_task(LagMonitor(settings, registry, kafka=kafka).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
             group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings, kafka: dict | None = None) -> None:
     """`redwall sink`: run the sinks until SIGINT or SIGTERM, which finish the batch in hand first."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(settings))
+        runner.run(serve(settings, kafka=kafka))
 
 
-async def _serve(settings: Settings) -> None:
-    stop = stop_on_signals()
-    await run_watched(settings, "sink", run_sinks(settings, stop_event=stop), stop)
+async def serve(settings: Settings, stop: asyncio.Event | None = None, *, kafka: dict | None = None) -> None:
+    """The process until `stop` (default: SIGINT or SIGTERM), every Kafka client on the options `kafka`
+    (built here once if not handed down)."""
+    stop, kafka = stop or stop_on_signals(), client_options(settings, kafka)
+    await run_watched(settings, "sink", run_sinks(settings, stop_event=stop, kafka=kafka), stop, kafka=kafka)
     log.info("sinks stopped")
 
 

@@ -206,14 +206,16 @@ def geometry_json(settings: Settings) -> bytes:
                        "grids": areas(geometry.grids.values())})
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+async def serve(settings: Settings, stop: asyncio.Event, *, kafka: dict | None = None) -> None:
+    """The console until `stop`, every Kafka client on the options `kafka` (built here once if not handed down)."""
     from sinks.migrate import prepare_schema
     from streams.broker_epoch import run_watched
-    from streams.topics import ensure_topics
+    from streams.topics import client_options, ensure_topics
 
+    kafka = client_options(settings, kafka)
     await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
-    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
-    feed = ConsoleFeed(settings)
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol), kafka=kafka)
+    feed = ConsoleFeed(settings, kafka=kafka)
     # The access log keeps method, path, status, size and time: never a query string, Referer or token.
     runner = web.AppRunner(create_console(settings, feed), shutdown_timeout=1.0, access_log_class=PathOnlyAccessLogger)
     await runner.setup()
@@ -221,7 +223,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     log.info("console on http://%s:%d/", settings.web_host, settings.console_port)
     try:
         # A broker that lost its log ends the console for a restart, as it does the other processes.
-        feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop))
+        feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop, kafka=kafka))
         runner.app[HEALTH].follow(feed_task)
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({feed_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -231,8 +233,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await runner.cleanup()
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings, kafka: dict | None = None) -> None:
     async def run() -> None:
-        await serve(settings, stop_on_signals())
+        await serve(settings, stop_on_signals(), kafka=kafka)
 
     asyncio.run(run())

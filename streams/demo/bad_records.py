@@ -9,10 +9,10 @@ import itertools
 import random
 from collections.abc import AsyncIterator
 
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from streams.clock import stopped_within
 from streams.produce import Out, producing, send_all
+from streams.topics import client_options
 
 
 def spoiled(report: dict, rng: random.Random) -> dict:
@@ -30,14 +30,15 @@ def spoiled(report: dict, rng: random.Random) -> dict:
     return broken
 
 
-async def publish_garbage(settings: Settings, stop: asyncio.Event, every: float) -> AsyncIterator[str]:
+async def publish_garbage(settings: Settings, stop: asyncio.Event, every: float, *,
+                          kafka: dict | None = None) -> AsyncIterator[str]:
     """One malformed record at once and then one every `every` seconds until `stop`; yields each one's topic."""
     samples = [
         (settings.topic_reports, b'{"id": "broken", "category": '),
         (settings.topic_pings, b'{"device": "dev-x", "pings": [{"lat": "north"}]}'),
         (settings.topic_reports, b"\xff\xfe not json at all"),
     ]
-    async with producing(kafka_options(settings)) as producer:
+    async with producing(client_options(settings, kafka)) as producer:
         for n in itertools.count():
             if stop.is_set():
                 return

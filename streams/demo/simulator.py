@@ -81,8 +81,10 @@ class GridSampler:
 
 class FieldSimulator:
     def __init__(self, registry: GridRegistry, settings: Settings, url: str, *, devices: int, ping_interval: float,
-                 upload_every: int, seed: int, reports_per_minute: float | None = None, bad_records: bool = False):
+                 upload_every: int, seed: int, reports_per_minute: float | None = None, bad_records: bool = False,
+                 kafka: dict | None = None):
         self.registry, self.settings, self.url = registry, settings, url.rstrip("/")
+        self.kafka = kafka  # for the garbage records' producer; None: built from the settings
         self.rng = random.Random(seed)
         self.sampler = GridSampler(registry, self.rng)
         self.ping_interval, self.upload_every, self.bad_records = ping_interval, upload_every, bad_records
@@ -182,7 +184,7 @@ class FieldSimulator:
         return None
 
     async def malformed(self, stop: asyncio.Event) -> None:
-        async for _ in bad_records.publish_garbage(self.settings, stop, RAW_GARBAGE_EVERY_SECONDS):
+        async for _ in bad_records.publish_garbage(self.settings, stop, RAW_GARBAGE_EVERY_SECONDS, kafka=self.kafka):
             self.stats.raw_malformed += 1
 
 
@@ -213,12 +215,12 @@ def _now() -> str:
 
 def run_simulator(settings: Settings, *, url: str, devices: int, duration: float | None, ping_interval: float,
                   upload_every: int, seed: int, tokens: Path | None = None, reports_per_minute: float | None = None,
-                  bad_records: bool = False) -> int:
+                  bad_records: bool = False, kafka: dict | None = None) -> int:
     async def main() -> Stats:
         stop = stop_on_signals(duration)
         simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
                                    ping_interval=ping_interval, upload_every=upload_every, seed=seed,
-                                   reports_per_minute=reports_per_minute, bad_records=bad_records)
+                                   reports_per_minute=reports_per_minute, bad_records=bad_records, kafka=kafka)
         simulator.tokens = await device_tokens(settings, [d.id for d in simulator.devices], tokens)
         rate = simulator.report_chance * 60 / ping_interval * devices
         print(f"simulating {devices} devices against {url}: a fix every {ping_interval:g} s each, {rate:.1f} reports "

@@ -87,12 +87,13 @@ class EscalationMetrics:
 class Escalation:
     """The engines of this worker's partitions, and how records reach them and results leave."""
 
-    def __init__(self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics):
+    def __init__(self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics, *,
+                 kafka: dict | None = None):
         self.app, self.settings, self.rules, self.major, self.places = app, settings, rules, major, places
         self.metrics = metrics
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
-        self.history = History(settings, rules.keep_closed)
+        self.history = History(settings, rules.keep_closed, kafka=kafka)
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation; a rebuild read across one is redone
 
@@ -183,11 +184,12 @@ def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:
 
 
 def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: CollectorRegistry,
-            dead_letter) -> Escalation:
+            dead_letter, *, kafka: dict | None = None) -> Escalation:
     """Load and check the rules (a bad file stops start-up), then wire the agent, timer and signals."""
     rules = load_rules(settings.escalation_rules_path)
     major = load_major_events(settings.major_events_path, set(registry.grids))
-    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry))
+    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry),
+                     kafka=kafka)
     if esc.event_time:
         log.warning("escalation: REDWALL_CLOCK=event: time is the newest event seen (replays and tests only)")
     source = app.topic(settings.topic_located_reports, settings.topic_actions, key_type=bytes, value_type=bytes,

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from config.kafka_security import kafka_options
 from config.major_events import Period
 from config.settings import Settings
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import EngineControl
 from streams.produce import Out, producing, send_all
+from streams.topics import client_options
 
 
 def major_event(period_id: str, hours: float, factor: float, name: str | None = None,
@@ -32,9 +32,9 @@ def tick(when: datetime) -> dict:
     return EngineControl.validate({"control": "tick", "time": when.isoformat()})
 
 
-async def broadcast(settings: Settings, record: dict) -> int:
+async def broadcast(settings: Settings, record: dict, *, kafka: dict | None = None) -> int:
     """Send one control record to each partition of the actions topic; returns how many partitions."""
-    async with producing(kafka_options(settings)) as producer:
+    async with producing(client_options(settings, kafka)) as producer:
         partitions = await producer.partitions_for(settings.topic_actions)
         value = json.dumps(EngineControl.validate(record))
         await send_all(producer, [Out(settings.topic_actions, None, value, p) for p in partitions])

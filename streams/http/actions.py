@@ -44,12 +44,13 @@ class OutsideRole(Refused):
         self.labels, self.title = [label], "forbidden"
 
 
-def install(app: faust.App, settings, communities, credentials: CredentialCache, metrics: WorkerMetrics) -> None:
+def install(app: faust.App, settings, communities, credentials: CredentialCache, metrics: WorkerMetrics, *,
+            kafka: dict | None = None) -> None:
     verdicts = Verdicts()
 
     @app.task
     async def tail_verdicts() -> None:
-        await tail(settings, verdicts)
+        await tail(settings, verdicts, kafka)
 
     @app.page("/v1/incidents/{incident}/actions")
     class IncidentActions(View):

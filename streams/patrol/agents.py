@@ -33,7 +33,7 @@ from streams.patrol.advisories import Advisor, advise
 from streams.patrol.coverage import PatrolAlerts
 from streams.patrol.monitor import PatrolMonitor
 from streams.produce import Out, send_all
-from streams.topics import ensure_topics, read_topic
+from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,10 @@ def partition_of(key: str, partitions: int) -> int:
 class Ownership:
     """Which devices and grids this worker owns now; rebuilds state when that changes."""
 
-    def __init__(self, app: faust.App, settings, monitor: PatrolMonitor, alerts: PatrolAlerts, grids: list[str]):
+    def __init__(self, app: faust.App, settings, monitor: PatrolMonitor, alerts: PatrolAlerts, grids: list[str], *,
+                 kafka: dict | None = None):
         self.app, self.settings, self.monitor, self.alerts, self.all_grids = app, settings, monitor, alerts, grids
+        self.kafka = client_options(settings, kafka)
         self.pool: asyncpg.Pool | None = None
         self.lock = asyncio.Lock()
         self.partitions: dict[str, int] = {}
@@ -83,7 +85,8 @@ class Ownership:
         async with self.lock:
             if self.pool is None:
                 self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
-                self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions, self.settings.topic_patrol))
+                self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions,
+                                                                      self.settings.topic_patrol), kafka=self.kafka)
                 await self.refresh_roster(force=True)
             assigned = frozenset((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
             if assigned != self.assigned:
@@ -153,7 +156,7 @@ class Ownership:
         for row in rows:
             statuses[row["grid_id"]].append((row["device_id"], row["status"], row["since"]))
         open_alerts: dict[str, dict] = {}
-        async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0):
+        async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0, kafka=self.kafka):
             alert = json.loads(record.value)
             if alert.get("grid") in statuses and alert["id"].startswith("patrol:") and alert["kind"] != "patrol_advisory":
                 base = alert["id"].removesuffix(":resolved")
@@ -165,7 +168,8 @@ class Ownership:
             self.alerts.restore(grid, rows_of_grid, [a for a in open_alerts.values() if a["grid"] == grid])
 
 
-def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry) -> PatrolMonitor:
+def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry, *,
+            kafka: dict | None = None) -> PatrolMonitor:
     clock = clocks.from_settings(settings)
     # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
     # changelog is written (once per device per batch, on a status change, with the batch's records).
@@ -177,7 +181,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                           settings.timezone)
     advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds),
                       timedelta(seconds=settings.advisory_window_seconds), places.__getitem__, settings.timezone)
-    own = Ownership(app, settings, monitor, alerts, list(registry.grids))
+    own = Ownership(app, settings, monitor, alerts, list(registry.grids), kafka=kafka)
     monitor.partition_of = own.partition
     memory_profile.install(app)
     metrics = PatrolMetrics(metrics_registry)
