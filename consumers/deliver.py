@@ -12,14 +12,11 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.routing import Routing, load_routing
 from config.settings import Settings
+from consumers import shell
 from consumers.delivery import GROUP_PREFIX, ChannelConsumer, DeliveryMetrics
-from consumers.sink import _loop_factory
 from sinks.delivery_log import DeliveryLog
-from sinks.migrate import prepare_schema
 from sinks.webhook import webhook
-from streams import ops_http
-from streams.broker_epoch import run_watched
-from streams.clock import Clock, SystemClock, stop_on_signals
+from streams.clock import Clock, SystemClock
 from streams.produce import producing
 from streams.topics import client_options
 
@@ -49,17 +46,12 @@ async def run_delivery(settings: Settings, routing: Routing, registry: Collector
 def main(settings: Settings, kafka: dict | None = None) -> None:
     """`redwall deliver`: validate routing.toml, then deliver until SIGINT or SIGTERM."""
     routing = load_routing(settings.routing_path)  # a bad file stops here, before anything starts
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(settings, routing, kafka=kafka))
+    shell.run(lambda: serve(settings, routing, kafka=kafka))
 
 
 async def serve(settings: Settings, routing: Routing, stop: asyncio.Event | None = None, *,
                 kafka: dict | None = None) -> None:
-    """The process until `stop` (default: SIGINT or SIGTERM), every Kafka client on the options `kafka`
-    (built here once if not handed down)."""
-    stop, kafka = stop or stop_on_signals(), client_options(settings, kafka)
-    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
-    async with ops_http.serving(REGISTRY, "deliver", settings.web_host, settings.deliver_metrics_port):
-        log.info("delivering to %s", ", ".join(routing.channels) or "no channel")
-        await run_watched(settings, "deliver", run_delivery(settings, routing, REGISTRY, stop, kafka=kafka), stop,
-                          kafka=kafka)
+    """The delivery process in its shell (consumers/shell.py) until `stop` (default: SIGINT or SIGTERM)."""
+    log.info("delivering to %s", ", ".join(routing.channels) or "no channel")
+    await shell.serve(settings, "deliver", lambda kafka, stop: run_delivery(settings, routing, REGISTRY, stop, kafka=kafka),
+                      stop=stop, kafka=kafka, ops=(REGISTRY, settings.deliver_metrics_port))
