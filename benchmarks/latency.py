@@ -36,6 +36,7 @@ from sinks.migrate import migrate_and_seed
 from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.demo.processes import RedwallProcess
 from streams.geofence.registry import GridRegistry
+from streams.produce import BATCHED, Out, producing, send_all
 from streams.topics import ensure_topics
 
 PINGS_PER_RECORD = 50
@@ -45,19 +46,14 @@ def _ping_load(settings: Settings, topic: str, per_second: int, seconds: float, 
     """Paced in 50 ms slices; reports how many pings the broker acknowledged and over how long."""
     async def run():
         records = make_records(int(per_second * seconds), PINGS_PER_RECORD, 2000, seed=5)
-        producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, max_batch_size=1_048_576,
-                                    max_request_size=16_777_216)
-        await producer.start()
         started, sent, per_slice = time.monotonic(), 0, max(1, per_second // PINGS_PER_RECORD // 20)
-        try:
+        async with producing(kafka_options(settings), **BATCHED) as producer:
             for i in range(0, len(records), per_slice):
-                futures = [await producer.send(topic, v, key=k) for k, v in records[i:i + per_slice]]
-                await asyncio.gather(*futures)
-                sent += len(futures) * PINGS_PER_RECORD
+                outs = [Out(topic, k, v) for k, v in records[i:i + per_slice]]
+                await send_all(producer, outs)
+                sent += len(outs) * PINGS_PER_RECORD
                 await asyncio.sleep(max(0.0, started + (i + per_slice) / (per_second / PINGS_PER_RECORD)
                                         - time.monotonic()))
-        finally:
-            await producer.stop()
         done.put((sent, time.monotonic() - started))
 
     asyncio.run(run())
@@ -77,9 +73,10 @@ def _report(rng: random.Random, n: int, registry: GridRegistry) -> dict:
             "event_time": datetime.now(UTC).isoformat()}
 
 
-async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: asyncio.Event, ready: asyncio.Event):
+async def tail_alerts(settings: Settings, kafka: dict, arrived: dict[str, float], stop: asyncio.Event,
+                      ready: asyncio.Event):
     # A short fetch wait: Tansu does not answer a waiting fetch early (see streams/escalation/agents.py).
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     try:
         await consumer.topics()
@@ -96,9 +93,9 @@ async def tail_alerts(settings: Settings, arrived: dict[str, float], stop: async
         await consumer.stop()
 
 
-async def produce_reports(settings: Settings, per_second: int, seconds: float, sent: dict[str, float],
+async def produce_reports(settings: Settings, kafka: dict, per_second: int, seconds: float, sent: dict[str, float],
                           registry: GridRegistry, first: int = 0) -> None:
-    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=0)
+    producer = AIOKafkaProducer(**kafka, linger_ms=0)
     await producer.start()
     rng, started = random.Random(first + 11), time.monotonic()  # warm-up points differ from measured ones
     try:
@@ -149,17 +146,18 @@ async def main(args) -> None:
 
 async def measure(settings: Settings, args, metrics_url: str) -> None:
     sent, arrived, stop, ready = {}, {}, asyncio.Event(), asyncio.Event()
-    tail = asyncio.create_task(tail_alerts(settings, arrived, stop, ready))
+    kafka = kafka_options(settings)  # once for this process's clients; the ping load is a process of its own
+    tail = asyncio.create_task(tail_alerts(settings, kafka, arrived, stop, ready))
     await ready.wait()
     registry = GridRegistry.from_settings(settings)
-    await produce_reports(settings, 5, 4, {}, registry, first=900_000)  # warm-up: group join, first rebuild
+    await produce_reports(settings, kafka, 5, 4, {}, registry, first=900_000)  # warm-up: group join, first rebuild
     await asyncio.sleep(3)
     done = multiprocessing.get_context("fork").Queue()
     load = multiprocessing.get_context("fork").Process(
         target=_ping_load, args=(settings, settings.topic_pings, args.pings_per_second, args.seconds, done))
     located_before = located_pings(metrics_url)
     load.start()
-    await produce_reports(settings, args.reports_per_second, args.seconds, sent, registry)
+    await produce_reports(settings, kafka, args.reports_per_second, args.seconds, sent, registry)
     pings, ping_seconds = await asyncio.to_thread(done.get)
     load.join()
     await asyncio.sleep(5)

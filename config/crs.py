@@ -1,4 +1,5 @@
-"""Chinese map coordinates to WGS 84: GCJ-02 (Amap, Tencent, most Chinese phone SDKs) and BD-09 (Baidu).
+"""Chinese map coordinates to WGS 84: GCJ-02 (Amap, Tencent, most Chinese phone SDKs) and BD-09 (Baidu);
+and degrees in metres, the one scale every distance and area in Redwall uses.
 
 The forward transforms are the published ones (Krasovsky ellipsoid, the two polynomial-and-sine
 offsets); GCJ-02 has no closed inverse, so `gcj02_to_wgs84` inverts the forward transform by fixed-point
@@ -17,6 +18,14 @@ _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = math.pi * 3000.0 / 180.0
 _INVERSE_STEPS = 10
 _INVERSE_TOLERANCE = 1e-10  # degrees: about 0.01 mm
+METRES_PER_DEGREE = 111_320.0  # of latitude everywhere, and of longitude at the equator
+
+
+def metres_per_degree_lng(lat: float) -> float:
+    """Metres per degree of longitude at latitude `lat` (a parallel shrinks with its cosine). With
+    METRES_PER_DEGREE for latitude it is the equirectangular scale: exact enough across a street of a
+    few kilometres, and cheap enough for every ping."""
+    return METRES_PER_DEGREE * math.cos(math.radians(lat))
 
 
 def out_of_china(lng: float, lat: float) -> bool:

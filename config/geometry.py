@@ -14,7 +14,7 @@ from types import MappingProxyType
 import h3
 from h3.api import basic_int as h3i
 
-from config.rings import METRES_PER_DEGREE, GeometryError, Ring, check_ring  # noqa: F401 (re-exported)
+from config.rings import GeometryError, Ring, check_ring  # noqa: F401 (re-exported)
 from config.rings import fail as _fail
 from schemas import json
 from schemas.records import ID_PATTERN, INCIDENT_ID_PATTERN, UNLOCATED

@@ -85,7 +85,7 @@ def ssl_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> s
     return context
 
 
-def _context(settings) -> ssl.SSLContext | None:
+def tls_context(settings) -> ssl.SSLContext | None:
     if not uses_tls(settings):
         return None
     return ssl_context(settings.kafka_ssl_ca_file, settings.kafka_ssl_cert_file, settings.kafka_ssl_key_file)
@@ -94,7 +94,7 @@ def _context(settings) -> ssl.SSLContext | None:
 def kafka_options(settings) -> dict:
     """Keyword arguments for every AIOKafkaConsumer / AIOKafkaProducer / AIOKafkaAdminClient."""
     options = {"bootstrap_servers": settings.broker, "security_protocol": settings.kafka_security_protocol}
-    context = _context(settings)
+    context = tls_context(settings)
     if context is not None:
         options["ssl_context"] = context
     if uses_sasl(settings):
@@ -110,7 +110,7 @@ def faust_credentials(settings):
     if uses_sasl(settings):
         # SASLCredentials turns SASL_PLAINTEXT into SASL_SSL when given a context.
         return SASLCredentials(username=settings.kafka_username, password=password(settings),
-                               mechanism=settings.kafka_sasl_mechanism, ssl_context=_context(settings))
+                               mechanism=settings.kafka_sasl_mechanism, ssl_context=tls_context(settings))
     if uses_tls(settings):
-        return SSLCredentials(_context(settings))
+        return SSLCredentials(tls_context(settings))
     return None

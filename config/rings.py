@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 from config.settings import ConfigError
 
 Ring = tuple[tuple[float, float], ...]  # closed, (lng, lat) as in GeoJSON
-METRES_PER_DEGREE = 111_320.0  # along a meridian, and along the equator; enough for areas and hints
 
 
 class GeometryError(ConfigError):
@@ -52,7 +52,7 @@ def _is_position(p) -> bool:
 def ring_area_m2(ring: Ring) -> float:
     """Planar area by the shoelace formula, scaled to metres at the ring's latitude."""
     twice = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
-    return abs(twice) / 2 * METRES_PER_DEGREE ** 2 * math.cos(math.radians(ring[0][1]))
+    return abs(twice) / 2 * METRES_PER_DEGREE * metres_per_degree_lng(ring[0][1])
 
 
 def self_crossing(ring: Ring) -> tuple[int, int] | None:

@@ -16,7 +16,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas.fields import FieldError
 from schemas.records import Record
@@ -24,6 +23,7 @@ from sinks.incident_history import Progress
 from sinks.postgres import SinkUnavailable
 from streams.broker_epoch import broker_epoch
 from streams.clock import stopped_within
+from streams.topics import client_options
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ class SinkMetrics:
 
 
 class BatchConsumer:
-    def __init__(self, settings: Settings, sink: BatchSink, metrics: SinkMetrics):
-        self.settings = settings
+    def __init__(self, settings: Settings, sink: BatchSink, metrics: SinkMetrics, *, kafka: dict | None = None):
+        self.settings, self.kafka = settings, client_options(settings, kafka)
         self.sink = sink
         self.metrics = metrics
         for reason in ("unavailable", "undecodable"):
@@ -80,7 +80,7 @@ class BatchConsumer:
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             self.sink.topic,
-            **kafka_options(self.settings),
+            **self.kafka,
             group_id=self.sink.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -94,7 +94,7 @@ class BatchConsumer:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until `stop` is set (the batch in hand is finished first) or the task is cancelled."""
         stop = stop or asyncio.Event()
-        epoch = await broker_epoch(self.settings) if self.sink.progress else None
+        epoch = await broker_epoch(self.settings, kafka=self.kafka) if self.sink.progress else None
         consumer = self._consumer()
         await consumer.start()
         try:

@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from config.kafka_security import kafka_options
 from config.routing import Channel, Routing
 from config.settings import Settings
 from consumers.batch import backoff
@@ -27,7 +26,8 @@ from sinks.delivery_log import DeliveryLog
 from sinks.postgres import SinkUnavailable
 from sinks.webhook import Webhook
 from streams.clock import Clock, SystemClock, stopped_within
-from streams.topics import read_topic
+from streams.produce import Out, send_all
+from streams.topics import client_options, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,9 @@ class ChannelConsumer:
 
     def __init__(self, settings: Settings, routing: Routing, channel: Channel, sender: Webhook, log_: DeliveryLog,
                  producer: AIOKafkaProducer, metrics: DeliveryMetrics, *, clock: Clock = SystemClock(),
-                 group_prefix: str = GROUP_PREFIX):
+                 group_prefix: str = GROUP_PREFIX, kafka: dict | None = None):
         self.settings, self.channel, self.sender, self.log = settings, channel, sender, log_
+        self.kafka = client_options(settings, kafka)
         self.producer, self.metrics, self.group_id = producer, metrics, f"{group_prefix}-{channel.name}"
         self.router = Router(routing, channel.name, clock)
         self.clock = clock
@@ -71,7 +72,7 @@ class ChannelConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.settings.topic_alerts, self.settings.topic_incidents, **kafka_options(self.settings), group_id=self.group_id,
+            self.settings.topic_alerts, self.settings.topic_incidents, **self.kafka, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
         )
         await consumer.start()
@@ -97,7 +98,7 @@ class ChannelConsumer:
         notified = await self._durably(self.log.notified, self.channel.name, stop=stop)
         if not notified:
             return  # nothing was ever notified here: nothing to remind about
-        async for msg in read_topic(self.settings, self.settings.topic_alerts):
+        async for msg in read_topic(self.settings, self.settings.topic_alerts, kafka=self.kafka):
             try:
                 alert = Alert.decode(msg.value)
             except FieldError:
@@ -109,7 +110,7 @@ class ChannelConsumer:
                 self.router.restore(alert, *notified[alert["id"]])
             else:
                 self.router.note_source(alert)
-        async for msg in read_topic(self.settings, self.settings.topic_incidents):
+        async for msg in read_topic(self.settings, self.settings.topic_incidents, kafka=self.kafka):
             self._settle(msg.value)
         log.info("%s: %d alerts restored for reminders", self.channel.name,
                  sum(len(g.firing) for g in self.router.groups.values()))
@@ -196,6 +197,7 @@ class ChannelConsumer:
         errors = [{"field": f"attempt {h['attempt']}", "reason": f"{h['outcome']}: {h['error'] or h['status_code']}"}
                   for h in history]
         reason = f"channel {self.channel.name} ({self.channel.type}): not delivered after {attempts} attempts"
+        letters = []
         for alert in n.alerts:
             partition, offset = self.where.get(alert["id"], (0, 0))
             letter = DeadLetter.validate({
@@ -203,8 +205,8 @@ class ChannelConsumer:
                 "offset": offset, "key_b64": base64.b64encode(self.channel.name.encode()).decode(),
                 "value_b64": base64.b64encode(json.dumps(alert)).decode(),
                 "failed_at": datetime.now(UTC).isoformat()})
-            await self.producer.send_and_wait(self.settings.topic_alerts_deadletter, json.dumps(letter),
-                                              key=alert["id"].encode())
+            letters.append(Out(self.settings.topic_alerts_deadletter, alert["id"].encode(), json.dumps(letter)))
+        await send_all(self.producer, letters)
         if await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop) is None:
             return False
         self.metrics.attempts.labels(self.channel.name, "dead_lettered").inc(len(n.items))

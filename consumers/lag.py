@@ -20,9 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from streams.clock import stopped_within
+from streams.topics import client_options
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ class LagMonitor:
     Redwall's topics and the topics' end offsets, and set one gauge per (group, topic, partition)."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry, *, interval: float = POLL_SECONDS,
-                 group_prefix: str = GROUP_PREFIX):
-        self.settings = settings
+                 group_prefix: str = GROUP_PREFIX, kafka: dict | None = None):
+        self.settings, self.kafka = settings, client_options(settings, kafka)
         self.metrics = LagMetrics(registry)
         self.interval = interval
         self.group_prefix = group_prefix
@@ -61,8 +61,8 @@ class LagMonitor:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
-        admin = AIOKafkaAdminClient(**kafka_options(self.settings), request_timeout_ms=5000)
-        offsets = AIOKafkaConsumer(**kafka_options(self.settings), enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**self.kafka, request_timeout_ms=5000)
+        offsets = AIOKafkaConsumer(**self.kafka, enable_auto_commit=False)
         await admin.start()
         await offsets.start()
         try:

@@ -6,12 +6,12 @@ streams/ops_http.py) beside them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from config.settings import Settings
+from consumers import shell
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
@@ -19,14 +19,11 @@ from consumers.state_gauges import StateGauges
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
 from sinks.incidents import IncidentSink
 from sinks.major_events import MajorEventSink
-from sinks.migrate import prepare_schema
 from sinks.partitions import PositionHistory
 from sinks.patrol import PatrolSink
 from sinks.postgres import PostgresSink
-from streams import ops_http
-from streams.broker_epoch import run_watched
-from streams.clock import stop_on_signals
 from streams.escalation.control import MajorEventRecords
+from streams.topics import client_options
 
 log = logging.getLogger(__name__)
 
@@ -59,40 +56,33 @@ async def run_sinks(
     stop_event: asyncio.Event | None = None,
     *,
     group_prefix: str = GROUP_PREFIX,
+    kafka: dict | None = None,
 ) -> None:
-    """Run until `stop_event` is set or the task is cancelled; a failing consumer stops them all."""
+    """The sinks' work, until `stop_event` is set or the task is cancelled; a failing consumer stops them all.
+    (`serve` runs it in the process shell: schema, ops listener, broker watch.)"""
     registry = REGISTRY if registry is None else registry
-    metrics = SinkMetrics(registry)
-    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(ops_http.serving(registry, "sink", settings.web_host, settings.sink_metrics_port))
-        sink = await PostgresSink.connect(settings.database_dsn,
-                                          history=PositionHistory.from_settings(settings, registry))
-        stack.push_async_callback(sink.close)
+    metrics, kafka = SinkMetrics(registry), client_options(settings, kafka)
+    sink = await PostgresSink.connect(settings.database_dsn, history=PositionHistory.from_settings(settings, registry))
+    try:
         async with asyncio.TaskGroup() as group:
             for spec in batch_sinks(settings, sink, group_prefix):
-                group.create_task(BatchConsumer(settings, spec, metrics).run(stop_event), name=f"sink-{spec.name}")
+                group.create_task(BatchConsumer(settings, spec, metrics, kafka=kafka).run(stop_event),
+                                  name=f"sink-{spec.name}")
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
-            group.create_task(LagMonitor(settings, registry).run(stop_event), name="consumer-lag")
+            group.create_task(LagMonitor(settings, registry, kafka=kafka).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
             group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
+    finally:
+        await sink.close()
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings, kafka: dict | None = None) -> None:
     """`redwall sink`: run the sinks until SIGINT or SIGTERM, which finish the batch in hand first."""
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(_serve(settings))
+    shell.run(lambda: serve(settings, kafka=kafka))
 
 
-async def _serve(settings: Settings) -> None:
-    stop = stop_on_signals()
-    await run_watched(settings, "sink", run_sinks(settings, stop_event=stop), stop)
+async def serve(settings: Settings, stop: asyncio.Event | None = None, *, kafka: dict | None = None) -> None:
+    """The sink process in its shell (consumers/shell.py) until `stop` (default: SIGINT or SIGTERM)."""
+    await shell.serve(settings, "sink", lambda kafka, stop: run_sinks(settings, stop_event=stop, kafka=kafka),
+                      stop=stop, kafka=kafka, ops=(REGISTRY, settings.sink_metrics_port))
     log.info("sinks stopped")
-
-
-def loop_factory():
-    try:
-        import uvloop
-    except ImportError:
-        return None  # asyncio's own loop: slower on batched records, otherwise the same
-    return uvloop.new_event_loop

@@ -29,7 +29,7 @@ from streams.http import actions, ingest
 from streams.http import openapi as apidoc
 from streams.metrics import OpsListener, WorkerMetrics, install_faust_sensor
 from streams.patrol import agents as patrol
-from streams.topics import ensure_topics
+from streams.topics import client_options, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ def create_app(
     *,
     metrics_registry: CollectorRegistry | None = None,
     same_partitions: bool = True,
+    kafka: dict | None = None,
 ) -> faust.App:
+    """The worker's app; `kafka`, the aiokafka client options built once at start, goes to every client of
+    Redwall's own (Faust's take `broker_credentials`)."""
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{host}" for host in settings.broker.split(",")],
@@ -86,7 +89,7 @@ def create_app(
         broker_commit_interval=1.0,
     )
     app.web = PublicWeb(app)  # before the first page is added, which would make Faust's default
-    metrics_registry = metrics_registry or CollectorRegistry()
+    metrics_registry, kafka = metrics_registry or CollectorRegistry(), client_options(settings, kafka)
     install_faust_sensor(app, metrics_registry)
     app.add_dependency(OpsListener(metrics_registry, settings.web_host, settings.worker_metrics_port))
     metrics = WorkerMetrics(metrics_registry)
@@ -97,15 +100,16 @@ def create_app(
     credentials = CredentialCache.from_settings(settings, metrics_registry)
     app.task(credentials.serve)  # loaded at start, then kept in step with Postgres by LISTEN/NOTIFY
     ingest.install(app, settings, metrics, credentials)
-    patrol.install(app, settings, registry, metrics_registry)
-    escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter)
-    actions.install(app, settings, registry.communities, credentials, metrics)
+    patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
+    escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
+    actions.install(app, settings, registry.communities, credentials, metrics, kafka=kafka)
     apidoc.install(app, settings)
     return app
 
 
-def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """`redwall worker`: create the topics, build the registry, run Faust until SIGTERM/SIGINT."""
+def run_worker(settings: Settings, loglevel: str = "info", kafka: dict | None = None) -> None:
+    """`redwall worker`: create the topics, build the registry, run Faust until SIGTERM/SIGINT. `kafka`: the
+    client options, if the command built them already."""
     try:
         import uvloop
 
@@ -115,14 +119,15 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     registry = GridRegistry.from_settings(settings)
     log.info("grid registry: %s", registry.stats())
     asyncio.run(prepare_schema(settings))  # migrated by the owner, or waiting for `redwall migrate`
-    partitions = asyncio.run(ensure_topics(settings))
-    epoch = asyncio.run(broker_epoch.broker_epoch(settings))
+    kafka = client_options(settings, kafka)  # once, for every client of this process
+    partitions = asyncio.run(ensure_topics(settings, kafka=kafka))
+    epoch = asyncio.run(broker_epoch.broker_epoch(settings, kafka=kafka))
     inputs = {partitions[t] for t in (settings.topic_reports, settings.topic_pings)}
     outputs = {partitions[t] for t in (settings.topic_positions, settings.topic_deadletter)}
     same = len(inputs | outputs) == 1
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = create_app(settings, registry, same_partitions=same)
-    broker_epoch.install(app, settings, epoch)  # a broker that lost its log ends the worker for a restart
+    app = create_app(settings, registry, same_partitions=same, kafka=kafka)
+    broker_epoch.install(app, settings, epoch, kafka=kafka)  # a broker that lost its log ends the worker for a restart
     worker = faust.Worker(app, loglevel=loglevel, loop=loop)
     worker.execute_from_commandline()

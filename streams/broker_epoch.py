@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 
 from config.settings import Settings
 from streams.clock import stopped_within
-from streams.topics import ensure_topics, produce_records, read_topic
+from streams.topics import client_options, ensure_topics, produce_records, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,14 @@ class BrokerLost(Exception):
     """The broker no longer holds the log this process was reading: restart against the new one."""
 
 
-async def broker_epoch(settings: Settings) -> str:
+async def broker_epoch(settings: Settings, *, kafka: dict | None = None) -> str:
     """The epoch of the broker as it is now, written first if this broker has none yet."""
     # Kept for ever: on Apache Kafka retention must never remove the epoch record.
-    await ensure_topics(settings, (EPOCH_TOPIC,), partitions=1, configs={"retention.ms": "-1"})
-    epoch = await _first_record(settings)
+    await ensure_topics(settings, (EPOCH_TOPIC,), partitions=1, configs={"retention.ms": "-1"}, kafka=kafka)
+    epoch = await _first_record(settings, kafka)
     if epoch is None:
-        await produce_records(settings, EPOCH_TOPIC, [(b"epoch", uuid.uuid4().hex.encode())])
-        epoch = await _first_record(settings)  # two starting at once both write; the first one counts
+        await produce_records(settings, EPOCH_TOPIC, [(b"epoch", uuid.uuid4().hex.encode())], kafka=kafka)
+        epoch = await _first_record(settings, kafka)  # two starting at once both write; the first one counts
     if epoch is None:
         raise BrokerLost(f"the broker at {settings.broker} did not keep the epoch record just written")
     return epoch
@@ -48,8 +48,9 @@ async def broker_epoch(settings: Settings) -> str:
 class BrokerWatch:
     """Checks every CHECK_SECONDS that the broker still holds `epoch`; raises BrokerLost when not."""
 
-    def __init__(self, settings: Settings, epoch: str):
-        self.settings, self.epoch = settings, epoch
+    def __init__(self, settings: Settings, epoch: str, *, kafka: dict | None = None):
+        # Built once here if not handed down: the watch opens a client every CHECK_SECONDS.
+        self.settings, self.epoch, self.kafka = settings, epoch, client_options(settings, kafka)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -57,7 +58,7 @@ class BrokerWatch:
         last_seen = loop.time()
         while not stop.is_set():
             try:
-                now = await _first_record(self.settings)
+                now = await _first_record(self.settings, self.kafka)
             except KafkaError as exc:
                 if loop.time() - last_seen > UNREACHABLE_SECONDS:
                     raise BrokerLost(f"the broker at {self.settings.broker} has been unreachable for "
@@ -78,22 +79,24 @@ def exit_for_restart(lost: BrokerLost, process: str) -> None:
     os._exit(EXIT_BROKER_LOST)
 
 
-async def _first_record(settings: Settings) -> str | None:
-    async with contextlib.aclosing(read_topic(settings, EPOCH_TOPIC, idle_seconds=1.0, partitions=[0])) as records:
+async def _first_record(settings: Settings, kafka: dict | None) -> str | None:
+    first = read_topic(settings, EPOCH_TOPIC, idle_seconds=1.0, partitions=[0], kafka=kafka)
+    async with contextlib.aclosing(first) as records:
         async for record in records:
             return record.value.decode()
     return None
 
 
-async def run_watched(settings: Settings, process: str, work: Coroutine, stop: asyncio.Event) -> None:
+async def run_watched(settings: Settings, process: str, work: Coroutine, stop: asyncio.Event, *,
+                      kafka: dict | None = None) -> None:
     """Run `work` (a sink or delivery process's main loop) while watching the broker's epoch; when the
     broker lost its log, exit for a restart instead of carrying on from positions into the old log."""
     try:
-        epoch = await broker_epoch(settings)
+        epoch = await broker_epoch(settings, kafka=kafka)
     except BaseException:
         work.close()  # never started: no "coroutine was never awaited"
         raise
-    watch = asyncio.create_task(BrokerWatch(settings, epoch).run(stop), name="broker-watch")
+    watch = asyncio.create_task(BrokerWatch(settings, epoch, kafka=kafka).run(stop), name="broker-watch")
     task = asyncio.create_task(work, name=process)
     await asyncio.wait({watch, task}, return_when=asyncio.FIRST_COMPLETED)
     if watch.done() and watch.exception() is not None:
@@ -108,12 +111,12 @@ async def run_watched(settings: Settings, process: str, work: Coroutine, stop: a
         watch.cancel()
 
 
-def install(app, settings: Settings, epoch: str) -> None:
+def install(app, settings: Settings, epoch: str, *, kafka: dict | None = None) -> None:
     """The worker's watch: a Faust task that exits the process when the broker lost its log."""
 
     @app.task
     async def broker_watch() -> None:
         try:
-            await BrokerWatch(settings, epoch).run()
+            await BrokerWatch(settings, epoch, kafka=kafka).run()
         except BrokerLost as lost:
             exit_for_restart(lost, "worker")

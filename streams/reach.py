@@ -28,7 +28,8 @@ class Unreachable(Exception):
     """PostgreSQL or Kafka did not answer; the message is the one line to print."""
 
 
-async def check(settings: Settings, needs: tuple[str, ...], origin: Origin, patience: float = 0.0) -> None:
+async def check(settings: Settings, needs: tuple[str, ...], origin: Origin, patience: float = 0.0, *,
+                kafka: dict | None = None) -> None:
     """Unreachable unless every service in `needs` ("postgres", "kafka") answers within `patience`
     seconds (services starting beside them wait, logging each failed attempt; a person at a prompt does not)."""
     if "postgres" in needs:
@@ -41,7 +42,7 @@ async def check(settings: Settings, needs: tuple[str, ...], origin: Origin, pati
         quiet = logging.getLogger("aiokafka")
         level, quiet.level = quiet.level, logging.CRITICAL  # its own lines per failed try; ours are enough
         try:
-            admin = await wait_for_broker(settings, timeout=patience)
+            admin = await wait_for_broker(settings, timeout=patience, kafka=kafka)
         except GaveUp as error:
             raise Unreachable(kafka_line(settings, origin, error)) from None
         finally:

@@ -1,28 +1,42 @@
-"""Creating Redwall's topics with the configured partition count, before any worker starts."""
+"""The Kafka plumbing every process shares: reaching the broker, creating Redwall's topics with the
+configured partition count before any worker starts, reading a topic through, producing a few records.
+
+Each takes `kafka`, the client options its process built once at start (`client_options`) and hands down;
+without it (a test, a one-off call) they are built from the settings for that one client.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from config.kafka_security import kafka_options
 from config.settings import Settings
 from sinks.connect import patiently, reason
+from streams.produce import BATCHED, Out, producing, send_all
 
 log = logging.getLogger(__name__)
 
 
-async def wait_for_broker(settings: Settings, timeout: float | None = None) -> AIOKafkaAdminClient:
+def client_options(settings: Settings, kafka: dict | None = None) -> dict:
+    """The keyword arguments of every aiokafka client: `kafka` when a process handed them down, else
+    built from the settings (config/kafka_security.py; an SSL context and a password file read)."""
+    return kafka_options(settings) if kafka is None else kafka
+
+
+async def wait_for_broker(settings: Settings, timeout: float | None = None, *,
+                          kafka: dict | None = None) -> AIOKafkaAdminClient:
     """An admin client connected to the broker, trying again while it starts up: for `timeout` seconds
     (default REDWALL_CONNECT_TIMEOUT_SECONDS), each failure logged, then `sinks.connect.GaveUp`."""
+    kafka = client_options(settings, kafka)
+
     async def attempt() -> AIOKafkaAdminClient:
-        admin = AIOKafkaAdminClient(**kafka_options(settings), request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**kafka, request_timeout_ms=5000)
         try:
             await admin.start()
         except BaseException:
@@ -46,11 +60,11 @@ def kafka_reason(error: BaseException) -> str:
 
 
 async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None, *, partitions: int | None = None,
-                        configs: dict[str, str] | None = None) -> dict[str, int]:
+                        configs: dict[str, str] | None = None, kafka: dict | None = None) -> dict[str, int]:
     """Create every topic that is missing (existing ones are left alone), with `partitions` (else the
     settings') and topic `configs`; return partitions per topic."""
     topics = topics or settings.all_topics
-    admin = await wait_for_broker(settings)
+    admin = await wait_for_broker(settings, kafka=kafka)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
@@ -66,21 +80,17 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         await admin.close()
 
 
-async def produce_records(settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+async def produce_records(settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]], *,
+                          kafka: dict | None = None) -> None:
     """Send (key, value) records and return once the broker has every one of them."""
-    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, max_batch_size=1_048_576,
-                                max_request_size=16_777_216)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value, key=key) for key, value in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    async with producing(client_options(settings, kafka), **BATCHED) as producer:
+        await send_all(producer, [Out(topic, key, value) for key, value in records])
 
 
 async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
                      partitions: Iterable[int] | None = None,
-                     start: Mapping[int, int] | None = None) -> AsyncIterator[ConsumerRecord]:
+                     start: Mapping[int, int] | None = None, *,
+                     kafka: dict | None = None) -> AsyncIterator[ConsumerRecord]:
     """Every record of a topic, from the start until the broker has had nothing more for a while.
 
     Tansu under-reports end offsets (KAFKA-NOTES.md), so the end is found by reading, not from
@@ -90,7 +100,8 @@ async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
     retention has removed the records before it) instead of at their first record.
     """
     # earliest: a start offset the log no longer holds is read from the oldest record kept, not skipped.
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**client_options(settings, kafka), enable_auto_commit=False,
+                                auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer.topics()  # fetches metadata; a new consumer knows no partitions before it

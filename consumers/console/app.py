@@ -34,6 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from config.geometry import load_geometry
 from config.settings import Settings
+from consumers import shell
 from consumers.console.actions import SESSION, ActionProxy, worker_url
 from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
@@ -44,7 +45,6 @@ from schemas.display import names
 from schemas.fields import FieldError
 from sinks.incident_detail import incident_detail
 from sinks.postgres import is_retriable
-from streams.clock import stop_on_signals
 from streams.credentials import CredentialCache
 from streams.http.access_log import PathOnlyAccessLogger
 from streams.http.refusal import refusal_response
@@ -208,22 +208,25 @@ def geometry_json(settings: Settings) -> bytes:
                        "grids": areas(geometry.grids.values())})
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    from sinks.migrate import prepare_schema
-    from streams.broker_epoch import run_watched
+async def serve(settings: Settings, stop: asyncio.Event | None = None, *, kafka: dict | None = None) -> None:
+    """The console in its process shell (consumers/shell.py) until `stop` (default: SIGINT or SIGTERM). Its
+    /metrics and /healthz are on its own port, beside the pages."""
+    await shell.serve(settings, "console", lambda kafka, stop: run_console(settings, kafka, stop), stop=stop, kafka=kafka)
+
+
+async def run_console(settings: Settings, kafka: dict, stop: asyncio.Event) -> None:
+    """The web app and its live feed until `stop`; a feed that fails ends the console with its error."""
     from streams.topics import ensure_topics
 
-    await prepare_schema(settings)  # migrated by the owner, or waiting for `redwall migrate`
-    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol))
-    feed = ConsoleFeed(settings)
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_patrol), kafka=kafka)
+    feed = ConsoleFeed(settings, kafka=kafka)
     # The access log keeps method, path, status, size and time: never a query string, Referer or token.
     runner = web.AppRunner(create_console(settings, feed), shutdown_timeout=1.0, access_log_class=PathOnlyAccessLogger)
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.console_port).start()
     log.info("console on http://%s:%d/", settings.web_host, settings.console_port)
     try:
-        # A broker that lost its log ends the console for a restart, as it does the other processes.
-        feed_task = asyncio.create_task(run_watched(settings, "console", feed.run(stop), stop))
+        feed_task = asyncio.create_task(feed.run(stop))
         runner.app[HEALTH].follow(feed_task)
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({feed_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -233,8 +236,5 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await runner.cleanup()
 
 
-def main(settings: Settings) -> None:
-    async def run() -> None:
-        await serve(settings, stop_on_signals())
-
-    asyncio.run(run())
+def main(settings: Settings, kafka: dict | None = None) -> None:
+    shell.run(lambda: serve(settings, kafka=kafka))

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import Alert
 from streams.clock import stopped_within
+from streams.topics import client_options
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,10 @@ WHERE updated_at > $1::timestamptz - interval '10 seconds' ORDER BY updated_at
 
 
 class ConsoleFeed:
-    def __init__(self, settings: Settings, *, flush_seconds: float = 0.25, poll_seconds: float = 1.0):
+    def __init__(self, settings: Settings, *, flush_seconds: float = 0.25, poll_seconds: float = 1.0,
+                 kafka: dict | None = None):
         self.settings, self.flush_seconds, self.poll_seconds = settings, flush_seconds, poll_seconds
+        self.kafka = client_options(settings, kafka)
         self.alerts: deque[dict] = deque(maxlen=FEED_LENGTH)
         self.incidents: dict[str, dict] = {}  # open incidents only
         self.patrol: dict[str, str] = {}  # device -> status
@@ -97,7 +99,7 @@ class ConsoleFeed:
 
     async def _tail(self, topic: str, apply, stop: asyncio.Event) -> None:
         """Every record of the topic from its start, then live: no group, nothing committed."""
-        consumer = AIOKafkaConsumer(**kafka_options(self.settings), enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka, enable_auto_commit=False)
         await consumer.start()
         try:
             await consumer.topics()

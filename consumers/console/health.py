@@ -27,7 +27,7 @@ class ConsoleHealth:
         self.feed: asyncio.Task | None = None
 
     def follow(self, feed: asyncio.Task) -> None:
-        """The task of the live feed (consumers/console/app.py `serve`): once it ends, the console cannot serve."""
+        """The task of the live feed (consumers/console/app.py `run_console`): once it ends, the console cannot serve."""
         self.feed = feed
 
     async def view(self, request: web.Request) -> web.Response:

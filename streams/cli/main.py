@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redwall", description=__doc__.split("\n\n")[0])
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(kafka=None)  # the Kafka client options, for a command that needs Kafka (streams/cli/start.py)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the whole pipeline on one machine: its own broker and PostgreSQL (or "
@@ -145,25 +146,25 @@ def _demo(settings, args):
 def _worker(settings, args):
     from streams.app import run_worker
 
-    run_worker(settings, loglevel=args.log_level)
+    run_worker(settings, loglevel=args.log_level, kafka=args.kafka)
 
 
 def _sink(settings, args):
     from consumers.sink import main as sink_main
 
-    sink_main(settings)
+    sink_main(settings, kafka=args.kafka)
 
 
 def _deliver(settings, args):
     from consumers.deliver import main as deliver_main
 
-    deliver_main(settings)
+    deliver_main(settings, kafka=args.kafka)
 
 
 def _console(settings, args):
     from consumers.console.app import main as console_main
 
-    console_main(settings)
+    console_main(settings, kafka=args.kafka)
 
 
 def _inbox(settings, args):
@@ -197,7 +198,7 @@ def _simulate(settings, args):
     return run_simulator(
         settings, url=url, devices=args.devices, duration=args.duration, ping_interval=args.ping_interval,
         upload_every=args.upload_every, seed=args.seed, tokens=args.tokens,
-        reports_per_minute=args.reports_per_minute, bad_records=args.bad_records,
+        reports_per_minute=args.reports_per_minute, bad_records=args.bad_records, kafka=args.kafka,
     )
 
 
@@ -236,7 +237,7 @@ def _major_event_start(settings, args):
     except FieldError as error:
         print(f"redwall: major-event start: {error}", file=sys.stderr)
         return 2
-    partitions = asyncio.run(broadcast(settings, record))
+    partitions = asyncio.run(broadcast(settings, record, kafka=args.kafka))
     period, tz = record["period"], settings.timezone
     print(f"major event {period['id']} (重大活动保障期) in force {local_minute(period['start'], tz)} .. "
           f"{local_minute(period['end'], tz)} ({tz}), deadlines x{period['deadline_factor']}, "

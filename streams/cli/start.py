@@ -14,6 +14,7 @@ import os
 import sys
 
 from config import addresses
+from config.kafka_security import kafka_options
 from config.settings import ConfigError, Settings
 from streams.ports import PortBusy, check_ports, port_settings
 from streams.reach import Unreachable, check, explain
@@ -30,7 +31,8 @@ class Start:
         return self._settings
 
     def preflight(self, settings: Settings, args) -> None:
-        """The command's listening ports are free, and the services it needs answer."""
+        """The command's listening ports are free, and the services it needs answer. A command that needs
+        Kafka finds its client options, built here once, in `args.kafka` (every client it opens takes them)."""
         listens = getattr(args, "listens", None)
         if listens == "--port":
             check_ports({"--port": args.port}, "127.0.0.1")
@@ -38,9 +40,12 @@ class Start:
             check_ports(port_settings(settings, listens), settings.web_host)
         needs = getattr(args, "needs", ())
         needs = needs(args) if callable(needs) else needs
+        if "kafka" in needs:
+            args.kafka = kafka_options(settings)
         if needs:  # a service (or `migrate`) started beside its broker and database waits for them; a person does not
             waits = listens or getattr(args, "waits", False)
-            asyncio.run(check(settings, needs, self.origin, settings.connect_timeout_seconds if waits else 0.0))
+            asyncio.run(check(settings, needs, self.origin, settings.connect_timeout_seconds if waits else 0.0,
+                              kafka=getattr(args, "kafka", None)))
 
     def origin(self, name: str) -> str:
         """Where the value of variable `name` came from, for a message about it."""

@@ -9,11 +9,10 @@ import itertools
 import random
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaProducer
-
-from config.kafka_security import kafka_options
 from config.settings import Settings
 from streams.clock import stopped_within
+from streams.produce import Out, producing, send_all
+from streams.topics import client_options
 
 
 def spoiled(report: dict, rng: random.Random) -> dict:
@@ -31,22 +30,19 @@ def spoiled(report: dict, rng: random.Random) -> dict:
     return broken
 
 
-async def publish_garbage(settings: Settings, stop: asyncio.Event, every: float) -> AsyncIterator[str]:
+async def publish_garbage(settings: Settings, stop: asyncio.Event, every: float, *,
+                          kafka: dict | None = None) -> AsyncIterator[str]:
     """One malformed record at once and then one every `every` seconds until `stop`; yields each one's topic."""
     samples = [
         (settings.topic_reports, b'{"id": "broken", "category": '),
         (settings.topic_pings, b'{"device": "dev-x", "pings": [{"lat": "north"}]}'),
         (settings.topic_reports, b"\xff\xfe not json at all"),
     ]
-    producer = AIOKafkaProducer(**kafka_options(settings))
-    await producer.start()
-    try:
+    async with producing(client_options(settings, kafka)) as producer:
         for n in itertools.count():
             if stop.is_set():
                 return
             topic, value = samples[n % len(samples)]
-            await producer.send_and_wait(topic, value, key=b"kcat-device")
+            await send_all(producer, [Out(topic, b"kcat-device", value)])
             yield topic
             await stopped_within(stop, every)
-    finally:
-        await producer.stop()

@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 from config.settings import Settings
 from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
@@ -31,7 +32,6 @@ from streams.geofence.registry import GridRegistry
 log = logging.getLogger(__name__)
 
 WALK_SPEED_MPS = 1.3
-METRES_PER_DEG_LAT = 111_320.0
 REPORTS_PER_DEVICE_PER_MINUTE = 0.4  # the default: a load test, far above a street's ~2,000 a month
 INVALID_REPORT_SHARE = 0.1
 RAW_GARBAGE_EVERY_SECONDS = 10.0
@@ -81,8 +81,10 @@ class GridSampler:
 
 class FieldSimulator:
     def __init__(self, registry: GridRegistry, settings: Settings, url: str, *, devices: int, ping_interval: float,
-                 upload_every: int, seed: int, reports_per_minute: float | None = None, bad_records: bool = False):
+                 upload_every: int, seed: int, reports_per_minute: float | None = None, bad_records: bool = False,
+                 kafka: dict | None = None):
         self.registry, self.settings, self.url = registry, settings, url.rstrip("/")
+        self.kafka = kafka  # for the garbage records' producer; None: built from the settings
         self.rng = random.Random(seed)
         self.sampler = GridSampler(registry, self.rng)
         self.ping_interval, self.upload_every, self.bad_records = ping_interval, upload_every, bad_records
@@ -119,8 +121,8 @@ class FieldSimulator:
             await self.upload(device)
 
     def step(self, device: Device) -> None:
-        dlat = (device.target[0] - device.lat) * METRES_PER_DEG_LAT
-        dlng = (device.target[1] - device.lng) * METRES_PER_DEG_LAT * math.cos(math.radians(device.lat))
+        dlat = (device.target[0] - device.lat) * METRES_PER_DEGREE
+        dlng = (device.target[1] - device.lng) * metres_per_degree_lng(device.lat)
         distance = math.hypot(dlat, dlng)
         stride = WALK_SPEED_MPS * self.ping_interval
         if distance <= stride:
@@ -132,7 +134,7 @@ class FieldSimulator:
 
     def fix(self, device: Device) -> dict:
         accuracy = round(self.rng.uniform(3, 12), 1)
-        noise = accuracy / 3 / METRES_PER_DEG_LAT
+        noise = accuracy / 3 / METRES_PER_DEGREE
         return {
             "lat": round(device.lat + self.rng.gauss(0, noise), 7),
             "lng": round(device.lng + self.rng.gauss(0, noise), 7),
@@ -182,7 +184,7 @@ class FieldSimulator:
         return None
 
     async def malformed(self, stop: asyncio.Event) -> None:
-        async for _ in bad_records.publish_garbage(self.settings, stop, RAW_GARBAGE_EVERY_SECONDS):
+        async for _ in bad_records.publish_garbage(self.settings, stop, RAW_GARBAGE_EVERY_SECONDS, kafka=self.kafka):
             self.stats.raw_malformed += 1
 
 
@@ -213,12 +215,12 @@ def _now() -> str:
 
 def run_simulator(settings: Settings, *, url: str, devices: int, duration: float | None, ping_interval: float,
                   upload_every: int, seed: int, tokens: Path | None = None, reports_per_minute: float | None = None,
-                  bad_records: bool = False) -> int:
+                  bad_records: bool = False, kafka: dict | None = None) -> int:
     async def main() -> Stats:
         stop = stop_on_signals(duration)
         simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
                                    ping_interval=ping_interval, upload_every=upload_every, seed=seed,
-                                   reports_per_minute=reports_per_minute, bad_records=bad_records)
+                                   reports_per_minute=reports_per_minute, bad_records=bad_records, kafka=kafka)
         simulator.tokens = await device_tokens(settings, [d.id for d in simulator.devices], tokens)
         rate = simulator.report_chance * 60 / ping_interval * devices
         print(f"simulating {devices} devices against {url}: a fix every {ping_interval:g} s each, {rate:.1f} reports "

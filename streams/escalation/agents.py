@@ -24,6 +24,7 @@ from streams.escalation.engine import IncidentEngine, Outcome
 from streams.escalation.rebuild import History
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
+from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +87,13 @@ class EscalationMetrics:
 class Escalation:
     """The engines of this worker's partitions, and how records reach them and results leave."""
 
-    def __init__(self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics):
+    def __init__(self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics, *,
+                 kafka: dict | None = None):
         self.app, self.settings, self.rules, self.major, self.places = app, settings, rules, major, places
         self.metrics = metrics
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
-        self.history = History(settings, rules.keep_closed)
+        self.history = History(settings, rules.keep_closed, kafka=kafka)
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation; a rebuild read across one is redone
 
@@ -157,19 +159,14 @@ class Escalation:
 
     async def publish(self, outcomes: list[tuple[int, Outcome]]) -> None:
         """Send events (to the partition they came from: the rebuild reads it) and alerts; await all."""
-        send, s, futures = self.app.producer.send, self.settings, []
+        s, outs = self.settings, []
         for partition, outcome in outcomes:
             self.metrics.count(outcome)
-            for e in outcome.events:
-                futures.append(await send(s.topic_incidents, e["community"].encode(), json.dumps(e), partition,
-                                          None, None))
-            for a in outcome.alerts:
-                futures.append(await send(s.topic_alerts, a["community"].encode(), json.dumps(a), None, None, None))
-            for r in outcome.reports:  # placed by the street: to its community's partition, by key
-                futures.append(await send(s.topic_located_reports, r["community"].encode(), json.dumps(r), None, None,
-                                          None))
-        if futures:
-            await asyncio.gather(*futures)
+            outs += [Out(s.topic_incidents, e["community"].encode(), json.dumps(e), partition) for e in outcome.events]
+            outs += [Out(s.topic_alerts, a["community"].encode(), json.dumps(a)) for a in outcome.alerts]
+            # Placed by the street: to its community's partition, by key.
+            outs += [Out(s.topic_located_reports, r["community"].encode(), json.dumps(r)) for r in outcome.reports]
+        await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:
         self.metrics.open.set(sum(1 for e in self.engines.values() for i in e.incidents.values()
@@ -187,11 +184,12 @@ def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:
 
 
 def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: CollectorRegistry,
-            dead_letter) -> Escalation:
+            dead_letter, *, kafka: dict | None = None) -> Escalation:
     """Load and check the rules (a bad file stops start-up), then wire the agent, timer and signals."""
     rules = load_rules(settings.escalation_rules_path)
     major = load_major_events(settings.major_events_path, set(registry.grids))
-    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry))
+    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry),
+                     kafka=kafka)
     if esc.event_time:
         log.warning("escalation: REDWALL_CLOCK=event: time is the newest event seen (replays and tests only)")
     source = app.topic(settings.topic_located_reports, settings.topic_actions, key_type=bytes, value_type=bytes,
@@ -211,8 +209,7 @@ def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: 
                     else:
                         outcomes.append((m.partition, result))
                 await esc.publish(outcomes)
-                futures = [await app.producer.send(o.topic, o.key, o.value, None, None, None) for o in letters]
-                await asyncio.gather(*futures)
+                await send_all(app.producer, [Out(o.topic, o.key, o.value) for o in letters])
 
     @app.timer(interval=1.0, name="escalation-deadlines")
     async def deadlines():

@@ -5,17 +5,15 @@ after the topic has dropped the record."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
-
-from config.kafka_security import kafka_options
 from config.major_events import Period
 from config.settings import Settings
 from schemas import json
 from schemas.fields import FieldError
 from schemas.records import EngineControl
+from streams.produce import Out, producing, send_all
+from streams.topics import client_options
 
 
 def major_event(period_id: str, hours: float, factor: float, name: str | None = None,
@@ -34,17 +32,13 @@ def tick(when: datetime) -> dict:
     return EngineControl.validate({"control": "tick", "time": when.isoformat()})
 
 
-async def broadcast(settings: Settings, record: dict) -> int:
+async def broadcast(settings: Settings, record: dict, *, kafka: dict | None = None) -> int:
     """Send one control record to each partition of the actions topic; returns how many partitions."""
-    producer = AIOKafkaProducer(**kafka_options(settings))
-    await producer.start()
-    try:
+    async with producing(client_options(settings, kafka)) as producer:
         partitions = await producer.partitions_for(settings.topic_actions)
         value = json.dumps(EngineControl.validate(record))
-        await asyncio.gather(*[await producer.send(settings.topic_actions, value, partition=p) for p in partitions])
+        await send_all(producer, [Out(settings.topic_actions, None, value, p) for p in partitions])
         return len(partitions)
-    finally:
-        await producer.stop()
 
 
 def control_record(value: dict) -> dict:

@@ -52,7 +52,7 @@ from streams.broker_epoch import broker_epoch
 from streams.escalation.control import MajorEventRecords, period_of
 from streams.escalation.engine import OPEN, IncidentEngine, incident_id
 from streams.patrol.agents import partition_of
-from streams.topics import ensure_topics, read_topic
+from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ class Rebuilt:
 class History:
     """Where a worker's engines come back from: PostgreSQL, then the topics."""
 
-    def __init__(self, settings, keep_closed: timedelta):
-        self.settings, self.keep_closed = settings, keep_closed
+    def __init__(self, settings, keep_closed: timedelta, *, kafka: dict | None = None):
+        self.settings, self.keep_closed, self.kafka = settings, keep_closed, client_options(settings, kafka)
         self.pool: asyncpg.Pool | None = None
         self.epoch: str | None = None
         self.partitions: int | None = None  # of the located reports: community keys map onto them
@@ -118,16 +118,16 @@ class History:
         if self.pool is None:
             self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
         if self.epoch is None:
-            self.epoch = await broker_epoch(self.settings)
+            self.epoch = await broker_epoch(self.settings, kafka=self.kafka)
         if self.partitions is None:
             topic = self.settings.topic_located_reports
-            self.partitions = (await ensure_topics(self.settings, (topic,)))[topic]
+            self.partitions = (await ensure_topics(self.settings, (topic,), kafka=self.kafka))[topic]
 
     async def _tail(self, engines: dict[int, IncidentEngine], offsets: dict[int, int]) -> int:
         """The incident events PostgreSQL does not have yet."""
         read = 0
         async for record in read_topic(self.settings, self.settings.topic_incidents, IDLE_SECONDS,
-                                       partitions=engines.keys(), start=offsets):
+                                       partitions=engines.keys(), start=offsets, kafka=self.kafka):
             _restore(engines[record.partition], json.loads(record.value))
             read += 1
         return read
@@ -136,7 +136,7 @@ class History:
         """Major-event periods on the actions topic that the sink has not stored yet."""
         decode, periods = MajorEventRecords().decode, []
         async for record in read_topic(self.settings, self.settings.topic_actions, IDLE_SECONDS,
-                                       partitions=partitions, start=offsets):
+                                       partitions=partitions, start=offsets, kafka=self.kafka):
             control = decode(record.value)
             if control is not None:
                 periods.append(period_of(control["period"]))
@@ -157,7 +157,7 @@ class History:
             return
         key, queue = UNLOCATED.encode(), partition_of(UNLOCATED, self.partitions)
         async for record in read_topic(self.settings, self.settings.topic_located_reports, IDLE_SECONDS,
-                                       partitions=[queue]):
+                                       partitions=[queue], kafka=self.kafka):
             report = json.loads(record.value) if record.key == key else None
             if report is not None and incident_id(UNLOCATED, report["id"]) in missing:
                 engine.restore_unlocated(report)

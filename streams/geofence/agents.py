@@ -7,7 +7,6 @@ batch; the sinks are idempotent on event ids, so nothing is lost and nothing is 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -16,6 +15,7 @@ import faust
 from streams.faust_consumer import handling
 from streams.geofence.geofencer import Geofencer, Output
 from streams.metrics import WorkerMetrics
+from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,7 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
 
 async def produce_all(app: faust.App, outputs: list[tuple[Output, int]], same_partitions: bool) -> None:
     """Send every output and wait until the broker has them all (a failed send raises here)."""
-    send = app.producer.send
-    futures = []
-    for out, partition in outputs:
-        # Keeping the input partition skips the pure-Python partitioner (6-10 % of a batch); a
-        # re-keyed record (a report keyed by its grid) needs it so one grid stays on one partition.
-        keep = same_partitions and not out.rekeyed
-        futures.append(await send(out.topic, out.key, out.value, partition if keep else None, None, None))
-    if futures:
-        await asyncio.gather(*futures)
+    # Keeping the input partition skips the pure-Python partitioner (6-10 % of a batch); a re-keyed
+    # record (a report keyed by its grid) needs it so one grid stays on one partition.
+    await send_all(app.producer, [Out(o.topic, o.key, o.value, p if same_partitions and not o.rekeyed else None)
+                                  for o, p in outputs])

@@ -13,7 +13,8 @@ from types import MappingProxyType
 import h3
 from h3.api import basic_int as h3i
 
-from config.geometry import METRES_PER_DEGREE, Area, Geometry, fill_cells, load_geometry
+from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
+from config.geometry import Area, Geometry, fill_cells, load_geometry
 
 # Resolution 12 cells are ~10.8 m along an edge, about the size of a 5 m GPS fix's uncertainty.
 # Border cells get the exact test whatever the resolution, so it only trades the memory of the
@@ -104,7 +105,7 @@ class GridRegistry:
 
     def distance_to_boundary_m(self, grid: str, lat: float, lng: float) -> float:
         """Metres from a point to the nearest edge of a grid, inside or out (for GPS hysteresis)."""
-        scale = math.cos(math.radians(lat)) * METRES_PER_DEGREE
+        scale = metres_per_degree_lng(lat)
         best = math.inf
         for ring in self.geometry.grids[grid].rings:
             for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
@@ -161,7 +162,7 @@ def _border_cells(area: Area, resolution: int) -> set[int]:
     sampled = set()
     for ring in area.rings:
         for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
-            metres = math.hypot((x1 - x0) * math.cos(math.radians(y0)), y1 - y0) * METRES_PER_DEGREE
+            metres = math.hypot((x1 - x0) * metres_per_degree_lng(y0), (y1 - y0) * METRES_PER_DEGREE)
             n = math.ceil(metres / step)
             sampled.update(h3i.latlng_to_cell(y0 + (y1 - y0) * i / n, x0 + (x1 - x0) * i / n, resolution)
                            for i in range(n + 1))

@@ -30,6 +30,7 @@ from streams.http.ingest import read_json
 from streams.http.refusal import Refused, refusal_body
 from streams.http.verdicts import Verdicts, tail
 from streams.metrics import WorkerMetrics
+from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,13 @@ class OutsideRole(Refused):
         super().__init__(403, [FieldError(field, reason)], labels=[label], title="forbidden")
 
 
-def install(app: faust.App, settings, communities, credentials: CredentialCache, metrics: WorkerMetrics) -> None:
+def install(app: faust.App, settings, communities, credentials: CredentialCache, metrics: WorkerMetrics, *,
+            kafka: dict | None = None) -> None:
     verdicts = Verdicts()
 
     @app.task
     async def tail_verdicts() -> None:
-        await tail(settings, verdicts)
+        await tail(settings, verdicts, kafka)
 
     @app.page("/v1/incidents/{incident}/actions")
     class IncidentActions(View):
@@ -69,7 +71,7 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
 
         async def send(self, action: dict) -> None:
             key = community_of(action["incident"]).encode()
-            await (await app.producer.send(settings.topic_actions, key, json.dumps(action), None, None, None))
+            await send_all(app.producer, [Out(settings.topic_actions, key, json.dumps(action))])
 
         def refuse(self, refused: Refused, incident: str, dispatcher: Credential | None) -> Response:
             for label in refused.reasons():

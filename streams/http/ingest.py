@@ -6,7 +6,6 @@ with the field and the reason, and nothing of a refused request is produced.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from streams.http.auth import ReplayGuard, authenticate, check_signature, same_d
 from streams.http.limits import DeviceRateLimit, EventTimeWindow
 from streams.http.refusal import Refused
 from streams.metrics import WorkerMetrics
+from streams.produce import Out, send_all
 
 MAX_REPORTS_PER_REQUEST = 100
 
@@ -56,9 +56,8 @@ def install(app: faust.App, settings, metrics: WorkerMetrics, credentials) -> No
             return device, parse_json(request.content_type, body)
 
         async def produce(self, records: list[tuple[bytes, dict]]) -> None:
-            send = app.producer.send
-            futures = [await send(self.topic, key, json.dumps(value), None, None, None) for key, value in records]
-            await asyncio.gather(*futures)  # counted as ingested by the agent that consumes them, once
+            # Counted as ingested by the agent that consumes them, once.
+            await send_all(app.producer, [Out(self.topic, key, json.dumps(value)) for key, value in records])
 
     @app.page("/v1/reports")
     class Reports(_Ingest):

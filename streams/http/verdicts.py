@@ -15,9 +15,9 @@ from collections import OrderedDict
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from config.kafka_security import kafka_options
 from schemas import json
 from streams.escalation.agents import FETCH_MAX_WAIT_MS
+from streams.topics import client_options
 
 log = logging.getLogger(__name__)
 
@@ -72,21 +72,21 @@ class Verdicts:
             self._waiting.pop(key, None)
 
 
-async def tail(settings, verdicts: Verdicts) -> None:
+async def tail(settings, verdicts: Verdicts, kafka: dict | None = None) -> None:
     """Feed `verdicts` from the incidents topic until cancelled; a broker error is retried (a broker that
     lost its log ends the worker anyway: streams/broker_epoch.py)."""
     while True:
         try:
-            await _tail_once(settings, verdicts)
+            await _tail_once(settings, verdicts, client_options(settings, kafka))
         except KafkaError as error:
             log.warning("verdicts: reading %s failed (%s); again in %.0f s", settings.topic_incidents, error,
                         RETRY_SECONDS)
             await asyncio.sleep(RETRY_SECONDS)
 
 
-async def _tail_once(settings, verdicts: Verdicts) -> None:
+async def _tail_once(settings, verdicts: Verdicts, kafka: dict) -> None:
     # A short fetch wait: Tansu does not answer a waiting fetch when data arrives (streams/escalation/agents.py).
-    consumer = AIOKafkaConsumer(**kafka_options(settings), group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka, group_id=None, enable_auto_commit=False,
                                 fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
     await consumer.start()
     try:

@@ -31,8 +31,9 @@ from streams.faust_consumer import handling
 from streams.patrol import table as patrol_table
 from streams.patrol.advisories import Advisor, advise
 from streams.patrol.coverage import PatrolAlerts
-from streams.patrol.monitor import Out, PatrolMonitor
-from streams.topics import ensure_topics, read_topic
+from streams.patrol.monitor import PatrolMonitor
+from streams.produce import Out, send_all
+from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ def partition_of(key: str, partitions: int) -> int:
 class Ownership:
     """Which devices and grids this worker owns now; rebuilds state when that changes."""
 
-    def __init__(self, app: faust.App, settings, monitor: PatrolMonitor, alerts: PatrolAlerts, grids: list[str]):
+    def __init__(self, app: faust.App, settings, monitor: PatrolMonitor, alerts: PatrolAlerts, grids: list[str], *,
+                 kafka: dict | None = None):
         self.app, self.settings, self.monitor, self.alerts, self.all_grids = app, settings, monitor, alerts, grids
+        self.kafka = client_options(settings, kafka)
         self.pool: asyncpg.Pool | None = None
         self.lock = asyncio.Lock()
         self.partitions: dict[str, int] = {}
@@ -82,7 +85,8 @@ class Ownership:
         async with self.lock:
             if self.pool is None:
                 self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
-                self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions, self.settings.topic_patrol))
+                self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions,
+                                                                      self.settings.topic_patrol), kafka=self.kafka)
                 await self.refresh_roster(force=True)
             assigned = frozenset((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
             if assigned != self.assigned:
@@ -152,7 +156,7 @@ class Ownership:
         for row in rows:
             statuses[row["grid_id"]].append((row["device_id"], row["status"], row["since"]))
         open_alerts: dict[str, dict] = {}
-        async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0):
+        async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0, kafka=self.kafka):
             alert = json.loads(record.value)
             if alert.get("grid") in statuses and alert["id"].startswith("patrol:") and alert["kind"] != "patrol_advisory":
                 base = alert["id"].removesuffix(":resolved")
@@ -164,14 +168,8 @@ class Ownership:
             self.alerts.restore(grid, rows_of_grid, [a for a in open_alerts.values() if a["grid"] == grid])
 
 
-async def send_all(app: faust.App, outs: list[Out]) -> None:
-    """Produce and wait for every acknowledgement: the batch is acked only after this returns."""
-    futures = [await app.producer.send(o.topic, o.key, o.value, o.partition, None, None) for o in outs]
-    if futures:
-        await asyncio.gather(*futures)
-
-
-def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry) -> PatrolMonitor:
+def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry, *,
+            kafka: dict | None = None) -> PatrolMonitor:
     clock = clocks.from_settings(settings)
     # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
     # changelog is written (once per device per batch, on a status change, with the batch's records).
@@ -183,7 +181,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                           settings.timezone)
     advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds),
                       timedelta(seconds=settings.advisory_window_seconds), places.__getitem__, settings.timezone)
-    own = Ownership(app, settings, monitor, alerts, list(registry.grids))
+    own = Ownership(app, settings, monitor, alerts, list(registry.grids), kafka=kafka)
     monitor.partition_of = own.partition
     memory_profile.install(app)
     metrics = PatrolMetrics(metrics_registry)
@@ -217,7 +215,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                         log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
                 outs += changelog_and_counts()
                 metrics.batch_seconds.observe(time.perf_counter() - started)
-                await send_all(app, outs)
+                await send_all(app.producer, outs)
 
     @app.agent(app.topic(settings.topic_patrol, **raw), name="patrol-grids")
     async def patrol_grids(stream):
@@ -232,7 +230,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                         device = getattr(workers.get(record["device"]), "device", record["device"])
                         found += alerts.status(device, record["grid"], sys.intern(record["status"]),
                                                datetime.fromisoformat(record["event_time"]), made)
-                await send_all(app, alert_outs(found))
+                await send_all(app.producer, alert_outs(found))
 
     @app.timer(settings.patrol_tick_seconds, name="patrol-tick")
     async def patrol_tick():
@@ -244,7 +242,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
             return  # an event clock that has seen no event yet
         outs = monitor.tick(own.due(), now)
         outs += changelog_and_counts()
-        await send_all(app, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(UTC))))
+        await send_all(app.producer, outs + alert_outs(alerts.tick(own.grids, now, datetime.now(UTC))))
 
     @app.timer(settings.roster_refresh_seconds, name="patrol-roster")
     @_outlives_postgres("roster refresh (the roster in hand holds)")
@@ -264,7 +262,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
             return
         by_grid = monitor.roster.by_grid()
         sent = await advise(own.pool, advisor, now, lambda g: by_grid.get(g, []),
-                            lambda found: send_all(app, alert_outs(found)))
+                            lambda found: send_all(app.producer, alert_outs(found)))
         if sent:
             log.info("patrol: %d advisories: %s", len(sent), ", ".join(a["id"] for a in sent))
 

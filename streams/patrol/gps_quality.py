@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-METRES_PER_DEGREE = 111_320.0
+from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 
 # Reasons, in the order they are checked: the first that applies is the one counted.
 FUTURE, STALE, DUPLICATE, OUT_OF_ORDER, POOR_ACCURACY, IMPOSSIBLE_SPEED = (
@@ -71,5 +71,5 @@ class Quality:
 def distance_m(a: Fix, b: Fix) -> float:
     """Equirectangular distance: exact enough below a few kilometres, and cheap."""
     dy = (b.lat - a.lat) * METRES_PER_DEGREE
-    dx = (b.lng - a.lng) * METRES_PER_DEGREE * math.cos(math.radians((a.lat + b.lat) / 2))
+    dx = (b.lng - a.lng) * metres_per_degree_lng((a.lat + b.lat) / 2)
     return math.hypot(dx, dy)

@@ -11,7 +11,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from config.major_events import MajorEvents
 from config.roster import EMPTY, Roster
@@ -19,15 +18,9 @@ from schemas import json
 from streams.patrol import table as patrol_table
 from streams.patrol.detector import OFF_DUTY, Detector, DeviceState, Rules, StatusChange
 from streams.patrol.gps_quality import Fix, Quality
+from streams.produce import Out
 
 log = logging.getLogger(__name__)
-
-
-class Out(NamedTuple):
-    topic: str
-    key: bytes
-    value: bytes
-    partition: int | None = None  # None: the producer's partitioner picks it from the key
 
 
 class PatrolMonitor:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from config.crs import bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_gcj02
+from config.crs import (
+    METRES_PER_DEGREE,
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    metres_per_degree_lng,
+    wgs84_to_gcj02,
+)
+from config.rings import ring_area_m2
 
 # (WGS 84, GCJ-02) as (lng, lat): the test vectors of eviltransform (Beijing, Shanghai, Shenzhen) and of
 # coordtransform (Beijing), computed with the published formulas.
@@ -51,3 +60,17 @@ def test_provider_coordinates_come_back_to_wgs84_within_a_metre(wgs, gcj, bd):
 def test_outside_china_nothing_moves():
     assert wgs84_to_gcj02(2.35, 48.85) == (2.35, 48.85)
     assert gcj02_to_wgs84(2.35, 48.85) == (2.35, 48.85)
+
+
+def test_a_degree_of_longitude_shrinks_with_the_cosine_of_latitude():
+    assert metres_per_degree_lng(0) == METRES_PER_DEGREE
+    assert metres_per_degree_lng(60) == pytest.approx(METRES_PER_DEGREE / 2)
+    assert metres_per_degree_lng(39.91) == pytest.approx(85_388, abs=1)  # the street, in Beijing
+
+
+def test_a_ring_area_is_on_the_same_scale():
+    # A square 100 m a side in the street, by the scale itself.
+    lat, lng = 39.91, 116.37
+    east, north = 100 / metres_per_degree_lng(lat), 100 / METRES_PER_DEGREE
+    square = ((lng, lat), (lng + east, lat), (lng + east, lat + north), (lng, lat + north), (lng, lat))
+    assert ring_area_m2(square) == pytest.approx(10_000, rel=1e-6)

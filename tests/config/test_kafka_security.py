@@ -187,10 +187,17 @@ def _kafka_clients() -> list[tuple[str, int, str, set[str], bool]]:
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             if name in ("AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient", "App"):
-                spread = any(k.arg is None and isinstance(k.value, ast.Call) and getattr(k.value.func, "id", "")
-                             == "kafka_options" for k in node.keywords)
+                spread = any(k.arg is None and _client_options(k.value) for k in node.keywords)
                 found.append((str(path.relative_to(ROOT)), node.lineno, name, {k.arg for k in node.keywords}, spread))
     return found
+
+
+def _client_options(value: ast.expr) -> bool:
+    """`kafka_options(...)` or `client_options(...)`, or the options a process built once and handed down
+    (`kafka`, `self.kafka`: streams/topics.py)."""
+    if isinstance(value, ast.Call):
+        return getattr(value.func, "id", "") in ("kafka_options", "client_options")
+    return getattr(value, "id", None) == "kafka" or getattr(value, "attr", None) == "kafka"
 
 
 def test_every_kafka_client_in_the_code_takes_the_security_settings():
@@ -202,7 +209,7 @@ def test_every_kafka_client_in_the_code_takes_the_security_settings():
         if name == "App":  # faust.App: its consumer, producer and admin client get broker_credentials
             assert "broker_credentials" in keywords, f"{path}:{line}"
         else:
-            assert spread, f"{path}:{line}: {name}(...) without **kafka_options(settings)"
+            assert spread, f"{path}:{line}: {name}(...) without **kafka_options(settings) or the options handed down"
 
 
 @pytest.fixture(scope="module")

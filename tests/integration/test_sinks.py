@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY
+from consumers import shell
 from consumers.batch import BatchConsumer, SinkMetrics
 from consumers.sink import batch_sinks, run_sinks
 from schemas import json
@@ -276,7 +277,10 @@ async def test_run_sinks_drains_every_topic_exactly_once(sink_settings, pg, run)
         "dead-letters": await produce(s, s.topic_deadletter, letters),
     }
     registry, stop = CollectorRegistry(), asyncio.Event()
-    async with running(run_sinks(s, registry, stop, group_prefix=prefix), stop):
+    # In the process shell, as `redwall sink` runs it: the ops listener serves this registry.
+    sinks = shell.serve(s, "sink", lambda kafka, stop: run_sinks(s, registry, stop, group_prefix=prefix, kafka=kafka),
+                        stop=stop, ops=(registry, s.sink_metrics_port))
+    async with running(sinks, stop):
         for name, records in sent.items():
             await drained(s, f"{prefix}-{name}", records)
         page = await asyncio.to_thread(_get, f"http://{s.web_host}:{s.sink_metrics_port}/metrics")

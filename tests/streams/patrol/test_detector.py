@@ -10,12 +10,13 @@ from functools import cache, lru_cache
 import pytest
 from shapely.geometry import shape
 
+from config.crs import METRES_PER_DEGREE
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY
 from schemas import json
 from streams.geofence.registry import GridRegistry
 from streams.patrol.detector import FAR, INSIDE, NEAR, Detector, DeviceState, Rules
-from streams.patrol.gps_quality import METRES_PER_DEGREE, Fix, Quality
+from streams.patrol.gps_quality import Fix, Quality
 
 T0 = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 SHIFT_END = T0 + timedelta(hours=8)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from streams.patrol.gps_quality import METRES_PER_DEGREE, Fix, Quality
+import pytest
+
+from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
+from streams.patrol.gps_quality import Fix, Quality, distance_m
 
 T0 = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)
 Q = Quality(max_accuracy_m=50, max_speed_mps=50, future=timedelta(seconds=120), max_age=timedelta(seconds=900))
@@ -66,3 +69,9 @@ def test_poor_accuracy_and_clock_skew_are_refused():
 def test_without_a_clock_reading_only_the_clock_checks_are_skipped():
     assert Q.check(at(10**6), None, None) is None
     assert Q.check(at(0, accuracy=500), None, None) == "poor_accuracy"
+
+
+def test_a_distance_is_on_the_one_scale_of_degrees_in_metres():
+    east = 100 / metres_per_degree_lng(39.91)
+    assert distance_m(at(0), Fix(T0, 39.91 + 100 / METRES_PER_DEGREE, 116.37 + east, 5.0)) == pytest.approx(
+        100 * 2 ** 0.5, abs=0.01)
