@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 
 
 def read_toml(path: str | Path, what: str, error: type[ConfigError] = ConfigError) -> dict:

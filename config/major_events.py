@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from config.errors import ConfigError
 from config.files import read_toml
-from config.settings import SAMPLE_MAJOR_EVENTS, ConfigError
+from config.settings import SAMPLE_MAJOR_EVENTS
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
-from config.settings import ConfigError
+from config.errors import ConfigError
 
 Ring = tuple[tuple[float, float], ...]  # closed, (lng, lat) as in GeoJSON
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.errors import ConfigError
 from config.files import read_toml
-from config.settings import SAMPLE_ROSTER, ConfigError
+from config.settings import SAMPLE_ROSTER
 
 ROLES = {
     "grid_worker": "网格员",

@@ -11,8 +11,8 @@ import os
 import tomllib
 from pathlib import Path
 
+from config.errors import ConfigError
 from config.roster import ROLES, build_roster
-from config.settings import ConfigError
 from schemas import json
 
 # Column names as a street's spreadsheet may have them, in English or Chinese.

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta, timezone
 from pathlib import Path
 
+from config.errors import ConfigError
 from config.files import read_toml
-from config.settings import ConfigError
 from schemas.records import ALERT_KINDS, LEVELS, PRIORITIES, SEVERITIES
 
 CHANNEL_TYPES = ("json", "wecom", "dingtalk")

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from config.errors import ConfigError
 from config.files import read_toml
-from config.settings import CONFIG_DIR, ConfigError
+from config.settings import CONFIG_DIR
 from schemas import json
 from schemas.records import CATEGORIES, LEVELS, PRIORITIES, SEVERITIES
 

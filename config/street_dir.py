@@ -11,13 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.errors import ConfigError
 from config.files import read_toml
 from config.geometry import load_geometry
 from config.major_events import load_major_events
 from config.roster import load_roster
 from config.routing import load_routing
 from config.rules import load_rules
-from config.settings import CONFIG_DIR, ESCALATION_RULES, SAMPLE_GEOMETRY, ConfigError
+from config.settings import CONFIG_DIR, ESCALATION_RULES, SAMPLE_GEOMETRY
 from schemas import json
 
 TEMPLATES = CONFIG_DIR / "street"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 from sinks import scram
 from sinks.grants import PROCESSES, TEMPORARY, function_grants, role, table_grants
 

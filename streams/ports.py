@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 import socket
 
-from config.settings import ConfigError, Settings
+from config.errors import ConfigError
+from config.settings import Settings
 
 
 class PortBusy(ConfigError):

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from config.settings import ConfigError
+from config.errors import ConfigError
 from streams.cli.credentials import add_commands as add_credential_commands
 from streams.cli.street import add_commands as add_street_commands
 

@@ -14,8 +14,9 @@ import os
 import sys
 
 from config import addresses
+from config.errors import ConfigError
 from config.kafka_security import kafka_options
-from config.settings import ConfigError, Settings
+from config.settings import Settings
 from streams.ports import PortBusy, check_ports, port_settings
 from streams.reach import Unreachable, check, explain
 

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from config import addresses
+from config.errors import ConfigError
 from config.geometry import load_geometry
-from config.settings import ConfigError, Settings
+from config.settings import Settings
 from sinks.credentials import issue_dispatcher_token
 from sinks.migrate import migrate_and_seed
 from sinks.patrol import load_roster_files

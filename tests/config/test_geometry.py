@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from config.errors import ConfigError
 from config.geometry import GeometryError, load_geometry
-from config.settings import SAMPLE_GEOMETRY, ConfigError
+from config.settings import SAMPLE_GEOMETRY
 from schemas import json
 
 METRES_PER_DEGREE = 111_320.0

@@ -24,8 +24,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
+from config.errors import ConfigError
 from config.kafka_security import faust_credentials, kafka_options
-from config.settings import ConfigError, Settings
+from config.settings import Settings
 from schemas import json
 from streams.demo.embedded import EmbeddedBroker, free_port
 from streams.demo.processes import RedwallProcess

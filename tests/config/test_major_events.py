@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from config.errors import ConfigError
 from config.major_events import Period, load_major_events
-from config.settings import ConfigError
 
 GOOD = """
 [[period]]

@@ -7,7 +7,8 @@ import ssl
 import asyncpg
 import pytest
 
-from config.settings import ConfigError, Settings
+from config.errors import ConfigError
+from config.settings import Settings
 from tests.support.tls_postgres import TlsPostgres, debian_bindir
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from config.errors import ConfigError
 from config.geometry import load_geometry
 from config.roster import load_roster
-from config.settings import SAMPLE_GEOMETRY, SAMPLE_ROSTER, ConfigError
+from config.settings import SAMPLE_GEOMETRY, SAMPLE_ROSTER
 
 GRIDS = list(load_geometry(SAMPLE_GEOMETRY).grids)
 SHIFT = '[[shift]]\nid = "day"\nstart = "08:00"\nend = "20:00"\n'

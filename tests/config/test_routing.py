@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from config.errors import ConfigError
 from config.routing import RoutingError, load_routing
-from config.settings import SAMPLE_ROUTING, ConfigError
+from config.settings import SAMPLE_ROUTING
 
 BASE = """
 [channels.staff]

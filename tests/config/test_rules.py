@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from config.errors import ConfigError
 from config.rules import DEFAULT_RULES, load_rules
-from config.settings import ConfigError
 
 
 def test_the_sample_rules_load_and_answer():

@@ -2,7 +2,8 @@
 
 import pytest
 
-from config.settings import ConfigError, Settings
+from config.errors import ConfigError
+from config.settings import Settings
 
 
 def test_defaults_are_valid():

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from config.errors import ConfigError
 from config.geometry import load_geometry
 from config.roster import load_roster
 from config.roster_csv import import_roster_csv
 from config.routing import load_routing
-from config.settings import ConfigError
 from config.street_dir import FILES, ZONES, check_street, init_street
 
 ROOT = Path(__file__).resolve().parents[2]

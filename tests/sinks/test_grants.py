@@ -16,10 +16,11 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from config.errors import ConfigError
 from config.geometry import load_geometry
 from config.major_events import load_major_events
 from config.roster import load_roster
-from config.settings import SAMPLE_GEOMETRY, ConfigError, Settings
+from config.settings import SAMPLE_GEOMETRY, Settings
 from consumers.state_gauges import StateGauges
 from sinks import roles
 from sinks.credentials import issue, issue_dispatcher_token
