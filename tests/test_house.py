@@ -103,3 +103,10 @@ def test_every_refusal_body_is_written_in_one_place(modules):
              and {"error", "errors"} <= {key.value for key in node.keys if isinstance(key, ast.Constant)}]
     assert not found, (f"refusal bodies written by hand; answer with {REFUSAL} (Refused.answer, refusal_response, "
                        "refusal_body), so every refusal keeps the documented shape:\n" + "\n".join(found))
+
+
+def test_tests_share_helpers_through_support_not_through_each_other(with_tests):
+    """A helper two test folders need lives in tests/support/ (or beside its one folder), never in a test module."""
+    found = [f"{m.file} imports {target}" for name, m in with_tests.items() if name.startswith("tests.")
+             for target in m.imports if target.startswith("tests.") and target.rsplit(".", 1)[-1].startswith("test_")]
+    assert not found, "move the helper into tests/support/:\n" + "\n".join(found)

@@ -20,7 +20,7 @@ from schemas.display import ROLE
 from schemas.openapi import ERROR
 from sinks.credentials import issue_dispatcher_token, revoke
 from tests.browser.conftest import RUN, close, open_console, sign_in_link, watch_errors
-from tests.ops.test_console_routes import DOCUMENTED
+from tests.support.console_routes import DOCUMENTED
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
 from tests.faults.routing_file import routing
-from tests.sinks.test_webhook import publish
+from tests.support.delivery import publish
 from tests.support.factories import alert
 from tests.support.receiver import ids_in, start_receiver
 

@@ -19,8 +19,8 @@ from schemas.records import FieldReport, ping_batch
 from sinks.partitions import Window
 from tests.hostile import strategies
 from tests.hostile.strategies import encode
-from tests.integration.test_pipeline import wait_for
 from tests.support import auth, factories
+from tests.support.rows import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import pytest
 from schemas import json
 from streams.escalation.engine import community_of
 from streams.topics import produce_records
+from tests.hostile.dead_letters import dead_letters, expect_dead_letters
 from tests.hostile.strategies import now
-from tests.hostile.test_topics import dead_letters, expect_dead_letters
-from tests.integration.test_pipeline import wait_for
 from tests.support import auth, factories
+from tests.support.rows import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -3,8 +3,6 @@ dead letter with its reason and original bytes, every valid one arrives in Postg
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import random
 from datetime import UTC, datetime
 
@@ -19,9 +17,10 @@ from sinks.partitions import Window
 from streams.escalation.agents import control_record
 from streams.topics import produce_records
 from tests.hostile import strategies
+from tests.hostile.dead_letters import expect_dead_letters
 from tests.hostile.strategies import encode
-from tests.integration.test_pipeline import dead_letters_from_topic, wait_for
 from tests.support import factories
+from tests.support.rows import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,25 +64,8 @@ def interleave(hostile: list[bytes], good: list[bytes]) -> list[bytes]:
     return mixed + good[len(hostile):]
 
 
-async def dead_letters(settings, key: bytes) -> dict[bytes, dict]:
-    """The dead letters of records produced under `key`, by their original bytes."""
-    return {base64.b64decode(letter["value_b64"]): letter for letter in await dead_letters_from_topic(settings, key)}
 
 
-async def expect_dead_letters(settings, api, topic: str, key: bytes, refused: list[bytes]) -> None:
-    """Each refused value is dead-lettered once it is consumed: with the reason, the field and its bytes."""
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
-        letters = await dead_letters(settings, key)
-        missing = [v for v in refused if (v or b"") not in letters]
-        if not missing or asyncio.get_running_loop().time() > deadline:
-            break
-    assert not missing, f"{len(missing)} of {len(refused)} never dead-lettered, e.g. {missing[:3]}"
-    for value in refused:
-        letter = letters[value or b""]
-        assert letter["source_topic"] == topic and letter["reason"] and letter["errors"][0]["field"], letter
-        assert base64.b64decode(letter["key_b64"]) == key
-    assert api.worker.exited is None and api.sink.exited is None
 
 
 async def expect_dead_letter_rows(pg, key: bytes, refused: list[bytes | None]) -> None:

@@ -17,7 +17,7 @@ from config.routing import load_routing
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
-from tests.sinks.test_webhook import deliver_until, publish
+from tests.support.delivery import deliver_until, publish
 from tests.support.factories import alert
 from tests.support.receiver import ids_in, start_receiver
 

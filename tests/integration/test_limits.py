@@ -16,9 +16,9 @@ from schemas import json
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import read_topic
-from tests.ops.test_promtool import promtool
 from tests.support import factories
 from tests.support.auth import device_headers
+from tests.support.promtool import promtool
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-import time
 from datetime import datetime
 
 import aiohttp
@@ -16,6 +15,7 @@ from sinks.credentials import issue_device_token
 from streams.topics import produce_records, read_topic
 from tests.support import factories
 from tests.support.auth import device_headers
+from tests.support.rows import dead_letters_from_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,8 @@ async def produce(settings, topic: str, records: list[tuple[bytes, bytes]]) -> N
     await produce_records(settings, topic, records)
 
 
-async def wait_for(pg, query: str, args, expected: int, timeout: float = 90.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        count = await pg.fetchval(query, *args)
-        if count >= expected or time.monotonic() > deadline:
-            return count
-        await asyncio.sleep(0.25)
 
 
-async def dead_letters_from_topic(settings, key: bytes) -> list[dict]:
-    return [json.loads(r.value) async for r in read_topic(settings, settings.topic_deadletter) if r.key == key]
 
 
 def _second(rfc3339: str) -> int:

@@ -8,14 +8,7 @@ from consumers.console.app import create_console
 from consumers.console.feed import ConsoleFeed
 
 # method, path: the console's routes as consumers/console/app.py's docstring lists them (HEAD comes with every GET).
-DOCUMENTED = {
-    ("GET", "/"),  # the page; `/?token=` signs in and redirects at once to `/`
-    ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
-    ("GET", "/favicon.ico"), ("GET", "/metrics"), ("GET", "/healthz"),
-    ("GET", "/api/names"), ("GET", "/api/geometry"), ("GET", "/api/snapshot"), ("GET", "/api/events"),
-    ("GET", "/api/incidents/{incident}"), ("POST", "/api/incidents/{incident}/actions"),
-    ("GET", "/static"),  # the page's own files, console/static/
-}
+from tests.support.console_routes import DOCUMENTED
 
 
 def console_routes() -> set[tuple[str, str]]:

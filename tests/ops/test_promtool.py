@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import urllib.request
 
 import pytest
 
-from tests.ops.conftest import ROOT
-
-PROMETHEUS_DIR = ROOT / "config" / "prometheus"
-
-
-def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.fail("promtool is not installed: apt-get install prometheus (see .ci/run)")
-    return subprocess.run([binary, *args], input=stdin, capture_output=True, cwd=PROMETHEUS_DIR, timeout=60)
+from tests.support.promtool import PROMETHEUS_DIR, promtool
 
 
 def test_rules_are_valid():

@@ -3,7 +3,6 @@ to a real aiohttp receiver on loopback, every attempt logged in the real Postgre
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import time
@@ -12,15 +11,14 @@ from datetime import UTC
 
 import asyncpg
 import pytest
-from prometheus_client import CollectorRegistry
 
 from config.routing import load_routing
-from consumers.deliver import run_delivery
 from schemas import json
 from schemas.records import DeadLetter
 from sinks.notification import Notification
 from sinks.webhook import markdown
 from streams.topics import ensure_topics, read_topic
+from tests.support.delivery import deliver_until, publish
 from tests.support.factories import alert
 from tests.support.receiver import Behaviour, start_receiver
 
@@ -39,33 +37,8 @@ def routing_text(receiver) -> str:
     return text + f'[route]\nchannels = [{names}]\ngroup_by = []\ngroup_wait = "0s"\nrepeat_interval = "4h"\n'
 
 
-async def publish(settings, alerts: list[dict], topic: str | None = None) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=settings.broker)
-    await producer.start()
-    try:
-        for a in alerts:
-            # One key, so one partition: the consumer reads them in one fetch and sends one notification.
-            await producer.send_and_wait(topic or settings.topic_alerts, json.dumps(a), key=b"one-partition")
-    finally:
-        await producer.stop()
 
 
-async def deliver_until(settings, routing, done, *, group_prefix: str, limit: float = 40.0) -> float:
-    """Run the delivery consumers until `done()` holds; returns the seconds it took."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_delivery(settings, routing, CollectorRegistry(), stop, group_prefix=group_prefix))
-    started = time.monotonic()
-    try:
-        while not await done():
-            assert not task.done(), task.exception()
-            assert time.monotonic() - started < limit, "delivery did not finish in time"
-            await asyncio.sleep(0.2)
-        return time.monotonic() - started
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
 
 
 @pytest.fixture(scope="module")

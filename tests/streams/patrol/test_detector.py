@@ -5,34 +5,17 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, datetime, timedelta
-from functools import cache, lru_cache
 
 import pytest
-from shapely.geometry import shape
 
 from config.crs import METRES_PER_DEGREE
-from config.geometry import load_geometry
-from config.settings import SAMPLE_GEOMETRY
-from schemas import json
-from streams.geofence.registry import GridRegistry
 from streams.patrol.detector import FAR, INSIDE, NEAR, Detector, DeviceState, Rules
 from streams.patrol.gps_quality import Fix, Quality
+from tests.support.patrol import GRID, far_outside, inside, polygon, registry
 
 T0 = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 SHIFT_END = T0 + timedelta(hours=8)
-GRID = "c05-g03"
 RULES = Rules(grace=timedelta(seconds=120), dwell=timedelta(seconds=60), offline=timedelta(seconds=300), edge_buffer_m=5)
-
-
-@lru_cache(maxsize=1)
-def registry() -> GridRegistry:
-    return GridRegistry.build(load_geometry(SAMPLE_GEOMETRY))
-
-
-@cache
-def polygon(grid: str):
-    features = json.loads(SAMPLE_GEOMETRY.read_bytes())["features"]
-    return shape(next(f for f in features if f["properties"].get("id") == grid)["geometry"])
 
 
 def on_duty(device: str, when: datetime) -> bool:
@@ -43,14 +26,8 @@ def detector() -> Detector:
     return Detector(RULES, on_duty, registry())
 
 
-def inside() -> tuple[float, float]:
-    p = polygon(GRID).representative_point()
-    return p.y, p.x
 
 
-def far_outside() -> tuple[float, float]:
-    p = polygon("c09-g02").representative_point()
-    return p.y, p.x
 
 
 def fix(second: float, where: tuple[float, float], accuracy: float = 5.0) -> Fix:

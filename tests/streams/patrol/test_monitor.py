@@ -10,8 +10,7 @@ import pytest
 
 from schemas import json
 from streams.patrol.detector import Detector, DeviceState
-from tests.streams.patrol.test_detector import far_outside, inside
-from tests.streams.patrol.test_table import T0, batch, monitor, registry
+from tests.support.patrol import T0, batch, far_outside, inside, monitor, registry
 
 
 def _changes(outs) -> list[tuple[str, str, str]]:

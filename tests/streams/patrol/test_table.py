@@ -3,35 +3,16 @@ on a status change, and the rebuild that takes the newer of the recovered change
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from config.roster import build_roster
 from config.settings import Settings
 from schemas import json
 from streams.patrol.detector import DeviceState
 from streams.patrol.gps_quality import Fix
 from streams.patrol.monitor import PatrolMonitor
 from streams.patrol.table import decode, encode, newest
-from tests.streams.patrol.test_detector import GRID, inside, registry
 from tests.support.clock import ManualClock
-
-T0 = datetime(2027, 3, 5, 1, 0, 0, 123457, tzinfo=UTC)  # 09:00 in Beijing; odd microseconds on purpose
-
-
-def monitor(devices=("dev-1", "dev-2")) -> PatrolMonitor:
-    clock = ManualClock(T0)
-    m = PatrolMonitor(Settings.from_env(), registry(), clock, changelog="changelog", partition_of=lambda d: 7)
-    workers = [{"device": d, "name": d, "role": "volunteer", "grid": GRID, "shifts": ["day"]} for d in devices]
-    m.roster = build_roster("Asia/Shanghai", [{"id": "day", "start": "08:00", "end": "18:00"}], workers, "test")
-    return m
-
-
-def batch(device: str, *seconds: float, where: tuple[float, float] | None = None) -> bytes:
-    lat, lng = where or inside()
-    grid = registry().locate(lat, lng).grid
-    pings = [{"lat": lat, "lng": lng, "accuracy": 5.0, "time": (T0 + timedelta(seconds=s)).isoformat(), "grid": grid}
-             for s in seconds]
-    return json.dumps({"device": device, "pings": pings})
+from tests.support.patrol import GRID, T0, batch, monitor, registry
 
 
 def test_the_changelog_value_is_compact_and_round_trips_to_the_microsecond():
