@@ -31,8 +31,9 @@ async def measure(dsn: str, devices: int) -> None:
     now = datetime.now(UTC)
     conn = await asyncpg.connect(dsn)
     rows = [("device", f"bench-{n:06d}", token_hash(t), now) for n, t in enumerate(tokens)]
-    await conn.copy_records_to_table("credentials", records=rows,
-                                     columns=("kind", "subject", "token_sha256", "created_at"))
+    await conn.copy_records_to_table(
+        "credentials", records=rows, columns=("kind", "subject", "token_sha256", "created_at")
+    )
     cache = CredentialCache(lambda: asyncpg.connect(dsn))
     tracemalloc.start()
     task = cache.start()
@@ -59,16 +60,23 @@ async def measure(dsn: str, devices: int) -> None:
     task.cancel()
     await conn.close()
     print(f"credentials: {len(cache.table):,} devices")
-    print(f"first load {loaded:.2f} s (memory traced), periodic reload {reloaded:.2f} s of which {reload_cpu:.2f} s "
-          f"CPU in this process (the event loop is busy that long), cache memory {memory / 2**20:.1f} MiB")
+    print(
+        f"first load {loaded:.2f} s (memory traced), periodic reload {reloaded:.2f} s of which {reload_cpu:.2f} s "
+        f"CPU in this process (the event loop is busy that long), cache memory {memory / 2**20:.1f} MiB"
+    )
     print(f"identify(): {per_lookup * 1e6:.1f} us per request (SHA-256 and a dict lookup)")
-    print(f"revocation -> cache (same process, LISTEN/NOTIFY): median {statistics.median(latencies) * 1000:.2f} ms, "
-          f"max {max(latencies) * 1000:.2f} ms over {len(latencies)}")
+    print(
+        f"revocation -> cache (same process, LISTEN/NOTIFY): median {statistics.median(latencies) * 1000:.2f} ms, "
+        f"max {max(latencies) * 1000:.2f} ms over {len(latencies)}"
+    )
 
 
 def cli(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.credentials", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.credentials",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--devices", type=int, default=100_000)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="redwall-credentials-") as workdir:

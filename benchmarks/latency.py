@@ -44,16 +44,18 @@ PINGS_PER_RECORD = 50
 
 def _ping_load(settings: Settings, topic: str, per_second: int, seconds: float, done) -> None:
     """Paced in 50 ms slices; reports how many pings the broker acknowledged and over how long."""
+
     async def run():
         records = make_records(int(per_second * seconds), PINGS_PER_RECORD, 2000, seed=5)
         started, sent, per_slice = time.monotonic(), 0, max(1, per_second // PINGS_PER_RECORD // 20)
         async with producing(kafka_options(settings), **BATCHED) as producer:
             for i in range(0, len(records), per_slice):
-                outs = [Out(topic, k, v) for k, v in records[i:i + per_slice]]
+                outs = [Out(topic, k, v) for k, v in records[i : i + per_slice]]
                 await send_all(producer, outs)
                 sent += len(outs) * PINGS_PER_RECORD
-                await asyncio.sleep(max(0.0, started + (i + per_slice) / (per_second / PINGS_PER_RECORD)
-                                        - time.monotonic()))
+                await asyncio.sleep(
+                    max(0.0, started + (i + per_slice) / (per_second / PINGS_PER_RECORD) - time.monotonic())
+                )
         done.put((sent, time.monotonic() - started))
 
     asyncio.run(run())
@@ -68,13 +70,20 @@ def _point(rng: random.Random, registry: GridRegistry) -> tuple[float, float]:
 
 def _report(rng: random.Random, n: int, registry: GridRegistry) -> dict:
     lat, lng = _point(rng, registry)
-    return {"id": f"lat-{n:06d}", "device": f"bench-{n % 80:04d}", "category": "sanitation", "severity": "low",
-            "text": "benchmark", "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
-            "event_time": datetime.now(UTC).isoformat()}
+    return {
+        "id": f"lat-{n:06d}",
+        "device": f"bench-{n % 80:04d}",
+        "category": "sanitation",
+        "severity": "low",
+        "text": "benchmark",
+        "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
+        "event_time": datetime.now(UTC).isoformat(),
+    }
 
 
-async def tail_alerts(settings: Settings, kafka: dict, arrived: dict[str, float], stop: asyncio.Event,
-                      ready: asyncio.Event):
+async def tail_alerts(
+    settings: Settings, kafka: dict, arrived: dict[str, float], stop: asyncio.Event, ready: asyncio.Event
+):
     # A short fetch wait: Tansu does not answer a waiting fetch early (see streams/escalation/agents.py).
     consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
@@ -93,8 +102,15 @@ async def tail_alerts(settings: Settings, kafka: dict, arrived: dict[str, float]
         await consumer.stop()
 
 
-async def produce_reports(settings: Settings, kafka: dict, per_second: int, seconds: float, sent: dict[str, float],
-                          registry: GridRegistry, first: int = 0) -> None:
+async def produce_reports(
+    settings: Settings,
+    kafka: dict,
+    per_second: int,
+    seconds: float,
+    sent: dict[str, float],
+    registry: GridRegistry,
+    first: int = 0,
+) -> None:
     producer = AIOKafkaProducer(**kafka, linger_ms=0)
     await producer.start()
     rng, started = random.Random(first + 11), time.monotonic()  # warm-up points differ from measured ones
@@ -103,8 +119,11 @@ async def produce_reports(settings: Settings, kafka: dict, per_second: int, seco
             await asyncio.sleep(max(0.0, started + n / per_second - time.monotonic()))
             report = _report(rng, first + n, registry)
             ack = await producer.send(settings.topic_reports, json.dumps(report), key=report["device"].encode())
-            ack.add_done_callback(lambda _, rid=report["id"]: sent.__setitem__(
-                hashlib.sha1(rid.encode()).hexdigest()[:12], time.monotonic()))
+            ack.add_done_callback(
+                lambda _, rid=report["id"]: sent.__setitem__(
+                    hashlib.sha1(rid.encode()).hexdigest()[:12], time.monotonic()
+                )
+            )
         await producer.flush()
     finally:
         await producer.stop()
@@ -129,9 +148,14 @@ def narrow_rules(workdir: Path) -> Path:
 async def main(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="redwall-latency-"))
     with EmbeddedBroker(workdir) as broker, EmbeddedPostgres(workdir / "pg") as postgres:
-        settings = Settings.from_env(broker=broker.bootstrap, database_url=postgres.url, web_port=free_port(),
-                                     worker_metrics_port=free_port(), sink_metrics_port=free_port(),
-                                     escalation_rules_path=narrow_rules(workdir))
+        settings = Settings.from_env(
+            broker=broker.bootstrap,
+            database_url=postgres.url,
+            web_port=free_port(),
+            worker_metrics_port=free_port(),
+            sink_metrics_port=free_port(),
+            escalation_rules_path=narrow_rules(workdir),
+        )
         await ensure_topics(settings)
         await migrate_and_seed(settings)
         worker = RedwallProcess("worker", settings, workdir).start()
@@ -154,7 +178,8 @@ async def measure(settings: Settings, args, metrics_url: str) -> None:
     await asyncio.sleep(3)
     done = multiprocessing.get_context("fork").Queue()
     load = multiprocessing.get_context("fork").Process(
-        target=_ping_load, args=(settings, settings.topic_pings, args.pings_per_second, args.seconds, done))
+        target=_ping_load, args=(settings, settings.topic_pings, args.pings_per_second, args.seconds, done)
+    )
     located_before = located_pings(metrics_url)
     load.start()
     await produce_reports(settings, kafka, args.reports_per_second, args.seconds, sent, registry)
@@ -169,19 +194,24 @@ async def measure(settings: Settings, args, metrics_url: str) -> None:
     print(f"reports: {len(sent)} sent at {args.reports_per_second}/s, {len(latencies)} alerts received")
     print(f"report->alert latency ms: p50 {q[49]:.0f}  p95 {q[94]:.0f}  p99 {q[98]:.0f}  max {latencies[-1]:.0f}")
     halves = [sorted(arrived[k] - sent[k] for k in part if k in arrived) for part in _halves(list(sent))]
-    print("p99 by half of the run (ms): " + ", ".join(f"{statistics.quantiles(h, n=100)[98] * 1000:.0f}"
-                                                   for h in halves if len(h) > 1))
-    print(f"ping load: {pings / ping_seconds:,.0f} pings/s produced and acknowledged for {ping_seconds:.1f} s "
-          f"(target {args.pings_per_second:,}/s); the worker located {located:,.0f} of {pings:,} within 5 s of the end")
+    print(
+        "p99 by half of the run (ms): "
+        + ", ".join(f"{statistics.quantiles(h, n=100)[98] * 1000:.0f}" for h in halves if len(h) > 1)
+    )
+    print(
+        f"ping load: {pings / ping_seconds:,.0f} pings/s produced and acknowledged for {ping_seconds:.1f} s "
+        f"(target {args.pings_per_second:,}/s); the worker located {located:,.0f} of {pings:,} within 5 s of the end"
+    )
 
 
 def _halves(keys: list[str]) -> tuple[list[str], list[str]]:
-    return keys[:len(keys) // 2], keys[len(keys) // 2:]
+    return keys[: len(keys) // 2], keys[len(keys) // 2 :]
 
 
 def cli(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--pings-per-second", type=int, default=10_000)
     parser.add_argument("--reports-per-second", type=int, default=50)

@@ -49,8 +49,16 @@ from streams.topics import ensure_topics
 
 def make_roster(registry: GridRegistry, devices: int):
     grids = list(registry.grids)
-    workers = [{"device": f"bench-{i:06d}", "name": f"巡逻 {i}", "role": "volunteer", "grid": grids[i % len(grids)],
-                "shifts": ["all-day"]} for i in range(devices)]
+    workers = [
+        {
+            "device": f"bench-{i:06d}",
+            "name": f"巡逻 {i}",
+            "role": "volunteer",
+            "grid": grids[i % len(grids)],
+            "shifts": ["all-day"],
+        }
+        for i in range(devices)
+    ]
     return build_roster("Asia/Shanghai", [{"id": "all-day", "start": "00:00", "end": "23:59:59"}], workers, "benchmark")
 
 
@@ -69,8 +77,17 @@ def make_rounds(registry: GridRegistry, devices: int, per_record: int, rounds: i
                 t = start + timedelta(seconds=r * per_record + k)
                 plat, plng = lat + rng.gauss(0, 2e-5), lng + rng.gauss(0, 2e-5)
                 place = registry.locate(plat, plng)
-                pings.append({"lat": plat, "lng": plng, "accuracy": 5.0, "time": t.isoformat(),
-                              "street": place.street, "community": place.community, "grid": place.grid})
+                pings.append(
+                    {
+                        "lat": plat,
+                        "lng": plng,
+                        "accuracy": 5.0,
+                        "time": t.isoformat(),
+                        "street": place.street,
+                        "community": place.community,
+                        "grid": place.grid,
+                    }
+                )
             name = f"bench-{i:06d}"
             records.append((name.encode(), json.dumps({"device": name, "pings": pings})))
         out.append(records)
@@ -79,7 +96,9 @@ def make_rounds(registry: GridRegistry, devices: int, per_record: int, rounds: i
 
 def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[list]) -> None:
     # A changelog name, so the changelog records of status changes are made as in a worker.
-    monitor = PatrolMonitor(settings, registry, SystemClock(), changelog="bench-changelog", partition_of=lambda device: 0)
+    monitor = PatrolMonitor(
+        settings, registry, SystemClock(), changelog="bench-changelog", partition_of=lambda device: 0
+    )
     monitor.roster, monitor.events = roster, MajorEvents(())
     for n, records in enumerate(rounds, 1):
         pings = sum(len(json.loads(v)["pings"]) for _, v in records)
@@ -87,8 +106,10 @@ def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[
         outs = sum(len(monitor.positions(value)) for _, value in records)
         outs += len(monitor.changelog_records())
         seconds = time.perf_counter() - started
-        print(f"in-process round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s, "
-              f"{outs:,} output records")
+        print(
+            f"in-process round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s, "
+            f"{outs:,} output records"
+        )
     # Memory on a fresh monitor, apart: tracemalloc slows everything down two- to threefold.
     fresh = PatrolMonitor(settings, registry, SystemClock(), changelog="bench-changelog", partition_of=lambda device: 0)
     fresh.roster, fresh.events = roster, MajorEvents(())
@@ -105,9 +126,11 @@ def in_process(settings: Settings, registry: GridRegistry, roster, rounds: list[
         started = time.perf_counter()
         monitor.tick(list(roster.workers), datetime.now(UTC))
         ticks.append(time.perf_counter() - started)
-    print(f"in-process state: {len(monitor.states):,} devices, {state_bytes / 2**20:.1f} MiB traced "
-          f"({state_bytes / len(monitor.states):.0f} B/device); a timer tick over all: "
-          f"{ticks[0]:.2f} s, then {ticks[1]:.2f} s")
+    print(
+        f"in-process state: {len(monitor.states):,} devices, {state_bytes / 2**20:.1f} MiB traced "
+        f"({state_bytes / len(monitor.states):.0f} B/device); a timer tick over all: "
+        f"{ticks[0]:.2f} s, then {ticks[1]:.2f} s"
+    )
 
 
 def rss_mib(process: RedwallProcess, field: str = "VmRSS") -> float:
@@ -130,8 +153,9 @@ def print_memory(url: str, top: int = 12) -> None:
             print(f"  {kind[3:]:>4} {site['mib']:8.1f} MiB {site['blocks']:>9,} blocks  {site['site']}")
 
 
-async def with_workers(settings: Settings, roster, rounds: list[list], workers: int, log_dir: Path,
-                       profile: bool = False) -> None:
+async def with_workers(
+    settings: Settings, roster, rounds: list[list], workers: int, log_dir: Path, profile: bool = False
+) -> None:
     conn = await asyncpg.connect(settings.database_dsn)
     await conn.execute("TRUNCATE patrol_status, patrol_events")
     await store_roster(conn, roster, MajorEvents(()))
@@ -165,9 +189,11 @@ async def with_workers(settings: Settings, roster, rounds: list[list], workers: 
             seconds = time.monotonic() - started
             rss = [rss_mib(p) for p in procs]
             peaks = ", ".join(f"{rss_mib(p, 'VmHWM'):.0f}" for p in procs)
-            print(f"{workers} worker(s) round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s "
-                  f"(producer alone {produced:.2f} s); RSS {', '.join(f'{r:.0f}' for r in rss)} MiB, growth "
-                  f"{', '.join(f'{r - b:+.0f}' for r, b in zip(rss, base))} MiB, peak {peaks} MiB")
+            print(
+                f"{workers} worker(s) round {n}: {pings:,} pings in {seconds:.2f} s = {pings / seconds:,.0f} pings/s "
+                f"(producer alone {produced:.2f} s); RSS {', '.join(f'{r:.0f}' for r in rss)} MiB, growth "
+                f"{', '.join(f'{r - b:+.0f}' for r, b in zip(rss, base))} MiB, peak {peaks} MiB"
+            )
             for url in urls if profile else ():
                 print_memory(url)
     finally:
@@ -183,8 +209,11 @@ def main() -> None:
     parser.add_argument("--skip-workers", action="store_true", help="only the in-process part")
     parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1 or 1,2")
     parser.add_argument("--skip-in-process", action="store_true", help="only the worker part")
-    parser.add_argument("--profile-memory", action="store_true",
-                        help="trace the workers' allocations and print the top sites after each round (slow)")
+    parser.add_argument(
+        "--profile-memory",
+        action="store_true",
+        help="trace the workers' allocations and print the top sites after each round (slow)",
+    )
     args = parser.parse_args()
     settings = Settings.from_env()
     registry = GridRegistry.from_settings(settings)
@@ -206,8 +235,11 @@ def main() -> None:
                 for n, workers in enumerate(int(w) for w in args.workers.split(",")):
                     (work / f"logs{n}").mkdir()
                     # Fresh topics per run, so the second run does not start on the first one's records.
-                    topics = {"topic_positions": f"bench{n}.positions", "topic_patrol": f"bench{n}.patrol",
-                              "topic_alerts": f"bench{n}.alerts"}
+                    topics = {
+                        "topic_positions": f"bench{n}.positions",
+                        "topic_patrol": f"bench{n}.patrol",
+                        "topic_alerts": f"bench{n}.alerts",
+                    }
                     run = dataclasses.replace(s, **topics)
                     asyncio.run(ensure_topics(run))
                     for w in range(workers):

@@ -50,11 +50,14 @@ def make_records(pings: int, per_record: int, devices: int, seed: int = 1) -> li
         batch = []
         for _ in range(per_record):
             clock[device] += 1
-            batch.append({
-                "lat": round(rng.uniform(39.8955, 39.9245), 7), "lng": round(rng.uniform(116.3555, 116.3995), 7),
-                "accuracy": round(rng.uniform(3, 12), 1),
-                "time": (start + timedelta(seconds=clock[device])).isoformat(),
-            })
+            batch.append(
+                {
+                    "lat": round(rng.uniform(39.8955, 39.9245), 7),
+                    "lng": round(rng.uniform(116.3555, 116.3995), 7),
+                    "accuracy": round(rng.uniform(3, 12), 1),
+                    "time": (start + timedelta(seconds=clock[device])).isoformat(),
+                }
+            )
         name = f"bench-{device:05d}"
         records.append((name.encode(), json.dumps({"device": name, "pings": batch})))
     return records
@@ -96,10 +99,17 @@ async def baseline(settings: Settings, registry: GridRegistry, records, total: i
     await ensure_topics(settings, (topic,))
     geofencer = Geofencer(registry, Topics.from_settings(settings), settings.max_pings_per_batch)
     sink = await PostgresSink.connect(settings.database_dsn)
-    consumer = AIOKafkaConsumer(topic, **kafka_options(settings), group_id="bench-baseline",
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=FETCH_BYTES, fetch_max_bytes=FETCH_BYTES,
-                                session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    consumer = AIOKafkaConsumer(
+        topic,
+        **kafka_options(settings),
+        group_id="bench-baseline",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_bytes=FETCH_BYTES,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
     await consumer.start()
     while not consumer.assignment():
         await consumer.getmany(timeout_ms=100)
@@ -109,8 +119,11 @@ async def baseline(settings: Settings, registry: GridRegistry, records, total: i
     try:
         while written < total:
             fetched = await consumer.getmany(timeout_ms=200, max_records=settings.sink_batch_size)
-            located = [json.loads(geofencer.pings(r.value, r.topic, r.partition, r.offset, r.key).value)
-                       for rs in fetched.values() for r in rs]
+            located = [
+                json.loads(geofencer.pings(r.value, r.topic, r.partition, r.offset, r.key).value)
+                for rs in fetched.values()
+                for r in rs
+            ]
             if located:
                 await sink.write_positions(located)
                 await consumer.commit()
@@ -155,15 +168,19 @@ async def main(args) -> None:
     for i in range(args.workers):
         (workdir / f"w{i}").mkdir()
     with EmbeddedBroker(workdir) as broker, EmbeddedPostgres(workdir / "pg") as postgres:
-        settings = Settings.from_env(broker=broker.bootstrap, database_url=postgres.url,
-                                     web_port=free_port(), sink_metrics_port=free_port())
+        settings = Settings.from_env(
+            broker=broker.bootstrap, database_url=postgres.url, web_port=free_port(), sink_metrics_port=free_port()
+        )
         await ensure_topics(settings)
         await migrate_and_seed(settings)
         registry = GridRegistry.from_settings(settings)
         records = make_records(args.pings, args.per_record, args.devices)
         total = len(records) * args.per_record
-        print(f"{total} pings in {len(records)} records of {args.per_record}, {args.devices} devices, "
-              f"{settings.partitions} partitions", flush=True)
+        print(
+            f"{total} pings in {len(records)} records of {args.per_record}, {args.devices} devices, "
+            f"{settings.partitions} partitions",
+            flush=True,
+        )
         base = await baseline(settings, registry, records, total)
         print(f"baseline (bare aiokafka + COPY): {base:,.0f} pings/s", flush=True)
         await reset(settings.database_dsn)
@@ -174,8 +191,9 @@ async def main(args) -> None:
 
 
 def cli(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pings", type=int, default=300_000)
     parser.add_argument("--per-record", type=int, default=50, help="pings per Kafka record (a phone's upload)")
     parser.add_argument("--devices", type=int, default=2000)

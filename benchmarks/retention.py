@@ -42,8 +42,10 @@ def batches(days: int, per_day: int) -> list[dict]:
         for device in range(100):
             times = [start + timedelta(seconds=i * step) for i in range(per_day // 100)]
             for first in range(0, len(times), PER_RECORD):
-                pings = [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "grid": "c01-g01", "time": t.isoformat()}
-                         for t in times[first:first + PER_RECORD]]
+                pings = [
+                    {"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "grid": "c01-g01", "time": t.isoformat()}
+                    for t in times[first : first + PER_RECORD]
+                ]
                 out.append(PositionBatch.validate({"device": f"bench-{device:03d}", "pings": pings}))
     return out
 
@@ -53,7 +55,7 @@ async def write_rate(dsn: str, records: list[dict], history: PositionHistory) ->
     try:
         started = time.perf_counter()
         for first in range(0, len(records), PER_WRITE):
-            await sink.write_positions(records[first:first + PER_WRITE])
+            await sink.write_positions(records[first : first + PER_WRITE])
         return sum(len(r["pings"]) for r in records) / (time.perf_counter() - started)
     finally:
         await sink.close()
@@ -66,8 +68,10 @@ async def timed(conn: asyncpg.Connection, sql: str) -> tuple[float, str]:
 
 
 async def size(conn: asyncpg.Connection) -> str:
-    return await conn.fetchval("SELECT pg_size_pretty(coalesce(sum(pg_total_relation_size(relid)), "
-                               "pg_total_relation_size('positions'))) FROM pg_partition_tree('positions')")
+    return await conn.fetchval(
+        "SELECT pg_size_pretty(coalesce(sum(pg_total_relation_size(relid)), "
+        "pg_total_relation_size('positions'))) FROM pg_partition_tree('positions')"
+    )
 
 
 async def schema(admin: asyncpg.Connection, url: str, name: str, migrations: Path) -> str:
@@ -104,9 +108,11 @@ async def main(args) -> None:
             rates[kind].append(await write_rate(dsn, records, PositionHistory(30, 3, known=known)))
             plain, parted = (dsn, parted) if kind == "plain" else (plain, dsn)
         best = {kind: max(r) for kind, r in rates.items()}
-        print(f"sink write, best of 2: partitioned {best['parted']:,.0f} fixes/s, plain {best['plain']:,.0f} fixes/s "
-              f"(ratio {best['parted'] / best['plain']:.2f}; runs {({k: [round(x) for x in v] for k, v in rates.items()})})",
-              flush=True)
+        print(
+            f"sink write, best of 2: partitioned {best['parted']:,.0f} fixes/s, plain {best['plain']:,.0f} fixes/s "
+            f"(ratio {best['parted'] / best['plain']:.2f}; runs { ({k: [round(x) for x in v] for k, v in rates.items()}) })",
+            flush=True,
+        )
 
         await admin.execute(f"SET search_path = {_schema(parted)}")
         before = await size(admin)
@@ -116,14 +122,18 @@ async def main(args) -> None:
         before = await size(admin)
         cutoff = datetime.combine(oldest + timedelta(days=1), datetime.min.time(), UTC)
         delete, status = await timed(admin, f"DELETE FROM positions WHERE event_time < '{cutoff.isoformat()}'")
-        print(f"delete one day ({status}): {delete * 1000:.1f} ms; size {before} -> {await size(admin)} "
-              f"(ratio delete/drop {delete / drop:,.0f})", flush=True)
+        print(
+            f"delete one day ({status}): {delete * 1000:.1f} ms; size {before} -> {await size(admin)} "
+            f"(ratio delete/drop {delete / drop:,.0f})",
+            flush=True,
+        )
 
         rows = await admin.fetchval("SELECT count(*) FROM positions")
         started = time.perf_counter()
         await migrate(plain)
-        print(f"migration 0006: {rows:,} rows into daily partitions in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(
+            f"migration 0006: {rows:,} rows into daily partitions in {time.perf_counter() - started:.1f} s", flush=True
+        )
         await admin.close()
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -38,7 +38,7 @@ def dissolve(polygons) -> list[list[list[Point]]]:
         for a, b in zip(ring, ring[1:]):
             if a != b:
                 edges[(a, b)] += 1
-    for (a, b) in list(edges):
+    for a, b in list(edges):
         shared = min(edges[(a, b)], edges.get((b, a), 0))
         if shared:
             edges[(a, b)] -= shared
@@ -61,8 +61,14 @@ def _snapped(rings: list[list[Point]]) -> list[list[Point]]:
             if p in keep:
                 continue
             i = bisect.bisect_left(seen, (p[0] - SNAP, -math.inf))
-            near = next((q for q in seen[i:bisect.bisect_right(seen, (p[0] + SNAP, math.inf))]
-                         if abs(q[1] - p[1]) <= SNAP and keep[q] == q), None)
+            near = next(
+                (
+                    q
+                    for q in seen[i : bisect.bisect_right(seen, (p[0] + SNAP, math.inf))]
+                    if abs(q[1] - p[1]) <= SNAP and keep[q] == q
+                ),
+                None,
+            )
             keep[p] = near or p
             bisect.insort(seen, p)
     out = []

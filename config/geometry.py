@@ -75,9 +75,9 @@ def load_geometry(path: str | Path, check_areas: bool = True) -> Geometry:
 
 def fill_cells(area: Area, resolution: int) -> list[int]:
     """H3 cells (int form) whose centre lies inside the area."""
-    shape = h3.LatLngMultiPoly(*(
-        h3.LatLngPoly(*([(lat, lng) for lng, lat in ring[:-1]] for ring in polygon)) for polygon in area.polygons
-    ))
+    shape = h3.LatLngMultiPoly(
+        *(h3.LatLngPoly(*([(lat, lng) for lng, lat in ring[:-1]] for ring in polygon)) for polygon in area.polygons)
+    )
     # Same cells as h3shape_to_cells (checked on the sample), in half the time.
     return h3i.h3shape_to_cells_experimental(shape, resolution, contain="center")
 
@@ -86,7 +86,9 @@ def _read(path: Path) -> dict:
     try:
         document = json.loads(path.read_bytes())
     except OSError as error:
-        raise _fail(path, "file", f"cannot be read ({error.strerror})", "point REDWALL_GEOMETRY at a GeoJSON file") from None
+        raise _fail(
+            path, "file", f"cannot be read ({error.strerror})", "point REDWALL_GEOMETRY at a GeoJSON file"
+        ) from None
     except json.JSONDecodeError as error:
         raise _fail(path, "file", f"is not valid JSON ({error})", "repair the JSON syntax") from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
@@ -111,8 +113,9 @@ def _parse(path: Path, document: dict) -> list[Area]:
         where = f"{kind} {ident} ({props.get('source', where)})"
         _check_id(path, where, kind, ident)
         if ident in seen:
-            raise _fail(path, where, f"duplicate id, also used by feature #{seen[ident]}",
-                        "give each feature its own id")
+            raise _fail(
+                path, where, f"duplicate id, also used by feature #{seen[ident]}", "give each feature its own id"
+            )
         seen[ident] = index
         polygons = _polygons(path, where, feature.get("geometry"))
         parent = props.get("community") if kind == "grid" else None  # a community's is set once the street is known
@@ -126,8 +129,10 @@ def id_problem(kind: str, ident: str) -> str | None:
     if len(ident) > MAX_ID_LENGTH:
         return f"id {ident!r} is longer than {MAX_ID_LENGTH} characters"
     if kind == "community" and (not _INCIDENT_ID.fullmatch(f"inc-{ident}-{'0' * 12}") or ident == UNLOCATED):
-        return (f"id {ident!r} is not a community id: letters, digits, '_' and '.' only (it is part of incident ids), "
-                f"and not {UNLOCATED!r}")
+        return (
+            f"id {ident!r} is not a community id: letters, digits, '_' and '.' only (it is part of incident ids), "
+            f"and not {UNLOCATED!r}"
+        )
     if not _ID.fullmatch(ident):
         return f"id {ident!r} is not an id: a letter or digit, then letters, digits, '_', '.', ':' or '-'"
     return None
@@ -136,8 +141,13 @@ def id_problem(kind: str, ident: str) -> str | None:
 def _check_id(path: Path, where: str, kind: str, ident: str) -> None:
     problem = id_problem(kind, ident)
     if problem:
-        raise _fail(path, where, problem, "use codes such as c01 for a community and c01-g01 for a grid; "
-                    "keep names, in any script, in properties.name")
+        raise _fail(
+            path,
+            where,
+            problem,
+            "use codes such as c01 for a community and c01-g01 for a grid; "
+            "keep names, in any script, in properties.name",
+        )
 
 
 def label(area: Area) -> str:
@@ -155,8 +165,12 @@ def _assemble(path: Path, areas: list[Area]) -> Geometry:
     for area in areas:
         where = label(area)
         if area.kind == "grid" and area.parent not in communities:
-            raise _fail(path, where, f"its community {area.parent!r} is not defined",
-                        "set properties.community to the id of a community feature")
+            raise _fail(
+                path,
+                where,
+                f"its community {area.parent!r} is not defined",
+                "set properties.community to the id of a community feature",
+            )
         street_id = area.properties.get("street", street.id)
         if area.kind != "street" and street_id != street.id:
             raise _fail(path, where, f"its street {street_id!r} is not {street.id!r}", "correct properties.street")
@@ -170,11 +184,17 @@ def _polygons(path: Path, where: str, geometry) -> tuple[Polygon, ...]:
     coordinates = geometry.get("coordinates") if kind else None
     parts = [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else None
     if not isinstance(parts, list) or not parts or not all(isinstance(p, list) and p for p in parts):
-        raise _fail(path, where, "geometry is not a non-empty Polygon or MultiPolygon",
-                    'give it {"type": "Polygon", "coordinates": [[[lng, lat], ...]]}')
+        raise _fail(
+            path,
+            where,
+            "geometry is not a non-empty Polygon or MultiPolygon",
+            'give it {"type": "Polygon", "coordinates": [[[lng, lat], ...]]}',
+        )
     return tuple(
-        tuple(check_ring(path, f"{where} ring {r}" + (f" of polygon {p}" if len(parts) > 1 else ""), ring)
-              for r, ring in enumerate(part))
+        tuple(
+            check_ring(path, f"{where} ring {r}" + (f" of polygon {p}" if len(parts) > 1 else ""), ring)
+            for r, ring in enumerate(part)
+        )
         for p, part in enumerate(parts)
     )
 
@@ -187,11 +207,19 @@ def _check_areas(geometry: Geometry) -> None:
     lng, lat = street.polygons[0][0][0]
     patches = _Patches(geometry.path, h3.cell_area(h3.latlng_to_cell(lat, lng, CHECK_RESOLUTION), "m^2"), grid_fills)
     for community in communities:
-        patches.check(fills[community.id] - fills[street.id], label(community),
-                      f"lies outside the street {street.id}", "move the community's edges inside the street")
+        patches.check(
+            fills[community.id] - fills[street.id],
+            label(community),
+            f"lies outside the street {street.id}",
+            "move the community's edges inside the street",
+        )
     for grid in grids:
-        patches.check(fills[grid.id] - fills[grid.parent], label(grid),
-                      f"lies outside its community {grid.parent}", "move the grid's edges inside the community")
+        patches.check(
+            fills[grid.id] - fills[grid.parent],
+            label(grid),
+            f"lies outside its community {grid.parent}",
+            "move the grid's edges inside the community",
+        )
     covered = set().union(*grid_fills.values())
     if len(covered) < sum(map(len, grid_fills.values())):
         _check_overlaps(patches, grid_fills, {g.id: g for g in grids})
@@ -199,11 +227,20 @@ def _check_areas(geometry: Geometry) -> None:
     for grid in grids:
         own[grid.parent] |= fills[grid.id]
     for community in communities:
-        patches.check(fills[community.id] - own[community.id], label(community),
-                      "is covered by none of its grids", "extend a grid of the community over the gap or add one",
-                      near=True)
-    patches.check(fills[street.id] - covered, label(street), "is covered by no grid",
-                  "extend a neighbouring grid over the gap or add one", near=True)
+        patches.check(
+            fills[community.id] - own[community.id],
+            label(community),
+            "is covered by none of its grids",
+            "extend a grid of the community over the gap or add one",
+            near=True,
+        )
+    patches.check(
+        fills[street.id] - covered,
+        label(street),
+        "is covered by no grid",
+        "extend a neighbouring grid over the gap or add one",
+        near=True,
+    )
 
 
 def _check_overlaps(patches: _Patches, grid_fills: dict[str, set[int]], areas: dict[str, Area]) -> None:
@@ -215,8 +252,12 @@ def _check_overlaps(patches: _Patches, grid_fills: dict[str, set[int]], areas: d
             if first != grid:
                 shared[(first, grid)].add(cell)
     for (first, second), cells in shared.items():
-        patches.check(cells, label(areas[second]), f"overlaps {label(areas[first])}",
-                      "make both grids follow the same vertices along their common edge")
+        patches.check(
+            cells,
+            label(areas[second]),
+            f"overlaps {label(areas[first])}",
+            "make both grids follow the same vertices along their common edge",
+        )
 
 
 class _Patches:

@@ -61,20 +61,29 @@ def import_geometry(source: Path, fields: Fields, crs: str = "wgs84") -> tuple[d
         code = read.id(fields.grid, "grid")
         grid_id = f"{community}-{code}" if fields.prefix_grids else code
         if id_problem("grid", grid_id):
-            raise read.fail(fields.grid, id_problem("grid", grid_id), "shorten the codes, or import without --prefix-grids")
+            raise read.fail(
+                fields.grid, id_problem("grid", grid_id), "shorten the codes, or import without --prefix-grids"
+            )
         polygons = read.polygons(TO_WGS84[crs])
         grid = grids.setdefault(grid_id, _Grid(grid_id, read.text(fields.name) or grid_id, community, [], []))
         if grid.community != community:
-            raise read.fail(fields.grid, f"grid {code!r} is also in community {grid.community!r} (feature "
-                            f"#{grid.sources[0]})", "grid codes repeat across communities: import with --prefix-grids")
+            raise read.fail(
+                fields.grid,
+                f"grid {code!r} is also in community {grid.community!r} (feature #{grid.sources[0]})",
+                "grid codes repeat across communities: import with --prefix-grids",
+            )
         grid.polygons += polygons
         grid.sources.append(index)
     if len(street_ids) != 1:
         names = ", ".join(f"{s!r} (feature #{i})" for s, (i, _) in list(street_ids.items())[:3])
-        raise fail(source, "file", f"names {len(street_ids)} streets: {names}",
-                   "Redwall serves one street: filter the export to it (QGIS: Select by Expression, Export Selected)")
+        raise fail(
+            source,
+            "file",
+            f"names {len(street_ids)} streets: {names}",
+            "Redwall serves one street: filter the export to it (QGIS: Select by Expression, Export Selected)",
+        )
     notes = []
-    (street, (_, street_name)), = street_ids.items()
+    ((street, (_, street_name)),) = street_ids.items()
     return _document(source, street, street_name, communities, list(grids.values()), notes), notes
 
 
@@ -99,12 +108,22 @@ def _features(source: Path) -> list:
     except OSError as error:
         raise fail(source, "file", f"cannot be read ({error.strerror})", "name the GeoJSON the GIS exported") from None
     except json.JSONDecodeError as error:
-        raise fail(source, "file", f"is not JSON ({error})",
-                   "export GeoJSON from the GIS; a shapefile goes through: ogr2ogr -f GeoJSON -t_srs EPSG:4326 "
-                   "out.geojson in.shp") from None
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection" \
-            or not isinstance(document.get("features"), list) or not document["features"]:
-        raise fail(source, "file", "is not a GeoJSON FeatureCollection with features", "export the grid layer as GeoJSON")
+        raise fail(
+            source,
+            "file",
+            f"is not JSON ({error})",
+            "export GeoJSON from the GIS; a shapefile goes through: ogr2ogr -f GeoJSON -t_srs EPSG:4326 "
+            "out.geojson in.shp",
+        ) from None
+    if (
+        not isinstance(document, dict)
+        or document.get("type") != "FeatureCollection"
+        or not isinstance(document.get("features"), list)
+        or not document["features"]
+    ):
+        raise fail(
+            source, "file", "is not a GeoJSON FeatureCollection with features", "export the grid layer as GeoJSON"
+        )
     crs = ((document.get("crs") or {}).get("properties") or {}).get("name", "CRS84")
     if not str(crs).upper().replace("URN:OGC:DEF:CRS:", "").replace("OGC:1.3:", "").endswith(LONLAT_CRS):
         raise fail(source, "file", f"is in the coordinate system {crs}, not longitude/latitude on WGS 84", REPROJECT)
@@ -133,65 +152,117 @@ class _Reader:
     def id(self, field: str, kind: str) -> str:
         if field not in self.props:
             have = ", ".join(sorted(map(str, self.props))[:12]) or "none"
-            raise self.fail(field, f"has no field {field!r} (its fields: {have})",
-                            f"name the field that holds the {kind} code with --{kind}-field")
+            raise self.fail(
+                field,
+                f"has no field {field!r} (its fields: {have})",
+                f"name the field that holds the {kind} code with --{kind}-field",
+            )
         value = self.text(field)
         problem = id_problem(kind, value) if value else f"the {kind} code is empty"
         if problem:
-            raise self.fail(field, problem, f"give every {kind} a code of letters and digits in that field "
-                            f"(QGIS: Field Calculator), and put its name in the field --{'name' if kind == 'grid' else kind + '-name'}-field names")
+            raise self.fail(
+                field,
+                problem,
+                f"give every {kind} a code of letters and digits in that field "
+                f"(QGIS: Field Calculator), and put its name in the field --{'name' if kind == 'grid' else kind + '-name'}-field names",
+            )
         return value
 
     def polygons(self, to_wgs84) -> list:
         kind = self.geometry.get("type") if isinstance(self.geometry, dict) else None
-        parts = {"Polygon": [self.geometry.get("coordinates")] if kind else None,
-                 "MultiPolygon": self.geometry.get("coordinates") if kind else None}.get(kind)
+        parts = {
+            "Polygon": [self.geometry.get("coordinates")] if kind else None,
+            "MultiPolygon": self.geometry.get("coordinates") if kind else None,
+        }.get(kind)
         if not isinstance(parts, list) or not parts:
-            raise self.fail("geometry", f"is {kind or 'missing'}, not a Polygon or MultiPolygon",
-                            "export the grids as polygons (QGIS: Polygonize a line layer first)")
+            raise self.fail(
+                "geometry",
+                f"is {kind or 'missing'}, not a Polygon or MultiPolygon",
+                "export the grids as polygons (QGIS: Polygonize a line layer first)",
+            )
         return [[self._ring(ring, to_wgs84) for ring in part] for part in parts if isinstance(part, list)]
 
     def _ring(self, ring, to_wgs84) -> list:
         points = []
         for position in ring if isinstance(ring, list) else []:
-            if not (isinstance(position, list) and len(position) >= 2
-                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position[:2])):
+            if not (
+                isinstance(position, list)
+                and len(position) >= 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position[:2])
+            ):
                 raise self.fail("geometry", f"has the position {position!r}", "use [lng, lat] numbers")
             lng, lat = position[0], position[1]
             if not (-180 <= lng <= 180 and -90 <= lat <= 90):
-                raise self.fail("geometry", f"has the position ({lng}, {lat}), which is not longitude/latitude "
-                                "(projected metres?)", REPROJECT)
+                raise self.fail(
+                    "geometry",
+                    f"has the position ({lng}, {lat}), which is not longitude/latitude (projected metres?)",
+                    REPROJECT,
+                )
             if 0 <= lng <= 56 and 72 <= lat <= 90:
-                raise self.fail("geometry", f"has the position ({lng}, {lat}): latitude and longitude look swapped",
-                                "export with longitude first, as GeoJSON requires ([lng, lat])")
+                raise self.fail(
+                    "geometry",
+                    f"has the position ({lng}, {lat}): latitude and longitude look swapped",
+                    "export with longitude first, as GeoJSON requires ([lng, lat])",
+                )
             points.append(tuple(round(v, 7) for v in to_wgs84(float(lng), float(lat))))
         return points
 
 
-def _document(source: Path, street: str, street_name: str, communities: dict, grids: list[_Grid],
-              notes: list[str]) -> dict:
-    features = [_feature("street", street, street_name, {},
-                         _outline(f"street {street}", [p for g in grids for p in g.polygons], notes), "every feature")]
+def _document(
+    source: Path, street: str, street_name: str, communities: dict, grids: list[_Grid], notes: list[str]
+) -> dict:
+    features = [
+        _feature(
+            "street",
+            street,
+            street_name,
+            {},
+            _outline(f"street {street}", [p for g in grids for p in g.polygons], notes),
+            "every feature",
+        )
+    ]
     for community, name in sorted(communities.items()):
         members = [g for g in grids if g.community == community]
         sources = "features " + ", ".join(f"#{i}" for g in members for i in g.sources)
-        features.append(_feature("community", community, name, {"street": street},
-                                 _outline(f"community {community}", [p for g in members for p in g.polygons], notes),
-                                 sources if len(sources) < 80 else "its grids"))
+        features.append(
+            _feature(
+                "community",
+                community,
+                name,
+                {"street": street},
+                _outline(f"community {community}", [p for g in members for p in g.polygons], notes),
+                sources if len(sources) < 80 else "its grids",
+            )
+        )
     for grid in sorted(grids, key=lambda g: (g.community, g.id)):
-        features.append(_feature("grid", grid.id, grid.name, {"community": grid.community, "street": street},
-                                 grid.polygons, "feature " + ", ".join(f"#{i}" for i in grid.sources)))
-    return {"type": "FeatureCollection", "name": street_name,
-            "note": f"imported from {Path(source).name} by `redwall geometry import`; edit the GIS data and import "
-                    "again rather than this file", "features": features}
+        features.append(
+            _feature(
+                "grid",
+                grid.id,
+                grid.name,
+                {"community": grid.community, "street": street},
+                grid.polygons,
+                "feature " + ", ".join(f"#{i}" for i in grid.sources),
+            )
+        )
+    return {
+        "type": "FeatureCollection",
+        "name": street_name,
+        "note": f"imported from {Path(source).name} by `redwall geometry import`; edit the GIS data and import "
+        "again rather than this file",
+        "features": features,
+    }
 
 
 def _feature(kind: str, ident: str, name: str, links: dict, polygons: list, source: str) -> dict:
     where = source if source == "every feature" or source == "its grids" else f"input {source}"
     properties = {"kind": kind, "id": ident, "name": name, **links, "source": where}
     coordinates = [[[list(p) for p in ring] for ring in polygon] for polygon in polygons]
-    geometry = {"type": "Polygon", "coordinates": coordinates[0]} if len(coordinates) == 1 else \
-        {"type": "MultiPolygon", "coordinates": coordinates}
+    geometry = (
+        {"type": "Polygon", "coordinates": coordinates[0]}
+        if len(coordinates) == 1
+        else {"type": "MultiPolygon", "coordinates": coordinates}
+    )
     return {"type": "Feature", "properties": properties, "geometry": geometry}
 
 
@@ -201,8 +272,10 @@ def _outline(what: str, polygons: list, notes: list[str]) -> list:
     try:
         merged = dissolve([[quantise(ring) for ring in polygon] for polygon in polygons if polygon])
     except ValueError as error:
-        notes.append(f"{what}: drawn as its grids ({error}); snap the grids to each other in the GIS "
-                     "(QGIS: Snap geometries to layer) and import again for one outline")
+        notes.append(
+            f"{what}: drawn as its grids ({error}); snap the grids to each other in the GIS "
+            "(QGIS: Snap geometries to layer) and import again for one outline"
+        )
         return polygons
     kept, slivers = [], 0
     for polygon in merged:
@@ -210,11 +283,12 @@ def _outline(what: str, polygons: list, notes: list[str]) -> list:
         rings = [outer, *(h for h in holes if ring_area_m2(h) >= SLIVER_M2)]
         slivers += len(polygon) - len(rings)
         if any(self_crossing(tuple(r)) for r in rings):
-            notes.append(f"{what}: drawn as its grids (their outline touches itself); snap the grids in the GIS "
-                         "and import again for one outline")
+            notes.append(
+                f"{what}: drawn as its grids (their outline touches itself); snap the grids in the GIS "
+                "and import again for one outline"
+            )
             return polygons
         kept.append(rings)
     if slivers:
         notes.append(f"{what}: closed {slivers} gap(s) smaller than {SLIVER_M2:.0f} m² between its grids")
     return kept
-

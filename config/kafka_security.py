@@ -29,8 +29,9 @@ def validate(settings) -> None:
     """Refuse a security configuration that could not connect, naming the variable and the fix."""
     protocol = settings.kafka_security_protocol
     if protocol not in PROTOCOLS:
-        raise ConfigError(f"environment: REDWALL_KAFKA_SECURITY_PROTOCOL={protocol!r} is invalid: use one of "
-                          f"{', '.join(PROTOCOLS)}")
+        raise ConfigError(
+            f"environment: REDWALL_KAFKA_SECURITY_PROTOCOL={protocol!r} is invalid: use one of {', '.join(PROTOCOLS)}"
+        )
     if uses_sasl(settings):
         _validate_sasl(settings)
     if uses_tls(settings):
@@ -38,35 +39,47 @@ def validate(settings) -> None:
             if path and not Path(path).is_file():
                 raise ConfigError(f"environment: {env}={path} names no readable file; point it at a PEM file")
         if bool(settings.kafka_ssl_cert_file) != bool(settings.kafka_ssl_key_file):
-            raise ConfigError("environment: REDWALL_KAFKA_SSL_CERT_FILE and REDWALL_KAFKA_SSL_KEY_FILE go together "
-                              "(mutual TLS needs both the client certificate and its key); set both or neither")
+            raise ConfigError(
+                "environment: REDWALL_KAFKA_SSL_CERT_FILE and REDWALL_KAFKA_SSL_KEY_FILE go together "
+                "(mutual TLS needs both the client certificate and its key); set both or neither"
+            )
     elif any(_tls_files(settings).values()):
-        raise ConfigError(f"environment: REDWALL_KAFKA_SSL_* files are set but REDWALL_KAFKA_SECURITY_PROTOCOL="
-                          f"{protocol} does not use TLS; use SSL or SASL_SSL, or unset them")
+        raise ConfigError(
+            f"environment: REDWALL_KAFKA_SSL_* files are set but REDWALL_KAFKA_SECURITY_PROTOCOL="
+            f"{protocol} does not use TLS; use SSL or SASL_SSL, or unset them"
+        )
 
 
 def _validate_sasl(settings) -> None:
     protocol = settings.kafka_security_protocol
     if settings.kafka_sasl_mechanism not in MECHANISMS:
-        raise ConfigError(f"environment: REDWALL_KAFKA_SASL_MECHANISM={settings.kafka_sasl_mechanism!r} is invalid: "
-                          f"use one of {', '.join(MECHANISMS)}")
+        raise ConfigError(
+            f"environment: REDWALL_KAFKA_SASL_MECHANISM={settings.kafka_sasl_mechanism!r} is invalid: "
+            f"use one of {', '.join(MECHANISMS)}"
+        )
     if not settings.kafka_username:
-        raise ConfigError(f"environment: REDWALL_KAFKA_SECURITY_PROTOCOL={protocol} needs REDWALL_KAFKA_USERNAME; "
-                          "set it to the broker user Redwall connects as")
+        raise ConfigError(
+            f"environment: REDWALL_KAFKA_SECURITY_PROTOCOL={protocol} needs REDWALL_KAFKA_USERNAME; "
+            "set it to the broker user Redwall connects as"
+        )
     if settings.kafka_password and settings.kafka_password_file:
         raise ConfigError("environment: set REDWALL_KAFKA_PASSWORD or REDWALL_KAFKA_PASSWORD_FILE, not both")
     path = settings.kafka_password_file
     if path and not Path(path).is_file():
         raise ConfigError(f"environment: REDWALL_KAFKA_PASSWORD_FILE={path} names no readable file")
     if not (settings.kafka_password or path):
-        raise ConfigError(f"environment: REDWALL_KAFKA_SECURITY_PROTOCOL={protocol} needs REDWALL_KAFKA_PASSWORD or "
-                          "REDWALL_KAFKA_PASSWORD_FILE (a file holding the password, e.g. a Docker secret)")
+        raise ConfigError(
+            f"environment: REDWALL_KAFKA_SECURITY_PROTOCOL={protocol} needs REDWALL_KAFKA_PASSWORD or "
+            "REDWALL_KAFKA_PASSWORD_FILE (a file holding the password, e.g. a Docker secret)"
+        )
 
 
 def _tls_files(settings) -> dict[str, str]:
-    return {"REDWALL_KAFKA_SSL_CA_FILE": settings.kafka_ssl_ca_file,
-            "REDWALL_KAFKA_SSL_CERT_FILE": settings.kafka_ssl_cert_file,
-            "REDWALL_KAFKA_SSL_KEY_FILE": settings.kafka_ssl_key_file}
+    return {
+        "REDWALL_KAFKA_SSL_CA_FILE": settings.kafka_ssl_ca_file,
+        "REDWALL_KAFKA_SSL_CERT_FILE": settings.kafka_ssl_cert_file,
+        "REDWALL_KAFKA_SSL_KEY_FILE": settings.kafka_ssl_key_file,
+    }
 
 
 def password(settings) -> str:
@@ -98,8 +111,11 @@ def kafka_options(settings) -> dict:
     if context is not None:
         options["ssl_context"] = context
     if uses_sasl(settings):
-        options.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_username,
-                       sasl_plain_password=password(settings))
+        options.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_username,
+            sasl_plain_password=password(settings),
+        )
     return options
 
 
@@ -109,8 +125,12 @@ def faust_credentials(settings):
 
     if uses_sasl(settings):
         # SASLCredentials turns SASL_PLAINTEXT into SASL_SSL when given a context.
-        return SASLCredentials(username=settings.kafka_username, password=password(settings),
-                               mechanism=settings.kafka_sasl_mechanism, ssl_context=tls_context(settings))
+        return SASLCredentials(
+            username=settings.kafka_username,
+            password=password(settings),
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=tls_context(settings),
+        )
     if uses_tls(settings):
         return SSLCredentials(tls_context(settings))
     return None

@@ -57,8 +57,10 @@ def load_major_events(path: Path = SAMPLE_MAJOR_EVENTS, known_grids: set[str] | 
             raise ConfigError(f"{where}: id is used twice; give every period its own id")
         unknown = set(period.min_on_post_by_grid) - (known_grids or set(period.min_on_post_by_grid))
         if unknown:
-            raise ConfigError(f"{where}: min_on_post_by_grid names unknown grid {sorted(unknown)[0]!r}; "
-                              "use a grid id from the geometry file")
+            raise ConfigError(
+                f"{where}: min_on_post_by_grid names unknown grid {sorted(unknown)[0]!r}; "
+                "use a grid id from the geometry file"
+            )
         seen.add(period.id)
         periods.append(period)
     return MajorEvents(tuple(periods))
@@ -81,8 +83,9 @@ def _period(raw: dict, where: str) -> Period:
     for key, value in [("min_on_post", raw.get("min_on_post", 0)), *by_grid.items()]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{where}: {key} must be a whole number of workers, 0 or more")
-    return Period(raw["id"], raw["name"], start, end, float(factor), raw.get("min_on_post", 0),
-                  MappingProxyType(dict(by_grid)))
+    return Period(
+        raw["id"], raw["name"], start, end, float(factor), raw.get("min_on_post", 0), MappingProxyType(dict(by_grid))
+    )
 
 
 def _time(value: str, where: str) -> datetime:

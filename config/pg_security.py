@@ -19,19 +19,25 @@ def validate(settings) -> None:
     """Refuse settings that could not connect as asked, naming the variable and the fix."""
     root = settings.pg_ssl_root_cert
     if root and not Path(root).is_file():
-        raise ConfigError(f"environment: REDWALL_PG_SSL_ROOT_CERT={root} names no readable file; "
-                          "point it at the PEM CA that signed the server's certificate")
+        raise ConfigError(
+            f"environment: REDWALL_PG_SSL_ROOT_CERT={root} names no readable file; "
+            "point it at the PEM CA that signed the server's certificate"
+        )
     mode = dict(parse_qsl(urlsplit(settings.database_url).query)).get("sslmode")
     if root and mode not in (None, "verify-full"):
-        raise ConfigError(f"environment: DATABASE_URL has sslmode={mode} but REDWALL_PG_SSL_ROOT_CERT asks for "
-                          "verify-full; drop sslmode from DATABASE_URL or set sslmode=verify-full")
+        raise ConfigError(
+            f"environment: DATABASE_URL has sslmode={mode} but REDWALL_PG_SSL_ROOT_CERT asks for "
+            "verify-full; drop sslmode from DATABASE_URL or set sslmode=verify-full"
+        )
     path = settings.pg_password_file
     if path and not Path(path).is_file():
         raise ConfigError(f"environment: REDWALL_PG_PASSWORD_FILE={path} names no readable file")
     secrets = settings.pg_role_secrets_dir
     if secrets and not Path(secrets).is_dir():
-        raise ConfigError(f"environment: REDWALL_PG_ROLE_SECRETS_DIR={secrets} names no directory; point it at the "
-                          "directory holding pg_worker_password, pg_sink_password, ... (or leave it empty)")
+        raise ConfigError(
+            f"environment: REDWALL_PG_ROLE_SECRETS_DIR={secrets} names no directory; point it at the "
+            "directory holding pg_worker_password, pg_sink_password, ... (or leave it empty)"
+        )
 
 
 def dsn(settings, url: str | None = None) -> str:
@@ -58,7 +64,8 @@ def masked(url: str) -> str:
 def _with_password(netloc: str, password: str) -> str:
     userinfo, at, hostport = netloc.rpartition("@")
     if not at:
-        raise ConfigError("environment: REDWALL_PG_PASSWORD_FILE needs a user in DATABASE_URL "
-                          "(postgresql://USER@host:5432/db)")
+        raise ConfigError(
+            "environment: REDWALL_PG_PASSWORD_FILE needs a user in DATABASE_URL (postgresql://USER@host:5432/db)"
+        )
     user = userinfo.partition(":")[0]
     return f"{user}:{quote(password, safe='')}@{hostport}"

@@ -38,15 +38,23 @@ def check_ring(path: Path, where: str, raw) -> Ring:
     if crossing:
         i, j = crossing
         lng, lat = _meeting_point(ring[i], ring[i + 1], ring[j], ring[j + 1])
-        raise fail(path, where, f"is self-intersecting: edges {i} and {j} meet near ({lat:.6f}, {lng:.6f})",
-                    "reorder or move the corners so that no two edges cross or touch")
+        raise fail(
+            path,
+            where,
+            f"is self-intersecting: edges {i} and {j} meet near ({lat:.6f}, {lng:.6f})",
+            "reorder or move the corners so that no two edges cross or touch",
+        )
     return ring
 
 
 def _is_position(p) -> bool:
-    return (isinstance(p, list) and len(p) >= 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p[:2])
-            and -180 <= p[0] <= 180 and -90 <= p[1] <= 90)
+    return (
+        isinstance(p, list)
+        and len(p) >= 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p[:2])
+        and -180 <= p[0] <= 180
+        and -90 <= p[1] <= 90
+    )
 
 
 def ring_area_m2(ring: Ring) -> float:
@@ -96,8 +104,12 @@ def _segments_meet(a, b, c, d) -> bool:
     o1, o2, o3, o4 = _orient(a, b, c), _orient(a, b, d), _orient(c, d, a), _orient(c, d, b)
     if o1 != o2 and o3 != o4:
         return True
-    return ((o1 == 0 and _within_box(a, b, c)) or (o2 == 0 and _within_box(a, b, d))
-            or (o3 == 0 and _within_box(c, d, a)) or (o4 == 0 and _within_box(c, d, b)))
+    return (
+        (o1 == 0 and _within_box(a, b, c))
+        or (o2 == 0 and _within_box(a, b, d))
+        or (o3 == 0 and _within_box(c, d, a))
+        or (o4 == 0 and _within_box(c, d, b))
+    )
 
 
 def _meeting_point(a, b, c, d) -> tuple[float, float]:
@@ -107,5 +119,3 @@ def _meeting_point(a, b, c, d) -> tuple[float, float]:
         return c if _within_box(a, b, c) else d
     t = ((c[0] - a[0]) * (d[1] - c[1]) - (c[1] - a[1]) * (d[0] - c[0])) / denominator
     return a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
-
-

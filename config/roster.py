@@ -100,29 +100,45 @@ def _second_of_day(t: time) -> int:
 EMPTY = Roster("Asia/Shanghai", MappingProxyType({}), MappingProxyType({}))
 
 
-def load_roster(path: Path = SAMPLE_ROSTER, known_grids: Iterable[str] | None = None,
-                geometry: Path | None = None) -> Roster:
+def load_roster(
+    path: Path = SAMPLE_ROSTER, known_grids: Iterable[str] | None = None, geometry: Path | None = None
+) -> Roster:
     """Parse and check a roster file; grid ids must be in `known_grids` (of the file `geometry`) when given."""
     data = read_toml(Path(path), "the roster")
     unknown = set(data) - {"timezone", "shift", "worker"}
     if unknown:
         raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r}; use timezone, [[shift]] and [[worker]]")
     fix = _GRID_FIX.format(geometry=geometry or "the geometry (REDWALL_GEOMETRY)")
-    return build_roster(data.get("timezone", "Asia/Shanghai"), data.get("shift", []), data.get("worker", []),
-                        str(path), known_grids, fix)
+    return build_roster(
+        data.get("timezone", "Asia/Shanghai"),
+        data.get("shift", []),
+        data.get("worker", []),
+        str(path),
+        known_grids,
+        fix,
+    )
 
 
 # Said when a worker's grid is not on the map: the roster was written for another map (the sample's),
 # or the grid id is mistyped.
-_GRID_FIX = ("fix: give the worker a grid id of {geometry} (the console's map and `redwall street check` show them), "
-             "or, if the roster was written for the street's own map, import that map (redwall geometry import) "
-             "and point REDWALL_GEOMETRY at it")
-STORED_GRID_FIX = ("fix: the map changed since the roster was loaded; load a roster of this map: "
-                   "redwall roster load (REDWALL_ROSTER)")
+_GRID_FIX = (
+    "fix: give the worker a grid id of {geometry} (the console's map and `redwall street check` show them), "
+    "or, if the roster was written for the street's own map, import that map (redwall geometry import) "
+    "and point REDWALL_GEOMETRY at it"
+)
+STORED_GRID_FIX = (
+    "fix: the map changed since the roster was loaded; load a roster of this map: redwall roster load (REDWALL_ROSTER)"
+)
 
 
-def build_roster(timezone: str, shifts: list[dict], workers: list[dict], where: str,
-                 known_grids: Iterable[str] | None = None, grid_fix: str = STORED_GRID_FIX) -> Roster:
+def build_roster(
+    timezone: str,
+    shifts: list[dict],
+    workers: list[dict],
+    where: str,
+    known_grids: Iterable[str] | None = None,
+    grid_fix: str = STORED_GRID_FIX,
+) -> Roster:
     """A checked Roster from plain dicts (a TOML file's tables, or rows read back from Postgres)."""
     try:
         ZoneInfo(timezone)
@@ -162,7 +178,9 @@ def _shift(raw: dict, where: str) -> Shift:
 def _worker(raw: dict, where: str, shifts: Mapping[str, Shift], grids: set[str] | None, grid_fix: str) -> Worker:
     unknown = set(raw) - _WORKER_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; a worker has {', '.join(sorted(_WORKER_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key {sorted(unknown)[0]!r}; a worker has {', '.join(sorted(_WORKER_KEYS))}"
+        )
     for key in ("device", "name", "role", "grid"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"{where}: {key} is required and must be a string")
@@ -170,11 +188,13 @@ def _worker(raw: dict, where: str, shifts: Mapping[str, Shift], grids: set[str] 
         raise ConfigError(f"{where}: role {raw['role']!r} is unknown; use one of {', '.join(ROLES)}")
     if grids is not None and raw["grid"] not in grids:
         near = sorted(g for g in grids if g[:3] == raw["grid"][:3])[:5] or sorted(grids)[:5]
-        raise ConfigError(f"{where}: {raw['name']}'s grid {raw['grid']!r} is not on the map (its grids include "
-                          f"{', '.join(near) or 'none'}); {grid_fix}")
+        raise ConfigError(
+            f"{where}: {raw['name']}'s grid {raw['grid']!r} is not on the map (its grids include "
+            f"{', '.join(near) or 'none'}); {grid_fix}"
+        )
     names = raw.get("shifts", [])
     if not isinstance(names, list) or not names or not all(isinstance(s, str) for s in names):
-        raise ConfigError(f"{where}: shifts must be a non-empty list of shift ids, e.g. [\"day\"]")
+        raise ConfigError(f'{where}: shifts must be a non-empty list of shift ids, e.g. ["day"]')
     missing = [s for s in names if s not in shifts]
     if missing:
         raise ConfigError(f"{where}: shifts names unknown shift {missing[0]!r}; declare it in a [[shift]] table")
@@ -191,8 +211,10 @@ def _check_teams(workers: Iterable[Worker], where: str) -> None:
             teams.setdefault(worker.team, []).append(worker.device)
     for team, members in teams.items():
         if len(members) != 2:
-            raise ConfigError(f"{where}: team {team!r} has {len(members)} member(s) ({', '.join(members)}); "
-                              "a team is a pair (流管员 + 志愿者): give it exactly two workers")
+            raise ConfigError(
+                f"{where}: team {team!r} has {len(members)} member(s) ({', '.join(members)}); "
+                "a team is a pair (流管员 + 志愿者): give it exactly two workers"
+            )
 
 
 def _clock_time(value: str, where: str) -> time:

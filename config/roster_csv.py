@@ -47,12 +47,14 @@ def import_roster_csv(source: Path, out: Path, grids: set[str] | None = None, ge
 def _kept_part(out: Path) -> tuple[str, str, list[dict]]:
     """The existing file up to its first [[worker]] (header, timezone, shifts), or a plain start."""
     if not out.is_file():
-        text = '# The street\'s patrol roster (`redwall roster import`).\n\ntimezone = "Asia/Shanghai"\n\n' \
-               '[[shift]]\nid = "day"\nname = "白班 / day"\nstart = "08:00"\nend = "20:00"\n'
+        text = (
+            '# The street\'s patrol roster (`redwall roster import`).\n\ntimezone = "Asia/Shanghai"\n\n'
+            '[[shift]]\nid = "day"\nname = "白班 / day"\nstart = "08:00"\nend = "20:00"\n'
+        )
     else:
         text = out.read_text(encoding="utf-8")
         cut = text.find("\n[[worker]]")
-        text = text if cut < 0 else text[:cut + 1]
+        text = text if cut < 0 else text[: cut + 1]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -66,8 +68,10 @@ def _rows(source: Path) -> list[dict]:
     for key, names in COLUMNS.items():
         found = next((c for c in reader.fieldnames or [] if c and c.strip().lower() in names), None)
         if found is None and key not in ("team", "shifts"):
-            raise ConfigError(f"{source}: no column for {key} (columns: {', '.join(reader.fieldnames or [])}); "
-                              f"fix: name the column {' or '.join(names)}")
+            raise ConfigError(
+                f"{source}: no column for {key} (columns: {', '.join(reader.fieldnames or [])}); "
+                f"fix: name the column {' or '.join(names)}"
+            )
         columns[key] = found
     rows = []
     for row in reader:

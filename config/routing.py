@@ -16,11 +16,24 @@ from schemas.records import ALERT_KINDS, LEVELS, PRIORITIES, SEVERITIES
 
 CHANNEL_TYPES = ("json", "wecom", "dingtalk")
 MATCH_VALUES: dict[str, tuple[str, ...] | None] = {
-    "level": LEVELS, "kind": ALERT_KINDS, "severity": SEVERITIES, "priority": PRIORITIES, "community": None,
+    "level": LEVELS,
+    "kind": ALERT_KINDS,
+    "severity": SEVERITIES,
+    "priority": PRIORITIES,
+    "community": None,
 }
 GROUP_LABELS = ("community", "grid", "incident", "kind", "level", "owner", "severity", "category")
-ROUTE_KEYS = {"match", "channels", "group_by", "group_wait", "group_interval", "repeat_interval",
-              "quiet_hours", "continue", "routes"}
+ROUTE_KEYS = {
+    "match",
+    "channels",
+    "group_by",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "quiet_hours",
+    "continue",
+    "routes",
+}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -120,8 +133,15 @@ def load_routing(path: str | Path) -> Routing:
     # No channel and no route: no webhook at all; alerts reach the console and the Kafka topic only.
     root = p.route(doc["route"], "route", None, channels) if "route" in doc else _ROOT_DEFAULTS
     inhibit = tuple(p.inhibit(rule, f"inhibit.{i}") for i, rule in enumerate(p.list(doc, "inhibit", "(top level)")))
-    return Routing(path, root, channels, inhibit, p.offset(doc.get("utc_offset", "+08:00")),
-                   p.duration(doc.get("max_age", "1h"), "max_age"), p.routes)
+    return Routing(
+        path,
+        root,
+        channels,
+        inhibit,
+        p.offset(doc.get("utc_offset", "+08:00")),
+        p.duration(doc.get("max_age", "1h"), "max_age"),
+        p.routes,
+    )
 
 
 class _Parser:
@@ -152,13 +172,13 @@ class _Parser:
     def duration(self, raw, key: str) -> float:
         match = _DURATION.fullmatch(str(raw).strip())
         if match is None:
-            raise self.fail(key, f"{raw!r} is not a duration; write it like \"30s\", \"5m\" or \"4h\"")
+            raise self.fail(key, f'{raw!r} is not a duration; write it like "30s", "5m" or "4h"')
         return float(match[1]) * _UNIT_SECONDS[match[2]]
 
     def offset(self, raw: str) -> timezone:
         match = re.fullmatch(r"([+-])(\d\d):(\d\d)", str(raw))
         if match is None:
-            raise self.fail("utc_offset", f"{raw!r} is not an offset; write it like \"+08:00\"")
+            raise self.fail("utc_offset", f'{raw!r} is not an offset; write it like "+08:00"')
         sign = 1 if match[1] == "+" else -1
         return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
 
@@ -185,7 +205,7 @@ class _Parser:
 
     def matcher(self, raw, key: str) -> Matcher:
         if not isinstance(raw, dict):
-            raise self.fail(key, "must be a table like { level = [\"street\"] }")
+            raise self.fail(key, 'must be a table like { level = ["street"] }')
         self.keys(raw, key, set(MATCH_VALUES))
         result = {}
         for label, values in raw.items():
@@ -203,11 +223,11 @@ class _Parser:
         if raw == {}:
             return None  # an empty table switches inherited quiet hours off
         if not isinstance(raw, dict) or set(raw) != {"start", "end"}:
-            raise self.fail(key, "must be { start = \"22:00\", end = \"07:00\" }, or {} for none")
+            raise self.fail(key, 'must be { start = "22:00", end = "07:00" }, or {} for none')
         try:
             return QuietHours(time.fromisoformat(raw["start"]), time.fromisoformat(raw["end"]))
         except (TypeError, ValueError):
-            raise self.fail(key, f"{raw!r}: write times as \"HH:MM\"") from None
+            raise self.fail(key, f'{raw!r}: write times as "HH:MM"') from None
 
     def route(self, raw, key: str, parent: Route | None, channels: Mapping[str, Channel]) -> Route:
         if not isinstance(raw, dict):
@@ -224,18 +244,32 @@ class _Parser:
         bad = [g for g in group_by if g not in GROUP_LABELS]
         if bad:
             raise self.fail(f"{key}.group_by", f"{bad[0]!r} is not one of {', '.join(GROUP_LABELS)}")
-        timings = {t: self.duration(raw[t], f"{key}.{t}") if t in raw else getattr(inherited, t)
-                   for t in ("group_wait", "group_interval", "repeat_interval")}
+        timings = {
+            t: self.duration(raw[t], f"{key}.{t}") if t in raw else getattr(inherited, t)
+            for t in ("group_wait", "group_interval", "repeat_interval")
+        }
         if timings["group_interval"] <= 0 or timings["repeat_interval"] <= 0:
             raise self.fail(f"{key}.group_interval", "group_interval and repeat_interval must be longer than 0s")
-        quiet = self.quiet_hours(raw["quiet_hours"], f"{key}.quiet_hours") if "quiet_hours" in raw \
+        quiet = (
+            self.quiet_hours(raw["quiet_hours"], f"{key}.quiet_hours")
+            if "quiet_hours" in raw
             else inherited.quiet_hours
+        )
         if not isinstance(raw.get("continue", False), bool):
             raise self.fail(f"{key}.continue", "must be true or false")
-        route = Route(key, self.matcher(raw.get("match", {}), f"{key}.match"), names, group_by, quiet_hours=quiet,
-                      continue_=raw.get("continue", False), **timings)
-        children = tuple(self.route(child, f"{key}.routes.{i}", route, channels)
-                         for i, child in enumerate(self.list(raw, "routes", key)))
+        route = Route(
+            key,
+            self.matcher(raw.get("match", {}), f"{key}.match"),
+            names,
+            group_by,
+            quiet_hours=quiet,
+            continue_=raw.get("continue", False),
+            **timings,
+        )
+        children = tuple(
+            self.route(child, f"{key}.routes.{i}", route, channels)
+            for i, child in enumerate(self.list(raw, "routes", key))
+        )
         route = dataclasses.replace(route, routes=children)
         self.routes[key] = route
         return route
@@ -247,5 +281,8 @@ class _Parser:
         equal = raw.get("equal", [])
         if not isinstance(equal, list) or any(e not in GROUP_LABELS for e in equal):
             raise self.fail(f"{key}.equal", f"must be an array of {', '.join(GROUP_LABELS)}")
-        return InhibitRule(self.matcher(raw.get("source", {}), f"{key}.source"),
-                           self.matcher(raw.get("target", {}), f"{key}.target"), tuple(equal))
+        return InhibitRule(
+            self.matcher(raw.get("source", {}), f"{key}.source"),
+            self.matcher(raw.get("target", {}), f"{key}.target"),
+            tuple(equal),
+        )

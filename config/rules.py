@@ -86,8 +86,9 @@ class Rules:
 
     def ceiling_allows(self, category: str, severity: str, reason: str) -> bool:
         """Whether an incident at street level may go to the district, for this reason."""
-        return any(r.category in (category, "*") and severity in r.severities and reason in r.reasons
-                   for r in self.ceiling)
+        return any(
+            r.category in (category, "*") and severity in r.severities and reason in r.reasons for r in self.ceiling
+        )
 
 
 def load_rules(path: Path = DEFAULT_RULES) -> Rules:
@@ -95,22 +96,30 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     path = Path(path)
     data = read_toml(path, "escalation rules")
     c = _Checker(path)
-    c.known(data, "", {"alerts", "retention", "initial", "priority", "deadlines", "clustering", "sensitive_zones",
-                       "ceiling"})
+    c.known(
+        data,
+        "",
+        {"alerts", "retention", "initial", "priority", "deadlines", "clustering", "sensitive_zones", "ceiling"},
+    )
     initial, deadlines = c.table(data, "initial"), c.table(data, "deadlines")
     clustering, zones = c.table(data, "clustering"), c.table(data, "sensitive_zones")
-    levels = {lv: Deadlines(c.duration(d, f"deadlines.{lv}.acknowledge"), c.duration(d, f"deadlines.{lv}.resolve"))
-              for lv, d in ((lv, c.table(deadlines, lv, f"deadlines.{lv}")) for lv in LEVELS)}
+    levels = {
+        lv: Deadlines(c.duration(d, f"deadlines.{lv}.acknowledge"), c.duration(d, f"deadlines.{lv}.resolve"))
+        for lv, d in ((lv, c.table(deadlines, lv, f"deadlines.{lv}")) for lv in LEVELS)
+    }
     return Rules(
         path=path,
         alert_max_age=c.duration(c.table(data, "alerts"), "alerts.max_age"),
         keep_closed=c.duration(c.table(data, "retention"), "retention.closed"),
         initial_default=c.choice(initial.get("default"), "initial.default", LEVELS[:3]),
         initial_by_severity=c.severity_map(initial.get("by_severity", {}), "initial.by_severity", LEVELS[:3]),
-        initial_by_category={cat: c.severity_map(m, f"initial.by_category.{cat}", LEVELS[:3])
-                             for cat, m in c.categories(initial.get("by_category", {}), "initial.by_category")},
-        priority_by_severity=c.severity_map(c.table(data, "priority").get("by_severity", {}),
-                                            "priority.by_severity", PRIORITIES),
+        initial_by_category={
+            cat: c.severity_map(m, f"initial.by_category.{cat}", LEVELS[:3])
+            for cat, m in c.categories(initial.get("by_category", {}), "initial.by_category")
+        },
+        priority_by_severity=c.severity_map(
+            c.table(data, "priority").get("by_severity", {}), "priority.by_severity", PRIORITIES
+        ),
         deadlines=levels,
         deadline_overrides=c.overrides(deadlines.get("override", [])),
         cluster_resolution=c.integer(clustering, "clustering.resolution", 0, 15),
@@ -166,12 +175,14 @@ class _Checker:
     def severity_map(self, table, key: str, allowed) -> dict[str, str]:
         if not isinstance(table, dict):
             raise self.fail(key, "must be a table of severity = value", 'e.g. { high = "street" }')
-        return {self.choice(s, f"{key} (severity {s!r})", SEVERITIES): self.choice(v, f"{key}.{s}", allowed)
-                for s, v in table.items()}
+        return {
+            self.choice(s, f"{key} (severity {s!r})", SEVERITIES): self.choice(v, f"{key}.{s}", allowed)
+            for s, v in table.items()
+        }
 
     def categories(self, table, key: str):
         if not isinstance(table, dict):
-            raise self.fail(key, "must be a table keyed by category", "e.g. safety_hazard = { high = \"street\" }")
+            raise self.fail(key, "must be a table keyed by category", 'e.g. safety_hazard = { high = "street" }')
         return [(self.choice(cat, f"{key}.{cat}", CATEGORIES), m) for cat, m in table.items()]
 
     def category_list(self, value, key: str) -> list[str]:
@@ -186,8 +197,9 @@ class _Checker:
             self.known(item, f"{key}.", {"category", "level", "acknowledge", "resolve"})
             cat = self.choice(item.get("category"), f"{key}.category", CATEGORIES)
             level = self.choice(item.get("level"), f"{key}.level", LEVELS)
-            out[(cat, level)] = Deadlines(self.duration(item, f"{key}.acknowledge"),
-                                          self.duration(item, f"{key}.resolve"))
+            out[(cat, level)] = Deadlines(
+                self.duration(item, f"{key}.acknowledge"), self.duration(item, f"{key}.resolve")
+            )
         return out
 
     def zones(self, table: dict, base: Path) -> tuple[Zone, ...]:
@@ -198,8 +210,11 @@ class _Checker:
             features = json.loads(file.read_bytes())["features"]
             return tuple(_zone(f) for f in features)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
-            raise self.fail("sensitive_zones.file", f"{file} is not a FeatureCollection of Polygons ({exc!r})",
-                            "give each feature properties.id and a Polygon or MultiPolygon geometry") from None
+            raise self.fail(
+                "sensitive_zones.file",
+                f"{file} is not a FeatureCollection of Polygons ({exc!r})",
+                "give each feature properties.id and a Polygon or MultiPolygon geometry",
+            ) from None
 
     def ceiling(self, table) -> tuple[CeilingRule, ...]:
         self.known(table, "ceiling.", {"allow"})

@@ -24,12 +24,18 @@ from schemas import json
 TEMPLATES = CONFIG_DIR / "street"
 SAMPLE_ZONES = CONFIG_DIR / "sample" / "sensitive_zones.geojson"
 # What the services read, by setting: the names docker-compose.yml gives them under /etc/redwall/street.
-FILES = {"REDWALL_GEOMETRY": "geometry.geojson", "REDWALL_ROSTER": "roster.toml",
-         "REDWALL_ESCALATION_RULES": "escalation.toml", "REDWALL_ROUTING": "routing.toml",
-         "REDWALL_MAJOR_EVENTS": "major_events.toml"}
+FILES = {
+    "REDWALL_GEOMETRY": "geometry.geojson",
+    "REDWALL_ROSTER": "roster.toml",
+    "REDWALL_ESCALATION_RULES": "escalation.toml",
+    "REDWALL_ROUTING": "routing.toml",
+    "REDWALL_MAJOR_EVENTS": "major_events.toml",
+}
 ZONES = "sensitive_zones.geojson"
-ILLUSTRATIVE = ("ILLUSTRATIVE sample map made up for demos and tests: NOT the boundaries of any real street. "
-                "Replace it with the street's own: redwall geometry import GIS.geojson ... --out geometry.geojson")
+ILLUSTRATIVE = (
+    "ILLUSTRATIVE sample map made up for demos and tests: NOT the boundaries of any real street. "
+    "Replace it with the street's own: redwall geometry import GIS.geojson ... --out geometry.geojson"
+)
 _RULES_HEADER = """\
 # The street's escalation rules: a copy of Redwall's, to review with the street (deadlines above all).
 # Workers read it at start: restart them after a change (docker compose restart worker). The
@@ -75,9 +81,11 @@ def check_street(directory: Path) -> dict[str, int]:
     directory = Path(directory)
     path = {setting: directory / name for setting, name in FILES.items()}
     if not path["REDWALL_GEOMETRY"].is_file():
-        raise ConfigError(f"{path['REDWALL_GEOMETRY']}: no map yet; import the street's GIS export: redwall geometry "
-                          f"import GIS.geojson --street-field ... --community-field ... --grid-field ... --out "
-                          f"{path['REDWALL_GEOMETRY']} (docs/street-data.md)")
+        raise ConfigError(
+            f"{path['REDWALL_GEOMETRY']}: no map yet; import the street's GIS export: redwall geometry "
+            f"import GIS.geojson --street-field ... --community-field ... --grid-field ... --out "
+            f"{path['REDWALL_GEOMETRY']} (docs/street-data.md)"
+        )
     geometry = load_geometry(path["REDWALL_GEOMETRY"])
     grids = set(geometry.grids)
     roster = load_roster(path["REDWALL_ROSTER"], grids, geometry=path["REDWALL_GEOMETRY"])
@@ -86,10 +94,18 @@ def check_street(directory: Path) -> dict[str, int]:
     routing = load_routing(path["REDWALL_ROUTING"])
     zones = (rules.path.parent / read_toml(rules.path, "escalation rules")["sensitive_zones"]["file"]).resolve()
     if not zones.is_relative_to(directory.resolve()):
-        raise ConfigError(f"{rules.path}: sensitive_zones.file: {zones} is outside {directory}; fix: keep the zones "
-                          "file in the street directory (what the services mount), named relative to escalation.toml")
-    return {"communities": len(geometry.communities), "grids": len(grids), "workers": len(roster.workers),
-            "major events": len(events.periods), "sensitive zones": len(rules.zones), "webhooks": len(routing.channels)}
+        raise ConfigError(
+            f"{rules.path}: sensitive_zones.file: {zones} is outside {directory}; fix: keep the zones "
+            "file in the street directory (what the services mount), named relative to escalation.toml"
+        )
+    return {
+        "communities": len(geometry.communities),
+        "grids": len(grids),
+        "workers": len(roster.workers),
+        "major events": len(events.periods),
+        "sensitive zones": len(rules.zones),
+        "webhooks": len(routing.channels),
+    }
 
 
 def _rules_text() -> str:
@@ -104,10 +120,12 @@ def _marked(path: Path, key: str) -> bytes:
     """A sample GeoJSON with its illustrative mark in front, where every reader of the file sees it."""
     document = json.loads(path.read_bytes())
     name = document.get("name", path.stem)
-    marked = {"type": document["type"], "name": name if "illustrative" in name.lower() else f"{name} (illustrative)",
-              key: ILLUSTRATIVE}
+    marked = {
+        "type": document["type"],
+        "name": name if "illustrative" in name.lower() else f"{name} (illustrative)",
+        key: ILLUSTRATIVE,
+    }
     for feature in document["features"]:
         if feature["properties"].get("kind") == "street":  # what the console names the map by
             feature["properties"]["name"] += "（示意）"
     return json.dumps({**marked, **{k: v for k, v in document.items() if k not in marked}}) + b"\n"
-

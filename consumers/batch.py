@@ -51,20 +51,31 @@ class SinkMetrics:
 
     def __init__(self, registry: CollectorRegistry):
         self.batch_records = Histogram(
-            "redwall_sink_batch_records", "Kafka records per sink write", ["sink"], registry=registry,
+            "redwall_sink_batch_records",
+            "Kafka records per sink write",
+            ["sink"],
+            registry=registry,
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
         )
         self.write_seconds = Histogram(
-            "redwall_sink_write_seconds", "duration of one successful sink write", ["sink"], registry=registry,
+            "redwall_sink_write_seconds",
+            "duration of one successful sink write",
+            ["sink"],
+            registry=registry,
         )
         self.records = Counter("redwall_sink_records", "rows newly written", ["table"], registry=registry)
         self.failures = Counter(
-            "redwall_sink_failures", "failed writes (unavailable) and skipped records (undecodable)",
-            ["table", "reason"], registry=registry,
+            "redwall_sink_failures",
+            "failed writes (unavailable) and skipped records (undecodable)",
+            ["table", "reason"],
+            registry=registry,
         )
         self.event_to_sink = Histogram(
-            "redwall_event_to_sink_seconds", "now minus the event time of the newest record in a written batch",
-            ["stage"], registry=registry, buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            "redwall_event_to_sink_seconds",
+            "now minus the event time of the newest record in a written batch",
+            ["stage"],
+            registry=registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
         )
 
 
@@ -102,8 +113,15 @@ class BatchConsumer:
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.sink_batch_size)
                 # The offsets of the records themselves: Tansu's end offsets are under-reported.
-                progress = Progress(self.sink.topic, epoch, {
-                    tp.partition: messages[-1].offset + 1 for tp, messages in fetched.items()}) if epoch else None
+                progress = (
+                    Progress(
+                        self.sink.topic,
+                        epoch,
+                        {tp.partition: messages[-1].offset + 1 for tp, messages in fetched.items()},
+                    )
+                    if epoch
+                    else None
+                )
                 if fetched and await self._write(self._decode(fetched), stop, progress):
                     await self._commit(consumer, fetched)
         finally:
@@ -117,8 +135,14 @@ class BatchConsumer:
                     record = decode(msg.value)
                 except FieldError as exc:
                     # The producers validate; this is defence, so the record is logged and left out.
-                    log.error("%s: skipping undecodable record %s[%d]@%d: %s",
-                              self.sink.name, msg.topic, msg.partition, msg.offset, exc)
+                    log.error(
+                        "%s: skipping undecodable record %s[%d]@%d: %s",
+                        self.sink.name,
+                        msg.topic,
+                        msg.partition,
+                        msg.offset,
+                        exc,
+                    )
                     self.metrics.failures.labels(self.sink.name, "undecodable").inc()
                     continue
                 if record is not None:
@@ -138,8 +162,14 @@ class BatchConsumer:
                 attempt += 1
                 self.metrics.failures.labels(self.sink.name, "unavailable").inc()
                 delay = backoff(attempt)
-                log.warning("%s: sink unavailable (attempt %d), retrying %d records in %.2f s: %s",
-                            self.sink.name, attempt, len(records), delay, exc)
+                log.warning(
+                    "%s: sink unavailable (attempt %d), retrying %d records in %.2f s: %s",
+                    self.sink.name,
+                    attempt,
+                    len(records),
+                    delay,
+                    exc,
+                )
                 if await stopped_within(stop, delay):
                     return False
                 continue
@@ -172,4 +202,4 @@ class BatchConsumer:
 
 def backoff(attempt: int, cap: float = MAX_BACKOFF_SECONDS) -> float:
     """Exponential from 0.1 s with full jitter, so restarted sinks do not hit Postgres in step."""
-    return random.uniform(0, min(cap, 0.1 * 2 ** attempt))
+    return random.uniform(0, min(cap, 0.1 * 2**attempt))

@@ -23,8 +23,16 @@ from streams.topics import client_options
 log = logging.getLogger(__name__)
 
 
-async def run_delivery(settings: Settings, routing: Routing, registry: CollectorRegistry, stop: asyncio.Event, *,
-                       group_prefix: str = GROUP_PREFIX, clock: Clock = SystemClock(), kafka: dict | None = None) -> None:
+async def run_delivery(
+    settings: Settings,
+    routing: Routing,
+    registry: CollectorRegistry,
+    stop: asyncio.Event,
+    *,
+    group_prefix: str = GROUP_PREFIX,
+    clock: Clock = SystemClock(),
+    kafka: dict | None = None,
+) -> None:
     if not routing.channels:  # a street with no webhook yet: nothing to deliver, nothing to dead-letter
         log.info("no channel in %s: alerts reach the console and %s only", routing.path, settings.topic_alerts)
         await stop.wait()
@@ -32,12 +40,25 @@ async def run_delivery(settings: Settings, routing: Routing, registry: Collector
     delivery_log = await DeliveryLog.connect(settings.database_dsn)
     metrics, kafka = DeliveryMetrics(registry), client_options(settings, kafka)
     try:
-        async with (producing(kafka, linger_ms=5) as producer, aiohttp.ClientSession() as session,
-                    asyncio.TaskGroup() as group):
+        async with (
+            producing(kafka, linger_ms=5) as producer,
+            aiohttp.ClientSession() as session,
+            asyncio.TaskGroup() as group,
+        ):
             for channel in routing.channels.values():
                 sender = webhook(channel, settings.webhook_secret, session, settings.timezone)
-                consumer = ChannelConsumer(settings, routing, channel, sender, delivery_log, producer, metrics,
-                                           clock=clock, group_prefix=group_prefix, kafka=kafka)
+                consumer = ChannelConsumer(
+                    settings,
+                    routing,
+                    channel,
+                    sender,
+                    delivery_log,
+                    producer,
+                    metrics,
+                    clock=clock,
+                    group_prefix=group_prefix,
+                    kafka=kafka,
+                )
                 group.create_task(consumer.run(stop), name=f"deliver-{channel.name}")
     finally:
         await delivery_log.close()
@@ -49,9 +70,16 @@ def main(settings: Settings, kafka: dict | None = None) -> None:
     shell.run(lambda: serve(settings, routing, kafka=kafka))
 
 
-async def serve(settings: Settings, routing: Routing, stop: asyncio.Event | None = None, *,
-                kafka: dict | None = None) -> None:
+async def serve(
+    settings: Settings, routing: Routing, stop: asyncio.Event | None = None, *, kafka: dict | None = None
+) -> None:
     """The delivery process in its shell (consumers/shell.py) until `stop` (default: SIGINT or SIGTERM)."""
     log.info("delivering to %s", ", ".join(routing.channels) or "no channel")
-    await shell.serve(settings, "deliver", lambda kafka, stop: run_delivery(settings, routing, REGISTRY, stop, kafka=kafka),
-                      stop=stop, kafka=kafka, ops=(REGISTRY, settings.deliver_metrics_port))
+    await shell.serve(
+        settings,
+        "deliver",
+        lambda kafka, stop: run_delivery(settings, routing, REGISTRY, stop, kafka=kafka),
+        stop=stop,
+        kafka=kafka,
+        ops=(REGISTRY, settings.deliver_metrics_port),
+    )

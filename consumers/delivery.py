@@ -41,19 +41,39 @@ SETTLED = ("acknowledged", "resolved", "closed")  # incident statuses after whic
 
 class DeliveryMetrics:
     def __init__(self, registry: CollectorRegistry):
-        self.attempts = Counter("redwall_alerts_delivered", "delivery attempts per alert, by outcome",
-                                ["channel", "outcome"], registry=registry)
-        self.seconds = Histogram("redwall_alert_delivery_seconds", "duration of one delivery attempt", ["channel"],
-                                 registry=registry, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.attempts = Counter(
+            "redwall_alerts_delivered",
+            "delivery attempts per alert, by outcome",
+            ["channel", "outcome"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "redwall_alert_delivery_seconds",
+            "duration of one delivery attempt",
+            ["channel"],
+            registry=registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
 
 
 class ChannelConsumer:
     """Reads every alert (and incident changes, which end reminders), routes them with its own Router,
     and delivers what is due to one channel."""
 
-    def __init__(self, settings: Settings, routing: Routing, channel: Channel, sender: Webhook, log_: DeliveryLog,
-                 producer: AIOKafkaProducer, metrics: DeliveryMetrics, *, clock: Clock = SystemClock(),
-                 group_prefix: str = GROUP_PREFIX, kafka: dict | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        routing: Routing,
+        channel: Channel,
+        sender: Webhook,
+        log_: DeliveryLog,
+        producer: AIOKafkaProducer,
+        metrics: DeliveryMetrics,
+        *,
+        clock: Clock = SystemClock(),
+        group_prefix: str = GROUP_PREFIX,
+        kafka: dict | None = None,
+    ):
         self.settings, self.channel, self.sender, self.log = settings, channel, sender, log_
         self.kafka = client_options(settings, kafka)
         self.producer, self.metrics, self.group_id = producer, metrics, f"{group_prefix}-{channel.name}"
@@ -72,8 +92,14 @@ class ChannelConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.settings.topic_alerts, self.settings.topic_incidents, **self.kafka, group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
+            self.settings.topic_alerts,
+            self.settings.topic_incidents,
+            **self.kafka,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
         )
         await consumer.start()
         try:
@@ -112,8 +138,11 @@ class ChannelConsumer:
                 self.router.note_source(alert)
         async for msg in read_topic(self.settings, self.settings.topic_incidents, kafka=self.kafka):
             self._settle(msg.value)
-        log.info("%s: %d alerts restored for reminders", self.channel.name,
-                 sum(len(g.firing) for g in self.router.groups.values()))
+        log.info(
+            "%s: %d alerts restored for reminders",
+            self.channel.name,
+            sum(len(g.firing) for g in self.router.groups.values()),
+        )
 
     def _spawn(self, notification: Notification, stop: asyncio.Event) -> None:
         ids = [a["id"] for a in notification.alerts]
@@ -125,10 +154,13 @@ class ChannelConsumer:
             self.tasks.discard(task)
             if task.cancelled() or task.exception() is not None or not task.result():
                 if not task.cancelled() and task.exception() is not None:
-                    log.error("%s: delivery of %s failed", self.channel.name, notification.key, exc_info=task.exception())
+                    log.error(
+                        "%s: delivery of %s failed", self.channel.name, notification.key, exc_info=task.exception()
+                    )
                 return
             self.in_flight.subtract(ids)
             self.in_flight = +self.in_flight  # drops the ids that reached zero
+
         task.add_done_callback(finished)
 
     def _wait_ms(self) -> int:
@@ -146,8 +178,14 @@ class ChannelConsumer:
                 try:
                     alert = Alert.decode(msg.value)
                 except FieldError as exc:
-                    log.error("%s: skipping undecodable alert %s[%d]@%d: %s", self.group_id, tp.topic, tp.partition,
-                              msg.offset, exc)
+                    log.error(
+                        "%s: skipping undecodable alert %s[%d]@%d: %s",
+                        self.group_id,
+                        tp.topic,
+                        tp.partition,
+                        msg.offset,
+                        exc,
+                    )
                     continue
                 self.where[alert["id"]] = (tp.partition, msg.offset)
                 if self.router.offer(alert):
@@ -187,24 +225,35 @@ class ChannelConsumer:
             if attempt.ok:
                 return True
             log.warning("%s: attempt %d of %s failed: %s", self.channel.name, attempt_no, n.key, attempt.error)
-            if attempt_no < self.channel.attempts and await stopped_within(stop, backoff(attempt_no, RETRY_CAP_SECONDS)):
+            if attempt_no < self.channel.attempts and await stopped_within(
+                stop, backoff(attempt_no, RETRY_CAP_SECONDS)
+            ):
                 return False
         return await self._dead_letter(n, max(done, self.channel.attempts), stop)
 
     async def _dead_letter(self, n: Notification, attempts: int, stop: asyncio.Event) -> bool:
         """To the alerts' dead-letter topic first, then the log: a crash in between repeats the letter, not loses it."""
         history = await self._durably(self.log.attempts, n.key, stop=stop) or []
-        errors = [{"field": f"attempt {h['attempt']}", "reason": f"{h['outcome']}: {h['error'] or h['status_code']}"}
-                  for h in history]
+        errors = [
+            {"field": f"attempt {h['attempt']}", "reason": f"{h['outcome']}: {h['error'] or h['status_code']}"}
+            for h in history
+        ]
         reason = f"channel {self.channel.name} ({self.channel.type}): not delivered after {attempts} attempts"
         letters = []
         for alert in n.alerts:
             partition, offset = self.where.get(alert["id"], (0, 0))
-            letter = DeadLetter.validate({
-                "reason": reason, "errors": errors, "source_topic": self.settings.topic_alerts, "partition": partition,
-                "offset": offset, "key_b64": base64.b64encode(self.channel.name.encode()).decode(),
-                "value_b64": base64.b64encode(json.dumps(alert)).decode(),
-                "failed_at": datetime.now(UTC).isoformat()})
+            letter = DeadLetter.validate(
+                {
+                    "reason": reason,
+                    "errors": errors,
+                    "source_topic": self.settings.topic_alerts,
+                    "partition": partition,
+                    "offset": offset,
+                    "key_b64": base64.b64encode(self.channel.name.encode()).decode(),
+                    "value_b64": base64.b64encode(json.dumps(alert)).decode(),
+                    "failed_at": datetime.now(UTC).isoformat(),
+                }
+            )
             letters.append(Out(self.settings.topic_alerts_deadletter, alert["id"].encode(), json.dumps(letter)))
         await send_all(self.producer, letters)
         if await self._durably(self.log.dead_lettered, n, attempts + 1, reason, stop=stop) is None:
@@ -222,8 +271,11 @@ class ChannelConsumer:
             firing = {i for g in self.router.groups.values() for i in g.firing} | still
             self.where = {i: w for i, w in self.where.items() if i in firing}
         assigned = consumer.assignment()
-        offsets = {tp: min(self.pending.get(tp, {}).values(), default=end) for tp, end in self.next_offset.items()
-                   if tp in assigned}
+        offsets = {
+            tp: min(self.pending.get(tp, {}).values(), default=end)
+            for tp, end in self.next_offset.items()
+            if tp in assigned
+        }
         offsets = {tp: o for tp, o in offsets.items() if self.committed.get(tp) != o}
         if not offsets:
             return
@@ -231,7 +283,9 @@ class ChannelConsumer:
             await consumer.commit(offsets)
             self.committed.update(offsets)
         except KafkaError as exc:
-            log.warning("%s: commit of %s failed; the alerts will be re-read and skipped: %s", self.group_id, offsets, exc)
+            log.warning(
+                "%s: commit of %s failed; the alerts will be re-read and skipped: %s", self.group_id, offsets, exc
+            )
 
     async def _durably(self, write, *args, stop: asyncio.Event):
         """Run a delivery-log call, retrying while Postgres is unavailable; None if stopped first."""
@@ -245,5 +299,3 @@ class ChannelConsumer:
                 log.warning("%s: delivery log unavailable (attempt %d): %s", self.channel.name, attempt, exc)
                 if await stopped_within(stop, backoff(attempt)):
                     return None
-
-

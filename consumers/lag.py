@@ -35,10 +35,14 @@ class LagMetrics:
         self.lag = Gauge(
             "redwall_consumer_lag_records",
             "End offset minus the group's committed offset (a lower bound on Tansu: see consumers/lag.py)",
-            ["group", "topic", "partition"], registry=registry,
+            ["group", "topic", "partition"],
+            registry=registry,
         )
         self.polls = Counter(
-            "redwall_consumer_lag_polls", "Lag measurements, by outcome (ok/failed)", ["outcome"], registry=registry,
+            "redwall_consumer_lag_polls",
+            "Lag measurements, by outcome (ok/failed)",
+            ["outcome"],
+            registry=registry,
         )
 
 
@@ -51,8 +55,15 @@ class LagMonitor:
     """Every `interval` seconds: list the Redwall consumer groups, fetch their committed offsets on
     Redwall's topics and the topics' end offsets, and set one gauge per (group, topic, partition)."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry, *, interval: float = POLL_SECONDS,
-                 group_prefix: str = GROUP_PREFIX, kafka: dict | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry,
+        *,
+        interval: float = POLL_SECONDS,
+        group_prefix: str = GROUP_PREFIX,
+        kafka: dict | None = None,
+    ):
         self.settings, self.kafka = settings, client_options(settings, kafka)
         self.metrics = LagMetrics(registry)
         self.interval = interval
@@ -100,8 +111,11 @@ class LagMonitor:
 
     async def _partitions(self, offsets: AIOKafkaConsumer) -> list[TopicPartition]:
         await offsets.topics()  # refreshes metadata, so partitions added since the last poll are seen
-        return [TopicPartition(topic, p) for topic in self.settings.all_topics
-                for p in sorted(offsets.partitions_for_topic(topic) or ())]
+        return [
+            TopicPartition(topic, p)
+            for topic in self.settings.all_topics
+            for p in sorted(offsets.partitions_for_topic(topic) or ())
+        ]
 
     def _show(self, lags: dict[tuple[str, str, str], int]) -> None:
         for labels in self._shown - lags.keys():

@@ -19,14 +19,24 @@ log = logging.getLogger(__name__)
 
 class RetentionMetrics:
     def __init__(self, registry: CollectorRegistry):
-        self.partitions = Counter("redwall_retention_partitions_dropped", "daily position partitions dropped",
-                                  registry=registry)
-        self.rows = Counter("redwall_retention_rows_removed", "rows removed by retention (positions: in dropped "
-                            "partitions; patrol_events: their location)", ["table"], registry=registry)
-        self.runs = Counter("redwall_retention_runs", "retention runs by outcome (done, skipped: another process "
-                            "ran it, failed)", ["outcome"], registry=registry)
-        self.last_done = Gauge("redwall_retention_last_done_timestamp_seconds", "Unix time of the last completed run",
-                               registry=registry)
+        self.partitions = Counter(
+            "redwall_retention_partitions_dropped", "daily position partitions dropped", registry=registry
+        )
+        self.rows = Counter(
+            "redwall_retention_rows_removed",
+            "rows removed by retention (positions: in dropped partitions; patrol_events: their location)",
+            ["table"],
+            registry=registry,
+        )
+        self.runs = Counter(
+            "redwall_retention_runs",
+            "retention runs by outcome (done, skipped: another process ran it, failed)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.last_done = Gauge(
+            "redwall_retention_last_done_timestamp_seconds", "Unix time of the last completed run", registry=registry
+        )
         for table in ("positions", "latest_positions", "position_flags", "patrol_events", "dead_letters"):
             self.rows.labels(table)
         for outcome in ("done", "skipped", "failed"):

@@ -65,8 +65,12 @@ class Router:
         """Whether this channel, told of the twin in `told`, is to hear of its clearance now. A clearance
         has its own id (the twin's + ":resolved"): the delivery log keeps one success per id, so one
         under its twin's id only clears."""
-        return (self.send_resolved and alert["id"].endswith(":resolved") and alert["id"] not in told.firing
-                and not self._stale(alert, now))
+        return (
+            self.send_resolved
+            and alert["id"].endswith(":resolved")
+            and alert["id"] not in told.firing
+            and not self._stale(alert, now)
+        )
 
     def _stale(self, alert: dict, now: float) -> bool:
         return now - datetime.fromisoformat(alert["event_time"]).timestamp() > self.routing.max_age
@@ -99,8 +103,12 @@ class Router:
         notice told this channel of the twin, if one did: the clearance goes there."""
         twin = alert["id"].removesuffix(":resolved")
         told = next((g for g in self.groups.values() if g.sent.get(twin, 0) > 0), None)
-        self._clear(lambda other: other["id"] == twin or (
-            alert.get("incident") is not None and other.get("incident") == alert["incident"]))
+        self._clear(
+            lambda other: (
+                other["id"] == twin
+                or (alert.get("incident") is not None and other.get("incident") == alert["incident"])
+            )
+        )
         return told
 
     def settle(self, incident: str) -> None:
@@ -123,8 +131,13 @@ class Router:
 
     def due(self) -> list[Notification]:
         now = self.clock.now()
-        out = [n for g in self.groups.values() if g.flush_at is not None and g.flush_at <= now.timestamp()
-               for n in [self._flush(g, now)] if n is not None]
+        out = [
+            n
+            for g in self.groups.values()
+            if g.flush_at is not None and g.flush_at <= now.timestamp()
+            for n in [self._flush(g, now)]
+            if n is not None
+        ]
         self.groups = {k: g for k, g in self.groups.items() if g.firing}
         return out
 
@@ -134,8 +147,15 @@ class Router:
         allowed = (lambda a: a["priority"] == "top") if quiet_end else (lambda a: True)
         new = [(a, 0) for i, a in group.firing.items() if group.sent[i] == 0 and allowed(a)]
         reminding = not new and group.last_sent is not None and stamp >= group.last_sent + route.repeat_interval
-        items = new or ([(a, group.sent[i]) for i, a in group.firing.items()
-                         if group.sent[i] > 0 and allowed(a) and not self.inhibited(a)] if reminding else [])
+        items = new or (
+            [
+                (a, group.sent[i])
+                for i, a in group.firing.items()
+                if group.sent[i] > 0 and allowed(a) and not self.inhibited(a)
+            ]
+            if reminding
+            else []
+        )
         for alert, _ in items:
             group.sent[alert["id"]] += 1
             if alert["status"] == "resolved":  # a clearance is said once, never as a reminder
@@ -166,8 +186,10 @@ class Router:
 
     def inhibited(self, alert: dict) -> bool:
         return any(
-            source["id"] != alert["id"] and matches(rule.source, source) and matches(rule.target, alert)
+            source["id"] != alert["id"]
+            and matches(rule.source, source)
+            and matches(rule.target, alert)
             and all(alert.get(label) is not None and source.get(label) == alert.get(label) for label in rule.equal)
-            for rule in self.routing.inhibit for source in self.sources.values()
+            for rule in self.routing.inhibit
+            for source in self.sources.values()
         )
-

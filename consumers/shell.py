@@ -41,8 +41,15 @@ def run(main: Callable[[], Coroutine]) -> None:
         runner.run(main())
 
 
-async def serve(settings: Settings, process: str, work: Work, *, stop: asyncio.Event | None = None,
-                kafka: dict | None = None, ops: tuple[CollectorRegistry, int] | None = None) -> None:
+async def serve(
+    settings: Settings,
+    process: str,
+    work: Work,
+    *,
+    stop: asyncio.Event | None = None,
+    kafka: dict | None = None,
+    ops: tuple[CollectorRegistry, int] | None = None,
+) -> None:
     """Run `work` as the process `process` until `stop` (default: SIGINT or SIGTERM); `ops`: the registry
     and port of its ops listener, if it has one (the console answers /metrics on its own port)."""
     stop, kafka = stop or stop_on_signals(), client_options(settings, kafka)

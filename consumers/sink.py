@@ -33,20 +33,58 @@ GROUP_PREFIX = "redwall-sink"
 def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROUP_PREFIX) -> list[BatchSink]:
     """One consumer group per table family, so a slow table never holds back another's offsets."""
     return [
-        BatchSink("reports", settings.topic_located_reports, f"{group_prefix}-reports", LocatedReport,
-                  sink.write_reports, lambda r: r["event_time"]),
+        BatchSink(
+            "reports",
+            settings.topic_located_reports,
+            f"{group_prefix}-reports",
+            LocatedReport,
+            sink.write_reports,
+            lambda r: r["event_time"],
+        ),
         # Pings in a batch are in the order taken, so the last one is the newest.
-        BatchSink("positions", settings.topic_positions, f"{group_prefix}-positions", PositionBatch,
-                  sink.write_positions, lambda b: b["pings"][-1]["time"]),
-        BatchSink("dead_letters", settings.topic_deadletter, f"{group_prefix}-dead-letters", DeadLetter,
-                  sink.write_dead_letters, lambda d: d["failed_at"]),
-        BatchSink("patrol", settings.topic_patrol, f"{group_prefix}-patrol", PatrolRecord(),
-                  PatrolSink(sink.pool).write, lambda r: r.get("event_time") or r["flags"][-1]["time"]),
+        BatchSink(
+            "positions",
+            settings.topic_positions,
+            f"{group_prefix}-positions",
+            PositionBatch,
+            sink.write_positions,
+            lambda b: b["pings"][-1]["time"],
+        ),
+        BatchSink(
+            "dead_letters",
+            settings.topic_deadletter,
+            f"{group_prefix}-dead-letters",
+            DeadLetter,
+            sink.write_dead_letters,
+            lambda d: d["failed_at"],
+        ),
+        BatchSink(
+            "patrol",
+            settings.topic_patrol,
+            f"{group_prefix}-patrol",
+            PatrolRecord(),
+            PatrolSink(sink.pool).write,
+            lambda r: r.get("event_time") or r["flags"][-1]["time"],
+        ),
         # Both record how far they have written, for the escalation engine's rebuild (streams/escalation/rebuild.py).
-        BatchSink("incidents", settings.topic_incidents, f"{group_prefix}-incidents", IncidentEvent,
-                  IncidentSink(sink.pool).write, lambda e: e["when"], progress=True),
-        BatchSink("major_events", settings.topic_actions, f"{group_prefix}-major-events", MajorEventRecords(),
-                  MajorEventSink(sink.pool).write, lambda c: c["time"], progress=True),
+        BatchSink(
+            "incidents",
+            settings.topic_incidents,
+            f"{group_prefix}-incidents",
+            IncidentEvent,
+            IncidentSink(sink.pool).write,
+            lambda e: e["when"],
+            progress=True,
+        ),
+        BatchSink(
+            "major_events",
+            settings.topic_actions,
+            f"{group_prefix}-major-events",
+            MajorEventRecords(),
+            MajorEventSink(sink.pool).write,
+            lambda c: c["time"],
+            progress=True,
+        ),
     ]
 
 
@@ -66,8 +104,9 @@ async def run_sinks(
     try:
         async with asyncio.TaskGroup() as group:
             for spec in batch_sinks(settings, sink, group_prefix):
-                group.create_task(BatchConsumer(settings, spec, metrics, kafka=kafka).run(stop_event),
-                                  name=f"sink-{spec.name}")
+                group.create_task(
+                    BatchConsumer(settings, spec, metrics, kafka=kafka).run(stop_event), name=f"sink-{spec.name}"
+                )
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
             group.create_task(LagMonitor(settings, registry, kafka=kafka).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
@@ -83,6 +122,12 @@ def main(settings: Settings, kafka: dict | None = None) -> None:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None, *, kafka: dict | None = None) -> None:
     """The sink process in its shell (consumers/shell.py) until `stop` (default: SIGINT or SIGTERM)."""
-    await shell.serve(settings, "sink", lambda kafka, stop: run_sinks(settings, stop_event=stop, kafka=kafka),
-                      stop=stop, kafka=kafka, ops=(REGISTRY, settings.sink_metrics_port))
+    await shell.serve(
+        settings,
+        "sink",
+        lambda kafka, stop: run_sinks(settings, stop_event=stop, kafka=kafka),
+        stop=stop,
+        kafka=kafka,
+        ops=(REGISTRY, settings.sink_metrics_port),
+    )
     log.info("sinks stopped")

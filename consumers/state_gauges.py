@@ -50,10 +50,24 @@ class StateGauges:
     def __init__(self, pool: asyncpg.Pool, registry: CollectorRegistry, *, interval: float = POLL_SECONDS):
         self.pool, self.interval = pool, interval
         self.gauges = [
-            _Polled(Gauge("redwall_patrol_devices_by_status", "Devices by community and patrol status (patrol_status)",
-                          ["community", "status"], registry=registry), PATROL_SQL),
-            _Polled(Gauge("redwall_incidents_open_by_community", "Open incidents by community and level (incidents)",
-                          ["community", "level"], registry=registry), INCIDENTS_SQL),
+            _Polled(
+                Gauge(
+                    "redwall_patrol_devices_by_status",
+                    "Devices by community and patrol status (patrol_status)",
+                    ["community", "status"],
+                    registry=registry,
+                ),
+                PATROL_SQL,
+            ),
+            _Polled(
+                Gauge(
+                    "redwall_incidents_open_by_community",
+                    "Open incidents by community and level (incidents)",
+                    ["community", "level"],
+                    registry=registry,
+                ),
+                INCIDENTS_SQL,
+            ),
         ]
 
     async def run(self, stop: asyncio.Event | None = None) -> None:

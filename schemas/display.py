@@ -21,10 +21,18 @@ from schemas.records import (
 )
 
 CATEGORY = {
-    "sanitation": "环境卫生", "illegal_construction": "违法建设", "group_renting": "群租",
-    "underground_space": "地下空间", "safety_hazard": "安全隐患", "dispute": "矛盾纠纷",
-    "facility_damage": "设施损坏", "illegal_parking": "违章停车", "new_resident": "生脸登记",
-    "hotline_12345": "12345 热线", "public_sentiment": "民情日志", "other": "其他",
+    "sanitation": "环境卫生",
+    "illegal_construction": "违法建设",
+    "group_renting": "群租",
+    "underground_space": "地下空间",
+    "safety_hazard": "安全隐患",
+    "dispute": "矛盾纠纷",
+    "facility_damage": "设施损坏",
+    "illegal_parking": "违章停车",
+    "new_resident": "生脸登记",
+    "hotline_12345": "12345 热线",
+    "public_sentiment": "民情日志",
+    "other": "其他",
 }
 SEVERITY = {"low": "轻微", "medium": "一般", "high": "较重", "critical": "严重"}
 # district: beyond the street, which the principle says should not happen, hence 越级.
@@ -32,24 +40,45 @@ LEVEL = {"grid": "网格", "community": "社区", "street": "街道", "district"
 PRIORITY = {"normal": "普通", "high": "优先", "top": "特急"}
 INCIDENT_STATUS = {"assigned": "待签收", "acknowledged": "处置中", "resolved": "已办结", "closed": "已关闭"}
 INCIDENT_EVENT = {
-    "opened": "立案", "report_merged": "合并上报", "assigned": "转派", "acknowledged": "签收", "escalated": "升级",
-    "deadline_missed": "超时", "resolved": "办结", "reopened": "重新打开", "closed": "关闭",
+    "opened": "立案",
+    "report_merged": "合并上报",
+    "assigned": "转派",
+    "acknowledged": "签收",
+    "escalated": "升级",
+    "deadline_missed": "超时",
+    "resolved": "办结",
+    "reopened": "重新打开",
+    "closed": "关闭",
     "action_rejected": "操作被拒",
 }
 PATROL_STATUS = {"off_duty": "不在班", "unknown": "待定位", "on_post": "在岗", "off_post": "离岗", "offline": "失联"}
 ALERT_KIND = {
-    "incident_opened": "新事件", "incident_escalated": "事件升级", "deadline_breached": "超时督办",
-    "incident_reopened": "事件重开", "ceiling_exceeded": "越过街道上报", "off_post": "离岗", "offline": "失联",
-    "coverage_gap": "在岗不足", "patrol_advisory": "前响应巡查", "incident_assigned": "事件转派",
+    "incident_opened": "新事件",
+    "incident_escalated": "事件升级",
+    "deadline_breached": "超时督办",
+    "incident_reopened": "事件重开",
+    "ceiling_exceeded": "越过街道上报",
+    "off_post": "离岗",
+    "offline": "失联",
+    "coverage_gap": "在岗不足",
+    "patrol_advisory": "前响应巡查",
+    "incident_assigned": "事件转派",
 }
 ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
 DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}
 ROLE = {"street": "街道调度", "community": "社区调度", "read": "只读"}
 PLACE = {UNLOCATED: "未定位（街道外）"}  # pseudo-communities; real ones are named by the geometry
 
-_DECLARED = ((CATEGORY, CATEGORIES), (SEVERITY, SEVERITIES), (LEVEL, LEVELS), (PRIORITY, PRIORITIES),
-             (INCIDENT_STATUS, INCIDENT_STATUSES), (INCIDENT_EVENT, INCIDENT_EVENTS), (PATROL_STATUS, PATROL_STATUSES),
-             (ALERT_KIND, ALERT_KINDS))
+_DECLARED = (
+    (CATEGORY, CATEGORIES),
+    (SEVERITY, SEVERITIES),
+    (LEVEL, LEVELS),
+    (PRIORITY, PRIORITIES),
+    (INCIDENT_STATUS, INCIDENT_STATUSES),
+    (INCIDENT_EVENT, INCIDENT_EVENTS),
+    (PATROL_STATUS, PATROL_STATUSES),
+    (ALERT_KIND, ALERT_KINDS),
+)
 # A value added to a record without its Chinese name fails at import, not in front of a dispatcher.
 for _names, _values in _DECLARED:
     assert set(_names) == set(_values), f"Chinese names out of step with the records: {set(_names) ^ set(_values)}"
@@ -57,9 +86,20 @@ for _names, _values in _DECLARED:
 
 def names() -> dict[str, dict[str, str]]:
     """Every table above, for the console's page."""
-    return {"category": CATEGORY, "severity": SEVERITY, "level": LEVEL, "priority": PRIORITY,
-            "incident_status": INCIDENT_STATUS, "incident_event": INCIDENT_EVENT, "patrol_status": PATROL_STATUS,
-            "alert_kind": ALERT_KIND, "alert_status": ALERT_STATUS, "deadline": DEADLINE, "role": ROLE, "place": PLACE}
+    return {
+        "category": CATEGORY,
+        "severity": SEVERITY,
+        "level": LEVEL,
+        "priority": PRIORITY,
+        "incident_status": INCIDENT_STATUS,
+        "incident_event": INCIDENT_EVENT,
+        "patrol_status": PATROL_STATUS,
+        "alert_kind": ALERT_KIND,
+        "alert_status": ALERT_STATUS,
+        "deadline": DEADLINE,
+        "role": ROLE,
+        "place": PLACE,
+    }
 
 
 @cache

@@ -32,8 +32,11 @@ class FieldError(ValueError):
         """The same error seen from the enclosing object or array (paths are built only on failure)."""
         if not parent:
             return self
-        return FieldError(f"{parent}.{self.field}" if self.field else parent, self.reason,
-                          f"{parent}.{self.label}" if self.label else parent)
+        return FieldError(
+            f"{parent}.{self.field}" if self.field else parent,
+            self.reason,
+            f"{parent}.{self.label}" if self.label else parent,
+        )
 
     def each(self) -> list[FieldError]:
         """Every error this one stands for: itself, or all of a FieldErrors."""

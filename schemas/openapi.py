@@ -35,9 +35,13 @@ def action_request() -> dict:
     schema = component(IncidentAction)
     schema["title"] = "IncidentActionRequest"
     schema["required"] = [k for k in schema["required"] if k not in ACTION_DEFAULTED]
-    schema["allOf"] = [{"if": {"properties": {"action": {"const": action}}, "required": ["action"]},
-                        "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}}}
-                       for action, field in ACTION_NEEDS.items()]
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"action": {"const": action}}, "required": ["action"]},
+            "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}},
+        }
+        for action, field in ACTION_NEEDS.items()
+    ]
     return schema
 
 
@@ -76,14 +80,15 @@ _REFUSALS = {
     "413": "the body is larger than the configured maximum",
     "415": "the content type is not application/json (or there is none)",
     "422": "the body is JSON but not a valid record: one error for each wrong field (up to 100), naming the field "
-           "and the reason",
+    "and the reason",
     "429": "too many requests from this device: wait `Retry-After` seconds",
     "503": "the worker is still loading credentials: retry shortly",
 }
 
 
-def _responses(accepted: dict, described: str, extra: dict | None = None, without: tuple[str, ...] = (),
-               done: dict | None = None) -> dict:
+def _responses(
+    accepted: dict, described: str, extra: dict | None = None, without: tuple[str, ...] = (), done: dict | None = None
+) -> dict:
     out = {"202": _json(accepted, described), **(done or {})}
     refusals = {**_REFUSALS, **(extra or {})}
     for status, why in sorted(refusals.items()):
@@ -100,107 +105,189 @@ DEVICE_SECURITY = [{"deviceToken": []}, {"deviceId": [], "signatureTime": [], "s
 
 # How a phone signs, and a worked example (also in streams/http/README.md; tests/streams/http/test_auth.py checks both
 # against the worker's own check). The key is the digest's 32 bytes: its 64-character hex is not the key.
-SIGNING = ("X-Redwall-Signature: sha256=<lowercase hex of HMAC-SHA256(key, timestamp + '.' + body)>, where key is "
-           "the 32 raw bytes of SHA-256 over the token's UTF-8 bytes (the digest itself, not its hex form), timestamp "
-           "is X-Redwall-Timestamp as sent (ASCII digits) and body is the request body's bytes exactly as sent")
+SIGNING = (
+    "X-Redwall-Signature: sha256=<lowercase hex of HMAC-SHA256(key, timestamp + '.' + body)>, where key is "
+    "the 32 raw bytes of SHA-256 over the token's UTF-8 bytes (the digest itself, not its hex form), timestamp "
+    "is X-Redwall-Timestamp as sent (ASCII digits) and body is the request body's bytes exactly as sent"
+)
 SIGNING_EXAMPLE = {
     "device": "dev-0001",
     "token": "EXAMPLE-not-a-real-token-d6Jq3LkX9vT2mPz8aR",
     "key_hex": "29e797d3d2b048663dd289fea7b16b63be148ffda7c506fa8bc1145c4d52fae4",  # SHA-256 of the token
     "timestamp": "1796520600",  # 2026-12-06 09:30 in Beijing
     "body": '{"device":"dev-0001","pings":[{"lat":39.9036,"lng":116.3912,"accuracy":5.0,'
-            '"time":"2026-12-06T09:30:00+08:00"}]}',
+    '"time":"2026-12-06T09:30:00+08:00"}]}',
     "signature": "sha256=2fad3f30232a7a9cba46fcc3e75ca612e934ae9e3ef02e0cd0c98f3e0b4c9bc8",
 }
 
 
 def _signing_description() -> str:
     e = SIGNING_EXAMPLE
-    return (f"signed requests: {SIGNING}. Each signature is accepted once. Example: token {e['token']} (key, in hex "
-            f"for reading only: {e['key_hex']}), X-Redwall-Timestamp: {e['timestamp']}, body {e['body']} gives "
-            f"X-Redwall-Signature: {e['signature']}")
+    return (
+        f"signed requests: {SIGNING}. Each signature is accepted once. Example: token {e['token']} (key, in hex "
+        f"for reading only: {e['key_hex']}), X-Redwall-Timestamp: {e['timestamp']}, body {e['body']} gives "
+        f"X-Redwall-Signature: {e['signature']}"
+    )
 
 
 def _post(summary: str, body: dict, responses: dict, security: list[dict], **extra) -> dict:
-    return {"post": {"summary": summary, "security": security,
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                     "responses": responses, **extra}}
+    return {
+        "post": {
+            "summary": summary,
+            "security": security,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": responses,
+            **extra,
+        }
+    }
 
 
 def _accepted_reports() -> dict:
-    return {"type": "object", "required": ["accepted"], "additionalProperties": False,
-            "properties": {"accepted": {"type": "array", "items": {"type": "string"}}}}
+    return {
+        "type": "object",
+        "required": ["accepted"],
+        "additionalProperties": False,
+        "properties": {"accepted": {"type": "array", "items": {"type": "string"}}},
+    }
 
 
 def _accepted_pings() -> dict:
-    return {"type": "object", "required": ["device", "accepted"], "additionalProperties": False,
-            "properties": {"device": {"type": "string"}, "accepted": {"type": "integer", "minimum": 1}}}
+    return {
+        "type": "object",
+        "required": ["device", "accepted"],
+        "additionalProperties": False,
+        "properties": {"device": {"type": "string"}, "accepted": {"type": "integer", "minimum": 1}},
+    }
 
 
 def _verdict() -> dict:
-    return {"type": "object", "required": ["verdict", "incident", "action", "event"], "additionalProperties": False,
-            "properties": {"verdict": {"type": "string", "enum": [k for k in INCIDENT_EVENTS if k != "action_rejected"],
-                                       "description": "the transition the engine made: the event's kind"},
-                           "incident": {"type": "string"}, "action": {"type": "string", "description": "the action's id"},
-                           "event": _ref("IncidentEvent")}}
+    return {
+        "type": "object",
+        "required": ["verdict", "incident", "action", "event"],
+        "additionalProperties": False,
+        "properties": {
+            "verdict": {
+                "type": "string",
+                "enum": [k for k in INCIDENT_EVENTS if k != "action_rejected"],
+                "description": "the transition the engine made: the event's kind",
+            },
+            "incident": {"type": "string"},
+            "action": {"type": "string", "description": "the action's id"},
+            "event": _ref("IncidentEvent"),
+        },
+    }
 
 
 def _accepted_action() -> dict:
-    return {"type": "object", "required": ["accepted", "incident", "actor", "outcome"], "additionalProperties": False,
-            "properties": {"accepted": {"type": "string", "description": "the action's id"},
-                           "incident": {"type": "string"}, "actor": {"type": "string", "description": "the dispatcher"},
-                           "outcome": {"type": "string"}}}
+    return {
+        "type": "object",
+        "required": ["accepted", "incident", "actor", "outcome"],
+        "additionalProperties": False,
+        "properties": {
+            "accepted": {"type": "string", "description": "the action's id"},
+            "incident": {"type": "string"},
+            "actor": {"type": "string", "description": "the dispatcher"},
+            "outcome": {"type": "string"},
+        },
+    }
 
 
 def document(max_pings: int) -> dict:
     """The whole document; `max_pings` is the setting in force, so the contract states it."""
     pings = ping_batch(max_pings)
-    reports_body = {"oneOf": [_ref("FieldReport"), {"type": "array", "items": _ref("FieldReport"),
-                                                    "minItems": 1, "maxItems": MAX_REPORTS_PER_REQUEST}]}
-    incident = {"name": "incident", "in": "path", "required": True, "description": "inc-<community>-<12 hex>",
-                "schema": {"type": "string", "maxLength": 128, "pattern": f"^{INCIDENT_ID_PATTERN}$"}}
+    reports_body = {
+        "oneOf": [
+            _ref("FieldReport"),
+            {"type": "array", "items": _ref("FieldReport"), "minItems": 1, "maxItems": MAX_REPORTS_PER_REQUEST},
+        ]
+    }
+    incident = {
+        "name": "incident",
+        "in": "path",
+        "required": True,
+        "description": "inc-<community>-<12 hex>",
+        "schema": {"type": "string", "maxLength": 128, "pattern": f"^{INCIDENT_ID_PATTERN}$"},
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Redwall ingestion and action API", "version": "1",
-                 "description": "Phones post field reports and GPS pings; dispatchers act on incidents. A 202 "
-                                "means the broker has the record; an action is answered with the engine's verdict "
-                                "when it comes in time. Times are RFC 3339 with an offset."},
+        "info": {
+            "title": "Redwall ingestion and action API",
+            "version": "1",
+            "description": "Phones post field reports and GPS pings; dispatchers act on incidents. A 202 "
+            "means the broker has the record; an action is answered with the engine's verdict "
+            "when it comes in time. Times are RFC 3339 with an offset.",
+        },
         "paths": {
             "/v1/reports": _post(
-                "one FieldReport, or an array of up to 100", reports_body,
-                _responses(_accepted_reports(), "the broker has every report: their ids"), DEVICE_SECURITY),
+                "one FieldReport, or an array of up to 100",
+                reports_body,
+                _responses(_accepted_reports(), "the broker has every report: their ids"),
+                DEVICE_SECURITY,
+            ),
             "/v1/pings": _post(
-                f"one PingBatch of up to {max_pings} pings", _ref("PingBatch"),
-                _responses(_accepted_pings(), "the broker has the batch"), DEVICE_SECURITY),
+                f"one PingBatch of up to {max_pings} pings",
+                _ref("PingBatch"),
+                _responses(_accepted_pings(), "the broker has the batch"),
+                DEVICE_SECURITY,
+            ),
             "/v1/incidents/{incident}/actions": _post(
                 "an action on an incident, answered with the engine's verdict: whether the transition is allowed "
                 "is decided by the engine, which holds the incident's state",
                 _ref("IncidentActionRequest"),
-                _responses(_accepted_action(), "on redwall.actions.v1, but the engine's verdict did not come within "
-                                               "REDWALL_ACTION_VERDICT_SECONDS: the incident's history will have it",
-                           {"404": "no such incident id form, no such community in this street, or an incident the "
-                                   "engine does not know (field `incident`)",
-                            "409": "the engine refused the transition in the incident's state (field `action`, with "
-                                   "the engine's reason, e.g. `cannot resolve an incident that is resolved`)"},
-                           without=("429",),  # dispatchers are not rate-limited
-                           done={"200": _json(_verdict(), "the engine made the transition")}),
-                [{"dispatcherToken": []}], parameters=[incident]),
+                _responses(
+                    _accepted_action(),
+                    "on redwall.actions.v1, but the engine's verdict did not come within "
+                    "REDWALL_ACTION_VERDICT_SECONDS: the incident's history will have it",
+                    {
+                        "404": "no such incident id form, no such community in this street, or an incident the "
+                        "engine does not know (field `incident`)",
+                        "409": "the engine refused the transition in the incident's state (field `action`, with "
+                        "the engine's reason, e.g. `cannot resolve an incident that is resolved`)",
+                    },
+                    without=("429",),  # dispatchers are not rate-limited
+                    done={"200": _json(_verdict(), "the engine made the transition")},
+                ),
+                [{"dispatcherToken": []}],
+                parameters=[incident],
+            ),
         },
         "components": {
-            "schemas": {"FieldReport": component(FieldReport), "PingBatch": component(pings),
-                        "IncidentActionRequest": action_request(), "IncidentEvent": component(IncidentEvent),
-                        "Refusal": ERROR},
+            "schemas": {
+                "FieldReport": component(FieldReport),
+                "PingBatch": component(pings),
+                "IncidentActionRequest": action_request(),
+                "IncidentEvent": component(IncidentEvent),
+                "Refusal": ERROR,
+            },
             "securitySchemes": {
-                "deviceToken": {"type": "http", "scheme": "bearer",
-                                "description": "a device's own token (`redwall devices add`): it reports as itself"},
-                "dispatcherToken": {"type": "http", "scheme": "bearer",
-                                    "description": "a dispatcher's token; its role bounds what it may act on"},
-                "deviceId": {"type": "apiKey", "in": "header", "name": "X-Redwall-Device",
-                             "description": "signed requests: the device (it holds a live credential)"},
-                "signatureTime": {"type": "apiKey", "in": "header", "name": "X-Redwall-Timestamp",
-                                  "description": "signed requests: Unix seconds, within 300 s of the server's clock"},
-                "signature": {"type": "apiKey", "in": "header", "name": "X-Redwall-Signature",
-                              "description": _signing_description()},
+                "deviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a device's own token (`redwall devices add`): it reports as itself",
+                },
+                "dispatcherToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a dispatcher's token; its role bounds what it may act on",
+                },
+                "deviceId": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Redwall-Device",
+                    "description": "signed requests: the device (it holds a live credential)",
+                },
+                "signatureTime": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Redwall-Timestamp",
+                    "description": "signed requests: Unix seconds, within 300 s of the server's clock",
+                },
+                "signature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Redwall-Signature",
+                    "description": _signing_description(),
+                },
             },
         },
     }

@@ -73,7 +73,9 @@ _PLACE = {
 }
 
 _REPORT_FIELDS = {
-    "id": Str("client-generated unique id; a resend with the same id is the same report", max_len=64, pattern=ID_PATTERN),
+    "id": Str(
+        "client-generated unique id; a resend with the same id is the same report", max_len=64, pattern=ID_PATTERN
+    ),
     "device": Str("reporting device id", max_len=64, pattern=ID_PATTERN),
     "category": Enum("what kind of matter this is", values=CATEGORIES),
     "severity": Enum("how serious the reporter judges it", values=SEVERITIES),
@@ -180,8 +182,9 @@ Alert = Record(
         "priority": Enum("delivery priority", values=PRIORITIES),
         "title": Obj(_BILINGUAL, "one line, Chinese and English"),
         "body": Obj(_BILINGUAL, "details, Chinese and English"),
-        "devices": Array(Str(max_len=64), "devices concerned (patrol alerts group them per grid)", max_items=1000,
-                         required=False),
+        "devices": Array(
+            Str(max_len=64), "devices concerned (patrol alerts group them per grid)", max_items=1000, required=False
+        ),
         "event_time": Time("when the transition happened; an old one is stored but pages nobody"),
         "created_at": Time("when the alert record was made"),
     },
@@ -196,16 +199,21 @@ ACTIONS = ("ack", "resolve", "reopen", "request_escalation", "reassign", "close_
 IncidentAction = Record(
     "IncidentAction",
     {
-        "id": Str("client-generated unique id; a resend with the same id is the same action", max_len=64,
-                  pattern=ID_PATTERN),
+        "id": Str(
+            "client-generated unique id; a resend with the same id is the same action", max_len=64, pattern=ID_PATTERN
+        ),
         "incident": Str("the incident acted on", max_len=128, pattern=INCIDENT_ID_PATTERN),
         "action": Enum("what the person does", values=ACTIONS),
         "actor": Str("who acts: a person or team id", max_len=64),
         "reason": Str("why, in the actor's words", max_len=2000),
         "time": Time("when the person acted"),
         "owner": Str("reassign: the new owner (a grid, community or street id)", max_len=64, required=False),
-        "duplicate_of": Str("close_duplicate: the incident this one duplicates", max_len=128,
-                            pattern=INCIDENT_ID_PATTERN, required=False),
+        "duplicate_of": Str(
+            "close_duplicate: the incident this one duplicates",
+            max_len=128,
+            pattern=INCIDENT_ID_PATTERN,
+            required=False,
+        ),
     },
     "A person's action on an incident; keyed by the incident's community on redwall.actions.v1.",
 )
@@ -213,20 +221,38 @@ IncidentAction = Record(
 EngineControl = Record(
     "EngineControl",
     {
-        "control": Enum("tick: advance simulated time (REDWALL_CLOCK=event only); major_event: a period starts",
-                        values=("tick", "major_event")),
+        "control": Enum(
+            "tick: advance simulated time (REDWALL_CLOCK=event only); major_event: a period starts",
+            values=("tick", "major_event"),
+        ),
         "time": Time("tick: the new time; major_event: when the command was given"),
-        "period": Obj({
-            "id": Str(max_len=64, pattern=ID_PATTERN), "name": Str(max_len=200),
-            "start": Time(), "end": Time(),
-            "deadline_factor": Num("deadlines are multiplied by this", minimum=0.01, maximum=1),
-        }, "major_event: the period switched on", required=False),
+        "period": Obj(
+            {
+                "id": Str(max_len=64, pattern=ID_PATTERN),
+                "name": Str(max_len=200),
+                "start": Time(),
+                "end": Time(),
+                "deadline_factor": Num("deadlines are multiplied by this", minimum=0.01, maximum=1),
+            },
+            "major_event: the period switched on",
+            required=False,
+        ),
     },
     "A control record on redwall.actions.v1, sent to every partition (e.g. by `redwall major-event start`).",
 )
 
-INCIDENT_EVENTS = ("opened", "report_merged", "assigned", "acknowledged", "escalated", "deadline_missed",
-                   "resolved", "reopened", "closed", "action_rejected")
+INCIDENT_EVENTS = (
+    "opened",
+    "report_merged",
+    "assigned",
+    "acknowledged",
+    "escalated",
+    "deadline_missed",
+    "resolved",
+    "reopened",
+    "closed",
+    "action_rejected",
+)
 INCIDENT_STATUSES = ("assigned", "acknowledged", "resolved", "closed")
 
 IncidentState = Obj(
@@ -242,8 +268,11 @@ IncidentState = Obj(
         "last_report_at": Time(),
         "cluster_cell": Str("H3 cell of the clustering neighbourhood", max_len=16),
         "flags": Array(Enum(values=("sensitive_zone", "cluster_escalated", "ceiling_exceeded")), max_items=3),
-        "missed": Obj({"acknowledge": Time(required=False), "resolve": Time(required=False)},
-                      "deadlines missed with no level left to escalate to: overdue (超时) since then", required=False),
+        "missed": Obj(
+            {"acknowledge": Time(required=False), "resolve": Time(required=False)},
+            "deadlines missed with no level left to escalate to: overdue (超时) since then",
+            required=False,
+        ),
     },
     "The incident after the transition: enough to rebuild open incidents and deadlines from the topic.",
 )
@@ -252,23 +281,27 @@ IncidentEvent = Record(
     "IncidentEvent",
     {
         # 128 (incident) + 10 + 64 (action id): any action the API accepts has an event the sink can store.
-        "id": Str("deterministic: <incident>:<seq>, or <incident>:rejected:<action id>", max_len=256,
-                  pattern=ID_PATTERN),
+        "id": Str(
+            "deterministic: <incident>:<seq>, or <incident>:rejected:<action id>", max_len=256, pattern=ID_PATTERN
+        ),
         "incident": Str(max_len=128, pattern=INCIDENT_ID_PATTERN),
         "seq": Num("position in the incident's history, from 1", minimum=0, maximum=1e9),
         "kind": Enum("what happened", values=INCIDENT_EVENTS),
         "when": Time("when it happened (a missed deadline: the deadline itself)"),
         "actor": Str("who: a person, or `system` for rules", max_len=64),
         "reason": Str("why, in words", max_len=2000),
-        "reason_code": Str("why, as a bounded code (report, cluster, sensitive_zone, deadline_acknowledge, ...)",
-                           max_len=64),
+        "reason_code": Str(
+            "why, as a bounded code (report, cluster, sensitive_zone, deadline_acknowledge, ...)", max_len=64
+        ),
         "from_level": Enum(values=LEVELS, required=False),
         "to_level": Enum(values=LEVELS, required=False),
         # Place, category, severity and state are absent only on an action rejected for an unknown incident.
         # community: up to 111 from an incident id on an action refused for an unknown incident.
-        "street": Str(max_len=64, required=False), "community": Str(max_len=128),
+        "street": Str(max_len=64, required=False),
+        "community": Str(max_len=128),
         "grid": Str(max_len=64, required=False),
-        "category": Enum(values=CATEGORIES, required=False), "severity": Enum(values=SEVERITIES, required=False),
+        "category": Enum(values=CATEGORIES, required=False),
+        "severity": Enum(values=SEVERITIES, required=False),
         "report": Str("the report that opened or joined the incident", max_len=64, required=False),
         "action": Str("the action that caused it", max_len=64, required=False),
         "ceiling": Enum("yes: escalated beyond the street (flagged for the weekly report)", values=("yes", "no")),
@@ -277,8 +310,17 @@ IncidentEvent = Record(
     "One incident transition (audit trail); keyed by community on redwall.incidents.v1.",
 )
 
-ALL_RECORDS = (FieldReport, PingBatch, LocatedReport, PositionBatch, DeadLetter, Alert, IncidentAction,
-               EngineControl, IncidentEvent)
+ALL_RECORDS = (
+    FieldReport,
+    PingBatch,
+    LocatedReport,
+    PositionBatch,
+    DeadLetter,
+    Alert,
+    IncidentAction,
+    EngineControl,
+    IncidentEvent,
+)
 
 _FIX = Obj(
     {
@@ -300,8 +342,10 @@ PatrolStatusChanged = Record(
         "grid": Str("the assigned grid", max_len=64),
         "status": Enum("the new status", values=PATROL_STATUSES),
         "previous": Enum("the status before", values=PATROL_STATUSES),
-        "reason": Str("why: shift_started, first_fix_inside, outside_grid, back_inside, silent, back_online, "
-                      "shift_ended", max_len=64),
+        "reason": Str(
+            "why: shift_started, first_fix_inside, outside_grid, back_inside, silent, back_online, shift_ended",
+            max_len=64,
+        ),
         "event_time": Time("when it happened: a deadline (grace, dwell, silence) or a fix's time"),
         "current_grid": Str("where the last good fix lies (absent: outside every grid)", max_len=64, required=False),
         "fix": _FIX.__class__(_FIX.fields, _FIX.doc, required=False),
@@ -314,9 +358,20 @@ GpsFlagged = Record(
     {
         "type": Enum("record type on redwall.patrol.v1", values=("gps_flags",)),
         "device": Str("the device", max_len=64, pattern=ID_PATTERN),
-        "flags": Array(Obj({"time": Time("the fix's time"), "reason": Enum("why it must not drive a decision", values=(
-            "future", "stale", "duplicate", "out_of_order", "poor_accuracy", "impossible_speed"))}),
-            "fixes refused by the GPS quality checks", min_items=1, max_items=100_000),
+        "flags": Array(
+            Obj(
+                {
+                    "time": Time("the fix's time"),
+                    "reason": Enum(
+                        "why it must not drive a decision",
+                        values=("future", "stale", "duplicate", "out_of_order", "poor_accuracy", "impossible_speed"),
+                    ),
+                }
+            ),
+            "fixes refused by the GPS quality checks",
+            min_items=1,
+            max_items=100_000,
+        ),
     },
     "Fixes of one device that are stored but never drive a patrol decision; on redwall.patrol.v1.",
 )

@@ -37,9 +37,16 @@ class GaveUp(Exception):
         self.service, self.setting, self.address, self.seconds, self.last = service, setting, address, seconds, last
 
 
-async def patiently(attempt: Callable[[], Awaitable[T]], *, seconds: float, service: str, setting: str,
-                    address: str, retriable: Callable[[BaseException], bool],
-                    why: Callable[[BaseException], str] | None = None) -> T:
+async def patiently(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    seconds: float,
+    service: str,
+    setting: str,
+    address: str,
+    retriable: Callable[[BaseException], bool],
+    why: Callable[[BaseException], str] | None = None,
+) -> T:
     """`attempt()`'s result, trying again after each retriable failure until `seconds` have passed."""
     why = why or reason
     deadline, pause = time.monotonic() + seconds, FIRST_PAUSE
@@ -52,9 +59,17 @@ async def patiently(attempt: Callable[[], Awaitable[T]], *, seconds: float, serv
                 raise
             if left <= 0:
                 raise GaveUp(service, setting, address, seconds, error) from None
-            log.warning("%s at %s=%s is not answering (%s): trying again in %.1f s, giving up in %.0f s "
-                        "(REDWALL_CONNECT_TIMEOUT_SECONDS=%g)", service, setting, address, why(error),
-                        min(pause, left), left, seconds)
+            log.warning(
+                "%s at %s=%s is not answering (%s): trying again in %.1f s, giving up in %.0f s "
+                "(REDWALL_CONNECT_TIMEOUT_SECONDS=%g)",
+                service,
+                setting,
+                address,
+                why(error),
+                min(pause, left),
+                left,
+                seconds,
+            )
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, LONGEST_PAUSE)
 
@@ -63,8 +78,12 @@ async def connect(settings: Settings, seconds: float | None = None) -> asyncpg.C
     """A connection to DATABASE_URL, waiting up to `seconds` (default REDWALL_CONNECT_TIMEOUT_SECONDS)."""
     return await patiently(
         lambda: asyncpg.connect(settings.database_dsn, timeout=ATTEMPT_SECONDS),
-        seconds=settings.connect_timeout_seconds if seconds is None else seconds, service="PostgreSQL",
-        setting="DATABASE_URL", address=masked(settings.database_url), retriable=retriable)
+        seconds=settings.connect_timeout_seconds if seconds is None else seconds,
+        service="PostgreSQL",
+        setting="DATABASE_URL",
+        address=masked(settings.database_url),
+        retriable=retriable,
+    )
 
 
 def retriable(error: BaseException) -> bool:
@@ -74,9 +93,18 @@ def retriable(error: BaseException) -> bool:
         return False  # a certificate from another CA, or for another name, does not mend itself
     if isinstance(error, asyncpg.InterfaceError):
         return not isinstance(error, ValueError)  # asyncpg's ClientConfigurationError: our DSN is wrong
-    return isinstance(error, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
-                              asyncpg.CannotConnectNowError, asyncpg.InvalidAuthorizationSpecificationError,
-                              asyncpg.InvalidCatalogNameError, asyncpg.TooManyConnectionsError))
+    return isinstance(
+        error,
+        (
+            OSError,
+            asyncio.TimeoutError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.InvalidAuthorizationSpecificationError,
+            asyncpg.InvalidCatalogNameError,
+            asyncpg.TooManyConnectionsError,
+        ),
+    )
 
 
 def reason(error: BaseException) -> str:

@@ -69,8 +69,9 @@ def check(kind: str, subject: str, role: str | None, community: str | None, comm
     if kind not in KINDS:
         raise CredentialError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not (len(subject) <= MAX_SUBJECT and _SUBJECT.fullmatch(subject)):
-        raise CredentialError(f"{subject!r:.80}: a {kind} id is 1..{MAX_SUBJECT} of A-Z a-z 0-9 _ . : - "
-                              "starting with a letter or digit")
+        raise CredentialError(
+            f"{subject!r:.80}: a {kind} id is 1..{MAX_SUBJECT} of A-Z a-z 0-9 _ . : - starting with a letter or digit"
+        )
     if kind == "device":
         if role or community:
             raise CredentialError("a device credential has no role or community")
@@ -84,8 +85,16 @@ def check(kind: str, subject: str, role: str | None, community: str | None, comm
         raise CredentialError(f"dispatcher {subject}: --community goes only with --role community")
 
 
-async def issue(db, kind: str, subject: str, *, role: str | None = None, community: str | None = None,
-                communities: Collection[str] = (), rotate: bool = False) -> Issued:
+async def issue(
+    db,
+    kind: str,
+    subject: str,
+    *,
+    role: str | None = None,
+    community: str | None = None,
+    communities: Collection[str] = (),
+    rotate: bool = False,
+) -> Issued:
     """A new credential; when one is live already, that one unchanged (token None), or with `rotate` it is
     revoked and replaced in the same transaction. Race-safe: issues of one subject take turns on an
     advisory lock, and the partial unique index holds even against a hand-written INSERT."""
@@ -96,12 +105,21 @@ async def issue(db, kind: str, subject: str, *, role: str | None = None, communi
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"credentials:{kind}:{subject}")
                 if rotate:
-                    await conn.execute("UPDATE credentials SET revoked_at = now() WHERE kind = $1 AND subject = $2 "
-                                       "AND revoked_at IS NULL", kind, subject)
+                    await conn.execute(
+                        "UPDATE credentials SET revoked_at = now() WHERE kind = $1 AND subject = $2 "
+                        "AND revoked_at IS NULL",
+                        kind,
+                        subject,
+                    )
                 created = await conn.fetchval(
                     "INSERT INTO credentials (kind, subject, role, community_id, token_sha256) VALUES ($1, $2, $3, $4, $5) "
                     "ON CONFLICT (kind, subject) WHERE revoked_at IS NULL DO NOTHING RETURNING created_at",
-                    kind, subject, role, community, token_hash(token))
+                    kind,
+                    subject,
+                    role,
+                    community,
+                    token_hash(token),
+                )
                 if created is not None:
                     return Issued(Credential(kind, subject, role, community), created, token)
                 live = await _live(conn, kind, subject)
@@ -113,26 +131,34 @@ async def issue(db, kind: str, subject: str, *, role: str | None = None, communi
 def _unchanged(live: asyncpg.Record, role: str | None, community: str | None) -> Issued:
     held = Credential(live["kind"], live["subject"], live["role"], live["community_id"])
     if (held.role, held.community) != (role, community):
-        raise CredentialError(f"{held.kind} {held.subject} already holds a live credential with role {held.role}"
-                              f"{' for ' + held.community if held.community else ''}: revoke it first to change it")
+        raise CredentialError(
+            f"{held.kind} {held.subject} already holds a live credential with role {held.role}"
+            f"{' for ' + held.community if held.community else ''}: revoke it first to change it"
+        )
     return Issued(held, live["created_at"], None)
 
 
 async def _live(conn: asyncpg.Connection, kind: str, subject: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM credentials WHERE kind = $1 AND subject = $2 AND revoked_at IS NULL",
-                               kind, subject)
+    return await conn.fetchrow(
+        "SELECT * FROM credentials WHERE kind = $1 AND subject = $2 AND revoked_at IS NULL", kind, subject
+    )
 
 
 async def revoke(db, kind: str, subject: str) -> datetime:
     """Revokes the live credential; the time it took effect in the store. Revoking twice is an error
     that says when it was revoked; the state stays as asked."""
     async with _connection(db) as conn:
-        revoked = await conn.fetchval("UPDATE credentials SET revoked_at = now() WHERE kind = $1 AND subject = $2 "
-                                      "AND revoked_at IS NULL RETURNING revoked_at", kind, subject)
+        revoked = await conn.fetchval(
+            "UPDATE credentials SET revoked_at = now() WHERE kind = $1 AND subject = $2 "
+            "AND revoked_at IS NULL RETURNING revoked_at",
+            kind,
+            subject,
+        )
         if revoked is not None:
             return revoked
-        last = await conn.fetchval("SELECT max(revoked_at) FROM credentials WHERE kind = $1 AND subject = $2",
-                                   kind, subject)
+        last = await conn.fetchval(
+            "SELECT max(revoked_at) FROM credentials WHERE kind = $1 AND subject = $2", kind, subject
+        )
     if last is None:
         raise CredentialError(f"unknown {kind} {subject!r:.80}: it was never issued a credential")
     raise AlreadyRevoked(kind, subject, last)
@@ -143,7 +169,9 @@ async def listing(db, kind: str) -> list[asyncpg.Record]:
     async with _connection(db) as conn:
         return await conn.fetch(
             "SELECT DISTINCT ON (subject) subject, role, community_id, created_at, revoked_at FROM credentials "
-            "WHERE kind = $1 ORDER BY subject, id DESC", kind)
+            "WHERE kind = $1 ORDER BY subject, id DESC",
+            kind,
+        )
 
 
 def row_credential(row) -> Credential:
@@ -183,8 +211,17 @@ async def issue_device_token(db, device: str) -> str:
 async def issue_dispatcher_token(db, name: str, role: str, community: str | None = None) -> str:
     """A fresh token for a dispatcher (any live one is revoked); `community` is not checked against the
     geometry here, so tests may use any id: the CLI checks it."""
-    return (await issue(db, "dispatcher", name, role=role, community=community,
-                        communities=[community] if community else (), rotate=True)).token
+    return (
+        await issue(
+            db,
+            "dispatcher",
+            name,
+            role=role,
+            community=community,
+            communities=[community] if community else (),
+            rotate=True,
+        )
+    ).token
 
 
 @contextlib.asynccontextmanager

@@ -99,8 +99,9 @@ def table_grants() -> dict[str, dict[str, tuple[str, ...]]]:
     for table, *cells in rows:
         if len(cells) != len(processes) or any(set(c) - set(_LETTERS) and c != "-" for c in cells):
             raise ValueError(f"sinks/grants.py: TABLES row {table!r}: one cell per process, of r a w d or -")
-        grants[table] = {role(p): tuple(_LETTERS[x] for x in "rawd" if x in cell)
-                         for p, cell in zip(processes, cells) if cell != "-"}
+        grants[table] = {
+            role(p): tuple(_LETTERS[x] for x in "rawd" if x in cell) for p, cell in zip(processes, cells) if cell != "-"
+        }
     return grants
 
 

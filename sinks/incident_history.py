@@ -67,26 +67,30 @@ class Snapshot:
 async def record_progress(conn: asyncpg.Connection, progress: Progress) -> None:
     """In the caller's transaction, with the rows the batch wrote."""
     partitions = sorted(progress.offsets)
-    await conn.execute(_RECORD, progress.topic, progress.epoch, partitions,
-                       [progress.offsets[p] for p in partitions])
+    await conn.execute(_RECORD, progress.topic, progress.epoch, partitions, [progress.offsets[p] for p in partitions])
 
 
 async def written_offsets(conn: asyncpg.Connection | asyncpg.Pool, topic: str, epoch: str) -> dict[int, int]:
     """How far the sink has written into each partition of `topic` in this broker epoch."""
-    rows = await conn.fetch("SELECT partition, next_offset FROM sink_offsets WHERE topic = $1 AND epoch = $2",
-                            topic, epoch)
+    rows = await conn.fetch(
+        "SELECT partition, next_offset FROM sink_offsets WHERE topic = $1 AND epoch = $2", topic, epoch
+    )
     return {r["partition"]: r["next_offset"] for r in rows}
 
 
-async def incident_snapshot(pool: asyncpg.Pool, topic: str, epoch: str, wanted: Callable[[str], bool],
-                            keep: timedelta) -> Snapshot:
+async def incident_snapshot(
+    pool: asyncpg.Pool, topic: str, epoch: str, wanted: Callable[[str], bool], keep: timedelta
+) -> Snapshot:
     """The incidents of the `wanted` communities from `topic`, open or closed within `keep`, with every
     report and action id they have seen, and the offsets they are complete up to: all read in one
     snapshot, so no write of the sink falls between the offsets and the rows."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         snapshot = Snapshot(await written_offsets(conn, topic, epoch))
-        communities = [r[0] for r in await conn.fetch("SELECT DISTINCT community_id FROM incidents WHERE topic = $1",
-                                                      topic) if wanted(r[0])]
+        communities = [
+            r[0]
+            for r in await conn.fetch("SELECT DISTINCT community_id FROM incidents WHERE topic = $1", topic)
+            if wanted(r[0])
+        ]
         if not communities:
             return snapshot
         rows = await conn.fetch(_STATES, topic, communities, keep)
@@ -104,10 +108,19 @@ async def reports_of(db: asyncpg.Pool | asyncpg.Connection, incidents: list[str]
 def _located(r: asyncpg.Record) -> dict:
     # accuracy is stored as float4: printed to float4's precision, it is the number the phone sent.
     accuracy = None if r["accuracy"] is None else float(f"{r['accuracy']:.7g}")
-    report = {"id": r["id"], "device": r["device_id"], "category": r["category"], "severity": r["severity"],
-              "text": r["text"], "location": {"lat": r["lat"], "lng": r["lng"], "accuracy": accuracy},
-              "event_time": r["event_time"].isoformat(), "street": r["street_id"], "community": r["community_id"],
-              "grid": r["grid_id"], "cell": r["cell"]}
+    report = {
+        "id": r["id"],
+        "device": r["device_id"],
+        "category": r["category"],
+        "severity": r["severity"],
+        "text": r["text"],
+        "location": {"lat": r["lat"], "lng": r["lng"], "accuracy": accuracy},
+        "event_time": r["event_time"].isoformat(),
+        "street": r["street_id"],
+        "community": r["community_id"],
+        "grid": r["grid_id"],
+        "cell": r["cell"],
+    }
     photos = json.loads(r["photos"])
     if photos:
         report["photos"] = photos

@@ -32,9 +32,17 @@ class MajorEventSink:
         self.pool = pool
 
     async def write(self, controls: list[dict], progress: Progress) -> dict[str, int]:
-        rows = [(c["period"]["id"], c["period"]["name"], datetime.fromisoformat(c["period"]["start"]),
-                 datetime.fromisoformat(c["period"]["end"]), float(c["period"]["deadline_factor"]),
-                 datetime.fromisoformat(c["time"])) for c in controls]
+        rows = [
+            (
+                c["period"]["id"],
+                c["period"]["name"],
+                datetime.fromisoformat(c["period"]["start"]),
+                datetime.fromisoformat(c["period"]["end"]),
+                float(c["period"]["deadline_factor"]),
+                datetime.fromisoformat(c["time"]),
+            )
+            for c in controls
+        ]
         async with transaction(self.pool) as conn:
             status = "INSERT 0 0"
             if rows:
@@ -48,8 +56,19 @@ async def runtime_periods(pool: asyncpg.Pool, topic: str, epoch: str) -> tuple[l
     up to (read in one snapshot)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         offsets = await written_offsets(conn, topic, epoch)
-        rows = await conn.fetch("SELECT id, name, starts, ends, deadline_factor FROM runtime_major_events "
-                                "WHERE topic = $1 ORDER BY commanded_at, id", topic)
-    periods = [{"id": r["id"], "name": r["name"], "start": r["starts"].isoformat(), "end": r["ends"].isoformat(),
-                "deadline_factor": r["deadline_factor"]} for r in rows]
+        rows = await conn.fetch(
+            "SELECT id, name, starts, ends, deadline_factor FROM runtime_major_events "
+            "WHERE topic = $1 ORDER BY commanded_at, id",
+            topic,
+        )
+    periods = [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "start": r["starts"].isoformat(),
+            "end": r["ends"].isoformat(),
+            "deadline_factor": r["deadline_factor"],
+        }
+        for r in rows
+    ]
     return periods, offsets

@@ -88,7 +88,9 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR, *, role_secrets: s
         await conn.close()
 
 
-async def migrate_on(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR, *, role_secrets: str = "") -> list[str]:
+async def migrate_on(
+    conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR, *, role_secrets: str = ""
+) -> list[str]:
     """`migrate` on a connection of the caller's. With `role_secrets` (REDWALL_PG_ROLE_SECRETS_DIR) it also
     makes or updates the processes' login roles."""
     migrations = known_migrations(directory)
@@ -120,9 +122,14 @@ async def prepare_schema(settings: Settings) -> None:
             if left <= 0:
                 raise SchemaNotReady(
                     f"the database lacks {missing} after REDWALL_CONNECT_TIMEOUT_SECONDS="
-                    f"{settings.connect_timeout_seconds:g}: run `redwall migrate` as the owner of its tables")
-            log.warning("the database lacks %s: waiting for `redwall migrate` (run as the owner), giving up in "
-                        "%.0f s (REDWALL_CONNECT_TIMEOUT_SECONDS)", missing, left)
+                    f"{settings.connect_timeout_seconds:g}: run `redwall migrate` as the owner of its tables"
+                )
+            log.warning(
+                "the database lacks %s: waiting for `redwall migrate` (run as the owner), giving up in "
+                "%.0f s (REDWALL_CONNECT_TIMEOUT_SECONDS)",
+                missing,
+                left,
+            )
             await asyncio.sleep(min(SCHEMA_POLL_SECONDS, left))
     finally:
         await conn.close()

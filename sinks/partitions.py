@@ -75,8 +75,12 @@ class PositionHistory:
 
     def __post_init__(self):
         self.refused = Counter(
-            "redwall_positions_refused", "fixes not stored: stamped before the retention window (expired) "
-            "or after the partitions made ahead (future)", ["reason"], registry=self.registry)
+            "redwall_positions_refused",
+            "fixes not stored: stamped before the retention window (expired) "
+            "or after the partitions made ahead (future)",
+            ["reason"],
+            registry=self.registry,
+        )
         for reason in ("expired", "future"):
             self.refused.labels(reason)
 

@@ -18,8 +18,19 @@ from sinks.sql import as_columns, row_count, storable, unnest_insert
 # the history but must not become the device's latest position, or it would pin it there.
 FUTURE_TOLERANCE = "5 minutes"
 
-_POSITION_COLUMNS = ("device_id", "event_time", "lat", "lng", "accuracy", "speed", "heading", "battery",
-                     "street_id", "community_id", "grid_id")
+_POSITION_COLUMNS = (
+    "device_id",
+    "event_time",
+    "lat",
+    "lng",
+    "accuracy",
+    "speed",
+    "heading",
+    "battery",
+    "street_id",
+    "community_id",
+    "grid_id",
+)
 _COLS = ", ".join(_POSITION_COLUMNS)
 _STAGE = "CREATE TEMP TABLE positions_stage (LIKE positions) ON COMMIT DELETE ROWS"
 _INSERT_POSITIONS = f"INSERT INTO positions ({_COLS}) SELECT {_COLS} FROM positions_stage ON CONFLICT DO NOTHING"
@@ -36,17 +47,45 @@ WHERE excluded.event_time > latest_positions.event_time
 
 # A report outside every street is stored with no place; once the street's dispatchers place it, it
 # comes again with its community (and grid), which fill the place in. Nothing else is ever rewritten.
-_INSERT_REPORTS = unnest_insert("reports", [
-    ("id", "text"), ("device_id", "text"), ("category", "text"), ("severity", "text"), ("text", "text"),
-    ("lat", "float8"), ("lng", "float8"), ("accuracy", "float4"), ("event_time", "timestamptz"),
-    ("street_id", "text"), ("community_id", "text"), ("grid_id", "text"), ("cell", "text"), ("photos", "jsonb"),
-], "(id)", order="id, community_id NULLS LAST", update=(
-    "street_id = excluded.street_id, community_id = excluded.community_id, grid_id = excluded.grid_id "
-    "WHERE reports.community_id IS NULL AND excluded.community_id IS NOT NULL"))
-_INSERT_DEAD_LETTERS = unnest_insert("dead_letters", [
-    ("source_topic", "text"), ("partition", "int4"), ('"offset"', "int8"), ("reason", "text"), ("errors", "jsonb"),
-    ("key", "bytea"), ("payload", "bytea"), ("failed_at", "timestamptz"),
-], '(source_topic, partition, "offset")')
+_INSERT_REPORTS = unnest_insert(
+    "reports",
+    [
+        ("id", "text"),
+        ("device_id", "text"),
+        ("category", "text"),
+        ("severity", "text"),
+        ("text", "text"),
+        ("lat", "float8"),
+        ("lng", "float8"),
+        ("accuracy", "float4"),
+        ("event_time", "timestamptz"),
+        ("street_id", "text"),
+        ("community_id", "text"),
+        ("grid_id", "text"),
+        ("cell", "text"),
+        ("photos", "jsonb"),
+    ],
+    "(id)",
+    order="id, community_id NULLS LAST",
+    update=(
+        "street_id = excluded.street_id, community_id = excluded.community_id, grid_id = excluded.grid_id "
+        "WHERE reports.community_id IS NULL AND excluded.community_id IS NOT NULL"
+    ),
+)
+_INSERT_DEAD_LETTERS = unnest_insert(
+    "dead_letters",
+    [
+        ("source_topic", "text"),
+        ("partition", "int4"),
+        ('"offset"', "int8"),
+        ("reason", "text"),
+        ("errors", "jsonb"),
+        ("key", "bytea"),
+        ("payload", "bytea"),
+        ("failed_at", "timestamptz"),
+    ],
+    '(source_topic, partition, "offset")',
+)
 
 
 class SinkUnavailable(Exception):
@@ -57,15 +96,18 @@ def is_retriable(exc: BaseException) -> bool:
     """Whether a failed write may succeed unchanged later; anything else is a bug or bad config."""
     if isinstance(exc, asyncpg.InterfaceError):
         return not isinstance(exc, ValueError)  # asyncpg's DataError / ClientConfigurationError are ours
-    return isinstance(exc, (
-        OSError,  # refused, reset, and TimeoutError (acquire or command timeout)
-        asyncpg.PostgresConnectionError,
-        asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now, cancelled
-        asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
-        asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
-        asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica during failover
-        asyncpg.exceptions.LockNotAvailableError,
-    ))
+    return isinstance(
+        exc,
+        (
+            OSError,  # refused, reset, and TimeoutError (acquire or command timeout)
+            asyncpg.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now, cancelled
+            asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+            asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+            asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica during failover
+            asyncpg.exceptions.LockNotAvailableError,
+        ),
+    )
 
 
 async def open_pool(dsn: str, *, max_size: int = 4, command_timeout: float = 60, init=None) -> asyncpg.Pool:
@@ -94,8 +136,9 @@ class PostgresSink:
         self.history = PositionHistory() if history is None else history
 
     @classmethod
-    async def connect(cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60,
-                      history: PositionHistory | None = None) -> PostgresSink:
+    async def connect(
+        cls, dsn: str, *, max_size: int = 4, command_timeout: float = 60, history: PositionHistory | None = None
+    ) -> PostgresSink:
         # Each connection gets the temporary table fixes are copied into.
         pool = await open_pool(dsn, max_size=max_size, command_timeout=command_timeout, init=_prepare_connection)
         return cls(pool, history)
@@ -156,8 +199,19 @@ async def _prepare_connection(conn: asyncpg.Connection) -> None:
 def _position_rows(batch: dict) -> list[tuple]:
     device, parse = batch["device"], datetime.fromisoformat
     return [
-        (device, parse(p["time"]), p["lat"], p["lng"], p["accuracy"], p.get("speed"), p.get("heading"),
-         p.get("battery"), p.get("street"), p.get("community"), p.get("grid"))
+        (
+            device,
+            parse(p["time"]),
+            p["lat"],
+            p["lng"],
+            p["accuracy"],
+            p.get("speed"),
+            p.get("heading"),
+            p.get("battery"),
+            p.get("street"),
+            p.get("community"),
+            p.get("grid"),
+        )
         for p in batch["pings"]
     ]
 
@@ -165,24 +219,47 @@ def _position_rows(batch: dict) -> list[tuple]:
 def _report_row(r: dict) -> tuple:
     where = r["location"]
     photos = [storable(p) for p in r.get("photos", [])]
-    return (r["id"], r["device"], r["category"], r["severity"], storable(r["text"]), where["lat"], where["lng"],
-            where.get("accuracy"), datetime.fromisoformat(r["event_time"]), r.get("street"), r.get("community"),
-            r.get("grid"), r["cell"], json.dumps(photos).decode())
+    return (
+        r["id"],
+        r["device"],
+        r["category"],
+        r["severity"],
+        storable(r["text"]),
+        where["lat"],
+        where["lng"],
+        where.get("accuracy"),
+        datetime.fromisoformat(r["event_time"]),
+        r.get("street"),
+        r.get("community"),
+        r.get("grid"),
+        r["cell"],
+        json.dumps(photos).decode(),
+    )
 
 
 def _dead_letter_row(d: dict) -> tuple:
     key = d.get("key_b64")
     errors = [{k: storable(v) for k, v in e.items()} for e in d["errors"]]
-    return (d["source_topic"], int(d["partition"]), int(d["offset"]), storable(d["reason"]), json.dumps(errors).decode(),
-            None if key is None else base64.b64decode(key), base64.b64decode(d["value_b64"]),
-            datetime.fromisoformat(d["failed_at"]))
+    return (
+        d["source_topic"],
+        int(d["partition"]),
+        int(d["offset"]),
+        storable(d["reason"]),
+        json.dumps(errors).decode(),
+        None if key is None else base64.b64decode(key),
+        base64.b64decode(d["value_b64"]),
+        datetime.fromisoformat(d["failed_at"]),
+    )
 
 
 async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry) -> int:
     """Upsert the street, its communities and its grids from `config.geometry.Geometry`; returns the
     number of places. Places gone from the geometry stay, since old events still name them."""
-    levels = [("streets", None, [geometry.street]), ("communities", "street_id", geometry.communities.values()),
-              ("grids", "community_id", geometry.grids.values())]
+    levels = [
+        ("streets", None, [geometry.street]),
+        ("communities", "street_id", geometry.communities.values()),
+        ("grids", "community_id", geometry.grids.values()),
+    ]
     async with _connection(conn_or_pool) as conn, conn.transaction():
         for table, parent, areas in levels:  # parents first, for the foreign keys
             rows = [_place_row(area, *([area.parent] if parent else [])) for area in areas]
@@ -207,8 +284,14 @@ def _upsert_place(table: str, parent: str | None) -> str:
 
 
 def _place_row(area, *parent: str | None) -> tuple:
-    return (area.id, area.name, area.name_en, json.dumps(_geojson(area.polygons)).decode(),
-            json.dumps(dict(area.properties)).decode(), *parent)
+    return (
+        area.id,
+        area.name,
+        area.name_en,
+        json.dumps(_geojson(area.polygons)).decode(),
+        json.dumps(dict(area.properties)).decode(),
+        *parent,
+    )
 
 
 def _geojson(polygons) -> dict:

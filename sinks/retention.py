@@ -27,8 +27,10 @@ DROP_LOCK_TIMEOUT = "5s"  # dropping a partition locks `positions`; never queue 
 _ROWS = {
     "latest_positions": ("event_time < $1", "DELETE FROM latest_positions WHERE {}"),
     "position_flags": ("event_time < $1", "DELETE FROM position_flags WHERE {}"),
-    "patrol_events": ("event_time < $1 AND lat IS NOT NULL",
-                      "UPDATE patrol_events SET lat = NULL, lng = NULL, accuracy = NULL WHERE {}"),
+    "patrol_events": (
+        "event_time < $1 AND lat IS NOT NULL",
+        "UPDATE patrol_events SET lat = NULL, lng = NULL, accuracy = NULL WHERE {}",
+    ),
     "dead_letters": ("failed_at < $1", "DELETE FROM dead_letters WHERE {}"),
 }
 
@@ -51,8 +53,12 @@ class RetentionPolicy:
         """Rows older than these go, per table. Position data goes by whole UTC day, like the partitions."""
         first_day = Window.at(now, self.position_days, self.days_ahead).first
         positions = datetime.combine(first_day, time(), UTC)
-        return {"latest_positions": positions, "position_flags": positions, "patrol_events": positions,
-                "dead_letters": now - timedelta(days=self.dead_letter_days)}
+        return {
+            "latest_positions": positions,
+            "position_flags": positions,
+            "patrol_events": positions,
+            "dead_letters": now - timedelta(days=self.dead_letter_days),
+        }
 
 
 @dataclass
@@ -73,13 +79,16 @@ class RetentionResult:
         return f"retention: {drop} {parts}; {remove} rows: {rows}; partitions made ahead: {made}"
 
 
-async def apply_retention(conn: asyncpg.Connection, policy: RetentionPolicy, now: datetime | None = None,
-                          *, dry_run: bool = False) -> RetentionResult:
+async def apply_retention(
+    conn: asyncpg.Connection, policy: RetentionPolicy, now: datetime | None = None, *, dry_run: bool = False
+) -> RetentionResult:
     """One retention run on `conn` (outside a transaction). Repeating it changes nothing more."""
     now = now or datetime.now(UTC)
     if await conn.fetchval("SELECT to_regprocedure('positions_drop_partition(date)')") is None:
-        raise NotMigrated("the database lacks the partitions of the position history or their functions "
-                          "(migrations 0006, 0009): run `redwall migrate` first")
+        raise NotMigrated(
+            "the database lacks the partitions of the position history or their functions "
+            "(migrations 0006, 0009): run `redwall migrate` first"
+        )
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_LOCK):
         return RetentionResult(dry_run, skipped=True)
     try:
@@ -103,8 +112,11 @@ async def _drop_expired(conn: asyncpg.Connection, first_kept: date, result: Rete
         # Counted before the drop, outside its lock: the sink stores no fix in an expired day. Through the
         # parent, and dropped by the owner's function: the sink's role owns no partition (sinks/grants.py).
         start = datetime.combine(day, time(), UTC)
-        rows = await conn.fetchval("SELECT count(*) FROM positions WHERE event_time >= $1 AND event_time < $2",
-                                   start, start + timedelta(days=1))
+        rows = await conn.fetchval(
+            "SELECT count(*) FROM positions WHERE event_time >= $1 AND event_time < $2",
+            start,
+            start + timedelta(days=1),
+        )
         if not result.dry_run:
             try:
                 async with conn.transaction():

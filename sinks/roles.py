@@ -33,11 +33,14 @@ def read_passwords(directory: str) -> dict[str, str]:
             password = path.read_text(encoding="utf-8").rstrip("\r\n")
         except FileNotFoundError:
             files = ", ".join(f for _, f in PROCESSES.values())
-            raise ConfigError(f"{path}: no such file; REDWALL_PG_ROLE_SECRETS_DIR must hold {files} "
-                              f"(e.g. `openssl rand -base64 24 > {path}`)") from None
+            raise ConfigError(
+                f"{path}: no such file; REDWALL_PG_ROLE_SECRETS_DIR must hold {files} "
+                f"(e.g. `openssl rand -base64 24 > {path}`)"
+            ) from None
         except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: cannot read the password of role {name} ({error}); make it a readable "
-                              "UTF-8 text file") from None
+            raise ConfigError(
+                f"{path}: cannot read the password of role {name} ({error}); make it a readable UTF-8 text file"
+            ) from None
         if not password or "\0" in password:
             raise ConfigError(f"{path}: the password of role {name} is empty or holds a NUL; write one in the file")
         passwords[name] = password
@@ -50,8 +53,12 @@ async def apply(conn: asyncpg.Connection, secrets_dir: str = "") -> dict[str, st
     passwords = read_passwords(secrets_dir) if secrets_dir else {}
     async with conn.transaction():
         done = {name: await _login(conn, name, password) for name, password in passwords.items()}
-        present = [r["rolname"] for r in await conn.fetch(
-            "SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [name for name, _ in PROCESSES.values()])]
+        present = [
+            r["rolname"]
+            for r in await conn.fetch(
+                "SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])", [name for name, _ in PROCESSES.values()]
+            )
+        ]
         await _refuse_powers(conn, present)
         await _grant(conn, present)
     for name, what in done.items():
@@ -73,28 +80,38 @@ async def _login(conn: asyncpg.Connection, name: str, password: str) -> str:
 
 
 async def _refuse_powers(conn: asyncpg.Connection, present: list[str]) -> None:
-    rows = await conn.fetch(f"""
+    rows = await conn.fetch(
+        f"""
         SELECT r.rolname, {", ".join(_POWERS)},
                array(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
                      WHERE m.member = r.oid ORDER BY 1) AS member_of
-        FROM pg_roles r WHERE r.rolname = ANY($1::text[])""", present)
+        FROM pg_roles r WHERE r.rolname = ANY($1::text[])""",
+        present,
+    )
     for row in rows:
         powers = [p.removeprefix("rol").upper() for p in _POWERS if row[p]]
         if powers or row["member_of"]:
             held = ", ".join(powers + [f"member of {g}" for g in row["member_of"]])
-            raise ConfigError(f"PostgreSQL role {row['rolname']} holds more than its grants ({held}): a Redwall "
-                              f"process must not; take it away (ALTER ROLE {row['rolname']} NO..., REVOKE ... FROM "
-                              f"{row['rolname']}) or drop the role, then run `redwall migrate` again")
+            raise ConfigError(
+                f"PostgreSQL role {row['rolname']} holds more than its grants ({held}): a Redwall "
+                f"process must not; take it away (ALTER ROLE {row['rolname']} NO..., REVOKE ... FROM "
+                f"{row['rolname']}) or drop the role, then run `redwall migrate` again"
+            )
 
 
 async def _grant(conn: asyncpg.Connection, present: list[str]) -> None:
-    schema, database = _ident(await conn.fetchval("SELECT current_schema()")), _ident(
-        await conn.fetchval("SELECT current_database()"))
+    schema, database = (
+        _ident(await conn.fetchval("SELECT current_schema()")),
+        _ident(await conn.fetchval("SELECT current_database()")),
+    )
     # What exists: a database migrated to an earlier version (a test's) lacks some of what is declared.
     existing = {r["relname"] for r in await conn.fetch(RELATIONS)}
     tables = {table: holders for table, holders in table_grants().items() if table in existing}
-    functions = {f: holders for f, holders in function_grants().items()
-                 if await conn.fetchval("SELECT to_regprocedure(quote_ident(current_schema()) || '.' || $1) IS NOT NULL", f)}
+    functions = {
+        f: holders
+        for f, holders in function_grants().items()
+        if await conn.fetchval("SELECT to_regprocedure(quote_ident(current_schema()) || '.' || $1) IS NOT NULL", f)
+    }
     statements = [f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC"]
     statements += [f"REVOKE ALL ON FUNCTION {schema}.{f} FROM PUBLIC" for f in functions]
     if present:  # a deployment with process roles: other logins may not even connect (the demo's stays as it was)
@@ -103,10 +120,17 @@ async def _grant(conn: asyncpg.Connection, present: list[str]) -> None:
         statements += _take_all(name, schema, database)
         if name in map(role, TEMPORARY):
             statements.append(f"GRANT TEMPORARY ON DATABASE {database} TO {_ident(name)}")
-        statements += [f"GRANT {', '.join(privileges)} ON {schema}.{_ident(table)} TO {_ident(name)}"
-                       for table, holders in tables.items() for held, privileges in holders.items() if held == name]
-        statements += [f"GRANT EXECUTE ON FUNCTION {schema}.{f} TO {_ident(name)}"
-                       for f, holders in functions.items() if name in holders]
+        statements += [
+            f"GRANT {', '.join(privileges)} ON {schema}.{_ident(table)} TO {_ident(name)}"
+            for table, holders in tables.items()
+            for held, privileges in holders.items()
+            if held == name
+        ]
+        statements += [
+            f"GRANT EXECUTE ON FUNCTION {schema}.{f} TO {_ident(name)}"
+            for f, holders in functions.items()
+            if name in holders
+        ]
     for statement in statements:
         await conn.execute(statement)
     await _sequences(conn, tables, present)
@@ -124,10 +148,15 @@ def _take_all(name: str, schema: str, database: str) -> list[str]:
     """Whatever the role held (grants of earlier versions, default privileges of an old init script)."""
     who = _ident(name)
     kinds = ("TABLES", "SEQUENCES", "FUNCTIONS")
-    return ([f"REVOKE ALL ON ALL {kind} IN SCHEMA {schema} FROM {who}" for kind in kinds]
-            + [f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON {kind} FROM {who}" for kind in kinds]
-            + [f"REVOKE ALL ON DATABASE {database} FROM {who}", f"GRANT CONNECT ON DATABASE {database} TO {who}",
-               f"GRANT USAGE ON SCHEMA {schema} TO {who}"])
+    return (
+        [f"REVOKE ALL ON ALL {kind} IN SCHEMA {schema} FROM {who}" for kind in kinds]
+        + [f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} REVOKE ALL ON {kind} FROM {who}" for kind in kinds]
+        + [
+            f"REVOKE ALL ON DATABASE {database} FROM {who}",
+            f"GRANT CONNECT ON DATABASE {database} TO {who}",
+            f"GRANT USAGE ON SCHEMA {schema} TO {who}",
+        ]
+    )
 
 
 async def _sequences(conn: asyncpg.Connection, tables: dict, present: list[str]) -> None:

@@ -19,9 +19,18 @@ import unicodedata
 
 ITERATIONS = 4096  # PostgreSQL's default scram_iterations
 _VERIFIER = re.compile(r"SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)")
-_PROHIBITED = (stringprep.in_table_c12, stringprep.in_table_c21_c22, stringprep.in_table_c3, stringprep.in_table_c4,
-               stringprep.in_table_c5, stringprep.in_table_c6, stringprep.in_table_c7, stringprep.in_table_c8,
-               stringprep.in_table_c9, stringprep.in_table_a1)  # unassigned code points are refused too
+_PROHIBITED = (
+    stringprep.in_table_c12,
+    stringprep.in_table_c21_c22,
+    stringprep.in_table_c3,
+    stringprep.in_table_c4,
+    stringprep.in_table_c5,
+    stringprep.in_table_c6,
+    stringprep.in_table_c7,
+    stringprep.in_table_c8,
+    stringprep.in_table_c9,
+    stringprep.in_table_a1,
+)  # unassigned code points are refused too
 
 
 def verifier(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
@@ -49,8 +58,11 @@ def saslprep(password: str) -> str:
     if password.isascii():
         return password
     # Spaces first, as PostgreSQL does: U+200B is in both tables, and PostgreSQL makes it a space.
-    mapped = "".join(" " if stringprep.in_table_c12(c) else c for c in password
-                     if stringprep.in_table_c12(c) or not stringprep.in_table_b1(c))
+    mapped = "".join(
+        " " if stringprep.in_table_c12(c) else c
+        for c in password
+        if stringprep.in_table_c12(c) or not stringprep.in_table_b1(c)
+    )
     if not mapped or any(table(c) for c in mapped for table in _PROHIBITED) or not _bidi_ok(mapped):
         return password
     return unicodedata.normalize("NFKC", mapped)
@@ -60,8 +72,11 @@ def _bidi_ok(text: str) -> bool:
     """RFC 3454 section 6: right-to-left text holds no left-to-right character and starts and ends right-to-left."""
     if not any(stringprep.in_table_d1(c) for c in text):
         return True
-    return (not any(stringprep.in_table_d2(c) for c in text)
-            and stringprep.in_table_d1(text[0]) and stringprep.in_table_d1(text[-1]))
+    return (
+        not any(stringprep.in_table_d2(c) for c in text)
+        and stringprep.in_table_d1(text[0])
+        and stringprep.in_table_d1(text[-1])
+    )
 
 
 def _b64(data: bytes) -> str:

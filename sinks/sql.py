@@ -7,16 +7,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def unnest_insert(table: str, columns: Sequence[tuple[str, str]], conflict: str, *, update: str | None = None,
-                  order: str | None = None) -> str:
+def unnest_insert(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    conflict: str,
+    *,
+    update: str | None = None,
+    order: str | None = None,
+) -> str:
     """One multi-row INSERT taking one array parameter per column. With `update` (what DO UPDATE sets and
     when), the rows are first made one per key, the first by `order`: an upsert may touch a row only once."""
     names = ", ".join(name for name, _ in columns)
     arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
     if update is None:
         return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT {conflict} DO NOTHING"
-    return (f"INSERT INTO {table} ({names}) SELECT DISTINCT ON {conflict} * FROM unnest({arrays}) AS t({names}) "
-            f"ORDER BY {order} ON CONFLICT {conflict} DO UPDATE SET {update}")
+    return (
+        f"INSERT INTO {table} ({names}) SELECT DISTINCT ON {conflict} * FROM unnest({arrays}) AS t({names}) "
+        f"ORDER BY {order} ON CONFLICT {conflict} DO UPDATE SET {update}"
+    )
 
 
 def as_columns(rows: list[tuple], width: int) -> list[list]:

@@ -55,8 +55,9 @@ class Webhook:
         headers = {**headers, IDEMPOTENCY_HEADER: notification.key, "Content-Type": "application/json"}
         started = time.perf_counter()
         try:
-            async with self.session.post(url, data=body, headers=headers,
-                                         timeout=aiohttp.ClientTimeout(total=self.channel.timeout)) as response:
+            async with self.session.post(
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.channel.timeout)
+            ) as response:
                 payload = await response.read()
         except TimeoutError:
             return Attempt("timeout", time.perf_counter() - started, None, f"no answer within {self.channel.timeout} s")
@@ -70,11 +71,15 @@ class JsonWebhook(Webhook):
     """The alerts as JSON; the signature covers `timestamp.body`, so a replayed body with a new time fails."""
 
     def request(self, notification):
-        body = json.dumps({
-            "key": notification.key, "channel": notification.channel, "reminder": notification.reminder,
-            "status": "resolved" if notification.clearance else "firing",
-            "alerts": [{**alert, "seq": seq} for alert, seq in notification.items],
-        })
+        body = json.dumps(
+            {
+                "key": notification.key,
+                "channel": notification.channel,
+                "reminder": notification.reminder,
+                "status": "resolved" if notification.clearance else "firing",
+                "alerts": [{**alert, "seq": seq} for alert, seq in notification.items],
+            }
+        )
         stamp = str(int(time.time()))
         return self.channel.url, body, {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign_json(self.secret, stamp, body)}
 
@@ -110,7 +115,9 @@ class DingTalkWebhook(_RobotWebhook):
         url = f"{self.channel.url}{separator}timestamp={stamp}&sign={quote_plus(sign_dingtalk(self.secret, stamp))}"
         first = notification.alerts[0]
         title = (CLEARED if first["status"] == "resolved" else "") + first["title"]["zh"]
-        body = json.dumps({"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification, self.tz)}})
+        body = json.dumps(
+            {"msgtype": "markdown", "markdown": {"title": title, "text": markdown(notification, self.tz)}}
+        )
         return url, body, {}
 
 
@@ -143,8 +150,13 @@ CLEARED = f"【{ALERT_STATUS['resolved']}】"
 def markdown(notification: Notification, tz: str) -> str:
     """Chinese first, English after; one block per alert, its time in the street's zone to the minute.
     A clearance says 【已解除】 first."""
-    heading = f"【{ALERT_STATUS['resolved']} Resolved】" if notification.clearance else \
-        "【提醒 Reminder】" if notification.reminder else "【告警 Alert】"
+    heading = (
+        f"【{ALERT_STATUS['resolved']} Resolved】"
+        if notification.clearance
+        else "【提醒 Reminder】"
+        if notification.reminder
+        else "【告警 Alert】"
+    )
     blocks = [f"### {heading} {len(notification.items)}"]
     for alert in notification.alerts:
         where = " · ".join(PLACE.get(x, x) for x in (alert.get("community"), alert.get("grid")) if x)

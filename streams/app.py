@@ -56,7 +56,9 @@ def create_app(
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{host}" for host in settings.broker.split(",")],
-        broker_credentials=faust_credentials(settings),  # TLS / SASL, as every other Kafka client (config/kafka_security.py)
+        broker_credentials=faust_credentials(
+            settings
+        ),  # TLS / SASL, as every other Kafka client (config/kafka_security.py)
         autodiscover=False,
         datadir=str(Path(tempfile.gettempdir()) / f"redwall-faust-{settings.web_port}"),
         web_bind=settings.web_host,

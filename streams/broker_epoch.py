@@ -61,20 +61,28 @@ class BrokerWatch:
                 now = await _first_record(self.settings, self.kafka)
             except KafkaError as exc:
                 if loop.time() - last_seen > UNREACHABLE_SECONDS:
-                    raise BrokerLost(f"the broker at {self.settings.broker} has been unreachable for "
-                                     f"{UNREACHABLE_SECONDS:.0f} s: {exc}") from exc
+                    raise BrokerLost(
+                        f"the broker at {self.settings.broker} has been unreachable for "
+                        f"{UNREACHABLE_SECONDS:.0f} s: {exc}"
+                    ) from exc
             else:
                 if now != self.epoch:
-                    raise BrokerLost(f"the broker at {self.settings.broker} lost its log (epoch {self.epoch} is "
-                                     f"now {now or 'gone'}): it restarted empty")
+                    raise BrokerLost(
+                        f"the broker at {self.settings.broker} lost its log (epoch {self.epoch} is "
+                        f"now {now or 'gone'}): it restarted empty"
+                    )
                 last_seen = loop.time()
             await stopped_within(stop, CHECK_SECONDS)
 
 
 def exit_for_restart(lost: BrokerLost, process: str) -> None:
     """Leave at once, committing nothing into the new broker: the supervisor starts us again."""
-    log.critical("%s: %s; exiting with %d so that the supervisor restarts it against the broker as it is now",
-                 process, lost, EXIT_BROKER_LOST)
+    log.critical(
+        "%s: %s; exiting with %d so that the supervisor restarts it against the broker as it is now",
+        process,
+        lost,
+        EXIT_BROKER_LOST,
+    )
     logging.shutdown()
     os._exit(EXIT_BROKER_LOST)
 
@@ -87,8 +95,9 @@ async def _first_record(settings: Settings, kafka: dict | None) -> str | None:
     return None
 
 
-async def run_watched(settings: Settings, process: str, work: Coroutine, stop: asyncio.Event, *,
-                      kafka: dict | None = None) -> None:
+async def run_watched(
+    settings: Settings, process: str, work: Coroutine, stop: asyncio.Event, *, kafka: dict | None = None
+) -> None:
     """Run `work` (a sink or delivery process's main loop) while watching the broker's epoch; when the
     broker lost its log, exit for a restart instead of carrying on from positions into the old log."""
     try:

@@ -29,8 +29,14 @@ _DB_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.Inte
 class CredentialCache:
     """`identify(token)` in microseconds; `run()` keeps the table in step with the store until cancelled."""
 
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], *, reload_seconds: float = 60.0,
-                 registry: CollectorRegistry | None = None, where: str = "PostgreSQL"):
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        *,
+        reload_seconds: float = 60.0,
+        registry: CollectorRegistry | None = None,
+        where: str = "PostgreSQL",
+    ):
         self.connect, self.reload_seconds, self.where = connect, reload_seconds, where
         self.table: dict[bytes, Credential] = {}
         self.live: dict[tuple[str, str], bytes] = {}  # (kind, subject) -> its live token's hash: the HMAC key
@@ -43,16 +49,26 @@ class CredentialCache:
         self._synced_at = 0.0
         self._misses = (0.0, 0)
         registry = registry or CollectorRegistry()
-        self.reloads = Counter("redwall_credentials_reloads_total", "full reloads of the credential cache, by outcome",
-                               ["outcome"], registry=registry)
-        Gauge("redwall_credentials_stale_seconds", "0 while notifications arrive; else seconds since the last full load",
-              registry=registry).set_function(self.stale_seconds)
+        self.reloads = Counter(
+            "redwall_credentials_reloads_total",
+            "full reloads of the credential cache, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        Gauge(
+            "redwall_credentials_stale_seconds",
+            "0 while notifications arrive; else seconds since the last full load",
+            registry=registry,
+        ).set_function(self.stale_seconds)
 
     @classmethod
     def from_settings(cls, settings, registry: CollectorRegistry | None = None) -> CredentialCache:
-        return cls(lambda: asyncpg.connect(settings.database_dsn, timeout=10),
-                   reload_seconds=settings.credentials_reload_seconds, registry=registry,
-                   where=f"DATABASE_URL={masked(settings.database_url)}")
+        return cls(
+            lambda: asyncpg.connect(settings.database_dsn, timeout=10),
+            reload_seconds=settings.credentials_reload_seconds,
+            registry=registry,
+            where=f"DATABASE_URL={masked(settings.database_url)}",
+        )
 
     def stale_seconds(self) -> float:
         return 0.0 if self._conn is not None and not self._conn.is_closed() else time.monotonic() - self._synced_at
@@ -112,8 +128,13 @@ class CredentialCache:
                 backoff = 1.0
                 await self._watch()
             except _DB_ERRORS as exc:
-                log.warning("credentials: cannot read them at %s (%s: %s); serving the last loaded table, "
-                            "retrying in %.0f s", self.where, type(exc).__name__, exc, backoff)
+                log.warning(
+                    "credentials: cannot read them at %s (%s: %s); serving the last loaded table, retrying in %.0f s",
+                    self.where,
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
                 self.reloads.labels("failed").inc()
             finally:
                 await self._close()
@@ -140,8 +161,7 @@ class CredentialCache:
         """Reloads in full when the store's counts differ from ours; whether it did. Counting is cheap at any
         scale, while a full load of 100,000 credentials keeps the event loop busy for about half a second."""
         async with self._lock:
-            stored = tuple(await self._conn.fetchrow(
-                "SELECT count(*), count(revoked_at) FROM credentials"))
+            stored = tuple(await self._conn.fetchrow("SELECT count(*), count(revoked_at) FROM credentials"))
         held = (len(self.table), sum(c.revoked for c in self.table.values()))
         if stored == held:
             self.reloads.labels("unchanged").inc()
@@ -235,6 +255,8 @@ def refusal(credential: Credential, community: str) -> str | None:
     if credential.role == "read":
         return f"dispatcher {credential.subject} has role read: it may only look"
     if credential.role == "community" and credential.community != community:
-        return (f"dispatcher {credential.subject} acts for community {credential.community} only; "
-                f"this incident belongs to {community}")
+        return (
+            f"dispatcher {credential.subject} acts for community {credential.community} only; "
+            f"this incident belongs to {community}"
+        )
     return None

@@ -64,10 +64,16 @@ class HandledOnlyConsumer(Consumer):
             self._refused.discard(message)
             self.metrics.uncommitted.labels(message.topic, "rebalance" if skipped else "failed").inc()
             self._unacked_messages.discard(message)  # so a rebalance never waits on it
-            log.debug("not acknowledging %s[%d]@%d: %s", message.topic, message.partition, message.offset,
-                      f"skipped (generation {message.generation_id} of {app.consumer_generation_id}, flow "
-                      f"{'active' if app.flow_control.is_active() else 'suspended'})" if skipped
-                      else "its batch was not handled")
+            log.debug(
+                "not acknowledging %s[%d]@%d: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                f"skipped (generation {message.generation_id} of {app.consumer_generation_id}, flow "
+                f"{'active' if app.flow_control.is_active() else 'suspended'})"
+                if skipped
+                else "its batch was not handled",
+            )
             return False  # left uncommitted: fetched again, after the next seek or from the head
         if super().ack(message):
             return True
@@ -80,8 +86,7 @@ class HandledOnlyConsumer(Consumer):
     async def perform_seek(self) -> None:
         await super().perform_seek()
         # No commit yet: aiokafka did not seek, so start from the earliest offset, as the reset policy did.
-        fresh = [tp for tp in self.assignment()
-                 if not self._committed_offset.get(tp) and not self._is_changelog_tp(tp)]
+        fresh = [tp for tp in self.assignment() if not self._committed_offset.get(tp) and not self._is_changelog_tp(tp)]
         if fresh:
             earliest = await self.earliest_offsets(*fresh)
             for tp in fresh:
@@ -106,7 +111,7 @@ class HandledOnlyConsumer(Consumer):
             return None
         self._head_missing_since.pop(tp, None)
         run = next(consecutive_numbers(acked))
-        del acked[:len(run)]
+        del acked[: len(run)]
         self._acked_index[tp].difference_update(run)
         return run[-1] + 1
 
@@ -117,8 +122,13 @@ class HandledOnlyConsumer(Consumer):
             return
         if any(m.tp == tp and m.offset == head for m in self._unacked_messages):
             return  # an agent holds it now
-        log.warning("%s[%d]: record %d still unhandled %.0f s after later ones were; fetching again from it",
-                    tp.topic, tp.partition, head, now - since)
+        log.warning(
+            "%s[%d]: record %d still unhandled %.0f s after later ones were; fetching again from it",
+            tp.topic,
+            tp.partition,
+            head,
+            now - since,
+        )
         self.metrics.rewinds.labels(tp.topic).inc()
         self._rewinds[tp] = asyncio.ensure_future(self._rewind(tp, head))
 
@@ -145,8 +155,9 @@ async def _delivered_again(messages, read_offset):
     async for tp, message in messages:
         read = read_offset.get(tp)
         if read is not None and message.offset < read:
-            log.debug("%s[%d]@%d fetched again below read offset %d: delivered", tp.topic, tp.partition,
-                      message.offset, read)
+            log.debug(
+                "%s[%d]@%d fetched again below read offset %d: delivered", tp.topic, tp.partition, message.offset, read
+            )
             read_offset[tp] = message.offset
         yield tp, message
 

@@ -30,11 +30,14 @@ def install(app: faust.App) -> None:
 
 def report(top: int = TOP) -> dict:
     gc.collect()
-    snapshot = tracemalloc.take_snapshot().filter_traces((
-        tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")))
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
+    )
     current, peak = tracemalloc.get_traced_memory()
     return {
-        "traced_mib": current / 2**20, "peak_mib": peak / 2**20, "rss_mib": rss_mib(),
+        "traced_mib": current / 2**20,
+        "peak_mib": peak / 2**20,
+        "rss_mib": rss_mib(),
         "by_line": [_site(s) for s in snapshot.statistics("lineno")[:top]],
         "by_file": [_site(s) for s in snapshot.statistics("filename")[:top]],
     }
@@ -50,7 +53,7 @@ def _short(filename: str) -> str:
     parts = Path(filename).parts
     for anchor in ("site-packages", "lib"):
         if anchor in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index(anchor):])
+            return "/".join(parts[len(parts) - parts[::-1].index(anchor) :])
     return "/".join(parts[-3:])
 
 

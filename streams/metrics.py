@@ -18,10 +18,13 @@ class WorkerMetrics:
         self.ingested = Counter(
             "redwall_events_ingested_total",
             "Input records the worker accepted, by topic: once each, whether posted over HTTP or produced to Kafka",
-            ["topic"], registry=registry,
+            ["topic"],
+            registry=registry,
         )
         self.located = Counter(
-            "redwall_events_located_total", "Reports and GPS pings located, by input topic", ["topic"],
+            "redwall_events_located_total",
+            "Reports and GPS pings located, by input topic",
+            ["topic"],
             registry=registry,
         )
         self.rejected = Counter(
@@ -36,7 +39,9 @@ class WorkerMetrics:
             registry=registry,
         )
         self.deadletters = Counter(
-            "redwall_deadletters_total", "Records sent to the dead-letter topic, by source topic", ["topic"],
+            "redwall_deadletters_total",
+            "Records sent to the dead-letter topic, by source topic",
+            ["topic"],
             registry=registry,
         )
         self.geofence_seconds = Histogram(
@@ -56,12 +61,14 @@ class WorkerMetrics:
             "redwall_records_left_uncommitted_total",
             "Records an agent was given but left uncommitted, to be fetched again: skipped in a rebalance, "
             "or in a batch whose handling failed",
-            ["topic", "reason"], registry=registry,
+            ["topic", "reason"],
+            registry=registry,
         )
         self.rewinds = Counter(
             "redwall_partition_rewinds_total",
             "Partitions fetched again from a head record left unhandled while later records were handled",
-            ["topic"], registry=registry,
+            ["topic"],
+            registry=registry,
         )
 
 
@@ -96,8 +103,12 @@ def install_faust_sensor(app: faust.App, registry: CollectorRegistry, prefix: st
     seconds = {}
     for field, collector in metrics._asdict().items():
         if field in FAUST_MS_HISTOGRAMS:
-            histogram = Histogram(f"{prefix}_{FAUST_MS_HISTOGRAMS[field]}", collector._documentation.replace(" in ms", ""),
-                                  buckets=[b / 1000 for b in MS_LATENCY_BUCKETS], registry=registry)
+            histogram = Histogram(
+                f"{prefix}_{FAUST_MS_HISTOGRAMS[field]}",
+                collector._documentation.replace(" in ms", ""),
+                buckets=[b / 1000 for b in MS_LATENCY_BUCKETS],
+                registry=registry,
+            )
             seconds[field] = _FromMilliseconds(histogram)
         else:
             registry.register(collector)

@@ -59,4 +59,3 @@ async def serving(registry: CollectorRegistry, process: str, host: str, port: in
         yield
     finally:
         await runner.cleanup()
-

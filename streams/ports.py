@@ -58,5 +58,7 @@ def check_ports(ports: dict[str, int], host: str) -> None:
     if busy:
         listed = ", ".join(f"{port} ({name})" for name, port in busy.items())
         noun, are, free = ("ports", "are", "free ports") if len(busy) > 1 else ("port", "is", "a free port")
-        raise PortBusy(f"{noun} {listed} {are} in use on {host}: stop what listens there (another `redwall demo`?) "
-                       f"or set {' and '.join(busy)} to {free}")
+        raise PortBusy(
+            f"{noun} {listed} {are} in use on {host}: stop what listens there (another `redwall demo`?) "
+            f"or set {' and '.join(busy)} to {free}"
+        )

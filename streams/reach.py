@@ -28,8 +28,9 @@ class Unreachable(Exception):
     """PostgreSQL or Kafka did not answer; the message is the one line to print."""
 
 
-async def check(settings: Settings, needs: tuple[str, ...], origin: Origin, patience: float = 0.0, *,
-                kafka: dict | None = None) -> None:
+async def check(
+    settings: Settings, needs: tuple[str, ...], origin: Origin, patience: float = 0.0, *, kafka: dict | None = None
+) -> None:
     """Unreachable unless every service in `needs` ("postgres", "kafka") answers within `patience`
     seconds (services starting beside them wait, logging each failed attempt; a person at a prompt does not)."""
     if "postgres" in needs:
@@ -59,13 +60,17 @@ def explain(error: BaseException, settings: Settings, origin: Origin) -> str | N
     if isinstance(error, (SchemaNotReady, SchemaTooNew)):
         return f"{error} (DATABASE_URL={masked(settings.database_url)}, {origin('DATABASE_URL')})"
     if isinstance(error, asyncpg.UndefinedTableError):
-        return (f"the database at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')}) has no "
-                f"Redwall tables ({error}): run `redwall migrate` first")
+        return (
+            f"the database at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')}) has no "
+            f"Redwall tables ({error}): run `redwall migrate` first"
+        )
     if isinstance(error, asyncpg.InsufficientPrivilegeError):
         user = urlsplit(settings.database_url).username or "(the default user)"
-        return (f"PostgreSQL refused role {user} of DATABASE_URL={masked(settings.database_url)} "
-                f"({origin('DATABASE_URL')}): {_why(error)}. Each Redwall process may do only its own part "
-                f"(sinks/grants.py); run this as the owner, the role `redwall migrate` runs as")
+        return (
+            f"PostgreSQL refused role {user} of DATABASE_URL={masked(settings.database_url)} "
+            f"({origin('DATABASE_URL')}): {_why(error)}. Each Redwall process may do only its own part "
+            f"(sinks/grants.py); run this as the owner, the role `redwall migrate` runs as"
+        )
     if _from_postgres(error):
         return postgres_line(settings, origin, error)
     return None
@@ -74,21 +79,30 @@ def explain(error: BaseException, settings: Settings, origin: Origin) -> str | N
 def postgres_line(settings: Settings, origin: Origin, error: BaseException) -> str:
     last, within = _last(error)
     if isinstance(last, asyncpg.InvalidAuthorizationSpecificationError):
-        fix = ("Check the user in DATABASE_URL and its password (REDWALL_PG_PASSWORD_FILE); the login role of each "
-               "process is made by `redwall migrate` run as the owner with REDWALL_PG_ROLE_SECRETS_DIR")
+        fix = (
+            "Check the user in DATABASE_URL and its password (REDWALL_PG_PASSWORD_FILE); the login role of each "
+            "process is made by `redwall migrate` run as the owner with REDWALL_PG_ROLE_SECRETS_DIR"
+        )
     else:
         fix = "Start PostgreSQL there or set DATABASE_URL" + (_LONGER if within else "")
-    return (f"cannot reach PostgreSQL at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')})"
-            f"{within}: {_why(last)}. {fix}; {NEXT_TO_DEMO}")
+    return (
+        f"cannot reach PostgreSQL at DATABASE_URL={masked(settings.database_url)} ({origin('DATABASE_URL')})"
+        f"{within}: {_why(last)}. {fix}; {NEXT_TO_DEMO}"
+    )
 
 
 def kafka_line(settings: Settings, origin: Origin, error: BaseException) -> str:
     last, within = _last(error)
-    login = (" (with SASL a refused login looks the same: check REDWALL_KAFKA_USERNAME and its password)"
-             if uses_sasl(settings) else "")
-    return (f"cannot reach Kafka at REDWALL_BROKER={settings.broker} ({origin('REDWALL_BROKER')}){within}: "
-            f"{_why(last)}{login}. Start the broker there or set REDWALL_BROKER{_LONGER if within else ''}; "
-            f"{NEXT_TO_DEMO}")
+    login = (
+        " (with SASL a refused login looks the same: check REDWALL_KAFKA_USERNAME and its password)"
+        if uses_sasl(settings)
+        else ""
+    )
+    return (
+        f"cannot reach Kafka at REDWALL_BROKER={settings.broker} ({origin('REDWALL_BROKER')}){within}: "
+        f"{_why(last)}{login}. Start the broker there or set REDWALL_BROKER{_LONGER if within else ''}; "
+        f"{NEXT_TO_DEMO}"
+    )
 
 
 _LONGER = ", or give it longer with REDWALL_CONNECT_TIMEOUT_SECONDS"
@@ -103,8 +117,15 @@ def _last(error: BaseException) -> tuple[BaseException, str]:
 
 def _from_postgres(error: BaseException) -> bool:
     """A connection error raised inside asyncpg (OSError and TimeoutError carry no sign of who met them)."""
-    if isinstance(error, (asyncpg.PostgresConnectionError, asyncpg.InvalidAuthorizationSpecificationError,
-                          asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError)):
+    if isinstance(
+        error,
+        (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InvalidAuthorizationSpecificationError,
+            asyncpg.InvalidCatalogNameError,
+            asyncpg.CannotConnectNowError,
+        ),
+    ):
         return True
     if not isinstance(error, (OSError, asyncio.TimeoutError, asyncpg.InterfaceError)):
         return False

@@ -29,8 +29,9 @@ def client_options(settings: Settings, kafka: dict | None = None) -> dict:
     return kafka_options(settings) if kafka is None else kafka
 
 
-async def wait_for_broker(settings: Settings, timeout: float | None = None, *,
-                          kafka: dict | None = None) -> AIOKafkaAdminClient:
+async def wait_for_broker(
+    settings: Settings, timeout: float | None = None, *, kafka: dict | None = None
+) -> AIOKafkaAdminClient:
     """An admin client connected to the broker, trying again while it starts up: for `timeout` seconds
     (default REDWALL_CONNECT_TIMEOUT_SECONDS), each failure logged, then `sinks.connect.GaveUp`."""
     kafka = client_options(settings, kafka)
@@ -44,10 +45,15 @@ async def wait_for_broker(settings: Settings, timeout: float | None = None, *,
             raise
         return admin
 
-    return await patiently(attempt, seconds=settings.connect_timeout_seconds if timeout is None else timeout,
-                           service="Kafka", setting="REDWALL_BROKER", address=settings.broker,
-                           retriable=lambda e: isinstance(e, (KafkaConnectionError, KafkaTimeoutError, OSError)),
-                           why=kafka_reason)
+    return await patiently(
+        attempt,
+        seconds=settings.connect_timeout_seconds if timeout is None else timeout,
+        service="Kafka",
+        setting="REDWALL_BROKER",
+        address=settings.broker,
+        retriable=lambda e: isinstance(e, (KafkaConnectionError, KafkaTimeoutError, OSError)),
+        why=kafka_reason,
+    )
 
 
 def kafka_reason(error: BaseException) -> str:
@@ -59,8 +65,14 @@ def kafka_reason(error: BaseException) -> str:
     return reason(error)
 
 
-async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = None, *, partitions: int | None = None,
-                        configs: dict[str, str] | None = None, kafka: dict | None = None) -> dict[str, int]:
+async def ensure_topics(
+    settings: Settings,
+    topics: tuple[str, ...] | None = None,
+    *,
+    partitions: int | None = None,
+    configs: dict[str, str] | None = None,
+    kafka: dict | None = None,
+) -> dict[str, int]:
     """Create every topic that is missing (existing ones are left alone), with `partitions` (else the
     settings') and topic `configs`; return partitions per topic."""
     topics = topics or settings.all_topics
@@ -69,8 +81,15 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            new = [NewTopic(t, num_partitions=partitions or settings.partitions, replication_factor=1,
-                            topic_configs=configs or {}) for t in missing]
+            new = [
+                NewTopic(
+                    t,
+                    num_partitions=partitions or settings.partitions,
+                    replication_factor=1,
+                    topic_configs=configs or {},
+                )
+                for t in missing
+            ]
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created it between list and create
                 await admin.create_topics(new)
             log.info("created topics %s", ", ".join(missing))
@@ -80,17 +99,23 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] | None = Non
         await admin.close()
 
 
-async def produce_records(settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]], *,
-                          kafka: dict | None = None) -> None:
+async def produce_records(
+    settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]], *, kafka: dict | None = None
+) -> None:
     """Send (key, value) records and return once the broker has every one of them."""
     async with producing(client_options(settings, kafka), **BATCHED) as producer:
         await send_all(producer, [Out(topic, key, value) for key, value in records])
 
 
-async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
-                     partitions: Iterable[int] | None = None,
-                     start: Mapping[int, int] | None = None, *,
-                     kafka: dict | None = None) -> AsyncIterator[ConsumerRecord]:
+async def read_topic(
+    settings: Settings,
+    topic: str,
+    idle_seconds: float = 1.5,
+    partitions: Iterable[int] | None = None,
+    start: Mapping[int, int] | None = None,
+    *,
+    kafka: dict | None = None,
+) -> AsyncIterator[ConsumerRecord]:
     """Every record of a topic, from the start until the broker has had nothing more for a while.
 
     Tansu under-reports end offsets (KAFKA-NOTES.md), so the end is found by reading, not from
@@ -100,8 +125,9 @@ async def read_topic(settings: Settings, topic: str, idle_seconds: float = 1.5,
     retention has removed the records before it) instead of at their first record.
     """
     # earliest: a start offset the log no longer holds is read from the oldest record kept, not skipped.
-    consumer = AIOKafkaConsumer(**client_options(settings, kafka), enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        **client_options(settings, kafka), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         await consumer.topics()  # fetches metadata; a new consumer knows no partitions before it

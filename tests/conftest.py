@@ -50,14 +50,18 @@ def settings(broker, database_url) -> Settings:
     """Settings for the session's services. Tests that consume with their own group or write rows
     keep apart by unique ids (devices, report ids, topics via dataclasses.replace), not by cleanup."""
     return Settings.from_env(
-        broker=broker.bootstrap, database_url=database_url, web_port=free_port(), worker_metrics_port=free_port(),
+        broker=broker.bootstrap,
+        database_url=database_url,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
         sink_metrics_port=free_port(),
         # Test data has fixed dates (tests/support/factories.py): the sinks must keep storing them for years.
         position_retention_days=3650,
         # ... and the ingest API must take their event times for as long (its window is tested in
         # tests/streams/http/test_limits.py and tests/integration/test_limits.py, which also test the
         # per-device rate limit, here off so tests may post as fast as they like).
-        ingest_max_age_days=3650, device_rate_per_second=0.0,
+        ingest_max_age_days=3650,
+        device_rate_per_second=0.0,
     )
 
 

@@ -72,7 +72,8 @@ def test_the_check_finds_what_it_checks():
     assert sum(len(repository_paths(t)) for t in pages) > 50
     assert sum(len(local_names(t)) for t in pages) > 50
     assert repository_paths("see `sinks/migrations/*.sql`, `redwall.alerts.v1` and `/etc/x`") == [
-        "sinks/migrations/*.sql"]
+        "sinks/migrations/*.sql"
+    ]
     assert local_names("`engine.py`, `static/`, `a b.py`, `x.toml`") == ["engine.py", "static/"]
     assert links("[a](docs/x.md#y) [b](https://example.cn) [c](#top)") == ["docs/x.md"]
 
@@ -121,8 +122,9 @@ def subcommands() -> dict[str, list[str]]:
 
 
 def test_the_command_table_names_every_command_and_action_of_redwall():
-    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-            if line.startswith("| `redwall ")]
+    rows = [
+        line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `redwall ")
+    ]
     named = {re.match(r"\| `redwall ([\w-]+)", row).group(1) for row in rows}
     assert named == set(subcommands())
     for command, actions in subcommands().items():

@@ -57,15 +57,17 @@ def lattice(rng: random.Random) -> dict:
 def edge_paths(corners: dict, rng: random.Random) -> dict:
     """Each lattice edge as a bent polyline, stored once so both neighbours share its exact points."""
     paths = {}
-    for (i, j) in sorted(corners):
+    for i, j in sorted(corners):
         for b in ((i + 1, j), (i, j + 1)):
             if b not in corners:
                 continue
             (x0, y0), (x1, y1) = corners[(i, j)], corners[b]
             # Perpendicular in lattice-step units, so bends look alike on both axes.
             nx, ny = -(y1 - y0) / DY * DX, (x1 - x0) / DX * DY
-            mids = [(x0 + t * (x1 - x0) + s * nx, y0 + t * (y1 - y0) + s * ny)
-                    for t, s in ((1 / 3, rng.uniform(-BEND, BEND)), (2 / 3, rng.uniform(-BEND, BEND)))]
+            mids = [
+                (x0 + t * (x1 - x0) + s * nx, y0 + t * (y1 - y0) + s * ny)
+                for t, s in ((1 / 3, rng.uniform(-BEND, BEND)), (2 / 3, rng.uniform(-BEND, BEND)))
+            ]
             paths[((i, j), b)] = [corners[(i, j)], *mids, corners[b]]
     return paths
 
@@ -126,12 +128,22 @@ def build() -> dict:
         props = {"kind": "community", "id": cid, "name": name, "name_en": name_en, "street": STREET["id"]}
         communities.append(feature(props, outline([q for g in groups for q in g], paths)))
         for g, quads in enumerate(groups, start=1):
-            props = {"kind": "grid", "id": f"{cid}-g{g:02d}", "name": f"{name}第{g}网格",
-                     "name_en": f"{name_en} grid {g}", "community": cid, "street": STREET["id"]}
+            props = {
+                "kind": "grid",
+                "id": f"{cid}-g{g:02d}",
+                "name": f"{name}第{g}网格",
+                "name_en": f"{name_en} grid {g}",
+                "community": cid,
+                "street": STREET["id"],
+            }
             grids.append(feature(props, outline(quads, paths)))
     street = feature(dict(STREET), outline(serpentine(), paths))
-    return {"type": "FeatureCollection", "name": "Xichang'an Street (illustrative sample)", "note": NOTE,
-            "features": [street, *communities, *grids]}
+    return {
+        "type": "FeatureCollection",
+        "name": "Xichang'an Street (illustrative sample)",
+        "note": NOTE,
+        "features": [street, *communities, *grids],
+    }
 
 
 def render(collection: dict) -> bytes:

@@ -61,8 +61,13 @@ class ActionProxy:
         why_not = refusal(who, community_of(incident))  # a malformed id: the worker's 404
         if why_not:
             self.refused.labels(who.role).inc()
-            log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", who.subject, who.role,
-                        incident, json.dumps(why_not).decode())
+            log.warning(
+                "action refused: dispatcher=%s role=%s incident=%.128s reason=%s",
+                who.subject,
+                who.role,
+                incident,
+                json.dumps(why_not).decode(),
+            )
             return refusal_response(403, why_not, [FieldError("incident", why_not)])
         try:
             body = await request.json(loads=json.loads)

@@ -58,23 +58,41 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 HEALTH = web.AppKey("health", ConsoleHealth)
 
 
-def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None,
-                   sessions: Sessions | None = None) -> web.Application:
+def create_console(
+    settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None, sessions: Sessions | None = None
+) -> web.Application:
     geometry = geometry_json(settings)
     labels = json.dumps({"names": names(), "timezone": settings.timezone})
     registry = registry or CollectorRegistry()
     credentials = CredentialCache.from_settings(settings, registry)
-    auth = ConsoleAuth(credentials, sessions or Sessions(settings.console_session_hours * 3600),
-                       Counter("redwall_console_auth_refused_total", "requests refused for their token or session, "
-                               "by reason", ["reason"], registry=registry))
+    auth = ConsoleAuth(
+        credentials,
+        sessions or Sessions(settings.console_session_hours * 3600),
+        Counter(
+            "redwall_console_auth_refused_total",
+            "requests refused for their token or session, by reason",
+            ["reason"],
+            registry=registry,
+        ),
+    )
     actions = ActionProxy(
         worker_url(settings),
-        Counter("redwall_console_actions_refused_total", "actions refused as outside the dispatcher's role, by role",
-                ["role"], registry=registry),
-        Counter("redwall_console_actions_total", "actions passed on to a worker, by HTTP status", ["status"],
-                registry=registry))
+        Counter(
+            "redwall_console_actions_refused_total",
+            "actions refused as outside the dispatcher's role, by role",
+            ["role"],
+            registry=registry,
+        ),
+        Counter(
+            "redwall_console_actions_total",
+            "actions passed on to a worker, by HTTP status",
+            ["status"],
+            registry=registry,
+        ),
+    )
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
-        lambda: len(feed.clients))
+        lambda: len(feed.clients)
+    )
 
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -82,11 +100,16 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
     async def snapshot(request: web.Request) -> web.Response:
         who, sid = request["dispatcher"], request["session"]
         session = auth.sessions.get(sid) if sid else None
-        body = {"role": who.role, "dispatcher": who.subject, "community": who.community,
-                "csrf": session and session.csrf,
-                **feed.snapshot()}
-        return web.Response(body=json.dumps(body), content_type="application/json",
-                            headers={"Cache-Control": "no-store"})
+        body = {
+            "role": who.role,
+            "dispatcher": who.subject,
+            "community": who.community,
+            "csrf": session and session.csrf,
+            **feed.snapshot(),
+        }
+        return web.Response(
+            body=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"}
+        )
 
     async def events(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -131,8 +154,11 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
         for event in found["events"]:
             held = credentials.key_of("dispatcher", event["actor"])
             event["actor_role"] = held[1].role if held else None
-        return web.Response(body=json.dumps({**found, "live": live}), content_type="application/json",
-                            headers={"Cache-Control": "no-store"})
+        return web.Response(
+            body=json.dumps({**found, "live": live}),
+            content_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -140,6 +166,7 @@ def create_console(settings: Settings, feed: ConsoleFeed, registry: CollectorReg
     def constant(body: bytes):
         async def view(request: web.Request) -> web.Response:
             return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "max-age=300"})
+
         return view
 
     async def favicon(request: web.Request) -> web.FileResponse:
@@ -200,18 +227,32 @@ def geometry_json(settings: Settings) -> bytes:
     geometry = load_geometry(settings.geometry_path)
 
     def areas(items):
-        return [{"id": a.id, "name": a.name, "name_en": a.name_en, "parent": a.parent,
-                 "rings": [[[round(x, 5), round(y, 5)] for x, y in polygon[0]] for polygon in a.polygons]}
-                for a in items]
+        return [
+            {
+                "id": a.id,
+                "name": a.name,
+                "name_en": a.name_en,
+                "parent": a.parent,
+                "rings": [[[round(x, 5), round(y, 5)] for x, y in polygon[0]] for polygon in a.polygons],
+            }
+            for a in items
+        ]
 
-    return json.dumps({"street": geometry.street.name, "communities": areas(geometry.communities.values()),
-                       "grids": areas(geometry.grids.values())})
+    return json.dumps(
+        {
+            "street": geometry.street.name,
+            "communities": areas(geometry.communities.values()),
+            "grids": areas(geometry.grids.values()),
+        }
+    )
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None, *, kafka: dict | None = None) -> None:
     """The console in its process shell (consumers/shell.py) until `stop` (default: SIGINT or SIGTERM). Its
     /metrics and /healthz are on its own port, beside the pages."""
-    await shell.serve(settings, "console", lambda kafka, stop: run_console(settings, kafka, stop), stop=stop, kafka=kafka)
+    await shell.serve(
+        settings, "console", lambda kafka, stop: run_console(settings, kafka, stop), stop=stop, kafka=kafka
+    )
 
 
 async def run_console(settings: Settings, kafka: dict, stop: asyncio.Event) -> None:

@@ -19,8 +19,8 @@ from streams.http.refusal import refusal_response
 PUBLIC = ("/metrics", "/healthz", "/favicon.ico", "/signin")  # and /static/: no data, no credential, no refusal counted
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                               "frame-ancestors 'none'",
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -52,14 +52,24 @@ class ConsoleAuth:
 
     async def identify(self, request: web.Request) -> tuple:
         if AUTH_FIELD in request.headers:
-            return await authenticate(self.credentials, "dispatcher", request.headers), bearer_token(request.headers), None
+            return (
+                await authenticate(self.credentials, "dispatcher", request.headers),
+                bearer_token(request.headers),
+                None,
+            )
         sid = request.cookies.get(COOKIE, "")
         session = self.sessions.get(sid) if sid else None
         if session is None:
             if not sid:
-                raise Unauthorized(401, AUTH_FIELD, "missing: sign in at /signin, or send 'Authorization: Bearer "
-                                   "<dispatcher token>'", "auth_missing")
-            raise Unauthorized(401, COOKIE, "session expired or signed out: sign in again at /signin", "session_unknown")
+                raise Unauthorized(
+                    401,
+                    AUTH_FIELD,
+                    "missing: sign in at /signin, or send 'Authorization: Bearer <dispatcher token>'",
+                    "auth_missing",
+                )
+            raise Unauthorized(
+                401, COOKIE, "session expired or signed out: sign in again at /signin", "session_unknown"
+            )
         who = await self.check(session.token, sid)
         if request.method not in ("GET", "HEAD"):
             self.refuse_forged(session, request)
@@ -100,8 +110,15 @@ class ConsoleAuth:
             return self.refuse(request, refused)
         answer = web.Response(status=303, headers={"Location": "/", "Cache-Control": "no-store"})
         # Secure only over TLS: the demo serves plain HTTP on loopback, where a Secure cookie is never sent back.
-        answer.set_cookie(COOKIE, self.sessions.open(token), path="/", httponly=True, samesite="Strict",
-                          max_age=int(self.sessions.lifetime), secure=request.secure)
+        answer.set_cookie(
+            COOKIE,
+            self.sessions.open(token),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            max_age=int(self.sessions.lifetime),
+            secure=request.secure,
+        )
         return answer
 
     async def signin_form(self, request: web.Request) -> web.Response:
@@ -110,8 +127,9 @@ class ConsoleAuth:
     async def signin_post(self, request: web.Request) -> web.Response:
         site = request.headers.get("Sec-Fetch-Site", "same-origin")
         if site not in ("same-origin", "none"):  # someone else's page must not sign this browser in
-            return self.refuse(request, Unauthorized(403, "token", f"a {site!r:.40} sign-in: use the console's own "
-                                                     "form", "csrf"))
+            return self.refuse(
+                request, Unauthorized(403, "token", f"a {site!r:.40} sign-in: use the console's own form", "csrf")
+            )
         form = await request.post()
         return await self.sign_in(request, str(form.get("token", "")).strip())
 
@@ -130,13 +148,20 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 def signin_page(status: int, reason: str | None, headers: dict | None = None) -> web.Response:
     """The sign-in form, with the reason of a refusal above it. signin.js takes any token out of the address bar."""
-    heading = (f"登录失败 {status}: {html.escape(reason)}" if reason
-               else "数字红墙 · 指挥调度台 <small>Redwall dispatcher console</small>")
-    return web.Response(status=status, content_type="text/html", headers={"Cache-Control": "no-store", **(headers or {})},
-                        text=f"""<!doctype html>
+    heading = (
+        f"登录失败 {status}: {html.escape(reason)}"
+        if reason
+        else "数字红墙 · 指挥调度台 <small>Redwall dispatcher console</small>"
+    )
+    return web.Response(
+        status=status,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+        text=f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>登录 Sign in · 数字红墙</title>
 <link rel="stylesheet" href="/static/console.css"><script src="/static/signin.js"></script></head>
 <body class="signin"><h1>{heading}</h1>
 <form method="post" action="/signin">
 <label>调度员令牌 Dispatcher token <input name="token" type="password" autocomplete="off" required autofocus></label>
-<button type="submit">登录 Sign in</button></form></body></html>""")
+<button type="submit">登录 Sign in</button></form></body></html>""",
+    )

@@ -31,8 +31,9 @@ WHERE updated_at > $1::timestamptz - interval '10 seconds' ORDER BY updated_at
 
 
 class ConsoleFeed:
-    def __init__(self, settings: Settings, *, flush_seconds: float = 0.25, poll_seconds: float = 1.0,
-                 kafka: dict | None = None):
+    def __init__(
+        self, settings: Settings, *, flush_seconds: float = 0.25, poll_seconds: float = 1.0, kafka: dict | None = None
+    ):
         self.settings, self.flush_seconds, self.poll_seconds = settings, flush_seconds, poll_seconds
         self.kafka = client_options(settings, kafka)
         self.alerts: deque[dict] = deque(maxlen=FEED_LENGTH)
@@ -47,8 +48,12 @@ class ConsoleFeed:
         return {"alerts": [], "incidents": {}, "patrol": {}, "positions": {}}
 
     def snapshot(self) -> dict:
-        return {"alerts": list(self.alerts), "incidents": list(self.incidents.values()), "patrol": self.patrol,
-                "positions": self.positions}
+        return {
+            "alerts": list(self.alerts),
+            "incidents": list(self.incidents.values()),
+            "patrol": self.patrol,
+            "positions": self.positions,
+        }
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=CLIENT_QUEUE)
@@ -79,12 +84,32 @@ class ConsoleFeed:
             return  # an action rejected for an unknown incident: nothing to draw
         # last/when/actor/reason/action: the newest event, so the page can tell a dispatcher what the
         # engine made of an action it is still waiting for (done, or refused and why).
-        summary = {"id": event["incident"], "community": event.get("community"), "grid": event.get("grid"),
-                   "category": event.get("category"), "severity": event.get("severity"), "last": event.get("kind"),
-                   "when": event.get("when"), "actor": event.get("actor"), "action": event.get("action"),
-                   "reason": (event.get("reason") or "")[:300], **{k: state.get(k) for k in (
-                       "status", "level", "owner", "priority", "opened_at", "ack_by", "resolve_by", "reports",
-                       "missed")}}
+        summary = {
+            "id": event["incident"],
+            "community": event.get("community"),
+            "grid": event.get("grid"),
+            "category": event.get("category"),
+            "severity": event.get("severity"),
+            "last": event.get("kind"),
+            "when": event.get("when"),
+            "actor": event.get("actor"),
+            "action": event.get("action"),
+            "reason": (event.get("reason") or "")[:300],
+            **{
+                k: state.get(k)
+                for k in (
+                    "status",
+                    "level",
+                    "owner",
+                    "priority",
+                    "opened_at",
+                    "ack_by",
+                    "resolve_by",
+                    "reports",
+                    "missed",
+                )
+            },
+        }
         if summary["status"] in CLOSED:
             self.incidents.pop(summary["id"], None)
         else:
@@ -125,8 +150,13 @@ class ConsoleFeed:
                 for row in await conn.fetch(_POSITIONS, since):
                     # updated_at is a transaction's start: one that started earlier may commit later,
                     # so each poll re-reads an overlap and passes on only what changed.
-                    position = [row["lat"], row["lng"], row["community_id"], row["grid_id"],
-                                row["event_time"].isoformat()]
+                    position = [
+                        row["lat"],
+                        row["lng"],
+                        row["community_id"],
+                        row["grid_id"],
+                        row["event_time"].isoformat(),
+                    ]
                     if self.positions.get(row["device_id"]) != position:
                         self.positions[row["device_id"]] = position
                         self.pending["positions"][row["device_id"]] = position

@@ -34,8 +34,9 @@ class ConsoleHealth:
         failing = self.failing_parts() + await self.postgres(request.app.get(self.pool_key))
         if failing:
             log.warning("console: unhealthy: %s", "; ".join(f"{f['field']}: {f['reason']}" for f in failing))
-            return web.json_response({"status": "unhealthy", "errors": failing}, status=503,
-                                     headers={"Cache-Control": "no-store"})
+            return web.json_response(
+                {"status": "unhealthy", "errors": failing}, status=503, headers={"Cache-Control": "no-store"}
+            )
         return web.json_response({"status": "ok", "process": "console"}, headers={"Cache-Control": "no-store"})
 
     def failing_parts(self) -> list[dict]:
@@ -54,6 +55,10 @@ class ConsoleHealth:
             async with asyncio.timeout(POSTGRES_SECONDS):
                 await pool.fetchval("SELECT 1")
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            return [{"field": "postgres", "reason": f"no answer within {POSTGRES_SECONDS:.0f} s: "
-                                                    f"{type(exc).__name__} {exc}"[:300]}]
+            return [
+                {
+                    "field": "postgres",
+                    "reason": f"no answer within {POSTGRES_SECONDS:.0f} s: {type(exc).__name__} {exc}"[:300],
+                }
+            ]
         return []

@@ -28,8 +28,9 @@ class Session:
 class Sessions:
     """Open sessions by the hash of their id: `open` at sign-in, `get` on every request, `close` at sign-out."""
 
-    def __init__(self, lifetime_seconds: float, clock: Callable[[], float] = time.time,
-                 max_sessions: int = MAX_SESSIONS):
+    def __init__(
+        self, lifetime_seconds: float, clock: Callable[[], float] = time.time, max_sessions: int = MAX_SESSIONS
+    ):
         self.lifetime, self.clock, self.max_sessions = lifetime_seconds, clock, max_sessions
         self._open: dict[bytes, Session] = {}  # in sign-in order, so the oldest is dropped first
 

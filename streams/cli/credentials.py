@@ -31,8 +31,12 @@ def add_commands(sub) -> None:
     actions = dispatchers.add_subparsers(required=True, metavar="ACTION")
     add = actions.add_parser("add", help="issue a dispatcher's token, printed once as `NAME TOKEN`")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES,
-                     help="read: look only; community: act on its community's incidents; street: act on all")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        help="read: look only; community: act on its community's incidents; street: act on all",
+    )
     add.add_argument("--community", help="with --role community: the community id, e.g. c03")
     add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
     add.set_defaults(run=_dispatchers_add, needs=NEEDS)
@@ -45,7 +49,8 @@ def _revoke_and_list(actions, kind: str) -> None:
     gone.add_argument("subject", metavar=name)
     gone.set_defaults(run=lambda settings, args: _revoke(settings, kind, args.subject), needs=NEEDS)
     actions.add_parser("list", help=f"every {kind}: live or revoked, since when (in REDWALL_TIMEZONE)").set_defaults(
-        run=lambda settings, args: _list(settings, kind), needs=NEEDS)
+        run=lambda settings, args: _list(settings, kind), needs=NEEDS
+    )
 
 
 def _devices_add(settings, args) -> int:
@@ -59,8 +64,17 @@ def _dispatchers_add(settings, args) -> int:
     communities = community_ids(settings.geometry_path)
 
     async def run():
-        return [await issue(settings.database_dsn, "dispatcher", args.name, role=args.role, community=args.community,
-                            communities=communities, rotate=args.rotate)]
+        return [
+            await issue(
+                settings.database_dsn,
+                "dispatcher",
+                args.name,
+                role=args.role,
+                community=args.community,
+                communities=communities,
+                rotate=args.rotate,
+            )
+        ]
 
     return _report_issued("dispatchers add", lambda: asyncio.run(run()), settings.timezone)
 
@@ -92,9 +106,12 @@ def _report_issued(command: str, run, tz: str) -> int:
         if one.token:
             print(f"{one.credential.subject} {one.token}", flush=True)
         else:
-            print(f"{one.credential.subject}: already holds a live credential, issued "
-                  f"{local_minute(one.created_at, tz)} ({tz}); its token is not shown again "
-                  "(--rotate replaces it)", file=sys.stderr)
+            print(
+                f"{one.credential.subject}: already holds a live credential, issued "
+                f"{local_minute(one.created_at, tz)} ({tz}); its token is not shown again "
+                "(--rotate replaces it)",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -103,8 +120,10 @@ def _revoke(settings, kind: str, subject: str) -> int:
     try:
         when = asyncio.run(revoke(settings.database_dsn, kind, subject))
     except AlreadyRevoked as error:
-        print(f"redwall: {kind}s revoke: {kind} {subject} was already revoked at {local_minute(error.at, tz)} ({tz})",
-              file=sys.stderr)
+        print(
+            f"redwall: {kind}s revoke: {kind} {subject} was already revoked at {local_minute(error.at, tz)} ({tz})",
+            file=sys.stderr,
+        )
         return 1
     except CredentialError as error:
         print(f"redwall: {kind}s revoke: {error}", file=sys.stderr)
@@ -128,7 +147,6 @@ def _list(settings, kind: str) -> int:
             extra = f"  {_padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
         print(f"{r['subject']:<24} {state:<8} {local_minute(r['created_at'], tz):<17} {revoked:<17}{extra}")
     return 0
-
 
 
 def write_token_file(path: Path, tokens: dict[str, str]) -> Path:

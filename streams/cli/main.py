@@ -21,7 +21,9 @@ from streams.cli.street import add_commands as add_street_commands
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from streams.cli.start import Start
 
     start = Start(reads_demo_file=args.run is not _demo)
@@ -54,36 +56,60 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(kafka=None)  # the Kafka client options, for a command that needs Kafka (streams/cli/start.py)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="the whole pipeline on one machine: its own broker and PostgreSQL (or "
-                          "REDWALL_BROKER's and DATABASE_URL's), simulated phones and dispatchers, a working day in 30 minutes")
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline on one machine: its own broker and PostgreSQL (or "
+        "REDWALL_BROKER's and DATABASE_URL's), simulated phones and dispatchers, a working day in 30 minutes",
+    )
     demo.add_argument("--duration", type=float, help="stop after this many seconds and print a summary")
     demo.add_argument("--devices", type=int, default=80, help="simulated field workers (0: no traffic at all)")
-    demo.add_argument("--bad-records", action="store_true",
-                      help="also send malformed records (refused reports, garbage on the input topics: dead letters)")
-    demo.add_argument("--dispatchers", action=argparse.BooleanOptionalAction, default=None,
-                      help="simulated dispatchers acknowledge and resolve incidents (default: when there are devices)")
+    demo.add_argument(
+        "--bad-records",
+        action="store_true",
+        help="also send malformed records (refused reports, garbage on the input topics: dead letters)",
+    )
+    demo.add_argument(
+        "--dispatchers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="simulated dispatchers acknowledge and resolve incidents (default: when there are devices)",
+    )
     demo.add_argument("--broker-port", type=int, help="port of the demo's own broker (default: a free one)")
-    demo.add_argument("--data-dir", type=Path, help="where logs and the embedded PostgreSQL's files go and stay "
-                      "(default: a new temp dir; its logs are kept, its database deleted)")
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where logs and the embedded PostgreSQL's files go and stay "
+        "(default: a new temp dir; its logs are kept, its database deleted)",
+    )
     demo.set_defaults(run=_demo)
 
     both = ("postgres", "kafka")
-    sub.add_parser("worker", help="the Faust worker: ingest HTTP, geofencing agents"
-                   ).set_defaults(run=_worker, needs=both, listens="worker")
-    sub.add_parser("sink", help="consumers that write the output topics to Postgres"
-                   ).set_defaults(run=_sink, needs=both, listens="sink")
-    sub.add_parser("deliver", help="alert delivery: routing.toml, one consumer per webhook channel"
-                   ).set_defaults(run=_deliver, needs=both, listens="deliver")
-    sub.add_parser("console", help="the dispatcher console: map, live alert feed, incident actions"
-                   ).set_defaults(run=_console, needs=both, listens="console")
+    sub.add_parser("worker", help="the Faust worker: ingest HTTP, geofencing agents").set_defaults(
+        run=_worker, needs=both, listens="worker"
+    )
+    sub.add_parser("sink", help="consumers that write the output topics to Postgres").set_defaults(
+        run=_sink, needs=both, listens="sink"
+    )
+    sub.add_parser("deliver", help="alert delivery: routing.toml, one consumer per webhook channel").set_defaults(
+        run=_deliver, needs=both, listens="deliver"
+    )
+    sub.add_parser("console", help="the dispatcher console: map, live alert feed, incident actions").set_defaults(
+        run=_console, needs=both, listens="console"
+    )
     inbox = sub.add_parser("inbox", help="a loopback webhook endpoint playing the JSON receiver and the robots")
     inbox.add_argument("--port", type=int, default=9103)
     inbox.set_defaults(run=_inbox, listens="--port")
-    sub.add_parser("migrate", help="apply Postgres migrations, seed grids from config/, and make or update the "
-                   "processes' roles and grants (sinks/grants.py)").set_defaults(run=_migrate, needs=("postgres",), waits=True)
+    sub.add_parser(
+        "migrate",
+        help="apply Postgres migrations, seed grids from config/, and make or update the "
+        "processes' roles and grants (sinks/grants.py)",
+    ).set_defaults(run=_migrate, needs=("postgres",), waits=True)
     sub.add_parser("settings", help="print every setting, its variable and its value").set_defaults(run=_settings)
-    retention = sub.add_parser("retention", help="drop position history and dead letters older than their retention "
-                               "now (`redwall sink` also does it every REDWALL_RETENTION_INTERVAL_SECONDS)")
+    retention = sub.add_parser(
+        "retention",
+        help="drop position history and dead letters older than their retention "
+        "now (`redwall sink` also does it every REDWALL_RETENTION_INTERVAL_SECONDS)",
+    )
     retention.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     retention.set_defaults(run=_retention, needs=("postgres",))
 
@@ -94,19 +120,36 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--ping-interval", type=float, default=3.0, help="seconds between a device's fixes")
     simulate.add_argument("--upload-every", type=int, default=3, help="fixes per uploaded batch")
     simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--tokens", type=Path, help="file of `DEVICE TOKEN` lines (default: issue tokens in Postgres)")
-    simulate.add_argument("--reports-per-minute", type=float,
-                          help="reports the devices file in all (default: 0.4 a minute each, a load test)")
-    simulate.add_argument("--bad-records", action="store_true",
-                          help="also send malformed records: a tenth of the reports spoiled, garbage straight to Kafka")
-    simulate.set_defaults(run=_simulate, needs=lambda a: ("postgres",) * (a.tokens is None) + ("kafka",) * a.bad_records)
+    simulate.add_argument(
+        "--tokens", type=Path, help="file of `DEVICE TOKEN` lines (default: issue tokens in Postgres)"
+    )
+    simulate.add_argument(
+        "--reports-per-minute",
+        type=float,
+        help="reports the devices file in all (default: 0.4 a minute each, a load test)",
+    )
+    simulate.add_argument(
+        "--bad-records",
+        action="store_true",
+        help="also send malformed records: a tenth of the reports spoiled, garbage straight to Kafka",
+    )
+    simulate.set_defaults(
+        run=_simulate, needs=lambda a: ("postgres",) * (a.tokens is None) + ("kafka",) * a.bad_records
+    )
 
-    desk = sub.add_parser("simulate-dispatchers", help="simulated dispatchers acknowledging and resolving open "
-                          "incidents through the actions API, leaving a few to escalate")
+    desk = sub.add_parser(
+        "simulate-dispatchers",
+        help="simulated dispatchers acknowledging and resolving open "
+        "incidents through the actions API, leaving a few to escalate",
+    )
     desk.add_argument("--url", help="worker base URL (default: http://WEB_HOST:WEB_PORT)")
     desk.add_argument("--tokens", type=Path, help="file of `NAME TOKEN` lines (default: issue tokens in Postgres)")
-    desk.add_argument("--neglect", type=float, default=0.12,
-                      help="share of incidents below the street never acknowledged, so that they escalate")
+    desk.add_argument(
+        "--neglect",
+        type=float,
+        default=0.12,
+        help="share of incidents below the street never acknowledged, so that they escalate",
+    )
     desk.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
     desk.set_defaults(run=_simulate_dispatchers, needs=("postgres",))
 
@@ -128,9 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     roster = sub.add_parser("roster", help="the patrol roster (workers, shifts) and major-event periods")
     roster_sub = roster.add_subparsers(required=True, metavar="ACTION")
-    roster_sub.add_parser("load", help="check REDWALL_ROSTER and REDWALL_MAJOR_EVENTS, then store them in Postgres; "
-                          "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS"
-                          ).set_defaults(run=_roster_load, needs=("postgres",))
+    roster_sub.add_parser(
+        "load",
+        help="check REDWALL_ROSTER and REDWALL_MAJOR_EVENTS, then store them in Postgres; "
+        "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS",
+    ).set_defaults(run=_roster_load, needs=("postgres",))
     add_credential_commands(sub)  # devices, dispatchers
     add_street_commands(sub, roster_sub)  # street init|check, geometry import, roster import
     return parser
@@ -139,8 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _demo(settings, args):
     from streams.demo.supervisor import DemoOptions, run_demo
 
-    return run_demo(settings, DemoOptions(args.duration, args.devices, args.data_dir, args.broker_port,
-                                          args.bad_records, args.dispatchers))
+    return run_demo(
+        settings,
+        DemoOptions(args.duration, args.devices, args.data_dir, args.broker_port, args.bad_records, args.dispatchers),
+    )
 
 
 def _worker(settings, args):
@@ -196,9 +243,17 @@ def _simulate(settings, args):
 
     url = args.url or f"http://{settings.web_host}:{settings.web_port}"
     return run_simulator(
-        settings, url=url, devices=args.devices, duration=args.duration, ping_interval=args.ping_interval,
-        upload_every=args.upload_every, seed=args.seed, tokens=args.tokens,
-        reports_per_minute=args.reports_per_minute, bad_records=args.bad_records, kafka=args.kafka,
+        settings,
+        url=url,
+        devices=args.devices,
+        duration=args.duration,
+        ping_interval=args.ping_interval,
+        upload_every=args.upload_every,
+        seed=args.seed,
+        tokens=args.tokens,
+        reports_per_minute=args.reports_per_minute,
+        bad_records=args.bad_records,
+        kafka=args.kafka,
     )
 
 
@@ -239,9 +294,11 @@ def _major_event_start(settings, args):
         return 2
     partitions = asyncio.run(broadcast(settings, record, kafka=args.kafka))
     period, tz = record["period"], settings.timezone
-    print(f"major event {period['id']} (重大活动保障期) in force {local_minute(period['start'], tz)} .. "
-          f"{local_minute(period['end'], tz)} ({tz}), deadlines x{period['deadline_factor']}, "
-          f"sent to {partitions} partitions")
+    print(
+        f"major event {period['id']} (重大活动保障期) in force {local_minute(period['start'], tz)} .. "
+        f"{local_minute(period['end'], tz)} ({tz}), deadlines x{period['deadline_factor']}, "
+        f"sent to {partitions} partitions"
+    )
 
 
 def _aware_time(text: str):
@@ -258,4 +315,3 @@ def _schemas_export(settings, args):
 
     for path in export(args.dir, settings.max_pings_per_batch):
         print(path)
-

@@ -45,8 +45,15 @@ class Start:
             args.kafka = kafka_options(settings)
         if needs:  # a service (or `migrate`) started beside its broker and database waits for them; a person does not
             waits = listens or getattr(args, "waits", False)
-            asyncio.run(check(settings, needs, self.origin, settings.connect_timeout_seconds if waits else 0.0,
-                              kafka=getattr(args, "kafka", None)))
+            asyncio.run(
+                check(
+                    settings,
+                    needs,
+                    self.origin,
+                    settings.connect_timeout_seconds if waits else 0.0,
+                    kafka=getattr(args, "kafka", None),
+                )
+            )
 
     def origin(self, name: str) -> str:
         """Where the value of variable `name` came from, for a message about it."""
@@ -73,9 +80,14 @@ class Start:
         if found is None:
             return None
         if not found.live:
-            print(f"redwall: ignoring {where}: the demo that wrote it (pid {found.pid}) is not running", file=sys.stderr)
+            print(
+                f"redwall: ignoring {where}: the demo that wrote it (pid {found.pid}) is not running", file=sys.stderr
+            )
             return None
         if found.supplies(self.environ):
-            print(f"redwall: reaching the demo running here (pid {found.pid}) through {where}; "
-                  "variables set in the environment win", file=sys.stderr)
+            print(
+                f"redwall: reaching the demo running here (pid {found.pid}) through {where}; "
+                "variables set in the environment win",
+                file=sys.stderr,
+            )
         return found

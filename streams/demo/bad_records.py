@@ -30,8 +30,9 @@ def spoiled(report: dict, rng: random.Random) -> dict:
     return broken
 
 
-async def publish_garbage(settings: Settings, stop: asyncio.Event, every: float, *,
-                          kafka: dict | None = None) -> AsyncIterator[str]:
+async def publish_garbage(
+    settings: Settings, stop: asyncio.Event, every: float, *, kafka: dict | None = None
+) -> AsyncIterator[str]:
     """One malformed record at once and then one every `every` seconds until `stop`; yields each one's topic."""
     samples = [
         (settings.topic_reports, b'{"id": "broken", "category": '),

@@ -35,9 +35,17 @@ class Children:
         self.start("deliver", "deliver").wait_http(f"http://{host}:{s.deliver_metrics_port}/metrics")
         self.start("console", "console").wait_http(f"http://{host}:{s.console_port}/static/console.css")
         if devices or bad_records:
-            self.start("simulate", "simulate", "--devices", str(devices), "--tokens", str(self.workdir / "device-tokens"),
-                       "--reports-per-minute", f"{demo_day.REPORTS_PER_MINUTE:.3f}",
-                       *(["--bad-records"] if bad_records else []))
+            self.start(
+                "simulate",
+                "simulate",
+                "--devices",
+                str(devices),
+                "--tokens",
+                str(self.workdir / "device-tokens"),
+                "--reports-per-minute",
+                f"{demo_day.REPORTS_PER_MINUTE:.3f}",
+                *(["--bad-records"] if bad_records else []),
+            )
         if dispatchers:
             self.start("dispatchers", "simulate-dispatchers", "--tokens", str(self.workdir / "dispatcher-tokens"))
 
@@ -55,8 +63,11 @@ class Children:
                     return 1, None
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            print("\nstopping: the phones and dispatchers first, then counting what reached PostgreSQL "
-                  "(Ctrl-C again skips the count) ...", flush=True)
+            print(
+                "\nstopping: the phones and dispatchers first, then counting what reached PostgreSQL "
+                "(Ctrl-C again skips the count) ...",
+                flush=True,
+            )
         return 0, self._summary(summary)
 
     def _summary(self, summary) -> str | None:
@@ -72,8 +83,11 @@ class Children:
     def _restart_broker(self) -> None:
         """Tansu died: start it again, empty; the children notice and restart (streams/broker_epoch.py)."""
         if self.broker is not None and self.broker.exited is not None:
-            print(f"redwall demo: the broker exited with {self.broker.exited}; starting it again, empty "
-                  f"(log: {self.broker.log_path})", flush=True)
+            print(
+                f"redwall demo: the broker exited with {self.broker.exited}; starting it again, empty "
+                f"(log: {self.broker.log_path})",
+                flush=True,
+            )
             self.broker.start()
 
     def __enter__(self) -> Children:

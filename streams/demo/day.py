@@ -33,24 +33,31 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def compressed_settings(settings: Settings) -> Settings:
     """The hot-spot windows (前响应) on the demo's clock."""
     return dataclasses.replace(
-        settings, advisory_window_seconds=settings.advisory_window_seconds / COMPRESSION,
-        advisory_repeat_seconds=settings.advisory_repeat_seconds / COMPRESSION)
+        settings,
+        advisory_window_seconds=settings.advisory_window_seconds / COMPRESSION,
+        advisory_repeat_seconds=settings.advisory_repeat_seconds / COMPRESSION,
+    )
 
 
 def compressed_rules(source: Path, target: Path) -> Path:
     """A copy of the escalation rules with every deadline and the clustering window divided by COMPRESSION
     (alert age and retention stay: they are about replays, not the working day), checked as the worker will."""
+
     def shorter(match: re.Match) -> str:
         seconds = float(match.group(2)) * _SECONDS[match.group(3)] / COMPRESSION
         return f'{match.group(1)}"{max(seconds, 1):g}s"'
 
     text = _DURATION.sub(shorter, source.read_text(encoding="utf-8"))
     # The zones file is named relative to the rules file, which now lives elsewhere.
-    text = re.sub(r'^(\s*file\s*=\s*)"([^"]+)".*$',
-                  lambda m: f"{m.group(1)}{_string(str(source.parent / m.group(2)))}  # made absolute by the demo",
-                  text, flags=re.M)
-    target.write_text(f"# The demo's copy of {source}: deadlines and clustering window / {COMPRESSION}.\n" + text,
-                      encoding="utf-8")
+    text = re.sub(
+        r'^(\s*file\s*=\s*)"([^"]+)".*$',
+        lambda m: f"{m.group(1)}{_string(str(source.parent / m.group(2)))}  # made absolute by the demo",
+        text,
+        flags=re.M,
+    )
+    target.write_text(
+        f"# The demo's copy of {source}: deadlines and clustering window / {COMPRESSION}.\n" + text, encoding="utf-8"
+    )
     load_rules(target)
     return target
 
@@ -67,15 +74,19 @@ def roster_on_duty(source: Path, target: Path, phones: dict[str, str], now: date
     if day is None:
         shifts = {"day": {"id": "day", "name": "白班 / day", "start": "08:00", "end": "20:00"}}
         day = "day"
-    workers = [listed.get(d) or {"device": d, "name": d, "role": "grid_worker", "grid": grid, "shifts": [day]}
-               for d, grid in phones.items()]
+    workers = [
+        listed.get(d) or {"device": d, "name": d, "role": "grid_worker", "grid": grid, "shifts": [day]}
+        for d, grid in phones.items()
+    ]
     teams = Counter(w.get("team") for w in workers)
     workers = [{k: v for k, v in w.items() if k != "team" or teams[v] == 2} for w in workers]
     local = now.astimezone(zone(data.get("timezone", "Asia/Shanghai")))
     offset = local.hour * 60 - _minutes(shifts[day]["start"])
     moved = [{**s, "start": _moved(s["start"], offset), "end": _moved(s["end"], offset)} for s in shifts.values()]
-    note = (f"# The demo's copy of {source}: its {len(workers)} simulated phones, every shift moved "
-            f"{offset % 1440} minutes so that shift {day!r} begins at {local:%H}:00 local time.\n")
+    note = (
+        f"# The demo's copy of {source}: its {len(workers)} simulated phones, every shift moved "
+        f"{offset % 1440} minutes so that shift {day!r} begins at {local:%H}:00 local time.\n"
+    )
     target.write_text(note + _toml(data.get("timezone", "Asia/Shanghai"), moved, workers), encoding="utf-8")
     load_roster(target)
     return target

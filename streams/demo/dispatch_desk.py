@@ -93,7 +93,9 @@ class Desk:
             if incident.level in ("grid", "community") and _draw(incident.id, incident.level, "neglect") < self.neglect:
                 return _Plan(None)
             return _Plan(_within(now, incident.ack_by, self.ack_share, _draw(incident.id, incident.level, "ack")))
-        return _Plan(_within(now, incident.resolve_by, self.resolve_share, _draw(incident.id, incident.level, "resolve")))
+        return _Plan(
+            _within(now, incident.resolve_by, self.resolve_share, _draw(incident.id, incident.level, "resolve"))
+        )
 
     def _step(self, incident: OpenIncident) -> Step:
         action = "ack" if incident.status == "assigned" else "resolve"

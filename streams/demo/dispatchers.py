@@ -23,12 +23,22 @@ from streams.demo.dispatch_desk import Desk, OpenIncident, Step, dispatcher_name
 
 log = logging.getLogger(__name__)
 
-OPEN = ("SELECT id, community_id, level, status, ack_by, resolve_by FROM incidents "
-        "WHERE status IN ('assigned', 'acknowledged')")
+OPEN = (
+    "SELECT id, community_id, level, status, ack_by, resolve_by FROM incidents "
+    "WHERE status IN ('assigned', 'acknowledged')"
+)
 # The endpoint's answers (streams/http/README.md, Actions on incidents): 200 done, 409 refused by the engine
 # with its reason, 404 unknown incident, 422 malformed, 202 no verdict in time (tried again later).
-OUTCOMES = {200: "done", 409: "refused", 404: "unknown", 422: "invalid", 401: "forbidden", 403: "forbidden",
-            202: "pending", 429: "pending"}
+OUTCOMES = {
+    200: "done",
+    409: "refused",
+    404: "unknown",
+    422: "invalid",
+    401: "forbidden",
+    403: "forbidden",
+    202: "pending",
+    429: "pending",
+}
 CENSUS_SECONDS = 60.0
 
 
@@ -36,8 +46,10 @@ async def issue_tokens(settings: Settings) -> dict[str, str]:
     """Fresh tokens for every simulated dispatcher (a live one of the same name is replaced)."""
     names = dispatcher_names(sorted(community_ids(settings.geometry_path)))
     role = {True: "community", False: "street"}
-    return {name: await issue_dispatcher_token(settings.database_dsn, name, role[community is not None], community)
-            for name, community in names.items()}
+    return {
+        name: await issue_dispatcher_token(settings.database_dsn, name, role[community is not None], community)
+        for name, community in names.items()
+    }
 
 
 class Dispatchers:
@@ -46,8 +58,10 @@ class Dispatchers:
         self.poll_seconds, self.outcomes = poll_seconds, Counter()
 
     async def run(self, stop: asyncio.Event) -> Counter:
-        async with asyncpg.create_pool(self.settings.database_dsn, min_size=1, max_size=2) as pool, \
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+        async with (
+            asyncpg.create_pool(self.settings.database_dsn, min_size=1, max_size=2) as pool,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http,
+        ):
             last_census = 0.0
             while True:
                 incidents = [_incident(r) for r in await pool.fetch(OPEN)]
@@ -66,43 +80,73 @@ class Dispatchers:
         body = {"id": step.id, "action": step.action, "reason": step.reason}
         headers = {"Authorization": f"Bearer {self.tokens[step.actor]}", "Content-Type": "application/json"}
         try:
-            async with http.post(f"{self.url}/v1/incidents/{step.incident}/actions", data=json.dumps(body),
-                                 headers=headers) as resp:
+            async with http.post(
+                f"{self.url}/v1/incidents/{step.incident}/actions", data=json.dumps(body), headers=headers
+            ) as resp:
                 status, answer = resp.status, await resp.text()
         except (TimeoutError, aiohttp.ClientError) as error:
-            log.warning("%s %s %s: the worker did not answer (%s); trying again later", step.actor, step.action,
-                        step.incident, error)
+            log.warning(
+                "%s %s %s: the worker did not answer (%s); trying again later",
+                step.actor,
+                step.action,
+                step.incident,
+                error,
+            )
             return "failed"
         outcome = OUTCOMES.get(status, "failed")
         quiet = outcome in ("done", "pending")  # a refusal or a failure is worth its answer in the log
-        log.log(logging.INFO if quiet else logging.WARNING, "%s %s %s (%s): %d %s%s", step.actor, step.action,
-                step.incident, step.level, status, outcome, "" if quiet else f" {answer[:300]}")
+        log.log(
+            logging.INFO if quiet else logging.WARNING,
+            "%s %s %s (%s): %d %s%s",
+            step.actor,
+            step.action,
+            step.incident,
+            step.level,
+            status,
+            outcome,
+            "" if quiet else f" {answer[:300]}",
+        )
         return outcome
 
 
 def census(incidents: list[OpenIncident], now: datetime) -> str:
     """`17 (assigned 5, acknowledged 12; overdue 1)`: overdue as the console counts it."""
     by_status = Counter(i.status for i in incidents)
-    overdue = sum(1 for i in incidents if (i.status == "assigned" and i.ack_by is not None and i.ack_by <= now)
-                  or (i.resolve_by is not None and i.resolve_by <= now))
-    return (f"{len(incidents)} (assigned {by_status['assigned']}, acknowledged {by_status['acknowledged']}; "
-            f"overdue {overdue})")
+    overdue = sum(
+        1
+        for i in incidents
+        if (i.status == "assigned" and i.ack_by is not None and i.ack_by <= now)
+        or (i.resolve_by is not None and i.resolve_by <= now)
+    )
+    return (
+        f"{len(incidents)} (assigned {by_status['assigned']}, acknowledged {by_status['acknowledged']}; "
+        f"overdue {overdue})"
+    )
 
 
 def _incident(row) -> OpenIncident:
     return OpenIncident(row["id"], row["community_id"], row["level"], row["status"], row["ack_by"], row["resolve_by"])
 
 
-def run_dispatchers(settings: Settings, *, url: str, tokens: Path | None, neglect: float,
-                    duration: float | None = None) -> int:
+def run_dispatchers(
+    settings: Settings, *, url: str, tokens: Path | None, neglect: float, duration: float | None = None
+) -> int:
     async def main() -> Counter:
         stop = stop_on_signals(duration)
         held = read_token_file(tokens) if tokens else await issue_tokens(settings)
-        desk = Desk({name: community for name, community in
-                     dispatcher_names(sorted(community_ids(settings.geometry_path))).items() if name in held},
-                    neglect=neglect)
-        print(f"{len(held)} simulated dispatchers acting on the open incidents through {url}; "
-              f"{neglect:.0%} of those below the street left to escalate", flush=True)
+        desk = Desk(
+            {
+                name: community
+                for name, community in dispatcher_names(sorted(community_ids(settings.geometry_path))).items()
+                if name in held
+            },
+            neglect=neglect,
+        )
+        print(
+            f"{len(held)} simulated dispatchers acting on the open incidents through {url}; "
+            f"{neglect:.0%} of those below the street left to escalate",
+            flush=True,
+        )
         return await Dispatchers(settings, url, held, desk).run(stop)
 
     outcomes = asyncio.run(main())

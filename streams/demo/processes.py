@@ -39,8 +39,12 @@ class RedwallProcess:
             # stops its children in order; and it dies with the parent, so none is left behind.
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", self.command, *self.args],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=die_with_parent,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         return self
 
@@ -101,8 +105,10 @@ class Supervisor:
             now = time.monotonic()
             recent = [t for n, _, t in self.restarts if n == name and now - t < self.window]
             if len(recent) >= self.max_restarts:
-                raise GaveUp(f"{name} exited with {code} {len(recent) + 1} times within {self.window:.0f} s; "
-                             f"see {proc.log_path}:\n{proc.log_tail(10)}")
+                raise GaveUp(
+                    f"{name} exited with {code} {len(recent) + 1} times within {self.window:.0f} s; "
+                    f"see {proc.log_path}:\n{proc.log_tail(10)}"
+                )
             print(f"redwall: {name} exited with {code}; starting it again (log: {proc.log_path})", flush=True)
             proc.start()
             self.restarts.append((name, code, now))

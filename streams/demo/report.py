@@ -30,8 +30,15 @@ COUNTS = {
 SETTLING = ("reports", "pings", "deadletters")  # still arriving for a moment after the phones stop
 
 
-def banner(settings: Settings, *, started: datetime, workdir: Path, consoles: dict[str, str],
-           own: dict[str, bool], dispatchers: bool) -> str:
+def banner(
+    settings: Settings,
+    *,
+    started: datetime,
+    workdir: Path,
+    consoles: dict[str, str],
+    own: dict[str, bool],
+    dispatchers: bool,
+) -> str:
     ingest = f"http://{settings.web_host}:{settings.web_port}"
     console = f"http://{settings.web_host}:{settings.console_port}/?token="
     broker = "its own Tansu, in memory" if own["broker"] else "REDWALL_BROKER"
@@ -63,11 +70,19 @@ def summary(settings: Settings, started: datetime, *, settle: bool = True) -> st
     """Two lines: the day in the street's time and in words, then `summary: reports=N ...` (the last line)."""
     counts = asyncio.run(_counts(settings.database_dsn, started, settle))
     ended = datetime.now(UTC)
-    day = (f"the demo's day, {local_minute(started, settings.timezone)} to {local_minute(ended, settings.timezone)} "
-           f"({settings.timezone}): incidents opened {counts['incidents']}, resolved {counts['resolved']}, "
-           f"escalated {counts['escalated']}, still open {counts['open']}")
-    figures = {"reports": counts["reports"], "pings": counts["pings"], "rows": counts["reports"] + counts["pings"],
-               "deadletters": counts["deadletters"], "incidents": counts["incidents"], "open": counts["open"]}
+    day = (
+        f"the demo's day, {local_minute(started, settings.timezone)} to {local_minute(ended, settings.timezone)} "
+        f"({settings.timezone}): incidents opened {counts['incidents']}, resolved {counts['resolved']}, "
+        f"escalated {counts['escalated']}, still open {counts['open']}"
+    )
+    figures = {
+        "reports": counts["reports"],
+        "pings": counts["pings"],
+        "rows": counts["reports"] + counts["pings"],
+        "deadletters": counts["deadletters"],
+        "incidents": counts["incidents"],
+        "open": counts["open"],
+    }
     return day + "\nsummary: " + " ".join(f"{k}={v}" for k, v in figures.items())
 
 

@@ -80,15 +80,28 @@ class GridSampler:
 
 
 class FieldSimulator:
-    def __init__(self, registry: GridRegistry, settings: Settings, url: str, *, devices: int, ping_interval: float,
-                 upload_every: int, seed: int, reports_per_minute: float | None = None, bad_records: bool = False,
-                 kafka: dict | None = None):
+    def __init__(
+        self,
+        registry: GridRegistry,
+        settings: Settings,
+        url: str,
+        *,
+        devices: int,
+        ping_interval: float,
+        upload_every: int,
+        seed: int,
+        reports_per_minute: float | None = None,
+        bad_records: bool = False,
+        kafka: dict | None = None,
+    ):
         self.registry, self.settings, self.url = registry, settings, url.rstrip("/")
         self.kafka = kafka  # for the garbage records' producer; None: built from the settings
         self.rng = random.Random(seed)
         self.sampler = GridSampler(registry, self.rng)
         self.ping_interval, self.upload_every, self.bad_records = ping_interval, upload_every, bad_records
-        per_device = REPORTS_PER_DEVICE_PER_MINUTE if reports_per_minute is None else reports_per_minute / max(devices, 1)
+        per_device = (
+            REPORTS_PER_DEVICE_PER_MINUTE if reports_per_minute is None else reports_per_minute / max(devices, 1)
+        )
         self.report_chance = per_device * ping_interval / 60  # per fix taken
         self.devices = []
         for i in range(devices):
@@ -213,18 +226,41 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def run_simulator(settings: Settings, *, url: str, devices: int, duration: float | None, ping_interval: float,
-                  upload_every: int, seed: int, tokens: Path | None = None, reports_per_minute: float | None = None,
-                  bad_records: bool = False, kafka: dict | None = None) -> int:
+def run_simulator(
+    settings: Settings,
+    *,
+    url: str,
+    devices: int,
+    duration: float | None,
+    ping_interval: float,
+    upload_every: int,
+    seed: int,
+    tokens: Path | None = None,
+    reports_per_minute: float | None = None,
+    bad_records: bool = False,
+    kafka: dict | None = None,
+) -> int:
     async def main() -> Stats:
         stop = stop_on_signals(duration)
-        simulator = FieldSimulator(GridRegistry.from_settings(settings), settings, url, devices=devices,
-                                   ping_interval=ping_interval, upload_every=upload_every, seed=seed,
-                                   reports_per_minute=reports_per_minute, bad_records=bad_records, kafka=kafka)
+        simulator = FieldSimulator(
+            GridRegistry.from_settings(settings),
+            settings,
+            url,
+            devices=devices,
+            ping_interval=ping_interval,
+            upload_every=upload_every,
+            seed=seed,
+            reports_per_minute=reports_per_minute,
+            bad_records=bad_records,
+            kafka=kafka,
+        )
         simulator.tokens = await device_tokens(settings, [d.id for d in simulator.devices], tokens)
         rate = simulator.report_chance * 60 / ping_interval * devices
-        print(f"simulating {devices} devices against {url}: a fix every {ping_interval:g} s each, {rate:.1f} reports "
-              f"a minute in all, bad records {'on' if bad_records else 'off'}", flush=True)
+        print(
+            f"simulating {devices} devices against {url}: a fix every {ping_interval:g} s each, {rate:.1f} reports "
+            f"a minute in all, bad records {'on' if bad_records else 'off'}",
+            flush=True,
+        )
         return await simulator.run(stop)
 
     stats = asyncio.run(main())

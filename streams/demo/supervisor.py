@@ -75,10 +75,17 @@ def run_demo(settings: Settings, options: DemoOptions, environ: Mapping[str, str
             children.start_all(inbox_port, options.devices, options.bad_records, dispatchers)
             here = Path.cwd() / addresses.FILE_NAME
             stack.callback(addresses.remove, here)
-            addresses.write(here, _addresses(settings), f"written by `redwall demo` at {started:%Y-%m-%dT%H:%MZ}; "
-                                                        "removed when it stops")
-            print(demo_report.banner(settings, started=started, workdir=workdir, consoles=consoles, own=own,
-                                     dispatchers=dispatchers), flush=True)
+            addresses.write(
+                here,
+                _addresses(settings),
+                f"written by `redwall demo` at {started:%Y-%m-%dT%H:%MZ}; removed when it stops",
+            )
+            print(
+                demo_report.banner(
+                    settings, started=started, workdir=workdir, consoles=consoles, own=own, dispatchers=dispatchers
+                ),
+                flush=True,
+            )
             code, summary = children.supervise(options.duration, lambda: demo_report.summary(settings, started))
     finally:
         print(f"logs kept in {workdir}", flush=True)
@@ -87,8 +94,9 @@ def run_demo(settings: Settings, options: DemoOptions, environ: Mapping[str, str
     return code
 
 
-def _services(stack: ExitStack, settings: Settings, own: dict[str, bool], broker_port: int | None, workdir: Path,
-              *, keep: bool) -> tuple[Settings, EmbeddedBroker | None]:
+def _services(
+    stack: ExitStack, settings: Settings, own: dict[str, bool], broker_port: int | None, workdir: Path, *, keep: bool
+) -> tuple[Settings, EmbeddedBroker | None]:
     """The demo's own broker and PostgreSQL where none is named, checked to answer where they are."""
     broker = None
     if own["broker"]:
@@ -108,7 +116,8 @@ def _preflight(settings: Settings, options: DemoOptions, own: dict[str, bool]) -
     if found is not None and found.live:
         raise addresses.AlreadyRunning(
             f"a demo is already running from this directory (pid {found.pid}, ./{addresses.FILE_NAME}): stop it "
-            "with Ctrl-C, or start another one from another directory with other ports")
+            "with Ctrl-C, or start another one from another directory with other ports"
+        )
     check_ports(port_settings(settings), settings.web_host)
     if not own["broker"]:
         if options.broker_port:
@@ -120,10 +129,17 @@ def _preflight(settings: Settings, options: DemoOptions, own: dict[str, bool]) -
 
 
 def _plan(settings: Settings, own: dict[str, bool], broker_port: int | None, workdir: Path) -> str:
-    broker = (f"its own Tansu broker on 127.0.0.1:{broker_port}, in memory (REDWALL_BROKER: use an existing Kafka; "
-              "--broker-port pins the port)" if own["broker"] else f"the Kafka at REDWALL_BROKER={settings.broker}")
-    database = (f"its own PostgreSQL under {workdir} (DATABASE_URL: use an existing one)" if own["postgres"]
-                else f"the PostgreSQL at DATABASE_URL={reach.masked(settings.database_url)}")
+    broker = (
+        f"its own Tansu broker on 127.0.0.1:{broker_port}, in memory (REDWALL_BROKER: use an existing Kafka; "
+        "--broker-port pins the port)"
+        if own["broker"]
+        else f"the Kafka at REDWALL_BROKER={settings.broker}"
+    )
+    database = (
+        f"its own PostgreSQL under {workdir} (DATABASE_URL: use an existing one)"
+        if own["postgres"]
+        else f"the PostgreSQL at DATABASE_URL={reach.masked(settings.database_url)}"
+    )
     return f"redwall demo: starting {broker};\n             {database} ..."
 
 
@@ -135,9 +151,11 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
     grids = list(load_geometry(settings.geometry_path, check_areas=False).grids)
     phones = {simulator.device_id(i): simulator.assigned_grid(i, grids) for i in range(options.devices)}
     settings = dataclasses.replace(
-        demo_day.compressed_settings(settings), routing_path=routing,
+        demo_day.compressed_settings(settings),
+        routing_path=routing,
         escalation_rules_path=demo_day.compressed_rules(settings.escalation_rules_path, workdir / "escalation.toml"),
-        roster_path=demo_day.roster_on_duty(settings.roster_path, workdir / "roster.toml", phones, started))
+        roster_path=demo_day.roster_on_duty(settings.roster_path, workdir / "roster.toml", phones, started),
+    )
     asyncio.run(ensure_topics(settings))
     asyncio.run(migrate_and_seed(settings))
     asyncio.run(load_roster_files(settings))
@@ -149,8 +167,10 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
 async def _consoles(settings: Settings) -> dict[str, str]:
     """A token per role for people at the console: the street's, one community's (c01) and a look-only one."""
     roles = {"demo-street": ("street", None), "demo-c01": ("community", "c01"), "demo-read": ("read", None)}
-    return {name: await issue_dispatcher_token(settings.database_dsn, name, role, community)
-            for name, (role, community) in roles.items()}
+    return {
+        name: await issue_dispatcher_token(settings.database_dsn, name, role, community)
+        for name, (role, community) in roles.items()
+    }
 
 
 def _addresses(settings: Settings) -> dict[str, str]:
@@ -158,9 +178,12 @@ def _addresses(settings: Settings) -> dict[str, str]:
     setting it changed (its config copies); never a secret."""
     defaults = Settings()
     always = {"broker", "database_url", "web_host"}
-    return {f.metadata["env"]: str(getattr(settings, f.name)) for f in dataclasses.fields(settings)
-            if (f.name in always or f.name.endswith("_port") or getattr(settings, f.name) != getattr(defaults, f.name))
-            and not f.metadata["env"].endswith(SECRETS)}
+    return {
+        f.metadata["env"]: str(getattr(settings, f.name))
+        for f in dataclasses.fields(settings)
+        if (f.name in always or f.name.endswith("_port") or getattr(settings, f.name) != getattr(defaults, f.name))
+        and not f.metadata["env"].endswith(SECRETS)
+    }
 
 
 def _interrupt(signum, frame):

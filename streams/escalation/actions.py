@@ -9,8 +9,12 @@ from schemas.records import UNLOCATED
 from streams.escalation.state import OPEN, Incident, Outcome, community_of, incident_id, parse_time
 
 ALLOWED = {  # action -> statuses it may act on
-    "ack": frozenset({"assigned"}), "resolve": OPEN, "reopen": frozenset({"resolved", "closed"}),
-    "request_escalation": OPEN, "reassign": OPEN, "close_duplicate": OPEN,
+    "ack": frozenset({"assigned"}),
+    "resolve": OPEN,
+    "reopen": frozenset({"resolved", "closed"}),
+    "request_escalation": OPEN,
+    "reassign": OPEN,
+    "close_duplicate": OPEN,
 }
 
 
@@ -42,8 +46,10 @@ class PeopleActions:
         if a["action"] == "close_duplicate" and a.get("duplicate_of") not in self.incidents.keys() - {inc.id}:
             return words.not_a_duplicate(a.get("duplicate_of"))
         if a["action"] == "request_escalation" and (
-                inc.level == "district" or inc.level == "street"
-                and not self.rules.ceiling_allows(inc.category, inc.severity, "request")):
+            inc.level == "district"
+            or inc.level == "street"
+            and not self.rules.ceiling_allows(inc.category, inc.severity, "request")
+        ):
             return words.ceiling()
         return None
 
@@ -52,8 +58,11 @@ class PeopleActions:
         to a grid or community of the street, as long as its report is at hand to open an incident there."""
         level, community = self.places.get(owner or "", (None, None))
         if inc.community != UNLOCATED:
-            return None if level == "street" or (level and community == inc.community) else \
-                self.words.not_an_owner(owner, inc.community)
+            return (
+                None
+                if level == "street" or (level and community == inc.community)
+                else self.words.not_an_owner(owner, inc.community)
+            )
         if level not in ("grid", "community"):
             return self.words.place_it(owner)
         return None if inc.id in self.unlocated else self.words.report_gone()
@@ -96,28 +105,52 @@ class PeopleActions:
         """The street places an unlocated incident: it is closed, saying where it went, and its report is
         published again, located in that community (and grid), to open an incident there."""
         level, community = self.places[a["owner"]]
-        report = {**self.unlocated[inc.id], "street": self.street, "community": community,
-                  "grid": a["owner"] if level == "grid" else None}
+        report = {
+            **self.unlocated[inc.id],
+            "street": self.street,
+            "community": community,
+            "grid": a["owner"] if level == "grid" else None,
+        }
         self._end(inc, "closed")
         why = self.words.placed(a["owner"], community, incident_id(community, report["id"]), a["reason"])
         out.events.append(self._action_event(inc, "closed", a, why))
         out.reports.append(report)
 
     def _do_request_escalation(self, inc: Incident, a: dict, out: Outcome) -> None:
-        self._escalate(inc, "request", self.clock.now(), a["actor"], a["reason"], "request", out,
-                       source=parse_time(a["time"]), action=a["id"])
+        self._escalate(
+            inc,
+            "request",
+            self.clock.now(),
+            a["actor"],
+            a["reason"],
+            "request",
+            out,
+            source=parse_time(a["time"]),
+            action=a["id"],
+        )
 
     def _action_event(self, inc: Incident, kind: str, a: dict, why: str | None = None, **extra) -> dict:
         """An event an action caused; its reason is the person's own words unless `why` says more."""
-        return self._event(inc, kind, self.clock.now(), a["actor"], why or a["reason"], a["action"],
-                           action=a["id"], **extra)
+        return self._event(
+            inc, kind, self.clock.now(), a["actor"], why or a["reason"], a["action"], action=a["id"], **extra
+        )
 
     def _rejected(self, inc: Incident | None, a: dict, problem: str) -> dict:
-        event = {"id": f"{a['incident']}:rejected:{a['id']}", "incident": a["incident"],
-                 "seq": inc.seq if inc else 0, "kind": "action_rejected", "when": self.clock.now().isoformat(),
-                 "actor": a["actor"], "reason": problem, "reason_code": f"rejected_{a['action']}",
-                 "community": community_of(a["incident"]), "action": a["id"], "ceiling": "no"}
+        event = {
+            "id": f"{a['incident']}:rejected:{a['id']}",
+            "incident": a["incident"],
+            "seq": inc.seq if inc else 0,
+            "kind": "action_rejected",
+            "when": self.clock.now().isoformat(),
+            "actor": a["actor"],
+            "reason": problem,
+            "reason_code": f"rejected_{a['action']}",
+            "community": community_of(a["incident"]),
+            "action": a["id"],
+            "ceiling": "no",
+        }
         if inc is not None:
-            event.update(street=inc.street, category=inc.category, severity=inc.severity, to_level=inc.level,
-                         state=inc.state())
+            event.update(
+                street=inc.street, category=inc.category, severity=inc.severity, to_level=inc.level, state=inc.state()
+            )
         return event

@@ -46,26 +46,52 @@ def places_of(registry: GridRegistry) -> dict[str, tuple[str, str | None]]:
 
 class EscalationMetrics:
     def __init__(self, registry: CollectorRegistry):
-        self.opened = Counter("redwall_incidents_opened_total", "Incidents opened, by initial level and reason",
-                              ["level", "reason"], registry=registry)
-        self.escalated = Counter("redwall_incidents_escalated_total", "Escalations, by new level and reason",
-                                 ["level", "reason"], registry=registry)
-        self.breaches = Counter("redwall_incident_deadline_breaches_total",
-                                "Missed deadlines, by the level that missed them and the deadline",
-                                ["level", "deadline"], registry=registry)
-        self.ceiling = Counter("redwall_ceiling_exceeded_total", "Escalations beyond the street (by explicit rule)",
-                               ["reason"], registry=registry)
-        self.rejected = Counter("redwall_incident_actions_rejected_total", "Actions refused, by action",
-                                ["action"], registry=registry)
-        self.alerts = Counter("redwall_incident_alerts_total", "Incident alerts, emitted or held back as stale",
-                              ["outcome"], registry=registry)
+        self.opened = Counter(
+            "redwall_incidents_opened_total",
+            "Incidents opened, by initial level and reason",
+            ["level", "reason"],
+            registry=registry,
+        )
+        self.escalated = Counter(
+            "redwall_incidents_escalated_total",
+            "Escalations, by new level and reason",
+            ["level", "reason"],
+            registry=registry,
+        )
+        self.breaches = Counter(
+            "redwall_incident_deadline_breaches_total",
+            "Missed deadlines, by the level that missed them and the deadline",
+            ["level", "deadline"],
+            registry=registry,
+        )
+        self.ceiling = Counter(
+            "redwall_ceiling_exceeded_total",
+            "Escalations beyond the street (by explicit rule)",
+            ["reason"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "redwall_incident_actions_rejected_total", "Actions refused, by action", ["action"], registry=registry
+        )
+        self.alerts = Counter(
+            "redwall_incident_alerts_total",
+            "Incident alerts, emitted or held back as stale",
+            ["outcome"],
+            registry=registry,
+        )
         self.open = Gauge("redwall_incidents_open", "Open incidents held by this worker", registry=registry)
-        self.rebuild_seconds = Histogram("redwall_incident_rebuild_seconds",
-                                         "Time to rebuild assigned partitions (PostgreSQL, then the topics)",
-                                         registry=registry, buckets=(0.5, 1, 2, 5, 10, 30, 60))
-        self.rebuilt = Counter("redwall_incident_rebuild_records_total",
-                               "What rebuilds took: incident states from PostgreSQL, events read on from the topic",
-                               ["source"], registry=registry)
+        self.rebuild_seconds = Histogram(
+            "redwall_incident_rebuild_seconds",
+            "Time to rebuild assigned partitions (PostgreSQL, then the topics)",
+            registry=registry,
+            buckets=(0.5, 1, 2, 5, 10, 30, 60),
+        )
+        self.rebuilt = Counter(
+            "redwall_incident_rebuild_records_total",
+            "What rebuilds took: incident states from PostgreSQL, events read on from the topic",
+            ["source"],
+            registry=registry,
+        )
 
     def count(self, outcome: Outcome) -> None:
         for e in outcome.events:
@@ -87,8 +113,9 @@ class EscalationMetrics:
 class Escalation:
     """The engines of this worker's partitions, and how records reach them and results leave."""
 
-    def __init__(self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics, *,
-                 kafka: dict | None = None):
+    def __init__(
+        self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics, *, kafka: dict | None = None
+    ):
         self.app, self.settings, self.rules, self.major, self.places = app, settings, rules, major, places
         self.metrics = metrics
         self.event_time = settings.clock == "event"
@@ -119,9 +146,15 @@ class Escalation:
                 self.metrics.rebuild_seconds.observe(time.perf_counter() - started)
                 self.metrics.rebuilt.labels("postgres").inc(rebuilt.from_postgres)
                 self.metrics.rebuilt.labels("topic").inc(rebuilt.from_topic)
-                log.info("escalation: rebuilt partitions %s: %d incidents from PostgreSQL, then %d events from the "
-                         "topic from offsets %s (other partitions from their start) in %.2f s", sorted(missing),
-                         rebuilt.from_postgres, rebuilt.from_topic, rebuilt.offsets, time.perf_counter() - started)
+                log.info(
+                    "escalation: rebuilt partitions %s: %d incidents from PostgreSQL, then %d events from the "
+                    "topic from offsets %s (other partitions from their start) in %.2f s",
+                    sorted(missing),
+                    rebuilt.from_postgres,
+                    rebuilt.from_topic,
+                    rebuilt.offsets,
+                    time.perf_counter() - started,
+                )
 
     def revoke(self, partitions: set[int]) -> None:
         self.generation += 1
@@ -169,8 +202,14 @@ class Escalation:
         await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:
-        self.metrics.open.set(sum(1 for e in self.engines.values() for i in e.incidents.values()
-                                  if i.status in ("assigned", "acknowledged")))
+        self.metrics.open.set(
+            sum(
+                1
+                for e in self.engines.values()
+                for i in e.incidents.values()
+                if i.status in ("assigned", "acknowledged")
+            )
+        )
 
 
 def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:
@@ -183,17 +222,29 @@ def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:
     fetcher._fetch_max_wait_ms = ms
 
 
-def install(app: faust.App, settings, registry: GridRegistry, metrics_registry: CollectorRegistry,
-            dead_letter, *, kafka: dict | None = None) -> Escalation:
+def install(
+    app: faust.App,
+    settings,
+    registry: GridRegistry,
+    metrics_registry: CollectorRegistry,
+    dead_letter,
+    *,
+    kafka: dict | None = None,
+) -> Escalation:
     """Load and check the rules (a bad file stops start-up), then wire the agent, timer and signals."""
     rules = load_rules(settings.escalation_rules_path)
     major = load_major_events(settings.major_events_path, set(registry.grids))
-    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry),
-                     kafka=kafka)
+    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry), kafka=kafka)
     if esc.event_time:
         log.warning("escalation: REDWALL_CLOCK=event: time is the newest event seen (replays and tests only)")
-    source = app.topic(settings.topic_located_reports, settings.topic_actions, key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw")
+    source = app.topic(
+        settings.topic_located_reports,
+        settings.topic_actions,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
 
     @app.agent(source, name="escalation")
     async def escalate(stream):

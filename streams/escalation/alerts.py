@@ -35,8 +35,10 @@ def alert_for(event: dict, kind: str, level: str, owner: str, source_time: datet
         "category": category,
         "severity": event["severity"],
         "priority": state["priority"],
-        "title": {"zh": f"{ALERT_KIND[kind]}：{CATEGORY[category]}（{LEVEL[level]}）",
-                  "en": _TITLES_EN[kind].format(cat=category, level=level)},
+        "title": {
+            "zh": f"{ALERT_KIND[kind]}：{CATEGORY[category]}（{LEVEL[level]}）",
+            "en": _TITLES_EN[kind].format(cat=category, level=level),
+        },
         "body": {"zh": _body_zh(event, state, tz), "en": _body_en(event, state)},
         "event_time": source_time.isoformat(),
         "created_at": now.isoformat(),
@@ -54,11 +56,15 @@ def _waiting(state: dict) -> bool:
 def _body_zh(event: dict, state: dict, tz: str) -> str:
     due = f"，请于 {local_minute(state['ack_by'], tz)} 前签收" if _waiting(state) else ""
     where = place_zh(event["community"]) + (f" 网格 {event['grid']}" if event.get("grid") else "")
-    return (f"事件 {event['incident']}（{where}，{LEVEL[state['level']]}负责，责任方 {state['owner']}，"
-            f"已汇聚 {int(state['reports'])} 条上报）。原因：{event['reason']}{due}。")
+    return (
+        f"事件 {event['incident']}（{where}，{LEVEL[state['level']]}负责，责任方 {state['owner']}，"
+        f"已汇聚 {int(state['reports'])} 条上报）。原因：{event['reason']}{due}。"
+    )
 
 
 def _body_en(event: dict, state: dict) -> str:
     due = f"; acknowledge by {state['ack_by']}" if _waiting(state) else ""
-    return (f"Incident {event['incident']} ({state['level']} level, owner {state['owner']}, "
-            f"{int(state['reports'])} report(s)). Why: {why_en(event)}{due}.")
+    return (
+        f"Incident {event['incident']} ({state['level']} level, owner {state['owner']}, "
+        f"{int(state['reports'])} report(s)). Why: {why_en(event)}{due}."
+    )

@@ -16,15 +16,24 @@ from streams.produce import Out, producing, send_all
 from streams.topics import client_options
 
 
-def major_event(period_id: str, hours: float, factor: float, name: str | None = None,
-                now: datetime | None = None) -> dict:
+def major_event(
+    period_id: str, hours: float, factor: float, name: str | None = None, now: datetime | None = None
+) -> dict:
     """The control record that puts a period in force from `now` for `hours`."""
     now = now or datetime.now(UTC)
-    return EngineControl.validate({
-        "control": "major_event", "time": now.isoformat(),
-        "period": {"id": period_id, "name": name or period_id, "start": now.isoformat(),
-                   "end": (now + timedelta(hours=hours)).isoformat(), "deadline_factor": factor},
-    })
+    return EngineControl.validate(
+        {
+            "control": "major_event",
+            "time": now.isoformat(),
+            "period": {
+                "id": period_id,
+                "name": name or period_id,
+                "start": now.isoformat(),
+                "end": (now + timedelta(hours=hours)).isoformat(),
+                "deadline_factor": factor,
+            },
+        }
+    )
 
 
 def tick(when: datetime) -> dict:
@@ -51,8 +60,13 @@ def control_record(value: dict) -> dict:
 
 def period_of(raw: dict) -> Period:
     """The Period a major_event control record (or a stored one) puts in force."""
-    return Period(raw["id"], raw["name"], datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"]),
-                  raw["deadline_factor"])
+    return Period(
+        raw["id"],
+        raw["name"],
+        datetime.fromisoformat(raw["start"]),
+        datetime.fromisoformat(raw["end"]),
+        raw["deadline_factor"],
+    )
 
 
 class MajorEventRecords:

@@ -28,8 +28,15 @@ SYSTEM = "system"
 class IncidentEngine(PeopleActions):
     """Every call takes one input (or the passing of time) and returns what it caused, as an Outcome."""
 
-    def __init__(self, rules: Rules, clock: Clock, major_events: MajorEvents = MajorEvents(()),
-                 places: Mapping[str, tuple[str, str | None]] | None = None, *, tz: str):
+    def __init__(
+        self,
+        rules: Rules,
+        clock: Clock,
+        major_events: MajorEvents = MajorEvents(()),
+        places: Mapping[str, tuple[str, str | None]] | None = None,
+        *,
+        tz: str,
+    ):
         self.rules, self.clock, self.major_events = rules, clock, major_events
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
@@ -118,8 +125,21 @@ class IncidentEngine(PeopleActions):
     def _open(self, report: dict, cell: str, source: datetime, out: Outcome) -> None:
         r, now = report, self.clock.now()
         community, level, priority, why, code = self._start(r)
-        inc = Incident(incident_id(community, r["id"]), r.get("street") or self.street, community, r.get("grid"),
-                       r["category"], r["severity"], priority, cell, "assigned", level, "", now, source)
+        inc = Incident(
+            incident_id(community, r["id"]),
+            r.get("street") or self.street,
+            community,
+            r.get("grid"),
+            r["category"],
+            r["severity"],
+            priority,
+            cell,
+            "assigned",
+            level,
+            "",
+            now,
+            source,
+        )
         inc.owner = self._owner(inc, level)
         if code == "sensitive_zone":
             inc.flags.add("sensitive_zone")
@@ -139,8 +159,13 @@ class IncidentEngine(PeopleActions):
             return UNLOCATED, "street", by_severity, self.words.unlocated(), "unlocated"
         zone = rules.sensitive_zone(r["category"], r["location"]["lat"], r["location"]["lng"])
         if zone:
-            return r["community"], rules.zone_level, rules.zone_priority, \
-                self.words.sensitive_zone(zone.name, rules.zone_level), "sensitive_zone"
+            return (
+                r["community"],
+                rules.zone_level,
+                rules.zone_priority,
+                self.words.sensitive_zone(zone.name, rules.zone_level),
+                "sensitive_zone",
+            )
         level = rules.initial_level(r["category"], r["severity"])
         return r["community"], level, by_severity, self.words.opened(r["category"], r["severity"], level), "report"
 
@@ -151,17 +176,38 @@ class IncidentEngine(PeopleActions):
         threshold = inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags
         if threshold:  # flagged in the merge's own state: at the street no escalation event may follow
             inc.flags.add("cluster_escalated")
-        out.events.append(self._event(inc, "report_merged", now, report["device"], self.words.merged(inc.reports),
-                                      "cluster", report=report["id"]))
+        out.events.append(
+            self._event(
+                inc,
+                "report_merged",
+                now,
+                report["device"],
+                self.words.merged(inc.reports),
+                "cluster",
+                report=report["id"],
+            )
+        )
         if threshold:
             why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
             self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
 
-    def _escalate(self, inc: Incident, family: str, when: datetime, actor: str, why: str, code: str,
-                  out: Outcome, *, source: datetime, action: str | None = None) -> bool:
+    def _escalate(
+        self,
+        inc: Incident,
+        family: str,
+        when: datetime,
+        actor: str,
+        why: str,
+        code: str,
+        out: Outcome,
+        *,
+        source: datetime,
+        action: str | None = None,
+    ) -> bool:
         """One level up; beyond the street only if a ceiling rule allows it. False if not allowed."""
         if inc.level == "district" or (
-                inc.level == "street" and not self.rules.ceiling_allows(inc.category, inc.severity, family)):
+            inc.level == "street" and not self.rules.ceiling_allows(inc.category, inc.severity, family)
+        ):
             return False
         old_level, old_owner = inc.level, inc.owner
         inc.level = LEVELS[LEVELS.index(old_level) + 1]
@@ -170,8 +216,9 @@ class IncidentEngine(PeopleActions):
         if ceiling:
             inc.flags.add("ceiling_exceeded")
         self._set_deadlines(inc, when)
-        event = self._event(inc, "escalated", when, actor, why, code, from_level=old_level, action=action,
-                            ceiling=ceiling)
+        event = self._event(
+            inc, "escalated", when, actor, why, code, from_level=old_level, action=action, ceiling=ceiling
+        )
         out.events.append(event)
         self._alert(out, event, "incident_escalated", inc.level, inc.owner, source)
         if family == "deadline":  # 超时督办: the old owner hears of it too
@@ -194,15 +241,38 @@ class IncidentEngine(PeopleActions):
         self._alert(out, event, "deadline_breached", inc.level, inc.owner, due)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _event(self, inc: Incident, kind: str, when: datetime, actor: str, reason: str, code: str, *,
-               from_level: str | None = None, report: str | None = None, action: str | None = None,
-               ceiling: bool = False) -> dict:
+    def _event(
+        self,
+        inc: Incident,
+        kind: str,
+        when: datetime,
+        actor: str,
+        reason: str,
+        code: str,
+        *,
+        from_level: str | None = None,
+        report: str | None = None,
+        action: str | None = None,
+        ceiling: bool = False,
+    ) -> dict:
         inc.seq += 1
-        event = {"id": f"{inc.id}:{inc.seq:05d}", "incident": inc.id, "seq": inc.seq, "kind": kind,
-                 "when": when.isoformat(), "actor": actor, "reason": reason, "reason_code": code,
-                 "to_level": inc.level, "street": inc.street, "community": inc.community,
-                 "category": inc.category, "severity": inc.severity, "ceiling": "yes" if ceiling else "no",
-                 "state": inc.state()}
+        event = {
+            "id": f"{inc.id}:{inc.seq:05d}",
+            "incident": inc.id,
+            "seq": inc.seq,
+            "kind": kind,
+            "when": when.isoformat(),
+            "actor": actor,
+            "reason": reason,
+            "reason_code": code,
+            "to_level": inc.level,
+            "street": inc.street,
+            "community": inc.community,
+            "category": inc.category,
+            "severity": inc.severity,
+            "ceiling": "yes" if ceiling else "no",
+            "state": inc.state(),
+        }
         for key, value in (("from_level", from_level), ("report", report), ("action", action), ("grid", inc.grid)):
             if value:
                 event[key] = value
@@ -217,8 +287,12 @@ class IncidentEngine(PeopleActions):
         out.alerts.append(alert_for(event, kind, level, owner, source, now, self.tz))
 
     def _owner(self, inc: Incident, level: str) -> str:
-        return {"grid": inc.grid or inc.community, "community": inc.community, "street": inc.street,
-                "district": "district"}[level]
+        return {
+            "grid": inc.grid or inc.community,
+            "community": inc.community,
+            "street": inc.street,
+            "district": "district",
+        }[level]
 
     def _set_deadlines(self, inc: Incident, when: datetime) -> None:
         d = self.rules.deadlines_for(inc.level, inc.category)
@@ -250,8 +324,11 @@ class IncidentEngine(PeopleActions):
         for near in h3.grid_disk(cell, self.rules.cluster_ring):
             for inc_id in self._clusters.get((category, near), ()):
                 inc = self.incidents[inc_id]
-                if inc.status in OPEN and abs(source - inc.last_report_at) <= window and (
-                        best is None or (inc.last_report_at, inc.id) > (best.last_report_at, best.id)):
+                if (
+                    inc.status in OPEN
+                    and abs(source - inc.last_report_at) <= window
+                    and (best is None or (inc.last_report_at, inc.id) > (best.last_report_at, best.id))
+                ):
                     best = inc
         return best
 

@@ -20,8 +20,14 @@ from schemas.display import (
 )
 
 # What an action does, named by the event it leads to, so its Chinese name is the event's.
-DOES = {"ack": "acknowledged", "resolve": "resolved", "reopen": "reopened", "request_escalation": "escalated",
-        "reassign": "assigned", "close_duplicate": "closed"}
+DOES = {
+    "ack": "acknowledged",
+    "resolve": "resolved",
+    "reopen": "reopened",
+    "request_escalation": "escalated",
+    "reassign": "assigned",
+    "close_duplicate": "closed",
+}
 # What a missed deadline asked for, named the same way.
 ASKED = {"acknowledge": "acknowledged", "resolve": "resolved"}
 

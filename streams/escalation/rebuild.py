@@ -92,25 +92,37 @@ class History:
                     raise
                 why = str(exc)
             attempt += 1
-            delay = min(MAX_RETRY_SECONDS, 0.25 * 2 ** attempt)
-            log.warning("escalation: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
-                        sorted(partitions), attempt, delay, why)
+            delay = min(MAX_RETRY_SECONDS, 0.25 * 2**attempt)
+            log.warning(
+                "escalation: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
+                sorted(partitions),
+                attempt,
+                delay,
+                why,
+            )
             await asyncio.sleep(delay)
 
     async def _rebuild(self, partitions: set[int], new_engine) -> Rebuilt:
         await self._connect()
         s, n = self.settings, self.partitions
         engines = {p: new_engine() for p in partitions}
-        snapshot = await incident_snapshot(self.pool, s.topic_incidents, self.epoch,
-                                           lambda community: partition_of(community, n) in partitions, self.keep_closed)
+        snapshot = await incident_snapshot(
+            self.pool,
+            s.topic_incidents,
+            self.epoch,
+            lambda community: partition_of(community, n) in partitions,
+            self.keep_closed,
+        )
         for event in snapshot.states:
             _restore(engines[partition_of(event["community"], n)], event)
         for community, report, action in snapshot.seen:
             engines[partition_of(community, n)].remember(community, report, action)
         stored, action_offsets = await runtime_periods(self.pool, s.topic_actions, self.epoch)
         offsets = {p: o for p, o in snapshot.offsets.items() if p in partitions}
-        tail, later = await asyncio.gather(self._tail(engines, offsets), self._periods(
-            partitions, {p: o for p, o in action_offsets.items() if p in partitions}))
+        tail, later = await asyncio.gather(
+            self._tail(engines, offsets),
+            self._periods(partitions, {p: o for p, o in action_offsets.items() if p in partitions}),
+        )
         await self._unlocated(engines)
         return Rebuilt(engines, [period_of(p) for p in stored] + later, len(snapshot.states), tail, offsets)
 
@@ -126,8 +138,14 @@ class History:
     async def _tail(self, engines: dict[int, IncidentEngine], offsets: dict[int, int]) -> int:
         """The incident events PostgreSQL does not have yet."""
         read = 0
-        async for record in read_topic(self.settings, self.settings.topic_incidents, IDLE_SECONDS,
-                                       partitions=engines.keys(), start=offsets, kafka=self.kafka):
+        async for record in read_topic(
+            self.settings,
+            self.settings.topic_incidents,
+            IDLE_SECONDS,
+            partitions=engines.keys(),
+            start=offsets,
+            kafka=self.kafka,
+        ):
             _restore(engines[record.partition], json.loads(record.value))
             read += 1
         return read
@@ -135,8 +153,14 @@ class History:
     async def _periods(self, partitions: set[int], offsets: dict[int, int]) -> list[Period]:
         """Major-event periods on the actions topic that the sink has not stored yet."""
         decode, periods = MajorEventRecords().decode, []
-        async for record in read_topic(self.settings, self.settings.topic_actions, IDLE_SECONDS,
-                                       partitions=partitions, start=offsets, kafka=self.kafka):
+        async for record in read_topic(
+            self.settings,
+            self.settings.topic_actions,
+            IDLE_SECONDS,
+            partitions=partitions,
+            start=offsets,
+            kafka=self.kafka,
+        ):
             control = decode(record.value)
             if control is not None:
                 periods.append(period_of(control["period"]))
@@ -156,8 +180,9 @@ class History:
         if not missing:
             return
         key, queue = UNLOCATED.encode(), partition_of(UNLOCATED, self.partitions)
-        async for record in read_topic(self.settings, self.settings.topic_located_reports, IDLE_SECONDS,
-                                       partitions=[queue], kafka=self.kafka):
+        async for record in read_topic(
+            self.settings, self.settings.topic_located_reports, IDLE_SECONDS, partitions=[queue], kafka=self.kafka
+        ):
             report = json.loads(record.value) if record.key == key else None
             if report is not None and incident_id(UNLOCATED, report["id"]) in missing:
                 engine.restore_unlocated(report)

@@ -48,10 +48,17 @@ class Incident:
     missed: dict[str, datetime] = field(default_factory=dict)
 
     def state(self) -> dict:
-        s = {"status": self.status, "level": self.level, "owner": self.owner, "priority": self.priority,
-             "opened_at": self.opened_at.isoformat(), "reports": self.reports,
-             "last_report_at": self.last_report_at.isoformat(), "cluster_cell": self.cell,
-             "flags": sorted(self.flags)}
+        s = {
+            "status": self.status,
+            "level": self.level,
+            "owner": self.owner,
+            "priority": self.priority,
+            "opened_at": self.opened_at.isoformat(),
+            "reports": self.reports,
+            "last_report_at": self.last_report_at.isoformat(),
+            "cluster_cell": self.cell,
+            "flags": sorted(self.flags),
+        }
         if self.ack_by:
             s["ack_by"] = self.ack_by.isoformat()
         if self.resolve_by:
@@ -63,11 +70,28 @@ class Incident:
     @classmethod
     def from_event(cls, e: dict) -> Incident:
         s, t = e["state"], parse_time
-        return cls(e["incident"], e["street"], e["community"], e.get("grid"), e["category"], e["severity"],
-                   s["priority"], s["cluster_cell"], s["status"], s["level"], s["owner"], t(s["opened_at"]),
-                   t(s["last_report_at"]), int(s["reports"]), t(s.get("ack_by")), t(s.get("resolve_by")),
-                   set(s["flags"]), int(e["seq"]), t(e["when"]) if s["status"] in ("resolved", "closed") else None,
-                   {kind: t(due) for kind, due in s.get("missed", {}).items()})
+        return cls(
+            e["incident"],
+            e["street"],
+            e["community"],
+            e.get("grid"),
+            e["category"],
+            e["severity"],
+            s["priority"],
+            s["cluster_cell"],
+            s["status"],
+            s["level"],
+            s["owner"],
+            t(s["opened_at"]),
+            t(s["last_report_at"]),
+            int(s["reports"]),
+            t(s.get("ack_by")),
+            t(s.get("resolve_by")),
+            set(s["flags"]),
+            int(e["seq"]),
+            t(e["when"]) if s["status"] in ("resolved", "closed") else None,
+            {kind: t(due) for kind, due in s.get("missed", {}).items()},
+        )
 
 
 @dataclass

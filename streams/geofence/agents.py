@@ -25,10 +25,12 @@ BATCH_WITHIN_SECONDS = 0.02
 
 
 def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, settings, same_partitions: bool) -> None:
-    reports = app.topic(settings.topic_reports, key_type=bytes, value_type=bytes, value_serializer="raw",
-                        key_serializer="raw")
-    pings = app.topic(settings.topic_pings, key_type=bytes, value_type=bytes, value_serializer="raw",
-                      key_serializer="raw")
+    reports = app.topic(
+        settings.topic_reports, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
+    pings = app.topic(
+        settings.topic_pings, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
 
     async def run(stream, handle):
         source_topic = stream.channel.get_topic_name()
@@ -51,8 +53,13 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
                         metrics.deadletters.labels(msg.topic).inc()
                     elif out.outside:
                         metrics.outside.inc()
-                        log.warning("report outside every street (%s[%d]@%d): it waits in the unlocated queue for the "
-                                    "street's dispatchers", msg.topic, msg.partition, msg.offset)
+                        log.warning(
+                            "report outside every street (%s[%d]@%d): it waits in the unlocated queue for the "
+                            "street's dispatchers",
+                            msg.topic,
+                            msg.partition,
+                            msg.offset,
+                        )
                 elapsed = time.perf_counter() - started
                 metrics.geofence_seconds.observe(elapsed / len(events))
                 metrics.batch_records.observe(len(events))
@@ -73,5 +80,7 @@ async def produce_all(app: faust.App, outputs: list[tuple[Output, int]], same_pa
     """Send every output and wait until the broker has them all (a failed send raises here)."""
     # Keeping the input partition skips the pure-Python partitioner (6-10 % of a batch); a re-keyed
     # record (a report keyed by its grid) needs it so one grid stays on one partition.
-    await send_all(app.producer, [Out(o.topic, o.key, o.value, p if same_partitions and not o.rekeyed else None)
-                                  for o, p in outputs])
+    await send_all(
+        app.producer,
+        [Out(o.topic, o.key, o.value, p if same_partitions and not o.rekeyed else None) for o, p in outputs],
+    )

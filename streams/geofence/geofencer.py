@@ -70,8 +70,15 @@ class Geofencer:
         # community an incident id carries) on one partition, so one community's story stays ordered.
         # One outside every street goes to the street's unlocated queue, whose actions are keyed alike.
         out_key = (place.community or UNLOCATED).encode()
-        return Output(self.topics.located_reports, out_key, json.dumps(report), (), rekeyed=True, events=1,
-                      outside=place.street is None)
+        return Output(
+            self.topics.located_reports,
+            out_key,
+            json.dumps(report),
+            (),
+            rekeyed=True,
+            events=1,
+            outside=place.street is None,
+        )
 
     def pings(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:
         try:

@@ -133,8 +133,13 @@ class GridRegistry:
 
     def stats(self) -> dict[str, int]:
         border = sum(1 for entry in self._cells.values() if entry.__class__ is tuple)
-        return {"resolution": self.resolution, "cells": len(self._cells), "border_cells": border,
-                "communities": len(self.geometry.communities), "grids": len(self.geometry.grids)}
+        return {
+            "resolution": self.resolution,
+            "cells": len(self._cells),
+            "border_cells": border,
+            "communities": len(self.geometry.communities),
+            "grids": len(self.geometry.grids),
+        }
 
 
 def _distance_to_segment(ax: float, ay: float, bx: float, by: float) -> float:
@@ -164,8 +169,9 @@ def _border_cells(area: Area, resolution: int) -> set[int]:
         for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
             metres = math.hypot((x1 - x0) * metres_per_degree_lng(y0), (y1 - y0) * METRES_PER_DEGREE)
             n = math.ceil(metres / step)
-            sampled.update(h3i.latlng_to_cell(y0 + (y1 - y0) * i / n, x0 + (x1 - x0) * i / n, resolution)
-                           for i in range(n + 1))
+            sampled.update(
+                h3i.latlng_to_cell(y0 + (y1 - y0) * i / n, x0 + (x1 - x0) * i / n, resolution) for i in range(n + 1)
+            )
     return {near for cell in sampled for near in h3i.grid_disk(cell, 1)}
 
 

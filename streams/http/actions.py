@@ -44,8 +44,15 @@ class OutsideRole(Refused):
         super().__init__(403, [FieldError(field, reason)], labels=[label], title="forbidden")
 
 
-def install(app: faust.App, settings, communities, credentials: CredentialCache, metrics: WorkerMetrics, *,
-            kafka: dict | None = None) -> None:
+def install(
+    app: faust.App,
+    settings,
+    communities,
+    credentials: CredentialCache,
+    metrics: WorkerMetrics,
+    *,
+    kafka: dict | None = None,
+) -> None:
     verdicts = Verdicts()
 
     @app.task
@@ -65,7 +72,8 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
                 return self.refuse(refused, incident, dispatcher)
             # A retry of an action the engine has judged gets the same answer (the engine ignores a known id).
             verdict = verdicts.known(incident, action["id"]) or await verdicts.wait(
-                incident, action["id"], settings.action_verdict_seconds, lambda: self.send(action))
+                incident, action["id"], settings.action_verdict_seconds, lambda: self.send(action)
+            )
             status, body = answer(action, verdict, settings.action_verdict_seconds)
             return self.json(body, status=status)
 
@@ -77,20 +85,33 @@ def install(app: faust.App, settings, communities, credentials: CredentialCache,
             for label in refused.reasons():
                 metrics.rejected.labels(settings.topic_actions, "http", label).inc()
             if isinstance(refused, OutsideRole):
-                log.warning("action refused: dispatcher=%s role=%s incident=%.128s reason=%s", dispatcher.subject,
-                            dispatcher.role, incident, json.dumps(refused.errors[0].reason).decode())
+                log.warning(
+                    "action refused: dispatcher=%s role=%s incident=%.128s reason=%s",
+                    dispatcher.subject,
+                    dispatcher.role,
+                    incident,
+                    json.dumps(refused.errors[0].reason).decode(),
+                )
             return refused.answer("invalid action")
 
 
 def answer(action: dict, verdict: dict | None, waited: float) -> tuple[int, dict]:
     """The status and body for the engine's `verdict` on `action` (its IncidentEvent), or for none in time."""
     if verdict is None:
-        return 202, {"accepted": action["id"], "incident": action["incident"], "actor": action["actor"],
-                     "outcome": f"queued: no verdict within {waited:g} s; the incident's history on "
-                                "redwall.incidents.v1 records it, or an action_rejected event saying why not"}
+        return 202, {
+            "accepted": action["id"],
+            "incident": action["incident"],
+            "actor": action["actor"],
+            "outcome": f"queued: no verdict within {waited:g} s; the incident's history on "
+            "redwall.incidents.v1 records it, or an action_rejected event saying why not",
+        }
     if verdict["kind"] != "action_rejected":
-        return 200, {"verdict": verdict["kind"], "incident": action["incident"], "action": action["id"],
-                     "event": verdict}
+        return 200, {
+            "verdict": verdict["kind"],
+            "incident": action["incident"],
+            "action": action["id"],
+            "event": verdict,
+        }
     if "state" in verdict:  # the engine knows the incident: the transition is what it refused
         return 409, refusal_body("refused", [FieldError("action", verdict["reason"])])
     return 404, refusal_body("unknown incident", [FieldError("incident", verdict["reason"])])
@@ -106,8 +127,12 @@ def parse_action(incident: str, body, communities, dispatcher: Credential) -> di
     if not isinstance(body, dict):
         raise Refused(422, [FieldError("(body)", "must be a JSON object")])
     if body.get("actor", dispatcher.subject) != dispatcher.subject:
-        raise OutsideRole("actor", f"is {body['actor']!r:.80}, but the token is dispatcher {dispatcher.subject}'s: "
-                                   "a dispatcher acts only as itself", "actor_mismatch")
+        raise OutsideRole(
+            "actor",
+            f"is {body['actor']!r:.80}, but the token is dispatcher {dispatcher.subject}'s: "
+            "a dispatcher acts only as itself",
+            "actor_mismatch",
+        )
     action = {**body, "incident": incident, "actor": dispatcher.subject}  # in the body's order, as refusals name it
     # Defaults that make a bare {action, reason} usable; a client that retries sends its own id.
     action.setdefault("id", f"act-{uuid.uuid4().hex}")

@@ -25,9 +25,13 @@ class Unauthorized(Refused):
     """A refused credential: `labels` are the metric reasons (auth_missing, auth_unknown, ...)."""
 
     def __init__(self, status: int, field: str, reason: str, label: str):
-        super().__init__(status, [FieldError(field, reason)], labels=[label],
-                         title={401: "unauthenticated", 403: "forbidden"}.get(status, "unavailable"),
-                         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None)
+        super().__init__(
+            status,
+            [FieldError(field, reason)],
+            labels=[label],
+            title={401: "unauthenticated", 403: "forbidden"}.get(status, "unavailable"),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None,
+        )
 
 
 def bearer_token(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> str:
@@ -38,13 +42,15 @@ def bearer_token(headers: Mapping[str, str], query: Mapping[str, str] | None = N
     return (query or {}).get("token", "")
 
 
-async def authenticate(cache: CredentialCache, kind: str, headers: Mapping[str, str],
-                       query: Mapping[str, str] | None = None) -> Credential:
+async def authenticate(
+    cache: CredentialCache, kind: str, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+) -> Credential:
     """The live credential of kind `kind` the request carries, or Unauthorized saying why not. A signed
     device request names its device here; it is authenticated only once `check_signature` passes."""
     if not await cache.wait_ready(READY_WAIT_SECONDS):
-        raise Unauthorized(503, AUTH_FIELD, "credentials are still loading from the database: retry shortly",
-                           "auth_unavailable")
+        raise Unauthorized(
+            503, AUTH_FIELD, "credentials are still loading from the database: retry shortly", "auth_unavailable"
+        )
     if kind == "device" and SIGNATURE in headers:
         return await signed_device(cache, headers)
     token = bearer_token(headers, query)
@@ -75,13 +81,20 @@ async def signed_device(cache: CredentialCache, headers: Mapping[str, str]) -> C
     device = headers.get(DEVICE, "")
     held = await cache.live_key("device", device)
     if held is None:
-        raise Unauthorized(401, DEVICE, f"{device!r:.80} holds no live credential (never issued, or revoked)",
-                           "auth_unknown")
+        raise Unauthorized(
+            401, DEVICE, f"{device!r:.80} holds no live credential (never issued, or revoked)", "auth_unknown"
+        )
     return held[1]
 
 
-def check_signature(cache: CredentialCache, device: Credential, headers: Mapping[str, str], body: bytes,
-                    replays: ReplayGuard, now: float | None = None) -> None:
+def check_signature(
+    cache: CredentialCache,
+    device: Credential,
+    headers: Mapping[str, str],
+    body: bytes,
+    replays: ReplayGuard,
+    now: float | None = None,
+) -> None:
     """For a signed request: `X-Redwall-Signature: sha256=<hex HMAC-SHA256(key, timestamp + "." + body)>`, the key
     being the raw 32-byte SHA-256 digest of the token (what the store holds; schemas/openapi.SIGNING_EXAMPLE),
     with a timestamp within SIGNATURE_WINDOW_SECONDS of ours, each signature accepted once. No-op for a
@@ -91,17 +104,30 @@ def check_signature(cache: CredentialCache, device: Credential, headers: Mapping
     stamp = headers.get(TIMESTAMP, "")
     now = time.time() if now is None else now
     # ASCII digits only, and few: str.isdigit() also takes '²' and other scripts' digits, which int() refuses.
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or abs(now - int(stamp)) > SIGNATURE_WINDOW_SECONDS:
-        raise Unauthorized(401, TIMESTAMP, f"must be Unix seconds within {SIGNATURE_WINDOW_SECONDS} s of the "
-                           f"server's clock ({int(now)}), got {stamp!r:.40}", "signature_stale")
+    if (
+        not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12)
+        or abs(now - int(stamp)) > SIGNATURE_WINDOW_SECONDS
+    ):
+        raise Unauthorized(
+            401,
+            TIMESTAMP,
+            f"must be Unix seconds within {SIGNATURE_WINDOW_SECONDS} s of the "
+            f"server's clock ({int(now)}), got {stamp!r:.40}",
+            "signature_stale",
+        )
     key, _ = cache.key_of("device", device.subject) or (b"", None)
     expected = "sha256=" + hmac.new(key, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not key or not hmac.compare_digest(expected.encode(), headers[SIGNATURE].encode()):
-        raise Unauthorized(401, SIGNATURE, "does not match the body and timestamp under this device's key",
-                           "signature_invalid")
+        raise Unauthorized(
+            401, SIGNATURE, "does not match the body and timestamp under this device's key", "signature_invalid"
+        )
     if not replays.first(expected, int(stamp), now):
-        raise Unauthorized(401, SIGNATURE, "this signed request was accepted before: a replay (sign a retry afresh, "
-                           "with a new timestamp)", "signature_replayed")
+        raise Unauthorized(
+            401,
+            SIGNATURE,
+            "this signed request was accepted before: a replay (sign a retry afresh, with a new timestamp)",
+            "signature_replayed",
+        )
 
 
 class ReplayGuard:

@@ -121,12 +121,16 @@ async def read_body(request: Request) -> bytes:
 
 
 def _too_large(limit: int, size: str) -> BodyRefused:
-    return BodyRefused(413, f"is {size}; the limit is {limit} bytes (REDWALL_MAX_BODY_BYTES): send fewer records "
-                            "per request", "body_too_large")
+    return BodyRefused(
+        413,
+        f"is {size}; the limit is {limit} bytes (REDWALL_MAX_BODY_BYTES): send fewer records per request",
+        "body_too_large",
+    )
 
 
-def validate_many(record: Record, value, limit: int,
-                  also: Callable[[Any], list[FieldError]] = lambda item: []) -> list[dict]:
+def validate_many(
+    record: Record, value, limit: int, also: Callable[[Any], list[FieldError]] = lambda item: []
+) -> list[dict]:
     """One record, or (when `limit` > 1) an array of them; a refusal names every wrong field. `also`
     finds the errors of checks made after validation (event times) in a refused record, so that one
     refusal lists them too."""

@@ -57,12 +57,22 @@ class RateLimited(Refused):
 
     def __init__(self, device: str, rate: float, burst: int, wait: float):
         retry_after = max(1, math.ceil(wait))
-        reason = (f"device {device} is over its limit of {rate:g} requests per second (bursts of {burst}): "
-                  f"retry after {retry_after} s")
-        super().__init__(429, [FieldError("device", reason)], labels=["rate_limited"], title="too many requests",
-                         headers={"Retry-After": str(retry_after)},
-                         extra={"device": device, "limit": {"requests_per_second": rate, "burst": burst},
-                                "retry_after_seconds": round(wait, 3)})
+        reason = (
+            f"device {device} is over its limit of {rate:g} requests per second (bursts of {burst}): "
+            f"retry after {retry_after} s"
+        )
+        super().__init__(
+            429,
+            [FieldError("device", reason)],
+            labels=["rate_limited"],
+            title="too many requests",
+            headers={"Retry-After": str(retry_after)},
+            extra={
+                "device": device,
+                "limit": {"requests_per_second": rate, "burst": burst},
+                "retry_after_seconds": round(wait, 3),
+            },
+        )
 
 
 class DeviceRateLimit:
@@ -87,8 +97,9 @@ class DeviceRateLimit:
 class EventTimeWindow:
     """Event times must lie within [now - max age, now + max future]: far off means a broken clock or a forgery."""
 
-    def __init__(self, max_future_seconds: float, max_age_days: float,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self, max_future_seconds: float, max_age_days: float, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ):
         self.ahead, self.behind, self.now = timedelta(seconds=max_future_seconds), timedelta(days=max_age_days), now
 
     @classmethod
@@ -104,8 +115,10 @@ class EventTimeWindow:
         for i, text in times:
             when = datetime.fromisoformat(text).astimezone(UTC)
             if not earliest <= when <= latest:
-                reason = (f"{text} is more than {_span(self.ahead if when > now else self.behind)} "
-                          f"{'ahead of' if when > now else 'before'} the server's time {now.isoformat(timespec='seconds')}")
+                reason = (
+                    f"{text} is more than {_span(self.ahead if when > now else self.behind)} "
+                    f"{'ahead of' if when > now else 'before'} the server's time {now.isoformat(timespec='seconds')}"
+                )
                 errors.append(FieldError(field(i), reason))
         return errors
 
@@ -116,7 +129,9 @@ class EventTimeWindow:
             raise Refused(422, errors[:MAX_ERRORS])
 
     def check_reports(self, reports: list[dict], indexed: bool) -> None:
-        self.check(enumerate(r["event_time"] for r in reports), "{}.event_time".format if indexed else _unindexed_event_time)
+        self.check(
+            enumerate(r["event_time"] for r in reports), "{}.event_time".format if indexed else _unindexed_event_time
+        )
 
     def check_pings(self, batch: dict) -> None:
         self.check(enumerate(p["time"] for p in batch["pings"]), "pings.{}.time".format)

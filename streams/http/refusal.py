@@ -18,9 +18,16 @@ class Refused(Exception):
     caller's), `labels` its metric reasons (else the fields), `headers` and `extra` (more keys of the
     body) what this kind of refusal adds to the answer."""
 
-    def __init__(self, status: int, errors: list[FieldError], *, title: str | None = None,
-                 labels: list[str] | None = None, headers: Mapping[str, str] | None = None,
-                 extra: Mapping[str, object] | None = None):
+    def __init__(
+        self,
+        status: int,
+        errors: list[FieldError],
+        *,
+        title: str | None = None,
+        labels: list[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ):
         super().__init__(errors[0] if errors else "refused")
         self.status, self.errors = status, errors
         self.title, self.labels = title, labels
@@ -40,8 +47,14 @@ def refusal_body(error: str, errors: Iterable[FieldError], **extra) -> dict:
     return {"error": error, "errors": [e.as_dict() for e in errors], **extra}
 
 
-def refusal_response(status: int, error: str, errors: Iterable[FieldError],
-                     headers: Mapping[str, str] | None = None, **extra) -> web.Response:
+def refusal_response(
+    status: int, error: str, errors: Iterable[FieldError], headers: Mapping[str, str] | None = None, **extra
+) -> web.Response:
     """A refusal as an HTTP answer (aiohttp's, which Faust's views answer with too)."""
-    return web.Response(body=json.dumps(refusal_body(error, errors, **extra)), status=status,
-                        content_type="application/json", charset="utf-8", headers=headers)
+    return web.Response(
+        body=json.dumps(refusal_body(error, errors, **extra)),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )

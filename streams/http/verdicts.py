@@ -79,15 +79,15 @@ async def tail(settings, verdicts: Verdicts, kafka: dict | None = None) -> None:
         try:
             await _tail_once(settings, verdicts, client_options(settings, kafka))
         except KafkaError as error:
-            log.warning("verdicts: reading %s failed (%s); again in %.0f s", settings.topic_incidents, error,
-                        RETRY_SECONDS)
+            log.warning(
+                "verdicts: reading %s failed (%s); again in %.0f s", settings.topic_incidents, error, RETRY_SECONDS
+            )
             await asyncio.sleep(RETRY_SECONDS)
 
 
 async def _tail_once(settings, verdicts: Verdicts, kafka: dict) -> None:
     # A short fetch wait: Tansu does not answer a waiting fetch when data arrives (streams/escalation/agents.py).
-    consumer = AIOKafkaConsumer(**kafka, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    consumer = AIOKafkaConsumer(**kafka, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
     await consumer.start()
     try:
         await consumer.topics()  # metadata: a new consumer knows no partitions before it

@@ -35,12 +35,14 @@ RETURNING cell"""
 class Advisor:
     """Hot spots (H3 cells with at least `min_reports` reports in the last `window`) -> advisory records."""
 
-    def __init__(self, min_reports: int, repeat: timedelta, window: timedelta,
-                 place: Callable[[str], tuple[str, str]], tz: str):
+    def __init__(
+        self, min_reports: int, repeat: timedelta, window: timedelta, place: Callable[[str], tuple[str, str]], tz: str
+    ):
         self.min_reports, self.repeat, self.window, self.place, self.tz = min_reports, repeat, window, place, tz
 
-    def advise(self, counts: Iterable[tuple[str, str, int]], now: datetime,
-               devices: Callable[[str], list[str]]) -> dict[str, dict]:
+    def advise(
+        self, counts: Iterable[tuple[str, str, int]], now: datetime, devices: Callable[[str], list[str]]
+    ) -> dict[str, dict]:
         """`counts`: (cell, grid, reports in the window); the advisory of each hot cell, by cell, hottest
         first. Whether it goes out is the claim's to say."""
         found = {}
@@ -52,15 +54,23 @@ class Advisor:
     def _advisory(self, cell: str, grid: str, count: int, now: datetime, devices: list[str]) -> dict:
         street, community = self.place(grid)
         title = {"zh": f"{grid} {ALERT_KIND['patrol_advisory']}", "en": f"{grid} patrol advisory"}
-        body = {"zh": f"热点（H3 单元 {cell}）：截至 {local_minute(now, self.tz)}，近{span_zh(self.window.total_seconds())}"
-                      f"内 {count} 起事件上报，请前往巡查",
-                "en": f"{count} reports in H3 cell {cell} within {self.window} up to {now.isoformat()}: patrol it"}
-        return patrol_alert("patrol_advisory", "firing", grid, street, community, now, now, now, devices, title, body,
-                            subject=cell)
+        body = {
+            "zh": f"热点（H3 单元 {cell}）：截至 {local_minute(now, self.tz)}，近{span_zh(self.window.total_seconds())}"
+            f"内 {count} 起事件上报，请前往巡查",
+            "en": f"{count} reports in H3 cell {cell} within {self.window} up to {now.isoformat()}: patrol it",
+        }
+        return patrol_alert(
+            "patrol_advisory", "firing", grid, street, community, now, now, now, devices, title, body, subject=cell
+        )
 
 
-async def advise(pool: asyncpg.Pool, advisor: Advisor, now: datetime, devices: Callable[[str], list[str]],
-                 send: Callable[[list[dict]], Awaitable[None]]) -> list[dict]:
+async def advise(
+    pool: asyncpg.Pool,
+    advisor: Advisor,
+    now: datetime,
+    devices: Callable[[str], list[str]],
+    send: Callable[[list[dict]], Awaitable[None]],
+) -> list[dict]:
     """Advise the hot cells whose last advisory is at least the interval old; `send` produces the
     records and returns once the broker has them. Returns what was sent."""
     rows = await pool.fetch(_HOT_SQL, now - advisor.window, now, advisor.min_reports)
@@ -68,8 +78,9 @@ async def advise(pool: asyncpg.Pool, advisor: Advisor, now: datetime, devices: C
     if not found:
         return []
     async with pool.acquire() as conn, conn.transaction():
-        claimed = await conn.fetch(_CLAIM_SQL, list(found), [now] * len(found), [a["id"] for a in found.values()],
-                                   advisor.repeat)
+        claimed = await conn.fetch(
+            _CLAIM_SQL, list(found), [now] * len(found), [a["id"] for a in found.values()], advisor.repeat
+        )
         taken = {r["cell"] for r in claimed}
         alerts = [alert for cell, alert in found.items() if cell in taken]
         await send(alerts)

@@ -45,15 +45,25 @@ TICK_DEVICES = 10_000
 
 class PatrolMetrics:
     def __init__(self, registry: CollectorRegistry):
-        self.pings = Counter("redwall_patrol_pings_total", "Pings seen by the patrol monitor, by outcome "
-                             "(good, unrostered, or the GPS quality reason)", ["outcome"], registry=registry)
-        self.changes = Counter("redwall_patrol_status_changes_total", "Patrol status changes, by new status",
-                               ["status"], registry=registry)
-        self.alerts = Counter("redwall_patrol_alerts_total", "Patrol alerts, by kind and status", ["kind", "status"],
-                              registry=registry)
+        self.pings = Counter(
+            "redwall_patrol_pings_total",
+            "Pings seen by the patrol monitor, by outcome (good, unrostered, or the GPS quality reason)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.changes = Counter(
+            "redwall_patrol_status_changes_total", "Patrol status changes, by new status", ["status"], registry=registry
+        )
+        self.alerts = Counter(
+            "redwall_patrol_alerts_total", "Patrol alerts, by kind and status", ["kind", "status"], registry=registry
+        )
         self.devices = Gauge("redwall_patrol_devices", "Devices whose state this worker holds", registry=registry)
-        self.batch_seconds = Histogram("redwall_patrol_batch_seconds", "Time to handle one batch of position records",
-                                       buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3), registry=registry)
+        self.batch_seconds = Histogram(
+            "redwall_patrol_batch_seconds",
+            "Time to handle one batch of position records",
+            buckets=(1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3),
+            registry=registry,
+        )
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -64,8 +74,16 @@ def partition_of(key: str, partitions: int) -> int:
 class Ownership:
     """Which devices and grids this worker owns now; rebuilds state when that changes."""
 
-    def __init__(self, app: faust.App, settings, monitor: PatrolMonitor, alerts: PatrolAlerts, grids: list[str], *,
-                 kafka: dict | None = None):
+    def __init__(
+        self,
+        app: faust.App,
+        settings,
+        monitor: PatrolMonitor,
+        alerts: PatrolAlerts,
+        grids: list[str],
+        *,
+        kafka: dict | None = None,
+    ):
         self.app, self.settings, self.monitor, self.alerts, self.all_grids = app, settings, monitor, alerts, grids
         self.kafka = client_options(settings, kafka)
         self.pool: asyncpg.Pool | None = None
@@ -85,8 +103,9 @@ class Ownership:
         async with self.lock:
             if self.pool is None:
                 self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
-                self.partitions = await ensure_topics(self.settings, (self.settings.topic_positions,
-                                                                      self.settings.topic_patrol), kafka=self.kafka)
+                self.partitions = await ensure_topics(
+                    self.settings, (self.settings.topic_positions, self.settings.topic_patrol), kafka=self.kafka
+                )
                 await self.refresh_roster(force=True)
             assigned = frozenset((tp.topic, tp.partition) for tp in self.app.consumer.assignment())
             if assigned != self.assigned:
@@ -113,7 +132,7 @@ class Ownership:
             return self.devices
         start = self.cursor % len(self.devices)
         self.cursor = start + TICK_DEVICES
-        return self.devices[start:self.cursor]
+        return self.devices[start : self.cursor]
 
     def _owned(self, keys, topic: str) -> list[str]:
         n = self.partitions[topic]
@@ -150,15 +169,20 @@ class Ownership:
 
     async def _restore_grids(self, grids: list[str]) -> None:
         """Statuses (and since when) from Postgres, open alerts from the alerts topic read from the start."""
-        rows = await self.pool.fetch("SELECT device_id, grid_id, status, since FROM patrol_status WHERE grid_id = ANY($1)",
-                                     grids)
+        rows = await self.pool.fetch(
+            "SELECT device_id, grid_id, status, since FROM patrol_status WHERE grid_id = ANY($1)", grids
+        )
         statuses: dict[str, list] = {grid: [] for grid in grids}
         for row in rows:
             statuses[row["grid_id"]].append((row["device_id"], row["status"], row["since"]))
         open_alerts: dict[str, dict] = {}
         async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0, kafka=self.kafka):
             alert = json.loads(record.value)
-            if alert.get("grid") in statuses and alert["id"].startswith("patrol:") and alert["kind"] != "patrol_advisory":
+            if (
+                alert.get("grid") in statuses
+                and alert["id"].startswith("patrol:")
+                and alert["kind"] != "patrol_advisory"
+            ):
                 base = alert["id"].removesuffix(":resolved")
                 if alert["status"] == "firing":
                     open_alerts[base] = alert
@@ -168,19 +192,29 @@ class Ownership:
             self.alerts.restore(grid, rows_of_grid, [a for a in open_alerts.values() if a["grid"] == grid])
 
 
-def install(app: faust.App, settings, registry, metrics_registry: CollectorRegistry, *,
-            kafka: dict | None = None) -> PatrolMonitor:
+def install(
+    app: faust.App, settings, registry, metrics_registry: CollectorRegistry, *, kafka: dict | None = None
+) -> PatrolMonitor:
     clock = clocks.from_settings(settings)
     # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
     # changelog is written (once per device per batch, on a status change, with the batch's records).
     table = app.Table(patrol_table.NAME, partitions=settings.partitions, key_type=str, value_type=bytes)
     monitor = PatrolMonitor(settings, registry, clock, table.data, table.changelog_topic_name)
     places = {g: (registry.street.id, area.parent) for g, area in registry.grids.items()}
-    alerts = PatrolAlerts(timedelta(seconds=settings.patrol_group_seconds),
-                          timedelta(seconds=settings.patrol_coverage_grace_seconds), monitor.required, places.__getitem__,
-                          settings.timezone)
-    advisor = Advisor(settings.advisory_min_reports, timedelta(seconds=settings.advisory_repeat_seconds),
-                      timedelta(seconds=settings.advisory_window_seconds), places.__getitem__, settings.timezone)
+    alerts = PatrolAlerts(
+        timedelta(seconds=settings.patrol_group_seconds),
+        timedelta(seconds=settings.patrol_coverage_grace_seconds),
+        monitor.required,
+        places.__getitem__,
+        settings.timezone,
+    )
+    advisor = Advisor(
+        settings.advisory_min_reports,
+        timedelta(seconds=settings.advisory_repeat_seconds),
+        timedelta(seconds=settings.advisory_window_seconds),
+        places.__getitem__,
+        settings.timezone,
+    )
     own = Ownership(app, settings, monitor, alerts, list(registry.grids), kafka=kafka)
     monitor.partition_of = own.partition
     memory_profile.install(app)
@@ -212,7 +246,9 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                     try:
                         outs += monitor.positions(msg.value, msg.partition)
                     except (ValueError, KeyError, TypeError) as exc:  # the geofence agent validated it; defence only
-                        log.error("patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+                        log.error(
+                            "patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc
+                        )
                 outs += changelog_and_counts()
                 metrics.batch_seconds.observe(time.perf_counter() - started)
                 await send_all(app.producer, outs)
@@ -228,8 +264,13 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
                     if record.get("type") == "status":
                         # The roster's string for the device, not the record's: a grid keeps 100,000 of them.
                         device = getattr(workers.get(record["device"]), "device", record["device"])
-                        found += alerts.status(device, record["grid"], sys.intern(record["status"]),
-                                               datetime.fromisoformat(record["event_time"]), made)
+                        found += alerts.status(
+                            device,
+                            record["grid"],
+                            sys.intern(record["status"]),
+                            datetime.fromisoformat(record["event_time"]),
+                            made,
+                        )
                 await send_all(app.producer, alert_outs(found))
 
     @app.timer(settings.patrol_tick_seconds, name="patrol-tick")
@@ -261,8 +302,13 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
         if own.pool is None or now is None or not owner:
             return
         by_grid = monitor.roster.by_grid()
-        sent = await advise(own.pool, advisor, now, lambda g: by_grid.get(g, []),
-                            lambda found: send_all(app.producer, alert_outs(found)))
+        sent = await advise(
+            own.pool,
+            advisor,
+            now,
+            lambda g: by_grid.get(g, []),
+            lambda found: send_all(app.producer, alert_outs(found)),
+        )
         if sent:
             log.info("patrol: %d advisories: %s", len(sent), ", ".join(a["id"] for a in sent))
 
@@ -272,6 +318,7 @@ def install(app: faust.App, settings, registry, metrics_registry: CollectorRegis
 def _outlives_postgres(what: str):
     """A Faust timer that raises crashes the whole worker: one that finds Postgres away logs it and
     tries again on its next run."""
+
     def wrap(timer):
         @functools.wraps(timer)
         async def run():
@@ -281,5 +328,7 @@ def _outlives_postgres(what: str):
                 if not is_retriable(exc):
                     raise
                 log.warning("patrol: %s skipped, Postgres unavailable: %s: %s", what, type(exc).__name__, exc)
+
         return run
+
     return wrap

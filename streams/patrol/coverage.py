@@ -15,12 +15,18 @@ from streams.patrol.detector import OFF_POST, OFFLINE, ON_POST
 GROUPED = (OFF_POST, OFFLINE)
 # kind -> status -> (what the Chinese body says, what the English body says)
 _SAYS = {
-    OFF_POST: {"firing": ("名巡逻人员离开责任网格", "patrol member(s) left their grid"),
-               "resolved": ("名巡逻人员已回到责任网格", "patrol member(s) back in their grid")},
-    OFFLINE: {"firing": ("名巡逻人员定位中断", "patrol member(s) stopped reporting"),
-              "resolved": ("名巡逻人员恢复定位", "patrol member(s) reporting again")},
-    "coverage_gap": {"firing": ("网格在岗人数低于要求", "fewer workers on post than required"),
-                     "resolved": ("网格在岗人数已恢复", "enough workers on post again")},
+    OFF_POST: {
+        "firing": ("名巡逻人员离开责任网格", "patrol member(s) left their grid"),
+        "resolved": ("名巡逻人员已回到责任网格", "patrol member(s) back in their grid"),
+    },
+    OFFLINE: {
+        "firing": ("名巡逻人员定位中断", "patrol member(s) stopped reporting"),
+        "resolved": ("名巡逻人员恢复定位", "patrol member(s) reporting again"),
+    },
+    "coverage_gap": {
+        "firing": ("网格在岗人数低于要求", "fewer workers on post than required"),
+        "resolved": ("网格在岗人数已恢复", "enough workers on post again"),
+    },
 }
 
 
@@ -46,8 +52,14 @@ class GridState:
 class PatrolAlerts:
     """`required(grid, when)`: on-post workers a grid needs; `place(grid)`: (street, community)."""
 
-    def __init__(self, group_window: timedelta, coverage_grace: timedelta,
-                 required: Callable[[str, datetime], int], place: Callable[[str], tuple[str, str]], tz: str):
+    def __init__(
+        self,
+        group_window: timedelta,
+        coverage_grace: timedelta,
+        required: Callable[[str, datetime], int],
+        place: Callable[[str], tuple[str, str]],
+        tz: str,
+    ):
         self.window, self.grace, self.required, self.place, self.tz = group_window, coverage_grace, required, place, tz
         self.grids: dict[str, GridState] = {}
 
@@ -134,16 +146,37 @@ class PatrolAlerts:
             gs.short_since = gs.short_since or at
             if gs.gap_fired is None and at >= gs.short_since + self.grace:
                 gs.gap_fired = gs.short_since
-                return [self._alert("coverage_gap", "firing", grid, gs.short_since, gs.short_since, created,
-                                    sorted(d for d, s in gs.statuses.items() if s == ON_POST), need, on_post)]
+                return [
+                    self._alert(
+                        "coverage_gap",
+                        "firing",
+                        grid,
+                        gs.short_since,
+                        gs.short_since,
+                        created,
+                        sorted(d for d, s in gs.statuses.items() if s == ON_POST),
+                        need,
+                        on_post,
+                    )
+                ]
             return []
         opened, gs.short_since, gs.gap_fired = gs.gap_fired, None, None
         if opened is None:
             return []
         return [self._alert("coverage_gap", "resolved", grid, opened, at, created, (), need, on_post)]
 
-    def _alert(self, kind: str, status: str, grid: str, opened: datetime, at: datetime, created: datetime,
-               devices: Iterable[str], need: int = 0, on_post: int = 0) -> dict:
+    def _alert(
+        self,
+        kind: str,
+        status: str,
+        grid: str,
+        opened: datetime,
+        at: datetime,
+        created: datetime,
+        devices: Iterable[str],
+        need: int = 0,
+        on_post: int = 0,
+    ) -> dict:
         street, community = self.place(grid)
         says_zh, says_en = _SAYS[kind][status]
         devices = list(devices)
@@ -160,25 +193,55 @@ class PatrolAlerts:
             when_en = f"{_rfc3339(opened)} to {_rfc3339(at)}"
         # The clearance keeps its twin's title (channels mark it 【已解除】 from its status); the body says what ended.
         title = {"zh": f"{grid} {ALERT_KIND[kind]}", "en": f"{grid} {kind.replace('_', ' ')}"}
-        return patrol_alert(kind, status, grid, street, community, opened, at, created, devices, title,
-                            {"zh": f"{says_zh}（{when_zh}）", "en": f"{says_en} ({when_en})"})
+        return patrol_alert(
+            kind,
+            status,
+            grid,
+            street,
+            community,
+            opened,
+            at,
+            created,
+            devices,
+            title,
+            {"zh": f"{says_zh}（{when_zh}）", "en": f"{says_en} ({when_en})"},
+        )
 
 
-def patrol_alert(kind: str, status: str, grid: str, street: str, community: str, opened: datetime, at: datetime,
-                 created: datetime, devices: list[str], title: dict, body: dict, subject: str | None = None) -> dict:
+def patrol_alert(
+    kind: str,
+    status: str,
+    grid: str,
+    street: str,
+    community: str,
+    opened: datetime,
+    at: datetime,
+    created: datetime,
+    devices: list[str],
+    title: dict,
+    body: dict,
+    subject: str | None = None,
+) -> dict:
     """An `Alert` record; its id names the condition, where (`subject`: the grid unless said) and when it
     began, so a replay yields the same id."""
     base = f"patrol:{kind}:{subject or grid}:{_stamp(opened)}"
     street_level = kind == "coverage_gap"  # the street must staff the grid: 大事不出街道
     return {
         "id": base if status == "firing" else f"{base}:resolved",
-        "kind": kind, "status": status,
-        "level": "street" if street_level else "grid", "owner": street if street_level else grid,
-        "street": street, "community": community, "grid": grid,
+        "kind": kind,
+        "status": status,
+        "level": "street" if street_level else "grid",
+        "owner": street if street_level else grid,
+        "street": street,
+        "community": community,
+        "grid": grid,
         "severity": "high" if street_level else "medium" if kind != "patrol_advisory" else "low",
         "priority": "high" if street_level else "normal",
-        "title": title, "body": body, "devices": devices[:1000],
-        "event_time": _rfc3339(at), "created_at": _rfc3339(created),
+        "title": title,
+        "body": body,
+        "devices": devices[:1000],
+        "event_time": _rfc3339(at),
+        "created_at": _rfc3339(created),
     }
 
 

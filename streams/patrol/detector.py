@@ -53,8 +53,12 @@ class Rules:
 
     @classmethod
     def from_settings(cls, settings) -> Rules:
-        return cls(timedelta(seconds=settings.patrol_grace_seconds), timedelta(seconds=settings.patrol_dwell_seconds),
-                   timedelta(seconds=settings.patrol_offline_seconds), settings.patrol_edge_buffer_m)
+        return cls(
+            timedelta(seconds=settings.patrol_grace_seconds),
+            timedelta(seconds=settings.patrol_dwell_seconds),
+            timedelta(seconds=settings.patrol_offline_seconds),
+            settings.patrol_edge_buffer_m,
+        )
 
 
 class Detector:
@@ -63,7 +67,9 @@ class Detector:
     def __init__(self, rules: Rules, on_duty: Callable[[str, datetime], bool], registry):
         self.rules, self.on_duty, self.registry = rules, on_duty, registry
 
-    def detect(self, s: DeviceState, fix: Fix | None, now: datetime, located_grid: str | None = None) -> list[StatusChange]:
+    def detect(
+        self, s: DeviceState, fix: Fix | None, now: datetime, located_grid: str | None = None
+    ) -> list[StatusChange]:
         """A good fix (with the grid it lies in), or None for a timer tick at `now`."""
         if fix is None:
             return self.advance(s, now)

@@ -15,7 +15,12 @@ from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 
 # Reasons, in the order they are checked: the first that applies is the one counted.
 FUTURE, STALE, DUPLICATE, OUT_OF_ORDER, POOR_ACCURACY, IMPOSSIBLE_SPEED = (
-    "future", "stale", "duplicate", "out_of_order", "poor_accuracy", "impossible_speed",
+    "future",
+    "stale",
+    "duplicate",
+    "out_of_order",
+    "poor_accuracy",
+    "impossible_speed",
 )
 REASONS = (FUTURE, STALE, DUPLICATE, OUT_OF_ORDER, POOR_ACCURACY, IMPOSSIBLE_SPEED)
 
@@ -38,8 +43,12 @@ class Quality:
 
     @classmethod
     def from_settings(cls, settings) -> Quality:
-        return cls(settings.gps_max_accuracy_m, settings.gps_max_speed_mps,
-                   timedelta(seconds=settings.gps_future_seconds), timedelta(seconds=settings.gps_max_age_seconds))
+        return cls(
+            settings.gps_max_accuracy_m,
+            settings.gps_max_speed_mps,
+            timedelta(seconds=settings.gps_future_seconds),
+            timedelta(seconds=settings.gps_max_age_seconds),
+        )
 
     def check(self, fix: Fix, last: Fix | None, now: datetime | None) -> str | None:
         """The reason this fix must not drive a decision, or None when it is good.

@@ -27,8 +27,15 @@ class PatrolMonitor:
     """`states`: the table's store (a plain dict when there is no Faust); `changelog`: its topic, if any;
     `partition_of(device)`: the device's partition of the positions topic, which its changelog follows."""
 
-    def __init__(self, settings, registry, clock, states: MutableMapping | None = None, changelog: str | None = None,
-                 partition_of: Callable[[str], int] | None = None):
+    def __init__(
+        self,
+        settings,
+        registry,
+        clock,
+        states: MutableMapping | None = None,
+        changelog: str | None = None,
+        partition_of: Callable[[str], int] | None = None,
+    ):
         self.settings, self.registry, self.clock = settings, registry, clock
         self.roster: Roster = EMPTY
         self.events = MajorEvents(())
@@ -130,7 +137,9 @@ class PatrolMonitor:
         for row in rows:
             worker = workers.get(row["device"])
             if worker is not None:
-                found[worker.device] = patrol_table.newest(found.get(worker.device), patrol_table.from_row(row, worker.grid))
+                found[worker.device] = patrol_table.newest(
+                    found.get(worker.device), patrol_table.from_row(row, worker.grid)
+                )
         for device, state in found.items():
             self.states[workers[device].device] = state
 
@@ -156,8 +165,13 @@ class PatrolMonitor:
 
 def status_record(c: StatusChange) -> dict:
     record = {
-        "type": "status", "id": f"{c.device}:{c.status}:{c.at.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}",
-        "device": c.device, "grid": c.grid, "status": c.status, "previous": c.previous, "reason": c.reason,
+        "type": "status",
+        "id": f"{c.device}:{c.status}:{c.at.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}",
+        "device": c.device,
+        "grid": c.grid,
+        "status": c.status,
+        "previous": c.previous,
+        "reason": c.reason,
         "event_time": c.at.isoformat(),
     }
     if c.current_grid is not None:
@@ -165,4 +179,3 @@ def status_record(c: StatusChange) -> dict:
     if c.fix is not None:
         record["fix"] = {"time": c.fix.time.isoformat(), "lat": c.fix.lat, "lng": c.fix.lng, "accuracy": c.fix.accuracy}
     return record
-

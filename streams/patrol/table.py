@@ -28,8 +28,15 @@ def encode(s: DeviceState) -> bytes:
     """The durable facts: assigned grid, status and since, the last good fix and the grid it lies in.
     Times are integer microseconds, so a restored `since` gives the same deterministic event ids."""
     fix = s.last
-    return json.dumps([s.grid, s.status, _micros(s.since), s.current_grid,
-                        None if fix is None else [_micros(fix.time), fix.lat, fix.lng, fix.accuracy]])
+    return json.dumps(
+        [
+            s.grid,
+            s.status,
+            _micros(s.since),
+            s.current_grid,
+            None if fix is None else [_micros(fix.time), fix.lat, fix.lng, fix.accuracy],
+        ]
+    )
 
 
 def decode(device: str, value: bytes) -> DeviceState:

@@ -46,9 +46,11 @@ def console_settings(settings: Settings, **changes) -> Settings:
 @pytest.fixture(scope="session")
 async def dispatchers(settings) -> dict[str, str]:
     db = settings.database_url
-    return {"street": await issue_dispatcher_token(db, STREET, "street"),
-            "community": await issue_dispatcher_token(db, C01, "community", "c01"),
-            "read": await issue_dispatcher_token(db, READ, "read")}
+    return {
+        "street": await issue_dispatcher_token(db, STREET, "street"),
+        "community": await issue_dispatcher_token(db, C01, "community", "c01"),
+        "read": await issue_dispatcher_token(db, READ, "read"),
+    }
 
 
 @pytest.fixture(scope="package")

@@ -67,8 +67,11 @@ async def test_a_wrong_token_is_refused_and_a_read_token_may_only_look(stack, br
             assert answer.status == 401
         async with http.get(f"{stack.base}/api/events?token={stack.tokens['street']}") as answer:
             assert answer.status == 401  # a token in an API URL is not taken: cookie or Authorization only
-        async with http.post(f"{stack.base}/api/incidents/inc-c01-000000000000/actions", json={"action": "ack"},
-                             headers={"Authorization": f"Bearer {stack.tokens['read']}"}) as answer:
+        async with http.post(
+            f"{stack.base}/api/incidents/inc-c01-000000000000/actions",
+            json={"action": "ack"},
+            headers={"Authorization": f"Bearer {stack.tokens['read']}"},
+        ) as answer:
             assert answer.status == 403
     async with aiohttp.ClientSession() as http, http.get(f"{stack.base}/metrics") as answer:
         text = await answer.text()
@@ -84,8 +87,13 @@ async def test_an_alert_appears_within_two_seconds_in_chinese_and_street_time(st
     page = await open_console(browser, stack.settings, stack.tokens["street"], timezone_id="America/New_York")
     await page.wait_for_selector("#link.live", timeout=5_000)
     when = datetime(2026, 12, 6, 6, 22, 41, tzinfo=UTC)  # 14:22 in Beijing, 01:22 in New York
-    new = alert(f"console-{RUN}", event_time=when, kind="deadline_breached", level="street",
-                title={"zh": "街道督办：安全隐患", "en": f"Escalated {RUN}"})
+    new = alert(
+        f"console-{RUN}",
+        event_time=when,
+        kind="deadline_breached",
+        level="street",
+        title={"zh": "街道督办：安全隐患", "en": f"Escalated {RUN}"},
+    )
     started = time.monotonic()
     await publish(stack.settings, stack.settings.topic_alerts, [new])
     row = page.locator(f"#feed li[data-id='{new['id']}']")
@@ -101,8 +109,11 @@ async def test_an_alert_appears_within_two_seconds_in_chinese_and_street_time(st
 async def test_the_page_holds_no_table_of_names():
     """Every category, level, status, role and alert-kind name comes from /api/names (schemas/display.py)."""
     source = "\n".join(p.read_text(encoding="utf-8") for p in STATIC.iterdir() if p.suffix in (".js", ".html"))
-    defined = {zh for table in (CATEGORY, LEVEL, INCIDENT_STATUS, PATROL_STATUS, ALERT_KIND, ROLE, SEVERITY)
-               for zh in table.values()}
+    defined = {
+        zh
+        for table in (CATEGORY, LEVEL, INCIDENT_STATUS, PATROL_STATUS, ALERT_KIND, ROLE, SEVERITY)
+        for zh in table.values()
+    }
     # A name as a string literal, or as the words of an HTML element (a hand-written legend or label).
     literal = re.compile("|".join(rf"[\"'`]{re.escape(zh)}[\"'`]|>{re.escape(zh)}[ <]" for zh in defined))
     assert literal.findall(source) == []
@@ -125,21 +136,31 @@ async def test_a_community_dispatcher_acts_only_on_its_own_community(stack, brow
     await close(page)
     headers = {"Authorization": f"Bearer {stack.tokens['community']}"}
     async with aiohttp.ClientSession(headers=headers) as http:
-        async with http.post(f"{stack.base}/api/incidents/inc-c02-00000000c02c/actions", json={"action": "ack"}) as answer:
+        async with http.post(
+            f"{stack.base}/api/incidents/inc-c02-00000000c02c/actions", json={"action": "ack"}
+        ) as answer:
             assert answer.status == 403
             refused = await answer.json()
         # On its own community the console passes the action on, with the dispatcher's own token: the
         # engine's verdict comes back (nobody knows this incident), recorded with the dispatcher as actor.
-        async with http.post(f"{stack.base}/api/incidents/inc-c01-00000000c01c/actions", json={"action": "ack"}) as answer:
+        async with http.post(
+            f"{stack.base}/api/incidents/inc-c01-00000000c01c/actions", json={"action": "ack"}
+        ) as answer:
             assert answer.status == 404, await answer.text()
             assert (await answer.json())["errors"][0]["field"] == "incident"
-    actor = await eventually(lambda: pg.fetchval(
-        "SELECT actor FROM incident_events WHERE incident_id = 'inc-c01-00000000c01c' AND actor = $1", C01), 15)
+    actor = await eventually(
+        lambda: pg.fetchval(
+            "SELECT actor FROM incident_events WHERE incident_id = 'inc-c01-00000000c01c' AND actor = $1", C01
+        ),
+        15,
+    )
     assert actor == C01
     assert "c01" in refused["error"] and "c02" in refused["error"]
     await asyncio.sleep(0.2)
-    assert (f"action refused: dispatcher={C01} role=community incident=inc-c02-00000000c02c"
-            in stack.procs["console"].log_path.read_text())
+    assert (
+        f"action refused: dispatcher={C01} role=community incident=inc-c02-00000000c02c"
+        in stack.procs["console"].log_path.read_text()
+    )
     async with aiohttp.ClientSession() as http, http.get(f"{stack.base}/metrics") as answer:
         assert 'redwall_console_actions_refused_total{role="community"} 1.0' in await answer.text()
 
@@ -147,8 +168,9 @@ async def test_a_community_dispatcher_acts_only_on_its_own_community(stack, brow
 async def test_the_action_proxy_names_every_wrong_field(stack):
     headers = {"Authorization": f"Bearer {stack.tokens['street']}"}
     async with aiohttp.ClientSession(headers=headers) as http:
-        async with http.post(f"{stack.base}/api/incidents/inc-c01-00000000c01c/actions",
-                             json={"action": "reassign", "reason": 7}) as answer:
+        async with http.post(
+            f"{stack.base}/api/incidents/inc-c01-00000000c01c/actions", json={"action": "reassign", "reason": 7}
+        ) as answer:
             assert answer.status == 422
             errors = (await answer.json())["errors"]
     assert sorted(e["field"] for e in errors) == ["owner", "reason"]

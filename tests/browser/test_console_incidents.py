@@ -33,8 +33,13 @@ async def file_report(stack, rng, **changes) -> tuple[dict, str]:
     community, _ = oracle_place(lat, lng)
     from sinks.credentials import issue_device_token
 
-    filed = report(rng, f"console-dev-{RUN}-{rng.getrandbits(16):04x}", location={"lat": lat, "lng": lng, "accuracy": 5.0},
-                   event_time=datetime.now(UTC).isoformat(), **changes)
+    filed = report(
+        rng,
+        f"console-dev-{RUN}-{rng.getrandbits(16):04x}",
+        location={"lat": lat, "lng": lng, "accuracy": 5.0},
+        event_time=datetime.now(UTC).isoformat(),
+        **changes,
+    )
     device = await issue_device_token(stack.settings.database_url, filed["device"])
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {device}"}) as http:
         url = f"http://{stack.settings.web_host}:{stack.settings.web_port}/v1/reports"
@@ -51,8 +56,14 @@ async def open_detail(page, incident: str):
 
 async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incident_in_view(stack, browser, pg):
     rng = random.Random(RUN)
-    filed, incident = await file_report(stack, rng, category="safety_hazard", severity="high",
-                                        text=f"楼道堆放易燃物 {RUN}", photos=["https://photos.example/a.jpg"])
+    filed, incident = await file_report(
+        stack,
+        rng,
+        category="safety_hazard",
+        severity="high",
+        text=f"楼道堆放易燃物 {RUN}",
+        photos=["https://photos.example/a.jpg"],
+    )
     page = await open_console(browser, stack.settings, stack.tokens["street"])
     await open_detail(page, incident)
     detail = page.locator("#detail")
@@ -64,18 +75,24 @@ async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incid
     assert await detail.locator(".photos a[href='https://photos.example/a.jpg']").count() == 1
 
     await detail.locator("button[data-action='ack']").click()
-    acknowledged = await eventually(lambda: pg.fetchval(
-        "SELECT 1 FROM incidents WHERE id = $1 AND status = 'acknowledged'", incident), 30)
+    acknowledged = await eventually(
+        lambda: pg.fetchval("SELECT 1 FROM incidents WHERE id = $1 AND status = 'acknowledged'", incident), 30
+    )
     assert acknowledged
-    actor = await pg.fetchval("SELECT actor FROM incident_events WHERE incident_id = $1 AND kind = 'acknowledged'",
-                              incident)
+    actor = await pg.fetchval(
+        "SELECT actor FROM incident_events WHERE incident_id = $1 AND kind = 'acknowledged'", incident
+    )
     assert actor == STREET  # the worker records the authenticated dispatcher, not what the page says
     # The verdict in Chinese (done at once, or pending until the engine's event comes back), and the incident
     # stays in view: its detail open, its row listed as in progress.
     await page.wait_for_selector("#detail .verdict.done", timeout=10_000)
     assert f"{INCIDENT_EVENT['acknowledged']}" in await page.inner_text("#detail .verdict")
-    await page.wait_for_selector(f"#incidents li[data-incident='{incident}'][data-status='acknowledged']", timeout=10_000)
-    await page.wait_for_function(f"() => document.querySelector('#detail').innerText.includes('{STREET}')", timeout=10_000)
+    await page.wait_for_selector(
+        f"#incidents li[data-incident='{incident}'][data-status='acknowledged']", timeout=10_000
+    )
+    await page.wait_for_function(
+        f"() => document.querySelector('#detail').innerText.includes('{STREET}')", timeout=10_000
+    )
     assert INCIDENT_STATUS["acknowledged"] in await detail.inner_text()
     await detail.locator("button[data-action='ack']").wait_for(state="detached", timeout=5_000)  # nothing left to ack
 
@@ -114,17 +131,38 @@ def load_incidents(n: int, now: datetime) -> list[dict]:
         community, place = (UNLOCATED, None) if i % 25 == 3 else (grid.parent, grid.id)
         status = ("assigned", "acknowledged")[i % 2]
         ack_by, resolve_by = opened + timedelta(minutes=30), opened + timedelta(hours=4 if i % 10 != 1 else 0.25)
-        state = {"status": status, "level": "street" if place is None else level, "owner": place or "xichangan",
-                 "priority": "normal", "opened_at": opened.isoformat(), "ack_by": ack_by.isoformat(),
-                 "resolve_by": resolve_by.isoformat(), "reports": 1, "last_report_at": opened.isoformat(),
-                 "cluster_cell": "8c31aa4298d1bff", "flags": []}
+        state = {
+            "status": status,
+            "level": "street" if place is None else level,
+            "owner": place or "xichangan",
+            "priority": "normal",
+            "opened_at": opened.isoformat(),
+            "ack_by": ack_by.isoformat(),
+            "resolve_by": resolve_by.isoformat(),
+            "reports": 1,
+            "last_report_at": opened.isoformat(),
+            "cluster_cell": "8c31aa4298d1bff",
+            "flags": [],
+        }
         if status == "assigned" and ack_by < now and level == "street":
             state["missed"] = {"acknowledge": ack_by.isoformat()}  # chased at the street: stays overdue
         incident = f"inc-{community}-{i:012x}"
-        event = {"id": f"{incident}:1", "incident": incident, "seq": 1, "kind": "opened", "when": opened.isoformat(),
-                 "actor": "system", "reason": "load test", "reason_code": "report", "street": "xichangan",
-                 "community": community, "category": "sanitation", "severity": "medium", "ceiling": "no",
-                 "state": state}
+        event = {
+            "id": f"{incident}:1",
+            "incident": incident,
+            "seq": 1,
+            "kind": "opened",
+            "when": opened.isoformat(),
+            "actor": "system",
+            "reason": "load test",
+            "reason_code": "report",
+            "street": "xichangan",
+            "community": community,
+            "category": "sanitation",
+            "severity": "medium",
+            "ceiling": "no",
+            "state": state,
+        }
         if place:
             event["grid"] = place
         events.append(event)
@@ -142,9 +180,12 @@ def overdue_since(event: dict, now: datetime) -> datetime | None:
 
 
 async def rows(page) -> list[dict]:
-    return await page.eval_on_selector_all("#incidents li", """items => items.map(li => ({
+    return await page.eval_on_selector_all(
+        "#incidents li",
+        """items => items.map(li => ({
         id: li.dataset.incident, since: li.dataset.overdueSince ? Number(li.dataset.overdueSince) : null,
-        mark: !!li.querySelector('.mark'), text: li.innerText}))""")
+        mark: !!li.querySelector('.mark'), text: li.innerText}))""",
+    )
 
 
 async def select_tab(page, tab: str) -> None:
@@ -165,16 +206,25 @@ async def every_row(page) -> list[dict]:
 
 async def in_viewport(page, selector: str) -> bool:
     box, size = await page.locator(selector).bounding_box(), page.viewport_size
-    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] \
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
         and box["y"] + box["height"] <= size["height"]
+    )
 
 
 @pytest.fixture(scope="module")
 async def loaded_console(settings, stack, tmp_path_factory):
     """A console of its own, on private topics (so the load never reaches the other tests' worker), with
     2,000 devices, 500 incidents and 150 alerts; its actions go to the stack's worker."""
-    load = console_settings(stack.settings, topic_incidents=f"load-incidents-{RUN}", topic_patrol=f"load-patrol-{RUN}",
-                            topic_alerts=f"load-alerts-{RUN}")
+    load = console_settings(
+        stack.settings,
+        topic_incidents=f"load-incidents-{RUN}",
+        topic_patrol=f"load-patrol-{RUN}",
+        topic_alerts=f"load-alerts-{RUN}",
+    )
     await ensure_topics(load, (load.topic_incidents, load.topic_patrol, load.topic_alerts))
     rng, now = random.Random(5), datetime.now(UTC)
     devices = [f"load-{RUN}-{i:04d}" for i in range(2000)]
@@ -184,19 +234,45 @@ async def loaded_console(settings, stack, tmp_path_factory):
         for device in devices:
             lat, lng = random_point(rng)
             community, grid = oracle_place(lat, lng)
-            batches.append({"device": device, "pings": [{"lat": lat, "lng": lng, "accuracy": 5.0, "time": now.isoformat(),
-                                                         "street": "xichangan", "community": community, "grid": grid}]})
+            batches.append(
+                {
+                    "device": device,
+                    "pings": [
+                        {
+                            "lat": lat,
+                            "lng": lng,
+                            "accuracy": 5.0,
+                            "time": now.isoformat(),
+                            "street": "xichangan",
+                            "community": community,
+                            "grid": grid,
+                        }
+                    ],
+                }
+            )
         await sink.write_positions(batches)
     finally:
         await sink.close()
     statuses = ["on_post"] * 7 + ["off_post", "offline", "unknown"]
-    patrol = [{"type": "status", "id": f"{d}:s", "device": d, "grid": "c01-g01", "status": statuses[i % 10],
-               "previous": "unknown", "reason": "load", "event_time": now.isoformat()} for i, d in enumerate(devices)]
+    patrol = [
+        {
+            "type": "status",
+            "id": f"{d}:s",
+            "device": d,
+            "grid": "c01-g01",
+            "status": statuses[i % 10],
+            "previous": "unknown",
+            "reason": "load",
+            "event_time": now.isoformat(),
+        }
+        for i, d in enumerate(devices)
+    ]
     incidents = load_incidents(500, now)
     await publish(load, load.topic_patrol, patrol)
     await publish(load, load.topic_incidents, incidents, key=lambda e: e["community"].encode())
-    await publish(load, load.topic_alerts, [alert(f"load-{RUN}-{i}", level=("community", "street")[i % 2])
-                                            for i in range(150)])
+    await publish(
+        load, load.topic_alerts, [alert(f"load-{RUN}-{i}", level=("community", "street")[i % 2]) for i in range(150)]
+    )
     proc = RedwallProcess("console", load, tmp_path_factory.mktemp("load-console")).start()
     try:
         proc.wait_http(f"http://127.0.0.1:{load.console_port}/static/console.css")
@@ -209,9 +285,13 @@ async def test_the_console_under_load_2000_devices_and_500_incidents(loaded_cons
     load, incidents, now = loaded_console
     started = time.monotonic()
     page = await open_console(browser, load, stack.tokens["street"], **SCREENS[0])
-    await page.wait_for_function("() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000)
-    await page.wait_for_function("() => window.redwallStats.frames > 0 && "
-                                 "parseInt(document.querySelector('#counts').textContent) >= 2000", timeout=20_000)
+    await page.wait_for_function(
+        "() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000
+    )
+    await page.wait_for_function(
+        "() => window.redwallStats.frames > 0 && parseInt(document.querySelector('#counts').textContent) >= 2000",
+        timeout=20_000,
+    )
     loaded = time.monotonic() - started
     stats = await page.evaluate("window.redwallStats")
     # The cost of one redraw of each part, averaged: figures to print, not to assert.
@@ -221,8 +301,10 @@ async def test_the_console_under_load_2000_devices_and_500_incidents(loaded_cons
           return [name, ((performance.now() - t) / 20).toFixed(1) + " ms"]; }))""")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "console.png"))
-    print(f"\nconsole under load: loaded in {loaded:.2f} s; {stats['frames']} frames, last {stats['lastMs']:.1f} ms, "
-          f"slowest {stats['maxMs']:.1f} ms; one redraw: {costs}")
+    print(
+        f"\nconsole under load: loaded in {loaded:.2f} s; {stats['frames']} frames, last {stats['lastMs']:.1f} ms, "
+        f"slowest {stats['maxMs']:.1f} ms; one redraw: {costs}"
+    )
     assert (ARTIFACTS / "console.png").stat().st_size > 10_000
     assert await page.locator("#incidents li").count() == PAGE_ROWS  # a page of the 500, not a cap
     assert await page.inner_text("#incident-count") == "500"
@@ -240,16 +322,23 @@ async def test_the_console_under_load_2000_devices_and_500_incidents(loaded_cons
 async def test_overdue_incidents_come_first_marked_and_every_one_is_reachable(loaded_console, stack, browser):
     load, incidents, now = loaded_console
     page = await open_console(browser, load, stack.tokens["street"])
-    await page.wait_for_function("() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000)
+    await page.wait_for_function(
+        "() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000
+    )
     checked = datetime.now(UTC)
     overdue = {e["incident"] for e in incidents if overdue_since(e, checked)}
     located = [e for e in incidents if e["community"] != UNLOCATED]
-    counts = await page.eval_on_selector_all("#tabs button", "bs => Object.fromEntries(bs.map(b => "
-                                             "[b.dataset.tab, Number(b.querySelector('.n').textContent)]))")
-    assert counts == {"all": 500, "overdue": len(overdue),
-                      "assigned": sum(e["state"]["status"] == "assigned" for e in incidents),
-                      "acknowledged": sum(e["state"]["status"] == "acknowledged" for e in incidents),
-                      "unlocated": 500 - len(located)}
+    counts = await page.eval_on_selector_all(
+        "#tabs button",
+        "bs => Object.fromEntries(bs.map(b => [b.dataset.tab, Number(b.querySelector('.n').textContent)]))",
+    )
+    assert counts == {
+        "all": 500,
+        "overdue": len(overdue),
+        "assigned": sum(e["state"]["status"] == "assigned" for e in incidents),
+        "acknowledged": sum(e["state"]["status"] == "acknowledged" for e in incidents),
+        "unlocated": 500 - len(located),
+    }
     assert len(overdue) > PAGE_ROWS  # more than a page: paging, not truncation, must reach them all
     first = await rows(page)
     assert all(r["mark"] and r["since"] for r in first)  # page one: overdue only, each marked
@@ -268,9 +357,10 @@ async def test_overdue_incidents_come_first_marked_and_every_one_is_reachable(lo
     # Past the overdue ones, by the nearest deadline; acknowledged incidents stay listed.
     await select_tab(page, "all")
     everything = await every_row(page)
-    assert len(everything) == 500 and {r["id"] for r in everything[:len(overdue)]} == overdue
-    assert sum(1 for e in incidents if e["state"]["status"] == "acknowledged") == \
-        sum(1 for r in everything if INCIDENT_STATUS["acknowledged"] in r["text"])
+    assert len(everything) == 500 and {r["id"] for r in everything[: len(overdue)]} == overdue
+    assert sum(1 for e in incidents if e["state"]["status"] == "acknowledged") == sum(
+        1 for r in everything if INCIDENT_STATUS["acknowledged"] in r["text"]
+    )
     await page.select_option("#community", "c03")
     await page.wait_for_function("() => document.querySelector('#incident-count').textContent !== '500'")
     assert int(await page.inner_text("#incident-count")) == sum(e["community"] == "c03" for e in incidents)
@@ -278,23 +368,30 @@ async def test_overdue_incidents_come_first_marked_and_every_one_is_reachable(lo
 
 
 def distance(a: str, b: str) -> float:
-    pa, pb = ([int(x) for x in c[c.index("(") + 1:c.index(")")].split(",")[:3]] for c in (a, b))
+    pa, pb = ([int(x) for x in c[c.index("(") + 1 : c.index(")")].split(",")[:3]] for c in (a, b))
     return sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
 
 
 async def test_devices_never_share_a_colour_with_incidents(loaded_console, stack, browser):
     load, _, _ = loaded_console
     page = await open_console(browser, load, stack.tokens["read"])
-    chips = await page.eval_on_selector_all("#legend .chip[data-patrol], #legend .chip[data-level]", """cs => cs.map(c => {
+    chips = await page.eval_on_selector_all(
+        "#legend .chip[data-patrol], #legend .chip[data-level]",
+        """cs => cs.map(c => {
         const s = getComputedStyle(c), bg = s.backgroundColor;
         return [c.dataset.patrol ? 'patrol' : 'level', c.dataset.patrol || c.dataset.level,
-                bg === 'rgba(0, 0, 0, 0)' ? s.borderTopColor : bg]; })""")
+                bg === 'rgba(0, 0, 0, 0)' ? s.borderTopColor : bg]; })""",
+    )
     devices = {code: colour for kind, code, colour in chips if kind == "patrol"}
     levels = {code: colour for kind, code, colour in chips if kind == "level"}
     assert set(devices) == {"on_post", "off_post", "offline", "off_duty", "unknown"} and len(levels) == 4
     # The pair that was confused (unknown #42a5f5, grid level #29b6f6) is 30 apart in RGB; twice that is the floor.
-    close_pairs = [(d, lv, round(distance(dc, lc))) for d, dc in devices.items() for lv, lc in levels.items()
-                   if distance(dc, lc) < 60]
+    close_pairs = [
+        (d, lv, round(distance(dc, lc)))
+        for d, dc in devices.items()
+        for lv, lc in levels.items()
+        if distance(dc, lc) < 60
+    ]
     assert close_pairs == []
     await close(page)
 
@@ -304,7 +401,9 @@ async def test_the_street_places_an_unlocated_incident(loaded_console, stack, br
     waiting = [e for e in incidents if e["community"] == UNLOCATED]
     page = await open_console(browser, load, stack.tokens["street"])
     tab = page.locator("#tabs button[data-tab='unlocated']")
-    await page.wait_for_function("() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000)
+    await page.wait_for_function(
+        "() => document.querySelector('#counts').textContent.includes('500 open')", timeout=20_000
+    )
     assert PLACE[UNLOCATED] in await tab.inner_text() and "alarm" in await tab.get_attribute("class")
     await select_tab(page, "unlocated")
     listed = await every_row(page)
@@ -340,9 +439,12 @@ async def test_the_console_passes_reassign_with_its_owner_to_the_worker(stack, p
     await eventually(lambda: pg.fetchval("SELECT 1 FROM incidents WHERE id = $1", incident), 30)
     headers = {"Authorization": f"Bearer {stack.tokens['street']}"}
     async with aiohttp.ClientSession(headers=headers) as http:
-        async with http.post(f"{stack.base}/api/incidents/{incident}/actions",
-                             json={"action": "reassign", "owner": owner, "reason": "closer to the grid"}) as answer:
+        async with http.post(
+            f"{stack.base}/api/incidents/{incident}/actions",
+            json={"action": "reassign", "owner": owner, "reason": "closer to the grid"},
+        ) as answer:
             assert answer.status == 200, await answer.text()
-    assigned = await eventually(lambda: pg.fetchval(
-        "SELECT owner FROM incidents WHERE id = $1 AND owner = $2", incident, owner), 30)
+    assigned = await eventually(
+        lambda: pg.fetchval("SELECT owner FROM incidents WHERE id = $1 AND owner = $2", incident, owner), 30
+    )
     assert assigned == owner

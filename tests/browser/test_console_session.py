@@ -41,9 +41,12 @@ async def signed_in(http: aiohttp.ClientSession, stack, token: str) -> str:
 async def refusals(stack) -> dict[str, float]:
     async with aiohttp.ClientSession() as http, http.get(f"{stack.base}/metrics") as answer:
         text = await answer.text()
-    prefix = "redwall_console_auth_refused_total{reason=\""
-    return {line[len(prefix):line.index('"', len(prefix))]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line.startswith(prefix)}
+    prefix = 'redwall_console_auth_refused_total{reason="'
+    return {
+        line[len(prefix) : line.index('"', len(prefix))]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
 
 
 async def test_the_sign_in_link_sets_a_session_cookie_and_leaves_the_address_bar(stack, browser):
@@ -116,8 +119,9 @@ async def test_a_cookie_borne_change_needs_the_sessions_csrf_token(stack, browse
         csrf = await signed_in(http, stack, stack.tokens["street"])
         async with http.post(action, json={"action": "ack"}) as answer:
             assert answer.status == 403 and (await answer.json())["errors"][0]["field"] == CSRF_HEADER
-        async with http.post(action, json={"action": "ack"}, headers={CSRF_HEADER: csrf,
-                                                                      "Sec-Fetch-Site": "same-site"}) as answer:
+        async with http.post(
+            action, json={"action": "ack"}, headers={CSRF_HEADER: csrf, "Sec-Fetch-Site": "same-site"}
+        ) as answer:
             assert answer.status == 403
         async with http.post(action, json={"action": "ack"}, headers={CSRF_HEADER: csrf}) as answer:
             assert answer.status == 404, await answer.text()  # on to the worker, whose engine knows no such incident
@@ -126,8 +130,11 @@ async def test_a_cookie_borne_change_needs_the_sessions_csrf_token(stack, browse
     before = (await refusals(stack)).get("csrf", 0)
     sibling = await page.context.new_page()
     await sibling.goto(f"http://{stack.settings.web_host}:{stack.settings.web_port}/openapi.json")
-    await sibling.evaluate("""url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include',
-        body: JSON.stringify({action: 'resolve'})})""", action)
+    await sibling.evaluate(
+        """url => fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include',
+        body: JSON.stringify({action: 'resolve'})})""",
+        action,
+    )
     assert (await refusals(stack)).get("csrf", 0) == before + 1
     await close(page)
 
@@ -137,9 +144,12 @@ async def test_every_api_refusal_answers_the_documented_body(stack):
     each with the OpenAPI document's Error body, as the worker does (streams/http/refusal.py)."""
     incident = f"{stack.base}/api/incidents/inc-c01-00000000404f"
     bearer = {"Authorization": f"Bearer {stack.tokens['street']}"}
-    requests = {401: ("GET", f"{stack.base}/api/snapshot", {}, None), 404: ("GET", incident, bearer, None),
-                422: ("POST", f"{incident}/actions", bearer, b'{"action": "dance"}'),
-                400: ("POST", f"{incident}/actions", bearer, b"not json")}
+    requests = {
+        401: ("GET", f"{stack.base}/api/snapshot", {}, None),
+        404: ("GET", incident, bearer, None),
+        422: ("POST", f"{incident}/actions", bearer, b'{"action": "dance"}'),
+        400: ("POST", f"{incident}/actions", bearer, b"not json"),
+    }
     async with aiohttp.ClientSession() as http:
         for status, (method, url, headers, body) in requests.items():
             headers = {**headers, "Content-Type": "application/json"}
@@ -147,8 +157,10 @@ async def test_every_api_refusal_answers_the_documented_body(stack):
                 assert answer.status == status and answer.content_type == "application/json", (status, answer.status)
                 refused = await answer.json()
             jsonschema.validate(refused, ERROR)
-            assert refused["errors"][0]["field"] == {401: "Authorization", 404: "incident", 422: "action",
-                                                     400: "(body)"}[status], refused
+            assert (
+                refused["errors"][0]["field"]
+                == {401: "Authorization", 404: "incident", 422: "action", 400: "(body)"}[status]
+            ), refused
 
 
 async def test_every_route_needs_a_dispatcher_but_sign_in_static_files_favicon_health_and_metrics(stack):
@@ -158,8 +170,9 @@ async def test_every_route_needs_a_dispatcher_but_sign_in_static_files_favicon_h
             async with http.get(f"{stack.base}{public}") as answer:
                 assert answer.status == 200, public
         assert sum((await refusals(stack)).values()) == before  # nothing refused, nothing counted
-        guarded = [(m, p.replace("{incident}", "inc-c01-00000000abcd")) for m, p in DOCUMENTED
-                   if p not in (*PUBLIC, "/static")]
+        guarded = [
+            (m, p.replace("{incident}", "inc-c01-00000000abcd")) for m, p in DOCUMENTED if p not in (*PUBLIC, "/static")
+        ]
         for method, path in guarded:
             async with http.request(method, f"{stack.base}{path}", allow_redirects=False) as answer:
                 assert answer.status == (303 if path == "/" else 401), (method, path, answer.status)
@@ -187,7 +200,9 @@ async def test_a_revoked_dispatchers_session_is_refused_at_once_and_its_feed_end
         feed.release()
         async with http.get(f"{stack.base}/api/snapshot") as answer:
             assert "session expired or signed out" in (await answer.json())["error"]  # the session is gone for good
-    print(f"\nsigned-in dispatcher revoked -> console refuses: {refused * 1000:.0f} ms; its open feed ends: {ended:.1f} s")
+    print(
+        f"\nsigned-in dispatcher revoked -> console refuses: {refused * 1000:.0f} ms; its open feed ends: {ended:.1f} s"
+    )
 
 
 async def test_sign_out_ends_the_sessions_open_feed(stack):
@@ -227,8 +242,12 @@ async def server_logs(pg) -> list[Path]:
 async def test_no_token_reaches_any_log(stack, browser, broker, settings, pg):
     """Tokens used every way a browser or an API client uses them; then every log is searched for them."""
     db = settings.database_url
-    tokens = {role: await issue_dispatcher_token(db, f"console-{RUN}-logs-{role}", role, "c01" if role == "community"
-                                                 else None) for role in ("street", "community", "read")}
+    tokens = {
+        role: await issue_dispatcher_token(
+            db, f"console-{RUN}-logs-{role}", role, "c01" if role == "community" else None
+        )
+        for role in ("street", "community", "read")
+    }
     page = await open_console(browser, stack.settings, tokens["street"])  # the link
     await page.wait_for_selector("#link.live", timeout=5_000)
     if await page.locator("#incidents li").count():
@@ -249,8 +268,10 @@ async def test_no_token_reaches_any_log(stack, browser, broker, settings, pg):
         csrf = await signed_in(http, stack, tokens["street"])
         async with http.post(action, json={"action": "ack"}, headers={CSRF_HEADER: csrf}) as answer:
             assert answer.status == 404
-        async with http.get(f"{stack.base}/api/snapshot?token={tokens['street']}",
-                            headers={"Referer": sign_in_link(stack.settings, tokens["street"])}) as answer:
+        async with http.get(
+            f"{stack.base}/api/snapshot?token={tokens['street']}",
+            headers={"Referer": sign_in_link(stack.settings, tokens["street"])},
+        ) as answer:
             assert answer.status == 200
     async with aiohttp.ClientSession(headers=bearer) as http:
         for path in ("/api/snapshot", "/api/names", "/api/incidents/inc-c01-00000000109c"):
@@ -258,19 +279,28 @@ async def test_no_token_reaches_any_log(stack, browser, broker, settings, pg):
                 assert answer.status in (200, 404)
         async with http.post(action, json={"action": "ack"}) as answer:
             assert answer.status == 403  # read-only
-        async with http.get(f"{stack.base}/api/events?token={tokens['read']}",
-                            headers={"Authorization": "Bearer wrong"}) as answer:
+        async with http.get(
+            f"{stack.base}/api/events?token={tokens['read']}", headers={"Authorization": "Bearer wrong"}
+        ) as answer:
             assert answer.status == 401
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {tokens['street']}"}) as http:
-        async with http.post(f"http://{stack.settings.web_host}:{stack.settings.web_port}/v1/incidents/"
-                             "inc-c01-00000000109c/actions", json={"action": "ack", "reason": "straight to the worker"}):
+        async with http.post(
+            f"http://{stack.settings.web_host}:{stack.settings.web_port}/v1/incidents/inc-c01-00000000109c/actions",
+            json={"action": "ack", "reason": "straight to the worker"},
+        ):
             pass
     await asyncio.sleep(1.0)  # the last lines reach the files
     logs = sorted(p for p in stack.log_dir.rglob("*") if p.is_file()) + [broker.log_path] + await server_logs(pg)
     console = stack.procs["console"].log_path.read_text()
     assert "GET /api/snapshot 200" in console and "POST /signin 303" in console  # the access log is on
-    leaks = [(path.name, role) for path in logs for role, token in tokens.items()
-             if token in path.read_text(errors="replace")]
-    print(f"\nsearched {len(logs)} logs ({sum(p.stat().st_size for p in logs) / 1024:.0f} KiB) for "
-          f"{len(tokens)} tokens at {datetime.now(UTC):%H:%M:%S}")
+    leaks = [
+        (path.name, role)
+        for path in logs
+        for role, token in tokens.items()
+        if token in path.read_text(errors="replace")
+    ]
+    print(
+        f"\nsearched {len(logs)} logs ({sum(p.stat().st_size for p in logs) / 1024:.0f} KiB) for "
+        f"{len(tokens)} tokens at {datetime.now(UTC):%H:%M:%S}"
+    )
     assert leaks == []

@@ -58,16 +58,24 @@ def test_settings_take_what_the_environment_does_not_set(tmp_path, stand_in):
 
 def redwall(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("REDWALL_") and k != "DATABASE_URL"}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *argv], cwd=cwd, capture_output=True, text=True,
-                          env={**clean, "PYTHONPATH": str(ROOT), **env}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        timeout=60,
+    )
 
 
 def test_a_command_next_to_the_demo_uses_its_file_and_says_so(tmp_path, stand_in):
     demo_file(tmp_path, stand_in, REDWALL_WEB_PORT="7777", REDWALL_CONSOLE_PORT="7778")
     done = redwall(tmp_path, "settings")
     assert "REDWALL_WEB_PORT=7777" in done.stdout and "REDWALL_CONSOLE_PORT=7778" in done.stdout
-    assert done.stderr.splitlines() == [f"redwall: reaching the demo running here (pid {stand_in}) through "
-                                        f"./{addresses.FILE_NAME}; variables set in the environment win"]
+    assert done.stderr.splitlines() == [
+        f"redwall: reaching the demo running here (pid {stand_in}) through "
+        f"./{addresses.FILE_NAME}; variables set in the environment win"
+    ]
     done = redwall(tmp_path, "settings", REDWALL_WEB_PORT="8888")
     assert "REDWALL_WEB_PORT=8888" in done.stdout and "REDWALL_CONSOLE_PORT=7778" in done.stdout
 
@@ -77,5 +85,6 @@ def test_a_file_left_by_a_demo_that_died_is_ignored_in_one_line(tmp_path):
     demo_file(tmp_path, pid, REDWALL_WEB_PORT="7777")
     done = redwall(tmp_path, "settings")
     assert "REDWALL_WEB_PORT=6066" in done.stdout
-    assert done.stderr.splitlines() == [f"redwall: ignoring ./{addresses.FILE_NAME}: the demo that wrote it "
-                                        f"(pid {pid}) is not running"]
+    assert done.stderr.splitlines() == [
+        f"redwall: ignoring ./{addresses.FILE_NAME}: the demo that wrote it (pid {pid}) is not running"
+    ]

@@ -16,8 +16,12 @@ def square(x0, y0, size=0.001, holes=()):
 
 
 def shape(polygons) -> Polygon:
-    return unary_union([Polygon([(x / SCALE, y / SCALE) for x, y in p[0]],
-                                [[(x / SCALE, y / SCALE) for x, y in h] for h in p[1:]]) for p in polygons])
+    return unary_union(
+        [
+            Polygon([(x / SCALE, y / SCALE) for x, y in p[0]], [[(x / SCALE, y / SCALE) for x, y in h] for h in p[1:]])
+            for p in polygons
+        ]
+    )
 
 
 def test_two_squares_sharing_an_edge_are_one_outline():
@@ -46,7 +50,9 @@ def test_squares_touching_at_a_corner_stay_two_simple_rings_and_a_ring_of_square
 def test_the_sample_grids_outline_their_communities():
     geometry = load_geometry(SAMPLE_GEOMETRY, check_areas=False)
     for community in geometry.communities.values():
-        grids = [[quantise(r) for r in p] for g in geometry.grids.values() if g.parent == community.id for p in g.polygons]
+        grids = [
+            [quantise(r) for r in p] for g in geometry.grids.values() if g.parent == community.id for p in g.polygons
+        ]
         out = shape(dissolve(grids))
         expected = unary_union([Polygon(p[0], p[1:]) for p in community.polygons])
         assert out.symmetric_difference(expected).area < 1e-9, community.id

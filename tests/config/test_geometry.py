@@ -53,8 +53,12 @@ def write(tmp_path, doc) -> str:
 def shared_midpoint(doc: dict, a: str, b: str) -> list:
     """A position on the edge between grids a and b that no other feature uses: moving it in one
     grid bends only that grid's edge, inside their community."""
-    others = {tuple(p) for f in doc["features"] if f["properties"]["id"] not in (a, b)
-              for p in f["geometry"]["coordinates"][0]}
+    others = {
+        tuple(p)
+        for f in doc["features"]
+        if f["properties"]["id"] not in (a, b)
+        for p in f["geometry"]["coordinates"][0]
+    }
     shared = {tuple(p) for p in outer(doc, a)} & {tuple(p) for p in outer(doc, b)}
     return sorted(shared - others)[0]
 
@@ -175,8 +179,9 @@ def test_gap_inside_a_community(tmp_path, small):
 
 
 def test_gap_inside_the_street(tmp_path, sample):
-    sample["features"] = [f for f in sample["features"]
-                          if "c13" not in (f["properties"]["id"], f["properties"].get("community"))]
+    sample["features"] = [
+        f for f in sample["features"] if "c13" not in (f["properties"]["id"], f["properties"].get("community"))
+    ]
     expect_error(tmp_path, sample, "street xichangan", "covered by no grid", "next to grids")
 
 
@@ -197,17 +202,26 @@ def test_the_first_problem_in_file_order_is_reported(tmp_path, small):
     assert "c01-g05" not in message
 
 
-@pytest.mark.parametrize("breaks, fragments", [
-    (lambda doc: doc.update(type="Feature"), ["file", "FeatureCollection"]),
-    (lambda doc: doc["features"][3]["properties"].pop("kind"), ["feature #3", "kind None"]),
-    (lambda doc: doc["features"][3]["properties"].pop("id"), ["feature #3 (grid)", "has no id"]),
-    (lambda doc: doc["features"].append(doc["features"][0] | {"properties": {"kind": "street", "id": "s2"}}),
-     ["2 street features"]),
-    (lambda doc: doc["features"][2].update(geometry={"type": "Point", "coordinates": [116.37, 39.9]}),
-     ["grid c01-g01", "not a non-empty Polygon"]),
-    (lambda doc: doc["features"][2]["geometry"]["coordinates"][0].__setitem__(1, [116.37, "39.9"]),
-     ["grid c01-g01", "ring 0", "[lng, lat]"]),
-])
+@pytest.mark.parametrize(
+    "breaks, fragments",
+    [
+        (lambda doc: doc.update(type="Feature"), ["file", "FeatureCollection"]),
+        (lambda doc: doc["features"][3]["properties"].pop("kind"), ["feature #3", "kind None"]),
+        (lambda doc: doc["features"][3]["properties"].pop("id"), ["feature #3 (grid)", "has no id"]),
+        (
+            lambda doc: doc["features"].append(doc["features"][0] | {"properties": {"kind": "street", "id": "s2"}}),
+            ["2 street features"],
+        ),
+        (
+            lambda doc: doc["features"][2].update(geometry={"type": "Point", "coordinates": [116.37, 39.9]}),
+            ["grid c01-g01", "not a non-empty Polygon"],
+        ),
+        (
+            lambda doc: doc["features"][2]["geometry"]["coordinates"][0].__setitem__(1, [116.37, "39.9"]),
+            ["grid c01-g01", "ring 0", "[lng, lat]"],
+        ),
+    ],
+)
 def test_structure_errors(tmp_path, small, breaks, fragments):
     breaks(small)
     expect_error(tmp_path, small, *fragments)

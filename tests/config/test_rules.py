@@ -36,21 +36,32 @@ def write(tmp_path, old: str, new: str):
     return path
 
 
-@pytest.mark.parametrize("old, new, key, fix", [
-    ('acknowledge = "30m"\nresolve = "4h"', 'acknowledge = "half an hour"\nresolve = "4h"',
-     "deadlines.grid.acknowledge", '"30m"'),
-    ('default = "grid"', 'default = "province"', "initial.default", "grid, community, street"),
-    ('high = "community", critical = "street" }', 'high = "communty", critical = "street" }',
-     "initial.by_severity.high", "use one of"),
-    ('safety_hazard = { low', 'fire = { low', "initial.by_category.fire", "use one of"),
-    ("escalate_at = 5", "escalate_at = 1", "clustering.escalate_at", "2..10000"),
-    ('closed = "30d"', 'closed = "forever"', "retention.closed", "unit"),
-    ('window = "2h"', "window = 2", "clustering.window", "unit"),
-    ('file = "sample/sensitive_zones.geojson"', 'file = "zones.geojson"', "sensitive_zones.file", "relative"),
-    ('reasons = ["deadline"]', 'reasons = ["boredom"]', "ceiling.allow #1.reasons", "deadline, request, cluster"),
-    ("[clustering]", "[clusterin]", "clusterin", "use one of"),
-    ("[deadlines.district]\nacknowledge", "[deadlines.distrikt]\nacknowledge", "deadlines.district", "add a"),
-])
+@pytest.mark.parametrize(
+    "old, new, key, fix",
+    [
+        (
+            'acknowledge = "30m"\nresolve = "4h"',
+            'acknowledge = "half an hour"\nresolve = "4h"',
+            "deadlines.grid.acknowledge",
+            '"30m"',
+        ),
+        ('default = "grid"', 'default = "province"', "initial.default", "grid, community, street"),
+        (
+            'high = "community", critical = "street" }',
+            'high = "communty", critical = "street" }',
+            "initial.by_severity.high",
+            "use one of",
+        ),
+        ("safety_hazard = { low", "fire = { low", "initial.by_category.fire", "use one of"),
+        ("escalate_at = 5", "escalate_at = 1", "clustering.escalate_at", "2..10000"),
+        ('closed = "30d"', 'closed = "forever"', "retention.closed", "unit"),
+        ('window = "2h"', "window = 2", "clustering.window", "unit"),
+        ('file = "sample/sensitive_zones.geojson"', 'file = "zones.geojson"', "sensitive_zones.file", "relative"),
+        ('reasons = ["deadline"]', 'reasons = ["boredom"]', "ceiling.allow #1.reasons", "deadline, request, cluster"),
+        ("[clustering]", "[clusterin]", "clusterin", "use one of"),
+        ("[deadlines.district]\nacknowledge", "[deadlines.distrikt]\nacknowledge", "deadlines.district", "add a"),
+    ],
+)
 def test_mistakes_name_the_file_the_key_and_the_fix(tmp_path, old, new, key, fix):
     path = write(tmp_path, old, new)
     with pytest.raises(ConfigError) as caught:

@@ -28,16 +28,27 @@ def test_values_are_read_and_typed():
         ({"REDWALL_MAJOR_EVENTS": "/nowhere.toml"}, "REDWALL_MAJOR_EVENTS="),
         ({"DATABASE_URL": "localhost"}, "DATABASE_URL=localhost is invalid"),
         ({"REDWALL_TOPIC_PINGS": "redwall.reports.v1"}, "must all differ"),
-        ({"REDWALL_POSITION_RETENTION_DAYS": "0"}, "REDWALL_POSITION_RETENTION_DAYS=0 is invalid: use a number of days"),
-        ({"REDWALL_POSITION_DAYS_AHEAD": "90"}, "REDWALL_POSITION_DAYS_AHEAD=90 is invalid: use a number of days, 1..31"),
+        (
+            {"REDWALL_POSITION_RETENTION_DAYS": "0"},
+            "REDWALL_POSITION_RETENTION_DAYS=0 is invalid: use a number of days",
+        ),
+        (
+            {"REDWALL_POSITION_DAYS_AHEAD": "90"},
+            "REDWALL_POSITION_DAYS_AHEAD=90 is invalid: use a number of days, 1..31",
+        ),
         ({"REDWALL_DEAD_LETTER_RETENTION_DAYS": "-1"}, "REDWALL_DEAD_LETTER_RETENTION_DAYS=-1 is invalid"),
         ({"REDWALL_RETENTION_INTERVAL_SECONDS": "0"}, "REDWALL_RETENTION_INTERVAL_SECONDS=0.0 is invalid"),
         ({"REDWALL_ACTION_VERDICT_SECONDS": "-1"}, "REDWALL_ACTION_VERDICT_SECONDS=-1.0 is invalid: use 0..60 seconds"),
         ({"REDWALL_WORKER_URL": "worker:6066"}, "REDWALL_WORKER_URL=worker:6066 is invalid: use http(s)://HOST:PORT"),
         ({"REDWALL_WORKER_URL": "http://worker:6066/v1"}, "REDWALL_WORKER_URL=http://worker:6066/v1 is invalid"),
-        ({"REDWALL_CONNECT_TIMEOUT_SECONDS": "-5"}, "REDWALL_CONNECT_TIMEOUT_SECONDS=-5.0 is invalid: use 0..3600 seconds"),
-        ({"REDWALL_WORKER_METRICS_PORT": "6066"}, "REDWALL_WORKER_METRICS_PORT=6066 is invalid: use a TCP port 1..65535 "
-                                                  "other than REDWALL_WEB_PORT's"),
+        (
+            {"REDWALL_CONNECT_TIMEOUT_SECONDS": "-5"},
+            "REDWALL_CONNECT_TIMEOUT_SECONDS=-5.0 is invalid: use 0..3600 seconds",
+        ),
+        (
+            {"REDWALL_WORKER_METRICS_PORT": "6066"},
+            "REDWALL_WORKER_METRICS_PORT=6066 is invalid: use a TCP port 1..65535 other than REDWALL_WEB_PORT's",
+        ),
     ],
 )
 def test_bad_values_name_variable_and_fix(env, words):
@@ -48,7 +59,11 @@ def test_bad_values_name_variable_and_fix(env, words):
 
 def test_every_failing_check_names_a_real_variable():
     """A check that names no field would crash with StopIteration instead of explaining itself."""
-    for field_env in [env for env, _, _ in Settings.from_env({}).describe() if env.endswith(("GEOMETRY", "EVENTS", "ROSTER", "ROUTING"))]:
+    for field_env in [
+        env
+        for env, _, _ in Settings.from_env({}).describe()
+        if env.endswith(("GEOMETRY", "EVENTS", "ROSTER", "ROUTING"))
+    ]:
         with pytest.raises(ConfigError) as info:
             Settings.from_env({field_env: "/nowhere"})
         assert field_env in str(info.value)

@@ -26,8 +26,14 @@ def test_a_fresh_directory_has_every_file_with_a_header_and_pages_nobody(tmp_pat
     for name in FILES.values():
         head = (street / name).read_text(encoding="utf-8")[:400]
         assert head.startswith("#") or '"note":"ILLUSTRATIVE' in head, name
-    assert check_street(street) == {"communities": 13, "grids": 71, "workers": 0, "major events": 0,
-                                    "sensitive zones": 2, "webhooks": 0}
+    assert check_street(street) == {
+        "communities": 13,
+        "grids": 71,
+        "workers": 0,
+        "major events": 0,
+        "sensitive zones": 2,
+        "webhooks": 0,
+    }
     geometry = load_geometry(street / "geometry.geojson", check_areas=False)
     assert geometry.street.name.endswith("（示意）")
     routing = load_routing(street / "routing.toml")
@@ -38,8 +44,11 @@ def test_without_the_sample_there_is_no_map_until_one_is_imported(tmp_path):
     init_street(tmp_path)
     assert not (tmp_path / "geometry.geojson").exists()
     assert (tmp_path / ZONES).read_text().count('"features": []') == 1
-    with pytest.raises(ConfigError, match=r"geometry.geojson: no map yet; import the street's GIS export: "
-                                          r"redwall geometry import"):
+    with pytest.raises(
+        ConfigError,
+        match=r"geometry.geojson: no map yet; import the street's GIS export: "
+        r"redwall geometry import",
+    ):
         check_street(tmp_path)
 
 
@@ -71,14 +80,19 @@ def test_a_staff_spreadsheet_saved_by_chinese_excel_becomes_the_roster(tmp_path)
     init_street(tmp_path, from_sample=True)
     roster_file = tmp_path / "roster.toml"
     text = roster_file.read_text(encoding="utf-8").replace('name = "白班 / day"', 'name = "白班"')
-    roster_file.write_text(text.replace('id = "day"', 'id = "白班"') + '\n[[shift]]\nid = "day"\nstart = "08:00"\n'
-                           'end = "20:00"\n', encoding="utf-8")
+    roster_file.write_text(
+        text.replace('id = "day"', 'id = "白班"') + '\n[[shift]]\nid = "day"\nstart = "08:00"\nend = "20:00"\n',
+        encoding="utf-8",
+    )
     csv = tmp_path / "staff.csv"
     csv.write_bytes(STAFF.encode("gb18030"))
     grids = set(load_geometry(tmp_path / "geometry.geojson", check_areas=False).grids)
     assert import_roster_csv(csv, roster_file, grids) == 3
     roster = load_roster(roster_file, grids)
-    assert roster.workers["dev-0001"].role == "migrant_officer" and roster.workers["dev-0002"].shifts == ("day", "night")
+    assert roster.workers["dev-0001"].role == "migrant_officer" and roster.workers["dev-0002"].shifts == (
+        "day",
+        "night",
+    )
     assert roster.workers["dev-0001"].team == "t1" and roster.workers["dev-0003"].team is None
     assert roster_file.read_text(encoding="utf-8").startswith("# The street's patrol roster")  # header kept
 
@@ -92,20 +106,36 @@ def test_a_spreadsheet_row_whose_grid_is_not_on_the_map_writes_nothing(tmp_path)
     with pytest.raises(ConfigError) as caught:
         import_roster_csv(csv, tmp_path / "roster.toml", grids, tmp_path / "geometry.geojson")
     message = str(caught.value)
-    assert message.startswith(f"{csv} (worker #N is data row N): worker #1 (dev-0009): 赵磊's grid '110102003001' "
-                              "is not on the map")
+    assert message.startswith(
+        f"{csv} (worker #N is data row N): worker #1 (dev-0009): 赵磊's grid '110102003001' is not on the map"
+    )
     assert f"use a grid id of {tmp_path / 'geometry.geojson'}" in message
     assert (tmp_path / "roster.toml").read_bytes() == before
 
 
 def test_the_street_commands_run_before_any_setting_is_right(tmp_path):
     """In a container whose REDWALL_* already name the street directory, the files do not exist yet."""
-    env = {**os.environ, "REDWALL_GEOMETRY": str(tmp_path / "street" / "geometry.geojson"),
-           "REDWALL_ROSTER": str(tmp_path / "street" / "roster.toml")}
-    run = subprocess.run([sys.executable, "-m", "streams.cli", "street", "init", str(tmp_path / "street")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "REDWALL_GEOMETRY": str(tmp_path / "street" / "geometry.geojson"),
+        "REDWALL_ROSTER": str(tmp_path / "street" / "roster.toml"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "street", "init", str(tmp_path / "street")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert "roster.toml: written" in run.stdout and "no map yet: import the street's GIS export" in run.stdout
-    check = subprocess.run([sys.executable, "-m", "streams.cli", "street", "check", str(tmp_path / "street")],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "street", "check", str(tmp_path / "street")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 2 and "no map yet" in check.stderr

@@ -271,8 +271,13 @@ def test_a_replayed_or_old_clearance_is_not_said_again(routing):
     old.offer(at(clock, "offline:c05-g01", kind="offline", incident=None))
     clock.advance(30)
     old.due()
-    late = alert("offline:c05-g01:resolved", status="resolved", kind="offline", incident=None,
-                 event_time=clock.now() - timedelta(hours=2))  # a clearance older than max_age: a replay
+    late = alert(
+        "offline:c05-g01:resolved",
+        status="resolved",
+        kind="offline",
+        incident=None,
+        event_time=clock.now() - timedelta(hours=2),
+    )  # a clearance older than max_age: a replay
     assert not old.offer(late)
 
 

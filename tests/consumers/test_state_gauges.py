@@ -19,14 +19,22 @@ async def test_patrol_devices_by_status_and_open_incidents_by_level_per_communit
     await pg.execute("INSERT INTO communities (id, name, geometry) VALUES ($1, $1, '{}')", community)
     await pg.execute("INSERT INTO grids (id, name, community_id, geometry) VALUES ($1, $1, $2, '{}')", grid, community)
     for i, status in enumerate(["on_post", "on_post", "offline", "off_duty"]):
-        await pg.execute("INSERT INTO patrol_status (device_id, grid_id, status, since, reason) "
-                         "VALUES ($1, $2, $3, now(), 'test')", f"{run}-dev-{i}", grid, status)
+        await pg.execute(
+            "INSERT INTO patrol_status (device_id, grid_id, status, since, reason) VALUES ($1, $2, $3, now(), 'test')",
+            f"{run}-dev-{i}",
+            grid,
+            status,
+        )
     for i, (level, status) in enumerate([("street", "assigned"), ("street", "acknowledged"), ("grid", "resolved")]):
         await pg.execute(
             "INSERT INTO incidents (id, street_id, community_id, category, severity, priority, status, level, owner, "
             "opened_at, report_count, last_report_at, last_seq, updated_at) "
             "VALUES ($1, 'xichangan', $2, 'sanitation', 'low', 'normal', $3, $4, 'x', now(), 1, now(), 1, now())",
-            f"{run}-inc-{i}", community, status, level)
+            f"{run}-inc-{i}",
+            community,
+            status,
+            level,
+        )
 
     registry = CollectorRegistry()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)

@@ -47,12 +47,21 @@ async def explain_missing(settings: Settings, pg: asyncpg.Connection, accepted: 
     on_input = await pings_on_topic(settings, settings.topic_pings)
     on_output = await pings_on_topic(settings, settings.topic_positions)
     devices = sorted({d for d, _ in missing})
-    where = {topic: await ids_on_topic(settings, topic, reports) for topic in (
-        settings.topic_reports, settings.topic_located_reports, settings.topic_incidents, settings.topic_deadletter)}
-    return (f"{len(missing)} accepted pings of {len(devices)} devices missing from Postgres (e.g. {sorted(missing)[:3]}); "
-            f"on {settings.topic_pings}: {len(missing & on_input)}, published on {settings.topic_positions} by the "
-            f"worker: {len(missing & on_output)}; {len(reports)} accepted reports missing: {sorted(reports)[:5]}, "
-            f"found on: {where}")
+    where = {
+        topic: await ids_on_topic(settings, topic, reports)
+        for topic in (
+            settings.topic_reports,
+            settings.topic_located_reports,
+            settings.topic_incidents,
+            settings.topic_deadletter,
+        )
+    }
+    return (
+        f"{len(missing)} accepted pings of {len(devices)} devices missing from Postgres (e.g. {sorted(missing)[:3]}); "
+        f"on {settings.topic_pings}: {len(missing & on_input)}, published on {settings.topic_positions} by the "
+        f"worker: {len(missing & on_output)}; {len(reports)} accepted reports missing: {sorted(reports)[:5]}, "
+        f"found on: {where}"
+    )
 
 
 async def ids_on_topic(settings: Settings, topic: str, ids: set[str]) -> list[str]:

@@ -66,9 +66,15 @@ async def fault_settings(fault_broker, fault_postgres, tmp_path) -> Settings:
     base = Settings.from_env(broker=fault_broker.bootstrap, database_url=fault_postgres.url)
     topics = own_topics(base, run)
     settings = dataclasses.replace(
-        base, web_port=free_port(), worker_metrics_port=free_port(), sink_metrics_port=free_port(),
+        base,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
         deliver_metrics_port=free_port(),
-        webhook_secret=f"secret-{run}", routing_path=tmp_path / "routing.toml", **topics)
+        webhook_secret=f"secret-{run}",
+        routing_path=tmp_path / "routing.toml",
+        **topics,
+    )
     settings.routing_path.write_text(routing({"fault": "http://127.0.0.1:9/json/fault"}))
     await ensure_topics(settings)
     await migrate_and_seed(settings)
@@ -88,9 +94,11 @@ class Processes:
         self.worker = RedwallProcess("worker", s, self.log_dir)
         self.sink = RedwallProcess("sink", s, self.log_dir)
         self.deliver = RedwallProcess("deliver", s, self.log_dir)
-        self.urls = {"worker": f"http://127.0.0.1:{s.worker_metrics_port}/metrics",
-                     "sink": f"http://127.0.0.1:{s.sink_metrics_port}/metrics",
-                     "deliver": f"http://127.0.0.1:{s.deliver_metrics_port}/metrics"}
+        self.urls = {
+            "worker": f"http://127.0.0.1:{s.worker_metrics_port}/metrics",
+            "sink": f"http://127.0.0.1:{s.sink_metrics_port}/metrics",
+            "deliver": f"http://127.0.0.1:{s.deliver_metrics_port}/metrics",
+        }
 
     @property
     def ingest_url(self) -> str:

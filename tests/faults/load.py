@@ -45,8 +45,15 @@ class RecordingSimulator(FieldSimulator):
     def __init__(self, settings: Settings, url: str, accepted: Accepted, *, devices: int = 80, seed: int | None = None):
         # A seed of each run's own: report ids come from it, and they must not repeat an earlier test's.
         seed = random.randrange(2**32) if seed is None else seed
-        super().__init__(GridRegistry.from_settings(settings), settings, url, devices=devices, ping_interval=0.5,
-                         upload_every=4, seed=seed)
+        super().__init__(
+            GridRegistry.from_settings(settings),
+            settings,
+            url,
+            devices=devices,
+            ping_interval=0.5,
+            upload_every=4,
+            seed=seed,
+        )
         self.accepted = accepted
 
     async def run(self, stop: asyncio.Event):
@@ -66,8 +73,17 @@ class KafkaDevices:
     """`devices` phones publishing a ping batch each per `interval` seconds, and reports now and then,
     straight to the input topics; only what the broker acknowledged counts as accepted."""
 
-    def __init__(self, settings: Settings, accepted: Accepted, *, devices: int = 40, pings: int = 25,
-                 interval: float = 1.0, report_share: float = 0.15, seed: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        accepted: Accepted,
+        *,
+        devices: int = 40,
+        pings: int = 25,
+        interval: float = 1.0,
+        report_share: float = 0.15,
+        seed: int | None = None,
+    ):
         self.settings, self.accepted = settings, accepted
         self.rng = random.Random(seed)
         run = uuid.uuid4().hex[:6]
@@ -90,15 +106,24 @@ class KafkaDevices:
     async def _publish(self, producer: AIOKafkaProducer, device: tuple[str, tuple[float, float]]) -> None:
         name, (lat, lng) = device
         first = self.start + timedelta(milliseconds=10 * self.pings * self.sent)
-        batch = {"device": name, "pings": [
-            {"lat": lat, "lng": lng, "accuracy": 5.0, "time": (first + timedelta(milliseconds=10 * i)).isoformat()}
-            for i in range(self.pings)]}
+        batch = {
+            "device": name,
+            "pings": [
+                {"lat": lat, "lng": lng, "accuracy": 5.0, "time": (first + timedelta(milliseconds=10 * i)).isoformat()}
+                for i in range(self.pings)
+            ],
+        }
         await self._send(producer, self.settings.topic_pings, name, batch, self.accepted.add_batch)
         if self.rng.random() < self.report_share:
-            report = {"id": str(uuid.UUID(int=self.rng.getrandbits(128))), "device": name,
-                      "category": self.rng.choice(CATEGORIES), "severity": self.rng.choice(["low", "medium", "high"]),
-                      "text": "巡查发现 / patrol finding", "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
-                      "event_time": datetime.now(UTC).isoformat()}
+            report = {
+                "id": str(uuid.UUID(int=self.rng.getrandbits(128))),
+                "device": name,
+                "category": self.rng.choice(CATEGORIES),
+                "severity": self.rng.choice(["low", "medium", "high"]),
+                "text": "巡查发现 / patrol finding",
+                "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
+                "event_time": datetime.now(UTC).isoformat(),
+            }
             await self._send(producer, self.settings.topic_reports, name, report, self.accepted.add_report)
 
     @staticmethod

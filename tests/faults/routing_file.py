@@ -9,6 +9,11 @@ def routing(channels: dict[str, str], attempts: dict[str, int] | None = None) ->
     attempts = attempts or {}
     text = 'max_age = "6h"\n'
     for name, url in channels.items():
-        text += f'[channels.{name}]\ntype = "json"\nurl = "{url}"\ntimeout = "2s"\nattempts = {attempts.get(name, 6)}\n\n'
+        text += (
+            f'[channels.{name}]\ntype = "json"\nurl = "{url}"\ntimeout = "2s"\nattempts = {attempts.get(name, 6)}\n\n'
+        )
     names = ", ".join(f'"{n}"' for n in channels)
-    return text + f'[route]\nchannels = [{names}]\ngroup_by = ["incident"]\ngroup_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "24h"\n'
+    return (
+        text
+        + f'[route]\nchannels = [{names}]\ngroup_by = ["incident"]\ngroup_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "24h"\n'
+    )

@@ -30,8 +30,10 @@ async def supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:
 
 async def load(settings, url: str, accepted: Accepted, seconds: float) -> None:
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(RecordingSimulator(settings, url, accepted, devices=40).run(stop)),
-             asyncio.create_task(KafkaDevices(settings, accepted, devices=20).run(stop))]
+    tasks = [
+        asyncio.create_task(RecordingSimulator(settings, url, accepted, devices=40).run(stop)),
+        asyncio.create_task(KafkaDevices(settings, accepted, devices=20).run(stop)),
+    ]
     await asyncio.sleep(seconds)
     stop.set()
     await asyncio.gather(*tasks)
@@ -47,35 +49,43 @@ async def test_broker_restart_empty_processes_restart_by_themselves(fault_broker
     supervising = asyncio.create_task(supervise(supervisor, stop_supervising))
     try:
         await load(s, processes.ingest_url, before, LOAD_SECONDS)
-        assert await eventually(lambda: everything_stored(fault_pg, before, since), 60), \
-            await explain_missing(s, fault_pg, before, since)
+        assert await eventually(lambda: everything_stored(fault_pg, before, since), 60), await explain_missing(
+            s, fault_pg, before, since
+        )
         kept = await stored_pings(fault_pg, since)
 
         fault_broker.stop()
         fault_broker.start()  # the same address, nothing in it
         back = time.monotonic()
         await load(s, processes.ingest_url, after, AFTER_SECONDS)
-        assert await eventually(lambda: everything_stored(fault_pg, after, since), 90), \
-            await explain_missing(s, fault_pg, after, since)
+        assert await eventually(lambda: everything_stored(fault_pg, after, since), 90), await explain_missing(
+            s, fault_pg, after, since
+        )
         settled = time.monotonic() - back
     finally:
         stop_supervising.set()
         await supervising
 
     restarted = {name: code for name, code, _ in supervisor.restarts}
-    assert restarted == {"worker": EXIT_BROKER_LOST, "sink": EXIT_BROKER_LOST, "deliver": EXIT_BROKER_LOST}, \
+    assert restarted == {"worker": EXIT_BROKER_LOST, "sink": EXIT_BROKER_LOST, "deliver": EXIT_BROKER_LOST}, (
         f"restarts by the supervisor: {supervisor.restarts}"
+    )
     assert kept <= await stored_pings(fault_pg, since), "rows written before the broker restart are gone"
     reports = list(after.reports)
 
     async def linked():
-        return await fault_pg.fetchval("SELECT count(*) FROM incident_reports WHERE report_id = ANY($1)",
-                                       reports) == len(reports)
+        return await fault_pg.fetchval(
+            "SELECT count(*) FROM incident_reports WHERE report_id = ANY($1)", reports
+        ) == len(reports)
+
     assert await eventually(linked, 30), "reports filed after the restart are in no incident"
-    lines = [line for line in processes.worker.log_path.read_text(errors="replace").splitlines()
-             if "lost its log" in line]
+    lines = [
+        line for line in processes.worker.log_path.read_text(errors="replace").splitlines() if "lost its log" in line
+    ]
     assert lines, "the worker did not say why it exited"
     when = {name: t - back for name, _, t in supervisor.restarts}
-    print(f"\nbroker restart: kept {len(kept)} pings in Postgres; restarted by the supervisor "
-          f"{', '.join(f'{n} after {t:.1f} s' for n, t in sorted(when.items()))}; all {len(after.pings)} pings and "
-          f"{len(after.reports)} reports sent after it in Postgres {settled:.1f} s after the broker came back")
+    print(
+        f"\nbroker restart: kept {len(kept)} pings in Postgres; restarted by the supervisor "
+        f"{', '.join(f'{n} after {t:.1f} s' for n, t in sorted(when.items()))}; all {len(after.pings)} pings and "
+        f"{len(after.reports)} reports sent after it in Postgres {settled:.1f} s after the broker came back"
+    )

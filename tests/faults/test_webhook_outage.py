@@ -47,13 +47,20 @@ async def test_webhook_down_for_two_minutes(webhook_outage):
     assert failed == {i: ATTEMPTS["impatient"] for i in ids}, f"attempts before the dead letter: {failed}"
     assert {r["alert_id"] for r in impatient if r["outcome"] == "dead_lettered"} == ids
     for channel, expected in (("impatient", ids), ("patient", dead)):
-        letters = {json.loads(base64.b64decode(d["value_b64"]))["id"]: d for d in out.letters
-                   if base64.b64decode(d["key_b64"]) == channel.encode()}
+        letters = {
+            json.loads(base64.b64decode(d["value_b64"]))["id"]: d
+            for d in out.letters
+            if base64.b64decode(d["key_b64"]) == channel.encode()
+        }
         assert set(letters) == expected, f"{channel}: dead letters {sorted(letters)}"
-        assert all(f"after {ATTEMPTS[channel]} attempts" in d["reason"] and len(d["errors"]) == ATTEMPTS[channel]
-                   for d in letters.values())
-    print(f"\nwebhook outage: endpoint down {out.returned_at - min(out.published.values()):.0f} s; healthy channel "
-          f"took each of {ALERTS} alerts within {max(waits.values()):.2f} s; the {ATTEMPTS['patient']}-attempt channel "
-          f"delivered {len(delivered)} once each after the endpoint returned (the last {late:.1f} s after; "
-          f"{min(tries[i] for i in delivered)}-{max(tries[i] for i in delivered)} failed attempts each before) and "
-          f"dead-lettered {len(dead)}; the 3-attempt channel dead-lettered all {ALERTS}")
+        assert all(
+            f"after {ATTEMPTS[channel]} attempts" in d["reason"] and len(d["errors"]) == ATTEMPTS[channel]
+            for d in letters.values()
+        )
+    print(
+        f"\nwebhook outage: endpoint down {out.returned_at - min(out.published.values()):.0f} s; healthy channel "
+        f"took each of {ALERTS} alerts within {max(waits.values()):.2f} s; the {ATTEMPTS['patient']}-attempt channel "
+        f"delivered {len(delivered)} once each after the endpoint returned (the last {late:.1f} s after; "
+        f"{min(tries[i] for i in delivered)}-{max(tries[i] for i in delivered)} failed attempts each before) and "
+        f"dead-lettered {len(dead)}; the 3-attempt channel dead-lettered all {ALERTS}"
+    )

@@ -50,9 +50,14 @@ class WebhookOutage:
         run = uuid.uuid4().hex[:6]
         self.run = run
         self.settings = dataclasses.replace(
-            settings, topic_alerts=f"{run}.alerts", topic_alerts_deadletter=f"{run}.alerts-dead",
-            topic_incidents=f"{run}.incidents", deliver_metrics_port=free_port(), webhook_secret=f"secret-{run}",
-            routing_path=Path(log_dir) / "routing.toml")
+            settings,
+            topic_alerts=f"{run}.alerts",
+            topic_alerts_deadletter=f"{run}.alerts-dead",
+            topic_incidents=f"{run}.incidents",
+            deliver_metrics_port=free_port(),
+            webhook_secret=f"secret-{run}",
+            routing_path=Path(log_dir) / "routing.toml",
+        )
         self.deliver = RedwallProcess("deliver", self.settings, log_dir)
         self.outcome = Outcome()
         self.stop = threading.Event()
@@ -85,9 +90,16 @@ class WebhookOutage:
         await ensure_topics(s, (s.topic_alerts, s.topic_alerts_deadletter, s.topic_incidents))
         healthy, healthy_runner = await start_receiver(s.webhook_secret)
         down = free_port()  # nobody listens there for OUTAGE seconds: connections are refused
-        s.routing_path.write_text(routing(
-            {"healthy": healthy.url("/json/healthy"), "patient": f"http://127.0.0.1:{down}/json/patient",
-             "impatient": f"http://127.0.0.1:{down}/json/impatient"}, ATTEMPTS))
+        s.routing_path.write_text(
+            routing(
+                {
+                    "healthy": healthy.url("/json/healthy"),
+                    "patient": f"http://127.0.0.1:{down}/json/patient",
+                    "impatient": f"http://127.0.0.1:{down}/json/impatient",
+                },
+                ATTEMPTS,
+            )
+        )
         self.deliver.start()
         await asyncio.to_thread(self.deliver.wait_http, f"http://127.0.0.1:{s.deliver_metrics_port}/metrics")
         try:
@@ -96,8 +108,9 @@ class WebhookOutage:
             warm_until = time.monotonic() + WARM_SECONDS
             while not healthy.delivered():
                 if await self._sleep(0.1) or time.monotonic() > warm_until:
-                    raise RuntimeError(f"the healthy channel took no alert within {WARM_SECONDS} s:\n"
-                                       f"{self.deliver.log_tail()}")
+                    raise RuntimeError(
+                        f"the healthy channel took no alert within {WARM_SECONDS} s:\n{self.deliver.log_tail()}"
+                    )
             started = time.time()
             for i in range(ALERTS):
                 a = alert(f"wh-{self.run}-{i:02d}", incident=f"inc-wh-{self.run}-{i:02d}")
@@ -118,9 +131,12 @@ class WebhookOutage:
         finally:
             await healthy_runner.cleanup()
             self.deliver.stop()
-        out.letters = [letter for letter in [json.loads(r.value) async for r in read_topic(s, s.topic_alerts_deadletter)]
-                       if base64.b64decode(letter["key_b64"]) in (b"patient", b"impatient")
-                       and json.loads(base64.b64decode(letter["value_b64"]))["id"] in out.published]
+        out.letters = [
+            letter
+            for letter in [json.loads(r.value) async for r in read_topic(s, s.topic_alerts_deadletter)]
+            if base64.b64decode(letter["key_b64"]) in (b"patient", b"impatient")
+            and json.loads(base64.b64decode(letter["value_b64"]))["id"] in out.published
+        ]
 
     async def _until_settled(self, returned, limit: float = 60.0) -> None:
         """Until the patient channel delivered every alert and the impatient one dead-lettered every one."""
@@ -128,8 +144,11 @@ class WebhookOutage:
         try:
             deadline = time.monotonic() + limit
             while time.monotonic() < deadline and not self.stop.is_set():
-                rows = await conn.fetch("SELECT alert_id, channel, attempt, outcome, attempted_at FROM alert_deliveries "
-                                        "WHERE alert_id LIKE $1", f"wh-{self.run}-%")
+                rows = await conn.fetch(
+                    "SELECT alert_id, channel, attempt, outcome, attempted_at FROM alert_deliveries "
+                    "WHERE alert_id LIKE $1",
+                    f"wh-{self.run}-%",
+                )
                 finals = {(r["alert_id"], r["channel"]) for r in rows if r["outcome"] in ("delivered", "dead_lettered")}
                 self.outcome.deliveries = rows
                 if len(finals) == 3 * ALERTS:

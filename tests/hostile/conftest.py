@@ -14,8 +14,13 @@ from tests.support.pipeline import Pipeline, running_pipeline
 def api(settings, tmp_path_factory) -> Pipeline:
     """The real pipeline (worker + sink processes) against the session's broker and Postgres."""
     # No rate limit: the tests post hundreds of requests per device as fast as the worker answers.
-    mine = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port(),
-                               sink_metrics_port=free_port(), device_rate_per_second=0)
+    mine = dataclasses.replace(
+        settings,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
+        device_rate_per_second=0,
+    )
     with running_pipeline(mine, tmp_path_factory.mktemp("hostile")) as p:
         yield p
 

@@ -26,14 +26,16 @@ pytestmark = pytest.mark.integration
 
 EXAMPLES = 60
 CONTENT_TYPES = ["application/json", "application/json", "text/plain", "application/xml", "multipart/form-data", ""]
-FUZZ = hsettings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                 suppress_health_check=list(HealthCheck))
+FUZZ = hsettings(
+    max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 def bodies(near_valid: st.SearchStrategy[dict]) -> st.SearchStrategy[tuple[bytes, str]]:
     """(body, content type): near-valid records alone or in arrays, arbitrary JSON, and arbitrary bytes."""
     return st.one_of(
-        near_valid.map(encode), near_valid.map(encode),
+        near_valid.map(encode),
+        near_valid.map(encode),
         st.lists(near_valid, max_size=4).map(encode),
         strategies.raw(near_valid),
     ).flatmap(lambda body: st.tuples(st.just(body), st.sampled_from(CONTENT_TYPES)))
@@ -63,6 +65,7 @@ class Client:
 
 def fuzz(client: Client, strategy, guard) -> None:
     """Each hostile body, then a valid one (`guard()`), which must be accepted."""
+
     @FUZZ
     @given(strategy)
     def post(case):
@@ -82,8 +85,12 @@ async def test_hypothesis_reports_never_5xx_and_accepted_ones_arrive(settings, a
     rng = random.Random(71)
     run, device = f"hr{rng.randrange(10**6)}", f"hr{rng.randrange(10**6)}-dev"
     client = Client(api, "/v1/reports", await auth.device_headers(settings, device))
-    await asyncio.to_thread(fuzz, client, bodies(strategies.reports(run, device)),
-                            lambda: factories.report(rng, device, event_time=strategies.now()))
+    await asyncio.to_thread(
+        fuzz,
+        client,
+        bodies(strategies.reports(run, device)),
+        lambda: factories.report(rng, device, event_time=strategies.now()),
+    )
     schema = FieldReport.json_schema()
     ids = set()
     for sent in client.accepted:
@@ -112,8 +119,11 @@ async def test_hypothesis_pings_never_5xx_and_accepted_ones_arrive(settings, api
         batch = record.validate(strategies.stdjson.loads(sent["body"]))
         jsonschema.validate(batch, record.json_schema())
         assert sent["answer"] == {"device": device, "accepted": len(batch["pings"])}
-        fixes.update(t for t in map(strategies.instant, (p["time"] for p in batch["pings"]))
-                     if window.first <= t.date() <= window.last)
+        fixes.update(
+            t
+            for t in map(strategies.instant, (p["time"] for p in batch["pings"]))
+            if window.first <= t.date() <= window.last
+        )
     assert client.refused
     await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = $1", [device], len(fixes))
     stored = {r["event_time"] for r in await pg.fetch("SELECT event_time FROM positions WHERE device_id = $1", device)}
@@ -131,7 +141,9 @@ def guard_batch(rng: random.Random, device: str) -> dict:
 @pytest.mark.parametrize("path", ["/v1/reports", "/v1/pings", "/v1/incidents/inc-c01-0123456789ab/actions"])
 async def test_oversized_bodies_are_refused_not_crashed_on(settings, api, path):
     """Past REDWALL_MAX_BODY_BYTES, declared or streamed without a length: 413 naming the body."""
-    headers = await (auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "big-dev"))
+    headers = await (
+        auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "big-dev")
+    )
     big = b'{"text": "' + "網".encode() * (settings.max_body_bytes // 3 + 1000) + b'"}'
 
     def chunks():
@@ -139,8 +151,9 @@ async def test_oversized_bodies_are_refused_not_crashed_on(settings, api, path):
 
     http = requests.Session()
     for data in (big, chunks()):
-        resp = http.post(f"{api.url}{path}", data=data, headers={**headers, "Content-Type": "application/json"},
-                         timeout=30)
+        resp = http.post(
+            f"{api.url}{path}", data=data, headers={**headers, "Content-Type": "application/json"}, timeout=30
+        )
         assert resp.status_code == 413 and resp.json()["errors"][0]["field"] == "(body)", resp.text[:200]
     assert api.worker.exited is None
 
@@ -148,7 +161,16 @@ async def test_oversized_bodies_are_refused_not_crashed_on(settings, api, path):
 CLASSICS = [
     b"[" * 100_000 + b"]" * 100_000,  # nesting past any parser's recursion limit
     b'{"a":' * 5000 + b"1" + b"}" * 5000,
-    b"1e999", b"-0", b"NaN", b"Infinity", b"null", b"true", b'""', b"[]", b"[[]]", b"{}",
+    b"1e999",
+    b"-0",
+    b"NaN",
+    b"Infinity",
+    b"null",
+    b"true",
+    b'""',
+    b"[]",
+    b"[[]]",
+    b"{}",
     "\ufeff{}".encode(),  # a byte-order mark
     '{"text": "x"}'.encode("utf-16"),
     b'{"device": "\\ud800"}',  # a lone surrogate, escaped
@@ -161,7 +183,9 @@ CLASSICS = [
 
 @pytest.mark.parametrize("path", ["/v1/reports", "/v1/pings", "/v1/incidents/inc-c01-0123456789ab/actions"])
 async def test_classic_hostile_bodies_get_a_4xx(settings, api, path):
-    headers = await (auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "classic"))
+    headers = await (
+        auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "classic")
+    )
     client = Client(api, path, headers)
     for body in CLASSICS:
         assert client.post(body).status_code != 202, body[:60]

@@ -32,14 +32,21 @@ pytestmark = pytest.mark.integration
 
 EXAMPLES = 30
 DEVICE, DISPATCHER = "schemathesis-dev", "schemathesis-street"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
 async def credentials(settings) -> dict[str, dict[str, str]]:
-    return {"device": await auth.device_headers(settings, DEVICE),
-            "dispatcher": await auth.dispatcher_headers(settings, DISPATCHER)}
+    return {
+        "device": await auth.device_headers(settings, DEVICE),
+        "dispatcher": await auth.dispatcher_headers(settings, DISPATCHER),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +65,9 @@ async def test_api_conforms_to_its_document(path, mode, live_schema, credentials
     headers = credentials["dispatcher" if "actions" in path else "device"]
     checks = CHECKS + ([negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
 
-    @hsettings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-               suppress_health_check=list(HealthCheck))
+    @hsettings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(live_schema[path]["POST"].as_strategy(mode))
     def call(case):
         as_ourselves(case, positive=mode == GenerationMode.POSITIVE)

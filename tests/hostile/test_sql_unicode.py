@@ -19,9 +19,16 @@ from tests.support.rows import wait_for
 
 pytestmark = pytest.mark.integration
 
-SQL = ["'; DROP TABLE reports; --", "Robert'); DROP TABLE incident_events;--", "$$; DELETE FROM reports; $$",
-       "$x$ TRUNCATE positions $x$", "\\'; \\\\ \\x27 \\u0000 \\n", "%s %(id)s $1 ? :name", "' OR '1'='1",
-       "\"q\" `b` ;\r\n--"]
+SQL = [
+    "'; DROP TABLE reports; --",
+    "Robert'); DROP TABLE incident_events;--",
+    "$$; DELETE FROM reports; $$",
+    "$x$ TRUNCATE positions $x$",
+    "\\'; \\\\ \\x27 \\u0000 \\n",
+    "%s %(id)s $1 ? :name",
+    "' OR '1'='1",
+    '"q" `b` ;\r\n--',
+]
 # Code points, not bytes: limits count what Python, JSON Schema and Postgres' char_length count.
 UNICODE = ["網格化管理", "🚨👩‍👩‍👧‍👦🏳️‍🌈", "e\u0301\u0308", "\u202eevil\u202c", "\u200b\ufeff\u2028\u2029", "𠀀𠀁𪚥"]
 
@@ -43,8 +50,9 @@ class Api:
         self.http, self.url, self.headers = http, url, headers
 
     async def post(self, path: str, body) -> tuple[int, dict]:
-        async with self.http.post(f"{self.url}{path}", data=json.dumps(body),
-                                  headers={**self.headers, "Content-Type": "application/json"}) as resp:
+        async with self.http.post(
+            f"{self.url}{path}", data=json.dumps(body), headers={**self.headers, "Content-Type": "application/json"}
+        ) as resp:
             return resp.status, await resp.json()
 
 
@@ -58,9 +66,13 @@ APPEND_ONLY = ("reports", "incident_events", "streets", "communities", "grids")
 
 async def tables(pg) -> tuple[set[str], dict[str, int]]:
     """The tables (not their partitions, which retention drops), and the rows of those only ever added to."""
-    names = {r["relname"] for r in await pg.fetch(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition")}
+    names = {
+        r["relname"]
+        for r in await pg.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        )
+    }
     return names, {t: await pg.fetchval(f"SELECT count(*) FROM {t}") for t in APPEND_ONLY}
 
 
@@ -110,8 +122,9 @@ async def test_action_text_fields_stored_verbatim_or_refused(settings, api, pg):
     device = f"{run}-dev"
     async with aiohttp.ClientSession() as http:
         report = factories.report(rng, device, event_time=now(), category="other")
-        assert (await Api(http, api.url, await auth.device_headers(settings, device)).post("/v1/reports", report))[0] \
-            == 202
+        assert (await Api(http, api.url, await auth.device_headers(settings, device)).post("/v1/reports", report))[
+            0
+        ] == 202
         await wait_for(pg, "SELECT count(*) FROM incident_reports WHERE report_id = $1", [report["id"]], 1)
         incident = await pg.fetchval("SELECT incident_id FROM incident_reports WHERE report_id = $1", report["id"])
         post = Api(http, api.url, await auth.dispatcher_headers(settings, dispatcher)).post
@@ -129,8 +142,9 @@ async def test_action_text_fields_stored_verbatim_or_refused(settings, api, pg):
             for field in ("id", "action", "time"):
                 assert refused(await post(path, {"action": "ack", "reason": "x", field: value}), field), (field, value)
             assert refused(await post(path, {"action": "ack", "reason": "x", "actor": value}), "actor")
-            assert refused(await post(path, {"action": "close_duplicate", "reason": "x", "duplicate_of": value}),
-                           "duplicate_of")
+            assert refused(
+                await post(path, {"action": "close_duplicate", "reason": "x", "duplicate_of": value}), "duplicate_of"
+            )
         _, bad_owners = values(64)
         for value in bad_owners:
             assert refused(await post(path, {"action": "reassign", "reason": "x", "owner": value}), "owner")
@@ -155,8 +169,9 @@ async def test_actor_and_owner_on_the_actions_topic(settings, api, pg):
     good = {f"{run}-{i}": {**base, "id": f"{run}-{i}", "actor": a, "owner": a} for i, a in enumerate(actors)}
     bad = [json.dumps({**base, "id": f"{run}-bad-{i}", "actor": a}) for i, a in enumerate(bad_actors)]
     key = community_of(incident).encode() + run.encode()
-    await produce_records(settings, settings.topic_actions, [(key, json.dumps(a)) for a in good.values()]
-                          + [(key, v) for v in bad])
+    await produce_records(
+        settings, settings.topic_actions, [(key, json.dumps(a)) for a in good.values()] + [(key, v) for v in bad]
+    )
 
     query = "SELECT action_id, actor FROM incident_events WHERE action_id = ANY($1)"
     await wait_for(pg, "SELECT count(*) FROM incident_events WHERE action_id = ANY($1)", [list(good)], len(good))

@@ -33,8 +33,9 @@ def draw(strategy, examples: int = EXAMPLES) -> list[bytes | None]:
     and a null value (a tombstone, as `kcat -Z` sends)."""
     drawn = []
 
-    @hsettings(max_examples=examples, deadline=None, database=None, derandomize=True,
-               suppress_health_check=list(HealthCheck))
+    @hsettings(
+        max_examples=examples, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(strategy)
     def collect(value):
         drawn.append(value)
@@ -60,12 +61,8 @@ def interleave(hostile: list[bytes], good: list[bytes]) -> list[bytes]:
     """One valid record before each hostile one and the rest after: valid records sent around them."""
     mixed = []
     for i, value in enumerate(hostile):
-        mixed.extend(good[i:i + 1] + [value])
-    return mixed + good[len(hostile):]
-
-
-
-
+        mixed.extend(good[i : i + 1] + [value])
+    return mixed + good[len(hostile) :]
 
 
 async def expect_dead_letter_rows(pg, key: bytes, refused: list[bytes | None]) -> None:
@@ -111,15 +108,21 @@ async def test_raw_pings_topic(settings, api, pg):
     await expect_dead_letter_rows(pg, key, refused)
     fixes = {(b["device"], p["time"]) for v in good for b in [json.loads(v)] for p in b["pings"]}
     devices = sorted({d for d, _ in fixes})
-    assert await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = ANY($1)", [devices], len(fixes)) \
-        == len(fixes)
+    assert await wait_for(pg, "SELECT count(*) FROM positions WHERE device_id = ANY($1)", [devices], len(fixes)) == len(
+        fixes
+    )
     fuzzed = [record.decode(v) for v in hostile if valid(record.decode, v)]
     assert fuzzed  # near-valid batches that passed: each of their fixes in the retention window is stored
     window = Window.at(datetime.now(UTC), settings.position_retention_days, settings.position_days_ahead)
-    times = {t for b in fuzzed for t in map(strategies.instant, (p["time"] for p in b["pings"]))
-             if window.first <= t.date() <= window.last}
-    stored = await wait_for(pg, "SELECT count(DISTINCT event_time) FROM positions WHERE device_id = $1",
-                            [f"{run}-fuzz"], len(times))
+    times = {
+        t
+        for b in fuzzed
+        for t in map(strategies.instant, (p["time"] for p in b["pings"]))
+        if window.first <= t.date() <= window.last
+    }
+    stored = await wait_for(
+        pg, "SELECT count(DISTINCT event_time) FROM positions WHERE device_id = $1", [f"{run}-fuzz"], len(times)
+    )
     assert stored == len(times)
 
 
@@ -139,20 +142,38 @@ async def test_raw_actions_topic(settings, api, pg):
     run = f"ta{rng.randrange(10**6)}"
     # Found by these tests once, kept as examples: a major_event without its period crashed the agent.
     hostile = draw(strategies.raw(strategies.actions(run) | strategies.controls())) + [
-        encode({"control": "major_event", "time": strategies.now()})]
+        encode({"control": "major_event", "time": strategies.now()})
+    ]
     # The longest ids the record allows: the audit trail's event id joins both.
-    longest = {"id": f"{run}-" + "x" * (63 - len(run)), "incident": "inc-" + "c" * 111 + "-0123456789ab",
-               "action": "ack", "actor": "c01-wang", "reason": "longest ids", "time": "2026-11-28T09:30:00Z"}
-    good = [encode({"id": f"{run}-good-{i}", "incident": f"inc-c0{1 + i % 9}-{rng.getrandbits(48):012x}",
-                    "action": "resolve", "actor": "c01-wang", "reason": "ok", "time": "2026-11-28T09:30:00Z"})
-            for i in range(EXAMPLES // 3)] + [encode(longest)]
+    longest = {
+        "id": f"{run}-" + "x" * (63 - len(run)),
+        "incident": "inc-" + "c" * 111 + "-0123456789ab",
+        "action": "ack",
+        "actor": "c01-wang",
+        "reason": "longest ids",
+        "time": "2026-11-28T09:30:00Z",
+    }
+    good = [
+        encode(
+            {
+                "id": f"{run}-good-{i}",
+                "incident": f"inc-c0{1 + i % 9}-{rng.getrandbits(48):012x}",
+                "action": "resolve",
+                "actor": "c01-wang",
+                "reason": "ok",
+                "time": "2026-11-28T09:30:00Z",
+            }
+        )
+        for i in range(EXAMPLES // 3)
+    ] + [encode(longest)]
     hostile.append(with_nul_key(good[0]))
     key = ACTIONS_KEY
     await produce_records(settings, settings.topic_actions, [(key, v) for v in interleave(hostile, good)])
 
     refused = [v for v in hostile if not valid(action_or_control, v)]
-    accepted = {r["id"] for v in hostile + good if valid(action_or_control, v)
-                and "control" not in (r := action_or_control(v))}
+    accepted = {
+        r["id"] for v in hostile + good if valid(action_or_control, v) and "control" not in (r := action_or_control(v))
+    }
     assert refused and len(accepted) > len(good)
     await expect_dead_letters(settings, api, settings.topic_actions, key, refused)
     await expect_dead_letter_rows(pg, key, refused)
@@ -166,14 +187,21 @@ async def test_worker_restarts_over_hostile_actions(settings, api, pg):
     and tombstones included (one crashed that rebuild once): it must still handle the next action."""
     # Its own hostile records, so that it does not depend on test_raw_actions_topic having run first.
     hostile = draw(strategies.raw(strategies.actions("restart") | strategies.controls()), 20) + [
-        encode({"control": "major_event", "time": strategies.now()})]
+        encode({"control": "major_event", "time": strategies.now()})
+    ]
     await produce_records(settings, settings.topic_actions, [(ACTIONS_KEY, v) for v in hostile])
     api.worker.stop()
     logged = api.worker.log_path.stat().st_size
     api.worker.start()
     api.wait_ready()
-    action = {"id": f"restart-{random.randrange(10**9)}", "incident": "inc-c03-0123456789ab", "action": "ack",
-              "actor": "c03-li", "reason": "after a restart", "time": strategies.now()}
+    action = {
+        "id": f"restart-{random.randrange(10**9)}",
+        "incident": "inc-c03-0123456789ab",
+        "action": "ack",
+        "actor": "c03-li",
+        "reason": "after a restart",
+        "time": strategies.now(),
+    }
     await produce_records(settings, settings.topic_actions, [(ACTIONS_KEY, encode(action))])
     query = "SELECT count(*) FROM incident_events WHERE action_id = $1"
     assert await wait_for(pg, query, [action["id"]], 1) == 1, api.worker.log_tail()

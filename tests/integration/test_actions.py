@@ -40,12 +40,14 @@ class Worker:
 @pytest.fixture(scope="module")
 async def worker(settings, tmp_path_factory):
     """A worker of its own (topics too: its engine sees only this module's incidents), on wall time."""
-    mine = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port(),
-                               **own_topics(settings, f"act{RUN}"))
+    mine = dataclasses.replace(
+        settings, web_port=free_port(), worker_metrics_port=free_port(), **own_topics(settings, f"act{RUN}")
+    )
     await ensure_topics(mine)
     process = RedwallProcess("worker", mine, tmp_path_factory.mktemp("actions")).start()
-    w = Worker(process, mine, f"http://{mine.web_host}:{mine.web_port}",
-               f"http://127.0.0.1:{mine.worker_metrics_port}/metrics")
+    w = Worker(
+        process, mine, f"http://{mine.web_host}:{mine.web_port}", f"http://127.0.0.1:{mine.worker_metrics_port}/metrics"
+    )
     try:
         await asyncio.to_thread(process.wait_http, w.metrics_url)
         yield w
@@ -56,11 +58,18 @@ async def worker(settings, tmp_path_factory):
 async def open_incident(http, worker: Worker, report_id: str) -> str:
     """A report filed over HTTP; the incident it opens, once the engine holds it."""
     device = f"{RUN}-phone"
-    report = {"id": report_id, "device": device, "category": "sanitation", "severity": "medium", "text": "满溢",
-              "location": {"lat": PLAIN[0], "lng": PLAIN[1], "accuracy": 5.0},
-              "event_time": datetime.now(UTC).isoformat()}
-    async with http.post(f"{worker.url}/v1/reports", json=report,
-                         headers=await device_headers(worker.settings, device)) as answer:
+    report = {
+        "id": report_id,
+        "device": device,
+        "category": "sanitation",
+        "severity": "medium",
+        "text": "满溢",
+        "location": {"lat": PLAIN[0], "lng": PLAIN[1], "accuracy": 5.0},
+        "event_time": datetime.now(UTC).isoformat(),
+    }
+    async with http.post(
+        f"{worker.url}/v1/reports", json=report, headers=await device_headers(worker.settings, device)
+    ) as answer:
         assert answer.status == 202, await answer.text()
     return incident_id(registry().locate(*PLAIN).community, report_id)
 
@@ -74,6 +83,7 @@ async def act(http, worker: Worker, incident: str, body: dict) -> tuple[int, dic
 async def opened(worker: Worker, incident: str) -> None:
     """Until the engine has opened the incident (two Kafka hops, and a worker that may still be joining its
     group), an action on it would be unknown (404) or wait past the verdict's time (202)."""
+
     async def seen():
         events = [json.loads(r.value) async for r in read_topic(worker.settings, worker.settings.topic_incidents, 0.5)]
         return any(e["incident"] == incident and e["kind"] == "opened" for e in events)
@@ -92,9 +102,11 @@ async def test_an_action_is_answered_with_the_engines_verdict(worker):
         assert body["event"]["state"]["status"] == "acknowledged"
         timed = []
         answers = {}
-        for name, request in [("ack again", {"action": "ack", "reason": "twice"}),
-                              ("resolve", {"id": f"{RUN}-resolve", "action": "resolve", "reason": "bins emptied"}),
-                              ("resolve again", {"action": "resolve", "reason": "twice"})]:
+        for name, request in [
+            ("ack again", {"action": "ack", "reason": "twice"}),
+            ("resolve", {"id": f"{RUN}-resolve", "action": "resolve", "reason": "bins emptied"}),
+            ("resolve again", {"action": "resolve", "reason": "twice"}),
+        ]:
             status, body, seconds = await act(http, worker, incident, request)
             answers[name] = (status, body)
             timed.append(seconds)
@@ -112,7 +124,8 @@ async def test_an_action_is_answered_with_the_engines_verdict(worker):
 
     assert answers["ack again"][0] == 409
     assert answers["ack again"][1]["errors"] == [
-        {"field": "action", "reason": "事件处置中，不能签收（仅待签收时可以）"}]
+        {"field": "action", "reason": "事件处置中，不能签收（仅待签收时可以）"}
+    ]
     assert answers["resolve"][0] == 200 and answers["resolve"][1]["verdict"] == "resolved"
     assert answers["resolve again"][0] == 409
     assert answers["resolve again"][1]["errors"][0]["reason"].startswith("事件已办结，不能办结")
@@ -120,9 +133,13 @@ async def test_an_action_is_answered_with_the_engines_verdict(worker):
     assert answers["unknown incident"][1]["errors"][0]["field"] == "incident"
     # A retry of a judged action gets the same verdict at once: the engine says nothing about a known id.
     assert retried[:2] == answers["resolve"]
-    assert no_owner[0] == 422 and no_owner[1]["errors"] == [{"field": "owner", "reason": "is required when action is reassign"}]
-    print(f"\nverdict latency (post to answer, one worker, two Kafka hops): median {statistics.median(timed) * 1000:.0f} ms, "
-          f"max {max(timed) * 1000:.0f} ms over {len(timed)} actions; a retry from memory {retried[2] * 1000:.0f} ms")
+    assert no_owner[0] == 422 and no_owner[1]["errors"] == [
+        {"field": "owner", "reason": "is required when action is reassign"}
+    ]
+    print(
+        f"\nverdict latency (post to answer, one worker, two Kafka hops): median {statistics.median(timed) * 1000:.0f} ms, "
+        f"max {max(timed) * 1000:.0f} ms over {len(timed)} actions; a retry from memory {retried[2] * 1000:.0f} ms"
+    )
 
 
 async def test_without_a_verdict_in_time_the_answer_is_202(worker):
@@ -137,6 +154,8 @@ async def test_without_a_verdict_in_time_the_answer_is_202(worker):
         worker.process.stop()
         worker.process.start()
         await asyncio.to_thread(worker.process.wait_http, worker.metrics_url)
-        status, again, seconds = await act(http, worker, incident, {"id": body["action"], "action": "ack", "reason": "retry"})
+        status, again, seconds = await act(
+            http, worker, incident, {"id": body["action"], "action": "ack", "reason": "retry"}
+        )
     assert status == 202 and again["accepted"] == body["action"] and again["incident"] == incident
     assert seconds >= worker.settings.action_verdict_seconds

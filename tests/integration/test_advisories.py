@@ -24,9 +24,16 @@ async def hot_cell(pg, grid: str, when: datetime) -> str:
     """Three reports in one H3 cell of `grid`, as the sink stores them: a hot spot."""
     cell = f"8c{uuid.uuid4().hex[:12]}"
     for n in range(3):
-        await pg.execute("INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
-                         "street_id, community_id, grid_id, cell) VALUES ($1, 'dev-1', 'sanitation', 'low', '', "
-                         "39.9, 116.38, $2, 'xichangan', $3, $4, $5)", f"{cell}-{n}", when, grid[:3], grid, cell)
+        await pg.execute(
+            "INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
+            "street_id, community_id, grid_id, cell) VALUES ($1, 'dev-1', 'sanitation', 'low', '', "
+            "39.9, 116.38, $2, 'xichangan', $3, $4, $5)",
+            f"{cell}-{n}",
+            when,
+            grid[:3],
+            grid,
+            cell,
+        )
     return cell
 
 
@@ -45,8 +52,14 @@ async def until(check, limit: float, what: str):
 
 async def test_a_hot_spot_is_advised_once_per_interval_across_a_kill_and_a_rebalance(settings, pg, tmp_path):
     run = f"adv{uuid.uuid4().hex[:6]}"
-    s = dataclasses.replace(settings, advisory_every_seconds=1.0, advisory_repeat_seconds=1800.0, web_port=free_port(),
-                            sink_metrics_port=free_port(), **own_topics(settings, run))
+    s = dataclasses.replace(
+        settings,
+        advisory_every_seconds=1.0,
+        advisory_repeat_seconds=1800.0,
+        web_port=free_port(),
+        sink_metrics_port=free_port(),
+        **own_topics(settings, run),
+    )
     other = dataclasses.replace(s, web_port=free_port())
     await ensure_topics(s)
     now = datetime.now(UTC)
@@ -70,5 +83,7 @@ async def test_a_hot_spot_is_advised_once_per_interval_across_a_kill_and_a_rebal
     finally:
         a.stop()
         b.stop()
-    print(f"\nadvised {advised[0]} once across a kill and a rebalance; a new hot spot advised {back:.1f} s "
-          "after the restart")
+    print(
+        f"\nadvised {advised[0]} once across a kill and a rebalance; a new hot spot advised {back:.1f} s "
+        "after the restart"
+    )

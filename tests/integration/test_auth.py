@@ -72,12 +72,18 @@ async def test_a_device_posts_with_its_own_token_and_nothing_else_gets_in(worker
             "unknown": await post(http, f"{url}/v1/pings", batch, "not-a-token"),
             "dispatcher": await post(http, f"{url}/v1/reports", report, dispatcher),
             "as another": await post(http, f"{url}/v1/pings", {**batch, "device": other}, token),
-            "one of many": await post(http, f"{url}/v1/reports", [report, {**report, "id": "x1", "device": other}], token),
+            "one of many": await post(
+                http, f"{url}/v1/reports", [report, {**report, "id": "x1", "device": other}], token
+            ),
         }
     status = {k: (s, body["errors"][0]["field"]) for k, (s, body) in refusals.items()}
-    assert status == {"missing": (401, "Authorization"), "unknown": (401, "Authorization"),
-                      "dispatcher": (401, "Authorization"), "as another": (403, "device"),
-                      "one of many": (403, "1.device")}
+    assert status == {
+        "missing": (401, "Authorization"),
+        "unknown": (401, "Authorization"),
+        "dispatcher": (401, "Authorization"),
+        "as another": (403, "device"),
+        "one of many": (403, "1.device"),
+    }
     assert "missing" in refusals["missing"][1]["errors"][0]["reason"]
     assert "unknown token" in refusals["unknown"][1]["errors"][0]["reason"]
     assert "only as itself" in refusals["as another"][1]["errors"][0]["reason"]
@@ -91,6 +97,7 @@ async def test_a_revoked_device_is_refused_at_once_without_a_restart(worker, set
     rng, seconds, load, stop = random.Random(RUN), [], [], asyncio.Event()
     others = {f"auth-{RUN}-load{n}": await issue_device_token(pg, f"auth-{RUN}-load{n}") for n in range(30)}
     async with aiohttp.ClientSession() as http:
+
         async def keep_posting(device: str, token: str) -> None:
             while not stop.is_set():
                 load.append((await post(http, f"{url}/v1/pings", factories.ping_batch(rng, device, 5), token))[0])
@@ -112,9 +119,11 @@ async def test_a_revoked_device_is_refused_at_once_without_a_restart(worker, set
             assert answer[0] == 401 and "revoked" in answer[1]["errors"][0]["reason"]
         stop.set()
         await asyncio.gather(*posting)
-    print(f"\nrevocation -> refusal by the running worker: median {statistics.median(seconds) * 1000:.1f} ms, "
-          f"max {max(seconds) * 1000:.1f} ms over {len(seconds)} revocations, while {len(others)} other devices "
-          f"posted {len(load)} requests")
+    print(
+        f"\nrevocation -> refusal by the running worker: median {statistics.median(seconds) * 1000:.1f} ms, "
+        f"max {max(seconds) * 1000:.1f} ms over {len(seconds)} revocations, while {len(others)} other devices "
+        f"posted {len(load)} requests"
+    )
     assert set(load) == {202}
     assert proc.exited is None and await rejected(metrics, "auth_revoked") >= 5
 
@@ -130,6 +139,7 @@ async def test_the_actions_api_checks_the_dispatchers_role(worker, settings):
     ack = {"action": "ack", "reason": "auth test"}
     actions = lambda incident: f"{url}/v1/incidents/{incident}/actions"  # noqa: E731
     async with aiohttp.ClientSession() as http:
+
         async def engine_answers():  # until the worker has joined its group, an action outwaits its verdict (202)
             return (await post(http, actions(theirs), ack, street))[0] != 202
 
@@ -145,8 +155,14 @@ async def test_the_actions_api_checks_the_dispatchers_role(worker, settings):
         }
     # Let through, the action reaches the engine, which knows no such incident: 404 naming it.
     assert {k: s for k, (s, _) in answers.items()} == {
-        "street on c02": 404, "c01 on c01": 404, "c01 on c02": 403, "read": 403, "device": 401, "none": 401,
-        "as someone else": 403}
+        "street on c02": 404,
+        "c01 on c01": 404,
+        "c01 on c02": 403,
+        "read": 403,
+        "device": 401,
+        "none": 401,
+        "as someone else": 403,
+    }
     assert answers["c01 on c01"][1]["errors"][0]["field"] == "incident"
     assert "找不到事件 inc-c01-00000000a11c" in answers["c01 on c01"][1]["errors"][0]["reason"]
     refused = answers["c01 on c02"][1]["errors"][0]
@@ -168,8 +184,12 @@ async def test_a_signed_request_needs_no_token_on_the_wire_and_is_accepted_once(
     def signed(stamp: int, payload: bytes = body) -> dict[str, str]:
         key = hashlib.sha256(token.encode()).digest()  # what the store holds: the token never travels
         mac = hmac.new(key, f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
-        return {"Content-Type": "application/json", "X-Redwall-Device": device,
-                "X-Redwall-Timestamp": str(stamp), "X-Redwall-Signature": f"sha256={mac}"}
+        return {
+            "Content-Type": "application/json",
+            "X-Redwall-Device": device,
+            "X-Redwall-Timestamp": str(stamp),
+            "X-Redwall-Signature": f"sha256={mac}",
+        }
 
     now = int(time.time())
     async with aiohttp.ClientSession() as http:
@@ -177,6 +197,10 @@ async def test_a_signed_request_needs_no_token_on_the_wire_and_is_accepted_once(
         for headers in (signed(now), signed(now), signed(now - 3600), signed(now + 1, body + b" ")):
             async with http.post(f"{url}/v1/pings", data=body, headers=headers) as answer:
                 answers.append((answer.status, (await answer.json()).get("errors", [{}])[0].get("field")))
-    assert answers == [(202, None), (401, "X-Redwall-Signature"), (401, "X-Redwall-Timestamp"),
-                       (401, "X-Redwall-Signature")]
+    assert answers == [
+        (202, None),
+        (401, "X-Redwall-Signature"),
+        (401, "X-Redwall-Timestamp"),
+        (401, "X-Redwall-Signature"),
+    ]
     assert await rejected(metrics, "signature_replayed") >= 1 and await rejected(metrics, "signature_stale") >= 1

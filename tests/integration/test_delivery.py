@@ -36,15 +36,21 @@ async def wait_for(condition, limit: float, what: str) -> None:
 
 async def test_a_killed_delivery_process_resumes_without_losing_or_duplicating(settings, tmp_path, pg):
     settings = dataclasses.replace(
-        settings, topic_alerts=f"kill-alerts-{RUN}", topic_alerts_deadletter=f"kill-alerts-dead-{RUN}",
-        webhook_secret=f"kill-{RUN}", deliver_metrics_port=free_port(), routing_path=tmp_path / "routing.toml")
+        settings,
+        topic_alerts=f"kill-alerts-{RUN}",
+        topic_alerts_deadletter=f"kill-alerts-dead-{RUN}",
+        webhook_secret=f"kill-{RUN}",
+        deliver_metrics_port=free_port(),
+        routing_path=tmp_path / "routing.toml",
+    )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_alerts_deadletter))
     receiver, runner = await start_receiver(settings.webhook_secret)
     rng = random.Random(3)
     receiver.delay = lambda: rng.uniform(0.1, 1.5)  # answers spread out, so the kill lands mid-batch
     settings.routing_path.write_text(
         f'[channels.kill-{RUN}]\ntype = "json"\nurl = "{receiver.url("/json/kill")}"\ntimeout = "5s"\nattempts = 6\n\n'
-        f'[route]\nchannels = ["kill-{RUN}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n')
+        f'[route]\nchannels = ["kill-{RUN}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n'
+    )
     alerts = [alert(f"kill-{RUN}-{i:03d}", incident=f"inc-kill-{RUN}-{i:03d}") for i in range(ALERTS)]
     ids = {a["id"] for a in alerts}
     await publish(settings, alerts)
@@ -54,8 +60,9 @@ async def test_a_killed_delivery_process_resumes_without_losing_or_duplicating(s
         await wait_for(lambda: len(set(receiver.alert_ids())) >= ALERTS // 4, 60, "the first deliveries")
         deliver.kill()
         before_kill = len(set(receiver.alert_ids()))
-        in_doubt = await pg.fetchval("SELECT count(*) FROM alert_notifications WHERE channel = $1 "
-                                     "AND state = 'sending'", f"kill-{RUN}")
+        in_doubt = await pg.fetchval(
+            "SELECT count(*) FROM alert_notifications WHERE channel = $1 AND state = 'sending'", f"kill-{RUN}"
+        )
         deliver.start()
         delivered = "SELECT count(*) FROM alert_deliveries WHERE channel = $1 AND outcome = 'delivered'"
         deadline = time.monotonic() + 90
@@ -81,25 +88,43 @@ async def test_a_killed_delivery_process_resumes_without_losing_or_duplicating(s
     assert all(r.signed for r in receiver.received)
     assert await pg.fetchval(delivered, f"kill-{RUN}") == ALERTS
     # Once the log holds an alert's success, the endpoint never hears of that alert again.
-    recorded = dict(await pg.fetch("SELECT alert_id, extract(epoch FROM attempted_at) FROM alert_deliveries "
-                                   "WHERE channel = $1 AND outcome = 'delivered'", f"kill-{RUN}"))
-    late = [(i, r.key) for r in receiver.received for i in (a["id"] for a in r.body["alerts"])
-            if r.arrived > float(recorded[i]) + 0.05]
+    recorded = dict(
+        await pg.fetch(
+            "SELECT alert_id, extract(epoch FROM attempted_at) FROM alert_deliveries "
+            "WHERE channel = $1 AND outcome = 'delivered'",
+            f"kill-{RUN}",
+        )
+    )
+    late = [
+        (i, r.key)
+        for r in receiver.received
+        for i in (a["id"] for a in r.body["alerts"])
+        if r.arrived > float(recorded[i]) + 0.05
+    ]
     assert late == []
-    print(f"\nkilled after {before_kill}/{ALERTS} alerts with {in_doubt} notifications in flight; "
-          f"{repeats} resent under their original key")
+    print(
+        f"\nkilled after {before_kill}/{ALERTS} alerts with {in_doubt} notifications in flight; "
+        f"{repeats} resent under their original key"
+    )
 
 
 async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowledged(settings, tmp_path, pg):
     run = uuid.uuid4().hex[:8]
-    settings = dataclasses.replace(settings, topic_alerts=f"remind-alerts-{run}", topic_incidents=f"remind-inc-{run}",
-                                   topic_alerts_deadletter=f"remind-dead-{run}", webhook_secret=f"remind-{run}")
+    settings = dataclasses.replace(
+        settings,
+        topic_alerts=f"remind-alerts-{run}",
+        topic_incidents=f"remind-inc-{run}",
+        topic_alerts_deadletter=f"remind-dead-{run}",
+        webhook_secret=f"remind-{run}",
+    )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
     receiver, runner = await start_receiver(settings.webhook_secret)
     path = tmp_path / "routing.toml"
-    path.write_text(f'[channels.remind-{run}]\ntype = "json"\nurl = "{receiver.url("/json/remind")}"\n\n'
-                    f'[route]\nchannels = ["remind-{run}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n'
-                    f'repeat_interval = "4s"\n')
+    path.write_text(
+        f'[channels.remind-{run}]\ntype = "json"\nurl = "{receiver.url("/json/remind")}"\n\n'
+        f'[route]\nchannels = ["remind-{run}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n'
+        f'repeat_interval = "4s"\n'
+    )
     routing = load_routing(path)
     acked, open_ = (alert(f"remind-{run}-{n}", incident=f"inc-remind-{run}-{n}") for n in ("acked", "open"))
     await publish(settings, [acked, open_])
@@ -114,8 +139,18 @@ async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowl
     try:
         await deliver_until(settings, routing, first_notices, group_prefix=f"remind-{run}")
         # Acknowledged while delivery was down: the incident event settles it when delivery is back.
-        await publish(settings, [{"id": f"inc-remind-{run}-acked:2", "incident": acked["incident"], "kind": "acknowledged",
-                                  "state": {"status": "acknowledged"}}], topic=settings.topic_incidents)
+        await publish(
+            settings,
+            [
+                {
+                    "id": f"inc-remind-{run}-acked:2",
+                    "incident": acked["incident"],
+                    "kind": "acknowledged",
+                    "state": {"status": "acknowledged"},
+                }
+            ],
+            topic=settings.topic_incidents,
+        )
         await deliver_until(settings, routing, reminded, group_prefix=f"remind-{run}")
         await asyncio.sleep(1)
     finally:
@@ -124,15 +159,22 @@ async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowl
     assert seqs == [(acked["id"], 0), (open_["id"], 0), (open_["id"], 1)]
 
 
-async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grouping_and_restarts(settings, tmp_path, pg):
+async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grouping_and_restarts(
+    settings, tmp_path, pg
+):
     """Seen: the clearance was on redwall.alerts.v1 but never posted to the webhook."""
     from datetime import datetime, timedelta
 
     from streams.patrol.coverage import PatrolAlerts
 
     run = uuid.uuid4().hex[:8]
-    settings = dataclasses.replace(settings, topic_alerts=f"clear-alerts-{run}", topic_incidents=f"clear-inc-{run}",
-                                   topic_alerts_deadletter=f"clear-dead-{run}", webhook_secret=f"clear-{run}")
+    settings = dataclasses.replace(
+        settings,
+        topic_alerts=f"clear-alerts-{run}",
+        topic_incidents=f"clear-inc-{run}",
+        topic_alerts_deadletter=f"clear-dead-{run}",
+        webhook_secret=f"clear-{run}",
+    )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
     receiver, runner = await start_receiver(settings.webhook_secret)
     path = tmp_path / "routing.toml"
@@ -141,11 +183,17 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
         f'[channels.json-{run}]\ntype = "json"\nurl = "{receiver.url("/json/clear")}"\n\n'
         f'[channels.mute-{run}]\ntype = "json"\nurl = "{receiver.url("/json/mute")}"\nsend_resolved = false\n\n'
         f'[route]\nchannels = ["robot-{run}", "json-{run}", "mute-{run}"]\ngroup_by = ["grid", "kind"]\n'
-        f'group_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "1h"\n')
+        f'group_wait = "0s"\ngroup_interval = "1s"\nrepeat_interval = "1h"\n'
+    )
     routing = load_routing(path)
     # Two off-post groups of one grid, as the worker raises them: one delivery group; the first clears.
-    patrol = PatrolAlerts(timedelta(seconds=1), timedelta(seconds=1), lambda grid, when: 0,
-                          lambda grid: ("xichangan", "c01"), "Asia/Shanghai")
+    patrol = PatrolAlerts(
+        timedelta(seconds=1),
+        timedelta(seconds=1),
+        lambda grid, when: 0,
+        lambda grid: ("xichangan", "c01"),
+        "Asia/Shanghai",
+    )
     now, grid = datetime.now(UTC), f"c01-g{run}"
     s = lambda seconds: now + timedelta(seconds=seconds)  # noqa: E731
     patrol.status("d1", grid, "off_post", s(-20), s(-20))
@@ -188,8 +236,13 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
     assert "1 名巡逻人员已回到责任网格：d1" in text
     [cleared] = [r for r in receiver.delivered("/json/clear") if clearance["id"] in ids_in(r)]
     assert cleared.body["status"] == "resolved" and cleared.body["alerts"][0]["status"] == "resolved"
-    rows = await pg.fetch("SELECT channel, count(*) AS n FROM alert_deliveries WHERE alert_id = $1 "
-                          "AND outcome = 'delivered' GROUP BY channel", clearance["id"])
+    rows = await pg.fetch(
+        "SELECT channel, count(*) AS n FROM alert_deliveries WHERE alert_id = $1 "
+        "AND outcome = 'delivered' GROUP BY channel",
+        clearance["id"],
+    )
     assert {r["channel"]: r["n"] for r in rows} == {f"robot-{run}": 1, f"json-{run}": 1}
-    print(f"\nclearance said {took:.1f} s after delivery restarted, the alerts {first_run:.1f} s after the first start "
-          "(start, rebuild and group join included); once per channel")
+    print(
+        f"\nclearance said {took:.1f} s after delivery restarted, the alerts {first_run:.1f} s after the first start "
+        "(start, rebuild and group join included); once per channel"
+    )

@@ -40,29 +40,57 @@ def wait_for(path: Path, proc: subprocess.Popen, limit: float = 120.0) -> None:
 
 def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(settings, tmp_path):
     topics = own_topics(settings, f"demo{uuid.uuid4().hex[:6]}")
-    ports = {name: str(free_port()) for name in ("REDWALL_WEB_PORT", "REDWALL_WORKER_METRICS_PORT", "REDWALL_SINK_METRICS_PORT",
-                                                 "REDWALL_DELIVER_METRICS_PORT", "REDWALL_CONSOLE_PORT")}
+    ports = {
+        name: str(free_port())
+        for name in (
+            "REDWALL_WEB_PORT",
+            "REDWALL_WORKER_METRICS_PORT",
+            "REDWALL_SINK_METRICS_PORT",
+            "REDWALL_DELIVER_METRICS_PORT",
+            "REDWALL_CONSOLE_PORT",
+        )
+    }
     mine = dataclasses.replace(settings, **topics)
     topic_env = {k: v for k, v in settings_env(mine).items() if k.startswith("REDWALL_TOPIC_")}
     here, logs = tmp_path / "work", tmp_path / "logs"
     here.mkdir()
     env = clean_env(REDWALL_BROKER=settings.broker, DATABASE_URL=settings.database_url, **ports, **topic_env)
-    demo = subprocess.Popen([sys.executable, "-m", "streams.cli", "demo", "--devices", "0", "--data-dir", str(logs)],
-                            cwd=here, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "demo", "--devices", "0", "--data-dir", str(logs)],
+        cwd=here,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(here / FILE_NAME, demo)
         # Beside it, in a shell where nothing is set: the demo's database, named in one line.
-        listed = subprocess.run([sys.executable, "-m", "streams.cli", "dispatchers", "list"], cwd=here,
-                                env=clean_env(), capture_output=True, text=True, timeout=60)
-        added = subprocess.run([sys.executable, "-m", "streams.cli", "devices", "add", f"my-phone-{uuid.uuid4().hex[:6]}"],
-                               cwd=here, env=clean_env(), capture_output=True, text=True, timeout=60)
+        listed = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "dispatchers", "list"],
+            cwd=here,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        added = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "devices", "add", f"my-phone-{uuid.uuid4().hex[:6]}"],
+            cwd=here,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         demo.send_signal(signal.SIGINT)
         out, _ = demo.communicate(timeout=120)
     finally:
         demo.kill()
     assert listed.returncode == 0 and "demo-street" in listed.stdout, listed.stderr
-    assert listed.stderr.splitlines() == [f"redwall: reaching the demo running here (pid {demo.pid}) through "
-                                          f"./{FILE_NAME}; variables set in the environment win"]
+    assert listed.stderr.splitlines() == [
+        f"redwall: reaching the demo running here (pid {demo.pid}) through "
+        f"./{FILE_NAME}; variables set in the environment win"
+    ]
     assert added.returncode == 0 and len(added.stdout.split()[1]) == 43, added.stderr
     assert f"the Kafka at REDWALL_BROKER={settings.broker}" in out and "the PostgreSQL at DATABASE_URL=" in out
     assert not list(logs.glob("tansu-*.log")) and not (logs / "postgres").exists()  # none of its own

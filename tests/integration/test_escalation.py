@@ -50,16 +50,25 @@ def phase_one(run: str) -> tuple[list[dict], dict[str, str]]:
         "B": located(f"{run}-B", "group_renting", "high", nearby(PLAIN, -3), T0 + 110 * M),  # acked in time
         "H": located(f"{run}-H", "underground_space", "high", nearby(PLAIN, 5), T0 + 115 * M),  # due after restart
     }
-    cluster = [located(f"{run}-K{n}", "illegal_parking", "low", nearby(PLAIN, n), T0 + (50 + 5 * n) * M)
-               for n in range(5)]
+    cluster = [
+        located(f"{run}-K{n}", "illegal_parking", "low", nearby(PLAIN, n), T0 + (50 + 5 * n) * M) for n in range(5)
+    ]
     rng = random.Random(run)
     background = []
     # Categories none of the named incidents has, so the background never joins them.
     categories = ["public_sentiment", "new_resident", "hotline_12345", "other"]
     for n in range(200 - len(named) - len(cluster)):
         lat, lng = factories.random_point(rng)
-        background.append(located(f"{run}-bg{n:03d}", rng.choice(categories), rng.choice(["low", "medium"]),
-                                  (lat, lng), T0 + timedelta(seconds=rng.randrange(0, 7200)), f"dev-{n % 80:04d}"))
+        background.append(
+            located(
+                f"{run}-bg{n:03d}",
+                rng.choice(categories),
+                rng.choice(["low", "medium"]),
+                (lat, lng),
+                T0 + timedelta(seconds=rng.randrange(0, 7200)),
+                f"dev-{n % 80:04d}",
+            )
+        )
     reports = sorted([*named.values(), *cluster, *background], key=lambda r: r["event_time"])
     return reports, {k: v["id"] for k, v in named.items()}
 
@@ -100,8 +109,15 @@ async def isolated(settings, tmp_path):
     """Settings of the test's own: its own topics (no other test's reports), event time, own ports."""
     run = f"esc{random.randrange(10**6)}"
     topics = own_topics(settings, run)
-    mine = dataclasses.replace(settings, clock="event", clock_event_ack=True, web_port=free_port(),
-                               worker_metrics_port=free_port(), sink_metrics_port=free_port(), **topics)
+    mine = dataclasses.replace(
+        settings,
+        clock="event",
+        clock_event_ack=True,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
+        **topics,
+    )
     await ensure_topics(mine)
     stop = asyncio.Event()
     sinks = asyncio.create_task(run_sinks(mine, CollectorRegistry(), stop, group_prefix=f"{run}-sink"))
@@ -130,10 +146,15 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     # Phase two, over HTTP at 2:05: an ack in time, a request to the street, a resolve and an ack on
     # the resolved incident (refused), and a resolve for every third open background incident.
     at = T0 + 2 * H + 5 * M
-    open_bg = sorted(i.id for e in model.engines for i in e.incidents.values()
-                     if i.status == "assigned" and i.id not in inc.values())
-    acts = [action(f"{run}-a1", inc["B"], "ack", at), action(f"{run}-a2", inc["C"], "request_escalation", at),
-            action(f"{run}-a3", inc["G"], "resolve", at), action(f"{run}-a4", inc["G"], "ack", at + M)]
+    open_bg = sorted(
+        i.id for e in model.engines for i in e.incidents.values() if i.status == "assigned" and i.id not in inc.values()
+    )
+    acts = [
+        action(f"{run}-a1", inc["B"], "ack", at),
+        action(f"{run}-a2", inc["C"], "request_escalation", at),
+        action(f"{run}-a3", inc["G"], "resolve", at),
+        action(f"{run}-a4", inc["G"], "ack", at + M),
+    ]
     acts += [action(f"{run}-r{n}", i, "resolve", at + 2 * M) for n, i in enumerate(open_bg[::3])]
     for a in acts:
         model.action(a)
@@ -152,9 +173,26 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
             assert unknown.status == 404 and "c99" in (await unknown.json())["errors"][0]["reason"]
     # A major-event period from the CLI, for 6:00-7:00: it must survive the restart below.
     drill = T0 + 6 * H
-    cli = subprocess.run([sys.executable, "-m", "streams.cli", "major-event", "start", f"{run}-drill", "--hours", "1",
-                          "--factor", "0.5", "--start", drill.isoformat()], env=settings_env(s), capture_output=True,
-                         text=True, timeout=60)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "major-event",
+            "start",
+            f"{run}-drill",
+            "--hours",
+            "1",
+            "--factor",
+            "0.5",
+            "--start",
+            drill.isoformat(),
+        ],
+        env=settings_env(s),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 0 and f"sent to {s.partitions} partitions" in cli.stdout, cli.stderr
     for engine in model.engines:
         engine.apply_period(Period(f"{run}-drill", f"{run}-drill", drill, drill + H, 0.5))
@@ -187,12 +225,17 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     assert sorted(e["id"] for e in topic_events) == sorted(e["id"] for e in model.events)
     assert sorted(a["id"] for a in topic_alerts) == sorted(a["id"] for a in model.alerts)
     assert {e["id"]: (e["kind"], e["when"], e.get("to_level")) for e in topic_events} == {
-        e["id"]: (e["kind"], e["when"], e.get("to_level")) for e in model.events}
+        e["id"]: (e["kind"], e["when"], e.get("to_level")) for e in model.events
+    }
 
-    rows = await pg.fetch("SELECT id, status, level, owner, report_count, ceiling_exceeded FROM incidents "
-                          "WHERE id = ANY($1)", ids())
-    final = {i.id: (i.status, i.level, i.owner, i.reports, "ceiling_exceeded" in i.flags)
-             for e in model.engines for i in e.incidents.values()}
+    rows = await pg.fetch(
+        "SELECT id, status, level, owner, report_count, ceiling_exceeded FROM incidents WHERE id = ANY($1)", ids()
+    )
+    final = {
+        i.id: (i.status, i.level, i.owner, i.reports, "ceiling_exceeded" in i.flags)
+        for e in model.engines
+        for i in e.incidents.values()
+    }
     assert {r["id"]: tuple(r)[1:] for r in rows} == final
     assert await pg.fetchval("SELECT count(*) FROM incident_reports WHERE report_id LIKE $1", f"{run}-%") == 200
 
@@ -201,7 +244,9 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     a_up = [e for e in history["A"] if e["kind"] == "escalated"][0]
     assert (a_up["from_level"], a_up["to_level"], a_up["when"]) == ("community", "street", (T0 + 65 * M).isoformat())
     assert {(a["kind"], a["owner"]) for a in topic_alerts if a["id"].startswith(a_up["id"])} == {
-        ("deadline_breached", "c03"), ("incident_escalated", "xichangan")}
+        ("deadline_breached", "c03"),
+        ("incident_escalated", "xichangan"),
+    }
     assert [e["kind"] for e in history["B"]] == ["opened", "acknowledged"]
     assert [e["reason_code"] for e in history["C"] if e["kind"] == "escalated"] == ["request"]
     assert final[inc["E"]][1] == "street" and history["E"][0]["state"]["priority"] == "top"
@@ -216,7 +261,8 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     letters = [json.loads(r.value) async for r in read_topic(s, s.topic_deadletter)]
     # Every wrong field of the action is named: the wrong value first, then what it lacks.
     assert [(d["source_topic"], [e["field"] for e in d["errors"]]) for d in letters] == [
-        (s.topic_actions, ["action", "actor", "reason", "time"])]
+        (s.topic_actions, ["action", "actor", "reason", "time"])
+    ]
     weekly = await pg.fetch("SELECT incidents FROM weekly_ceiling_exceeded WHERE $1 = ANY(incidents)", inc["F"])
     assert len(weekly) == 1
 
@@ -226,9 +272,15 @@ async def test_a_report_outside_every_street_is_counted_logged_queued_and_placed
     nowhere: no incident, alert, log line or counter."""
     run, s, worker = isolated
     url = f"http://{s.web_host}:{s.web_port}"
-    report = {"id": f"{run}-out", "device": "dev-0001", "category": "dispute", "severity": "low",
-              "text": "门口争吵 / quarrel at the gate", "location": {"lat": 39.93, "lng": 116.41, "accuracy": 30.0},
-              "event_time": T0.isoformat()}
+    report = {
+        "id": f"{run}-out",
+        "device": "dev-0001",
+        "category": "dispute",
+        "severity": "low",
+        "text": "门口争吵 / quarrel at the gate",
+        "location": {"lat": 39.93, "lng": 116.41, "accuracy": 30.0},
+        "event_time": T0.isoformat(),
+    }
     producer = AIOKafkaProducer(bootstrap_servers=s.broker)
     await producer.start()
     await producer.send_and_wait(s.topic_reports, json.dumps(report), key=b"dev-0001")
@@ -243,24 +295,37 @@ async def test_a_report_outside_every_street_is_counted_logged_queued_and_placed
     assert "report outside every street" in worker.log_path.read_text()
     alerts = [json.loads(r.value) async for r in read_topic(s, s.topic_alerts)]
     assert [(a["kind"], a["owner"], a["community"]) for a in alerts if a["incident"] == queued] == [
-        ("incident_opened", "xichangan", "unlocated")]
+        ("incident_opened", "xichangan", "unlocated")
+    ]
 
     street = await issue_dispatcher_token(s.database_url, f"{run}-street", "street")
     community = await issue_dispatcher_token(s.database_url, f"{run}-c03", "community", "c03")
-    body = {"action": "reassign", "owner": "c03-g02", "reason": "定位偏差，实为 c03-g02 门口",
-            "time": (T0 + 5 * M).isoformat()}  # the event clock: within the deadlines
+    body = {
+        "action": "reassign",
+        "owner": "c03-g02",
+        "reason": "定位偏差，实为 c03-g02 门口",
+        "time": (T0 + 5 * M).isoformat(),
+    }  # the event clock: within the deadlines
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"{url}/v1/incidents/{queued}/actions", json=body,
-                                headers={"Authorization": f"Bearer {community}"}) as refused:
+        async with session.post(
+            f"{url}/v1/incidents/{queued}/actions", json=body, headers={"Authorization": f"Bearer {community}"}
+        ) as refused:
             assert refused.status == 403  # a community's dispatchers do not act on the street's queue
-        async with session.post(f"{url}/v1/incidents/{queued}/actions", json=body,
-                                headers={"Authorization": f"Bearer {street}"}) as taken:
+        async with session.post(
+            f"{url}/v1/incidents/{queued}/actions", json=body, headers={"Authorization": f"Bearer {street}"}
+        ) as taken:
             assert taken.status == 200, await taken.text()
             assert (await taken.json())["verdict"] == "closed"  # the queue's incident closes; the placed one opens
     assert await wait_events(pg, [queued, placed], 3) == 3
-    history = await pg.fetch("SELECT incident_id, kind, reason FROM incident_events WHERE incident_id = ANY($1) "
-                             "ORDER BY incident_id, seq", [queued, placed])
-    assert [(h["incident_id"], h["kind"]) for h in history] == [(placed, "opened"), (queued, "opened"), (queued, "closed")]
+    history = await pg.fetch(
+        "SELECT incident_id, kind, reason FROM incident_events WHERE incident_id = ANY($1) ORDER BY incident_id, seq",
+        [queued, placed],
+    )
+    assert [(h["incident_id"], h["kind"]) for h in history] == [
+        (placed, "opened"),
+        (queued, "opened"),
+        (queued, "closed"),
+    ]
     assert history[2]["reason"].startswith(f"已指派到社区 c03（网格 c03-g02），在该社区立案（{placed}）")
 
     async def settled():

@@ -60,8 +60,10 @@ def rules_with_long_deadlines(folder: Path) -> Path:
     """The sample rules, but a community has 10 days to resolve (as some hotline orders do): a deadline
     that falls due after the topics lost the incident's events."""
     text = ESCALATION_RULES.read_text(encoding="utf-8")
-    text = text.replace('[deadlines.community]\nacknowledge = "1h"\nresolve = "24h"',
-                        '[deadlines.community]\nacknowledge = "1h"\nresolve = "10d"')
+    text = text.replace(
+        '[deadlines.community]\nacknowledge = "1h"\nresolve = "24h"',
+        '[deadlines.community]\nacknowledge = "1h"\nresolve = "10d"',
+    )
     text = text.replace('file = "sample/', f'file = "{ESCALATION_RULES.parent}/sample/')
     path = folder / "escalation.toml"
     path.write_text(text, encoding="utf-8")
@@ -76,9 +78,17 @@ class Street:
         self.broker = EmbeddedBroker(folder)
         self.run = f"hist{random.randrange(10**6)}"
         self.s = dataclasses.replace(
-            settings, broker=self.broker.bootstrap, clock="event", clock_event_ack=True, web_port=free_port(),
-            worker_metrics_port=free_port(), sink_metrics_port=free_port(), action_verdict_seconds=15.0,
-            escalation_rules_path=rules_with_long_deadlines(folder), **own_topics(settings, self.run))
+            settings,
+            broker=self.broker.bootstrap,
+            clock="event",
+            clock_event_ack=True,
+            web_port=free_port(),
+            worker_metrics_port=free_port(),
+            sink_metrics_port=free_port(),
+            action_verdict_seconds=15.0,
+            escalation_rules_path=rules_with_long_deadlines(folder),
+            **own_topics(settings, self.run),
+        )
         self.url = f"http://{self.s.web_host}:{self.s.web_port}"
         self.worker = RedwallProcess("worker", self.s, folder)
         self.sink = RedwallProcess("sink", self.s, folder)
@@ -110,8 +120,10 @@ class Street:
 
     async def rebuilt(self) -> None:
         """Until the restarted worker's engine holds its partitions (acting before would wait in vain)."""
+
         async def done():
             return await asyncio.to_thread(self.metric, "redwall_incident_rebuild_seconds_count") >= 1
+
         assert await eventually(done, 60), f"the worker did not rebuild:\n{self.worker.log_tail()}"
 
 
@@ -146,16 +158,19 @@ async def stored(pg, model: Model, timeout: float = 60) -> list:
     ids = sorted({e["incident"] for e in model.events})
 
     async def rows():
-        found = await pg.fetch("SELECT id, kind, event_time, to_level FROM incident_events WHERE incident_id = ANY($1)",
-                               ids)
+        found = await pg.fetch(
+            "SELECT id, kind, event_time, to_level FROM incident_events WHERE incident_id = ANY($1)", ids
+        )
         return found if len(found) >= len(model.events) else None
+
     found = await eventually(rows, timeout)
     assert found, f"PostgreSQL has not got the model's {len(model.events)} events"
     return found
 
 
 async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates_and_duplicates_nothing(
-        settings, pg, tmp_path):
+    settings, pg, tmp_path
+):
     street = Street(settings, tmp_path)
     s, run, model = street.s, street.run, Model(settings.partitions, load_rules(street.s.escalation_rules_path))
     x = located(f"{run}-X", "sanitation", "medium", PLAIN, T0)  # grid; resolved at once
@@ -171,9 +186,26 @@ async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates
         actor = f"{run}-zhao"
         token = await issue_dispatcher_token(s.database_url, actor, "street")
         # Day 0: a major event from day 1 for 20 days; three reports; an ack and a resolve.
-        cli = subprocess.run([sys.executable, "-m", "streams.cli", "major-event", "start", "long", "--hours", "480",
-                              "--factor", "0.5", "--start", (T0 + D).isoformat()], env=settings_env(s),
-                             capture_output=True, text=True, timeout=60)
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "major-event",
+                "start",
+                "long",
+                "--hours",
+                "480",
+                "--factor",
+                "0.5",
+                "--start",
+                (T0 + D).isoformat(),
+            ],
+            env=settings_env(s),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert cli.returncode == 0, cli.stderr
         for engine in model.engines:
             engine.apply_period(Period("long", "long", T0 + D, T0 + 21 * D, 0.5))
@@ -185,8 +217,12 @@ async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates
             await act(http, street, action("a-ack-y", iy, "ack", T0 + 10 * M, actor), model)
             await act(http, street, action("a-res-x", ix, "resolve", T0 + 20 * M, actor), model)
         await stored(pg, model)
-        assert await eventually(lambda: pg.fetchval(
-            "SELECT ends FROM runtime_major_events WHERE topic = $1 AND id = 'long'", s.topic_actions), 30)
+        assert await eventually(
+            lambda: pg.fetchval(
+                "SELECT ends FROM runtime_major_events WHERE topic = $1 AND id = 'long'", s.topic_actions
+            ),
+            30,
+        )
 
         # The topics lose all of it: the broker restarts empty.
         street.stop()
@@ -200,8 +236,14 @@ async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates
         model.tick(nine)
         await broadcast(s, tick(nine))
         await publish(s, s.topic_reports, [field_report(r) for r in (x, y, u)])
-        await publish(s, s.topic_actions, [(key_y, action("a-ack-y", iy, "ack", T0 + 10 * M, actor)),
-                                           (key_x, action("a-res-x", ix, "resolve", T0 + 20 * M, actor))])
+        await publish(
+            s,
+            s.topic_actions,
+            [
+                (key_y, action("a-ack-y", iy, "ack", T0 + 10 * M, actor)),
+                (key_x, action("a-res-x", ix, "resolve", T0 + 20 * M, actor)),
+            ],
+        )
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
             reopened = await act(http, street, action("a-reopen-x", ix, "reopen", nine + H, actor), model)
             await act(http, street, action("a-place-u", iu, "reassign", nine + H, actor, owner="c03-g02"), model)
@@ -232,22 +274,28 @@ async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates
     finally:
         street.stop()
 
-    print(f"\nrebuild over topics emptied by a broker restart: {first:.2f} s; after a kill with the sink down: "
-          f"{second:.2f} s, {tail} events read from the topic after the sink's offsets")
+    print(
+        f"\nrebuild over topics emptied by a broker restart: {first:.2f} s; after a kill with the sink down: "
+        f"{second:.2f} s, {tail} events read from the topic after the sink's offsets"
+    )
     # PostgreSQL holds the model's history exactly; the emptied topics got exactly what came after day 0.
     assert sorted((r["id"], r["kind"], r["event_time"].isoformat(), r["to_level"]) for r in rows) == sorted(
-        (e["id"], e["kind"], e["when"], e.get("to_level")) for e in model.events)
+        (e["id"], e["kind"], e["when"], e.get("to_level")) for e in model.events
+    )
     assert sorted(e["id"] for e in on_topic) == sorted(e["id"] for e in model.events[day0:])
     # The second restart read from the topic only what the sink had not written.
     assert tail == unwritten
-    final = await pg.fetch("SELECT id, status, level, report_count FROM incidents WHERE id = ANY($1)",
-                           [ix, iy, iu, placed])
+    final = await pg.fetch(
+        "SELECT id, status, level, report_count FROM incidents WHERE id = ANY($1)", [ix, iy, iu, placed]
+    )
     held = {i.id: i for e in model.engines for i in e.incidents.values()}
-    assert {r["id"]: tuple(r)[1:] for r in final} == {i: (held[i].status, held[i].level, held[i].reports)
-                                                      for i in (ix, iy, iu, placed)}
+    assert {r["id"]: tuple(r)[1:] for r in final} == {
+        i: (held[i].status, held[i].level, held[i].reports) for i in (ix, iy, iu, placed)
+    }
     y_up = [e for e in model.events if e["incident"] == iy and e["kind"] == "escalated"]
     assert [(e["when"], e["reason_code"], e["to_level"]) for e in y_up] == [
-        ((T0 + 10 * D).isoformat(), "deadline_resolve", "street")]  # on time, nine days after its events went
+        ((T0 + 10 * D).isoformat(), "deadline_resolve", "street")
+    ]  # on time, nine days after its events went
     assert (held[iu].status, held[iy].status, held[iy].reports) == ("closed", "resolved", 1)
 
 
@@ -278,7 +326,8 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
     async with scratch_schema(pg, database_url) as dsn:  # 10,000 open incidents would crowd other tests' pages
         s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, run))
         partitions = (await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions)))[
-            s.topic_located_reports]
+            s.topic_located_reports
+        ]
         await produce_records(s, s.topic_incidents, [(e["community"].encode(), json.dumps(e)) for e in events])
         offsets = Counter(partition_of(e["community"], partitions) for e in events)
         epoch, pool = await broker_epoch(s), await asyncpg.create_pool(dsn, min_size=0, max_size=2)
@@ -287,7 +336,7 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
             for start in chunks:
                 done = start + 5000 >= len(events)
                 progress = Progress(s.topic_incidents, epoch, offsets if done else {})
-                await sink.write(events[start:start + 5000], progress)
+                await sink.write(events[start : start + 5000], progress)
         finally:
             await pool.close()
         history = History(s, rules.keep_closed)
@@ -304,11 +353,14 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
 
     def states(held):
         return {i.id: i.state() for e in held.values() for i in e.incidents.values()}
+
     assert states(rebuilt.engines) == states(engines) == {i.id: i.state() for i in engine.incidents.values()}
     assert (rebuilt.from_postgres, rebuilt.from_topic) == (10_000, 0)
-    print(f"\nrebuild of {len(engine.incidents)} incidents ({len(events)} events): "
-          f"from PostgreSQL {from_postgres:.2f} s, "
-          f"from the whole topic {from_topic:.2f} s (each includes 1 s of waiting for the topic to stay idle)")
+    print(
+        f"\nrebuild of {len(engine.incidents)} incidents ({len(events)} events): "
+        f"from PostgreSQL {from_postgres:.2f} s, "
+        f"from the whole topic {from_topic:.2f} s (each includes 1 s of waiting for the topic to stay idle)"
+    )
 
 
 async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg, database_url, tmp_path):
@@ -333,7 +385,8 @@ async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg
 
 
 async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_located_reports(
-        settings, pg, database_url):
+    settings, pg, database_url
+):
     """The incident sink may be ahead of the report sink: the queue's incident is in PostgreSQL, its
     report only on the topic. The rebuilt engine can still place it."""
     run, rules = f"hist{random.randrange(10**6)}", load_rules()
@@ -343,7 +396,8 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
     async with scratch_schema(pg, database_url) as dsn:
         s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, run))
         partitions = (await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions)))[
-            s.topic_located_reports]
+            s.topic_located_reports
+        ]
         await produce_records(s, s.topic_located_reports, [(b"unlocated", json.dumps(report))])
         await produce_records(s, s.topic_incidents, [(b"unlocated", json.dumps(e)) for e in opened])
         pool = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
@@ -352,8 +406,9 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
         await pool.close()
         history = History(s, rules.keep_closed)
         places = places_of(registry())
-        rebuilt = await history.rebuild({queue}, lambda: IncidentEngine(rules, EventClock(), places=places,
-                                                                        tz="Asia/Shanghai"))
+        rebuilt = await history.rebuild(
+            {queue}, lambda: IncidentEngine(rules, EventClock(), places=places, tz="Asia/Shanghai")
+        )
         await history.pool.close()
     again = rebuilt.engines[queue]
     assert (rebuilt.from_postgres, rebuilt.from_topic) == (1, 0)

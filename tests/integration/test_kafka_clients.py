@@ -29,10 +29,15 @@ def produce(settings, topic: str, records: list[tuple[str, dict]]) -> None:
 
 def consume_until(settings, topic: str, wanted: set[str], limit: float = 60.0) -> set[str]:
     """Ids of `wanted` read back by a group member, timing its join and reads."""
-    consumer = confluent_kafka.Consumer({
-        "bootstrap.servers": settings.broker, "group.id": f"librdkafka-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
-    })
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": settings.broker,
+            "group.id": f"librdkafka-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+        }
+    )
     consumer.subscribe([topic])
     seen, started = set(), time.monotonic()
     try:
@@ -42,8 +47,10 @@ def consume_until(settings, topic: str, wanted: set[str], limit: float = 60.0) -
                 seen.add(json.loads(message.value()).get("id"))
     finally:
         consumer.close()
-    print(f"\nlibrdkafka {confluent_kafka.libversion()[0]} consumer read {len(wanted & seen)} located reports "
-          f"in {time.monotonic() - started:.1f} s (group join included)")
+    print(
+        f"\nlibrdkafka {confluent_kafka.libversion()[0]} consumer read {len(wanted & seen)} located reports "
+        f"in {time.monotonic() - started:.1f} s (group join included)"
+    )
     return wanted & seen
 
 
@@ -56,9 +63,12 @@ async def test_librdkafka_publishes_reports_and_pings_that_reach_postgres(settin
     await asyncio.to_thread(produce, settings, settings.topic_pings, [(b["device"], b) for b in batches])
 
     ids = {r["id"] for r in reports}
-    stored = await eventually(lambda: pg.fetchval("SELECT count(*) FROM reports WHERE id = ANY($1) HAVING count(*) = 5",
-                                                  list(ids)), 90)
-    fixes = await eventually(lambda: pg.fetchval(
-        "SELECT count(*) FROM positions WHERE device_id LIKE $1 HAVING count(*) = 50", f"{run}-%"), 90)
+    stored = await eventually(
+        lambda: pg.fetchval("SELECT count(*) FROM reports WHERE id = ANY($1) HAVING count(*) = 5", list(ids)), 90
+    )
+    fixes = await eventually(
+        lambda: pg.fetchval("SELECT count(*) FROM positions WHERE device_id LIKE $1 HAVING count(*) = 50", f"{run}-%"),
+        90,
+    )
     assert (stored, fixes) == (5, 50)
     assert await asyncio.to_thread(consume_until, settings, settings.topic_located_reports, ids) == ids

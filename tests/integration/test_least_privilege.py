@@ -35,8 +35,12 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_PASSWORD = "kafka 'redwall' \\ 口令"
-PROCESSES = {"worker": "worker_metrics_port", "sink": "sink_metrics_port", "deliver": "deliver_metrics_port",
-             "console": "console_port"}
+PROCESSES = {
+    "worker": "worker_metrics_port",
+    "sink": "sink_metrics_port",
+    "deliver": "deliver_metrics_port",
+    "console": "console_port",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +62,21 @@ async def stack(tmp_path_factory):
 
 def process_settings(deployment, process, front, kafka_password, routing):
     return deployment.settings(
-        process, broker=f"127.0.0.1:{front.port}", kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="PLAIN",
-        kafka_username="redwall", kafka_password_file=str(kafka_password), web_port=WEB_PORT,
-        worker_metrics_port=PORTS["worker_metrics_port"], sink_metrics_port=PORTS["sink_metrics_port"],
-        deliver_metrics_port=PORTS["deliver_metrics_port"], console_port=PORTS["console_port"],
-        routing_path=routing, webhook_secret="least-privilege", connect_timeout_seconds=180.0)
+        process,
+        broker=f"127.0.0.1:{front.port}",
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_username="redwall",
+        kafka_password_file=str(kafka_password),
+        web_port=WEB_PORT,
+        worker_metrics_port=PORTS["worker_metrics_port"],
+        sink_metrics_port=PORTS["sink_metrics_port"],
+        deliver_metrics_port=PORTS["deliver_metrics_port"],
+        console_port=PORTS["console_port"],
+        routing_path=routing,
+        webhook_secret="least-privilege",
+        connect_timeout_seconds=180.0,
+    )
 
 
 WEB_PORT = free_port()
@@ -75,10 +89,13 @@ async def test_each_process_as_its_own_role_runs_the_pipeline_end_to_end(stack):
     kafka_password.write_text(KAFKA_PASSWORD + "\n")
     receiver, runner = await start_receiver("least-privilege")
     routing = work / "routing.toml"
-    routing.write_text(f'[channels.e2e]\ntype = "json"\nurl = "{receiver.url("/json/e2e")}"\n\n'
-                       '[route]\nchannels = ["e2e"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n')
-    procs = {p: RedwallProcess(p, process_settings(deployment, p, front, kafka_password, routing), work)
-             for p in PROCESSES}
+    routing.write_text(
+        f'[channels.e2e]\ntype = "json"\nurl = "{receiver.url("/json/e2e")}"\n\n'
+        '[route]\nchannels = ["e2e"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n'
+    )
+    procs = {
+        p: RedwallProcess(p, process_settings(deployment, p, front, kafka_password, routing), work) for p in PROCESSES
+    }
     try:
         for proc in procs.values():
             proc.start()
@@ -100,15 +117,18 @@ async def test_each_process_as_its_own_role_runs_the_pipeline_end_to_end(stack):
     refused = [line for line in logs["sink"].splitlines() if "at DATABASE_URL=" in line and "is not answering" in line]
     assert refused and "password authentication failed for user" in refused[0] and "redwall_sink" in refused[0]
     assert front.logins and all(ok for _, ok in front.logins) and front.refused_before_login == 0
-    print(f"\nleast privilege: all four processes serving {serving:.1f} s after `redwall migrate` started, the report's "
-          f"alert delivered and read back {done:.1f} s after it; {len(front.logins)} Kafka logins, all with the file's password")
+    print(
+        f"\nleast privilege: all four processes serving {serving:.1f} s after `redwall migrate` started, the report's "
+        f"alert delivered and read back {done:.1f} s after it; {len(front.logins)} Kafka logins, all with the file's password"
+    )
 
 
 def migrate_as_owner(deployment) -> subprocess.CompletedProcess:
     owner = deployment.settings(pg_role_secrets_dir=str(deployment.secrets))
     env = {**settings_env(owner), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "streams.cli", "migrate"], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
 
 
 async def check_pipeline(deployment, receiver) -> None:
@@ -119,32 +139,47 @@ async def check_pipeline(deployment, receiver) -> None:
     dispatcher_token = await issue_dispatcher_token(owner_dsn, dispatcher, "street")
     report = factories.report(random.Random(9), device, event_time=datetime.now(UTC).isoformat())
     async with aiohttp.ClientSession() as http:
+
         async def accepted():
-            async with http.post(f"http://127.0.0.1:{WEB_PORT}/v1/reports", json=report,
-                                 headers={"Authorization": f"Bearer {device_token}"}) as answer:
+            async with http.post(
+                f"http://127.0.0.1:{WEB_PORT}/v1/reports",
+                json=report,
+                headers={"Authorization": f"Bearer {device_token}"},
+            ) as answer:
                 return answer.status == 202
+
         assert await eventually(accepted, 60, interval=1.0), "the worker did not take the report"
         owner = await asyncpg.connect(owner_dsn)
         try:
+
             async def incident():
-                return await owner.fetchval("SELECT i.id FROM incident_reports l JOIN incidents i ON i.id = l.incident_id "
-                                            "JOIN reports r ON r.id = l.report_id WHERE l.report_id = $1", report["id"])
+                return await owner.fetchval(
+                    "SELECT i.id FROM incident_reports l JOIN incidents i ON i.id = l.incident_id "
+                    "JOIN reports r ON r.id = l.report_id WHERE l.report_id = $1",
+                    report["id"],
+                )
+
             found = await eventually(incident, 90)
             assert found, "no incident row for the report"
-            users = await owner.fetchval("SELECT array_agg(DISTINCT usename::text) FROM pg_stat_activity "
-                                         "WHERE datname = current_database()")
+            users = await owner.fetchval(
+                "SELECT array_agg(DISTINCT usename::text) FROM pg_stat_activity WHERE datname = current_database()"
+            )
             assert {"redwall_worker", "redwall_sink", "redwall_console"} <= set(users), users
 
             async def delivered():
                 return await owner.fetchval("SELECT count(*) FROM alert_deliveries WHERE outcome = 'delivered'")
+
             assert await eventually(delivered, 90), "the delivery log has no delivered alert"
             assert "redwall_deliver" in await owner.fetchval(
-                "SELECT array_agg(DISTINCT usename::text) FROM pg_stat_activity WHERE datname = current_database()")
+                "SELECT array_agg(DISTINCT usename::text) FROM pg_stat_activity WHERE datname = current_database()"
+            )
         finally:
             await owner.close()
         assert any(a["incident"] == found for r in receiver.delivered() for a in r.body["alerts"])
-        async with http.get(f"http://127.0.0.1:{PORTS['console_port']}/api/incidents/{found}",
-                            headers={"Authorization": f"Bearer {dispatcher_token}"}) as answer:
+        async with http.get(
+            f"http://127.0.0.1:{PORTS['console_port']}/api/incidents/{found}",
+            headers={"Authorization": f"Bearer {dispatcher_token}"},
+        ) as answer:
             assert answer.status == 200, await answer.text()
             detail = await answer.json()
     assert [r["id"] for r in detail["reports"]] == [report["id"]] and detail["incident"]["id"] == found

@@ -30,9 +30,16 @@ RUN = uuid.uuid4().hex[:8]
 def limited(settings, tmp_path_factory):
     """A worker with small limits and input topics of its own, so what it produced can be read whole."""
     topics = own_topics(settings, f"limits-{RUN}")
-    mine = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port(),
-                               device_rate_per_second=1.0, device_burst=3,
-                               max_pings_per_batch=5, ingest_max_age_days=30, **topics)
+    mine = dataclasses.replace(
+        settings,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        device_rate_per_second=1.0,
+        device_burst=3,
+        max_pings_per_batch=5,
+        ingest_max_age_days=30,
+        **topics,
+    )
     worker = RedwallProcess("worker", mine, tmp_path_factory.mktemp("limits")).start()
     try:
         worker.wait_http(metrics_url(mine))
@@ -51,14 +58,20 @@ def metrics_url(settings) -> str:
 
 def fresh_batch(device: str, n: int, start: datetime | None = None) -> dict:
     start = start or datetime.now(UTC)
-    return {"device": device, "pings": [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0,
-                                         "time": (start + timedelta(seconds=i)).isoformat()} for i in range(n)]}
+    return {
+        "device": device,
+        "pings": [
+            {"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "time": (start + timedelta(seconds=i)).isoformat()}
+            for i in range(n)
+        ],
+    }
 
 
 async def post(http, settings, path: str, body, auth, **extra):
     data = body if isinstance(body, (bytes, str)) or hasattr(body, "__aiter__") else json.dumps(body)
-    async with http.post(url(settings, path), data=data, headers={"Content-Type": "application/json", **auth},
-                         **extra) as answer:
+    async with http.post(
+        url(settings, path), data=data, headers={"Content-Type": "application/json", **auth}, **extra
+    ) as answer:
         return answer.status, answer.headers, await answer.json()
 
 
@@ -79,21 +92,25 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(limited)
 
     async def chunks():  # no Content-Length: aiohttp must stop reading at the limit
         for i in range(0, len(big), 65536):
-            yield big[i:i + 65536]
+            yield big[i : i + 65536]
 
     async with aiohttp.ClientSession() as http:
         for body in (big, chunks()):
             status, _, answer = await post(http, limited, "/v1/pings", body, auth)
             assert status == 413
             assert answer["errors"][0]["field"] == "(body)"
-            assert f"the limit is {limited.max_body_bytes} bytes (REDWALL_MAX_BODY_BYTES)" in answer["errors"][0]["reason"]
+            assert (
+                f"the limit is {limited.max_body_bytes} bytes (REDWALL_MAX_BODY_BYTES)" in answer["errors"][0]["reason"]
+            )
     assert (await rejected(limited)).get("body_too_large") == 2
 
 
 async def test_more_pings_than_a_batch_may_carry_is_a_422_naming_pings(limited):
     device = f"{RUN}-many"
     async with aiohttp.ClientSession() as http:
-        status, _, answer = await post(http, limited, "/v1/pings", fresh_batch(device, 6), await device_headers(limited, device))
+        status, _, answer = await post(
+            http, limited, "/v1/pings", fresh_batch(device, 6), await device_headers(limited, device)
+        )
     assert status == 422
     assert answer["errors"] == [{"field": "pings", "reason": "must hold 1..5 items, got 6"}]
 
@@ -116,7 +133,8 @@ async def test_a_device_over_its_rate_gets_429_and_nothing_of_it_is_produced(lim
         assert (await post(http, limited, "/v1/pings", batches[4], auth))[0] == 202
     produced = [json.loads(r.value) async for r in read_topic(limited, limited.topic_pings) if r.key == device.encode()]
     assert sorted(b["pings"][0]["time"] for b in produced) == sorted(
-        b["pings"][0]["time"] for b in batches[:3] + batches[4:])  # the refused batch never reached Kafka
+        b["pings"][0]["time"] for b in batches[:3] + batches[4:]
+    )  # the refused batch never reached Kafka
     assert (await rejected(limited)).get("rate_limited") == 1
 
 
@@ -149,7 +167,10 @@ async def test_one_refusal_names_every_wrong_field_and_counts_each_field_once(li
     assert [e["field"] for e in answer["errors"]] == ["pings.0.lat", "pings.1.lat", "pings.2.accuracy", "pings.3.time"]
     after = await rejected(limited)
     assert {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)} == {
-        "pings.*.lat": 1, "pings.*.accuracy": 1, "pings.*.time": 1}
+        "pings.*.lat": 1,
+        "pings.*.accuracy": 1,
+        "pings.*.time": 1,
+    }
 
 
 async def test_every_refusal_is_counted_by_a_bounded_reason_and_promtool_accepts_the_metrics(limited):
@@ -159,8 +180,13 @@ async def test_every_refusal_is_counted_by_a_bounded_reason_and_promtool_accepts
     async with aiohttp.ClientSession() as http:
         # Only JSON is JSON: text/plain and no type at all (read as application/octet-stream) are 415 too.
         for content_type in ("application/xml", "text/plain", "application/octet-stream"):
-            status, _, answer = await post(http, limited, "/v1/pings", json.dumps(fresh_batch(devices[0], 1)),
-                                           {**auth[devices[0]], "Content-Type": content_type})
+            status, _, answer = await post(
+                http,
+                limited,
+                "/v1/pings",
+                json.dumps(fresh_batch(devices[0], 1)),
+                {**auth[devices[0]], "Content-Type": content_type},
+            )
             assert status == 415 and answer["errors"][0]["field"] == "(body)", content_type
         assert (await post(http, limited, "/v1/pings", b"{not json", auth[devices[1]]))[0] == 400
         for device, key in zip(devices[2:], ("x-1", "'; DROP TABLE positions; --", "\u7f51\u683c" * 30)):

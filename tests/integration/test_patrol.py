@@ -35,13 +35,13 @@ pytestmark = pytest.mark.integration
 
 BEIJING = timezone(timedelta(hours=8))
 START = datetime(2026, 11, 20, 8, 0, tzinfo=BEIJING)
-MAJOR_EVENT = '''[[period]]
+MAJOR_EVENT = """[[period]]
 id = "drill"
 name = "安保演练 / drill"
 start = "2026-11-20T09:00:00+08:00"
 end = "2026-11-20T11:00:00+08:00"
 min_on_post = 1
-'''
+"""
 WANDERERS, SILENT, LATE = ("dev-0001", "dev-0002", "dev-0003"), ("dev-0004", "dev-0005"), "dev-0040"
 MINUTES = 150  # 08:00 .. 10:30
 CRASH_AT = 70  # 09:10
@@ -116,13 +116,23 @@ def patrol_settings(settings, tmp_path_factory):
     major.write_text(MAJOR_EVENT, encoding="utf-8")
     topics = own_topics(settings, "t4")
     return dataclasses.replace(
-        settings, clock="event", clock_event_ack=True, major_events_path=major, web_port=free_port(),
-        worker_metrics_port=free_port(), sink_metrics_port=free_port(), patrol_tick_seconds=0.2, roster_refresh_seconds=0.5,
-        patrol_offline_seconds=600.0, **topics)
+        settings,
+        clock="event",
+        clock_event_ack=True,
+        major_events_path=major,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
+        patrol_tick_seconds=0.2,
+        roster_refresh_seconds=0.5,
+        patrol_offline_seconds=600.0,
+        **topics,
+    )
 
 
 async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_those_alerts(
-        patrol_settings, pg, tmp_path_factory):
+    patrol_settings, pg, tmp_path_factory
+):
     s = patrol_settings
     log_dir = tmp_path_factory.mktemp("patrol-logs")
     await ensure_topics(s)
@@ -139,8 +149,9 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
 
     async def minutes(first: int, last: int) -> None:
         nonlocal sent
-        batches = [b for m in range(first, last) for d, g in sorted(roster.items())
-                   if (b := batch(d, g, m, rng)) is not None]
+        batches = [
+            b for m in range(first, last) for d, g in sorted(roster.items()) if (b := batch(d, g, m, rng)) is not None
+        ]
         futures = [await producer.send(s.topic_pings, json.dumps(b), key=b["device"].encode()) for b in batches]
         await asyncio.gather(*futures)
         sent += sum(len(b["pings"]) for b in batches)
@@ -150,7 +161,10 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
             await until(lambda: metric(url, "redwall_patrol_pings_total") >= sent, what=f"minutes to {last} processed")
         except TimeoutError:
             text = urllib.request.urlopen(url, timeout=5).read().decode()
-            print("\n".join(line for line in text.splitlines() if line.startswith(("redwall_patrol", "redwall_events"))), sent)
+            print(
+                "\n".join(line for line in text.splitlines() if line.startswith(("redwall_patrol", "redwall_events"))),
+                sent,
+            )
             raise
 
     try:
@@ -159,13 +173,20 @@ async def test_a_shift_with_wanderers_silence_and_an_empty_grid_raises_exactly_t
         await minutes(0, 1)
         # A roster change while the worker runs: dev-0040 moves to the late shift and goes off duty.
         await pg.execute("UPDATE roster_workers SET shifts = '{late}' WHERE device_id = $1", LATE)
-        await until(lambda: metric(url, "redwall_patrol_status_changes_total", 'status="off_duty"') >= 1,
-                    what="the roster change picked up")
+        await until(
+            lambda: metric(url, "redwall_patrol_status_changes_total", 'status="off_duty"') >= 1,
+            what="the roster change picked up",
+        )
         for m in range(1, CRASH_AT, STEP):
             await minutes(m, min(m + STEP, CRASH_AT))
         # Crash the worker once everything it decided is durable; the new one rebuilds from Postgres.
-        await until(lambda: pg.fetchval("SELECT count(*) FROM patrol_status WHERE status IN ('off_post', 'offline') "
-                                        "AND device_id = ANY($1)", list(WANDERERS + SILENT)), what="statuses stored")
+        await until(
+            lambda: pg.fetchval(
+                "SELECT count(*) FROM patrol_status WHERE status IN ('off_post', 'offline') AND device_id = ANY($1)",
+                list(WANDERERS + SILENT),
+            ),
+            what="statuses stored",
+        )
         await asyncio.sleep(1.5)
         worker.kill()
         worker.start()
@@ -189,27 +210,42 @@ async def check_alerts(s, roster: dict[str, str]) -> None:
     async for record in read_topic(s, s.topic_alerts):
         alert = json.loads(record.value)
         alerts[alert["id"]] = alert
-    got = sorted((a["kind"], a["status"], a["grid"], tuple(a["devices"]), a["event_time"][11:19])
-                 for a in alerts.values() if a["kind"] != "coverage_gap")
+    got = sorted(
+        (a["kind"], a["status"], a["grid"], tuple(a["devices"]), a["event_time"][11:19])
+        for a in alerts.values()
+        if a["kind"] != "coverage_gap"
+    )
     expected = []
     for device in WANDERERS:
-        expected += [("off_post", "firing", roster[device], (device,), "08:32:00"),
-                     ("off_post", "resolved", roster[device], (device,), "09:31:00")]
+        expected += [
+            ("off_post", "firing", roster[device], (device,), "08:32:00"),
+            ("off_post", "resolved", roster[device], (device,), "09:31:00"),
+        ]
     for device in SILENT:
-        expected += [("offline", "firing", roster[device], (device,), "08:49:30"),
-                     ("offline", "resolved", roster[device], (device,), "09:20:00")]
+        expected += [
+            ("offline", "firing", roster[device], (device,), "08:49:30"),
+            ("offline", "resolved", roster[device], (device,), "09:20:00"),
+        ]
     assert got == sorted(expected)
-    gaps = sorted((a["status"], a["grid"], a["level"], a["owner"]) for a in alerts.values() if a["kind"] == "coverage_gap")
-    assert gaps == [("firing", roster[LATE], "street", "xichangan"), ("resolved", roster[LATE], "street", "xichangan")], \
-        sorted((a["id"], a["devices"], a["body"]["en"]) for a in alerts.values() if a["kind"] == "coverage_gap")
-
+    gaps = sorted(
+        (a["status"], a["grid"], a["level"], a["owner"]) for a in alerts.values() if a["kind"] == "coverage_gap"
+    )
+    assert gaps == [
+        ("firing", roster[LATE], "street", "xichangan"),
+        ("resolved", roster[LATE], "street", "xichangan"),
+    ], sorted((a["id"], a["devices"], a["body"]["en"]) for a in alerts.values() if a["kind"] == "coverage_gap")
 
 
 async def check_postgres(pg, roster: dict[str, str]) -> None:
     """The audit trail and the live map."""
+
     async def all_on_post():
-        return await pg.fetchval("SELECT count(*) FROM patrol_status WHERE status = 'on_post' AND device_id = ANY($1)",
-                                 list(roster)) == 80
+        return (
+            await pg.fetchval(
+                "SELECT count(*) FROM patrol_status WHERE status = 'on_post' AND device_id = ANY($1)", list(roster)
+            )
+            == 80
+        )
 
     await until(all_on_post, what="every worker on post in patrol_status")
     live = await latest_positions(pg)

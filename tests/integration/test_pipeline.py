@@ -32,26 +32,28 @@ async def produce(settings, topic: str, records: list[tuple[bytes, bytes]]) -> N
     await produce_records(settings, topic, records)
 
 
-
-
-
-
 def _second(rfc3339: str) -> int:
     return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).second  # positions carry +00:00, pings Z
 
 
 async def explain_missing(settings, pg, like: str, batches: list[dict]) -> str:
     """Which batches did not reach Postgres, and whether the worker had published them."""
-    stored = {(r["device_id"], r["s"] // 10) for r in await pg.fetch(
-        "SELECT device_id, extract(second FROM event_time)::int AS s FROM positions WHERE device_id LIKE $1", like)}
+    stored = {
+        (r["device_id"], r["s"] // 10)
+        for r in await pg.fetch(
+            "SELECT device_id, extract(second FROM event_time)::int AS s FROM positions WHERE device_id LIKE $1", like
+        )
+    }
     missing = [(b["device"], _second(b["pings"][0]["time"]) // 10) for b in batches]
     missing = [m for m in missing if m not in stored]
     published = set()
     async for record in read_topic(settings, settings.topic_positions):
         batch = json.loads(record.value)
         published.add((batch["device"], _second(batch["pings"][0]["time"]) // 10))
-    return (f"{len(missing)} batches missing from Postgres: {missing[:10]}; "
-            f"of these on {settings.topic_positions}: {[m for m in missing if m in published][:10]}")
+    return (
+        f"{len(missing)} batches missing from Postgres: {missing[:10]}; "
+        f"of these on {settings.topic_positions}: {[m for m in missing if m in published][:10]}"
+    )
 
 
 async def test_reports_and_pings_land_in_postgres_exactly_once_across_crashes(settings, pipeline, pg):
@@ -82,8 +84,9 @@ async def test_reports_and_pings_land_in_postgres_exactly_once_across_crashes(se
         pytest.fail(await explain_missing(settings, pg, like, batches))
     assert await wait_for(pg, "SELECT count(*) FROM reports WHERE device_id LIKE $1", [like], 45) == 45
 
-    rows = await pg.fetch("SELECT device_id, event_time, lat, lng, community_id, grid_id FROM positions "
-                          "WHERE device_id LIKE $1", like)
+    rows = await pg.fetch(
+        "SELECT device_id, event_time, lat, lng, community_id, grid_id FROM positions WHERE device_id LIKE $1", like
+    )
     assert len({(r["device_id"], r["event_time"]) for r in rows}) == 2000
     for r in rows:
         assert (r["community_id"], r["grid_id"]) == factories.oracle_place(r["lat"], r["lng"])
@@ -106,8 +109,12 @@ async def test_reports_and_pings_land_in_postgres_exactly_once_across_crashes(se
     letters = await dead_letters_from_topic(settings, f"{run}-bad".encode())
     assert {base64.b64decode(d["value_b64"]) for d in letters} == set(MALFORMED)
     assert all(d["reason"] and d["errors"][0]["field"] for d in letters)
-    by_payload = {bytes(r["payload"]): r for r in await pg.fetch(
-        "SELECT payload, reason, errors FROM dead_letters WHERE key = $1", f"{run}-bad".encode())}
+    by_payload = {
+        bytes(r["payload"]): r
+        for r in await pg.fetch(
+            "SELECT payload, reason, errors FROM dead_letters WHERE key = $1", f"{run}-bad".encode()
+        )
+    }
     assert set(by_payload) == set(MALFORMED)
     assert "severity" in by_payload[MALFORMED[3]]["reason"]
     assert "location.lng" in by_payload[MALFORMED[4]]["reason"]
@@ -155,8 +162,15 @@ async def test_http_ingest_refuses_invalid_input_naming_the_field(settings, pipe
         "severity": json.dumps({**good, "severity": "apocalyptic"}),
         "location": json.dumps({**good, "location": {"lat": "39.9", "lng": 116.37}}),
         "batch": json.dumps([good, {**good, "id": "other", "event_time": "soon"}]),
-        "ping": json.dumps({"device": "d", "pings": [{"lat": 39.9, "lng": 116.37, "accuracy": 4, "time": "2026-11-28T01:00:00Z"},
-                                                     {"lat": 39.9, "lng": 116.37, "time": "2026-11-28T01:00:01Z"}]}),
+        "ping": json.dumps(
+            {
+                "device": "d",
+                "pings": [
+                    {"lat": 39.9, "lng": 116.37, "accuracy": 4, "time": "2026-11-28T01:00:00Z"},
+                    {"lat": 39.9, "lng": 116.37, "time": "2026-11-28T01:00:01Z"},
+                ],
+            }
+        ),
     }
     token = await issue_device_token(settings.database_url, "refused-dev")
     async with aiohttp.ClientSession() as http:

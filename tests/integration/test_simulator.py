@@ -33,8 +33,14 @@ async def test_no_devices_no_traffic_and_malformed_records_only_when_asked(setti
     await ensure_topics(mine)
     args = ["--devices", "0", "--duration", "15", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
     (tmp_path / "none").write_text("")
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "simulate", *args], cwd=tmp_path,
-                          env={**settings_env(mine), "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=90)
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "simulate", *args],
+        cwd=tmp_path,
+        env={**settings_env(mine), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert done.returncode == 0, done.stderr
     sent = sum([await count_records(mine, t) for t in mine.input_topics])
     assert (sent > 0) == bad_records, sent
@@ -45,8 +51,9 @@ def test_the_report_rate_is_the_whole_streets_or_else_a_load_test():
     fixes_a_minute = 60 / 3.0
 
     def per_minute(**rate) -> float:
-        simulator = FieldSimulator(registry, settings, "http://127.0.0.1:1", devices=80, ping_interval=3.0,
-                                   upload_every=3, seed=1, **rate)
+        simulator = FieldSimulator(
+            registry, settings, "http://127.0.0.1:1", devices=80, ping_interval=3.0, upload_every=3, seed=1, **rate
+        )
         return simulator.report_chance * fixes_a_minute * 80
 
     assert per_minute(reports_per_minute=2.2) == pytest.approx(2.2)

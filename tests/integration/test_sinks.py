@@ -41,22 +41,50 @@ def at(second: int) -> datetime:
 
 
 def position_batch(device: str, first_second: int, n: int) -> dict:
-    pings = [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "time": at(first_second + i).isoformat(), "speed": 1.2,
-              "street": "xichangan", "community": "c01", "grid": "g0101"} for i in range(n)]
+    pings = [
+        {
+            "lat": 39.91,
+            "lng": 116.37,
+            "accuracy": 5.0,
+            "time": at(first_second + i).isoformat(),
+            "speed": 1.2,
+            "street": "xichangan",
+            "community": "c01",
+            "grid": "g0101",
+        }
+        for i in range(n)
+    ]
     return PositionBatch.validate({"device": device, "pings": pings})
 
 
 def located_report(device: str, n: int, **changes) -> dict:
-    value = {"id": f"{device}-r{n}", "device": device, "category": "sanitation", "severity": "low", "text": "楼道堆物",
-             "location": {"lat": 39.91, "lng": 116.37, "accuracy": 5.0}, "event_time": at(n).isoformat(),
-             "street": "xichangan", "community": "c01", "grid": "g0101", "cell": "8c31aa4298d1bff", **changes}
+    value = {
+        "id": f"{device}-r{n}",
+        "device": device,
+        "category": "sanitation",
+        "severity": "low",
+        "text": "楼道堆物",
+        "location": {"lat": 39.91, "lng": 116.37, "accuracy": 5.0},
+        "event_time": at(n).isoformat(),
+        "street": "xichangan",
+        "community": "c01",
+        "grid": "g0101",
+        "cell": "8c31aa4298d1bff",
+        **changes,
+    }
     return LocatedReport.validate(value)
 
 
 def dead_letter(topic: str, offset: int, key: bytes | None = b"dev-1") -> dict:
-    value = {"reason": "invalid record", "errors": [{"field": "pings.0.lat", "reason": "must be between -90 and 90"}],
-             "source_topic": topic, "partition": 0, "offset": offset, "value_b64": base64.b64encode(b"{}").decode(),
-             "failed_at": at(offset).isoformat()}
+    value = {
+        "reason": "invalid record",
+        "errors": [{"field": "pings.0.lat", "reason": "must be between -90 and 90"}],
+        "source_topic": topic,
+        "partition": 0,
+        "offset": offset,
+        "value_b64": base64.b64encode(b"{}").decode(),
+        "failed_at": at(offset).isoformat(),
+    }
     if key is not None:
         value["key_b64"] = base64.b64encode(key).decode()
     return DeadLetter.validate(value)
@@ -73,8 +101,10 @@ async def produce(settings, topic: str, values: list[bytes | dict]) -> list:
     producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
     await producer.start()
     try:
-        futures = [await producer.send(topic, v if isinstance(v, bytes) else json.dumps(v), key=b"k%d" % i)
-                   for i, v in enumerate(values)]
+        futures = [
+            await producer.send(topic, v if isinstance(v, bytes) else json.dumps(v), key=b"k%d" % i)
+            for i, v in enumerate(values)
+        ]
         return list(await asyncio.gather(*futures))
     finally:
         await producer.stop()
@@ -85,8 +115,10 @@ async def committed(settings, group: str, topic: str) -> dict[TopicPartition, in
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        offsets = {tp: await consumer.committed(tp) for tp in map(TopicPartition, [topic] * settings.partitions,
-                                                                   range(settings.partitions))}
+        offsets = {
+            tp: await consumer.committed(tp)
+            for tp in map(TopicPartition, [topic] * settings.partitions, range(settings.partitions))
+        }
     finally:
         await consumer.stop()
     return {tp: offset for tp, offset in offsets.items() if offset is not None}
@@ -111,6 +143,7 @@ async def eventually(check, what: str, timeout: float = 30.0) -> None:
 async def drained(settings, group: str, sent: list, timeout: float = 30.0) -> None:
     async def check():
         return await committed(settings, group, sent[0].topic) == ends(sent)
+
     await eventually(check, f"{group} to commit every record", timeout)
 
 
@@ -152,8 +185,12 @@ def run() -> str:
 async def sink_settings(settings, run):
     """Topics of the test's own, and small batches so that a run takes several."""
     s = dataclasses.replace(
-        settings, topic_located_reports=f"test.located-reports.{run}", topic_positions=f"test.positions.{run}",
-        topic_deadletter=f"test.deadletter.{run}", sink_batch_size=3, sink_metrics_port=free_port(),
+        settings,
+        topic_located_reports=f"test.located-reports.{run}",
+        topic_positions=f"test.positions.{run}",
+        topic_deadletter=f"test.deadletter.{run}",
+        sink_batch_size=3,
+        sink_metrics_port=free_port(),
     )
     await ensure_topics(s, (s.topic_located_reports, s.topic_positions, s.topic_deadletter))
     return s
@@ -195,7 +232,9 @@ async def test_migrate_refuses_a_schema_newer_than_the_code(scratch_dsn):
     conn = await asyncpg.connect(scratch_dsn)
     await conn.execute("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')")
     await conn.close()
-    with pytest.raises(SchemaTooNew, match=f"9999_from_the_future.*only knows migrations up to {ALL_MIGRATIONS[-1][:4]}"):
+    with pytest.raises(
+        SchemaTooNew, match=f"9999_from_the_future.*only knows migrations up to {ALL_MIGRATIONS[-1][:4]}"
+    ):
         await migrate(scratch_dsn)
 
 
@@ -206,8 +245,10 @@ async def test_seed_places_upserts_the_sample_geometry(scratch_dsn):
     try:
         assert await seed_places(conn, geometry) == 1 + 13 + 71
         assert await seed_places(conn, geometry) == 85  # an upsert: running it again changes nothing
-        counts = await conn.fetchrow("SELECT (SELECT count(*) FROM streets) s, (SELECT count(*) FROM communities) c,"
-                                     " (SELECT count(*) FROM grids) g")
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM streets) s, (SELECT count(*) FROM communities) c,"
+            " (SELECT count(*) FROM grids) g"
+        )
         assert tuple(counts) == (1, 13, 71)
         grid = next(iter(geometry.grids.values()))
         row = await conn.fetchrow("SELECT community_id, geometry->>'type' AS kind FROM grids WHERE id = $1", grid.id)
@@ -218,6 +259,7 @@ async def test_seed_places_upserts_the_sample_geometry(scratch_dsn):
 
 # -- the sink on its own ------------------------------------------------------------------------
 
+
 async def test_write_positions_is_idempotent_and_keeps_the_newest_fix(sink, pg, run):
     device = f"dev-{run}"
     first = position_batch(device, 0, 10)
@@ -227,22 +269,26 @@ async def test_write_positions_is_idempotent_and_keeps_the_newest_fix(sink, pg, 
     older = position_batch(device, -5, 5)
     assert await sink.write_positions([older, first]) == {"positions": 5, "latest_positions": 0}
     # A fix from a phone whose clock runs a day ahead is history, never the latest position.
-    assert await sink.write_positions([position_batch(device, 2 * 86400, 1)]) == {"positions": 1,
-                                                                                   "latest_positions": 0}
+    assert await sink.write_positions([position_batch(device, 2 * 86400, 1)]) == {"positions": 1, "latest_positions": 0}
     assert len(await stored_fixes(pg, device)) == 26
     assert await pg.fetchval("SELECT event_time FROM latest_positions WHERE device_id = $1", device) == at(19)
 
 
 async def test_write_reports_and_dead_letters_ignore_duplicates(sink, pg, run):
     device = f"dev-{run}"
-    outside = located_report(device, 2, street=None, community=None, grid=None, text="a'); DROP TABLE reports; --",
-                             photos=["p/1.jpg"])
+    outside = located_report(
+        device, 2, street=None, community=None, grid=None, text="a'); DROP TABLE reports; --", photos=["p/1.jpg"]
+    )
     reports = [located_report(device, 1), located_report(device, 1), outside]
     assert await sink.write_reports(reports) == {"reports": 2}
     assert await sink.write_reports(reports) == {"reports": 0}
     row = await pg.fetchrow("SELECT grid_id, text, photos, event_time FROM reports WHERE id = $1", outside["id"])
-    assert (row["grid_id"], row["text"], json.loads(row["photos"]), row["event_time"]) == (None, "a'); DROP TABLE reports; --",
-                                                                                           ["p/1.jpg"], at(2))
+    assert (row["grid_id"], row["text"], json.loads(row["photos"]), row["event_time"]) == (
+        None,
+        "a'); DROP TABLE reports; --",
+        ["p/1.jpg"],
+        at(2),
+    )
     topic = f"topic-{run}"
     letters = [dead_letter(topic, 1), dead_letter(topic, 1), dead_letter(topic, 2, key=None)]
     assert await sink.write_dead_letters(letters) == {"dead_letters": 2}
@@ -262,13 +308,19 @@ async def test_an_unreachable_database_is_sink_unavailable():
 
 # -- the batch consumers ------------------------------------------------------------------------
 
+
 async def test_run_sinks_drains_every_topic_exactly_once(sink_settings, pg, run):
     s, prefix = sink_settings, f"test-sink-{run}"
     a, b = f"dev-{run}-a", f"dev-{run}-b"
     with_duplicates = position_batch(a, 0, 20)
     with_duplicates["pings"] += with_duplicates["pings"][5:10]
-    batches = [with_duplicates, position_batch(b, 0, 20), position_batch(a, 20, 20), with_duplicates,
-               position_batch(b, -10, 10)]  # a replayed batch, then one older than what b already sent
+    batches = [
+        with_duplicates,
+        position_batch(b, 0, 20),
+        position_batch(a, 20, 20),
+        with_duplicates,
+        position_batch(b, -10, 10),
+    ]  # a replayed batch, then one older than what b already sent
     reports = [located_report(a, n) for n in range(10)] + [located_report(a, 0), b"not json"]
     letters = [dead_letter(f"src-{run}", n) for n in range(3)] + [dead_letter(f"src-{run}", 0)]
     sent = {
@@ -278,16 +330,22 @@ async def test_run_sinks_drains_every_topic_exactly_once(sink_settings, pg, run)
     }
     registry, stop = CollectorRegistry(), asyncio.Event()
     # In the process shell, as `redwall sink` runs it: the ops listener serves this registry.
-    sinks = shell.serve(s, "sink", lambda kafka, stop: run_sinks(s, registry, stop, group_prefix=prefix, kafka=kafka),
-                        stop=stop, ops=(registry, s.sink_metrics_port))
+    sinks = shell.serve(
+        s,
+        "sink",
+        lambda kafka, stop: run_sinks(s, registry, stop, group_prefix=prefix, kafka=kafka),
+        stop=stop,
+        ops=(registry, s.sink_metrics_port),
+    )
     async with running(sinks, stop):
         for name, records in sent.items():
             await drained(s, f"{prefix}-{name}", records)
         page = await asyncio.to_thread(_get, f"http://{s.web_host}:{s.sink_metrics_port}/metrics")
 
     assert len(await stored_fixes(pg, f"dev-{run}")) == 40 + 30
-    latest = dict(await pg.fetch("SELECT device_id, event_time FROM latest_positions WHERE device_id LIKE $1",
-                                 f"dev-{run}%"))
+    latest = dict(
+        await pg.fetch("SELECT device_id, event_time FROM latest_positions WHERE device_id LIKE $1", f"dev-{run}%")
+    )
     assert latest == {a: at(39), b: at(19)}
     assert await pg.fetchval("SELECT count(*) FROM reports WHERE device_id = $1", a) == 10
     assert await pg.fetchval("SELECT count(*) FROM dead_letters WHERE source_topic = $1", f"src-{run}") == 3
@@ -415,8 +473,11 @@ async def test_a_connection_killed_mid_write_is_retried_and_commits_never_run_ah
     batches = [position_batch(device, 10 * n, 10) for n in range(6)]
     sent = await produce(s, s.topic_positions, batches)
     # Hold the device's latest-position row, so the sink's first write stops inside its transaction.
-    await pg.execute("INSERT INTO latest_positions (device_id, event_time, lat, lng, accuracy) "
-                     "VALUES ($1, $2, 39.9, 116.3, 5)", device, at(-3600))
+    await pg.execute(
+        "INSERT INTO latest_positions (device_id, event_time, lat, lng, accuracy) VALUES ($1, $2, 39.9, 116.3, 5)",
+        device,
+        at(-3600),
+    )
     holder = await asyncpg.connect(database_url)
     hold = holder.transaction()
     await hold.start()

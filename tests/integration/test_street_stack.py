@@ -39,15 +39,31 @@ async def street_settings(settings, tmp_path_factory):
     await admin.close()
     url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
     await migrate(url)
-    paths = {field: directory / FILES[env] for field, env in [
-        ("geometry_path", "REDWALL_GEOMETRY"), ("roster_path", "REDWALL_ROSTER"),
-        ("escalation_rules_path", "REDWALL_ESCALATION_RULES"), ("routing_path", "REDWALL_ROUTING"),
-        ("major_events_path", "REDWALL_MAJOR_EVENTS")]}
+    paths = {
+        field: directory / FILES[env]
+        for field, env in [
+            ("geometry_path", "REDWALL_GEOMETRY"),
+            ("roster_path", "REDWALL_ROSTER"),
+            ("escalation_rules_path", "REDWALL_ESCALATION_RULES"),
+            ("routing_path", "REDWALL_ROUTING"),
+            ("major_events_path", "REDWALL_MAJOR_EVENTS"),
+        ]
+    }
     return dataclasses.replace(
-        settings, database_url=url, **paths, **own_topics(settings, f"street-{uuid.uuid4().hex[:6]}"),
-        web_port=free_port(), worker_metrics_port=free_port(), sink_metrics_port=free_port(),
-        deliver_metrics_port=free_port(), patrol_offline_seconds=5.0, patrol_grace_seconds=3.0,
-        patrol_group_seconds=2.0, patrol_tick_seconds=0.5, roster_refresh_seconds=1.0)
+        settings,
+        database_url=url,
+        **paths,
+        **own_topics(settings, f"street-{uuid.uuid4().hex[:6]}"),
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
+        deliver_metrics_port=free_port(),
+        patrol_offline_seconds=5.0,
+        patrol_grace_seconds=3.0,
+        patrol_group_seconds=2.0,
+        patrol_tick_seconds=0.5,
+        roster_refresh_seconds=1.0,
+    )
 
 
 async def test_a_fresh_street_directory_pages_nobody(street_settings, tmp_path_factory):

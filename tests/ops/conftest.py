@@ -41,13 +41,17 @@ class Observed:
 
 def prometheus_config(settings, rules: Path) -> dict:
     """Like config/prometheus/prometheus.yml, with loopback targets and 1 s intervals."""
-    targets = {"worker": f"127.0.0.1:{settings.worker_metrics_port}", "sink": f"127.0.0.1:{settings.sink_metrics_port}",
-               "delivery": f"127.0.0.1:{settings.deliver_metrics_port}"}
+    targets = {
+        "worker": f"127.0.0.1:{settings.worker_metrics_port}",
+        "sink": f"127.0.0.1:{settings.sink_metrics_port}",
+        "delivery": f"127.0.0.1:{settings.deliver_metrics_port}",
+    }
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(rules)],
-        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": [target]}]}
-                           for job, target in targets.items()],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in targets.items()
+        ],
     }
 
 
@@ -59,9 +63,15 @@ def start_prometheus(config: dict, work: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = open(work / "prometheus.log", "wb")  # noqa: SIM115 -- the server's stdout for its whole life
     proc = subprocess.Popen(
-        [binary, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [
+            binary,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -123,8 +133,12 @@ def observed(settings, tmp_path_factory):
     (work / "routing.toml").write_text(routing_to(f"http://127.0.0.1:{inbox_port}/json/ops-receiver"))
     # Topics of its own: the rules must see a run that starts clean, not the backlog or the committed
     # offsets other test modules left on the session's broker.
-    settings = dataclasses.replace(settings, routing_path=work / "routing.toml", deliver_metrics_port=free_port(),
-                                   **own_topics(settings, f"ops{random.randrange(10**6)}"))
+    settings = dataclasses.replace(
+        settings,
+        routing_path=work / "routing.toml",
+        deliver_metrics_port=free_port(),
+        **own_topics(settings, f"ops{random.randrange(10**6)}"),
+    )
     asyncio.run(ensure_topics(settings))
     run_once("migrate", settings, work)  # seeds streets, communities and grids, as in production
     run_once("roster", settings, work, "load")
@@ -136,8 +150,18 @@ def observed(settings, tmp_path_factory):
             wait_listening(inbox, inbox_port)
             delivery.wait_http(delivery_metrics_url)
             prometheus, url = start_prometheus(prometheus_config(settings, RULES), work)
-            simulator = RedwallProcess("simulate", settings, work, "--duration", str(SIMULATION_SECONDS),
-                                       "--ping-interval", "1", "--devices", "40", "--bad-records").start()
+            simulator = RedwallProcess(
+                "simulate",
+                settings,
+                work,
+                "--duration",
+                str(SIMULATION_SECONDS),
+                "--ping-interval",
+                "1",
+                "--devices",
+                "40",
+                "--bad-records",
+            ).start()
             simulator.proc.wait(SIMULATION_SECONDS + 60)
             assert simulator.exited == 0, simulator.log_tail()
             time.sleep(3)  # the last batches reach the sink, and Prometheus scrapes them and evaluates the rules

@@ -49,7 +49,6 @@ class Relay:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
 
-
     def _connect(self) -> socket.socket:
         if isinstance(self.upstream, int):
             return socket.create_connection(("127.0.0.1", self.upstream))

@@ -23,10 +23,14 @@ async def test_the_inbox_logs_no_query_string_referer_or_authorization(tmp_path)
             assert inbox.exited is None and time.monotonic() < deadline, inbox.log_tail()
             time.sleep(0.1)
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"http://127.0.0.1:{port}/dingtalk/ops-test?timestamp=1&sign={secrets[0]}",
-                                 json={"msgtype": "markdown", "markdown": {"title": "t", "text": "### t"}},
-                                 headers={"Referer": f"http://console.example/?token={secrets[1]}",
-                                          "Authorization": f"Bearer {secrets[2]}"}) as answer:
+            async with http.post(
+                f"http://127.0.0.1:{port}/dingtalk/ops-test?timestamp=1&sign={secrets[0]}",
+                json={"msgtype": "markdown", "markdown": {"title": "t", "text": "### t"}},
+                headers={
+                    "Referer": f"http://console.example/?token={secrets[1]}",
+                    "Authorization": f"Bearer {secrets[2]}",
+                },
+            ) as answer:
                 assert answer.status == 401  # a wrong DingTalk signature
         for _ in range(50):
             if "/dingtalk/ops-test" in inbox.log_path.read_text():

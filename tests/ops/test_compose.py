@@ -26,11 +26,20 @@ ENV_EXAMPLE = ROOT / ".env.example"
 VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 REDWALL_SERVICES = {"worker": "worker", "sink": "sink", "delivery": "deliver", "console": "console"}
 STREET = "/etc/redwall/street"
-STREET_FILES = {"REDWALL_GEOMETRY": "geometry.geojson", "REDWALL_ROSTER": "roster.toml",
-                "REDWALL_ESCALATION_RULES": "escalation.toml", "REDWALL_ROUTING": "routing.toml",
-                "REDWALL_MAJOR_EVENTS": "major_events.toml"}
-ROLE_PASSWORDS = {"pg_worker_password", "pg_sink_password", "pg_deliver_password", "pg_console_password",
-                  "pg_grafana_password"}
+STREET_FILES = {
+    "REDWALL_GEOMETRY": "geometry.geojson",
+    "REDWALL_ROSTER": "roster.toml",
+    "REDWALL_ESCALATION_RULES": "escalation.toml",
+    "REDWALL_ROUTING": "routing.toml",
+    "REDWALL_MAJOR_EVENTS": "major_events.toml",
+}
+ROLE_PASSWORDS = {
+    "pg_worker_password",
+    "pg_sink_password",
+    "pg_deliver_password",
+    "pg_console_password",
+    "pg_grafana_password",
+}
 
 
 def env_example() -> dict[str, str]:
@@ -44,6 +53,7 @@ def env_example() -> dict[str, str]:
 
 def interpolate(text: str, env: dict[str, str]) -> str:
     """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}; a required variable that is unset fails."""
+
     def one(match: re.Match) -> str:
         name, kind, arg = match.groups()
         if env.get(name):
@@ -51,6 +61,7 @@ def interpolate(text: str, env: dict[str, str]) -> str:
         if kind == "?":
             raise KeyError(f"{name} is required ({arg}) and .env.example does not set it")
         return arg or ""
+
     return VARIABLE.sub(one, text).replace("$$", "$")
 
 
@@ -63,8 +74,9 @@ def compose() -> dict:
 def secrets_dir(tmp_path_factory) -> Path:
     """What config/postgres/make-secrets.sh makes, as an operator runs it before the first start."""
     directory = tmp_path_factory.mktemp("compose") / "secrets"
-    subprocess.run(["sh", str(ROOT / "config" / "postgres" / "make-secrets.sh"), str(directory)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["sh", str(ROOT / "config" / "postgres" / "make-secrets.sh"), str(directory)], check=True, capture_output=True
+    )
     return directory
 
 
@@ -74,10 +86,14 @@ def street_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("compose") / "street"
     (directory / "sample").mkdir(parents=True)
     config = ROOT / "config"
-    for source, name in ((config / "sample" / "xichangan.geojson", "geometry.geojson"),
-                         (config / "roster.toml", "roster.toml"), (config / "escalation.toml", "escalation.toml"),
-                         (config / "routing.toml", "routing.toml"), (config / "major_events.toml", "major_events.toml"),
-                         (config / "sample" / "sensitive_zones.geojson", "sample/sensitive_zones.geojson")):
+    for source, name in (
+        (config / "sample" / "xichangan.geojson", "geometry.geojson"),
+        (config / "roster.toml", "roster.toml"),
+        (config / "escalation.toml", "escalation.toml"),
+        (config / "routing.toml", "routing.toml"),
+        (config / "major_events.toml", "major_events.toml"),
+        (config / "sample" / "sensitive_zones.geojson", "sample/sensitive_zones.geojson"),
+    ):
         shutil.copy(source, directory / name)
     return directory
 
@@ -109,8 +125,18 @@ def test_compose_file_matches_the_compose_specification(compose):
 
 def test_the_stack_has_every_part_the_issue_names(compose):
     services = compose["services"]
-    assert {"kafka", "postgres", "migrate", "worker", "sink", "delivery", "console", "proxy", "prometheus",
-            "grafana"} == set(services)
+    assert {
+        "kafka",
+        "postgres",
+        "migrate",
+        "worker",
+        "sink",
+        "delivery",
+        "console",
+        "proxy",
+        "prometheus",
+        "grafana",
+    } == set(services)
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft: no ZooKeeper
     # KRaft formats its storage with this id, and refuses anything but 16 bytes in base64url.
@@ -215,8 +241,11 @@ def test_no_password_is_in_any_environment(compose):
             assert not re.search(r"PASSWORD(?!_FILE|__FILE)|JAAS", key), f"{name}: {key}"
             assert "password=" not in str(value).lower(), f"{name}: {key}"
     assert "REDWALL_WEBHOOK_SECRET" in compose["services"]["delivery"]["environment"]
-    assert all("REDWALL_WEBHOOK_SECRET" not in s["environment"] for n, s in redwall_services(compose).items()
-               if n != "delivery")
+    assert all(
+        "REDWALL_WEBHOOK_SECRET" not in s["environment"]
+        for n, s in redwall_services(compose).items()
+        if n != "delivery"
+    )
 
 
 def test_every_required_variable_is_in_env_example_and_every_example_is_used():
@@ -244,13 +273,20 @@ def test_prometheus_scrapes_every_redwall_process_on_its_ops_listener(compose):
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     env = compose["services"]["worker"]["environment"]
     # every worker of `--scale worker=N`: Docker's DNS answers the service name with each one's address
-    assert jobs["worker"]["dns_sd_configs"] == [{"names": ["worker"], "type": "A",
-                                                 "port": int(env["REDWALL_WORKER_METRICS_PORT"])}]
+    assert jobs["worker"]["dns_sd_configs"] == [
+        {"names": ["worker"], "type": "A", "port": int(env["REDWALL_WORKER_METRICS_PORT"])}
+    ]
     targets = {t for job in jobs.values() for sc in job.get("static_configs", ()) for t in sc["targets"]}
-    assert {f"sink:{env['REDWALL_SINK_METRICS_PORT']}", f"delivery:{env['REDWALL_DELIVER_METRICS_PORT']}",
-            f"console:{env['REDWALL_CONSOLE_PORT']}"} <= targets
-    for service, port in (("worker", "REDWALL_WORKER_METRICS_PORT"), ("sink", "REDWALL_SINK_METRICS_PORT"),
-                          ("delivery", "REDWALL_DELIVER_METRICS_PORT")):
+    assert {
+        f"sink:{env['REDWALL_SINK_METRICS_PORT']}",
+        f"delivery:{env['REDWALL_DELIVER_METRICS_PORT']}",
+        f"console:{env['REDWALL_CONSOLE_PORT']}",
+    } <= targets
+    for service, port in (
+        ("worker", "REDWALL_WORKER_METRICS_PORT"),
+        ("sink", "REDWALL_SINK_METRICS_PORT"),
+        ("delivery", "REDWALL_DELIVER_METRICS_PORT"),
+    ):
         assert f"127.0.0.1:{env[port]}/healthz" in json.dumps(compose["services"][service]["healthcheck"]), service
 
 
@@ -264,12 +300,17 @@ def test_the_console_has_its_own_network_identity_reaches_the_workers_by_name_an
 def test_the_proxy_runs_the_repository_caddyfile_with_every_value_it_reads(compose):
     proxy = compose["services"]["proxy"]
     assert "./config/proxy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
-    caddyfile = "\n".join(line for line in (ROOT / "config" / "proxy" / "Caddyfile").read_text().splitlines()
-                          if not line.lstrip().startswith("#"))
+    caddyfile = "\n".join(
+        line
+        for line in (ROOT / "config" / "proxy" / "Caddyfile").read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    )
     needed = set(re.findall(r"\{\$(\w+)\}", caddyfile))  # those without a default in the file
     assert needed <= set(proxy["environment"]), needed - set(proxy["environment"])
     env = proxy["environment"]
-    assert env["REDWALL_WORKERS"] == f"dynamic a worker {compose['services']['worker']['environment']['REDWALL_WEB_PORT']}"
+    assert (
+        env["REDWALL_WORKERS"] == f"dynamic a worker {compose['services']['worker']['environment']['REDWALL_WEB_PORT']}"
+    )
     assert env["REDWALL_CONSOLE"] == f"console:{compose['services']['console']['environment']['REDWALL_CONSOLE_PORT']}"
     assert env["REDWALL_TLS"].split() == [f"/run/secrets/{s}" for s in proxy["secrets"]]
 
@@ -309,8 +350,11 @@ def test_dockerfile_copies_every_package_and_the_image_gets_no_street_file_and_n
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in packages:
         assert f"COPY {package} {package}" in dockerfile, package
-    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {"street", "secrets", ".env", "config/routing.toml", "config/roster.toml"} <= ignored
 
 
@@ -330,7 +374,10 @@ def test_kafka_takes_network_clients_only_with_sasl_whose_users_come_from_a_file
     assert compose["secrets"]["kafka_jaas"]["file"].endswith("/kafka_jaas.conf")
     for name in REDWALL_SERVICES:
         client = compose["services"][name]["environment"]
-        assert client["REDWALL_BROKER"] == "kafka:9092" and protocols["CLIENTS"] == client["REDWALL_KAFKA_SECURITY_PROTOCOL"]
+        assert (
+            client["REDWALL_BROKER"] == "kafka:9092"
+            and protocols["CLIENTS"] == client["REDWALL_KAFKA_SECURITY_PROTOCOL"]
+        )
         assert client["REDWALL_KAFKA_SASL_MECHANISM"] == "PLAIN" and client["REDWALL_KAFKA_USERNAME"] == "redwall"
         assert client["REDWALL_KAFKA_PASSWORD_FILE"] == "/run/secrets/kafka_password"
         assert "kafka_password" in compose["services"][name]["secrets"], name
@@ -342,8 +389,11 @@ def test_kafka_health_check_logs_in_on_the_listener_the_clients_use(compose):
     assert "--bootstrap-server kafka:9092" in check  # CLIENTS, not the in-container LOCAL listener
     config_path = re.search(r"--command-config (\S+)", check).group(1)
     mount = next(m for m in kafka["volumes"] if m.split(":")[1] == config_path)
-    properties = dict(line.split("=", 1) for line in (ROOT / mount.split(":")[0]).read_text().splitlines()
-                      if line and not line.startswith("#"))
+    properties = dict(
+        line.split("=", 1)
+        for line in (ROOT / mount.split(":")[0]).read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert properties == {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN"}  # login: the JAAS file
 
 
@@ -359,13 +409,18 @@ def test_postgres_takes_network_clients_only_over_tls_and_keeps_its_data_where_1
     assert not any(m.split(":")[1].startswith("/var/lib/postgresql/") for m in postgres["volumes"])
     script = (ROOT / "config" / "postgres" / "start-tls.sh").read_text()
     assert "ssl=on" in script and "hba_file=/etc/redwall/pg_hba.conf" in script
-    hba = [line.split() for line in (ROOT / "config" / "postgres" / "pg_hba.conf").read_text().splitlines()
-           if line.strip() and not line.startswith("#")]
+    hba = [
+        line.split()
+        for line in (ROOT / "config" / "postgres" / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     network = [rule for rule in hba if rule[0] != "local"]
     assert network == [["hostssl", "all", "all", "all", "scram-sha-256"], ["host", "all", "all", "all", "reject"]]
     assert postgres["healthcheck"]["test"] == ["CMD", "sh", "/etc/redwall/healthcheck.sh"]
     assert "./config/postgres/healthcheck.sh:/etc/redwall/healthcheck.sh:ro" in postgres["volumes"]
-    source = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/redwall.yml").read_text())["datasources"][1]
+    source = yaml.safe_load((ROOT / "config/grafana/provisioning/datasources/redwall.yml").read_text())["datasources"][
+        1
+    ]
     assert source["jsonData"]["sslmode"] == "verify-full"
     assert Path(in_container(source["jsonData"]["sslRootCertFile"], compose, secrets_dir)).is_file()
     used = {s for service in services.values() for s in service.get("secrets", ())}

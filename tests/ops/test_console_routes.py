@@ -26,4 +26,3 @@ def test_the_console_serves_only_its_documented_routes():
     served = console_routes()
     assert served - DOCUMENTED == set(), "routes served but not documented"
     assert DOCUMENTED - served == set(), "routes documented but not served"
-

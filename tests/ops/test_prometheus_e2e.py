@@ -24,16 +24,11 @@ DASHBOARDS = sorted((ROOT / "config" / "grafana" / "dashboards").glob("*.json"))
 # expressions are not listed: they must all be empty (nothing fires), while the recorded signals they
 # compare must have data.
 ALLOWED_EMPTY: dict[str, str] = {
-    "sum by (level, reason) (rate(redwall_incidents_escalated_total[$__rate_interval]))":
-        "nothing escalates in under a minute: the shortest deadline is minutes, clustering needs repeats",
-    "sum by (level, deadline) (increase(redwall_incident_deadline_breaches_total[1h]))":
-        "no deadline passes in under a minute",
-    'sum by (outcome) (rate(redwall_patrol_pings_total{outcome!~"good|unrostered"}[$__rate_interval]))':
-        "the simulator's fixes are all good GPS",
-    "sum by (kind, status) (increase(redwall_patrol_alerts_total[1h]))":
-        "off post needs the grace period (120 s) and offline 300 s of silence: longer than the run",
-    "sum by (topic, reason) (rate(redwall_records_left_uncommitted_total[$__rate_interval]))":
-        "only a rebalance while records are in flight, or a failing batch, leaves records uncommitted",
+    "sum by (level, reason) (rate(redwall_incidents_escalated_total[$__rate_interval]))": "nothing escalates in under a minute: the shortest deadline is minutes, clustering needs repeats",
+    "sum by (level, deadline) (increase(redwall_incident_deadline_breaches_total[1h]))": "no deadline passes in under a minute",
+    'sum by (outcome) (rate(redwall_patrol_pings_total{outcome!~"good|unrostered"}[$__rate_interval]))': "the simulator's fixes are all good GPS",
+    "sum by (kind, status) (increase(redwall_patrol_alerts_total[1h]))": "off post needs the grace period (120 s) and offline 300 s of silence: longer than the run",
+    "sum by (topic, reason) (rate(redwall_records_left_uncommitted_total[$__rate_interval]))": "only a rebalance while records are in flight, or a failing batch, leaves records uncommitted",
 }
 
 # What Grafana puts in for its variables; a range long enough to hold the whole simulator run.
@@ -119,8 +114,11 @@ def test_every_alert_compares_a_recorded_signal():
 def postgres(sql: str) -> str:
     """Grafana's Postgres macros, for the last hour."""
     sql = re.sub(r"\$__timeFilter\(([\w.]+)\)", r"\1 BETWEEN now() - interval '1 hour' AND now()", sql)
-    return re.sub(r"\$__timeGroupAlias\(([\w.]+),\s*'?(\w+)'?\)",
-                  lambda m: f"date_bin('{m[2]}', {m[1]}, 'epoch') AS \"time\"", sql)
+    return re.sub(
+        r"\$__timeGroupAlias\(([\w.]+),\s*'?(\w+)'?\)",
+        lambda m: f"date_bin('{m[2]}', {m[1]}, 'epoch') AS \"time\"",
+        sql,
+    )
 
 
 async def test_every_postgres_panel_query_returns_rows(observed, pg):
@@ -149,15 +147,21 @@ def test_every_consumed_record_is_counted_once_as_ingested_or_dead_lettered(obse
     def totals() -> dict[tuple[str, str], float]:
         with urllib.request.urlopen(observed.pipeline.worker_metrics_url, timeout=5) as response:
             families = text_string_to_metric_families(response.read().decode())
-            return {(s.name, s.labels.get("topic", "")): s.value for f in families for s in f.samples
-                    if s.name.endswith("_total")}
+            return {
+                (s.name, s.labels.get("topic", "")): s.value
+                for f in families
+                for s in f.samples
+                if s.name.endswith("_total")
+            }
 
     deadline = time.monotonic() + 15
     while True:  # the worker may still be finishing its last batch
         t = totals()
         topics = (observed.settings.topic_reports, observed.settings.topic_pings)
-        counted = {topic: t.get(("redwall_events_ingested_total", topic), 0) + t.get(("redwall_deadletters_total", topic), 0)
-                   for topic in topics}
+        counted = {
+            topic: t.get(("redwall_events_ingested_total", topic), 0) + t.get(("redwall_deadletters_total", topic), 0)
+            for topic in topics
+        }
         consumed = {topic: t.get(("faust_messages_received_per_topic_total", topic), 0) for topic in topics}
         if counted == consumed or time.monotonic() > deadline:
             break

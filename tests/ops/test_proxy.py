@@ -56,8 +56,16 @@ class Loopback(AbstractResolver):
     """The sites' names resolve to 127.0.0.1, as public DNS resolves them to the proxy's host."""
 
     async def resolve(self, host, port=0, family=socket.AF_INET):
-        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0,
-                 "flags": socket.AI_NUMERICHOST}]
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
 
     async def close(self):
         pass
@@ -72,17 +80,29 @@ def start_caddy(work: Path, env: dict[str, str]) -> subprocess.Popen:
     log = open(work / "caddy.log", "wb")  # noqa: SIM115 -- Caddy's stdout for its whole life
     return subprocess.Popen(
         [str(binary), "run", "--config", str(ROOT / "config" / "proxy" / "Caddyfile"), "--adapter", "caddyfile"],
-        env={"PATH": os.environ["PATH"], "HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
-             "XDG_CONFIG_HOME": str(home / "config"), **env},
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(home),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            **env,
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
 async def proxied(settings, tmp_path_factory):
     work = tmp_path_factory.mktemp("proxy")
     secrets = work / "secrets"
-    subprocess.run(["sh", str(ROOT / "config/postgres/make-secrets.sh"), str(secrets)], check=True, capture_output=True,
-                   env={**os.environ, "REDWALL_SITE_NAMES": f"{API} {CONSOLE}"})
+    subprocess.run(
+        ["sh", str(ROOT / "config/postgres/make-secrets.sh"), str(secrets)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "REDWALL_SITE_NAMES": f"{API} {CONSOLE}"},
+    )
     workers, worker_metrics = [], []
     for n in (1, 2):
         s = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port())
@@ -90,17 +110,24 @@ async def proxied(settings, tmp_path_factory):
         worker_metrics.append(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
     worker_ports = [int(w.env["REDWALL_WEB_PORT"]) for w in workers]
     # The console's own REDWALL_WEB_PORT has nobody behind it: actions reach a worker only by REDWALL_WORKER_URL.
-    console_settings = dataclasses.replace(settings, console_port=free_port(), web_port=free_port(),
-                                           worker_url=f"http://127.0.0.1:{worker_ports[0]}")
+    console_settings = dataclasses.replace(
+        settings, console_port=free_port(), web_port=free_port(), worker_url=f"http://127.0.0.1:{worker_ports[0]}"
+    )
     console = RedwallProcess("console", console_settings, work).start()
     port, http_port = free_port(), free_port()
-    caddy = start_caddy(work, {
-        "REDWALL_API_SITE": f"https://{API}:{port}", "REDWALL_CONSOLE_SITE": f"https://{CONSOLE}:{port}",
-        "REDWALL_TLS": f"{secrets / 'site.crt'} {secrets / 'site.key'}",
-        "REDWALL_WORKERS": "to " + " ".join(f"127.0.0.1:{p}" for p in worker_ports),
-        "REDWALL_CONSOLE": f"127.0.0.1:{console_settings.console_port}",
-        "REDWALL_PROXY_ADMIN": f"127.0.0.1:{free_port()}",
-        "REDWALL_PROXY_HTTP_PORT": str(http_port), "REDWALL_PROXY_HTTPS_PORT": str(port)})
+    caddy = start_caddy(
+        work,
+        {
+            "REDWALL_API_SITE": f"https://{API}:{port}",
+            "REDWALL_CONSOLE_SITE": f"https://{CONSOLE}:{port}",
+            "REDWALL_TLS": f"{secrets / 'site.crt'} {secrets / 'site.key'}",
+            "REDWALL_WORKERS": "to " + " ".join(f"127.0.0.1:{p}" for p in worker_ports),
+            "REDWALL_CONSOLE": f"127.0.0.1:{console_settings.console_port}",
+            "REDWALL_PROXY_ADMIN": f"127.0.0.1:{free_port()}",
+            "REDWALL_PROXY_HTTP_PORT": str(http_port),
+            "REDWALL_PROXY_HTTPS_PORT": str(port),
+        },
+    )
     try:
         for worker, metrics in zip(workers, worker_metrics):
             worker.wait_http(metrics.replace("/metrics", "/healthz"))
@@ -154,8 +181,11 @@ def client(ca: Path | None, **options) -> aiohttp.ClientSession:
 def refused_without_token(metrics_url: str) -> float:
     with urllib.request.urlopen(metrics_url, timeout=5) as answer:
         text = answer.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("redwall_events_rejected_total{") and 'reason="auth_missing"' in line)
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("redwall_events_rejected_total{") and 'reason="auth_missing"' in line
+    )
 
 
 async def test_the_api_is_served_over_tls_with_the_sites_certificate_and_nothing_but_the_api(proxied):
@@ -173,8 +203,9 @@ async def test_the_api_is_served_over_tls_with_the_sites_certificate_and_nothing
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await http.get(proxied.url(API, "/openapi.json"))
     async with aiohttp.ClientSession() as http:  # plain HTTP: only a redirect to HTTPS
-        async with http.get(f"http://127.0.0.1:{proxied.http_port}/v1/pings", headers={"Host": API},
-                            allow_redirects=False) as answer:
+        async with http.get(
+            f"http://127.0.0.1:{proxied.http_port}/v1/pings", headers={"Host": API}, allow_redirects=False
+        ) as answer:
             assert answer.status in (301, 308) and answer.headers["Location"].startswith(f"https://{API}")
 
 
@@ -186,8 +217,9 @@ async def test_the_api_is_balanced_over_both_workers_and_carried_on_by_one_when_
                 assert answer.status == 401
         device = f"proxy-dev-{uuid.uuid4().hex[:8]}"
         headers = {"Authorization": f"Bearer {await issue_device_token(proxied.settings.database_url, device)}"}
-        async with http.post(proxied.url(API, "/v1/reports"), json=report(random.Random(7), device),
-                             headers=headers) as answer:
+        async with http.post(
+            proxied.url(API, "/v1/reports"), json=report(random.Random(7), device), headers=headers
+        ) as answer:
             assert answer.status == 202, await answer.text()
         served = [refused_without_token(url) - b for url, b in zip(proxied.worker_metrics, before)]
         print(f"\nproxy: 20 requests, each worker answered {served}")
@@ -199,7 +231,9 @@ async def test_the_api_is_balanced_over_both_workers_and_carried_on_by_one_when_
         for _ in range(10):
             async with http.post(proxied.url(API, "/v1/pings"), json={}) as answer:
                 statuses.append(answer.status)
-        print(f"proxy: with worker 2 stopped, 10 requests answered {set(statuses)} in {time.monotonic() - started:.2f} s")
+        print(
+            f"proxy: with worker 2 stopped, 10 requests answered {set(statuses)} in {time.monotonic() - started:.2f} s"
+        )
         assert statuses == [401] * 10  # by worker 1: none lost to the stopped one
 
 
@@ -228,17 +262,35 @@ async def test_the_console_signs_in_streams_its_feed_and_forwards_actions_throug
 
         # The action goes to a worker at REDWALL_WORKER_URL, whose engine does not know this incident: 404,
         # not the console's 502 for a worker it could not reach.
-        async with http.post(proxied.url(CONSOLE, f"/api/incidents/{incident}/actions"),
-                             json={"action": "ack", "reason": "proxy test"},
-                             headers={"X-Redwall-CSRF": csrf}) as answer:
+        async with http.post(
+            proxied.url(CONSOLE, f"/api/incidents/{incident}/actions"),
+            json={"action": "ack", "reason": "proxy test"},
+            headers={"X-Redwall-CSRF": csrf},
+        ) as answer:
             body = await answer.json()
             assert answer.status in (404, 202), body
             assert body.get("errors", [{}])[0].get("field") != "worker", body
 
 
 def incident_event(incident: str) -> dict:
-    return {"incident": incident, "community": "c01", "grid": "c01-g01", "kind": "opened", "category": "sanitation",
-            "severity": "low", "when": "2026-11-28T09:30:00+08:00", "actor": "engine", "reason": "proxy test",
-            "state": {"status": "assigned", "level": "grid", "owner": "c01-g01", "priority": "normal",
-                      "opened_at": "2026-11-28T09:30:00+08:00", "ack_by": "2026-11-28T10:00:00+08:00",
-                      "resolve_by": "2026-11-28T13:30:00+08:00", "reports": 1}}
+    return {
+        "incident": incident,
+        "community": "c01",
+        "grid": "c01-g01",
+        "kind": "opened",
+        "category": "sanitation",
+        "severity": "low",
+        "when": "2026-11-28T09:30:00+08:00",
+        "actor": "engine",
+        "reason": "proxy test",
+        "state": {
+            "status": "assigned",
+            "level": "grid",
+            "owner": "c01-g01",
+            "priority": "normal",
+            "opened_at": "2026-11-28T09:30:00+08:00",
+            "ack_by": "2026-11-28T10:00:00+08:00",
+            "resolve_by": "2026-11-28T13:30:00+08:00",
+            "reports": 1,
+        },
+    }

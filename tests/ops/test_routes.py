@@ -27,8 +27,16 @@ PUBLIC = {("GET", "/openapi.json")}
 # The ops listener of every process: kept off the public side (REDWALL_*_METRICS_PORT).
 OPS = {("GET", "/metrics"), ("GET", "/healthz")}
 # Paths of Redwall's own that must stay off a port: the ops routes on the public one, and the reverse.
-OURS = ["/metrics", "/healthz", "/debug/memory", "/openapi.json", "/v1/reports", "/v1/pings",
-        "/v1/incidents/inc-c01-0123456789ab/actions", "/no-such-path"]
+OURS = [
+    "/metrics",
+    "/healthz",
+    "/debug/memory",
+    "/openapi.json",
+    "/v1/reports",
+    "/v1/pings",
+    "/v1/incidents/inc-c01-0123456789ab/actions",
+    "/no-such-path",
+]
 
 
 def documented() -> set[tuple[str, str]]:
@@ -47,8 +55,12 @@ def served(app) -> set[tuple[str, str]]:
 
 def faust_views() -> list[str]:
     """A concrete path for every route of every view Faust ships (on by default or behind a setting)."""
-    blueprints = (faust_web.DEFAULT_BLUEPRINTS + faust_web.PRODUCTION_BLUEPRINTS + faust_web.DEBUG_BLUEPRINTS
-                  + faust_web.OPTIONAL_BLUEPRINTS)
+    blueprints = (
+        faust_web.DEFAULT_BLUEPRINTS
+        + faust_web.PRODUCTION_BLUEPRINTS
+        + faust_web.DEBUG_BLUEPRINTS
+        + faust_web.OPTIONAL_BLUEPRINTS
+    )
     paths = []
     for prefix, name in blueprints:
         for route in symbol_by_name(name).routes:
@@ -78,14 +90,25 @@ def test_the_ops_listener_serves_only_metrics_and_health():
 
 def test_faust_ships_the_views_this_test_probes():
     """If Faust renames its blueprint lists, the probes below would quietly probe nothing."""
-    assert {"/router/", "/table/device_to_patrol_state/dev-0001/", "/graph/", "/", "/assignment/",
-            "/performance/"} <= set(faust_views())
+    assert {
+        "/router/",
+        "/table/device_to_patrol_state/dev-0001/",
+        "/graph/",
+        "/",
+        "/assignment/",
+        "/performance/",
+    } <= set(faust_views())
 
 
 @pytest.fixture(scope="module")
 def processes(settings, tmp_path_factory):
-    mine = dataclasses.replace(settings, web_port=free_port(), worker_metrics_port=free_port(),
-                               sink_metrics_port=free_port(), deliver_metrics_port=free_port())
+    mine = dataclasses.replace(
+        settings,
+        web_port=free_port(),
+        worker_metrics_port=free_port(),
+        sink_metrics_port=free_port(),
+        deliver_metrics_port=free_port(),
+    )
     work = tmp_path_factory.mktemp("routes")
     deliver = RedwallProcess("deliver", mine, work).start()
     try:
@@ -98,8 +121,12 @@ def processes(settings, tmp_path_factory):
 
 def test_running_processes_answer_404_on_every_view_they_do_not_document(processes):
     s, pipeline = processes
-    ports = {"worker (public)": (s.web_port, PUBLIC), "worker (ops)": (s.worker_metrics_port, OPS),
-             "sink": (s.sink_metrics_port, OPS), "delivery": (s.deliver_metrics_port, OPS)}
+    ports = {
+        "worker (public)": (s.web_port, PUBLIC),
+        "worker (ops)": (s.worker_metrics_port, OPS),
+        "sink": (s.sink_metrics_port, OPS),
+        "delivery": (s.deliver_metrics_port, OPS),
+    }
     wrong = {}
     for process, (port, allowed) in ports.items():
         base = f"http://127.0.0.1:{port}"

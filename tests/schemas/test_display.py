@@ -19,8 +19,16 @@ def test_an_unknown_zone_is_named():
         display.zone("Mars/Olympus")
 
 
-@pytest.mark.parametrize("seconds, words", [(59, "0分钟"), (45 * 60, "45分钟"), (2 * 3600 + 5 * 60, "2小时05分"),
-                                            (3 * 86400 + 4 * 3600, "3天4小时"), (-90 * 60, "1小时30分")])
+@pytest.mark.parametrize(
+    "seconds, words",
+    [
+        (59, "0分钟"),
+        (45 * 60, "45分钟"),
+        (2 * 3600 + 5 * 60, "2小时05分"),
+        (3 * 86400 + 4 * 3600, "3天4小时"),
+        (-90 * 60, "1小时30分"),
+    ],
+)
 def test_spans_read_in_chinese(seconds, words):
     assert display.span_zh(seconds) == words
 

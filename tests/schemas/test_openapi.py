@@ -31,12 +31,17 @@ def test_request_bodies_are_the_records_schemas():
     # The view fills in id, time and the URL's incident; every other part of the record is unchanged.
     assert set(action["required"]) - set(request["required"]) == set(ACTION_DEFAULTED)
     conditions = request["allOf"]  # what some actions need besides (ACTION_NEEDS)
-    assert {**request, "required": action["required"], "title": action["title"], "allOf": None} == {**action, "allOf": None}
+    assert {**request, "required": action["required"], "title": action["title"], "allOf": None} == {
+        **action,
+        "allOf": None,
+    }
     validator = jsonschema.Draft202012Validator(request)
     base = {"action": "ack", "reason": "x"}
     assert validator.is_valid(base) and len(conditions) == len(ACTION_NEEDS)
     for kind, field in ACTION_NEEDS.items():
-        assert not validator.is_valid({**base, "action": kind}) and not validator.is_valid({**base, "action": kind, field: None})
+        assert not validator.is_valid({**base, "action": kind}) and not validator.is_valid(
+            {**base, "action": kind, field: None}
+        )
         value = "c01" if field == "owner" else "inc-c01-0123456789ab"
         assert validator.is_valid({**base, "action": kind, field: value})
     reports = doc["paths"]["/v1/reports"]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -95,8 +95,11 @@ def test_a_refusal_names_every_wrong_field_present_ones_first():
     del value["pings"][1]["accuracy"]
     error = refusal(PingBatch, value)
     assert [(e.field, e.label) for e in error.each()] == [
-        ("pings.0.lat", "pings.0.lat"), ("pings.1.accuracy", "pings.1.accuracy"), ("pings.2.time", "pings.2.time"),
-        ("pings.2.colour", "pings.2.(unknown)")]
+        ("pings.0.lat", "pings.0.lat"),
+        ("pings.1.accuracy", "pings.1.accuracy"),
+        ("pings.2.time", "pings.2.time"),
+        ("pings.2.colour", "pings.2.(unknown)"),
+    ]
     assert "pings.0.lat: must be between" in str(error) and "pings.2.colour: is not a known field" in str(error)
 
 
@@ -122,8 +125,10 @@ def test_validating_a_valid_ping_batch_costs_what_it_did():
             best = min(best, time.perf_counter() - started)
         return best * 1e6
 
-    print(f"\nPingBatch of 1000 pings: valid {best_of(valid) / 1000:.2f} us a ping; refused (every lat wrong, "
-          f"both passes, {MAX_ERRORS} errors) {best_of(wrong):.0f} us a batch")
+    print(
+        f"\nPingBatch of 1000 pings: valid {best_of(valid) / 1000:.2f} us a ping; refused (every lat wrong, "
+        f"both passes, {MAX_ERRORS} errors) {best_of(wrong):.0f} us a batch"
+    )
 
 
 def test_ping_limit_comes_from_settings():

@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start(cwd: Path, *argv: str, **env: str) -> subprocess.Popen:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("REDWALL_") and k != "DATABASE_URL"}
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", *argv], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean, "PYTHONPATH": str(ROOT), **env})
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", *argv],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+    )
 
 
 def attempts(stderr: str, setting: str) -> list[str]:
@@ -56,8 +62,13 @@ def test_migrate_waits_for_a_postgresql_that_starts_late(late_postgres, pki, tmp
     password = tmp_path / "pg_password"
     password.write_text(late_postgres.password + "\n")
     began = time.monotonic()
-    migrate = start(tmp_path, "migrate", DATABASE_URL=late_postgres.url(), REDWALL_PG_SSL_ROOT_CERT=str(pki.ca),
-                    REDWALL_PG_PASSWORD_FILE=str(password))
+    migrate = start(
+        tmp_path,
+        "migrate",
+        DATABASE_URL=late_postgres.url(),
+        REDWALL_PG_SSL_ROOT_CERT=str(pki.ca),
+        REDWALL_PG_PASSWORD_FILE=str(password),
+    )
     time.sleep(3)
     late_postgres.start()
     listening = time.monotonic() - began
@@ -69,8 +80,10 @@ def test_migrate_waits_for_a_postgresql_that_starts_late(late_postgres, pki, tmp
     address = f"DATABASE_URL=postgresql://{late_postgres.role}@127.0.0.1:{late_postgres.port}/redwall"
     assert len(tried) >= 2 and all(address in line and "REDWALL_CONNECT_TIMEOUT_SECONDS=60" in line for line in tried)
     assert "connection refused" in tried[0] and "Traceback" not in err
-    print(f"\nmigrate: PostgreSQL listening {listening:.1f} s after the start, migrated {done:.1f} s after it, "
-          f"{len(tried)} failed attempts logged")
+    print(
+        f"\nmigrate: PostgreSQL listening {listening:.1f} s after the start, migrated {done:.1f} s after it, "
+        f"{len(tried)} failed attempts logged"
+    )
 
 
 def test_migrate_gives_up_on_a_postgresql_that_never_comes(tmp_path):
@@ -107,14 +120,17 @@ def test_a_sink_waits_for_a_broker_that_starts_late(settings, tmp_path):
 
 
 def test_a_sink_gives_up_on_a_broker_that_never_comes(settings, tmp_path):
-    gone = dataclasses.replace(settings, broker=f"127.0.0.1:{free_port()}", sink_metrics_port=free_port(),
-                               connect_timeout_seconds=3.0)
+    gone = dataclasses.replace(
+        settings, broker=f"127.0.0.1:{free_port()}", sink_metrics_port=free_port(), connect_timeout_seconds=3.0
+    )
     sink = RedwallProcess("sink", gone, tmp_path).start()
     try:
         assert sink.proc.wait(60) == 1
     finally:
         sink.stop()
     lines = sink.log_path.read_text().splitlines()
-    assert lines[-1].startswith(f"redwall: cannot reach Kafka at REDWALL_BROKER={gone.broker} (set in the environment)"
-                                " within REDWALL_CONNECT_TIMEOUT_SECONDS=3: no broker answered"), lines[-1]
+    assert lines[-1].startswith(
+        f"redwall: cannot reach Kafka at REDWALL_BROKER={gone.broker} (set in the environment)"
+        " within REDWALL_CONNECT_TIMEOUT_SECONDS=3: no broker answered"
+    ), lines[-1]
     assert attempts("\n".join(lines), "REDWALL_BROKER") and not any("Traceback" in line for line in lines)

@@ -23,16 +23,19 @@ def test_a_token_is_stored_as_its_sha256_and_never_in_clear():
     assert token_hash("abc") == hashlib.sha256(b"abc").digest() and len(token_hash("abc")) == 32
 
 
-@pytest.mark.parametrize("kind, subject, role, community, message", [
-    ("device", "bad id", None, None, "a device id is"),
-    ("device", "d" * 65, None, None, "a device id is"),
-    ("device", "dev-1", "street", None, "no role"),
-    ("dispatcher", "wang", "boss", None, "role must be one of read, community, street"),
-    ("dispatcher", "wang", "community", "c99", "unknown community 'c99'; the geometry has c01, c02"),
-    ("dispatcher", "wang", "community", None, "unknown community None"),
-    ("dispatcher", "wang", "street", "c01", "--community goes only with --role community"),
-    ("phone", "x", None, None, "kind must be one of"),
-])
+@pytest.mark.parametrize(
+    "kind, subject, role, community, message",
+    [
+        ("device", "bad id", None, None, "a device id is"),
+        ("device", "d" * 65, None, None, "a device id is"),
+        ("device", "dev-1", "street", None, "no role"),
+        ("dispatcher", "wang", "boss", None, "role must be one of read, community, street"),
+        ("dispatcher", "wang", "community", "c99", "unknown community 'c99'; the geometry has c01, c02"),
+        ("dispatcher", "wang", "community", None, "unknown community None"),
+        ("dispatcher", "wang", "street", "c01", "--community goes only with --role community"),
+        ("phone", "x", None, None, "kind must be one of"),
+    ],
+)
 def test_credentials_that_could_never_be_used_are_refused_naming_the_fix(kind, subject, role, community, message):
     with pytest.raises(CredentialError, match=message.replace("(", r"\(")):
         check(kind, subject, role, community, COMMUNITIES)
@@ -81,7 +84,9 @@ async def test_concurrent_issues_leave_exactly_one_live_credential(database_url)
     try:
         results = await asyncio.gather(*[issue(pool, "device", device) for _ in range(8)])
         rotated = await asyncio.gather(*[issue_device_token(pool, device) for _ in range(8)])
-        live = await pool.fetch("SELECT token_sha256 FROM credentials WHERE subject = $1 AND revoked_at IS NULL", device)
+        live = await pool.fetch(
+            "SELECT token_sha256 FROM credentials WHERE subject = $1 AND revoked_at IS NULL", device
+        )
     finally:
         await pool.close()
     assert sum(r.token is not None for r in results) == 1
@@ -91,8 +96,10 @@ async def test_concurrent_issues_leave_exactly_one_live_credential(database_url)
 async def test_grafanas_read_only_role_cannot_read_credentials(pg):
     """Migration 0007 takes back what grafana-reader.sh's default privileges give Grafana on this table."""
     migration = next(m for m in known_migrations() if m.name == "credentials_private")
-    await pg.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'grafana_reader') THEN "
-                     "CREATE ROLE grafana_reader NOLOGIN; END IF; END $$")
+    await pg.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'grafana_reader') THEN "
+        "CREATE ROLE grafana_reader NOLOGIN; END IF; END $$"
+    )
     try:
         await pg.execute("GRANT SELECT ON credentials, reports TO grafana_reader")  # as the default privileges do
         await pg.execute(migration.sql())
@@ -110,6 +117,8 @@ async def test_a_change_notification_names_the_row_and_carries_no_token_hash(dat
     await pg.add_listener("redwall_credentials", lambda *args: heard.put_nowait(args[-1]))
     issued = await issue(database_url, "device", unique("notify"))
     payload = await asyncio.wait_for(heard.get(), 5)
-    row = await pg.fetchrow("SELECT id, token_sha256 FROM credentials WHERE token_sha256 = $1", token_hash(issued.token))
+    row = await pg.fetchrow(
+        "SELECT id, token_sha256 FROM credentials WHERE token_sha256 = $1", token_hash(issued.token)
+    )
     assert payload == str(row["id"])
     assert bytes(row["token_sha256"]).hex() not in payload and issued.token not in payload

@@ -54,9 +54,11 @@ async def deployed(tmp_path_factory):
     deployment = Deployment(make_pki(tmp_path_factory.mktemp("pki")), tmp_path_factory.mktemp("roles")).start()
     try:
         # Grafana's role as the postgres image's init script used to make it: SELECT on every table made later.
-        deployment.server.psql("CREATE ROLE grafana_reader LOGIN PASSWORD 'old'; ALTER DEFAULT PRIVILEGES FOR ROLE "
-                               f"{deployment.server.role} IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader",
-                               database=deployment.server.database)
+        deployment.server.psql(
+            "CREATE ROLE grafana_reader LOGIN PASSWORD 'old'; ALTER DEFAULT PRIVILEGES FOR ROLE "
+            f"{deployment.server.role} IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader",
+            database=deployment.server.database,
+        )
         await deployment.migrate()
         yield deployment
     finally:
@@ -65,12 +67,17 @@ async def deployed(tmp_path_factory):
 
 # --- the declaration covers the schema --------------------------------------------------------------------
 
+
 async def test_every_table_view_and_function_of_the_schema_is_declared(pg):
     relations = {r["relname"] for r in await pg.fetch(roles.RELATIONS)}
     assert roles.undeclared(relations) == [], "add them to TABLES in sinks/grants.py: who may use them?"
     assert set(table_grants()) <= relations, "sinks/grants.py declares tables no migration makes"
-    functions = {r["f"] for r in await pg.fetch(
-        "SELECT oid::regprocedure::text AS f FROM pg_proc WHERE pronamespace = current_schema()::regnamespace")}
+    functions = {
+        r["f"]
+        for r in await pg.fetch(
+            "SELECT oid::regprocedure::text AS f FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
+        )
+    }
     assert functions == set(function_grants())
 
 
@@ -86,6 +93,7 @@ async def test_a_table_a_later_migration_adds_is_caught_until_declared(pg, datab
 
 
 # --- login roles from password files ----------------------------------------------------------------------
+
 
 async def test_each_process_logs_in_as_its_role_with_its_file_over_tls(deployed):
     for process, (role, _) in PROCESSES.items():
@@ -117,10 +125,20 @@ async def test_migrate_again_keeps_passwords_and_takes_a_changed_file(deployed, 
 
 def test_a_missing_password_file_stops_migrate_before_it_changes_anything(database_url, tmp_path):
     (tmp_path / "pg_worker_password").write_text("only this one")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REDWALL_")}, "DATABASE_URL": database_url,
-           "REDWALL_PG_ROLE_SECRETS_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "migrate"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REDWALL_")},
+        "DATABASE_URL": database_url,
+        "REDWALL_PG_ROLE_SECRETS_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"{tmp_path / 'pg_sink_password'}: no such file; REDWALL_PG_ROLE_SECRETS_DIR must hold" in done.stderr
 
@@ -152,27 +170,73 @@ async def test_the_old_default_privileges_of_grafana_are_gone(deployed):
 
 # --- what each role must be able to do, through Redwall's own code ----------------------------------------
 
+
 def _report(n: int, when: datetime) -> dict:
-    return {"id": f"role-r{n}", "device": "dev-role-1", "category": "sanitation", "severity": "low", "text": "楼道堆物",
-            "location": {"lat": 39.91, "lng": 116.37, "accuracy": 5.0}, "event_time": when.isoformat(),
-            "street": "xichangan", "community": "c01", "grid": "c01-g01", "cell": "8c31aa4298d1bff", "photos": []}
+    return {
+        "id": f"role-r{n}",
+        "device": "dev-role-1",
+        "category": "sanitation",
+        "severity": "low",
+        "text": "楼道堆物",
+        "location": {"lat": 39.91, "lng": 116.37, "accuracy": 5.0},
+        "event_time": when.isoformat(),
+        "street": "xichangan",
+        "community": "c01",
+        "grid": "c01-g01",
+        "cell": "8c31aa4298d1bff",
+        "photos": [],
+    }
 
 
 def _event(seq: int, kind: str, report: str) -> dict:
-    state = {"status": "assigned", "level": "grid", "owner": "c01-g01", "priority": "normal",
-             "opened_at": NOW.isoformat(), "ack_by": (NOW + timedelta(minutes=30)).isoformat(),
-             "resolve_by": (NOW + timedelta(hours=4)).isoformat(), "reports": seq, "last_report_at": NOW.isoformat(),
-             "flags": []}
-    return {"id": f"{INCIDENT}:{seq:05d}", "incident": INCIDENT, "seq": seq, "kind": kind, "when": NOW.isoformat(),
-            "actor": "dev-role-1", "reason": kind, "reason_code": kind, "street": "xichangan", "community": "c01",
-            "grid": "c01-g01", "category": "sanitation", "severity": "low", "ceiling": "no", "state": state,
-            "report": report}
+    state = {
+        "status": "assigned",
+        "level": "grid",
+        "owner": "c01-g01",
+        "priority": "normal",
+        "opened_at": NOW.isoformat(),
+        "ack_by": (NOW + timedelta(minutes=30)).isoformat(),
+        "resolve_by": (NOW + timedelta(hours=4)).isoformat(),
+        "reports": seq,
+        "last_report_at": NOW.isoformat(),
+        "flags": [],
+    }
+    return {
+        "id": f"{INCIDENT}:{seq:05d}",
+        "incident": INCIDENT,
+        "seq": seq,
+        "kind": kind,
+        "when": NOW.isoformat(),
+        "actor": "dev-role-1",
+        "reason": kind,
+        "reason_code": kind,
+        "street": "xichangan",
+        "community": "c01",
+        "grid": "c01-g01",
+        "category": "sanitation",
+        "severity": "low",
+        "ceiling": "no",
+        "state": state,
+        "report": report,
+    }
 
 
 def _fixes(when: datetime) -> dict:
-    return {"device": "dev-role-1", "pings": [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "street": "xichangan",
-                                               "community": "c01", "grid": "c01-g01",
-                                               "time": (when + timedelta(seconds=i)).isoformat()} for i in range(3)]}
+    return {
+        "device": "dev-role-1",
+        "pings": [
+            {
+                "lat": 39.91,
+                "lng": 116.37,
+                "accuracy": 5.0,
+                "street": "xichangan",
+                "community": "c01",
+                "grid": "c01-g01",
+                "time": (when + timedelta(seconds=i)).isoformat(),
+            }
+            for i in range(3)
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -182,10 +246,13 @@ async def written(deployed):
     try:
         grids = set(load_geometry(SAMPLE_GEOMETRY).grids)
         settings = Settings.from_env({})
-        await store_roster(owner, load_roster(settings.roster_path, grids), load_major_events(
-            settings.major_events_path, grids))
-        await owner.execute("INSERT INTO roster_workers (device_id, name, role, grid_id, team, shifts) VALUES "
-                            "('dev-role-1', '王芳', 'grid_worker', 'c01-g01', NULL, '{day}')")
+        await store_roster(
+            owner, load_roster(settings.roster_path, grids), load_major_events(settings.major_events_path, grids)
+        )
+        await owner.execute(
+            "INSERT INTO roster_workers (device_id, name, role, grid_id, team, shifts) VALUES "
+            "('dev-role-1', '王芳', 'grid_worker', 'c01-g01', NULL, '{day}')"
+        )
         device = await issue(owner, "device", "dev-role-1")
         await issue_dispatcher_token(owner, "role-street", "street")
     finally:
@@ -194,14 +261,33 @@ async def written(deployed):
     try:
         assert (await sink.write_reports([_report(1, NOW), _report(2, PAST)]))["reports"] == 2
         assert (await sink.write_positions([_fixes(PAST), _fixes(NOW - timedelta(minutes=1))]))["positions"] == 6
-        letter = {"source_topic": "redwall.pings.v1", "partition": 0, "offset": 7, "reason": "bad", "errors": [],
-                  "value_b64": "e30=", "failed_at": PAST.isoformat()}
+        letter = {
+            "source_topic": "redwall.pings.v1",
+            "partition": 0,
+            "offset": 7,
+            "reason": "bad",
+            "errors": [],
+            "value_b64": "e30=",
+            "failed_at": PAST.isoformat(),
+        }
         assert (await sink.write_dead_letters([letter]))["dead_letters"] == 1
         assert (await IncidentSink(sink.pool).write([_event(1, "opened", "role-r1")]))["incident_events"] == 1
-        status = {"type": "status", "id": f"dev-role-1:on_post:{NOW.isoformat()}", "device": "dev-role-1",
-                  "grid": "c01-g01", "status": "on_post", "previous": "unknown", "reason": "inside",
-                  "event_time": NOW.isoformat(), "current_grid": "c01-g01"}
-        flags = {"type": "gps_flags", "device": "dev-role-1", "flags": [{"time": NOW.isoformat(), "reason": "accuracy"}]}
+        status = {
+            "type": "status",
+            "id": f"dev-role-1:on_post:{NOW.isoformat()}",
+            "device": "dev-role-1",
+            "grid": "c01-g01",
+            "status": "on_post",
+            "previous": "unknown",
+            "reason": "inside",
+            "event_time": NOW.isoformat(),
+            "current_grid": "c01-g01",
+        }
+        flags = {
+            "type": "gps_flags",
+            "device": "dev-role-1",
+            "flags": [{"time": NOW.isoformat(), "reason": "accuracy"}],
+        }
         assert (await PatrolSink(sink.pool).write([status, flags])) == {"patrol_events": 1, "position_flags": 1}
         await StateGauges(sink.pool, CollectorRegistry()).poll()
     finally:
@@ -213,9 +299,13 @@ async def test_the_sink_writes_makes_days_and_applies_retention_as_its_role(depl
     conn = await deployed.connect("sink")
     try:
         made = partition_name(PAST.date())
-        assert await conn.fetchval("SELECT count(*) FROM positions WHERE event_time < $1", PAST + timedelta(days=1)) == 3
-        assert await conn.fetchval("SELECT relowner::regrole::text FROM pg_class WHERE relname = $1", made) \
-            == deployed.server.role  # made by the owner's function, not owned by the sink
+        assert (
+            await conn.fetchval("SELECT count(*) FROM positions WHERE event_time < $1", PAST + timedelta(days=1)) == 3
+        )
+        assert (
+            await conn.fetchval("SELECT relowner::regrole::text FROM pg_class WHERE relname = $1", made)
+            == deployed.server.role
+        )  # made by the owner's function, not owned by the sink
         result = await apply_retention(conn, RetentionPolicy(position_days=5, days_ahead=3, dead_letter_days=5))
         assert result.dropped == {made: 3} and result.removed["dead_letters"] == 1
         assert await conn.fetchval("SELECT to_regclass($1)", made) is None
@@ -233,7 +323,9 @@ async def test_the_worker_reads_credentials_roster_and_patrol_state_and_claims_a
         roster, _ = await read_roster(pool)
         assert "dev-role-1" in roster.workers
         assert [s["status"] for s in await device_states(pool, ["dev-role-1"])] == ["on_post"]
-        advisor = Advisor(1, timedelta(minutes=30), timedelta(days=30), lambda grid: ("xichangan", "c01"), "Asia/Shanghai")
+        advisor = Advisor(
+            1, timedelta(minutes=30), timedelta(days=30), lambda grid: ("xichangan", "c01"), "Asia/Shanghai"
+        )
         sent = []
 
         async def send(alerts):
@@ -328,16 +420,20 @@ async def test_a_process_role_waits_for_migrate_then_says_what_is_missing(deploy
     try:
         await owner.execute("DELETE FROM schema_migrations WHERE version = 9")  # as if 0009 were still to come
         settings = deployed.settings("sink", connect_timeout_seconds=2.5)
-        with pytest.raises(SchemaNotReady, match="the database lacks migration 0009_least_privilege after "
-                                                 "REDWALL_CONNECT_TIMEOUT_SECONDS=2.5: run `redwall migrate`"):
+        with pytest.raises(
+            SchemaNotReady,
+            match="the database lacks migration 0009_least_privilege after "
+            "REDWALL_CONNECT_TIMEOUT_SECONDS=2.5: run `redwall migrate`",
+        ):
             await prepare_schema(settings)
         assert any("waiting for `redwall migrate`" in r.getMessage() for r in caplog.records)
         waiting = asyncio.create_task(prepare_schema(deployed.settings("sink")))
         await asyncio.sleep(1)
         assert not waiting.done()
     finally:
-        await owner.execute("INSERT INTO schema_migrations (version, name) VALUES (9, 'least_privilege') "
-                            "ON CONFLICT DO NOTHING")  # what `redwall migrate` would record
+        await owner.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (9, 'least_privilege') ON CONFLICT DO NOTHING"
+        )  # what `redwall migrate` would record
         await owner.close()
     assert waiting is not None
     await asyncio.wait_for(waiting, 10)  # and the waiting process goes on
@@ -347,13 +443,21 @@ async def test_a_login_that_is_no_process_role_cannot_even_connect(deployed):
     deployed.server.psql("CREATE ROLE stranger LOGIN PASSWORD 'stranger-pw'")
     url = f"postgresql://stranger:stranger-pw@127.0.0.1:{deployed.server.port}/{deployed.server.database}"
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database"):
-        await asyncpg.connect(Settings.from_env({}, database_url=url, pg_ssl_root_cert=str(deployed.pki.ca)).database_dsn)
+        await asyncpg.connect(
+            Settings.from_env({}, database_url=url, pg_ssl_root_cert=str(deployed.pki.ca)).database_dsn
+        )
 
 
 def test_a_command_run_as_a_process_role_says_in_one_line_whose_work_it_is(deployed, tmp_path):
     env = {**settings_env(deployed.settings("worker")), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "streams.cli", "devices", "add", "dev-not-mine"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "devices", "add", "dev-not-mine"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("redwall: PostgreSQL refused role redwall_worker of DATABASE_URL=")
     assert "permission denied for table credentials" in done.stderr and "run this as the owner" in done.stderr

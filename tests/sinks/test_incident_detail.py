@@ -18,40 +18,85 @@ INCIDENT = "inc-c01-0123456789ab"
 
 
 def event(seq: int, kind: str, when: datetime, actor: str, **extra) -> dict:
-    state = {"status": "assigned", "level": "street", "owner": "xichangan", "priority": "high",
-             "opened_at": OPENED.isoformat(), "ack_by": (OPENED + timedelta(minutes=30)).isoformat(),
-             "resolve_by": (OPENED + timedelta(hours=4)).isoformat(), "reports": 2 if seq > 2 else 1,
-             "last_report_at": OPENED.isoformat(), "cluster_cell": "8c31aa4298d1bff", "flags": []}
+    state = {
+        "status": "assigned",
+        "level": "street",
+        "owner": "xichangan",
+        "priority": "high",
+        "opened_at": OPENED.isoformat(),
+        "ack_by": (OPENED + timedelta(minutes=30)).isoformat(),
+        "resolve_by": (OPENED + timedelta(hours=4)).isoformat(),
+        "reports": 2 if seq > 2 else 1,
+        "last_report_at": OPENED.isoformat(),
+        "cluster_cell": "8c31aa4298d1bff",
+        "flags": [],
+    }
     if seq >= 2:
         state["missed"] = {"acknowledge": (OPENED + timedelta(minutes=30)).isoformat()}
-    return {"id": f"{INCIDENT}:{seq:05d}", "incident": INCIDENT, "seq": seq, "kind": kind, "when": when.isoformat(),
-            "actor": actor, "reason": f"{kind} reason", "reason_code": kind, "street": "xichangan",
-            "community": "c01", "grid": "c01-g01", "category": "safety_hazard", "severity": "high", "ceiling": "no",
-            "state": state, **extra}
+    return {
+        "id": f"{INCIDENT}:{seq:05d}",
+        "incident": INCIDENT,
+        "seq": seq,
+        "kind": kind,
+        "when": when.isoformat(),
+        "actor": actor,
+        "reason": f"{kind} reason",
+        "reason_code": kind,
+        "street": "xichangan",
+        "community": "c01",
+        "grid": "c01-g01",
+        "category": "safety_hazard",
+        "severity": "high",
+        "ceiling": "no",
+        "state": state,
+        **extra,
+    }
 
 
 def field_report(report_id: str, when: datetime, text: str, photos: list[str]) -> dict:
-    return {"id": report_id, "device": "dev-detail-1", "category": "safety_hazard", "severity": "high", "text": text,
-            "location": {"lat": 39.91, "lng": 116.37, "accuracy": 4.0}, "event_time": when.isoformat(),
-            "street": "xichangan", "community": "c01", "grid": "c01-g01", "cell": "8c31aa4298d1bff", "photos": photos}
+    return {
+        "id": report_id,
+        "device": "dev-detail-1",
+        "category": "safety_hazard",
+        "severity": "high",
+        "text": text,
+        "location": {"lat": 39.91, "lng": 116.37, "accuracy": 4.0},
+        "event_time": when.isoformat(),
+        "street": "xichangan",
+        "community": "c01",
+        "grid": "c01-g01",
+        "cell": "8c31aa4298d1bff",
+        "photos": photos,
+    }
 
 
 async def test_an_incident_with_its_reports_history_reporter_and_missed_deadline(pg, database_url):
     async with scratch_schema(pg, database_url) as dsn:
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         try:
-            await pool.execute("INSERT INTO roster_workers (device_id, name, role, grid_id, team, shifts) "
-                               "VALUES ('dev-detail-1', '王芳', 'grid_worker', 'c01-g01', 't1', '{day}')")
-            await PostgresSink(pool).write_reports([
-                field_report("r-late", OPENED + timedelta(minutes=40), "又发现一处", []),
-                field_report("r-first", OPENED, "楼道堆放易燃物", ["https://photos.example/1.jpg"])])
-            rejected = {**event(2, "action_rejected", OPENED + timedelta(minutes=35), "zhao"),
-                        "id": f"{INCIDENT}:rejected:a1", "action": "a1"}
-            await IncidentSink(pool).write([
-                event(1, "opened", OPENED, "dev-detail-1", report="r-first"),
-                event(2, "deadline_missed", OPENED + timedelta(minutes=30), "system"),
-                rejected,
-                event(3, "report_merged", OPENED + timedelta(minutes=40), "dev-detail-1", report="r-late")])
+            await pool.execute(
+                "INSERT INTO roster_workers (device_id, name, role, grid_id, team, shifts) "
+                "VALUES ('dev-detail-1', '王芳', 'grid_worker', 'c01-g01', 't1', '{day}')"
+            )
+            await PostgresSink(pool).write_reports(
+                [
+                    field_report("r-late", OPENED + timedelta(minutes=40), "又发现一处", []),
+                    field_report("r-first", OPENED, "楼道堆放易燃物", ["https://photos.example/1.jpg"]),
+                ]
+            )
+            rejected = {
+                **event(2, "action_rejected", OPENED + timedelta(minutes=35), "zhao"),
+                "id": f"{INCIDENT}:rejected:a1",
+                "action": "a1",
+            }
+            await IncidentSink(pool).write(
+                [
+                    event(1, "opened", OPENED, "dev-detail-1", report="r-first"),
+                    event(2, "deadline_missed", OPENED + timedelta(minutes=30), "system"),
+                    rejected,
+                    event(3, "report_merged", OPENED + timedelta(minutes=40), "dev-detail-1", report="r-late"),
+                ]
+            )
             detail = await incident_detail(pool, INCIDENT)
             assert await incident_detail(pool, "inc-c01-ffffffffffff") is None
         finally:
@@ -62,6 +107,10 @@ async def test_an_incident_with_its_reports_history_reporter_and_missed_deadline
     assert [r["id"] for r in reports] == ["r-first", "r-late"]  # in the order they were filed
     assert reports[0]["text"] == "楼道堆放易燃物" and reports[0]["photos"] == ["https://photos.example/1.jpg"]
     assert (reports[0]["reporter"], reports[0]["reporter_role_name"]) == ("王芳", ROLES["grid_worker"])
-    assert [(e["seq"], e["kind"]) for e in events] == [(1, "opened"), (2, "deadline_missed"), (2, "action_rejected"),
-                                                       (3, "report_merged")]
+    assert [(e["seq"], e["kind"]) for e in events] == [
+        (1, "opened"),
+        (2, "deadline_missed"),
+        (2, "action_rejected"),
+        (3, "report_merged"),
+    ]
     assert events[0]["actor_name"] == "王芳" and events[2]["actor"] == "zhao" and events[2]["actor_name"] is None

@@ -80,14 +80,17 @@ async def test_a_snapshot_rebuilds_the_engine_that_wrote_it(db):
     sink = IncidentSink(db)
     await sink.write(events, Progress(TOPIC, "epoch-1", {0: len(events)}))
     elsewhere = new_engine(ManualClock(now))
-    await sink.write(elsewhere.report(located("s-other", "other", "low", nearby(PLAIN, 20), now)).events,
-                     Progress("t.other", "epoch-1", {0: 1}))
+    await sink.write(
+        elsewhere.report(located("s-other", "other", "low", nearby(PLAIN, 20), now)).events,
+        Progress("t.other", "epoch-1", {0: 1}),
+    )
     await sink.write(elsewhere.report(located("s-hand", "other", "low", nearby(PLAIN, 5), now)).events)
 
     snapshot = await incident_snapshot(db, TOPIC, "epoch-1", lambda community: True, RULES.keep_closed)
     assert snapshot.offsets == {0: len(events)}
     assert {e["incident"]: e["state"] for e in snapshot.states} == {
-        i: engine.incidents[i].state() for i in (kept, done)}
+        i: engine.incidents[i].state() for i in (kept, done)
+    }
     rebuilt = new_engine(ManualClock(now))
     for event in snapshot.states:
         rebuilt.restore(event)
@@ -129,13 +132,21 @@ async def test_major_events_are_stored_once_per_command_and_a_later_command_wins
     shorter = major_event("drill", 2, 0.5, now=T0 + timedelta(hours=1))
     # One command reaches every partition: three records in one batch are one period.
     assert await sink.write([start, start, start], Progress(actions, "epoch-1", {0: 3, 1: 1, 2: 8})) == {
-        "runtime_major_events": 1}
+        "runtime_major_events": 1
+    }
     await sink.write([shorter], Progress(actions, "epoch-1", {0: 4}))
     await sink.write([start], Progress(actions, "epoch-1", {1: 2}))  # a replay of the older command
     await sink.write([], Progress(actions, "epoch-1", {2: 20}))  # a batch of actions and ticks only
     periods, offsets = await runtime_periods(db, actions, "epoch-1")
-    assert periods == [{"id": "drill", "name": "drill", "start": (T0 + timedelta(hours=1)).isoformat(),
-                        "end": (T0 + timedelta(hours=3)).isoformat(), "deadline_factor": 0.5}]
+    assert periods == [
+        {
+            "id": "drill",
+            "name": "drill",
+            "start": (T0 + timedelta(hours=1)).isoformat(),
+            "end": (T0 + timedelta(hours=3)).isoformat(),
+            "deadline_factor": 0.5,
+        }
+    ]
     assert offsets == {0: 4, 1: 2, 2: 20}
     assert await runtime_periods(db, "t.other", "epoch-1") == ([], {})
 
@@ -144,6 +155,12 @@ def test_the_major_event_sink_keeps_only_valid_major_event_records():
     decode, period = MajorEventRecords().decode, major_event("drill", 1, 0.5, now=T0)
     assert decode(json.dumps(period)) == period
     inc = "inc-c03-0123456789ab"
-    for value in (json.dumps(action("a1", inc, "ack", T0, reason="major_event")), json.dumps(tick(T0)), None, b"",
-                  b'{"control": "major_event"', json.dumps({"control": "major_event", "time": T0.isoformat()})):
+    for value in (
+        json.dumps(action("a1", inc, "ack", T0, reason="major_event")),
+        json.dumps(tick(T0)),
+        None,
+        b"",
+        b'{"control": "major_event"',
+        json.dumps({"control": "major_event", "time": T0.isoformat()}),
+    ):
         assert decode(value) is None

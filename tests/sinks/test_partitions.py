@@ -30,6 +30,7 @@ def refused(registry: CollectorRegistry, reason: str) -> float:
 
 # -- the window, without a database -------------------------------------------------------------
 
+
 def test_a_day_expires_once_all_of_it_is_older_than_the_retention():
     window = Window.at(NOON, retention_days=30, days_ahead=3)
     # now - 30 days is 2026-10-29 12:00: the 28th ended before that, the 29th has not.
@@ -45,8 +46,13 @@ def test_a_day_expires_once_all_of_it_is_older_than_the_retention():
 def test_admit_keeps_the_window_and_counts_the_rest():
     registry = CollectorRegistry()
     history = PositionHistory(30, 3, registry, now=lambda: NOON)
-    times = [NOON - timedelta(days=31), NOON - timedelta(days=30), NOON, NOON + timedelta(days=3, hours=11),
-             NOON + timedelta(days=3, hours=12)]
+    times = [
+        NOON - timedelta(days=31),
+        NOON - timedelta(days=30),
+        NOON,
+        NOON + timedelta(days=3, hours=11),
+        NOON + timedelta(days=3, hours=12),
+    ]
     rows = [("dev", t) for t in times]
     kept, days = history.admit(rows)
     assert kept == rows[1:4]
@@ -63,6 +69,7 @@ def test_partition_names_round_trip_and_other_tables_are_not_partitions():
 
 
 # -- the sink, against PostgreSQL ---------------------------------------------------------------
+
 
 @pytest.fixture
 async def scratch(pg, database_url):
@@ -101,9 +108,12 @@ async def test_two_sinks_making_the_same_days_at_once_both_succeed(scratch):
     sinks = [await PostgresSink.connect(scratch) for _ in range(3)]
     base = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     try:
-        written = await asyncio.gather(*(
-            sink.write_positions([fixes(f"dev-{n}", [base - timedelta(days=d) for d in range(5)])])
-            for n, sink in enumerate(sinks)))
+        written = await asyncio.gather(
+            *(
+                sink.write_positions([fixes(f"dev-{n}", [base - timedelta(days=d) for d in range(5)])])
+                for n, sink in enumerate(sinks)
+            )
+        )
         assert [w["positions"] for w in written] == [5, 5, 5]
     finally:
         for sink in sinks:

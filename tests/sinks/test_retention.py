@@ -42,15 +42,26 @@ EXPIRED = {partition_name((NOON + timedelta(days=d)).date()) for d in (-8, -7, -
 
 
 def batch(device: str, days, per_day: int = 4) -> dict:
-    pings = [{"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "time": (NOON + timedelta(days=d, minutes=m)).isoformat()}
-             for d in days for m in range(per_day)]
+    pings = [
+        {"lat": 39.91, "lng": 116.37, "accuracy": 5.0, "time": (NOON + timedelta(days=d, minutes=m)).isoformat()}
+        for d in days
+        for m in range(per_day)
+    ]
     return PositionBatch.validate({"device": device, "pings": pings})
 
 
 def dead_letter(offset: int, failed_at: datetime) -> dict:
-    return DeadLetter.validate({"reason": "invalid record", "errors": [], "source_topic": "t", "partition": 0,
-                                "offset": offset, "value_b64": base64.b64encode(b'{"device": "dev-a"}').decode(),
-                                "failed_at": failed_at.isoformat()})
+    return DeadLetter.validate(
+        {
+            "reason": "invalid record",
+            "errors": [],
+            "source_topic": "t",
+            "partition": 0,
+            "offset": offset,
+            "value_b64": base64.b64encode(b'{"device": "dev-a"}').decode(),
+            "failed_at": failed_at.isoformat(),
+        }
+    )
 
 
 @pytest.fixture
@@ -65,15 +76,24 @@ async def loaded(scratch):
     sink = await PostgresSink.connect(scratch, history=PositionHistory(30, 3))
     try:
         await sink.write_positions([batch("dev-active", DAYS), batch("dev-silent", [-8])])
-        await sink.write_dead_letters([dead_letter(1, NOW - timedelta(days=6)), dead_letter(2, NOW - timedelta(days=1))])
+        await sink.write_dead_letters(
+            [dead_letter(1, NOW - timedelta(days=6)), dead_letter(2, NOW - timedelta(days=1))]
+        )
     finally:
         await sink.close()
     conn = await asyncpg.connect(scratch)
-    await conn.execute("INSERT INTO position_flags (device_id, event_time, reason) VALUES ('dev-active', $1, 'accuracy'),"
-                       " ('dev-active', $2, 'accuracy')", NOON - timedelta(days=7), NOON)
-    await conn.executemany("INSERT INTO patrol_events (id, device_id, grid_id, status, previous, reason, event_time, "
-                           "fix_time, lat, lng, accuracy) VALUES ($1, 'dev-active', 'c01-g01', 'off_post', 'on_post', "
-                           "'outside', $2, $2, 39.9, 116.3, 5)", [("old", NOON - timedelta(days=7)), ("new", NOON)])
+    await conn.execute(
+        "INSERT INTO position_flags (device_id, event_time, reason) VALUES ('dev-active', $1, 'accuracy'),"
+        " ('dev-active', $2, 'accuracy')",
+        NOON - timedelta(days=7),
+        NOON,
+    )
+    await conn.executemany(
+        "INSERT INTO patrol_events (id, device_id, grid_id, status, previous, reason, event_time, "
+        "fix_time, lat, lng, accuracy) VALUES ($1, 'dev-active', 'c01-g01', 'off_post', 'on_post', "
+        "'outside', $2, $2, 39.9, 116.3, 5)",
+        [("old", NOON - timedelta(days=7)), ("new", NOON)],
+    )
     yield conn
     await conn.close()
 
@@ -94,8 +114,11 @@ async def test_retention_drops_exactly_the_expired_days_and_keeps_every_other_ro
     assert [r[0] for r in await loaded.fetch("SELECT device_id FROM latest_positions")] == ["dev-active"]
     assert await loaded.fetchval("SELECT count(*) FROM position_flags") == 1
     assert [r[0] for r in await loaded.fetch('SELECT "offset" FROM dead_letters')] == [2]
-    assert result.removed == dry.removed == {"latest_positions": 1, "position_flags": 1, "patrol_events": 1,
-                                             "dead_letters": 1}
+    assert (
+        result.removed
+        == dry.removed
+        == {"latest_positions": 1, "position_flags": 1, "patrol_events": 1, "dead_letters": 1}
+    )
     # The old status change stays in the patrol audit trail, without the fix's location.
     events = {r["id"]: (r["status"], r["lat"]) for r in await loaded.fetch("SELECT id, status, lat FROM patrol_events")}
     assert events == {"old": ("off_post", None), "new": ("off_post", 39.9)}
@@ -159,14 +182,22 @@ async def test_the_sink_job_counts_what_it_removed(loaded, scratch):
 
 async def test_redwall_sink_runs_retention_when_it_starts(loaded, scratch, settings):
     run = uuid.uuid4().hex[:8]
-    s = dataclasses.replace(settings, database_url=scratch, sink_metrics_port=free_port(), position_retention_days=5,
-                            dead_letter_retention_days=5, **own_topics(settings, f"retention-{run}"))
+    s = dataclasses.replace(
+        settings,
+        database_url=scratch,
+        sink_metrics_port=free_port(),
+        position_retention_days=5,
+        dead_letter_retention_days=5,
+        **own_topics(settings, f"retention-{run}"),
+    )
     await ensure_topics(s)
     registry, stop = CollectorRegistry(), asyncio.Event()
     task = asyncio.create_task(run_sinks(s, registry, stop, group_prefix=f"test-retention-{run}"))
     try:
+
         async def ran():
             return registry.get_sample_value("redwall_retention_runs_total", {"outcome": "done"}) or task.done()
+
         await eventually(ran, 30, interval=0.1)
     finally:
         stop.set()
@@ -182,8 +213,10 @@ async def test_a_failed_run_is_counted_and_the_job_carries_on():
     try:
         job = RetentionJob(Settings.from_env(database_url=dsn, retention_interval_seconds=1), pool, registry)
         task = asyncio.create_task(job.run(stop))
+
         async def failed_twice():  # the run at start, then one more an interval later
             return registry.get_sample_value("redwall_retention_runs_total", {"outcome": "failed"}) >= 2
+
         await eventually(failed_twice, 10, interval=0.1)
         stop.set()
         await asyncio.wait_for(task, 5)  # still running, and stops when told
@@ -195,8 +228,15 @@ async def test_a_failed_run_is_counted_and_the_job_carries_on():
 
 async def test_redwall_retention_dry_run_says_what_it_would_drop(loaded, scratch):
     env = {**os.environ, "DATABASE_URL": scratch, "REDWALL_POSITION_RETENTION_DAYS": "5"}
-    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "streams.cli", "retention", "--dry-run"],
-                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "streams.cli", "retention", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     for name in EXPIRED:
         assert "would drop" in done.stdout and name in done.stdout
@@ -207,15 +247,21 @@ async def test_migration_partitions_an_existing_table_and_keeps_every_row(pg, da
     for path in MIGRATIONS_DIR.glob("*.sql"):
         if int(path.name[:4]) < 6:
             shutil.copy(path, tmp_path)
-    times = [datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 27, 0, 0, tzinfo=UTC),
-             datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC), NOON]
-    rows = [(f"dev-{n % 3}", t + timedelta(hours=8 * k), 39.9, 116.3, 5.0)
-            for n, t in enumerate(times) for k in range(2)]
+    times = [
+        datetime(2020, 2, 29, 23, 59, 59, tzinfo=UTC),
+        datetime(2026, 11, 27, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC),
+        NOON,
+    ]
+    rows = [
+        (f"dev-{n % 3}", t + timedelta(hours=8 * k), 39.9, 116.3, 5.0) for n, t in enumerate(times) for k in range(2)
+    ]
     async with scratch_schema(pg, database_url, migrations=tmp_path) as dsn:
         conn = await asyncpg.connect(dsn)
         try:
-            await conn.executemany("INSERT INTO positions (device_id, event_time, lat, lng, accuracy) "
-                                   "VALUES ($1, $2, $3, $4, $5)", rows)
+            await conn.executemany(
+                "INSERT INTO positions (device_id, event_time, lat, lng, accuracy) VALUES ($1, $2, $3, $4, $5)", rows
+            )
             assert "0006_positions_partitioned" in await migrate(dsn)
             assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE oid = 'positions'::regclass") == "p"
             stored = await conn.fetch("SELECT device_id, event_time, lat, lng, accuracy FROM positions")
@@ -229,8 +275,9 @@ async def test_migration_partitions_an_existing_table_and_keeps_every_row(pg, da
             await conn.close()
         sink = await PostgresSink.connect(dsn)  # and the idempotent insert works on the migrated table
         try:
-            again = PositionBatch.validate({"device": "dev-0", "pings": [
-                {"lat": 39.9, "lng": 116.3, "accuracy": 5.0, "time": NOON.isoformat()}]})
+            again = PositionBatch.validate(
+                {"device": "dev-0", "pings": [{"lat": 39.9, "lng": 116.3, "accuracy": 5.0, "time": NOON.isoformat()}]}
+            )
             assert (await sink.write_positions([again]))["positions"] == 0
         finally:
             await sink.close()

@@ -11,7 +11,7 @@ from sinks.scram import matches, saslprep, verifier
 
 PASSWORDS = [
     "plain-ascii-123",
-    "it's a \"quoted\" back\\slash; DROP TABLE reports; --",
+    'it\'s a "quoted" back\\slash; DROP TABLE reports; --',
     "  spaces around and\ttab  ",
     "西长安街网格员口令",
     "Ｆｕｌｌｗｉｄｔｈ　ｓｐａｃｅ",  # NFKC folds these, and U+3000 is a non-ASCII space (mapped to " ")
@@ -37,7 +37,9 @@ async def role(pg):
 @pytest.mark.parametrize("password", PASSWORDS)
 async def test_our_verifier_is_the_one_postgresql_makes(pg, role, password):
     await pg.execute("SET password_encryption = 'scram-sha-256'")
-    await pg.execute(await pg.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", role, password))
+    await pg.execute(
+        await pg.fetchval("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", role, password)
+    )
     stored = await pg.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", role)
     assert stored.startswith("SCRAM-SHA-256$")
     assert matches(password, stored)

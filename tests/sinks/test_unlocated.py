@@ -40,7 +40,9 @@ async def test_a_placed_report_gets_its_place_and_its_link_moves_to_the_new_inci
 
     assert await sink.write_reports([outside, outside]) == {"reports": 1}
     await incidents.write(opened.events + placed.events)
-    assert await pg.fetchval("SELECT incident_id FROM incident_reports WHERE report_id = $1", outside["id"]) == unlocated
+    assert (
+        await pg.fetchval("SELECT incident_id FROM incident_reports WHERE report_id = $1", outside["id"]) == unlocated
+    )
     # The placed report, with a redelivery of the first in the same batch: the place is filled in, once.
     assert await sink.write_reports([outside, report]) == {"reports": 1}
     assert await sink.write_reports([report, outside]) == {"reports": 0}

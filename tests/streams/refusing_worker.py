@@ -17,9 +17,17 @@ from streams.metrics import WorkerMetrics
 
 def main(bootstrap: str, app_id: str, topic: str, datadir: str, out: str, fail: int) -> None:
     streams.faust_consumer.HEAD_GRACE_SECONDS = 2.0  # the rewind within the test's time, not after 10 s
-    app = faust.App(app_id, broker=f"kafka://{bootstrap}", autodiscover=False, datadir=datadir, web_enabled=False,
-                    # As streams/app.py: a short session so the group join waits seconds, not 30.
-                    broker_session_timeout=6, broker_heartbeat_interval=1, broker_commit_interval=0.5)
+    app = faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        autodiscover=False,
+        datadir=datadir,
+        web_enabled=False,
+        # As streams/app.py: a short session so the group join waits seconds, not 30.
+        broker_session_timeout=6,
+        broker_heartbeat_interval=1,
+        broker_commit_interval=0.5,
+    )
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     app.transport.Consumer = HandledOnlyConsumer.counting(metrics)
@@ -41,9 +49,16 @@ def main(bootstrap: str, app_id: str, topic: str, datadir: str, out: str, fail: 
                     record("raised", offsets)
                     raise RuntimeError(f"refusing the batch with offset {fail}")
                 record("handled", offsets)  # before the loop body returns, so before the acknowledgement
-            record("counted", [int(registry.get_sample_value(name, labels) or 0) for name, labels in (
-                ("redwall_partition_rewinds_total", {"topic": topic}),
-                ("redwall_records_left_uncommitted_total", {"topic": topic, "reason": "failed"}))])
+            record(
+                "counted",
+                [
+                    int(registry.get_sample_value(name, labels) or 0)
+                    for name, labels in (
+                        ("redwall_partition_rewinds_total", {"topic": topic}),
+                        ("redwall_records_left_uncommitted_total", {"topic": topic, "reason": "failed"}),
+                    )
+                ],
+            )
 
     faust.Worker(app, loglevel="info").execute_from_commandline()
 

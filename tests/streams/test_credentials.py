@@ -18,13 +18,16 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.mark.parametrize("credential, community, allowed", [
-    (Credential("dispatcher", "s", "street"), "c05", True),
-    (Credential("dispatcher", "c", "community", "c03"), "c03", True),
-    (Credential("dispatcher", "c", "community", "c03"), "c04", False),
-    (Credential("dispatcher", "r", "read"), "c03", False),
-    (Credential("device", "dev-1"), "c03", False),
-])
+@pytest.mark.parametrize(
+    "credential, community, allowed",
+    [
+        (Credential("dispatcher", "s", "street"), "c05", True),
+        (Credential("dispatcher", "c", "community", "c03"), "c03", True),
+        (Credential("dispatcher", "c", "community", "c03"), "c04", False),
+        (Credential("dispatcher", "r", "read"), "c03", False),
+        (Credential("device", "dev-1"), "c03", False),
+    ],
+)
 def test_roles(credential, community, allowed):
     assert (refusal(credential, community) is None) == allowed
 

@@ -47,9 +47,22 @@ async def test_a_batch_that_raised_is_fetched_again_before_it_is_committed(setti
     with open(log_path, "wb") as log:
         # A child process: Faust's worker owns its event loop (and would fight pytest's for it).
         worker = subprocess.Popen(
-            [sys.executable, "-m", "tests.streams.refusing_worker", settings.broker, group, topic,
-             str(tmp_path / "faust"), str(out), str(FAIL)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
+            [
+                sys.executable,
+                "-m",
+                "tests.streams.refusing_worker",
+                settings.broker,
+                group,
+                topic,
+                str(tmp_path / "faust"),
+                str(out),
+                str(FAIL),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
     try:
         deadline = time.monotonic() + 60
@@ -59,8 +72,9 @@ async def test_a_batch_that_raised_is_fetched_again_before_it_is_committed(setti
             assert committed <= FAIL or FAIL in handled(out), f"committed {committed} before {FAIL} was handled"
             if committed >= RECORDS:
                 break
-            assert worker.poll() is None and time.monotonic() < deadline, \
+            assert worker.poll() is None and time.monotonic() < deadline, (
                 f"worker exited ({worker.poll()}) or stalled at {committed}:\n{log_path.read_text()[-3000:]}"
+            )
             await asyncio.sleep(0.2)
     finally:
         worker.kill()
@@ -71,7 +85,7 @@ async def test_a_batch_that_raised_is_fetched_again_before_it_is_committed(setti
     history = batches(out)
     raised = [i for i, (what, offsets) in enumerate(history) if what == "raised"]
     assert len(raised) == 1 and FAIL in history[raised[0]][1], history
-    assert any(what == "handled" and FAIL in offsets for what, offsets in history[raised[0] + 1:]), history
+    assert any(what == "handled" and FAIL in offsets for what, offsets in history[raised[0] + 1 :]), history
     assert handled(out) == set(range(RECORDS)), history
     assert "fetching again from it" in log_path.read_text(), "delivered again, but not by the rewind"
     rewinds, failed = max(offsets for what, offsets in history if what == "counted")

@@ -47,15 +47,21 @@ def test_a_port_in_time_wait_after_a_clean_stop_counts_as_free():
 def test_every_port_setting_is_checked_also_one_added_later():
     @dataclasses.dataclass(frozen=True)
     class Later(Settings):
-        worker_metrics_port: int = dataclasses.field(default=6067, metadata={
-            "env": "REDWALL_WORKER_METRICS_PORT", "doc": "port of the worker's /metrics"})
+        worker_metrics_port: int = dataclasses.field(
+            default=6067, metadata={"env": "REDWALL_WORKER_METRICS_PORT", "doc": "port of the worker's /metrics"}
+        )
 
     later = Later()
     assert port_settings(later, "worker") == {"REDWALL_WEB_PORT": 6066, "REDWALL_WORKER_METRICS_PORT": 6067}
     assert port_settings(later, "sink") == {"REDWALL_SINK_METRICS_PORT": 9101}
     assert port_settings(later, "console") == {"REDWALL_CONSOLE_PORT": 6070}
-    assert set(port_settings(later)) == {"REDWALL_WEB_PORT", "REDWALL_WORKER_METRICS_PORT", "REDWALL_SINK_METRICS_PORT",
-                                         "REDWALL_DELIVER_METRICS_PORT", "REDWALL_CONSOLE_PORT"}
+    assert set(port_settings(later)) == {
+        "REDWALL_WEB_PORT",
+        "REDWALL_WORKER_METRICS_PORT",
+        "REDWALL_SINK_METRICS_PORT",
+        "REDWALL_DELIVER_METRICS_PORT",
+        "REDWALL_CONSOLE_PORT",
+    }
 
 
 def test_a_busy_or_doubled_port_names_its_setting(held):
@@ -65,20 +71,34 @@ def test_a_busy_or_doubled_port_names_its_setting(held):
         check_ports({"REDWALL_WEB_PORT": 7000, "REDWALL_CONSOLE_PORT": 7000}, "127.0.0.1")
 
 
-@pytest.mark.parametrize("command,setting", [
-    ("worker", "web_port"), ("sink", "sink_metrics_port"), ("deliver", "deliver_metrics_port"),
-    ("console", "console_port"), ("inbox", None),
-])
+@pytest.mark.parametrize(
+    "command,setting",
+    [
+        ("worker", "web_port"),
+        ("sink", "sink_metrics_port"),
+        ("deliver", "deliver_metrics_port"),
+        ("console", "console_port"),
+        ("inbox", None),
+    ],
+)
 def test_each_process_started_alone_on_a_busy_port_stops_with_one_line(command, setting, held, tmp_path):
     # Nothing listens at the broker's or the database's address: the port is refused before either is tried.
     nowhere = free_port()
-    settings = Settings.from_env({}, broker=f"127.0.0.1:{nowhere}", database_url=f"postgresql://x@127.0.0.1:{nowhere}/x")
+    settings = Settings.from_env(
+        {}, broker=f"127.0.0.1:{nowhere}", database_url=f"postgresql://x@127.0.0.1:{nowhere}/x"
+    )
     if setting:
         settings = dataclasses.replace(settings, **{setting: held})
     env = {**settings_env(settings), "PYTHONPATH": str(ROOT)}
     args = ["--port", str(held)] if command == "inbox" else []
-    done = subprocess.run([sys.executable, "-m", "streams.cli", command, *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", command, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     name = "--port" if command == "inbox" else f"REDWALL_{setting.upper()}"
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr

@@ -19,21 +19,36 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def redwall(cwd: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("REDWALL_") and k != "DATABASE_URL"}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *argv], cwd=cwd, capture_output=True, text=True,
-                          env={**clean, "PYTHONPATH": str(ROOT), **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("argv", [
-    ("devices", "add", "my-phone-01"), ("devices", "list"), ("dispatchers", "list"), ("migrate",),
-    ("roster", "load"), ("retention", "--dry-run"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("devices", "add", "my-phone-01"),
+        ("devices", "list"),
+        ("dispatchers", "list"),
+        ("migrate",),
+        ("roster", "load"),
+        ("retention", "--dry-run"),
+    ],
+)
 def test_no_postgresql_is_one_line_naming_database_url(tmp_path, argv):
     url = f"postgresql://postgres:secret@127.0.0.1:{free_port()}/redwall"
     # `migrate` waits for PostgreSQL (tests/sinks/test_connect.py); told not to, it tries once like the others.
     done = redwall(tmp_path, *argv, DATABASE_URL=url, REDWALL_CONNECT_TIMEOUT_SECONDS="0")
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.startswith("redwall: cannot reach PostgreSQL at DATABASE_URL=postgresql://postgres:***@127.0.0.1:")
+    assert done.stderr.startswith(
+        "redwall: cannot reach PostgreSQL at DATABASE_URL=postgresql://postgres:***@127.0.0.1:"
+    )
     assert "(set in the environment): connection refused" in done.stderr and "secret" not in done.stderr
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 DOCUMENTED = {
     ("GET", "/"),  # the page; `/?token=` signs in and redirects at once to `/`
-    ("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
-    ("GET", "/favicon.ico"), ("GET", "/metrics"), ("GET", "/healthz"),
-    ("GET", "/api/names"), ("GET", "/api/geometry"), ("GET", "/api/snapshot"), ("GET", "/api/events"),
-    ("GET", "/api/incidents/{incident}"), ("POST", "/api/incidents/{incident}/actions"),
+    ("GET", "/signin"),
+    ("POST", "/signin"),
+    ("POST", "/signout"),
+    ("GET", "/favicon.ico"),
+    ("GET", "/metrics"),
+    ("GET", "/healthz"),
+    ("GET", "/api/names"),
+    ("GET", "/api/geometry"),
+    ("GET", "/api/snapshot"),
+    ("GET", "/api/events"),
+    ("GET", "/api/incidents/{incident}"),
+    ("POST", "/api/incidents/{incident}/actions"),
     ("GET", "/static"),  # the page's own files, console/static/
 }

@@ -61,8 +61,9 @@ def ping_batch(rng: random.Random, device: str, n: int, start_second: int = 0) -
     for i in range(n):
         lat, lng = random_point(rng)
         second = start_second + i
-        pings.append({"lat": lat, "lng": lng, "accuracy": 5.0,
-                      "time": f"2026-11-28T01:{second // 60:02d}:{second % 60:02d}Z"})
+        pings.append(
+            {"lat": lat, "lng": lng, "accuracy": 5.0, "time": f"2026-11-28T01:{second // 60:02d}:{second % 60:02d}Z"}
+        )
     return {"device": device, "pings": pings}
 
 
@@ -74,12 +75,22 @@ def alert(alert_id: str, *, event_time=None, **changes) -> dict:
 
     when = (event_time or datetime.now(UTC)).isoformat()
     value = {
-        "id": alert_id, "kind": "incident_opened", "status": "firing", "level": "community", "owner": "c01",
-        "street": "xichangan", "community": "c01", "grid": "c01-g01", "incident": f"inc-{alert_id}",
-        "category": "sanitation", "severity": "medium", "priority": "normal",
+        "id": alert_id,
+        "kind": "incident_opened",
+        "status": "firing",
+        "level": "community",
+        "owner": "c01",
+        "street": "xichangan",
+        "community": "c01",
+        "grid": "c01-g01",
+        "incident": f"inc-{alert_id}",
+        "category": "sanitation",
+        "severity": "medium",
+        "priority": "normal",
         "title": {"zh": "新事件：环境卫生", "en": "New incident: sanitation"},
         "body": {"zh": "c01-g01 楼道堆物", "en": "Hallway clutter in c01-g01"},
-        "event_time": when, "created_at": when,
+        "event_time": when,
+        "created_at": when,
     }
     value.update(changes)
     return Alert.validate(value)

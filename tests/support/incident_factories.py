@@ -26,20 +26,42 @@ def registry() -> GridRegistry:
     return GridRegistry.from_settings(Settings.from_env())
 
 
-def located(report_id: str, category: str = "sanitation", severity: str = "medium", where=PLAIN,
-            at: datetime = T0, device: str = "dev-0001") -> dict:
+def located(
+    report_id: str,
+    category: str = "sanitation",
+    severity: str = "medium",
+    where=PLAIN,
+    at: datetime = T0,
+    device: str = "dev-0001",
+) -> dict:
     """A LocatedReport as the geofence agent emits it."""
     lat, lng = where
     place = registry().locate(lat, lng)
-    return {"id": report_id, "device": device, "category": category, "severity": severity, "text": "测试 / test",
-            "location": {"lat": lat, "lng": lng, "accuracy": 5.0}, "event_time": at.isoformat(),
-            "street": place.street, "community": place.community, "grid": place.grid,
-            "cell": registry().cell(lat, lng)}
+    return {
+        "id": report_id,
+        "device": device,
+        "category": category,
+        "severity": severity,
+        "text": "测试 / test",
+        "location": {"lat": lat, "lng": lng, "accuracy": 5.0},
+        "event_time": at.isoformat(),
+        "street": place.street,
+        "community": place.community,
+        "grid": place.grid,
+        "cell": registry().cell(lat, lng),
+    }
 
 
 def action(action_id: str, incident: str, verb: str, at: datetime, actor: str = "staff-1", **extra) -> dict:
-    return {"id": action_id, "incident": incident, "action": verb, "actor": actor, "reason": f"{verb} by test",
-            "time": at.isoformat(), **extra}
+    return {
+        "id": action_id,
+        "incident": incident,
+        "action": verb,
+        "actor": actor,
+        "reason": f"{verb} by test",
+        "time": at.isoformat(),
+        **extra,
+    }
 
 
 def nearby(where, step: int) -> tuple[float, float]:
@@ -62,8 +84,9 @@ class Model:
         self.events, self.alerts = [], []
 
     def engine(self, community: str) -> IncidentEngine:
-        return self.engines[DefaultPartitioner()(community.encode(), list(range(self.partitions)),
-                                                 list(range(self.partitions)))]
+        return self.engines[
+            DefaultPartitioner()(community.encode(), list(range(self.partitions)), list(range(self.partitions)))
+        ]
 
     def keep(self, out: Outcome) -> Outcome:
         self.events += out.events

@@ -53,6 +53,8 @@ def monitor(devices=("dev-1", "dev-2")) -> PatrolMonitor:
 def batch(device: str, *seconds: float, where: tuple[float, float] | None = None) -> bytes:
     lat, lng = where or inside()
     grid = registry().locate(lat, lng).grid
-    pings = [{"lat": lat, "lng": lng, "accuracy": 5.0, "time": (T0 + timedelta(seconds=s)).isoformat(), "grid": grid}
-             for s in seconds]
+    pings = [
+        {"lat": lat, "lng": lng, "accuracy": 5.0, "time": (T0 + timedelta(seconds=s)).isoformat(), "grid": grid}
+        for s in seconds
+    ]
     return json.dumps({"device": device, "pings": pings})

@@ -23,8 +23,21 @@ def _openssl(*args: str | Path) -> None:
 
 def _ca(directory: Path, name: str) -> tuple[Path, Path]:
     key, cert = directory / f"{name}.key", directory / f"{name}.pem"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
-             "-keyout", key, "-out", cert)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+    )
     return key, cert
 
 
@@ -32,8 +45,23 @@ def _signed(directory: Path, name: str, ca: tuple[Path, Path], extensions: str) 
     key, csr, cert, ext = (directory / f"{name}{suffix}" for suffix in (".key", ".csr", ".pem", ".ext"))
     ext.write_text(extensions)
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", csr)
-    _openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial", "-days", "2",
-             "-extfile", ext, "-out", cert)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        ca[1],
+        "-CAkey",
+        ca[0],
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        ext,
+        "-out",
+        cert,
+    )
     key.chmod(0o600)
     return cert, key
 
@@ -44,5 +72,11 @@ def make_pki(directory: Path) -> Pki:
     _, other = _ca(directory, "unrelated-ca")
     server = _signed(directory, "server", ca, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
     client = _signed(directory, "client", ca, "extendedKeyUsage=clientAuth\n")
-    return Pki(ca=ca[1], other_ca=other, server_cert=server[0], server_key=server[1],
-               client_cert=client[0], client_key=client[1])
+    return Pki(
+        ca=ca[1],
+        other_ca=other,
+        server_cert=server[0],
+        server_key=server[1],
+        client_cert=client[0],
+        client_key=client[1],
+    )

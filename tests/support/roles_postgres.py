@@ -17,11 +17,11 @@ from tests.support.tls_postgres import TlsPostgres, debian_bindir
 
 # Passwords no SQL string pasting would survive: quotes, backslashes, spaces at either end, CJK, a snowman.
 PASSWORDS = {
-    "worker": "it's the \"worker\" \\ 网格员 ",
+    "worker": 'it\'s the "worker" \\ 网格员 ',
     "sink": "  $1 %L ''; DROP TABLE reports; -- ",
     "deliver": "E'\\x41' \\\\ \" ' 钉钉",
     "console": "控制台 ☃ ÅﬁＦ　spaces",
-    "grafana": "O'Reilly\\\"grafana\"",
+    "grafana": 'O\'Reilly\\"grafana"',
 }
 
 
@@ -29,8 +29,10 @@ class Deployment:
     def __init__(self, pki: Pki, directory: Path):
         bindir = debian_bindir()
         if bindir is None:
-            pytest.fail("Debian's PostgreSQL is missing (tests/system-deps.sh installs it): the role tests need "
-                        "password logins, which the embedded server (trust) does not check")
+            pytest.fail(
+                "Debian's PostgreSQL is missing (tests/system-deps.sh installs it): the role tests need "
+                "password logins, which the embedded server (trust) does not check"
+            )
         self.pki, self.server = pki, TlsPostgres(pki, bindir)
         self.secrets = directory / "secrets"
         self.owner_password = directory / "owner_password"
@@ -55,8 +57,15 @@ class Deployment:
         user = self.server.role if process is None else PROCESSES[process][0]
         password = self.owner_password if process is None else self.password_file(process)
         url = f"postgresql://{user}@127.0.0.1:{self.server.port}/{self.server.database}"
-        return Settings.from_env({}, **{"database_url": url, "pg_ssl_root_cert": str(self.pki.ca),
-                                        "pg_password_file": str(password), **overrides})
+        return Settings.from_env(
+            {},
+            **{
+                "database_url": url,
+                "pg_ssl_root_cert": str(self.pki.ca),
+                "pg_password_file": str(password),
+                **overrides,
+            },
+        )
 
     async def migrate(self) -> list[str]:
         """`redwall migrate` as the owner, with the role secrets."""

@@ -72,7 +72,7 @@ class SaslFront:
                     return False
             elif api_key == SASL_AUTHENTICATE:
                 (size,) = struct.unpack_from(">i", _body(frame))
-                _, user, password = _body(frame)[4:4 + size].decode().split("\0")
+                _, user, password = _body(frame)[4 : 4 + size].decode().split("\0")
                 accepted = (user, password) == (self.user, self.password)
                 self.logins.append((user, accepted))
                 client_writer.write(_framed(_authenticated(correlation, version, accepted)))
@@ -94,14 +94,14 @@ def _authenticated(correlation: int, version: int, accepted: bool) -> bytes:
 def _body(frame: bytes) -> bytes:
     """A non-flexible request's body: after api key, version, correlation id and client id."""
     (client_id,) = struct.unpack_from(">h", frame, 8)
-    return frame[10 + max(client_id, 0):]
+    return frame[10 + max(client_id, 0) :]
 
 
 def _strings(data: bytes, n: int) -> list[str]:
     found, offset = [], 0
     for _ in range(n):
         (size,) = struct.unpack_from(">h", data, offset)
-        found.append(data[offset + 2:offset + 2 + size].decode())
+        found.append(data[offset + 2 : offset + 2 + size].decode())
         offset += 2 + size
     return found
 

@@ -20,8 +20,9 @@ def with_search_path(dsn: str, schema: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def scratch_schema(pg: asyncpg.Connection, database_url: str, *,
-                         migrations: Path = MIGRATIONS_DIR) -> AsyncIterator[str]:
+async def scratch_schema(
+    pg: asyncpg.Connection, database_url: str, *, migrations: Path = MIGRATIONS_DIR
+) -> AsyncIterator[str]:
     """A DSN whose tables live in a new schema, migrated with `migrations`; dropped afterwards."""
     schema = f"scratch_{uuid.uuid4().hex[:10]}"
     await pg.execute(f"CREATE SCHEMA {schema}")
@@ -35,7 +36,11 @@ async def scratch_schema(pg: asyncpg.Connection, database_url: str, *,
 
 async def partitions_by_day(conn: asyncpg.Connection) -> dict[str, int]:
     """Every partition of `positions` in the catalog (pg_inherits), with the rows it holds."""
-    names = [r["relname"] for r in await conn.fetch(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'positions'::regclass ORDER BY 1")]
+    names = [
+        r["relname"]
+        for r in await conn.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'positions'::regclass ORDER BY 1"
+        )
+    ]
     return {name: await conn.fetchval(f'SELECT count(*) FROM "{name}"') for name in names}

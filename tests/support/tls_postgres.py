@@ -61,8 +61,10 @@ class TlsPostgres:
             (self.pgdata / name).chmod(0o600)
             self._own(self.pgdata / name)
         with open(self.pgdata / "postgresql.conf", "a") as conf:
-            conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
-                       "password_encryption = 'scram-sha-256'\n")
+            conf.write(
+                "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+                "password_encryption = 'scram-sha-256'\n"
+            )
         (self.pgdata / "pg_hba.conf").write_text(HBA)
         options = f"-h 127.0.0.1 -p {self.port} -k {self.dir}"
         self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-o", options, "-l", str(self.dir / "log"), "start")
@@ -72,8 +74,21 @@ class TlsPostgres:
 
     def psql(self, sql: str, database: str = "postgres") -> None:
         """`sql` as the superuser `postgres`, over the unix socket."""
-        self._run("psql", "-v", "ON_ERROR_STOP=1", "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
-                  "-d", database, "-c", sql)
+        self._run(
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.dir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-c",
+            sql,
+        )
 
     def url(self, host: str = "127.0.0.1", password: str | None = None) -> str:
         secret = f":{quote(password, safe='')}" if password else ""

@@ -18,11 +18,16 @@ _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 def unused(packages: tuple[str, ...], hooks: frozenset[str] = frozenset()) -> list[tuple[str, int, str]]:
     """(file, line, name) of every public definition under `packages` that no production code uses;
     `hooks` are method names a framework calls (never spelled in our code)."""
-    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for package in packages for p in (ROOT / package).rglob("*.py")}
+    trees = {
+        p: ast.parse(p.read_text(encoding="utf-8")) for package in packages for p in (ROOT / package).rglob("*.py")
+    }
     used = Counter(name for tree in trees.values() for name in _uses(tree))
-    return [(path.relative_to(ROOT).as_posix(), line, name) for path, tree in sorted(trees.items())
-            for name, line in _definitions(tree)
-            if not used[name] and name not in hooks and not name.startswith("_")]  # a private name is its module's
+    return [
+        (path.relative_to(ROOT).as_posix(), line, name)
+        for path, tree in sorted(trees.items())
+        for name, line in _definitions(tree)
+        if not used[name] and name not in hooks and not name.startswith("_")
+    ]  # a private name is its module's
 
 
 def _definitions(tree: ast.Module):
@@ -32,8 +37,11 @@ def _definitions(tree: ast.Module):
         if isinstance(node, ast.Assign):
             yield from ((target.id, node.lineno) for target in node.targets if isinstance(target, ast.Name))
         if isinstance(node, ast.ClassDef):
-            yield from ((item.name, item.lineno) for item in node.body
-                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef))
+            yield from (
+                (item.name, item.lineno)
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+            )
 
 
 def _uses(tree: ast.Module):
@@ -51,5 +59,8 @@ def _uses(tree: ast.Module):
 def used_by_tests(name: str, tests: Path = ROOT / "tests") -> list[str]:
     """The test modules that spell `name` as a word."""
     word = re.compile(rf"\b{re.escape(name)}\b")
-    return sorted(p.relative_to(tests.parent).as_posix() for p in tests.rglob("*.py")
-                  if word.search(p.read_text(encoding="utf-8")))
+    return sorted(
+        p.relative_to(tests.parent).as_posix()
+        for p in tests.rglob("*.py")
+        if word.search(p.read_text(encoding="utf-8"))
+    )

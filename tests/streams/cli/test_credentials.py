@@ -74,8 +74,9 @@ def test_times_are_the_streets_to_the_minute(redwall, monkeypatch):
         assert abs(issued[zone] - (before + timedelta(hours=offset)).replace(tzinfo=None)) < timedelta(minutes=2)
         assert row[4:] == ["-", "街道调度", "street", "-"]
     code, out, _ = redwall("dispatchers", "revoke", name)
-    assert code == 0 and re.fullmatch(rf"{name} revoked at \d{{4}}-\d\d-\d\d \d\d:\d\d \(UTC\): refused from now on",
-                                      out.strip())
+    assert code == 0 and re.fullmatch(
+        rf"{name} revoked at \d{{4}}-\d\d-\d\d \d\d:\d\d \(UTC\): refused from now on", out.strip()
+    )
 
 
 def test_the_token_file_handed_to_the_simulator_is_private_and_round_trips(tmp_path):

@@ -20,8 +20,10 @@ def test_a_major_event_is_announced_in_the_streets_time(settings, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     assert main(["major-event", "start", "drill", "--hours", "2.5", "--start", "2027-03-03T00:00:00+00:00"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("major event drill (重大活动保障期) in force 2027-03-03 08:00 .. 2027-03-03 10:30 "
-                          "(Asia/Shanghai), deadlines x0.5, sent to 4 partitions"), out
+    assert out.startswith(
+        "major event drill (重大活动保障期) in force 2027-03-03 08:00 .. 2027-03-03 10:30 "
+        "(Asia/Shanghai), deadlines x0.5, sent to 4 partitions"
+    ), out
 
 
 def test_output_cut_short_by_the_reader_ends_quietly(tmp_path):
@@ -30,7 +32,12 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path):
     import subprocess
     import sys
 
-    shell = subprocess.run(["bash", "-c", f"set -o pipefail; '{sys.executable}' -m streams.cli settings | true"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
+    shell = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; '{sys.executable}' -m streams.cli settings | true"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )
     assert (shell.returncode, shell.stderr) == (141, ""), shell.stderr

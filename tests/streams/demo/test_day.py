@@ -23,8 +23,10 @@ def phones(n: int) -> dict[str, str]:
 
 
 def test_deadlines_and_the_clustering_window_run_24_times_faster(tmp_path):
-    real, fast = load_rules(SETTINGS.escalation_rules_path), load_rules(
-        demo_day.compressed_rules(SETTINGS.escalation_rules_path, tmp_path / "rules.toml"))
+    real, fast = (
+        load_rules(SETTINGS.escalation_rules_path),
+        load_rules(demo_day.compressed_rules(SETTINGS.escalation_rules_path, tmp_path / "rules.toml")),
+    )
     for level, deadlines in real.deadlines.items():
         assert fast.deadlines[level].acknowledge * 24 == deadlines.acknowledge
         assert fast.deadlines[level].resolve * 24 == deadlines.resolve
@@ -43,8 +45,9 @@ def test_every_simulated_phone_is_on_duty_whenever_the_demo_starts(tmp_path):
     sample = load_roster(SETTINGS.roster_path, GRIDS)
     assert sum(sample.on_duty(d, early) for d in devices) == 8  # the sample's day shift starts at 08:00
     for start in (early, early.replace(hour=0, minute=0), early.replace(hour=19, minute=59), early.replace(hour=23)):
-        roster = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "roster.toml", devices, start),
-                             GRIDS)
+        roster = load_roster(
+            demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "roster.toml", devices, start), GRIDS
+        )
         for later in (start, start + timedelta(hours=11, minutes=59 - start.minute)):
             assert sum(roster.on_duty(d, later) for d in devices) == 80, (start, later)
 
@@ -54,7 +57,6 @@ def test_the_roster_holds_the_simulated_phones_only_with_whole_teams(tmp_path):
     few = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "few.toml", phones(3), start), GRIDS)
     assert set(few.workers) == {"dev-0001", "dev-0002", "dev-0003"}
     assert all(w.team is None for w in few.workers.values())  # their partners are not simulated
-    many = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "many.toml", phones(100), start),
-                       GRIDS)
+    many = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "many.toml", phones(100), start), GRIDS)
     assert len(many.workers) == 100 and many.workers["dev-0100"].grid == assigned_grid(99, GRIDS)
     assert all(many.workers[d].grid == grid for d, grid in phones(100).items())

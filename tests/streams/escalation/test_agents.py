@@ -41,26 +41,32 @@ GOOD = "inc-c03-0123456789ab"
 STREET = Credential("dispatcher", "staff-1", "street")
 
 
-@pytest.mark.parametrize("incident, body, status, field", [
-    ("not-an-incident", {}, 404, "incident"),
-    ("inc-c99-0123456789ab", {}, 404, "incident"),
-    (GOOD, [], 422, "(body)"),
-    (GOOD, {"action": "approve", "reason": "x"}, 422, "action"),
-    (GOOD, {"action": "ack", "reason": "x", "incident": "inc-c03-ffffffffffff"}, 422, "incident"),
-    (GOOD, {"action": "ack", "reason": "x", "time": "yesterday"}, 422, "time"),
-    (GOOD, {"action": "ack", "actor": "someone-else", "reason": "x"}, 403, "actor"),
-])
+@pytest.mark.parametrize(
+    "incident, body, status, field",
+    [
+        ("not-an-incident", {}, 404, "incident"),
+        ("inc-c99-0123456789ab", {}, 404, "incident"),
+        (GOOD, [], 422, "(body)"),
+        (GOOD, {"action": "approve", "reason": "x"}, 422, "action"),
+        (GOOD, {"action": "ack", "reason": "x", "incident": "inc-c03-ffffffffffff"}, 422, "incident"),
+        (GOOD, {"action": "ack", "reason": "x", "time": "yesterday"}, 422, "time"),
+        (GOOD, {"action": "ack", "actor": "someone-else", "reason": "x"}, 403, "actor"),
+    ],
+)
 def test_bad_actions_are_refused_naming_the_field(incident, body, status, field):
     with pytest.raises(Refused) as refused:
         parse_action(incident, body, COMMUNITIES, STREET)
     assert refused.value.status == status and refused.value.errors[0].field == field
 
 
-@pytest.mark.parametrize("dispatcher", [
-    Credential("dispatcher", "viewer", "read"),
-    Credential("dispatcher", "c04-desk", "community", "c04"),
-    Credential("device", "dev-0001"),
-])
+@pytest.mark.parametrize(
+    "dispatcher",
+    [
+        Credential("dispatcher", "viewer", "read"),
+        Credential("dispatcher", "c04-desk", "community", "c04"),
+        Credential("device", "dev-0001"),
+    ],
+)
 def test_an_action_outside_the_role_is_refused(dispatcher):
     with pytest.raises(OutsideRole) as refused:
         parse_action(GOOD, {"action": "ack", "reason": "x"}, COMMUNITIES, dispatcher)
@@ -78,7 +84,10 @@ def test_only_a_street_dispatcher_acts_on_the_unlocated_queue():
     unlocated = "inc-unlocated-0123456789ab"
     parsed = parse_action(unlocated, {"action": "reassign", "owner": "c03", "reason": "near c03"}, COMMUNITIES, STREET)
     assert parsed["incident"] == unlocated and parsed["owner"] == "c03"
-    for dispatcher in (Credential("dispatcher", "c03-desk", "community", "c03"), Credential("dispatcher", "viewer", "read")):
+    for dispatcher in (
+        Credential("dispatcher", "c03-desk", "community", "c03"),
+        Credential("dispatcher", "viewer", "read"),
+    ):
         with pytest.raises(OutsideRole) as refused:
             parse_action(unlocated, {"action": "reassign", "owner": "c03", "reason": "mine"}, COMMUNITIES, dispatcher)
         assert refused.value.status == 403

@@ -120,8 +120,9 @@ def test_a_cluster_at_the_street_keeps_its_threshold_reached_across_a_rebuild(en
     events = engine.report(located("r0", "illegal_construction", "high")).events  # starts at the street
     inc = events[0]["incident"]
     for n in range(1, 5):
-        events += engine.report(located(f"r{n}", "illegal_construction", "high", nearby(PLAIN, n),
-                                        T0 + minutes(5 * n))).events
+        events += engine.report(
+            located(f"r{n}", "illegal_construction", "high", nearby(PLAIN, n), T0 + minutes(5 * n))
+        ).events
     assert [e["kind"] for e in events] == ["opened"] + ["report_merged"] * 4  # the ceiling holds
     rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
     for event in events:
@@ -249,11 +250,15 @@ def test_what_people_read_is_chinese_throughout_with_times_in_the_streets_zone_t
     assert up.events[0]["reason"] == "签收时限 2026-11-28 10:00 已过，社区未签收，升至街道"
     zone = checked(engine.report(located("r3", "dispute", "low", ZONE)))
     assert zone.events[0]["reason"].startswith("位于敏感区域「重点部位（示例）东」")
-    cluster = [checked(engine.report(located(f"k{n}", "illegal_parking", "low", nearby(PLAIN, -n), clock.now())))
-               for n in range(5)]
+    cluster = [
+        checked(engine.report(located(f"k{n}", "illegal_parking", "low", nearby(PLAIN, -n), clock.now())))
+        for n in range(5)
+    ]
     assert cluster[-1].events[-1]["reason"] == "2小时00分内附近违章停车上报达 5 条"
     for out in [opened, community, missed, up, zone, *cluster]:
-        for text in [e["reason"] for e in out.events] + [t for a in out.alerts for t in (a["title"]["zh"], a["body"]["zh"])]:
+        for text in [e["reason"] for e in out.events] + [
+            t for a in out.alerts for t in (a["title"]["zh"], a["body"]["zh"])
+        ]:
             assert latin_words(text) == [], text
     assert "acknowledge deadline 2026-11-28T01:15:00+00:00 missed at street" in missed.alerts[0]["body"]["en"]
 
@@ -264,8 +269,12 @@ def test_a_report_outside_every_street_opens_an_incident_in_the_unlocated_queue_
     out = checked(engine.report(report))
     event = out.events[0]
     assert event["incident"] == incident_id("unlocated", "u1") and event["incident"].startswith("inc-unlocated-")
-    assert (event["kind"], event["community"], event["street"], event["to_level"]) == ("opened", "unlocated", "xichangan",
-                                                                                       "street")
+    assert (event["kind"], event["community"], event["street"], event["to_level"]) == (
+        "opened",
+        "unlocated",
+        "xichangan",
+        "street",
+    )
     assert event["state"]["owner"] == "xichangan" and "grid" not in event and event["reason_code"] == "unlocated"
     assert event["reason"].startswith("位置在街道所有网格之外（未定位）")
     assert kinds(out) == (["opened"], [("incident_opened", "xichangan")])

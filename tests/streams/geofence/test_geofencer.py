@@ -26,8 +26,17 @@ def letter(out) -> dict:
 
 
 def test_a_report_with_several_wrong_fields_names_every_one(geofencer):
-    raw = json.dumps({"id": "r 1", "device": "dev-1", "category": "apocalypse", "severity": "low", "text": "x",
-                      "location": {"lat": 91, "lng": 116.37}, "colour": "red"})
+    raw = json.dumps(
+        {
+            "id": "r 1",
+            "device": "dev-1",
+            "category": "apocalypse",
+            "severity": "low",
+            "text": "x",
+            "location": {"lat": 91, "lng": 116.37},
+            "colour": "red",
+        }
+    )
     out = geofencer.report(raw, "reports", 2, 40, b"dev-1")
     dead = letter(out)
     assert [e["field"] for e in dead["errors"]] == ["id", "category", "location.lat", "colour", "event_time"]

@@ -147,6 +147,7 @@ def test_corners_of_every_cell_in_the_street(registry, oracle):
 
 def holes_document() -> dict:
     """A grid with two holes, and a MultiPolygon grid filling exactly those holes."""
+
     def square(lng, lat, size):
         return [[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]
 
@@ -157,10 +158,13 @@ def holes_document() -> dict:
         ("grid", "ring", {"community": "c"}, {"type": "Polygon", "coordinates": [outer, *(h[::-1] for h in holes)]}),
         ("grid", "islands", {"community": "c"}, {"type": "MultiPolygon", "coordinates": [[h] for h in holes]}),
     ]
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"kind": kind, "id": ident, **extra}, "geometry": geometry}
-        for kind, ident, extra, geometry in features
-    ]}
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"kind": kind, "id": ident, **extra}, "geometry": geometry}
+            for kind, ident, extra, geometry in features
+        ],
+    }
 
 
 def test_holes_and_multipolygons(tmp_path):

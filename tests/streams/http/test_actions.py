@@ -36,11 +36,14 @@ def test_an_unknown_action_names_action_first_and_then_what_is_missing():
     assert "must be one of ack, resolve" in answer.errors[0].reason
 
 
-@pytest.mark.parametrize("body, missing", [
-    ({"action": "reassign", "reason": "wrong grid"}, "owner"),
-    ({"action": "reassign", "reason": "wrong grid", "owner": None}, "owner"),
-    ({"action": "close_duplicate", "reason": "same bins"}, "duplicate_of"),
-])
+@pytest.mark.parametrize(
+    "body, missing",
+    [
+        ({"action": "reassign", "reason": "wrong grid"}, "owner"),
+        ({"action": "reassign", "reason": "wrong grid", "owner": None}, "owner"),
+        ({"action": "close_duplicate", "reason": "same bins"}, "duplicate_of"),
+    ],
+)
 def test_an_action_without_what_it_needs_is_a_422_naming_it(body, missing):
     answer = refused(body)
     assert answer.status == 422 and fields(answer) == [missing]
@@ -48,8 +51,9 @@ def test_an_action_without_what_it_needs_is_a_422_naming_it(body, missing):
 
 
 def test_every_wrong_field_of_the_body_is_named_in_one_refusal():
-    answer = refused({"action": "reassign", "reason": "", "time": "now", "colour": "red",
-                      "incident": "inc-c02-0123456789ab"})
+    answer = refused(
+        {"action": "reassign", "reason": "", "time": "now", "colour": "red", "incident": "inc-c02-0123456789ab"}
+    )
     assert answer.status == 422
     assert fields(answer) == ["reason", "time", "colour", "incident", "owner"]
     assert answer.reasons() == ["reason", "time", "(unknown)", "incident", "owner"]
@@ -60,11 +64,14 @@ def test_a_body_that_is_not_an_object_or_whose_action_is_no_string_is_a_422_not_
     assert fields(refused({"action": ["reassign"], "reason": "x"})) == ["action"]
 
 
-@pytest.mark.parametrize("incident, dispatcher, status", [
-    ("inc-c01-nothex", STREET, 404),
-    ("inc-c99-0123456789ab", STREET, 404),
-    ("inc-c02-0123456789ab", C01, 403),
-])
+@pytest.mark.parametrize(
+    "incident, dispatcher, status",
+    [
+        ("inc-c01-nothex", STREET, 404),
+        ("inc-c99-0123456789ab", STREET, 404),
+        ("inc-c02-0123456789ab", C01, 403),
+    ],
+)
 def test_the_incident_and_the_role_are_checked_before_the_body(incident, dispatcher, status):
     answer = refused({"action": "dance"}, incident, dispatcher)
     assert answer.status == status and fields(answer) == ["incident"]

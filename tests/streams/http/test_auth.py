@@ -21,9 +21,11 @@ def cache():
     cache = CredentialCache(connect=None)
     cache.ready = True
     cache._loaded.set()
-    for token, credential in {"dev-token": Credential("device", "dev-1"),
-                              "old-token": Credential("device", "dev-2", revoked=True),
-                              "street-token": Credential("dispatcher", "wang", "street")}.items():
+    for token, credential in {
+        "dev-token": Credential("device", "dev-1"),
+        "old-token": Credential("device", "dev-2", revoked=True),
+        "street-token": Credential("dispatcher", "wang", "street"),
+    }.items():
         cache._store(token_hash(token), credential)
     return cache
 
@@ -52,11 +54,20 @@ async def test_bearer_tokens(cache):
     assert (await authenticate(cache, "device", {"Authorization": "Bearer dev-token"})).subject == "dev-1"
     assert await refusal(authenticate(cache, "device", {})) == (401, "Authorization", "auth_missing")
     assert await refusal(authenticate(cache, "device", {"Authorization": "Bearer nope"})) == (
-        401, "Authorization", "auth_unknown")
+        401,
+        "Authorization",
+        "auth_unknown",
+    )
     assert await refusal(authenticate(cache, "device", {"Authorization": "Bearer old-token"})) == (
-        401, "Authorization", "auth_revoked")
+        401,
+        "Authorization",
+        "auth_revoked",
+    )
     assert await refusal(authenticate(cache, "device", {"Authorization": "Bearer street-token"})) == (
-        401, "Authorization", "auth_kind")
+        401,
+        "Authorization",
+        "auth_kind",
+    )
     assert (await authenticate(cache, "dispatcher", {}, {"token": "street-token"})).role == "street"
 
 
@@ -86,14 +97,25 @@ async def test_a_signed_request_is_accepted_once_within_the_window(cache):
         check_signature(cache, device, headers, body, replays, now=NOW)
 
 
-@pytest.mark.parametrize("change, field, label", [
-    (lambda h, b: (h, b + b" "), "X-Redwall-Signature", "signature_invalid"),  # body altered
-    (lambda h, b: ({**h, "X-Redwall-Timestamp": str(NOW - 301)}, b), "X-Redwall-Timestamp", "signature_stale"),
-    (lambda h, b: ({**h, "X-Redwall-Timestamp": "yesterday"}, b), "X-Redwall-Timestamp", "signature_stale"),
-    (lambda h, b: ({**h, "X-Redwall-Timestamp": "\u00b2"}, b), "X-Redwall-Timestamp", "signature_stale"),  # a digit to isdigit()
-    (lambda h, b: ({**h, "X-Redwall-Timestamp": "9" * 5000}, b), "X-Redwall-Timestamp", "signature_stale"),  # beyond int()
-    (lambda h, b: (signed(b, NOW, token="other"), b), "X-Redwall-Signature", "signature_invalid"),
-])
+@pytest.mark.parametrize(
+    "change, field, label",
+    [
+        (lambda h, b: (h, b + b" "), "X-Redwall-Signature", "signature_invalid"),  # body altered
+        (lambda h, b: ({**h, "X-Redwall-Timestamp": str(NOW - 301)}, b), "X-Redwall-Timestamp", "signature_stale"),
+        (lambda h, b: ({**h, "X-Redwall-Timestamp": "yesterday"}, b), "X-Redwall-Timestamp", "signature_stale"),
+        (
+            lambda h, b: ({**h, "X-Redwall-Timestamp": "\u00b2"}, b),
+            "X-Redwall-Timestamp",
+            "signature_stale",
+        ),  # a digit to isdigit()
+        (
+            lambda h, b: ({**h, "X-Redwall-Timestamp": "9" * 5000}, b),
+            "X-Redwall-Timestamp",
+            "signature_stale",
+        ),  # beyond int()
+        (lambda h, b: (signed(b, NOW, token="other"), b), "X-Redwall-Signature", "signature_invalid"),
+    ],
+)
 async def test_a_bad_signature_is_refused_naming_the_header(cache, change, field, label):
     body = b'{"device": "dev-1"}'
     headers, sent = change(signed(body, NOW), body)
@@ -105,7 +127,10 @@ async def test_a_bad_signature_is_refused_naming_the_header(cache, change, field
 
 async def test_a_revoked_or_unknown_device_cannot_sign(cache):
     assert await refusal(authenticate(cache, "device", signed(b"{}", NOW, "old-token", "dev-2"))) == (
-        401, "X-Redwall-Device", "auth_unknown")
+        401,
+        "X-Redwall-Device",
+        "auth_unknown",
+    )
 
 
 def test_the_replay_guard_forgets_what_is_outside_the_window_and_stays_bounded():
@@ -122,14 +147,24 @@ async def test_the_worked_signing_example_of_the_http_readme_and_the_openapi_doc
     assert key.hex() == e["key_hex"]
     assert "sha256=" + hmac.new(key, f"{e['timestamp']}.".encode() + body, hashlib.sha256).hexdigest() == e["signature"]
     cache._store(token_hash(e["token"]), Credential("device", e["device"]))
-    headers = {"X-Redwall-Device": e["device"], "X-Redwall-Timestamp": e["timestamp"], "X-Redwall-Signature": e["signature"]}
+    headers = {
+        "X-Redwall-Device": e["device"],
+        "X-Redwall-Timestamp": e["timestamp"],
+        "X-Redwall-Signature": e["signature"],
+    }
     device = await authenticate(cache, "device", headers)
     check_signature(cache, device, headers, body, ReplayGuard(), now=int(e["timestamp"]))
     # Keyed with the digest's hex text instead of its bytes, the signature is refused: the two readings differ.
     wrong = hmac.new(e["key_hex"].encode(), f"{e['timestamp']}.".encode() + body, hashlib.sha256).hexdigest()
     with pytest.raises(Unauthorized, match="does not match"):
-        check_signature(cache, device, {**headers, "X-Redwall-Signature": f"sha256={wrong}"}, body, ReplayGuard(),
-                        now=int(e["timestamp"]))
+        check_signature(
+            cache,
+            device,
+            {**headers, "X-Redwall-Signature": f"sha256={wrong}"},
+            body,
+            ReplayGuard(),
+            now=int(e["timestamp"]),
+        )
     readme = (Path(__file__).parents[3] / "streams" / "http" / "README.md").read_text()  # Authentication
     described = document(1000)["components"]["securitySchemes"]["signature"]["description"]
     for value in (e["token"], e["key_hex"], e["timestamp"], e["body"], e["signature"]):

@@ -89,8 +89,11 @@ def test_rate_limited_names_the_device_the_limit_and_when_to_retry(clock):
     error = refused.value
     assert error.status == 429 and error.labels == ["rate_limited"]
     assert error.headers == {"Retry-After": "2"}
-    assert error.extra == {"device": "dev-7", "limit": {"requests_per_second": 0.5, "burst": 1},
-                           "retry_after_seconds": 2.0}
+    assert error.extra == {
+        "device": "dev-7",
+        "limit": {"requests_per_second": 0.5, "burst": 1},
+        "retry_after_seconds": 2.0,
+    }
     assert error.errors[0].field == "device" and "dev-7" in error.errors[0].reason
     assert "0.5 requests per second" in error.errors[0].reason
 
@@ -118,14 +121,25 @@ def window():
 
 
 def test_event_times_near_now_pass_in_any_offset(window):
-    window.check(enumerate([(NOW + timedelta(minutes=59)).isoformat(), "2026-11-28T19:30:00+08:00",
-                            (NOW - timedelta(days=29)).isoformat()]), lambda i: "t")
+    window.check(
+        enumerate(
+            [
+                (NOW + timedelta(minutes=59)).isoformat(),
+                "2026-11-28T19:30:00+08:00",
+                (NOW - timedelta(days=29)).isoformat(),
+            ]
+        ),
+        lambda i: "t",
+    )
 
 
-@pytest.mark.parametrize("when, words", [
-    (NOW + timedelta(hours=2), "more than 3600 s ahead of the server's time"),
-    (NOW - timedelta(days=31), "more than 30 days before the server's time"),
-])
+@pytest.mark.parametrize(
+    "when, words",
+    [
+        (NOW + timedelta(hours=2), "more than 3600 s ahead of the server's time"),
+        (NOW - timedelta(days=31), "more than 30 days before the server's time"),
+    ],
+)
 def test_event_times_far_from_now_are_refused_naming_the_field(window, when, words):
     batch = {"device": "d", "pings": [{"time": NOW.isoformat()}, {"time": when.isoformat()}]}
     with pytest.raises(Refused) as refused:
@@ -167,20 +181,26 @@ def test_report_times_are_named_by_their_place_in_an_array(window):
     assert refused.value.errors[0].field == "event_time"
 
 
-@pytest.mark.parametrize("field, reason, label", [
-    ("pings.17.lat", "must be between", "pings.*.lat"),
-    ("42.event_time", "is required", "*.event_time"),
-])
+@pytest.mark.parametrize(
+    "field, reason, label",
+    [
+        ("pings.17.lat", "must be between", "pings.*.lat"),
+        ("42.event_time", "is required", "*.event_time"),
+    ],
+)
 def test_metric_reasons_fold_list_indexes(field, reason, label):
     assert reason_label(FieldError(field, reason)) == label
 
 
-@pytest.mark.parametrize("where, key, label", [
-    ("ping", "x-evil-1", "pings.*.(unknown)"),
-    ("ping", "1.2", "pings.*.(unknown)"),  # a made-up key with dots or digits is still one unknown
-    ("batch", "r4nd0m.k", "(unknown)"),
-    ("batch", "DROP TABLE", "(unknown)"),
-])
+@pytest.mark.parametrize(
+    "where, key, label",
+    [
+        ("ping", "x-evil-1", "pings.*.(unknown)"),
+        ("ping", "1.2", "pings.*.(unknown)"),  # a made-up key with dots or digits is still one unknown
+        ("batch", "r4nd0m.k", "(unknown)"),
+        ("batch", "DROP TABLE", "(unknown)"),
+    ],
+)
 def test_metric_reasons_stay_bounded_whatever_keys_the_sender_makes_up(where, key, label):
     batch = factories.ping_batch(random.Random(1), "dev-1", 5)
     (batch["pings"][3] if where == "ping" else batch)[key] = 1

@@ -19,8 +19,12 @@ from streams.http.refusal import Refused, refusal_body, refusal_response
 REFUSALS = [
     (Refused(422, [FieldError("pings.0.lat", "must be <= 90")]), 422, "invalid input", {}),
     (BodyRefused(415, "content type must be application/json", "content_type"), 415, "invalid input", {}),
-    (Unauthorized(401, "Authorization", "missing", "auth_missing"), 401, "unauthenticated",
-     {"WWW-Authenticate": 'Bearer error="invalid_token"'}),
+    (
+        Unauthorized(401, "Authorization", "missing", "auth_missing"),
+        401,
+        "unauthenticated",
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    ),
     (Unauthorized(503, "Authorization", "still loading", "auth_unavailable"), 503, "unavailable", {}),
     (OutsideRole("incident", "role read may only look"), 403, "forbidden", {}),
     (RateLimited("dev-1", 0.5, 1, 1.2), 429, "too many requests", {"Retry-After": "2"}),
@@ -51,12 +55,22 @@ def test_metric_reasons_are_the_labels_else_the_fields_each_once():
 
 def test_the_engine_verdicts_and_the_console_refusals_have_the_same_body():
     action = {"id": "act-1", "incident": "inc-c01-000000000001", "actor": "d1"}
-    for verdict in ({"kind": "action_rejected", "reason": "already resolved", "state": {}},
-                    {"kind": "action_rejected", "reason": "no such incident"}):
+    for verdict in (
+        {"kind": "action_rejected", "reason": "already resolved", "state": {}},
+        {"kind": "action_rejected", "reason": "no such incident"},
+    ):
         jsonschema.validate(answer(action, verdict, 1.0)[1], ERROR)
     _, errors = console_action({"action": "dance", "reason": 7})
     body = json.loads(refusal_response(422, "invalid action", errors).body)
     jsonschema.validate(body, ERROR)
-    assert body == refusal_body("invalid action", errors) == {"error": "invalid action", "errors": [
-        {"field": "action", "reason": "must be one of ack, resolve, request_escalation, reassign"},
-        {"field": "reason", "reason": "must be text"}]}
+    assert (
+        body
+        == refusal_body("invalid action", errors)
+        == {
+            "error": "invalid action",
+            "errors": [
+                {"field": "action", "reason": "must be one of ack, resolve, request_escalation, reassign"},
+                {"field": "reason", "reason": "must be text"},
+            ],
+        }
+    )

@@ -11,8 +11,14 @@ ACTION = {"id": "act-1", "incident": "inc-c01-0123456789ab", "actor": "zhao", "a
 
 
 def event(kind: str = "resolved", action: str = "act-1", state: bool = True, **extra) -> dict:
-    value = {"id": f"{ACTION['incident']}:00002", "incident": ACTION["incident"], "kind": kind, "action": action,
-             "reason": "done", **extra}
+    value = {
+        "id": f"{ACTION['incident']}:00002",
+        "incident": ACTION["incident"],
+        "kind": kind,
+        "action": action,
+        "reason": "done",
+        **extra,
+    }
     return {**value, "state": {"status": "resolved"}} if state else value
 
 
@@ -66,11 +72,22 @@ def test_the_first_event_of_an_action_is_its_verdict_and_recent_ones_are_remembe
 
 def test_the_answer_for_each_verdict():
     status, body = answer(ACTION, event(), 3.0)
-    assert status == 200 and body == {"verdict": "resolved", "incident": ACTION["incident"], "action": "act-1",
-                                      "event": event()}
+    assert status == 200 and body == {
+        "verdict": "resolved",
+        "incident": ACTION["incident"],
+        "action": "act-1",
+        "event": event(),
+    }
     refused = event("action_rejected", reason="cannot resolve an incident that is resolved; only when acknowledged")
-    assert answer(ACTION, refused, 3.0) == (409, {"error": "refused", "errors": [
-        {"field": "action", "reason": "cannot resolve an incident that is resolved; only when acknowledged"}]})
+    assert answer(ACTION, refused, 3.0) == (
+        409,
+        {
+            "error": "refused",
+            "errors": [
+                {"field": "action", "reason": "cannot resolve an incident that is resolved; only when acknowledged"}
+            ],
+        },
+    )
     unknown = event("action_rejected", state=False, reason="no incident inc-c01-0123456789ab is known in community c01")
     status, body = answer(ACTION, unknown, 3.0)
     assert status == 404 and body["errors"] == [{"field": "incident", "reason": unknown["reason"]}]

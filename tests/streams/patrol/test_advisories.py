@@ -26,10 +26,15 @@ def advisor() -> Advisor:
 async def hot_cell(pg, reports: int = 3) -> str:
     cell = f"8c{uuid.uuid4().hex[:12]}"
     for n in range(reports):
-        await pg.execute("INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
-                         "street_id, community_id, grid_id, cell) VALUES ($1, 'dev-1', 'sanitation', 'low', '', "
-                         "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4)",
-                         f"{cell}-{n}", T - timedelta(minutes=n), GRID, cell)
+        await pg.execute(
+            "INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
+            "street_id, community_id, grid_id, cell) VALUES ($1, 'dev-1', 'sanitation', 'low', '', "
+            "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4)",
+            f"{cell}-{n}",
+            T - timedelta(minutes=n),
+            GRID,
+            cell,
+        )
     return cell
 
 
@@ -57,7 +62,8 @@ async def test_one_advisory_per_cell_per_interval_across_restarts_and_two_worker
     assert await round_at(T + timedelta(minutes=29)) == []  # restarted within the interval: nothing
     assert await round_at(T + timedelta(minutes=30)) == [f"patrol:patrol_advisory:{cell}:20310506T023000Z"]
     assert [a["id"] for a in sent if cell in a["id"]] == both[0] + both[1] + [
-        f"patrol:patrol_advisory:{cell}:20310506T023000Z"]
+        f"patrol:patrol_advisory:{cell}:20310506T023000Z"
+    ]
 
 
 async def test_an_advisory_the_broker_refused_is_not_claimed_and_goes_out_next_time(pool, pg):

@@ -66,6 +66,7 @@ def test_offline_fires_on_the_next_event_of_the_grid_and_ids_repeat_on_replay():
         out += pa.status("d2", "c03-g01", "on_post", at(7), at(7))  # the window ended at 6
         out += pa.status("d1", "c03-g01", "on_post", at(9), at(9))
         return out
+
     first, second = run(), run()
     assert brief(first) == [("offline", "firing", "c03-g01", ("d1",)), ("offline", "resolved", "c03-g01", ("d1",))]
     assert [a["id"] for a in first] == [a["id"] for a in second]
@@ -89,7 +90,8 @@ def test_coverage_gap_opens_after_its_grace_during_a_major_event_and_clears_when
 def test_coverage_gap_clears_when_the_major_event_ends():
     pa = alerts()
     assert brief(pa.tick(["c01-g01"], at(63), at(63)) + pa.tick(["c01-g01"], at(66), at(66))) == [
-        ("coverage_gap", "firing", "c01-g01", ())]
+        ("coverage_gap", "firing", "c01-g01", ())
+    ]
     assert brief(pa.tick(["c01-g01"], at(181), at(181))) == [("coverage_gap", "resolved", "c01-g01", ())]
 
 
@@ -112,12 +114,16 @@ def test_each_hot_cell_gets_one_advisory_naming_the_cell_and_the_grids_workers()
     assert found["8c31aa"]["id"] == "patrol:patrol_advisory:8c31aa:20270305T010000Z"
     assert "8c31aa" in found["8c31aa"]["body"]["en"]
 
+
 def test_patrol_alerts_read_in_chinese_with_times_in_the_streets_zone():
     pa = alerts()
     pa.status("d1", "c02-g03", "on_post", at(0), at(0))
     pa.status("d1", "c02-g03", "offline", at(10), at(10))
     [firing] = pa.tick(["c02-g03"], at(11.5), at(11.5))
-    assert (firing["title"]["zh"], firing["body"]["zh"]) == ("c02-g03 失联", "1 名巡逻人员定位中断：d1（自 2027-03-05 09:10 起）")
+    assert (firing["title"]["zh"], firing["body"]["zh"]) == (
+        "c02-g03 失联",
+        "1 名巡逻人员定位中断：d1（自 2027-03-05 09:10 起）",
+    )
     [cleared] = pa.status("d1", "c02-g03", "on_post", at(35), at(35))
     assert (cleared["status"], cleared["title"]["zh"]) == ("resolved", "c02-g03 失联")
     assert cleared["body"]["zh"] == "1 名巡逻人员恢复定位：d1（2027-03-05 09:10 至 2027-03-05 09:35，历时 25分钟）"
@@ -126,7 +132,9 @@ def test_patrol_alerts_read_in_chinese_with_times_in_the_streets_zone():
     advisor = Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), TZ)
     [advice] = advisor.advise([("8c31aa", "c04-g02", 4)], at(0), lambda g: []).values()
     assert (advice["title"]["zh"], advice["body"]["zh"]) == (
-        "c04-g02 前响应巡查", "热点（H3 单元 8c31aa）：截至 2027-03-05 09:00，近1小时00分内 4 起事件上报，请前往巡查")
+        "c04-g02 前响应巡查",
+        "热点（H3 单元 8c31aa）：截至 2027-03-05 09:00，近1小时00分内 4 起事件上报，请前往巡查",
+    )
 
 
 def test_a_restored_grid_fires_the_group_a_restart_interrupted_with_the_id_it_would_have_had():

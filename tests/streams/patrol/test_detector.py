@@ -15,7 +15,9 @@ from tests.support.patrol import GRID, far_outside, inside, polygon, registry
 
 T0 = datetime(2027, 3, 5, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 SHIFT_END = T0 + timedelta(hours=8)
-RULES = Rules(grace=timedelta(seconds=120), dwell=timedelta(seconds=60), offline=timedelta(seconds=300), edge_buffer_m=5)
+RULES = Rules(
+    grace=timedelta(seconds=120), dwell=timedelta(seconds=60), offline=timedelta(seconds=300), edge_buffer_m=5
+)
 
 
 def on_duty(device: str, when: datetime) -> bool:
@@ -24,10 +26,6 @@ def on_duty(device: str, when: datetime) -> bool:
 
 def detector() -> Detector:
     return Detector(RULES, on_duty, registry())
-
-
-
-
 
 
 def fix(second: float, where: tuple[float, float], accuracy: float = 5.0) -> Fix:
@@ -43,7 +41,9 @@ def feed(d: Detector, s: DeviceState, fixes: list[Fix]) -> list[tuple[str, float
 
 
 def tick(d: Detector, s: DeviceState, second: float) -> list[tuple[str, float, str]]:
-    return [(c.status, (c.at - T0).total_seconds(), c.reason) for c in d.detect(s, None, T0 + timedelta(seconds=second))]
+    return [
+        (c.status, (c.at - T0).total_seconds(), c.reason) for c in d.detect(s, None, T0 + timedelta(seconds=second))
+    ]
 
 
 def test_first_fix_inside_puts_the_device_on_post():
@@ -143,8 +143,11 @@ def test_walking_along_the_edge_with_5_m_noise_never_flaps():
 def test_bad_fixes_filtered_by_quality_never_move_the_state(bad):
     d, s, quality = detector(), DeviceState("dev-1", GRID), Quality()
     feed(d, s, [fix(0, inside()), fix(100, inside())])
-    wrong = {"teleport": fix(101, far_outside()), "duplicate": fix(100, far_outside()),
-             "out_of_order": fix(50, far_outside())}[bad]
+    wrong = {
+        "teleport": fix(101, far_outside()),
+        "duplicate": fix(100, far_outside()),
+        "out_of_order": fix(50, far_outside()),
+    }[bad]
     assert quality.check(wrong, s.last, wrong.time) in ("impossible_speed", "duplicate", "out_of_order")
     assert tick(d, s, 250) == [] and s.status == "on_post"
 

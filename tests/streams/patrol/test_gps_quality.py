@@ -74,4 +74,5 @@ def test_without_a_clock_reading_only_the_clock_checks_are_skipped():
 def test_a_distance_is_on_the_one_scale_of_degrees_in_metres():
     east = 100 / metres_per_degree_lng(39.91)
     assert distance_m(at(0), Fix(T0, 39.91 + 100 / METRES_PER_DEGREE, 116.37 + east, 5.0)) == pytest.approx(
-        100 * 2 ** 0.5, abs=0.01)
+        100 * 2**0.5, abs=0.01
+    )

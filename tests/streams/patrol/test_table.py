@@ -21,7 +21,13 @@ def test_the_changelog_value_is_compact_and_round_trips_to_the_microsecond():
     assert len(value) < 120
     back = decode("dev-1", value)
     assert (back.grid, back.status, back.since, back.last, back.current_grid, back.duty_since) == (
-        GRID, "on_post", T0, s.last, GRID, T0)
+        GRID,
+        "on_post",
+        T0,
+        s.last,
+        GRID,
+        T0,
+    )
 
 
 def test_one_changelog_record_per_device_per_batch_and_none_without_a_status_change():
@@ -58,11 +64,27 @@ def test_rebuild_takes_the_newer_of_the_recovered_changelog_and_postgres():
     # dev-1: the changelog is ahead of the sink; dev-2: Postgres is ahead (recovery stopped early).
     m.states["dev-1"] = encode(DeviceState("dev-1", GRID, "off_post", T0 + timedelta(seconds=200), fix, "c09-g02"))
     m.states["dev-2"] = encode(DeviceState("dev-2", GRID, "unknown", T0, None))
-    later = {"fix_time": T0 + timedelta(seconds=250), "lat": 39.91, "lng": 116.38, "accuracy": 4.0, "current_grid": GRID}
-    rows = [{"device": "dev-1", "status": "on_post", "since": T0, **later},
-            {"device": "dev-2", "status": "on_post", "since": T0 + timedelta(seconds=5), **later},
-            {"device": "dev-3", "status": "offline", "since": T0, "fix_time": None, "lat": None, "lng": None,
-             "accuracy": None, "current_grid": None}]
+    later = {
+        "fix_time": T0 + timedelta(seconds=250),
+        "lat": 39.91,
+        "lng": 116.38,
+        "accuracy": 4.0,
+        "current_grid": GRID,
+    }
+    rows = [
+        {"device": "dev-1", "status": "on_post", "since": T0, **later},
+        {"device": "dev-2", "status": "on_post", "since": T0 + timedelta(seconds=5), **later},
+        {
+            "device": "dev-3",
+            "status": "offline",
+            "since": T0,
+            "fix_time": None,
+            "lat": None,
+            "lng": None,
+            "accuracy": None,
+            "current_grid": None,
+        },
+    ]
     missing = m.unsettled(["dev-1", "dev-2", "dev-3"])
     assert missing == ["dev-1", "dev-2", "dev-3"]
     m.restore(missing, rows)
