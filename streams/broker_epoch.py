@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Coroutine
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from config.settings import Settings
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 
 EPOCH_TOPIC = "redwall.broker-epoch"
 CHECK_SECONDS = 2.0
+# The watch waits this long for the epoch record of a topic the broker still lists: on a loaded machine a
+# first fetch can take over a second, and a false "gone" restarts a healthy process. A lost broker lists
+# no epoch topic, which is seen at once.
+RECORD_WAIT_SECONDS = 5.0
 UNREACHABLE_SECONDS = 30.0  # a broker away this long is treated as lost: restarting costs seconds
 EXIT_BROKER_LOST = 75  # EX_TEMPFAIL: the supervisor (`redwall demo`, compose `restart:`) starts us again
 
@@ -58,7 +63,7 @@ class BrokerWatch:
         last_seen = loop.time()
         while not stop.is_set():
             try:
-                now = await _first_record(self.settings, self.kafka)
+                now = await epoch_now(self.settings, self.kafka)
             except KafkaError as exc:
                 if loop.time() - last_seen > UNREACHABLE_SECONDS:
                     raise BrokerLost(
@@ -93,6 +98,26 @@ async def _first_record(settings: Settings, kafka: dict | None) -> str | None:
         async for record in records:
             return record.value.decode()
     return None
+
+
+async def epoch_now(settings: Settings, kafka: dict) -> str | None:
+    """The epoch record as the broker holds it now, or None when its topic is gone (or, listed, holds no
+    record within RECORD_WAIT_SECONDS)."""
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        if EPOCH_TOPIC not in await consumer.topics():
+            return None
+        first = TopicPartition(EPOCH_TOPIC, 0)
+        consumer.assign([first])
+        await consumer.seek_to_beginning(first)
+        try:
+            async with asyncio.timeout(RECORD_WAIT_SECONDS):
+                return (await consumer.getone()).value.decode()
+        except TimeoutError:
+            return None
+    finally:
+        await consumer.stop()
 
 
 async def run_watched(
