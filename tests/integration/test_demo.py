@@ -18,6 +18,7 @@ import pytest
 from config.addresses import FILE_NAME
 from streams.demo.embedded import free_port
 from streams.demo.processes import settings_env
+from tests.support.databases import own_database
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,9 @@ def wait_for(path: Path, proc: subprocess.Popen, limit: float = 120.0) -> None:
         time.sleep(0.5)
 
 
-def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(settings, tmp_path):
+async def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(settings, tmp_path):
+    # A database of its own: the summary counts every row since the demo started, whoever wrote it.
+    settings = dataclasses.replace(settings, database_url=await own_database(settings.database_url, "demo"))
     topics = own_topics(settings, f"demo{uuid.uuid4().hex[:6]}")
     ports = {
         name: str(free_port())

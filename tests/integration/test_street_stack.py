@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,6 +19,7 @@ from sinks.migrate import migrate
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
+from tests.support.databases import own_database
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
@@ -33,11 +33,7 @@ async def street_settings(settings, tmp_path_factory):
     (the roster and places are per database; the session's other tests keep theirs)."""
     directory = tmp_path_factory.mktemp("street")
     init_street(directory, from_sample=True)
-    name = f"street_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(settings.database_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
+    url = await own_database(settings.database_url, "street")
     await migrate(url)
     paths = {
         field: directory / FILES[env]
