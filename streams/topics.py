@@ -7,6 +7,7 @@ without it (a test, a one-off call) they are built from the settings for that on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -21,6 +22,9 @@ from sinks.connect import patiently, reason
 from streams.produce import BATCHED, Out, producing, send_all
 
 log = logging.getLogger(__name__)
+
+# How long read_topic keeps waiting for records its end offsets promise, before it gives up on them.
+UNFINISHED_READ_SECONDS = 30.0
 
 
 def client_options(settings: Settings, kafka: dict | None = None) -> dict:
@@ -141,9 +145,24 @@ async def read_topic(
         for tp in partitions:
             if tp.partition in start:
                 consumer.seek(tp, start[tp.partition])
-        while batch := await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=10_000):
+        # Tansu's end offsets are low (the last batch's base offset + 1) but never past the log, so
+        # everything before them is there to read: a quiet spell before they are reached is a slow fetch
+        # on a loaded machine, not the end (which cost a rebuild the events after the sink's offsets).
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        deadline = asyncio.get_running_loop().time() + UNFINISHED_READ_SECONDS
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=10_000)
             for records in batch.values():
                 for record in records:
                     yield record
+            if not batch and (await _reached(consumer, ends) or asyncio.get_running_loop().time() > deadline):
+                break
     finally:
         await consumer.stop()
+
+
+async def _reached(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True

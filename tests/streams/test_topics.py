@@ -1,0 +1,32 @@
+"""Reading a topic to its end on the session's Tansu: a quiet spell before the end offsets are reached is a
+slow fetch, not the end, so a reader with a tiny idle window still gets every record."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from streams.topics import ensure_topics, read_topic
+from tests.support.topics import own_topics
+
+pytestmark = pytest.mark.integration
+
+RECORDS = 40
+
+
+async def test_a_reader_whose_idle_window_passes_before_the_first_fetch_still_reads_to_the_end(settings):
+    s = dataclasses.replace(settings, **own_topics(settings, f"read-{uuid.uuid4().hex[:8]}"))
+    await ensure_topics(s)
+    producer = AIOKafkaProducer(bootstrap_servers=s.broker)
+    await producer.start()
+    try:
+        for i in range(RECORDS):  # one batch each: Tansu's end offset is then exact
+            await producer.send_and_wait(s.topic_incidents, str(i).encode(), key=b"k", partition=0)
+    finally:
+        await producer.stop()
+    # 1 ms: every first fetch takes longer than that, so a reader that stopped at the first quiet spell got nothing.
+    got = [int(r.value) async for r in read_topic(s, s.topic_incidents, idle_seconds=0.001, partitions=[0])]
+    assert got == list(range(RECORDS))
