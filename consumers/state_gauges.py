@@ -14,6 +14,10 @@ from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
 
+# What a read may meet while PostgreSQL goes away or comes back; none of it is a reason to stop the sink
+# (seen: InternalClientError "another operation is in progress" on a connection an outage cut mid-query).
+READ_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
+
 POLL_SECONDS = 5.0
 
 # (community, label value, count). Communities are few (13 per street), so they may be labels.
@@ -80,7 +84,11 @@ class StateGauges:
         """One read of every gauge; Postgres being away keeps the last values and is retried next time."""
         try:
             async with self.pool.acquire() as conn:
-                for polled in self.gauges:
-                    await polled.poll(conn)
-        except (asyncpg.PostgresError, OSError) as exc:
+                try:
+                    for polled in self.gauges:
+                        await polled.poll(conn)
+                except READ_FAILURES:
+                    conn.terminate()  # a query cut off mid-protocol leaves it unusable: the pool opens another
+                    raise
+        except READ_FAILURES as exc:
             log.warning("state gauges: Postgres read failed, keeping the last values: %s", exc)
