@@ -3,22 +3,18 @@ file, the key and the fix. The engine (`streams/escalation/engine.py`) only ever
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from config.errors import ConfigError
-from config.files import read_toml
+from config.files import TomlChecker, read_toml
 from config.settings import CONFIG_DIR
 from schemas import json
 from schemas.records import CATEGORIES, LEVELS, PRIORITIES, SEVERITIES
 
 DEFAULT_RULES = CONFIG_DIR / "escalation.toml"
 REASONS = ("deadline", "request", "cluster")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
@@ -134,43 +130,8 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     )
 
 
-class _Checker:
-    """Small checks that all fail the same way: file, key, problem, fix."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, problem: str, fix: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}; {fix}")
-
-    def known(self, table: dict, prefix: str, keys: set[str]) -> None:
-        unknown = sorted(set(table) - keys)
-        if unknown:
-            raise self.fail(prefix + unknown[0], "unknown key", f"use one of {', '.join(sorted(keys))}")
-
-    def table(self, data: dict, key: str, where: str | None = None) -> dict:
-        value = data.get(key)
-        if not isinstance(value, dict):
-            raise self.fail(where or key, "missing or not a table", f"add a [{where or key}] table")
-        return value
-
-    def duration(self, table: dict, key: str) -> timedelta:
-        raw = table.get(key.rsplit(".", 1)[1])
-        match = _DURATION.fullmatch(raw) if isinstance(raw, str) else None
-        if match is None or float(match.group(1)) <= 0:
-            raise self.fail(key, f"{raw!r} is not a duration", 'write a positive number and a unit, e.g. "30m" or "4h"')
-        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
-
-    def integer(self, table: dict, key: str, low: int, high: int) -> int:
-        value = table.get(key.rsplit(".", 1)[1])
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise self.fail(key, f"{value!r} is not a whole number in {low}..{high}", f"use {low}..{high}")
-        return value
-
-    def choice(self, value, key: str, allowed) -> str:
-        if value not in allowed:
-            raise self.fail(key, f"{value!r} is not allowed", f"use one of {', '.join(allowed)}")
-        return value
+class _Checker(TomlChecker):
+    """The rules' own checks, on top of the generic ones."""
 
     def severity_map(self, table, key: str, allowed) -> dict[str, str]:
         if not isinstance(table, dict):

@@ -18,6 +18,7 @@ SAMPLE_MAJOR_EVENTS = CONFIG_DIR / "major_events.toml"
 SAMPLE_ROSTER = CONFIG_DIR / "roster.toml"
 SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
 ESCALATION_RULES = CONFIG_DIR / "escalation.toml"
+HOTLINE = CONFIG_DIR / "hotline.toml"
 
 
 def _env(name: str, doc: str, default, *, env: str | None = None):
@@ -105,6 +106,15 @@ class Settings:
     sink_batch_seconds: float = _env("sink_batch_seconds", "longest a sink waits to fill a batch", 0.2)
     escalation_rules_path: Path = _env(
         "escalation_rules", "TOML with the escalation rules (levels, deadlines, zones, ceiling)", ESCALATION_RULES
+    )
+    hotline_path: Path = _env(
+        "hotline", "TOML with the 12345 work orders' limits, category map, placement and rates", HOTLINE
+    )
+    topic_hotline: str = _env("topic_hotline", "input: 12345 work orders and their events", "redwall.hotline.v1")
+    topic_hotline_located: str = _env(
+        "topic_hotline_located",
+        "output: 12345 orders placed in the street, with their limits; their events",
+        "redwall.hotline-located.v1",
     )
     roster_path: Path = _env("roster", "TOML with the patrol roster: workers, grids, teams, duty shifts", SAMPLE_ROSTER)
     clock: str = _env(
@@ -208,7 +218,7 @@ class Settings:
 
     @property
     def input_topics(self) -> tuple[str, ...]:
-        return (self.topic_reports, self.topic_pings, self.topic_actions)
+        return (self.topic_reports, self.topic_pings, self.topic_actions, self.topic_hotline)
 
     @property
     def all_topics(self) -> tuple[str, ...]:
@@ -220,6 +230,7 @@ class Settings:
             self.topic_patrol,
             self.topic_alerts,
             self.topic_alerts_deadletter,
+            self.topic_hotline_located,
         )
 
     @property
@@ -290,6 +301,11 @@ class Settings:
                 self.escalation_rules_path.is_file(),
                 "escalation_rules_path",
                 f"no file at {self.escalation_rules_path}; point it at an escalation rules TOML",
+            ),
+            (
+                self.hotline_path.is_file(),
+                "hotline_path",
+                f"no file at {self.hotline_path}; point it at a hotline TOML",
             ),
             (self.roster_path.is_file(), "roster_path", f"no file at {self.roster_path}; point it at a roster TOML"),
             (

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.hotline import APPEAL_TYPES, CHANNELS, CLOCKS, ORDER_EVENTS, PLACED_BY, SATISFACTION, URGENCIES
 from schemas.records import (
     ALERT_KINDS,
     CATEGORIES,
@@ -63,11 +64,35 @@ ALERT_KIND = {
     "coverage_gap": "在岗不足",
     "patrol_advisory": "前响应巡查",
     "incident_assigned": "事件转派",
+    "hotline_warning": "12345 临期预警",
+    "hotline_breached": "12345 超时",
 }
 ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
 DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}
 ROLE = {"street": "街道调度", "community": "社区调度", "read": "只读"}
 PLACE = {UNLOCATED: "未定位（街道外）"}  # pseudo-communities; real ones are named by the geometry
+# 12345 work orders (schemas/hotline.py)
+CHANNEL = {"phone": "电话", "web": "网站", "app": "客户端"}
+APPEAL_TYPE = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报", "suggestion": "建议"}
+URGENCY = {"emergency": "紧急", "utilities": "水电气热", "ordinary": "一般", "complex": "疑难"}
+ORDER_EVENT = {"contacted": "先行联系", "extended": "延期", "returned": "退单", "closed": "办结", "callback": "回访"}
+SATISFACTION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "not_satisfied": "不满意"}
+PLACED = {
+    "location": "坐标",
+    "address": "地址匹配",
+    "grid": "平台指定网格",
+    "community": "平台指定社区",
+    "unlocated": "未定位",
+}
+CLOCK = {"contact": "先行联系时限", "resolve": "办结时限"}
+# The three rates a street is ranked by each month, and what this project adds beside them.
+RATE = {
+    "response": "响应率",
+    "resolution": "解决率",
+    "satisfaction": "满意率",
+    "composite": "综合得分",
+    "on_time": "按时办结率",
+}
 
 _DECLARED = (
     (CATEGORY, CATEGORIES),
@@ -78,6 +103,13 @@ _DECLARED = (
     (INCIDENT_EVENT, INCIDENT_EVENTS),
     (PATROL_STATUS, PATROL_STATUSES),
     (ALERT_KIND, ALERT_KINDS),
+    (CHANNEL, CHANNELS),
+    (APPEAL_TYPE, APPEAL_TYPES),
+    (URGENCY, URGENCIES),
+    (ORDER_EVENT, ORDER_EVENTS),
+    (SATISFACTION_ZH, SATISFACTION),
+    (PLACED, PLACED_BY),
+    (CLOCK, CLOCKS),
 )
 # A value added to a record without its Chinese name fails at import, not in front of a dispatcher.
 for _names, _values in _DECLARED:
@@ -99,6 +131,14 @@ def names() -> dict[str, dict[str, str]]:
         "deadline": DEADLINE,
         "role": ROLE,
         "place": PLACE,
+        "channel": CHANNEL,
+        "appeal_type": APPEAL_TYPE,
+        "urgency": URGENCY,
+        "order_event": ORDER_EVENT,
+        "satisfaction": SATISFACTION_ZH,
+        "placed_by": PLACED,
+        "clock": CLOCK,
+        "rate": RATE,
     }
 
 

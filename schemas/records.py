@@ -55,7 +55,7 @@ class Record(Obj):
         }
 
 
-def _location(doc: str) -> Obj:
+def location_field(doc: str, *, required: bool = True) -> Obj:
     return Obj(
         {
             "lat": Num("latitude, WGS 84 degrees", minimum=-90, maximum=90),
@@ -63,6 +63,7 @@ def _location(doc: str) -> Obj:
             "accuracy": Num("horizontal accuracy radius in metres", minimum=0, maximum=100_000, required=False),
         },
         doc,
+        required=required,
     )
 
 
@@ -80,7 +81,7 @@ _REPORT_FIELDS = {
     "category": Enum("what kind of matter this is", values=CATEGORIES),
     "severity": Enum("how serious the reporter judges it", values=SEVERITIES),
     "text": Str("free-text description", min_len=0, max_len=4000),
-    "location": _location("where the matter is"),
+    "location": location_field("where the matter is"),
     "event_time": Time("when it was observed"),
     "photos": Array(Str(max_len=512), "references to uploaded photos", max_items=10, required=False),
 }
@@ -116,7 +117,18 @@ PingBatch = ping_batch(1000)
 
 LocatedReport = Record(
     "LocatedReport",
-    {**_REPORT_FIELDS, **_PLACE, "cell": Str("H3 cell of the location, hex", max_len=16)},
+    {
+        **_REPORT_FIELDS,
+        **_PLACE,
+        "cell": Str("H3 cell of the location, hex", max_len=16),
+        # A 12345 work order becomes a report too (streams/hotline/): these say which and how it was placed.
+        "order": Str("the 12345 work order this report stands for", max_len=64, required=False),
+        "placed_by": Enum(
+            "how the place was found: a point joins nearby incidents, an area only names the owner",
+            values=("location", "address", "grid", "community", "unlocated"),
+            required=False,
+        ),
+    },
     "A field report with the street, community and grid it falls in (null ids: outside the street).",
 )
 
@@ -160,6 +172,8 @@ ALERT_KINDS = (
     "coverage_gap",
     "patrol_advisory",  # 前响应: hot spot, go and patrol it
     "incident_assigned",  # reassigned by a person: the new owner must act
+    "hotline_warning",  # a 12345 order's clock is near its limit (e.g. 80 % gone)
+    "hotline_breached",  # a 12345 order's limit passed with the step not done
 )
 PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
 
@@ -177,6 +191,7 @@ Alert = Record(
         "community": Str("community id, for routing and the console's filter", max_len=64, required=False),
         "grid": Str("grid id", max_len=64, required=False),
         "incident": Str("incident id", max_len=128, required=False),
+        "order": Str("12345 work order id (hotline alerts)", max_len=64, required=False),
         "category": Enum("report category of the incident", values=CATEGORIES, required=False),
         "severity": Enum("severity", values=SEVERITIES),
         "priority": Enum("delivery priority", values=PRIORITIES),

@@ -16,7 +16,7 @@ import asyncpg
 
 from schemas.records import ID_PATTERN
 
-KINDS = ("device", "dispatcher")
+KINDS = ("device", "dispatcher", "integration")  # integration: an adapter posting 12345 orders
 ROLES = ("read", "community", "street")
 _SUBJECT = re.compile(ID_PATTERN)
 MAX_SUBJECT = 64  # the length a report's `device` and an action's `actor` may have
@@ -72,9 +72,9 @@ def check(kind: str, subject: str, role: str | None, community: str | None, comm
         raise CredentialError(
             f"{subject!r:.80}: a {kind} id is 1..{MAX_SUBJECT} of A-Z a-z 0-9 _ . : - starting with a letter or digit"
         )
-    if kind == "device":
+    if kind != "dispatcher":
         if role or community:
-            raise CredentialError("a device credential has no role or community")
+            raise CredentialError(f"a {kind} credential has no role or community")
         return
     if role not in ROLES:
         raise CredentialError(f"dispatcher {subject}: role must be one of {', '.join(ROLES)}, got {role!r}")

@@ -66,6 +66,9 @@ credentials              r       -     -        r        -
 patrol_advisories        raw     -     -        -        r
 sink_offsets             r       raw   -        -        r
 runtime_major_events     r       raw   -        -        r
+hotline_orders           r       rawd  -        r        r
+hotline_order_events     -       rad   -        r        r
+hotline_clock_alerts     raw     d     -        r        r
 """
 # Why some cells: the sink reads `positions` to stage fixes in a temporary table like it and to count a day
 # before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and the
