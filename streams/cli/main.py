@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     desk.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
     desk.set_defaults(run=_simulate_dispatchers, needs=("postgres",))
 
+    hotline = sub.add_parser("simulate-hotline", help="a simulated 12345 adapter posting work orders and their events")
+    hotline.add_argument("--url", help="worker base URL (default: http://WEB_HOST:WEB_PORT)")
+    hotline.add_argument("--token", type=Path, help="file with a `12345-demo TOKEN` line (default: issue one)")
+    hotline.add_argument("--seed", type=int, default=12345)
+    hotline.add_argument("--orders-per-minute", type=float, help="default: ~300 a month on the demo's compressed day")
+    hotline.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
+    hotline.set_defaults(run=_simulate_hotline, needs=lambda a: ("postgres",) * (a.token is None))
+
     major = sub.add_parser("major-event", help="major-event periods (重大活动保障期) at run time")
     major_sub = major.add_subparsers(required=True, metavar="ACTION")
     start = major_sub.add_parser("start", help="put a period in force now: every worker tightens new deadlines")
@@ -262,6 +270,14 @@ def _simulate_dispatchers(settings, args):
 
     url = args.url or f"http://{settings.web_host}:{settings.web_port}"
     return run_dispatchers(settings, url=url, tokens=args.tokens, neglect=args.neglect, duration=args.duration)
+
+
+def _simulate_hotline(settings, args):
+    from streams.demo.hotline_poster import run_hotline_feed
+
+    url = args.url or f"http://{settings.web_host}:{settings.web_port}"
+    rate = {"per_minute": args.orders_per_minute} if args.orders_per_minute else {}
+    return run_hotline_feed(settings, url=url, token=args.token, seed=args.seed, duration=args.duration, **rate)
 
 
 def _settings(settings, args):

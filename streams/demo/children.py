@@ -16,8 +16,8 @@ STOP_TIMEOUT = 15.0
 
 
 class Children:
-    ORDER = ("simulate", "dispatchers", "worker", "sink", "deliver", "console", "inbox")
-    SOURCES = ("simulate", "dispatchers")  # what puts new records in; stopped before the summary
+    ORDER = ("simulate", "dispatchers", "hotline", "worker", "sink", "deliver", "console", "inbox")
+    SOURCES = ("simulate", "dispatchers", "hotline")  # what puts new records in; stopped before the summary
 
     def __init__(self, settings: Settings, workdir: Path, broker: EmbeddedBroker | None = None):
         self.settings, self.workdir, self.broker = settings, workdir, broker
@@ -27,7 +27,7 @@ class Children:
         self.procs[name] = RedwallProcess(command, self.settings, self.workdir, *args, log_name=name).start()
         return self.procs[name]
 
-    def start_all(self, inbox_port: int, devices: int, bad_records: bool, dispatchers: bool) -> None:
+    def start_all(self, inbox_port: int, devices: int, bad_records: bool, dispatchers: bool, hotline: bool) -> None:
         s, host = self.settings, self.settings.web_host
         self.start("worker", "worker").wait_http(f"http://{host}:{s.worker_metrics_port}/metrics")
         self.start("sink", "sink").wait_http(f"http://{host}:{s.sink_metrics_port}/metrics")
@@ -48,6 +48,8 @@ class Children:
             )
         if dispatchers:
             self.start("dispatchers", "simulate-dispatchers", "--tokens", str(self.workdir / "dispatcher-tokens"))
+        if hotline:
+            self.start("hotline", "simulate-hotline", "--token", str(self.workdir / "hotline-token"))
 
     def supervise(self, duration: float | None, summary) -> tuple[int, str | None]:
         """Until `duration` ends or Ctrl-C: (exit code, summary); a child that keeps dying ends it with 1."""

@@ -1,8 +1,9 @@
 """The demo's working day: a street's 12-hour day compressed 24 times, into 30 minutes.
 
 Compressed: the report rate (a street files ~2,000 reports a month, ~67 a day: 2.2 a minute here), every
-deadline and the clustering window (the demo's copy of the escalation rules, durations divided by 24), and
-the hot-spot windows. Not compressed: walking, GPS fixes and the patrol thresholds, which are about minutes
+deadline and the clustering window (the demo's copy of the escalation rules, durations divided by 24), the
+hot-spot windows, and the 12345 feed: ~300 orders a month (~10 in the demo's day) and their time limits
+(the demo's copy of config/hotline.toml). Not compressed: walking, GPS fixes and the patrol thresholds, which are about minutes
 of a person's time, and the duty shifts: the demo's copy of the roster moves every shift so that the day
 shift begins at the hour the demo starts, and holds only the simulated phones, so they are all on duty.
 """
@@ -16,6 +17,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from config.files import read_toml
+from config.hotline import load_hotline
 from config.roster import load_roster
 from config.rules import load_rules
 from config.settings import Settings
@@ -26,6 +28,11 @@ COMPRESSION = 24
 DAY_HOURS = 12
 REPORTS_PER_MONTH = 2000
 REPORTS_PER_MINUTE = REPORTS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # ~2.2
+HOTLINE_ORDERS_PER_MONTH = 300  # 12345 work orders dispatched to a street
+HOTLINE_ORDERS_PER_MINUTE = HOTLINE_ORDERS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # ~0.33
+_HOTLINE_LIMIT = re.compile(
+    r'^(\s*(?:contact|emergency|utilities|ordinary|complex)\s*=\s*)"(\d+(?:\.\d+)?)([smhd])"', re.M
+)
 _DURATION = re.compile(r'^(\s*(?:acknowledge|resolve|window)\s*=\s*)"(\d+(?:\.\d+)?)([smhd])"', re.M)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -59,6 +66,27 @@ def compressed_rules(source: Path, target: Path) -> Path:
         f"# The demo's copy of {source}: deadlines and clustering window / {COMPRESSION}.\n" + text, encoding="utf-8"
     )
     load_rules(target)
+    return target
+
+
+def compressed_hotline(source: Path, target: Path) -> Path:
+    """A copy of the 12345 settings with the contact limit and every resolve limit divided by COMPRESSION
+    (前响应's days and retention stay), checked as the worker will."""
+
+    def shorter(match: re.Match) -> str:
+        seconds = float(match.group(2)) * _SECONDS[match.group(3)] / COMPRESSION
+        return f'{match.group(1)}"{max(seconds, 1):g}s"'
+
+    text = _HOTLINE_LIMIT.sub(shorter, source.read_text(encoding="utf-8"))
+    # The address table is named relative to the file, which now lives elsewhere.
+    text = re.sub(
+        r'^(\s*addresses\s*=\s*)"([^"]+)".*$',
+        lambda m: f"{m.group(1)}{_string(str(source.resolve().parent / m.group(2)))}  # made absolute by the demo",
+        text,
+        flags=re.M,
+    )
+    target.write_text(f"# The demo's copy of {source}: its time limits / {COMPRESSION}.\n" + text, encoding="utf-8")
+    load_hotline(target)
     return target
 
 

@@ -26,8 +26,9 @@ COUNTS = {
     "open": "SELECT count(*) FROM incidents WHERE opened_at >= $1 AND status IN ('assigned', 'acknowledged')",
     "resolved": "SELECT count(*) FROM incidents WHERE opened_at >= $1 AND status = 'resolved'",
     "escalated": "SELECT count(DISTINCT incident_id) FROM incident_events WHERE event_time >= $1 AND kind = 'escalated'",
+    "hotline": "SELECT count(*) FROM hotline_orders WHERE stored_at >= $1",
 }
-SETTLING = ("reports", "pings", "deadletters")  # still arriving for a moment after the phones stop
+SETTLING = ("reports", "pings", "deadletters", "hotline")  # still arriving for a moment after the phones stop
 
 
 def banner(
@@ -50,7 +51,7 @@ def banner(
         f"(deadlines and report rate x{demo_day.COMPRESSION}); {acting}.\n"
         f"  Kafka broker           {settings.broker}  ({broker})\n"
         f"  PostgreSQL             {masked(settings.database_url)}  ({database})\n"
-        f"  ingest API             {ingest}/v1/reports  {ingest}/v1/pings\n"
+        f"  ingest API             {ingest}/v1/reports  {ingest}/v1/pings  {ingest}/v1/hotline/orders\n"
         f"  worker metrics         http://{settings.web_host}:{settings.worker_metrics_port}/metrics\n"
         f"  sink metrics           http://{settings.web_host}:{settings.sink_metrics_port}/metrics\n"
         f"  delivery metrics       http://{settings.web_host}:{settings.deliver_metrics_port}/metrics\n"
@@ -59,7 +60,7 @@ def banner(
         f"  read-only console      {console}{consoles['demo-read']}\n"
         f"  device tokens          {workdir}/device-tokens (0600; `redwall devices list|add|revoke`)\n"
         f"  webhooks               {settings.routing_path} -> {workdir}/inbox.log\n"
-        f"  logs                   {workdir}/{{worker,sink,deliver,console,inbox,simulate,dispatchers}}.log\n"
+        f"  logs                   {workdir}/{{worker,sink,deliver,console,inbox,simulate,dispatchers,hotline}}.log\n"
         f"  other commands         `redwall devices add ...`, `redwall settings` ... run in this directory read\n"
         f"                         ./{FILE_NAME} (removed when the demo stops; the environment's variables win)\n"
         "Press Ctrl-C to stop.\n"
@@ -73,7 +74,7 @@ def summary(settings: Settings, started: datetime, *, settle: bool = True) -> st
     day = (
         f"the demo's day, {local_minute(started, settings.timezone)} to {local_minute(ended, settings.timezone)} "
         f"({settings.timezone}): incidents opened {counts['incidents']}, resolved {counts['resolved']}, "
-        f"escalated {counts['escalated']}, still open {counts['open']}"
+        f"escalated {counts['escalated']}, still open {counts['open']}; 12345 orders {counts['hotline']}"
     )
     figures = {
         "reports": counts["reports"],
@@ -82,6 +83,7 @@ def summary(settings: Settings, started: datetime, *, settle: bool = True) -> st
         "deadletters": counts["deadletters"],
         "incidents": counts["incidents"],
         "open": counts["open"],
+        "hotline": counts["hotline"],
     }
     return day + "\nsummary: " + " ".join(f"{k}={v}" for k, v in figures.items())
 

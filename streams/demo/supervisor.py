@@ -1,7 +1,7 @@
 """`redwall demo`: the whole pipeline on one machine, with no Docker and no outside services.
 
 Starts its own broker and PostgreSQL (or uses those REDWALL_BROKER and DATABASE_URL name), then the worker,
-the sink, delivery, the console, the simulated phones and dispatchers as child processes, and leaves its
+the sink, delivery, the console, the simulated phones, dispatchers and 12345 adapter as child processes, and leaves its
 addresses in ./redwall-demo.env for other `redwall` commands. Ctrl-C (or the end of `--duration`) stops the
 phones, prints the summary, stops the rest, and keeps the logs in the folder it names.
 """
@@ -35,6 +35,7 @@ from streams.demo import simulator
 from streams.demo.children import Children
 from streams.demo.dispatchers import issue_tokens
 from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres
+from streams.demo.hotline_poster import SUBJECT, integration_token
 from streams.demo.inbox import routing_for_inbox
 from streams.ports import check_ports, free_port, port_settings
 from streams.topics import ensure_topics
@@ -72,7 +73,7 @@ def run_demo(settings: Settings, options: DemoOptions, environ: Mapping[str, str
             settings, consoles, inbox_port = _prepare(settings, options, workdir, started)
             children = stack.enter_context(Children(settings, workdir, broker))
             dispatchers = options.dispatchers if options.dispatchers is not None else options.devices > 0
-            children.start_all(inbox_port, options.devices, options.bad_records, dispatchers)
+            children.start_all(inbox_port, options.devices, options.bad_records, dispatchers, options.devices > 0)
             here = Path.cwd() / addresses.FILE_NAME
             stack.callback(addresses.remove, here)
             addresses.write(
@@ -155,12 +156,14 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
         routing_path=routing,
         escalation_rules_path=demo_day.compressed_rules(settings.escalation_rules_path, workdir / "escalation.toml"),
         roster_path=demo_day.roster_on_duty(settings.roster_path, workdir / "roster.toml", phones, started),
+        hotline_path=demo_day.compressed_hotline(settings.hotline_path, workdir / "hotline.toml"),
     )
     asyncio.run(ensure_topics(settings))
     asyncio.run(migrate_and_seed(settings))
     asyncio.run(load_roster_files(settings))
     write_token_file(workdir / "device-tokens", asyncio.run(simulator.device_tokens(settings, list(phones), None)))
     write_token_file(workdir / "dispatcher-tokens", asyncio.run(issue_tokens(settings)))
+    write_token_file(workdir / "hotline-token", {SUBJECT: asyncio.run(integration_token(settings))})
     return settings, asyncio.run(_consoles(settings)), inbox_port
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.geometry import load_geometry
+from config.hotline import load_hotline
 from config.roster import load_roster
 from config.rules import load_rules
 from config.settings import Settings
@@ -37,6 +38,20 @@ def test_deadlines_and_the_clustering_window_run_24_times_faster(tmp_path):
 
 def test_a_street_month_of_reports_in_working_days_of_30_minutes():
     assert 2.2 < demo_day.REPORTS_PER_MINUTE < 2.3  # 2,000 / 30 days, 12 hours a day, 24 times faster
+
+
+def test_the_12345_limits_run_24_times_faster_and_the_rest_of_the_file_stays(tmp_path):
+    real = load_hotline(SETTINGS.hotline_path)
+    fast = load_hotline(demo_day.compressed_hotline(SETTINGS.hotline_path, tmp_path / "hotline.toml"))
+    assert fast.contact * 24 == real.contact == timedelta(hours=2)
+    assert {u: limit * 24 for u, limit in fast.resolve.items()} == real.resolve
+    assert fast.addresses == real.addresses and len(fast.addresses) > 50  # the table, found from elsewhere
+    assert (fast.precursor_days, fast.keep_orders, fast.keep_contact_hash) == (
+        real.precursor_days,
+        real.keep_orders,
+        real.keep_contact_hash,
+    )
+    assert 9 < demo_day.HOTLINE_ORDERS_PER_MINUTE * 30 < 11  # ~300 orders a month: ~10 in the demo's day
 
 
 def test_every_simulated_phone_is_on_duty_whenever_the_demo_starts(tmp_path):
