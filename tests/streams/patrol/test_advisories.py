@@ -82,3 +82,78 @@ async def test_an_advisory_the_broker_refused_is_not_claimed_and_goes_out_next_t
 
     later = await advise(pool, advisor(), T + timedelta(seconds=30), lambda g: [], taking)
     assert [a["id"] for a in later if cell in a["id"]] == [f"patrol:patrol_advisory:{cell}:20310506T020030Z"]
+
+
+async def hotline_order(
+    pg, cell: str, *, grid_first: bool = False, placed_by: str = "location", dispatched: datetime = T
+) -> str:
+    """A 12345 order as the sink stores it, placed in `cell` of GRID."""
+    order = f"GD{uuid.uuid4().hex[:10]}"
+    await pg.execute(
+        "INSERT INTO hotline_orders (id, received_at, dispatched_at, channel, appeal_type, catalogue, "
+        "catalogue_code, urgency, content, address, lat, lng, street_id, community_id, grid_id, cell, placed_by, "
+        "category, report_id, lead_unit, contact_masked, contact_hash, contact_by, resolve_by, warn_at, "
+        "rules_version, grid_first) VALUES ($1, $2::timestamptz, $2, 'phone', 'complaint', '[]', '0101', 'ordinary', "
+        "'垃圾无人清运', '', 39.9, 116.38, 'xichangan', 'c04', $3, $4, $5, 'sanitation', '12345-' || $1, "
+        "'西长安街街道办事处', '138****1234', NULL, $2::timestamptz + interval '2 hours', $2::timestamptz + interval '7 days', 0.8, "
+        "'0123456789ab', $6)",
+        order,
+        dispatched,
+        GRID,
+        cell,
+        placed_by,
+        grid_first,
+    )
+    return order
+
+
+def new_cell() -> str:
+    return f"8c{uuid.uuid4().hex[:12]}"
+
+
+async def advised(pool, cells: set[str], when: datetime = T) -> dict[str, dict]:
+    async def taking(alerts: list[dict]) -> None:
+        return None
+
+    sent = await advise(pool, advisor(), when, lambda g: [], taking)
+    return {a["id"].split(":")[2]: a for a in sent if a["id"].split(":")[2] in cells}
+
+
+async def test_one_blind_spot_makes_its_cell_hot_below_the_report_threshold_and_says_12345_heard_first(pool, pg):
+    blind, with_reports = new_cell(), await hot_cell(pg, reports=1)
+    await hotline_order(pg, blind, placed_by="address")
+    await hotline_order(pg, with_reports, dispatched=T - timedelta(minutes=59))
+    found = await advised(pool, {blind, with_reports})
+    assert set(found) == {blind, with_reports}
+    assert found[blind]["body"]["zh"] == (
+        f"12345 热线先于网格发现：H3 单元 {blind} 近1小时00分内 1 件热线工单此前无网格上报"
+        "（截至 2031-05-06 10:00，共 0 起事件上报），请前往巡查"
+    )
+    assert found[blind]["body"]["en"].startswith("12345 heard of it before the grid: 1 hotline orders")
+    assert "共 1 起事件上报" in found[with_reports]["body"]["zh"]
+    assert (found[blind]["grid"], found[blind]["kind"]) == (GRID, "patrol_advisory")
+    # The claim holds for blind spots too: one advisory per cell per interval.
+    assert await advised(pool, {blind}, T + timedelta(minutes=29)) == {}
+    assert list(await advised(pool, {blind}, T + timedelta(minutes=30))) == [blind]
+
+
+async def test_no_blind_spot_where_the_grid_saw_it_first_or_no_point_placed_it_or_it_is_outside_the_window(pool, pg):
+    cells = {
+        await hotline_order(pg, cell, **how) and cell
+        for cell, how in (
+            (new_cell(), {"grid_first": True}),
+            (new_cell(), {"placed_by": "community"}),
+            (new_cell(), {"placed_by": "grid"}),
+            (new_cell(), {"placed_by": "unlocated"}),
+            (new_cell(), {"dispatched": T - timedelta(hours=1)}),  # the window is (T - 1 h, T]
+            (new_cell(), {"dispatched": T + timedelta(seconds=1)}),
+        )
+    }
+    assert await advised(pool, cells) == {}
+
+
+async def test_a_cell_hot_by_its_reports_says_so_without_a_blind_spot(pool, pg):
+    cell = await hot_cell(pg)
+    await hotline_order(pg, cell, grid_first=True)
+    [advisory] = (await advised(pool, {cell})).values()
+    assert advisory["body"]["zh"].startswith(f"热点（H3 单元 {cell}）") and "12345" not in advisory["body"]["zh"]

@@ -107,7 +107,7 @@ def test_a_short_dip_within_the_coverage_grace_raises_nothing():
 def test_each_hot_cell_gets_one_advisory_naming_the_cell_and_the_grids_workers():
     advisor = Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), TZ)
     devices = {"c04-g02": ["dev-0020", "dev-0091"]}.get
-    counts = [("8c31ab", "c04-g02", 2), ("8c31aa", "c04-g02", 4), ("8c31ac", "c04-g02", 3)]
+    counts = [("8c31ab", "c04-g02", 2, 0), ("8c31aa", "c04-g02", 4, 0), ("8c31ac", "c04-g02", 3, 0)]
     found = advisor.advise(counts, at(0), devices)
     assert list(found) == ["8c31aa", "8c31ac"]  # hottest first; 2 reports are not a hot spot
     assert brief(list(found.values()))[0] == ("patrol_advisory", "firing", "c04-g02", ("dev-0020", "dev-0091"))
@@ -130,7 +130,7 @@ def test_patrol_alerts_read_in_chinese_with_times_in_the_streets_zone():
     gap = pa.tick(["c01-g01"], at(60), at(60)) + pa.tick(["c01-g01"], at(62), at(62))
     assert gap[0]["body"]["zh"] == "网格在岗人数低于要求：在岗 0 / 需要 2（自 2027-03-05 10:00 起）"
     advisor = Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), TZ)
-    [advice] = advisor.advise([("8c31aa", "c04-g02", 4)], at(0), lambda g: []).values()
+    [advice] = advisor.advise([("8c31aa", "c04-g02", 4, 0)], at(0), lambda g: []).values()
     assert (advice["title"]["zh"], advice["body"]["zh"]) == (
         "c04-g02 前响应巡查",
         "热点（H3 单元 8c31aa）：截至 2027-03-05 09:00，近1小时00分内 4 起事件上报，请前往巡查",
