@@ -39,13 +39,14 @@ def wait_for(path: Path, proc: subprocess.Popen, limit: float = 120.0) -> None:
         time.sleep(0.5)
 
 
-async def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(settings, tmp_path):
-    # A database of its own: the summary counts every row since the demo started, whoever wrote it.
-    settings = dataclasses.replace(settings, database_url=await own_database(settings.database_url, "demo"))
-    topics = own_topics(settings, f"demo{uuid.uuid4().hex[:6]}")
+async def demo_env(settings, name: str) -> tuple[object, dict[str, str]]:
+    """A database and topics of the demo's own (the summary counts every row since the demo started, whoever
+    wrote it), free ports, and nothing else set: (its settings, its environment)."""
+    settings = dataclasses.replace(settings, database_url=await own_database(settings.database_url, name))
+    topics = own_topics(settings, f"{name}{uuid.uuid4().hex[:6]}")
     ports = {
-        name: str(free_port())
-        for name in (
+        variable: str(free_port())
+        for variable in (
             "REDWALL_WEB_PORT",
             "REDWALL_WORKER_METRICS_PORT",
             "REDWALL_SINK_METRICS_PORT",
@@ -55,9 +56,13 @@ async def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(
     }
     mine = dataclasses.replace(settings, **topics)
     topic_env = {k: v for k, v in settings_env(mine).items() if k.startswith("REDWALL_TOPIC_")}
+    return settings, clean_env(REDWALL_BROKER=settings.broker, DATABASE_URL=settings.database_url, **ports, **topic_env)
+
+
+async def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(settings, tmp_path):
+    settings, env = await demo_env(settings, "demo")
     here, logs = tmp_path / "work", tmp_path / "logs"
     here.mkdir()
-    env = clean_env(REDWALL_BROKER=settings.broker, DATABASE_URL=settings.database_url, **ports, **topic_env)
     demo = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "demo", "--devices", "0", "--data-dir", str(logs)],
         cwd=here,
@@ -98,6 +103,31 @@ async def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(
     assert f"the Kafka at REDWALL_BROKER={settings.broker}" in out and "the PostgreSQL at DATABASE_URL=" in out
     assert not list(logs.glob("tansu-*.log")) and not (logs / "postgres").exists()  # none of its own
     assert demo.returncode == 0, out
-    assert out.splitlines()[-1] == "summary: reports=0 pings=0 rows=0 deadletters=0 incidents=0 open=0", out
+    assert out.splitlines()[-1] == "summary: reports=0 pings=0 rows=0 deadletters=0 incidents=0 open=0 hotline=0", out
+    assert not (logs / "hotline.log").exists()  # no traffic: no 12345 feed either
     assert f"logs kept in {logs}" in out and (logs / "worker.log").stat().st_size > 0
     assert not (here / FILE_NAME).exists()
+
+
+async def test_the_demo_with_traffic_plays_the_12345_feed_and_counts_the_orders_stored(settings, tmp_path):
+    settings, env = await demo_env(settings, "demohot")
+    here, logs = tmp_path / "work", tmp_path / "logs"
+    here.mkdir()
+    demo = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "demo", "--devices", "1", "--no-dispatchers", "--duration", "45"]
+        + ["--data-dir", str(logs)],
+        cwd=here,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    out = demo.stdout
+    assert demo.returncode == 0, out
+    feed = (logs / "hotline.log").read_text()
+    assert "12345 feed to http://" in feed and "hotline feed: " in feed, feed  # started, and stopped in order
+    summary = dict(pair.split("=") for pair in out.splitlines()[-1].removeprefix("summary: ").split())
+    # The first order goes out as the demo starts: the worker places it and the sink stores it.
+    assert int(summary["hotline"]) >= 1, out + feed
+    assert "refused" not in feed.splitlines()[-1], feed
