@@ -141,18 +141,35 @@ class HotlineFeed:
         closed, and a call-back after a close."""
         dispatched = datetime.fromisoformat(order["dispatched_at"])
         limits = self.config.limits(order["urgency"], dispatched)
-        contact_span = limits.contact_by - dispatched
-        steps, at = [], dispatched
-        if self.rng.random() >= CONTACT_NEVER:
-            late = self.rng.random() < CONTACT_LATE
-            at = dispatched + contact_span * (self.rng.uniform(1.05, 1.8) if late else self.rng.uniform(0.1, 0.75))
-            steps.append(("contacted", at, {"actor": "社区接诉员", "note": "已电话联系诉求人"}))
+        steps = self._contact(dispatched, limits.contact_by)
+        at = steps[-1][1] if steps else dispatched
         if self.rng.random() < RETURNED:
             at += self._real(hours=self.rng.uniform(0.5, 4))
-            steps.append(("returned", at, {"returned_to": self.rng.choice(RETURNED_TO), "note": "非本街道职责"}))
-            return self._posts(order, steps)
-        resolve_by = limits.resolve_by
-        if order["urgency"] in ("ordinary", "complex") and self.rng.random() < EXTENDED:
+            fields = {"returned_to": self.rng.choice(RETURNED_TO), "note": "非本街道职责"}
+            return self._posts(order, [*steps, ("returned", at, fields)])
+        return self._posts(order, steps + self._resolution(order["urgency"], dispatched, limits.resolve_by, at))
+
+    def _contact(self, dispatched: datetime, contact_by: datetime) -> list[tuple[str, datetime, dict]]:
+        """先行联系: mostly well within the limit, some late, a few never."""
+        if self.rng.random() < CONTACT_NEVER:
+            return []
+        late = self.rng.random() < CONTACT_LATE
+        share = self.rng.uniform(1.05, 1.8) if late else self.rng.uniform(0.1, 0.75)
+        return [
+            (
+                "contacted",
+                dispatched + (contact_by - dispatched) * share,
+                {"actor": "社区接诉员", "note": "已电话联系诉求人"},
+            )
+        ]
+
+    def _resolution(
+        self, urgency: str, dispatched: datetime, resolve_by: datetime, at: datetime
+    ) -> list[tuple[str, datetime, dict]]:
+        """办结 after `at`: perhaps an extension first (to twice the span), mostly within the (extended) limit,
+        then the hotline's call-back."""
+        steps = []
+        if urgency in ("ordinary", "complex") and self.rng.random() < EXTENDED:
             at = max(at, dispatched + (resolve_by - dispatched) * self.rng.uniform(0.5, 0.8)) + self._real(hours=1)
             resolve_by += resolve_by - dispatched
             steps.append(("extended", at, {"new_limit": _iso(resolve_by), "note": "需协调产权单位，申请延期"}))
@@ -161,9 +178,8 @@ class HotlineFeed:
         at = max(dispatched + (resolve_by - dispatched) * share, at + self._real(minutes=30))
         steps.append(("closed", at, {"actor": LEAD_UNIT, "result": "已现场处置并向诉求人反馈"}))
         if self.rng.random() < CALLED_BACK:
-            at += self._real(hours=self.rng.uniform(4, 48))
-            steps.append(("callback", at, self._callback()))
-        return self._posts(order, steps)
+            steps.append(("callback", at + self._real(hours=self.rng.uniform(4, 48)), self._callback()))
+        return steps
 
     def _callback(self) -> dict:
         satisfaction = _pick(self.rng, SATISFACTION)
