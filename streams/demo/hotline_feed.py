@@ -95,7 +95,7 @@ class HotlineFeed:
         phone = self._caller()
         order = {
             "type": "order",
-            "id": f"GD{self.start:%Y%m%d%H%M}{n:05d}",
+            "id": f"GD{self.start:%Y%m%d%H%M%S}{n:05d}",  # a restarted feed starts a new series
             "received_at": _iso(dispatched - self._real(minutes=self.rng.uniform(10, 90))),
             "dispatched_at": _iso(dispatched),
             "channel": _pick(self.rng, CHANNEL),
