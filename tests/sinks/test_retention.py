@@ -65,12 +65,6 @@ def dead_letter(offset: int, failed_at: datetime) -> dict:
 
 
 @pytest.fixture
-async def scratch(pg, database_url):
-    async with scratch_schema(pg, database_url) as dsn:
-        yield dsn
-
-
-@pytest.fixture
 async def loaded(scratch):
     """Nine days of one active device, a device silent for eight days, GPS flags and dead letters."""
     sink = await PostgresSink.connect(scratch, history=PositionHistory(30, 3))
