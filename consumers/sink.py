@@ -10,13 +10,16 @@ import logging
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from config.hotline import load_hotline
 from config.settings import Settings
 from consumers import shell
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
+from schemas.hotline import HotlineRecord, LocatedHotlineOrder
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
+from sinks.hotline import HotlineSink
 from sinks.incidents import IncidentSink
 from sinks.major_events import MajorEventSink
 from sinks.partitions import PositionHistory
@@ -84,6 +87,14 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
             MajorEventSink(sink.pool).write,
             lambda c: c["time"],
             progress=True,
+        ),
+        BatchSink(
+            "hotline",
+            settings.topic_hotline_located,
+            f"{group_prefix}-hotline",
+            HotlineRecord(LocatedHotlineOrder),
+            HotlineSink(sink.pool, load_hotline(settings.hotline_path)).write,
+            lambda r: r.get("dispatched_at") or r["time"],
         ),
     ]
 
