@@ -5,8 +5,9 @@ An order is stored once, as placed (a resend changes nothing), with 前响应 de
 `grid_first` when `reports` holds a report of the same category, not made from an order (device 12345),
 within [precursor] radius_m of the order's point and days before its dispatch (`prior_report`, the
 earliest such). So the field reports must be in `reports` before the order is: the sink's reports
-consumer keeps up within seconds, an order comes minutes to days after its precursors. An order placed
-by no point (by its grid, community, or unlocated) has no precursor.
+consumer keeps up within seconds, an order comes minutes to days after its precursors. Only an order
+placed by a point (its location or its address) has precursors: one placed by its grid or community
+stands at the area's centre, which says nothing of where the problem is.
 
 Every event is kept as posted, also one that comes before its order; then the state columns of every
 order the batch touched are derived again from all its events, so redelivery and arrival order give
@@ -71,7 +72,7 @@ SELECT t.*, p.id IS NOT NULL, p.id
 FROM unnest({_ARRAYS}) AS t({_NAMES})
 LEFT JOIN LATERAL (
     SELECT r.id FROM reports r
-    WHERE t.lat IS NOT NULL AND r.category = t.category AND r.device_id <> '{HOTLINE_DEVICE}'
+    WHERE t.placed_by IN ('location', 'address') AND r.category = t.category AND r.device_id <> '{HOTLINE_DEVICE}'
       AND r.event_time BETWEEN t.dispatched_at - make_interval(days => {_DAYS}::int) AND t.dispatched_at
       AND r.lat BETWEEN t.lat - {_HALF_SIDE}::float8 AND t.lat + {_HALF_SIDE}::float8
       AND r.lng BETWEEN t.lng - {_HALF_SIDE}::float8 / cos(radians(t.lat))

@@ -138,7 +138,9 @@ async def test_the_grid_saw_it_first_when_a_field_report_of_its_category_is_near
             located_order(CONFIG, "parking", T0, category="illegal_parking"),
             located_order(CONFIG, "renting", T0, category="group_renting"),
             located_order(CONFIG, "repeat", T0, category="facility_damage"),
-            located_order(CONFIG, "no-point", T0, category="sanitation", point=None, placed_by="grid"),
+            located_order(CONFIG, "by-grid", T0, category="sanitation", placed_by="grid"),  # at the grid's centre
+            located_order(CONFIG, "by-address", T0, category="sanitation", placed_by="address"),
+            located_order(CONFIG, "unlocated", T0, community="unlocated", grid=None, point=None, placed_by="unlocated"),
         ]
     )
     rows = await sink.pool.fetch("SELECT id, grid_first, prior_report FROM hotline_orders ORDER BY id")
@@ -147,5 +149,7 @@ async def test_the_grid_saw_it_first_when_a_field_report_of_its_category_is_near
         "parking": (False, None),
         "renting": (False, None),
         "repeat": (False, None),
-        "no-point": (False, None),
+        "by-grid": (False, None),
+        "by-address": (True, "near-early"),
+        "unlocated": (False, None),
     }
