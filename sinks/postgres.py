@@ -269,8 +269,14 @@ async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry)
 
 @contextlib.asynccontextmanager
 async def connection(conn_or_pool) -> AsyncIterator[asyncpg.Connection]:
-    """A connection of the pool (returned after), or the connection given."""
-    if isinstance(conn_or_pool, asyncpg.Pool):
+    """A connection of its own for a DSN (closed after), of the pool (returned after), or the one given."""
+    if isinstance(conn_or_pool, str):
+        conn = await asyncpg.connect(conn_or_pool)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+    elif isinstance(conn_or_pool, asyncpg.Pool):
         async with conn_or_pool.acquire() as conn:
             yield conn
     else:
