@@ -1,6 +1,7 @@
 """`redwall hotline rates|topics`: the 12345 figures of sinks/hotline_rates.py as of now, read from
 PostgreSQL. A table in Chinese first (percentages to one decimal, n and call-backs beside every rate,
-样本不足 where n is below [rates] min_n and so not ranked), or `--json` for a script.
+样本不足 where n is below [rates] min_n and so not ranked, the composite as a score out of 100), or
+`--json` for a script.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _rates(settings, args) -> int:
     span = f"{args.month or f'{month_bounds(None, now, tz)[0]:%Y-%m}'} 月" if args.period == "month" else "近30天"
     print(f"12345 考核指标 · {span} · 按{_BY_ZH[args.by]} · 截至 {local_minute(now, tz)} ({tz})")
     heads = ["编号", "名称", "工单", "回访", *(RATE[r] for r in _RATES), "前响应", "盲区", "排名"]
-    print("  ".join(padded(h, w) for h, w in zip(heads, _WIDTHS, strict=True)))
+    print("  ".join(padded(h, w) for h, w in zip(heads, _WIDTHS, strict=True)).rstrip())
     for rate in found:
         print(_rate_line(rate))
     return 0
@@ -78,8 +79,9 @@ def _percent(value: float | None) -> str:
 
 def _rate_line(rate) -> str:
     cells = [rate.key, rate.name, str(rate.n), str(rate.callbacks)]
-    cells += [_percent(getattr(rate, r)) for r in _RATES]
-    cells += [_percent(rate.grid_first), str(rate.blind_spots), "排名" if rate.ranked else "样本不足"]
+    cells += [_percent(getattr(rate, r)) for r in _RATES[:-1]]
+    cells.append("-" if rate.composite is None else f"{rate.composite * 100:.1f}")  # a score out of 100
+    cells += [_percent(rate.grid_first), str(rate.blind_spots), "参与" if rate.ranked else "样本不足"]
     return "  ".join(padded(c, w) for c, w in zip(cells, _WIDTHS, strict=True)).rstrip()
 
 

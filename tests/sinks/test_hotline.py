@@ -1,6 +1,6 @@
 """The 12345 sink against the real PostgreSQL, each test in a schema of its own: orders and their events
 stored, the state derived from the events whatever their order of arrival and however often they come,
-and 前响应 decided from the field reports before dispatch."""
+前响应 decided from the field reports before dispatch; and the console's page of orders with their clocks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from config.crs import METRES_PER_DEGREE
 from config.hotline import load_hotline
 from sinks.hotline import HotlineSink
+from sinks.hotline_rates import orders_page
 from sinks.postgres import PostgresSink
 from tests.support.hotline_orders import field_report, located_order, order_event
 from tests.support.scratch import scratch_schema
@@ -153,3 +154,39 @@ async def test_the_grid_saw_it_first_when_a_field_report_of_its_category_is_near
         "by-address": (True, "near-early"),
         "unlocated": (False, None),
     }
+
+
+async def test_the_console_page_lists_orders_with_their_clocks_status_and_incident(sink):
+    await sink.write(
+        [
+            *lifecycle("done"),
+            located_order(CONFIG, "open-late", T0 - timedelta(days=1), urgency="utilities"),
+            located_order(CONFIG, "open", T0, community="c02", grid="c02-g01"),
+            order_event("open-x", "open", "extended", h(2), new_limit=h(24 * 10).isoformat()),
+            located_order(CONFIG, "gone", T0),
+            order_event("gone-r", "gone", "returned", h(1), returned_to="区城管委"),
+        ]
+    )
+    await sink.pool.execute(
+        "INSERT INTO incident_reports (report_id, incident_id, linked_at) VALUES ('12345-open', 'inc-7', $1)", T0
+    )
+    now = h(3)
+    page = await orders_page(sink.pool, now)
+    assert [o["id"] for o in page] == ["open-late", "open"]  # nearest its limit first
+    late, fresh = page
+    assert late["status"] == "open" and late["clocks"]["resolve"]["overdue_seconds"] == 3 * 3600
+    assert late["clocks"]["contact"]["overdue_seconds"] == (24 + 3 - 2) * 3600 and late["incident_id"] is None
+    assert fresh["clocks"]["resolve"] == {
+        "due": h(24 * 10).isoformat(),
+        "done_at": None,
+        "remaining_seconds": (24 * 10 - 3) * 3600,
+        "overdue_seconds": None,
+        "late": False,
+    }
+    assert fresh["incident_id"] == "inc-7" and fresh["community_id"] == "c02"
+    assert [o["id"] for o in await orders_page(sink.pool, now, status="open", community="c02")] == ["open"]
+    (closed,) = await orders_page(sink.pool, now, status="closed")
+    assert closed["id"] == "done" and closed["satisfaction"] == "basically_satisfied"
+    assert closed["clocks"]["contact"]["late"] is False and closed["clocks"]["resolve"]["done_at"] == h(41).isoformat()
+    assert [o["id"] for o in await orders_page(sink.pool, now, status="returned")] == ["gone"]
+    assert len(await orders_page(sink.pool, now, status="all", limit=2, offset=3)) == 1
