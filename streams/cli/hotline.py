@@ -1,5 +1,5 @@
-"""`redwall hotline rates|topics`: the 12345 figures of sinks/hotline_rates.py as of now, read from
-PostgreSQL. A table in Chinese first (percentages to one decimal, n and call-backs beside every rate,
+"""`redwall hotline rates|topics|orders`: the 12345 figures of sinks/hotline_rates.py as of now, read
+from PostgreSQL, and the orders with their clocks. A table in Chinese first (percentages to one decimal, n and call-backs beside every rate,
 样本不足 where n is below [rates] min_n and so not ranked, the composite as a score out of 100), or
 `--json` for a script.
 """
@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from config.hotline import load_hotline
 from schemas import json
-from schemas.display import CATEGORY, RATE, local_minute
-from sinks.hotline_rates import BY, PERIODS, month_bounds, rates, topic_candidates
+from schemas.display import CATEGORY, CLOCK, ORDER_EVENT, RATE, URGENCY, local_minute, span_zh
+from sinks.hotline_rates import BY, ORDER_STATUSES, PERIODS, month_bounds, orders_page, rates, topic_candidates
 from streams.cli.credentials import padded
 
 NEEDS = ("postgres",)
@@ -37,6 +37,12 @@ def add_commands(sub) -> None:
     topics.add_argument("--month", help="YYYY-MM (default: this month, to date)")
     topics.add_argument("--json", action="store_true", help="one JSON object per line")
     topics.set_defaults(run=_topics, needs=NEEDS)
+    orders = actions.add_parser("orders", help="orders with their clocks: open ones nearest their limit first")
+    orders.add_argument("--status", choices=ORDER_STATUSES, default="open")
+    orders.add_argument("--community", help="only this community's, e.g. c03 (unlocated: the street's queue)")
+    orders.add_argument("--limit", type=int, default=50)
+    orders.add_argument("--json", action="store_true", help="one JSON object per line")
+    orders.set_defaults(run=_orders, needs=NEEDS)
 
 
 def _checked_month(month: str | None, tz: str) -> int | None:
@@ -106,3 +112,30 @@ def _topics(settings, args) -> int:
             f"常态 {t['usual']:.1f} 件/月  z={t['z']:.2f}  {' '.join(t['orders'])}"
         )
     return 0
+
+
+def _orders(settings, args) -> int:
+    now, tz = datetime.now(UTC), settings.timezone
+    found = asyncio.run(
+        orders_page(settings.database_dsn, now, status=args.status, community=args.community, limit=args.limit)
+    )
+    for order in found:
+        if args.json:
+            print(json.dumps(order).decode())
+            continue
+        clocks = "  ".join(f"{CLOCK[name]} {_clock_zh(c, tz)}" for name, c in order["clocks"].items())
+        step = ORDER_EVENT.get(order["status"], "")
+        print(
+            f"{padded(order['id'], 20)}  {padded(order['community_id'], 10)}  {padded(CATEGORY[order['category']], 12)}"
+            f"  {padded(URGENCY[order['urgency']], 8)}  {clocks}  {step}".rstrip()
+        )
+    return 0
+
+
+def _clock_zh(clock: dict, tz: str) -> str:
+    due = local_minute(clock["due"], tz)
+    if clock["overdue_seconds"] is not None:
+        return f"{due}（已超时{span_zh(clock['overdue_seconds'])}）"
+    if clock["remaining_seconds"] is not None:
+        return f"{due}（剩余{span_zh(clock['remaining_seconds'])}）"
+    return f"{due}（超时完成）" if clock["late"] else f"{due}（按时完成）"

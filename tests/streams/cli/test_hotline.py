@@ -114,3 +114,13 @@ def test_topics_and_a_bad_month(redwall):
     assert code == 0 and "每月一题" in out and "环境卫生" in out and "本月 12 件" in out
     code, _, err = redwall("hotline", "rates", "--month", "2026-13")
     assert code == 2 and "YYYY-MM" in err
+
+
+def test_orders_with_their_clocks(redwall):
+    code, out, _ = redwall("hotline", "orders", "--community", "c01")
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines] == [f"cli-{n}" for n in range(8, 12)]
+    assert "先行联系时限" in lines[0] and "（按时完成）" in lines[0] and "已超时" in lines[0] and "环境卫生" in lines[0]
+    code, out, _ = redwall("hotline", "orders", "--status", "closed", "--json", "--limit", "3")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["id"] for r in rows] == ["cli-7", "cli-6", "cli-5"] and rows[0]["status"] == "closed"
