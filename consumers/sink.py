@@ -1,6 +1,6 @@
 """The sink process (`redwall sink`): once the schema is migrated, batch consumers drain the located reports,
-the positions, the dead letters, patrol records, incident events and run-time major-event periods into
-Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
+the positions, the dead letters, patrol records, incident events, run-time major-event periods and 12345
+orders with their events into Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
 streams/ops_http.py) beside them."""
 
 from __future__ import annotations

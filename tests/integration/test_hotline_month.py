@@ -219,7 +219,9 @@ def compare(found, expected: dict[str, dict]) -> None:
 @pytest.mark.parametrize("period", ["month", "30d"])
 async def test_the_rates_are_the_ones_counted_by_hand(month, by, period):
     s, sink = month
+    started = time.perf_counter()
     found = await rates(sink.pool, CONFIG, NOW, by=by, period=period, month="2026-11", tz=TZ)
+    print(f"\nrates by {by}, {period}: {len(found)} rows in {(time.perf_counter() - started) * 1000:.0f} ms")
     start = MONTH_START if period == "month" else NOW - timedelta(days=30)
     expected = by_hand(by, start)
     compare(found, expected)
