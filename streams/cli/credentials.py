@@ -79,7 +79,7 @@ def _dispatchers_add(settings, args) -> int:
     return _report_issued("dispatchers add", lambda: asyncio.run(run()), settings.timezone)
 
 
-def _padded(text: str, columns: int) -> str:
+def padded(text: str, columns: int) -> str:
     """`text` padded to `columns` terminal columns; a Chinese character takes two."""
     wide = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
     return text + " " * max(columns - wide, 0)
@@ -144,7 +144,7 @@ def _list(settings, kind: str) -> int:
         state = "revoked" if r["revoked_at"] else "live"
         if kind != "device":
             community = r["community_id"] and f"{r['community_id']} {names.get(r['community_id'], '')}".rstrip()
-            extra = f"  {_padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
+            extra = f"  {padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
         print(f"{r['subject']:<24} {state:<8} {local_minute(r['created_at'], tz):<17} {revoked:<17}{extra}")
     return 0
 
