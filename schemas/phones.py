@@ -15,11 +15,13 @@ FREE_TEXT = ("content", "address", "note", "result")
 # ASCII and full-width digits: a number typed in Chinese text often comes in full width.
 _D = "[0-9\uff10-\uff19]"
 _ONE, _THREE_TO_NINE, _ZERO = "[1\uff11]", "[3-9\uff13-\uff19]", "[0\uff10]"
-_MOBILE = f"(?:\\+?86-?)?{_ONE}{_THREE_TO_NINE}{_D}{{9}}"  # a mainland mobile, with or without the country code
-_FIXED = f"{_ZERO}{_D}{{2,3}}-?{_D}{{7,8}}"  # a fixed line with its area code
+_SEP = "[-\uff0d ]?"  # as people write them: 138-1234-5678, 010－12345678, 138 1234 5678
+# A mainland mobile (with or without the country code, in one run or as 3-4-4), or a fixed line with its area code.
+_MOBILE = f"(?:\\+?86{_SEP})?{_ONE}{_THREE_TO_NINE}{_D}{_SEP}{_D}{{4}}{_SEP}{_D}{{4}}"
+_FIXED = f"{_ZERO}{_D}{{2,3}}{_SEP}{_D}{{7,8}}"
 # Not part of a longer run of digits: an order id or an amount is no phone number.
 _PHONE = re.compile(f"(?<!{_D})(?:{_MOBILE}|{_FIXED})(?!{_D})")
-_COUNTRY = re.compile(r"^\+?86-?(?=1)")
+_COUNTRY = re.compile(f"^\\+?86{_SEP}(?={_ONE})")
 _DIGIT = re.compile(_D)
 KEEP_FIRST, KEEP_LAST = 3, 4
 

@@ -21,6 +21,10 @@ from schemas.phones import mask_free_text, mask_number, mask_phones
         ("01012345678", "010****5678", 1),
         ("0755-1234567", "075*-***4567", 1),
         ("电话１３８１２３４１２３４", "电话１３８****１２３４", 1),
+        ("138-1234-5678", "138-****-5678", 1),
+        ("138 1234 5678 找王", "138 **** 5678 找王", 1),
+        ("+86 138 1234 5678", "+86 138 **** 5678", 1),
+        ("０１０－87654321", "０１０－****4321", 1),
         ("两个: 13812341234 和 010-87654321", "两个: 138****1234 和 010-****4321", 2),
     ],
 )
@@ -34,6 +38,7 @@ def test_numbers_are_masked_keeping_the_first_3_and_last_4_digits(text, masked, 
         "工单 2026120600123 已受理",  # an order number: a longer run of digits
         "12812341234",  # 12x is no mobile prefix
         "1381234123",  # one digit short
+        "138-123-45678",  # not grouped as a number is
         "138123412345",  # one digit long
         "金额 1000 元, 门牌 12 号",
         "138****1234",  # already masked
