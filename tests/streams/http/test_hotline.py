@@ -5,15 +5,19 @@ text masked; only an integration token may post them, and it posts nothing else.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import random
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
 from schemas import json
 from schemas.hotline import HotlineEvent, HotlineOrder
+from schemas.phones import mask_phones
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from tests.support import auth, factories
@@ -126,3 +130,16 @@ async def test_only_an_integration_token_posts_orders_and_it_posts_nothing_else(
     assert resp.status_code == 401 and resp.json()["errors"][0]["field"] == "Authorization"
     assert await hotline_records(settings, one["id"].encode()) == []
     assert worker.exited is None
+
+
+def test_the_worked_examples_of_the_integrators_contract_hold():
+    """docs/hotline-integration.md: its contact hash example, and its masking examples, are what the code does."""
+    doc = (Path(__file__).parents[3] / "docs" / "hotline-integration.md").read_text(encoding="utf-8")
+    key, digits, digest = re.search(
+        r"key `([^`]+)` \(its UTF-8 bytes\), digits `(\d+)`:\s*`([0-9a-f]{64})`", doc
+    ).groups()
+    assert hmac.new(key.encode(), digits.encode("ascii"), hashlib.sha256).hexdigest() == digest
+    examples = re.findall(r"`([^`]*\d{7,}[^`]*)` → `([^`]+)`", doc)
+    assert len(examples) == 3
+    for clear, masked in examples:
+        assert mask_phones(clear) == (masked, 1)
