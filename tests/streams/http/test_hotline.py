@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import random
 import re
+import statistics
+import time
 import uuid
 from pathlib import Path
 
@@ -143,3 +145,27 @@ def test_the_worked_examples_of_the_integrators_contract_hold():
     assert len(examples) == 3
     for clear, masked in examples:
         assert mask_phones(clear) == (masked, 1)
+
+
+async def test_how_long_a_post_takes(hotline):
+    """Printed, not asserted (pytest -s): from post to 202 for 100 orders at once, and for single events."""
+    settings, url, _ = hotline
+    headers = await auth.integration_headers(settings, "timing-adapter")
+    run, http = uuid.uuid4().hex[:8], requests.Session()
+    batches, events = [], []
+    for b in range(10):
+        body = json.dumps([order(f"{run}-{b}-{i}", content=f"第{i}单，回电1391234{i:04d}") for i in range(100)])
+        started = time.perf_counter()
+        resp = http.post(f"{url}/v1/hotline/orders", data=body, headers={**headers, "Content-Type": "application/json"})
+        batches.append(time.perf_counter() - started)
+        assert resp.status_code == 202, resp.text[:300]
+    for n in range(50):
+        started = time.perf_counter()
+        resp = post(f"{url}/v1/hotline/orders/{run}-0-{n}/events", event(f"{run}-e{n}", "contacted"), headers)
+        events.append(time.perf_counter() - started)
+        assert resp.status_code == 202, resp.text[:300]
+    print(
+        f"\nhotline edge: 100 orders per request: median {statistics.median(batches) * 1000:.0f} ms, "
+        f"worst {max(batches) * 1000:.0f} ms ({100 / statistics.median(batches):.0f} orders/s) over {len(batches)}; "
+        f"one event: median {statistics.median(events) * 1000:.1f} ms, worst {max(events) * 1000:.1f} ms over {len(events)}"
+    )
