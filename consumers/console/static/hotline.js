@@ -1,0 +1,116 @@
+// The 12345 view (接诉即办): open work orders with their two clocks (先行联系 and 办结: time left, or 超时 and
+// for how long, the limit in the street's zone to the minute), overdue first; and the month's rates per
+// community with n, 样本不足 below the configured minimum, and the street's 前响应 share.
+"use strict";
+
+import { $, api, escape, localMinute, name, placeName, span, state, view } from "./core.js";
+
+const REFRESH_MS = 30000;
+const hotline = { orders: [], rates: null, timer: null };
+
+// A clock still running binds; one done (contacted; closed or returned) does not. Limits come from the console.
+export function clocks(order) {
+  const found = [];
+  if (order.contact_left_s !== null && order.contact_left_s !== undefined)
+    found.push({ kind: "contact", at: Date.parse(order.contact_by) });
+  if (order.status === "open") found.push({ kind: "resolve", at: Date.parse(order.resolve_by) });
+  return found;
+}
+
+// Overdue first (the longest overdue first), then by the nearest limit; an order with no clock running last.
+export function orderedOrders(orders, now) {
+  const first = (o) => Math.min(...clocks(o).map((c) => c.at), Infinity);
+  const over = (o) => first(o) <= now;
+  return orders.slice().sort((a, b) => (over(b) - over(a)) || (first(a) - first(b)) || (a.id < b.id ? -1 : 1));
+}
+
+function clockCell(order, kind, now) {
+  const running = clocks(order).find((c) => c.kind === kind);
+  if (!running) {
+    const done = kind === "contact" ? "contacted" : order.status;
+    return `<td class="clock done">✓ ${escape(name("order_event", done))}</td>`;
+  }
+  const limit = `<div class="meta">${escape(name("clock", kind))} ${localMinute(running.at)}</div>`;
+  if (running.at <= now)
+    return `<td class="clock over"><span class="mark">${escape(name("incident_event", "deadline_missed"))} ${span(now - running.at)}</span>${limit}</td>`;
+  return `<td class="clock">剩 ${span(running.at - now)}${limit}</td>`;
+}
+
+function callback(order) {
+  if (!order.satisfaction && order.callback_resolved === null) return "";
+  const solved = order.callback_resolved === null ? "" : order.callback_resolved ? " · ✓" : " · ✗";
+  return `${escape(name("satisfaction", order.satisfaction))}${solved}`;
+}
+
+function orderRow(o, now) {
+  const over = clocks(o).some((c) => c.at <= now);
+  const incident = o.incident_id
+    ? `<button type="button" class="link" data-incident="${escape(o.incident_id)}">${escape(o.incident_id)}</button>` : "";
+  return `<tr data-order="${escape(o.id)}"${over ? ' class="overdue"' : ""}>
+    <td><b>${escape(o.id)}</b> <span class="meta">${escape(name("appeal_type", o.appeal_type))}
+      · ${localMinute(o.dispatched_at)}</span><div class="content">${escape(o.content)}</div></td>
+    <td class="nowrap">${escape(name("category", o.category))}</td><td class="nowrap">${escape(name("urgency", o.urgency))}</td>
+    <td>${escape(placeName(o.community_id, o.grid_id))}<div class="meta">${escape(name("placed_by", o.placed_by))}
+      · ${escape(o.address)}</div></td>
+    ${clockCell(o, "contact", now)}${clockCell(o, "resolve", now)}
+    <td>${callback(o)}</td><td>${incident}</td></tr>`;
+}
+
+export function renderOrders() {
+  const now = Date.now();
+  const shown = orderedOrders(hotline.orders.filter((o) => !view.filter || o.community_id === view.filter), now);
+  const over = shown.filter((o) => clocks(o).some((c) => c.at <= now)).length;
+  $("hotline-orders").innerHTML = shown.map((o) => orderRow(o, now)).join("");
+  $("hotline-count").textContent = `${shown.length} 件 · ${name("incident_event", "deadline_missed")} ${over}`;
+  $("hotline-toggle").querySelector(".n").textContent = String(over);
+  $("hotline-toggle").classList.toggle("alarm", over > 0);
+}
+
+const RATES = ["response", "resolution", "satisfaction", "on_time", "composite"];
+const percent = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
+const firstShare = (rows) => {
+  const first = rows.reduce((s, r) => s + r.grid_first, 0), placed = rows.reduce((s, r) => s + r.grid_first + r.blind_spots, 0);
+  return { share: placed ? first / placed : null, first, placed };
+};
+
+export function renderRates() {
+  const body = hotline.rates;
+  if (!body) return;
+  const ranked = body.rates.filter((r) => r.n >= body.min_n && r.composite !== null)
+    .sort((a, b) => b.composite - a.composite).map((r) => r.key);
+  $("hotline-rates-head").innerHTML = `<th>社区</th><th>n</th>${RATES.map((r) => `<th>${escape(name("rate", r))}</th>`).join("")}
+    <th>前响应</th><th>排名</th>`;
+  $("hotline-rates").innerHTML = body.rates.map((r) => {
+    const few = r.n < body.min_n, share = firstShare([r]);
+    const rank = few ? `<span class="few">样本不足</span>` : ranked.includes(r.key) ? String(ranked.indexOf(r.key) + 1) : "—";
+    return `<tr data-community="${escape(r.key)}"${few ? ' class="few"' : ""}><td>${escape(placeName(r.key) || r.name)}</td>
+      <td class="n">${r.n}</td>${RATES.map((k) => `<td>${percent(r[k])}</td>`).join("")}
+      <td>${percent(share.share)}</td><td>${rank}</td></tr>`;
+  }).join("");
+  const street = firstShare(body.rates);
+  $("hotline-street").textContent = `本月 ${localMinute(body.now).slice(0, 7)} · 街道前响应 ${percent(street.share)}`
+    + ` (${street.first}/${street.placed}) · n < ${body.min_n}: 样本不足，不排名`;
+}
+
+async function refresh() {
+  const [orders, rates] = await Promise.all([api("/api/hotline/orders?limit=200"), api("/api/hotline/rates")]);
+  hotline.orders = orders.orders; hotline.rates = rates;
+  renderOrders(); renderRates();
+  $("hotline").dataset.loaded = "1";
+}
+
+export function setupHotline(openIncident) {
+  const panel = $("hotline");
+  $("hotline-toggle").addEventListener("click", () => {
+    panel.hidden = !panel.hidden;
+    if (!panel.hidden) refresh();
+  });
+  $("hotline-orders").addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-incident]");
+    if (!button) return;
+    panel.hidden = true;
+    openIncident(button.dataset.incident);
+  });
+  refresh(); // the overdue count on the button, before anyone opens the view, and kept current
+  hotline.timer = setInterval(refresh, REFRESH_MS);
+}
