@@ -20,6 +20,13 @@ pytestmark = pytest.mark.integration
 
 TZ = "Asia/Shanghai"
 SCREENSHOT = "/tmp/h15-console.png"
+TIMINGS = """async () => {
+  const timed = async (path) => { const t = performance.now(); await (await fetch(path)).json(); return performance.now() - t; };
+  const orders = await timed("/api/hotline/orders?limit=200"), rates = await timed("/api/hotline/rates");
+  const t = performance.now();
+  for (let i = 0; i < 5; i++) window.redwall.renderOrders();
+  return { orders, rates, redraw: (performance.now() - t) / 5, rows: document.querySelectorAll("#hotline-orders tr").length };
+}"""
 
 
 async def orders_of_this_month(pg, community: str) -> int:
@@ -96,4 +103,7 @@ async def test_the_street_sees_every_community_and_the_button_counts_the_overdue
     await page.click("#hotline-toggle")
     await page.wait_for_selector(f"#hotline-orders tr[data-order='H{run}-c03-1']", timeout=15_000)
     await page.screenshot(path=SCREENSHOT)
+    timings = await page.evaluate(TIMINGS)
+    print(f"\n12345 view, {timings['rows']} orders: /api/hotline/orders {timings['orders']:.0f} ms, "
+          f"/api/hotline/rates {timings['rates']:.0f} ms, list redrawn in {timings['redraw']:.1f} ms")  # fmt: skip
     await close(page)

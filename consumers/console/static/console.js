@@ -32,7 +32,7 @@ function renderFeed() {
 }
 
 const stats = (window.redwallStats = { frames: 0, lastMs: 0, maxMs: 0 }); // read by the browser tests
-window.redwall = { drawOverlay, renderIncidents, renderFeed }; // timed one by one by the browser tests
+window.redwall = { drawOverlay, renderIncidents, renderFeed, renderOrders }; // timed one by one by the browser tests
 
 function render() {
   frame = null;

@@ -78,7 +78,7 @@ export function renderRates() {
   if (!body) return;
   const ranked = body.rates.filter((r) => r.n >= body.min_n && r.composite !== null)
     .sort((a, b) => b.composite - a.composite).map((r) => r.key);
-  $("hotline-rates-head").innerHTML = `<th>社区</th><th>n</th>${RATES.map((r) => `<th>${escape(name("rate", r))}</th>`).join("")}
+  $("hotline-rates-head").innerHTML = `<th>${escape(name("level", "community"))}</th><th>n</th>${RATES.map((r) => `<th>${escape(name("rate", r))}</th>`).join("")}
     <th>前响应</th><th>排名</th>`;
   $("hotline-rates").innerHTML = body.rates.map((r) => {
     const few = r.n < body.min_n, share = firstShare([r]);
@@ -92,15 +92,24 @@ export function renderRates() {
     + ` (${street.first}/${street.placed}) · n < ${body.min_n}: 样本不足，不排名`;
 }
 
+// PostgreSQL away (503) keeps what is shown and says so; the next refresh tries again.
 async function refresh() {
-  const [orders, rates] = await Promise.all([api("/api/hotline/orders?limit=200"), api("/api/hotline/rates")]);
-  hotline.orders = orders.orders; hotline.rates = rates;
+  try {
+    const [orders, rates] = await Promise.all([api("/api/hotline/orders?limit=200"), api("/api/hotline/rates")]);
+    hotline.orders = orders.orders; hotline.rates = rates;
+  } catch (error) {
+    $("hotline-count").textContent = `not refreshed: ${error.message}`;
+    return;
+  }
   renderOrders(); renderRates();
   $("hotline").dataset.loaded = "1";
 }
 
 export function setupHotline(openIncident) {
   const panel = $("hotline");
+  $("hotline-orders-head").innerHTML = ["工单 Order", "类别 Category", "紧急程度 Urgency", "地点 Place",
+    name("clock", "contact"), name("clock", "resolve"), `${name("order_event", "callback")} Call-back`, "事件 Incident"]
+    .map((h) => `<th>${escape(h)}</th>`).join("");
   $("hotline-toggle").addEventListener("click", () => {
     panel.hidden = !panel.hidden;
     if (!panel.hidden) refresh();
