@@ -24,7 +24,7 @@ TIMINGS = """async () => {
   const timed = async (path) => { const t = performance.now(); await (await fetch(path)).json(); return performance.now() - t; };
   const orders = await timed("/api/hotline/orders?limit=200"), rates = await timed("/api/hotline/rates");
   const t = performance.now();
-  for (let i = 0; i < 5; i++) window.redwall.renderOrders();
+  for (let i = 0; i < 5; i++) window.redwall.renderOrders(true);
   return { orders, rates, redraw: (performance.now() - t) / 5, rows: document.querySelectorAll("#hotline-orders tr").length };
 }"""
 
@@ -53,6 +53,14 @@ async def orders(pg):
                     "callback_resolved": True, "satisfaction": "satisfied"} if i % 2 == 0 else {}))
               for i in range(12)]  # fmt: skip
     await insert_orders(pg, [late, soon, week, *ranked])
+    # The incident the overdue order joined, as the incident sink stores it.
+    await pg.execute(
+        "INSERT INTO incidents (id, street_id, community_id, category, severity, priority, status, level, owner, "
+        "opened_at, report_count, last_report_at, last_seq, updated_at) VALUES ($1, 'xichangan', 'c01', "
+        "'facility_damage', 'medium', 'normal', 'assigned', 'community', 'c01', $2, 1, $2, 1, $2)",
+        f"inc-{run}-late",
+        late["dispatched_at"],
+    )
     await pg.execute(
         "INSERT INTO incident_reports (report_id, incident_id, linked_at) VALUES ($1, $2, now())",
         late["report_id"],
@@ -93,15 +101,29 @@ async def test_the_overdue_order_comes_first_with_its_limit_and_the_rates_show_n
 
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "console-hotline.png"))
+
+    # The link opens the incident the order joined, in place of the 12345 view.
+    await rows.nth(0).locator(f"button[data-incident='inc-{run}-late']").click()
+    await page.wait_for_selector(f"#detail[data-incident='inc-{run}-late'] h3", timeout=10_000)
+    assert await page.locator("#hotline").is_hidden()
+    assert CATEGORY["facility_damage"] in await page.locator("#detail").inner_text()
     await close(page)
 
 
-async def test_the_street_sees_every_community_and_the_button_counts_the_overdue(stack, browser, orders):
-    run = orders["run"]
+async def test_the_street_sees_every_community_and_the_button_counts_the_overdue(stack, browser, pg, orders):
+    """With more open orders than one page of the API holds (200), the last one is listed too."""
+    run, now = orders["run"], datetime.now(UTC)
+    # A quiet month's backlog in c04: contacted, complex (15 days), so they sort after every other.
+    backlog = [order(f"H{run}-c04-{i:03d}", "c04", now - timedelta(minutes=i), urgency="complex",
+                     contacted_at=now, resolve_by=now + timedelta(days=15, minutes=-i)) for i in range(250)]  # fmt: skip
+    await insert_orders(pg, backlog)
     page = await open_console(browser, stack.settings, stack.tokens["street"], width=1600, height=1000)
     await page.wait_for_function("() => Number(document.querySelector('#hotline-toggle .n').textContent) > 0")
     await page.click("#hotline-toggle")
     await page.wait_for_selector(f"#hotline-orders tr[data-order='H{run}-c03-1']", timeout=15_000)
+    assert await page.locator(f"#hotline-orders tr[data-order='H{run}-c04-000']").count() == 1  # the last of all
+    ids = await page.locator("#hotline-orders tr").evaluate_all("rows => rows.map(r => r.dataset.order)")
+    assert ids.index(f"H{run}-late") < ids.index(f"H{run}-soon") < ids.index(f"H{run}-c04-249")
     await page.screenshot(path=SCREENSHOT)
     timings = await page.evaluate(TIMINGS)
     print(f"\n12345 view, {timings['rows']} orders: /api/hotline/orders {timings['orders']:.0f} ms, "

@@ -5,8 +5,8 @@
 
 import { $, api, escape, localMinute, name, placeName, span, state, view } from "./core.js";
 
-const REFRESH_MS = 30000;
-const hotline = { orders: [], rates: null, timer: null };
+const REFRESH_MS = 30000, PAGE_ORDERS = 200; // the console's largest page
+const hotline = { orders: [], rates: null, timer: null, drawn: {} };
 
 // A clock still running binds; one done (contacted; closed or returned) does not. Limits come from the console.
 export function clocks(order) {
@@ -19,9 +19,9 @@ export function clocks(order) {
 
 // Overdue first (the longest overdue first), then by the nearest limit; an order with no clock running last.
 export function orderedOrders(orders, now) {
-  const first = (o) => Math.min(...clocks(o).map((c) => c.at), Infinity);
-  const over = (o) => first(o) <= now;
-  return orders.slice().sort((a, b) => (over(b) - over(a)) || (first(a) - first(b)) || (a.id < b.id ? -1 : 1));
+  const keyed = orders.map((o) => ({ o, first: Math.min(...clocks(o).map((c) => c.at), Infinity) }));
+  keyed.sort((a, b) => ((b.first <= now) - (a.first <= now)) || (a.first - b.first) || (a.o.id < b.o.id ? -1 : 1));
+  return keyed.map((k) => k.o);
 }
 
 function clockCell(order, kind, now) {
@@ -56,14 +56,19 @@ function orderRow(o, now) {
     <td>${callback(o)}</td><td>${incident}</td></tr>`;
 }
 
-export function renderOrders() {
+// Called with every redraw of the page: while the view is closed only the button's count is kept current.
+export function renderOrders(force = false) {
   const now = Date.now();
-  const shown = orderedOrders(hotline.orders.filter((o) => !view.filter || o.community_id === view.filter), now);
-  const over = shown.filter((o) => clocks(o).some((c) => c.at <= now)).length;
-  $("hotline-orders").innerHTML = shown.map((o) => orderRow(o, now)).join("");
-  $("hotline-count").textContent = `${shown.length} 件 · ${name("incident_event", "deadline_missed")} ${over}`;
+  const mine = hotline.orders.filter((o) => !view.filter || o.community_id === view.filter);
+  const over = mine.filter((o) => clocks(o).some((c) => c.at <= now)).length;
   $("hotline-toggle").querySelector(".n").textContent = String(over);
   $("hotline-toggle").classList.toggle("alarm", over > 0);
+  // Live incident batches redraw the page up to four times a second; the clocks move by the minute.
+  const fresh = hotline.drawn.data === hotline.orders && hotline.drawn.filter === view.filter && now - hotline.drawn.at < 5000;
+  if ($("hotline").hidden || (fresh && !force)) return;
+  hotline.drawn = { data: hotline.orders, filter: view.filter, at: now };
+  $("hotline-orders").innerHTML = orderedOrders(mine, now).map((o) => orderRow(o, now)).join("");
+  $("hotline-count").textContent = `${mine.length} 件 · ${name("incident_event", "deadline_missed")} ${over}`;
 }
 
 const RATES = ["response", "resolution", "satisfaction", "on_time", "composite"];
@@ -92,11 +97,21 @@ export function renderRates() {
     + ` (${street.first}/${street.placed}) · n < ${body.min_n}: 样本不足，不排名`;
 }
 
+// Every open order, a page of PAGE_ORDERS at a time: no row cap hides an order past its limit.
+async function allOrders() {
+  const orders = [];
+  for (let offset = 0; ; offset += PAGE_ORDERS) {
+    const page = (await api(`/api/hotline/orders?limit=${PAGE_ORDERS}&offset=${offset}`)).orders;
+    orders.push(...page);
+    if (page.length < PAGE_ORDERS) return orders;
+  }
+}
+
 // PostgreSQL away (503) keeps what is shown and says so; the next refresh tries again.
 async function refresh() {
   try {
-    const [orders, rates] = await Promise.all([api("/api/hotline/orders?limit=200"), api("/api/hotline/rates")]);
-    hotline.orders = orders.orders; hotline.rates = rates;
+    const [orders, rates] = await Promise.all([allOrders(), api("/api/hotline/rates")]);
+    hotline.orders = orders; hotline.rates = rates;
   } catch (error) {
     $("hotline-count").textContent = `not refreshed: ${error.message}`;
     return;
@@ -112,6 +127,7 @@ export function setupHotline(openIncident) {
     .map((h) => `<th>${escape(h)}</th>`).join("");
   $("hotline-toggle").addEventListener("click", () => {
     panel.hidden = !panel.hidden;
+    hotline.drawn = {};
     if (!panel.hidden) refresh();
   });
   $("hotline-orders").addEventListener("click", (e) => {
