@@ -14,6 +14,7 @@ from config.hotline import load_hotline
 from config.settings import Settings
 from consumers import shell
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
+from consumers.hotline_gauges import HotlineGauges
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
@@ -121,6 +122,9 @@ async def run_sinks(
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
             group.create_task(LagMonitor(settings, registry, kafka=kafka).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
+            group.create_task(
+                HotlineGauges.from_settings(settings, sink.pool, registry).run(stop_event), name="hotline"
+            )
             group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
     finally:
         await sink.close()

@@ -43,11 +43,17 @@ class _Polled:
 
     async def poll(self, conn: asyncpg.Connection) -> None:
         values = {(str(a), str(b)): n for a, b, n in await conn.fetch(self.sql)}
-        for labels in self.shown - values.keys():
-            self.gauge.remove(*labels)
-        for labels, n in values.items():
-            self.gauge.labels(*labels).set(n)
-        self.shown = set(values)
+        self.shown = show(self.gauge, self.shown, values)
+
+
+def show(gauge: Gauge, shown: set[tuple[str, ...]], values: dict[tuple[str, ...], float]) -> set[tuple[str, ...]]:
+    """Set `gauge` to `values` (label values -> value), removing the label sets of `shown` no longer among them;
+    returns what it shows now."""
+    for labels in shown - values.keys():
+        gauge.remove(*labels)
+    for labels, n in values.items():
+        gauge.labels(*labels).set(n)
+    return set(values)
 
 
 class StateGauges:
