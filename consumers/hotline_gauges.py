@@ -40,12 +40,6 @@ GROUP BY 1, 2
 """
 
 
-def grid_first_share(grid_first: int, blind_spots: int) -> float | None:
-    """前响应: the share of the orders placed by a point whose grid had reported first; None with no such order."""
-    placed = grid_first + blind_spots
-    return grid_first / placed if placed else None
-
-
 class HotlineGauges:
     def __init__(
         self,
@@ -117,7 +111,6 @@ class HotlineGauges:
                 for name in RATES:
                     if getattr(r, name) is not None:
                         values[(name, str(r.key), period)] = getattr(r, name)
-                share = grid_first_share(r.grid_first, r.blind_spots)
-                if period == "month" and share is not None:
-                    first[(str(r.key),)] = share
+                if period == "month" and r.grid_first is not None:  # 前响应: None with no order placed by a point
+                    first[(str(r.key),)] = r.grid_first
         return values, first

@@ -65,11 +65,19 @@ class HotlineViews:
         except FieldError as bad:
             return refusal_response(400, bad.reason, [bad])
         now, config, tz = self.now(), self.config, self.timezone
-        found = await self._read(lambda db: rates(db, config, now, by=by, period=period, month=month, tz=tz))
+
+        async def both(db):
+            return [
+                await rates(db, config, now, by=grouping, period=period, month=month, tz=tz)
+                for grouping in (by, "street")
+            ]
+
+        found = await self._read(both)
         if isinstance(found, web.Response):
             return found
-        rows = [{f: getattr(rate, f) for f in RATE_FIELDS} for rate in found]
+        rows, street = ([{f: getattr(rate, f) for f in RATE_FIELDS} for rate in group] for group in found)
         body = {"now": now, "by": by, "period": period, "month": month, "min_n": config.min_n, "rates": rows}
+        body["street"] = street[0] if street else None
         return _json({**body, "weights": dict(config.weights)})
 
     async def _read(self, read):

@@ -38,8 +38,8 @@ def december(run: str, community: str) -> list[dict]:
         o(4, 20, grid_first=True, dispatched_at=at(20, 3), contact_by=at(20, 5)),
         # returned as not ours: in no rate
         o(5, 15, returned_at=at(15, 6)),
-        # extended, closed before its new limit: on time; basically satisfied
-        o(6, 13, contacted_at=at(13, 3), extended_to=at(22), closed_at=at(21), callback_at=at(21, 6),
+        # extended, closed after its first limit but before its new one: on time; basically satisfied
+        o(6, 13, contacted_at=at(13, 3), extended_to=at(22), closed_at=at(19), callback_at=at(19, 6),
           callback_resolved=True, satisfaction="basically_satisfied"),
         # November, inside the rolling 30 days only: contacted in time, closed in time
         order(f"hg-{run}-7", community, datetime(2026, 11, 25, 2, tzinfo=UTC), contacted_at=datetime(2026, 11, 25, 3, tzinfo=UTC),

@@ -8,13 +8,11 @@ import { $, api, escape, localMinute, name, placeName, span, state, view } from 
 const REFRESH_MS = 30000, PAGE_ORDERS = 200; // the console's largest page
 const hotline = { orders: [], rates: null, timer: null, drawn: {} };
 
-// A clock still running binds; one done (contacted; closed or returned) does not. Limits come from the console.
+// A clock still running binds; one done (contacted; closed or returned) does not. The server gives each
+// clock's limit (an extension's new one for 办结) and when its step was done (sinks/hotline_rates.py).
 export function clocks(order) {
-  const found = [];
-  if (order.contact_left_s !== null && order.contact_left_s !== undefined)
-    found.push({ kind: "contact", at: Date.parse(order.contact_by) });
-  if (order.status === "open") found.push({ kind: "resolve", at: Date.parse(order.resolve_by) });
-  return found;
+  return ["contact", "resolve"].filter((kind) => !order.clocks[kind].done_at)
+    .map((kind) => ({ kind, at: Date.parse(order.clocks[kind].due) }));
 }
 
 // Overdue first (the longest overdue first), then by the nearest limit; an order with no clock running last.
@@ -73,10 +71,6 @@ export function renderOrders(force = false) {
 
 const RATES = ["response", "resolution", "satisfaction", "on_time", "composite"];
 const percent = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
-const firstShare = (rows) => {
-  const first = rows.reduce((s, r) => s + r.grid_first, 0), placed = rows.reduce((s, r) => s + r.grid_first + r.blind_spots, 0);
-  return { share: placed ? first / placed : null, first, placed };
-};
 
 export function renderRates() {
   const body = hotline.rates;
@@ -86,15 +80,15 @@ export function renderRates() {
   $("hotline-rates-head").innerHTML = `<th>${escape(name("level", "community"))}</th><th>n</th>${RATES.map((r) => `<th>${escape(name("rate", r))}</th>`).join("")}
     <th>前响应</th><th>排名</th>`;
   $("hotline-rates").innerHTML = body.rates.map((r) => {
-    const few = r.n < body.min_n, share = firstShare([r]);
+    const few = r.n < body.min_n;
     const rank = few ? `<span class="few">样本不足</span>` : ranked.includes(r.key) ? String(ranked.indexOf(r.key) + 1) : "—";
     return `<tr data-community="${escape(r.key)}"${few ? ' class="few"' : ""}><td>${escape(placeName(r.key) || r.name)}</td>
       <td class="n">${r.n}</td>${RATES.map((k) => `<td>${percent(r[k])}</td>`).join("")}
-      <td>${percent(share.share)}</td><td>${rank}</td></tr>`;
+      <td>${percent(r.grid_first)}</td><td>${rank}</td></tr>`;
   }).join("");
-  const street = firstShare(body.rates);
-  $("hotline-street").textContent = `本月 ${localMinute(body.now).slice(0, 7)} · 街道前响应 ${percent(street.share)}`
-    + ` (${street.first}/${street.placed}) · n < ${body.min_n}: 样本不足，不排名`;
+  const street = body.street || { grid_first: null, blind_spots: 0 };
+  $("hotline-street").textContent = `本月 ${localMinute(body.now).slice(0, 7)} · 街道前响应 ${percent(street.grid_first)}`
+    + ` · 盲区 ${street.blind_spots} 件 · n < ${body.min_n}: 样本不足，不排名`;
 }
 
 // Every open order, a page of PAGE_ORDERS at a time: no row cap hides an order past its limit.
