@@ -18,6 +18,7 @@ import faust
 from prometheus_client import CollectorRegistry, Counter
 
 from config.hotline import load_hotline
+from config.rules import load_rules
 from schemas import json
 from schemas.fields import FieldError
 from schemas.hotline import PLACED_BY, HotlineRecord
@@ -102,6 +103,8 @@ def install(
 ) -> Hotline:
     """Load and check config/hotline.toml (a bad file stops start-up), then wire the agent and the timer."""
     config = load_hotline(settings.hotline_path)
+    # What counts as stale is the escalation rules' ([alerts] max_age): one answer for every alert.
+    max_age = load_rules(settings.escalation_rules_path).alert_max_age
     hotline = Hotline(app, settings, Placer(registry, config), HotlineMetrics(metrics_registry), dead_letter)
     source = app.topic(
         settings.topic_hotline, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -127,7 +130,7 @@ def install(
             return
         try:
             sent = await hotline_clocks.tick(
-                await hotline.connected(), config, now, hotline.send_alerts, settings.timezone
+                await hotline.connected(), config, now, hotline.send_alerts, settings.timezone, max_age
             )
         except Exception as exc:  # a timer that raises ends the worker; Postgres away is tried again next time
             if not is_retriable(exc):

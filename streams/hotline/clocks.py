@@ -8,13 +8,14 @@ the sink from their events) and claims each stage in hotline_clock_alerts (migra
 transaction held until the broker has the alerts, as patrol advisories do (streams/patrol/advisories.py):
 a worker claiming the same stage at the same moment waits on the row and then finds it taken, so each
 stage is sent once across restarts and rebalances. An extension makes a new limit, and so new stages.
+A stage older than the alerts' max age is claimed and sent to nobody.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -133,9 +134,11 @@ async def tick(
     now: datetime,
     send: Callable[[list[dict]], Awaitable[None]],
     tz: str,
+    max_age: timedelta | None = None,
 ) -> list[dict]:
     """Claim and send the alerts of every stage due at `now`; `send` returns once the broker has them.
-    Returns what was sent."""
+    A stage that came more than `max_age` ago (a first start on old orders, a worker down for days) is
+    claimed but pages nobody, like every stale alert. Returns what was sent."""
     found = []
     for row in await pool.fetch(_CANDIDATES_SQL, now):
         order = {**row, "severity": config.severity[row["urgency"]]}
@@ -146,6 +149,6 @@ async def tick(
         columns = [[s.order for s, _ in found], [s.clock for s, _ in found], [s.stage for s, _ in found]]
         claimed = await conn.fetch(_CLAIM_SQL, *columns, [s.due for s, _ in found], [a["id"] for _, a in found], now)
         taken = {r["alert_id"] for r in claimed}
-        alerts = [a for _, a in found if a["id"] in taken]
-        await send(alerts)
-    return alerts
+        fresh = [a for s, a in found if a["id"] in taken and (max_age is None or now - s.at <= max_age)]
+        await send(fresh)
+    return fresh

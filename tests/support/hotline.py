@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing, a Monday
 PLAIN = (39.8969, 116.3828)  # in c03-g01, outside every sensitive zone
@@ -37,3 +37,19 @@ def order(order_id: str, *, at: datetime = T0, code: str = "0103", urgency: str 
 
 def event(event_id: str, order_id: str, kind: str, at: datetime, **fields) -> dict:
     return {"type": "event", "id": event_id, "order": order_id, "kind": kind, "time": at.isoformat(), **fields}
+
+
+async def insert_order(conn, order_id: str, **columns) -> None:
+    """A row of hotline_orders as the sink stores a placed order, dispatched at T0 (contact in 2 h, resolve
+    in 7 days, warning at 80 %); `columns` add or replace, the state ones too (contacted_at, closed_at ...)."""
+    row = {
+        "id": order_id, "received_at": T0, "dispatched_at": T0, "channel": "phone", "appeal_type": "complaint",
+        "catalogue": '[{"code": "0103", "name": "停车管理"}]', "catalogue_code": "0103", "urgency": "ordinary",
+        "content": "乱停车", "address": "", "street_id": "xichangan", "community_id": "c03", "grid_id": "c03-g01",
+        "placed_by": "grid", "category": "illegal_parking", "report_id": f"12345-{order_id}",
+        "lead_unit": "西长安街街道", "contact_masked": "138****1234", "contact_by": T0 + timedelta(hours=2),
+        "resolve_by": T0 + timedelta(days=7), "warn_at": 0.8, "rules_version": "test", "grid_first": False,
+        **columns,
+    }  # fmt: skip
+    marks = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+    await conn.execute(f"INSERT INTO hotline_orders ({', '.join(row)}) VALUES ({marks})", *row.values())

@@ -5,28 +5,33 @@ and the next good record still goes through."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas import json
 from schemas.hotline import LocatedHotlineOrder
-from schemas.records import LocatedReport
+from schemas.records import Alert, LocatedReport
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
 from tests.support.factories import oracle_place
-from tests.support.hotline import ADDRESS, OUTSIDE, PLAIN, event, order
+from tests.support.hotline import ADDRESS, OUTSIDE, PLAIN, event, insert_order, order
 from tests.support.incident_factories import nearby
+from tests.support.scratch import scratch_schema
 from tests.support.topics import own_topics
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
+
+H = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -118,6 +123,38 @@ async def test_orders_placed_each_way_become_reports_and_incidents_and_garbage_a
         assert metrics[("redwall_hotline_orders_total", "unlocated")] == 1.0
     finally:
         worker.stop()
+
+
+async def test_the_clocks_timer_in_a_worker_alerts_each_stage_of_a_due_order_once(isolated, pg, database_url, tmp_path):
+    run, s = isolated
+    now = datetime.now(UTC).replace(microsecond=0)
+    due = {"dispatched_at": now - 3 * H, "contact_by": now - H, "resolve_by": now + 24 * H}
+    async with scratch_schema(pg, database_url) as dsn:  # the worker sees only this test's orders
+        s = dataclasses.replace(s, database_url=dsn, hotline_clock_seconds=0.5)
+        await ensure_topics(s)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await insert_order(conn, f"{run}-due", community_id="unlocated", grid_id=None, urgency="emergency", **due)
+            await insert_order(conn, f"{run}-done", **due, contacted_at=now - 2 * H)
+            await insert_order(conn, f"{run}-old")  # limits passed weeks ago: stale, pages nobody
+        finally:
+            await conn.close()
+        worker = RedwallProcess("worker", s, tmp_path).start()
+        try:
+            worker.wait_http(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
+            sent = await eventually(lambda: _clock_alerts(s, run, 1), 60)
+            assert sent, worker.log_tail()
+            await asyncio.sleep(3)  # several more ticks: nothing is sent twice
+            alerts = [Alert.validate(a) for a in await _clock_alerts(s, run, 0)]
+        finally:
+            worker.stop()
+    assert [a["id"] for a in alerts] == [f"hotline:{run}-due:contact:breach:{(now - H):%Y%m%dT%H%M%SZ}"]
+    assert (alerts[0]["level"], alerts[0]["owner"], alerts[0]["priority"]) == ("street", "xichangan", "top")
+
+
+async def _clock_alerts(s, run: str, at_least: int) -> list[dict]:
+    found = [a for a in await records(s, s.topic_alerts) if a.get("order", "").startswith(run)]
+    return found if len(found) >= at_least else []
 
 
 async def _opened(s, ids: dict, orders: dict) -> dict | None:

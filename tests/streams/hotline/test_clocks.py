@@ -12,7 +12,7 @@ import pytest
 from config.hotline import load_hotline
 from schemas.records import Alert
 from streams.hotline.clocks import Stage, clock_alert, due_stages, tick
-from tests.support.hotline import T0
+from tests.support.hotline import T0, insert_order
 from tests.support.scratch import scratch_schema
 
 TZ = "Asia/Shanghai"
@@ -87,22 +87,6 @@ async def pool(dsn):
     await pool.close()
 
 
-async def insert(pool, order_id: str, **state) -> None:
-    """A row of hotline_orders as the sink stores a placed order (state columns from its events)."""
-    columns = {
-        "id": order_id, "received_at": T0, "dispatched_at": T0, "channel": "phone", "appeal_type": "complaint",
-        "catalogue": '[{"code": "0103", "name": "停车管理"}]', "catalogue_code": "0103", "urgency": "ordinary",
-        "content": "乱停车", "address": "", "street_id": "xichangan", "community_id": "c03", "grid_id": "c03-g01",
-        "placed_by": "grid", "category": "illegal_parking", "report_id": f"12345-{order_id}",
-        "lead_unit": "西长安街街道", "contact_masked": "138****1234", "contact_by": CONTACT_BY,
-        "resolve_by": RESOLVE_BY, "warn_at": 0.8, "rules_version": CONFIG.version, "grid_first": False,
-        **state,
-    }  # fmt: skip
-    names = ", ".join(columns)
-    marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-    await pool.execute(f"INSERT INTO hotline_orders ({names}) VALUES ({marks})", *columns.values())
-
-
 async def sent_ids(pool, now, send=None) -> list[str]:
     async def to_broker(alerts):
         if send:
@@ -112,7 +96,7 @@ async def sent_ids(pool, now, send=None) -> list[str]:
 
 
 async def test_an_order_due_for_warning_alerts_once_across_ticks_and_two_workers_at_once(pool, dsn):
-    await insert(pool, "o-w")
+    await insert_order(pool, "o-w")
     other = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
 
     async def slow_broker(alerts):
@@ -132,7 +116,7 @@ async def test_an_order_due_for_warning_alerts_once_across_ticks_and_two_workers
 
 
 async def test_an_extension_makes_a_new_limit_and_so_a_new_warning(pool):
-    await insert(pool, "o-x", contacted_at=T0 + H)
+    await insert_order(pool, "o-x", contacted_at=T0 + H)
     warn = T0 + timedelta(days=5, hours=15)
     assert await sent_ids(pool, warn) == ["hotline:o-x:resolve:warning:20261109T010000Z"]
     await pool.execute("UPDATE hotline_orders SET extended_to = $1 WHERE id = 'o-x'", T0 + timedelta(days=14))
@@ -142,8 +126,22 @@ async def test_an_extension_makes_a_new_limit_and_so_a_new_warning(pool):
 
 
 async def test_a_contacted_order_gives_no_contact_alert_a_closed_or_returned_one_no_resolve_alert(pool):
-    await insert(pool, "o-c", contacted_at=T0 + timedelta(minutes=30))
-    await insert(pool, "o-d", contacted_at=T0 + H, closed_at=T0 + timedelta(days=1))
-    await insert(pool, "o-r", returned_at=T0 + timedelta(minutes=20), returned_to="区城管委")
+    await insert_order(pool, "o-c", contacted_at=T0 + timedelta(minutes=30))
+    await insert_order(pool, "o-d", contacted_at=T0 + H, closed_at=T0 + timedelta(days=1))
+    await insert_order(pool, "o-r", returned_at=T0 + timedelta(minutes=20), returned_to="区城管委")
     late = RESOLVE_BY + H
     assert await sent_ids(pool, late) == ["hotline:o-c:resolve:breach:20261109T010000Z"]
+
+
+async def test_a_stage_older_than_the_alerts_max_age_is_claimed_but_pages_nobody(pool):
+    await insert_order(pool, "o-old", contacted_at=T0 + H)
+    days_late = RESOLVE_BY + timedelta(days=3)
+    sent = await tick(pool, CONFIG, days_late, _nowhere, TZ, max_age=timedelta(hours=6))
+    assert sent == [] and await pool.fetchval("SELECT alert_id FROM hotline_clock_alerts") == (
+        "hotline:o-old:resolve:breach:20261109T010000Z"
+    )
+    assert await tick(pool, CONFIG, days_late + H, _nowhere, TZ, max_age=timedelta(hours=6)) == []
+
+
+async def _nowhere(alerts):
+    return None
