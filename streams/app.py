@@ -105,7 +105,7 @@ def create_app(
     ingest.install(app, settings, metrics, credentials)
     patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
     escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
-    hotline.install(app, settings, registry, metrics_registry, geofencer.dead_letter)
+    hotline.install(app, settings, registry, metrics, geofencer.dead_letter)
     actions.install(app, settings, registry.communities, credentials, metrics, kafka=kafka)
     apidoc.install(app, settings)
     return app

@@ -29,6 +29,7 @@ from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
 from streams.hotline import clocks as hotline_clocks
 from streams.hotline.placement import Placer
+from streams.metrics import WorkerMetrics
 from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,9 @@ class HotlineMetrics:
 class Hotline:
     """What one record of redwall.hotline.v1 becomes, and the clocks' pool and timer work."""
 
-    def __init__(self, app: faust.App, settings, placer: Placer, metrics: HotlineMetrics, dead_letter):
-        self.app, self.settings, self.placer, self.metrics = app, settings, placer, metrics
+    def __init__(self, app: faust.App, settings, placer: Placer, metrics: WorkerMetrics, dead_letter):
+        self.app, self.settings, self.placer = app, settings, placer
+        self.inputs, self.metrics = metrics, HotlineMetrics(metrics.registry)
         self.dead_letter, self.decoder = dead_letter, HotlineRecord()
         self.clock = clocks.from_settings(settings)
         self.pool: asyncpg.Pool | None = None
@@ -68,7 +70,11 @@ class Hotline:
             record = self.decoder.decode(value)
         except FieldError as error:
             letter = self.dead_letter(error, value, topic, partition, offset, key)
+            for label in letter.rejected:  # each wrong field once, as the geofence agent counts them
+                self.inputs.rejected.labels(topic, "kafka", label).inc()
+            self.inputs.deadletters.labels(topic).inc()
             return [Out(letter.topic, letter.key, letter.value)]
+        self.inputs.ingested.labels(topic).inc()
         order_key = record.get("order", record["id"]).encode()
         if record["type"] == "event":
             self.clock.observe(datetime.fromisoformat(record["time"]))
@@ -98,14 +104,12 @@ class Hotline:
         await send_all(self.app.producer, [Out(topic, a["community"].encode(), json.dumps(a)) for a in alerts])
 
 
-def install(
-    app: faust.App, settings, registry: GridRegistry, metrics_registry: CollectorRegistry, dead_letter
-) -> Hotline:
+def install(app: faust.App, settings, registry: GridRegistry, metrics: WorkerMetrics, dead_letter) -> Hotline:
     """Load and check config/hotline.toml (a bad file stops start-up), then wire the agent and the timer."""
     config = load_hotline(settings.hotline_path)
     # What counts as stale is the escalation rules' ([alerts] max_age): one answer for every alert.
     max_age = load_rules(settings.escalation_rules_path).alert_max_age
-    hotline = Hotline(app, settings, Placer(registry, config), HotlineMetrics(metrics_registry), dead_letter)
+    hotline = Hotline(app, settings, Placer(registry, config), metrics, dead_letter)
     source = app.topic(
         settings.topic_hotline, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

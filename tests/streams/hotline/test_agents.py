@@ -118,9 +118,11 @@ async def test_orders_placed_each_way_become_reports_and_incidents_and_garbage_a
         assert forwarded == [contacted]
         letters = [json.loads(r.value) async for r in read_topic(s, s.topic_deadletter, idle_seconds=0.5)]
         assert [(d["source_topic"], d["errors"][0]["field"]) for d in letters] == [(s.topic_hotline, "(body)")]
-        metrics = _samples(worker_metrics(s))
+        metrics = _samples(worker_metrics(s), s.topic_hotline)
         assert metrics[("redwall_hotline_orders_total", "location")] == 3.0
         assert metrics[("redwall_hotline_orders_total", "unlocated")] == 1.0
+        assert metrics[("redwall_events_ingested_total", s.topic_hotline)] == 8.0  # 7 orders, 1 event
+        assert metrics[("redwall_deadletters_total", s.topic_hotline)] == 1.0
     finally:
         worker.stop()
 
@@ -172,10 +174,11 @@ def worker_metrics(s) -> str:
         return response.read().decode()
 
 
-def _samples(text: str) -> dict:
+def _samples(text: str, topic: str) -> dict:
+    """Counters of the hotline's orders by placed_by, and of its input topic by name."""
     return {
-        (sample.name, sample.labels.get("placed_by")): sample.value
+        (sample.name, sample.labels.get("placed_by") or sample.labels.get("topic")): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "redwall_hotline_orders_total"
+        if sample.name == "redwall_hotline_orders_total" or sample.labels.get("topic") == topic
     }
