@@ -3,6 +3,7 @@ the records an order becomes, checked against their published schemas."""
 
 from __future__ import annotations
 
+import random
 from functools import lru_cache
 
 import pytest
@@ -13,7 +14,7 @@ from schemas.hotline import HotlineOrder, LocatedHotlineOrder
 from schemas.records import UNLOCATED, LocatedReport
 from streams.geofence.registry import GridRegistry
 from streams.hotline.placement import Placer, inner_point
-from tests.support.factories import oracle_place
+from tests.support.factories import oracle_place, random_point
 from tests.support.hotline import ADDRESS, OUTSIDE, PLAIN, T0, order
 
 
@@ -86,3 +87,13 @@ def test_every_area_point_lies_inside_its_area():
     for community in p.registry.communities.values():
         assert oracle_place(*p.points[community.id])[0] == community.id
     assert oracle_place(*inner_point(p.registry.street, p.registry))[1] is not None
+
+
+def test_orders_at_random_points_are_placed_where_an_independent_point_in_polygon_test_puts_them():
+    rng = random.Random(15)
+    for n in range(300):
+        lat, lng = random_point(rng, inside=n % 3 != 0)
+        p = placer().place(order(f"o-{n}", location=(lat, lng)))
+        community, grid = oracle_place(lat, lng)
+        expected = ("location", community, grid) if grid else ("unlocated", UNLOCATED, None)
+        assert (p.placed_by, p.community, p.grid) == expected, (lat, lng)
