@@ -25,6 +25,7 @@ from streams.faust_consumer import HandledOnlyConsumer
 from streams.geofence import agents
 from streams.geofence.geofencer import Geofencer, Topics
 from streams.geofence.registry import GridRegistry
+from streams.hotline import agents as hotline
 from streams.http import actions, ingest
 from streams.http import hotline as hotline_api
 from streams.http import openapi as apidoc
@@ -106,6 +107,7 @@ def create_app(
     hotline_api.install(app, settings, metrics, credentials)
     patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
     escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
+    hotline.install(app, settings, registry, metrics, geofencer.dead_letter)
     actions.install(app, settings, registry.communities, credentials, metrics, kafka=kafka)
     apidoc.install(app, settings)
     return app
