@@ -5,8 +5,6 @@ an order and across restarts; Grafana draws their trend from Prometheus's histor
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,11 +13,8 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from config.hotline import HotlineConfig, load_hotline
 from config.settings import Settings
-from consumers.state_gauges import READ_FAILURES, show
+from consumers.state_gauges import PolledGauges, show
 from sinks.hotline_rates import rates
-from streams.clock import stopped_within
-
-log = logging.getLogger(__name__)
 
 POLL_SECONDS = 60.0  # the rates move with events arriving over hours; a minute is fresh enough for a dashboard
 RATES = ("response", "resolution", "satisfaction", "on_time", "composite")
@@ -40,7 +35,9 @@ GROUP BY 1, 2
 """
 
 
-class HotlineGauges:
+class HotlineGauges(PolledGauges):
+    name = "hotline gauges"
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -51,7 +48,8 @@ class HotlineGauges:
         now: Callable[[], datetime] | None = None,
         interval: float = POLL_SECONDS,
     ):
-        self.pool, self.config, self.timezone, self.interval = pool, config, timezone, interval
+        super().__init__(pool, interval)
+        self.config, self.timezone = config, timezone
         self.now = now or (lambda: datetime.now(UTC))
         self.rate = Gauge(
             "redwall_hotline_rate",
@@ -79,26 +77,10 @@ class HotlineGauges:
         """The config file is read (and refused) when the sink starts, not a minute later."""
         return cls(pool, load_hotline(settings.hotline_path), registry, timezone=settings.timezone)
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
-        while not stop.is_set():
-            await self.poll()
-            await stopped_within(stop, self.interval)
-
-    async def poll(self) -> None:
-        """One read of every gauge; PostgreSQL being away keeps the last values and is retried next time."""
+    async def read(self, conn: asyncpg.Connection) -> None:
         now = self.now()
-        try:
-            async with self.pool.acquire() as conn:
-                try:
-                    rate_values, first_values = await self._rates(conn, now)
-                    order_values = {(str(c), s): n for c, s, n in await conn.fetch(ORDERS_SQL, now)}
-                except READ_FAILURES:
-                    conn.terminate()  # a query cut off mid-protocol leaves it unusable: the pool opens another
-                    raise
-        except READ_FAILURES as exc:
-            log.warning("hotline gauges: Postgres read failed, keeping the last values: %s", exc)
-            return
+        rate_values, first_values = await self._rates(conn, now)
+        order_values = {(str(c), s): n for c, s, n in await conn.fetch(ORDERS_SQL, now)}
         self.shown["rate"] = show(self.rate, self.shown["rate"], rate_values)
         self.shown["first"] = show(self.first, self.shown["first"], first_values)
         self.shown["orders"] = show(self.orders, self.shown["orders"], order_values)

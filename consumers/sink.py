@@ -18,7 +18,7 @@ from consumers.hotline_gauges import HotlineGauges
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
-from schemas.hotline import HotlineRecord, LocatedHotlineOrder
+from schemas.hotline import LocatedHotlineOrder, hotline_records
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
 from sinks.hotline import HotlineSink
 from sinks.incidents import IncidentSink
@@ -66,7 +66,7 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
             "patrol",
             settings.topic_patrol,
             f"{group_prefix}-patrol",
-            PatrolRecord(),
+            PatrolRecord,
             PatrolSink(sink.pool).write,
             lambda r: r.get("event_time") or r["flags"][-1]["time"],
         ),
@@ -93,7 +93,7 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
             "hotline",
             settings.topic_hotline_located,
             f"{group_prefix}-hotline",
-            HotlineRecord(LocatedHotlineOrder),
+            hotline_records(LocatedHotlineOrder),
             HotlineSink(sink.pool, load_hotline(settings.hotline_path)).write,
             lambda r: r.get("dispatched_at") or r["time"],
         ),

@@ -21,7 +21,7 @@ from config.hotline import load_hotline
 from config.rules import load_rules
 from schemas import json
 from schemas.fields import FieldError
-from schemas.hotline import PLACED_BY, HotlineRecord
+from schemas.hotline import PLACED_BY, hotline_records
 from schemas.records import UNLOCATED
 from sinks.postgres import is_retriable
 from streams import clock as clocks
@@ -59,7 +59,7 @@ class Hotline:
     def __init__(self, app: faust.App, settings, placer: Placer, metrics: WorkerMetrics, dead_letter):
         self.app, self.settings, self.placer = app, settings, placer
         self.inputs, self.metrics = metrics, HotlineMetrics(metrics.registry)
-        self.dead_letter, self.decoder = dead_letter, HotlineRecord()
+        self.dead_letter, self.decoder = dead_letter, hotline_records()
         self.clock = clocks.from_settings(settings)
         self.pool: asyncpg.Pool | None = None
         self.pool_lock = asyncio.Lock()

@@ -16,7 +16,6 @@ from sinks.hotline import HotlineSink
 from sinks.hotline_rates import orders_page
 from sinks.postgres import PostgresSink
 from tests.support.hotline_orders import field_report, located_order, order_event
-from tests.support.scratch import scratch_schema
 
 CONFIG = load_hotline()
 T0 = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
@@ -25,12 +24,6 @@ POINT = (39.9, 116.37)
 
 def h(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
-
-
-@pytest.fixture
-async def scratch(pg, database_url):
-    async with scratch_schema(pg, database_url) as dsn:
-        yield dsn
 
 
 @pytest.fixture

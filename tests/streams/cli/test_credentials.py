@@ -7,23 +7,6 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from streams.cli.main import main
-
-
-@pytest.fixture
-def redwall(database_url, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)  # away from any running demo's address file
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
 
 def test_devices_add_revoke_list(redwall):
     a, b = (f"cli-{uuid.uuid4().hex[:8]}-{n}" for n in "ab")

@@ -16,7 +16,6 @@ from schemas.display import RATE, zone
 from sinks.hotline import HotlineSink
 from sinks.migrate import migrate
 from sinks.postgres import seed_places
-from streams.cli.main import main
 from tests.support.databases import own_database
 from tests.support.hotline_orders import located_order, order_event
 
@@ -65,16 +64,8 @@ async def database(database_url):
 
 
 @pytest.fixture
-def redwall(database, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database)
-    monkeypatch.chdir(tmp_path)  # away from any running demo's address file
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def cli_database(database):
+    return database
 
 
 def test_rates_by_community_in_chinese_with_n_and_call_backs(redwall):

@@ -13,7 +13,6 @@ from config.hotline import load_hotline
 from schemas.records import Alert
 from streams.hotline.clocks import Stage, clock_alert, due_stages, tick
 from tests.support.hotline import T0, insert_order
-from tests.support.scratch import scratch_schema
 
 TZ = "Asia/Shanghai"
 CONFIG = load_hotline()
@@ -75,14 +74,8 @@ def test_the_alert_is_chinese_first_to_the_community_with_a_deterministic_id():
 
 
 @pytest.fixture
-async def dsn(pg, database_url):
-    async with scratch_schema(pg, database_url) as dsn:
-        yield dsn
-
-
-@pytest.fixture
-async def pool(dsn):
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+async def pool(scratch):
+    pool = await asyncpg.create_pool(scratch, min_size=1, max_size=4)
     yield pool
     await pool.close()
 
@@ -95,9 +88,9 @@ async def sent_ids(pool, now, send=None) -> list[str]:
     return sorted(a["id"] for a in await tick(pool, CONFIG, now, to_broker, TZ))
 
 
-async def test_an_order_due_for_warning_alerts_once_across_ticks_and_two_workers_at_once(pool, dsn):
+async def test_an_order_due_for_warning_alerts_once_across_ticks_and_two_workers_at_once(pool, scratch):
     await insert_order(pool, "o-w")
-    other = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    other = await asyncpg.create_pool(scratch, min_size=1, max_size=2)
 
     async def slow_broker(alerts):
         await asyncio.sleep(0.3)  # the claim stays held meanwhile
