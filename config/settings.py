@@ -116,6 +116,9 @@ class Settings:
         "output: 12345 orders placed in the street, with their limits; their events",
         "redwall.hotline-located.v1",
     )
+    hotline_clock_seconds: float = _env(
+        "hotline_clock_seconds", "how often a worker looks for 12345 orders near or past their limits", 15.0
+    )
     roster_path: Path = _env("roster", "TOML with the patrol roster: workers, grids, teams, duty shifts", SAMPLE_ROSTER)
     clock: str = _env(
         "clock", "system (wall time), or event (now = newest event seen: replays and tests only)", "system"
@@ -328,6 +331,7 @@ class Settings:
             ),
             (self.advisory_min_reports >= 1, "advisory_min_reports", "use a positive number of reports"),
             (self.advisory_every_seconds > 0, "advisory_every_seconds", "use a positive number of seconds"),
+            (self.hotline_clock_seconds > 0, "hotline_clock_seconds", "use a positive number of seconds (15)"),
             (self.max_body_bytes >= 1024, "max_body_bytes", "use at least 1024 bytes (262144 = 256 KiB)"),
             (
                 self.device_rate_per_second >= 0 and self.device_burst >= 1,

@@ -11,7 +11,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from config.settings import Settings
-from sinks.retention import RetentionPolicy, RetentionResult, apply_retention
+from sinks.retention import ROWS, RetentionPolicy, RetentionResult, apply_retention
 from streams.clock import stopped_within
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,8 @@ class RetentionMetrics:
         )
         self.rows = Counter(
             "redwall_retention_rows_removed",
-            "rows removed by retention (positions: in dropped partitions; patrol_events: their location)",
+            "rows removed by retention (positions: in dropped partitions; patrol_events: their location; "
+            "hotline_contact_hash: orders whose repeat-caller hash was erased)",
             ["table"],
             registry=registry,
         )
@@ -37,7 +38,7 @@ class RetentionMetrics:
         self.last_done = Gauge(
             "redwall_retention_last_done_timestamp_seconds", "Unix time of the last completed run", registry=registry
         )
-        for table in ("positions", "latest_positions", "position_flags", "patrol_events", "dead_letters"):
+        for table in ("positions", *ROWS):
             self.rows.labels(table)
         for outcome in ("done", "skipped", "failed"):
             self.runs.labels(outcome)

@@ -1,6 +1,6 @@
 """The sink process (`redwall sink`): once the schema is migrated, batch consumers drain the located reports,
-the positions, the dead letters, patrol records, incident events and run-time major-event periods into
-Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
+the positions, the dead letters, patrol records, incident events, run-time major-event periods and 12345
+orders with their events into Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
 streams/ops_http.py) beside them."""
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ import logging
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from config.hotline import load_hotline
 from config.settings import Settings
 from consumers import shell
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
+from consumers.hotline_gauges import HotlineGauges
 from consumers.lag import LagMonitor
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
+from schemas.hotline import LocatedHotlineOrder, hotline_records
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
+from sinks.hotline import HotlineSink
 from sinks.incidents import IncidentSink
 from sinks.major_events import MajorEventSink
 from sinks.partitions import PositionHistory
@@ -62,7 +66,7 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
             "patrol",
             settings.topic_patrol,
             f"{group_prefix}-patrol",
-            PatrolRecord(),
+            PatrolRecord,
             PatrolSink(sink.pool).write,
             lambda r: r.get("event_time") or r["flags"][-1]["time"],
         ),
@@ -84,6 +88,14 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
             MajorEventSink(sink.pool).write,
             lambda c: c["time"],
             progress=True,
+        ),
+        BatchSink(
+            "hotline",
+            settings.topic_hotline_located,
+            f"{group_prefix}-hotline",
+            hotline_records(LocatedHotlineOrder),
+            HotlineSink(sink.pool, load_hotline(settings.hotline_path)).write,
+            lambda r: r.get("dispatched_at") or r["time"],
         ),
     ]
 
@@ -110,6 +122,9 @@ async def run_sinks(
             # Lag of every Redwall group (the worker's too), measured here because this process is ops-side.
             group.create_task(LagMonitor(settings, registry, kafka=kafka).run(stop_event), name="consumer-lag")
             group.create_task(StateGauges(sink.pool, registry).run(stop_event), name="state-gauges")
+            group.create_task(
+                HotlineGauges.from_settings(settings, sink.pool, registry).run(stop_event), name="hotline"
+            )
             group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
     finally:
         await sink.close()

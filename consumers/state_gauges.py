@@ -43,16 +43,54 @@ class _Polled:
 
     async def poll(self, conn: asyncpg.Connection) -> None:
         values = {(str(a), str(b)): n for a, b, n in await conn.fetch(self.sql)}
-        for labels in self.shown - values.keys():
-            self.gauge.remove(*labels)
-        for labels, n in values.items():
-            self.gauge.labels(*labels).set(n)
-        self.shown = set(values)
+        self.shown = show(self.gauge, self.shown, values)
 
 
-class StateGauges:
-    def __init__(self, pool: asyncpg.Pool, registry: CollectorRegistry, *, interval: float = POLL_SECONDS):
+def show(gauge: Gauge, shown: set[tuple[str, ...]], values: dict[tuple[str, ...], float]) -> set[tuple[str, ...]]:
+    """Set `gauge` to `values` (label values -> value), removing the label sets of `shown` no longer among them;
+    returns what it shows now."""
+    for labels in shown - values.keys():
+        gauge.remove(*labels)
+    for labels, n in values.items():
+        gauge.labels(*labels).set(n)
+    return set(values)
+
+
+class PolledGauges:
+    """Gauges read from PostgreSQL every `interval` by `read(conn)`; a failed read (PostgreSQL away, a
+    connection an outage cut mid-query) keeps the last values and is tried again next time."""
+
+    name = "gauges"
+
+    def __init__(self, pool: asyncpg.Pool, interval: float):
         self.pool, self.interval = pool, interval
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            await self.poll()
+            await stopped_within(stop, self.interval)
+
+    async def poll(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                try:
+                    await self.read(conn)
+                except READ_FAILURES:
+                    conn.terminate()  # a query cut off mid-protocol leaves it unusable: the pool opens another
+                    raise
+        except READ_FAILURES as exc:
+            log.warning("%s: PostgreSQL read failed, keeping the last values: %s", self.name, exc)
+
+    async def read(self, conn: asyncpg.Connection) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class StateGauges(PolledGauges):
+    name = "state gauges"
+
+    def __init__(self, pool: asyncpg.Pool, registry: CollectorRegistry, *, interval: float = POLL_SECONDS):
+        super().__init__(pool, interval)
         self.gauges = [
             _Polled(
                 Gauge(
@@ -74,21 +112,6 @@ class StateGauges:
             ),
         ]
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
-        while not stop.is_set():
-            await self.poll()
-            await stopped_within(stop, self.interval)
-
-    async def poll(self) -> None:
-        """One read of every gauge; Postgres being away keeps the last values and is retried next time."""
-        try:
-            async with self.pool.acquire() as conn:
-                try:
-                    for polled in self.gauges:
-                        await polled.poll(conn)
-                except READ_FAILURES:
-                    conn.terminate()  # a query cut off mid-protocol leaves it unusable: the pool opens another
-                    raise
-        except READ_FAILURES as exc:
-            log.warning("state gauges: Postgres read failed, keeping the last values: %s", exc)
+    async def read(self, conn: asyncpg.Connection) -> None:
+        for polled in self.gauges:
+            await polled.poll(conn)

@@ -12,9 +12,8 @@ and nothing else.
 
 from __future__ import annotations
 
-from schemas import json
 from schemas.fields import Array, Enum, FieldError, Num, Obj, Str, Time
-from schemas.records import CATEGORIES, ID_PATTERN, Record, location_field
+from schemas.records import CATEGORIES, ID_PATTERN, Record, TypedRecords, location_field
 
 CHANNELS = ("phone", "web", "app")
 APPEAL_TYPES = ("consultation", "help", "complaint", "report", "suggestion")  # 咨询 求助 投诉 举报 建议
@@ -141,24 +140,14 @@ LocatedHotlineOrder = Record(
 )
 
 
-class HotlineRecord:
-    """Decodes either record of a hotline topic, told apart by `type`; `order` names the order record
-    (HotlineOrder on redwall.hotline.v1, LocatedHotlineOrder on redwall.hotline-located.v1)."""
-
-    def __init__(self, order: Record = HotlineOrder):
-        self.name = f"{order.name}|HotlineEvent"
-        self.by_type = {"order": order, "event": HotlineEvent}
-
-    def decode(self, data: bytes) -> dict:
-        try:
-            value = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise FieldError("(body)", f"is not valid JSON: {exc}") from None
-        record = self.by_type.get(value.get("type")) if isinstance(value, dict) else None
-        if record is None:
-            raise FieldError("type", f"must be one of {', '.join(self.by_type)}")
-        found = record.validate(value)
-        return check_event(found) if found["type"] == "event" else found
+def hotline_records(order: Record = HotlineOrder) -> TypedRecords:
+    """Either record of a hotline topic: `order` is HotlineOrder on redwall.hotline.v1, LocatedHotlineOrder
+    on redwall.hotline-located.v1; an event also carries what its kind needs."""
+    return TypedRecords(
+        f"{order.name}|HotlineEvent",
+        {"order": order, "event": HotlineEvent},
+        lambda found: check_event(found) if found["type"] == "event" else found,
+    )
 
 
 HOTLINE_RECORDS = (HotlineOrder, HotlineEvent, LocatedHotlineOrder)

@@ -6,7 +6,9 @@ document, the validator and `redwall schemas export` cannot drift apart.
 
 from __future__ import annotations
 
+from schemas.hotline import EVENT_NEEDS, ORDER_ID_MAX, HotlineEvent, HotlineOrder
 from schemas.records import (
+    ID_PATTERN,
     INCIDENT_EVENTS,
     INCIDENT_ID_PATTERN,
     FieldReport,
@@ -17,6 +19,7 @@ from schemas.records import (
 )
 
 MAX_REPORTS_PER_REQUEST = 100
+MAX_ORDERS_PER_REQUEST = 100
 # Filled in by the action view (streams/http/actions.py): the URL's incident, the token's dispatcher as actor,
 # a fresh id and the time when absent; so a bare {action, reason} is usable.
 ACTION_DEFAULTED = ("id", "time", "incident", "actor")
@@ -41,6 +44,31 @@ def action_request() -> dict:
             "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}},
         }
         for action, field in ACTION_NEEDS.items()
+    ]
+    return schema
+
+
+def hotline_order_request() -> dict:
+    """HotlineOrder as a request body: `type` may be left out (the route sets it)."""
+    schema = component(HotlineOrder)
+    schema["title"] = "HotlineOrderRequest"
+    schema["required"] = [k for k in schema["required"] if k != "type"]
+    return schema
+
+
+def hotline_event_request() -> dict:
+    """HotlineEvent as a request body: `type` and `order` (the URL's) may be left out; each kind requires
+    what it needs (EVENT_NEEDS)."""
+    schema = component(HotlineEvent)
+    schema["title"] = "HotlineEventRequest"
+    schema["required"] = [k for k in schema["required"] if k not in ("type", "order")]
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"required": list(needed), "properties": {f: {"not": {"type": "null"}} for f in needed}},
+        }
+        for kind, needed in EVENT_NEEDS.items()
+        if needed
     ]
     return schema
 
@@ -192,6 +220,55 @@ def _accepted_action() -> dict:
     }
 
 
+def _accepted_event() -> dict:
+    return {
+        "type": "object",
+        "required": ["accepted"],
+        "additionalProperties": False,
+        "properties": {"accepted": {"type": "string", "description": "the event's id"}},
+    }
+
+
+def _hotline_paths() -> dict:
+    """The 12345 adapter's two routes (docs/hotline-integration.md): no rate limit, and no 403 (a token of
+    another kind is 401)."""
+    orders_body = {
+        "oneOf": [
+            _ref("HotlineOrderRequest"),
+            {
+                "type": "array",
+                "items": _ref("HotlineOrderRequest"),
+                "minItems": 1,
+                "maxItems": MAX_ORDERS_PER_REQUEST,
+            },
+        ]
+    }
+    order = {
+        "name": "order",
+        "in": "path",
+        "required": True,
+        "description": "the order's id (工单编号), as posted",
+        "schema": {"type": "string", "maxLength": ORDER_ID_MAX, "pattern": f"^{ID_PATTERN}$"},
+    }
+    hotline_refusals = {"422": _REFUSALS["422"] + "; an event's `order` differing from the URL's is refused too"}
+    return {
+        "/v1/hotline/orders": _post(
+            f"one 12345 work order, or an array of up to {MAX_ORDERS_PER_REQUEST}; phone numbers in clear in "
+            "content and address are masked before they are kept",
+            orders_body,
+            _responses(_accepted_reports(), "the broker has every order: their ids", without=("403", "429")),
+            [{"integrationToken": []}],
+        ),
+        "/v1/hotline/orders/{order}/events": _post(
+            "one event of a 12345 order (contacted, extended, returned, closed, callback)",
+            _ref("HotlineEventRequest"),
+            _responses(_accepted_event(), "the broker has the event: its id", hotline_refusals, without=("403", "429")),
+            [{"integrationToken": []}],
+            parameters=[order],
+        ),
+    }
+
+
 def document(max_pings: int) -> dict:
     """The whole document; `max_pings` is the setting in force, so the contract states it."""
     pings = ping_batch(max_pings)
@@ -213,7 +290,8 @@ def document(max_pings: int) -> dict:
         "info": {
             "title": "Redwall ingestion and action API",
             "version": "1",
-            "description": "Phones post field reports and GPS pings; dispatchers act on incidents. A 202 "
+            "description": "Phones post field reports and GPS pings; dispatchers act on incidents; the 12345 "
+            "adapter posts work orders and their events. A 202 "
             "means the broker has the record; an action is answered with the engine's verdict "
             "when it comes in time. Times are RFC 3339 with an offset.",
         },
@@ -250,6 +328,7 @@ def document(max_pings: int) -> dict:
                 [{"dispatcherToken": []}],
                 parameters=[incident],
             ),
+            **_hotline_paths(),
         },
         "components": {
             "schemas": {
@@ -257,6 +336,8 @@ def document(max_pings: int) -> dict:
                 "PingBatch": component(pings),
                 "IncidentActionRequest": action_request(),
                 "IncidentEvent": component(IncidentEvent),
+                "HotlineOrderRequest": hotline_order_request(),
+                "HotlineEventRequest": hotline_event_request(),
                 "Refusal": ERROR,
             },
             "securitySchemes": {
@@ -269,6 +350,12 @@ def document(max_pings: int) -> dict:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "a dispatcher's token; its role bounds what it may act on",
+                },
+                "integrationToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a 12345 adapter's token (`redwall integrations add`): it posts orders and "
+                    "their events, nothing else",
                 },
                 "deviceId": {
                     "type": "apiKey",

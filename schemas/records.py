@@ -392,11 +392,12 @@ GpsFlagged = Record(
 )
 
 
-class PatrolRecord:
-    """Decodes either record of redwall.patrol.v1, told apart by `type`."""
+class TypedRecords:
+    """Decodes any of the records a topic carries, told apart by their `type`; `check` runs on the record
+    validated (checks that span fields)."""
 
-    name = "PatrolRecord"
-    by_type = {"status": PatrolStatusChanged, "gps_flags": GpsFlagged}
+    def __init__(self, name: str, by_type: dict[str, Record], check=lambda record: record):
+        self.name, self.by_type, self.check = name, by_type, check
 
     def decode(self, data: bytes) -> dict:
         try:
@@ -406,7 +407,10 @@ class PatrolRecord:
         record = self.by_type.get(value.get("type")) if isinstance(value, dict) else None
         if record is None:
             raise FieldError("type", f"must be one of {', '.join(self.by_type)}")
-        return record.validate(value)
+        return self.check(record.validate(value))
 
+
+# Either record of redwall.patrol.v1.
+PatrolRecord = TypedRecords("PatrolRecord", {"status": PatrolStatusChanged, "gps_flags": GpsFlagged})
 
 ALL_RECORDS += (PatrolStatusChanged, GpsFlagged)

@@ -43,9 +43,9 @@ PROCESSES = {  # name in the tables below: (login role, its password file in RED
 TABLES = """
 table                    worker  sink  deliver  console  grafana
 schema_migrations        r       r     r        r        r
-streets                  -       -     -        -        r
-communities              -       -     -        -        r
-grids                    -       r     -        -        r
+streets                  -       -     -        r        r
+communities              -       -     -        r        r
+grids                    -       r     -        r        r
 reports                  r       raw   -        r        r
 positions                -       ra    -        -        r
 latest_positions         r       rawd  -        r        r
@@ -68,13 +68,14 @@ sink_offsets             r       raw   -        -        r
 runtime_major_events     r       raw   -        -        r
 hotline_orders           r       rawd  -        r        r
 hotline_order_events     -       rad   -        r        r
-hotline_clock_alerts     raw     d     -        r        r
+hotline_clock_alerts     raw     rd    -        r        r
 """
 # Why some cells: the sink reads `positions` to stage fixes in a temporary table like it and to count a day
 # before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and the
 # unlocated queue, `latest_positions` to rebuild patrol state (never the position history), and the
 # incidents, their history, `sink_offsets` and `runtime_major_events` to rebuild its incidents
-# (streams/escalation/rebuild.py).
+# (streams/escalation/rebuild.py). The console reads the places' names for the 12345 rates
+# (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders.
 
 # Who may EXECUTE each function of the schema. The partition functions run as the owner (SECURITY DEFINER,
 # migration 0009), so the sink makes and drops days of `positions` without owning any table.

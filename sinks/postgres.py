@@ -260,7 +260,7 @@ async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry)
         ("communities", "street_id", geometry.communities.values()),
         ("grids", "community_id", geometry.grids.values()),
     ]
-    async with _connection(conn_or_pool) as conn, conn.transaction():
+    async with connection(conn_or_pool) as conn, conn.transaction():
         for table, parent, areas in levels:  # parents first, for the foreign keys
             rows = [_place_row(area, *([area.parent] if parent else [])) for area in areas]
             await conn.executemany(_upsert_place(table, parent), rows)
@@ -268,8 +268,15 @@ async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry)
 
 
 @contextlib.asynccontextmanager
-async def _connection(conn_or_pool) -> AsyncIterator[asyncpg.Connection]:
-    if isinstance(conn_or_pool, asyncpg.Pool):
+async def connection(conn_or_pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own for a DSN (closed after), of the pool (returned after), or the one given."""
+    if isinstance(conn_or_pool, str):
+        conn = await asyncpg.connect(conn_or_pool)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+    elif isinstance(conn_or_pool, asyncpg.Pool):
         async with conn_or_pool.acquire() as conn:
             yield conn
     else:

@@ -1,5 +1,6 @@
 """Retention of personal data: drops whole days of position history older than the retention, makes the
-days ahead, and deletes stale latest positions, GPS flags and dead letters. Run hourly by `redwall sink`
+days ahead, and deletes stale latest positions, GPS flags, dead letters and 12345 orders (with their
+events and clock alerts; the repeat-caller hash earlier). Run hourly by `redwall sink`
 and on demand by `redwall retention [--dry-run]`; one run at a time across processes."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
+from config.hotline import load_hotline
 from config.settings import Settings
 from sinks.partitions import Window, create_partitions, existing_partitions, utc_day
 
@@ -19,19 +21,35 @@ log = logging.getLogger(__name__)
 ADVISORY_LOCK = 0x7265647761_7274  # "redwa" "rt"
 DROP_LOCK_TIMEOUT = "5s"  # dropping a partition locks `positions`; never queue every insert behind it
 
-# Tables handled row by row: (the rows, given $1 = the cut-off; what becomes of them). Few rows each:
-# one per device, per refused fix, per status change or per refused record. dead_letters is not
-# partitioned: its key (topic, partition, offset) has no time in it, and failed_at is the worker's
-# clock, not stable across a replay. Patrol status changes stay as the audit trail; the fix each one
-# carried is position history, so its location goes.
-_ROWS = {
-    "latest_positions": ("event_time < $1", "DELETE FROM latest_positions WHERE {}"),
-    "position_flags": ("event_time < $1", "DELETE FROM position_flags WHERE {}"),
+# Rows handled one by one, per name (a table, or what goes of its rows): (the table; the rows, given $1 =
+# the cut-off; what becomes of them). Few rows each: one per device, per refused fix, per status change,
+# per refused record, per 12345 order. dead_letters is not partitioned: its key (topic, partition,
+# offset) has no time in it, and failed_at is the worker's clock, not stable across a replay. Patrol
+# status changes stay as the audit trail; the fix each one carried is position history, so its location
+# goes. A 12345 order goes with its events and clock alerts (those first: they name it), and an event
+# whose order never came goes by its own time; its repeat-caller hash goes earlier, the masked number stays.
+_EXPIRED_ORDER = "order_id IN (SELECT id FROM hotline_orders WHERE dispatched_at < $1)"
+ROWS = {
+    "latest_positions": ("latest_positions", "event_time < $1", "DELETE FROM latest_positions WHERE {}"),
+    "position_flags": ("position_flags", "event_time < $1", "DELETE FROM position_flags WHERE {}"),
     "patrol_events": (
+        "patrol_events",
         "event_time < $1 AND lat IS NOT NULL",
         "UPDATE patrol_events SET lat = NULL, lng = NULL, accuracy = NULL WHERE {}",
     ),
-    "dead_letters": ("failed_at < $1", "DELETE FROM dead_letters WHERE {}"),
+    "dead_letters": ("dead_letters", "failed_at < $1", "DELETE FROM dead_letters WHERE {}"),
+    "hotline_order_events": (
+        "hotline_order_events",
+        f"{_EXPIRED_ORDER} OR (event_time < $1 AND order_id NOT IN (SELECT id FROM hotline_orders))",
+        "DELETE FROM hotline_order_events WHERE {}",
+    ),
+    "hotline_clock_alerts": ("hotline_clock_alerts", _EXPIRED_ORDER, "DELETE FROM hotline_clock_alerts WHERE {}"),
+    "hotline_orders": ("hotline_orders", "dispatched_at < $1", "DELETE FROM hotline_orders WHERE {}"),
+    "hotline_contact_hash": (
+        "hotline_orders",
+        "dispatched_at < $1 AND contact_hash IS NOT NULL",
+        "UPDATE hotline_orders SET contact_hash = NULL WHERE {}",
+    ),
 }
 
 
@@ -44,21 +62,38 @@ class RetentionPolicy:
     position_days: int = Settings.position_retention_days
     days_ahead: int = Settings.position_days_ahead
     dead_letter_days: int = Settings.dead_letter_retention_days
+    # From config/hotline.toml [retention]; None leaves the 12345 orders alone.
+    hotline_orders: timedelta | None = None
+    contact_hash: timedelta | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
-        return cls(settings.position_retention_days, settings.position_days_ahead, settings.dead_letter_retention_days)
+        hotline = load_hotline(settings.hotline_path)
+        return cls(
+            settings.position_retention_days,
+            settings.position_days_ahead,
+            settings.dead_letter_retention_days,
+            hotline.keep_orders,
+            hotline.keep_contact_hash,
+        )
 
     def cutoffs(self, now: datetime) -> dict[str, datetime]:
-        """Rows older than these go, per table. Position data goes by whole UTC day, like the partitions."""
+        """Rows older than these go, per name of ROWS. Position data goes by whole UTC day, like the partitions."""
         first_day = Window.at(now, self.position_days, self.days_ahead).first
         positions = datetime.combine(first_day, time(), UTC)
-        return {
+        found = {
             "latest_positions": positions,
             "position_flags": positions,
             "patrol_events": positions,
             "dead_letters": now - timedelta(days=self.dead_letter_days),
         }
+        # The hash first: a dry run then counts the same rows as the run.
+        if self.contact_hash is not None:
+            found["hotline_contact_hash"] = now - self.contact_hash
+        if self.hotline_orders is not None:
+            expired = now - self.hotline_orders
+            found |= dict.fromkeys(("hotline_order_events", "hotline_clock_alerts", "hotline_orders"), expired)
+        return found
 
 
 @dataclass
@@ -67,7 +102,8 @@ class RetentionResult:
     skipped: bool = False  # another process was running retention: nothing done
     dropped: dict[str, int] = field(default_factory=dict)  # partition -> rows it held
     created: list[date] = field(default_factory=list)
-    removed: dict[str, int] = field(default_factory=dict)  # table -> rows deleted (patrol_events: located)
+    # name of ROWS -> rows deleted (patrol_events: located; hotline_contact_hash: orders whose hash went)
+    removed: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.skipped:
@@ -98,8 +134,8 @@ async def apply_retention(
         if not dry_run:
             async with conn.transaction():
                 result.created = await create_partitions(conn, Window(utc_day(now), window.last).days())
-        for table, cutoff in policy.cutoffs(now).items():
-            result.removed[table] = await _remove_older(conn, table, cutoff, dry_run)
+        for name, cutoff in policy.cutoffs(now).items():
+            result.removed[name] = await _remove_older(conn, name, cutoff, dry_run)
         return result
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", ADVISORY_LOCK)
@@ -130,8 +166,8 @@ async def _drop_expired(conn: asyncpg.Connection, first_kept: date, result: Rete
         result.dropped[name] = rows
 
 
-async def _remove_older(conn: asyncpg.Connection, table: str, cutoff: datetime, dry_run: bool) -> int:
-    rows, action = _ROWS[table]
+async def _remove_older(conn: asyncpg.Connection, name: str, cutoff: datetime, dry_run: bool) -> int:
+    table, rows, action = ROWS[name]
     if dry_run:
         return await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {rows}", cutoff)
     status = await conn.execute(action.format(rows), cutoff)

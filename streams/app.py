@@ -25,7 +25,9 @@ from streams.faust_consumer import HandledOnlyConsumer
 from streams.geofence import agents
 from streams.geofence.geofencer import Geofencer, Topics
 from streams.geofence.registry import GridRegistry
+from streams.hotline import agents as hotline
 from streams.http import actions, ingest
+from streams.http import hotline as hotline_api
 from streams.http import openapi as apidoc
 from streams.metrics import OpsListener, WorkerMetrics, install_faust_sensor
 from streams.patrol import agents as patrol
@@ -102,8 +104,10 @@ def create_app(
     credentials = CredentialCache.from_settings(settings, metrics_registry)
     app.task(credentials.serve)  # loaded at start, then kept in step with Postgres by LISTEN/NOTIFY
     ingest.install(app, settings, metrics, credentials)
+    hotline_api.install(app, settings, metrics, credentials)
     patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
     escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
+    hotline.install(app, settings, registry, metrics, geofencer.dead_letter)
     actions.install(app, settings, registry.communities, credentials, metrics, kafka=kafka)
     apidoc.install(app, settings)
     return app

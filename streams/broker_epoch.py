@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Coroutine
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from config.settings import Settings
 from streams.clock import stopped_within
@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 EPOCH_TOPIC = "redwall.broker-epoch"
 CHECK_SECONDS = 2.0
-# The watch waits this long for the epoch record of a topic the broker still lists: on a loaded machine a
-# first fetch can take over a second, and a false "gone" restarts a healthy process. A lost broker lists
-# no epoch topic, which is seen at once.
+# The watch waits this long for the epoch record of a topic the broker still lists, and then tries again
+# next round, as for an unreachable broker: on a loaded machine a first fetch can take seconds, and a
+# process's own start-up can hold its event loop past any wait, so a slow record says nothing. A lost
+# broker lists no epoch topic (or, once a restarted process wrote one, a different record): seen at once.
 RECORD_WAIT_SECONDS = 5.0
 UNREACHABLE_SECONDS = 30.0  # a broker away this long is treated as lost: restarting costs seconds
 EXIT_BROKER_LOST = 75  # EX_TEMPFAIL: the supervisor (`redwall demo`, compose `restart:`) starts us again
@@ -101,8 +102,8 @@ async def _first_record(settings: Settings, kafka: dict | None) -> str | None:
 
 
 async def epoch_now(settings: Settings, kafka: dict) -> str | None:
-    """The epoch record as the broker holds it now, or None when its topic is gone (or, listed, holds no
-    record within RECORD_WAIT_SECONDS)."""
+    """The epoch record as the broker holds it now, or None when its topic is gone; KafkaTimeoutError when
+    the topic is listed but its record did not come within RECORD_WAIT_SECONDS."""
     consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -115,7 +116,7 @@ async def epoch_now(settings: Settings, kafka: dict) -> str | None:
             async with asyncio.timeout(RECORD_WAIT_SECONDS):
                 return (await consumer.getone()).value.decode()
         except TimeoutError:
-            return None
+            raise KafkaTimeoutError(f"the epoch record did not come within {RECORD_WAIT_SECONDS:.0f} s") from None
     finally:
         await consumer.stop()
 

@@ -15,6 +15,7 @@ from config.settings import Settings
 from sinks.migrate import migrate
 from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from streams.topics import ensure_topics
+from tests.support.scratch import scratch_schema
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +74,10 @@ async def pg(database_url):
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def scratch(pg, database_url):
+    """A DSN of the session's PostgreSQL seen through a new, migrated schema of the test's own (dropped after)."""
+    async with scratch_schema(pg, database_url) as dsn:
+        yield dsn

@@ -9,6 +9,9 @@
     GET  /api/snapshot          who is signed in, the session's CSRF token, alerts, open incidents, devices
     GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL
     GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (any dispatcher)
+    GET  /api/hotline/orders    12345 work orders with their clocks (?status=open|closed|returned, limit, offset,
+                                community; a community dispatcher: its own only) (consumers/console/hotline.py)
+    GET  /api/hotline/rates     the rates per community, grid or category with n (?by=, period=month|30d, month=)
     POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), passed on to a
                                 worker with the dispatcher's own token (consumers/console/actions.py)
 
@@ -33,12 +36,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from config.geometry import load_geometry
+from config.hotline import load_hotline
 from config.settings import Settings
 from consumers import shell
 from consumers.console.actions import SESSION, ActionProxy, worker_url
 from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
 from consumers.console.health import ConsoleHealth
+from consumers.console.hotline import HotlineViews
 from consumers.console.sessions import Sessions
 from schemas import json
 from schemas.display import names
@@ -173,6 +178,7 @@ def create_console(
         return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
     app = web.Application(middlewares=[auth.middleware])
+    hotline = HotlineViews(load_hotline(settings.hotline_path), settings.timezone, lambda: app[POOL])
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)
     app.router.add_get("/signin", auth.signin_form)
@@ -188,6 +194,8 @@ def create_console(
     app.router.add_get("/api/events", events)
     app.router.add_get("/api/incidents/{incident}", detail)
     app.router.add_post("/api/incidents/{incident}/actions", actions.post)
+    app.router.add_get("/api/hotline/orders", hotline.orders)
+    app.router.add_get("/api/hotline/rates", hotline.rates)
     app.router.add_static("/static/", STATIC)
     app.cleanup_ctx.append(_session)
     app.cleanup_ctx.append(lambda app: _pool(app, settings))

@@ -1,4 +1,5 @@
-"""`redwall devices add|revoke|list` and `redwall dispatchers add|revoke|list`: credentials in Postgres.
+"""`redwall devices|dispatchers|integrations add|revoke|list`: credentials in Postgres (integrations: the
+12345 adapters that post work orders).
 
 A new token is printed once, as `ID TOKEN` on stdout, and never again: only its hash is stored.
 """
@@ -42,6 +43,14 @@ def add_commands(sub) -> None:
     add.set_defaults(run=_dispatchers_add, needs=NEEDS)
     _revoke_and_list(actions, "dispatcher")
 
+    integrations = sub.add_parser("integrations", help="integration credentials: the 12345 adapter posting work orders")
+    actions = integrations.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="issue an adapter's token, printed once as `NAME TOKEN`")
+    add.add_argument("name")
+    add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
+    add.set_defaults(run=_integrations_add, needs=NEEDS)
+    _revoke_and_list(actions, "integration")
+
 
 def _revoke_and_list(actions, kind: str) -> None:
     name = "ID" if kind == "device" else "NAME"
@@ -58,6 +67,13 @@ def _devices_add(settings, args) -> int:
         return [await issue(settings.database_dsn, "device", device, rotate=args.rotate) for device in args.ids]
 
     return _report_issued("devices add", lambda: asyncio.run(run()), settings.timezone)
+
+
+def _integrations_add(settings, args) -> int:
+    async def run():
+        return [await issue(settings.database_dsn, "integration", args.name, rotate=args.rotate)]
+
+    return _report_issued("integrations add", lambda: asyncio.run(run()), settings.timezone)
 
 
 def _dispatchers_add(settings, args) -> int:
@@ -79,7 +95,7 @@ def _dispatchers_add(settings, args) -> int:
     return _report_issued("dispatchers add", lambda: asyncio.run(run()), settings.timezone)
 
 
-def _padded(text: str, columns: int) -> str:
+def padded(text: str, columns: int) -> str:
     """`text` padded to `columns` terminal columns; a Chinese character takes two."""
     wide = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
     return text + " " * max(columns - wide, 0)
@@ -136,15 +152,16 @@ def _list(settings, kind: str) -> int:
     """One line per subject; times to the minute in the street's zone, roles by their Chinese names."""
     rows = asyncio.run(listing(settings.database_dsn, kind))
     tz = settings.timezone
-    names = {} if kind == "device" else {c.id: c.name for c in community_areas(settings.geometry_path)}
-    extra = "" if kind == "device" else "  ROLE                COMMUNITY"
+    roles = kind == "dispatcher"
+    names = {c.id: c.name for c in community_areas(settings.geometry_path)} if roles else {}
+    extra = "  ROLE                COMMUNITY" if roles else ""
     print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<17} {'REVOKED':<17}{extra}    (times: {tz})")
     for r in rows:
         revoked = local_minute(r["revoked_at"], tz) if r["revoked_at"] else "-"
         state = "revoked" if r["revoked_at"] else "live"
-        if kind != "device":
+        if roles:
             community = r["community_id"] and f"{r['community_id']} {names.get(r['community_id'], '')}".rstrip()
-            extra = f"  {_padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
+            extra = f"  {padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
         print(f"{r['subject']:<24} {state:<8} {local_minute(r['created_at'], tz):<17} {revoked:<17}{extra}")
     return 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from config.errors import ConfigError
 from streams.cli.credentials import add_commands as add_credential_commands
+from streams.cli.hotline import add_commands as add_hotline_commands
 from streams.cli.street import add_commands as add_street_commands
 
 
@@ -184,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check REDWALL_ROSTER and REDWALL_MAJOR_EVENTS, then store them in Postgres; "
         "running workers pick the change up within REDWALL_ROSTER_REFRESH_SECONDS",
     ).set_defaults(run=_roster_load, needs=("postgres",))
-    add_credential_commands(sub)  # devices, dispatchers
+    add_credential_commands(sub)  # devices, dispatchers, integrations
     add_street_commands(sub, roster_sub)  # street init|check, geometry import, roster import
+    add_hotline_commands(sub)  # hotline rates|topics
     return parser
 
 

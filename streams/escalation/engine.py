@@ -61,7 +61,7 @@ class IncidentEngine(PeopleActions):
         source = datetime.fromisoformat(report["event_time"])
         loc = report["location"]
         cell = h3.latlng_to_cell(loc["lat"], loc["lng"], self.rules.cluster_resolution)
-        joined = self._cluster_match(report["category"], cell, source) if report.get("community") else None
+        joined = self._cluster_match(report["category"], cell, source) if _joins(report) else None
         if joined is None:
             self._open(report, cell, source, out)
         else:
@@ -331,6 +331,16 @@ class IncidentEngine(PeopleActions):
                 ):
                     best = inc
         return best
+
+
+# How a 12345 order was placed when only an area was known (schemas/hotline.py PLACED_BY): its point is the
+# area's representative point, not where the matter is, so it says nothing about what is near it.
+_AREA_ONLY = ("grid", "community", "unlocated")
+
+
+def _joins(report: dict) -> bool:
+    """Whether a report may join a nearby incident: only one placed by a point, inside the street."""
+    return bool(report.get("community")) and report.get("placed_by") not in _AREA_ONLY
 
 
 def _seen(community: str, report_id: str) -> str:

@@ -58,12 +58,16 @@ async def authenticate(
         raise Unauthorized(401, AUTH_FIELD, f"missing: send 'Authorization: Bearer <{kind} token>'", "auth_missing")
     credential = await cache.identify(token)
     if credential is None:
-        raise Unauthorized(401, AUTH_FIELD, f"unknown token: not a {kind} credential issued here", "auth_unknown")
+        raise Unauthorized(401, AUTH_FIELD, f"unknown token: not {_a(kind)} credential issued here", "auth_unknown")
     if credential.revoked:
         raise Unauthorized(401, AUTH_FIELD, "revoked token: ask for a new credential", "auth_revoked")
     if credential.kind != kind:
-        raise Unauthorized(401, AUTH_FIELD, f"a {credential.kind} token: this needs a {kind} token", "auth_kind")
+        raise Unauthorized(401, AUTH_FIELD, f"{_a(credential.kind)} token: this needs {_a(kind)} token", "auth_kind")
     return credential
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def same_device(records: list[dict], device: Credential, indexed: bool) -> None:

@@ -15,12 +15,20 @@ import pytest
 from schemas.display import (
     ALERT_KIND,
     ALERT_STATUS,
+    APPEAL_TYPE,
     CATEGORY,
+    CHANNEL,
+    CLOCK,
     INCIDENT_STATUS,
     LEVEL,
+    ORDER_EVENT,
     PATROL_STATUS,
+    PLACED,
+    RATE,
     ROLE,
+    SATISFACTION_ZH,
     SEVERITY,
+    URGENCY,
     names,
 )
 from sinks.credentials import issue_dispatcher_token, revoke
@@ -29,6 +37,8 @@ from tests.support.factories import alert
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
+
+HOTLINE_NAMES = (CHANNEL, APPEAL_TYPE, URGENCY, ORDER_EVENT, SATISFACTION_ZH, PLACED, CLOCK, RATE)  # 12345 orders
 
 STATIC = Path(__file__).resolve().parents[2] / "consumers" / "console" / "static"
 
@@ -111,7 +121,7 @@ async def test_the_page_holds_no_table_of_names():
     source = "\n".join(p.read_text(encoding="utf-8") for p in STATIC.iterdir() if p.suffix in (".js", ".html"))
     defined = {
         zh
-        for table in (CATEGORY, LEVEL, INCIDENT_STATUS, PATROL_STATUS, ALERT_KIND, ROLE, SEVERITY)
+        for table in (CATEGORY, LEVEL, INCIDENT_STATUS, PATROL_STATUS, ALERT_KIND, ROLE, SEVERITY, *HOTLINE_NAMES)
         for zh in table.values()
     }
     # A name as a string literal, or as the words of an HTML element (a hand-written legend or label).

@@ -38,6 +38,7 @@ def test_values_are_read_and_typed():
         ),
         ({"REDWALL_DEAD_LETTER_RETENTION_DAYS": "-1"}, "REDWALL_DEAD_LETTER_RETENTION_DAYS=-1 is invalid"),
         ({"REDWALL_RETENTION_INTERVAL_SECONDS": "0"}, "REDWALL_RETENTION_INTERVAL_SECONDS=0.0 is invalid"),
+        ({"REDWALL_HOTLINE_CLOCK_SECONDS": "0"}, "REDWALL_HOTLINE_CLOCK_SECONDS=0.0 is invalid: use a positive"),
         ({"REDWALL_ACTION_VERDICT_SECONDS": "-1"}, "REDWALL_ACTION_VERDICT_SECONDS=-1.0 is invalid: use 0..60 seconds"),
         ({"REDWALL_WORKER_URL": "worker:6066"}, "REDWALL_WORKER_URL=worker:6066 is invalid: use http(s)://HOST:PORT"),
         ({"REDWALL_WORKER_URL": "http://worker:6066/v1"}, "REDWALL_WORKER_URL=http://worker:6066/v1 is invalid"),

@@ -54,3 +54,32 @@ async def test_patrol_devices_by_status_and_open_incidents_by_level_per_communit
         assert value("redwall_patrol_devices_by_status", {"community": community, "status": "offline"}) is None
     finally:
         await pool.close()
+
+
+async def test_a_connection_an_outage_left_mid_query_is_dropped_and_the_next_read_works(database_url, pg):
+    """Seen in the PostgreSQL outage test: a query cut off mid-protocol leaves its connection saying "another
+    operation is in progress"; that ended the whole sink, and the pool would have handed the same connection
+    out again."""
+    registry = CollectorRegistry()
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    pids: list[int] = []
+
+    class CutOff:
+        async def poll(self, conn):
+            pids.append(conn.get_server_pid())
+            raise asyncpg.exceptions.InternalClientError("cannot perform operation: another operation is in progress")
+
+    try:
+        gauges = StateGauges(pool, registry)
+        gauges.gauges.append(CutOff())
+        await gauges.poll()  # kept the last values; did not raise
+
+        gauges.gauges.pop()
+        await gauges.poll()  # a fresh connection from the pool
+        assert (
+            registry.get_sample_value("redwall_incidents_open_by_community", {"community": "x", "level": "y"}) is None
+        )
+        async with pool.acquire() as conn:
+            assert conn.get_server_pid() != pids[0]  # the cut-off connection was not handed out again
+    finally:
+        await pool.close()

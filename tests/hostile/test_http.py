@@ -138,12 +138,26 @@ def guard_batch(rng: random.Random, device: str) -> dict:
     return batch
 
 
-@pytest.mark.parametrize("path", ["/v1/reports", "/v1/pings", "/v1/incidents/inc-c01-0123456789ab/actions"])
+PATHS = [
+    "/v1/reports",
+    "/v1/pings",
+    "/v1/incidents/inc-c01-0123456789ab/actions",
+    "/v1/hotline/orders",
+    "/v1/hotline/orders/o-1/events",
+]
+
+
+async def headers_for(settings, path: str, device: str) -> dict[str, str]:
+    """The credential each route takes: a dispatcher's for actions, the adapter's for 12345 orders, else a device's."""
+    if "actions" in path:
+        return await auth.dispatcher_headers(settings)
+    return await (auth.integration_headers(settings) if "hotline" in path else auth.device_headers(settings, device))
+
+
+@pytest.mark.parametrize("path", PATHS)
 async def test_oversized_bodies_are_refused_not_crashed_on(settings, api, path):
     """Past REDWALL_MAX_BODY_BYTES, declared or streamed without a length: 413 naming the body."""
-    headers = await (
-        auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "big-dev")
-    )
+    headers = await headers_for(settings, path, "big-dev")
     big = b'{"text": "' + "網".encode() * (settings.max_body_bytes // 3 + 1000) + b'"}'
 
     def chunks():
@@ -181,11 +195,9 @@ CLASSICS = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/v1/reports", "/v1/pings", "/v1/incidents/inc-c01-0123456789ab/actions"])
+@pytest.mark.parametrize("path", PATHS)
 async def test_classic_hostile_bodies_get_a_4xx(settings, api, path):
-    headers = await (
-        auth.dispatcher_headers(settings) if "actions" in path else auth.device_headers(settings, "classic")
-    )
+    headers = await headers_for(settings, path, "classic")
     client = Client(api, path, headers)
     for body in CLASSICS:
         assert client.post(body).status_code != 202, body[:60]

@@ -31,7 +31,7 @@ from tests.support import auth
 pytestmark = pytest.mark.integration
 
 EXAMPLES = 30
-DEVICE, DISPATCHER = "schemathesis-dev", "schemathesis-street"
+DEVICE, DISPATCHER, ADAPTER = "schemathesis-dev", "schemathesis-street", "schemathesis-adapter"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -46,6 +46,7 @@ async def credentials(settings) -> dict[str, dict[str, str]]:
     return {
         "device": await auth.device_headers(settings, DEVICE),
         "dispatcher": await auth.dispatcher_headers(settings, DISPATCHER),
+        "integration": await auth.integration_headers(settings, ADAPTER),
     }
 
 
@@ -62,7 +63,7 @@ def live_schema(api, settings):
 @pytest.mark.parametrize("path", sorted(document(1)["paths"]))
 async def test_api_conforms_to_its_document(path, mode, live_schema, credentials, api):
     """Positive cases follow the document; negative ones break it somewhere, and must be refused with a 4xx."""
-    headers = credentials["dispatcher" if "actions" in path else "device"]
+    headers = credentials["dispatcher" if "actions" in path else "integration" if "hotline" in path else "device"]
     checks = CHECKS + ([negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
 
     @hsettings(
@@ -92,6 +93,8 @@ def as_ourselves(case, positive: bool) -> None:
     for record in (case.body if isinstance(case.body, list) else [case.body]) if positive else ():
         if isinstance(record, dict):
             record.update({k: v for k, v in (("device", DEVICE), ("actor", DISPATCHER)) if k in record})
-            record.update({k: now() for k in ("event_time", "time") if k in record})
+            record.update({k: now() for k in ("event_time", "time", "received_at", "dispatched_at") if k in record})
+            if "order" in record and (case.path_parameters or {}).get("order"):
+                record["order"] = case.path_parameters["order"]  # an event names the order of its URL
             for ping in record.get("pings", ()):
                 ping["time"] = now()

@@ -13,8 +13,10 @@ import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import yaml
 
@@ -22,6 +24,7 @@ from config.settings import Settings
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
+from tests.support.hotline_rows import insert_orders, order
 from tests.support.pipeline import Pipeline, running_pipeline
 from tests.support.topics import own_topics
 
@@ -119,6 +122,21 @@ repeat_interval = "30m"
 """
 
 
+async def seed_hotline_orders(settings) -> None:
+    """12345 orders of this month before the sink starts, whose hotline gauges read at start and then only every
+    minute, longer than the run: one closed with its call-back, one overdue. The grid saw the first one first."""
+    now, tag = datetime.now(UTC), f"ops-{random.randrange(10**9)}"
+    closed = order(f"{tag}-closed", "c01", now - timedelta(minutes=10), grid_first=True,
+                   contacted_at=now - timedelta(minutes=9), closed_at=now - timedelta(minutes=8),
+                   callback_at=now - timedelta(minutes=7), callback_resolved=True, satisfaction="satisfied")  # fmt: skip
+    overdue = order(f"{tag}-overdue", "c02", now - timedelta(minutes=10), contact_by=now - timedelta(minutes=5))
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await insert_orders(conn, [closed, overdue])
+    finally:
+        await conn.close()
+
+
 def run_once(command: str, settings, work: Path, *args: str) -> None:
     process = RedwallProcess(command, settings, work, *args).start()
     process.proc.wait(60)
@@ -142,6 +160,7 @@ def observed(settings, tmp_path_factory):
     asyncio.run(ensure_topics(settings))
     run_once("migrate", settings, work)  # seeds streets, communities and grids, as in production
     run_once("roster", settings, work, "load")
+    asyncio.run(seed_hotline_orders(settings))
     delivery = RedwallProcess("deliver", settings, work).start()
     delivery_metrics_url = f"http://127.0.0.1:{settings.deliver_metrics_port}/metrics"
     prometheus = None

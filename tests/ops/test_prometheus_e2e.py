@@ -71,7 +71,7 @@ def query(prometheus_url: str, expr: str) -> dict:
 
 def test_dashboards_exist_for_each_audience():
     names = {path.stem for path in DASHBOARDS}
-    assert {"pipeline", "governance", "patrol", "delivery"} <= names
+    assert {"pipeline", "governance", "patrol", "delivery", "hotline"} <= names
     assert all(json.loads(p.read_text())["uid"] == f"redwall-{p.stem}" for p in DASHBOARDS)
 
 

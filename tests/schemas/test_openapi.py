@@ -5,7 +5,8 @@ from openapi_spec_validator import validate
 
 from schemas import json
 from schemas.export import export
-from schemas.openapi import ACTION_DEFAULTED, ACTION_NEEDS, MAX_REPORTS_PER_REQUEST, document
+from schemas.hotline import EVENT_NEEDS, HotlineEvent, HotlineOrder
+from schemas.openapi import ACTION_DEFAULTED, ACTION_NEEDS, MAX_ORDERS_PER_REQUEST, MAX_REPORTS_PER_REQUEST, document
 from schemas.records import FieldReport, IncidentAction, ping_batch
 from streams.http import ingest
 
@@ -48,12 +49,36 @@ def test_request_bodies_are_the_records_schemas():
     assert reports["oneOf"][1]["maxItems"] == MAX_REPORTS_PER_REQUEST == ingest.MAX_REPORTS_PER_REQUEST
 
 
+def test_hotline_bodies_are_the_records_less_what_the_routes_fill_in():
+    doc = document(max_pings=250)
+    schemas = doc["components"]["schemas"]
+    order, event = schemas["HotlineOrderRequest"], schemas["HotlineEventRequest"]
+    assert {**order, "title": "HotlineOrder", "required": [*order["required"], "type"]} == {
+        **without_meta(HotlineOrder.json_schema()),
+        "required": [*order["required"], "type"],
+    }
+    assert set(without_meta(HotlineEvent.json_schema())["required"]) - set(event["required"]) == {"type", "order"}
+    validator = jsonschema.Draft202012Validator(event)
+    base = {"id": "e1", "kind": "contacted", "time": "2026-12-06T09:30:00+08:00"}
+    assert validator.is_valid(base)
+    for kind, needed in EVENT_NEEDS.items():
+        values = {"new_limit": base["time"], "returned_to": "x", "result": "x", "resolved": "yes"}
+        full = {**base, "kind": kind, **values, "satisfaction": "satisfied"}
+        assert validator.is_valid({k: v for k, v in full.items() if k in base or k in needed})
+        for field in needed:
+            assert not validator.is_valid({k: v for k, v in full.items() if k != field})
+    body = doc["paths"]["/v1/hotline/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["oneOf"][1]["maxItems"] == MAX_ORDERS_PER_REQUEST == 100
+
+
 def test_every_operation_documents_its_refusals_and_security():
     doc = document(max_pings=1000)
     for path, item in doc["paths"].items():
         op = item["post"]
-        assert {"202", "400", "401", "403", "413", "415", "422", "503"} <= set(op["responses"]), path
-        assert ("429" in op["responses"]) == ("actions" not in path)  # only devices are rate-limited
+        assert {"202", "400", "401", "413", "415", "422", "503"} <= set(op["responses"]), path
+        devices = path in ("/v1/reports", "/v1/pings")
+        assert ("429" in op["responses"]) == devices  # only devices are rate-limited
+        assert ("403" in op["responses"]) == ("hotline" not in path)  # an adapter acts for nobody else
         assert ({"200", "404", "409"} <= set(op["responses"])) == ("actions" in path)  # the engine's verdicts
         assert all("Retry-After" in r["headers"] for s, r in op["responses"].items() if s == "429")
         assert all(alt.keys() <= doc["components"]["securitySchemes"].keys() for alt in op["security"])

@@ -21,7 +21,6 @@ from streams.escalation.control import MajorEventRecords, major_event, tick
 from streams.escalation.engine import IncidentEngine
 from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
-from tests.support.scratch import scratch_schema
 
 pytestmark = pytest.mark.integration
 
@@ -31,14 +30,8 @@ OUTSIDE = (39.93, 116.41)  # in no grid of the street
 
 
 @pytest.fixture
-async def dsn(pg, database_url):
-    async with scratch_schema(pg, database_url) as dsn:
-        yield dsn
-
-
-@pytest.fixture
-async def db(dsn):
-    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=2)
+async def db(scratch):
+    pool = await asyncpg.create_pool(scratch, min_size=0, max_size=2)
     yield pool
     await pool.close()
 
@@ -112,7 +105,7 @@ async def test_a_snapshot_rebuilds_the_engine_that_wrote_it(db):
     assert (none.states, none.offsets) == ([], {0: len(events)})
 
 
-async def test_the_unlocated_queues_report_comes_back_as_it_was_published(db, dsn):
+async def test_the_unlocated_queues_report_comes_back_as_it_was_published(db):
     engine = new_engine(ManualClock(T0))
     report = {**located("u-1", "sanitation", "low", OUTSIDE), "photos": ["photo/u-1.jpg"]}
     report["location"]["accuracy"] = 12.3

@@ -8,13 +8,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
-import pytest
 from prometheus_client import CollectorRegistry
 
 from schemas.records import PositionBatch
 from sinks.partitions import PositionHistory, Window, partition_day, partition_name
 from sinks.postgres import PostgresSink
-from tests.support.scratch import partitions_by_day, scratch_schema
+from tests.support.scratch import partitions_by_day
 
 NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -69,12 +68,6 @@ def test_partition_names_round_trip_and_other_tables_are_not_partitions():
 
 
 # -- the sink, against PostgreSQL ---------------------------------------------------------------
-
-
-@pytest.fixture
-async def scratch(pg, database_url):
-    async with scratch_schema(pg, database_url) as dsn:
-        yield dsn
 
 
 async def test_the_sink_makes_partitions_on_demand_and_stays_idempotent(scratch):

@@ -1,6 +1,7 @@
 """Retention against the real PostgreSQL, each test in a schema of its own: whole expired days dropped
-(checked in the catalog), every other row kept, stale rows removed, repeats and rivals harmless; and the
-migration of a plain position table with rows into the partitioned one."""
+(checked in the catalog), every other row kept, stale rows removed (12345 orders with their events and
+claims, their repeat-caller hashes earlier), repeats and rivals harmless; and the migration of a plain
+position table with rows into the partitioned one."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from config.hotline import load_hotline
 from config.settings import Settings
 from consumers.retention import RetentionJob
 from consumers.sink import run_sinks
 from schemas.records import DeadLetter, PositionBatch
+from sinks.hotline import HotlineSink
 from sinks.migrate import MIGRATIONS_DIR, migrate
 from sinks.partitions import PositionHistory, partition_name
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from streams.demo.embedded import free_port
 from streams.topics import ensure_topics
+from tests.support.hotline_orders import located_order, order_event
 from tests.support.scratch import partitions_by_day, scratch_schema
 from tests.support.topics import own_topics
 from tests.support.waiting import eventually
@@ -62,12 +66,6 @@ def dead_letter(offset: int, failed_at: datetime) -> dict:
             "failed_at": failed_at.isoformat(),
         }
     )
-
-
-@pytest.fixture
-async def scratch(pg, database_url):
-    async with scratch_schema(pg, database_url) as dsn:
-        yield dsn
 
 
 @pytest.fixture
@@ -176,6 +174,7 @@ async def test_the_sink_job_counts_what_it_removed(loaded, scratch):
     assert value("redwall_retention_partitions_dropped_total") == 3
     assert value("redwall_retention_rows_removed_total", table="positions") == 8 + 4 + 4
     assert value("redwall_retention_rows_removed_total", table="dead_letters") == 1
+    assert value("redwall_retention_rows_removed_total", table="hotline_contact_hash") == 0  # a series from the start
     assert value("redwall_retention_runs_total", outcome="done") == 2
     assert value("redwall_retention_last_done_timestamp_seconds") > 0
 
@@ -281,3 +280,49 @@ async def test_migration_partitions_an_existing_table_and_keeps_every_row(pg, da
             assert (await sink.write_positions([again]))["positions"] == 0
         finally:
             await sink.close()
+
+
+async def test_old_12345_orders_go_with_their_events_and_claims_and_hashes_go_earlier(scratch):
+    config = load_hotline()
+    policy = dataclasses.replace(POLICY, hotline_orders=timedelta(days=730), contact_hash=timedelta(days=180))
+    pool = await asyncpg.create_pool(scratch, min_size=0, max_size=1)
+    try:
+        old, middle, new = (NOON - timedelta(days=d) for d in (800, 200, 10))
+        await HotlineSink(pool, config).write(
+            [
+                located_order(config, "old", old),
+                order_event("old-c", "old", "contacted", old + timedelta(hours=1)),
+                located_order(config, "middle", middle),
+                order_event("middle-c", "middle", "contacted", middle + timedelta(hours=1)),
+                located_order(config, "new", new),
+                order_event("orphan", "never-came", "contacted", old),  # its order never arrived
+            ]
+        )
+        await pool.execute(
+            "INSERT INTO hotline_clock_alerts (order_id, clock, stage, due, alert_id, sent_at) VALUES "
+            "('old', 'contact', 'breach', $1, 'a1', $1), ('new', 'contact', 'breach', $2, 'a2', $2)",
+            old,
+            new,
+        )
+        async with pool.acquire() as conn:
+            dry = await apply_retention(conn, policy, NOW, dry_run=True)
+            result = await apply_retention(conn, policy, NOW)
+            again = await apply_retention(conn, policy, NOW)
+        orders = {
+            r["id"]: (r["contact_hash"], r["contact_masked"]) for r in await pool.fetch("SELECT * FROM hotline_orders")
+        }
+        events = {r["id"] for r in await pool.fetch("SELECT id FROM hotline_order_events")}
+        claims = {r["alert_id"] for r in await pool.fetch("SELECT alert_id FROM hotline_clock_alerts")}
+    finally:
+        await pool.close()
+    assert orders == {"middle": (None, "138****1234"), "new": ("ab" * 32, "138****1234")}
+    assert events == {"middle-c"} and claims == {"a2"}
+    hotline = {k: v for k, v in result.removed.items() if k.startswith("hotline")}
+    assert hotline == {
+        "hotline_contact_hash": 2,
+        "hotline_order_events": 2,
+        "hotline_clock_alerts": 1,
+        "hotline_orders": 1,
+    }
+    assert dry.removed == result.removed and again.removed == dict.fromkeys(result.removed, 0)
+    assert "1 from hotline_orders" in result.summary() and "2 from hotline_contact_hash" in result.summary()

@@ -16,5 +16,7 @@ DOCUMENTED = {
     ("GET", "/api/events"),
     ("GET", "/api/incidents/{incident}"),
     ("POST", "/api/incidents/{incident}/actions"),
+    ("GET", "/api/hotline/orders"),
+    ("GET", "/api/hotline/rates"),
     ("GET", "/static"),  # the page's own files, console/static/
 }

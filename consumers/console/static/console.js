@@ -4,6 +4,7 @@
 
 import { $, api, call, escape, localMinute, name, placeName, setZone, state, view } from "./core.js";
 import { incidentChanged, openDetail, renderDetail, setupDetail } from "./detail.js";
+import { renderOrders, setupHotline } from "./hotline.js";
 import { renderIncidents, setupIncidentList } from "./incidents.js";
 import { dimAreas, drawAreas, drawLegend, drawOverlay } from "./map.js";
 
@@ -31,13 +32,13 @@ function renderFeed() {
 }
 
 const stats = (window.redwallStats = { frames: 0, lastMs: 0, maxMs: 0 }); // read by the browser tests
-window.redwall = { drawOverlay, renderIncidents, renderFeed }; // timed one by one by the browser tests
+window.redwall = { drawOverlay, renderIncidents, renderFeed, renderOrders }; // timed one by one by the browser tests
 
 function render() {
   frame = null;
   const started = performance.now();
   if (dirty.overlay) drawOverlay();
-  if (dirty.incidents) { renderIncidents(); renderDetail(); }
+  if (dirty.incidents) { renderIncidents(); renderDetail(); renderOrders(); } // the orders' clocks move on too
   if (dirty.feed) renderFeed();
   dirty = { overlay: false, feed: false, incidents: false };
   $("counts").textContent = `${state.positions.size} devices · ${state.incidents.size} open`;
@@ -112,9 +113,10 @@ async function boot() {
     view.search = e.target.value.trim(); view.page = 0; dirty.incidents = true; schedule();
   });
   $("signout").addEventListener("click", signOut);
-  setupIncidentList((id) => { openDetail(id); dirty.incidents = dirty.overlay = true; schedule(); },
-                    () => { dirty.incidents = true; schedule(); });
+  const open = (id) => { openDetail(id); dirty.incidents = dirty.overlay = true; schedule(); };
+  setupIncidentList(open, () => { dirty.incidents = true; schedule(); });
   setupDetail(() => { dirty.incidents = dirty.overlay = true; schedule(); });
+  setupHotline(open);
   drawAreas(setFilter);
   drawLegend();
   if (state.community) setFilter(state.community); // a community dispatcher starts on its own community

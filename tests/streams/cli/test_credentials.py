@@ -7,23 +7,6 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from streams.cli.main import main
-
-
-@pytest.fixture
-def redwall(database_url, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)  # away from any running demo's address file
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
 
 def test_devices_add_revoke_list(redwall):
     a, b = (f"cli-{uuid.uuid4().hex[:8]}-{n}" for n in "ab")
@@ -43,6 +26,30 @@ def test_devices_add_revoke_list(redwall):
     assert code == 0 and states[a] == "revoked" and states[b] == "live"
     code, out, _ = redwall("devices", "add", "--rotate", b)
     assert code == 0 and out.split()[1] != tokens[b]
+
+
+def test_integrations_add_revoke_list(redwall):
+    name = f"cli-{uuid.uuid4().hex[:8]}-adapter"
+    code, out, _ = redwall("integrations", "add", name)
+    ((subject, token),) = (line.split() for line in out.splitlines())
+    assert code == 0 and subject == name and len(token) == 43
+    code, out, err = redwall("integrations", "add", name)  # idempotent: nothing new, and says why
+    assert code == 0 and out == "" and "already holds a live credential" in err
+    code, out, _ = redwall("integrations", "add", "--rotate", name)
+    assert code == 0 and out.split()[0] == name and out.split()[1] != token
+    code, out, _ = redwall("integrations", "list")
+    header, *rows = out.splitlines()
+    assert header.startswith("INTEGRATION") and "ROLE" not in header and header.endswith("(times: Asia/Shanghai)")
+    row = next(line.split() for line in rows if line.split()[0] == name)
+    assert code == 0 and row[1] == "live" and len(row) == 5  # name, state, issued (date, time), revoked "-"
+    code, out, _ = redwall("integrations", "revoke", name)
+    assert code == 0 and out.startswith(f"{name} revoked at ")
+    code, _, err = redwall("integrations", "revoke", name)
+    assert code == 1 and "integration" in err and "already revoked at" in err
+    code, _, err = redwall("integrations", "revoke", f"cli-never-{uuid.uuid4().hex[:8]}")
+    assert code == 1 and "unknown integration" in err
+    code, _, err = redwall("integrations", "add", "bad name")
+    assert code == 1 and "'bad name'" in err and "id is 1..64 of" in err
 
 
 def test_dispatchers_are_checked_against_the_geometry(redwall):

@@ -316,3 +316,13 @@ def test_a_rebuilt_engine_can_still_place_an_unlocated_incident(engine, clock):
     rebuilt.restore_unlocated(report)
     placed = rebuilt.action(action("p2", inc, "reassign", clock.now(), owner="c05"))
     assert [(r["community"], r["grid"]) for r in placed.reports] == [("c05", None)]
+
+
+@pytest.mark.parametrize("placed_by", ["grid", "community", "unlocated"])
+def test_a_report_placed_only_by_an_area_opens_its_own_incident_and_never_joins_one_nearby(engine, placed_by):
+    first = engine.report(located("h0", "illegal_parking", "low")).events[0]["incident"]
+    by_area = {**located("h1", "illegal_parking", "low", nearby(PLAIN, 1), T0 + minutes(5)), "placed_by": placed_by}
+    out = checked(engine.report(by_area))
+    assert [e["kind"] for e in out.events] == ["opened"] and out.events[0]["incident"] != first
+    by_point = {**located("h2", "illegal_parking", "low", nearby(PLAIN, 2), T0 + minutes(6)), "placed_by": "address"}
+    assert [e["kind"] for e in engine.report(by_point).events] == ["report_merged"]

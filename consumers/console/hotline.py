@@ -1,0 +1,110 @@
+"""The console's 12345 view (接诉即办), read from PostgreSQL through sinks/hotline_rates.py: work orders with
+their two clocks, and the rates per community with their n. A community dispatcher sees its own community's
+orders only; the rates, counts without content, are the street's table and every dispatcher reads them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from config.hotline import HotlineConfig
+from schemas import json
+from schemas.fields import FieldError
+from sinks.hotline_rates import orders_page, rates
+from sinks.postgres import is_retriable
+from streams.http.refusal import refusal_response
+
+ORDER_STATUSES = ("open", "closed", "returned")
+PERIODS = ("month", "30d")
+MAX_ROWS = 200
+RATE_FIELDS = (
+    *("key", "name", "n", "callbacks", "response", "resolution", "satisfaction", "on_time", "composite"),
+    *("grid_first", "blind_spots", "ranked"),
+)
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class HotlineViews:
+    """GET /api/hotline/orders and GET /api/hotline/rates; `pool` reads the app's PostgreSQL pool."""
+
+    def __init__(self, config: HotlineConfig, timezone: str, pool: Callable, now: Callable[[], datetime] | None = None):
+        self.config, self.timezone, self.pool = config, timezone, pool
+        self.now = now or (lambda: datetime.now(UTC))
+
+    async def orders(self, request: web.Request) -> web.Response:
+        query, who = request.query, request["dispatcher"]
+        try:
+            status = _choice(query, "status", ORDER_STATUSES, "open")
+            limit, offset = _integer(query, "limit", 50, 1, MAX_ROWS), _integer(query, "offset", 0, 0, 1_000_000)
+            community = query.get("community") or None
+            if who.role == "community":
+                if community not in (None, who.community):
+                    raise FieldError("community", f"a community dispatcher reads only the orders of {who.community}")
+                community = who.community
+        except FieldError as bad:
+            return refusal_response(403 if bad.field == "community" else 400, bad.reason, [bad])
+        now = self.now()
+        found = await self._read(
+            lambda db: orders_page(db, now, status=status, community=community, limit=limit, offset=offset)
+        )
+        if isinstance(found, web.Response):
+            return found
+        return _json({"now": now, "community": community, "status": status, "orders": found})
+
+    async def rates(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            by = _choice(query, "by", ("community", "grid", "category"), "community")
+            period = _choice(query, "period", PERIODS, "month")
+            month = query.get("month") or None
+            if month is not None and not MONTH.match(month):
+                raise FieldError("month", f"{month!r:.40} is not a month: write YYYY-MM, e.g. 2026-12")
+        except FieldError as bad:
+            return refusal_response(400, bad.reason, [bad])
+        now, config, tz = self.now(), self.config, self.timezone
+
+        async def both(db):
+            return [
+                await rates(db, config, now, by=grouping, period=period, month=month, tz=tz)
+                for grouping in (by, "street")
+            ]
+
+        found = await self._read(both)
+        if isinstance(found, web.Response):
+            return found
+        rows, street = ([{f: getattr(rate, f) for f in RATE_FIELDS} for rate in group] for group in found)
+        body = {"now": now, "by": by, "period": period, "month": month, "min_n": config.min_n, "rates": rows}
+        body["street"] = street[0] if street else None
+        return _json({**body, "weights": dict(config.weights)})
+
+    async def _read(self, read):
+        try:
+            return await read(self.pool())
+        except Exception as exc:
+            if not is_retriable(exc):
+                raise
+            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
+            return refusal_response(503, reason, [FieldError("hotline", reason)])
+
+
+def _choice(query, field: str, allowed: tuple[str, ...], default: str) -> str:
+    value = query.get(field, default)
+    if value not in allowed:
+        raise FieldError(field, f"{value!r:.40} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _integer(query, field: str, default: int, low: int, high: int) -> int:
+    raw = query.get(field)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise FieldError(field, f"{raw!r:.40} is not a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _json(body: dict) -> web.Response:
+    return web.Response(body=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"})
