@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from streams.patrol.advisories import Advisor, advise
+from tests.support.hotline import insert_order
 
 pytestmark = pytest.mark.integration
 
@@ -89,20 +90,16 @@ async def hotline_order(
 ) -> str:
     """A 12345 order as the sink stores it, placed in `cell` of GRID."""
     order = f"GD{uuid.uuid4().hex[:10]}"
-    await pg.execute(
-        "INSERT INTO hotline_orders (id, received_at, dispatched_at, channel, appeal_type, catalogue, "
-        "catalogue_code, urgency, content, address, lat, lng, street_id, community_id, grid_id, cell, placed_by, "
-        "category, report_id, lead_unit, contact_masked, contact_hash, contact_by, resolve_by, warn_at, "
-        "rules_version, grid_first) VALUES ($1, $2::timestamptz, $2, 'phone', 'complaint', '[]', '0101', 'ordinary', "
-        "'垃圾无人清运', '', 39.9, 116.38, 'xichangan', 'c04', $3, $4, $5, 'sanitation', '12345-' || $1, "
-        "'西长安街街道办事处', '138****1234', NULL, $2::timestamptz + interval '2 hours', $2::timestamptz + interval '7 days', 0.8, "
-        "'0123456789ab', $6)",
+    await insert_order(
+        pg,
         order,
-        dispatched,
-        GRID,
-        cell,
-        placed_by,
-        grid_first,
+        received_at=dispatched,
+        dispatched_at=dispatched,
+        community_id="c04",
+        grid_id=GRID,
+        cell=cell,
+        placed_by=placed_by,
+        grid_first=grid_first,
     )
     return order
 
