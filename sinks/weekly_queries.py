@@ -177,41 +177,52 @@ ORDER BY g.id
 """
 
 # Major-event periods of the roster in which a grid had fewer workers on post than the period asks, at
-# any moment: the count is lowest at the period's start or just as an on-post interval ends.
+# any moment: the on-post count of each grid after every change (a running sum of +1/-1), taken at the
+# period's start and at every change within it.
 COVERAGE_GAPS = f"""{_INTERVALS}, need AS (
     SELECT p.id AS period, g.id AS grid, greatest(p.starts, $1::timestamptz) AS starts,
            least(p.ends, $2::timestamptz) AS ends,
            coalesce((p.min_on_post_by_grid ->> g.id)::int, p.min_on_post) AS need
     FROM major_event_periods p CROSS JOIN street_grids g
     WHERE p.starts < $2::timestamptz AND p.ends > $1::timestamptz
-), moments AS (
-    SELECT period, grid, need, starts AS at FROM need
-    UNION
-    SELECT n.period, n.grid, n.need, t.until FROM need n
-    JOIN intervals t ON t.grid_id = n.grid AND t.status = 'on_post' AND t.until > n.starts AND t.until < n.ends
+), changes_on_post AS (
+    SELECT grid_id, since AS at, 1 AS step FROM intervals WHERE status = 'on_post' AND until > since
+    UNION ALL
+    SELECT grid_id, until, -1 FROM intervals WHERE status = 'on_post' AND until > since
+), levels AS (
+    SELECT grid_id, at, sum(step) OVER (PARTITION BY grid_id ORDER BY at) AS on_post FROM changes_on_post
+), at_start AS (
+    SELECT DISTINCT ON (n.period, n.grid) n.period, n.grid, n.need, coalesce(l.on_post, 0) AS on_post
+    FROM need n LEFT JOIN levels l ON l.grid_id = n.grid AND l.at <= n.starts
+    ORDER BY n.period, n.grid, l.at DESC NULLS LAST
+), lows AS (
+    SELECT period, grid, need, on_post FROM at_start
+    UNION ALL
+    SELECT n.period, n.grid, n.need, l.on_post FROM need n
+    JOIN levels l ON l.grid_id = n.grid AND l.at > n.starts AND l.at < n.ends
 )
-SELECT m.grid, count(DISTINCT m.period)::int AS coverage_gaps
-FROM moments m
-WHERE m.need > (SELECT count(*) FROM intervals t
-                WHERE t.grid_id = m.grid AND t.status = 'on_post' AND t.since <= m.at AND t.until > m.at)
-GROUP BY m.grid
-ORDER BY m.grid
+SELECT grid, count(DISTINCT period)::int AS coverage_gaps
+FROM lows
+WHERE on_post < need
+GROUP BY grid
+ORDER BY grid
 """
 
-# 前响应 advisories of the week (the table keeps each cell's newest), the grid of the reports that made
-# the cell hot, and whether a report came from the cell within $4 after the advisory.
+# 前响应 advisories of the week (the table keeps each cell's newest), the grid of the newest report of the
+# cell before the advisory (within 7 days), and whether a report came from the cell within $4 after it.
+# One join over a bounded range of reports_event_time: reports has no index on its cell.
 ADVISORIES = """
-SELECT a.cell, a.advised_at, hot.grid,
-       EXISTS (SELECT FROM reports f WHERE f.cell = a.cell
-               AND f.event_time > a.advised_at AND f.event_time <= a.advised_at + $4::interval) AS followed
+SELECT a.cell, a.advised_at,
+       (array_agg(r.grid_id ORDER BY r.event_time DESC)
+            FILTER (WHERE r.event_time <= a.advised_at AND r.grid_id IS NOT NULL))[1] AS grid,
+       coalesce(bool_or(r.event_time > a.advised_at), false) AS followed
 FROM patrol_advisories a
-CROSS JOIN LATERAL (
-    SELECT r.grid_id AS grid FROM reports r
-    WHERE r.cell = a.cell AND r.street_id = $3::text AND r.grid_id IS NOT NULL
-      AND r.event_time <= a.advised_at AND r.event_time > a.advised_at - interval '7 days'
-    ORDER BY r.event_time DESC LIMIT 1
-) hot
+JOIN reports r ON r.cell = a.cell AND r.street_id = $3::text
+     AND r.event_time > a.advised_at - interval '7 days' AND r.event_time <= a.advised_at + $4::interval
+     AND r.event_time > $1::timestamptz - interval '7 days' AND r.event_time <= $2::timestamptz + $4::interval
 WHERE a.advised_at >= $1::timestamptz AND a.advised_at < $2::timestamptz
+GROUP BY a.cell, a.advised_at
+HAVING count(*) FILTER (WHERE r.event_time <= a.advised_at AND r.grid_id IS NOT NULL) > 0
 ORDER BY a.advised_at, a.cell
 """
 

@@ -82,131 +82,38 @@ async def _reports(conn, start, end, points, cells) -> None:
 
 
 # Incidents: (id, community, grid, category, status, level, opened (hours after start), ack_by, resolve_by
-# (hours after start), reports, events [(kind, hours after opened, actor, reason, code, to_level, ceiling)]).
+# (hours after start), reports, events [(kind, seconds after opened, actor, reason, code, to_level, ceiling)]).
 _INCIDENTS = [
-    (
-        "i1",
-        "c01",
-        "c01-g01",
-        "sanitation",
-        "resolved",
-        "grid",
-        2,
-        3,
-        50,
-        1,
-        [
-            ("opened", 0, "dev-1", "按规则由网格处置", "report", "grid", False),
-            ("acknowledged", 600, "w-1", "收到", "ack", "grid", False),
-            ("resolved", 3600, "w-1", "已清理", "resolve", "grid", False),
-        ],
-    ),
-    (
-        "i2",
-        "c01",
-        None,
-        "dispute",
-        "acknowledged",
-        "community",
-        30,
-        31,
-        40,
-        1,
-        [
-            ("opened", 0, "dev-2", "按规则由社区处置", "report", "community", False),
-            ("acknowledged", 1200, "c-1", "收到", "ack", "community", False),
-        ],
-    ),
-    (
-        "i3",
-        "c01",
-        "c01-g01",
-        "sanitation",
-        "acknowledged",
-        "street",
-        20,
-        500,
-        500,
-        5,
-        [
-            ("opened", 0, "dev-3", "按规则由社区处置", "report", "community", False),
-            *[
-                ("report_merged", 60 * k, f"dev-3{k}", f"第 {k + 1} 条并入", "cluster", "community", False)
-                for k in range(1, 5)
-            ],
-            ("escalated", 300, "system", "聚集：附近环境卫生上报达 5 条", "cluster", "street", False),
-            ("acknowledged", 2100, "s-1", "街道收到", "ack", "street", False),
-            ("resolved", 7 * 24 * 3600, "s-1", "下周办结", "resolve", "street", False),
-        ],
-    ),
-    (
-        "i4",
-        "c02",
-        "c02-g01",
-        "safety_hazard",
-        "assigned",
-        "street",
-        10,
-        500,
-        500,
-        1,
-        [
-            ("opened", 0, "dev-4", "按规则由网格处置", "report", "grid", False),
-            ("escalated", 3600, "system", "签收时限已过，升至社区", "deadline_acknowledge", "community", False),
-            ("escalated", 7200, "system", "签收时限已过，升至街道", "deadline_acknowledge", "street", False),
-            ("deadline_missed", 10800, "system", "签收时限已过，超时督办", "deadline_acknowledge", "street", False),
-        ],
-    ),
-    (
-        "i5",
-        "c02",
-        "c02-g01",
-        "illegal_construction",
-        "assigned",
-        "district",
-        50,
-        500,
-        500,
-        2,
-        [
-            ("opened", 0, "dev-5", "位于敏感区域，直接由街道处置", "sensitive_zone", "street", False),
-            ("report_merged", 60, "dev-6", "第 2 条并入", "cluster", "street", False),
-            ("escalated", 120, "staff-street", "需区级执法支援", "request", "district", True),
-        ],
-    ),
-    (
-        "i7",
-        "c03",
-        None,
-        "other",
-        "assigned",
-        "street",
-        60,
-        500,
-        500,
-        1,
-        [
-            ("opened", 0, "dev-7", "按规则由社区处置", "report", "community", False),
-            ("escalated", 60, "staff-7", "请街道协调", "request", "street", False),
-        ],
-    ),
-    (
-        "i6",
-        "c03",
-        None,
-        "other",
-        "assigned",
-        "district",
-        -30,
-        500,
-        500,
-        1,
-        [  # opened the week before
-            ("opened", 0, "dev-8", "按规则由街道处置", "report", "street", False),
-            ("escalated", 40 * 3600, "staff-street", "越级", "request", "district", True),
-        ],
-    ),
-]
+    ("i1", "c01", "c01-g01", "sanitation", "resolved", "grid", 2, 3, 50, 1, [
+        ("opened", 0, "dev-1", "按规则由网格处置", "report", "grid", False),
+        ("acknowledged", 600, "w-1", "收到", "ack", "grid", False),
+        ("resolved", 3600, "w-1", "已清理", "resolve", "grid", False)]),
+    ("i2", "c01", None, "dispute", "acknowledged", "community", 30, 31, 40, 1, [
+        ("opened", 0, "dev-2", "按规则由社区处置", "report", "community", False),
+        ("acknowledged", 1200, "c-1", "收到", "ack", "community", False)]),
+    ("i3", "c01", "c01-g01", "sanitation", "acknowledged", "street", 20, 500, 500, 5, [
+        ("opened", 0, "dev-3", "按规则由社区处置", "report", "community", False),
+        *[("report_merged", 60 * k, f"dev-3{k}", f"第 {k + 1} 条并入", "cluster", "community", False)
+          for k in range(1, 5)],
+        ("escalated", 300, "system", "聚集：附近环境卫生上报达 5 条", "cluster", "street", False),
+        ("acknowledged", 2100, "s-1", "街道收到", "ack", "street", False),
+        ("resolved", 7 * 24 * 3600, "s-1", "下周办结", "resolve", "street", False)]),  # after the week
+    ("i4", "c02", "c02-g01", "safety_hazard", "assigned", "street", 10, 500, 500, 1, [
+        ("opened", 0, "dev-4", "按规则由网格处置", "report", "grid", False),
+        ("escalated", 3600, "system", "签收时限已过，升至社区", "deadline_acknowledge", "community", False),
+        ("escalated", 7200, "system", "签收时限已过，升至街道", "deadline_acknowledge", "street", False),
+        ("deadline_missed", 10800, "system", "签收时限已过，超时督办", "deadline_acknowledge", "street", False)]),
+    ("i5", "c02", "c02-g01", "illegal_construction", "assigned", "district", 50, 500, 500, 2, [
+        ("opened", 0, "dev-5", "位于敏感区域，直接由街道处置", "sensitive_zone", "street", False),
+        ("report_merged", 60, "dev-6", "第 2 条并入", "cluster", "street", False),
+        ("escalated", 120, "staff-street", "需区级执法支援", "request", "district", True)]),
+    ("i7", "c03", None, "other", "assigned", "street", 60, 500, 500, 1, [
+        ("opened", 0, "dev-7", "按规则由社区处置", "report", "community", False),
+        ("escalated", 60, "staff-7", "请街道协调", "request", "street", False)]),
+    ("i6", "c03", None, "other", "assigned", "district", -30, 500, 500, 1, [  # opened the week before
+        ("opened", 0, "dev-8", "按规则由街道处置", "report", "street", False),
+        ("escalated", 40 * 3600, "staff-street", "越级", "request", "district", True)]),
+]  # fmt: skip
 
 
 async def _incidents(conn, start, end) -> None:
