@@ -6,6 +6,11 @@ covers in the street's zone.
 A change is flagged only when it is real for small counts: a Poisson count's square root has a variance
 of about 1/4, so z = 2·(√now − √before) is near-normal, and |z| >= 2 against last week and against the
 mean of the 8 weeks before (both) flags "up" or "down". Percent changes of 1 -> 3 are never shown as news.
+
+Measured on the 2-core test machine, a district's week in one street (50,000 reports a week over 9 weeks,
+20,000 incidents a week with 3 events each, 2,000 workers' patrol events, 2,000 advisories): weekly_figures
+3.0–5.1 s; the slowest queries COVERAGE_GAPS 1.0–1.5 s, PATROL 0.3–0.9 s, MEDIANS 0.4–0.6 s, the rest
+under 0.7 s each.
 """
 
 from __future__ import annotations
@@ -66,7 +71,8 @@ async def weekly_figures(
     street = geometry.street.id
     week_args = (start, end, street)
     compare = (*week_args, _local_monday(week, tz, -1), _local_monday(week, tz, -8))
-    async with connection(db) as conn:
+    # One snapshot: a late event stored while the report is read changes no figure against another.
+    async with connection(db) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         named = await conn.fetchrow(q.STREET, street)
         places = await conn.fetch(q.PLACE_NAMES, street)
         totals = dict(await conn.fetchrow(q.TOTALS, *compare))
@@ -78,6 +84,7 @@ async def weekly_figures(
         patrol = await patrol_figures(conn, week_args)
         orders = await conn.fetchval(q.HOTLINE_ORDERS, *week_args)
         cases = await _cases(conn, week_args)
+        hotline_figures = await _hotline(conn, orders, street, places, end, hotline, tz)
     return {
         "week": week,
         "start": start.isoformat(),
@@ -93,7 +100,7 @@ async def weekly_figures(
         "hot_spots": hot_spots,
         "repeats": repeats,
         "patrol": patrol,
-        "hotline": await _hotline(db, orders, street, places, end, hotline, tz),
+        "hotline": hotline_figures,
         "cases": cases,
         "queries": QUERIES,
     }
@@ -139,24 +146,26 @@ async def _cases(conn, week_args: tuple) -> list[dict]:
     return found
 
 
-async def _hotline(db, orders: int, street: str, places, end: datetime, config: HotlineConfig, tz: str) -> dict:
+async def _hotline(conn, orders: int, street: str, places, end: datetime, config: HotlineConfig, tz: str) -> dict:
     """The 12345 rates of the street's communities in the month of the week's last day, as of the
     week's end, and the month's 每月一题."""
     communities = {p["id"] for p in places if p["kind"] == "community"}
     now = end - _TICK
     month = f"{now.astimezone(zone(tz)):%Y-%m}"
-    by_street = await rates(db, config, now, by="street", month=month, tz=tz)
+    by_street = await rates(conn, config, now, by="street", month=month, tz=tz)
     mine = next((asdict(r) for r in by_street if r.key == street), None)
     return {
         "orders": orders,
         "rates": [
-            asdict(r) for r in await rates(db, config, now, by="community", month=month, tz=tz) if r.key in communities
+            asdict(r)
+            for r in await rates(conn, config, now, by="community", month=month, tz=tz)
+            if r.key in communities
         ],
         "street": mine,
         "grid_first": mine["grid_first"] if mine else None,
         "blind_spots": mine["blind_spots"] if mine else 0,
         "topics": [
-            t for t in await topic_candidates(db, config, now, month=month, tz=tz) if t["community"] in communities
+            t for t in await topic_candidates(conn, config, now, month=month, tz=tz) if t["community"] in communities
         ],
     }
 
