@@ -112,7 +112,9 @@ def test_every_alert_compares_a_recorded_signal():
 
 
 def postgres(sql: str) -> str:
-    """Grafana's Postgres macros, for the last hour."""
+    """Grafana's Postgres macros and the `street` variable, for the last hour."""
+    sql = sql.replace("$__timeFrom()", "(now() - interval '1 hour')").replace("$__timeTo()", "now()")
+    sql = sql.replace("'${street}'", "(SELECT min(id) FROM streets)")
     sql = re.sub(r"\$__timeFilter\(([\w.]+)\)", r"\1 BETWEEN now() - interval '1 hour' AND now()", sql)
     return re.sub(
         r"\$__timeGroupAlias\(([\w.]+),\s*'?(\w+)'?\)",
