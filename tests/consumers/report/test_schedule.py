@@ -145,3 +145,27 @@ async def test_made_but_not_announced_is_announced_by_the_next_look_and_a_dead_m
     finally:
         await schedule.pool.close()
     assert maker.calls == ["2034-W08"]
+
+
+async def test_a_failing_maker_is_counted_and_leaves_the_week_to_a_later_look_and_off_makes_nothing(own, pg):
+    calls = []
+
+    async def broken(pool, settings, week):
+        calls.append(week)
+        raise RuntimeError("the renderer fell over")
+
+    clock = ManualClock(utc("2035-03-05T08:10:00+08:00"))
+    schedule = await scheduler(own, broken, clock)
+    try:
+        assert await schedule.look() is None and calls == ["2035-W09"]  # logged and counted; the sink goes on
+        assert schedule.outcomes.labels("failed")._value.get() == 1
+        assert await schedule.look() is None and calls == ["2035-W09"]  # its claim holds for the lease
+        clock.advance(LEASE.total_seconds() + 60)
+        schedule.make = FixedMaker()
+        assert await schedule.look() == "2035-W09"
+        off = await scheduler(dataclasses.replace(own, report_at="off"), FixedMaker(), clock)
+        await asyncio.wait_for(off.run(asyncio.Event()), 1)  # returns at once: this sink makes none
+        await off.pool.close()
+    finally:
+        await schedule.pool.close()
+    assert await alerts_on(own) != []
