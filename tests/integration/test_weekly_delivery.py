@@ -21,7 +21,7 @@ from tests.support.clock import ManualClock
 from tests.support.delivery import deliver_until
 from tests.support.receiver import start_receiver
 from tests.support.topics import own_topics
-from tests.support.weekly import SUMMARY, FixedMaker, alerts_on, scheduler
+from tests.support.weekly_schedule import SUMMARY, FixedMaker, alerts_on, scheduler
 
 pytestmark = pytest.mark.integration
 

@@ -42,7 +42,7 @@ from streams.patrol.advisories import Advisor, advise
 from tests.support.pki import make_pki
 from tests.support.roles_postgres import PASSWORDS, Deployment
 from tests.support.scratch import scratch_schema
-from tests.support.weekly import FixedMaker
+from tests.support.weekly_schedule import FixedMaker
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)

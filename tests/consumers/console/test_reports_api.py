@@ -19,7 +19,7 @@ from sinks.credentials import issue_dispatcher_token
 from sinks.postgres import open_pool
 from sinks.weekly_reports import claim, store
 from streams.demo.embedded import free_port
-from tests.support.weekly import FixedMaker
+from tests.support.weekly_schedule import FixedMaker
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from consumers.report.schedule import due_week
 from sinks.weekly_reports import LEASE
 from streams.topics import ensure_topics
 from tests.support.clock import ManualClock
-from tests.support.weekly import FixedMaker, alerts_on, scheduler
+from tests.support.weekly_schedule import FixedMaker, alerts_on, scheduler
 
 RUN = uuid.uuid4().hex[:8]
 MONDAY_8 = (0, datetime.strptime("08:00", "%H:%M").time())
