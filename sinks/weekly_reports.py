@@ -43,7 +43,6 @@ class Unannounced:
     week: str
     alert_id: str
     summary: str
-    made_at: datetime
 
 
 async def claim(pool: asyncpg.Pool, street: str, week: str, maker: str, now: datetime) -> bool:
@@ -65,11 +64,11 @@ async def store(pool: asyncpg.Pool, street: str, week: str, maker: str, report, 
 async def unannounced(pool: asyncpg.Pool, street: str) -> list[Unannounced]:
     async with transaction(pool) as conn:
         rows = await conn.fetch(
-            "SELECT week, alert_id, summary, made_at FROM weekly_reports "
+            "SELECT week, alert_id, summary FROM weekly_reports "
             "WHERE street_id = $1 AND made_at IS NOT NULL AND announced_at IS NULL ORDER BY week",
             street,
         )
-    return [Unannounced(r["week"], r["alert_id"], r["summary"], r["made_at"]) for r in rows]
+    return [Unannounced(r["week"], r["alert_id"], r["summary"]) for r in rows]
 
 
 async def mark_announced(pool: asyncpg.Pool, street: str, week: str, now: datetime) -> None:

@@ -24,9 +24,10 @@ def report_link(settings: Settings, week: str) -> str:
     return f"{settings.console_url.rstrip('/')}/reports/{week}.html"
 
 
-def report_alert(street: tuple[str, str], week: str, summary: str, link: str, made_at: datetime, now: datetime) -> dict:
+def report_alert(street: tuple[str, str], week: str, summary: str, link: str, now: datetime) -> dict:
     """The Alert for the report of `week` of `street` (id, Chinese name): the street owns it, its body is
-    the summary in markdown."""
+    the summary in markdown. Its time is when it is announced, not made: a report announced late (Kafka
+    away that morning) is still news, and routing pages nobody for an event older than its max_age."""
     street_id, name = street
     body = summary if len(summary) <= BODY_MAX else summary[: BODY_MAX - 1] + "…"
     return Alert.validate(
@@ -45,7 +46,7 @@ def report_alert(street: tuple[str, str], week: str, summary: str, link: str, ma
             },
             "body": {"zh": body, "en": f"The weekly report of {week} is ready: {link}"},
             "link": link,
-            "event_time": made_at.isoformat(),
+            "event_time": now.isoformat(),
             "created_at": now.isoformat(),
         }
     )

@@ -106,7 +106,7 @@ class WeeklySchedule:
 
     async def _make_due(self) -> str | None:
         now = self.clock.now()
-        week = due_week(now, self.moment, self.settings.timezone)
+        week = None if self.moment is None else due_week(now, self.moment, self.settings.timezone)
         if week is None or not await claim(self.pool, self.street[0], week, self.maker, now):
             return None
         log.info("weekly report %s of %s: making it", week, self.street[0])
@@ -128,7 +128,7 @@ class WeeklySchedule:
     async def _announce(self) -> None:
         for found in await unannounced(self.pool, self.street[0]):
             link = report_link(self.settings, found.week)
-            alert = report_alert(self.street, found.week, found.summary, link, found.made_at, self.clock.now())
+            alert = report_alert(self.street, found.week, found.summary, link, self.clock.now())
             await self.announce(alert)
             await mark_announced(self.pool, self.street[0], found.week, self.clock.now())
             self.outcomes.labels("announced").inc()
