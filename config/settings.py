@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 from config import kafka_security, pg_security
@@ -212,6 +214,17 @@ class Settings:
         "login role with that password (sinks/grants.py); empty: no login role is made",
         "",
     )
+    report_at: str = _env(
+        "report_at",
+        "when `redwall sink` makes and sends last week's 专报: a weekday and HH:MM in the street's time zone "
+        "(off: this sink makes none)",
+        "Mon 08:00",
+    )
+    console_url: str = _env(
+        "console_url",
+        "the console's public base URL, for the links in reports' alerts (empty: the console's path only)",
+        "",
+    )
     connect_timeout_seconds: float = _env(
         "connect_timeout_seconds",
         "how long `redwall migrate` and each process's first connection keep trying "
@@ -357,6 +370,16 @@ class Settings:
                 "use at least 1 second (3600: hourly)",
             ),
             (
+                self.report_at == "off" or report_moment(self.report_at) is not None,
+                "report_at",
+                'use a weekday and a local time, e.g. "Mon 08:00" (Mon Tue Wed Thu Fri Sat Sun, HH:MM), or off',
+            ),
+            (
+                self.console_url == "" or _is_http_url(self.console_url, path=True),
+                "console_url",
+                "use http(s)://HOST[:PORT][/PATH] of the console as people reach it, without a query (or leave it empty)",
+            ),
+            (
                 0 <= self.connect_timeout_seconds <= 3600,
                 "connect_timeout_seconds",
                 "use 0..3600 seconds (0: one attempt; 60 by default)",
@@ -385,7 +408,19 @@ def _is_zone(name: str) -> bool:
         return False
 
 
-def _is_http_url(url: str) -> bool:
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_REPORT_AT = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def report_moment(text: str) -> tuple[int, time] | None:
+    """REDWALL_REPORT_AT as (weekday, 0 = Monday; local time), or None when it is not "Ddd HH:MM"."""
+    match = _REPORT_AT.fullmatch(text.strip())
+    if match is None:
+        return None
+    return WEEKDAYS.index(match[1]), time(int(match[2]), int(match[3]))
+
+
+def _is_http_url(url: str, *, path: bool = False) -> bool:
     from urllib.parse import urlsplit
 
     try:
@@ -396,7 +431,7 @@ def _is_http_url(url: str) -> bool:
     return (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)
-        and parts.path in ("", "/")
+        and (path or parts.path in ("", "/"))
         and not (parts.query or parts.fragment)
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from config.routing import Route, Routing, matches
+from schemas.records import NOTICE_KINDS
 from sinks.notification import Notification
 from streams.clock import Clock, SystemClock
 
@@ -76,6 +77,8 @@ class Router:
         return now - datetime.fromisoformat(alert["event_time"]).timestamp() > self.routing.max_age
 
     def _add(self, route: Route, alert: dict, now: float, sent: int = 0) -> bool:
+        if sent and alert["kind"] in NOTICE_KINDS:
+            return False  # restored after its one notice: a notice never reminds
         labels = tuple((label, alert.get(label)) for label in route.group_by)
         group = self.groups.get((route.id, labels))
         if group is None:
@@ -158,7 +161,7 @@ class Router:
         )
         for alert, _ in items:
             group.sent[alert["id"]] += 1
-            if alert["status"] == "resolved":  # a clearance is said once, never as a reminder
+            if alert["status"] == "resolved" or alert["kind"] in NOTICE_KINDS:  # said once, never as a reminder
                 del group.firing[alert["id"]], group.sent[alert["id"]]
         if items or reminding:
             group.last_sent = stamp

@@ -1,6 +1,7 @@
 """The sink process (`redwall sink`): once the schema is migrated, batch consumers drain the located reports,
 the positions, the dead letters, patrol records, incident events, run-time major-event periods and 12345
-orders with their events into Postgres through one pool, with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
+orders with their events into Postgres through one pool, and make the weekly 专报 each Monday
+(consumers/report/schedule.py), with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
 streams/ops_http.py) beside them."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from consumers import shell
 from consumers.batch import BatchConsumer, BatchSink, SinkMetrics
 from consumers.hotline_gauges import HotlineGauges
 from consumers.lag import LagMonitor
+from consumers.report.schedule import WeeklySchedule
 from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
 from schemas.hotline import LocatedHotlineOrder, hotline_records
@@ -126,6 +128,9 @@ async def run_sinks(
                 HotlineGauges.from_settings(settings, sink.pool, registry).run(stop_event), name="hotline"
             )
             group.create_task(RetentionJob(settings, sink.pool, registry).run(stop_event), name="retention")
+            group.create_task(
+                WeeklySchedule.from_settings(settings, sink.pool, registry, kafka).run(stop_event), name="weekly-report"
+            )
     finally:
         await sink.close()
 

@@ -66,6 +66,7 @@ ALERT_KIND = {
     "incident_assigned": "事件转派",
     "hotline_warning": "12345 临期预警",
     "hotline_breached": "12345 超时",
+    "weekly_report": "每周专报",
 }
 ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
 DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}

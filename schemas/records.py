@@ -174,7 +174,9 @@ ALERT_KINDS = (
     "incident_assigned",  # reassigned by a person: the new owner must act
     "hotline_warning",  # a 12345 order's clock is near its limit (e.g. 80 % gone)
     "hotline_breached",  # a 12345 order's limit passed with the step not done
+    "weekly_report",  # the street's weekly 专报 is made: said once, never as a reminder
 )
+NOTICE_KINDS = ("weekly_report",)  # alerts that inform: a first notice only, no reminder
 PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
 
 _BILINGUAL = {"zh": Str("Chinese text", max_len=4000), "en": Str("English text", max_len=4000)}
@@ -199,6 +201,12 @@ Alert = Record(
         "body": Obj(_BILINGUAL, "details, Chinese and English"),
         "devices": Array(
             Str(max_len=64), "devices concerned (patrol alerts group them per grid)", max_items=1000, required=False
+        ),
+        "link": Str(
+            "where to read more: an http(s) URL, or a path on the console (weekly reports)",
+            max_len=2000,
+            pattern=r"(https?://|/)[^\s]*",
+            required=False,
         ),
         "event_time": Time("when the transition happened; an old one is stored but pages nobody"),
         "created_at": Time("when the alert record was made"),

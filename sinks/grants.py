@@ -8,9 +8,9 @@ credentials (`redwall devices|dispatchers`) and loads the roster. Each process l
 | role | process | may |
 |---|---|---|
 | `redwall_worker` | `redwall worker` | read credentials, the roster and major events, patrol state, latest positions and reports (hot spots); claim advisories |
-| `redwall_sink` | `redwall sink`, `redwall retention` | write reports, positions, dead letters, incidents, patrol events; make and drop days of `positions` through two owner functions, never a table itself |
+| `redwall_sink` | `redwall sink`, `redwall retention` | write reports, positions, dead letters, incidents, patrol events, weekly reports; read what the weekly report counts; make and drop days of `positions` through two owner functions, never a table itself |
 | `redwall_deliver` | `redwall deliver` | write the delivery log (`alert_notifications`, `alert_deliveries`) |
-| `redwall_console` | `redwall console` | read credentials, incidents with their reports and history, the roster's names, latest positions |
+| `redwall_console` | `redwall console` | read credentials, incidents with their reports and history, the roster's names, latest positions, weekly reports |
 | `grafana_reader` | Grafana's data source | read everything but credentials |
 
 With REDWALL_PG_ROLE_SECRETS_DIR set, `redwall migrate` makes these login roles, or sets their passwords,
@@ -43,8 +43,8 @@ PROCESSES = {  # name in the tables below: (login role, its password file in RED
 TABLES = """
 table                    worker  sink  deliver  console  grafana
 schema_migrations        r       r     r        r        r
-streets                  -       -     -        r        r
-communities              -       -     -        r        r
+streets                  -       r     -        r        r
+communities              -       r     -        r        r
 grids                    -       r     -        r        r
 reports                  r       raw   -        r        r
 positions                -       ra    -        -        r
@@ -53,29 +53,32 @@ dead_letters             -       rad   -        -        r
 incidents                r       raw   -        r        r
 incident_events          r       ra    -        r        r
 incident_reports         r       raw   -        r        r
-weekly_ceiling_exceeded  -       -     -        -        r
-roster_shifts            r       -     -        -        r
-roster_workers           r       -     -        r        r
-major_event_periods      r       -     -        -        r
+weekly_ceiling_exceeded  -       r     -        -        r
+roster_shifts            r       r     -        -        r
+roster_workers           r       r     -        r        r
+major_event_periods      r       r     -        -        r
 patrol_events            -       raw   -        -        r
 patrol_status            r       raw   -        -        r
 position_flags           -       rad   -        -        r
 alert_notifications      -       -     raw      -        r
 alert_deliveries         -       -     ra       -        r
 credentials              r       -     -        r        -
-patrol_advisories        raw     -     -        -        r
+patrol_advisories        raw     r     -        -        r
 sink_offsets             r       raw   -        -        r
 runtime_major_events     r       raw   -        -        r
 hotline_orders           r       rawd  -        r        r
 hotline_order_events     -       rad   -        r        r
 hotline_clock_alerts     raw     rd    -        r        r
+weekly_reports           -       raw   -        r        r
 """
 # Why some cells: the sink reads `positions` to stage fixes in a temporary table like it and to count a day
 # before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and the
 # unlocated queue, `latest_positions` to rebuild patrol state (never the position history), and the
 # incidents, their history, `sink_offsets` and `runtime_major_events` to rebuild its incidents
 # (streams/escalation/rebuild.py). The console reads the places' names for the 12345 rates
-# (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders.
+# (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders. The sink
+# makes the weekly 专报 (consumers/report/schedule.py), whose figures read every table of the week but the
+# credentials and the delivery log: hence its reading the places, the roster, major events and advisories.
 
 # Who may EXECUTE each function of the schema. The partition functions run as the owner (SECURITY DEFINER,
 # migration 0009), so the sink makes and drops days of `positions` without owning any table.

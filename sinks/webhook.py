@@ -15,6 +15,7 @@ import aiohttp
 from config.routing import Channel
 from schemas import json
 from schemas.display import ALERT_STATUS, LEVEL, PLACE, PRIORITY, SEVERITY, local_minute
+from schemas.records import NOTICE_KINDS
 from sinks.notification import Notification
 
 SIGNATURE_HEADER = "X-Redwall-Signature"
@@ -148,23 +149,36 @@ CLEARED = f"【{ALERT_STATUS['resolved']}】"
 
 
 def markdown(notification: Notification, tz: str) -> str:
-    """Chinese first, English after; one block per alert, its time in the street's zone to the minute.
-    A clearance says 【已解除】 first."""
+    """Chinese first, English after; one block per alert, its time in the street's zone to the minute,
+    its link when it has one. A clearance says 【已解除】 first."""
     heading = (
         f"【{ALERT_STATUS['resolved']} Resolved】"
         if notification.clearance
         else "【提醒 Reminder】"
         if notification.reminder
+        else "【通知 Notice】"
+        if all(alert["kind"] in NOTICE_KINDS for alert in notification.alerts)
         else "【告警 Alert】"
     )
     blocks = [f"### {heading} {len(notification.items)}"]
-    for alert in notification.alerts:
-        where = " · ".join(PLACE.get(x, x) for x in (alert.get("community"), alert.get("grid")) if x)
-        zh, en = (CLEARED, "[Resolved] ") if alert["status"] == "resolved" else ("", "")
-        blocks.append(
-            f"**{zh}{alert['title']['zh']}**\n{en}{alert['title']['en']}\n"
-            f"> 级别 {LEVEL[alert['level']]} · {where} · 严重程度 {SEVERITY[alert['severity']]} · "
-            f"优先级 {PRIORITY[alert['priority']]} · {local_minute(alert['event_time'], tz)}\n"
-            f"> {alert['body']['zh']}\n> {alert['body']['en']}\n> `{alert['id']}`"
-        )
+    blocks.extend(_block(alert, tz) for alert in notification.alerts)
     return "\n\n".join(blocks)
+
+
+def _block(alert: dict, tz: str) -> str:
+    link = f"\n> [查看 Open]({alert['link']})" if alert.get("link") else ""
+    if alert["kind"] in NOTICE_KINDS:
+        # Its body is markdown of its own (a report's summary), after the link and id: a robot's
+        # length limit cuts the summary, never the link.
+        return (
+            f"**{alert['title']['zh']}**\n{alert['title']['en']}{link}\n> `{alert['id']}`\n\n"
+            f"{alert['body']['zh']}\n\n{alert['body']['en']}"
+        )
+    where = " · ".join(PLACE.get(x, x) for x in (alert.get("community"), alert.get("grid")) if x)
+    zh, en = (CLEARED, "[Resolved] ") if alert["status"] == "resolved" else ("", "")
+    return (
+        f"**{zh}{alert['title']['zh']}**\n{en}{alert['title']['en']}\n"
+        f"> 级别 {LEVEL[alert['level']]} · {where} · 严重程度 {SEVERITY[alert['severity']]} · "
+        f"优先级 {PRIORITY[alert['priority']]} · {local_minute(alert['event_time'], tz)}\n"
+        f"> {alert['body']['zh']}\n> {alert['body']['en']}{link}\n> `{alert['id']}`"
+    )

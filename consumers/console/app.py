@@ -12,6 +12,8 @@
     GET  /api/hotline/orders    12345 work orders with their clocks (?status=open|closed|returned, limit, offset,
                                 community; a community dispatcher: its own only) (consumers/console/hotline.py)
     GET  /api/hotline/rates     the rates per community, grid or category with n (?by=, period=month|30d, month=)
+    GET  /api/reports           the weekly 专报 made for the street: week, made at, links (consumers/console/reports.py)
+    GET  /reports/{week}.html   one week's report (2026-W49), and /reports/{week}.pdf, to any signed-in dispatcher
     POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), passed on to a
                                 worker with the dispatcher's own token (consumers/console/actions.py)
 
@@ -44,6 +46,7 @@ from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
 from consumers.console.health import ConsoleHealth
 from consumers.console.hotline import HotlineViews
+from consumers.console.reports import ReportViews
 from consumers.console.sessions import Sessions
 from schemas import json
 from schemas.display import names
@@ -179,6 +182,7 @@ def create_console(
 
     app = web.Application(middlewares=[auth.middleware])
     hotline = HotlineViews(load_hotline(settings.hotline_path), settings.timezone, lambda: app[POOL])
+    reports = ReportViews(load_geometry(settings.geometry_path).street.id, settings.timezone, lambda: app[POOL])
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)
     app.router.add_get("/signin", auth.signin_form)
@@ -196,6 +200,8 @@ def create_console(
     app.router.add_post("/api/incidents/{incident}/actions", actions.post)
     app.router.add_get("/api/hotline/orders", hotline.orders)
     app.router.add_get("/api/hotline/rates", hotline.rates)
+    app.router.add_get("/api/reports", reports.listing)
+    app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)
     app.cleanup_ctx.append(_session)
     app.cleanup_ctx.append(lambda app: _pool(app, settings))

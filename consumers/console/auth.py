@@ -142,8 +142,10 @@ class ConsoleAuth:
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: every answer, static files and refusals included."""
-    response.headers.update(SECURITY_HEADERS)
+    """on_response_prepare: every answer, static files and refusals included. A view that set a stricter
+    policy of its own keeps it (a weekly report: inline styles, no script)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def signin_page(status: int, reason: str | None, headers: dict | None = None) -> web.Response:

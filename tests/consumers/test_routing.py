@@ -291,3 +291,17 @@ def test_restored_alerts_remind_a_repeat_interval_after_their_last_notice(routin
     clock.advance(1)
     [reminder] = r.due()
     assert reminder.items == ((old, 2),)
+
+
+def test_a_weekly_report_is_said_once_never_reminded_even_after_a_restart(routing):
+    r, clock = router(routing)
+    report = at(clock, "report:weekly:xichangan:2026-W49", kind="weekly_report", level="street", incident=None)
+    report = {k: v for k, v in report.items() if v is not None}
+    assert r.offer(report)
+    clock.advance(30)
+    assert ids(r.due()) == [["report:weekly:xichangan:2026-W49"]]
+    clock.advance(3 * 3600)
+    assert r.due() == [] and r.next_due() is None  # no reminder an hour (repeat_interval) or more later
+    again, _ = router(routing, start=clock.now())
+    again.restore(report, sent=1, last_sent=clock.now() - timedelta(hours=2))
+    assert again.next_due() is None and again.due() == []

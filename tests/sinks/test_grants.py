@@ -35,12 +35,14 @@ from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from sinks.webhook import Attempt
+from sinks.weekly_reports import claim, made_reports, report_file, store
 from streams.credentials import CredentialCache
 from streams.demo.processes import settings_env
 from streams.patrol.advisories import Advisor, advise
 from tests.support.pki import make_pki
 from tests.support.roles_postgres import PASSWORDS, Deployment
 from tests.support.scratch import scratch_schema
+from tests.support.weekly_schedule import FixedMaker
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -351,6 +353,24 @@ async def test_the_console_reads_incidents_positions_and_credentials(deployed, w
     cache.start().cancel()
 
 
+async def test_the_sink_makes_a_weekly_report_reading_what_it_counts_and_the_console_serves_it(deployed):
+    sink = await asyncpg.create_pool(deployed.settings("sink").database_dsn, min_size=1, max_size=1)
+    try:
+        assert await claim(sink, "xichangan", "2026-W49", "role-sink", NOW)
+        report = await FixedMaker()(sink, None, "2026-W49")
+        assert await store(sink, "xichangan", "2026-W49", "role-sink", report, "report:weekly:xichangan:2026-W49", NOW)
+        for table in ("streets", "communities", "roster_workers", "patrol_advisories", "weekly_ceiling_exceeded"):
+            await sink.fetchval(f"SELECT count(*) FROM {table}")  # what the report's figures read
+    finally:
+        await sink.close()
+    console = await asyncpg.create_pool(deployed.settings("console").database_dsn, min_size=1, max_size=1)
+    try:
+        assert [r["week"] for r in await made_reports(console, "xichangan")] == ["2026-W49"]
+        assert await report_file(console, "xichangan", "2026-W49", "pdf") == report.pdf
+    finally:
+        await console.close()
+
+
 async def test_delivery_keeps_its_log_as_its_role(deployed):
     log = await DeliveryLog.connect(deployed.settings("deliver").database_dsn)
     try:
@@ -393,6 +413,9 @@ REFUSED = [
     ("sink", f"DROP TABLE {TODAY}"),
     ("sink", "ALTER TABLE reports ADD COLUMN sneaky int"),
     ("sink", "TRUNCATE dead_letters"),
+    ("sink", "DELETE FROM weekly_reports"),
+    ("console", "UPDATE weekly_reports SET html = ''"),
+    ("worker", "SELECT * FROM weekly_reports"),
     ("deliver", "SELECT * FROM credentials"),
     ("deliver", "SELECT * FROM reports"),
     ("deliver", "CREATE TEMP TABLE stage (x int)"),

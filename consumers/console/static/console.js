@@ -5,6 +5,7 @@
 import { $, api, call, escape, localMinute, name, placeName, setZone, state, view } from "./core.js";
 import { incidentChanged, openDetail, renderDetail, setupDetail } from "./detail.js";
 import { renderOrders, setupHotline } from "./hotline.js";
+import { setupReports } from "./reports.js";
 import { renderIncidents, setupIncidentList } from "./incidents.js";
 import { dimAreas, drawAreas, drawLegend, drawOverlay } from "./map.js";
 
@@ -117,6 +118,7 @@ async function boot() {
   setupIncidentList(open, () => { dirty.incidents = true; schedule(); });
   setupDetail(() => { dirty.incidents = dirty.overlay = true; schedule(); });
   setupHotline(open);
+  setupReports();
   drawAreas(setFilter);
   drawLegend();
   if (state.community) setFilter(state.community); // a community dispatcher starts on its own community

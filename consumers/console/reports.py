@@ -1,0 +1,74 @@
+"""The console's 周报 view: every weekly 专报 the sinks made for the street (sinks/weekly_reports.py), and
+their files, to any signed-in dispatcher (a report holds the street's figures, as the 12345 rates do)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from aiohttp import web
+
+from schemas import json
+from schemas.display import local_minute
+from schemas.fields import FieldError
+from sinks.postgres import is_retriable
+from sinks.weekly_reports import FILES, made_reports, report_file
+from streams.http.refusal import refusal_response
+
+WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$")
+# A report is a document of our own making: its styles are inline, it runs no script and loads nothing.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'none'"
+
+
+class ReportViews:
+    """GET /api/reports and GET /reports/{week}.html|.pdf; `pool` reads the app's PostgreSQL pool."""
+
+    def __init__(self, street: str, timezone: str, pool: Callable):
+        self.street, self.timezone, self.pool = street, timezone, pool
+
+    async def listing(self, request: web.Request) -> web.Response:
+        found = await self._read(lambda db: made_reports(db, self.street))
+        if isinstance(found, web.Response):
+            return found
+        rows = [
+            {
+                "week": r["week"],
+                "made_at": r["made_at"],
+                "made_local": local_minute(r["made_at"], self.timezone),
+                "announced_at": r["announced_at"],
+                "html": f"/reports/{r['week']}.html",
+                "pdf": f"/reports/{r['week']}.pdf",
+                "html_bytes": r["html_bytes"],
+                "pdf_bytes": r["pdf_bytes"],
+            }
+            for r in found
+        ]
+        body = {"street": self.street, "timezone": self.timezone, "reports": rows}
+        return web.Response(
+            body=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"}
+        )
+
+    async def file(self, request: web.Request) -> web.Response:
+        week, kind = request.match_info["week"], request.match_info["kind"]
+        if not WEEK.match(week):
+            bad = FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
+            return refusal_response(400, bad.reason, [bad])
+        found = await self._read(lambda db: report_file(db, self.street, week, kind))
+        if isinstance(found, web.Response):
+            return found
+        if found is None:
+            missing = FieldError("week", f"no weekly report of {week} has been made")
+            return refusal_response(404, missing.reason, [missing])
+        headers = {"Cache-Control": "private, max-age=300", "Content-Security-Policy": REPORT_CSP}
+        if kind == "pdf":
+            headers["Content-Disposition"] = f'inline; filename="redwall-{self.street}-{week}.pdf"'
+        return web.Response(body=found, headers={"Content-Type": FILES[kind], **headers})
+
+    async def _read(self, read):
+        try:
+            return await read(self.pool())
+        except Exception as exc:
+            if not is_retriable(exc):
+                raise
+            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
+            return refusal_response(503, reason, [FieldError("reports", reason)])

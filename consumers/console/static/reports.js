@@ -1,0 +1,31 @@
+// The 周报 view: every weekly 专报 made for the street, newest first, with when it was made (the street's
+// time, to the minute, as the server gives it) and its HTML and PDF files, which open in a new tab.
+"use strict";
+
+import { $, api, escape } from "./core.js";
+
+function row(r) {
+  return `<tr><td><b>${escape(r.week)}</b></td><td>${escape(r.made_local)}</td>
+    <td><a href="${escape(r.html)}" target="_blank" rel="noopener">HTML</a>
+      · <a href="${escape(r.pdf)}" target="_blank" rel="noopener">PDF</a></td></tr>`;
+}
+
+// PostgreSQL away (503) says so in the heading; the next opening tries again.
+async function refresh() {
+  try {
+    const found = await api("/api/reports");
+    $("reports-list").innerHTML = found.reports.map(row).join("")
+      || `<tr><td colspan="3">尚无周报 No report made yet</td></tr>`;
+    $("reports-count").textContent = `${found.reports.length}`;
+  } catch (error) {
+    $("reports-count").textContent = `not refreshed: ${error.message}`;
+  }
+}
+
+export function setupReports() {
+  const panel = $("reports");
+  $("reports-toggle").addEventListener("click", () => {
+    panel.hidden = !panel.hidden;
+    if (!panel.hidden) refresh();
+  });
+}

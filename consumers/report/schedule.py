@@ -1,0 +1,135 @@
+"""The Monday job of `redwall sink`: once REDWALL_REPORT_AT of this week has passed in the street's time
+zone, last week's 专报 is made, stored and announced, once per week and street.
+
+Every `EVERY_SECONDS` it looks: the week due is claimed in `weekly_reports` (sinks/weekly_reports.py), so
+of two sinks, or a sink and its restart, one makes it; a report made but not yet announced (a sink
+stopped in between) is announced on the next look, under the same alert id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter
+
+from config.geometry import load_geometry
+from config.settings import Settings, report_moment
+from consumers.report.deliver import alert_id, publish, report_alert, report_link
+from schemas.display import zone
+from sinks.postgres import SinkUnavailable
+from sinks.weekly_reports import claim, mark_announced, store, unannounced
+from streams.clock import Clock, SystemClock, stopped_within
+
+log = logging.getLogger(__name__)
+
+EVERY_SECONDS = 60.0
+Maker = Callable[[asyncpg.Pool, Settings, str], Awaitable]  # make_weekly (consumers/report/make.py)
+Publisher = Callable[[dict], Awaitable[None]]
+_DOWN = (OSError, SinkUnavailable, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError)
+
+
+def due_week(now: datetime, moment: tuple[int, time], tz: str) -> str | None:
+    """The ISO week whose report is due at `now`: the one before the current local week, once this week's
+    `moment` (weekday, local time) has passed; None before it."""
+    local = now.astimezone(zone(tz))
+    monday = local.date() - timedelta(days=local.weekday())
+    weekday, at = moment
+    if local < datetime.combine(monday + timedelta(days=weekday), at, tzinfo=local.tzinfo):
+        return None
+    year, week, _ = (monday - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+async def make_weekly_report(pool: asyncpg.Pool, settings: Settings, week: str):
+    """The report maker of consumers/report/make.py, imported when first needed (it brings WeasyPrint)."""
+    from consumers.report.make import make_weekly
+
+    return await make_weekly(pool, settings, week)
+
+
+class WeeklySchedule:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        make: Maker,
+        announce: Publisher,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Clock | None = None,
+        every: float = EVERY_SECONDS,
+    ):
+        self.settings, self.pool, self.make, self.announce = settings, pool, make, announce
+        self.clock, self.every = clock or SystemClock(), every
+        self.moment = report_moment(settings.report_at)  # None: "off"
+        street = load_geometry(settings.geometry_path, check_areas=False).street
+        self.street = (street.id, street.name)
+        self.maker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.outcomes = Counter(
+            "redwall_weekly_reports",
+            "weekly reports by outcome: made, announced, failed (tried again on a later look)",
+            ["outcome"],
+            registry=CollectorRegistry() if registry is None else registry,
+        )
+        for outcome in ("made", "announced", "failed"):
+            self.outcomes.labels(outcome)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, pool: asyncpg.Pool, registry: CollectorRegistry, kafka: dict):
+        return cls(settings, pool, make_weekly_report, lambda alert: publish(settings, kafka, alert), registry=registry)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Look now, then every `every` seconds, until `stop`; nothing at all when REDWALL_REPORT_AT is off."""
+        stop = stop or asyncio.Event()
+        while self.moment is not None and not stop.is_set():
+            await self.look()
+            await stopped_within(stop, self.every)
+
+    async def look(self) -> str | None:
+        """Make the week due if nobody has, and announce what is made; returns the week this call made."""
+        try:
+            made = await self._make_due()
+            await self._announce()
+        except _DOWN as exc:
+            self.outcomes.labels("failed").inc()
+            log.warning("weekly report: PostgreSQL or Kafka unavailable, next look in %.0f s: %s", self.every, exc)
+            return None
+        return made
+
+    async def _make_due(self) -> str | None:
+        now = self.clock.now()
+        week = None if self.moment is None else due_week(now, self.moment, self.settings.timezone)
+        if week is None or not await claim(self.pool, self.street[0], week, self.maker, now):
+            return None
+        log.info("weekly report %s of %s: making it", week, self.street[0])
+        try:
+            report = await self.make(self.pool, self.settings, week)
+        except _DOWN:
+            raise
+        except Exception:
+            # A bug in the figures or the renderer: the claim lapses after its lease, when it is tried again.
+            self.outcomes.labels("failed").inc()
+            log.exception("weekly report %s: making it failed", week)
+            return None
+        if not await store(self.pool, self.street[0], week, self.maker, report, alert_id(self.street[0], week), now):
+            log.warning("weekly report %s: another maker took the claim over meanwhile; this one is dropped", week)
+            return None
+        self.outcomes.labels("made").inc()
+        return week
+
+    async def _announce(self) -> None:
+        for found in await unannounced(self.pool, self.street[0]):
+            link = report_link(self.settings, found.week)
+            alert = report_alert(self.street, found.week, found.summary, link, self.clock.now())
+            await self.announce(alert)
+            await mark_announced(self.pool, self.street[0], found.week, self.clock.now())
+            self.outcomes.labels("announced").inc()
+            log.info("weekly report %s announced as %s", found.week, alert["id"])

@@ -1,0 +1,90 @@
+"""The console's 周报 over real HTTP on real PostgreSQL: a signed-in dispatcher lists the made reports (week,
+made at in Beijing time, links) and reads their HTML and PDF; nobody else does; a bad or unmade week is
+refused naming the field."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from config.geometry import load_geometry
+from consumers.console.app import create_console
+from consumers.console.feed import ConsoleFeed
+from sinks.credentials import issue_dispatcher_token
+from sinks.postgres import open_pool
+from sinks.weekly_reports import claim, store
+from streams.demo.embedded import free_port
+from tests.support.weekly_schedule import FixedMaker
+
+pytestmark = pytest.mark.integration
+
+RUN = uuid.uuid4().hex[:8]
+WEEK = "2036-W10"
+MADE = datetime(2036, 3, 10, 0, 5, tzinfo=UTC)  # 08:05 in Beijing
+
+
+@pytest.fixture
+async def console(settings):
+    """The console's web app alone (no live feed), on a free loopback port."""
+    settings = dataclasses.replace(settings, console_port=free_port())
+    runner = web.AppRunner(create_console(settings, ConsoleFeed(settings)))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.console_port).start()
+    try:
+        yield f"http://127.0.0.1:{settings.console_port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def made(settings):
+    street = load_geometry(settings.geometry_path, check_areas=False).street.id
+    pool = await open_pool(settings.database_dsn, max_size=1)
+    try:
+        if await claim(pool, street, WEEK, f"test-{RUN}", MADE):
+            report = await FixedMaker()(pool, settings, WEEK)
+            assert await store(pool, street, WEEK, f"test-{RUN}", report, f"report:weekly:{street}:{WEEK}", MADE)
+    finally:
+        await pool.close()
+
+
+async def test_a_dispatcher_lists_the_reports_and_reads_their_files(console, settings, made):
+    token = await issue_dispatcher_token(settings.database_url, f"reports-{RUN}-c01", "community", "c01")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        async with http.get(f"{console}/api/reports") as answer:
+            assert answer.status == 200
+            listed = {r["week"]: r for r in (await answer.json())["reports"]}
+        row = listed[WEEK]
+        assert (row["made_local"], row["html"], row["pdf"]) == (
+            "2036-03-10 08:05",
+            f"/reports/{WEEK}.html",
+            f"/reports/{WEEK}.pdf",
+        )
+        async with http.get(console + row["html"]) as answer:
+            assert answer.status == 200 and answer.content_type == "text/html"
+            assert f"专报 {WEEK}" in await answer.text()
+            assert "script-src" not in answer.headers["Content-Security-Policy"]  # the report's own: no script
+        async with http.get(console + row["pdf"]) as answer:
+            assert answer.status == 200 and answer.content_type == "application/pdf"
+            assert await answer.read() == b"%PDF-1.7 " + WEEK.encode()
+        for path, status, field in (("/reports/2036-W99.html", 400, "week"), ("/reports/2036-W11.pdf", 404, "week")):
+            async with http.get(console + path) as answer:
+                assert answer.status == status, path
+                assert (await answer.json())["errors"][0]["field"] == field
+
+
+async def test_without_a_dispatcher_neither_the_list_nor_the_files(console, made):
+    async with aiohttp.ClientSession() as http:
+        for path in ("/api/reports", f"/reports/{WEEK}.html", f"/reports/{WEEK}.pdf"):
+            async with http.get(console + path, allow_redirects=False) as answer:
+                assert answer.status == 401, path
+                assert b"%PDF" not in await answer.read()
+        async with http.get(
+            console + f"/reports/{WEEK}.html", headers={"Authorization": "Bearer not-a-token"}
+        ) as answer:
+            assert answer.status == 401

@@ -1,0 +1,173 @@
+"""The Monday job of `redwall sink` on the real PostgreSQL and broker: due once REDWALL_REPORT_AT has passed
+in the street's zone and not before; two schedulers at once make a week once; a restart after making it
+neither makes nor announces it again; a maker that died is replaced after its lease."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from config.errors import ConfigError
+from config.geometry import load_geometry
+from config.settings import Settings
+from consumers.report.schedule import due_week
+from sinks.weekly_reports import LEASE
+from streams.topics import ensure_topics
+from tests.support.clock import ManualClock
+from tests.support.weekly_schedule import FixedMaker, alerts_on, scheduler
+
+RUN = uuid.uuid4().hex[:8]
+MONDAY_8 = (0, datetime.strptime("08:00", "%H:%M").time())
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    "now, week",
+    [
+        ("2026-12-07T07:59:59+08:00", None),  # Monday, a second before 08:00 in Beijing
+        ("2026-12-07T08:00:00+08:00", "2026-W49"),
+        ("2026-12-07T00:30:00+00:00", "2026-W49"),  # 08:30 in Beijing, though Monday 00:30 in UTC
+        ("2026-12-06T23:59:00+08:00", "2026-W48"),  # Sunday night: the week before's, made last Monday
+        ("2026-12-13T23:59:00+08:00", "2026-W49"),  # all week long the same week is due
+        ("2027-01-04T09:00:00+08:00", "2026-W53"),  # 2026 has 53 ISO weeks
+    ],
+)
+def test_the_week_due_is_last_week_once_monday_8_has_passed_in_beijing(now, week):
+    assert due_week(utc(now), MONDAY_8, "Asia/Shanghai") == week
+
+
+def test_report_at_is_a_weekday_and_a_time_or_off():
+    assert Settings.from_env({"REDWALL_REPORT_AT": "Tue 17:30"}).report_at == "Tue 17:30"
+    assert Settings.from_env({"REDWALL_REPORT_AT": "off"}).report_at == "off"
+    for bad in ("Monday 08:00", "Mon 8:00", "Mon 24:00", "08:00"):
+        with pytest.raises(ConfigError, match=r"REDWALL_REPORT_AT=.*is invalid: use a weekday and a local time"):
+            Settings.from_env({"REDWALL_REPORT_AT": bad})
+    with pytest.raises(ConfigError, match="REDWALL_CONSOLE_URL"):
+        Settings.from_env({"REDWALL_CONSOLE_URL": "console.example.cn"})
+
+
+@pytest.fixture
+async def own(settings):
+    """The session's settings on alert topics of the test's own."""
+    name = uuid.uuid4().hex[:8]
+    own = dataclasses.replace(settings, topic_alerts=f"weekly-{RUN}-{name}", report_at="Mon 08:00")
+    await ensure_topics(own, (own.topic_alerts,))
+    return own
+
+
+async def test_nothing_before_monday_8_then_made_stored_and_announced_once(own, pg):
+    # Each test takes weeks of its own: the street and its rows are the session's.
+    clock, maker = ManualClock(utc("2031-03-10T07:59:00+08:00")), FixedMaker()
+    schedule = await scheduler(own, maker, clock)
+    try:
+        assert await schedule.look() is None and maker.calls == []
+        clock.set(utc("2031-03-10T08:00:30+08:00"))
+        assert await schedule.look() == "2031-W10"
+        assert await schedule.look() is None  # a minute later: made already
+    finally:
+        await schedule.pool.close()
+    row = await pg.fetchrow("SELECT * FROM weekly_reports WHERE week = '2031-W10'")
+    assert maker.calls == ["2031-W10"]
+    assert (row["html"], bytes(row["pdf"])) == (
+        "<html><body><h1>专报 2031-W10</h1></body></html>",
+        b"%PDF-1.7 2031-W10",
+    )
+    assert row["announced_at"] is not None and row["alert_id"] == f"report:weekly:{row['street_id']}:2031-W10"
+    [alert] = await alerts_on(own)
+    assert (alert["id"], alert["kind"], alert["level"], alert["owner"]) == (
+        row["alert_id"],
+        "weekly_report",
+        "street",
+        row["street_id"],
+    )
+    assert alert["link"] == "/reports/2031-W10.html" and alert["title"]["zh"].startswith("每周专报：")
+
+
+async def test_two_schedulers_at_once_make_and_announce_the_week_once(own, pg):
+    clock, maker = ManualClock(utc("2032-03-08T09:00:00+08:00")), FixedMaker(seconds=0.5)
+    first, second = await scheduler(own, maker, clock), await scheduler(own, maker, clock)
+    try:
+        made = await asyncio.gather(first.look(), second.look(), first.look())
+    finally:
+        await first.pool.close()
+        await second.pool.close()
+    assert sorted(made, key=str) == ["2032-W10", None, None] and maker.calls == ["2032-W10"]
+    assert await pg.fetchval("SELECT count(*) FROM weekly_reports WHERE week = '2032-W10'") == 1
+    assert [a["id"].rsplit(":", 1)[1] for a in await alerts_on(own)] == ["2032-W10"]
+
+
+async def test_a_restart_after_making_neither_makes_nor_announces_it_again(own, pg):
+    clock, maker = ManualClock(utc("2033-03-07T08:05:00+08:00")), FixedMaker()
+    before = await scheduler(own, maker, clock)
+    try:
+        assert await before.look() == "2033-W09"
+    finally:
+        await before.pool.close()
+    clock.advance(3600)
+    after = await scheduler(own, maker, clock)  # a sink started again, with a new maker id
+    try:
+        assert await after.look() is None
+    finally:
+        await after.pool.close()
+    assert maker.calls == ["2033-W09"]
+    assert len(await alerts_on(own)) == 1
+
+
+async def test_made_but_not_announced_is_announced_by_the_next_look_and_a_dead_makers_claim_lapses(own, pg):
+    street = load_geometry(own.geometry_path, check_areas=False).street.id
+    now, died = utc("2034-03-06T08:10:00+08:00"), utc("2034-02-27T08:00:00+08:00")
+    # A sink stopped between storing W09 and announcing it; another died while making W08.
+    await pg.execute(
+        "INSERT INTO weekly_reports (street_id, week, claimed_by, claimed_at, made_at, html, pdf, summary, alert_id) "
+        "VALUES ($1, '2034-W09', 'gone', $2, $2, '<html></html>', '\\x25', 's', $3), "
+        "($1, '2034-W08', 'dead', $4, NULL, NULL, NULL, NULL, NULL)",
+        street,
+        now - timedelta(minutes=5),
+        f"report:weekly:{street}:2034-W09",
+        died,
+    )
+    maker = FixedMaker()
+    schedule = await scheduler(own, maker, ManualClock(now))
+    try:
+        assert await schedule.look() is None  # W09 is due, and made: only announced
+        [announced] = await alerts_on(own)
+        # Announced now, five minutes after it was made: its time is the announcement's, so it still pages.
+        assert (announced["id"], announced["event_time"]) == (f"report:weekly:{street}:2034-W09", now.isoformat())
+        schedule.clock.set(died + LEASE - timedelta(minutes=1))  # when W08 was due: its maker may still live
+        assert await schedule.look() is None
+        schedule.clock.set(died + LEASE + timedelta(minutes=1))  # its claim has lapsed
+        assert await schedule.look() == "2034-W08"
+    finally:
+        await schedule.pool.close()
+    assert maker.calls == ["2034-W08"]
+
+
+async def test_a_failing_maker_is_counted_and_leaves_the_week_to_a_later_look_and_off_makes_nothing(own, pg):
+    calls = []
+
+    async def broken(pool, settings, week):
+        calls.append(week)
+        raise RuntimeError("the renderer fell over")
+
+    clock = ManualClock(utc("2035-03-05T08:10:00+08:00"))
+    schedule = await scheduler(own, broken, clock)
+    try:
+        assert await schedule.look() is None and calls == ["2035-W09"]  # logged and counted; the sink goes on
+        assert schedule.outcomes.labels("failed")._value.get() == 1
+        assert await schedule.look() is None and calls == ["2035-W09"]  # its claim holds for the lease
+        clock.advance(LEASE.total_seconds() + 60)
+        schedule.make = FixedMaker()
+        assert await schedule.look() == "2035-W09"
+        off = await scheduler(dataclasses.replace(own, report_at="off"), FixedMaker(), clock)
+        await asyncio.wait_for(off.run(asyncio.Event()), 1)  # returns at once: this sink makes none
+        await off.pool.close()
+    finally:
+        await schedule.pool.close()
+    assert await alerts_on(own) != []
