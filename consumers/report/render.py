@@ -1,0 +1,147 @@
+"""The weekly 专报 as people read it: one self-contained HTML page (inline CSS and SVG, A4 print CSS), its PDF
+(WeasyPrint), and the markdown summary a WeCom robot posts. Chinese first: every name from
+schemas/display.py, every time `local_minute` in the street's zone. The figures are R1's `weekly_figures`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from config.geometry import Geometry
+from consumers.report.heatmap import heat_svg
+from schemas.display import CATEGORY, INCIDENT_EVENT, INCIDENT_STATUS, LEVEL, PLACE, RATE, local_minute, span_zh
+
+TEMPLATES = Path(__file__).parent / "templates"
+SQL_HOME = "sinks/weekly_queries.py"
+WHY = {"deadline": "超时升级", "request": "社区请求", "cluster": "聚集升级", "sensitive_zone": "敏感区域"}
+FLAG = {"up": "▲", "down": "▼", None: ""}
+SMALL_WIDTH = 300
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters.update(pct=pct, span=span, num=num)
+    return env
+
+
+def pct(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f}%"
+
+
+def span(seconds: float | None) -> str:
+    return "—" if seconds is None else span_zh(seconds)
+
+
+def num(value: float | None) -> str:
+    """A count as an integer, a mean to one decimal."""
+    if value is None:
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.1f}"
+
+
+class Names:
+    """Areas and codes in Chinese: communities and grids from the geometry, the rest from schemas/display.py."""
+
+    def __init__(self, geometry: Geometry):
+        self.areas = {**{a.id: a.name for a in geometry.communities.values()}, **PLACE}
+        self.areas.update({a.id: a.name for a in geometry.grids.values()})
+
+    def area(self, ident: str | None) -> str:
+        return self.areas.get(ident, ident or "—")
+
+    @staticmethod
+    def category(code: str) -> str:
+        return CATEGORY.get(code, code)
+
+
+def flagged_sentences(figures: dict, names: Names) -> list[str]:
+    """The changes the Poisson test calls real, in words, biggest first."""
+    rows = [r for r in figures["by_category_community"] if r["flag"]]
+    rows.sort(key=lambda r: -abs(r["z"]))
+    said = []
+    for r in rows:
+        way = "明显上升" if r["flag"] == "up" else "明显下降"
+        said.append(
+            f"{names.area(r['community'])}{names.category(r['category'])}{way}：本周 {r['now']} 起，"
+            f"上周 {r['last_week']} 起，前8周平均 {num(r['mean_8'])} 起。"
+        )
+    return said
+
+
+def _heat(figures: dict, geometry: Geometry) -> dict:
+    heat = figures["heat"]
+    small = [
+        {"name": CATEGORY.get(cat, cat), "svg": Markup(heat_svg(cells, geometry, width=SMALL_WIDTH, labels=False))}
+        for cat, cells in heat["by_category"].items()
+    ]
+    return {"all": Markup(heat_svg(heat["cells"], geometry, title="全部类别")), "small": small}
+
+
+def _cases(figures: dict, tz: str) -> list[dict]:
+    cases = []
+    for case in figures["cases"]:
+        timeline = [
+            {**step, "when": local_minute(step["when"], tz), "kind": INCIDENT_EVENT.get(step["kind"], step["kind"])}
+            for step in case["timeline"]
+        ]
+        cases.append({**case, "opened_at": local_minute(case["opened_at"], tz), "timeline": timeline})
+    return cases
+
+
+def render_html(figures: dict, geometry: Geometry, *, tz: str) -> str:
+    """The report's page, self-contained: it can be mailed, archived or printed as it is."""
+    names = Names(geometry)
+    return (
+        _environment()
+        .get_template("weekly.html.j2")
+        .render(
+            f=figures,
+            names=names,
+            tz=tz,
+            period=f"{local_minute(figures['start'], tz)} 至 {local_minute(figures['end'], tz)}",
+            made_at=local_minute(figures["made_at"], tz),
+            flagged=flagged_sentences(figures, names),
+            heat=_heat(figures, geometry),
+            cases=_cases(figures, tz),
+            CATEGORY=CATEGORY,
+            LEVEL=LEVEL,
+            INCIDENT_STATUS=INCIDENT_STATUS,
+            RATE=RATE,
+            WHY=WHY,
+            FLAG=FLAG,
+            SQL_HOME=SQL_HOME,
+            css=Markup((TEMPLATES / "weekly.css").read_text(encoding="utf-8")),
+        )
+    )
+
+
+def render_pdf(html: str) -> bytes:
+    """The page as an A4 PDF; fonts from the system (fonts-wqy-zenhei for the Chinese)."""
+    from weasyprint import HTML  # loads pango on first use: a process that never prints a PDF never needs it
+
+    return HTML(string=html).write_pdf()
+
+
+def summary_markdown(figures: dict, link: str) -> str:
+    """What a WeCom robot posts: the week's key figures and flagged changes, and the link to the report."""
+    totals, principle = figures["totals"], figures["principle"]
+    lines = [
+        f"## {figures['street']['name']} 周报 {figures['week']}",
+        f"> 上报 **{totals['reports']}** 件（上周 {totals['previous_week_reports']}，"
+        f"前8周平均 {num(totals['mean_8_weeks_reports'])}），立案 {totals['incidents_opened']} 件",
+        f"> 小事不出社区：{pct(principle['settled_local_share'])}；超时督办 {principle['overdue']} 件"
+        f"（{pct(principle['overdue_rate'])}）；越级 {principle['ceiling_exceptions']} 件",
+    ]
+    flagged = [r for r in figures["by_category_community"] if r["flag"]]
+    for r in sorted(flagged, key=lambda r: -abs(r["z"]))[:5]:
+        arrow = FLAG[r["flag"]]
+        lines.append(
+            f"> {arrow} {CATEGORY.get(r['category'], r['category'])} {r['community']}：{r['last_week']} → {r['now']}"
+        )
+    lines.append(f"[查看周报]({link})")
+    return "\n".join(lines)
