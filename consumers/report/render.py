@@ -5,6 +5,7 @@ schemas/display.py, every time `local_minute` in the street's zone. The figures 
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -14,18 +15,21 @@ from markupsafe import Markup
 from config.geometry import Geometry
 from consumers.report.heatmap import heat_svg
 from schemas.display import CATEGORY, INCIDENT_EVENT, INCIDENT_STATUS, LEVEL, PLACE, RATE, local_minute, span_zh
+from schemas.records import UNLOCATED
 
 TEMPLATES = Path(__file__).parent / "templates"
 SQL_HOME = "sinks/weekly_queries.py"
 WHY = {"deadline": "超时升级", "request": "社区请求", "cluster": "聚集升级", "sensitive_zone": "敏感区域"}
 FLAG = {"up": "▲", "down": "▼", None: ""}
 SMALL_WIDTH = 300
+SAID = 6  # flagged changes told in words in the summary; the table has them all
+TOP_ROWS = 20  # rows of the category and grid tables shown beside the flagged ones (a page each)
 
 
 @cache
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    env.filters.update(pct=pct, span=span, num=num)
+    env.filters.update(pct=pct, span=span, num=num, score=score)
     return env
 
 
@@ -35,6 +39,11 @@ def pct(share: float | None) -> str:
 
 def span(seconds: float | None) -> str:
     return "—" if seconds is None else span_zh(seconds)
+
+
+def score(share: float | None) -> str:
+    """The 12345 composite as the city ranks it: a score out of 100."""
+    return "—" if share is None else f"{share * 100:.1f}"
 
 
 def num(value: float | None) -> str:
@@ -52,7 +61,8 @@ class Names:
         self.areas.update({a.id: a.name for a in geometry.grids.values()})
 
     def area(self, ident: str | None) -> str:
-        return self.areas.get(ident, ident or "—")
+        """A report outside every grid has no community: the street's unlocated queue."""
+        return self.areas.get(ident or UNLOCATED, ident)
 
     @staticmethod
     def category(code: str) -> str:
@@ -60,17 +70,29 @@ class Names:
 
 
 def flagged_sentences(figures: dict, names: Names) -> list[str]:
-    """The changes the Poisson test calls real, in words, biggest first."""
+    """The changes the Poisson test calls real, in words, biggest first; the rest counted in one line."""
     rows = [r for r in figures["by_category_community"] if r["flag"]]
     rows.sort(key=lambda r: -abs(r["z"]))
     said = []
-    for r in rows:
+    for r in rows[:SAID]:
         way = "明显上升" if r["flag"] == "up" else "明显下降"
         said.append(
             f"{names.area(r['community'])}{names.category(r['category'])}{way}：本周 {r['now']} 起，"
             f"上周 {r['last_week']} 起，前8周平均 {num(r['mean_8'])} 起。"
         )
+    if len(rows) > SAID:
+        said.append(f"另有 {len(rows) - SAID} 项变化，见分类分析（▲▼）。")
     return said
+
+
+def shown_rows(rows: list[dict], top: int | None = None) -> tuple[list[dict], int]:
+    """The rows a table shows: none that is zero this week, last week and in the 8-week mean; flagged
+    first, then by this week's count; with `top`, the flagged and the `top` largest only. And how many left out."""
+    kept = [r for r in rows if r["now"] or r["last_week"] or r["mean_8"]]
+    kept.sort(key=lambda r: (r["flag"] is None, -r["now"], -(r["mean_8"] or 0)))
+    if top is not None:
+        kept = [r for n, r in enumerate(kept) if r["flag"] or n < top]
+    return kept, len(rows) - len(kept)
 
 
 def _heat(figures: dict, geometry: Geometry) -> dict:
@@ -106,6 +128,8 @@ def render_html(figures: dict, geometry: Geometry, *, tz: str) -> str:
             period=f"{local_minute(figures['start'], tz)} 至 {local_minute(figures['end'], tz)}",
             made_at=local_minute(figures["made_at"], tz),
             flagged=flagged_sentences(figures, names),
+            by_category=shown_rows(figures["by_category_community"], TOP_ROWS),
+            by_grid=shown_rows(figures["by_grid"], TOP_ROWS),
             heat=_heat(figures, geometry),
             cases=_cases(figures, tz),
             CATEGORY=CATEGORY,
@@ -124,6 +148,8 @@ def render_pdf(html: str) -> bytes:
     """The page as an A4 PDF; fonts from the system (fonts-wqy-zenhei for the Chinese)."""
     from weasyprint import HTML  # loads pango on first use: a process that never prints a PDF never needs it
 
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per page otherwise
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     return HTML(string=html).write_pdf()
 
 
@@ -137,11 +163,11 @@ def summary_markdown(figures: dict, link: str) -> str:
         f"> 小事不出社区：{pct(principle['settled_local_share'])}；超时督办 {principle['overdue']} 件"
         f"（{pct(principle['overdue_rate'])}）；越级 {principle['ceiling_exceptions']} 件",
     ]
+    named = figures.get("places", {}).get("community", {})  # names as stored, when the figures carry them
     flagged = [r for r in figures["by_category_community"] if r["flag"]]
-    for r in sorted(flagged, key=lambda r: -abs(r["z"]))[:5]:
-        arrow = FLAG[r["flag"]]
-        lines.append(
-            f"> {arrow} {CATEGORY.get(r['category'], r['category'])} {r['community']}：{r['last_week']} → {r['now']}"
-        )
+    for r in sorted(flagged, key=lambda r: -abs(r["z"]))[:SAID]:
+        where = named.get(r["community"], r["community"] or PLACE[UNLOCATED])
+        category = CATEGORY.get(r["category"], r["category"])
+        lines.append(f"> {FLAG[r['flag']]} {where} {category}：{r['last_week']} → {r['now']}")
     lines.append(f"[查看周报]({link})")
     return "\n".join(lines)

@@ -25,7 +25,7 @@ def _cells(geometry: Geometry, count: int) -> list[str]:
 
 
 def _rate(key: str, name: str, n: int) -> dict:
-    return asdict(Rate(key, name, n, 30, 0.912, 0.874, 0.931, 0.88, 90.4, 0.625, 3, True))
+    return asdict(Rate(key, name, n, 30, 0.912, 0.874, 0.931, 0.88, 0.904, 0.625, 3, True))
 
 
 def planted_figures(geometry: Geometry) -> dict:

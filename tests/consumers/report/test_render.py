@@ -66,7 +66,7 @@ def test_the_summary_holds_the_totals_and_says_the_flagged_changes_in_words(html
 def test_arrows_only_where_the_poisson_test_flags(html):
     table = _cells(html, "categories")
     assert "群租 新文化街社区 17 4 3.9 4.25 ▲" in table
-    assert "环境卫生 和平门社区 23 21 22.1 0.42 违章" in table
+    assert "环境卫生 和平门社区 23 21 22.1 0.42 按网格" in table  # flagged rows first, no arrow on noise
     assert table.count("▲") == 3  # the legend, group renting in c01, grid 1
     assert table.count("▼") == 2  # legend once, illegal parking
 
@@ -81,6 +81,7 @@ def test_the_principle_cases_and_hotline_in_chinese_and_street_time(html):
     assert "T02:05" not in html  # no time is shown as RFC 3339
     hotline = _cells(html, "hotline")
     assert "本周工单 64 件" in hotline and "响应率" in hotline and "91.2%" in hotline
+    assert "93.1% 88.0% 90.4" in hotline  # the composite as a score out of 100
     assert "统计时段：2026-11-30 00:00 至 2026-12-07 00:00" in html
 
 
@@ -112,5 +113,7 @@ def test_the_pdf_shows_the_title_in_chinese_and_the_numbers(html, tmp_path):
 def test_the_summary_for_a_robot_carries_the_figures_and_the_link(figures):
     text = summary_markdown(figures, "https://console.example/reports/2026-W49.html")
     assert "上报 **437** 件" in text and "85.9%" in text
-    assert "▲ 群租" in text and "▼ 违章停车" in text and "环境卫生" not in text
+    assert "▲ c01 群租：4 → 17" in text and "▼ c03 违章停车：11 → 2" in text and "环境卫生" not in text
+    named = summary_markdown({**figures, "places": {"community": {"c01": "新文化街社区"}}}, "reports/2026-W49.html")
+    assert "▲ 新文化街社区 群租：4 → 17" in named
     assert text.endswith("(https://console.example/reports/2026-W49.html)")
