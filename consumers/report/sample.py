@@ -2,7 +2,7 @@
 are exactly what production stores: field reports and 12345 orders (placed by the worker's Placer), the
 incidents the real escalation engine makes of them with dispatchers acting on them (late now and then),
 patrol status changes and the 前响应 advisories claimed by the worker's own code (sample_patrol.py). The 8
-weeks before are lighter: 80 % of the reports, and no patrol. Deterministic under `seed`.
+weeks before are lighter: 80 % of the reports and orders, no incidents, no patrol. Deterministic under `seed`.
 
 Planted, so a reader sees the change test work: group renting (群租) in the first community at about four
 times its usual in the week, and eight hot spots (a few H3 cells each) that draw a third of the reports.
@@ -178,9 +178,11 @@ async def write_sample_week(
         monday = start - timedelta(weeks=back)
         total = reports if back == 0 else round(reports * BEFORE_SHARE)
         orders, order_reports = hotline_orders(street, placer, monday, round(total * HOTLINE_SHARE))
-        field += week_reports(street, monday, total - len(order_reports), planted=back == 0) + order_reports
+        made = week_reports(street, monday, total - len(order_reports), planted=back == 0) + order_reports
+        field += made
         hotline += orders
-    events = run_engine(street.registry, field, settings, street.rng, until=end)
+    # The week's reports only: the report reads the incidents opened in it, and the engine is most of the time.
+    events = run_engine(street.registry, made, settings, street.rng, until=end)
     async with connection(db) as conn:
         await seed_places(conn, street.registry.geometry)
     pool = db if not isinstance(db, str) else await open_pool(db)

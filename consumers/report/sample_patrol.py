@@ -21,8 +21,9 @@ from streams.patrol.monitor import status_record
 SHIFT = (timedelta(hours=8), timedelta(hours=20))  # local, from each day's midnight
 OFF_POST_SHARE, OFFLINE_SHARE = 0.3, 0.12  # of the shifts with one such spell
 # A sample hot spot draws a few reports a day over a few cells, so over the production window (an hour) a
-# sample week would show no advisory; counting two days' reports shows some, as a busy street has.
-ADVISORY_WINDOW = timedelta(days=2)
+# sample week would show no advisory; counting two days' reports, and advising a cell at most once a day,
+# shows some, as a busy street has.
+ADVISORY_WINDOW, ADVISORY_REPEAT = timedelta(days=2), timedelta(days=1)
 
 
 def shift_changes(device: str, grid: str, day: datetime, rng: random.Random, where: tuple[float, float]) -> list:
@@ -81,7 +82,7 @@ async def write_advisories(pool: asyncpg.Pool, registry: GridRegistry, settings:
     places = {g.id: (registry.street.id, g.parent) for g in registry.grids.values()}
     advisor = Advisor(
         settings.advisory_min_reports,
-        timedelta(seconds=settings.advisory_repeat_seconds),
+        ADVISORY_REPEAT,
         ADVISORY_WINDOW,
         places.__getitem__,
         settings.timezone,

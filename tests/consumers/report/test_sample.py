@@ -34,7 +34,7 @@ async def test_the_sample_week_holds_what_was_asked(scratch):
     assert counts["reports"] == 300 and counts["before"] == 8 * 240
     assert counts["orders"] == 36 and written["hotline_orders"] == 36 + 8 * 29  # 12 % of 300, of 240
     assert counts["workers"] == 20 and written["patrol_events"] > 20 * 7 * 3
-    assert 0.7 * written["reports"] < counts["incidents"] < written["reports"]  # some merged into others
+    assert 0.7 * 300 < counts["incidents"] < 300  # the week's: some reports merged into others
     assert counts["escalated"] > 0 and counts["advisories"] > 0
 
 
