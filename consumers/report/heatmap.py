@@ -6,6 +6,7 @@ Pure: figures and geometry in, markup out.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from html import escape
 
@@ -84,10 +85,18 @@ def _outline(area: Area, at: Frame, css: str) -> str:
     return f'<path class="{css}" d="{_path(rings, at)}"/>'
 
 
-def _cell(cell: str | int, n: int, bounds, at: Frame) -> str:
+def _ring(cell: str | int) -> list[tuple[float, float]]:
     name = h3.int_to_str(cell) if isinstance(cell, int) else cell
-    ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(name)]
-    return f'<path d="{_path([ring], at)}" fill="{colour(n, bounds)}"><title>{n}</title></path>'
+    return [(lng, lat) for lat, lng in h3.cell_to_boundary(name)]
+
+
+def _cells(cells: list[dict], bounds, at: Frame) -> list[str]:
+    """One path per colour class, lightest first: a district's thousands of cells are five SVG elements, which
+    is what keeps the PDF's layout time down (it grows with elements, not with points)."""
+    rings: dict[str, list] = defaultdict(list)
+    for c in cells:
+        rings[colour(c["n"], bounds)].append(_ring(c["cell"]))
+    return [f'<path class="cells" fill="{fill}" d="{_path(rings[fill], at)}"/>' for fill in COLOURS if fill in rings]
 
 
 def _centre(area: Area) -> tuple[float, float]:
@@ -118,7 +127,7 @@ def heat_svg(cells: list[dict], geometry: Geometry, *, width: int = 640, labels:
     community names in Chinese (when `labels`), a legend of the classes below."""
     at = frame(geometry, width)
     bounds = classes(max((c["n"] for c in cells), default=0))
-    body = [_cell(c["cell"], c["n"], bounds, at) for c in sorted(cells, key=lambda c: c["n"])]
+    body = _cells(cells, bounds, at)
     body += [_outline(grid, at, "grid") for grid in geometry.grids.values()]
     body += [_outline(community, at, "community") for community in geometry.communities.values()]
     body.append(_outline(geometry.street, at, "street"))

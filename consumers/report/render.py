@@ -107,12 +107,35 @@ def _heat(figures: dict, geometry: Geometry) -> dict:
 def _cases(figures: dict, tz: str) -> list[dict]:
     cases = []
     for case in figures["cases"]:
-        timeline = [
-            {**step, "when": local_minute(step["when"], tz), "kind": INCIDENT_EVENT.get(step["kind"], step["kind"])}
-            for step in case["timeline"]
-        ]
+        timeline = [_step(run, tz) for run in timeline_runs(case["timeline"])]
         cases.append({**case, "opened_at": local_minute(case["opened_at"], tz), "timeline": timeline})
     return cases
+
+
+def timeline_runs(steps: list[dict]) -> list[list[dict]]:
+    """The steps in runs: each merged report that follows another is one run with it (a busy incident merges
+    hundreds, which would fill pages); every other step is a run of its own."""
+    runs: list[list[dict]] = []
+    for step in steps:
+        if runs and step["kind"] == "report_merged" and runs[-1][-1]["kind"] == "report_merged":
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    return runs
+
+
+def _step(run: list[dict], tz: str) -> dict:
+    first, last = run[0], run[-1]
+    kind = INCIDENT_EVENT.get(first["kind"], first["kind"])
+    if len(run) == 1:
+        return {**first, "when": local_minute(first["when"], tz), "kind": kind}
+    actors = len({step["actor"] for step in run})
+    return {
+        **first,
+        "when": f"{local_minute(first['when'], tz)} 至 {local_minute(last['when'], tz)}",
+        "kind": f"{kind} ×{len(run)}",
+        "actor": f"{actors} 人",
+    }
 
 
 def render_html(figures: dict, geometry: Geometry, *, tz: str) -> str:

@@ -159,6 +159,15 @@ def planted_figures(geometry: Geometry) -> dict:
                         "actor": "dev-0011",
                         "reason": "cluster",
                     },
+                    *(
+                        {
+                            "when": f"2026-12-01T03:{m}:00+00:00",
+                            "kind": "report_merged",
+                            "actor": a,
+                            "reason": "cluster",
+                        }
+                        for m, a in (("46", "dev-0012"), ("51", "dev-0011"), ("58", "dev-0019"))
+                    ),
                     {"when": "2026-12-01T04:12:00+00:00", "kind": "escalated", "actor": "engine", "reason": "cluster"},
                     {"when": "2026-12-01T05:30:00+00:00", "kind": "acknowledged", "actor": "street-desk", "reason": ""},
                 ],

@@ -48,12 +48,21 @@ def test_a_cell_is_drawn_where_it_lies_with_its_class_colour(geometry):
     svg = heat_svg([{"cell": hot, "n": 40}, {"cell": cold, "n": 1}], geometry)
     at = frame(geometry, 640)
     x, y = at.point(lng, lat)
-    hot_path = re.search(r'<path d="M([^"]+)Z" fill="([^"]+)"><title>40</title>', svg)
-    assert hot_path and hot_path.group(2) == COLOURS[-1]
+    hot_path = re.search(rf'<path class="cells" fill="{COLOURS[-1]}" d="M([^"]+)Z"/>', svg)
+    assert hot_path, "the hottest class's path"
     xs = [float(p.split(",")[0]) for p in hot_path.group(1).split("L")]
     ys = [float(p.split(",")[1]) for p in hot_path.group(1).split("L")]
+    assert len(xs) == 6  # one hexagon: the cell of 40 alone in its class
     assert min(xs) <= x <= max(xs) and min(ys) <= y <= max(ys)
-    assert "<title>1</title>" in svg and COLOURS[0] in svg
+    assert svg.count('class="cells"') == 2 and f'fill="{COLOURS[0]}"' in svg
+
+
+def test_cells_of_one_class_share_one_path(geometry):
+    cells = [{"cell": h3.latlng_to_cell(39.91, 116.36 + i * 0.002, 10), "n": 1 + i % 3} for i in range(12)]
+    svg = heat_svg(cells, geometry)
+    paths = re.findall(r'class="cells" fill="([^"]+)" d="([^"]+)"', svg)
+    assert [fill for fill, _ in paths] == [COLOURS[-3], COLOURS[-2], COLOURS[-1]]  # 1, 2, 3: lightest first
+    assert sum(d.count("M") for _, d in paths) == 12
 
 
 def test_the_map_draws_every_boundary_and_names_communities_in_chinese(geometry):

@@ -78,6 +78,7 @@ def test_the_principle_cases_and_hotline_in_chinese_and_street_time(html):
     cases = _cells(html, "cases")
     assert "2026-12-01 10:05 立案" in cases  # 02:05 UTC is 10:05 in Beijing
     assert "2026-12-01 12:12 升级 engine 聚集升级" in cases
+    assert "2026-12-01 11:40 至 2026-12-01 11:58 合并上报 ×4 3 人 聚集升级" in cases  # one row for the run
     assert "T02:05" not in html  # no time is shown as RFC 3339
     hotline = _cells(html, "hotline")
     assert "本周工单 64 件" in hotline and "响应率" in hotline and "91.2%" in hotline
