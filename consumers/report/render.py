@@ -153,6 +153,7 @@ def render_html(figures: dict, geometry: Geometry, *, tz: str) -> str:
             flagged=flagged_sentences(figures, names),
             by_category=shown_rows(figures["by_category_community"], TOP_ROWS),
             by_grid=shown_rows(figures["by_grid"], TOP_ROWS),
+            repeats=sorted(figures["repeats"], key=lambda r: -r["n"])[:TOP_ROWS],
             heat=_heat(figures, geometry),
             cases=_cases(figures, tz),
             CATEGORY=CATEGORY,

@@ -118,3 +118,15 @@ def test_the_summary_for_a_robot_carries_the_figures_and_the_link(figures):
     named = summary_markdown({**figures, "places": {"community": {"c01": "新文化街社区"}}}, "reports/2026-W49.html")
     assert "▲ 新文化街社区 群租：4 → 17" in named
     assert text.endswith("(https://console.example/reports/2026-W49.html)")
+
+
+def test_long_lists_are_cut_to_what_a_page_holds_and_say_so(figures, geometry):
+    grid = figures["repeats"][0]["grid"]
+    many = [{"grid": grid, "cell": f"8a31aa42{n:07x}", "category": "sanitation", "n": 2 + n} for n in range(45)]
+    quiet = [{**figures["by_grid"][1], "grid": f"g{n}", "now": n % 7} for n in range(60)]
+    html = render_html({**figures, "repeats": many, "by_grid": figures["by_grid"] + quiet}, geometry, tz=TZ)
+    spots = _cells(html, "hot-spots")
+    assert "本周共 45 处重复点位，列出次数最多的 20 处" in spots
+    assert " 46 8a31aa42000002c" in spots and " 27 8a31aa420000019" in spots and " 26 8a31aa420000018" not in spots
+    table = _cells(html, "categories")
+    assert "其余 42 个网格无显著变化" in table  # of 62 grids, 20 rows: the flagged one first, then the largest
