@@ -122,11 +122,20 @@ def _legend(bounds, y: int, width: int) -> str:
     return "".join(items)
 
 
-def heat_svg(cells: list[dict], geometry: Geometry, *, width: int = 640, labels: bool = True, title: str = "") -> str:
+def heat_svg(
+    cells: list[dict],
+    geometry: Geometry,
+    *,
+    width: int = 640,
+    labels: bool = True,
+    title: str = "",
+    maximum: int | None = None,
+) -> str:
     """One heat map: every counted cell filled by its class, grid boundaries thin, communities thick,
-    community names in Chinese (when `labels`), a legend of the classes below."""
+    community names in Chinese (when `labels`), a legend of the classes below. `maximum`: the top of the
+    scale, when several maps share one (small multiples); else this map's largest count."""
     at = frame(geometry, width)
-    bounds = classes(max((c["n"] for c in cells), default=0))
+    bounds = classes(maximum or max((c["n"] for c in cells), default=0))
     body = _cells(cells, bounds, at)
     body += [_outline(grid, at, "grid") for grid in geometry.grids.values()]
     body += [_outline(community, at, "community") for community in geometry.communities.values()]

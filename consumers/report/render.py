@@ -96,9 +96,14 @@ def shown_rows(rows: list[dict], top: int | None = None) -> tuple[list[dict], in
 
 
 def _heat(figures: dict, geometry: Geometry) -> dict:
+    """The map of all categories, and the small multiples on one scale, so the same colour is the same count."""
     heat = figures["heat"]
+    top = max((c["n"] for cells in heat["by_category"].values() for c in cells), default=0)
     small = [
-        {"name": CATEGORY.get(cat, cat), "svg": Markup(heat_svg(cells, geometry, width=SMALL_WIDTH, labels=False))}
+        {
+            "name": CATEGORY.get(cat, cat),
+            "svg": Markup(heat_svg(cells, geometry, width=SMALL_WIDTH, labels=False, maximum=top)),
+        }
         for cat, cells in heat["by_category"].items()
     ]
     return {"all": Markup(heat_svg(heat["cells"], geometry, title="全部类别")), "small": small}

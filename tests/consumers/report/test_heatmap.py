@@ -74,3 +74,12 @@ def test_the_map_draws_every_boundary_and_names_communities_in_chinese(geometry)
     assert "每格上报数" in svg
     assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no tiles, nothing fetched
     assert ">新文化街社区<" not in heat_svg([], geometry, labels=False)
+
+
+def test_maps_sharing_a_scale_colour_a_count_alike(geometry):
+    cell = h3.latlng_to_cell(39.91, 116.375, 10)
+    alone = heat_svg([{"cell": cell, "n": 2}], geometry)
+    shared = heat_svg([{"cell": cell, "n": 2}], geometry, maximum=40)
+    assert f'class="cells" fill="{COLOURS[-1]}"' in alone  # its own top
+    assert f'class="cells" fill="{colour(2, classes(40))}"' in shared and colour(2, classes(40)) != COLOURS[-1]
+    assert "27–40" in shared  # the legend is the shared scale's

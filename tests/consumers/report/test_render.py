@@ -98,6 +98,12 @@ def test_the_page_is_self_contained(html):
     assert html.count("<svg") == 5  # all categories, and the top four
 
 
+def test_the_small_multiples_share_one_scale(html):
+    maps = re.findall(r"<svg.*?</svg>", html, re.S)[1:]
+    legends = {tuple(re.findall(r'class="legend">([^<]+)<', svg)) for svg in maps}
+    assert len(legends) == 1 and "9–13" in next(iter(legends))  # group renting's 13 tops all four
+
+
 def test_the_pdf_shows_the_title_in_chinese_and_the_numbers(html, tmp_path):
     pdf = tmp_path / "week.pdf"
     pdf.write_bytes(render_pdf(html))
