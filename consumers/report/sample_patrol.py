@@ -1,0 +1,99 @@
+"""The sample week's patrol: each worker's day shifts as the status changes the patrol monitor publishes
+(streams/patrol/monitor.py `status_record`), written by the patrol sink; and the 前响应 advisories, found and
+claimed hour by hour by the worker's own code (streams/patrol/advisories.py) over the stored reports.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from config.settings import Settings
+from sinks.patrol import PatrolSink
+from streams.geofence.registry import GridRegistry
+from streams.patrol.advisories import Advisor, advise
+from streams.patrol.detector import StatusChange
+from streams.patrol.gps_quality import Fix
+from streams.patrol.monitor import status_record
+
+SHIFT = (timedelta(hours=8), timedelta(hours=20))  # local, from each day's midnight
+OFF_POST_SHARE, OFFLINE_SHARE = 0.3, 0.12  # of the shifts with one such spell
+# A sample hot spot draws a few reports a day over a few cells, so over the production window (an hour) a
+# sample week would show no advisory; counting two days' reports, and advising a cell at most once a day,
+# shows some, as a busy street has.
+ADVISORY_WINDOW, ADVISORY_REPEAT = timedelta(days=2), timedelta(days=1)
+
+
+def shift_changes(device: str, grid: str, day: datetime, rng: random.Random, where: tuple[float, float]) -> list:
+    """One shift of one worker: on post soon after it starts, maybe one spell off post or offline."""
+    begin, end = day + SHIFT[0], day + SHIFT[1]
+    fixed = begin + timedelta(minutes=rng.uniform(1, 6))
+    fix = Fix(fixed, *where, 5.0)
+    changes = [
+        StatusChange(device, grid, "unknown", "off_duty", begin, "shift_started", None, None),
+        StatusChange(device, grid, "on_post", "unknown", fixed, "first_fix_inside", fix, grid),
+    ]
+    for status, share, reason, back in (
+        ("off_post", OFF_POST_SHARE, "outside_grid", "back_inside"),
+        ("offline", OFFLINE_SHARE, "silent", "back_online"),
+    ):
+        if rng.random() < share:
+            away = begin + timedelta(hours=rng.uniform(1, 10))
+            returned = away + timedelta(minutes=rng.uniform(5, 60))
+            changes.append(StatusChange(device, grid, status, "on_post", away, reason, None, None))
+            changes.append(
+                StatusChange(device, grid, "on_post", status, returned, back, fix._replace(time=returned), grid)
+            )
+    changes.sort(key=lambda c: c.at)
+    changes.append(StatusChange(device, grid, "off_duty", changes[-1].status, end, "shift_ended", None, None))
+    return _chained(changes)
+
+
+def _chained(changes: list) -> list:
+    """Each change's `previous` is the status before it: spells drawn apart may overlap in time."""
+    out, status = [], "off_duty"
+    for c in changes:
+        if c.status != status:
+            out.append(c._replace(previous=status))
+            status = c.status
+    return out
+
+
+async def write_patrol(
+    pool: asyncpg.Pool, registry: GridRegistry, start: datetime, workers: int, rng: random.Random
+) -> int:
+    """`workers` devices, one grid each (in turn), on the day shift every day of the week from `start`."""
+    grids = sorted(registry.grids)
+    records = []
+    for n in range(workers):
+        grid = grids[n % len(grids)]
+        where = registry.geometry.grids[grid].polygons[0][0][0][::-1]  # a vertex: lat, lng of the grid
+        for day in range(7):
+            changes = shift_changes(f"dev-{n + 1:04d}", grid, start + timedelta(days=day), rng, where)
+            records += [status_record(c) for c in changes]
+    written = await PatrolSink(pool).write(records)
+    return written["patrol_events"]
+
+
+async def write_advisories(pool: asyncpg.Pool, registry: GridRegistry, settings: Settings, start, end) -> int:
+    """Advisories as the worker would have claimed them, looked for every hour of the week."""
+    places = {g.id: (registry.street.id, g.parent) for g in registry.grids.values()}
+    advisor = Advisor(
+        settings.advisory_min_reports,
+        ADVISORY_REPEAT,
+        ADVISORY_WINDOW,
+        places.__getitem__,
+        settings.timezone,
+    )
+    sent: list[dict] = []
+
+    async def send(alerts: list[dict]) -> None:
+        sent.extend(alerts)
+
+    now = start + timedelta(hours=1)
+    while now <= end:
+        await advise(pool, advisor, now, lambda grid: [], send)
+        now += timedelta(hours=1)
+    return len(sent)

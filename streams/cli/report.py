@@ -1,0 +1,63 @@
+"""`redwall report weekly [--week 2026-W49] [--out DIR] [--sample]`: the weekly 专报 of one ISO week as HTML
+and PDF (consumers/report/), read from PostgreSQL; `--sample` makes it from a generated week in an embedded
+PostgreSQL of its own, in a temporary directory, with nothing else set up. Prints the two paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from schemas.display import local_minute
+
+
+def add_commands(sub) -> None:
+    report = sub.add_parser("report", help="the weekly 专报: classified analysis, heat maps, cases (HTML + PDF)")
+    kinds = report.add_subparsers(required=True, metavar="KIND")
+    weekly = kinds.add_parser("weekly", help="one ISO week, Monday to Sunday in the street's time zone")
+    weekly.add_argument("--week", help="YYYY-Www, e.g. 2026-W49 (default: the last full week)")
+    weekly.add_argument("--out", type=Path, default=Path("."), help="directory for <week>.html and <week>.pdf")
+    weekly.add_argument(
+        "--sample", action="store_true", help="a generated sample week in a temporary embedded PostgreSQL"
+    )
+    weekly.set_defaults(run=_weekly, needs=lambda args: () if args.sample else ("postgres",))
+
+
+def _weekly(settings, args) -> int:
+    from consumers.report.make import last_full_week, make_weekly  # WeasyPrint and its pango: only when asked
+
+    week = args.week or last_full_week(datetime.now(UTC), settings.timezone)
+    try:
+        made = (
+            _sample(settings, week) if args.sample else asyncio.run(make_weekly(settings.database_dsn, settings, week))
+        )
+    except ValueError as error:  # a week that is not YYYY-Www
+        print(f"redwall: report: {error}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    html, pdf = args.out / f"{week}.html", args.out / f"{week}.pdf"
+    html.write_text(made.html, encoding="utf-8")
+    pdf.write_bytes(made.pdf)
+    print(f"# {made.figures['street']['name']} {week} · {local_minute(made.figures['made_at'], settings.timezone)}")
+    print(html)
+    print(pdf)
+    return 0
+
+
+def _sample(settings, week: str):
+    from consumers.report.make import make_weekly
+    from consumers.report.sample import write_sample_week
+    from sinks.migrate import migrate
+    from streams.demo.embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="redwall-report-") as scratch, EmbeddedPostgres(Path(scratch)) as pg:
+
+        async def made():
+            await migrate(pg.url)
+            await write_sample_week(pg.url, week, settings=settings)
+            return await make_weekly(pg.url, settings, week)
+
+        return asyncio.run(made())
