@@ -30,6 +30,16 @@ from sinks.sql import as_columns, row_count, unnest_insert
 
 HOTLINE_DEVICE = REPORT_PREFIX.rstrip("-")  # the device of the reports orders become: never a precursor
 
+
+def at_a_place(reports: str) -> str:
+    """SQL: the report `reports` (a table name or alias) marks a place. One that stands for a 12345 order
+    placed only by its community or grid sits at the area's centre: counted, but never a hot cell."""
+    return (
+        f"({reports}.device_id <> '{HOTLINE_DEVICE}' OR NOT EXISTS (SELECT 1 FROM hotline_orders h "
+        f"WHERE h.report_id = {reports}.id AND h.placed_by NOT IN ('location', 'address')))"
+    )
+
+
 _ORDER_COLUMNS = [
     ("id", "text"),
     ("received_at", "timestamptz"),

@@ -12,6 +12,8 @@ week's end does not change them. Each query reads a time range through an index 
 
 from __future__ import annotations
 
+from sinks.hotline import at_a_place
+
 STREET = "SELECT id, name FROM streets WHERE id = $1::text"
 
 PLACE_NAMES = """
@@ -122,20 +124,21 @@ ORDER BY level
 
 # Reports per H3 cell of the pipeline's resolution; the heat map and the hot spots add them up to a
 # coarser parent cell (h3.cell_to_parent), which PostgreSQL cannot do without the h3 extension.
-HEAT = """
+HEAT = f"""
 SELECT cell, grid_id AS grid, community_id AS community, category, count(*)::int AS n
 FROM reports
 WHERE street_id = $3::text AND event_time >= $1::timestamptz AND event_time < $2::timestamptz
+  AND grid_id IS NOT NULL AND {at_a_place("reports")}
 GROUP BY cell, grid_id, community_id, category
 ORDER BY cell, category
 """
 
 # The same place (cell of the pipeline's resolution) and category again within the week.
-REPEATS = """
+REPEATS = f"""
 SELECT grid_id AS grid, cell, category, count(*)::int AS n
 FROM reports
 WHERE street_id = $3::text AND event_time >= $1::timestamptz AND event_time < $2::timestamptz
-  AND grid_id IS NOT NULL
+  AND grid_id IS NOT NULL AND {at_a_place("reports")}
 GROUP BY grid_id, cell, category
 HAVING count(*) >= 2
 ORDER BY n DESC, grid, cell, category

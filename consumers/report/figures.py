@@ -48,14 +48,17 @@ def _local_monday(week: str, tz: str, weeks_after: int) -> datetime:
     return datetime.combine(monday, time(), zone(tz)).astimezone(UTC)
 
 
-def poisson_z(now: float, before: float) -> float:
-    """2·(√now − √before): about standard normal when `now` is a Poisson count of mean `before`."""
-    return 2 * (math.sqrt(now) - math.sqrt(before))
+def poisson_z(now: float, before: float, *, both_counts: bool = False) -> float:
+    """How many standard errors `now` lies from `before`, on the square-root scale where a Poisson count's
+    variance is 1/4 whatever its mean: 2·(√now − √before) against a mean known well (8 weeks'), and
+    √2·(√now − √before) between two single weeks, each with its own noise (`both_counts`)."""
+    return (math.sqrt(2) if both_counts else 2) * (math.sqrt(now) - math.sqrt(before))
 
 
 def change_flag(now: int, last_week: int, mean_8: float) -> tuple[float, str | None]:
-    """(z against the 8-week mean, "up"/"down"/None): flagged when both z's are beyond Z_FLAG."""
-    z_last, z_mean = poisson_z(now, last_week), poisson_z(now, mean_8)
+    """(z against the 8-week mean, "up"/"down"/None): flagged when both z's are beyond Z_FLAG, so 1 → 0 or
+    2 → 5 is never news, while 3 → 12 against a mean of 3 is."""
+    z_last, z_mean = poisson_z(now, last_week, both_counts=True), poisson_z(now, mean_8)
     if min(z_last, z_mean) >= Z_FLAG:
         return z_mean, "up"
     if max(z_last, z_mean) <= -Z_FLAG:

@@ -30,11 +30,6 @@ def last_full_week(now: datetime, tz: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def report_link(base_url: str, week: str, kind: str = "html") -> str:
-    """Where the console serves the report's file; relative when the console's public address is unset."""
-    return f"{base_url.rstrip('/')}/reports/{week}.{kind}" if base_url else f"reports/{week}.{kind}"
-
-
 async def make_weekly(db, settings: Settings, week: str) -> WeeklyReport:
     """The report of `week` for the street of settings.geometry_path, from the database `db` (DSN or pool)."""
     geometry = load_geometry(settings.geometry_path)
@@ -44,5 +39,5 @@ async def make_weekly(db, settings: Settings, week: str) -> WeeklyReport:
     html = render_html(figures, geometry, tz=settings.timezone)
     # WeasyPrint is seconds of CPU: off the event loop, so a sink making the report keeps consuming.
     pdf = await asyncio.to_thread(render_pdf, html)
-    summary = summary_markdown(figures, report_link(getattr(settings, "console_url", ""), week))
+    summary = summary_markdown(figures)
     return WeeklyReport(week, html, pdf, summary, figures)

@@ -182,8 +182,9 @@ def render_pdf(html: str) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def summary_markdown(figures: dict, link: str) -> str:
-    """What a WeCom robot posts: the week's key figures and flagged changes, and the link to the report."""
+def summary_markdown(figures: dict) -> str:
+    """What a robot posts: the week's key figures and flagged changes (the channel adds the report's link,
+    consumers/report/deliver.py)."""
     totals, principle = figures["totals"], figures["principle"]
     lines = [
         f"## {figures['street']['name']} 周报 {figures['week']}",
@@ -198,5 +199,4 @@ def summary_markdown(figures: dict, link: str) -> str:
         where = named.get(r["community"], r["community"] or PLACE[UNLOCATED])
         category = CATEGORY.get(r["category"], r["category"])
         lines.append(f"> {FLAG[r['flag']]} {where} {category}：{r['last_week']} → {r['now']}")
-    lines.append(f"[查看周报]({link})")
     return "\n".join(lines)

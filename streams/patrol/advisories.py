@@ -20,14 +20,15 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from schemas.display import ALERT_KIND, local_minute, span_zh
+from sinks.hotline import at_a_place
 from streams.patrol.coverage import patrol_alert
 
 # Reports and blind spots per cell in the window; hotline_orders.cell is at the registry's resolution, as
 # reports.cell is, so the two meet on one cell.
-_HOT_SQL = """
+_HOT_SQL = f"""
 WITH seen AS (
     SELECT cell, grid_id, count(*)::int AS n FROM reports
-    WHERE event_time > $1 AND event_time <= $2 AND grid_id IS NOT NULL
+    WHERE event_time > $1 AND event_time <= $2 AND grid_id IS NOT NULL AND {at_a_place("reports")}
     GROUP BY cell, grid_id),
 blind AS (
     SELECT cell, grid_id, count(*)::int AS blind FROM hotline_orders

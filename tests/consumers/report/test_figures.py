@@ -204,7 +204,9 @@ def test_a_week_that_is_not_iso_is_refused_naming_it(bad):
 
 def test_the_poisson_flag_needs_both_comparisons_beyond_two():
     assert poisson_z(4, 1) == 2.0
-    assert change_flag(4, 1, 1.0) == (2.0, "up")  # exactly 2 counts
+    assert poisson_z(4, 1, both_counts=True) == pytest.approx(2**0.5)  # two weeks, each with its own noise
+    assert change_flag(4, 1, 1.0) == (2.0, None)  # 1 → 4: beyond the mean's 2, within two single weeks' noise
+    assert change_flag(9, 1, 1.0) == (4.0, "up")
     assert change_flag(0, 4, 4.0) == (-4.0, "down")
     assert change_flag(3, 1, 0.125)[1] is None  # +200 % on small counts
     assert change_flag(9, 1, 9.0) == (0.0, None)  # a quiet last week, an ordinary week

@@ -117,13 +117,13 @@ def test_the_pdf_shows_the_title_in_chinese_and_the_numbers(html, tmp_path):
     assert "437" in text and "85.9%" in text and "新文化街社区" in text
 
 
-def test_the_summary_for_a_robot_carries_the_figures_and_the_link(figures):
-    text = summary_markdown(figures, "https://console.example/reports/2026-W49.html")
+def test_the_summary_for_a_robot_carries_the_figures(figures):
+    text = summary_markdown(figures)
     assert "上报 **437** 件" in text and "85.9%" in text
     assert "▲ c01 群租：4 → 17" in text and "▼ c03 违章停车：11 → 2" in text and "环境卫生" not in text
-    named = summary_markdown({**figures, "places": {"community": {"c01": "新文化街社区"}}}, "reports/2026-W49.html")
+    named = summary_markdown({**figures, "places": {"community": {"c01": "新文化街社区"}}})
     assert "▲ 新文化街社区 群租：4 → 17" in named
-    assert text.endswith("(https://console.example/reports/2026-W49.html)")
+    assert "](" not in text  # the link is the channel's to add, once (consumers/report/deliver.py)
 
 
 def test_long_lists_are_cut_to_what_a_page_holds_and_say_so(figures, geometry):

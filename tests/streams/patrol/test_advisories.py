@@ -24,17 +24,18 @@ def advisor() -> Advisor:
     return Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), "Asia/Shanghai")
 
 
-async def hot_cell(pg, reports: int = 3) -> str:
+async def hot_cell(pg, reports: int = 3, device: str = "dev-1") -> str:
     cell = f"8c{uuid.uuid4().hex[:12]}"
     for n in range(reports):
         await pg.execute(
             "INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
-            "street_id, community_id, grid_id, cell) VALUES ($1, 'dev-1', 'sanitation', 'low', '', "
+            "street_id, community_id, grid_id, cell) VALUES ($1, $5, 'sanitation', 'low', '', "
             "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4)",
-            f"{cell}-{n}",
+            f"{device}-{cell}-{n}",
             T - timedelta(minutes=n),
             GRID,
             cell,
+            device,
         )
     return cell
 
@@ -154,3 +155,22 @@ async def test_a_cell_hot_by_its_reports_says_so_without_a_blind_spot(pool, pg):
     await hotline_order(pg, cell, grid_first=True)
     [advisory] = (await advised(pool, {cell})).values()
     assert advisory["body"]["zh"].startswith(f"热点（H3 单元 {cell}）") and "12345" not in advisory["body"]["zh"]
+
+
+async def test_reports_of_12345_orders_placed_only_by_their_area_never_make_a_cell_hot(pool, pg):
+    """Such a report stands at its grid's or community's centre: three orders naming one grid are not a hot
+    spot at its middle. Orders placed by their own point count like any report."""
+    by_area, by_point = await hot_cell(pg, device="12345"), await hot_cell(pg, device="12345")
+    for cell, placed_by in ((by_area, "grid"), (by_point, "location")):
+        for n in range(3):
+            await insert_order(
+                pg, f"12345-{cell}-{n}"[6:], report_id=f"12345-{cell}-{n}", placed_by=placed_by,
+                dispatched_at=T - timedelta(days=3), grid_first=True,
+            )  # fmt: skip
+
+    async def nothing(alerts: list[dict]) -> None:
+        pass
+
+    sent = [a["id"] for a in await advise(pool, advisor(), T, lambda g: [], nothing)]
+    assert not any(by_area in a for a in sent)
+    assert any(by_point in a for a in sent)
