@@ -175,7 +175,7 @@ async def check_pipeline(deployment, receiver) -> None:
             )
         finally:
             await owner.close()
-        assert any(a["incident"] == found for r in receiver.delivered() for a in r.body["alerts"])
+        assert any(a.get("incident") == found for r in receiver.delivered() for a in r.body["alerts"])
         async with http.get(
             f"http://127.0.0.1:{PORTS['console_port']}/api/incidents/{found}",
             headers={"Authorization": f"Bearer {dispatcher_token}"},
