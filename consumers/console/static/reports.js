@@ -2,7 +2,7 @@
 // time, to the minute, as the server gives it) and its HTML and PDF files, which open in a new tab.
 "use strict";
 
-import { $, api, escape } from "./core.js";
+import { $, api, escape, name } from "./core.js";
 
 function row(r) {
   return `<tr><td><b>${escape(r.week)}</b></td><td>${escape(r.made_local)}</td>
@@ -14,6 +14,7 @@ function row(r) {
 async function refresh() {
   try {
     const found = await api("/api/reports");
+    $("reports-title").textContent = name("alert_kind", "weekly_report");
     $("reports-list").innerHTML = found.reports.map(row).join("")
       || `<tr><td colspan="3">尚无周报 No report made yet</td></tr>`;
     $("reports-count").textContent = `${found.reports.length}`;
