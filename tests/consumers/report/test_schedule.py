@@ -80,7 +80,9 @@ async def test_nothing_before_monday_8_then_made_stored_and_announced_once(own, 
         b"%PDF-1.7 2031-W10",
     )
     assert row["announced_at"] is not None and row["alert_id"] == f"report:weekly:{row['street_id']}:2031-W10"
-    [alert] = await alerts_on(own)
+    alerts = await alerts_on(own)  # at least once: a produce the broker was slow to confirm may come twice
+    assert len({a["id"] for a in alerts}) == 1
+    alert = alerts[0]
     assert (alert["id"], alert["kind"], alert["level"], alert["owner"]) == (
         row["alert_id"],
         "weekly_report",
