@@ -190,7 +190,13 @@ async def street(settings, tmp_path_factory):
     url = await own_database(settings.database_url, "hotline_pipeline")
     await migrate(url)
     ports = {p: free_port() for p in ("web_port", "worker_metrics_port", "sink_metrics_port")}
-    s = dataclasses.replace(settings, database_url=url, **ports, **own_topics(settings, f"hlp-{uuid.uuid4().hex[:8]}"))
+    s = dataclasses.replace(
+        settings,
+        database_url=url,
+        hotline_clock_seconds=2.0,
+        **ports,
+        **own_topics(settings, f"hlp-{uuid.uuid4().hex[:8]}"),
+    )
     await ensure_topics(s)
     pool = await open_pool(url)
     await seed_places(pool, load_geometry(SAMPLE_GEOMETRY))
