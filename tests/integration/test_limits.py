@@ -43,6 +43,7 @@ def limited(settings, tmp_path_factory):
     worker = RedwallProcess("worker", mine, tmp_path_factory.mktemp("limits")).start()
     try:
         worker.wait_http(metrics_url(mine))
+        worker.wait_http(url(mine, "/openapi.json"))  # the public port comes up after the ops listener
         yield mine
     finally:
         worker.stop()

@@ -18,6 +18,7 @@ class Pipeline:
 
     def wait_ready(self) -> None:
         self.worker.wait_http(self.worker_metrics_url)
+        self.worker.wait_http(f"{self.url}/openapi.json")  # the public port comes up after the ops listener
         self.sink.wait_http(self.sink_metrics_url)
 
 

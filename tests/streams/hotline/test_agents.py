@@ -122,7 +122,7 @@ async def test_orders_placed_each_way_become_reports_and_incidents_and_garbage_a
         # Each way of placing is checked on the records above; the counters count handlings (at least once).
         assert metrics[("redwall_hotline_orders_total", "location")] >= 3.0
         assert metrics[("redwall_hotline_orders_total", "unlocated")] >= 1.0
-        assert metrics[("redwall_events_ingested_total", s.topic_hotline)] == 8.0  # 7 orders, 1 event
+        assert metrics[("redwall_events_ingested_total", s.topic_hotline)] >= 8.0  # 7 orders, 1 event
         assert metrics[("redwall_deadletters_total", s.topic_hotline)] == 1.0
     finally:
         worker.stop()
