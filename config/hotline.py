@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +43,7 @@ class Limits:
 @dataclass(frozen=True)
 class HotlineConfig:
     path: Path
-    version: str  # sha256 of the file, first 12 hex: which limits an order came under
+    version: str  # sha256 of the settings read (not of comments), first 12 hex: which limits an order came under
     contact: timedelta
     warn_at: float
     resolve: Mapping[str, timedelta]  # urgency -> limit
@@ -84,7 +85,6 @@ def normalise_address(text: str) -> str:
 def load_hotline(path: Path = HOTLINE) -> HotlineConfig:
     """Parse and check the file; raise ConfigError naming the file, the key and the fix."""
     path = Path(path)
-    raw = path.read_bytes() if path.is_file() else b""
     data = read_toml(path, "the 12345 settings")
     c = TomlChecker(path)
     c.known(data, "", {"limits", "severity", "categories", "placement", "precursor", "rates", "topics", "retention"})
@@ -107,7 +107,7 @@ def load_hotline(path: Path = HOTLINE) -> HotlineConfig:
         raise c.fail("rates.exclude_returned", f"{exclude!r} is not true or false", "write true or false")
     return HotlineConfig(
         path=path,
-        version=hashlib.sha256(raw).hexdigest()[:12],
+        version=hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12],
         contact=c.duration(limits, "limits.contact"),
         warn_at=c.number(limits, "limits.warn_at", 0.05, 0.99),
         resolve={u: c.duration(resolve, f"limits.resolve.{u}") for u in URGENCIES},

@@ -4,17 +4,17 @@ console read it through the cache in streams/credentials.py."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from schemas.records import ID_PATTERN
+from sinks.postgres import connection
 
 KINDS = ("device", "dispatcher", "integration")  # integration: an adapter posting 12345 orders
 ROLES = ("read", "community", "street")
@@ -100,7 +100,7 @@ async def issue(
     advisory lock, and the partial unique index holds even against a hand-written INSERT."""
     check(kind, subject, role, community, communities)
     token = new_token()
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         for _ in range(3):  # a revoke committing between our insert and our read of the live row: again
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"credentials:{kind}:{subject}")
@@ -147,7 +147,7 @@ async def _live(conn: asyncpg.Connection, kind: str, subject: str) -> asyncpg.Re
 async def revoke(db, kind: str, subject: str) -> datetime:
     """Revokes the live credential; the time it took effect in the store. Revoking twice is an error
     that says when it was revoked; the state stays as asked."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         revoked = await conn.fetchval(
             "UPDATE credentials SET revoked_at = now() WHERE kind = $1 AND subject = $2 "
             "AND revoked_at IS NULL RETURNING revoked_at",
@@ -166,7 +166,7 @@ async def revoke(db, kind: str, subject: str) -> datetime:
 
 async def listing(db, kind: str) -> list[asyncpg.Record]:
     """Each subject's newest credential (live, or the last revoked), by subject."""
-    async with _connection(db) as conn:
+    async with connection(db) as conn:
         return await conn.fetch(
             "SELECT DISTINCT ON (subject) subject, role, community_id, created_at, revoked_at FROM credentials "
             "WHERE kind = $1 ORDER BY subject, id DESC",
@@ -222,19 +222,3 @@ async def issue_dispatcher_token(db, name: str, role: str, community: str | None
             rotate=True,
         )
     ).token
-
-
-@contextlib.asynccontextmanager
-async def _connection(db) -> AsyncIterator[asyncpg.Connection]:
-    """`db` is a DSN, a pool or a connection."""
-    if isinstance(db, str):
-        conn = await asyncpg.connect(db)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-    elif isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn:
-            yield conn
-    else:
-        yield db

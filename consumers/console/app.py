@@ -46,13 +46,13 @@ from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
 from consumers.console.health import ConsoleHealth
 from consumers.console.hotline import HotlineViews
+from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
 from consumers.console.sessions import Sessions
 from schemas import json
 from schemas.display import names
 from schemas.fields import FieldError
 from sinks.incident_detail import incident_detail
-from sinks.postgres import is_retriable
 from streams.credentials import CredentialCache
 from streams.http.access_log import PathOnlyAccessLogger
 from streams.http.refusal import refusal_response
@@ -115,9 +115,7 @@ def create_console(
             "csrf": session and session.csrf,
             **feed.snapshot(),
         }
-        return web.Response(
-            body=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"}
-        )
+        return fresh_json(body)
 
     async def events(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -147,13 +145,9 @@ def create_console(
     async def detail(request: web.Request) -> web.Response:
         """Any dispatcher may read any incident, as the list shows them all; acting is what roles limit."""
         incident = request.match_info["incident"]
-        try:
-            found = await incident_detail(request.app[POOL], incident)
-        except Exception as exc:
-            if not is_retriable(exc):
-                raise
-            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
-            return refusal_response(503, reason, [FieldError("incident", reason)])
+        found = await from_postgres(lambda db: incident_detail(db, incident), request.app[POOL], "incident")
+        if isinstance(found, web.Response):
+            return found
         live = feed.incidents.get(incident)
         if found is None and live is None:
             reason = f"no incident {incident!r:.140} in PostgreSQL or among the open incidents"
@@ -162,11 +156,7 @@ def create_console(
         for event in found["events"]:
             held = credentials.key_of("dispatcher", event["actor"])
             event["actor_role"] = held[1].role if held else None
-        return web.Response(
-            body=json.dumps({**found, "live": live}),
-            content_type="application/json",
-            headers={"Cache-Control": "no-store"},
-        )
+        return fresh_json({**found, "live": live})
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from config.hotline import HotlineConfig
-from schemas import json
+from consumers.console.reads import fresh_json, from_postgres
 from schemas.fields import FieldError
 from sinks.hotline_rates import orders_page, rates
-from sinks.postgres import is_retriable
 from streams.http.refusal import refusal_response
 
 ORDER_STATUSES = ("open", "closed", "returned")
@@ -47,12 +46,14 @@ class HotlineViews:
         except FieldError as bad:
             return refusal_response(403 if bad.field == "community" else 400, bad.reason, [bad])
         now = self.now()
-        found = await self._read(
-            lambda db: orders_page(db, now, status=status, community=community, limit=limit, offset=offset)
+        found = await from_postgres(
+            lambda db: orders_page(db, now, status=status, community=community, limit=limit, offset=offset),
+            self.pool(),
+            "hotline",
         )
         if isinstance(found, web.Response):
             return found
-        return _json({"now": now, "community": community, "status": status, "orders": found})
+        return fresh_json({"now": now, "community": community, "status": status, "orders": found})
 
     async def rates(self, request: web.Request) -> web.Response:
         query = request.query
@@ -72,22 +73,13 @@ class HotlineViews:
                 for grouping in (by, "street")
             ]
 
-        found = await self._read(both)
+        found = await from_postgres(both, self.pool(), "hotline")
         if isinstance(found, web.Response):
             return found
         rows, street = ([{f: getattr(rate, f) for f in RATE_FIELDS} for rate in group] for group in found)
         body = {"now": now, "by": by, "period": period, "month": month, "min_n": config.min_n, "rates": rows}
         body["street"] = street[0] if street else None
-        return _json({**body, "weights": dict(config.weights)})
-
-    async def _read(self, read):
-        try:
-            return await read(self.pool())
-        except Exception as exc:
-            if not is_retriable(exc):
-                raise
-            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
-            return refusal_response(503, reason, [FieldError("hotline", reason)])
+        return fresh_json({**body, "weights": dict(config.weights)})
 
 
 def _choice(query, field: str, allowed: tuple[str, ...], default: str) -> str:
@@ -104,7 +96,3 @@ def _integer(query, field: str, default: int, low: int, high: int) -> int:
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise FieldError(field, f"{raw!r:.40} is not a whole number from {low} to {high}")
     return int(raw)
-
-
-def _json(body: dict) -> web.Response:
-    return web.Response(body=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"})

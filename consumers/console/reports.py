@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from schemas import json
+from consumers.console.reads import fresh_json, from_postgres
 from schemas.display import local_minute
 from schemas.fields import FieldError
-from sinks.postgres import is_retriable
 from sinks.weekly_reports import FILES, made_reports, report_file
 from streams.http.refusal import refusal_response
 
@@ -27,7 +26,7 @@ class ReportViews:
         self.street, self.timezone, self.pool = street, timezone, pool
 
     async def listing(self, request: web.Request) -> web.Response:
-        found = await self._read(lambda db: made_reports(db, self.street))
+        found = await from_postgres(lambda db: made_reports(db, self.street), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
         rows = [
@@ -44,16 +43,14 @@ class ReportViews:
             for r in found
         ]
         body = {"street": self.street, "timezone": self.timezone, "reports": rows}
-        return web.Response(
-            body=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"}
-        )
+        return fresh_json(body)
 
     async def file(self, request: web.Request) -> web.Response:
         week, kind = request.match_info["week"], request.match_info["kind"]
         if not WEEK.match(week):
             bad = FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
             return refusal_response(400, bad.reason, [bad])
-        found = await self._read(lambda db: report_file(db, self.street, week, kind))
+        found = await from_postgres(lambda db: report_file(db, self.street, week, kind), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
         if found is None:
@@ -63,12 +60,3 @@ class ReportViews:
         if kind == "pdf":
             headers["Content-Disposition"] = f'inline; filename="redwall-{self.street}-{week}.pdf"'
         return web.Response(body=found, headers={"Content-Type": FILES[kind], **headers})
-
-    async def _read(self, read):
-        try:
-            return await read(self.pool())
-        except Exception as exc:
-            if not is_retriable(exc):
-                raise
-            reason = f"PostgreSQL is unavailable: {type(exc).__name__}; retry shortly"
-            return refusal_response(503, reason, [FieldError("reports", reason)])

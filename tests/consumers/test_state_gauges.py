@@ -75,10 +75,18 @@ async def test_a_connection_an_outage_left_mid_query_is_dropped_and_the_next_rea
         await gauges.poll()  # kept the last values; did not raise
 
         gauges.gauges.pop()
-        await gauges.poll()  # a fresh connection from the pool
-        assert (
-            registry.get_sample_value("redwall_incidents_open_by_community", {"community": "x", "level": "y"}) is None
+        community = f"cut-{uuid.uuid4().hex[:8]}"
+        await pg.execute(
+            "INSERT INTO incidents (id, street_id, community_id, category, severity, priority, status, level, owner, "
+            "opened_at, report_count, last_report_at, last_seq, updated_at) "
+            "VALUES ($1, 'xichangan', $1, 'sanitation', 'low', 'normal', 'assigned', 'grid', 'x', now(), 1, now(), 1, now())",
+            community,
         )
+        await gauges.poll()  # a fresh connection from the pool: the read works again
+        found = registry.get_sample_value(
+            "redwall_incidents_open_by_community", {"community": community, "level": "grid"}
+        )
+        assert found == 1
         async with pool.acquire() as conn:
             assert conn.get_server_pid() != pids[0]  # the cut-off connection was not handed out again
     finally:

@@ -4,36 +4,18 @@ refused naming its field."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from consumers.console.app import create_console
-from consumers.console.feed import ConsoleFeed
 from sinks.credentials import issue_dispatcher_token
-from streams.demo.embedded import free_port
 from tests.support.hotline_rows import insert_orders, order
 
 pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
-async def console(settings):
-    """The console's web app alone (no live feed), on a free loopback port."""
-    settings = dataclasses.replace(settings, console_port=free_port())
-    runner = web.AppRunner(create_console(settings, ConsoleFeed(settings)))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", settings.console_port).start()
-    try:
-        yield f"http://127.0.0.1:{settings.console_port}"
-    finally:
-        await runner.cleanup()
 
 
 async def get(base: str, token: str, path: str) -> tuple[int, dict]:

@@ -4,21 +4,16 @@ refused naming the field."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, datetime
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from config.geometry import load_geometry
-from consumers.console.app import create_console
-from consumers.console.feed import ConsoleFeed
 from sinks.credentials import issue_dispatcher_token
 from sinks.postgres import open_pool
 from sinks.weekly_reports import claim, mark_announced, store
-from streams.demo.embedded import free_port
 from tests.support.weekly_schedule import FixedMaker
 
 pytestmark = pytest.mark.integration
@@ -26,19 +21,6 @@ pytestmark = pytest.mark.integration
 RUN = uuid.uuid4().hex[:8]
 WEEK = "2036-W10"
 MADE = datetime(2036, 3, 10, 0, 5, tzinfo=UTC)  # 08:05 in Beijing
-
-
-@pytest.fixture
-async def console(settings):
-    """The console's web app alone (no live feed), on a free loopback port."""
-    settings = dataclasses.replace(settings, console_port=free_port())
-    runner = web.AppRunner(create_console(settings, ConsoleFeed(settings)))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", settings.console_port).start()
-    try:
-        yield f"http://127.0.0.1:{settings.console_port}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
