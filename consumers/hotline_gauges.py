@@ -14,18 +14,16 @@ from prometheus_client import CollectorRegistry, Gauge
 from config.hotline import HotlineConfig, load_hotline
 from config.settings import Settings
 from consumers.state_gauges import PolledGauges, show
-from sinks.hotline_rates import rates
+from sinks.hotline_rates import PERIODS, RATES, rates
 
 POLL_SECONDS = 60.0  # the rates move with events arriving over hours; a minute is fresh enough for a dashboard
-RATES = ("response", "resolution", "satisfaction", "on_time", "composite")
-PERIODS = ("month", "30d")
 
 # Open orders, and among them the overdue ones: a contact limit passed uncontacted or a resolve limit passed
 # (the latest extension's), as the console's clocks count them. Closed and returned: every order stored.
 ORDERS_SQL = """
 SELECT community_id, s.status, count(*)
 FROM hotline_orders o, LATERAL (VALUES
-    (CASE WHEN returned_at IS NOT NULL THEN 'returned' WHEN closed_at IS NOT NULL THEN 'closed' ELSE 'open' END),
+    (CASE WHEN closed_at IS NOT NULL THEN 'closed' WHEN returned_at IS NOT NULL THEN 'returned' ELSE 'open' END),
     (CASE WHEN returned_at IS NULL AND closed_at IS NULL
                AND ((contacted_at IS NULL AND contact_by <= $1) OR coalesce(extended_to, resolve_by) <= $1)
           THEN 'overdue' END)

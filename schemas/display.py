@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from schemas.hotline import APPEAL_TYPES, CHANNELS, CLOCKS, ORDER_EVENTS, PLACED_BY, SATISFACTION, URGENCIES
+from schemas.hotline import APPEAL_TYPES, CHANNELS, CLOCKS, ORDER_EVENTS, SATISFACTION, URGENCIES
 from schemas.records import (
     ALERT_KINDS,
     CATEGORIES,
@@ -16,6 +16,7 @@ from schemas.records import (
     INCIDENT_STATUSES,
     LEVELS,
     PATROL_STATUSES,
+    PLACED_BY,
     PRIORITIES,
     SEVERITIES,
     UNLOCATED,

@@ -13,19 +13,19 @@ and nothing else.
 from __future__ import annotations
 
 from schemas.fields import Array, Enum, FieldError, Num, Obj, Str, Time
-from schemas.records import CATEGORIES, ID_PATTERN, Record, TypedRecords, location_field
+from schemas.records import CATEGORIES, ID_PATTERN, PLACED_BY, Record, TypedRecords, location_field
 
 CHANNELS = ("phone", "web", "app")
 APPEAL_TYPES = ("consultation", "help", "complaint", "report", "suggestion")  # 咨询 求助 投诉 举报 建议
 URGENCIES = ("emergency", "utilities", "ordinary", "complex")  # 紧急 水电气热 一般 疑难
 ORDER_EVENTS = ("contacted", "extended", "returned", "closed", "callback")
 SATISFACTION = ("satisfied", "basically_satisfied", "not_satisfied")
-PLACED_BY = ("location", "address", "grid", "community", "unlocated")
 CLOCKS = ("contact", "resolve")  # 先行联系 and 办结: the two limits every order runs against
 
 # An order id with the prefix of the report it becomes ("12345-<id>") fits a report id's 64 characters.
 ORDER_ID_MAX = 58
-REPORT_PREFIX = "12345-"
+HOTLINE_DEVICE = "12345"  # the "device" of the reports orders become: never a grid's own report
+REPORT_PREFIX = f"{HOTLINE_DEVICE}-"
 # At most 8 digits in clear, and the rest starred: 138****1234, 010-****5678, ****.
 MASKED_CONTACT = r"\+?[0-9]{0,4}-?\*{4,8}[0-9]{0,4}"
 CONTACT_HASH = r"[0-9a-f]{64}"

@@ -115,6 +115,10 @@ def ping_batch(max_pings: int) -> Record:
 
 PingBatch = ping_batch(1000)
 
+# How a report's place was found; only a point (its own, or its address's) says where the matter is.
+PLACED_BY = ("location", "address", "grid", "community", "unlocated")
+POINT_PLACED = ("location", "address")
+
 LocatedReport = Record(
     "LocatedReport",
     {
@@ -125,7 +129,7 @@ LocatedReport = Record(
         "order": Str("the 12345 work order this report stands for", max_len=64, required=False),
         "placed_by": Enum(
             "how the place was found: a point joins nearby incidents, an area only names the owner",
-            values=("location", "address", "grid", "community", "unlocated"),
+            values=PLACED_BY,
             required=False,
         ),
     },

@@ -53,9 +53,9 @@ dead_letters             -       rad   -        -        r
 incidents                r       raw   -        r        r
 incident_events          r       ra    -        r        r
 incident_reports         r       raw   -        r        r
-weekly_ceiling_exceeded  -       r     -        -        r
-roster_shifts            r       r     -        -        r
-roster_workers           r       r     -        r        r
+weekly_ceiling_exceeded  -       -     -        -        r
+roster_shifts            r       -     -        -        r
+roster_workers           r       -     -        r        r
 major_event_periods      r       r     -        -        r
 patrol_events            -       raw   -        -        r
 patrol_status            r       raw   -        -        r
@@ -78,7 +78,7 @@ weekly_reports           -       raw   -        r        r
 # (streams/escalation/rebuild.py). The console reads the places' names for the 12345 rates
 # (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders. The sink
 # makes the weekly 专报 (consumers/report/schedule.py), whose figures read every table of the week but the
-# credentials and the delivery log: hence its reading the places, the roster, major events and advisories.
+# credentials, the delivery log and the roster: hence its reading the places, major events and advisories.
 
 # Who may EXECUTE each function of the schema. The partition functions run as the owner (SECURITY DEFINER,
 # migration 0009), so the sink makes and drops days of `positions` without owning any table.

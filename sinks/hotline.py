@@ -24,20 +24,20 @@ import asyncpg
 from config.crs import METRES_PER_DEGREE
 from config.hotline import HotlineConfig
 from schemas import json
-from schemas.hotline import REPORT_PREFIX
+from schemas.hotline import HOTLINE_DEVICE
+from schemas.records import POINT_PLACED
 from sinks.postgres import transaction
 from sinks.sql import as_columns, row_count, unnest_insert
 
-HOTLINE_DEVICE = REPORT_PREFIX.rstrip("-")  # the device of the reports orders become: never a precursor
+# SQL: one of the ways of placing that say where the matter is.
+BY_POINT = "(" + ", ".join(f"'{way}'" for way in POINT_PLACED) + ")"
 
 
 def at_a_place(reports: str) -> str:
     """SQL: the report `reports` (a table name or alias) marks a place. One that stands for a 12345 order
-    placed only by its community or grid sits at the area's centre: counted, but never a hot cell."""
-    return (
-        f"({reports}.device_id <> '{HOTLINE_DEVICE}' OR NOT EXISTS (SELECT 1 FROM hotline_orders h "
-        f"WHERE h.report_id = {reports}.id AND h.placed_by NOT IN ('location', 'address')))"
-    )
+    placed only by its community or grid sits at the area's centre: counted, but never a hot cell. A
+    phone's report (placed_by NULL) is placed by its own point."""
+    return f"({reports}.placed_by IS NULL OR {reports}.placed_by IN {BY_POINT})"
 
 
 _ORDER_COLUMNS = [
@@ -82,7 +82,7 @@ SELECT t.*, p.id IS NOT NULL, p.id
 FROM unnest({_ARRAYS}) AS t({_NAMES})
 LEFT JOIN LATERAL (
     SELECT r.id FROM reports r
-    WHERE t.placed_by IN ('location', 'address') AND r.category = t.category AND r.device_id <> '{HOTLINE_DEVICE}'
+    WHERE t.placed_by IN {BY_POINT} AND r.category = t.category AND r.device_id <> '{HOTLINE_DEVICE}'
       AND r.event_time BETWEEN t.dispatched_at - make_interval(days => {_DAYS}::int) AND t.dispatched_at
       AND r.lat BETWEEN t.lat - {_HALF_SIDE}::float8 AND t.lat + {_HALF_SIDE}::float8
       AND r.lng BETWEEN t.lng - {_HALF_SIDE}::float8 / cos(radians(t.lat))

@@ -30,12 +30,12 @@ from datetime import datetime, timedelta
 
 from config.hotline import HotlineConfig
 from schemas.display import CATEGORY, PLACED, zone
-from schemas.records import UNLOCATED
+from schemas.records import POINT_PLACED, UNLOCATED
 from sinks.postgres import connection
 
 BY = ("street", "community", "grid", "category")
 PERIODS = ("month", "30d")
-POINT_PLACED = ("location", "address")
+RATES = ("response", "resolution", "satisfaction", "on_time", "composite")
 _TICK = timedelta(microseconds=1)  # PostgreSQL's resolution
 _KEY_COLUMN = {"street": "street_id", "community": "community_id", "grid": "grid_id", "category": "category"}
 

@@ -124,4 +124,6 @@ def _located(r: asyncpg.Record) -> dict:
     photos = json.loads(r["photos"])
     if photos:
         report["photos"] = photos
+    if r["placed_by"]:  # a 12345 order's report keeps how it was placed across a rebuild
+        report["placed_by"] = r["placed_by"]
     return report

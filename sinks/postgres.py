@@ -64,6 +64,7 @@ _INSERT_REPORTS = unnest_insert(
         ("grid_id", "text"),
         ("cell", "text"),
         ("photos", "jsonb"),
+        ("placed_by", "text"),
     ],
     "(id)",
     order="id, community_id NULLS LAST",
@@ -106,6 +107,8 @@ def is_retriable(exc: BaseException) -> bool:
             asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
             asyncpg.exceptions.ReadOnlySQLTransactionError,  # a replica during failover
             asyncpg.exceptions.LockNotAvailableError,
+            # "another operation is in progress": a connection an outage cut off mid-query
+            asyncpg.exceptions.InternalClientError,
         ),
     )
 
@@ -234,6 +237,7 @@ def _report_row(r: dict) -> tuple:
         r.get("grid"),
         r["cell"],
         json.dumps(photos).decode(),
+        r.get("placed_by"),  # a 12345 order's report: how its place was found (NULL: a phone's own point)
     )
 
 

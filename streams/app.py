@@ -106,8 +106,8 @@ def create_app(
     ingest.install(app, settings, metrics, credentials)
     hotline_api.install(app, settings, metrics, credentials)
     patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
-    escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
-    hotline.install(app, settings, registry, metrics, geofencer.dead_letter)
+    esc = escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
+    hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age)
     actions.install(app, settings, registry.communities, credentials, metrics, kafka=kafka)
     apidoc.install(app, settings)
     return app

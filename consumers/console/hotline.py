@@ -4,6 +4,7 @@ orders only; the rates, counts without content, are the street's table and every
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,16 +14,10 @@ from aiohttp import web
 from config.hotline import HotlineConfig
 from consumers.console.reads import fresh_json, from_postgres
 from schemas.fields import FieldError
-from sinks.hotline_rates import orders_page, rates
+from sinks.hotline_rates import ORDER_STATUSES, PERIODS, orders_page, rates
 from streams.http.refusal import refusal_response
 
-ORDER_STATUSES = ("open", "closed", "returned")
-PERIODS = ("month", "30d")
 MAX_ROWS = 200
-RATE_FIELDS = (
-    *("key", "name", "n", "callbacks", "response", "resolution", "satisfaction", "on_time", "composite"),
-    *("grid_first", "blind_spots", "ranked"),
-)
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -76,7 +71,7 @@ class HotlineViews:
         found = await from_postgres(both, self.pool(), "hotline")
         if isinstance(found, web.Response):
             return found
-        rows, street = ([{f: getattr(rate, f) for f in RATE_FIELDS} for rate in group] for group in found)
+        rows, street = ([dataclasses.asdict(rate) for rate in group] for group in found)
         body = {"now": now, "by": by, "period": period, "month": month, "min_n": config.min_n, "rates": rows}
         body["street"] = street[0] if street else None
         return fresh_json({**body, "weights": dict(config.weights)})
@@ -93,6 +88,7 @@ def _integer(query, field: str, default: int, low: int, high: int) -> int:
     raw = query.get(field)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise FieldError(field, f"{raw!r:.40} is not a whole number from {low} to {high}")
     return int(raw)

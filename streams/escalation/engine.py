@@ -13,7 +13,7 @@ import h3
 
 from config.major_events import MajorEvents, Period
 from config.rules import Rules
-from schemas.records import LEVELS, UNLOCATED
+from schemas.records import LEVELS, POINT_PLACED, UNLOCATED
 from streams.clock import Clock
 from streams.escalation.actions import PeopleActions
 from streams.escalation.alerts import alert_for
@@ -333,14 +333,10 @@ class IncidentEngine(PeopleActions):
         return best
 
 
-# How a 12345 order was placed when only an area was known (schemas/hotline.py PLACED_BY): its point is the
-# area's representative point, not where the matter is, so it says nothing about what is near it.
-_AREA_ONLY = ("grid", "community", "unlocated")
-
-
 def _joins(report: dict) -> bool:
     """Whether a report may join a nearby incident: only one placed by a point, inside the street."""
-    return bool(report.get("community")) and report.get("placed_by") not in _AREA_ONLY
+    # A 12345 order placed only by its area stands at the area's centre, which says nothing of what is near.
+    return bool(report.get("community")) and report.get("placed_by", "location") in POINT_PLACED
 
 
 def _seen(community: str, report_id: str) -> str:

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
 from config.hotline import load_hotline
-from config.rules import load_rules
 from schemas import json
 from schemas.fields import FieldError
-from schemas.hotline import PLACED_BY, hotline_records
-from schemas.records import UNLOCATED
-from sinks.postgres import is_retriable
+from schemas.hotline import hotline_records
+from schemas.records import PLACED_BY, UNLOCATED
+from sinks.postgres import is_retriable, open_pool
 from streams import clock as clocks
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
@@ -93,7 +92,7 @@ class Hotline:
         """The clocks' PostgreSQL pool, made on first use (one connection: one query every few seconds)."""
         async with self.pool_lock:
             if self.pool is None:
-                self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=1)
+                self.pool = await open_pool(self.settings.database_dsn, max_size=1, command_timeout=30)
         return self.pool
 
     async def send_alerts(self, alerts: list[dict]) -> None:
@@ -104,11 +103,12 @@ class Hotline:
         await send_all(self.app.producer, [Out(topic, a["community"].encode(), json.dumps(a)) for a in alerts])
 
 
-def install(app: faust.App, settings, registry: GridRegistry, metrics: WorkerMetrics, dead_letter) -> Hotline:
-    """Load and check config/hotline.toml (a bad file stops start-up), then wire the agent and the timer."""
+def install(
+    app: faust.App, settings, registry: GridRegistry, metrics: WorkerMetrics, dead_letter, max_age: timedelta
+) -> Hotline:
+    """Load and check config/hotline.toml (a bad file stops start-up), then wire the agent and the timer.
+    `max_age`: what counts as stale, the escalation rules' ([alerts] max_age): one answer for every alert."""
     config = load_hotline(settings.hotline_path)
-    # What counts as stale is the escalation rules' ([alerts] max_age): one answer for every alert.
-    max_age = load_rules(settings.escalation_rules_path).alert_max_age
     hotline = Hotline(app, settings, Placer(registry, config), metrics, dead_letter)
     source = app.topic(
         settings.topic_hotline, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"

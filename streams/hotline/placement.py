@@ -16,11 +16,9 @@ from h3.api import basic_int as h3i
 
 from config.geometry import Area, fill_cells
 from config.hotline import HotlineConfig, normalise_address
-from schemas.hotline import REPORT_PREFIX
-from schemas.records import UNLOCATED
+from schemas.hotline import HOTLINE_DEVICE, REPORT_PREFIX
+from schemas.records import POINT_PLACED, UNLOCATED
 from streams.geofence.registry import GridRegistry
-
-DEVICE = "12345"  # the reporting "device" of every order's report: the sink and 前响应 tell them apart by it
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Placed:
 
     @property
     def by_point(self) -> bool:
-        return self.placed_by in ("location", "address")
+        return self.placed_by in POINT_PLACED
 
 
 class Placer:
@@ -92,7 +90,7 @@ class Placer:
         lat, lng = (point["lat"], point["lng"]) if point else self.street_point
         report = {
             "id": located["report"],
-            "device": DEVICE,
+            "device": HOTLINE_DEVICE,
             "category": located["category"],
             "severity": self.config.severity[located["urgency"]],
             "text": located["content"],

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from schemas.display import ALERT_KIND, local_minute, span_zh
-from sinks.hotline import at_a_place
+from sinks.hotline import BY_POINT, at_a_place
 from streams.patrol.coverage import patrol_alert
 
 # Reports and blind spots per cell in the window; hotline_orders.cell is at the registry's resolution, as
@@ -32,7 +32,7 @@ WITH seen AS (
     GROUP BY cell, grid_id),
 blind AS (
     SELECT cell, grid_id, count(*)::int AS blind FROM hotline_orders
-    WHERE dispatched_at > $1 AND dispatched_at <= $2 AND NOT grid_first AND placed_by IN ('location', 'address')
+    WHERE dispatched_at > $1 AND dispatched_at <= $2 AND NOT grid_first AND placed_by IN {BY_POINT}
       AND cell IS NOT NULL AND grid_id IS NOT NULL
     GROUP BY cell, grid_id)
 SELECT cell, grid_id, coalesce(seen.n, 0) AS n, coalesce(blind.blind, 0) AS blind

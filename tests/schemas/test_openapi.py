@@ -57,6 +57,9 @@ def test_hotline_bodies_are_the_records_less_what_the_routes_fill_in():
         **without_meta(HotlineOrder.json_schema()),
         "required": [*order["required"], "type"],
     }
+    # What the route fills in is all the request may leave out; the rest stays required, in the same order.
+    full = without_meta(HotlineOrder.json_schema())["required"]
+    assert order["required"] == [name for name in full if name != "type"]
     assert set(without_meta(HotlineEvent.json_schema())["required"]) - set(event["required"]) == {"type", "order"}
     validator = jsonschema.Draft202012Validator(event)
     base = {"id": "e1", "kind": "contacted", "time": "2026-12-06T09:30:00+08:00"}

@@ -119,6 +119,18 @@ async def test_the_unlocated_queues_report_comes_back_as_it_was_published(db):
     assert json.loads(json.dumps(LocatedReport.validate(found[queued]))) == LocatedReport.validate(report)
 
 
+async def test_an_unplaceable_12345_orders_report_comes_back_still_saying_so(db):
+    """Its point is the street's centre, not where the matter is: after a rebuild the street's placing of it
+    must still never make it join a neighbour, so how it was placed is stored with it."""
+    engine = new_engine(ManualClock(T0))
+    report = {**located("12345-u-2", "dispute", "low", OUTSIDE), "device": "12345", "placed_by": "unlocated"}
+    opened = engine.report(report).events
+    await PostgresSink(db).write_reports([report])
+    await IncidentSink(db).write(opened, Progress(TOPIC, "epoch-1", {0: 1}))
+    found = await reports_of(db, [opened[0]["incident"]])
+    assert found[opened[0]["incident"]]["placed_by"] == "unlocated"
+
+
 async def test_major_events_are_stored_once_per_command_and_a_later_command_wins(db):
     sink, actions = MajorEventSink(db), "t.actions"
     start = major_event("drill", 480, 0.5, now=T0)

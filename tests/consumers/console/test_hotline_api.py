@@ -53,16 +53,22 @@ async def test_a_community_dispatcher_reads_only_its_own_orders_the_street_reads
     assert status == 200 and mine(body) == {"c02"}
 
 
-async def test_rates_carry_n_and_the_minimum_and_bad_queries_name_their_field(console, settings):
+async def test_rates_carry_n_and_the_minimum_and_bad_queries_name_their_field(console, settings, pg):
+    community = f"r{RUN}"  # a community of this test's own: its row holds only this order
+    await insert_orders(pg, [order(f"api-{RUN}-rated", community, datetime.now(UTC) - timedelta(hours=1))])
     read = await issue_dispatcher_token(settings.database_url, f"api-{RUN}-read", "read")
     status, body = await get(console, read, "/api/hotline/rates?period=30d")
     assert status == 200 and body["min_n"] == 10 and body["period"] == "30d"
     assert all({"key", "name", "n", "callbacks", "response", "ranked"} <= row.keys() for row in body["rates"])
+    mine = next(row for row in body["rates"] if row["key"] == community)
+    assert (mine["n"], mine["callbacks"], mine["ranked"]) == (1, 0, False)
+    assert body["street"]["n"] >= 1
 
     for path, field in [
         ("/api/hotline/orders?status=lost", "status"),
         ("/api/hotline/orders?limit=0", "limit"),
         ("/api/hotline/orders?limit=201", "limit"),
+        ("/api/hotline/orders?limit=²", "limit"),
         ("/api/hotline/orders?offset=-1", "offset"),
         ("/api/hotline/rates?month=2026-13", "month"),
         ("/api/hotline/rates?by=street", "by"),

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY
+from consumers.report import sample
+from consumers.report.figures import week_bounds
 from sinks.postgres import connection
 from streams.geofence.registry import GridRegistry
-
-week_bounds = pytest.importorskip("consumers.report.figures").week_bounds
-sample = pytest.importorskip("consumers.report.sample")
 
 WEEK, TZ = "2026-W48", "Asia/Shanghai"
 COUNTS = """

@@ -6,11 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from streams.cli.main import main
-
-pytest.importorskip("consumers.report.figures")  # the figures' queries (sinks/weekly_queries.py) come with it
 
 WEEK = "2026-W48"
 

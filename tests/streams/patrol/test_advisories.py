@@ -24,18 +24,19 @@ def advisor() -> Advisor:
     return Advisor(3, timedelta(minutes=30), timedelta(hours=1), lambda g: ("xichangan", "c04"), "Asia/Shanghai")
 
 
-async def hot_cell(pg, reports: int = 3, device: str = "dev-1") -> str:
+async def hot_cell(pg, reports: int = 3, device: str = "dev-1", placed_by: str | None = None) -> str:
     cell = f"8c{uuid.uuid4().hex[:12]}"
     for n in range(reports):
         await pg.execute(
             "INSERT INTO reports (id, device_id, category, severity, text, lat, lng, event_time, "
-            "street_id, community_id, grid_id, cell) VALUES ($1, $5, 'sanitation', 'low', '', "
-            "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4)",
+            "street_id, community_id, grid_id, cell, placed_by) VALUES ($1, $5, 'sanitation', 'low', '', "
+            "39.9, 116.38, $2, 'xichangan', 'c04', $3, $4, $6)",
             f"{device}-{cell}-{n}",
             T - timedelta(minutes=n),
             GRID,
             cell,
             device,
+            placed_by,
         )
     return cell
 
@@ -160,7 +161,9 @@ async def test_a_cell_hot_by_its_reports_says_so_without_a_blind_spot(pool, pg):
 async def test_reports_of_12345_orders_placed_only_by_their_area_never_make_a_cell_hot(pool, pg):
     """Such a report stands at its grid's or community's centre: three orders naming one grid are not a hot
     spot at its middle. Orders placed by their own point count like any report."""
-    by_area, by_point = await hot_cell(pg, device="12345"), await hot_cell(pg, device="12345")
+    # As the reports sink stores them: each report keeps how its order was placed.
+    by_area = await hot_cell(pg, device="12345", placed_by="grid")
+    by_point = await hot_cell(pg, device="12345", placed_by="location")
     for cell, placed_by in ((by_area, "grid"), (by_point, "location")):
         for n in range(3):
             await insert_order(
