@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from config.errors import ConfigError
+from config.spans import Span, parse_span
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -48,6 +49,13 @@ class TomlChecker:
         if match is None or float(match.group(1)) <= 0:
             raise self.fail(key, f"{raw!r} is not a duration", 'write a positive number and a unit, e.g. "30m" or "4h"')
         return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+    def span(self, table: dict, key: str) -> Span:
+        """A limit: calendar time (`4h`, `7d`) or working time (`4wh`, `7wd`)."""
+        try:
+            return parse_span(table.get(key.rsplit(".", 1)[1]))
+        except ValueError as exc:
+            raise self.fail(key, str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[1]) from None
 
     def integer(self, table: dict, key: str, low: int, high: int) -> int:
         value = table.get(key.rsplit(".", 1)[1])

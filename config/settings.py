@@ -21,6 +21,8 @@ SAMPLE_ROSTER = CONFIG_DIR / "roster.toml"
 SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
 ESCALATION_RULES = CONFIG_DIR / "escalation.toml"
 HOTLINE = CONFIG_DIR / "hotline.toml"
+CALENDAR = CONFIG_DIR / "calendar.toml"
+HOLIDAYS = CONFIG_DIR / "holidays"
 
 
 def _env(name: str, doc: str, default, *, env: str | None = None):
@@ -111,6 +113,14 @@ class Settings:
     )
     hotline_path: Path = _env(
         "hotline", "TOML with the 12345 work orders' limits, category map, placement and rates", HOTLINE
+    )
+    calendar_path: Path = _env(
+        "calendar", "TOML with the working calendar: working hours per weekday, the cover required", CALENDAR
+    )
+    holidays_path: Path = _env(
+        "holidays",
+        "folder of <year>.toml holiday arrangements (State Council notices) for years chinesecalendar lacks",
+        HOLIDAYS,
     )
     topic_hotline: str = _env("topic_hotline", "input: 12345 work orders and their events", "redwall.hotline.v1")
     topic_hotline_located: str = _env(

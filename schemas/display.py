@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.hotline import APPEAL_TYPES, CHANNELS, CLOCKS, ORDER_EVENTS, SATISFACTION, URGENCIES
 from schemas.records import (
+    ACTIONS,
     ALERT_KINDS,
     CATEGORIES,
     INCIDENT_EVENTS,
     INCIDENT_STATUSES,
     LEVELS,
     PATROL_STATUSES,
+    PAUSE_REASONS,
     PLACED_BY,
     PRIORITIES,
+    REQUESTS,
     SEVERITIES,
     UNLOCATED,
 )
@@ -52,6 +55,14 @@ INCIDENT_EVENT = {
     "reopened": "重新打开",
     "closed": "关闭",
     "action_rejected": "操作被拒",
+    "paused": "挂起",
+    "resumed": "恢复计时",
+    "requested": "申请待批",
+    "approved": "批准挂起",
+    "denied": "不予批准",
+    "extended": "延期",
+    "returned": "退回",
+    "warned": "预警",
 }
 PATROL_STATUS = {"off_duty": "不在班", "unknown": "待定位", "on_post": "在岗", "off_post": "离岗", "offline": "失联"}
 ALERT_KIND = {
@@ -68,9 +79,33 @@ ALERT_KIND = {
     "hotline_warning": "12345 临期预警",
     "hotline_breached": "12345 超时",
     "weekly_report": "每周专报",
+    "deadline_warning": "临期预警",
+    "approval_requested": "待审批",
 }
 ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
 DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}
+PAUSE_REASON = {
+    "resident": "等待居民",
+    "department": "等待其他部门",
+    "weather": "天气原因",
+    "legal": "法定程序",
+    "other": "其他",
+}
+REQUEST = {"pause": "挂起", "extend": "延期", "return": "退回"}
+ACTION = {
+    "ack": "签收",
+    "resolve": "办结",
+    "reopen": "重新打开",
+    "request_escalation": "申请升级",
+    "reassign": "转派",
+    "close_duplicate": "重复关闭",
+    "pause": "挂起",
+    "resume": "恢复计时",
+    "extend": "申请延期",
+    "return": "退回",
+    "approve": "批准",
+    "deny": "不予批准",
+}
 ROLE = {"street": "街道调度", "community": "社区调度", "read": "只读"}
 PLACE = {UNLOCATED: "未定位（街道外）"}  # pseudo-communities; real ones are named by the geometry
 # 12345 work orders (schemas/hotline.py)
@@ -112,6 +147,9 @@ _DECLARED = (
     (SATISFACTION_ZH, SATISFACTION),
     (PLACED, PLACED_BY),
     (CLOCK, CLOCKS),
+    (PAUSE_REASON, PAUSE_REASONS),
+    (REQUEST, REQUESTS),
+    (ACTION, ACTIONS),
 )
 # A value added to a record without its Chinese name fails at import, not in front of a dispatcher.
 for _names, _values in _DECLARED:
@@ -141,6 +179,9 @@ def names() -> dict[str, dict[str, str]]:
         "placed_by": PLACED,
         "clock": CLOCK,
         "rate": RATE,
+        "pause_reason": PAUSE_REASON,
+        "request": REQUEST,
+        "action": ACTION,
     }
 
 

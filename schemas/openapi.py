@@ -25,7 +25,15 @@ MAX_ORDERS_PER_REQUEST = 100
 ACTION_DEFAULTED = ("id", "time", "incident", "actor")
 # What an action cannot be done without, beyond the fields every action needs: the view refuses it (422)
 # rather than accept it for the engine to reject.
-ACTION_NEEDS = {"reassign": "owner", "close_duplicate": "duplicate_of"}
+ACTION_NEEDS = {
+    "reassign": "owner",
+    "close_duplicate": "duplicate_of",
+    "pause": "pause_reason",
+    "extend": "limit",
+    "return": "unit",
+    "approve": "request",
+    "deny": "request",
+}
 
 
 def component(record: Record) -> dict:

@@ -179,6 +179,8 @@ ALERT_KINDS = (
     "hotline_warning",  # a 12345 order's clock is near its limit (e.g. 80 % gone)
     "hotline_breached",  # a 12345 order's limit passed with the step not done
     "weekly_report",  # the street's weekly 专报 is made: said once, never as a reminder
+    "deadline_warning",  # 预警: an incident's deadline is near (e.g. 80 % of its time gone)
+    "approval_requested",  # a pause, extension or return waits for a street dispatcher's approve
 )
 NOTICE_KINDS = ("weekly_report",)  # alerts that inform: a first notice only, no reminder
 PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
@@ -221,7 +223,26 @@ Alert = Record(
 # The community of an incident whose report lies outside every street: the street's dispatchers place it.
 UNLOCATED = "unlocated"
 INCIDENT_ID_PATTERN = r"inc-[A-Za-z0-9_.]+-[0-9a-f]{12}"  # inc-<community>-<hash>: the community is the key
-ACTIONS = ("ack", "resolve", "reopen", "request_escalation", "reassign", "close_duplicate")
+ACTIONS = (
+    "ack",
+    "resolve",
+    "reopen",
+    "request_escalation",
+    "reassign",
+    "close_duplicate",
+    "pause",  # 挂起: the clocks stop, with a typed reason
+    "resume",  # 恢复: the clocks run again
+    "extend",  # 延期: a longer resolve limit, once approved
+    "return",  # 退回: not ours, with the unit it belongs to, once approved
+    "approve",  # a street dispatcher approves a pause, extension or return (`request`: its action id)
+    "deny",  # ... or refuses it
+)
+# Why a case waits (挂起): for the resident, another department, the weather, a legal procedure, or other
+# (the action's `reason` says what).
+PAUSE_REASONS = ("resident", "department", "weather", "legal", "other")
+REQUESTS = ("pause", "extend", "return")  # what an approve or deny answers
+# A limit: calendar time (s, m, h, d) or working time (wh working hours, wd working days), e.g. "4h", "7wd".
+SPAN_PATTERN = r"[0-9]+(\.[0-9]+)?(s|m|h|d|wh|wd)"
 
 IncidentAction = Record(
     "IncidentAction",
@@ -239,6 +260,20 @@ IncidentAction = Record(
             "close_duplicate: the incident this one duplicates",
             max_len=128,
             pattern=INCIDENT_ID_PATTERN,
+            required=False,
+        ),
+        "pause_reason": Enum("pause: why the case waits", values=PAUSE_REASONS, required=False),
+        "limit": Str(
+            'extend: the new resolve limit from the clock\'s start, longer than the one it replaces ("10wd")',
+            max_len=16,
+            pattern=SPAN_PATTERN,
+            required=False,
+        ),
+        "unit": Str("return: the unit (department) the case belongs to", max_len=200, required=False),
+        "request": Str(
+            "approve, deny: the id of the pause, extend or return action answered",
+            max_len=64,
+            pattern=ID_PATTERN,
             required=False,
         ),
     },
@@ -279,8 +314,20 @@ INCIDENT_EVENTS = (
     "reopened",
     "closed",
     "action_rejected",
+    "paused",  # 挂起
+    "resumed",  # 恢复计时
+    "requested",  # an extension or return waits for approval
+    "approved",  # a pause approved: it counts however long it lasts
+    "denied",  # a pause, extension or return refused by the street
+    "extended",  # an extension approved: the resolve limit is the new one
+    "returned",  # a return approved: closed as not ours
+    "warned",  # 预警: a deadline is near
 )
 INCIDENT_STATUSES = ("assigned", "acknowledged", "resolved", "closed")
+_LIMIT_PAIR = Obj(
+    {"acknowledge": Str(max_len=16, pattern=SPAN_PATTERN), "resolve": Str(max_len=16, pattern=SPAN_PATTERN)},
+    required=False,
+)
 
 IncidentState = Obj(
     {
@@ -294,10 +341,78 @@ IncidentState = Obj(
         "reports": Num("reports merged into the incident, the first included", minimum=1, maximum=1e9),
         "last_report_at": Time(),
         "cluster_cell": Str("H3 cell of the clustering neighbourhood", max_len=16),
-        "flags": Array(Enum(values=("sensitive_zone", "cluster_escalated", "ceiling_exceeded")), max_items=3),
+        "flags": Array(
+            Enum(values=("sensitive_zone", "cluster_escalated", "ceiling_exceeded", "returned")), max_items=4
+        ),
         "missed": Obj(
             {"acknowledge": Time(required=False), "resolve": Time(required=False)},
             "deadlines missed with no level left to escalate to: overdue (超时) since then",
+            required=False,
+        ),
+        # The clocks' inputs: ack_by and resolve_by above are computed from these and the working calendar
+        # (streams/escalation/clocks.py), so a replay or a rebuilt worker computes the same deadlines.
+        "rules": Str("the escalation rules' version the incident was opened under", max_len=32, required=False),
+        "limits": Obj(
+            {level: _LIMIT_PAIR for level in LEVELS},
+            "the limits per level it runs under, fixed when it was opened (a changed rule applies to new ones)",
+            required=False,
+        ),
+        "clock": Obj(
+            {
+                "since": Time("when the current level's clocks started (opened, escalated, reassigned, reopened)"),
+                "factor": Num("the major-event factor the limits are multiplied by", minimum=0.01, maximum=1),
+                "extended": Str(
+                    "the resolve limit an approved extension set", max_len=16, pattern=SPAN_PATTERN, required=False
+                ),
+                "paused": Array(
+                    Obj({"from": Time(), "to": Time()}),
+                    "ended pauses since `since`, the part that counted",
+                    max_items=1000,
+                ),
+            },
+            "the current clocks",
+            required=False,
+        ),
+        "pause": Obj(
+            {
+                "since": Time("when it was paused"),
+                "reason": Enum(values=PAUSE_REASONS),
+                "action": Str("the pause action's id (what approve names)", max_len=64),
+                "actor": Str(max_len=64),
+                "approved_by": Str("who approved it: it then counts however long it lasts", max_len=64, required=False),
+                "counts_until": Time(
+                    "unapproved: the clocks stop only until here (`[pause] approve_after`)", required=False
+                ),
+            },
+            "an open pause (挂起)",
+            required=False,
+        ),
+        "requests": Array(
+            Obj(
+                {
+                    "action": Str("the requesting action's id", max_len=64),
+                    "kind": Enum(values=REQUESTS),
+                    "actor": Str(max_len=64),
+                    "at": Time(),
+                    "limit": Str(max_len=16, pattern=SPAN_PATTERN, required=False),
+                    "unit": Str(max_len=200, required=False),
+                }
+            ),
+            "waiting for a street dispatcher's approve or deny",
+            max_items=50,
+            required=False,
+        ),
+        "warned": Obj(
+            {"acknowledge": Time(required=False), "resolve": Time(required=False)},
+            "the deadline each early warning (预警) went out for: a moved deadline warns again",
+            required=False,
+        ),
+        "remaining": Obj(
+            {
+                "acknowledge": Num(minimum=-1e10, maximum=1e10, required=False),
+                "resolve": Num(minimum=-1e10, maximum=1e10, required=False),
+            },
+            "while paused: the seconds left of each limit, in its own measure (working or calendar time)",
             required=False,
         ),
     },

@@ -43,7 +43,9 @@ def test_request_bodies_are_the_records_schemas():
         assert not validator.is_valid({**base, "action": kind}) and not validator.is_valid(
             {**base, "action": kind, field: None}
         )
-        value = "c01" if field == "owner" else "inc-c01-0123456789ab"
+        value = {"owner": "c01", "pause_reason": "resident", "limit": "10wd", "unit": "区城管执法局"}.get(
+            field, "inc-c01-0123456789ab"
+        )
         assert validator.is_valid({**base, "action": kind, field: value})
     reports = doc["paths"]["/v1/reports"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert reports["oneOf"][1]["maxItems"] == MAX_REPORTS_PER_REQUEST == ingest.MAX_REPORTS_PER_REQUEST
