@@ -54,10 +54,7 @@ class WorkingCalendar:
     def covers(self, day: date) -> bool:
         return day.year in self.years
 
-    def is_working_day(self, day: date) -> bool:
-        return bool(self._hours(day))
-
-    def _hours(self, day: date) -> tuple[tuple[time, time], ...]:
+    def hours_of(self, day: date) -> tuple[tuple[time, time], ...]:
         if not self.covers(day):
             raise NotCovered(
                 f"the working calendar does not know {day.year} ({day}): add the State Council's arrangement "
@@ -78,7 +75,7 @@ class WorkingCalendar:
             if not working:
                 yield begin, datetime.combine(following, time(), self.tz)
             else:
-                for lo, hi in self._hours(day):
+                for lo, hi in self.hours_of(day):
                     yield datetime.combine(day, lo, self.tz), _end(day, hi, self.tz)
             day = following
         raise NotCovered(f"a limit from {start.isoformat()} needs more than {_FAR} days to pass")

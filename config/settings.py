@@ -23,6 +23,7 @@ ESCALATION_RULES = CONFIG_DIR / "escalation.toml"
 HOTLINE = CONFIG_DIR / "hotline.toml"
 CALENDAR = CONFIG_DIR / "calendar.toml"
 HOLIDAYS = CONFIG_DIR / "holidays"
+SAMPLE_HOLIDAYS = CONFIG_DIR / "sample" / "holidays"  # illustrative years, for the demo and the tests
 
 
 def _env(name: str, doc: str, default, *, env: str | None = None):

