@@ -3,7 +3,8 @@
 Compressed: the report rate (a street files ~2,000 reports a month, ~67 a day: 2.2 a minute here), every
 deadline and the clustering window (the demo's copy of the escalation rules, durations divided by 24), the
 hot-spot windows, and the 12345 feed: ~300 orders a month (~10 in the demo's day) and their time limits
-(the demo's copy of config/hotline.toml). Not compressed: walking, GPS fixes and the patrol thresholds, which are about minutes
+(the demo's copy of config/hotline.toml). A working-time limit (`4wh`, `1wd` = 8 h) counts as calendar time
+there: the demo's day is all working time, whenever it runs. Not compressed: walking, GPS fixes and the patrol thresholds, which are about minutes
 of a person's time, and the duty shifts: the demo's copy of the roster moves every shift so that the day
 shift begins at the hour the demo starts, and holds only the simulated phones, so they are all on duty.
 """
@@ -21,6 +22,7 @@ from config.hotline import load_hotline
 from config.roster import load_roster
 from config.rules import load_rules
 from config.settings import Settings
+from config.spans import UNIT_SECONDS
 from schemas import json
 from schemas.display import zone
 
@@ -30,11 +32,20 @@ REPORTS_PER_MONTH = 2000
 REPORTS_PER_MINUTE = REPORTS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # ~2.2
 HOTLINE_ORDERS_PER_MONTH = 300  # 12345 work orders dispatched to a street
 HOTLINE_ORDERS_PER_MINUTE = HOTLINE_ORDERS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # ~0.33
-_HOTLINE_LIMIT = re.compile(
-    r'^(\s*(?:contact|emergency|utilities|ordinary|complex)\s*=\s*)"(\d+(?:\.\d+)?)([smhd])"', re.M
-)
-_DURATION = re.compile(r'^(\s*(?:acknowledge|resolve|window)\s*=\s*)"(\d+(?:\.\d+)?)([smhd])"', re.M)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_HOTLINE_KEYS = "contact|emergency|utilities|ordinary|complex"
+_RULES_KEYS = "acknowledge|resolve|window|approve_after"
+# The demo's day is all working time, whenever it runs: a working limit becomes calendar time (1wd = 8 h).
+_SECONDS = {**UNIT_SECONDS, "wd": 8 * 3600}
+
+
+def _shorter(text: str, keys: str) -> str:
+    """`text` with the limits of the keys named divided by COMPRESSION, as calendar seconds."""
+
+    def shorter(match: re.Match) -> str:
+        seconds = float(match.group(2)) * _SECONDS[match.group(3)] / COMPRESSION
+        return f'{match.group(1)}"{max(seconds, 1):g}s"'
+
+    return re.sub(rf'^(\s*(?:{keys})\s*=\s*)"(\d+(?:\.\d+)?)(wh|wd|[smhd])"', shorter, text, flags=re.M)
 
 
 def compressed_settings(settings: Settings) -> Settings:
@@ -47,14 +58,10 @@ def compressed_settings(settings: Settings) -> Settings:
 
 
 def compressed_rules(source: Path, target: Path) -> Path:
-    """A copy of the escalation rules with every deadline and the clustering window divided by COMPRESSION
-    (alert age and retention stay: they are about replays, not the working day), checked as the worker will."""
-
-    def shorter(match: re.Match) -> str:
-        seconds = float(match.group(2)) * _SECONDS[match.group(3)] / COMPRESSION
-        return f'{match.group(1)}"{max(seconds, 1):g}s"'
-
-    text = _DURATION.sub(shorter, source.read_text(encoding="utf-8"))
+    """A copy of the escalation rules with every deadline, the pause's approval limit and the clustering window
+    divided by COMPRESSION (alert age and retention stay: they are about replays, not the working day),
+    checked as the worker will."""
+    text = _shorter(source.read_text(encoding="utf-8"), _RULES_KEYS)
     # The zones file is named relative to the rules file, which now lives elsewhere.
     text = re.sub(
         r'^(\s*file\s*=\s*)"([^"]+)".*$',
@@ -72,12 +79,7 @@ def compressed_rules(source: Path, target: Path) -> Path:
 def compressed_hotline(source: Path, target: Path) -> Path:
     """A copy of the 12345 settings with the contact limit and every resolve limit divided by COMPRESSION
     (前响应's days and retention stay), checked as the worker will."""
-
-    def shorter(match: re.Match) -> str:
-        seconds = float(match.group(2)) * _SECONDS[match.group(3)] / COMPRESSION
-        return f'{match.group(1)}"{max(seconds, 1):g}s"'
-
-    text = _HOTLINE_LIMIT.sub(shorter, source.read_text(encoding="utf-8"))
+    text = _shorter(source.read_text(encoding="utf-8"), _HOTLINE_KEYS)
     # The address table is named relative to the file, which now lives elsewhere.
     text = re.sub(
         r'^(\s*addresses\s*=\s*)"([^"]+)".*$',
