@@ -31,8 +31,11 @@ REPORTS_PER_MINUTE = REPORTS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # 
 HOTLINE_ORDERS_PER_MONTH = 300  # 12345 work orders dispatched to a street
 HOTLINE_ORDERS_PER_MINUTE = HOTLINE_ORDERS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # ~0.33
 _HOTLINE_LIMIT = re.compile(
-    r'^(\s*(?:contact|emergency|utilities|ordinary|complex)\s*=\s*)"(\d+(?:\.\d+)?)([smhd])"', re.M
+    r'^(\s*(?:contact|emergency|utilities|ordinary|complex)\s*=\s*)"(\d+(?:\.\d+)?)(wh|wd|[smhd])"', re.M
 )
+# The demo's compressed day has no office hours: working time becomes calendar time, a working day the 8 h
+# of config/calendar.toml's [hours] day, before it is divided like the rest.
+_WORKING_SECONDS = {"wh": 3600, "wd": 8 * 3600}
 _DURATION = re.compile(r'^(\s*(?:acknowledge|resolve|window)\s*=\s*)"(\d+(?:\.\d+)?)([smhd])"', re.M)
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -70,11 +73,11 @@ def compressed_rules(source: Path, target: Path) -> Path:
 
 
 def compressed_hotline(source: Path, target: Path) -> Path:
-    """A copy of the 12345 settings with the contact limit and every resolve limit divided by COMPRESSION
-    (前响应's days and retention stay), checked as the worker will."""
+    """A copy of the 12345 settings with the contact limit and every resolve limit divided by COMPRESSION,
+    in calendar time (前响应's days and retention stay), checked as the worker will."""
 
     def shorter(match: re.Match) -> str:
-        seconds = float(match.group(2)) * _SECONDS[match.group(3)] / COMPRESSION
+        seconds = float(match.group(2)) * {**_SECONDS, **_WORKING_SECONDS}[match.group(3)] / COMPRESSION
         return f'{match.group(1)}"{max(seconds, 1):g}s"'
 
     text = _HOTLINE_LIMIT.sub(shorter, source.read_text(encoding="utf-8"))
