@@ -1,6 +1,10 @@
 """12345 work orders from TOML (config/hotline.toml), checked at start-up: limits per urgency class, the
 catalogue-to-category map, the address table for placing orders without coordinates, 前响应, the rates'
-counting rules and weights, 每月一题 and retention. Every error names the file, the key and the fix."""
+counting rules and weights, 每月一题 and retention. Every error names the file, the key and the fix.
+
+A limit is calendar time (`2h`, `7d`) or working time (`7wd`, `4wh`), counted by the street's working
+calendar (config/calendar.py). An order's limits and its early warnings (临期预警, at `warn_at` of each
+limit's time in the limit's own measure) are computed once, at dispatch, and kept with the order."""
 
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from config.calendar import WorkingCalendar
 from config.files import TomlChecker, read_toml
 from config.settings import HOTLINE
+from config.spans import Span, parse_span
 from schemas.hotline import URGENCIES
 from schemas.records import CATEGORIES, SEVERITIES
 
@@ -24,12 +30,16 @@ RATES = ("response", "resolution", "satisfaction")
 
 @dataclass(frozen=True)
 class Limits:
-    """The limits one order runs against, fixed when it is dispatched."""
+    """The limits one order runs against and their early warnings, fixed when it is dispatched."""
 
     contact_by: datetime
     resolve_by: datetime
     warn_at: float
     rules: str
+    contact: Span  # the limits as written: their measure counts an extension's warning too
+    resolve: Span
+    contact_warn_at: datetime
+    resolve_warn_at: datetime
 
     def as_record(self) -> dict:
         return {
@@ -37,6 +47,10 @@ class Limits:
             "resolve_by": self.resolve_by.isoformat(),
             "warn_at": self.warn_at,
             "rules": self.rules,
+            "contact_limit": self.contact.text,
+            "resolve_limit": self.resolve.text,
+            "contact_warn_at": self.contact_warn_at.isoformat(),
+            "resolve_warn_at": self.resolve_warn_at.isoformat(),
         }
 
 
@@ -44,9 +58,9 @@ class Limits:
 class HotlineConfig:
     path: Path
     version: str  # sha256 of the settings read (not of comments), first 12 hex: which limits an order came under
-    contact: timedelta
+    contact: Span
     warn_at: float
-    resolve: Mapping[str, timedelta]  # urgency -> limit
+    resolve: Mapping[str, Span]  # urgency -> limit
     severity: Mapping[str, str]  # urgency -> severity of the incident
     categories: Mapping[str, str]  # catalogue code prefix -> category
     addresses: Mapping[str, tuple[float, float]]  # normalised address -> (lat, lng)
@@ -62,8 +76,23 @@ class HotlineConfig:
     keep_orders: timedelta
     keep_contact_hash: timedelta
 
-    def limits(self, urgency: str, dispatched_at: datetime) -> Limits:
-        return Limits(dispatched_at + self.contact, dispatched_at + self.resolve[urgency], self.warn_at, self.version)
+    def limits(self, urgency: str, dispatched_at: datetime, calendar: WorkingCalendar) -> Limits:
+        """The limits of an order of `urgency` dispatched at `dispatched_at`, counted on `calendar`."""
+        contact, resolve = self.contact, self.resolve[urgency]
+
+        def at(span: Span) -> datetime:  # in the dispatch's offset, as a calendar limit always was
+            return calendar.deadline(dispatched_at, span).astimezone(dispatched_at.tzinfo)
+
+        return Limits(
+            at(contact),
+            at(resolve),
+            self.warn_at,
+            self.version,
+            contact,
+            resolve,
+            at(contact * self.warn_at),
+            at(resolve * self.warn_at),
+        )
 
     def category(self, code: str) -> str:
         """The category of a catalogue code: its longest listed prefix's, else FALLBACK_CATEGORY."""
@@ -75,6 +104,19 @@ class HotlineConfig:
 
     def address(self, text: str) -> tuple[float, float] | None:
         return self.addresses.get(normalise_address(text))
+
+
+def extended_warning(
+    calendar: WorkingCalendar, dispatched_at: datetime, new_limit: datetime, limit: str, warn_at: float
+) -> datetime:
+    """The early warning of an extended resolve limit: when `warn_at` of the time from dispatch to
+    `new_limit` has gone, counted in the measure of the order's own resolve `limit` (working or calendar)."""
+    working = parse_span(limit).working
+    counted = calendar.counted(dispatched_at, new_limit, working).total_seconds()
+    share = Span(counted * warn_at / 3600, "wh" if working else "h")
+    if share.amount <= 0:  # a new limit at or before dispatch: past already, nothing to warn of
+        return new_limit
+    return min(calendar.deadline(dispatched_at, share), new_limit).astimezone(dispatched_at.tzinfo)
 
 
 def normalise_address(text: str) -> str:
@@ -108,9 +150,9 @@ def load_hotline(path: Path = HOTLINE) -> HotlineConfig:
     return HotlineConfig(
         path=path,
         version=hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12],
-        contact=c.duration(limits, "limits.contact"),
+        contact=c.span(limits, "limits.contact"),
         warn_at=c.number(limits, "limits.warn_at", 0.05, 0.99),
-        resolve={u: c.duration(resolve, f"limits.resolve.{u}") for u in URGENCIES},
+        resolve={u: c.span(resolve, f"limits.resolve.{u}") for u in URGENCIES},
         severity={u: c.choice(severity.get(u), f"severity.{u}", SEVERITIES) for u in URGENCIES},
         categories=_categories(c, c.table(data, "categories")),
         addresses=_addresses(c, placement, path.parent),

@@ -11,6 +11,7 @@ import logging
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from config.calendar import load_calendar
 from config.hotline import load_hotline
 from config.settings import Settings
 from consumers import shell
@@ -96,7 +97,11 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
             settings.topic_hotline_located,
             f"{group_prefix}-hotline",
             hotline_records(LocatedHotlineOrder),
-            HotlineSink(sink.pool, load_hotline(settings.hotline_path)).write,
+            HotlineSink(
+                sink.pool,
+                load_hotline(settings.hotline_path),
+                load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone),
+            ).write,
             lambda r: r.get("dispatched_at") or r["time"],
         ),
     ]

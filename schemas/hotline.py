@@ -13,7 +13,7 @@ and nothing else.
 from __future__ import annotations
 
 from schemas.fields import Array, Enum, FieldError, Num, Obj, Str, Time
-from schemas.records import CATEGORIES, ID_PATTERN, PLACED_BY, Record, TypedRecords, location_field
+from schemas.records import CATEGORIES, ID_PATTERN, PLACED_BY, SPAN_PATTERN, Record, TypedRecords, location_field
 
 CHANNELS = ("phone", "web", "app")
 APPEAL_TYPES = ("consultation", "help", "complaint", "report", "suggestion")  # 咨询 求助 投诉 举报 建议
@@ -132,6 +132,20 @@ LocatedHotlineOrder = Record(
                 "resolve_by": Time("办结 limit, as dispatched (an extension moves it: see its events)"),
                 "warn_at": Num("early warning at this share of a limit", minimum=0, maximum=1),
                 "rules": Str("the limits file's version they came from (sha256, first 12 hex)", max_len=64),
+                "contact_limit": Str(
+                    "先行联系 limit as written (2h; wh, wd: working time)",
+                    pattern=SPAN_PATTERN,
+                    max_len=16,
+                    required=False,
+                ),
+                "resolve_limit": Str(
+                    "办结 limit as written: an extension's warning counts in its measure",
+                    pattern=SPAN_PATTERN,
+                    max_len=16,
+                    required=False,
+                ),
+                "contact_warn_at": Time("先行联系 early warning: warn_at of the limit, in its measure", required=False),
+                "resolve_warn_at": Time("办结 early warning, as dispatched", required=False),
             },
             "the limits the order was received under: a changed file applies to new orders only",
         ),

@@ -12,7 +12,9 @@ stands at the area's centre, which says nothing of where the problem is.
 Every event is kept as posted, also one that comes before its order; then the state columns of every
 order the batch touched are derived again from all its events, so redelivery and arrival order give
 the same row: contacted_at the first contact, extended_to the newest extension's new limit, and the
-newest return, close and call-back.
+newest return, close and call-back. An extended order's early warning (extended_warn_at) is counted
+then on the working calendar, in the measure of the order's own resolve limit (migration 0015); an
+order stored without its limits as written (before 0015) has none, and its clocks keep the linear share.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from datetime import datetime
 
 import asyncpg
 
+from config.calendar import WorkingCalendar
 from config.crs import METRES_PER_DEGREE
-from config.hotline import HotlineConfig
+from config.hotline import HotlineConfig, extended_warning
 from schemas import json
 from schemas.hotline import HOTLINE_DEVICE
 from schemas.records import POINT_PLACED
@@ -68,6 +71,10 @@ _ORDER_COLUMNS = [
     ("resolve_by", "timestamptz"),
     ("warn_at", "float4"),
     ("rules_version", "text"),
+    ("contact_limit", "text"),
+    ("resolve_limit", "text"),
+    ("contact_warn_at", "timestamptz"),
+    ("resolve_warn_at", "timestamptz"),
 ]
 _WIDTH = len(_ORDER_COLUMNS)
 _NAMES = ", ".join(name for name, _ in _ORDER_COLUMNS)
@@ -141,12 +148,24 @@ WHERE h.id = s.id
 """
 
 
+# warn_at is a real: through numeric it comes back as written (0.8), not as 0.800000011920929.
+_EXTENDED = """
+SELECT id, dispatched_at, extended_to, resolve_limit, warn_at::numeric::float8 AS warn_at, extended_warn_at
+FROM hotline_orders WHERE id = ANY($1::text[]) AND extended_to IS NOT NULL AND resolve_limit IS NOT NULL
+"""
+_SET_EXTENDED = """
+UPDATE hotline_orders AS h SET extended_warn_at = t.warn
+FROM unnest($1::text[], $2::timestamptz[]) AS t(id, warn) WHERE h.id = t.id
+"""
+
+
 class HotlineSink:
     """Writes redwall.hotline-located.v1 batches; every write is safe to repeat, in any order."""
 
-    def __init__(self, pool: asyncpg.Pool, config: HotlineConfig):
+    def __init__(self, pool: asyncpg.Pool, config: HotlineConfig, calendar: WorkingCalendar):
         self.pool = pool
         self.config = config
+        self.calendar = calendar
 
     async def write(self, records: list[dict]) -> dict[str, int]:
         orders = [_order_row(r) for r in records if r["type"] == "order"]
@@ -164,7 +183,20 @@ class HotlineSink:
             kept = await conn.execute(_INSERT_EVENTS, *as_columns(events, 6))
             if touched:
                 await conn.execute(_DERIVE_STATE, touched)
+                await self._warn_extended(conn, touched)
         return {"hotline_orders": row_count(stored), "hotline_order_events": row_count(kept)}
+
+    async def _warn_extended(self, conn, touched: list[str]) -> None:
+        """Count the early warning of each touched order's newest extension (same in every replay)."""
+        changed = []
+        for o in await conn.fetch(_EXTENDED, touched):
+            warn = extended_warning(
+                self.calendar, o["dispatched_at"], o["extended_to"], o["resolve_limit"], o["warn_at"]
+            )
+            if warn != o["extended_warn_at"]:
+                changed.append((o["id"], warn))
+        if changed:
+            await conn.execute(_SET_EXTENDED, *as_columns(changed, 2))
 
 
 def _order_row(r: dict) -> tuple:
@@ -197,7 +229,15 @@ def _order_row(r: dict) -> tuple:
         datetime.fromisoformat(limits["resolve_by"]),
         limits["warn_at"],
         limits["rules"],
+        limits.get("contact_limit"),
+        limits.get("resolve_limit"),
+        _time(limits.get("contact_warn_at")),
+        _time(limits.get("resolve_warn_at")),
     )
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _event_row(r: dict) -> tuple:

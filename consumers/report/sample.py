@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from config.calendar import load_calendar
 from config.geometry import load_geometry
 from config.hotline import load_hotline
 from config.settings import Settings
@@ -171,7 +172,10 @@ async def write_sample_week(
         GridRegistry.build(load_geometry(settings.geometry_path), settings.h3_resolution), random.Random(seed)
     )
     config = load_hotline(settings.hotline_path)
-    placer = Placer(street.registry, config)
+    # A past week's orders: the cover of the days ahead of today is no concern of theirs (a limit that runs
+    # into a year the calendar lacks is still refused, by the calendar).
+    calendar = load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone, cover_check=False)
+    placer = Placer(street.registry, config, calendar)
     start, end = week_bounds(week, settings.timezone)
     field, hotline = [], []
     for back in range(WEEKS_BEFORE, -1, -1):
@@ -194,7 +198,7 @@ async def write_sample_week(
         for chunk in _chunks(events):
             written["incident_events"] += (await IncidentSink(sink.pool).write(chunk))["incident_events"]
         for chunk in _chunks(hotline):
-            written["hotline_orders"] += (await HotlineSink(sink.pool, config).write(chunk))["hotline_orders"]
+            written["hotline_orders"] += (await HotlineSink(sink.pool, config, calendar).write(chunk))["hotline_orders"]
         written["patrol_events"] = await write_patrol(sink.pool, street.registry, start, workers, street.rng)
         written["advisories"] = await write_advisories(sink.pool, street.registry, settings, start, end)
     finally:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from config.calendar import WorkingCalendar
 from config.hotline import HotlineConfig
 from streams.demo.hotline_catalogue import ADDRESS_UNKNOWN, CATALOGUE, LEAD_UNIT, RETURNED_TO
 from streams.demo.simulator import GridSampler
@@ -57,6 +58,7 @@ class HotlineFeed:
         self,
         registry: GridRegistry,
         config: HotlineConfig,
+        calendar: WorkingCalendar,
         start: datetime,
         *,
         per_minute: float,
@@ -64,6 +66,7 @@ class HotlineFeed:
         seed: int = 12345,
     ):
         self.config, self.start, self.per_minute, self.compression = config, start, per_minute, compression
+        self.calendar = calendar
         self.rng = random.Random(seed)
         self.sampler = GridSampler(registry, self.rng)
         self.grids = list(registry.grids)
@@ -140,7 +143,7 @@ class HotlineFeed:
         """What happens to the order, each after the one before: contacted, then extended, returned or
         closed, and a call-back after a close."""
         dispatched = datetime.fromisoformat(order["dispatched_at"])
-        limits = self.config.limits(order["urgency"], dispatched)
+        limits = self.config.limits(order["urgency"], dispatched, self.calendar)
         steps = self._contact(dispatched, limits.contact_by)
         at = steps[-1][1] if steps else dispatched
         if self.rng.random() < RETURNED:

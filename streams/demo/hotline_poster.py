@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
+from config.calendar import load_calendar
 from config.hotline import load_hotline
 from config.settings import Settings
 from schemas import json
@@ -120,6 +121,7 @@ def run_hotline_feed(
         feed = HotlineFeed(
             GridRegistry.from_settings(settings),
             load_hotline(settings.hotline_path),
+            load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone),
             datetime.now(UTC),
             per_minute=per_minute,
             compression=demo_day.COMPRESSION,

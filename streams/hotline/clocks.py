@@ -1,7 +1,9 @@
-"""The clocks of 12345 orders (接诉即办): an early warning (临期预警) once `warn_at` of the span from dispatch
-to a limit has gone, and a breach (超时) once the limit has passed, for each step not done: contact
-(先行联系: no `contacted` event) and resolve (办结: neither closed nor returned; the limit is the latest
-extension's, when extended).
+"""The clocks of 12345 orders (接诉即办): an early warning (临期预警) once `warn_at` of a limit's time has
+gone, and a breach (超时) once the limit has passed, for each step not done: contact (先行联系: no
+`contacted` event) and resolve (办结: neither closed nor returned; the limit is the latest extension's,
+when extended). The warning instants are counted once on the working calendar, in each limit's own
+measure, and stored with the order (migration 0015): at dispatch, and by the sink at an extension. An
+order stored without them (before 0015) warns at the linear share of the calendar time from dispatch.
 
 `due_stages` and `clock_alert` are pure. `tick` reads the open orders from hotline_orders (state kept by
 the sink from their events) and claims each stage in hotline_clock_alerts (migration 0011) in a
@@ -28,16 +30,23 @@ STAGES = {"warning": "hotline_warning", "breach": "hotline_breached"}  # stage -
 _DO = {"contact": ("请尽快先行联系诉求人", "contact the complainant"), "resolve": ("请尽快办结", "resolve it")}
 
 # Open orders only (the partial index hotline_orders_open), and of those only the ones whose first warning
-# has come; the claims already made come along, so a stage claimed once is not offered again.
+# has come; the claims already made come along, so a stage claimed once is not offered again. The linear
+# share stands in for a warning instant the order was stored without.
 _CANDIDATES_SQL = """
-SELECT o.id, o.dispatched_at, o.urgency, o.category, o.street_id, o.community_id, o.grid_id,
-       o.contact_by, coalesce(o.extended_to, o.resolve_by) AS resolve_by, o.warn_at, o.contacted_at,
+SELECT c.*,
        coalesce((SELECT array_agg(a.clock || ' ' || a.stage || ' ' || to_char(a.due AT TIME ZONE 'UTC',
-                 'YYYYMMDD"T"HH24MISS"Z"')) FROM hotline_clock_alerts a WHERE a.order_id = o.id), '{}') AS claimed
-FROM hotline_orders o
-WHERE o.closed_at IS NULL AND o.returned_at IS NULL
-  AND (o.dispatched_at + (coalesce(o.extended_to, o.resolve_by) - o.dispatched_at) * o.warn_at <= $1
-       OR (o.contacted_at IS NULL AND o.dispatched_at + (o.contact_by - o.dispatched_at) * o.warn_at <= $1))"""
+                 'YYYYMMDD"T"HH24MISS"Z"')) FROM hotline_clock_alerts a WHERE a.order_id = c.id), '{}') AS claimed
+FROM (
+    SELECT o.id, o.dispatched_at, o.urgency, o.category, o.street_id, o.community_id, o.grid_id, o.contact_by,
+           coalesce(o.extended_to, o.resolve_by) AS resolve_by, o.contacted_at,
+           coalesce(o.contact_warn_at, o.dispatched_at + (o.contact_by - o.dispatched_at) * o.warn_at) AS contact_warn,
+           coalesce(CASE WHEN o.extended_to IS NULL THEN o.resolve_warn_at ELSE o.extended_warn_at END,
+                    o.dispatched_at + (coalesce(o.extended_to, o.resolve_by) - o.dispatched_at) * o.warn_at)
+               AS resolve_warn
+    FROM hotline_orders o
+    WHERE o.closed_at IS NULL AND o.returned_at IS NULL
+) c
+WHERE c.resolve_warn <= $1 OR (c.contacted_at IS NULL AND c.contact_warn <= $1)"""
 _CLAIM_SQL = """
 INSERT INTO hotline_clock_alerts (order_id, clock, stage, due, alert_id, sent_at)
 SELECT *, $6::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
@@ -66,15 +75,13 @@ def stamp(when: datetime) -> str:
 
 def due_stages(order: Mapping, now: datetime) -> list[Stage]:
     """The stages of an order's clocks due at `now` and not claimed (`order["claimed"]`: "clock stage
-    stamp" strings). Past a limit only the breach is due: a warning after the fact warns nobody."""
+    stamp" strings); `contact_by`/`resolve_by` are the limits, `contact_warn`/`resolve_warn` their warnings.
+    Past a limit only the breach is due: a warning after the fact warns nobody."""
     found, claimed = [], set(order.get("claimed") or ())
-    for clock, limit, pending in (
-        ("contact", order["contact_by"], order["contacted_at"] is None),
-        ("resolve", order["resolve_by"], True),  # candidates are open: neither closed nor returned
-    ):
-        if not pending:
+    for clock, pending in (("contact", order["contacted_at"] is None), ("resolve", True)):
+        if not pending:  # candidates are open (neither closed nor returned): resolve is always pending
             continue
-        warn = order["dispatched_at"] + (limit - order["dispatched_at"]) * order["warn_at"]
+        limit, warn = order[f"{clock}_by"], order[f"{clock}_warn"]
         stage, at = ("breach", limit) if limit <= now else ("warning", warn) if warn <= now else (None, None)
         if stage and f"{clock} {stage} {stamp(limit)}" not in claimed:
             found.append(Stage(order["id"], clock, stage, limit, at))

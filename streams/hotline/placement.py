@@ -1,5 +1,6 @@
 """Placing a 12345 order in the street, and the two records it becomes: the LocatedHotlineOrder and the
-LocatedReport the escalation engine takes. Pure: the registry, the config and the order come in.
+LocatedReport the escalation engine takes. Pure: the registry, the config, the working calendar (which
+counts the order's limits) and the order come in.
 
 The ways, in order: its location, when inside a grid; the grid, then the community, the platform names
 (by id or by name, whitespace ignored); its address in the config's table, when that point is inside a
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from h3.api import basic_int as h3i
 
+from config.calendar import WorkingCalendar
 from config.geometry import Area, fill_cells
 from config.hotline import HotlineConfig, normalise_address
 from schemas.hotline import HOTLINE_DEVICE, REPORT_PREFIX
@@ -38,8 +40,8 @@ class Placed:
 class Placer:
     """Places orders in one street's geometry; builds the lookups and area points once."""
 
-    def __init__(self, registry: GridRegistry, config: HotlineConfig):
-        self.registry, self.config = registry, config
+    def __init__(self, registry: GridRegistry, config: HotlineConfig, calendar: WorkingCalendar):
+        self.registry, self.config, self.calendar = registry, config, calendar
         self.grids = _by_id_and_name(registry.grids.values())
         self.communities = _by_id_and_name(registry.communities.values())
         self.points = {
@@ -73,7 +75,9 @@ class Placer:
             "placed_by": placed.placed_by,
             "category": self.config.category(order["catalogue"][-1]["code"]),
             "report": REPORT_PREFIX + order["id"],
-            "limits": self.config.limits(order["urgency"], datetime.fromisoformat(order["dispatched_at"])).as_record(),
+            "limits": self.config.limits(
+                order["urgency"], datetime.fromisoformat(order["dispatched_at"]), self.calendar
+            ).as_record(),
         }
         if placed.grid:
             located["grid"] = placed.grid

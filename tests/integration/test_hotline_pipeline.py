@@ -29,6 +29,7 @@ from streams.demo.embedded import free_port
 from streams.topics import ensure_topics, read_topic
 from tests.support.auth import device_headers, integration_headers
 from tests.support.databases import own_database
+from tests.support.hotline import WORKING_CALENDAR
 from tests.support.hotline_posts import contact_hash
 from tests.support.pipeline import running_pipeline
 from tests.support.topics import own_topics
@@ -103,7 +104,8 @@ def played(seed: int = 1512) -> tuple[list[dict], list[tuple[str, dict]], list[d
                 }
             )
         fate = {"id": order_id, "community": community, "seen": seen, "dispatched": dispatched}
-        contact_by, resolve_by = dispatched + CONFIG.contact, dispatched + CONFIG.resolve["ordinary"]
+        limits = CONFIG.limits("ordinary", dispatched, WORKING_CALENDAR)
+        contact_by, resolve_by = limits.contact_by, limits.resolve_by
 
         def event(kind: str, at: datetime, order_id=order_id, fate=fate, **fields) -> None:
             if at <= NOW:
@@ -114,7 +116,7 @@ def played(seed: int = 1512) -> tuple[list[dict], list[tuple[str, dict]], list[d
             event("returned", dispatched + timedelta(hours=3), returned_to="区水务局")
         else:
             if n % 5 != 4:  # one in five never contacted
-                event("contacted", dispatched + CONFIG.contact * (1.5 if n % 4 == 1 else 0.5))
+                event("contacted", dispatched + (contact_by - dispatched) * (1.5 if n % 4 == 1 else 0.5))
             if n % 6 == 2:
                 resolve_by += timedelta(days=3)
                 event("extended", dispatched + timedelta(hours=5), new_limit=iso(resolve_by))
@@ -258,7 +260,8 @@ async def test_three_weeks_of_orders_through_the_pipeline_give_the_rates_counted
 
 async def test_an_order_past_its_early_warning_raises_one_alert(street):
     s, pipeline, _ = street
-    dispatched = datetime.now(UTC) - CONFIG.contact * 0.9  # past 80 % of its contact limit, not yet contacted
+    contact = timedelta(seconds=WORKING_CALENDAR.seconds(CONFIG.contact))  # calendar time
+    dispatched = datetime.now(UTC) - contact * 0.9  # past 80 % of its contact limit, not yet contacted
     order = {**ORDERS[0], "id": "hl-warn", "dispatched_at": iso(dispatched), "received_at": iso(dispatched)}
     async with aiohttp.ClientSession() as session:
         await post(session, f"{pipeline.url}/v1/hotline/orders", order, await integration_headers(s))

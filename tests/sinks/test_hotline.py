@@ -12,9 +12,11 @@ import pytest
 
 from config.crs import METRES_PER_DEGREE
 from config.hotline import load_hotline
+from schemas.display import zone
 from sinks.hotline import HotlineSink
 from sinks.hotline_rates import orders_page
 from sinks.postgres import PostgresSink
+from tests.support.hotline import WORKING_CALENDAR
 from tests.support.hotline_orders import field_report, located_order, order_event
 
 CONFIG = load_hotline()
@@ -30,7 +32,7 @@ def h(hours: float) -> datetime:
 async def sink(scratch):
     pool = await asyncpg.create_pool(scratch, min_size=0, max_size=2)
     try:
-        yield HotlineSink(pool, CONFIG)
+        yield HotlineSink(pool, CONFIG, WORKING_CALENDAR)
     finally:
         await pool.close()
 
@@ -73,7 +75,8 @@ async def test_an_order_is_stored_with_the_state_its_events_give(sink):
     )
     row = await sink.pool.fetchrow("SELECT * FROM hotline_orders WHERE id = 'o1'")
     assert (row["catalogue_code"], row["report_id"], row["contact_masked"]) == ("0101", "12345-o1", "138****1234")
-    assert (row["contact_by"], row["resolve_by"]) == (T0 + CONFIG.contact, T0 + CONFIG.resolve["ordinary"])
+    limits = CONFIG.limits("ordinary", T0, WORKING_CALENDAR)
+    assert (row["contact_by"], row["resolve_by"]) == (limits.contact_by, limits.resolve_by)
     assert (row["lat"], row["lng"], row["grid_first"]) == (*POINT, False)
 
 
@@ -104,6 +107,46 @@ async def test_a_return_is_the_orders_state_and_an_order_without_events_has_none
     )
     assert await state(sink, "r1") == (None, None, h(3), "区城管委", None, None, None, None, None)
     assert await state(sink, "quiet") == (None,) * 9
+
+
+BJ = zone("Asia/Shanghai")
+HOLIDAY_EVE = datetime(2026, 9, 30, 15, 0, tzinfo=BJ)  # the last working afternoon before National Day
+NEW_LIMIT = "2026-10-22T15:00:00+08:00"
+WARNINGS = "contact_limit, resolve_limit, contact_warn_at, resolve_warn_at, extended_warn_at"
+
+
+async def test_an_order_keeps_its_limits_as_written_and_their_warnings_and_an_extension_gets_one_in_working_time(
+    sink,
+):
+    """Worked in tests/config/test_hotline_limits.py: 7wd from 30 Sep 15:00 warns on 14 Oct 11:48 (44.8 working
+    hours); extended to 22 Oct 15:00 (96 working hours from dispatch), on 20 Oct 11:48 (76.8). The same
+    whether the extension comes after its order (eve) or before it (late), and however often."""
+
+    def extension(order_id: str) -> dict:
+        return order_event(f"{order_id}-x", order_id, "extended", HOLIDAY_EVE + timedelta(days=10), new_limit=NEW_LIMIT)
+
+    await sink.write([located_order(CONFIG, "eve", HOLIDAY_EVE)])
+    await sink.write([extension("eve"), extension("late")])
+    await sink.write([extension("eve"), located_order(CONFIG, "late", HOLIDAY_EVE)])
+    for order_id in ("eve", "late"):
+        row = await sink.pool.fetchrow(f"SELECT {WARNINGS} FROM hotline_orders WHERE id = $1", order_id)
+        assert tuple(row) == (
+            "2h",
+            "7wd",
+            datetime(2026, 9, 30, 16, 36, tzinfo=BJ),
+            datetime(2026, 10, 14, 11, 48, tzinfo=BJ),
+            datetime(2026, 10, 20, 11, 48, tzinfo=BJ),
+        ), order_id
+
+
+async def test_an_order_stored_without_its_limits_as_written_gets_no_warning_instants(sink):
+    old = located_order(CONFIG, "old", HOLIDAY_EVE)
+    old["limits"] = {k: old["limits"][k] for k in ("contact_by", "resolve_by", "warn_at", "rules")}
+    await sink.write(
+        [old, order_event("old-x", "old", "extended", HOLIDAY_EVE + timedelta(days=10), new_limit=NEW_LIMIT)]
+    )
+    row = await sink.pool.fetchrow(f"SELECT {WARNINGS} FROM hotline_orders WHERE id = 'old'")
+    assert tuple(row) == (None,) * 5  # its clocks keep the linear share (streams/hotline/clocks.py)
 
 
 def east(metres: float) -> tuple[float, float]:

@@ -32,6 +32,7 @@ from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from streams.demo.embedded import free_port
 from streams.topics import ensure_topics
+from tests.support.hotline import WORKING_CALENDAR
 from tests.support.hotline_orders import located_order, order_event
 from tests.support.scratch import partitions_by_day, scratch_schema
 from tests.support.topics import own_topics
@@ -288,7 +289,7 @@ async def test_old_12345_orders_go_with_their_events_and_claims_and_hashes_go_ea
     pool = await asyncpg.create_pool(scratch, min_size=0, max_size=1)
     try:
         old, middle, new = (NOON - timedelta(days=d) for d in (800, 200, 10))
-        await HotlineSink(pool, config).write(
+        await HotlineSink(pool, config, WORKING_CALENDAR).write(
             [
                 located_order(config, "old", old),
                 order_event("old-c", "old", "contacted", old + timedelta(hours=1)),

@@ -5,6 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+from config.calendar import load_calendar
+from config.settings import CALENDAR, CONFIG_DIR
+
+# The street's working calendar as shipped, with the illustrative 2027 the tests and the demo use (a test
+# whose dates follow today's may run into next year).
+WORKING_CALENDAR = load_calendar(CALENDAR, CONFIG_DIR / "sample" / "holidays", "Asia/Shanghai", cover_check=False)
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing, a Monday
 PLAIN = (39.8969, 116.3828)  # in c03-g01, outside every sensitive zone
 OUTSIDE = (39.93, 116.41)  # north-east of the street, in no grid

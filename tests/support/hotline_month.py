@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 from config.hotline import HotlineConfig
+from tests.support.hotline import WORKING_CALENDAR
 from tests.support.hotline_orders import CATALOGUE, field_report, located_order, order_event
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
@@ -111,14 +112,15 @@ def _events(config, rng, month: Month, order_id: str, at: datetime, urgency: str
         if when <= NOW:
             happened.append(order_event(f"{order_id}-{len(happened)}", order_id, kind, when, **fields))
 
-    limits = config.limits(urgency, at)
+    limits = config.limits(urgency, at, WORKING_CALENDAR)
     if rng.random() < 0.06:
         event("returned", at + timedelta(hours=rng.uniform(0.5, 20)), returned_to="区房管局")
         month.events.extend(happened)
         return
     if rng.random() < 0.9:
         late = rng.random() < 0.2
-        event("contacted", at + config.contact * (rng.uniform(1.05, 4) if late else rng.uniform(0.05, 0.95)))
+        share = rng.uniform(1.05, 4) if late else rng.uniform(0.05, 0.95)
+        event("contacted", at + (limits.contact_by - at) * share)
     resolve_by = limits.resolve_by
     if urgency in ("ordinary", "complex") and rng.random() < 0.15:
         resolve_by = resolve_by + timedelta(days=rng.choice([3, 5]))

@@ -8,6 +8,7 @@ from datetime import datetime
 from config.hotline import HotlineConfig
 from schemas.hotline import HotlineEvent, LocatedHotlineOrder, check_event
 from schemas.records import LocatedReport
+from tests.support.hotline import WORKING_CALENDAR
 
 CATALOGUE = {  # a Redwall category -> a catalogue code config/hotline.toml maps to it
     "sanitation": "0101",
@@ -50,7 +51,7 @@ def located_order(
         "placed_by": placed_by,
         "category": category,
         "report": f"12345-{order_id}",
-        "limits": config.limits(urgency, dispatched_at).as_record(),
+        "limits": config.limits(urgency, dispatched_at, WORKING_CALENDAR).as_record(),
     }
     if grid:
         value["grid"] = grid

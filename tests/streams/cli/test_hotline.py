@@ -17,6 +17,7 @@ from sinks.hotline import HotlineSink
 from sinks.migrate import migrate
 from sinks.postgres import seed_places
 from tests.support.databases import own_database
+from tests.support.hotline import WORKING_CALENDAR
 from tests.support.hotline_orders import located_order, order_event
 
 CONFIG = load_hotline()
@@ -57,7 +58,7 @@ async def database(database_url):
     try:
         await seed_places(pool, load_geometry(SAMPLE_GEOMETRY))
         c02 = located_order(CONFIG, "cli-c02", START + timedelta(days=2), community="c02", grid="c02-g01")
-        await HotlineSink(pool, CONFIG).write([*c01_orders(), c02])
+        await HotlineSink(pool, CONFIG, WORKING_CALENDAR).write([*c01_orders(), c02])
     finally:
         await pool.close()
     return url

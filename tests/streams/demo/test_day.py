@@ -10,6 +10,7 @@ from config.hotline import load_hotline
 from config.roster import load_roster
 from config.rules import load_rules
 from config.settings import Settings
+from config.spans import Span
 from schemas.display import zone
 from streams.demo import day as demo_day
 from streams.demo.simulator import assigned_grid, device_id
@@ -43,8 +44,15 @@ def test_a_street_month_of_reports_in_working_days_of_30_minutes():
 def test_the_12345_limits_run_24_times_faster_and_the_rest_of_the_file_stays(tmp_path):
     real = load_hotline(SETTINGS.hotline_path)
     fast = load_hotline(demo_day.compressed_hotline(SETTINGS.hotline_path, tmp_path / "hotline.toml"))
-    assert fast.contact * 24 == real.contact == timedelta(hours=2)
-    assert {u: limit * 24 for u, limit in fast.resolve.items()} == real.resolve
+    assert fast.contact * 24 == Span(7200, "s") and real.contact == Span(2, "h")
+    # Working time in calendar time, a working day 8 h: the demo's compressed day has no office hours.
+    assert {u: limit * 24 for u, limit in fast.resolve.items()} == {
+        "emergency": Span(7200, "s"),
+        "utilities": Span(86400, "s"),
+        "ordinary": Span(7 * 8 * 3600, "s"),
+        "complex": Span(15 * 8 * 3600, "s"),
+    }
+    assert (real.resolve["ordinary"], real.resolve["complex"]) == (Span(7, "wd"), Span(15, "wd"))
     assert fast.addresses == real.addresses and len(fast.addresses) > 50  # the table, found from elsewhere
     assert (fast.precursor_days, fast.keep_orders, fast.keep_contact_hash) == (
         real.precursor_days,

@@ -18,6 +18,7 @@ from schemas.hotline import CONTACT_HASH, MASKED_CONTACT, HotlineEvent, HotlineO
 from streams.demo import day as demo_day
 from streams.demo.hotline_feed import DEMO_KEY, HotlineFeed
 from streams.geofence.registry import GridRegistry
+from tests.support.hotline import WORKING_CALENDAR
 
 SETTINGS = Settings()
 REGISTRY = GridRegistry.from_settings(SETTINGS)
@@ -34,6 +35,7 @@ def feed(config, seed: int = 7) -> HotlineFeed:
     return HotlineFeed(
         REGISTRY,
         config,
+        WORKING_CALENDAR,
         START,
         per_minute=demo_day.HOTLINE_ORDERS_PER_MINUTE,
         compression=demo_day.COMPRESSION,
@@ -179,7 +181,7 @@ def test_contacted_mostly_in_time_some_extended_a_few_returned_and_call_backs_wi
 
     def limit(event, clock):
         order = placed[event["id"].rsplit("-", 1)[0]]
-        limits = config.limits(order["urgency"], datetime.fromisoformat(order["dispatched_at"]))
+        limits = config.limits(order["urgency"], datetime.fromisoformat(order["dispatched_at"]), WORKING_CALENDAR)
         return getattr(limits, clock)
 
     contacted = events(posts, "contacted")

@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
 
 from config.hotline import load_hotline
+from schemas.display import zone
 from schemas.records import Alert
+from sinks.hotline import HotlineSink
 from streams.hotline.clocks import Stage, clock_alert, due_stages, tick
-from tests.support.hotline import T0, insert_order
+from tests.support.hotline import T0, WORKING_CALENDAR, insert_order
+from tests.support.hotline_orders import located_order, order_event
 
 TZ = "Asia/Shanghai"
+BJ = zone(TZ)
 CONFIG = load_hotline()
 H = timedelta(hours=1)
 # dispatched T0: contact by T0+2h (warning at 1h36m), resolve by T0+7d (warning at 5d14h24m)
@@ -33,7 +37,8 @@ def row(order_id: str = "o-1", **state) -> dict:
         "grid_id": "c03-g01",
         "contact_by": CONTACT_BY,
         "resolve_by": RESOLVE_BY,
-        "warn_at": 0.8,
+        "contact_warn": CONTACT_WARN,
+        "resolve_warn": T0 + timedelta(days=5, hours=14, minutes=24),
         "contacted_at": None,
         "severity": "medium",
         "claimed": [],
@@ -116,6 +121,31 @@ async def test_an_extension_makes_a_new_limit_and_so_a_new_warning(pool):
     assert await sent_ids(pool, warn + H) == []  # 80 % of the new span has not gone yet
     later = T0 + timedelta(days=11, hours=5)
     assert await sent_ids(pool, later) == ["hotline:o-x:resolve:warning:20261116T010000Z"]
+
+
+async def test_working_time_warnings_come_at_the_instants_stored_with_the_order_not_at_a_share_of_the_calendar(
+    pool,
+):
+    """The National Day order of tests/config/test_hotline_limits.py, written by the sink: its resolve
+    warning is due on 14 Oct 11:48 (the linear share would have said 12 Oct 15:00), its breach on 15 Oct
+    15:00; extended to 22 Oct 15:00, the new limit warns on 20 Oct 11:48."""
+    eve = datetime(2026, 9, 30, 15, 0, tzinfo=BJ)
+    sink = HotlineSink(pool, CONFIG, WORKING_CALENDAR)
+    await sink.write([located_order(CONFIG, "eve", eve), order_event("eve-c", "eve", "contacted", eve)])
+    assert await sent_ids(pool, datetime(2026, 10, 13, 16, 59, tzinfo=BJ)) == []
+    assert await sent_ids(pool, datetime(2026, 10, 14, 11, 47, 59, tzinfo=BJ)) == []
+    assert await sent_ids(pool, datetime(2026, 10, 14, 11, 48, tzinfo=BJ)) == [
+        "hotline:eve:resolve:warning:20261015T070000Z"
+    ]
+    assert await sent_ids(pool, datetime(2026, 10, 15, 15, 0, tzinfo=BJ)) == [
+        "hotline:eve:resolve:breach:20261015T070000Z"
+    ]
+    extended = datetime(2026, 10, 15, 16, 0, tzinfo=BJ)
+    await sink.write([order_event("eve-x", "eve", "extended", extended, new_limit="2026-10-22T15:00:00+08:00")])
+    assert await sent_ids(pool, datetime(2026, 10, 20, 11, 47, tzinfo=BJ)) == []
+    assert await sent_ids(pool, datetime(2026, 10, 20, 11, 48, tzinfo=BJ)) == [
+        "hotline:eve:resolve:warning:20261022T070000Z"
+    ]
 
 
 async def test_a_contacted_order_gives_no_contact_alert_a_closed_or_returned_one_no_resolve_alert(pool):

@@ -15,12 +15,12 @@ from schemas.records import UNLOCATED, LocatedReport
 from streams.geofence.registry import GridRegistry
 from streams.hotline.placement import Placer, inner_point
 from tests.support.factories import oracle_place, random_point
-from tests.support.hotline import ADDRESS, OUTSIDE, PLAIN, T0, order
+from tests.support.hotline import ADDRESS, OUTSIDE, PLAIN, T0, WORKING_CALENDAR, order
 
 
 @lru_cache(maxsize=1)
 def placer() -> Placer:
-    return Placer(GridRegistry.from_settings(Settings.from_env()), load_hotline())
+    return Placer(GridRegistry.from_settings(Settings.from_env()), load_hotline(), WORKING_CALENDAR)
 
 
 def placed(record: dict) -> tuple[dict, dict]:
