@@ -107,6 +107,11 @@ class ConsoleFeed:
                     "resolve_by",
                     "reports",
                     "missed",
+                    "limits",
+                    "clock",
+                    "pause",
+                    "requests",
+                    "remaining",
                 )
             },
         }
