@@ -16,8 +16,7 @@ from config.spans import parse_span
 from schemas import json
 from schemas.display import PAUSE_REASON
 from schemas.records import IncidentEvent
-from tests.browser.conftest import ARTIFACTS, C01, RUN, STREET, close, open_console, publish
-from tests.browser.test_console_incidents import open_detail
+from tests.browser.conftest import ARTIFACTS, C01, RUN, STREET, close, open_console, open_detail, publish
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
