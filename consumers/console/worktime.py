@@ -36,13 +36,13 @@ class CalendarView:
     """The intervals around today in the street's zone, made again when the street's date changes."""
 
     def __init__(self, cal: WorkingCalendar, now=lambda: datetime.now().astimezone()):
-        self.cal, self.now, self.made = cal, now, (None, None)
+        self.cal, self.now, self.day, self.made = cal, now, None, {}
 
     def body(self) -> dict:
         today = self.now().astimezone(self.cal.tz).date()
-        if self.made[0] != today:
+        if self.day != today:
             first = today - timedelta(days=BACK)
-            self.made = (
+            self.day, self.made = (
                 today,
                 {
                     "day": self.cal.day.total_seconds(),
@@ -51,7 +51,7 @@ class CalendarView:
                     "intervals": working_intervals(self.cal, first, BACK + AHEAD + 1),
                 },
             )
-        return self.made[1]
+        return self.made
 
     async def view(self, request: web.Request) -> web.Response:
         return fresh_json(self.body())

@@ -23,6 +23,13 @@ export function left(i, kind, at, now) {
   return `剩余 ${inMeasure(working, counted(now, at, working, stops(i)) / 1000)}`;
 }
 
+// The share of the time to the deadline `at` gone by `now`, counted from the current clock's start.
+export function share(i, kind, at, now) {
+  const since = Date.parse((i.clock && i.clock.since) || i.opened_at), working = isWorking(limitOf(i, kind));
+  const whole = counted(since, at, working, stops(i));
+  return whole > 0 ? counted(since, now, working, stops(i)) / whole : 0;
+}
+
 // While the clocks stand still: what was left when the pause began (the state's `remaining`).
 export function leftStopped(i, kind) {
   const seconds = (i.remaining || {})[kind];

@@ -2,7 +2,7 @@
 // deadline, cases whose clocks an approved pause stops last (they are not running); tabs with a count per state and the unlocated queue; pages, so no row cap hides an incident.
 "use strict";
 
-import { isStopped, left, leftStopped, pauseLine, stoppedKind } from "./clocks.js";
+import { isStopped, left, leftStopped, pauseLine, share, stoppedKind } from "./clocks.js";
 import { $, escape, localMinute, name, placeName, span, state, view } from "./core.js";
 
 export const PAGE_ROWS = 50;
@@ -96,8 +96,7 @@ function row(i, u, now) {
     due = `${escape(name("deadline", kind))} ${leftStopped(i, kind)}`;
   } else if (u.next) {
     due = `${escape(name("deadline", u.next.kind))} ${localMinute(u.next.at)} · ${left(i, u.next.kind, u.next.at, now)}`;
-    const opened = Date.parse(i.opened_at);
-    used = u.next.at > opened ? (now - opened) / (u.next.at - opened) : 0;
+    used = share(i, u.next.kind, u.next.at, now);
   }
   const cls = u.over ? "over" : used >= 0.75 ? "late" : "";
   return `<li class="level-${escape(i.level)}${u.over ? " overdue" : ""}${view.detail === i.id ? " open" : ""}"
