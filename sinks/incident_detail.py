@@ -1,5 +1,5 @@
 """One incident as a dispatcher reads it on the console: its current state and deadlines (and those it
-missed), its reports (text, photos, reporter from the roster, times) and its history (who did what,
+missed, its limits, its open pause and the requests waiting for the street), its reports (text, photos, reporter from the roster, times) and its history (who did what,
 when, why), read from the tables the incident and report sinks write."""
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from schemas import json
 
 MAX_REPORTS = 200  # a cluster of more is shown by its count and its newest reports
 MAX_EVENTS = 500
+# From the newest state (schemas/records.py IncidentState): what the clocks run on, for the console.
+_CLOCK_KEYS = ("missed", "limits", "clock", "pause", "requests", "remaining", "warned")
+_EMPTY = {"requests": [], "pause": None}
 
 _INCIDENT = """
 SELECT i.id, i.community_id, i.grid_id, i.category, i.severity, i.priority, i.status, i.level, i.owner, i.opened_at,
        i.ack_by, i.resolve_by, i.report_count, i.last_report_at, i.sensitive_zone, i.ceiling_exceeded, i.updated_at,
-       (SELECT e.payload -> 'state' -> 'missed' FROM incident_events e
-        WHERE e.incident_id = i.id AND e.kind <> 'action_rejected' ORDER BY e.seq DESC LIMIT 1) AS missed
+       i.rules_version, i.paused_since, i.pause_reason, i.pause_approved, i.pause_counts_until, i.requests_pending,
+       (SELECT e.payload -> 'state' FROM incident_events e
+        WHERE e.incident_id = i.id AND e.kind <> 'action_rejected' ORDER BY e.seq DESC LIMIT 1) AS state
 FROM incidents i WHERE i.id = $1
 """
 _REPORTS = """
@@ -42,7 +46,10 @@ async def incident_detail(db: asyncpg.Pool | asyncpg.Connection, incident: str) 
         return None
     reports = [_report(r) for r in await db.fetch(_REPORTS, incident, MAX_REPORTS)]
     events = [dict(r) for r in await db.fetch(_EVENTS, incident, MAX_EVENTS)]
-    return {"incident": {**dict(row), "missed": _json(row["missed"]) or {}}, "reports": reports, "events": events}
+    state = _json(row["state"]) or {}
+    incident = {k: v for k, v in dict(row).items() if k != "state"}
+    incident |= {k: state.get(k, _EMPTY.get(k, {})) for k in _CLOCK_KEYS}
+    return {"incident": incident, "reports": reports, "events": events}
 
 
 def _report(row: asyncpg.Record) -> dict:

@@ -70,8 +70,20 @@ _STATE_COLUMNS = (
     "last_seq",
     "updated_at",
     "topic",
+    # The clocks (migration 0014): the rules' version, the open pause, the requests waiting for the street.
+    "rules_version",
+    "paused_since",
+    "pause_reason",
+    "pause_approved",
+    "pause_counts_until",
+    "requests_pending",
 )
-_TYPES = ("text",) * 10 + ("timestamptz",) * 3 + ("int4", "timestamptz", "bool", "bool", "int4", "timestamptz", "text")
+_TYPES = (
+    ("text",) * 10
+    + ("timestamptz",) * 3
+    + ("int4", "timestamptz", "bool", "bool", "int4", "timestamptz", "text")
+    + ("text", "timestamptz", "text", "bool", "timestamptz", "int4")
+)
 _UPSERT_STATE = f"""
 INSERT INTO incidents ({", ".join(_STATE_COLUMNS)})
 SELECT DISTINCT ON (id) * FROM unnest({", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, 1))})
@@ -130,6 +142,7 @@ def _event_row(e: dict) -> tuple:
 
 def _state_row(e: dict, topic: str | None) -> tuple:
     s, parse = e["state"], datetime.fromisoformat
+    pause = s.get("pause") or {}
     return (
         e["incident"],
         e["street"],
@@ -151,4 +164,10 @@ def _state_row(e: dict, topic: str | None) -> tuple:
         int(e["seq"]),
         parse(e["when"]),
         topic,
+        s.get("rules"),
+        pause.get("since") and parse(pause["since"]),
+        pause.get("reason"),
+        bool(pause.get("approved_by")),
+        pause.get("counts_until") and parse(pause["counts_until"]),
+        len(s.get("requests") or ()),
     )

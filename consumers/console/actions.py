@@ -7,44 +7,87 @@ one, or a name that resolves to all of them (docker-compose.yml: the `worker` se
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import Counter
 
+from config.spans import parse_span
 from schemas import json
 from schemas.fields import FieldError
+from schemas.openapi import ACTION_NEEDS
+from schemas.records import ID_PATTERN, PAUSE_REASONS
 from streams.credentials import refusal
 from streams.escalation.state import community_of
 from streams.http.refusal import refusal_response
 
 log = logging.getLogger(__name__)
 
-# What the page offers. reassign with `owner` places an unlocated incident (a community or grid id).
-ACTIONS = ("ack", "resolve", "request_escalation", "reassign")
-REASON_MAX = 2000
+# What the page offers. reassign with `owner` places an unlocated incident (a community or grid id); pause,
+# extend, return, approve and deny carry the field ACTION_NEEDS names (pause_reason, limit, unit, request).
+ACTIONS = (
+    "ack",
+    "resolve",
+    "request_escalation",
+    "reassign",
+    "pause",
+    "resume",
+    "extend",
+    "return",
+    "approve",
+    "deny",
+)
+REASON_MAX, UNIT_MAX = 2000, 200
+_ID = re.compile(ID_PATTERN)
+
+
+def _field_error(field: str, value) -> str | None:
+    """What is wrong with the value of a field an action needs, or None."""
+    if field == "pause_reason" and value not in PAUSE_REASONS:
+        return f"must be one of {', '.join(PAUSE_REASONS)}"
+    if field == "limit":
+        try:
+            parse_span(value)
+        except ValueError as exc:
+            return str(exc)
+    if field == "unit" and not (isinstance(value, str) and 0 < len(value.strip()) <= UNIT_MAX):
+        return f"names the unit the case belongs to, in at most {UNIT_MAX} characters"
+    if field == "request" and not (isinstance(value, str) and len(value) <= 64 and _ID.fullmatch(value)):
+        return "is the id of the pause, extend or return action answered"
+    if field == "owner" and not (isinstance(value, str) and value.strip()):
+        return "reassign needs the new owner: a community (c03) or grid (c03-g02) id"
+    return None
 
 
 def console_action(body) -> tuple[dict, list[FieldError]]:
     """The action to forward and every wrong field (empty when none): an id of the console's, no actor
-    (the worker takes it from the token), owner only for reassign."""
+    (the worker takes it from the token), and only the field the action needs (owner for reassign)."""
     if not isinstance(body, dict):
         return {}, [FieldError("(body)", "must be a JSON object")]
-    errors, action, owner = [], body.get("action"), body.get("owner")
+    errors, action = [], body.get("action")
     if action not in ACTIONS:
         errors.append(FieldError("action", f"must be one of {', '.join(ACTIONS)}"))
-    if action == "reassign" and not (isinstance(owner, str) and owner.strip()):
-        errors.append(FieldError("owner", "reassign needs the new owner: a community (c03) or grid (c03-g02) id"))
-    elif action != "reassign" and owner is not None:
-        errors.append(FieldError("owner", "only reassign takes an owner"))
+    needed = ACTION_NEEDS.get(action) if isinstance(action, str) else None
+    for field in ("owner", "pause_reason", "limit", "unit", "request"):
+        if field == needed:
+            wrong = _field_error(field, body.get(field))
+            errors += [FieldError(field, wrong)] if wrong else []
+        elif body.get(field) is not None:
+            errors.append(FieldError(field, f"only {_taking(field)} takes {field}"))
     reason = body.get("reason") or "from the dispatcher console"
     if not isinstance(reason, str):
         errors.append(FieldError("reason", "must be text"))
     forwarded = {"id": f"console-{uuid.uuid4().hex}", "action": action, "reason": str(reason)[:REASON_MAX]}
-    if action == "reassign" and not errors:
-        forwarded["owner"] = owner.strip()
+    if needed and not errors:
+        value = body[needed]
+        forwarded[needed] = value.strip() if needed in ("owner", "unit", "limit") else value
     return forwarded, errors
+
+
+def _taking(field: str) -> str:
+    return " or ".join(a for a, f in ACTION_NEEDS.items() if f == field and a in ACTIONS)
 
 
 def worker_url(settings) -> str:
@@ -53,8 +96,8 @@ def worker_url(settings) -> str:
 
 
 class ActionProxy:
-    def __init__(self, worker_url: str, refused: Counter, forwarded: Counter):
-        self.worker_url, self.refused, self.forwarded = worker_url, refused, forwarded
+    def __init__(self, worker_url: str, refused: Counter, forwarded: Counter, roles: dict[str, tuple[str, ...]]):
+        self.worker_url, self.refused, self.forwarded, self.roles = worker_url, refused, forwarded, roles
 
     async def post(self, request: web.Request) -> web.Response:
         who, incident = request["dispatcher"], request.match_info["incident"]
@@ -76,6 +119,13 @@ class ActionProxy:
         forwarded, errors = console_action(body)
         if errors:
             return refusal_response(422, "invalid action", errors)
+        allowed = self.roles.get(forwarded["action"], ())
+        if who.role not in allowed:  # [actions.roles] of the escalation rules, as the worker checks it too
+            self.refused.labels(who.role).inc()
+            reason = (
+                f"{forwarded['action']} is for dispatchers of role {' or '.join(allowed) or 'none'}, not {who.role}"
+            )
+            return refusal_response(403, reason, [FieldError("action", reason)])
         return await self.forward(request, incident, forwarded)
 
     async def forward(self, request: web.Request, incident: str, action: dict) -> web.Response:

@@ -6,7 +6,9 @@
                                 it can serve (consumers/console/health.py) (these four need no dispatcher)
     GET  /api/names             Chinese names (schemas/display.py) and REDWALL_TIMEZONE
     GET  /api/geometry          the street's grids and communities (no tile server)
-    GET  /api/snapshot          who is signed in, the session's CSRF token, alerts, open incidents, devices
+    GET  /api/snapshot          who is signed in, the session's CSRF token, the actions its role may take, alerts,
+                                open incidents, devices
+    GET  /api/calendar          the working hours from 30 days back to 60 ahead, in UTC ms (consumers/console/worktime.py)
     GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL
     GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (any dispatcher)
     GET  /api/hotline/orders    12345 work orders with their clocks (?status=open|closed|returned, limit, offset,
@@ -14,8 +16,10 @@
     GET  /api/hotline/rates     the rates per community, grid or category with n (?by=, period=month|30d, month=)
     GET  /api/reports           the weekly 专报 made for the street: week, made at, links (consumers/console/reports.py)
     GET  /reports/{week}.html   one week's report (2026-W49), and /reports/{week}.pdf, to any signed-in dispatcher
-    POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), passed on to a
-                                worker with the dispatcher's own token (consumers/console/actions.py)
+    POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), pause (+pause_reason),
+                                resume, extend (+limit), return (+unit), approve and deny (+request), as the
+                                role may ([actions.roles]), passed on to a worker with the dispatcher's own
+                                token (consumers/console/actions.py)
 
 Who may ask, and the headers of every answer: consumers/console/auth.py. The access log keeps method,
 path, status, size and time only (streams/http/access_log.py).
@@ -37,10 +41,12 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
+from config.calendar import load_calendar
 from config.geometry import load_geometry
 from config.hotline import load_hotline
 from config.settings import Settings
 from consumers import shell
+from consumers.console.action_roles import action_roles, allowed
 from consumers.console.actions import SESSION, ActionProxy, worker_url
 from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
@@ -49,6 +55,7 @@ from consumers.console.hotline import HotlineViews
 from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
 from consumers.console.sessions import Sessions
+from consumers.console.worktime import CalendarView
 from schemas import json
 from schemas.display import names
 from schemas.fields import FieldError
@@ -72,6 +79,9 @@ def create_console(
     geometry = geometry_json(settings)
     labels = json.dumps({"names": names(), "timezone": settings.timezone})
     registry = registry or CollectorRegistry()
+    # Refuses to start, naming the file, without the next 60 days: the page counts working time on it.
+    calendar = CalendarView(load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone))
+    roles = action_roles(settings.escalation_rules_path)
     credentials = CredentialCache.from_settings(settings, registry)
     auth = ConsoleAuth(
         credentials,
@@ -97,6 +107,7 @@ def create_console(
             ["status"],
             registry=registry,
         ),
+        roles,
     )
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
         lambda: len(feed.clients)
@@ -113,6 +124,7 @@ def create_console(
             "dispatcher": who.subject,
             "community": who.community,
             "csrf": session and session.csrf,
+            "actions": allowed(roles, who.role),
             **feed.snapshot(),
         }
         return fresh_json(body)
@@ -185,6 +197,7 @@ def create_console(
     app.router.add_get("/api/names", constant(labels))
     app.router.add_get("/api/geometry", constant(geometry))
     app.router.add_get("/api/snapshot", snapshot)
+    app.router.add_get("/api/calendar", calendar.view)
     app.router.add_get("/api/events", events)
     app.router.add_get("/api/incidents/{incident}", detail)
     app.router.add_post("/api/incidents/{incident}/actions", actions.post)

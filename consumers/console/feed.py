@@ -107,9 +107,15 @@ class ConsoleFeed:
                     "resolve_by",
                     "reports",
                     "missed",
+                    "limits",
+                    "pause",
+                    "requests",
+                    "remaining",
                 )
             },
         }
+        # The page needs the clock's extended limit only; its ended pauses can run to a thousand.
+        summary["clock"] = {k: v for k, v in (state.get("clock") or {}).items() if k != "paused"}
         if summary["status"] in CLOSED:
             self.incidents.pop(summary["id"], None)
         else:

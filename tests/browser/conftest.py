@@ -94,6 +94,13 @@ async def open_console(browser, settings: Settings, token: str, *, timezone_id: 
     return page
 
 
+async def open_detail(page, incident: str):
+    """The incident's detail, opened from its row in the list (found by its id)."""
+    await page.fill("#search", incident)
+    await page.locator(f"#incidents li[data-incident='{incident}']").click(timeout=30_000)
+    await page.wait_for_selector(f"#detail[data-incident='{incident}'] h3", timeout=10_000)
+
+
 def watch_errors(page) -> list[str]:
     """Script errors and Content-Security-Policy violations of the page, which `close` fails on."""
     page.errors = []

@@ -17,7 +17,16 @@ from sinks.postgres import PostgresSink
 from streams.demo.processes import RedwallProcess
 from streams.escalation.state import incident_id
 from streams.topics import ensure_topics
-from tests.browser.conftest import ARTIFACTS, RUN, STREET, close, console_settings, open_console, publish
+from tests.browser.conftest import (
+    ARTIFACTS,
+    RUN,
+    STREET,
+    close,
+    console_settings,
+    open_console,
+    open_detail,
+    publish,
+)
 from tests.support.factories import alert, oracle_place, random_point, report
 from tests.support.waiting import eventually
 
@@ -46,12 +55,6 @@ async def file_report(stack, rng, **changes) -> tuple[dict, str]:
         async with http.post(url, json=filed) as answer:
             assert answer.status == 202, await answer.text()
     return filed, incident_id(community, filed["id"])
-
-
-async def open_detail(page, incident: str):
-    await page.fill("#search", incident)
-    await page.locator(f"#incidents li[data-incident='{incident}']").click(timeout=30_000)
-    await page.wait_for_selector(f"#detail[data-incident='{incident}'] h3", timeout=10_000)
 
 
 async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incident_in_view(stack, browser, pg):
@@ -337,6 +340,7 @@ async def test_overdue_incidents_come_first_marked_and_every_one_is_reachable(lo
         "overdue": len(overdue),
         "assigned": sum(e["state"]["status"] == "assigned" for e in incidents),
         "acknowledged": sum(e["state"]["status"] == "acknowledged" for e in incidents),
+        "paused": 0,  # none of the load is paused (tests/browser/test_console_paused.py)
         "unlocated": 500 - len(located),
     }
     assert len(overdue) > PAGE_ROWS  # more than a page: paging, not truncation, must reach them all

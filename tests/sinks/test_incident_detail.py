@@ -114,3 +114,69 @@ async def test_an_incident_with_its_reports_history_reporter_and_missed_deadline
         (3, "report_merged"),
     ]
     assert events[0]["actor_name"] == "王芳" and events[2]["actor"] == "zhao" and events[2]["actor_name"] is None
+
+
+def paused(seq: int, kind: str, when: datetime, **state) -> dict:
+    """An incident event of the pause's story, as the engine publishes it (IncidentEvent validates it)."""
+    from schemas.records import IncidentEvent
+
+    e = event(seq, kind, when, "street-1")
+    e["state"].pop("missed", None)
+    e["state"] |= {
+        "rules": "0a1b2c3d4e5f",
+        "limits": {"street": {"acknowledge": "30m", "resolve": "2wd"}},
+        "clock": {"since": OPENED.isoformat(), "factor": 1, "paused": []},
+        **state,
+    }
+    e["state"] = {k: v for k, v in e["state"].items() if v is not None}  # None: absent (an approved pause)
+    return IncidentEvent.validate(e)
+
+
+async def test_a_paused_incident_keeps_its_pause_requests_and_limits_until_resumed(pg, database_url):
+    """The pause, the requests waiting for the street and the limits are stored with the incident's row (for
+    Grafana) and in its detail (for the console); resuming it clears the row's pause."""
+    since = OPENED + timedelta(hours=1)
+    pause = {"since": since.isoformat(), "reason": "resident", "action": "act-p1", "actor": "c01-disp"}
+    request = {"action": "act-p1", "kind": "pause", "actor": "c01-disp", "at": since.isoformat()}
+    extension = {"action": "act-x1", "kind": "extend", "actor": "c01-disp", "at": since.isoformat(), "limit": "5wd"}
+    approved = {**pause, "approved_by": "street-1"}
+    remaining = {"resolve": 41400.0}
+    async with scratch_schema(pg, database_url) as dsn:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        try:
+            sink, query = IncidentSink(pool), "SELECT * FROM incidents WHERE id = $1"
+            await sink.write(
+                [
+                    paused(1, "opened", OPENED),
+                    paused(2, "paused", since, pause=pause, requests=[request], ack_by=None),
+                    paused(3, "requested", since, pause=pause, requests=[request, extension]),
+                ]
+            )
+            row = await pool.fetchrow(query, INCIDENT)
+            assert (row["paused_since"], row["pause_reason"], row["pause_approved"]) == (since, "resident", False)
+            assert (row["requests_pending"], row["rules_version"]) == (2, "0a1b2c3d4e5f")
+            await sink.write(
+                [
+                    paused(
+                        4,
+                        "approved",
+                        since,
+                        pause=approved,
+                        requests=[extension],
+                        remaining=remaining,
+                        ack_by=None,
+                        resolve_by=None,
+                    )
+                ]
+            )
+            detail = (await incident_detail(pool, INCIDENT))["incident"]
+            row = await pool.fetchrow(query, INCIDENT)
+            assert (row["pause_approved"], row["requests_pending"]) == (True, 1)
+            await sink.write([paused(5, "resumed", since + timedelta(hours=2))])
+            resumed = await pool.fetchrow(query, INCIDENT)
+        finally:
+            await pool.close()
+    assert detail["pause"] == approved and detail["requests"] == [extension] and detail["remaining"] == remaining
+    assert detail["limits"] == {"street": {"acknowledge": "30m", "resolve": "2wd"}}
+    assert detail["paused_since"] == since and detail["clock"]["since"] == OPENED.isoformat()
+    assert (resumed["paused_since"], resumed["pause_reason"], resumed["requests_pending"]) == (None, None, 0)

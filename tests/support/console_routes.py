@@ -13,6 +13,7 @@ DOCUMENTED = {
     ("GET", "/api/names"),
     ("GET", "/api/geometry"),
     ("GET", "/api/snapshot"),
+    ("GET", "/api/calendar"),
     ("GET", "/api/events"),
     ("GET", "/api/incidents/{incident}"),
     ("POST", "/api/incidents/{incident}/actions"),

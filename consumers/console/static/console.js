@@ -7,6 +7,7 @@ import { incidentChanged, openDetail, renderDetail, setupDetail } from "./detail
 import { renderOrders, setupHotline } from "./hotline.js";
 import { setupReports } from "./reports.js";
 import { renderIncidents, setupIncidentList } from "./incidents.js";
+import { setCalendar } from "./worktime.js";
 import { dimAreas, drawAreas, drawLegend, drawOverlay } from "./map.js";
 
 const FEED_MAX = 200, FEED_ROWS = 100, FRAME_MS = 250;
@@ -99,12 +100,14 @@ async function signOut() {
 }
 
 async function boot() {
-  const [labels, geometry, snapshot] = await Promise.all([api("/api/names"), api("/api/geometry"), api("/api/snapshot")]);
-  state.names = labels.names; setZone(labels.timezone);
+  const [labels, geometry, snapshot, calendar] = await Promise.all(
+    [api("/api/names"), api("/api/geometry"), api("/api/snapshot"), api("/api/calendar")]);
+  state.names = labels.names; setZone(labels.timezone); setCalendar(calendar);
   state.geo = geometry;
   for (const c of geometry.communities) state.communities.set(c.id, c);
   for (const g of geometry.grids) state.grids.set(g.id, g);
-  Object.assign(state, { role: snapshot.role, dispatcher: snapshot.dispatcher, community: snapshot.community, csrf: snapshot.csrf });
+  Object.assign(state, { role: snapshot.role, dispatcher: snapshot.dispatcher, community: snapshot.community,
+    csrf: snapshot.csrf, actions: snapshot.actions || [] });
   const own = snapshot.community ? ` · ${placeName(snapshot.community)}` : "";
   $("role").textContent = `${name("role", snapshot.role)} ${snapshot.role} · ${snapshot.dispatcher}${own}`;
   $("community").insertAdjacentHTML("beforeend", geometry.communities.map((c) =>

@@ -5,7 +5,7 @@
 
 export const state = {
   alerts: [], incidents: new Map(), patrol: new Map(), positions: new Map(),
-  role: "read", dispatcher: "", community: null, csrf: null,
+  role: "read", dispatcher: "", community: null, csrf: null, actions: [], // actions: what the role may take
   names: {}, geo: null, communities: new Map(), grids: new Map(),
 };
 export const view = { filter: "", search: "", tab: "all", page: 0, detail: null };

@@ -3,8 +3,11 @@
 // open after an action, whatever becomes of the incident's row, so nothing drops out of view.
 "use strict";
 
+import { isStopped, left, leftStopped, pauseLine } from "./clocks.js";
 import { $, call, escape, localMinute, mayAct, name, placeName, span, state, view } from "./core.js";
 import { urgency } from "./incidents.js";
+import { requestsPart, timeControls } from "./requests.js";
+import { limitOf, limitText } from "./worktime.js";
 
 const UNLOCATED = "unlocated";
 // seen: the newest summary of the open incident from the feed, kept when a closed one leaves the list.
@@ -73,9 +76,11 @@ function actionLabels() {
            request_escalation: `请求${name("incident_event", "escalated")} Escalate` };
 }
 
-// Redrawn with the list; not while the dispatcher is picking a place (a redraw would close the list).
+// Redrawn with the list; not while the dispatcher picks or types (a redraw would lose it).
 export function renderDetail() {
-  if (!view.detail || !loaded || document.activeElement === $("place-owner")) return;
+  const typing = document.activeElement && $("detail").contains(document.activeElement)
+    && /^(INPUT|SELECT)$/.test(document.activeElement.tagName);
+  if (!view.detail || !loaded || typing) return;
   const id = view.detail, live = state.incidents.get(id) || loaded.live || {}, row = loaded.incident || {};
   const i = { ...row, community: row.community_id || live.community, grid: row.grid_id || live.grid, ...live };
   const parts = [`<header><b>${escape(name("level", i.level))}</b> ${escape(name("category", i.category))} ·
@@ -83,7 +88,7 @@ export function renderDetail() {
     <p class="meta">${escape(id)} · ${escape(name("incident_status", i.status))} · ${escape(name("severity", i.severity))}
       · ${escape(name("priority", i.priority))}</p>`];
   if (loaded.error) parts.push(`<p class="refused">${escape(loaded.error)}</p>`);
-  parts.push(deadlines(i), actions(i));
+  parts.push(deadlines(i), actions(i), requestsPart(i, mayAct(i)));
   if (verdict) parts.push(`<p class="verdict ${verdict.cls}" role="status">${escape(verdict.text)}</p>`);
   parts.push(reports(loaded.reports || [], i), history(loaded.events || []));
   const chosen = $("place-owner") && $("place-owner").value; // a redraw keeps the place being picked
@@ -94,16 +99,19 @@ export function renderDetail() {
 
 function deadlines(i) {
   const now = Date.now(), u = urgency(i, now), missed = i.missed || {};
+  const limit = (kind) => (limitOf(i, kind) ? ` <span class="meta">（${escape(limitText(limitOf(i, kind)))}）</span>` : "");
   const line = (kind, at) => {
+    if (isStopped(i)) return `<li>${escape(name("deadline", kind))}${limit(kind)} ${leftStopped(i, kind)}</li>`;
     if (!at) return "";
     const t = Date.parse(at), late = u.over && u.over.kind === kind;
     const state_ = late ? `<span class="mark">${escape(name("incident_event", "deadline_missed"))} ${span(now - t)}</span>`
-      : t > now && (kind === "resolve" || i.status === "assigned") ? `剩 ${span(t - now)}` : "";
+      : t > now && (kind === "resolve" || i.status === "assigned") ? left(i, kind, t, now) : "";
     const chased = missed[kind] ? ` · 已督办 chased ${localMinute(missed[kind])}` : "";
-    return `<li>${escape(name("deadline", kind))} ${localMinute(at)} ${state_}${chased}</li>`;
+    return `<li>${escape(name("deadline", kind))}${limit(kind)} ${localMinute(at)} ${state_}${chased}</li>`;
   };
   return `<h3>时限 Deadlines</h3><ul class="deadlines">
     <li>${escape(name("incident_event", "opened"))} ${localMinute(i.opened_at)}</li>
+    ${i.pause ? `<li class="pause">${pauseLine(i)}</li>` : ""}
     ${i.status === "assigned" ? line("acknowledge", i.ack_by) : ""}${line("resolve", i.resolve_by)}</ul>`;
 }
 
@@ -113,8 +121,11 @@ function actions(i) {
   const labels = actionLabels();
   if (i.status !== "assigned") delete labels.ack;
   if (i.community === UNLOCATED) delete labels.request_escalation; // already the street's
-  return `${i.community === UNLOCATED ? placeControl() : ""}<div class="actions">${Object.entries(labels).map(
-    ([action, label]) => `<button type="button" data-action="${action}">${escape(label)}</button>`).join("")}</div>`;
+  for (const action of Object.keys(labels)) if (!state.actions.includes(action)) delete labels[action];
+  const place = i.community === UNLOCATED && state.actions.includes("reassign") ? placeControl() : "";
+  return `${place}<div class="actions">${Object.entries(labels).map(
+    ([action, label]) => `<button type="button" data-action="${action}">${escape(label)}</button>`).join("")}</div>
+    ${timeControls(i)}`;
 }
 
 // An unlocated incident is placed in a community or one of its grids (reassign with owner); the engine then
@@ -169,6 +180,10 @@ export function setupDetail(closed) {
     if (button.classList.contains("close")) { closeDetail(); closed(); return; }
     const id = $("detail").dataset.incident, action = button.dataset.action;
     if (action === "reassign") act(id, action, { owner: $("place-owner").value });
+    else if (action === "pause") act(id, action, { pause_reason: $("pause-reason").value, reason: $("pause-text").value });
+    else if (action === "extend") act(id, action, { limit: $("extend-limit").value.trim() });
+    else if (action === "return") act(id, action, { unit: $("return-unit").value.trim() });
+    else if (action === "approve" || action === "deny") act(id, action, { request: button.dataset.request });
     else if (action) act(id, action);
   });
 }

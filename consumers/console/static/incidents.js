@@ -1,15 +1,17 @@
 // The incident list: overdue first (most overdue first, marked, with how long), then by the nearest
-// deadline; tabs with a count per state and the unlocated queue; pages, so no row cap hides an incident.
+// deadline, cases whose clocks an approved pause stops last (they are not running); tabs with a count per state and the unlocated queue; pages, so no row cap hides an incident.
 "use strict";
 
+import { isStopped, left, leftStopped, pauseLine, share, stoppedKind } from "./clocks.js";
 import { $, escape, localMinute, name, placeName, span, state, view } from "./core.js";
 
 export const PAGE_ROWS = 50;
 const UNLOCATED = "unlocated"; // schemas.records.UNLOCATED: reports outside every street, placed by the street
 
 // The deadlines that bind now: acknowledge-by until acknowledged, resolve-by until resolved. The engine keeps
-// a deadline it missed at the street, so an incident stays overdue from then on.
+// a deadline it missed at the street, so an incident stays overdue from then on. None while paused (approved).
 export function dues(i) {
+  if (isStopped(i)) return [];
   const open = i.status === "assigned" || i.status === "acknowledged", found = [];
   if (i.status === "assigned" && i.ack_by) found.push({ kind: "acknowledge", at: Date.parse(i.ack_by) });
   if (open && i.resolve_by) found.push({ kind: "resolve", at: Date.parse(i.resolve_by) });
@@ -37,6 +39,7 @@ const TABS = {
   overdue: (i, u) => !!u.over,
   assigned: (i) => i.status === "assigned",
   acknowledged: (i) => i.status === "acknowledged",
+  paused: (i) => !!i.pause,
   unlocated: (i) => i.community === UNLOCATED,
 };
 
@@ -52,6 +55,7 @@ export function tabLabels() {
   const s = state.names.incident_status || {};
   return { all: "全部 All", overdue: `${name("incident_event", "deadline_missed")} Overdue`,
            assigned: `${s.assigned} Not acknowledged`, acknowledged: `${s.acknowledged} In progress`,
+           paused: `${name("action", "pause")} Paused`,
            unlocated: `${name("place", UNLOCATED)} Unlocated` };
 }
 
@@ -87,17 +91,19 @@ function row(i, u, now) {
     due = `<span class="mark">${escape(name("incident_event", "deadline_missed"))} ${span(now - u.over.at)}</span>
       ${escape(name("deadline", u.over.kind))} ${localMinute(u.over.at)}`;
     used = 1;
+  } else if (isStopped(i)) {
+    const kind = stoppedKind(i);
+    due = `${escape(name("deadline", kind))} ${leftStopped(i, kind)}`;
   } else if (u.next) {
-    due = `${escape(name("deadline", u.next.kind))} ${localMinute(u.next.at)} · 剩 ${span(u.next.at - now)}`;
-    const opened = Date.parse(i.opened_at);
-    used = u.next.at > opened ? (now - opened) / (u.next.at - opened) : 0;
+    due = `${escape(name("deadline", u.next.kind))} ${localMinute(u.next.at)} · ${left(i, u.next.kind, u.next.at, now)}`;
+    used = share(i, u.next.kind, u.next.at, now);
   }
   const cls = u.over ? "over" : used >= 0.75 ? "late" : "";
   return `<li class="level-${escape(i.level)}${u.over ? " overdue" : ""}${view.detail === i.id ? " open" : ""}"
-      data-incident="${escape(i.id)}" data-status="${escape(i.status)}"${u.over ? ` data-overdue-since="${u.over.at}"` : ""}>
+      data-incident="${escape(i.id)}" data-status="${escape(i.status)}"${i.pause ? " data-paused" : ""}${u.over ? ` data-overdue-since="${u.over.at}"` : ""}>
     <div><b>${escape(name("level", i.level))}</b> ${escape(name("category", i.category))}
       · ${escape(placeName(i.community, i.grid))} ${status}</div>
-    <div class="due">${due}</div>
+    ${i.pause ? `<div class="pause">${pauseLine(i)}</div>` : ""}<div class="due">${due}</div>
     <div class="bar"><span class="${cls}" data-width="${Math.min(100, Math.max(0, used * 100)).toFixed(0)}%"></span></div>
     <div class="meta">${escape(i.id)} · ${escape(name("severity", i.severity))}
       · ${escape(name("incident_event", "opened"))} ${localMinute(i.opened_at)}${i.reports > 1 ? ` · ${i.reports} 报` : ""}</div>

@@ -69,7 +69,10 @@ def test_the_engine_verdicts_and_the_console_refusals_have_the_same_body():
         == {
             "error": "invalid action",
             "errors": [
-                {"field": "action", "reason": "must be one of ack, resolve, request_escalation, reassign"},
+                {
+                    "field": "action",
+                    "reason": "must be one of ack, resolve, request_escalation, reassign, pause, resume, extend, return, approve, deny",
+                },
                 {"field": "reason", "reason": "must be text"},
             ],
         }
