@@ -201,6 +201,19 @@ def local_minute(when: datetime | str, tz: str) -> str:
     return when.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M")
 
 
+def work_span_zh(seconds: float, day_seconds: float) -> str:
+    """Working time in words, to the minute, with days of `day_seconds`: `1工作日2工时`, `3工时20分`, `45分钟`
+    (the console's workSpan says the same)."""
+    minutes, per_day = int(abs(seconds) // 60), round(day_seconds / 60)
+    days, rest = divmod(minutes, per_day)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}工作日{hours}工时" if hours else f"{days}工作日"
+    if hours:
+        return f"{hours}工时{minutes:02d}分"
+    return f"{minutes}分钟"
+
+
 def span_zh(seconds: float) -> str:
     """A duration in words, to the minute: `2小时05分`, `45分钟`, `3天4小时`."""
     minutes = int(abs(seconds) // 60)

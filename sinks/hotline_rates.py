@@ -28,7 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from config.calendar import WorkingCalendar
 from config.hotline import HotlineConfig
+from config.spans import parse_span
 from schemas.display import CATEGORY, PLACED, zone
 from schemas.records import POINT_PLACED, UNLOCATED
 from sinks.postgres import connection
@@ -216,6 +218,7 @@ _PAGE = """
 SELECT o.id, o.dispatched_at, o.street_id, o.community_id, c.name AS community_name, o.grid_id, g.name AS grid_name,
        o.lat, o.lng, o.placed_by, o.address, o.category, o.urgency, o.appeal_type, o.content, o.contact_masked,
        o.contact_by, o.contacted_at, coalesce(o.extended_to, o.resolve_by) AS limit_at, o.extended_to,
+       o.contact_limit, o.resolve_limit,
        o.closed_at, o.result, o.returned_at, o.returned_to, o.callback_at, o.callback_resolved, o.satisfaction,
        o.grid_first, o.report_id, ir.incident_id
 FROM hotline_orders o
@@ -228,34 +231,53 @@ ORDER BY {order}, o.id LIMIT $2 OFFSET $3
 
 
 async def orders_page(
-    db, now: datetime, *, status: str = "open", community: str | None = None, limit: int = 50, offset: int = 0
+    db,
+    now: datetime,
+    calendar: WorkingCalendar,
+    *,
+    status: str = "open",
+    community: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[dict]:
-    """Orders with their place, clocks as of `now`, call-back and incident; open ones nearest their limit
-    first, the others newest first. Times are RFC 3339."""
+    """Orders with their place, clocks as of `now` (time left or overdue in each limit's own measure, on
+    `calendar`), call-back and incident; open ones nearest their limit first, the others newest first.
+    Times are RFC 3339."""
     if status not in ORDER_STATUSES:
         raise ValueError(f"status must be one of {', '.join(ORDER_STATUSES)}")
     order = "limit_at" if status == "open" else "o.dispatched_at DESC"
     async with connection(db) as conn:
         rows = await conn.fetch(_PAGE.format(status=_STATUS[status], order=order), community, limit, offset)
-    return [_page_row(r, now) for r in rows]
+    return [_page_row(r, now, calendar) for r in rows]
 
 
-def _page_row(r, now: datetime) -> dict:
+def _page_row(r, now: datetime, calendar: WorkingCalendar) -> dict:
     row = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(r).items()}
     row["status"] = "closed" if r["closed_at"] else "returned" if r["returned_at"] else "open"
     row["clocks"] = {
-        "contact": clock(r["contact_by"], r["contacted_at"], now),
-        "resolve": clock(r["limit_at"], r["closed_at"] or r["returned_at"], now),
+        "contact": _clock(r["contact_by"], r["contacted_at"], now, _working(r["contact_limit"]), calendar),
+        "resolve": _clock(
+            r["limit_at"], r["closed_at"] or r["returned_at"], now, _working(r["resolve_limit"]), calendar
+        ),
     }
     return row
 
 
-def clock(due: datetime, done_at: datetime | None, now: datetime) -> dict:
-    """One limit as of `now`: seconds remaining, or overdue, while its step is not done; late when done after."""
+def _working(limit: str | None) -> bool:
+    return bool(limit) and parse_span(limit).working  # an order stored before 0015 has none: calendar time
+
+
+def _clock(due: datetime, done_at: datetime | None, now: datetime, working: bool, calendar: WorkingCalendar) -> dict:
+    """One limit as of `now`: seconds remaining, or overdue, while its step is not done (working seconds for
+    a working-time limit); late when done after."""
     left = (due - now).total_seconds()
+    if working and done_at is None:
+        span = calendar.counted(*sorted((now, due)), True).total_seconds()
+        left = span if left > 0 else -span
     return {
         "due": due.isoformat(),
         "done_at": done_at.isoformat() if done_at else None,
+        "working": working,
         "remaining_seconds": left if done_at is None and left > 0 else None,
         "overdue_seconds": -left if done_at is None and left <= 0 else None,
         "late": done_at is not None and done_at > due,

@@ -183,7 +183,7 @@ def create_console(
         return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
     app = web.Application(middlewares=[auth.middleware])
-    hotline = HotlineViews(load_hotline(settings.hotline_path), settings.timezone, lambda: app[POOL])
+    hotline = HotlineViews(load_hotline(settings.hotline_path), calendar.cal, lambda: app[POOL])
     reports = ReportViews(load_geometry(settings.geometry_path).street.id, settings.timezone, lambda: app[POOL])
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)

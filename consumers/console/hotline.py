@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from config.calendar import WorkingCalendar
 from config.hotline import HotlineConfig
 from consumers.console.reads import fresh_json, from_postgres
 from schemas.fields import FieldError
@@ -24,8 +25,14 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 class HotlineViews:
     """GET /api/hotline/orders and GET /api/hotline/rates; `pool` reads the app's PostgreSQL pool."""
 
-    def __init__(self, config: HotlineConfig, timezone: str, pool: Callable, now: Callable[[], datetime] | None = None):
-        self.config, self.timezone, self.pool = config, timezone, pool
+    def __init__(
+        self,
+        config: HotlineConfig,
+        calendar: WorkingCalendar,
+        pool: Callable,
+        now: Callable[[], datetime] | None = None,
+    ):
+        self.config, self.calendar, self.timezone, self.pool = config, calendar, calendar.tz.key, pool
         self.now = now or (lambda: datetime.now(UTC))
 
     async def orders(self, request: web.Request) -> web.Response:
@@ -42,7 +49,9 @@ class HotlineViews:
             return refusal_response(403 if bad.field == "community" else 400, bad.reason, [bad])
         now = self.now()
         found = await from_postgres(
-            lambda db: orders_page(db, now, status=status, community=community, limit=limit, offset=offset),
+            lambda db: orders_page(
+                db, now, self.calendar, status=status, community=community, limit=limit, offset=offset
+            ),
             self.pool(),
             "hotline",
         )

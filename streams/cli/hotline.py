@@ -11,9 +11,10 @@ import dataclasses
 import sys
 from datetime import UTC, datetime
 
+from config.calendar import WorkingCalendar, load_calendar
 from config.hotline import load_hotline
 from schemas import json
-from schemas.display import CATEGORY, CLOCK, ORDER_EVENT, RATE, URGENCY, local_minute, span_zh
+from schemas.display import CATEGORY, CLOCK, ORDER_EVENT, RATE, URGENCY, local_minute, span_zh, work_span_zh
 from sinks.hotline_rates import BY, ORDER_STATUSES, PERIODS, month_bounds, orders_page, rates, topic_candidates
 from streams.cli.credentials import padded
 
@@ -116,14 +117,17 @@ def _topics(settings, args) -> int:
 
 def _orders(settings, args) -> int:
     now, tz = datetime.now(UTC), settings.timezone
+    calendar = load_calendar(settings.calendar_path, settings.holidays_path, tz, cover_check=False)
     found = asyncio.run(
-        orders_page(settings.database_dsn, now, status=args.status, community=args.community, limit=args.limit)
+        orders_page(
+            settings.database_dsn, now, calendar, status=args.status, community=args.community, limit=args.limit
+        )
     )
     for order in found:
         if args.json:
             print(json.dumps(order).decode())
             continue
-        clocks = "  ".join(f"{CLOCK[name]} {_clock_zh(c, tz)}" for name, c in order["clocks"].items())
+        clocks = "  ".join(f"{CLOCK[name]} {_clock_zh(c, tz, calendar)}" for name, c in order["clocks"].items())
         step = ORDER_EVENT.get(order["status"], "")
         print(
             f"{padded(order['id'], 20)}  {padded(order['community_id'], 10)}  {padded(CATEGORY[order['category']], 12)}"
@@ -132,10 +136,14 @@ def _orders(settings, args) -> int:
     return 0
 
 
-def _clock_zh(clock: dict, tz: str) -> str:
+def _clock_zh(clock: dict, tz: str, calendar: WorkingCalendar) -> str:
     due = local_minute(clock["due"], tz)
+
+    def said(seconds: float) -> str:  # working time for a working-time limit
+        return work_span_zh(seconds, calendar.day.total_seconds()) if clock["working"] else span_zh(seconds)
+
     if clock["overdue_seconds"] is not None:
-        return f"{due}（已超时{span_zh(clock['overdue_seconds'])}）"
+        return f"{due}（已超时{said(clock['overdue_seconds'])}）"
     if clock["remaining_seconds"] is not None:
-        return f"{due}（剩余{span_zh(clock['remaining_seconds'])}）"
+        return f"{due}（剩余{said(clock['remaining_seconds'])}）"
     return f"{due}（超时完成）" if clock["late"] else f"{due}（按时完成）"

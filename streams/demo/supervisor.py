@@ -23,7 +23,7 @@ from pathlib import Path
 from config import addresses
 from config.errors import ConfigError
 from config.geometry import load_geometry
-from config.settings import Settings
+from config.settings import SAMPLE_HOLIDAYS, Settings
 from sinks.credentials import issue_dispatcher_token
 from sinks.migrate import migrate_and_seed
 from sinks.patrol import load_roster_files
@@ -143,7 +143,12 @@ def _plan(settings: Settings, own: dict[str, bool], broker_port: int | None, wor
         if own["postgres"]
         else f"the PostgreSQL at DATABASE_URL={reach.masked(settings.database_url)}"
     )
-    return f"redwall demo: starting {broker};\n             {database} ..."
+    calendar = (
+        f"the ILLUSTRATIVE holidays of {SAMPLE_HOLIDAYS} for years chinesecalendar lacks (REDWALL_HOLIDAYS: the street's)"
+        if settings.holidays_path == SAMPLE_HOLIDAYS
+        else f"the holidays of REDWALL_HOLIDAYS={settings.holidays_path}"
+    )
+    return f"redwall demo: starting {broker};\n             {database};\n             {calendar} ..."
 
 
 def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: datetime):

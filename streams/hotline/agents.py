@@ -137,7 +137,7 @@ def install(
             return
         try:
             sent = await hotline_clocks.tick(
-                await hotline.connected(), config, now, hotline.send_alerts, settings.timezone, max_age
+                await hotline.connected(), config, now, hotline.send_alerts, calendar, max_age
             )
         except Exception as exc:  # a timer that raises ends the worker; Postgres away is tried again next time
             if not is_retriable(exc):

@@ -21,8 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from config.calendar import WorkingCalendar
 from config.hotline import HotlineConfig
-from schemas.display import ALERT_KIND, CATEGORY, CLOCK, URGENCY, local_minute, span_zh
+from config.spans import parse_span
+from schemas.display import ALERT_KIND, CATEGORY, CLOCK, URGENCY, local_minute, span_zh, work_span_zh
 from schemas.records import UNLOCATED
 from streams.escalation.reasons import place_zh
 
@@ -38,7 +40,7 @@ SELECT c.*,
                  'YYYYMMDD"T"HH24MISS"Z"')) FROM hotline_clock_alerts a WHERE a.order_id = c.id), '{}') AS claimed
 FROM (
     SELECT o.id, o.dispatched_at, o.urgency, o.category, o.street_id, o.community_id, o.grid_id, o.contact_by,
-           coalesce(o.extended_to, o.resolve_by) AS resolve_by, o.contacted_at,
+           coalesce(o.extended_to, o.resolve_by) AS resolve_by, o.contacted_at, o.contact_limit, o.resolve_limit,
            coalesce(o.contact_warn_at, o.dispatched_at + (o.contact_by - o.dispatched_at) * o.warn_at) AS contact_warn,
            coalesce(CASE WHEN o.extended_to IS NULL THEN o.resolve_warn_at ELSE o.extended_warn_at END,
                     o.dispatched_at + (coalesce(o.extended_to, o.resolve_by) - o.dispatched_at) * o.warn_at)
@@ -88,7 +90,7 @@ def due_stages(order: Mapping, now: datetime) -> list[Stage]:
     return found
 
 
-def clock_alert(order: Mapping, stage: Stage, now: datetime, tz: str) -> dict:
+def clock_alert(order: Mapping, stage: Stage, now: datetime, calendar: WorkingCalendar) -> dict:
     """The Alert for one stage: to the community (the street for an unlocated order), Chinese first."""
     unlocated = order["community_id"] == UNLOCATED
     kind = STAGES[stage.stage]
@@ -108,7 +110,7 @@ def clock_alert(order: Mapping, stage: Stage, now: datetime, tz: str) -> dict:
             "zh": f"{ALERT_KIND[kind]}：{CLOCK[stage.clock]}（工单 {order['id']}）",
             "en": f"12345 order {order['id']}: {stage.clock} limit {'passed' if stage.stage == 'breach' else 'near'}",
         },
-        "body": _body(order, stage, now, tz),
+        "body": _body(order, stage, now, calendar),
         "event_time": stage.at.isoformat(),
         "created_at": now.isoformat(),
     }
@@ -117,13 +119,21 @@ def clock_alert(order: Mapping, stage: Stage, now: datetime, tz: str) -> dict:
     return alert
 
 
-def _body(order: Mapping, stage: Stage, now: datetime, tz: str) -> dict:
-    left, clock, category = (stage.due - now).total_seconds(), stage.clock, order["category"]
+def _body(order: Mapping, stage: Stage, now: datetime, calendar: WorkingCalendar) -> dict:
+    clock, category, tz = stage.clock, order["category"], calendar.tz.key
+    left = (stage.due - now).total_seconds()
+    limit = order.get(f"{clock}_limit")
+    if limit and parse_span(limit).working:  # said in working time, as the limit is counted
+        words = work_span_zh(
+            calendar.counted(*sorted((now, stage.due)), True).total_seconds(), calendar.day.total_seconds()
+        )
+    else:
+        words = span_zh(left)
     warning = stage.stage == "warning"
     where = place_zh(order["community_id"]) + (f" 网格 {order['grid_id']}" if order["grid_id"] else "")
     return {
         "zh": f"12345 工单 {order['id']}（{CATEGORY[category]}，{URGENCY[order['urgency']]}，{where}）"
-        f"{CLOCK[clock]} {local_minute(stage.due, tz)}，{'还剩' if warning else '已超时'}{span_zh(left)}，"
+        f"{CLOCK[clock]} {local_minute(stage.due, tz)}，{'还剩' if warning else '已超时'}{words}，"
         f"{_DO[clock][0]}。",
         "en": f"12345 order {order['id']} ({category}, {order['urgency']}): {clock} by {stage.due.isoformat()}, "
         f"{'left' if warning else 'overdue by'} {span_en(left)}: {_DO[clock][1]}.",
@@ -140,7 +150,7 @@ async def tick(
     config: HotlineConfig,
     now: datetime,
     send: Callable[[list[dict]], Awaitable[None]],
-    tz: str,
+    calendar: WorkingCalendar,
     max_age: timedelta | None = None,
 ) -> list[dict]:
     """Claim and send the alerts of every stage due at `now`; `send` returns once the broker has them.
@@ -149,7 +159,7 @@ async def tick(
     found = []
     for row in await pool.fetch(_CANDIDATES_SQL, now):
         order = {**row, "severity": config.severity[row["urgency"]]}
-        found += [(stage, clock_alert(order, stage, now, tz)) for stage in due_stages(order, now)]
+        found += [(stage, clock_alert(order, stage, now, calendar)) for stage in due_stages(order, now)]
     if not found:
         return []
     async with pool.acquire() as conn, conn.transaction():

@@ -207,22 +207,27 @@ async def test_the_console_page_lists_orders_with_their_clocks_status_and_incide
         "INSERT INTO incident_reports (report_id, incident_id, linked_at) VALUES ('12345-open', 'inc-7', $1)", T0
     )
     now = h(3)
-    page = await orders_page(sink.pool, now)
+    page = await orders_page(sink.pool, now, WORKING_CALENDAR)
     assert [o["id"] for o in page] == ["open-late", "open"]  # nearest its limit first
     late, fresh = page
     assert late["status"] == "open" and late["clocks"]["resolve"]["overdue_seconds"] == 3 * 3600
     assert late["clocks"]["contact"]["overdue_seconds"] == (24 + 3 - 2) * 3600 and late["incident_id"] is None
+    # An ordinary order's limit is working time (7wd), and so is its extension's time left: from Tuesday
+    # 3 Nov 13:00 to Friday 13 Nov 10:00, 4 h that day, 7 working days of 8 h between, 1 h on the Friday.
     assert fresh["clocks"]["resolve"] == {
         "due": h(24 * 10).isoformat(),
         "done_at": None,
-        "remaining_seconds": (24 * 10 - 3) * 3600,
+        "working": True,
+        "remaining_seconds": (4 + 7 * 8 + 1) * 3600,
         "overdue_seconds": None,
         "late": False,
     }
     assert fresh["incident_id"] == "inc-7" and fresh["community_id"] == "c02"
-    assert [o["id"] for o in await orders_page(sink.pool, now, status="open", community="c02")] == ["open"]
-    (closed,) = await orders_page(sink.pool, now, status="closed")
+    assert [o["id"] for o in await orders_page(sink.pool, now, WORKING_CALENDAR, status="open", community="c02")] == [
+        "open"
+    ]
+    (closed,) = await orders_page(sink.pool, now, WORKING_CALENDAR, status="closed")
     assert closed["id"] == "done" and closed["satisfaction"] == "basically_satisfied"
     assert closed["clocks"]["contact"]["late"] is False and closed["clocks"]["resolve"]["done_at"] == h(41).isoformat()
-    assert [o["id"] for o in await orders_page(sink.pool, now, status="returned")] == ["gone"]
-    assert len(await orders_page(sink.pool, now, status="all", limit=2, offset=3)) == 1
+    assert [o["id"] for o in await orders_page(sink.pool, now, WORKING_CALENDAR, status="returned")] == ["gone"]
+    assert len(await orders_page(sink.pool, now, WORKING_CALENDAR, status="all", limit=2, offset=3)) == 1

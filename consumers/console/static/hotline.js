@@ -4,6 +4,7 @@
 "use strict";
 
 import { $, api, escape, localMinute, name, placeName, span, state, view } from "./core.js";
+import { counted, isWorking, workSpan } from "./worktime.js";
 
 const REFRESH_MS = 30000, PAGE_ORDERS = 200; // the console's largest page
 const hotline = { orders: [], rates: null, timer: null, drawn: {} };
@@ -29,9 +30,12 @@ function clockCell(order, kind, now) {
     return `<td class="clock done">✓ ${escape(name("order_event", done))}</td>`;
   }
   const limit = `<div class="meta">${escape(name("clock", kind))} ${localMinute(running.at)}</div>`;
+  // A working-time limit (7wd) says its time in working time, as the calendar counts it; others in hours.
+  const working = isWorking(order[`${kind}_limit`]);
+  const said = (from, to) => (working ? workSpan(counted(from, to, true) / 1000) : span(to - from));
   if (running.at <= now)
-    return `<td class="clock over"><span class="mark">${escape(name("incident_event", "deadline_missed"))} ${span(now - running.at)}</span>${limit}</td>`;
-  return `<td class="clock">剩 ${span(running.at - now)}${limit}</td>`;
+    return `<td class="clock over"><span class="mark">${escape(name("incident_event", "deadline_missed"))} ${said(running.at, now)}</span>${limit}</td>`;
+  return `<td class="clock">剩 ${said(now, running.at)}${limit}</td>`;
 }
 
 function callback(order) {

@@ -13,6 +13,7 @@ from config.hotline import load_hotline
 from schemas.display import zone
 from schemas.records import Alert
 from sinks.hotline import HotlineSink
+from sinks.hotline_rates import orders_page
 from streams.hotline.clocks import Stage, clock_alert, due_stages, tick
 from tests.support.hotline import T0, WORKING_CALENDAR, insert_order
 from tests.support.hotline_orders import located_order, order_event
@@ -62,7 +63,7 @@ def test_a_clock_warns_at_its_share_of_the_span_then_breaches_at_its_limit():
 def test_the_alert_is_chinese_first_to_the_community_with_a_deterministic_id():
     now = CONTACT_BY + timedelta(minutes=30)
     [stage] = due_stages(row(), now)
-    alert = Alert.validate(clock_alert(row(), stage, now, TZ))
+    alert = Alert.validate(clock_alert(row(), stage, now, WORKING_CALENDAR))
     assert alert["id"] == "hotline:o-1:contact:breach:20261102T030000Z"
     assert (alert["kind"], alert["level"], alert["owner"], alert["order"]) == (
         "hotline_breached",
@@ -73,7 +74,9 @@ def test_the_alert_is_chinese_first_to_the_community_with_a_deterministic_id():
     assert alert["priority"] == "high" and alert["title"]["zh"] == "12345 超时：先行联系时限（工单 o-1）"
     assert "2026-11-02 11:00，已超时30分钟" in alert["body"]["zh"] and alert["event_time"] == CONTACT_BY.isoformat()
     unlocated = row(community_id="unlocated", grid_id=None, urgency="emergency")
-    warning = clock_alert(unlocated, Stage("o-1", "contact", "warning", CONTACT_BY, CONTACT_WARN), CONTACT_WARN, TZ)
+    warning = clock_alert(
+        unlocated, Stage("o-1", "contact", "warning", CONTACT_BY, CONTACT_WARN), CONTACT_WARN, WORKING_CALENDAR
+    )
     assert (warning["level"], warning["owner"], warning["priority"]) == ("street", "xichangan", "top")
     assert "还剩24分钟" in Alert.validate(warning)["body"]["zh"]
 
@@ -90,7 +93,7 @@ async def sent_ids(pool, now, send=None) -> list[str]:
         if send:
             await send(alerts)
 
-    return sorted(a["id"] for a in await tick(pool, CONFIG, now, to_broker, TZ))
+    return sorted(a["id"] for a in await tick(pool, CONFIG, now, to_broker, WORKING_CALENDAR))
 
 
 async def test_an_order_due_for_warning_alerts_once_across_ticks_and_two_workers_at_once(pool, scratch):
@@ -148,6 +151,23 @@ async def test_working_time_warnings_come_at_the_instants_stored_with_the_order_
     ]
 
 
+async def test_a_working_time_limit_says_its_time_left_and_overdue_in_working_time(pool):
+    eve = datetime(2026, 9, 30, 15, 0, tzinfo=BJ)
+    await HotlineSink(pool, CONFIG, WORKING_CALENDAR).write(
+        [located_order(CONFIG, "eve", eve), order_event("eve-c", "eve", "contacted", eve)]
+    )
+    warned = datetime(2026, 10, 14, 11, 48, tzinfo=BJ)
+    (alert,) = await tick(pool, CONFIG, warned, _nowhere, WORKING_CALENDAR)
+    # 14 Oct 11:48-17:00 and 15 Oct 09:00-15:00: 11 h 12 working minutes, 1 working day of 8 h and 3 h.
+    assert "还剩1工作日3工时" in alert["body"]["zh"]
+    (order,) = await orders_page(pool, warned, WORKING_CALENDAR)
+    assert order["clocks"]["resolve"]["working"] and order["clocks"]["resolve"]["remaining_seconds"] == 40320
+    # Overdue from 15 Oct 15:00: by Friday 16 Oct 10:00, 2 h that Thursday and 1 h on Friday.
+    (late,) = await orders_page(pool, datetime(2026, 10, 16, 10, 0, tzinfo=BJ), WORKING_CALENDAR)
+    assert late["clocks"]["resolve"]["overdue_seconds"] == 3 * 3600
+    assert late["clocks"]["contact"]["done_at"] and not late["clocks"]["contact"]["working"]
+
+
 async def test_a_contacted_order_gives_no_contact_alert_a_closed_or_returned_one_no_resolve_alert(pool):
     await insert_order(pool, "o-c", contacted_at=T0 + timedelta(minutes=30))
     await insert_order(pool, "o-d", contacted_at=T0 + H, closed_at=T0 + timedelta(days=1))
@@ -159,11 +179,11 @@ async def test_a_contacted_order_gives_no_contact_alert_a_closed_or_returned_one
 async def test_a_stage_older_than_the_alerts_max_age_is_claimed_but_pages_nobody(pool):
     await insert_order(pool, "o-old", contacted_at=T0 + H)
     days_late = RESOLVE_BY + timedelta(days=3)
-    sent = await tick(pool, CONFIG, days_late, _nowhere, TZ, max_age=timedelta(hours=6))
+    sent = await tick(pool, CONFIG, days_late, _nowhere, WORKING_CALENDAR, max_age=timedelta(hours=6))
     assert sent == [] and await pool.fetchval("SELECT alert_id FROM hotline_clock_alerts") == (
         "hotline:o-old:resolve:breach:20261109T010000Z"
     )
-    assert await tick(pool, CONFIG, days_late + H, _nowhere, TZ, max_age=timedelta(hours=6)) == []
+    assert await tick(pool, CONFIG, days_late + H, _nowhere, WORKING_CALENDAR, max_age=timedelta(hours=6)) == []
 
 
 async def _nowhere(alerts):
