@@ -111,7 +111,9 @@ class WorkingCalendar:
             if lo >= end:
                 break
             for a, b in _minus(max(lo, start), min(hi, end), stops):
-                total += (b or end) - a
+                if b is None:  # an open pause from `a` on: nothing after it counts
+                    return total
+                total += b - a
         return total
 
     def remaining(self, start: datetime, span: Span, now: datetime, pauses: Sequence[Pause] = ()) -> float:

@@ -120,6 +120,9 @@ def test_an_open_pause_stops_the_clock_and_remaining_counts_down_then_overdue():
     assert CAL.deadline(start, parse_span("4wh"), [(at("2026-11-30T10:00"), None)]) is None
     assert CAL.deadline(start, parse_span("4h"), [(at("2026-11-30T14:00"), None)]) == at("2026-11-30T13:00")
     assert CAL.remaining(start, parse_span("4wh"), at("2026-11-30T12:30")) == 30 * 60
+    open_pause = [(at("2026-11-30T10:00"), None)]  # 1 h counted before it, nothing after
+    assert CAL.counted(start, at("2026-12-01T12:00"), True, open_pause) == timedelta(hours=1)
+    assert CAL.remaining(start, parse_span("4wh"), at("2026-12-01T12:00"), open_pause) == 3 * 3600
     assert CAL.remaining(start, parse_span("1wh"), at("2026-12-01T09:30")) == -(7 * 60 + 30) * 60
 
 
