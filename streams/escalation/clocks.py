@@ -67,11 +67,16 @@ def deadlines(state: dict, calendar: WorkingCalendar, now: datetime | None = Non
     out, since, stops = Clocks(), _t(state["clock"]["since"]), pauses(state)
     for kind in running(state):
         span = limit(state, kind)
-        out.due[kind] = calendar.deadline(since, span, stops)
-        out.warn[kind] = calendar.deadline(since, span * warn_at, stops) if out.due[kind] else None
+        out.due[kind] = _like(calendar.deadline(since, span, stops), since)
+        out.warn[kind] = _like(calendar.deadline(since, span * warn_at, stops), since) if out.due[kind] else None
         if out.due[kind] is None and now is not None:
             out.remaining[kind] = calendar.remaining(since, span, now, pauses(state, now))
     return out
+
+
+def _like(when: datetime | None, since: datetime) -> datetime | None:
+    """In the zone the clock started in (the calendar answers in the street's): one way to write an instant."""
+    return None if when is None else when.astimezone(since.tzinfo)
 
 
 def _t(value: str | None) -> datetime | None:
