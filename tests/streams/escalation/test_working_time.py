@@ -5,6 +5,7 @@ return, the early warning (预警), and deadlines that a restore from the last e
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def bj(day: str, hm: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{hm}:00+08:00").astimezone(UTC)
 
 
-def working_rules(tmp_path):
+def working_rules_file(directory) -> Path:
     """The sample rules with resolve limits in working time: grid 4 working hours, community 3 working days."""
     text = DEFAULT_RULES.read_text(encoding="utf-8")
     for old, new in (
@@ -38,9 +39,13 @@ def working_rules(tmp_path):
     ):  # fmt: skip
         assert old in text
         text = text.replace(old, new)
-    path = tmp_path / "escalation.toml"
+    path = directory / "escalation.toml"
     path.write_text(text, encoding="utf-8")
-    return load_rules(path)
+    return path
+
+
+def working_rules(directory):
+    return load_rules(working_rules_file(directory))
 
 
 @pytest.fixture
