@@ -97,9 +97,6 @@ class Rules:
             for level, d in ((level, self.deadlines_for(level, category)) for level in LEVELS)
         }
 
-    def may(self, role: str, action: str) -> bool:
-        return role in self.action_roles[action]
-
     def sensitive_zone(self, category: str, lat: float, lng: float) -> Zone | None:
         if category not in self.zone_categories:
             return None

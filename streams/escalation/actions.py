@@ -72,8 +72,9 @@ class PeopleActions:
         return None if inc.id in self.unlocated else self.words.report_gone()
 
     def _do_ack(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by = "acknowledged", None
+        inc.status = "acknowledged"
         inc.missed.pop("acknowledge", None)
+        self._refresh(inc, self.clock.now())
         out.events.append(self._action_event(inc, "acknowledged", a))
 
     def _do_resolve(self, inc: Incident, a: dict, out: Outcome) -> None:
@@ -85,9 +86,10 @@ class PeopleActions:
         out.events.append(self._action_event(inc, "closed", a, self.words.duplicate(a["duplicate_of"], a["reason"])))
 
     def _end(self, inc: Incident, status: str) -> None:
-        inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = status, None, None, self.clock.now()
+        inc.status, inc.closed_at = status, self.clock.now()
         inc.missed.clear()
-        inc.pause, inc.requests, inc.remaining = None, [], {}  # a request on a closed case is dropped
+        inc.pause, inc.requests = None, []  # a request on a closed case is dropped
+        self._refresh(inc, inc.closed_at)
 
     def _do_reopen(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.closed_at = "assigned", None

@@ -24,10 +24,9 @@ from streams.demo.processes import RedwallProcess
 from streams.escalation.control import broadcast, tick
 from streams.escalation.engine import incident_id
 from streams.topics import ensure_topics, read_topic
-from tests.integration.test_escalation import produce_reports
-from tests.streams.escalation.test_working_time import bj, working_rules_file
-from tests.support.incident_factories import PLAIN, located
+from tests.support.incident_factories import PLAIN, located, produce_reports
 from tests.support.topics import own_topics
+from tests.support.working_time import bj, working_rules_file
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from streams.escalation import clocks
 from streams.escalation.state import parse_time
-from tests.streams.escalation.test_working_time import CALENDAR, TUESDAY, engine_at, opened_and_acked, working_rules
 from tests.support.incident_factories import action
+from tests.support.working_time import CALENDAR, TUESDAY, engine_at, opened_and_acked, working_rules
 
 STEPS = st.lists(
     st.tuples(
