@@ -147,7 +147,7 @@ async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg)
     acts += [action(f"{run}-r{n}", i, "resolve", at + 2 * M) for n, i in enumerate(open_bg[::3])]
     for a in acts:
         model.action(a)
-    bad_action = json.dumps({"id": f"{run}-bad", "incident": inc["A"], "action": "approve"})
+    bad_action = json.dumps({"id": f"{run}-bad", "incident": inc["A"], "action": "bless"})
     producer = AIOKafkaProducer(bootstrap_servers=s.broker)
     await producer.start()
     await producer.send_and_wait(s.topic_actions, bad_action, key=b"c03")
