@@ -1,8 +1,13 @@
 """Escalation rules from TOML (config/escalation.toml), checked at start-up: every error names the
-file, the key and the fix. The engine (`streams/escalation/engine.py`) only ever asks these objects."""
+file, the key and the fix. The engine (`streams/escalation/engine.py`) only ever asks these objects.
+
+Limits are spans (config/spans.py): calendar time (`30m`, `4h`) or working time (`4wh`, `1wd`), counted by
+the working calendar (config/calendar.py). `version` names the rules an incident was opened under."""
 
 from __future__ import annotations
 
+import hashlib
+import json as plain_json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,17 +15,23 @@ from pathlib import Path
 
 from config.files import TomlChecker, read_toml
 from config.settings import CONFIG_DIR
+from config.spans import Span, parse_span
 from schemas import json
-from schemas.records import CATEGORIES, LEVELS, PRIORITIES, SEVERITIES
+from schemas.records import ACTIONS, CATEGORIES, LEVELS, PRIORITIES, SEVERITIES
 
 DEFAULT_RULES = CONFIG_DIR / "escalation.toml"
 REASONS = ("deadline", "request", "cluster")
+ROLES = ("read", "community", "street")
+# Who may take each action when `[actions.roles]` does not say: the street answers requests.
+DEFAULT_ROLES = {a: ("street",) if a in ("approve", "deny") else ("community", "street") for a in ACTIONS}
+DEFAULT_WARN_AT = 0.8  # `[deadlines] warn_at`: the early warning (预警) at this share of a limit
+DEFAULT_APPROVE_AFTER = "2wh"  # `[pause] approve_after`: an unapproved pause stops the clocks this long
 
 
 @dataclass(frozen=True)
 class Deadlines:
-    acknowledge: timedelta
-    resolve: timedelta
+    acknowledge: Span
+    resolve: Span
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,10 @@ class Rules:
     zone_level: str
     zone_priority: str
     ceiling: tuple[CeilingRule, ...]
+    warn_at: float = DEFAULT_WARN_AT
+    approve_after: Span = parse_span(DEFAULT_APPROVE_AFTER)
+    action_roles: Mapping[str, frozenset[str]] = None  # type: ignore[assignment]  # set by load_rules
+    version: str = ""  # sha256 of the settings read (not of comments), first 12 hex
 
     def initial_level(self, category: str, severity: str) -> str:
         by_category = self.initial_by_category.get(category, {})
@@ -74,6 +89,13 @@ class Rules:
 
     def deadlines_for(self, level: str, category: str) -> Deadlines:
         return self.deadline_overrides.get((category, level)) or self.deadlines[level]
+
+    def limits_for(self, category: str) -> dict[str, dict[str, str]]:
+        """The limits per level an incident of `category` runs under, as written (kept in its state)."""
+        return {
+            level: {"acknowledge": d.acknowledge.text, "resolve": d.resolve.text}
+            for level, d in ((level, self.deadlines_for(level, category)) for level in LEVELS)
+        }
 
     def sensitive_zone(self, category: str, lat: float, lng: float) -> Zone | None:
         if category not in self.zone_categories:
@@ -95,14 +117,25 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     c.known(
         data,
         "",
-        {"alerts", "retention", "initial", "priority", "deadlines", "clustering", "sensitive_zones", "ceiling"},
+        {
+            "alerts",
+            "retention",
+            "initial",
+            "priority",
+            "deadlines",
+            "clustering",
+            "sensitive_zones",
+            "ceiling",
+            "pause",
+            "actions",
+        },
     )
     initial, deadlines = c.table(data, "initial"), c.table(data, "deadlines")
     clustering, zones = c.table(data, "clustering"), c.table(data, "sensitive_zones")
-    levels = {
-        lv: Deadlines(c.duration(d, f"deadlines.{lv}.acknowledge"), c.duration(d, f"deadlines.{lv}.resolve"))
-        for lv, d in ((lv, c.table(deadlines, lv, f"deadlines.{lv}")) for lv in LEVELS)
-    }
+    c.known(deadlines, "deadlines.", {*LEVELS, "override", "warn_at"})
+    levels = {lv: c.deadlines(c.table(deadlines, lv, f"deadlines.{lv}"), f"deadlines.{lv}") for lv in LEVELS}
+    pause = data.get("pause", {"approve_after": DEFAULT_APPROVE_AFTER})
+    c.known(pause, "pause.", {"approve_after"})
     return Rules(
         path=path,
         alert_max_age=c.duration(c.table(data, "alerts"), "alerts.max_age"),
@@ -127,6 +160,10 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
         zone_level=c.choice(zones.get("level"), "sensitive_zones.level", LEVELS[:3]),
         zone_priority=c.choice(zones.get("priority"), "sensitive_zones.priority", PRIORITIES),
         ceiling=c.ceiling(data.get("ceiling", {})),
+        warn_at=c.share(deadlines.get("warn_at", DEFAULT_WARN_AT), "deadlines.warn_at"),
+        approve_after=c.span(pause, "pause.approve_after"),
+        action_roles=c.roles(data.get("actions", {})),
+        version=hashlib.sha256(plain_json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12],
     )
 
 
@@ -151,6 +188,28 @@ class _Checker(TomlChecker):
             raise self.fail(key, "must be a non-empty list of categories", f"use names from {', '.join(CATEGORIES)}")
         return [self.choice(v, key, CATEGORIES) for v in value]
 
+    def deadlines(self, table: dict, key: str) -> Deadlines:
+        self.known(table, f"{key}.", {"acknowledge", "resolve"})
+        return Deadlines(self.span(table, f"{key}.acknowledge"), self.span(table, f"{key}.resolve"))
+
+    def share(self, value, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise self.fail(key, f"{value!r} is not a share of the limit", "write a number between 0 and 1, e.g. 0.8")
+        return float(value)
+
+    def roles(self, table) -> dict[str, frozenset[str]]:
+        """`[actions.roles]`: action = [roles]; an action not listed keeps its default (DEFAULT_ROLES)."""
+        self.known(table, "actions.", {"roles"})
+        listed = table.get("roles", {})
+        self.known(listed, "actions.roles.", set(ACTIONS))
+        out = dict(DEFAULT_ROLES) | listed
+        for action, roles in out.items():
+            if not isinstance(roles, list | tuple) or not roles:
+                raise self.fail(f"actions.roles.{action}", f"{roles!r} is not a list of roles", f"e.g. {ROLES[1:]!r}")
+            for role in roles:
+                self.choice(role, f"actions.roles.{action}", ROLES)
+        return {action: frozenset(roles) for action, roles in out.items()}
+
     def overrides(self, items) -> dict[tuple[str, str], Deadlines]:
         out = {}
         for i, item in enumerate(items, 1):
@@ -158,9 +217,7 @@ class _Checker(TomlChecker):
             self.known(item, f"{key}.", {"category", "level", "acknowledge", "resolve"})
             cat = self.choice(item.get("category"), f"{key}.category", CATEGORIES)
             level = self.choice(item.get("level"), f"{key}.level", LEVELS)
-            out[(cat, level)] = Deadlines(
-                self.duration(item, f"{key}.acknowledge"), self.duration(item, f"{key}.resolve")
-            )
+            out[(cat, level)] = Deadlines(self.span(item, f"{key}.acknowledge"), self.span(item, f"{key}.resolve"))
         return out
 
     def zones(self, table: dict, base: Path) -> tuple[Zone, ...]:

@@ -108,7 +108,9 @@ def create_app(
     patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
     esc = escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
     hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age)
-    actions.install(app, settings, registry.communities, credentials, metrics, kafka=kafka)
+    actions.install(
+        app, settings, registry.communities, credentials, metrics, roles=esc.rules.action_roles, kafka=kafka
+    )
     apidoc.install(app, settings)
     return app
 

@@ -1,11 +1,12 @@
-"""People's actions on an incident (ack, resolve, reopen, request_escalation, reassign, close_duplicate):
-when each is allowed, and what it changes. Mixed into `IncidentEngine` (streams/escalation/engine.py), whose
+"""People's actions on an incident (ack, resolve, reopen, request_escalation, reassign, close_duplicate;
+the pauses and requests are streams/escalation/requests.py): when each is allowed, and what it changes. Mixed into `IncidentEngine` (streams/escalation/engine.py), whose
 state and helpers it uses; pure, like the engine. A refused action becomes an `action_rejected` event
 saying why, in Chinese."""
 
 from __future__ import annotations
 
 from schemas.records import UNLOCATED
+from streams.escalation import requests
 from streams.escalation.state import OPEN, Incident, Outcome, community_of, incident_id, parse_time
 
 ALLOWED = {  # action -> statuses it may act on
@@ -15,6 +16,7 @@ ALLOWED = {  # action -> statuses it may act on
     "request_escalation": OPEN,
     "reassign": OPEN,
     "close_duplicate": OPEN,
+    **requests.ALLOWED,
 }
 
 
@@ -41,6 +43,8 @@ class PeopleActions:
             return words.unknown(a["incident"], community_of(a["incident"]))
         if inc.status not in ALLOWED[a["action"]]:
             return words.not_now(a["action"], inc.status, ALLOWED[a["action"]])
+        if a["action"] in requests.REQUEST_ACTIONS:
+            return self._request_refusal(inc, a)
         if a["action"] == "reassign":
             return self._reassign_refusal(inc, a.get("owner"))
         if a["action"] == "close_duplicate" and a.get("duplicate_of") not in self.incidents.keys() - {inc.id}:
@@ -68,8 +72,9 @@ class PeopleActions:
         return None if inc.id in self.unlocated else self.words.report_gone()
 
     def _do_ack(self, inc: Incident, a: dict, out: Outcome) -> None:
-        inc.status, inc.ack_by = "acknowledged", None
+        inc.status = "acknowledged"
         inc.missed.pop("acknowledge", None)
+        self._refresh(inc, self.clock.now())
         out.events.append(self._action_event(inc, "acknowledged", a))
 
     def _do_resolve(self, inc: Incident, a: dict, out: Outcome) -> None:
@@ -81,12 +86,14 @@ class PeopleActions:
         out.events.append(self._action_event(inc, "closed", a, self.words.duplicate(a["duplicate_of"], a["reason"])))
 
     def _end(self, inc: Incident, status: str) -> None:
-        inc.status, inc.ack_by, inc.resolve_by, inc.closed_at = status, None, None, self.clock.now()
+        inc.status, inc.closed_at = status, self.clock.now()
         inc.missed.clear()
+        inc.pause, inc.requests = None, []  # a request on a closed case is dropped
+        self._refresh(inc, inc.closed_at)
 
     def _do_reopen(self, inc: Incident, a: dict, out: Outcome) -> None:
         inc.status, inc.closed_at = "assigned", None
-        self._set_deadlines(inc, self.clock.now())
+        self._start_clock(inc, self.clock.now())
         event = self._action_event(inc, "reopened", a)
         out.events.append(event)
         self._alert(out, event, "incident_reopened", inc.level, inc.owner, parse_time(a["time"]))
@@ -96,7 +103,7 @@ class PeopleActions:
             return self._place(inc, a, out)
         old_level = inc.level
         inc.level, inc.owner, inc.status = self.places[a["owner"]][0], a["owner"], "assigned"
-        self._set_deadlines(inc, self.clock.now())
+        self._start_clock(inc, self.clock.now())
         event = self._action_event(inc, "assigned", a, from_level=old_level)
         out.events.append(event)
         self._alert(out, event, "incident_assigned", inc.level, inc.owner, parse_time(a["time"]))

@@ -13,6 +13,7 @@ from datetime import datetime
 import faust
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from config.calendar import WorkingCalendar, load_calendar
 from config.major_events import MajorEvents, load_major_events
 from config.rules import Rules, load_rules
 from schemas import json
@@ -114,9 +115,19 @@ class Escalation:
     """The engines of this worker's partitions, and how records reach them and results leave."""
 
     def __init__(
-        self, app: faust.App, settings, rules: Rules, major: MajorEvents, places, metrics, *, kafka: dict | None = None
+        self,
+        app: faust.App,
+        settings,
+        rules: Rules,
+        major: MajorEvents,
+        places,
+        metrics,
+        *,
+        calendar: WorkingCalendar,
+        kafka: dict | None = None,
     ):
         self.app, self.settings, self.rules, self.major, self.places = app, settings, rules, major, places
+        self.calendar = calendar
         self.metrics = metrics
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
@@ -128,7 +139,9 @@ class Escalation:
         # An event clock per partition: partitions are consumed at their own pace, and one
         # partition's newer events must not fire another's deadlines early.
         clock = clocks.EventClock() if self.event_time else clocks.SystemClock()
-        return IncidentEngine(self.rules, clock, self.major, self.places, tz=self.settings.timezone)
+        return IncidentEngine(
+            self.rules, clock, self.major, self.places, tz=self.settings.timezone, calendar=self.calendar
+        )
 
     async def ensure(self, partitions: set[int]) -> None:
         """Rebuild the engines of these partitions unless already held."""
@@ -231,10 +244,13 @@ def install(
     *,
     kafka: dict | None = None,
 ) -> Escalation:
-    """Load and check the rules (a bad file stops start-up), then wire the agent, timer and signals."""
+    """Load and check the rules and the working calendar (a bad file, or a calendar that does not cover the
+    next days, stops start-up), then wire the agent, timer and signals."""
     rules = load_rules(settings.escalation_rules_path)
+    calendar = load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone)
     major = load_major_events(settings.major_events_path, set(registry.grids))
-    esc = Escalation(app, settings, rules, major, places_of(registry), EscalationMetrics(metrics_registry), kafka=kafka)
+    metrics = EscalationMetrics(metrics_registry)
+    esc = Escalation(app, settings, rules, major, places_of(registry), metrics, calendar=calendar, kafka=kafka)
     if esc.event_time:
         log.warning("escalation: REDWALL_CLOCK=event: time is the newest event seen (replays and tests only)")
     source = app.topic(

@@ -17,6 +17,8 @@ _TITLES_EN = {
     "incident_reopened": "Incident reopened: {cat}",
     "ceiling_exceeded": "Escalated beyond the street (exception): {cat}",
     "incident_assigned": "Incident reassigned: {cat}",
+    "deadline_warning": "Deadline near: {cat}",
+    "approval_requested": "Waiting for the street's approval: {cat}",
 }
 
 

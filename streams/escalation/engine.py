@@ -5,12 +5,12 @@ grid opens an incident in the street's unlocated queue (community UNLOCATED), pl
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping
 from datetime import datetime
 
 import h3
 
+from config.calendar import WorkingCalendar
 from config.major_events import MajorEvents, Period
 from config.rules import Rules
 from schemas.records import LEVELS, POINT_PLACED, UNLOCATED
@@ -18,14 +18,14 @@ from streams.clock import Clock
 from streams.escalation.actions import PeopleActions
 from streams.escalation.alerts import alert_for
 from streams.escalation.reasons import Reasons
+from streams.escalation.requests import Requests
 
 # community_of: callers take it from here with the engine.
 from streams.escalation.state import OPEN, Incident, Outcome, community_of, incident_id  # noqa: F401
+from streams.escalation.timers import SYSTEM, DeadlineTimers, street_calendar
 
-SYSTEM = "system"
 
-
-class IncidentEngine(PeopleActions):
+class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
     """Every call takes one input (or the passing of time) and returns what it caused, as an Outcome."""
 
     def __init__(
@@ -36,8 +36,10 @@ class IncidentEngine(PeopleActions):
         places: Mapping[str, tuple[str, str | None]] | None = None,
         *,
         tz: str,
+        calendar: WorkingCalendar | None = None,
     ):
         self.rules, self.clock, self.major_events = rules, clock, major_events
+        self.calendar = calendar or street_calendar(tz)  # the street's working days and hours
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
         self.street = next((owner for owner, (level, _) in self.places.items() if level == "street"), None)
@@ -46,7 +48,7 @@ class IncidentEngine(PeopleActions):
         # outside the street, once the street places it, comes again to open an incident in its community.
         self.seen: set[str] = set()
         self.unlocated: dict[str, dict] = {}  # unlocated incident -> its report, re-published when placed
-        self._deadlines: list[tuple[datetime, str, str]] = []  # heap of (due, incident, kind)
+        self._deadlines: list[tuple[datetime, str, str, str]] = []  # heap of (at, incident, kind, warn/breach)
         self._clusters: dict[tuple[str, str], list[str]] = {}  # (category, cell) -> incident ids
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -66,16 +68,6 @@ class IncidentEngine(PeopleActions):
             self._open(report, cell, source, out)
         else:
             self._merge(joined, report, source, out)
-        return out
-
-    def due(self) -> Outcome:
-        """Fire every deadline up to now, earliest first (an escalation's new deadline may be due too)."""
-        out, now = Outcome(), self.clock.now()
-        while now is not None and self._deadlines and self._deadlines[0][0] <= now:
-            due, inc_id, kind = heapq.heappop(self._deadlines)
-            inc = self.incidents.get(inc_id)
-            if inc is not None and self._pending(inc, kind) == due:
-                self._breach(inc, kind, due, out)
         return out
 
     def prune(self) -> int:
@@ -106,7 +98,7 @@ class IncidentEngine(PeopleActions):
         self.incidents[inc.id] = inc
         if known is None:
             self._index(inc)
-        self._push_deadlines(inc)
+        self._refresh(inc, None)  # the deadlines again from the state: the same as the engine that wrote it
 
     def remember(self, community: str, report: str | None, action: str | None) -> None:
         """Rebuild: a report or action an event of `community` shows applied, so that it stays a no-op."""
@@ -141,13 +133,14 @@ class IncidentEngine(PeopleActions):
             source,
         )
         inc.owner = self._owner(inc, level)
+        inc.rules, inc.limits = self.rules.version, self.rules.limits_for(inc.category)
         if code == "sensitive_zone":
             inc.flags.add("sensitive_zone")
         if community == UNLOCATED:
             self.unlocated[inc.id] = r
         self.incidents[inc.id] = inc
         self._index(inc)
-        self._set_deadlines(inc, now)
+        self._start_clock(inc, now)
         event = self._event(inc, "opened", now, r["device"], why, code, report=r["id"])
         out.events.append(event)
         self._alert(out, event, "incident_opened", level, inc.owner, source)
@@ -215,7 +208,7 @@ class IncidentEngine(PeopleActions):
         ceiling = inc.level == "district"
         if ceiling:
             inc.flags.add("ceiling_exceeded")
-        self._set_deadlines(inc, when)
+        self._start_clock(inc, when)
         event = self._event(
             inc, "escalated", when, actor, why, code, from_level=old_level, action=action, ceiling=ceiling
         )
@@ -293,27 +286,6 @@ class IncidentEngine(PeopleActions):
             "street": inc.street,
             "district": "district",
         }[level]
-
-    def _set_deadlines(self, inc: Incident, when: datetime) -> None:
-        d = self.rules.deadlines_for(inc.level, inc.category)
-        factor = self.major_events.deadline_factor(when)
-        inc.ack_by, inc.resolve_by = when + d.acknowledge * factor, when + d.resolve * factor
-        inc.missed.clear()
-        self._push_deadlines(inc)
-
-    def _push_deadlines(self, inc: Incident) -> None:
-        for kind in ("acknowledge", "resolve"):
-            due = self._pending(inc, kind)
-            if due is not None:
-                heapq.heappush(self._deadlines, (due, inc.id, kind))
-
-    @staticmethod
-    def _pending(inc: Incident, kind: str) -> datetime | None:
-        if kind in inc.missed:
-            return None  # chased once already; it stays overdue, it does not fire again
-        if kind == "acknowledge":
-            return inc.ack_by if inc.status == "assigned" else None
-        return inc.resolve_by if inc.status in OPEN else None
 
     def _index(self, inc: Incident) -> None:
         if inc.community != UNLOCATED:  # an unlocated report is near nothing: it is placed by hand

@@ -8,16 +8,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from schemas.display import (
+    ACTION,
     CATEGORY,
     DEADLINE,
     INCIDENT_EVENT,
     INCIDENT_STATUS,
     LEVEL,
+    PAUSE_REASON,
     PLACE,
+    REQUEST,
     SEVERITY,
     local_minute,
     span_zh,
 )
+from streams.escalation.clocks import FIELD
 
 # What an action does, named by the event it leads to, so its Chinese name is the event's.
 DOES = {
@@ -67,6 +71,28 @@ class Reasons:
         missed = f"{DEADLINE[kind]} {local_minute(due, self.tz)} 已过，{LEVEL[level]}未{INCIDENT_EVENT[ASKED[kind]]}"
         return f"{missed}，升至{LEVEL[to_level]}" if to_level else f"{missed}，超时督办"
 
+    def warning(self, kind: str, due: datetime, share: float) -> str:
+        return f"{DEADLINE[kind]} {local_minute(due, self.tz)} 将至（时限已过 {share:.0%}），请尽快{INCIDENT_EVENT[ASKED[kind]]}"
+
+    def paused(self, reason: str, words: str, counts_until: datetime | None) -> str:
+        until = f"；未经街道批准，计时至多停到 {local_minute(counts_until, self.tz)}" if counts_until else ""
+        return f"挂起（{PAUSE_REASON[reason]}）：{words}{until}"
+
+    def resumed(self, paused_since: str, words: str) -> str:
+        return f"恢复计时（自 {local_minute(paused_since, self.tz)} 挂起）：{words}"
+
+    @staticmethod
+    def requested(kind: str, detail: str, words: str) -> str:
+        return f"申请{REQUEST[kind]}（{detail}），待街道批准：{words}"
+
+    @staticmethod
+    def answered(kind: str, approved: bool, actor: str, words: str) -> str:
+        return f"{'批准' if approved else '不予批准'}{REQUEST[kind]}申请（{actor}）：{words}"
+
+    @staticmethod
+    def returned(unit: str, words: str) -> str:
+        return f"退回：不属本街道处置，应由「{unit}」办理：{words}"
+
     @staticmethod
     def duplicate(of: str, words: str) -> str:
         return f"与 {of} 重复：{words}"
@@ -84,7 +110,27 @@ class Reasons:
     @staticmethod
     def not_now(action: str, status: str, allowed) -> str:
         when = "或".join(INCIDENT_STATUS[s] for s in sorted(allowed))
-        return f"事件{INCIDENT_STATUS[status]}，不能{INCIDENT_EVENT[DOES[action]]}（仅{when}时可以）"
+        does = INCIDENT_EVENT[DOES[action]] if action in DOES else ACTION[action]
+        return f"事件{INCIDENT_STATUS[status]}，不能{does}（仅{when}时可以）"
+
+    def already_paused(self, since: str) -> str:
+        return f"事件已于 {local_minute(since, self.tz)} 挂起：先恢复计时，再重新挂起"
+
+    @staticmethod
+    def not_paused() -> str:
+        return "事件未挂起，无需恢复计时"
+
+    @staticmethod
+    def pending(kind: str) -> str:
+        return f"已有一份{REQUEST[kind]}申请待街道批准：请等它批准或不予批准"
+
+    @staticmethod
+    def not_longer(limit: str, current: str) -> str:
+        return f"延期后的时限 {limit} 不比现在的办结时限 {current} 长：延期须给出更长的时限"
+
+    @staticmethod
+    def no_request(request) -> str:
+        return f"request {request!r} 不是这件事件待批的挂起、延期或退回申请"
 
     @staticmethod
     def not_an_owner(owner, community: str) -> str:
@@ -118,6 +164,9 @@ def why_en(event: dict) -> str:
         return "outside every grid of the street: the street's dispatchers place it in a community"
     if code == "cluster":
         return f"{int(state.get('reports', 0))} reports of {event['category']} nearby"
+    if code.startswith("warning_"):
+        kind = code.removeprefix("warning_")
+        return f"{kind} deadline {state.get(FIELD[kind], '')} is near"
     if code.startswith("deadline_"):
         return f"{code.removeprefix('deadline_')} deadline {event['when']} missed at {event.get('from_level')}"
     return event["reason"]  # a person's action: their own words

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,17 @@ class Incident:
     # Deadlines missed with no level left to escalate to (deadline_missed): kept, so the incident
     # shows as overdue since then, and never fired again.
     missed: dict[str, datetime] = field(default_factory=dict)
+    # The clocks' inputs, as they stand in the state (streams/escalation/clocks.py computes ack_by and
+    # resolve_by from them): the rules' version, the limits per level, the current clock, the open pause,
+    # the requests waiting for the street, the deadlines warned for, and what is left while stopped.
+    rules: str | None = None
+    limits: dict | None = None
+    clock: dict | None = None
+    pause: dict | None = None
+    requests: list[dict] = field(default_factory=list)
+    warned: dict[str, str] = field(default_factory=dict)
+    remaining: dict[str, float] = field(default_factory=dict)
+    warn_at: dict[str, datetime] = field(default_factory=dict)  # when each warning falls (not in the state)
 
     def state(self) -> dict:
         s = {
@@ -65,11 +77,14 @@ class Incident:
             s["resolve_by"] = self.resolve_by.isoformat()
         if self.missed:
             s["missed"] = {kind: due.isoformat() for kind, due in sorted(self.missed.items())}
+        for key in ("rules", "limits", "clock", "pause", "requests", "warned", "remaining"):
+            if getattr(self, key):
+                s[key] = copy.deepcopy(getattr(self, key))  # an event keeps the state it was made with
         return s
 
     @classmethod
     def from_event(cls, e: dict) -> Incident:
-        s, t = e["state"], parse_time
+        s, t = copy.deepcopy(e["state"]), parse_time
         return cls(
             e["incident"],
             e["street"],
@@ -91,6 +106,13 @@ class Incident:
             int(e["seq"]),
             t(e["when"]) if s["status"] in ("resolved", "closed") else None,
             {kind: t(due) for kind, due in s.get("missed", {}).items()},
+            s.get("rules"),
+            s.get("limits"),
+            s.get("clock"),
+            s.get("pause"),
+            list(s.get("requests", [])),
+            dict(s.get("warned", {})),
+            dict(s.get("remaining", {})),
         )
 
 

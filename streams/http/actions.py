@@ -1,6 +1,7 @@
 """HTTP actions on incidents: POST /v1/incidents/{id}/actions authenticates the dispatcher, checks its
 role against the incident's community, validates the action, produces it to redwall.actions.v1 keyed
-by that community, and answers with the engine's verdict.
+by that community, and answers with the engine's verdict. Which roles may take each action is the escalation
+rules' `[actions.roles]` (config/escalation.toml): another role gets 403 naming the action and the roles.
 
 Whether the transition is allowed depends on the incident's state, which lives with the partition's
 owner, possibly another worker. So the view waits (REDWALL_ACTION_VERDICT_SECONDS) for the engine's
@@ -14,11 +15,14 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Collection, Mapping
 
 import faust
 from faust.web import Request, Response, View
 
+from config.rules import DEFAULT_ROLES
 from schemas import json
+from schemas.display import ACTION, ROLE
 from schemas.fields import FieldError, now_rfc3339
 from schemas.openapi import ACTION_NEEDS
 from schemas.records import INCIDENT_ID_PATTERN, UNLOCATED, IncidentAction
@@ -51,6 +55,7 @@ def install(
     credentials: CredentialCache,
     metrics: WorkerMetrics,
     *,
+    roles: Mapping[str, Collection[str]] = DEFAULT_ROLES,
     kafka: dict | None = None,
 ) -> None:
     verdicts = Verdicts()
@@ -67,7 +72,7 @@ def install(
             dispatcher = None
             try:
                 dispatcher = await authenticate(credentials, "dispatcher", request.headers)
-                action = parse_action(incident, await read_json(request), communities, dispatcher)
+                action = parse_action(incident, await read_json(request), communities, dispatcher, roles)
             except Refused as refused:
                 return self.refuse(refused, incident, dispatcher)
             # A retry of an action the engine has judged gets the same answer (the engine ignores a known id).
@@ -117,9 +122,11 @@ def answer(action: dict, verdict: dict | None, waited: float) -> tuple[int, dict
     return 404, refusal_body("unknown incident", [FieldError("incident", verdict["reason"])])
 
 
-def parse_action(incident: str, body, communities, dispatcher: Credential) -> dict:
-    """The action a request asks for, by `dispatcher`; Refused names the field and the reason (for a
-    malformed body, 422 naming every wrong field)."""
+def parse_action(
+    incident: str, body, communities, dispatcher: Credential, roles: Mapping[str, Collection[str]] = DEFAULT_ROLES
+) -> dict:
+    """The action a request asks for, by `dispatcher`, whose role must be among the action's `roles`;
+    Refused names the field and the reason (for a malformed body, 422 naming every wrong field)."""
     community = _community(incident, communities)
     why_not = refusal(dispatcher, community)
     if why_not:
@@ -145,7 +152,20 @@ def parse_action(incident: str, body, communities, dispatcher: Credential) -> di
     errors += _body_errors(body, incident, action)
     if errors:
         raise Refused(422, errors)
+    _check_role(action["action"], dispatcher, roles)
     return action
+
+
+def _check_role(action: str, dispatcher: Credential, roles: Mapping[str, Collection[str]]) -> None:
+    allowed = roles[action]
+    if dispatcher.role not in allowed:
+        who = ", ".join(f"{r} ({ROLE[r]})" for r in sorted(allowed))
+        raise OutsideRole(
+            "action",
+            f"{action} ({ACTION[action]}) is for dispatchers of role {who} only; "
+            f"dispatcher {dispatcher.subject} has role {dispatcher.role} ({ROLE[dispatcher.role]})",
+            "action_role",
+        )
 
 
 def _community(incident: str, communities) -> str:

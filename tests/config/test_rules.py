@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 
 import pytest
 
 from config.errors import ConfigError
 from config.rules import DEFAULT_RULES, load_rules
+from config.spans import Span
 
 
 def test_the_sample_rules_load_and_answer():
@@ -16,8 +16,8 @@ def test_the_sample_rules_load_and_answer():
     assert rules.initial_level("sanitation", "low") == "grid"
     assert rules.initial_level("sanitation", "high") == "community"
     assert rules.initial_level("safety_hazard", "medium") == "community"  # by category beats by severity
-    assert rules.deadlines_for("street", "safety_hazard").acknowledge == timedelta(minutes=15)
-    assert rules.deadlines_for("street", "dispute").acknowledge == timedelta(minutes=30)
+    assert rules.deadlines_for("street", "safety_hazard").acknowledge == Span(15, "m")
+    assert rules.deadlines_for("street", "dispute").acknowledge == Span(30, "m")
     assert rules.sensitive_zone("dispute", 39.9085, 116.3870).id == "zone-key-site-east"
     assert rules.sensitive_zone("sanitation", 39.9085, 116.3870) is None
     assert rules.sensitive_zone("dispute", 39.8969, 116.3828) is None
@@ -43,7 +43,7 @@ def write(tmp_path, old: str, new: str):
             'acknowledge = "30m"\nresolve = "4h"',
             'acknowledge = "half an hour"\nresolve = "4h"',
             "deadlines.grid.acknowledge",
-            '"30m"',
+            '"4wh"',
         ),
         ('default = "grid"', 'default = "province"', "initial.default", "grid, community, street"),
         (
@@ -59,7 +59,7 @@ def write(tmp_path, old: str, new: str):
         ('file = "sample/sensitive_zones.geojson"', 'file = "zones.geojson"', "sensitive_zones.file", "relative"),
         ('reasons = ["deadline"]', 'reasons = ["boredom"]', "ceiling.allow #1.reasons", "deadline, request, cluster"),
         ("[clustering]", "[clusterin]", "clusterin", "use one of"),
-        ("[deadlines.district]\nacknowledge", "[deadlines.distrikt]\nacknowledge", "deadlines.district", "add a"),
+        ("[deadlines.district]\nacknowledge", "[deadlines.distrikt]\nacknowledge", "deadlines.distrikt", "use one of"),
     ],
 )
 def test_mistakes_name_the_file_the_key_and_the_fix(tmp_path, old, new, key, fix):

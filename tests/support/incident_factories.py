@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from config.rules import Rules, load_rules
 from config.settings import Settings
+from schemas import json
 from streams.clock import EventClock
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, Outcome, incident_id
@@ -62,6 +64,18 @@ def action(action_id: str, incident: str, verb: str, at: datetime, actor: str = 
         "time": at.isoformat(),
         **extra,
     }
+
+
+async def produce_reports(settings, reports: list[dict]) -> None:
+    """Keyed by community, so one community's reports reach the engine in time order."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
+    await producer.start()
+    try:
+        for r in reports:
+            raw = {k: v for k, v in r.items() if k not in ("street", "community", "grid", "cell")}  # a FieldReport
+            await (await producer.send(settings.topic_reports, json.dumps(raw), key=r["community"].encode()))
+    finally:
+        await producer.stop()
 
 
 def nearby(where, step: int) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from config.spans import Span
 from schemas.display import zone
 from streams.demo import day as demo_day
 from streams.demo.simulator import assigned_grid, device_id
+from streams.escalation.timers import street_calendar
 
 SETTINGS = Settings()
 GRIDS = list(load_geometry(SETTINGS.geometry_path, check_areas=False).grids)
@@ -29,10 +30,11 @@ def test_deadlines_and_the_clustering_window_run_24_times_faster(tmp_path):
         load_rules(SETTINGS.escalation_rules_path),
         load_rules(demo_day.compressed_rules(SETTINGS.escalation_rules_path, tmp_path / "rules.toml")),
     )
+    seconds = street_calendar(SETTINGS.timezone).seconds
     for level, deadlines in real.deadlines.items():
-        assert fast.deadlines[level].acknowledge * 24 == deadlines.acknowledge
-        assert fast.deadlines[level].resolve * 24 == deadlines.resolve
-    assert fast.deadline_overrides[("safety_hazard", "street")].acknowledge == timedelta(seconds=37.5)
+        assert seconds(fast.deadlines[level].acknowledge) * 24 == seconds(deadlines.acknowledge)
+        assert seconds(fast.deadlines[level].resolve) * 24 == seconds(deadlines.resolve)
+    assert fast.deadline_overrides[("safety_hazard", "street")].acknowledge == Span(37.5, "s")
     assert fast.cluster_window * 24 == real.cluster_window
     assert (fast.alert_max_age, fast.keep_closed, fast.zones) == (real.alert_max_age, real.keep_closed, real.zones)
 

@@ -47,7 +47,7 @@ STREET = Credential("dispatcher", "staff-1", "street")
         ("not-an-incident", {}, 404, "incident"),
         ("inc-c99-0123456789ab", {}, 404, "incident"),
         (GOOD, [], 422, "(body)"),
-        (GOOD, {"action": "approve", "reason": "x"}, 422, "action"),
+        (GOOD, {"action": "bless", "reason": "x"}, 422, "action"),
         (GOOD, {"action": "ack", "reason": "x", "incident": "inc-c03-ffffffffffff"}, 422, "incident"),
         (GOOD, {"action": "ack", "reason": "x", "time": "yesterday"}, 422, "time"),
         (GOOD, {"action": "ack", "actor": "someone-else", "reason": "x"}, 403, "actor"),

@@ -67,7 +67,7 @@ def test_deadline_breach_at_community_level_goes_to_the_street_and_alerts_both_o
     opened = engine.report(located("r1", "sanitation", "high"))  # high -> community, acknowledge within 1 h
     assert opened.events[0]["to_level"] == "community"
     travel(clock, minutes=59)
-    assert engine.due().events == []
+    assert [e["reason_code"] for e in engine.due().events] == ["warning_acknowledge"]  # 预警 at 48 min
     travel(clock, minutes=2)
     out = checked(engine.due())
     assert kinds(out) == (["escalated"], [("deadline_breached", "c03"), ("incident_escalated", "xichangan")])
@@ -84,7 +84,7 @@ def test_acknowledged_in_time_does_not_escalate(engine, clock):
     out = checked(engine.action(action("a1", inc, "ack", clock.now())))
     assert kinds(out) == (["acknowledged"], [])
     travel(clock, hours=23)  # past the acknowledge deadline, before the 24 h resolve deadline
-    assert engine.due().events == []
+    assert [e["reason_code"] for e in engine.due().events] == ["warning_resolve"]  # its 预警 at 19 h 12 min
     assert engine.incidents[inc].level == "community" and engine.incidents[inc].status == "acknowledged"
 
 
