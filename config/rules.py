@@ -90,6 +90,10 @@ class Rules:
     def deadlines_for(self, level: str, category: str) -> Deadlines:
         return self.deadline_overrides.get((category, level)) or self.deadlines[level]
 
+    def actions_for(self, role: str) -> list[str]:
+        """The actions a dispatcher of `role` may take (`[actions.roles]`), in the order of ACTIONS."""
+        return [action for action in ACTIONS if role in self.action_roles.get(action, ())]
+
     def limits_for(self, category: str) -> dict[str, dict[str, str]]:
         """The limits per level an incident of `category` runs under, as written (kept in its state)."""
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
@@ -96,7 +97,7 @@ def worker_url(settings) -> str:
 
 
 class ActionProxy:
-    def __init__(self, worker_url: str, refused: Counter, forwarded: Counter, roles: dict[str, tuple[str, ...]]):
+    def __init__(self, worker_url: str, refused: Counter, forwarded: Counter, roles: Mapping[str, frozenset[str]]):
         self.worker_url, self.refused, self.forwarded, self.roles = worker_url, refused, forwarded, roles
 
     async def post(self, request: web.Request) -> web.Response:

@@ -44,9 +44,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from config.calendar import load_calendar
 from config.geometry import load_geometry
 from config.hotline import load_hotline
+from config.rules import load_rules
 from config.settings import Settings
 from consumers import shell
-from consumers.console.action_roles import action_roles, allowed
 from consumers.console.actions import SESSION, ActionProxy, worker_url
 from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
@@ -81,7 +81,7 @@ def create_console(
     registry = registry or CollectorRegistry()
     # Refuses to start, naming the file, without the next 60 days: the page counts working time on it.
     calendar = CalendarView(load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone))
-    roles = action_roles(settings.escalation_rules_path)
+    rules = load_rules(settings.escalation_rules_path)
     credentials = CredentialCache.from_settings(settings, registry)
     auth = ConsoleAuth(
         credentials,
@@ -107,7 +107,7 @@ def create_console(
             ["status"],
             registry=registry,
         ),
-        roles,
+        rules.action_roles,
     )
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
         lambda: len(feed.clients)
@@ -124,7 +124,7 @@ def create_console(
             "dispatcher": who.subject,
             "community": who.community,
             "csrf": session and session.csrf,
-            "actions": allowed(roles, who.role),
+            "actions": rules.actions_for(who.role),
             **feed.snapshot(),
         }
         return fresh_json(body)

@@ -20,7 +20,7 @@ def working_intervals(cal: WorkingCalendar, first: date, days: int) -> list[list
     out = []
     for n in range(days):
         day = first + timedelta(days=n)
-        if not cal.is_working_day(day):
+        if not cal.hours_of(day):
             continue
         for lo, hi in cal.hours["makeup"] if day in cal.workdays else cal.hours[WEEKDAYS[day.weekday()]]:
             end = datetime.combine(day + timedelta(days=1) if hi == time() else day, hi, cal.tz)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from config.calendar import load_calendar
-from consumers.console.action_roles import action_roles
+from schemas.records import ACTIONS
 from consumers.console.worktime import working_intervals
 from sinks.credentials import issue_dispatcher_token
 
@@ -53,12 +53,10 @@ async def test_the_page_gets_the_calendar_and_the_actions_its_role_may_take(cons
     cal = load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone)
     today = datetime.now(cal.tz).date()
     assert body["intervals"] == working_intervals(cal, today - timedelta(days=30), 91)
-    roles = action_roles(settings.escalation_rules_path)
-    for token, role in ((street, "street"), (community, "community")):
+    # The defaults of [actions.roles]: answering a request is the street's, every other action both roles'.
+    for token, expected in ((street, ACTIONS), (community, [a for a in ACTIONS if a not in ("approve", "deny")])):
         status, snapshot = await get(console, token, "/api/snapshot")
-        assert snapshot["actions"] == [a for a, allowed in roles.items() if role in allowed]
-    assert "approve" in (await get(console, street, "/api/snapshot"))[1]["actions"]
-    assert "approve" not in (await get(console, community, "/api/snapshot"))[1]["actions"]
+        assert snapshot["actions"] == list(expected)
 
 
 async def test_the_proxy_refuses_what_the_role_may_not_and_names_a_missing_field(console, settings):
