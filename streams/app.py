@@ -107,7 +107,7 @@ def create_app(
     hotline_api.install(app, settings, metrics, credentials)
     patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
     esc = escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
-    hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age)
+    hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age, esc.calendar)
     actions.install(
         app, settings, registry.communities, credentials, metrics, roles=esc.rules.action_roles, kafka=kafka
     )

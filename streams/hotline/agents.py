@@ -17,7 +17,7 @@ import asyncpg
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
-from config.calendar import load_calendar
+from config.calendar import WorkingCalendar
 from config.hotline import load_hotline
 from schemas import json
 from schemas.fields import FieldError
@@ -105,13 +105,18 @@ class Hotline:
 
 
 def install(
-    app: faust.App, settings, registry: GridRegistry, metrics: WorkerMetrics, dead_letter, max_age: timedelta
+    app: faust.App,
+    settings,
+    registry: GridRegistry,
+    metrics: WorkerMetrics,
+    dead_letter,
+    max_age: timedelta,
+    calendar: WorkingCalendar,
 ) -> Hotline:
-    """Load and check config/hotline.toml and the working calendar that counts its limits (a bad file, or a
-    calendar that does not cover the next days, stops start-up), then wire the agent and the timer.
-    `max_age`: what counts as stale, the escalation rules' ([alerts] max_age): one answer for every alert."""
+    """Load and check config/hotline.toml (a bad file stops start-up), then wire the agent and the timer.
+    `max_age` and `calendar`: the escalation's ([alerts] max_age, and the working calendar it loaded and
+    checked): one answer for every alert and every limit."""
     config = load_hotline(settings.hotline_path)
-    calendar = load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone)
     hotline = Hotline(app, settings, Placer(registry, config, calendar), metrics, dead_letter)
     source = app.topic(
         settings.topic_hotline, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
