@@ -1,7 +1,8 @@
 """An incident's clocks, from its state alone: the deadlines to acknowledge and to resolve, when each
 early warning (预警) falls, and, while an approved pause stops them, what is left of each. The one place
-that computes them (the engine, the sink and the console call it), so a replay, a rebuilt worker and the
-console agree to the second. Pure: the working calendar (config/calendar.py) is passed in.
+in Python that computes them, so a replay and a rebuilt worker agree to the second; the state's ack_by and
+resolve_by carry the answer to the sink, and the console's page counts time left from the same state on the
+calendar it is served (consumers/console/static/worktime.js). Pure: the calendar is passed in.
 
 The inputs are the state's `limits` (fixed when the incident opened), `clock` (since, factor, extended,
 the ended pauses that counted) and `pause` (the open one): an unapproved pause stops the clocks only
