@@ -24,7 +24,7 @@ from streams.demo.dispatch_desk import Desk, OpenIncident, Step, dispatcher_name
 log = logging.getLogger(__name__)
 
 OPEN = (
-    "SELECT id, community_id, level, status, ack_by, resolve_by FROM incidents "
+    "SELECT id, community_id, level, status, ack_by, resolve_by, paused_since, pause_approved FROM incidents "
     "WHERE status IN ('assigned', 'acknowledged')"
 )
 # The endpoint's answers (streams/http/README.md, Actions on incidents): 200 done, 409 refused by the engine
@@ -77,7 +77,7 @@ class Dispatchers:
                     return self.outcomes
 
     async def act(self, http: aiohttp.ClientSession, step: Step) -> str:
-        body = {"id": step.id, "action": step.action, "reason": step.reason}
+        body = {"id": step.id, "action": step.action, "reason": step.reason, **step.extra}
         headers = {"Authorization": f"Bearer {self.tokens[step.actor]}", "Content-Type": "application/json"}
         try:
             async with http.post(
@@ -110,8 +110,8 @@ class Dispatchers:
 
 
 def census(incidents: list[OpenIncident], now: datetime) -> str:
-    """`17 (assigned 5, acknowledged 12; overdue 1)`: overdue as the console counts it."""
-    by_status = Counter(i.status for i in incidents)
+    """`17 (assigned 5, acknowledged 12, paused 2; overdue 1)`: overdue as the console counts it."""
+    by_status, paused = Counter(i.status for i in incidents), sum(1 for i in incidents if i.pause)
     overdue = sum(
         1
         for i in incidents
@@ -119,13 +119,16 @@ def census(incidents: list[OpenIncident], now: datetime) -> str:
         or (i.resolve_by is not None and i.resolve_by <= now)
     )
     return (
-        f"{len(incidents)} (assigned {by_status['assigned']}, acknowledged {by_status['acknowledged']}; "
-        f"overdue {overdue})"
+        f"{len(incidents)} (assigned {by_status['assigned']}, acknowledged {by_status['acknowledged']}, "
+        f"paused {paused}; overdue {overdue})"
     )
 
 
 def _incident(row) -> OpenIncident:
-    return OpenIncident(row["id"], row["community_id"], row["level"], row["status"], row["ack_by"], row["resolve_by"])
+    pause = None if row["paused_since"] is None else "approved" if row["pause_approved"] else "waiting"
+    return OpenIncident(
+        row["id"], row["community_id"], row["level"], row["status"], row["ack_by"], row["resolve_by"], pause
+    )
 
 
 def run_dispatchers(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from streams.demo.dispatch_desk import ACK_SHARE, MAX_TRIES, RESOLVE_SHARE, STREET, Desk, OpenIncident, dispatcher_names
+from streams.demo.dispatch_desk import (
+    ACK_SHARE,
+    APPROVE_WAIT,
+    MAX_TRIES,
+    PAUSE_WAIT,
+    RESOLVE_SHARE,
+    STREET,
+    Desk,
+    OpenIncident,
+    dispatcher_names,
+)
 
 T0 = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -14,8 +25,8 @@ def incident(n: int, level: str = "grid", status: str = "assigned", community: s
     return OpenIncident(f"inc-{community}-{n:012x}", community, level, status, T0 + 75 * S, T0 + 600 * S)
 
 
-def desk(neglect: float = 0.12) -> Desk:
-    return Desk(dispatcher_names([f"c{n:02d}" for n in range(1, 14)]), neglect=neglect)
+def desk(neglect: float = 0.12, pause: float = 0.0) -> Desk:
+    return Desk(dispatcher_names([f"c{n:02d}" for n in range(1, 14)]), neglect=neglect, pause=pause)
 
 
 def first_due(d: Desk, i: OpenIncident, limit: int = 1200) -> datetime | None:
@@ -82,3 +93,26 @@ def test_an_escalated_incident_is_planned_afresh_and_a_closed_one_forgotten():
     assert d.due([incident(5, "community")], late)  # the new level's owner acts
     d.due([], late)
     assert d.plans == {}
+
+
+def test_a_share_is_paused_for_the_resident_approved_by_the_street_resumed_then_resolved():
+    d, late = desk(0, pause=0.15), T0 + 700 * S
+    first = [d.due([incident(n, status="acknowledged")], late)[0] for n in range(1000)]
+    paused = [s for s in first if s.action == "pause"]
+    assert 0.12 * 1000 < len(paused) < 0.18 * 1000
+    step = paused[0]
+    assert (step.actor, step.extra) == ("sim-c03", {"pause_reason": "resident"})
+    d.answered(step, "done", late)
+    n = int(step.incident.rsplit("-", 1)[1], 16)
+    waiting = replace(incident(n, status="acknowledged"), pause="waiting")
+    assert d.due([waiting], late) == []  # first seen waiting: the street answers within APPROVE_WAIT
+    (approve,) = d.due([waiting], late + APPROVE_WAIT[1])
+    assert (approve.action, approve.actor, approve.extra) == ("approve", STREET, {"request": step.id})
+    d.answered(approve, "done", late + APPROVE_WAIT[1])
+    approved = replace(waiting, pause="approved")
+    assert d.due([approved], late + APPROVE_WAIT[1]) == []
+    (resume,) = d.due([approved], late + APPROVE_WAIT[1] + PAUSE_WAIT[1])
+    assert resume.action == "resume" and resume.actor == "sim-c03"
+    d.answered(resume, "done", late + PAUSE_WAIT[1] * 2)
+    (resolve,) = d.due([incident(n, status="acknowledged")], late + PAUSE_WAIT[1] * 3)
+    assert resolve.action == "resolve"  # paused once, then resolved
