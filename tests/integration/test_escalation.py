@@ -7,7 +7,6 @@ per-partition order (a model), plus hand-made incidents whose fate is stated out
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import re
 import subprocess
@@ -19,20 +18,17 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry
 
 from config.major_events import Period
-from consumers.sink import run_sinks
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
-from streams.demo.embedded import free_port
-from streams.demo.processes import RedwallProcess, settings_env
+from streams.demo.processes import settings_env
 from streams.escalation.control import broadcast, tick
 from streams.escalation.engine import incident_id
-from streams.topics import ensure_topics, read_topic
+from streams.topics import read_topic
 from tests.support import factories
+from tests.support.event_time import event_time_street
 from tests.support.incident_factories import PLAIN, T0, ZONE, Model, action, located, nearby, produce_reports
-from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -96,28 +92,8 @@ async def wait_events(pg, ids: list[str], expected: int, timeout: float = 90.0) 
 @pytest.fixture
 async def isolated(settings, tmp_path):
     """Settings of the test's own: its own topics (no other test's reports), event time, own ports."""
-    run = f"esc{random.randrange(10**6)}"
-    topics = own_topics(settings, run)
-    mine = dataclasses.replace(
-        settings,
-        clock="event",
-        clock_event_ack=True,
-        web_port=free_port(),
-        worker_metrics_port=free_port(),
-        sink_metrics_port=free_port(),
-        **topics,
-    )
-    await ensure_topics(mine)
-    stop = asyncio.Event()
-    sinks = asyncio.create_task(run_sinks(mine, CollectorRegistry(), stop, group_prefix=f"{run}-sink"))
-    worker = RedwallProcess("worker", mine, tmp_path).start()
-    try:
-        worker.wait_http(f"http://127.0.0.1:{mine.worker_metrics_port}/metrics")
-        yield run, mine, worker
-    finally:
-        worker.stop()
-        stop.set()
-        await asyncio.wait_for(sinks, 30)
+    async with event_time_street(settings, tmp_path, "esc") as street:
+        yield street
 
 
 async def test_two_hundred_reports_six_hours_actions_and_a_restart(isolated, pg):

@@ -7,25 +7,19 @@ working time is added, in PostgreSQL's incident_events and on redwall.alerts.v1 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import random
 import time
 from datetime import datetime
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from consumers.sink import run_sinks
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
-from streams.demo.embedded import free_port
-from streams.demo.processes import RedwallProcess
 from streams.escalation.control import broadcast, tick
 from streams.escalation.engine import incident_id
-from streams.topics import ensure_topics, read_topic
+from streams.topics import read_topic
+from tests.support.event_time import event_time_street
 from tests.support.incident_factories import PLAIN, located, produce_reports
-from tests.support.topics import own_topics
 from tests.support.working_time import bj, working_rules_file
 
 pytestmark = pytest.mark.integration
@@ -34,28 +28,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def street(settings, tmp_path):
     """A worker and sinks of the test's own (topics, ports), on event time, with working-time rules."""
-    run = f"wt{random.randrange(10**6)}"
-    mine = dataclasses.replace(
-        settings,
-        clock="event",
-        clock_event_ack=True,
-        escalation_rules_path=working_rules_file(tmp_path),
-        web_port=free_port(),
-        worker_metrics_port=free_port(),
-        sink_metrics_port=free_port(),
-        **own_topics(settings, run),
-    )
-    await ensure_topics(mine)
-    stop = asyncio.Event()
-    sinks = asyncio.create_task(run_sinks(mine, CollectorRegistry(), stop, group_prefix=f"{run}-sink"))
-    worker = RedwallProcess("worker", mine, tmp_path).start()
-    try:
-        await asyncio.to_thread(worker.wait_http, f"http://127.0.0.1:{mine.worker_metrics_port}/metrics")
-        yield run, mine
-    finally:
-        worker.stop()
-        stop.set()
-        await asyncio.wait_for(sinks, 30)
+    async with event_time_street(settings, tmp_path, "wt", escalation_rules_path=working_rules_file(tmp_path)) as got:
+        yield got[:2]
 
 
 async def events_of(pg, incident: str, count: int, timeout: float = 60.0) -> list[tuple[str, str, datetime]]:

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from config.calendar import load_calendar
-from schemas.records import ACTIONS
 from consumers.console.worktime import working_intervals
+from schemas.records import ACTIONS
 from sinks.credentials import issue_dispatcher_token
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,12 @@ import pytest
 
 from config.major_events import MajorEvents, Period
 from config.rules import load_rules
-from schemas.records import Alert, IncidentEvent, LocatedReport
+from schemas.records import LocatedReport
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
 from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, ZONE, action, located, minutes, nearby, registry
+from tests.support.working_time import checked
 
 RULES = load_rules()
 OUTSIDE = (39.93, 116.41)  # north-east of the street, in no grid: a bad fix near the edge
@@ -31,15 +32,6 @@ def engine(clock):
 
 def travel(clock, **delta):
     clock.set(clock.now() + timedelta(**delta))
-
-
-def checked(outcome):
-    """Every event and alert the engine makes must pass its published schema."""
-    for event in outcome.events:
-        IncidentEvent.validate(event)
-    for alert in outcome.alerts:
-        Alert.validate(alert)
-    return outcome
 
 
 _IDS = re.compile(r"inc-[a-z0-9]+-[0-9a-f]{12}|\bc\d\d(?:-g\d\d)?\b|xichangan")
