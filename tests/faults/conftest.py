@@ -21,7 +21,6 @@ from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.faults.routing_file import routing
 from tests.faults.webhook_outage import WebhookOutage
-from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 
 
@@ -61,8 +60,8 @@ async def fault_postgres():
 
 @pytest.fixture
 async def fault_settings(fault_broker, fault_postgres, tmp_path) -> Settings:
-    """Settings of one test: its own topics (no earlier test's records), ports, a routing file of one
-    JSON channel per incident, sent at once (`routing` rewrites it), and the short Kafka waits."""
+    """Settings of one test: its own topics (no earlier test's records), ports, and a routing file of
+    one JSON channel per incident, sent at once (`routing` rewrites it)."""
     run = f"f{uuid.uuid4().hex[:6]}"
     base = Settings.from_env(broker=fault_broker.bootstrap, database_url=fault_postgres.url)
     topics = own_topics(base, run)
@@ -75,7 +74,6 @@ async def fault_settings(fault_broker, fault_postgres, tmp_path) -> Settings:
         webhook_secret=f"secret-{run}",
         routing_path=tmp_path / "routing.toml",
         **topics,
-        **QUICK_KAFKA,
     )
     settings.routing_path.write_text(routing({"fault": "http://127.0.0.1:9/json/fault"}))
     await ensure_topics(settings)

@@ -8,3 +8,5 @@ A 3 s session still gives a member six heartbeats before it is dropped."""
 from __future__ import annotations
 
 QUICK_KAFKA = {"kafka_session_seconds": 3.0, "kafka_idle_seconds": 0.3}
+# Not for tests/faults/: their time is the scenario's own (load, outage, catch-up); measured, these
+# waits saved nothing there, and the worker-kill cases are defined against the default session.
