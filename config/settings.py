@@ -242,6 +242,18 @@ class Settings:
         "PostgreSQL and Kafka (started beside them) before giving up",
         60.0,
     )
+    kafka_session_seconds: float = _env(
+        "kafka_session_seconds",
+        "a consumer-group member silent this long loses its partitions; a join waits about half of it "
+        "on Tansu (Apache Kafka refuses less than its group.min.session.timeout.ms, 6 s by default)",
+        6.0,
+    )
+    kafka_idle_seconds: float = _env(
+        "kafka_idle_seconds",
+        "a read of a whole topic (a worker's rebuild, delivery's reminders) ends once the broker has had "
+        "nothing more for this long",
+        1.0,
+    )
 
     @property
     def input_topics(self) -> tuple[str, ...]:
@@ -259,6 +271,11 @@ class Settings:
             self.topic_alerts_deadletter,
             self.topic_hotline_located,
         )
+
+    @property
+    def kafka_heartbeat_seconds(self) -> float:
+        """A sixth of the session: a member misses several heartbeats before it is dropped."""
+        return self.kafka_session_seconds / 6
 
     @property
     def database_dsn(self) -> str:
@@ -395,6 +412,8 @@ class Settings:
                 "connect_timeout_seconds",
                 "use 0..3600 seconds (0: one attempt; 60 by default)",
             ),
+            (1 <= self.kafka_session_seconds <= 300, "kafka_session_seconds", "use 1..300 seconds (6 by default)"),
+            (0 < self.kafka_idle_seconds <= 60, "kafka_idle_seconds", "use a positive number of seconds up to 60"),
         ]
         for ok, name, fix in checks:
             if not ok:

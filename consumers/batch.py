@@ -97,9 +97,10 @@ class BatchConsumer:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=FETCH_BYTES,
             fetch_max_bytes=FETCH_BYTES,
-            # Tansu holds a group join for about half the session timeout; 6 s keeps start-up quick.
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
+            # Tansu holds a group join for about half the session timeout; REDWALL_KAFKA_SESSION_SECONDS (6)
+            # keeps start-up quick.
+            session_timeout_ms=int(self.settings.kafka_session_seconds * 1000),
+            heartbeat_interval_ms=int(self.settings.kafka_heartbeat_seconds * 1000),
         )
 
     async def run(self, stop: asyncio.Event | None = None) -> None:

@@ -98,8 +98,8 @@ class ChannelConsumer:
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
+            session_timeout_ms=int(self.settings.kafka_session_seconds * 1000),
+            heartbeat_interval_ms=int(self.settings.kafka_heartbeat_seconds * 1000),
         )
         await consumer.start()
         try:

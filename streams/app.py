@@ -87,8 +87,8 @@ def create_app(
         stream_buffer_maxsize=20_000,
         # Group joins wait about half the session timeout; the default 60 s means 30 s of silence
         # after every start and rebalance.
-        broker_session_timeout=6,
-        broker_heartbeat_interval=1,
+        broker_session_timeout=settings.kafka_session_seconds,
+        broker_heartbeat_interval=settings.kafka_heartbeat_seconds,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )

@@ -94,7 +94,7 @@ def exit_for_restart(lost: BrokerLost, process: str) -> None:
 
 
 async def _first_record(settings: Settings, kafka: dict | None) -> str | None:
-    first = read_topic(settings, EPOCH_TOPIC, idle_seconds=1.0, partitions=[0], kafka=kafka)
+    first = read_topic(settings, EPOCH_TOPIC, partitions=[0], kafka=kafka)
     async with contextlib.aclosing(first) as records:
         async for record in records:
             return record.value.decode()

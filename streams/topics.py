@@ -114,13 +114,14 @@ async def produce_records(
 async def read_topic(
     settings: Settings,
     topic: str,
-    idle_seconds: float = 1.5,
+    idle_seconds: float | None = None,
     partitions: Iterable[int] | None = None,
     start: Mapping[int, int] | None = None,
     *,
     kafka: dict | None = None,
 ) -> AsyncIterator[ConsumerRecord]:
-    """Every record of a topic, from the start until the broker has had nothing more for a while.
+    """Every record of a topic, from the start until the broker has had nothing more for `idle_seconds`
+    (REDWALL_KAFKA_IDLE_SECONDS unless given).
 
     Tansu under-reports end offsets (KAFKA-NOTES.md), so the end is found by reading, not from
     offsets.
@@ -150,8 +151,9 @@ async def read_topic(
         # on a loaded machine, not the end (which cost a rebuild the events after the sink's offsets).
         ends = await consumer.end_offsets(partitions) if partitions else {}
         deadline = asyncio.get_running_loop().time() + UNFINISHED_READ_SECONDS
+        idle = settings.kafka_idle_seconds if idle_seconds is None else idle_seconds
         while True:
-            batch = await consumer.getmany(timeout_ms=int(idle_seconds * 1000), max_records=10_000)
+            batch = await consumer.getmany(timeout_ms=int(idle * 1000), max_records=10_000)
             for records in batch.values():
                 for record in records:
                     yield record

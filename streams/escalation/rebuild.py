@@ -56,7 +56,6 @@ from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 1.0  # a topic read ends once the broker has had nothing more for this long
 MAX_RETRY_SECONDS = 5.0
 
 
@@ -141,7 +140,6 @@ class History:
         async for record in read_topic(
             self.settings,
             self.settings.topic_incidents,
-            IDLE_SECONDS,
             partitions=engines.keys(),
             start=offsets,
             kafka=self.kafka,
@@ -156,7 +154,6 @@ class History:
         async for record in read_topic(
             self.settings,
             self.settings.topic_actions,
-            IDLE_SECONDS,
             partitions=partitions,
             start=offsets,
             kafka=self.kafka,
@@ -181,7 +178,7 @@ class History:
             return
         key, queue = UNLOCATED.encode(), partition_of(UNLOCATED, self.partitions)
         async for record in read_topic(
-            self.settings, self.settings.topic_located_reports, IDLE_SECONDS, partitions=[queue], kafka=self.kafka
+            self.settings, self.settings.topic_located_reports, partitions=[queue], kafka=self.kafka
         ):
             report = json.loads(record.value) if record.key == key else None
             if report is not None and incident_id(UNLOCATED, report["id"]) in missing:

@@ -176,7 +176,7 @@ class Ownership:
         for row in rows:
             statuses[row["grid_id"]].append((row["device_id"], row["status"], row["since"]))
         open_alerts: dict[str, dict] = {}
-        async for record in read_topic(self.settings, self.settings.topic_alerts, idle_seconds=1.0, kafka=self.kafka):
+        async for record in read_topic(self.settings, self.settings.topic_alerts, kafka=self.kafka):
             alert = json.loads(record.value)
             if (
                 alert.get("grid") in statuses

@@ -37,6 +37,8 @@ def test_values_are_read_and_typed():
             "REDWALL_POSITION_DAYS_AHEAD=90 is invalid: use a number of days, 1..31",
         ),
         ({"REDWALL_DEAD_LETTER_RETENTION_DAYS": "-1"}, "REDWALL_DEAD_LETTER_RETENTION_DAYS=-1 is invalid"),
+        ({"REDWALL_KAFKA_SESSION_SECONDS": "0.5"}, "REDWALL_KAFKA_SESSION_SECONDS=0.5 is invalid: use 1..300"),
+        ({"REDWALL_KAFKA_IDLE_SECONDS": "0"}, "REDWALL_KAFKA_IDLE_SECONDS=0.0 is invalid: use a positive"),
         ({"REDWALL_RETENTION_INTERVAL_SECONDS": "0"}, "REDWALL_RETENTION_INTERVAL_SECONDS=0.0 is invalid"),
         ({"REDWALL_HOTLINE_CLOCK_SECONDS": "0"}, "REDWALL_HOTLINE_CLOCK_SECONDS=0.0 is invalid: use a positive"),
         ({"REDWALL_ACTION_VERDICT_SECONDS": "-1"}, "REDWALL_ACTION_VERDICT_SECONDS=-1.0 is invalid: use 0..60 seconds"),

@@ -15,6 +15,7 @@ from schemas import json
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
+from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
@@ -54,11 +55,12 @@ async def test_a_hot_spot_is_advised_once_per_interval_across_a_kill_and_a_rebal
     run = f"adv{uuid.uuid4().hex[:6]}"
     s = dataclasses.replace(
         settings,
-        advisory_every_seconds=1.0,
+        advisory_every_seconds=0.5,
         advisory_repeat_seconds=1800.0,
         web_port=free_port(),
         sink_metrics_port=free_port(),
         **own_topics(settings, run),
+        **QUICK_KAFKA,
     )
     other = dataclasses.replace(s, web_port=free_port())
     await ensure_topics(s)
@@ -77,7 +79,7 @@ async def test_a_hot_spot_is_advised_once_per_interval_across_a_kill_and_a_rebal
         second = await hot_cell(pg, "c05-g01", datetime.now(UTC) - timedelta(minutes=1))
         await until(lambda: advisories(s, second), 90, "an advisory after the restart")
         back = time.monotonic() - restarted
-        await asyncio.sleep(5)  # several more looks by whoever owns partition 0 now
+        await asyncio.sleep(2.5)  # several more looks (five) by whoever owns partition 0 now
         assert await advisories(s, first) == advised and len(advised) == 1
         assert len(await advisories(s, second)) == 1
     finally:

@@ -19,6 +19,7 @@ from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.support.delivery import deliver_until, publish
 from tests.support.factories import alert
+from tests.support.quick import QUICK_KAFKA
 from tests.support.receiver import ids_in, start_receiver
 
 pytestmark = pytest.mark.integration
@@ -42,6 +43,7 @@ async def test_a_killed_delivery_process_resumes_without_losing_or_duplicating(s
         webhook_secret=f"kill-{RUN}",
         deliver_metrics_port=free_port(),
         routing_path=tmp_path / "routing.toml",
+        **QUICK_KAFKA,
     )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_alerts_deadletter))
     receiver, runner = await start_receiver(settings.webhook_secret)
@@ -116,6 +118,7 @@ async def test_reminders_survive_a_restart_and_stop_when_the_incident_is_acknowl
         topic_incidents=f"remind-inc-{run}",
         topic_alerts_deadletter=f"remind-dead-{run}",
         webhook_secret=f"remind-{run}",
+        **QUICK_KAFKA,
     )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
     receiver, runner = await start_receiver(settings.webhook_secret)
@@ -174,6 +177,7 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
         topic_incidents=f"clear-inc-{run}",
         topic_alerts_deadletter=f"clear-dead-{run}",
         webhook_secret=f"clear-{run}",
+        **QUICK_KAFKA,
     )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
     receiver, runner = await start_receiver(settings.webhook_secret)

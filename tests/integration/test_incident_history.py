@@ -46,6 +46,7 @@ from streams.topics import ensure_topics, produce_records, read_topic
 from tests.support.clock import ManualClock
 from tests.support.factories import random_point
 from tests.support.incident_factories import PLAIN, T0, Model, action, located, nearby, registry
+from tests.support.quick import QUICK_KAFKA
 from tests.support.scratch import scratch_schema
 from tests.support.topics import own_topics
 from tests.support.waiting import eventually
@@ -88,6 +89,7 @@ class Street:
             action_verdict_seconds=15.0,
             escalation_rules_path=rules_with_long_deadlines(folder),
             **own_topics(settings, self.run),
+            **QUICK_KAFKA,
         )
         self.url = f"http://{self.s.web_host}:{self.s.web_port}"
         self.worker = RedwallProcess("worker", self.s, folder)

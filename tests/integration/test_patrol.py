@@ -29,6 +29,7 @@ from sinks.patrol import latest_positions
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
+from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
@@ -127,6 +128,7 @@ def patrol_settings(settings, tmp_path_factory):
         roster_refresh_seconds=0.5,
         patrol_offline_seconds=600.0,
         **topics,
+        **QUICK_KAFKA,
     )
 
 

@@ -16,6 +16,7 @@ from streams.demo.processes import settings_env
 from streams.demo.simulator import FieldSimulator
 from streams.geofence.registry import GridRegistry
 from streams.topics import ensure_topics, read_topic
+from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
@@ -29,9 +30,10 @@ async def count_records(settings: Settings, topic: str) -> int:
 
 @pytest.mark.parametrize("bad_records", [False, True])
 async def test_no_devices_no_traffic_and_malformed_records_only_when_asked(settings, tmp_path, bad_records):
-    mine = dataclasses.replace(settings, **own_topics(settings, f"sim{uuid.uuid4().hex[:6]}"))
+    mine = dataclasses.replace(settings, **own_topics(settings, f"sim{uuid.uuid4().hex[:6]}"), **QUICK_KAFKA)
     await ensure_topics(mine)
-    args = ["--devices", "0", "--duration", "15", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
+    # The first malformed record goes out at once (streams/demo/bad_records.py): a few seconds show both cases.
+    args = ["--devices", "0", "--duration", "3", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
     (tmp_path / "none").write_text("")
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "simulate", *args],

@@ -1,6 +1,6 @@
 """A stack started on a fresh street directory (`redwall street init --from-sample`) pages nobody: the
 worker, sink and delivery on the test broker, with a database of its own, migrated and loaded from
-that directory alone, for 20 s of real time with the patrol thresholds cut to seconds. The sample
+that directory alone, for 8 s of real time with the patrol thresholds cut to seconds. The sample
 roster here had about 80 phones go offline within minutes, and its discard-port webhooks failing."""
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics, read_topic
 from tests.support.databases import own_database
+from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 
 pytestmark = pytest.mark.integration
 
-WATCH_SECONDS = 20  # four times the offline threshold below, after every process is up
+WATCH_SECONDS = 8  # four times the offline threshold below, after every process is up
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +55,12 @@ async def street_settings(settings, tmp_path_factory):
         worker_metrics_port=free_port(),
         sink_metrics_port=free_port(),
         deliver_metrics_port=free_port(),
-        patrol_offline_seconds=5.0,
-        patrol_grace_seconds=3.0,
-        patrol_group_seconds=2.0,
+        patrol_offline_seconds=2.0,
+        patrol_grace_seconds=1.0,
+        patrol_group_seconds=1.0,
         patrol_tick_seconds=0.5,
         roster_refresh_seconds=1.0,
+        **QUICK_KAFKA,
     )
 
 

@@ -30,7 +30,7 @@ from tests.support.topics import own_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "config" / "prometheus" / "rules.yml"
-SIMULATION_SECONDS = 40
+SIMULATION_SECONDS = 20
 
 
 @dataclass
