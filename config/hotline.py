@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from config.calendar import WorkingCalendar
+from config.calendar import NotCovered, WorkingCalendar
 from config.files import TomlChecker, read_toml
 from config.settings import HOTLINE
 from config.spans import Span, parse_span
@@ -108,15 +108,19 @@ class HotlineConfig:
 
 def extended_warning(
     calendar: WorkingCalendar, dispatched_at: datetime, new_limit: datetime, limit: str, warn_at: float
-) -> datetime:
+) -> datetime | None:
     """The early warning of an extended resolve limit: when `warn_at` of the time from dispatch to
-    `new_limit` has gone, counted in the measure of the order's own resolve `limit` (working or calendar)."""
+    `new_limit` has gone, counted in the measure of the order's own resolve `limit` (working or calendar).
+    None when the calendar does not know the years between: the clocks then take the linear share."""
     working = parse_span(limit).working
-    counted = calendar.counted(dispatched_at, new_limit, working).total_seconds()
-    share = Span(counted * warn_at / 3600, "wh" if working else "h")
-    if share.amount <= 0:  # a new limit at or before dispatch: past already, nothing to warn of
-        return new_limit
-    return min(calendar.deadline(dispatched_at, share), new_limit).astimezone(dispatched_at.tzinfo)
+    try:
+        counted = calendar.counted(dispatched_at, new_limit, working).total_seconds()
+        share = Span(counted * warn_at / 3600, "wh" if working else "h")
+        if share.amount <= 0:  # a new limit at or before dispatch: past already, nothing to warn of
+            return new_limit
+        return min(calendar.deadline(dispatched_at, share), new_limit).astimezone(dispatched_at.tzinfo)
+    except NotCovered:
+        return None
 
 
 def normalise_address(text: str) -> str:

@@ -68,6 +68,9 @@ class Hotline:
         s = self.settings
         try:
             record = self.decoder.decode(value)
+            if record["type"] == "order":
+                placed = self.placer.place(record)
+                located = self.placer.located_order(record, placed)
         except FieldError as error:
             letter = self.dead_letter(error, value, topic, partition, offset, key)
             for label in letter.rejected:  # each wrong field once, as the geofence agent counts them
@@ -80,9 +83,7 @@ class Hotline:
             self.clock.observe(datetime.fromisoformat(record["time"]))
             return [Out(s.topic_hotline_located, order_key, value)]
         self.clock.observe(datetime.fromisoformat(record["dispatched_at"]))
-        placed = self.placer.place(record)
         self.metrics.orders.labels(placed.placed_by).inc()
-        located = self.placer.located_order(record, placed)
         report = self.placer.report(located)
         return [
             Out(s.topic_hotline_located, order_key, json.dumps(located)),

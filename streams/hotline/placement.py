@@ -15,9 +15,10 @@ from datetime import datetime
 
 from h3.api import basic_int as h3i
 
-from config.calendar import WorkingCalendar
+from config.calendar import NotCovered, WorkingCalendar
 from config.geometry import Area, fill_cells
 from config.hotline import HotlineConfig, normalise_address
+from schemas.fields import FieldError
 from schemas.hotline import HOTLINE_DEVICE, REPORT_PREFIX
 from schemas.records import POINT_PLACED, UNLOCATED
 from streams.geofence.registry import GridRegistry
@@ -75,9 +76,7 @@ class Placer:
             "placed_by": placed.placed_by,
             "category": self.config.category(order["catalogue"][-1]["code"]),
             "report": REPORT_PREFIX + order["id"],
-            "limits": self.config.limits(
-                order["urgency"], datetime.fromisoformat(order["dispatched_at"]), self.calendar
-            ).as_record(),
+            "limits": self._limits(order),
         }
         if placed.grid:
             located["grid"] = placed.grid
@@ -86,6 +85,15 @@ class Placer:
             if placed.by_point:
                 located["cell"] = self.registry.cell(*placed.point)
         return located
+
+    def _limits(self, order: dict) -> dict:
+        """The order's limits on the calendar; FieldError (a dead letter) when its dispatch lies in a year
+        the calendar does not know: a deadline is never guessed, and one order never stops the agent."""
+        try:
+            dispatched = datetime.fromisoformat(order["dispatched_at"])
+            return self.config.limits(order["urgency"], dispatched, self.calendar).as_record()
+        except NotCovered as error:
+            raise FieldError("dispatched_at", str(error)) from None
 
     def report(self, located: dict) -> dict:
         """The LocatedReport the order becomes; an unlocated one has no community or grid, like a report

@@ -63,6 +63,8 @@ def test_an_extensions_warning_counts_from_dispatch_in_the_measure_of_the_orders
     later = DISPATCHED + timedelta(hours=48)
     assert extended_warning(CAL, DISPATCHED, later, "24h", 0.8) == DISPATCHED + timedelta(hours=38, minutes=24)
     assert extended_warning(CAL, DISPATCHED, DISPATCHED, "7wd", 0.8) == DISPATCHED  # nothing left to warn of
+    # Extended into a year the calendar does not know: no instant is guessed (the clocks take the linear share).
+    assert extended_warning(CAL, DISPATCHED, datetime(2150, 1, 1, tzinfo=BJ), "7wd", 0.8) is None
 
 
 @pytest.mark.parametrize("written", ['"7x"', '"-3wd"', "7"])

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 from config.major_events import Period
 from config.rules import load_rules
 from config.settings import ESCALATION_RULES
+from config.spans import parse_span
 from schemas import json
 from schemas.records import CATEGORIES, SEVERITIES
 from sinks.credentials import issue_dispatcher_token
@@ -68,7 +69,7 @@ def rules_with_long_deadlines(folder: Path) -> Path:
     text = text.replace('file = "sample/', f'file = "{ESCALATION_RULES.parent}/sample/')
     path = folder / "escalation.toml"
     path.write_text(text, encoding="utf-8")
-    assert load_rules(path).deadlines_for("community", "group_renting").resolve == 10 * D
+    assert load_rules(path).deadlines_for("community", "group_renting").resolve == parse_span("10d")
     return path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from config.settings import Settings
+from config.settings import SAMPLE_HOLIDAYS, Settings
 from sinks.grants import PROCESSES
 from sinks.migrate import migrate_and_seed
 from tests.support.pki import Pki
@@ -63,6 +63,7 @@ class Deployment:
                 "database_url": url,
                 "pg_ssl_root_cert": str(self.pki.ca),
                 "pg_password_file": str(password),
+                "holidays_path": str(SAMPLE_HOLIDAYS),  # the session's calendar (tests/conftest.py)
                 **overrides,
             },
         )

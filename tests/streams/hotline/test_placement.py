@@ -4,12 +4,14 @@ the records an order becomes, checked against their published schemas."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import pytest
 
 from config.hotline import load_hotline
 from config.settings import Settings
+from schemas.fields import FieldError
 from schemas.hotline import HotlineOrder, LocatedHotlineOrder
 from schemas.records import UNLOCATED, LocatedReport
 from streams.geofence.registry import GridRegistry
@@ -97,3 +99,10 @@ def test_orders_at_random_points_are_placed_where_an_independent_point_in_polygo
         community, grid = oracle_place(lat, lng)
         expected = ("location", community, grid) if grid else ("unlocated", UNLOCATED, None)
         assert (p.placed_by, p.community, p.grid) == expected, (lat, lng)
+
+
+def test_an_order_dispatched_in_a_year_the_calendar_does_not_know_is_refused_naming_dispatched_at():
+    record = order("o-2000", at=datetime(2000, 1, 1, tzinfo=UTC))
+    with pytest.raises(FieldError) as refused:
+        placed(record)
+    assert refused.value.field == "dispatched_at" and "does not know 2000" in refused.value.reason
