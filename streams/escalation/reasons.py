@@ -129,6 +129,10 @@ class Reasons:
         return f"延期后的时限 {limit} 不比现在的办结时限 {current} 长：延期须给出更长的时限"
 
     @staticmethod
+    def beyond_calendar(limit: str) -> str:
+        return f"延期后的时限 {limit} 超出工作日历已知的年份，无法计算：请给出较短的时限"
+
+    @staticmethod
     def no_request(request) -> str:
         return f"request {request!r} 不是这件事件待批的挂起、延期或退回申请"
 

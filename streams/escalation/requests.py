@@ -9,6 +9,7 @@ roles may take each action is the HTTP view's business (`[actions.roles]`, strea
 
 from __future__ import annotations
 
+from config.calendar import NotCovered
 from config.spans import parse_span
 from streams.escalation import clocks
 from streams.escalation.state import OPEN, Incident, Outcome, parse_time
@@ -28,8 +29,13 @@ class Requests:
             return words.not_paused()
         if kind in ("extend", "return") and any(r["kind"] == kind for r in inc.requests):
             return words.pending(kind)
-        if kind == "extend" and not self._longer(inc, a["limit"]):
-            return words.not_longer(a["limit"], clocks.limit(inc.state(), "resolve").text)
+        if kind == "extend":
+            try:
+                longer = self._longer(inc, a["limit"])
+            except NotCovered:  # a limit no calendar year can hold is refused, never guessed
+                return words.beyond_calendar(a["limit"])
+            if not longer:
+                return words.not_longer(a["limit"], clocks.limit(inc.state(), "resolve").text)
         if kind in ("approve", "deny") and self._request(inc, a.get("request")) is None:
             return words.no_request(a.get("request"))
         return None

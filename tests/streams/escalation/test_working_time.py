@@ -134,6 +134,9 @@ def test_refusals_say_why_in_chinese(rules):
     assert twice["kind"] == "action_rejected" and "2026-12-08 10:20 挂起" in twice["reason"]
     unknown = act(engine, clock, bj("2026-12-08", "10:40"), "approve", inc, "street-1", request="act-nothing").events[0]
     assert unknown["kind"] == "action_rejected" and "act-nothing" in unknown["reason"]
+    # A limit no known year can hold (the schema allows any number) is refused, and the engine goes on.
+    huge = act(engine, clock, bj("2026-12-08", "10:50"), "extend", inc, limit="99999wd").events[0]
+    assert huge["kind"] == "action_rejected" and "超出工作日历" in huge["reason"]
 
 
 def test_a_moved_deadline_warns_again(rules):
