@@ -116,6 +116,15 @@ class WorkingCalendar:
                 total += b - a
         return total
 
+    def between(self, a: datetime, b: datetime, working: bool) -> float:
+        """Seconds from `a` to `b` (negative when b is earlier) that count, to tell a person how long is
+        left or overdue; calendar seconds where the calendar does not know the days (a limit far ahead)."""
+        try:
+            counted = self.counted(*sorted((a, b)), working).total_seconds()
+        except NotCovered:
+            counted = abs((b - a).total_seconds())
+        return counted if b >= a else -counted
+
     def remaining(self, start: datetime, span: Span, now: datetime, pauses: Sequence[Pause] = ()) -> float:
         """Seconds of the span left at `now` (negative: overdue by that much), in the span's own measure."""
         due = self.deadline(start, span, pauses)

@@ -270,10 +270,7 @@ def _working(limit: str | None) -> bool:
 def _clock(due: datetime, done_at: datetime | None, now: datetime, working: bool, calendar: WorkingCalendar) -> dict:
     """One limit as of `now`: seconds remaining, or overdue, while its step is not done (working seconds for
     a working-time limit); late when done after."""
-    left = (due - now).total_seconds()
-    if working and done_at is None:
-        span = calendar.counted(*sorted((now, due)), True).total_seconds()
-        left = span if left > 0 else -span
+    left = calendar.between(now, due, True) if working and done_at is None else (due - now).total_seconds()
     return {
         "due": due.isoformat(),
         "done_at": done_at.isoformat() if done_at else None,

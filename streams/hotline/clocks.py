@@ -124,9 +124,7 @@ def _body(order: Mapping, stage: Stage, now: datetime, calendar: WorkingCalendar
     left = (stage.due - now).total_seconds()
     limit = order.get(f"{clock}_limit")
     if limit and parse_span(limit).working:  # said in working time, as the limit is counted
-        words = work_span_zh(
-            calendar.counted(*sorted((now, stage.due)), True).total_seconds(), calendar.day.total_seconds()
-        )
+        words = work_span_zh(calendar.between(now, stage.due, True), calendar.day.total_seconds())
     else:
         words = span_zh(left)
     warning = stage.stage == "warning"

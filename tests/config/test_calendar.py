@@ -126,6 +126,13 @@ def test_an_open_pause_stops_the_clock_and_remaining_counts_down_then_overdue():
     assert CAL.remaining(start, parse_span("1wh"), at("2026-12-01T09:30")) == -(7 * 60 + 30) * 60
 
 
+def test_time_between_is_working_time_and_calendar_time_past_the_known_years():
+    monday, friday = at("2026-11-30T09:00"), at("2026-11-27T16:00")
+    assert CAL.between(friday, monday, True) == 3600 and CAL.between(monday, friday, True) == -3600
+    far = at("2030-01-01T00:00")  # no calendar knows 2028-2030: told in calendar time, never raised
+    assert CAL.between(monday, far, True) == (far - monday).total_seconds()
+
+
 def test_lunch_breaks_and_a_day_past_the_known_years(tmp_path):
     toml = CALENDAR.read_text(encoding="utf-8").replace('"09:00-17:00"', '"09:00-12:00", "13:30-18:30"')
     (tmp_path / "calendar.toml").write_text(toml, encoding="utf-8")
