@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 
-from config.calendar import WEEKDAYS, WorkingCalendar
+from config.calendar import WorkingCalendar
 from consumers.console.reads import fresh_json
 
 BACK, AHEAD = 30, 60  # days
@@ -20,9 +20,9 @@ def working_intervals(cal: WorkingCalendar, first: date, days: int) -> list[list
     out = []
     for n in range(days):
         day = first + timedelta(days=n)
-        if not cal.hours_of(day):
-            continue
-        for lo, hi in cal.hours["makeup"] if day in cal.workdays else cal.hours[WEEKDAYS[day.weekday()]]:
+        if not cal.covers(day):  # a console left running into a year not yet added: it serves what it knows
+            break
+        for lo, hi in cal.hours_of(day):
             end = datetime.combine(day + timedelta(days=1) if hi == time() else day, hi, cal.tz)
             out.append([_ms(datetime.combine(day, lo, cal.tz)), _ms(end)])
     return out
