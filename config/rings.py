@@ -1,5 +1,7 @@
 """One ring of a polygon, checked: [lng, lat] positions, closed, three corners or more, some area, and
-no two edges crossing or touching. Every failure names the file, the feature and a fix."""
+no two edges crossing or touching. Every failure names the file, the feature and a fix. And the exact
+tests between rings: a point inside, two areas' edges meeting, one area clearly within or apart from
+another."""
 
 from __future__ import annotations
 
@@ -79,6 +81,54 @@ def self_crossing(ring: Ring) -> tuple[int, int] | None:
             if bad:
                 return i, j
     return None
+
+
+def inside(rings, lng: float, lat: float) -> bool:
+    """Whether the point lies inside an area's rings (outer rings and holes alike), by even-odd counting."""
+    found = False
+    for ring in rings:
+        for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
+            if (y0 > lat) != (y1 > lat) and lng < x0 + (lat - y0) * (x1 - x0) / (y1 - y0):
+                found = not found
+    return found
+
+
+def box(rings) -> tuple[float, float, float, float]:
+    """West, south, east and north of the rings."""
+    lngs, lats = zip(*(p for ring in rings for p in ring))
+    return min(lngs), min(lats), max(lngs), max(lats)
+
+
+def rings_meet(a, b) -> bool:
+    """Whether an edge of rings `a` crosses or touches an edge of rings `b`."""
+    west, south, east, north = box(a)
+    near = [
+        (c, d)
+        for ring in b
+        for c, d in zip(ring, ring[1:])
+        if max(c[0], d[0]) >= west and min(c[0], d[0]) <= east and max(c[1], d[1]) >= south and min(c[1], d[1]) <= north
+    ]
+    return any(_segments_meet(p, q, c, d) for ring in a for p, q in zip(ring, ring[1:]) for c, d in near)
+
+
+def clearly_within(inner, outer) -> bool:
+    """Whether area `inner` lies inside area `outer` with no edge of one meeting an edge of the other.
+    With no edges meeting, a ring lies wholly on one side of the other area: one corner tells which.
+    False means touching or crossing somewhere, for an area measure to judge."""
+    return (
+        not rings_meet(inner, outer)
+        and all(inside(outer, *ring[0]) for ring in inner)
+        and not any(inside(inner, *ring[0]) for ring in outer)
+    )
+
+
+def clearly_apart(a, b) -> bool:
+    """Whether areas `a` and `b` share no point (False: touching or overlapping, for an area measure)."""
+    return (
+        not rings_meet(a, b)
+        and not any(inside(b, *ring[0]) for ring in a)
+        and not any(inside(a, *ring[0]) for ring in b)
+    )
 
 
 def _orient(p, q, r) -> int:

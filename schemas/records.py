@@ -71,6 +71,7 @@ _PLACE = {
     "street": Str("street id, null when outside every street", required=False, max_len=64),
     "community": Str("community id", required=False, max_len=64),
     "grid": Str("management grid id", required=False, max_len=64),
+    "courtyard": Str("courtyard (院落) id; absent when the point is in no courtyard", required=False, max_len=64),
 }
 
 _REPORT_FIELDS = {
@@ -133,10 +134,10 @@ LocatedReport = Record(
             required=False,
         ),
     },
-    "A field report with the street, community and grid it falls in (null ids: outside the street).",
+    "A field report with the street, community, grid and courtyard it falls in (null ids: outside the street).",
 )
 
-LocatedPing = Obj({**Ping.fields, **_PLACE}, "A ping with the street, community and grid it falls in.")
+LocatedPing = Obj({**Ping.fields, **_PLACE}, "A ping with the street, community, grid and courtyard it falls in.")
 
 PositionBatch = Record(
     "PositionBatch",

@@ -46,6 +46,7 @@ schema_migrations        r       r     r        r        r
 streets                  -       r     -        r        r
 communities              -       r     -        r        r
 grids                    -       r     -        r        r
+courtyards               -       r     -        r        r
 reports                  r       raw   -        r        r
 positions                -       ra    -        -        r
 latest_positions         r       rawd  -        r        r

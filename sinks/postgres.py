@@ -1,5 +1,5 @@
 """The Postgres sink: one idempotent transaction per batch of reports, positions or dead letters, and
-the upsert of the street, community and grid tables from the geometry."""
+the upsert of the street, community, grid and courtyard tables from the geometry."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ _POSITION_COLUMNS = (
     "street_id",
     "community_id",
     "grid_id",
+    "courtyard_id",
 )
 _COLS = ", ".join(_POSITION_COLUMNS)
 _STAGE = "CREATE TEMP TABLE positions_stage (LIKE positions) ON COMMIT DELETE ROWS"
@@ -47,29 +48,32 @@ WHERE excluded.event_time > latest_positions.event_time
 
 # A report outside every street is stored with no place; once the street's dispatchers place it, it
 # comes again with its community (and grid), which fill the place in. Nothing else is ever rewritten.
+_REPORT_COLUMNS = [
+    ("id", "text"),
+    ("device_id", "text"),
+    ("category", "text"),
+    ("severity", "text"),
+    ("text", "text"),
+    ("lat", "float8"),
+    ("lng", "float8"),
+    ("accuracy", "float4"),
+    ("event_time", "timestamptz"),
+    ("street_id", "text"),
+    ("community_id", "text"),
+    ("grid_id", "text"),
+    ("cell", "text"),
+    ("photos", "jsonb"),
+    ("placed_by", "text"),
+    ("courtyard_id", "text"),
+]
 _INSERT_REPORTS = unnest_insert(
     "reports",
-    [
-        ("id", "text"),
-        ("device_id", "text"),
-        ("category", "text"),
-        ("severity", "text"),
-        ("text", "text"),
-        ("lat", "float8"),
-        ("lng", "float8"),
-        ("accuracy", "float4"),
-        ("event_time", "timestamptz"),
-        ("street_id", "text"),
-        ("community_id", "text"),
-        ("grid_id", "text"),
-        ("cell", "text"),
-        ("photos", "jsonb"),
-        ("placed_by", "text"),
-    ],
+    _REPORT_COLUMNS,
     "(id)",
     order="id, community_id NULLS LAST",
     update=(
-        "street_id = excluded.street_id, community_id = excluded.community_id, grid_id = excluded.grid_id "
+        "street_id = excluded.street_id, community_id = excluded.community_id, grid_id = excluded.grid_id, "
+        "courtyard_id = excluded.courtyard_id "
         "WHERE reports.community_id IS NULL AND excluded.community_id IS NOT NULL"
     ),
 )
@@ -155,7 +159,7 @@ class PostgresSink:
     async def write_reports(self, reports: list[dict]) -> dict[str, int]:
         rows = [_report_row(r) for r in reports]
         async with self._transaction() as conn:
-            status = await conn.execute(_INSERT_REPORTS, *as_columns(rows, 14))
+            status = await conn.execute(_INSERT_REPORTS, *as_columns(rows, len(_REPORT_COLUMNS)))
         return {"reports": row_count(status)}
 
     async def write_positions(self, batches: list[dict]) -> dict[str, int]:
@@ -214,6 +218,7 @@ def _position_rows(batch: dict) -> list[tuple]:
             p.get("street"),
             p.get("community"),
             p.get("grid"),
+            p.get("courtyard"),
         )
         for p in batch["pings"]
     ]
@@ -238,6 +243,7 @@ def _report_row(r: dict) -> tuple:
         r["cell"],
         json.dumps(photos).decode(),
         r.get("placed_by"),  # a 12345 order's report: how its place was found (NULL: a phone's own point)
+        r.get("courtyard"),
     )
 
 
@@ -257,18 +263,19 @@ def _dead_letter_row(d: dict) -> tuple:
 
 
 async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry) -> int:
-    """Upsert the street, its communities and its grids from `config.geometry.Geometry`; returns the
-    number of places. Places gone from the geometry stay, since old events still name them."""
+    """Upsert the street, its communities, grids and courtyards from `config.geometry.Geometry`; returns
+    the number of places. Places gone from the geometry stay, since old events still name them."""
     levels = [
         ("streets", None, [geometry.street]),
         ("communities", "street_id", geometry.communities.values()),
         ("grids", "community_id", geometry.grids.values()),
+        ("courtyards", "grid_id", geometry.courtyards.values()),
     ]
     async with connection(conn_or_pool) as conn, conn.transaction():
         for table, parent, areas in levels:  # parents first, for the foreign keys
             rows = [_place_row(area, *([area.parent] if parent else [])) for area in areas]
             await conn.executemany(_upsert_place(table, parent), rows)
-    return 1 + len(geometry.communities) + len(geometry.grids)
+    return 1 + len(geometry.communities) + len(geometry.grids) + len(geometry.courtyards)
 
 
 @contextlib.asynccontextmanager

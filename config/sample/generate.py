@@ -1,4 +1,5 @@
-"""Writes the ILLUSTRATIVE sample geometry of Xichang'an Street: 1 street, 13 communities, 71 grids.
+"""Writes the ILLUSTRATIVE sample geometry of Xichang'an Street: 1 street, 13 communities, 71 grids and
+1,440 courtyards (院落), 20 to a lattice quad.
 
 Run `python -m config.sample.generate`; the output is deterministic and checked in beside this file.
 """
@@ -43,6 +44,12 @@ COMMUNITIES = [
     ("南长街社区", "Nanchang Street", 5),
 ]
 MERGED = ("c08", 2)  # this community's 3rd grid covers two quads: 72 quads, 71 grids
+# Courtyards: 5 x 4 to a quad, laid out in the quad's own coordinates (0..1 each way, following its
+# bent edges), INSET from the edges (~30 m of street along the grid's border) with a LANE of ~10-16 m
+# between neighbours. Their own seed, so that drawing them never moves a grid.
+COURTYARD_COLUMNS, COURTYARD_ROWS = 5, 4
+INSET, LANE, SHIFT = 0.07, 0.03, 0.015
+COURTYARD_SEED = SEED + 1
 
 
 def lattice(rng: random.Random) -> dict:
@@ -112,15 +119,83 @@ def serpentine() -> list[tuple]:
     return order
 
 
+def coons(i: int, j: int, paths: dict):
+    """The map from (u, v) in the unit square onto quad (i, j) whose border follows the quad's four bent
+    edges exactly (a Coons patch), so a shape inset in (u, v) stays inside however the edges bend."""
+    bottom, top = _curve(paths[((i, j), (i + 1, j))]), _curve(paths[((i, j + 1), (i + 1, j + 1))])
+    left, right = _curve(paths[((i, j), (i, j + 1))]), _curve(paths[((i + 1, j), (i + 1, j + 1))])
+    corners = bottom(0), bottom(1), top(0), top(1)
+
+    def at(u: float, v: float) -> tuple[float, float]:
+        weights = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
+        return tuple(
+            (1 - v) * bottom(u)[k]
+            + v * top(u)[k]
+            + (1 - u) * left(v)[k]
+            + u * right(v)[k]
+            - sum(w * c[k] for w, c in zip(weights, corners))
+            for k in (0, 1)
+        )
+
+    return at
+
+
+def _curve(points: list[tuple]):
+    """A polyline as a function of t in 0..1, its points evenly spaced in t."""
+    last = len(points) - 1
+
+    def at(t: float) -> tuple[float, float]:
+        k = min(int(t * last), last - 1)
+        f = t * last - k
+        (x0, y0), (x1, y1) = points[k], points[k + 1]
+        return x0 + f * (x1 - x0), y0 + f * (y1 - y0)
+
+    return at
+
+
+def splits(count: int, rng: random.Random) -> list[tuple[float, float]]:
+    """`count` spans across INSET..1-INSET with a lane between neighbours; inner lines shifted a little."""
+    lines = [INSET + (1 - 2 * INSET) * k / count for k in range(count + 1)]
+    lines[1:-1] = [x + rng.uniform(-SHIFT, SHIFT) for x in lines[1:-1]]
+    return [
+        (lines[k] + (LANE / 2 if k else 0), lines[k + 1] - (LANE / 2 if k + 1 < count else 0)) for k in range(count)
+    ]
+
+
+def courtyards(grid: dict, quads: list[tuple], paths: dict, rng: random.Random) -> list[dict]:
+    """The courtyard features of a grid (its properties), quad by quad, row by row from the south-west."""
+    rings = []
+    for i, j in quads:
+        at = coons(i, j, paths)
+        columns, rows = splits(COURTYARD_COLUMNS, rng), splits(COURTYARD_ROWS, rng)
+        for v0, v1 in rows:
+            for u0, u1 in columns:
+                corners = [at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)]
+                rings.append([[round(x, 7), round(y, 7)] for x, y in corners + corners[:1]])
+    return [
+        feature(
+            {
+                "kind": "courtyard",
+                "id": f"{grid['id']}-y{n:02d}",
+                "name": f"{grid['name']}{n}号院",
+                "name_en": f"{grid['name_en']} courtyard {n}",
+                "parent": grid["id"],
+            },
+            ring,
+        )
+        for n, ring in enumerate(rings, start=1)
+    ]
+
+
 def feature(properties: dict, ring: list) -> dict:
     return {"type": "Feature", "properties": properties, "geometry": {"type": "Polygon", "coordinates": [ring]}}
 
 
 def build() -> dict:
-    rng = random.Random(SEED)
+    rng, yard_rng = random.Random(SEED), random.Random(COURTYARD_SEED)
     paths = edge_paths(lattice(rng), rng)
     walk = iter(serpentine())
-    communities, grids = [], []
+    communities, grids, yards = [], [], []
     for n, (name, name_en, count) in enumerate(COMMUNITIES, start=1):
         cid = f"c{n:02d}"
         sizes = [2 if (cid, g) == MERGED else 1 for g in range(count)]
@@ -137,12 +212,13 @@ def build() -> dict:
                 "street": STREET["id"],
             }
             grids.append(feature(props, outline(quads, paths)))
+            yards += courtyards(props, quads, paths, yard_rng)
     street = feature(dict(STREET), outline(serpentine(), paths))
     return {
         "type": "FeatureCollection",
         "name": "Xichang'an Street (illustrative sample)",
         "note": NOTE,
-        "features": [street, *communities, *grids],
+        "features": [street, *communities, *grids, *yards],
     }
 
 

@@ -65,6 +65,8 @@ class Geofencer:
         loc = report["location"]
         place = self.registry.locate(loc["lat"], loc["lng"])
         report["street"], report["community"], report["grid"] = place.street, place.community, place.grid
+        if place.courtyard is not None:
+            report["courtyard"] = place.courtyard
         report["cell"] = self.registry.cell(loc["lat"], loc["lng"])
         # Keyed by community: the escalation engine clusters reports and applies actions (keyed by the
         # community an incident id carries) on one partition, so one community's story stays ordered.
@@ -91,6 +93,8 @@ class Geofencer:
             ping["street"] = place.street
             ping["community"] = place.community
             ping["grid"] = place.grid
+            if place.courtyard is not None:  # absent rather than null: a lane's fix stays as short as before
+                ping["courtyard"] = place.courtyard
         pings = batch["pings"]
         return Output(self.topics.positions, batch["device"].encode(), json.dumps(batch), (), events=len(pings))
 

@@ -1,4 +1,5 @@
-"""Loading the grid geometry: the sample is clean, and each broken file fails naming file, feature and problem."""
+"""Loading the grid geometry: the sample is clean, and each broken file fails naming file, feature and problem;
+courtyards (院落) too, and a file without them still loads."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def small(sample) -> dict:
     street["geometry"] = json.loads(json.dumps(feature(sample, "c01")["geometry"]))
     sample["features"] = [street, *keep]
     return sample
+
+
+@pytest.fixture
+def yards(small) -> dict:
+    """`small` with the courtyards of c01's grids."""
+    full = json.loads(SAMPLE_GEOMETRY.read_bytes())["features"]
+    small["features"] += [f for f in full if f["properties"].get("parent", "").startswith("c01-")]
+    return small
+
+
+def shift(doc: dict, ident: str, metres_east: float, metres_north: float = 0.0) -> None:
+    for p in outer(doc, ident):
+        p[0] += metres_east / (METRES_PER_DEGREE * math.cos(math.radians(p[1])))
+        p[1] += metres_north / METRES_PER_DEGREE
 
 
 def feature(doc: dict, ident: str) -> dict:
@@ -96,6 +111,72 @@ def test_the_sample_loads_cleanly():
     grid = geometry.grids["c01-g01"]
     assert (grid.kind, grid.parent, grid.name) == ("grid", "c01", "新文化街社区第1网格")
     assert grid.rings[0][0] == grid.rings[0][-1] and len(grid.polygons) == 1
+    assert len(geometry.courtyards) == 1440 and {c.parent for c in geometry.courtyards.values()} == set(geometry.grids)
+    yard = geometry.courtyards["c01-g03-y07"]
+    assert (yard.kind, yard.parent, yard.name) == ("courtyard", "c01-g03", "新文化街社区第3网格7号院")
+    assert sum(c.parent == "c08-g03" for c in geometry.courtyards.values()) == 40  # the grid of two quads
+
+
+def test_a_file_without_courtyards_loads(tmp_path, small):
+    assert not any(f["properties"]["kind"] == "courtyard" for f in small["features"])
+    geometry = load_geometry(write(tmp_path, small))
+    assert geometry.courtyards == {} and len(geometry.grids) == 6
+
+
+def test_the_courtyards_of_a_community_load(tmp_path, yards):
+    geometry = load_geometry(write(tmp_path, yards))
+    assert len(geometry.courtyards) == 6 * 20 and geometry.courtyards["c01-g06-y20"].parent == "c01-g06"
+
+
+def test_courtyard_outside_its_grid(tmp_path, yards):
+    shift(yards, "c01-g01-y01", metres_east=0, metres_north=-60)  # across the grid's southern edge
+    expect_error(tmp_path, yards, "courtyard c01-g01-y01", "lies outside its grid c01-g01", "m² near (39.")
+
+
+def test_courtyard_in_another_grid(tmp_path, yards):
+    feature(yards, "c01-g01-y01")["properties"]["parent"] = "c01-g02"
+    expect_error(tmp_path, yards, "courtyard c01-g01-y01", "lies outside its grid c01-g02")
+
+
+def test_two_courtyards_overlap(tmp_path, yards):
+    shift(yards, "c01-g01-y02", metres_east=-30)
+    message = expect_error(tmp_path, yards, "courtyard c01-g01-y02", "overlaps courtyard c01-g01-y01")
+    area = float(message.split("about ")[1].split(" m²")[0])
+    assert 500 < area < 3000  # ~20 m of a ~65 m deep courtyard, less the ~10 m lane
+
+
+def test_a_courtyard_inside_another_overlaps_it(tmp_path, yards):
+    """No edges meet: the corners tell, and the area check measures it."""
+    ring = outer(yards, "c01-g01-y05")
+    lng = sum(p[0] for p in ring[:-1]) / 4
+    lat = sum(p[1] for p in ring[:-1]) / 4
+    inner = [[lng + (p[0] - lng) / 2, lat + (p[1] - lat) / 2] for p in ring]
+    yards["features"].append(
+        {
+            "type": "Feature",
+            "properties": {"kind": "courtyard", "id": "c01-g01-y99", "parent": "c01-g01"},
+            "geometry": {"type": "Polygon", "coordinates": [inner]},
+        }
+    )
+    expect_error(tmp_path, yards, "courtyard c01-g01-y99", "overlaps courtyard c01-g01-y05")
+
+
+def test_courtyards_sharing_a_wall_pass(tmp_path, yards):
+    """Edges that touch are no overlap: the exact test cannot clear them, the area check passes them."""
+    west, east = outer(yards, "c01-g01-y01"), outer(yards, "c01-g01-y02")
+    west[1], west[2] = list(east[0]), list(east[3])  # y01's east side on y02's west side
+    geometry = load_geometry(write(tmp_path, yards))
+    assert len(geometry.courtyards) == 120
+
+
+def test_courtyard_of_an_unknown_grid(tmp_path, yards):
+    feature(yards, "c01-g02-y03")["properties"]["parent"] = "c01-g99"
+    expect_error(tmp_path, yards, "courtyard c01-g02-y03", "its grid 'c01-g99' is not defined", "properties.parent")
+
+
+def test_courtyard_with_a_duplicate_id(tmp_path, yards):
+    feature(yards, "c01-g02-y04")["properties"]["id"] = "c01-g02-y03"
+    expect_error(tmp_path, yards, "courtyard c01-g02-y03", "duplicate id", "feature #")
 
 
 def test_the_sample_says_it_is_illustrative(sample):
@@ -179,9 +260,7 @@ def test_gap_inside_a_community(tmp_path, small):
 
 
 def test_gap_inside_the_street(tmp_path, sample):
-    sample["features"] = [
-        f for f in sample["features"] if "c13" not in (f["properties"]["id"], f["properties"].get("community"))
-    ]
+    sample["features"] = [f for f in sample["features"] if not f["properties"]["id"].startswith("c13")]
     expect_error(tmp_path, sample, "street xichangan", "covered by no grid", "next to grids")
 
 

@@ -243,8 +243,8 @@ async def test_seed_places_upserts_the_sample_geometry(scratch_dsn):
     geometry = load_geometry(SAMPLE_GEOMETRY)
     conn = await asyncpg.connect(scratch_dsn)
     try:
-        assert await seed_places(conn, geometry) == 1 + 13 + 71
-        assert await seed_places(conn, geometry) == 85  # an upsert: running it again changes nothing
+        assert await seed_places(conn, geometry) == 1 + 13 + 71 + 1440
+        assert await seed_places(conn, geometry) == 1525  # an upsert: running it again changes nothing
         counts = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM streets) s, (SELECT count(*) FROM communities) c,"
             " (SELECT count(*) FROM grids) g"
