@@ -88,8 +88,8 @@ FUNCTIONS = {
     "credentials_notify()": (),
     # The coarse cell of a fix (migration 0017): the sink's inserts compute it for their index, the console's
     # who-was-here reads by it.
-    "position_cell(double precision, double precision)": ("sink", "console"),
-    "position_cells(double precision, double precision, double precision, double precision)": (
+    "position_cell(double precision,double precision)": ("sink", "console"),
+    "position_cells(double precision,double precision,double precision,double precision)": (
         "console",
     ),  # the credentials trigger's: it runs whoever writes
 }
