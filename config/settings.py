@@ -156,6 +156,11 @@ class Settings:
         "roster_refresh_seconds", "how often workers re-read the roster from Postgres", 10.0
     )
     gps_max_accuracy_m: float = _env("gps_max_accuracy_m", "fixes less accurate than this never drive a decision", 50.0)
+    presence_silence_seconds: float = _env(
+        "presence_silence_seconds",
+        "who was here: a device silent longer than this inside a place has left it (the gap ends a visit)",
+        120.0,
+    )
     gps_max_speed_mps: float = _env(
         "gps_max_speed_mps", "a jump faster than this from the last good fix is a teleport", 50.0
     )
@@ -370,6 +375,7 @@ class Settings:
                 "gps_max_accuracy_m",
                 "REDWALL_GPS_MAX_ACCURACY_M and REDWALL_GPS_MAX_SPEED_MPS must be positive",
             ),
+            (self.presence_silence_seconds > 0, "presence_silence_seconds", "use a positive number of seconds (120)"),
             (self.advisory_min_reports >= 1, "advisory_min_reports", "use a positive number of reports"),
             (self.advisory_every_seconds > 0, "advisory_every_seconds", "use a positive number of seconds"),
             (self.hotline_clock_seconds > 0, "hotline_clock_seconds", "use a positive number of seconds (15)"),

@@ -10,7 +10,7 @@ credentials (`redwall devices|dispatchers`) and loads the roster. Each process l
 | `redwall_worker` | `redwall worker` | read credentials, the roster and major events, patrol state, latest positions and reports (hot spots); claim advisories |
 | `redwall_sink` | `redwall sink`, `redwall retention` | write reports, positions, dead letters, incidents, patrol events, weekly reports; read what the weekly report counts; make and drop days of `positions` through two owner functions, never a table itself |
 | `redwall_deliver` | `redwall deliver` | write the delivery log (`alert_notifications`, `alert_deliveries`) |
-| `redwall_console` | `redwall console` | read credentials, incidents with their reports and history, the roster's names, latest positions, weekly reports |
+| `redwall_console` | `redwall console` | read credentials, incidents with their reports and history, the roster's names, latest positions and the position history (who was here), weekly reports |
 | `grafana_reader` | Grafana's data source | read everything but credentials |
 
 With REDWALL_PG_ROLE_SECRETS_DIR set, `redwall migrate` makes these login roles, or sets their passwords,
@@ -48,7 +48,7 @@ communities              -       r     -        r        r
 grids                    -       r     -        r        r
 courtyards               -       r     -        r        r
 reports                  r       raw   -        r        r
-positions                -       ra    -        -        r
+positions                -       ra    -        r        r
 latest_positions         r       rawd  -        r        r
 dead_letters             -       rad   -        -        r
 incidents                r       raw   -        r        r
@@ -86,7 +86,13 @@ weekly_reports           -       raw   -        r        r
 FUNCTIONS = {
     "positions_create_partition(date)": ("sink",),
     "positions_drop_partition(date)": ("sink",),
-    "credentials_notify()": (),  # the credentials trigger's: it runs whoever writes
+    "credentials_notify()": (),
+    # The coarse cell of a fix (migration 0017): the sink's inserts compute it for their index, the console's
+    # who-was-here reads by it.
+    "position_cell(double precision,double precision)": ("sink", "console"),
+    "position_cells(double precision,double precision,double precision,double precision)": (
+        "console",
+    ),  # the credentials trigger's: it runs whoever writes
 }
 TEMPORARY = ("sink",)  # may make temporary tables (the sink stages fixes in one); everyone may CONNECT
 

@@ -14,6 +14,9 @@
     GET  /api/hotline/orders    12345 work orders with their clocks (?status=open|closed|returned, limit, offset,
                                 community; a community dispatcher: its own only) (consumers/console/hotline.py)
     GET  /api/hotline/rates     the rates per community, grid or category with n (?by=, period=month|30d, month=)
+    GET  /api/presence          who was here: devices inside a courtyard or grid (?courtyard=|grid=, from, to), with
+                                entry, exit and time inside; POST /api/presence the same for a drawn polygon (a
+                                community dispatcher: inside its community only) (consumers/console/presence.py)
     GET  /api/reports           the weekly 专报 made for the street: week, made at, links (consumers/console/reports.py)
     GET  /reports/{week}.html   one week's report (2026-W49), and /reports/{week}.pdf, to any signed-in dispatcher
     POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), pause (+pause_reason),
@@ -52,6 +55,7 @@ from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
 from consumers.console.health import ConsoleHealth
 from consumers.console.hotline import HotlineViews
+from consumers.console.presence import PresenceViews
 from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
 from consumers.console.sessions import Sessions
@@ -184,7 +188,9 @@ def create_console(
 
     app = web.Application(middlewares=[auth.middleware])
     hotline = HotlineViews(load_hotline(settings.hotline_path), calendar.cal, lambda: app[POOL])
-    reports = ReportViews(load_geometry(settings.geometry_path).street.id, settings.timezone, lambda: app[POOL])
+    geometry_areas = load_geometry(settings.geometry_path)
+    reports = ReportViews(geometry_areas.street.id, settings.timezone, lambda: app[POOL])
+    presence = PresenceViews(geometry_areas, settings, lambda: app[POOL])
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)
     app.router.add_get("/signin", auth.signin_form)
@@ -203,6 +209,8 @@ def create_console(
     app.router.add_post("/api/incidents/{incident}/actions", actions.post)
     app.router.add_get("/api/hotline/orders", hotline.orders)
     app.router.add_get("/api/hotline/rates", hotline.rates)
+    app.router.add_get("/api/presence", presence.get)
+    app.router.add_post("/api/presence", presence.post)
     app.router.add_get("/api/reports", reports.listing)
     app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)

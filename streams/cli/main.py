@@ -17,6 +17,7 @@ from config.errors import ConfigError
 from streams.cli.calendar import add_commands as add_calendar_commands
 from streams.cli.credentials import add_commands as add_credential_commands
 from streams.cli.hotline import add_commands as add_hotline_commands
+from streams.cli.patrol import add_commands as add_patrol_commands
 from streams.cli.report import add_commands as add_report_commands
 from streams.cli.street import add_commands as add_street_commands
 
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_credential_commands(sub)  # devices, dispatchers, integrations
     add_street_commands(sub, roster_sub)  # street init|check, geometry import, roster import
     add_hotline_commands(sub)  # hotline rates|topics
+    add_patrol_commands(sub)  # patrol who-was-here
     add_report_commands(sub)  # report weekly
     add_calendar_commands(sub)  # calendar deadline|days
     return parser

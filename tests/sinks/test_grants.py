@@ -348,6 +348,9 @@ async def test_the_console_reads_incidents_positions_and_credentials(deployed, w
         detail = await incident_detail(pool, INCIDENT)
         assert [r["id"] for r in detail["reports"]] == ["role-r1"] and detail["reports"][0]["reporter"] == "王芳"
         assert await pool.fetchval("SELECT count(*) FROM latest_positions WHERE device_id = 'dev-role-1'") == 1
+        # who was here in a drawn polygon: the history through the cell index (EXECUTE of 0017's functions)
+        in_cells = "position_cell(lat, lng) = ANY(position_cells(39.89, 116.35, 39.93, 116.41))"
+        assert await pool.fetchval(f"SELECT count(*) FROM positions WHERE {in_cells}") >= 1
     finally:
         await pool.close()
     cache = CredentialCache.from_settings(settings)

@@ -19,6 +19,8 @@ DOCUMENTED = {
     ("POST", "/api/incidents/{incident}/actions"),
     ("GET", "/api/hotline/orders"),
     ("GET", "/api/hotline/rates"),
+    ("GET", "/api/presence"),
+    ("POST", "/api/presence"),
     ("GET", "/api/reports"),
     ("GET", "/reports/{week}.{kind}"),  # the docstring's /reports/{week}.html and .pdf
     ("GET", "/static"),  # the page's own files, console/static/
