@@ -45,16 +45,14 @@ _NAMES = "SELECT device_id, name, role FROM roster_workers WHERE device_id = ANY
 
 @dataclass(frozen=True)
 class Fence:
-    """Where to look: a courtyard or grid by its id, or a drawn polygon (`zone`, rings of (lng, lat))."""
+    """Where to look: a courtyard or grid by its id (`grid`: the grid it lies in), or a drawn polygon (`zone`,
+    rings of (lng, lat))."""
 
     kind: str
     id: str | None = None
     zone: Zone | None = None
-
-    @property
-    def grid(self) -> str | None:
-        """The grid a courtyard or grid fence lies in: a courtyard's id is its grid's, -y, a number (c01-g03-y07)."""
-        return None if self.id is None else self.id.rsplit("-y", 1)[0] if self.kind == "courtyard" else self.id
+    grid: str | None = None
+    name: str | None = None
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -94,15 +92,16 @@ def drawn(raw) -> Fence:
     return fence
 
 
-def named(grids: Mapping, courtyard: str | None, grid: str | None) -> Fence:
-    """One courtyard or grid (by id) as a Fence; FieldError naming `place` for none or both, or naming the kind
-    for a place whose grid is not among `grids` (the geometry's)."""
+def named(geometry, courtyard: str | None, grid: str | None) -> Fence:
+    """One courtyard or grid of `geometry` (config/geometry.py) as a Fence; FieldError naming `place` for none
+    or both, or naming the kind for an id the geometry does not hold."""
     if (courtyard is None) == (grid is None):
         raise FieldError("place", "give one place: a courtyard or a grid by its id (or a drawn polygon)")
-    fence = Fence("courtyard", courtyard) if courtyard else Fence("grid", grid)
-    if fence.grid not in grids:
-        raise FieldError(fence.kind, f"no {fence.kind} {fence.id!r:.80} in the street's geometry")
-    return fence
+    kind, wanted = ("courtyard", courtyard) if courtyard else ("grid", grid)
+    area = (geometry.courtyards if courtyard else geometry.grids).get(wanted)
+    if area is None:
+        raise FieldError(kind, f"no {kind} {wanted!r:.80} in the street's geometry")
+    return Fence(kind, area.id, grid=area.parent if courtyard else area.id, name=area.name)
 
 
 def parse_time(text: str | None, field: str, tz: str) -> datetime:

@@ -31,7 +31,7 @@ class PresenceViews:
     async def get(self, request: web.Request) -> web.Response:
         query = request.query
         try:
-            fence = named(self.geometry.grids, query.get("courtyard") or None, query.get("grid") or None)
+            fence = named(self.geometry, query.get("courtyard") or None, query.get("grid") or None)
             start, end = parse_time(query.get("from"), "from", self.tz), parse_time(query.get("to"), "to", self.tz)
         except FieldError as bad:
             # courtyard or grid named, but not in the geometry: 404; anything else is malformed: 400
@@ -83,7 +83,7 @@ class PresenceViews:
         return fresh_json(self.body(fence, start, end, found))
 
     def body(self, fence: Fence, start: datetime, end: datetime, found: list[dict]) -> dict:
-        tz, grid = self.tz, self.geometry.grids.get(fence.id or "")
+        tz = self.tz
         for row in found:
             for item in (row, *row["visits"]):
                 item["entry_local"], item["exit_local"] = (
@@ -92,7 +92,7 @@ class PresenceViews:
                 )
                 item["inside"] = span_zh(item["seconds"])
         return {
-            "place": {"kind": fence.kind, "id": fence.id, "name": grid.name if grid else None},
+            "place": {"kind": fence.kind, "id": fence.id, "name": fence.name},
             "from": start,
             "to": end,
             "from_local": local_minute(start, tz),

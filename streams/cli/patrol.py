@@ -44,8 +44,7 @@ def _fence(args, settings) -> Fence:
         except (OSError, ValueError) as error:
             raise FieldError("polygon", f"{args.polygon}: cannot be read as JSON: {error}") from None
         return drawn(raw)
-    grids = load_geometry(settings.geometry_path, check_areas=False).grids
-    return named(grids, args.courtyard, args.grid)
+    return named(load_geometry(settings.geometry_path, check_areas=False), args.courtyard, args.grid)
 
 
 def _who_was_here(settings, args) -> int:

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 import asyncpg
 import pytest
 
+from config.geometry import load_geometry
+from config.settings import SAMPLE_GEOMETRY
 from schemas.fields import FieldError
 from sinks.presence import Fence, check_window, drawn, named, parse_time, visits, who_was_here
 from tests.support.factories import oracle_place
@@ -94,17 +96,19 @@ def test_times_without_an_offset_are_the_streets_and_windows_are_bounded():
 
 
 def test_a_place_is_one_courtyard_or_grid_of_the_geometry():
-    grids = {GRID: None}
-    assert named(grids, COURTYARD, None) == Fence("courtyard", COURTYARD)
-    assert named(grids, COURTYARD, None).grid == GRID
-    assert named(grids, None, GRID).grid == GRID
-    for courtyard, grid, field in (
+    geometry = load_geometry(SAMPLE_GEOMETRY, check_areas=False)
+    courtyard = named(geometry, COURTYARD, None)
+    assert (courtyard.kind, courtyard.id, courtyard.grid) == ("courtyard", COURTYARD, GRID)
+    assert courtyard.name == geometry.courtyards[COURTYARD].name and courtyard.name.endswith("1号院")
+    assert named(geometry, None, GRID).grid == GRID
+    for wanted, grid, field in (
         (None, None, "place"),
         (COURTYARD, GRID, "place"),
-        ("c09-g01-y01", None, "courtyard"),
+        ("c09-g01-y99", None, "courtyard"),
+        (None, "c99-g01", "grid"),
     ):
         with pytest.raises(FieldError) as refused:
-            named(grids, courtyard, grid)
+            named(geometry, wanted, grid)
         assert refused.value.field == field
 
 

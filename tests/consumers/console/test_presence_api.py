@@ -83,6 +83,7 @@ async def test_a_grid_and_a_courtyard_by_id(console):
     status, body = await call(console, "c01", "GET", params={"courtyard": COURTYARD, **WINDOW})
     assert status == 200, body
     assert offsets(body["devices"], RUN) == COURTYARD_ANSWER
+    assert body["place"] == {"kind": "courtyard", "id": COURTYARD, "name": "新文化街社区第1网格1号院"}
 
 
 async def test_a_drawn_polygon_by_post(console):
