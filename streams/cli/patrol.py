@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from config.geometry import load_geometry
+from config.roster import ROLES
 from schemas import json
 from schemas.display import local_minute, span_zh
 from schemas.fields import FieldError
@@ -70,7 +71,11 @@ def _who_was_here(settings, args) -> int:
         for row in found:
             print(json.dumps(row).decode())
         return 0
-    where = f"{_KIND_ZH[fence.kind]} {fence.id or args.polygon}"
+    where = (
+        f"{_KIND_ZH[fence.kind]} {fence.name or ''}（{fence.id}）"
+        if fence.id
+        else f"{_KIND_ZH[fence.kind]} {args.polygon}"
+    )
     print(
         f"谁到过 · {where} · {local_minute(start, tz)} .. {local_minute(end, tz)} ({tz}) · "
         f"间断超过 {span_zh(settings.presence_silence_seconds)} 即为离开 · {len(found)} 台设备"
@@ -78,7 +83,8 @@ def _who_was_here(settings, args) -> int:
     heads = ("设备", "姓名", "角色", "进入", "离开", "停留", "次数")
     print(_line(heads))
     for row in found:
-        print(_line((row["device"], row["name"] or "-", row["role"] or "-", *_times(row, tz), len(row["visits"]))))
+        role = ROLES.get(row["role"], row["role"] or "-")  # the roster's Chinese name of the role
+        print(_line((row["device"], row["name"] or "-", role, *_times(row, tz), len(row["visits"]))))
         if len(row["visits"]) > 1:
             for visit in row["visits"]:
                 print(_line(("", "", "", *_times(visit, tz), "")))

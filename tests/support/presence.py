@@ -35,7 +35,7 @@ POLYGON = {
     "type": "Polygon",
     "coordinates": [[[116.3570, 39.8962], [116.3582, 39.8962], [116.3570, 39.8972], [116.3570, 39.8962]]],
 }
-NAME_A = ("张三", "网格员")
+NAME_A = ("张三", "grid_worker")  # as the roster stores it; said 网格员
 
 FIXES = {  # device: [(offset s, point, accuracy m)]
     "A": [(s, P, 5.0) for s in (0, 30, 60, 180, 400, 430)] + [(500, P, 80.0)],

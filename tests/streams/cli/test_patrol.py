@@ -40,7 +40,9 @@ def test_a_grid_in_chinese_and_beijing_minutes(redwall):
     code, out, err = redwall("patrol", "who-was-here", "--grid", GRID, *WINDOW)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith(f"谁到过 · 网格 {GRID} · 2024-02-29 10:00 .. 2024-02-29 11:00 (Asia/Shanghai)")
+    assert lines[0].startswith(
+        f"谁到过 · 网格 新文化街社区第1网格（{GRID}） · 2024-02-29 10:00 .. 2024-02-29 11:00 (Asia/Shanghai)"
+    )
     assert lines[1].split() == ["设备", "姓名", "角色", "进入", "离开", "停留", "次数"]
     a = next(line for line in lines if line.startswith(device(RUN, "A")))
     assert a.split() == [device(RUN, "A"), "张三", "网格员", "2024-02-29", "10:00", "2024-02-29", "10:07", "3分钟", "2"]
