@@ -36,6 +36,11 @@ class Worker:
     url: str
     metrics_url: str
 
+    async def serving(self) -> None:
+        """Until both ports answer: the public one comes up after the ops listener."""
+        await asyncio.to_thread(self.process.wait_http, self.metrics_url)
+        await asyncio.to_thread(self.process.wait_http, f"{self.url}/openapi.json")
+
 
 @pytest.fixture(scope="module")
 async def worker(settings, tmp_path_factory):
@@ -49,7 +54,7 @@ async def worker(settings, tmp_path_factory):
         process, mine, f"http://{mine.web_host}:{mine.web_port}", f"http://127.0.0.1:{mine.worker_metrics_port}/metrics"
     )
     try:
-        await asyncio.to_thread(process.wait_http, w.metrics_url)
+        await w.serving()
         yield w
     finally:
         process.stop()
@@ -153,7 +158,7 @@ async def test_without_a_verdict_in_time_the_answer_is_202(worker):
         assert status == 200
         worker.process.stop()
         worker.process.start()
-        await asyncio.to_thread(worker.process.wait_http, worker.metrics_url)
+        await worker.serving()
         status, again, seconds = await act(
             http, worker, incident, {"id": body["action"], "action": "ack", "reason": "retry"}
         )

@@ -32,8 +32,9 @@ async def count_records(settings: Settings, topic: str) -> int:
 async def test_no_devices_no_traffic_and_malformed_records_only_when_asked(settings, tmp_path, bad_records):
     mine = dataclasses.replace(settings, **own_topics(settings, f"sim{uuid.uuid4().hex[:6]}"), **QUICK_KAFKA)
     await ensure_topics(mine)
-    # The first malformed record goes out at once (streams/demo/bad_records.py): a few seconds show both cases.
-    args = ["--devices", "0", "--duration", "3", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
+    # The first malformed record goes out at once (streams/demo/bad_records.py): a few seconds show both cases,
+    # with room for the start (the geometry, the producer's connection) on a loaded machine.
+    args = ["--devices", "0", "--duration", "8", "--tokens", str(tmp_path / "none")] + ["--bad-records"] * bad_records
     (tmp_path / "none").write_text("")
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "simulate", *args],
