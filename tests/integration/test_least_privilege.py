@@ -166,16 +166,18 @@ async def check_pipeline(deployment, receiver) -> None:
             )
             assert {"redwall_worker", "redwall_sink", "redwall_console"} <= set(users), users
 
+            # other alerts (patrol, on the live clock) may reach the webhook first: wait for this incident's
             async def delivered():
-                return await owner.fetchval("SELECT count(*) FROM alert_deliveries WHERE outcome = 'delivered'")
+                at_webhook = any(a.get("incident") == found for r in receiver.delivered() for a in r.body["alerts"])
+                logged = await owner.fetchval("SELECT count(*) FROM alert_deliveries WHERE outcome = 'delivered'")
+                return at_webhook and logged
 
-            assert await eventually(delivered, 90), "the delivery log has no delivered alert"
+            assert await eventually(delivered, 90), "the incident's alert was not delivered and logged"
             assert "redwall_deliver" in await owner.fetchval(
                 "SELECT array_agg(DISTINCT usename::text) FROM pg_stat_activity WHERE datname = current_database()"
             )
         finally:
             await owner.close()
-        assert any(a.get("incident") == found for r in receiver.delivered() for a in r.body["alerts"])
         async with http.get(
             f"http://127.0.0.1:{PORTS['console_port']}/api/incidents/{found}",
             headers={"Authorization": f"Bearer {dispatcher_token}"},
