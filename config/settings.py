@@ -129,6 +129,10 @@ class Settings:
         "output: 12345 orders placed in the street, with their limits; their events",
         "redwall.hotline-located.v1",
     )
+    topic_task_actions: str = _env(
+        "topic_task_actions", "input: tasks given to a person and their answers", "redwall.task-actions.v1"
+    )
+    topic_tasks: str = _env("topic_tasks", "output: task events (audit trail)", "redwall.tasks.v1")
     hotline_clock_seconds: float = _env(
         "hotline_clock_seconds", "how often a worker looks for 12345 orders near or past their limits", 15.0
     )
@@ -262,7 +266,13 @@ class Settings:
 
     @property
     def input_topics(self) -> tuple[str, ...]:
-        return (self.topic_reports, self.topic_pings, self.topic_actions, self.topic_hotline)
+        return (
+            self.topic_reports,
+            self.topic_pings,
+            self.topic_actions,
+            self.topic_hotline,
+            self.topic_task_actions,
+        )
 
     @property
     def all_topics(self) -> tuple[str, ...]:
@@ -275,6 +285,7 @@ class Settings:
             self.topic_alerts,
             self.topic_alerts_deadletter,
             self.topic_hotline_located,
+            self.topic_tasks,
         )
 
     @property

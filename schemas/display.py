@@ -24,6 +24,9 @@ from schemas.records import (
     SEVERITIES,
     UNLOCATED,
 )
+from schemas.tasks import DEADLINES as TASK_DEADLINES
+from schemas.tasks import KINDS as TASK_KINDS
+from schemas.tasks import TASK_ACTIONS, TASK_EVENTS, TASK_STATUSES
 
 CATEGORY = {
     "sanitation": "环境卫生",
@@ -81,6 +84,8 @@ ALERT_KIND = {
     "weekly_report": "每周专报",
     "deadline_warning": "临期预警",
     "approval_requested": "待审批",
+    "task_warning": "任务临期",
+    "task_late": "任务超时",
 }
 ALERT_STATUS = {"firing": "告警中", "resolved": "已解除"}
 DEADLINE = {"acknowledge": "签收时限", "resolve": "办结时限"}
@@ -130,6 +135,26 @@ RATE = {
     "composite": "综合得分",
     "on_time": "按时办结率",
 }
+# Tasks to a person (schemas/tasks.py)
+TASK_KIND = {
+    "register_resident": "生脸登记",
+    "verify_report": "核实上报",
+    "visit_courtyard": "入院走访",
+    "other": "其他",
+}
+TASK_STATUS = {"open": "待接收", "accepted": "已接收", "arrived": "已到场", "done": "已完成", "cancelled": "已撤销"}
+TASK_EVENT = {
+    "created": "派发",
+    "accepted": "接收",
+    "arrived": "到场（定位确认）",
+    "done": "完成",
+    "cancelled": "撤销",
+    "warned": "临期预警",
+    "late": "超时",
+    "refused": "未执行",
+}
+TASK_ACTION = {"create": "派发", "accept": "接收", "done": "完成", "cancel": "撤销", "assign": "按排班派给在岗人员"}
+TASK_DEADLINE = {"arrive": "到场时限", "done": "完成时限"}
 
 _DECLARED = (
     (CATEGORY, CATEGORIES),
@@ -150,6 +175,11 @@ _DECLARED = (
     (PAUSE_REASON, PAUSE_REASONS),
     (REQUEST, REQUESTS),
     (ACTION, ACTIONS),
+    (TASK_KIND, TASK_KINDS),
+    (TASK_STATUS, TASK_STATUSES),
+    (TASK_EVENT, TASK_EVENTS),
+    (TASK_ACTION, TASK_ACTIONS),
+    (TASK_DEADLINE, TASK_DEADLINES),
 )
 # A value added to a record without its Chinese name fails at import, not in front of a dispatcher.
 for _names, _values in _DECLARED:
@@ -182,6 +212,10 @@ def names() -> dict[str, dict[str, str]]:
         "pause_reason": PAUSE_REASON,
         "request": REQUEST,
         "action": ACTION,
+        "task_kind": TASK_KIND,
+        "task_status": TASK_STATUS,
+        "task_event": TASK_EVENT,
+        "task_deadline": TASK_DEADLINE,
     }
 
 

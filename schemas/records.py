@@ -182,6 +182,8 @@ ALERT_KINDS = (
     "weekly_report",  # the street's weekly 专报 is made: said once, never as a reminder
     "deadline_warning",  # 预警: an incident's deadline is near (e.g. 80 % of its time gone)
     "approval_requested",  # a pause, extension or return waits for a street dispatcher's approve
+    "task_warning",  # a task's arrival or completion deadline is near
+    "task_late",  # a task's worker has not arrived, or not finished, by its deadline: to the task's creator
 )
 NOTICE_KINDS = ("weekly_report",)  # alerts that inform: a first notice only, no reminder
 PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
@@ -201,6 +203,7 @@ Alert = Record(
         "grid": Str("grid id", max_len=64, required=False),
         "incident": Str("incident id", max_len=128, required=False),
         "order": Str("12345 work order id (hotline alerts)", max_len=64, required=False),
+        "task": Str("task id (task alerts)", max_len=80, required=False),
         "category": Enum("report category of the incident", values=CATEGORIES, required=False),
         "severity": Enum("severity", values=SEVERITIES),
         "priority": Enum("delivery priority", values=PRIORITIES),

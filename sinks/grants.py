@@ -71,13 +71,16 @@ hotline_orders           r       rawd  -        r        r
 hotline_order_events     -       rad   -        r        r
 hotline_clock_alerts     raw     rd    -        r        r
 weekly_reports           -       raw   -        r        r
+tasks                    r       raw   -        r        r
+task_events              r       ra    -        r        r
+task_refusals            -       ra    -        r        r
 """
 # Why some cells: the sink reads `positions` to stage fixes in a temporary table like it and to count a day
 # before retention drops it; `grids` for the patrol gauges. The worker reads `reports` for hot spots and the
 # unlocated queue, `latest_positions` to rebuild patrol state (never the position history), and the
 # incidents, their history, `sink_offsets` and `runtime_major_events` to rebuild its incidents
-# (streams/escalation/rebuild.py). The console reads the places' names for the 12345 rates
-# (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders. The sink
+# (streams/escalation/rebuild.py); the tasks and their events to rebuild its tasks agent and to answer a
+# phone's GET /v1/tasks. The console reads the places' names for the 12345 rates (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders. The sink
 # makes the weekly 专报 (consumers/report/schedule.py), whose figures read every table of the week but the
 # credentials, the delivery log and the roster: hence its reading the places, major events and advisories.
 
