@@ -7,6 +7,7 @@ document, the validator and `redwall schemas export` cannot drift apart.
 from __future__ import annotations
 
 from schemas.hotline import EVENT_NEEDS, ORDER_ID_MAX, HotlineEvent, HotlineOrder
+from schemas.tasks import TASK_ID_PATTERN, TaskAction, TaskState
 from schemas.records import (
     ID_PATTERN,
     INCIDENT_EVENTS,
@@ -277,6 +278,89 @@ def _hotline_paths() -> dict:
     }
 
 
+# What the task views fill in (streams/http/tasks.py), and what each request may carry.
+TASK_FILLED = ("action", "actor", "time", "creator", "street", "community", "grid")
+TASK_STEP_FIELDS = ("id", "action", "time", "note", "report")
+
+
+def task_request() -> dict:
+    """A create: TaskAction's create fields; the worker and the kind required, a courtyard or a point."""
+    schema = component(TaskAction)
+    schema["title"] = "TaskRequest"
+    props = schema["properties"]
+    for field in (*TASK_FILLED, "task", "reported_at"):
+        props.pop(field, None)
+    props["id"] = {**props["id"], "description": "the task's id (task-...), for a resend; made by the worker if absent"}
+    schema["required"] = ["device", "kind"]
+    schema["anyOf"] = [{"required": ["courtyard"]}, {"required": ["location"]}]
+    return schema
+
+
+def task_step_request() -> dict:
+    schema = component(TaskAction)
+    schema["title"] = "TaskStepRequest"
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k in TASK_STEP_FIELDS}
+    schema["properties"]["action"] = {
+        "enum": ["accept", "done", "cancel"],
+        "description": "accept, done: the task's phone; cancel: a dispatcher",
+    }
+    schema["required"] = ["action"]
+    return schema
+
+
+def _task_paths() -> dict:
+    task = {
+        "name": "task",
+        "in": "path",
+        "required": True,
+        "description": "the task's id",
+        "schema": {"type": "string", "maxLength": 80, "pattern": f"^{TASK_ID_PATTERN}$"},
+    }
+    accepted = {
+        "type": "object",
+        "required": ["task", "accepted"],
+        "properties": {
+            "task": {"type": "string"},
+            "device": {"type": "string"},
+            "accepted": {"type": "string", "description": "the action's id"},
+        },
+    }
+    listing = {
+        "type": "object",
+        "required": ["tasks"],
+        "properties": {"tasks": {"type": "array", "items": _ref("TaskState")}},
+    }
+    create = _post(
+        "a task for one worker (a dispatcher, or a grid leader's phone for its grid): where (a courtyard or a point "
+        "with a radius), what, by when; its arrival is confirmed by the worker's own GPS",
+        _ref("TaskRequest"),
+        _responses(accepted, "on redwall.task-actions.v1: the task's id", without=("429",)),
+        [{"dispatcherToken": []}, *DEVICE_SECURITY],
+    )
+    create["get"] = {
+        "summary": "a phone's own tasks (open ones, and those closed in the last day); a dispatcher's open tasks "
+        "in its scope (`?device=` for one worker)",
+        "security": [*DEVICE_SECURITY, {"dispatcherToken": []}],
+        "responses": {
+            "200": _json(listing, "the tasks, as the sink has written them"),
+            "401": _json(_ref("Refusal"), _REFUSALS["401"]),
+        },
+    }
+    return {
+        "/v1/tasks": create,
+        "/v1/tasks/{task}/actions": _post(
+            "accept or done by the task's phone, cancel by a dispatcher: judged by the tasks agent; one that does not "
+            "fit the task's state is a `refused` event in its history",
+            _ref("TaskStepRequest"),
+            _responses(
+                accepted, "on redwall.task-actions.v1", {"404": "no such task (field `task`)"}, without=("429",)
+            ),
+            [{"dispatcherToken": []}, *DEVICE_SECURITY],
+            parameters=[task],
+        ),
+    }
+
+
 def document(max_pings: int) -> dict:
     """The whole document; `max_pings` is the setting in force, so the contract states it."""
     pings = ping_batch(max_pings)
@@ -337,6 +421,7 @@ def document(max_pings: int) -> dict:
                 parameters=[incident],
             ),
             **_hotline_paths(),
+            **_task_paths(),
         },
         "components": {
             "schemas": {
@@ -346,6 +431,9 @@ def document(max_pings: int) -> dict:
                 "IncidentEvent": component(IncidentEvent),
                 "HotlineOrderRequest": hotline_order_request(),
                 "HotlineEventRequest": hotline_event_request(),
+                "TaskRequest": task_request(),
+                "TaskStepRequest": task_step_request(),
+                "TaskState": {"title": "TaskState", **TaskState.schema()},
                 "Refusal": ERROR,
             },
             "securitySchemes": {

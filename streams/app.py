@@ -27,10 +27,12 @@ from streams.geofence.geofencer import Geofencer, Topics
 from streams.geofence.registry import GridRegistry
 from streams.hotline import agents as hotline
 from streams.http import actions, ingest
+from streams.http import tasks as tasks_api
 from streams.http import hotline as hotline_api
 from streams.http import openapi as apidoc
 from streams.metrics import OpsListener, WorkerMetrics, install_faust_sensor
 from streams.patrol import agents as patrol
+from streams.tasks import agents as tasks_wing
 from streams.topics import client_options, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -105,8 +107,13 @@ def create_app(
     app.task(credentials.serve)  # loaded at start, then kept in step with Postgres by LISTEN/NOTIFY
     ingest.install(app, settings, metrics, credentials)
     hotline_api.install(app, settings, metrics, credentials)
-    patrol.install(app, settings, registry, metrics_registry, kafka=kafka)
     esc = escalation.install(app, settings, registry, metrics_registry, geofencer.dead_letter, kafka=kafka)
+    tasks = tasks_wing.install(
+        app, settings, registry, metrics_registry, esc.calendar, geofencer.dead_letter, kafka=kafka
+    )
+    monitor = patrol.install(app, settings, registry, metrics_registry, kafka=kafka, also=tasks.fixes)
+    tasks.roster = lambda: monitor.roster
+    tasks_api.install(app, settings, registry, metrics, credentials, tasks.roster, tasks.pool, tasks.rules.radius_m)
     hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age, esc.calendar)
     actions.install(
         app, settings, registry.communities, credentials, metrics, roles=esc.rules.action_roles, kafka=kafka

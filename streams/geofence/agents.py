@@ -12,10 +12,12 @@ import time
 
 import faust
 
+from schemas import json
 from streams.faust_consumer import handling
 from streams.geofence.geofencer import Geofencer, Output
 from streams.metrics import WorkerMetrics
 from streams.produce import Out, send_all
+from streams.tasks.assign import assignment
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
         settings.topic_pings, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw"
     )
 
-    async def run(stream, handle):
+    async def run(stream, handle, also=lambda out: ()):
         source_topic = stream.channel.get_topic_name()
         ingested = metrics.ingested.labels(source_topic)
         located_total = metrics.located.labels(source_topic)
@@ -45,6 +47,7 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
                     msg = event.message
                     out = handle(msg.value, msg.topic, msg.partition, msg.offset, msg.key)
                     outputs.append((out, msg.partition))
+                    outputs += [(extra, msg.partition) for extra in also(out)]
                     located += out.events
                     if out.rejected:
                         rejected += 1
@@ -69,7 +72,7 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
 
     @app.agent(reports, name="geofence-reports")
     async def geofence_reports(stream):
-        await run(stream, geofencer.report)
+        await run(stream, geofencer.report, lambda out: assignments(out, settings.topic_task_actions))
 
     @app.agent(pings, name="geofence-pings")
     async def geofence_pings(stream):
@@ -84,3 +87,13 @@ async def produce_all(app: faust.App, outputs: list[tuple[Output, int]], same_pa
         app.producer,
         [Out(o.topic, o.key, o.value, p if same_partitions and not o.rekeyed else None) for o, p in outputs],
     )
+
+
+def assignments(out: Output, topic: str) -> list[Output]:
+    """A located 生脸 report also goes to the tasks agent, to be given to the worker on duty (streams/tasks/assign.py)."""
+    if out.rejected or b'"new_resident"' not in out.value:
+        return []
+    assign = assignment(json.loads(out.value))
+    if assign is None:
+        return []
+    return [Output(topic, assign["grid"].encode(), json.dumps(assign), (), rekeyed=True)]

@@ -43,15 +43,20 @@ def bearer_token(headers: Mapping[str, str], query: Mapping[str, str] | None = N
 
 
 async def authenticate(
-    cache: CredentialCache, kind: str, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    cache: CredentialCache,
+    kind: str | tuple[str, ...],
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None = None,
 ) -> Credential:
-    """The live credential of kind `kind` the request carries, or Unauthorized saying why not. A signed
-    device request names its device here; it is authenticated only once `check_signature` passes."""
+    """The live credential of kind `kind` (or one of the kinds) the request carries, or Unauthorized saying why
+    not. A signed device request names its device here; it is authenticated only once `check_signature` passes."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    kind = " or ".join(kinds)
     if not await cache.wait_ready(READY_WAIT_SECONDS):
         raise Unauthorized(
             503, AUTH_FIELD, "credentials are still loading from the database: retry shortly", "auth_unavailable"
         )
-    if kind == "device" and SIGNATURE in headers:
+    if "device" in kinds and SIGNATURE in headers:
         return await signed_device(cache, headers)
     token = bearer_token(headers, query)
     if not token:
@@ -61,7 +66,7 @@ async def authenticate(
         raise Unauthorized(401, AUTH_FIELD, f"unknown token: not {_a(kind)} credential issued here", "auth_unknown")
     if credential.revoked:
         raise Unauthorized(401, AUTH_FIELD, "revoked token: ask for a new credential", "auth_revoked")
-    if credential.kind != kind:
+    if credential.kind not in kinds:
         raise Unauthorized(401, AUTH_FIELD, f"{_a(credential.kind)} token: this needs {_a(kind)} token", "auth_kind")
     return credential
 

@@ -15,6 +15,7 @@ import functools
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -193,8 +194,15 @@ class Ownership:
 
 
 def install(
-    app: faust.App, settings, registry, metrics_registry: CollectorRegistry, *, kafka: dict | None = None
+    app: faust.App,
+    settings,
+    registry,
+    metrics_registry: CollectorRegistry,
+    *,
+    kafka: dict | None = None,
+    also: Callable[[int, bytes | None, bytes], list[Out]] = lambda partition, key, value: [],
 ) -> PatrolMonitor:
+    """`also`: another reader of each position record (the tasks' arrivals), so the positions are read once."""
     clock = clocks.from_settings(settings)
     # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
     # changelog is written (once per device per batch, on a status change, with the batch's records).
@@ -245,6 +253,7 @@ def install(
                     msg = event.message
                     try:
                         outs += monitor.positions(msg.value, msg.partition)
+                        outs += also(msg.partition, msg.key, msg.value)
                     except (ValueError, KeyError, TypeError) as exc:  # the geofence agent validated it; defence only
                         log.error(
                             "patrol: skipping bad record %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc

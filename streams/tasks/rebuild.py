@@ -1,0 +1,89 @@
+"""Rebuilding the task books of newly assigned partitions: from PostgreSQL as far as the sink has written
+(`sinks.tasks.task_snapshot`: the newest event of each open task of the partitions' devices, and the offsets
+the sink reached, in one snapshot), then from redwall.tasks.v1 from those offsets on. The same way as the
+escalation engine's (streams/escalation/rebuild.py says why: the topic alone forgets, PostgreSQL alone lags).
+A task closed is never needed again: the sink keeps it. Lost all the same: the dwell a worker had begun inside
+a courtyard (it is in memory only; the next fixes start it again)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import asyncpg
+
+from schemas import json
+from sinks.postgres import is_retriable
+from sinks.tasks import task_snapshot
+from streams.broker_epoch import broker_epoch
+from streams.patrol.agents import partition_of
+from streams.tasks.book import TaskBook
+from streams.topics import client_options, ensure_topics, read_topic
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_SECONDS = 5.0
+
+
+class TaskHistory:
+    def __init__(self, settings, *, kafka: dict | None = None):
+        self.settings, self.kafka = settings, client_options(settings, kafka)
+        self.pool: asyncpg.Pool | None = None
+        self.epoch: str | None = None
+        self.partitions: int | None = None
+
+    async def rebuild(
+        self, partitions: set[int], new_book: Callable[[], TaskBook]
+    ) -> tuple[dict[int, TaskBook], int, int]:
+        """(books, tasks from PostgreSQL, events from the topic); while PostgreSQL is away it tries again,
+        and the agent's records wait in Kafka."""
+        attempt = 0
+        while True:
+            try:
+                return await self._rebuild(partitions, new_book)
+            except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
+                why = f"the database lacks migration 0018 ({exc}): run `redwall migrate`"
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                why = str(exc)
+            attempt += 1
+            delay = min(MAX_RETRY_SECONDS, 0.25 * 2**attempt)
+            log.warning(
+                "tasks: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
+                sorted(partitions),
+                attempt,
+                delay,
+                why,
+            )
+            await asyncio.sleep(delay)
+
+    async def _rebuild(self, partitions: set[int], new_book) -> tuple[dict[int, TaskBook], int, int]:
+        await self._connect()
+        n, books = self.partitions, {p: new_book() for p in partitions}
+        states, offsets = await task_snapshot(
+            self.pool, self.settings.topic_tasks, self.epoch, lambda device: partition_of(device, n) in partitions
+        )
+        for event in states:
+            books[partition_of(event["device"], n)].restore(event)
+        read = 0
+        async for record in read_topic(
+            self.settings,
+            self.settings.topic_tasks,
+            partitions=books.keys(),
+            start={p: o for p, o in offsets.items() if p in partitions},
+            kafka=self.kafka,
+        ):
+            books[record.partition].restore(json.loads(record.value))
+            read += 1
+        return books, len(states), read
+
+    async def _connect(self) -> None:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
+        if self.epoch is None:
+            self.epoch = await broker_epoch(self.settings, kafka=self.kafka)
+        if self.partitions is None:
+            topic = self.settings.topic_tasks
+            self.partitions = (await ensure_topics(self.settings, (topic,), kafka=self.kafka))[topic]
