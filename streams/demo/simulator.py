@@ -27,6 +27,7 @@ from sinks.credentials import issue_device_token
 from streams.cli.credentials import read_token_file
 from streams.clock import stop_on_signals, stopped_within
 from streams.demo import bad_records
+from streams.demo.errands import POLL_SECONDS, Errand, done_note, next_errand
 from streams.geofence.registry import GridRegistry
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Stats:
     reports_refused: int = 0
     raw_malformed: int = 0
     upload_retries: int = 0
+    tasks_done: int = 0
 
     def line(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.__dict__.items())
@@ -57,6 +59,9 @@ class Device:
     lng: float
     target: tuple[float, float]
     pending: list[dict] = field(default_factory=list)
+    errand: Errand | None = None  # a task it is on
+    finished: set[str] = field(default_factory=set)
+    looked_at: float = 0.0  # when it last read its tasks (monotonic)
 
 
 class GridSampler:
@@ -129,17 +134,55 @@ class FieldSimulator:
                 await self.upload(device)
             if self.rng.random() < self.report_chance:
                 await self.file_report(device)
+            await self.run_errand(device)
             await stopped_within(stop, self.ping_interval)
         if device.pending:
             await self.upload(device)
 
+    async def run_errand(self, device: Device) -> None:
+        """Read the phone's tasks now and then, accept a new one, and say done once it has stayed there."""
+        now = asyncio.get_running_loop().time()
+        if device.errand is None and now - device.looked_at >= POLL_SECONDS:
+            device.looked_at = now
+            device.errand = next_errand(await self.tasks_of(device), device.finished)
+        errand = device.errand
+        if errand is None:
+            return
+        if not errand.accepted:
+            errand.accepted = (
+                await self.post(f"/v1/tasks/{errand.task}/actions", {"action": "accept"}, device.id) == 202
+            )
+        elif (
+            errand.done(now)
+            and await self.post(f"/v1/tasks/{errand.task}/actions", done_note(errand.task), device.id) == 202
+        ):
+            device.finished.add(errand.task)
+            device.errand = None
+            self.stats.tasks_done += 1
+
+    async def tasks_of(self, device: Device) -> list[dict]:
+        headers = {"Authorization": f"Bearer {self.tokens.get(device.id, '')}"}
+        try:
+            async with self.http.get(self.url + "/v1/tasks", headers=headers) as resp:
+                return (await resp.json())["tasks"] if resp.status == 200 else []
+        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError) as error:
+            log.debug("reading tasks failed: %s", error)
+            return []
+
     def step(self, device: Device) -> None:
+        errand = device.errand
+        if errand is not None and errand.accepted:
+            device.target = errand.target
         dlat = (device.target[0] - device.lat) * METRES_PER_DEGREE
         dlng = (device.target[1] - device.lng) * metres_per_degree_lng(device.lat)
         distance = math.hypot(dlat, dlng)
         stride = WALK_SPEED_MPS * self.ping_interval
         if distance <= stride:
             device.lat, device.lng = device.target
+            if errand is not None and errand.accepted:  # at the task's place: stay
+                if errand.there_since is None:
+                    errand.there_since = asyncio.get_running_loop().time()
+                return
             device.target = self.sampler.point_in(device.grid)
         else:
             device.lat += (device.target[0] - device.lat) * stride / distance
