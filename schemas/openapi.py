@@ -7,7 +7,6 @@ document, the validator and `redwall schemas export` cannot drift apart.
 from __future__ import annotations
 
 from schemas.hotline import EVENT_NEEDS, ORDER_ID_MAX, HotlineEvent, HotlineOrder
-from schemas.tasks import TASK_ID_PATTERN, TaskAction, TaskState
 from schemas.records import (
     ID_PATTERN,
     INCIDENT_EVENTS,
@@ -18,6 +17,7 @@ from schemas.records import (
     Record,
     ping_batch,
 )
+from schemas.tasks import TASK_ID_PATTERN, TaskAction, TaskState
 
 MAX_REPORTS_PER_REQUEST = 100
 MAX_ORDERS_PER_REQUEST = 100

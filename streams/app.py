@@ -27,9 +27,9 @@ from streams.geofence.geofencer import Geofencer, Topics
 from streams.geofence.registry import GridRegistry
 from streams.hotline import agents as hotline
 from streams.http import actions, ingest
-from streams.http import tasks as tasks_api
 from streams.http import hotline as hotline_api
 from streams.http import openapi as apidoc
+from streams.http import tasks as tasks_api
 from streams.metrics import OpsListener, WorkerMetrics, install_faust_sensor
 from streams.patrol import agents as patrol
 from streams.tasks import agents as tasks_wing

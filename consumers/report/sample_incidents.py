@@ -9,6 +9,7 @@ import heapq
 import random
 from datetime import datetime, timedelta
 
+from config.calendar import load_calendar
 from config.major_events import load_major_events
 from config.rules import load_rules
 from config.settings import Settings
@@ -34,6 +35,7 @@ def run_engine(
         load_major_events(settings.major_events_path, set(registry.grids)),
         places_of(registry),
         tz=settings.timezone,
+        calendar=load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone, cover_check=False),
     )
     events: list[dict] = []
     planned: list[tuple[datetime, int, dict]] = []

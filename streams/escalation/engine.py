@@ -22,7 +22,7 @@ from streams.escalation.requests import Requests
 
 # community_of: callers take it from here with the engine.
 from streams.escalation.state import OPEN, Incident, Outcome, community_of, incident_id  # noqa: F401
-from streams.escalation.timers import SYSTEM, DeadlineTimers, street_calendar
+from streams.escalation.timers import SYSTEM, DeadlineTimers
 
 
 class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
@@ -36,10 +36,10 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         places: Mapping[str, tuple[str, str | None]] | None = None,
         *,
         tz: str,
-        calendar: WorkingCalendar | None = None,
+        calendar: WorkingCalendar,
     ):
         self.rules, self.clock, self.major_events = rules, clock, major_events
-        self.calendar = calendar or street_calendar(tz)  # the street's working days and hours
+        self.calendar = calendar  # the street's working days and hours
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
         self.street = next((owner for owner, (level, _) in self.places.items() if level == "street"), None)

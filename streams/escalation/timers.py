@@ -7,25 +7,13 @@ due, so a moved deadline only needs a new entry: the old one finds it changed an
 
 from __future__ import annotations
 
-import functools
 import heapq
 from datetime import datetime
 
-from config.calendar import WorkingCalendar, load_calendar
-from config.settings import Settings
 from streams.escalation import clocks
 from streams.escalation.state import OPEN, Incident, Outcome
 
 SYSTEM = "system"
-
-
-@functools.cache
-def street_calendar(tz: str) -> WorkingCalendar:
-    """The working calendar the environment's settings name, unchecked for cover: for engines made
-    outside the worker (the sample week, tests). The worker loads its own and refuses to start without
-    cover (streams/escalation/agents.py)."""
-    s = Settings.from_env()
-    return load_calendar(s.calendar_path, s.holidays_path, tz, cover_check=False)
 
 
 class DeadlineTimers:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 from faust.web import Request, Response, View
+from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
 
 from config.geometry import centre
 from config.roster import Roster
@@ -28,7 +29,6 @@ from schemas import json
 from schemas.fields import FieldError, now_rfc3339
 from schemas.tasks import TaskAction
 from sinks.credentials import Credential
-from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
 from streams.credentials import CredentialCache, refusal
 from streams.geofence.registry import GridRegistry
 from streams.http.auth import authenticate

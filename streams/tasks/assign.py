@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from schemas import json
 from sinks.tasks import candidates
+
+from schemas import json
 from streams.produce import Out
 
 log = logging.getLogger(__name__)

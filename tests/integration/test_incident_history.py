@@ -46,7 +46,7 @@ from streams.patrol.agents import partition_of
 from streams.topics import ensure_topics, produce_records, read_topic
 from tests.support.clock import ManualClock
 from tests.support.factories import random_point
-from tests.support.incident_factories import PLAIN, T0, Model, action, located, nearby, registry
+from tests.support.incident_factories import PLAIN, T0, Model, action, calendar, located, nearby, registry
 from tests.support.quick import QUICK_KAFKA
 from tests.support.scratch import scratch_schema
 from tests.support.topics import own_topics
@@ -306,7 +306,9 @@ def ten_thousand_incidents(run: str, rules) -> tuple[list[dict], IncidentEngine]
     """A month's worth of a busy street: 10,000 incidents over ten days (one report every ~90 s, some
     merged into clusters), a third acknowledged, a third resolved, the rest escalating as deadlines pass."""
     rng, clock = random.Random(run), ManualClock(T0)
-    engine = IncidentEngine(rules, clock, places=places_of(registry()), tz="Asia/Shanghai")
+    engine = IncidentEngine(
+        rules, clock, places=places_of(registry()), tz="Asia/Shanghai", calendar=calendar("Asia/Shanghai")
+    )
     events, n = [], 0
     while len(engine.incidents) < 10_000:
         clock.set(T0 + timedelta(seconds=86 * n))
@@ -344,12 +346,16 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
             await pool.close()
         history = History(s, rules.keep_closed)
         started = time.perf_counter()
-        rebuilt = await history.rebuild(set(range(partitions)), lambda: IncidentEngine(rules, EventClock(), tz="UTC"))
+        rebuilt = await history.rebuild(
+            set(range(partitions)), lambda: IncidentEngine(rules, EventClock(), tz="UTC", calendar=calendar("UTC"))
+        )
         from_postgres = time.perf_counter() - started
         await history.pool.close()
 
         started = time.perf_counter()
-        engines = {p: IncidentEngine(rules, EventClock(), tz="UTC") for p in range(partitions)}
+        engines = {
+            p: IncidentEngine(rules, EventClock(), tz="UTC", calendar=calendar("UTC")) for p in range(partitions)
+        }
         async for record in read_topic(s, s.topic_incidents, 1.0):
             engines[record.partition].restore(json.loads(record.value))
         from_topic = time.perf_counter() - started
@@ -377,7 +383,7 @@ async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg
         s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, f"hist{random.randrange(10**6)}"))
         await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions))
         history = History(s, load_rules().keep_closed)
-        engine = lambda: IncidentEngine(load_rules(), EventClock(), tz="UTC")  # noqa: E731
+        engine = lambda: IncidentEngine(load_rules(), EventClock(), tz="UTC", calendar=calendar("UTC"))  # noqa: E731
         rebuilding = asyncio.create_task(history.rebuild({0}, engine))
         await asyncio.sleep(2)
         assert not rebuilding.done()
@@ -393,7 +399,9 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
     """The incident sink may be ahead of the report sink: the queue's incident is in PostgreSQL, its
     report only on the topic. The rebuilt engine can still place it."""
     run, rules = f"hist{random.randrange(10**6)}", load_rules()
-    engine = IncidentEngine(rules, ManualClock(T0), places=places_of(registry()), tz="Asia/Shanghai")
+    engine = IncidentEngine(
+        rules, ManualClock(T0), places=places_of(registry()), tz="Asia/Shanghai", calendar=calendar("Asia/Shanghai")
+    )
     report = located(f"{run}-U", "sanitation", "low", OUTSIDE, T0)
     opened = engine.report(report).events
     async with scratch_schema(pg, database_url) as dsn:
@@ -410,7 +418,10 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
         history = History(s, rules.keep_closed)
         places = places_of(registry())
         rebuilt = await history.rebuild(
-            {queue}, lambda: IncidentEngine(rules, EventClock(), places=places, tz="Asia/Shanghai")
+            {queue},
+            lambda: IncidentEngine(
+                rules, EventClock(), places=places, tz="Asia/Shanghai", calendar=calendar("Asia/Shanghai")
+            ),
         )
         await history.pool.close()
     again = rebuilt.engines[queue]

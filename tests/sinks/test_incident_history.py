@@ -20,7 +20,7 @@ from streams.escalation.agents import places_of
 from streams.escalation.control import MajorEventRecords, major_event, tick
 from streams.escalation.engine import IncidentEngine
 from tests.support.clock import ManualClock
-from tests.support.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
+from tests.support.incident_factories import PLAIN, T0, TZ, action, calendar, located, nearby, registry
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ async def db(scratch):
 
 
 def new_engine(clock) -> IncidentEngine:
-    return IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    return IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
 
 
 async def test_offsets_are_recorded_with_the_rows_never_go_back_and_start_again_in_a_new_epoch(db):

@@ -14,7 +14,7 @@ from sinks.postgres import PostgresSink
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
 from tests.support.clock import ManualClock
-from tests.support.incident_factories import T0, TZ, action, located, registry
+from tests.support.incident_factories import T0, TZ, action, calendar, located, registry
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ async def sink(database_url):
 
 
 async def test_a_placed_report_gets_its_place_and_its_link_moves_to_the_new_incident(sink, pg):
-    engine = IncidentEngine(load_rules(), ManualClock(T0), places=places_of(registry()), tz=TZ)
+    engine = IncidentEngine(load_rules(), ManualClock(T0), places=places_of(registry()), tz=TZ, calendar=calendar())
     outside = located(f"u-{uuid.uuid4().hex[:8]}", "sanitation", "low", OUTSIDE)
     opened = engine.report(outside)
     unlocated = opened.events[0]["incident"]

@@ -9,6 +9,7 @@ from functools import lru_cache
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from config.calendar import WorkingCalendar, load_calendar
 from config.rules import Rules, load_rules
 from config.settings import Settings
 from schemas import json
@@ -21,6 +22,13 @@ T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 TZ = "Asia/Shanghai"  # the street's zone: what people read is in it
 PLAIN = (39.8969, 116.3828)  # in c03-g01, outside every sensitive zone
 ZONE = (39.9085, 116.3870)  # in c05-g02, inside the sample zone "zone-key-site-east"
+
+
+@lru_cache(maxsize=4)
+def calendar(tz: str = TZ) -> WorkingCalendar:
+    """The environment's working calendar in `tz` (the tests' holidays: tests/conftest.py), unchecked for cover."""
+    s = Settings.from_env()
+    return load_calendar(s.calendar_path, s.holidays_path, tz, cover_check=False)
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +102,9 @@ class Model:
     def __init__(self, partitions: int, rules: Rules | None = None):
         self.partitions = partitions
         rules, places = rules or load_rules(), places_of(registry())
-        self.engines = [IncidentEngine(rules, EventClock(), places=places, tz=TZ) for _ in range(partitions)]
+        self.engines = [
+            IncidentEngine(rules, EventClock(), places=places, tz=TZ, calendar=calendar()) for _ in range(partitions)
+        ]
         self.events, self.alerts = [], []
 
     def engine(self, community: str) -> IncidentEngine:

@@ -10,12 +10,11 @@ from config.rules import DEFAULT_RULES, load_rules
 from schemas.records import Alert, IncidentEvent
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine
-from streams.escalation.timers import street_calendar
 from tests.support.clock import ManualClock
-from tests.support.incident_factories import TZ, action, located, registry
+from tests.support.incident_factories import TZ, action, calendar, located, registry
 
 TUESDAY = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)  # 10:00 in Beijing, a working day
-CALENDAR = street_calendar(TZ)
+CALENDAR = calendar()
 
 
 def bj(day: str, hm: str) -> datetime:

@@ -14,7 +14,7 @@ from config.spans import Span
 from schemas.display import zone
 from streams.demo import day as demo_day
 from streams.demo.simulator import assigned_grid, device_id
-from streams.escalation.timers import street_calendar
+from tests.support.incident_factories import calendar
 
 SETTINGS = Settings()
 GRIDS = list(load_geometry(SETTINGS.geometry_path, check_areas=False).grids)
@@ -30,7 +30,7 @@ def test_deadlines_and_the_clustering_window_run_24_times_faster(tmp_path):
         load_rules(SETTINGS.escalation_rules_path),
         load_rules(demo_day.compressed_rules(SETTINGS.escalation_rules_path, tmp_path / "rules.toml")),
     )
-    seconds = street_calendar(SETTINGS.timezone).seconds
+    seconds = calendar().seconds
     for level, deadlines in real.deadlines.items():
         assert seconds(fast.deadlines[level].acknowledge) * 24 == seconds(deadlines.acknowledge)
         assert seconds(fast.deadlines[level].resolve) * 24 == seconds(deadlines.resolve)

@@ -14,13 +14,13 @@ from streams.escalation.engine import IncidentEngine
 from streams.http.actions import OutsideRole, parse_action
 from streams.http.ingest import Refused
 from tests.support.clock import ManualClock
-from tests.support.incident_factories import PLAIN, T0, TZ, action, located, nearby, registry
+from tests.support.incident_factories import PLAIN, T0, TZ, action, calendar, located, nearby, registry
 
 
 def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
     reg, clock = CollectorRegistry(), ManualClock(T0)
     metrics = EscalationMetrics(reg)
-    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()), tz=TZ)
+    engine = IncidentEngine(load_rules(), clock, places=places_of(registry()), tz=TZ, calendar=calendar())
     opened = engine.report(located("m1", "safety_hazard", "critical", nearby(PLAIN, 60)))
     metrics.count(opened)
     inc = opened.events[0]["incident"]

@@ -13,7 +13,7 @@ from schemas.records import LocatedReport
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
 from tests.support.clock import ManualClock
-from tests.support.incident_factories import PLAIN, T0, TZ, ZONE, action, located, minutes, nearby, registry
+from tests.support.incident_factories import PLAIN, T0, TZ, ZONE, action, calendar, located, minutes, nearby, registry
 from tests.support.working_time import checked
 
 RULES = load_rules()
@@ -27,7 +27,7 @@ def clock():
 
 @pytest.fixture
 def engine(clock):
-    return IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    return IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
 
 
 def travel(clock, **delta):
@@ -116,7 +116,7 @@ def test_a_cluster_at_the_street_keeps_its_threshold_reached_across_a_rebuild(en
             located(f"r{n}", "illegal_construction", "high", nearby(PLAIN, n), T0 + minutes(5 * n))
         ).events
     assert [e["kind"] for e in events] == ["opened"] + ["report_merged"] * 4  # the ceiling holds
-    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
     for event in events:
         rebuilt.restore(event)
     assert rebuilt.incidents[inc].state() == engine.incidents[inc].state()
@@ -138,13 +138,13 @@ def test_safety_reports_in_a_sensitive_zone_go_straight_to_the_street_at_top_pri
 
 def test_major_event_periods_tighten_deadlines(clock):
     period = Period("drill", "演练 / drill", T0 - timedelta(hours=1), T0 + timedelta(hours=5), deadline_factor=0.5)
-    engine = IncidentEngine(RULES, clock, MajorEvents((period,)), tz=TZ)
+    engine = IncidentEngine(RULES, clock, MajorEvents((period,)), tz=TZ, calendar=calendar())
     event = engine.report(located("r1", "sanitation", "medium")).events[0]
     assert event["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
     travel(clock, minutes=16)
     assert kinds(engine.due())[0] == ["escalated"]
     # switched on at run time, as `redwall major-event start` does
-    later = IncidentEngine(RULES, ManualClock(T0), tz=TZ)
+    later = IncidentEngine(RULES, ManualClock(T0), tz=TZ, calendar=calendar())
     later.apply_period(period)
     assert later.report(located("r2")).events[0]["state"]["ack_by"] == (T0 + minutes(15)).isoformat()
 
@@ -196,7 +196,7 @@ def test_resolved_incidents_are_forgotten_after_the_retention(engine, clock):
 def test_replay_does_not_re_alert(engine, clock):
     first = engine.report(located("r1", "sanitation", "high"))
     # A restarted worker rebuilds from the incidents topic; the same report redelivered is a no-op.
-    rebuilt = IncidentEngine(RULES, clock, tz=TZ)
+    rebuilt = IncidentEngine(RULES, clock, tz=TZ, calendar=calendar())
     for event in first.events:
         rebuilt.restore(event)
     assert rebuilt.report(located("r1", "sanitation", "high")).events == []
@@ -219,7 +219,7 @@ def test_a_deadline_missed_at_the_street_stays_overdue_fires_once_and_survives_a
     assert missed["state"]["missed"] == {"acknowledge": (T0 + minutes(15)).isoformat()}
     travel(clock, hours=1)
     assert [e["kind"] for e in engine.due().events] == []  # the resolve deadline (4 h) is not due yet
-    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
     rebuilt.restore(missed)
     assert rebuilt.incidents[inc].missed == {"acknowledge": T0 + minutes(15)}
     assert rebuilt.due().events == []  # a rebuilt worker does not chase it again
@@ -298,7 +298,7 @@ def test_the_street_places_an_unlocated_incident_in_a_community_where_its_report
 def test_a_rebuilt_engine_can_still_place_an_unlocated_incident(engine, clock):
     report = located("u3", "illegal_parking", "low", OUTSIDE)
     opened = engine.report(report)
-    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ)
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
     for event in opened.events:
         rebuilt.restore(event)
     assert rebuilt.report(report).events == []  # seen
