@@ -99,18 +99,6 @@ def _cells(cells: list[dict], bounds, at: Frame) -> list[str]:
     return [f'<path class="cells" fill="{fill}" d="{_path(rings[fill], at)}"/>' for fill in COLOURS if fill in rings]
 
 
-def _centre(area: Area) -> tuple[float, float]:
-    """The area-weighted centroid of an area's largest outer ring: where its name is written."""
-    ring = max((polygon[0] for polygon in area.polygons), key=len)
-    a = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
-        cross = x0 * y1 - x1 * y0
-        a, cx, cy = a + cross, cx + (x0 + x1) * cross, cy + (y0 + y1) * cross
-    if a == 0:
-        return ring[0]
-    return cx / (3 * a), cy / (3 * a)
-
-
 def _legend(bounds, y: int, width: int) -> str:
     items, x = [], MARGIN
     for (low, high), fill in zip(bounds, COLOURS[len(COLOURS) - len(bounds) :], strict=True):
@@ -142,7 +130,7 @@ def heat_svg(
     body.append(_outline(geometry.street, at, "street"))
     if labels:
         for community in geometry.communities.values():
-            x, y = at.point(*_centre(community))
+            x, y = at.point(*community.centre)
             body.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label">{escape(community.name)}</text>')
     height = at.height + LEGEND_HEIGHT
     head = f"<title>{escape(title)}</title>" if title else ""
