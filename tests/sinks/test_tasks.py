@@ -5,22 +5,31 @@ should go, in order, from a grid of workers on post, off post, off duty and offl
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
 
 from config.crs import METRES_PER_DEGREE
 from config.geometry import load_geometry
 from config.roster import build_roster
 from config.settings import SAMPLE_GEOMETRY
-from sinks.incident_history import Progress
+from consumers.batch import BatchConsumer, SinkMetrics
+from consumers.sink import batch_sinks
+from schemas import json
+from sinks.incident_history import Progress, written_offsets
 from sinks.migrate import migrate
-from sinks.postgres import seed_places
+from sinks.postgres import PostgresSink, seed_places
 from sinks.task_candidates import candidates, grid_roster
 from sinks.tasks import TaskSink, device_of, task_detail, task_snapshot, tasks_in_scope, tasks_of_device
+from streams.broker_epoch import broker_epoch
+from streams.topics import ensure_topics
 from tests.support.databases import own_database
 from tests.support.task_rows import COURTYARD, GRID_A, T0, at, device, street, task_id
 
@@ -274,3 +283,40 @@ async def test_the_stored_roster_of_one_grid_is_what_candidates_takes(grid_of_wo
         ("张三", "grid_worker", "unknown"),
     ]
     assert await candidates(pool, stored, GRID_A, *POINT, NOW + timedelta(hours=8)) == []  # 22:00: off duty
+
+
+async def test_the_sink_process_drains_the_tasks_topic_and_records_how_far(settings, scratch):
+    """The `tasks` entry of consumers/sink.py against the real broker: every event stored, and the offsets the
+    rebuild starts from in sink_offsets, in this broker's epoch."""
+    run = uuid.uuid4().hex[:8]
+    s = dataclasses.replace(settings, topic_tasks=f"test.tasks.{run}", sink_batch_size=4)
+    await ensure_topics(s, (s.topic_tasks,))
+    events = street(run)
+    producer = AIOKafkaProducer(bootstrap_servers=s.broker)
+    await producer.start()
+    try:
+        sent = [await producer.send_and_wait(s.topic_tasks, json.dumps(e), key=e["device"].encode()) for e in events]
+    finally:
+        await producer.stop()
+    ends = {}
+    for m in sent:
+        ends[m.partition] = max(ends.get(m.partition, 0), m.offset + 1)
+    sink = await PostgresSink.connect(scratch)
+    stop = asyncio.Event()
+    spec = next(b for b in batch_sinks(s, sink, f"test-tasks-{run}") if b.name == "tasks")
+    task = asyncio.create_task(BatchConsumer(s, spec, SinkMetrics(CollectorRegistry())).run(stop))
+    try:
+        epoch = await broker_epoch(s)
+        for _ in range(150):
+            if await written_offsets(sink.pool, s.topic_tasks, epoch) == ends:
+                break
+            await asyncio.sleep(0.1)
+        assert await written_offsets(sink.pool, s.topic_tasks, epoch) == ends
+        assert await sink.pool.fetchval("SELECT count(*) FROM task_events") == 10
+        assert await sink.pool.fetchval("SELECT count(*) FROM task_refusals") == 2
+        states, _ = await task_snapshot(sink.pool, s.topic_tasks, epoch, lambda d: True)
+        assert sorted(e["id"] for e in states) == [f"{task_id(run, 'b')}:1", f"{task_id(run, 'd')}:3"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        await sink.close()
