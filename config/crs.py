@@ -28,6 +28,13 @@ def metres_per_degree_lng(lat: float) -> float:
     return METRES_PER_DEGREE * math.cos(math.radians(lat))
 
 
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Equirectangular distance in metres: exact enough below a few kilometres, and cheap."""
+    dy = (lat2 - lat1) * METRES_PER_DEGREE
+    dx = (lng2 - lng1) * metres_per_degree_lng((lat1 + lat2) / 2)
+    return math.hypot(dx, dy)
+
+
 def out_of_china(lng: float, lat: float) -> bool:
     """The published bounding box outside which GCJ-02 applies no offset."""
     return not (72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271)

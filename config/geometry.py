@@ -49,6 +49,19 @@ class Area:
         """Every ring of every polygon; even-odd counting over them tells inside from outside."""
         return tuple(ring for polygon in self.polygons for ring in polygon)
 
+    @property
+    def centre(self) -> tuple[float, float]:
+        """(lng, lat) of the area-weighted centroid of its largest outer ring: where its name is written, and
+        where a task sent to a courtyard points."""
+        ring = max((polygon[0] for polygon in self.polygons), key=len)
+        a = cx = cy = 0.0
+        for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
+            cross = x0 * y1 - x1 * y0
+            a, cx, cy = a + cross, cx + (x0 + x1) * cross, cy + (y0 + y1) * cross
+        if a == 0:
+            return ring[0]
+        return cx / (3 * a), cy / (3 * a)
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -71,19 +84,6 @@ def load_geometry(path: str | Path, check_areas: bool = True) -> Geometry:
     if check_areas:
         _check_areas(geometry)
     return geometry
-
-
-def centre(area: Area) -> tuple[float, float]:
-    """(lng, lat): the area-weighted centroid of an area's largest outer ring: where its name is written, where
-    a task sent to a courtyard points."""
-    ring = max((polygon[0] for polygon in area.polygons), key=len)
-    a = cx = cy = 0.0
-    for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
-        cross = x0 * y1 - x1 * y0
-        a, cx, cy = a + cross, cx + (x0 + x1) * cross, cy + (y0 + y1) * cross
-    if a == 0:
-        return ring[0]
-    return cx / (3 * a), cy / (3 * a)
 
 
 def fill_cells(area: Area, resolution: int) -> list[int]:

@@ -1,6 +1,6 @@
 """The sink process (`redwall sink`): once the schema is migrated, batch consumers drain the located reports,
-the positions, the dead letters, patrol records, incident events, run-time major-event periods and 12345
-orders with their events into Postgres through one pool, and make the weekly 专报 each Monday
+the positions, the dead letters, patrol records, incident events, run-time major-event periods, 12345
+orders with their events and task events into Postgres through one pool, and make the weekly 专报 each Monday
 (consumers/report/schedule.py), with the ops listener (/metrics, /healthz on REDWALL_SINK_METRICS_PORT,
 streams/ops_http.py) beside them."""
 
@@ -23,12 +23,14 @@ from consumers.retention import RetentionJob
 from consumers.state_gauges import StateGauges
 from schemas.hotline import LocatedHotlineOrder, hotline_records
 from schemas.records import DeadLetter, IncidentEvent, LocatedReport, PatrolRecord, PositionBatch
+from schemas.tasks import TaskEvent
 from sinks.hotline import HotlineSink
 from sinks.incidents import IncidentSink
 from sinks.major_events import MajorEventSink
 from sinks.partitions import PositionHistory
 from sinks.patrol import PatrolSink
 from sinks.postgres import PostgresSink
+from sinks.tasks import TaskSink
 from streams.escalation.control import MajorEventRecords
 from streams.topics import client_options
 
@@ -103,6 +105,16 @@ def batch_sinks(settings: Settings, sink: PostgresSink, group_prefix: str = GROU
                 load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone),
             ).write,
             lambda r: r.get("dispatched_at") or r["time"],
+        ),
+        # Records how far it has written, for the tasks agent's rebuild (sinks/tasks.py task_snapshot).
+        BatchSink(
+            "tasks",
+            settings.topic_tasks,
+            f"{group_prefix}-tasks",
+            TaskEvent,
+            TaskSink(sink.pool).write,
+            lambda e: e["when"],
+            progress=True,
         ),
     ]
 

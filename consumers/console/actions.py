@@ -130,11 +130,15 @@ class ActionProxy:
         return await self.forward(request, incident, forwarded)
 
     async def forward(self, request: web.Request, incident: str, action: dict) -> web.Response:
+        return await self.pass_on(request, f"/v1/incidents/{incident}/actions", action)
+
+    async def pass_on(self, request: web.Request, path: str, body: dict) -> web.Response:
+        """POST `body` to the worker's `path` with the dispatcher's token; the worker's answer as it is."""
         # The worker checks the dispatcher again with its own token and records it as the actor.
-        url = f"{self.worker_url}/v1/incidents/{incident}/actions"
+        url = f"{self.worker_url}{path}"
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {request['token']}"}
         try:
-            async with request.app[SESSION].post(url, data=json.dumps(action), headers=headers) as answer:
+            async with request.app[SESSION].post(url, data=json.dumps(body), headers=headers) as answer:
                 self.forwarded.labels(str(answer.status)).inc()
                 return web.Response(status=answer.status, body=await answer.read(), content_type="application/json")
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -17,6 +17,10 @@
     GET  /api/presence          who was here: devices inside a courtyard or grid (?courtyard=|grid=, from, to), with
                                 entry, exit and time inside; POST /api/presence the same for a drawn polygon (a
                                 community dispatcher: inside its community only) (consumers/console/presence.py)
+    GET  /api/tasks             tasks to a person in the dispatcher's scope (?status=open|all|<status>, device, since);
+                                GET /api/tasks/{id} one with its history; GET /api/tasks/candidates (?courtyard=|lat=&lng=)
+                                who should go; POST /api/tasks and /api/tasks/{id}/cancel passed on to a worker
+                                (community and street dispatchers, a community one in its community) (consumers/console/tasks.py)
     GET  /api/reports           the weekly 专报 made for the street: week, made at, links (consumers/console/reports.py)
     GET  /reports/{week}.html   one week's report (2026-W49), and /reports/{week}.pdf, to any signed-in dispatcher
     POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), pause (+pause_reason),
@@ -59,6 +63,7 @@ from consumers.console.presence import PresenceViews
 from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
 from consumers.console.sessions import Sessions
+from consumers.console.tasks import TaskViews
 from consumers.console.worktime import CalendarView
 from schemas import json
 from schemas.display import names
@@ -191,6 +196,7 @@ def create_console(
     geometry_areas = load_geometry(settings.geometry_path)
     reports = ReportViews(geometry_areas.street.id, settings.timezone, lambda: app[POOL])
     presence = PresenceViews(geometry_areas, settings, lambda: app[POOL])
+    tasks = TaskViews(geometry_areas, settings, lambda: app[POOL], actions)
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)
     app.router.add_get("/signin", auth.signin_form)
@@ -211,6 +217,11 @@ def create_console(
     app.router.add_get("/api/hotline/rates", hotline.rates)
     app.router.add_get("/api/presence", presence.get)
     app.router.add_post("/api/presence", presence.post)
+    app.router.add_get("/api/tasks", tasks.listing)
+    app.router.add_post("/api/tasks", tasks.create)
+    app.router.add_get("/api/tasks/candidates", tasks.candidates)  # before {task}: a task id starts "task-"
+    app.router.add_get("/api/tasks/{task}", tasks.detail)
+    app.router.add_post("/api/tasks/{task}/cancel", tasks.cancel)
     app.router.add_get("/api/reports", reports.listing)
     app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)

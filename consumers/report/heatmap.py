@@ -13,7 +13,7 @@ from html import escape
 import h3
 
 from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
-from config.geometry import Area, Geometry, centre
+from config.geometry import Area, Geometry
 
 # A sequential scale (ColorBrewer YlOrRd, 5 classes): readable in print and by the colour-blind.
 COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -130,7 +130,7 @@ def heat_svg(
     body.append(_outline(geometry.street, at, "street"))
     if labels:
         for community in geometry.communities.values():
-            x, y = at.point(*centre(community))
+            x, y = at.point(*community.centre)
             body.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label">{escape(community.name)}</text>')
     height = at.height + LEGEND_HEIGHT
     head = f"<title>{escape(title)}</title>" if title else ""

@@ -21,14 +21,13 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 from faust.web import Request, Response, View
-from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
 
-from config.geometry import centre
 from config.roster import Roster
 from schemas import json
 from schemas.fields import FieldError, now_rfc3339
 from schemas.tasks import TaskAction
 from sinks.credentials import Credential
+from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
 from streams.credentials import CredentialCache, refusal
 from streams.geofence.registry import GridRegistry
 from streams.http.auth import authenticate
@@ -134,7 +133,7 @@ class TaskPlaces:
             if area is None:
                 raise Refused(422, [FieldError("courtyard", f"{courtyard!r:.80} is not a courtyard of the street")])
             if "location" not in action:
-                lng, lat = centre(area)
+                lng, lat = area.centre
                 action["location"] = {"lat": lat, "lng": lng}
         if "location" not in action:
             raise Refused(422, [FieldError("location", "missing: name a courtyard or give a point {lat, lng}")])

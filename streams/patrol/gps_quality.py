@@ -6,12 +6,11 @@ it only never moves a device's state.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
+from config.crs import distance_m as metres_between
 
 # Reasons, in the order they are checked: the first that applies is the one counted.
 FUTURE, STALE, DUPLICATE, OUT_OF_ORDER, POOR_ACCURACY, IMPOSSIBLE_SPEED = (
@@ -78,7 +77,4 @@ class Quality:
 
 
 def distance_m(a: Fix, b: Fix) -> float:
-    """Equirectangular distance: exact enough below a few kilometres, and cheap."""
-    dy = (b.lat - a.lat) * METRES_PER_DEGREE
-    dx = (b.lng - a.lng) * metres_per_degree_lng((a.lat + b.lat) / 2)
-    return math.hypot(dx, dy)
+    return metres_between(a.lat, a.lng, b.lat, b.lng)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sinks.tasks import candidates
-
 from schemas import json
+from sinks.task_candidates import candidates
 from streams.produce import Out
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
-from config.geometry import centre
 from config.settings import Settings
 from consumers.sink import run_sinks
 from schemas import json
@@ -107,7 +106,7 @@ async def test_a_task_is_read_accepted_arrived_by_gps_and_done(stack, pg):
     courtyard = sorted(c for c in registry.courtyards if registry.courtyards[c].parent == roster.workers[device].grid)[
         0
     ]
-    lng, lat = centre(registry.courtyards[courtyard])
+    lng, lat = registry.courtyards[courtyard].centre
     url = f"http://127.0.0.1:{s.web_port}"
     dispatcher = await issue_dispatcher_token(s.database_url, f"{run}-street", "street")
     phone = await issue_device_token(s.database_url, device)
@@ -164,7 +163,7 @@ async def test_a_late_task_alerts_its_creator_and_done_without_arrival_is_flagge
     url = f"http://127.0.0.1:{s.web_port}"
     dispatcher = await issue_dispatcher_token(s.database_url, f"{run}-street2", "street")
     registry = GridRegistry.from_settings(s)
-    lng, lat = centre(registry.grids[roster.workers[device].grid])
+    lng, lat = registry.grids[roster.workers[device].grid].centre
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {dispatcher}"}) as http:
         body = {
             "device": device,
@@ -213,7 +212,7 @@ async def test_a_new_face_report_becomes_a_task_for_the_nearest_worker_on_post_i
         if roster.on_duty(d, now) and roster.on_duty(d, now + timedelta(minutes=5)):
             by_grid.setdefault(w.grid, []).append(d)
     grid, (near, far) = next((g, ds[:2]) for g, ds in sorted(by_grid.items()) if len(ds) >= 2)
-    lng, lat = centre(registry.grids[grid])
+    lng, lat = registry.grids[grid].centre
     # Both inside their grid, on post: one 20 m from where the report will be, one 60 m.
     await send_pings(s, near, fixes(now - timedelta(seconds=60), 60, lat + 0.00018, lng))
     await send_pings(s, far, fixes(now - timedelta(seconds=60), 60, lat - 0.00054, lng))

@@ -29,6 +29,7 @@ from sinks.credentials import issue, issue_dispatcher_token
 from sinks.delivery_log import DeliveryLog
 from sinks.grants import PROCESSES, function_grants, table_grants
 from sinks.incident_detail import incident_detail
+from sinks.incident_history import Progress
 from sinks.incidents import IncidentSink
 from sinks.migrate import SchemaNotReady, prepare_schema
 from sinks.notification import Notification
@@ -36,6 +37,8 @@ from sinks.partitions import partition_name
 from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
+from sinks.task_candidates import candidates, grid_roster
+from sinks.tasks import TaskSink, task_detail, task_snapshot, tasks_in_scope, tasks_of_device
 from sinks.webhook import Attempt
 from sinks.weekly_reports import claim, made_reports, report_file, store
 from streams.credentials import CredentialCache
@@ -44,6 +47,7 @@ from streams.patrol.advisories import Advisor, advise
 from tests.support.pki import make_pki
 from tests.support.roles_postgres import PASSWORDS, Deployment
 from tests.support.scratch import scratch_schema
+from tests.support.task_rows import event, task_state
 from tests.support.weekly_schedule import FixedMaker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +55,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 PAST = NOW - timedelta(days=10)  # a day without a partition yet: the sink must make it
 TODAY = partition_name(NOW.date())
 INCIDENT = "inc-c01-00000000beef"
+DAY = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # 14:00 in Beijing: the sample roster's day shift
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +299,9 @@ async def written(deployed):
         }
         assert (await PatrolSink(sink.pool).write([status, flags])) == {"patrol_events": 1, "position_flags": 1}
         await StateGauges(sink.pool, CollectorRegistry()).poll()
+        task = task_state("task-role-1", "dev-role-1", "c01", "c01-g01", 0)
+        progress = Progress("redwall.tasks.v1", "role-epoch", {0: 1})
+        assert (await TaskSink(sink.pool).write([event(task, "created", 0)], progress))["task_events"] == 1
     finally:
         await sink.close()
     return device
@@ -337,6 +345,11 @@ async def test_the_worker_reads_credentials_roster_and_patrol_state_and_claims_a
 
         assert len(await advise(pool, advisor, NOW + timedelta(seconds=1), lambda grid: ["dev-role-1"], send)) == 1
         assert await advise(pool, advisor, NOW + timedelta(seconds=2), lambda grid: [], send) == []  # claimed
+        # the tasks agent's rebuild, a phone's own tasks, and the 生脸 assignment's choice of worker
+        states, offsets = await task_snapshot(pool, "redwall.tasks.v1", "role-epoch", lambda device: True)
+        assert ([s["task"] for s in states], offsets) == (["task-role-1"], {0: 1})
+        assert [t["id"] for t in await tasks_of_device(pool, "dev-role-1")] == ["task-role-1"]
+        assert "dev-role-1" in [c.device for c in await candidates(pool, roster, "c01-g01", 39.91, 116.37, DAY)]
     finally:
         await pool.close()
 
@@ -351,6 +364,11 @@ async def test_the_console_reads_incidents_positions_and_credentials(deployed, w
         # who was here in a drawn polygon: the history through the cell index (EXECUTE of 0017's functions)
         in_cells = "position_cell(lat, lng) = ANY(position_cells(39.89, 116.35, 39.93, 116.41))"
         assert await pool.fetchval(f"SELECT count(*) FROM positions WHERE {in_cells}") >= 1
+        # tasks: the list, one task, and who should go (the stored roster of a grid, patrol status, last fixes)
+        assert [t["worker"] for t in await tasks_in_scope(pool, community="c01")] == ["王芳"]
+        assert (await task_detail(pool, "task-role-1"))["events"][0]["event"] == "created"
+        near = await candidates(pool, await grid_roster(pool, "c01-g01"), "c01-g01", 39.91, 116.37, DAY)
+        assert ("dev-role-1", "on_post") in [(c.device, c.status) for c in near]
     finally:
         await pool.close()
     cache = CredentialCache.from_settings(settings)

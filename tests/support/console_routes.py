@@ -21,6 +21,11 @@ DOCUMENTED = {
     ("GET", "/api/hotline/rates"),
     ("GET", "/api/presence"),
     ("POST", "/api/presence"),
+    ("GET", "/api/tasks"),
+    ("POST", "/api/tasks"),
+    ("GET", "/api/tasks/candidates"),
+    ("GET", "/api/tasks/{task}"),
+    ("POST", "/api/tasks/{task}/cancel"),
     ("GET", "/api/reports"),
     ("GET", "/reports/{week}.{kind}"),  # the docstring's /reports/{week}.html and .pdf
     ("GET", "/static"),  # the page's own files, console/static/
