@@ -17,7 +17,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from config.calendar import NotCovered, WorkingCalendar
-from config.spans import parse_span
+from config.spans import Span, parse_span
 from config.tasks import TaskRules
 from schemas.display import TASK_ACTION, TASK_STATUS
 from schemas.tasks import CLOSED, DEADLINES
@@ -28,6 +28,7 @@ from streams.tasks.timers import Out, TaskTimers
 KEEP_CLOSED = 5000  # closed tasks remembered, so a redelivered done or cancel answers nothing, not "unknown"
 _NEEDED = ("device", "kind", "creator", "location")
 _OPTIONAL = ("community", "grid", "courtyard", "incident", "report")
+_EVENT = {"accept": "accepted", "done": "done", "cancel": "cancelled"}
 _REPEATED = {"done": "done", "cancel": "cancelled"}  # an action that finds its own status made it before
 
 
@@ -71,7 +72,8 @@ class TaskBook(TaskTimers):
             return [], []
         if why:
             return [self._refused(action, task, why)], []
-        events, alerts = self._settle(task, _time(action["time"]), now)
+        # What fell due before the person acted fires first; a phone's clock ahead of ours fires nothing early.
+        events, alerts = self._settle(task, min(_time(action["time"]), now), now)
         events.append(self._step(task, action))
         return events, alerts
 
@@ -80,9 +82,7 @@ class TaskBook(TaskTimers):
         if missing:
             return [self._refused(action, None, f"派发缺少 {missing[0]}")], []
         try:
-            limits = {d: parse_span(action.get(f"{d}_within") or self.rules.limits[action["kind"]][d].text)
-                      for d in DEADLINES}  # fmt: skip
-            created = _time(action["time"])
+            limits, created = self._limits(action), _time(action["time"])
             due = {d: self.calendar.deadline(created, span).astimezone(created.tzinfo) for d, span in limits.items()}
         except (ValueError, NotCovered):  # NotCovered is a ValueError: a limit past the years the calendar knows
             return [self._refused(action, None, "时限无效或超出工作日历已知的年份，请改短时限")], []
@@ -108,6 +108,11 @@ class TaskBook(TaskTimers):
         }
         self._register(state)
         return [self._event(state, "created", action["time"], action["actor"], action=action["id"])], []
+
+    def _limits(self, action: dict) -> dict[str, Span]:
+        """The creator's own limits, else the kind's (ValueError for a limit written wrong)."""
+        kind = self.rules.limits[action["kind"]]
+        return {d: parse_span(action[f"{d}_within"]) if action.get(f"{d}_within") else kind[d] for d in DEADLINES}
 
     def _unfit(self, action: dict, task: dict | None) -> str | None:
         """Why the action does not fit the task; "" when it does; None when it was done already."""
@@ -137,8 +142,7 @@ class TaskBook(TaskTimers):
                 task["done_report"] = action["report"]
         else:
             task["status"] = "cancelled"
-        event = self._event(task, {"accept": "accepted", "done": "done"}.get(verb, "cancelled"), when,
-                            action["actor"], action=action["id"])  # fmt: skip
+        event = self._event(task, _EVENT[verb], when, action["actor"], action=action["id"])
         if task["status"] in CLOSED:
             self._close(task)
         return event

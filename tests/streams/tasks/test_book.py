@@ -192,6 +192,16 @@ def test_a_step_after_a_deadline_reads_after_its_late_however_often_the_clock_ti
     assert events_of((events, [])) == [("late", "2026-12-08T11:00:00+08:00"), ("arrived", "2026-12-08T11:10:00+08:00")]
     assert events[1]["state"]["arrive_seconds"] == 4200
     assert events_of(c.tick(bj("2026-12-08 12:00"))) == []  # the late is not fired twice
+    # An accept after the arrival keeps the task arrived.
+    (accepted,), _ = checked(c.act(step("accept", "task-1", bj("2026-12-08 12:05")), bj("2026-12-08 12:05")))
+    assert (accepted["state"]["status"], accepted["state"]["accepted_at"]) == ("arrived", "2026-12-08T12:05:00+08:00")
+
+
+def test_a_phones_clock_ahead_of_ours_fires_nothing_early():
+    b = opened()
+    events, alerts = checked(b.act(step("done", "task-1", bj("2026-12-08 11:30")), bj("2026-12-08 10:30")))
+    assert [e["event"] for e in events] == ["done"] and alerts == []
+    assert events[0]["state"]["late"] == {}
 
 
 @pytest.mark.parametrize(
