@@ -21,6 +21,7 @@ SAMPLE_ROSTER = CONFIG_DIR / "roster.toml"
 SAMPLE_ROUTING = CONFIG_DIR / "routing.toml"
 ESCALATION_RULES = CONFIG_DIR / "escalation.toml"
 HOTLINE = CONFIG_DIR / "hotline.toml"
+TASK_RULES = CONFIG_DIR / "tasks.toml"
 CALENDAR = CONFIG_DIR / "calendar.toml"
 HOLIDAYS = CONFIG_DIR / "holidays"
 SAMPLE_HOLIDAYS = CONFIG_DIR / "sample" / "holidays"  # illustrative years, for the demo and the tests
@@ -114,6 +115,9 @@ class Settings:
     )
     hotline_path: Path = _env(
         "hotline", "TOML with the 12345 work orders' limits, category map, placement and rates", HOTLINE
+    )
+    task_rules_path: Path = _env(
+        "task_rules", "TOML with the tasks' limits per kind, their early warning and the GPS arrival rule", TASK_RULES
     )
     calendar_path: Path = _env(
         "calendar", "TOML with the working calendar: working hours per weekday, the cover required", CALENDAR
