@@ -108,7 +108,7 @@ TaskState = Obj(
 TaskEvent = Record(
     "TaskEvent",
     {
-        "id": Str("deterministic: <task>:<seq>", max_len=100),
+        "id": Str("deterministic: <task>:<seq>, or <task>:refused:<action id>", max_len=200),
         "task": Str(max_len=80, pattern=TASK_ID_PATTERN),
         "seq": Num(minimum=0, maximum=1e9),
         "event": Enum(values=TASK_EVENTS),

@@ -113,7 +113,9 @@ def create_app(
     )
     monitor = patrol.install(app, settings, registry, metrics_registry, kafka=kafka, also=tasks.fixes)
     tasks.roster = lambda: monitor.roster
-    tasks_api.install(app, settings, registry, metrics, credentials, tasks.roster, tasks.pool, tasks.rules.radius_m)
+    tasks_api.install(
+        app, settings, registry, metrics, credentials, tasks.roster, tasks.pool, tasks.rules.arrival.radius_m
+    )
     hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age, esc.calendar)
     actions.install(
         app, settings, registry.communities, credentials, metrics, roles=esc.rules.action_roles, kafka=kafka

@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 import faust
-from config.tasks import TaskRules, load_task_rules
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from streams.tasks.book import TaskBook
 
 from config.calendar import WorkingCalendar
 from config.roster import Roster
+from config.tasks import TaskRules, load_task_rules
 from schemas import json
 from schemas.fields import FieldError
 from schemas.tasks import TaskAction
@@ -32,6 +31,7 @@ from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
 from streams.produce import Out, send_all
 from streams.tasks.assign import Assigner
+from streams.tasks.book import TaskBook
 from streams.tasks.rebuild import TaskHistory
 
 log = logging.getLogger(__name__)

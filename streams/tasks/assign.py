@@ -76,5 +76,5 @@ class Assigner:
             )
             return []
         self.tasks.metrics.assigned.labels("assigned").inc()
-        create = creation(action, found[0].device, self.tasks.rules.radius_m)
+        create = creation(action, found[0].device, self.tasks.rules.arrival.radius_m)
         return [Out(self.settings.topic_task_actions, create["device"].encode(), json.dumps(create))]

@@ -12,13 +12,13 @@ import logging
 from collections.abc import Callable
 
 import asyncpg
-from sinks.tasks import task_snapshot
-from streams.tasks.book import TaskBook
 
 from schemas import json
 from sinks.postgres import is_retriable
+from sinks.tasks import task_snapshot
 from streams.broker_epoch import broker_epoch
 from streams.patrol.agents import partition_of
+from streams.tasks.book import TaskBook
 from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
