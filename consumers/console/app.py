@@ -17,6 +17,8 @@
     GET  /api/presence          who was here: devices inside a courtyard or grid (?courtyard=|grid=, from, to), with
                                 entry, exit and time inside; POST /api/presence the same for a drawn polygon (a
                                 community dispatcher: inside its community only) (consumers/console/presence.py)
+    GET  /api/patrol/day        the daily patrol summary per rostered worker (?date=YYYY-MM-DD, device=; a community
+                                dispatcher: the workers of its grids only) (consumers/console/patrol_day.py)
     GET  /api/reports           the weekly 专报 made for the street: week, made at, links (consumers/console/reports.py)
     GET  /reports/{week}.html   one week's report (2026-W49), and /reports/{week}.pdf, to any signed-in dispatcher
     POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), pause (+pause_reason),
@@ -55,6 +57,7 @@ from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
 from consumers.console.health import ConsoleHealth
 from consumers.console.hotline import HotlineViews
+from consumers.console.patrol_day import PatrolDayView
 from consumers.console.presence import PresenceViews
 from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
@@ -211,6 +214,7 @@ def create_console(
     app.router.add_get("/api/hotline/rates", hotline.rates)
     app.router.add_get("/api/presence", presence.get)
     app.router.add_post("/api/presence", presence.post)
+    app.router.add_get("/api/patrol/day", PatrolDayView(settings, lambda: app[POOL]).get)
     app.router.add_get("/api/reports", reports.listing)
     app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)

@@ -34,6 +34,7 @@ from sinks.migrate import SchemaNotReady, prepare_schema
 from sinks.notification import Notification
 from sinks.partitions import partition_name
 from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
+from sinks.patrol_day import patrol_day
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from sinks.webhook import Attempt
@@ -351,6 +352,9 @@ async def test_the_console_reads_incidents_positions_and_credentials(deployed, w
         # who was here in a drawn polygon: the history through the cell index (EXECUTE of 0017's functions)
         in_cells = "position_cell(lat, lng) = ANY(position_cells(39.89, 116.35, 39.93, 116.41))"
         assert await pool.fetchval(f"SELECT count(*) FROM positions WHERE {in_cells}") >= 1
+        # the daily patrol summary: the roster's shifts, patrol events, GPS flags, reports and tasks
+        (day,) = await patrol_day(pool, NOW.date() - timedelta(days=2), "Asia/Shanghai", devices=["dev-role-1"])
+        assert (day.name, day.on_duty_s) == ("王芳", 12 * 3600.0)  # the sample roster's day shift, 08:00-20:00
     finally:
         await pool.close()
     cache = CredentialCache.from_settings(settings)
