@@ -76,6 +76,9 @@ SELECT device AS device_id, count(*)::int AS done, count(*) FILTER (WHERE unconf
        percentile_cont(0.5) WITHIN GROUP (ORDER BY arrive_seconds) AS arrive_median_s
 FROM tasks WHERE device = ANY($1::text[]) AND status = 'done' AND done_at >= $2 AND done_at < $3
 GROUP BY device"""
+_ARRIVALS = """
+SELECT arrive_seconds FROM tasks
+WHERE device = ANY($1::text[]) AND status = 'done' AND done_at >= $2 AND done_at < $3 AND arrive_seconds IS NOT NULL"""
 _PLACE_NAMES = (
     "SELECT id, name FROM grids WHERE id = ANY($1) UNION ALL SELECT id, name FROM courtyards WHERE id = ANY($1)"
 )
@@ -189,3 +192,10 @@ def _worker(w, shifts, start, until, on_post, fix, reports, task, names) -> Work
         tasks_unconfirmed=task["unconfirmed"] if task else 0,
         arrive_median_s=task["arrive_median_s"] if task else None,
     )
+
+
+async def arrive_seconds(db, devices: list[str], start: datetime, end: datetime) -> list[float]:
+    """The times to arrive of the tasks `devices` did in [start, end): a median over several workers (the
+    weekly report's street total) is not a median of theirs."""
+    async with connection(db) as conn:
+        return [r[0] for r in await conn.fetch(_ARRIVALS, devices, start, end)]
