@@ -53,10 +53,13 @@ WITH changes AS (
 )
 SELECT device_id, sum(extract(epoch FROM until - since))::float8 AS seconds
 FROM intervals WHERE status = 'on_post' GROUP BY device_id"""
+# Places are gathered where they change, not per fix: DISTINCT over a day's million fixes is a sort of them all
+# (600 ms of 3.4 s measured on 200 workers' day); a run of fixes in one grid sends it once, and Python dedupes.
 _FIXES = f"""
 WITH fixes AS (
-    SELECT p.device_id, p.event_time, p.lat, p.lng, p.grid_id, p.courtyard_id,
-           lag(p.event_time) OVER w AS t0, lag(p.lat) OVER w AS lat0, lag(p.lng) OVER w AS lng0
+    SELECT p.device_id, p.event_time - lag(p.event_time) OVER w AS dt, p.lat, lag(p.lat) OVER w AS lat0,
+           p.lng, lag(p.lng) OVER w AS lng0, p.grid_id, lag(p.grid_id) OVER w AS grid0,
+           p.courtyard_id, lag(p.courtyard_id) OVER w AS courtyard0
     FROM positions p
     WHERE p.device_id = ANY($1::text[]) AND p.event_time >= $2 AND p.event_time < $3 AND p.accuracy <= $4
       AND NOT EXISTS (SELECT FROM position_flags f WHERE f.device_id = p.device_id AND f.event_time = p.event_time)
@@ -64,9 +67,10 @@ WITH fixes AS (
 )
 SELECT device_id,
        coalesce(sum({METRES_PER_DEGREE} * sqrt((lat - lat0) ^ 2 + ((lng - lng0) * cos(radians((lat + lat0) / 2))) ^ 2))
-                FILTER (WHERE event_time - t0 <= $5), 0)::float8 AS distance_m,
-       array_agg(DISTINCT grid_id) FILTER (WHERE grid_id IS NOT NULL) AS grids,
-       array_agg(DISTINCT courtyard_id) FILTER (WHERE courtyard_id IS NOT NULL) AS courtyards
+                FILTER (WHERE dt <= $5), 0)::float8 AS distance_m,
+       array_agg(grid_id) FILTER (WHERE grid_id IS DISTINCT FROM grid0 AND grid_id IS NOT NULL) AS grids,
+       array_agg(courtyard_id) FILTER (WHERE courtyard_id IS DISTINCT FROM courtyard0 AND courtyard_id IS NOT NULL)
+           AS courtyards
 FROM fixes GROUP BY device_id"""
 _REPORTS = """
 SELECT device_id, count(*)::int AS reports FROM reports
@@ -174,7 +178,7 @@ def _worker(w, shifts, start, until, on_post, fix, reports, task, names) -> Work
     tz = mine[0]["timezone"] if mine else "Asia/Shanghai"
 
     def places(key: str) -> tuple[tuple[str, str | None], ...]:
-        return tuple((p, names.get(p)) for p in sorted(fix[key] or ())) if fix else ()
+        return tuple((p, names.get(p)) for p in sorted(set(fix[key] or ()))) if fix else ()
 
     device = w["device_id"]
     return WorkerDay(

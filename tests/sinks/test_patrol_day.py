@@ -77,7 +77,7 @@ async def test_a_week_sums_the_days(day_db):
     found = await patrol_summary(day_db, start, end, devices=["W1"], now=end)
     # 7 day shifts; the evening before the day adds the 23:59 fix, which is more than GAP before 08:00
     assert (found[0].on_duty_s, found[0].reports, found[0].tasks_done) == (7 * 32400.0, 3, 4)
-    assert found[0].distance_m == pytest.approx(4 * 111.32)
+    assert found[0].distance_m == pytest.approx(5 * 111.32)
 
 
 async def test_the_time_over_a_realistic_day(database_url):

@@ -10,8 +10,8 @@ W1 张三 网格员 c01-g01 [day]
   fixes    (lng 116.3572) 12-02 23:59 (the day before: no step into the day), 08:00 lat 39.8960,
            08:01 .8970 and 08:02 .8980 in courtyard c01-g01-y01, 08:03 .8990 flagged (c01-g03, left out),
            08:04 .8970, 08:05 .8960 at 80 m (c01-g04, left out), 08:19 .8950 (15 min after 08:04: a gap,
-           not walked), 08:19:30 .8960 in c01-g02
-  walked   08:00->08:01, 08:01->08:02, 08:02->08:04, 08:19->08:19:30: 4 x 111.32   = 445.28 m
+           not walked), 08:19:30 .8960 in c01-g02, 08:20 .8970 back in c01-g01
+  walked   08:00->08:01, 08:01->08:02, 08:02->08:04, 08:19->08:19:30->08:20: 5 x 111.32   = 556.60 m
   places   grids c01-g01, c01-g02; courtyard c01-g01-y01
   reports  09:10, 13:00 (and one the evening before)                      = 2
   tasks    done 09:00 (arrived in 600 s), 11:00 (1200 s), 12:00 with no arrival (unconfirmed), and one
@@ -84,6 +84,7 @@ FIXES = [  # device, time, lat, lng, accuracy m, grid, courtyard
     ("W1", at("08:05"), 39.8960, 116.3572, 80.0, "c01-g04", None),
     ("W1", at("08:19"), 39.8950, 116.3572, 5.0, "c01-g01", None),
     ("W1", at("08:19:30"), 39.8960, 116.3572, 5.0, "c01-g02", None),
+    ("W1", at("08:20"), 39.8970, 116.3572, 5.0, "c01-g01", None),
     ("W2", at("00:30"), 39.9000, 116.3600, 5.0, "c01-g02", None),
     ("W2", at("00:31"), 39.9010, 116.3600, 5.0, "c01-g02", None),
     ("W2", at("22:30"), 39.9000, 116.3600, 5.0, "c01-g02", None),
@@ -112,11 +113,11 @@ TASKS = [  # device, status, done at, arrive seconds, unconfirmed
 ]
 
 ANSWER = {  # device: on duty, on post, distance, grids, courtyards, reports, done, unconfirmed, median arrival
-    "W1": (32400.0, 30300.0, 4 * 111.32, ("c01-g01", "c01-g02"), ("c01-g01-y01",), 2, 3, 1, 900.0),
+    "W1": (32400.0, 30300.0, 5 * 111.32, ("c01-g01", "c01-g02"), ("c01-g01-y01",), 2, 3, 1, 900.0),
     "W2": (28800.0, 27480.0, 3 * 111.32, ("c01-g02",), (), 1, 1, 0, 300.0),
     "W3": (72000.0, 28800.0, 0.0, (), (), 0, 0, 0, None),
 }
-AT_NOON_W1 = (14400.0, 12300.0, 4 * 111.32, ("c01-g01", "c01-g02"), ("c01-g01-y01",), 1, 2, 0, 900.0)
+AT_NOON_W1 = (14400.0, 12300.0, 5 * 111.32, ("c01-g01", "c01-g02"), ("c01-g01-y01",), 1, 2, 0, 900.0)
 
 
 @contextlib.asynccontextmanager

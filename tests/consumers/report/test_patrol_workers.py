@@ -24,7 +24,7 @@ MADE = datetime(2026, 12, 7, tzinfo=UTC)  # after the week's end: nothing of it 
 #   on post  W1 30300 s (the day's); W3 16:00 to 12-04 09:00 = 61200 s; W2 12-02 22:10-03:00 (17400 s),
 #            03:20-06:00 (9600 s), and 12-03 22:02 on_post holds to the week's end (266280 s) = 293280 s
 #                                                                                     -> 384780 s
-#   distance 445.28 + 333.96 m (the evening before's fix is 8 h from the next)      -> 779.24 m
+#   distance 556.60 + 333.96 m (the evening before's fix is 8 h from the next)      -> 890.56 m
 #   reports  W1 3 (one the evening before), W2 1                                     -> 4
 #   tasks    W1 4 done (one the day before, in 60 s), 1 unconfirmed; W2 1 (300 s)    -> 5, 1
 #   arrival  W1 median of 60, 600, 1200 = 600 s; the street's of 60, 300, 600, 1200  -> 450 s
@@ -52,7 +52,7 @@ async def test_the_week_per_worker_and_the_streets_totals(figures):
         "on_duty_s": 932400.0,
         "on_post_s": 384780.0,
         "on_post_share": 384780 / 932400,
-        "distance_m": pytest.approx(779.24),
+        "distance_m": pytest.approx(890.56),
         "reports": 4,
         "tasks_done": 5,
         "tasks_unconfirmed": 1,
@@ -71,7 +71,7 @@ async def test_the_page_says_the_totals_and_lists_the_lowest_first(figures):
     patrol = re.sub(
         r"\s+", " ", re.sub(r"<[^>]+>", " ", re.search(r'<section id="patrol">(.*?)</section>', html, re.S)[1])
     )
-    assert "在册 3 人：在班 10天19小时，在岗 4天10小时（在岗率 41.3%），步行 0.8 公里，上报 4 件" in patrol
+    assert "在册 3 人：在班 10天19小时，在岗 4天10小时（在岗率 41.3%），步行 0.9 公里，上报 4 件" in patrol
     assert "完成任务 5 件（其中未经定位确认到场 1 件），到场用时中位数 7分钟" in patrol
     assert "王五 网格长 和平门社区第1网格 12.1% 0.0 0 0 0 —" in patrol
     assert patrol.index("王五") < patrol.index("张三") < patrol.index("李四")

@@ -30,13 +30,13 @@ def test_a_day_as_a_table_in_chinese(redwall):
     assert lines[1].split() == [
         "姓名", "角色", "在班", "在岗", "步行距离", "网格", "院落", "上报", "任务完成", "到场用时中位数"
     ]  # fmt: skip
-    # 32400 s, 30300 s, 445.28 m, 2 grids, 1 courtyard, 2 reports, 3 done of which 1 unconfirmed, median 900 s
+    # 32400 s, 30300 s, 556.60 m, 2 grids, 1 courtyard, 2 reports, 3 done of which 1 unconfirmed, median 900 s
     assert lines[2].split() == [
         "张三",
         "网格员",
         "9小时00分",
         "8小时25分",
-        "0.4km",
+        "0.6km",
         "2",
         "1",
         "2",
