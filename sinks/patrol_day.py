@@ -138,9 +138,21 @@ def duty_seconds(shifts: list[tuple[time, time]], tz: str, start: datetime, end:
     return total
 
 
-async def patrol_day(pool, day: date, tz: str, **options) -> list[WorkerDay]:
-    """Every rostered worker's summary of local `day` in `tz` (options: see `patrol_summary`)."""
-    return await patrol_summary(pool, *day_bounds(day, tz), **options)
+async def patrol_day(
+    pool,
+    day: date,
+    tz: str,
+    *,
+    devices: list[str] | None = None,
+    community: str | None = None,
+    max_accuracy_m: float = 50.0,
+    now: datetime | None = None,
+) -> list[WorkerDay]:
+    """Every rostered worker's summary of local `day` in `tz` (of `devices`, of the grids of `community`)."""
+    start, end = day_bounds(day, tz)
+    return await patrol_summary(
+        pool, start, end, devices=devices, community=community, max_accuracy_m=max_accuracy_m, now=now
+    )
 
 
 async def patrol_summary(

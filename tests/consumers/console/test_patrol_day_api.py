@@ -83,3 +83,10 @@ async def test_a_bad_date_is_422_naming_it(console, bad):
     status, body = await call(console, "street", date=bad)
     assert status == 422
     assert [e["field"] for e in body["errors"]] == ["date"]
+
+
+async def test_no_dispatcher_no_summary(console):
+    base, _ = console
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/patrol/day", params={"date": "2026-12-03"}) as answer:
+            assert answer.status == 401
