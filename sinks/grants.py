@@ -10,7 +10,7 @@ credentials (`redwall devices|dispatchers`) and loads the roster. Each process l
 | `redwall_worker` | `redwall worker` | read credentials, the roster and major events, patrol state, latest positions and reports (hot spots); claim advisories |
 | `redwall_sink` | `redwall sink`, `redwall retention` | write reports, positions, dead letters, incidents, patrol events, weekly reports; read what the weekly report counts; make and drop days of `positions` through two owner functions, never a table itself |
 | `redwall_deliver` | `redwall deliver` | write the delivery log (`alert_notifications`, `alert_deliveries`) |
-| `redwall_console` | `redwall console` | read credentials, incidents with their reports and history, the roster, patrol status, latest positions and the position history (who was here), weekly reports, tasks |
+| `redwall_console` | `redwall console` | read credentials, incidents with their reports and history, the roster, patrol status, latest positions and the position history (who was here), patrol events and GPS flags (the daily patrol summary), tasks, weekly reports |
 | `grafana_reader` | Grafana's data source | read everything but credentials |
 
 With REDWALL_PG_ROLE_SECRETS_DIR set, `redwall migrate` makes these login roles, or sets their passwords,
@@ -55,12 +55,12 @@ incidents                r       raw   -        r        r
 incident_events          r       ra    -        r        r
 incident_reports         r       raw   -        r        r
 weekly_ceiling_exceeded  -       -     -        -        r
-roster_shifts            r       -     -        r        r
-roster_workers           r       -     -        r        r
+roster_shifts            r       r     -        r        r
+roster_workers           r       r     -        r        r
 major_event_periods      r       r     -        -        r
-patrol_events            -       raw   -        -        r
+patrol_events            -       raw   -        r        r
 patrol_status            r       raw   -        r        r
-position_flags           -       rad   -        -        r
+position_flags           -       rad   -        r        r
 alert_notifications      -       -     raw      -        r
 alert_deliveries         -       -     ra       -        r
 credentials              r       -     -        r        -
@@ -81,9 +81,11 @@ task_refusals            -       ra    -        r        r
 # incidents, their history, `sink_offsets` and `runtime_major_events` to rebuild its incidents
 # (streams/escalation/rebuild.py); the tasks and their events to rebuild its tasks agent and to answer a
 # phone's GET /v1/tasks. The console reads the roster's shifts and the patrol status for who should go to a task
-# (sinks/task_candidates.py). The console reads the places' names for the 12345 rates (sinks/hotline_rates.py); the sink reads the clock alerts' keys to delete those of expired orders. The sink
+# (sinks/task_candidates.py), and the places' names for the 12345 rates (sinks/hotline_rates.py); the sink reads
+# the clock alerts' keys to delete those of expired orders. The sink
 # makes the weekly 专报 (consumers/report/schedule.py), whose figures read every table of the week but the
-# credentials, the delivery log and the roster: hence its reading the places, major events and advisories.
+# credentials and the delivery log: hence its reading the places, major events, advisories and the roster (the
+# patrol summary's shifts, sinks/patrol_day.py), which the console reads for the daily summary too.
 
 # Who may EXECUTE each function of the schema. The partition functions run as the owner (SECURITY DEFINER,
 # migration 0009), so the sink makes and drops days of `positions` without owning any table.

@@ -21,6 +21,8 @@
                                 GET /api/tasks/{id} one with its history; GET /api/tasks/candidates (?courtyard=|lat=&lng=)
                                 who should go; POST /api/tasks and /api/tasks/{id}/cancel passed on to a worker
                                 (community and street dispatchers, a community one in its community) (consumers/console/tasks.py)
+    GET  /api/patrol/day        the daily patrol summary per rostered worker (?date=YYYY-MM-DD, device=; a community
+                                dispatcher: the workers of its grids only) (consumers/console/patrol_day.py)
     GET  /api/reports           the weekly 专报 made for the street: week, made at, links (consumers/console/reports.py)
     GET  /reports/{week}.html   one week's report (2026-W49), and /reports/{week}.pdf, to any signed-in dispatcher
     POST /api/incidents/{id}/actions  ack, resolve, request_escalation, reassign (+owner), pause (+pause_reason),
@@ -59,6 +61,7 @@ from consumers.console.auth import ConsoleAuth, security_headers
 from consumers.console.feed import ConsoleFeed
 from consumers.console.health import ConsoleHealth
 from consumers.console.hotline import HotlineViews
+from consumers.console.patrol_day import PatrolDayView
 from consumers.console.presence import PresenceViews
 from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
@@ -222,6 +225,7 @@ def create_console(
     app.router.add_get("/api/tasks/candidates", tasks.candidates)  # before {task}: a task id starts "task-"
     app.router.add_get("/api/tasks/{task}", tasks.detail)
     app.router.add_post("/api/tasks/{task}/cancel", tasks.cancel)
+    app.router.add_get("/api/patrol/day", PatrolDayView(settings, lambda: app[POOL]).get)
     app.router.add_get("/api/reports", reports.listing)
     app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)

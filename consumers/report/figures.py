@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from config.hotline import HotlineConfig
 from consumers.report.cells import heat_figures
-from consumers.report.patrol import patrol_figures
+from consumers.report.patrol import patrol_figures, worker_figures
 from schemas.display import zone
 from schemas.records import LEVELS
 from sinks import weekly_queries as q
@@ -85,6 +85,8 @@ async def weekly_figures(
         heat, hot_spots = heat_figures(await conn.fetch(q.HEAT, *week_args))
         repeats = [dict(r) for r in await conn.fetch(q.REPEATS, *week_args)]
         patrol = await patrol_figures(conn, week_args)
+        # A week still running is summed up to the report's making: nobody is on post in the future.
+        workers = await worker_figures(conn, start, end, street, made_at or datetime.now(UTC))
         orders = await conn.fetchval(q.HOTLINE_ORDERS, *week_args)
         cases = await _cases(conn, week_args)
         hotline_figures = await _hotline(conn, orders, street, places, end, hotline, tz)
@@ -103,6 +105,7 @@ async def weekly_figures(
         "hot_spots": hot_spots,
         "repeats": repeats,
         "patrol": patrol,
+        "patrol_workers": workers,
         "hotline": hotline_figures,
         "cases": cases,
         "queries": QUERIES,
@@ -190,6 +193,7 @@ QUERIES = {
     "patrol": "PATROL",
     "patrol.coverage_gaps_major_events": "COVERAGE_GAPS",
     "patrol.advisories": "ADVISORIES",
+    "patrol_workers": "sinks.patrol_day patrol_summary, arrive_seconds",
     "hotline.orders": "HOTLINE_ORDERS",
     "hotline": "sinks.hotline_rates rates, topic_candidates",
     "cases": "CASES",

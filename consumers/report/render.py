@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from config.geometry import Geometry
+from config.roster import ROLES
 from consumers.report.heatmap import heat_svg
 from schemas.display import CATEGORY, INCIDENT_EVENT, INCIDENT_STATUS, LEVEL, PLACE, RATE, local_minute, span_zh
 from schemas.records import UNLOCATED
@@ -165,6 +166,7 @@ def render_html(figures: dict, geometry: Geometry, *, tz: str) -> str:
             LEVEL=LEVEL,
             INCIDENT_STATUS=INCIDENT_STATUS,
             RATE=RATE,
+            ROLES=ROLES,
             WHY=WHY,
             FLAG=FLAG,
             SQL_HOME=SQL_HOME,

@@ -20,7 +20,7 @@ from config.hotline import load_hotline
 from config.settings import Settings
 from consumers.report.figures import week_bounds
 from consumers.report.sample_incidents import run_engine
-from consumers.report.sample_patrol import write_advisories, write_patrol
+from consumers.report.sample_patrol import write_advisories, write_patrol, write_walks
 from sinks.hotline import HotlineSink
 from sinks.incidents import IncidentSink
 from sinks.postgres import PostgresSink, connection, open_pool, seed_places
@@ -200,6 +200,7 @@ async def write_sample_week(
         for chunk in _chunks(hotline):
             written["hotline_orders"] += (await HotlineSink(sink.pool, config, calendar).write(chunk))["hotline_orders"]
         written["patrol_events"] = await write_patrol(sink.pool, street.registry, start, workers, street.rng)
+        written["positions"] = await write_walks(sink.pool, street.registry, start, workers, settings.timezone)
         written["advisories"] = await write_advisories(sink.pool, street.registry, settings, start, end)
     finally:
         if pool is not db:

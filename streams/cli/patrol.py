@@ -1,25 +1,30 @@
 """`redwall patrol who-was-here`: every device seen inside a courtyard, a grid or a drawn polygon (a GeoJSON
 file) between two times, with entry, exit and time inside (sinks/presence.py). Times are read and shown in
 REDWALL_TIMEZONE to the minute, Chinese first; `--json` prints one JSON object per device for a script.
+`redwall patrol day`: the daily patrol summary of each rostered worker (sinks/patrol_day.py) for one day in
+REDWALL_TIMEZONE, as a table in Chinese or (`--json`) one JSON object per worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from config.geometry import load_geometry
 from config.roster import ROLES
 from schemas import json
-from schemas.display import local_minute, span_zh
+from schemas.display import local_minute, span_zh, zone
 from schemas.fields import FieldError
+from sinks.patrol_day import WorkerDay, patrol_day
 from sinks.presence import Fence, check_window, drawn, named, parse_time, who_was_here
 from streams.cli.credentials import padded
 
 _KIND_ZH = {"courtyard": "院落", "grid": "网格", "polygon": "圈选区域"}
 _WIDTHS = (16, 10, 10, 17, 17, 10, 4)
+_DAY_HEADS = ("姓名", "角色", "在班", "在岗", "步行距离", "网格", "院落", "上报", "任务完成", "到场用时中位数")
+_DAY_WIDTHS = (10, 8, 11, 11, 9, 4, 4, 4, 18, 14)
 
 
 def add_commands(sub) -> None:
@@ -36,6 +41,13 @@ def add_commands(sub) -> None:
     who.add_argument("--to", dest="end", required=True, help="at most 31 days after --from")
     who.add_argument("--json", action="store_true", help="one JSON object per device")
     who.set_defaults(run=_who_was_here, needs=("postgres",))
+    day = actions.add_parser(
+        "day", help="each rostered worker's day: on duty, on post, walked, visited, reports, tasks"
+    )
+    day.add_argument("--date", help="YYYY-MM-DD, a day in REDWALL_TIMEZONE (default: today there)")
+    day.add_argument("--device", help="one worker's device only")
+    day.add_argument("--json", action="store_true", help="one JSON object per worker")
+    day.set_defaults(run=_day, needs=("postgres",))
 
 
 def _fence(args, settings) -> Fence:
@@ -97,3 +109,40 @@ def _times(item: dict, tz: str) -> tuple[str, str, str]:
 
 def _line(cells) -> str:
     return "  ".join(padded(str(c), w) for c, w in zip(cells, _WIDTHS, strict=True)).rstrip()
+
+
+def _day(settings, args) -> int:
+    tz = settings.timezone
+    try:
+        wanted = date.fromisoformat(args.date) if args.date else datetime.now(UTC).astimezone(zone(tz)).date()
+    except ValueError:
+        print(f"redwall: patrol day: --date: {args.date!r:.40} is not a day: write YYYY-MM-DD", file=sys.stderr)
+        return 2
+    devices = [args.device] if args.device else None
+    found = asyncio.run(
+        patrol_day(settings.database_dsn, wanted, tz, devices=devices, max_accuracy_m=settings.gps_max_accuracy_m)
+    )
+    if args.device and not found:
+        print(f"redwall: patrol day: --device: {args.device!r:.80} is not on the roster", file=sys.stderr)
+        return 2
+    if args.json:
+        for worker in found:
+            print(json.dumps(worker.as_dict()).decode())
+        return 0
+    print(f"每日巡查小结 · {wanted.isoformat()} ({tz}) · {len(found)} 人")
+    print(_day_line(_DAY_HEADS))
+    for worker in found:
+        print(_day_line(_day_cells(worker)))
+    return 0
+
+
+def _day_cells(w: WorkerDay) -> tuple:
+    done = f"{w.tasks_done}（{w.tasks_unconfirmed}未确认到场）" if w.tasks_unconfirmed else w.tasks_done
+    arrive = span_zh(w.arrive_median_s) if w.arrive_median_s is not None else "-"
+    role = ROLES.get(w.role, w.role)
+    on = (span_zh(w.on_duty_s), span_zh(w.on_post_s))
+    return (w.name, role, *on, f"{w.distance_m / 1000:.1f}km", len(w.grids), len(w.courtyards), w.reports, done, arrive)
+
+
+def _day_line(cells) -> str:
+    return "  ".join(padded(str(c), w) for c, w in zip(cells, _DAY_WIDTHS, strict=True)).rstrip()

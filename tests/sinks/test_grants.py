@@ -35,6 +35,7 @@ from sinks.migrate import SchemaNotReady, prepare_schema
 from sinks.notification import Notification
 from sinks.partitions import partition_name
 from sinks.patrol import PatrolSink, device_states, read_roster, store_roster
+from sinks.patrol_day import patrol_day
 from sinks.postgres import PostgresSink
 from sinks.retention import RetentionPolicy, apply_retention
 from sinks.task_candidates import candidates, grid_roster
@@ -369,6 +370,9 @@ async def test_the_console_reads_incidents_positions_and_credentials(deployed, w
         assert (await task_detail(pool, "task-role-1"))["events"][0]["event"] == "created"
         near = await candidates(pool, await grid_roster(pool, "c01-g01"), "c01-g01", 39.91, 116.37, DAY)
         assert ("dev-role-1", "on_post") in [(c.device, c.status) for c in near]
+        # the daily patrol summary: the roster's shifts, patrol events, GPS flags, reports and tasks
+        (day,) = await patrol_day(pool, NOW.date() - timedelta(days=2), "Asia/Shanghai", devices=["dev-role-1"])
+        assert (day.name, day.on_duty_s) == ("王芳", 12 * 3600.0)  # the sample roster's day shift, 08:00-20:00
     finally:
         await pool.close()
     cache = CredentialCache.from_settings(settings)

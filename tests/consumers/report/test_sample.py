@@ -20,7 +20,9 @@ SELECT (SELECT count(*) FROM reports WHERE event_time >= $1 AND event_time < $2)
        (SELECT count(*) FROM incident_events WHERE kind = 'escalated') AS escalated,
        (SELECT count(*) FROM hotline_orders WHERE dispatched_at >= $1 AND dispatched_at < $2) AS orders,
        (SELECT count(DISTINCT device_id) FROM patrol_events) AS workers,
-       (SELECT count(*) FROM patrol_advisories) AS advisories
+       (SELECT count(*) FROM patrol_advisories) AS advisories,
+       (SELECT count(*) FROM roster_workers) AS rostered,
+       (SELECT count(DISTINCT device_id) FROM positions WHERE event_time >= $1 AND event_time < $2) AS walking
 """
 
 
@@ -33,6 +35,8 @@ async def test_the_sample_week_holds_what_was_asked(scratch):
     assert counts["workers"] == 20 and written["patrol_events"] > 20 * 7 * 3
     assert 0.7 * 300 < counts["incidents"] < 300  # the week's: some reports merged into others
     assert counts["escalated"] > 0 and counts["advisories"] > 0
+    # on the roster, each walking its day shifts: 12 h of a fix every 5 minutes, 7 days
+    assert counts["rostered"] == counts["walking"] == 20 and written["positions"] == 20 * 7 * 144
 
 
 def test_the_same_seed_draws_the_same_week():
