@@ -26,6 +26,7 @@ DOCUMENTED = {
     ("GET", "/api/tasks/candidates"),
     ("GET", "/api/tasks/{task}"),
     ("POST", "/api/tasks/{task}/cancel"),
+    ("GET", "/api/patrol/day"),
     ("GET", "/api/reports"),
     ("GET", "/reports/{week}.{kind}"),  # the docstring's /reports/{week}.html and .pdf
     ("GET", "/static"),  # the page's own files, console/static/
