@@ -91,8 +91,8 @@ def task_state(key: str, created: datetime, **changes) -> dict:
     return state | changes
 
 
-TASKS = {  # late: not arrived 90 min after its deadline; fresh: 25 min left to arrive; unconfirmed: done, never arrived
-    "late": task_state("late", NOW - 120 * MINUTE, late={"arrive": (NOW - 90 * MINUTE).isoformat()}),
+TASKS = {  # late: not arrived 70 min after its deadline; fresh: 25 min left to arrive; unconfirmed: done, never arrived
+    "late": task_state("late", NOW - 100 * MINUTE, late={"arrive": (NOW - 70 * MINUTE).isoformat()}),
     "fresh": task_state("fresh", NOW - 5 * MINUTE, status="open", kind="register_resident"),
     "unconfirmed": task_state(
         "unconfirmed", NOW - 60 * MINUTE, status="done", done_at=(NOW - 40 * MINUTE).isoformat(), unconfirmed="yes"
@@ -101,9 +101,15 @@ TASKS = {  # late: not arrived 90 min after its deadline; fresh: 25 min left to 
 
 
 async def seed_tasks(url: str) -> None:
-    """The tasks as the sink writes them (migration 0018), each with its `created` event."""
+    """The tasks as the sink writes them (migration 0018), each with its `created` event; worker A on a shift
+    round the clock, so the roster holds as `redwall roster load` leaves it."""
     conn = await asyncpg.connect(url)
     try:
+        await conn.execute(
+            "INSERT INTO roster_shifts (id, name, starts, ends, timezone) VALUES ('round', '全天', '00:00', '23:59',"
+            " 'Asia/Shanghai') ON CONFLICT DO NOTHING"
+        )
+        await conn.execute("UPDATE roster_workers SET shifts = '{round}' WHERE device_id = $1", device(RUN, "A"))
         for t in TASKS.values():
             when = {k: datetime.fromisoformat(t[k]) if t.get(k) else None for k in
                     ("created_at", "arrive_by", "done_by", "done_at")}  # fmt: skip
@@ -218,8 +224,8 @@ async def test_the_tasks_view_flags_late_and_unconfirmed_tasks_and_shows_a_task(
     late_row = await page.inner_text(f"tr[data-task='{late}']")
     assert TASK_EVENT["late"] in late_row and TASK_KIND["visit_courtyard"] in late_row and NAME_A[0] in late_row
     assert TASK_STATUS["accepted"] in late_row and COURTYARD_NAME in late_row
-    arrive_by = (NOW - 90 * MINUTE).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
-    assert f"{TASK_DEADLINE['arrive']} {arrive_by}" in late_row and re.search(r"超时 1小时3[01]分", late_row), late_row
+    arrive_by = (NOW - 70 * MINUTE).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    assert f"{TASK_DEADLINE['arrive']} {arrive_by}" in late_row and re.search(r"超时 1小时1[01]分", late_row), late_row
     fresh_row = await page.inner_text(f"tr[data-task='{fresh}']")
     assert TASK_STATUS["open"] in fresh_row and TASK_KIND["register_resident"] in fresh_row
     assert re.search(r"剩余 2[45]分钟", fresh_row) and re.search(r"剩余 1小时5[45]分", fresh_row), fresh_row
@@ -258,6 +264,7 @@ async def test_the_create_form_posts_the_contracts_body(console, browser):
     assert body == {"kind": "register_resident", "device": (chosen or [""])[0], "note": f"登记新住户 {RUN}",
                     "courtyard": COURTYARD, "arrive_within": "20m"}  # fmt: skip
     await page.wait_for_selector("#task-verdict.verdict:not(.pending)", timeout=15_000)  # the answer is said
+    await page.screenshot(path=str(ARTIFACTS / "console-task-form.png"))
     await close(page)
 
 

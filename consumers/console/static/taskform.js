@@ -1,11 +1,12 @@
 // 派发任务: a task for one worker to a courtyard or a point (an incident's, whose id goes with it). The
 // candidates come from GET /api/tasks/candidates, on-post nearest first, the first chosen; the limits are
-// optional (empty: the rules' defaults, shown as placeholders when the console gives them).
+// optional (empty: the rules' defaults of config/tasks.toml, shown as placeholders when the answer carries them
+// as `limits` {kind: {arrive, done}} and `radius_m`).
 "use strict";
 
 import { $, call, escape, localMinute, name, state } from "./core.js";
 
-let where = null;
+let where = null, defaults = {};
 
 const reasons = (body) => (body.errors || []).map((e) => `${e.field}: ${e.reason}`).join("; ") || "";
 
@@ -35,20 +36,22 @@ function candidates(list) {
 function form(body, target) {
   const kinds = Object.entries(state.names.task_kind || {});
   const chosen = target.courtyard ? "visit_courtyard" : "verify_report";
-  const limits = body.limits || {}, hint = (d) => escape(limits[d] || "默认 default");
+  defaults = body;
   const radius = target.courtyard ? "" : `<label>半径 Radius <input id="task-radius" size="5" inputmode="numeric"
-      placeholder="${escape(limits.radius_m || "默认 default")}"> m</label>`;
+      placeholder="${escape(body.radius_m || "默认")}"> m</label>`;
   return `<h3>派发任务 Assign a task ${target.incident ? `<small>${escape(target.incident)}</small>` : ""}</h3>
     ${candidates(body.candidates || [])}
     <div class="place"><label>任务 Kind <select id="task-kind">${kinds.map(([code, zh]) =>
       `<option value="${escape(code)}"${code === chosen ? " selected" : ""}>${escape(zh)}</option>`).join("")}</select></label>
-      <label>${escape(name("task_deadline", "arrive"))} <input id="task-arrive" size="6" placeholder="${hint("arrive_within")}"></label>
-      <label>${escape(name("task_deadline", "done"))} <input id="task-done" size="6" placeholder="${hint("done_within")}"></label>
+      <label>${escape(name("task_deadline", "arrive"))} <input id="task-arrive" size="6" placeholder="${hint(chosen, "arrive")}"></label>
+      <label>${escape(name("task_deadline", "done"))} <input id="task-done" size="6" placeholder="${hint(chosen, "done")}"></label>
       ${radius}</div>
     <textarea id="task-note" maxlength="2000" rows="2" placeholder="要做什么 what to do"></textarea>
-    <div class="actions"><button type="button" id="task-send">${escape(name("task_action", "create"))} Send</button></div>
+    <div class="actions"><button type="button" id="task-send">${escape(name("task_event", "created"))} Send</button></div>
     <p id="task-verdict" role="status"></p>`;
 }
+
+const hint = (kind, deadline) => escape(((defaults.limits || {})[kind] || {})[deadline] || "默认");
 
 // The body as the contract writes it: what is left empty is left out, for the rules' defaults.
 export function taskBody() {
@@ -80,4 +83,9 @@ async function send() {
 
 document.addEventListener("click", (e) => {
   if (e.target.id === "task-send") send();
+});
+document.addEventListener("change", (e) => { // another kind, other default limits
+  if (e.target.id !== "task-kind") return;
+  $("task-arrive").placeholder = hint(e.target.value, "arrive");
+  $("task-done").placeholder = hint(e.target.value, "done");
 });

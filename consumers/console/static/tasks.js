@@ -91,7 +91,7 @@ function detail(body) {
     ${localMinute(e.when)} · ${escape(e.actor)}<div class="meta">${escape(e.reason || "")}</div></li>`).join("");
   const refusals = (body.refusals || []).map((r) => `<li>${localMinute(r.at || r.when)} · ${escape(r.reason || "")}</li>`).join("");
   const cancel = mayCancel(t) ? `<div class="place"><input id="task-cancel-reason" maxlength="500" placeholder="撤销原因 why">
-    <button type="button" data-do="cancel">${escape(name("task_action", "cancel"))} Cancel</button></div>` : "";
+    <button type="button" data-do="cancel">${escape(name("task_event", "cancelled"))} Cancel</button></div>` : "";
   return `<header><b>${escape(name("task_kind", t.kind))}</b> ${escape(t.worker || t.device)} · ${escape(name("task_status", t.status))}
       <button type="button" class="close" aria-label="close">×</button></header>
     <p class="text">${escape(t.note)}</p>${cancel}<p id="task-cancelled" role="status"></p>
