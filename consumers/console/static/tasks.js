@@ -95,7 +95,7 @@ function detail(body) {
   return `<header><b>${escape(name("task_kind", t.kind))}</b> ${escape(t.worker || t.device)} · ${escape(name("task_status", t.status))}
       <button type="button" class="close" aria-label="close">×</button></header>
     <p class="text">${escape(t.note)}</p>${cancel}<p id="task-cancelled" role="status"></p>
-    <h3>经过 History</h3><ol class="history">${events}</ol>${refusals ? `<h3>未执行 Refused</h3><ol>${refusals}</ol>` : ""}`;
+    <h3>经过 History</h3><ol class="history">${events}</ol>${refusals ? `<h3>${escape(name("task_event", "refused"))} Refused</h3><ol>${refusals}</ol>` : ""}`;
 }
 
 async function cancel() {
