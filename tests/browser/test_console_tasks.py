@@ -290,4 +290,6 @@ async def test_the_daily_patrol_table_sorts_by_on_post_share(console, browser):
     await page.locator("#patrol-share").click()
     shown = await page.eval_on_selector_all("#patrol-list tr[data-device]", "rows => rows.map(r => r.dataset.device)")
     assert shown == sorted(share, key=lambda d: (-share[d], d))
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "console-patrol-day.png"))
     await close(page)
