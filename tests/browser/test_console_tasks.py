@@ -22,12 +22,14 @@ from schemas.display import TASK_DEADLINE, TASK_EVENT, TASK_KIND, TASK_STATUS
 from sinks.credentials import issue_dispatcher_token
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
-from tests.browser.conftest import ARTIFACTS, close, open_console
+from streams.topics import ensure_topics
+from tests.browser.conftest import ARTIFACTS, close, open_console, open_detail, publish
 from tests.support.presence import COURTYARD, GRID, NAME_A, POLYGON, device, presence_database
 
 pytestmark = pytest.mark.integration
 
 RUN = uuid.uuid4().hex[:8]
+INCIDENT_POINT = (39.8957, 116.3560)  # in courtyard c01-g01-y01
 COURTYARD_NAME = "新文化街社区第1网格1号院"
 WINDOW = ("2024-02-29 10:00", "2024-02-29 11:00")  # Beijing time: T0 to T0 + 1 h
 # (device, worker, role, entered, left, inside) as the page must show them: tests/support/presence.py's
@@ -47,9 +49,18 @@ POLYGON_ROWS = [
 async def console(database_url, settings, tmp_path_factory):
     """`redwall console` on a database of its own holding the history; a street dispatcher's token."""
     async with presence_database(database_url, RUN) as url:
-        mine = dataclasses.replace(settings, database_url=url, console_port=free_port())
+        mine = dataclasses.replace(
+            settings,
+            database_url=url,
+            console_port=free_port(),
+            topic_incidents=f"tasks-incidents-{RUN}",  # its own: an incident made up here reaches no worker
+            topic_patrol=f"tasks-patrol-{RUN}",
+            topic_alerts=f"tasks-alerts-{RUN}",
+        )
+        await ensure_topics(mine, (mine.topic_incidents, mine.topic_patrol, mine.topic_alerts))
         token = await issue_dispatcher_token(url, f"tasks-{RUN}-street", "street")
         await seed_tasks(url)
+        await seed_incident(mine)
         proc = RedwallProcess("console", mine, tmp_path_factory.mktemp("console-tasks")).start()
         try:
             proc.wait_http(f"http://127.0.0.1:{mine.console_port}/static/console.css")
@@ -133,6 +144,40 @@ async def seed_tasks(url: str) -> None:
             )  # fmt: skip
     finally:
         await conn.close()
+
+
+INCIDENT, REPORT = f"inc-c01-{RUN}", f"rep-{RUN}"
+
+
+async def seed_incident(settings) -> None:
+    """An incident in grid c01-g01 on the console's own topic, and its row and report in PostgreSQL."""
+    opened = NOW - 10 * MINUTE
+    state = {"status": "assigned", "level": "grid", "owner": GRID, "priority": "normal",
+             "opened_at": opened.isoformat(), "ack_by": (opened + 30 * MINUTE).isoformat(),
+             "resolve_by": (opened + 240 * MINUTE).isoformat(), "reports": 1, "last_report_at": opened.isoformat(),
+             "cluster_cell": "8c31aa4298d1bff", "flags": []}  # fmt: skip
+    event = {"id": f"{INCIDENT}:1", "incident": INCIDENT, "seq": 1, "kind": "opened", "when": opened.isoformat(),
+             "actor": "system", "reason": "report", "reason_code": "report", "street": "xichangan", "community": "c01",
+             "grid": GRID, "category": "sanitation", "severity": "medium", "ceiling": "no", "state": state}  # fmt: skip
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(
+            """INSERT INTO reports (id, device_id, category, severity, text, lat, lng, accuracy, event_time, street_id,
+               community_id, grid_id, cell) VALUES ($1, $2, 'sanitation', 'medium', '垃圾满溢', $3, $4, 5, $5,
+               'xichangan', 'c01', $6, '8c31aa4298d1bff')""",
+            REPORT, device(RUN, "A"), *INCIDENT_POINT, opened, GRID,
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO incidents (id, street_id, community_id, grid_id, category, severity, priority, status, level,
+               owner, opened_at, ack_by, resolve_by, report_count, last_report_at, last_seq, updated_at)
+               VALUES ($1, 'xichangan', 'c01', $2, 'sanitation', 'medium', 'normal', 'assigned', 'grid', $2, $3, $4, $5,
+               1, $3, 1, $3)""",
+            INCIDENT, GRID, opened, opened + 30 * MINUTE, opened + 240 * MINUTE,
+        )  # fmt: skip
+        await conn.execute("INSERT INTO incident_reports VALUES ($1, $2, $3)", REPORT, INCIDENT, opened)
+    finally:
+        await conn.close()
+    await publish(settings, settings.topic_incidents, [event])
 
 
 async def served(settings, token: str, path: str) -> dict | None:
@@ -292,4 +337,26 @@ async def test_the_daily_patrol_table_sorts_by_on_post_share(console, browser):
     assert shown == sorted(share, key=lambda d: (-share[d], d))
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "console-patrol-day.png"))
+    await close(page)
+
+
+async def test_a_task_from_an_incident_goes_to_its_point_with_its_ids(console, browser):
+    settings, token = console
+    if await served(settings, token, "/api/tasks/candidates?lat=39.8957&lng=116.356") is None:
+        pytest.skip("the console serves no GET /api/tasks/candidates on this branch (consumers/console/tasks.py)")
+    page = await open_console(browser, settings, token)
+    await open_detail(page, INCIDENT)
+    await page.locator("#detail button[data-action='task']").click()
+    await page.wait_for_selector("#place #task-kind", timeout=15_000)
+    assert await page.input_value("#task-kind") == "verify_report"
+    assert INCIDENT in await page.inner_text("#place")
+    chosen = await page.eval_on_selector_all("input[name='task-device']:checked", "xs => xs.map(x => x.value)")
+    await page.fill("#task-note", "核实垃圾满溢")
+    await page.fill("#task-radius", "40")
+    async with page.expect_request(lambda r: r.url.endswith("/api/tasks") and r.method == "POST") as posted:
+        await page.locator("#task-send").click()
+    body = json.loads((await posted.value).post_data)
+    lat, lng = INCIDENT_POINT
+    assert body == {"kind": "verify_report", "device": (chosen or [""])[0], "note": "核实垃圾满溢",
+                    "location": {"lat": lat, "lng": lng}, "radius_m": 40, "incident": INCIDENT, "report": REPORT}  # fmt: skip
     await close(page)
