@@ -283,7 +283,11 @@ async def test_the_tasks_view_flags_late_and_unconfirmed_tasks_and_shows_a_task(
     await page.wait_for_selector(f"#task-detail[data-task='{late}'] ol.history li", timeout=15_000)
     detail = await page.inner_text("#task-detail")
     assert TASK_EVENT["created"] in detail and f"tasks-{RUN}-street" in detail
-    assert await page.locator("#task-detail button[data-do='cancel']").count() == 1  # a street dispatcher may
+    await page.fill("#task-cancel-reason", "居民已自行登记")  # a street dispatcher may cancel it
+    async with page.expect_request(lambda r: r.url.endswith(f"/api/tasks/{late}/cancel")) as posted:
+        await page.locator("#task-detail button[data-do='cancel']").click()
+    assert json.loads((await posted.value).post_data) == {"reason": "居民已自行登记"}
+    await page.wait_for_selector("#task-cancelled.verdict", timeout=15_000)  # the answer is said
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "console-tasks.png"))
     await close(page)
