@@ -4,8 +4,8 @@
     GET  /signin, POST /signin  the sign-in form for a pasted token; POST /signout ends the session
     GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus; GET /healthz, 200 only while
                                 it can serve (consumers/console/health.py) (these four need no dispatcher)
-    GET  /api/names             Chinese names (schemas/display.py) and REDWALL_TIMEZONE
-    GET  /api/geometry          the street's grids and communities (no tile server)
+    GET  /api/names             Chinese names (schemas/display.py, the roster's worker roles) and REDWALL_TIMEZONE
+    GET  /api/geometry          the street's grids, communities and courtyards (no tile server)
     GET  /api/snapshot          who is signed in, the session's CSRF token, the actions its role may take, alerts,
                                 open incidents, devices
     GET  /api/calendar          the working hours from 30 days back to 60 ahead, in UTC ms (consumers/console/worktime.py)
@@ -53,6 +53,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from config.calendar import load_calendar
 from config.geometry import load_geometry
 from config.hotline import load_hotline
+from config.roster import ROLES as ROSTER_ROLES
 from config.rules import load_rules
 from config.settings import Settings
 from consumers import shell
@@ -89,7 +90,8 @@ def create_console(
     settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None, sessions: Sessions | None = None
 ) -> web.Application:
     geometry = geometry_json(settings)
-    labels = json.dumps({"names": names(), "timezone": settings.timezone})
+    # The roster's roles (网格员 …) name the workers in who was here, the tasks and the daily patrol.
+    labels = json.dumps({"names": {**names(), "worker_role": dict(ROSTER_ROLES)}, "timezone": settings.timezone})
     registry = registry or CollectorRegistry()
     # Refuses to start, naming the file, without the next 60 days: the page counts working time on it.
     calendar = CalendarView(load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone))
@@ -263,7 +265,8 @@ async def _pool(app: web.Application, settings: Settings):
 
 
 def geometry_json(settings: Settings) -> bytes:
-    """Grids and communities as outer rings of (lng, lat), rounded to ~1 m: about 60 KB for the sample."""
+    """Grids, communities and courtyards as outer rings of (lng, lat), rounded to ~1 m: about 40 KB for the
+    sample's grids and communities, 330 KB with its 1,440 courtyards (the map draws these at close zoom)."""
     geometry = load_geometry(settings.geometry_path)
 
     def areas(items):
@@ -283,6 +286,9 @@ def geometry_json(settings: Settings) -> bytes:
             "street": geometry.street.name,
             "communities": areas(geometry.communities.values()),
             "grids": areas(geometry.grids.values()),
+            "courtyards": [
+                {k: a[k] for k in ("id", "name", "parent", "rings")} for a in areas(geometry.courtyards.values())
+            ],
         }
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from config.roster import ROLES
 from schemas.display import (
     ALERT_KIND,
     ALERT_STATUS,
@@ -28,6 +29,9 @@ from schemas.display import (
     ROLE,
     SATISFACTION_ZH,
     SEVERITY,
+    TASK_DEADLINE,
+    TASK_KIND,
+    TASK_STATUS,
     URGENCY,
     names,
 )
@@ -121,7 +125,20 @@ async def test_the_page_holds_no_table_of_names():
     source = "\n".join(p.read_text(encoding="utf-8") for p in STATIC.iterdir() if p.suffix in (".js", ".html"))
     defined = {
         zh
-        for table in (CATEGORY, LEVEL, INCIDENT_STATUS, PATROL_STATUS, ALERT_KIND, ROLE, SEVERITY, *HOTLINE_NAMES)
+        for table in (
+            CATEGORY,
+            LEVEL,
+            INCIDENT_STATUS,
+            PATROL_STATUS,
+            ALERT_KIND,
+            ROLE,
+            ROLES,
+            SEVERITY,
+            *HOTLINE_NAMES,
+            TASK_KIND,
+            TASK_STATUS,
+            TASK_DEADLINE,
+        )
         for zh in table.values()
     }
     # A name as a string literal, or as the words of an HTML element (a hand-written legend or label).
@@ -135,7 +152,7 @@ async def test_names_and_time_zone_are_served(stack):
         async with http.get(f"{stack.base}/api/names") as answer:
             assert answer.status == 200
             served = await answer.json()
-    assert served == {"names": names(), "timezone": stack.settings.timezone}
+    assert served == {"names": {**names(), "worker_role": ROLES}, "timezone": stack.settings.timezone}
 
 
 async def test_a_community_dispatcher_acts_only_on_its_own_community(stack, browser, pg):

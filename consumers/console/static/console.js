@@ -6,9 +6,12 @@ import { $, api, call, escape, localMinute, name, placeName, setZone, state, vie
 import { incidentChanged, openDetail, renderDetail, setupDetail } from "./detail.js";
 import { renderOrders, setupHotline } from "./hotline.js";
 import { setupReports } from "./reports.js";
+import { openCourtyard, setupPresence } from "./presence.js";
+import { renderTasks, setupTasks } from "./tasks.js";
+import { setupPatrol } from "./patrol.js";
 import { renderIncidents, setupIncidentList } from "./incidents.js";
 import { setCalendar } from "./worktime.js";
-import { dimAreas, drawAreas, drawLegend, drawOverlay } from "./map.js";
+import { dimAreas, drawAreas, drawLegend, drawOverlay, screenPoint } from "./map.js";
 
 const FEED_MAX = 200, FEED_ROWS = 100, FRAME_MS = 250;
 let dirty = { overlay: true, feed: true, incidents: true }, frame = null;
@@ -34,13 +37,13 @@ function renderFeed() {
 }
 
 const stats = (window.redwallStats = { frames: 0, lastMs: 0, maxMs: 0 }); // read by the browser tests
-window.redwall = { drawOverlay, renderIncidents, renderFeed, renderOrders }; // timed one by one by the browser tests
+window.redwall = { drawOverlay, renderIncidents, renderFeed, renderOrders, screenPoint }; // for the browser tests
 
 function render() {
   frame = null;
   const started = performance.now();
   if (dirty.overlay) drawOverlay();
-  if (dirty.incidents) { renderIncidents(); renderDetail(); renderOrders(); } // the orders' clocks move on too
+  if (dirty.incidents) { renderIncidents(); renderDetail(); renderOrders(); renderTasks(); } // their clocks move on too
   if (dirty.feed) renderFeed();
   dirty = { overlay: false, feed: false, incidents: false };
   $("counts").textContent = `${state.positions.size} devices · ${state.incidents.size} open`;
@@ -122,7 +125,10 @@ async function boot() {
   setupDetail(() => { dirty.incidents = dirty.overlay = true; schedule(); });
   setupHotline(open);
   setupReports();
-  drawAreas(setFilter);
+  setupTasks();
+  setupPatrol();
+  setupPresence();
+  drawAreas(setFilter, openCourtyard);
   drawLegend();
   if (state.community) setFilter(state.community); // a community dispatcher starts on its own community
   apply(snapshot, false);

@@ -6,6 +6,7 @@
 import { isStopped, left, leftStopped, pauseLine } from "./clocks.js";
 import { $, call, escape, localMinute, mayAct, name, placeName, span, state, view } from "./core.js";
 import { urgency } from "./incidents.js";
+import { openIncidentTask } from "./presence.js";
 import { requestsPart, timeControls } from "./requests.js";
 import { limitOf, limitText } from "./worktime.js";
 
@@ -88,7 +89,7 @@ export function renderDetail() {
     <p class="meta">${escape(id)} · ${escape(name("incident_status", i.status))} · ${escape(name("severity", i.severity))}
       · ${escape(name("priority", i.priority))}</p>`];
   if (loaded.error) parts.push(`<p class="refused">${escape(loaded.error)}</p>`);
-  parts.push(deadlines(i), actions(i), requestsPart(i, mayAct(i)));
+  parts.push(deadlines(i), actions(i), taskButton(i), requestsPart(i, mayAct(i)));
   if (verdict) parts.push(`<p class="verdict ${verdict.cls}" role="status">${escape(verdict.text)}</p>`);
   parts.push(reports(loaded.reports || [], i), history(loaded.events || []));
   const chosen = $("place-owner") && $("place-owner").value; // a redraw keeps the place being picked
@@ -126,6 +127,14 @@ function actions(i) {
   return `${place}<div class="actions">${Object.entries(labels).map(
     ([action, label]) => `<button type="button" data-action="${action}">${escape(label)}</button>`).join("")}</div>
     ${timeControls(i)}`;
+}
+
+// A worker sent to the incident's point (its newest report's): the form opens over the map, where the
+// detail's redraws cannot wipe it.
+function taskButton(i) {
+  const first = (loaded.reports || [])[0];
+  if (!first || !mayAct(i) || state.role === "read") return "";
+  return `<div class="actions"><button type="button" data-action="task">派发任务 Assign a task</button></div>`;
 }
 
 // An unlocated incident is placed in a community or one of its grids (reassign with owner); the engine then
@@ -179,7 +188,10 @@ export function setupDetail(closed) {
     if (!button) return;
     if (button.classList.contains("close")) { closeDetail(); closed(); return; }
     const id = $("detail").dataset.incident, action = button.dataset.action;
-    if (action === "reassign") act(id, action, { owner: $("place-owner").value });
+    if (action === "task") {
+      const live = state.incidents.get(id) || {};
+      openIncidentTask(id, `${name("category", live.category)} · ${placeName(live.community, live.grid)}`, loaded.reports[0]);
+    } else if (action === "reassign") act(id, action, { owner: $("place-owner").value });
     else if (action === "pause") act(id, action, { pause_reason: $("pause-reason").value, reason: $("pause-text").value });
     else if (action === "extend") act(id, action, { limit: $("extend-limit").value.trim() });
     else if (action === "return") act(id, action, { unit: $("return-unit").value.trim() });

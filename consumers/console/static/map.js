@@ -1,5 +1,6 @@
-// The map: SVG for the 71 grids (drawn once), one canvas for thousands of moving dots (redrawn at most a
-// few times a second). Colours come from console.css (--patrol-*, --level-*), the legend's too, so the
+// The map: SVG for the 71 grids and their courtyards (drawn once), one canvas for thousands of moving dots
+// (redrawn at most a few times a second). A community chosen zooms the map to it, and only then are its
+// courtyards shown (thin outlines, the name on hover). Colours come from console.css (--patrol-*, --level-*), the legend's too, so the
 // canvas and the legend cannot disagree; devices are squares, incidents circles.
 "use strict";
 
@@ -8,7 +9,7 @@ import { urgency } from "./incidents.js";
 
 const PATROL = ["on_post", "off_post", "offline", "off_duty", "unknown"]; // unknown: also a device with no status
 const LEVELS = ["grid", "community", "street", "district"];
-let projected = null;
+let projected = null, frame = null; // frame: the part of the projected plane in view (the whole, or a community)
 const gridCentre = new Map();
 const colour = (variable) => getComputedStyle(document.documentElement).getPropertyValue(variable).trim();
 
@@ -24,8 +25,9 @@ function projection(areas) {
 const px = (p, lng) => (lng - p.minX) * p.k;
 const py = (p, lat) => p.maxY - lat;
 
-export function drawAreas(onCommunity) {
+export function drawAreas(onCommunity, onCourtyard) {
   const svg = $("areas"), geo = state.geo, p = (projected = projection(geo.grids));
+  frame = { x: 0, y: 0, w: p.w, h: p.h };
   svg.setAttribute("viewBox", `0 0 ${p.w} ${p.h}`);
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   const d = (area) => area.rings.map((ring) => "M" + ring.map(([x, y]) => `${px(p, x)},${py(p, y)}`).join("L") + "Z").join("");
@@ -36,18 +38,78 @@ export function drawAreas(onCommunity) {
     const ring = g.rings[0];
     gridCentre.set(g.id, [ring.reduce((s, [x]) => s + x, 0) / ring.length, ring.reduce((s, [, y]) => s + y, 0) / ring.length]);
   }
+  for (const y of geo.courtyards || []) {
+    const community = state.grids.has(y.parent) ? state.grids.get(y.parent).parent : "";
+    parts.push(`<path class="courtyard" data-courtyard="${escape(y.id)}" data-in="${escape(community)}" d="${d(y)}">
+      <title>${escape(y.name)}</title></path>`);
+  }
   for (const c of geo.communities) parts.push(`<path class="community" data-community="${escape(c.id)}" d="${d(c)}"></path>`);
   svg.innerHTML = parts.join("");
   svg.addEventListener("click", (e) => {
-    const community = e.target.dataset && e.target.dataset.community;
-    if (community) onCommunity(view.filter === community ? "" : community);
+    if (picking) return;
+    const data = e.target.dataset || {};
+    if (data.courtyard) onCourtyard(data.courtyard);
+    else if (data.community) onCommunity(view.filter === data.community ? "" : data.community);
   });
 }
 
+// The community chosen fills the map (its courtyards shown); none: the whole street.
 export function dimAreas() {
   for (const path of $("areas").querySelectorAll("path")) {
-    path.classList.toggle("dim", !!view.filter && path.dataset.community !== view.filter);
+    const community = path.dataset.community || path.dataset.in;
+    path.classList.toggle("dim", !!view.filter && community !== view.filter);
   }
+  const area = state.communities.get(view.filter);
+  frame = area ? bounds(area.rings) : { x: 0, y: 0, w: projected.w, h: projected.h };
+  $("areas").setAttribute("viewBox", `${frame.x} ${frame.y} ${frame.w} ${frame.h}`);
+  $("areas").classList.toggle("close", !!area);
+}
+
+function bounds(rings) {
+  const xs = rings.flat().map(([x]) => px(projected, x)), ys = rings.flat().map(([, y]) => py(projected, y));
+  const x = Math.min(...xs), y = Math.min(...ys), w = Math.max(...xs) - x, h = Math.max(...ys) - y, m = 0.05;
+  return { x: x - w * m, y: y - h * m, w: w * (1 + 2 * m), h: h * (1 + 2 * m) };
+}
+
+// Picking points on the map (画区域查询): each click adds a corner, a double-click closes the polygon; the
+// corners are drawn in the SVG, so they sit where the map is whatever its zoom.
+let picking = null;
+export function pickPolygon(done) {
+  const svg = $("areas"), corners = [];
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("class", "drawn");
+  svg.appendChild(line);
+  const at = (e) => {
+    const point = new DOMPoint(e.clientX, e.clientY).matrixTransform(svg.getScreenCTM().inverse());
+    return [point.x / projected.k + projected.minX, projected.maxY - point.y]; // [lng, lat]
+  };
+  const show = () => line.setAttribute("points", corners.map(([x, y]) => `${px(projected, x)},${py(projected, y)}`).join(" "));
+  const click = (e) => { corners.push(at(e)); show(); };
+  const close = (e) => {
+    e.preventDefault();
+    stopPicking();
+    // A double-click's two clicks each added the same corner: keep one.
+    const ring = corners.filter((c, n) => n === 0 || c[0] !== corners[n - 1][0] || c[1] !== corners[n - 1][1]);
+    if (ring.length < 3) { line.remove(); done(null); return; }
+    corners.splice(0, corners.length, ...ring, ring[0]); show();
+    done({ type: "Polygon", coordinates: [corners] }, () => line.remove());
+  };
+  svg.addEventListener("click", click);
+  svg.addEventListener("dblclick", close);
+  svg.classList.add("picking");
+  picking = () => { svg.removeEventListener("click", click); svg.removeEventListener("dblclick", close); };
+}
+
+// Where a point of the map is on the screen (the browser tests click the corners of an area so).
+export function screenPoint(lng, lat) {
+  const point = new DOMPoint(px(projected, lng), py(projected, lat)).matrixTransform($("areas").getScreenCTM());
+  return [point.x, point.y];
+}
+
+export function stopPicking() {
+  if (picking) picking();
+  picking = null;
+  $("areas").classList.remove("picking");
 }
 
 export function drawLegend() {
@@ -57,12 +119,13 @@ export function drawLegend() {
     <span><i class="chip overdue-ring"></i>${escape(name("incident_event", "deadline_missed"))}</span>`;
 }
 
-// The SVG keeps its aspect ratio inside the box; the canvas must use the very same fit.
+// The SVG keeps its aspect ratio inside the box; the canvas must use the very same fit of the same frame.
 function fit(canvas) {
   const box = $("map").getBoundingClientRect(), ratio = window.devicePixelRatio || 1;
   canvas.width = box.width * ratio; canvas.height = box.height * ratio;
-  const scale = Math.min(box.width / projected.w, box.height / projected.h);
-  return { ratio, scale, ox: (box.width - projected.w * scale) / 2, oy: (box.height - projected.h * scale) / 2 };
+  const scale = Math.min(box.width / frame.w, box.height / frame.h);
+  return { ratio, scale, ox: (box.width - frame.w * scale) / 2 - frame.x * scale,
+           oy: (box.height - frame.h * scale) / 2 - frame.y * scale };
 }
 
 export function drawOverlay() {
