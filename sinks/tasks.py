@@ -88,12 +88,16 @@ WHERE ($1::text IS NULL OR t.community_id = $1)
   AND ($3::timestamptz IS NULL OR t.created_at >= $3) AND ($4::text IS NULL OR t.device = $4)
 ORDER BY t.{_OPEN} DESC, t.created_at DESC, t.id LIMIT $5"""
 _DETAIL = """
-SELECT t.state,
+SELECT t.state, w.name AS worker, c.name AS courtyard_name, g.name AS grid_name,
        array(SELECT (seq, event, at, actor, record->>'reason') FROM task_events WHERE task_id = t.id ORDER BY seq)
            AS events,
        array(SELECT (action_id, at, record->>'actor', record->>'reason') FROM task_refusals WHERE task_id = t.id
              ORDER BY at, action_id) AS refusals
-FROM tasks t WHERE t.id = $1"""
+FROM tasks t
+LEFT JOIN roster_workers w ON w.device_id = t.device
+LEFT JOIN courtyards c ON c.id = t.courtyard_id
+LEFT JOIN grids g ON g.id = t.grid_id
+WHERE t.id = $1"""
 _OPEN_DEVICES = f"SELECT DISTINCT device FROM tasks WHERE {_OPEN}"
 _NEWEST = f"""
 SELECT e.record FROM tasks t JOIN task_events e ON e.task_id = t.id AND e.seq = t.seq
@@ -184,14 +188,14 @@ async def tasks_in_scope(
 
 
 async def task_detail(db, task_id: str) -> dict | None:
-    """{"task": state, "events": [{seq, event, when, actor, reason}], "refusals": [{action, when, actor, reason}]}
+    """{"task": state with the worker's, courtyard's and grid's names, "events": [{seq, event, when, actor, reason}], "refusals": [{action, when, actor, reason}]}
     in order, or None for a task PostgreSQL does not hold."""
     async with connection(db) as conn:
         row = await conn.fetchrow(_DETAIL, task_id)
     if row is None:
         return None
     return {
-        "task": json.loads(row["state"]),
+        "task": {**json.loads(row["state"]), **{k: row[k] for k in ("worker", "courtyard_name", "grid_name")}},
         "events": [dict(zip(("seq", "event", "when", "actor", "reason"), e, strict=True)) for e in row["events"]],
         "refusals": [dict(zip(("action", "when", "actor", "reason"), r, strict=True)) for r in row["refusals"]],
     }

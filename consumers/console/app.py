@@ -56,6 +56,7 @@ from config.hotline import load_hotline
 from config.roster import ROLES as ROSTER_ROLES
 from config.rules import load_rules
 from config.settings import Settings
+from config.tasks import load_task_rules
 from consumers import shell
 from consumers.console.actions import SESSION, ActionProxy, worker_url
 from consumers.console.auth import ConsoleAuth, security_headers
@@ -201,7 +202,7 @@ def create_console(
     geometry_areas = load_geometry(settings.geometry_path)
     reports = ReportViews(geometry_areas.street.id, settings.timezone, lambda: app[POOL])
     presence = PresenceViews(geometry_areas, settings, lambda: app[POOL])
-    tasks = TaskViews(geometry_areas, settings, lambda: app[POOL], actions)
+    tasks = TaskViews(geometry_areas, settings, lambda: app[POOL], actions, load_task_rules(settings.task_rules_path))
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", page)
     app.router.add_get("/signin", auth.signin_form)

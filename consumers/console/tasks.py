@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from config.geometry import Geometry
+from config.tasks import TaskRules
 from consumers.console.actions import REASON_MAX, ActionProxy
 from consumers.console.reads import fresh_json, from_postgres
 from schemas import json
@@ -40,8 +41,21 @@ ACTING_ROLES = ("community", "street")
 class TaskViews:
     """The routes above; `pool` reads the app's PostgreSQL pool, `actions` passes a step on to a worker."""
 
-    def __init__(self, geometry: Geometry, settings, pool: Callable, actions: ActionProxy, now: Callable | None = None):
+    def __init__(
+        self,
+        geometry: Geometry,
+        settings,
+        pool: Callable,
+        actions: ActionProxy,
+        rules: TaskRules,
+        now: Callable | None = None,
+    ):
         self.geometry, self.pool, self.actions, self.tz = geometry, pool, actions, settings.timezone
+        # What the form shows as its placeholders: the limits a create without its own gets, and the radius.
+        self.defaults = {
+            "limits": {kind: {d: span.text for d, span in limits.items()} for kind, limits in rules.limits.items()},
+            "radius_m": rules.arrival.radius_m,
+        }
         self.resolution, self.registry = settings.h3_resolution, None
         self.now = now or (lambda: datetime.now(UTC))
 
@@ -92,7 +106,7 @@ class TaskViews:
         for row in rows:
             row["distance_m"] = row["distance_m"] if row["distance_m"] is None else round(row["distance_m"], 1)
         body = {"grid": grid, "grid_name": self.geometry.grids[grid].name, "point": {"lat": lat, "lng": lng}}
-        return fresh_json({**body, "now": now, "candidates": rows})
+        return fresh_json({**body, **self.defaults, "now": now, "candidates": rows})
 
     async def point(self, query) -> tuple[str, str, float, float]:
         """(the field that placed it, grid, lat, lng) of ?courtyard= (its centre) or ?lat=&lng=; FieldError for a

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 
 from config.roster import ROLES
 from schemas import json
@@ -45,13 +46,38 @@ POLYGON_ROWS = [
 ]
 
 
+WORKER_GOT: list[tuple[str, str, dict]] = []  # (path, Authorization, body) of what the console passed on
+
+
+async def worker_stand_in() -> tuple[web.AppRunner, str]:
+    """An HTTP peer in the worker's place (the console's proxy is the code under test): it answers a create or a
+    cancel as a worker does, 202 with the ids, and keeps what it got."""
+
+    async def took(request: web.Request) -> web.Response:
+        body = await request.json()
+        WORKER_GOT.append((request.path, request.headers.get("Authorization", ""), body))
+        task = request.match_info.get("task") or f"task-{RUN}-new"
+        return web.json_response({"task": task, "accepted": body.get("id", "tact-1")}, status=202)
+
+    app = web.Application()
+    app.router.add_post("/v1/tasks", took)
+    app.router.add_post("/v1/tasks/{task}/actions", took)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="module")
 async def console(database_url, settings, tmp_path_factory):
     """`redwall console` on a database of its own holding the history; a street dispatcher's token."""
+    runner, worker_url = await worker_stand_in()
     async with presence_database(database_url, RUN) as url:
         mine = dataclasses.replace(
             settings,
             database_url=url,
+            worker_url=worker_url,
             console_port=free_port(),
             topic_incidents=f"tasks-incidents-{RUN}",  # its own: an incident made up here reaches no worker
             topic_patrol=f"tasks-patrol-{RUN}",
@@ -67,6 +93,7 @@ async def console(database_url, settings, tmp_path_factory):
             yield mine, token
         finally:
             proc.stop()
+            await runner.cleanup()
 
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # REDWALL_TIMEZONE in the tests
@@ -288,6 +315,13 @@ async def test_the_tasks_view_flags_late_and_unconfirmed_tasks_and_shows_a_task(
         await page.locator("#task-detail button[data-do='cancel']").click()
     assert json.loads((await posted.value).post_data) == {"reason": "居民已自行登记"}
     await page.wait_for_selector("#task-cancelled.verdict", timeout=15_000)  # the answer is said
+    path, auth, passed = WORKER_GOT[-1]
+    assert (path, auth, passed["action"], passed["note"]) == (
+        f"/v1/tasks/{late}/actions",
+        f"Bearer {token}",
+        "cancel",
+        "居民已自行登记",
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "console-tasks.png"))
     await close(page)
@@ -313,6 +347,7 @@ async def test_the_create_form_posts_the_contracts_body(console, browser):
     assert body == {"kind": "register_resident", "device": (chosen or [""])[0], "note": f"登记新住户 {RUN}",
                     "courtyard": COURTYARD, "arrive_within": "20m"}  # fmt: skip
     await page.wait_for_selector("#task-verdict.verdict:not(.pending)", timeout=15_000)  # the answer is said
+    assert WORKER_GOT[-1] == ("/v1/tasks", f"Bearer {token}", body)  # passed on as it is, with the token
     await page.screenshot(path=str(ARTIFACTS / "console-task-form.png"))
     await close(page)
 
