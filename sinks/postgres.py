@@ -3,16 +3,21 @@ the upsert of the street, community, grid and courtyard tables from the geometry
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 
 from schemas import json
 from sinks.partitions import PositionHistory, create_partitions
 from sinks.sql import as_columns, row_count, storable, unnest_insert
+
+T = TypeVar("T")
+MAX_REBUILD_RETRY_SECONDS = 5.0
 
 # A fix stamped this far ahead of the database clock comes from a wrong phone clock; it is kept in
 # the history but must not become the device's latest position, or it would pin it there.
@@ -318,3 +323,22 @@ def _geojson(polygons) -> dict:
     if len(coordinates) == 1:
         return {"type": "Polygon", "coordinates": coordinates[0]}
     return {"type": "MultiPolygon", "coordinates": coordinates}
+
+
+async def until_rebuilt(rebuild: Callable[[], Awaitable[T]], what: str, migration: str, log) -> T:
+    """`rebuild()`'s answer, tried again while PostgreSQL is unreachable or lacks `migration` (backoff up to
+    MAX_REBUILD_RETRY_SECONDS, each failure logged): a worker's agent waits for its state, its records in Kafka."""
+    attempt = 0
+    while True:
+        try:
+            return await rebuild()
+        except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
+            why = f"the database lacks migration {migration} ({exc}): run `redwall migrate`"
+        except Exception as exc:
+            if not is_retriable(exc):
+                raise
+            why = str(exc)
+        attempt += 1
+        delay = min(MAX_REBUILD_RETRY_SECONDS, 0.25 * 2**attempt)
+        log.warning("%s failed (attempt %d), again in %.1f s: %s", what, attempt, delay, why)
+        await asyncio.sleep(delay)

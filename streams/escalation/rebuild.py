@@ -47,7 +47,7 @@ from schemas import json
 from schemas.records import UNLOCATED
 from sinks.incident_history import incident_snapshot, reports_of
 from sinks.major_events import runtime_periods
-from sinks.postgres import is_retriable
+from sinks.postgres import until_rebuilt
 from streams.broker_epoch import broker_epoch
 from streams.escalation.control import MajorEventRecords, period_of
 from streams.escalation.engine import OPEN, IncidentEngine, incident_id
@@ -55,8 +55,6 @@ from streams.patrol.agents import partition_of
 from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
-
-MAX_RETRY_SECONDS = 5.0
 
 
 @dataclass
@@ -80,26 +78,8 @@ class History:
     async def rebuild(self, partitions: set[int], new_engine: Callable[[], IncidentEngine]) -> Rebuilt:
         """New engines for these partitions, filled. While PostgreSQL is unreachable, or not migrated yet,
         it tries again: the agent waits, and its records wait in Kafka."""
-        attempt = 0
-        while True:
-            try:
-                return await self._rebuild(partitions, new_engine)
-            except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
-                why = f"the database lacks migration 0010 ({exc}): run `redwall migrate`"
-            except Exception as exc:
-                if not is_retriable(exc):
-                    raise
-                why = str(exc)
-            attempt += 1
-            delay = min(MAX_RETRY_SECONDS, 0.25 * 2**attempt)
-            log.warning(
-                "escalation: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
-                sorted(partitions),
-                attempt,
-                delay,
-                why,
-            )
-            await asyncio.sleep(delay)
+        what = f"escalation: rebuild of partitions {sorted(partitions)}"
+        return await until_rebuilt(lambda: self._rebuild(partitions, new_engine), what, "0010", log)
 
     async def _rebuild(self, partitions: set[int], new_engine) -> Rebuilt:
         await self._connect()

@@ -7,14 +7,13 @@ a courtyard (it is in memory only; the next fixes start it again)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
 import asyncpg
 
 from schemas import json
-from sinks.postgres import is_retriable
+from sinks.postgres import until_rebuilt
 from sinks.tasks import task_snapshot
 from streams.broker_epoch import broker_epoch
 from streams.patrol.agents import partition_of
@@ -22,8 +21,6 @@ from streams.tasks.book import TaskBook
 from streams.topics import client_options, ensure_topics, read_topic
 
 log = logging.getLogger(__name__)
-
-MAX_RETRY_SECONDS = 5.0
 
 
 class TaskHistory:
@@ -38,26 +35,8 @@ class TaskHistory:
     ) -> tuple[dict[int, TaskBook], int, int]:
         """(books, tasks from PostgreSQL, events from the topic); while PostgreSQL is away it tries again,
         and the agent's records wait in Kafka."""
-        attempt = 0
-        while True:
-            try:
-                return await self._rebuild(partitions, new_book)
-            except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
-                why = f"the database lacks migration 0018 ({exc}): run `redwall migrate`"
-            except Exception as exc:
-                if not is_retriable(exc):
-                    raise
-                why = str(exc)
-            attempt += 1
-            delay = min(MAX_RETRY_SECONDS, 0.25 * 2**attempt)
-            log.warning(
-                "tasks: rebuild of partitions %s failed (attempt %d), again in %.1f s: %s",
-                sorted(partitions),
-                attempt,
-                delay,
-                why,
-            )
-            await asyncio.sleep(delay)
+        what = f"tasks: rebuild of partitions {sorted(partitions)}"
+        return await until_rebuilt(lambda: self._rebuild(partitions, new_book), what, "0018", log)
 
     async def _rebuild(self, partitions: set[int], new_book) -> tuple[dict[int, TaskBook], int, int]:
         await self._connect()
