@@ -2,7 +2,7 @@
 
 Compressed: the report rate (a street files ~2,000 reports a month, ~67 a day: 2.2 a minute here), every
 deadline and the clustering window (the demo's copy of the escalation rules, durations divided by 24), the
-hot-spot windows, and the 12345 feed: ~300 orders a month (~10 in the demo's day) and their time limits
+hot-spot windows, the limits of tasks to a person (the demo's copy of config/tasks.toml), and the 12345 feed: ~300 orders a month (~10 in the demo's day) and their time limits
 (the demo's copy of config/hotline.toml). A working-time limit (`4wh`, `1wd` = 8 h) counts as calendar time
 there: the demo's day is all working time, whenever it runs. Not compressed: walking, GPS fixes and the patrol thresholds, which are about minutes
 of a person's time, and the duty shifts: the demo's copy of the roster moves every shift so that the day
@@ -23,6 +23,7 @@ from config.roster import load_roster
 from config.rules import load_rules
 from config.settings import Settings
 from config.spans import UNIT_SECONDS
+from config.tasks import load_task_rules
 from schemas import json
 from schemas.display import zone
 
@@ -34,6 +35,7 @@ HOTLINE_ORDERS_PER_MONTH = 300  # 12345 work orders dispatched to a street
 HOTLINE_ORDERS_PER_MINUTE = HOTLINE_ORDERS_PER_MONTH / 30 / (DAY_HOURS * 60 / COMPRESSION)  # ~0.33
 _HOTLINE_KEYS = "contact|emergency|utilities|ordinary|complex"
 _RULES_KEYS = "acknowledge|resolve|window|approve_after"
+_TASK_KEYS = "arrive|done"  # not the arrival's dwell and gap: those are about walking and GPS
 # The demo's day is all working time, whenever it runs: a working limit becomes calendar time (1wd = 8 h).
 _SECONDS = {**UNIT_SECONDS, "wd": 8 * 3600}
 
@@ -89,6 +91,14 @@ def compressed_hotline(source: Path, target: Path) -> Path:
     )
     target.write_text(f"# The demo's copy of {source}: its time limits / {COMPRESSION}.\n" + text, encoding="utf-8")
     load_hotline(target)
+    return target
+
+
+def compressed_tasks(source: Path, target: Path) -> Path:
+    """A copy of the task rules with each kind's limits divided by COMPRESSION, checked as the worker will."""
+    text = _shorter(source.read_text(encoding="utf-8"), _TASK_KEYS)
+    target.write_text(f"# The demo's copy of {source}: its time limits / {COMPRESSION}.\n" + text, encoding="utf-8")
+    load_task_rules(target)
     return target
 
 

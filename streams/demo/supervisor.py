@@ -164,6 +164,7 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
         escalation_rules_path=demo_day.compressed_rules(settings.escalation_rules_path, workdir / "escalation.toml"),
         roster_path=demo_day.roster_on_duty(settings.roster_path, workdir / "roster.toml", phones, started),
         hotline_path=demo_day.compressed_hotline(settings.hotline_path, workdir / "hotline.toml"),
+        task_rules_path=demo_day.compressed_tasks(settings.task_rules_path, workdir / "tasks.toml"),
     )
     asyncio.run(ensure_topics(settings))
     asyncio.run(migrate_and_seed(settings))
