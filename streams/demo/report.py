@@ -27,6 +27,9 @@ COUNTS = {
     "resolved": "SELECT count(*) FROM incidents WHERE opened_at >= $1 AND status = 'resolved'",
     "escalated": "SELECT count(DISTINCT incident_id) FROM incident_events WHERE event_time >= $1 AND kind = 'escalated'",
     "hotline": "SELECT count(*) FROM hotline_orders WHERE stored_at >= $1",
+    "tasks": "SELECT count(*) FROM tasks WHERE created_at >= $1",
+    "tasks_done": "SELECT count(*) FROM tasks WHERE created_at >= $1 AND status = 'done'",
+    "tasks_arrived": "SELECT count(*) FROM tasks WHERE created_at >= $1 AND arrived_at IS NOT NULL",
 }
 SETTLING = ("reports", "pings", "deadletters", "hotline")  # still arriving for a moment after the phones stop
 
@@ -74,7 +77,9 @@ def summary(settings: Settings, started: datetime, *, settle: bool = True) -> st
     day = (
         f"the demo's day, {local_minute(started, settings.timezone)} to {local_minute(ended, settings.timezone)} "
         f"({settings.timezone}): incidents opened {counts['incidents']}, resolved {counts['resolved']}, "
-        f"escalated {counts['escalated']}, still open {counts['open']}; 12345 orders {counts['hotline']}"
+        f"escalated {counts['escalated']}, still open {counts['open']}; 12345 orders {counts['hotline']}; "
+        f"tasks to a person {counts['tasks']}, done {counts['tasks_done']}, arrival confirmed by GPS "
+        f"{counts['tasks_arrived']}"
     )
     figures = {
         "reports": counts["reports"],
