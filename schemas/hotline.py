@@ -117,6 +117,7 @@ LocatedHotlineOrder = Record(
         "street": Str("street id", max_len=64),
         "community": Str("Redwall community id, or `unlocated` for the street's queue", max_len=64),
         "grid": Str("Redwall grid id", max_len=64, required=False),
+        "courtyard": Str("Redwall courtyard (院落) id, when placed by a point inside one", max_len=64, required=False),
         "cell": Str("H3 cell of the point it was placed at (location or address), hex", max_len=16, required=False),
         "point": Obj(
             {"lat": Num(minimum=-90, maximum=90), "lng": Num(minimum=-180, maximum=180)},

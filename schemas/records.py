@@ -446,6 +446,7 @@ IncidentEvent = Record(
         "street": Str(max_len=64, required=False),
         "community": Str(max_len=128),
         "grid": Str(max_len=64, required=False),
+        "courtyard": Str("the courtyard (院落) of the report that opened it, if in one", max_len=64, required=False),
         "category": Enum(values=CATEGORIES, required=False),
         "severity": Enum(values=SEVERITIES, required=False),
         "report": Str("the report that opened or joined the incident", max_len=64, required=False),

@@ -16,7 +16,7 @@ _CLOCK_KEYS = ("missed", "limits", "clock", "pause", "requests", "remaining", "w
 _EMPTY = {"requests": [], "pause": None}
 
 _INCIDENT = """
-SELECT i.id, i.community_id, i.grid_id, i.category, i.severity, i.priority, i.status, i.level, i.owner, i.opened_at,
+SELECT i.id, i.community_id, i.grid_id, i.courtyard_id, i.category, i.severity, i.priority, i.status, i.level, i.owner, i.opened_at,
        i.ack_by, i.resolve_by, i.report_count, i.last_report_at, i.sensitive_zone, i.ceiling_exceeded, i.updated_at,
        i.rules_version, i.paused_since, i.pause_reason, i.pause_approved, i.pause_counts_until, i.requests_pending,
        (SELECT e.payload -> 'state' FROM incident_events e

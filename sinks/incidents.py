@@ -77,12 +77,14 @@ _STATE_COLUMNS = (
     "pause_approved",
     "pause_counts_until",
     "requests_pending",
+    "courtyard_id",  # migration 0019
 )
 _TYPES = (
     ("text",) * 10
     + ("timestamptz",) * 3
     + ("int4", "timestamptz", "bool", "bool", "int4", "timestamptz", "text")
     + ("text", "timestamptz", "text", "bool", "timestamptz", "int4")
+    + ("text",)
 )
 _UPSERT_STATE = f"""
 INSERT INTO incidents ({", ".join(_STATE_COLUMNS)})
@@ -170,4 +172,5 @@ def _state_row(e: dict, topic: str | None) -> tuple:
         bool(pause.get("approved_by")),
         pause.get("counts_until") and parse(pause["counts_until"]),
         len(s.get("requests") or ()),
+        e.get("courtyard"),
     )

@@ -132,7 +132,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
             now,
             source,
         )
-        inc.owner = self._owner(inc, level)
+        inc.owner, inc.courtyard = self._owner(inc, level), r.get("courtyard")
         inc.rules, inc.limits = self.rules.version, self.rules.limits_for(inc.category)
         if code == "sensitive_zone":
             inc.flags.add("sensitive_zone")
@@ -266,7 +266,9 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
             "ceiling": "yes" if ceiling else "no",
             "state": inc.state(),
         }
-        for key, value in (("from_level", from_level), ("report", report), ("action", action), ("grid", inc.grid)):
+        for key, value in (("from_level", from_level), ("report", report), ("action", action), ("grid", inc.grid)) + (
+            ("courtyard", inc.courtyard),
+        ):
             if value:
                 event[key] = value
         return event

@@ -58,6 +58,7 @@ class Incident:
     warned: dict[str, str] = field(default_factory=dict)
     remaining: dict[str, float] = field(default_factory=dict)
     warn_at: dict[str, datetime] = field(default_factory=dict)  # when each warning falls (not in the state)
+    courtyard: str | None = None  # the courtyard (院落) of the report that opened it, when it lies in one
 
     def state(self) -> dict:
         s = {
@@ -113,6 +114,7 @@ class Incident:
             list(s.get("requests", [])),
             dict(s.get("warned", {})),
             dict(s.get("remaining", {})),
+            courtyard=e.get("courtyard"),
         )
 
 

@@ -32,6 +32,7 @@ class Placed:
     community: str
     grid: str | None
     point: tuple[float, float] | None
+    courtyard: str | None = None  # the courtyard (院落) a point lies in
 
     @property
     def by_point(self) -> bool:
@@ -65,7 +66,7 @@ class Placer:
 
     def _at(self, how: str, lat: float, lng: float) -> Placed | None:
         where = self.registry.locate(lat, lng)
-        return None if where.outside else Placed(how, where.community, where.grid, (lat, lng))
+        return None if where.outside else Placed(how, where.community, where.grid, (lat, lng), where.courtyard)
 
     def located_order(self, order: dict, placed: Placed) -> dict:
         """The LocatedHotlineOrder: the order as posted, its place, category, report id and limits."""
@@ -80,6 +81,8 @@ class Placer:
         }
         if placed.grid:
             located["grid"] = placed.grid
+        if placed.courtyard:
+            located["courtyard"] = placed.courtyard
         if placed.point:
             located["point"] = {"lat": placed.point[0], "lng": placed.point[1]}
             if placed.by_point:
@@ -117,6 +120,8 @@ class Placer:
             report["community"] = located["community"]
             if located.get("grid"):
                 report["grid"] = located["grid"]
+            if located.get("courtyard"):
+                report["courtyard"] = located["courtyard"]
         return report
 
 

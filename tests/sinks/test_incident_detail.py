@@ -91,8 +91,8 @@ async def test_an_incident_with_its_reports_history_reporter_and_missed_deadline
             }
             await IncidentSink(pool).write(
                 [
-                    event(1, "opened", OPENED, "dev-detail-1", report="r-first"),
-                    event(2, "deadline_missed", OPENED + timedelta(minutes=30), "system"),
+                    event(1, "opened", OPENED, "dev-detail-1", report="r-first", courtyard="c01-g01-y03"),
+                    event(2, "deadline_missed", OPENED + timedelta(minutes=30), "system", courtyard="c01-g01-y03"),
                     rejected,
                     event(3, "report_merged", OPENED + timedelta(minutes=40), "dev-detail-1", report="r-late"),
                 ]
@@ -103,6 +103,7 @@ async def test_an_incident_with_its_reports_history_reporter_and_missed_deadline
             await pool.close()
     incident, reports, events = detail["incident"], detail["reports"], detail["events"]
     assert incident["status"] == "assigned" and incident["report_count"] == 2
+    assert incident["courtyard_id"] == "c01-g01-y03"  # the 院落 of the report that opened it
     assert incident["missed"] == {"acknowledge": (OPENED + timedelta(minutes=30)).isoformat()}
     assert [r["id"] for r in reports] == ["r-first", "r-late"]  # in the order they were filed
     assert reports[0]["text"] == "楼道堆放易燃物" and reports[0]["photos"] == ["https://photos.example/1.jpg"]

@@ -59,6 +59,7 @@ def located(
         "community": place.community,
         "grid": place.grid,
         "cell": registry().cell(lat, lng),
+        **({"courtyard": place.courtyard} if place.courtyard else {}),  # as the geofence agent puts it
     }
 
 

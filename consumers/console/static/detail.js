@@ -85,7 +85,7 @@ export function renderDetail() {
   const id = view.detail, live = state.incidents.get(id) || loaded.live || {}, row = loaded.incident || {};
   const i = { ...row, community: row.community_id || live.community, grid: row.grid_id || live.grid, ...live };
   const parts = [`<header><b>${escape(name("level", i.level))}</b> ${escape(name("category", i.category))} ·
-      ${escape(placeName(i.community, i.grid))} <button type="button" class="close" aria-label="close">×</button></header>
+      ${escape(placeName(i.community, i.grid))}${courtyardOf(row.courtyard_id)} <button type="button" class="close" aria-label="close">×</button></header>
     <p class="meta">${escape(id)} · ${escape(name("incident_status", i.status))} · ${escape(name("severity", i.severity))}
       · ${escape(name("priority", i.priority))}</p>`];
   if (loaded.error) parts.push(`<p class="refused">${escape(loaded.error)}</p>`);
@@ -198,4 +198,10 @@ export function setupDetail(closed) {
     else if (action === "approve" || action === "deny") act(id, action, { request: button.dataset.request });
     else if (action) act(id, action);
   });
+}
+
+// The courtyard (院落) the incident's first report lies in, by the geometry's name; nothing when in none.
+function courtyardOf(id) {
+  const y = id && (state.geo.courtyards || []).find((c) => c.id === id);
+  return y ? ` · ${escape(y.name)}` : "";
 }

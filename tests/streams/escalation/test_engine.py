@@ -55,6 +55,20 @@ def test_a_report_opens_an_incident_at_its_initial_level_and_alerts_the_owner(en
     assert out.alerts[0]["title"]["zh"] and out.alerts[0]["title"]["en"].startswith("New incident")
 
 
+def test_an_incident_carries_the_courtyard_its_report_lies_in_and_a_rebuilt_engine_keeps_it(engine, clock):
+    lng, lat = registry().courtyards["c03-g01-y02"].centre
+    opened = engine.report(located("r1", "sanitation", "medium", (lat, lng)))
+    assert opened.events[0]["courtyard"] == "c03-g01-y02" and opened.events[0]["grid"] == "c03-g01"
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
+    rebuilt.restore(opened.events[0])
+    travel(clock, minutes=1)
+    acked = rebuilt.action(action("a1", opened.events[0]["incident"], "ack", clock.now()))
+    assert acked.events[0]["courtyard"] == "c03-g01-y02"
+    assert registry().locate(*PLAIN).courtyard is None  # a lane between courtyards
+    lane = rebuilt.report(located("r2", "dispute", "medium", PLAIN))
+    assert lane.events[0]["kind"] == "opened" and "courtyard" not in lane.events[0]
+
+
 def test_deadline_breach_at_community_level_goes_to_the_street_and_alerts_both_owners(engine, clock):
     opened = engine.report(located("r1", "sanitation", "high"))  # high -> community, acknowledge within 1 h
     assert opened.events[0]["to_level"] == "community"

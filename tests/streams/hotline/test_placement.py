@@ -39,6 +39,14 @@ def test_an_order_with_a_location_inside_a_grid_is_placed_there_and_its_report_s
     assert (report["community"], report["grid"], report["placed_by"]) == ("c03", "c03-g01", "location")
 
 
+def test_an_order_placed_by_a_point_inside_a_courtyard_carries_it_to_its_report():
+    lng, lat = placer().registry.courtyards["c03-g01-y02"].centre
+    located, report = placed(order("o-yard", location=(lat, lng), address=ADDRESS[0]))
+    assert located["courtyard"] == report["courtyard"] == "c03-g01-y02" and report["grid"] == "c03-g01"
+    located, report = placed(order("o-lane", location=PLAIN, address=ADDRESS[0]))  # between courtyards
+    assert "courtyard" not in located and "courtyard" not in report
+
+
 @pytest.mark.parametrize("named", ["c07-g02", "钟声社区第2网格", " 钟声社区 第2网格 "])
 def test_a_named_grid_by_id_or_by_name_places_an_order_outside_or_without_a_location(named):
     located, report = placed(order("o-grid", location=OUTSIDE, platform_grid=named, platform_community="c01"))
