@@ -27,6 +27,7 @@ from schemas import json
 from schemas.fields import FieldError, now_rfc3339
 from schemas.tasks import TaskAction
 from sinks.credentials import Credential
+from sinks.patrol import read_roster
 from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
 from streams.credentials import CredentialCache, refusal
 from streams.geofence.registry import GridRegistry
@@ -70,12 +71,24 @@ def install(
 
     @app.page("/v1/tasks")
     class Tasks(_Tasks):
+        async def roster_knowing(self, body, who: Credential) -> Roster:
+            """The roster in hand, or the stored one when it lacks a device the request names: a worker that
+            has just started, or a worker added since the last refresh, is not refused for that."""
+            held = roster()
+            named = [who.subject] if who.kind == "device" else []
+            named += [body["device"]] if isinstance(body, dict) and isinstance(body.get("device"), str) else []
+            if all(d in held.workers for d in named):
+                return held
+            stored, _ = await read_roster(await pool())
+            return stored
+
         """POST a task for one worker (dispatcher or grid leader); GET the caller's tasks."""
 
         async def post(self, request: Request) -> Response:
             try:
                 who = await authenticate(credentials, ("dispatcher", "device"), request.headers)
-                action = creation(await read_json(request), who, roster(), places)
+                body = await read_json(request)
+                action = creation(body, who, await self.roster_knowing(body, who), places)
             except Refused as refused:
                 return self.refuse(refused)
             await self.send(action)

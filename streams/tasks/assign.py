@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 
 from schemas import json
+from sinks.patrol import read_roster
 from sinks.task_candidates import candidates
 from streams.produce import Out
 
@@ -65,10 +66,12 @@ class Assigner:
         self.settings, self.tasks = settings, tasks
 
     async def assign(self, action: dict) -> list[Out]:
-        roster = self.tasks.roster()
+        roster, pool = self.tasks.roster(), await self.tasks.pool()
+        if not roster.workers:  # the patrol agent has not loaded it yet (a worker just started): the stored one
+            roster, _ = await read_roster(pool)
         at = datetime.fromisoformat(action["time"])
         loc = action["location"]
-        found = await candidates(await self.tasks.pool(), roster, action["grid"], loc["lat"], loc["lng"], at)
+        found = await candidates(pool, roster, action["grid"], loc["lat"], loc["lng"], at)
         if not found:
             self.tasks.metrics.assigned.labels("nobody_on_duty").inc()
             log.warning(

@@ -300,7 +300,15 @@ async def test_the_tasks_view_flags_late_and_unconfirmed_tasks_and_shows_a_task(
     assert f"{TASK_DEADLINE['arrive']} {arrive_by}" in late_row and re.search(r"超时 1小时1[01]分", late_row), late_row
     fresh_row = await page.inner_text(f"tr[data-task='{fresh}']")
     assert TASK_STATUS["open"] in fresh_row and TASK_KIND["register_resident"] in fresh_row
-    assert re.search(r"剩余 2[45]分钟", fresh_row) and re.search(r"剩余 1小时5[45]分", fresh_row), fresh_row
+    # Its limits run from NOW - 5 min (30 min to arrive, 2 h to finish), NOW being when the module was read: the
+    # time left is whatever is left now, to the minute the page counts (a minute either side: the clock moved).
+    left = (NOW + 25 * MINUTE - datetime.now(UTC)).total_seconds() / 60
+    arrive = re.search(r"剩余 (?:(\d+)小时)?(\d+)分", fresh_row)
+    done = re.search(r"剩余 (\d+)小时(\d+)分", fresh_row[arrive.end() :])
+    assert arrive and done, fresh_row
+    for found, minutes in ((arrive, left), (done, left + 90)):
+        shown = int(found.group(1) or 0) * 60 + int(found.group(2))
+        assert abs(shown - minutes) <= 1.5, (fresh_row, minutes)
 
     await page.locator("#tasks-closed").check()  # the last 24 h: the done one too, flagged
     await page.wait_for_selector(f"tr[data-task='{unconfirmed}'][data-unconfirmed]", timeout=15_000)
