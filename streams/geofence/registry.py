@@ -16,6 +16,7 @@ from h3.api import basic_int as h3i
 
 from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 from config.geometry import Area, Geometry, fill_cells, load_geometry
+from streams.geofence import registry_cache
 
 # Resolution 12 cells are ~10.8 m along an edge, about the size of a 5 m GPS fix's uncertainty.
 # Border cells get the exact test whatever the resolution, so it only trades the memory of the
@@ -59,7 +60,18 @@ class GridRegistry:
 
     @classmethod
     def from_settings(cls, settings) -> GridRegistry:
-        return cls.build(load_geometry(settings.geometry_path), settings.h3_resolution)
+        return cls.load(settings.geometry_path, settings.h3_resolution)
+
+    @classmethod
+    def load(cls, path, resolution: int = DEFAULT_RESOLUTION) -> GridRegistry:
+        """The registry of a geometry file: its indexes from the cache when this file, resolution and code built
+        them before (streams/geofence/registry_cache.py), else checked and built, and kept."""
+        kept = registry_cache.load(path, resolution)
+        if kept is not None:
+            return cls(load_geometry(path, check_areas=False), resolution, *kept)  # checked when it was built
+        built = cls.build(load_geometry(path), resolution)
+        registry_cache.store(path, resolution, (built._grids, built._courtyards))
+        return built
 
     @classmethod
     def build(cls, geometry: Geometry, resolution: int = DEFAULT_RESOLUTION) -> GridRegistry:
