@@ -4,13 +4,14 @@ PostgreSQL of its own:
     python -m benchmarks.history [--workers 200] [--days 30] [--fix-seconds 5] [--queries 60]
 
 1. the history: each worker walks an 8-hour shift a day (08:00 or 14:00 in Beijing) around its grid, dwelling a
-   few minutes at each place it goes to, a fix every --fix-seconds; each fix placed by the registry (grid) and in
-   a courtyard. The sample geometry has no courtyards yet, so every other cell of a 0.0005 x 0.0006 degree
-   lattice (about 55 m by 50 m) inside a grid stands for one, with the lanes between them in none. Four shift
-   walks per worker are COPYed into a staging table, and each day is made from them in SQL (one worker walks one
-   of its four each day); the indexes of the migrations are built after the load, as a restore would;
+   few minutes at each place it goes to, a fix every --fix-seconds; each fix placed by the registry in its grid
+   and its courtyard (the sample's 1,440; the lanes between them are in none). Four shift walks per worker are
+   COPYed into a staging table, and each day is made from them in SQL (one worker walks one of its four each
+   day); the indexes of the migrations are built after the load, as a restore would;
 2. who was here for random courtyards, grids and drawn polygons (a quadrilateral 50-300 m across around a place
-   somebody walked), each over a random window of 1 hour to 7 days, timed end to end (query and visits).
+   somebody walked), each over a random window of 1 hour to 7 days, timed end to end (query and visits);
+3. the daily patrol summary (sinks/patrol_day.py) of every worker for one day of the history, on the roster of
+   their two shifts.
 The last line: `who-was-here p95 N ms over M fixes`. Figures are printed, never asserted.
 """
 
@@ -32,6 +33,7 @@ from config.crs import METRES_PER_DEGREE, metres_per_degree_lng
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY
 from sinks.migrate import migrate
+from sinks.patrol_day import patrol_day
 from sinks.postgres import seed_places
 from sinks.presence import Fence, drawn, who_was_here
 from streams.demo.embedded import EmbeddedPostgres
@@ -41,13 +43,7 @@ SHIFT_SECONDS = 8 * 3600
 SHIFT_STARTS_UTC = (0, 6 * 3600)  # 08:00 and 14:00 in Beijing
 WALKS = 4  # shift walks per worker, one of them each day
 WALK_MPS = 1.2
-COURTYARD_CELL = (0.0005, 0.0006)  # degrees of latitude, longitude
 WINDOWS_HOURS = (1, 168)
-
-
-def courtyard_of(lat: float, lng: float, grid: str | None) -> str | None:
-    i, j = math.floor(lat / COURTYARD_CELL[0]), math.floor(lng / COURTYARD_CELL[1])
-    return f"{grid}-y{i % 1000:03d}{j % 1000:03d}" if grid and (i + j) % 2 == 0 else None
 
 
 def shift_walk(rng: random.Random, registry: GridRegistry, home: tuple[float, float], fix_seconds: int) -> list[tuple]:
@@ -65,9 +61,7 @@ def shift_walk(rng: random.Random, registry: GridRegistry, home: tuple[float, fl
     out = []
     for lat, lng in fixes[: SHIFT_SECONDS // fix_seconds]:
         place = registry.locate(lat, lng)
-        out.append(
-            (lat, lng, round(rng.uniform(3, 12), 1), place.community, place.grid, courtyard_of(lat, lng, place.grid))
-        )
+        out.append((lat, lng, round(rng.uniform(3, 12), 1), place.community, place.grid, place.courtyard))
     return out
 
 
@@ -161,6 +155,34 @@ async def measure(url: str, fences: list[Fence], first: datetime, days: int, rng
     return timings
 
 
+async def patrol_day_time(url: str, conn: asyncpg.Connection, args, first: datetime) -> str:
+    """The daily summary of every worker for the history's middle day, on a roster of the two shifts."""
+    await conn.execute(
+        "INSERT INTO roster_shifts (id, name, starts, ends, timezone) VALUES "
+        "('early', '早班', '08:00', '16:00', 'Asia/Shanghai'), ('late', '晚班', '14:00', '22:00', 'Asia/Shanghai')"
+    )
+    await conn.executemany(
+        "INSERT INTO roster_workers (device_id, name, role, grid_id, shifts) "
+        "VALUES ($1, $1, 'grid_worker', $2, ARRAY[$3])",
+        [(f"bench-{w:03d}", grid, ("early", "late")[w % 2]) for w, grid in await _homes(conn)],
+    )
+    day = (first + timedelta(days=args.days // 2, hours=8)).date()  # a Beijing day that the history covers whole
+    started = time.perf_counter()
+    found = await patrol_day(url, day, "Asia/Shanghai")
+    took = time.perf_counter() - started
+    fixes = sum(1 for w in found if w.distance_m > 0)
+    return f"patrol day: {took * 1000:.0f} ms for {len(found)} workers ({fixes} walked) on {day}"
+
+
+async def _homes(conn: asyncpg.Connection) -> list[tuple[int, str]]:
+    return [
+        (r["worker"], r["grid"])
+        for r in await conn.fetch(
+            "SELECT DISTINCT ON (worker) worker, grid FROM bench_walks WHERE grid IS NOT NULL ORDER BY worker, seq"
+        )
+    ]
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
@@ -189,6 +211,7 @@ async def main(args) -> None:
                 flush=True,
             )
             fences = await targets(conn, rng, args.queries)
+            summary = await patrol_day_time(postgres.url, conn, args, first)
             await conn.close()
             await measure(postgres.url, fences[:6], first, args.days, rng)  # warm the cache and the statements
             timings = await measure(postgres.url, fences, first, args.days, rng)
@@ -201,6 +224,7 @@ async def main(args) -> None:
             f"p95 {p95(ms):.0f} ms, max {max(ms):.0f} ms, devices found {sum(n for *_, n in runs) / len(runs):.1f} "
             f"on average over windows of {sum(h for _, h, _ in runs) / len(runs):.0f} h on average"
         )
+    print(summary)
     every = [t * 1000 for runs in timings.values() for t, _, _ in runs]
     print(f"who-was-here p95 {p95(every):.0f} ms over {fixes} fixes")
 

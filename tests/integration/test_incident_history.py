@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import random
 import re
 import subprocess
@@ -302,15 +303,20 @@ async def test_a_restarted_worker_over_history_its_topics_lost_reopens_escalates
     assert (held[iu].status, held[iy].status, held[iy].reports) == ("closed", "resolved", 1)
 
 
-def ten_thousand_incidents(run: str, rules) -> tuple[list[dict], IncidentEngine]:
-    """A month's worth of a busy street: 10,000 incidents over ten days (one report every ~90 s, some
-    merged into clusters), a third acknowledged, a third resolved, the rest escalating as deadlines pass."""
+# 2,000 in every run (the check that both ways hold the same incidents); the figure in
+# streams/escalation/README.md is of 10,000: REDWALL_TEST_REBUILD_INCIDENTS=10000 pytest -s -k rebuild_time.
+REBUILD_INCIDENTS = int(os.environ.get("REDWALL_TEST_REBUILD_INCIDENTS", "2000"))
+
+
+def many_incidents(run: str, rules) -> tuple[list[dict], IncidentEngine]:
+    """A busy street: REBUILD_INCIDENTS incidents (one report every ~90 s, some merged into clusters), a third
+    acknowledged, a third resolved, the rest escalating as deadlines pass."""
     rng, clock = random.Random(run), ManualClock(T0)
     engine = IncidentEngine(
         rules, clock, places=places_of(registry()), tz="Asia/Shanghai", calendar=calendar("Asia/Shanghai")
     )
     events, n = [], 0
-    while len(engine.incidents) < 10_000:
+    while len(engine.incidents) < REBUILD_INCIDENTS:
         clock.set(T0 + timedelta(seconds=86 * n))
         r = located(f"{run}-{n}", rng.choice(CATEGORIES), rng.choice(SEVERITIES), random_point(rng), clock.now())
         out = engine.report(r)
@@ -323,12 +329,12 @@ def ten_thousand_incidents(run: str, rules) -> tuple[list[dict], IncidentEngine]
     return events, engine
 
 
-async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_url):
-    """Printed, not asserted (a shared machine): a rebuild of 10,000 incidents from PostgreSQL, and the same
+async def test_rebuild_time_for_many_incidents(settings, pg, database_url):
+    """Printed, not asserted (a shared machine): a rebuild of REBUILD_INCIDENTS incidents from PostgreSQL, and the same
     read from the whole incidents topic as the worker did before; both hold the same incidents."""
     run, rules = f"hist{random.randrange(10**6)}", load_rules()
-    events, engine = ten_thousand_incidents(run, rules)
-    async with scratch_schema(pg, database_url) as dsn:  # 10,000 open incidents would crowd other tests' pages
+    events, engine = many_incidents(run, rules)
+    async with scratch_schema(pg, database_url) as dsn:  # thousands of open incidents would crowd other tests' pages
         s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, run))
         partitions = (await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions)))[
             s.topic_located_reports
@@ -364,7 +370,7 @@ async def test_rebuild_time_for_ten_thousand_incidents(settings, pg, database_ur
         return {i.id: i.state() for e in held.values() for i in e.incidents.values()}
 
     assert states(rebuilt.engines) == states(engines) == {i.id: i.state() for i in engine.incidents.values()}
-    assert (rebuilt.from_postgres, rebuilt.from_topic) == (10_000, 0)
+    assert (rebuilt.from_postgres, rebuilt.from_topic) == (REBUILD_INCIDENTS, 0)
     print(
         f"\nrebuild of {len(engine.incidents)} incidents ({len(events)} events): "
         f"from PostgreSQL {from_postgres:.2f} s, "

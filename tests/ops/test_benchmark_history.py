@@ -32,3 +32,4 @@ def test_the_history_benchmark_writes_its_fixes_and_ends_with_the_p95_line():
     last = done.stdout.strip().splitlines()[-1]
     # 3 workers, 1 day, 8 hours with a fix a minute
     assert re.fullmatch(r"who-was-here p95 \d+ ms over 1440 fixes", last), done.stdout
+    assert re.search(r"^patrol day: \d+ ms for 3 workers \(3 walked\)", done.stdout, re.M), done.stdout

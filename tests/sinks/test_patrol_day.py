@@ -5,15 +5,11 @@ fix, a vague fix, a 15-minute gap, a courtyard visit, reports and tasks; a day s
 
 from __future__ import annotations
 
-import time as clock
 from datetime import UTC, datetime, time, timedelta
 
-import asyncpg
 import pytest
 
-from sinks.migrate import migrate
 from sinks.patrol_day import day_bounds, duty_seconds, patrol_day, patrol_summary
-from tests.support.databases import own_database
 from tests.support.patrol_day import ANSWER, AT_NOON_W1, DAY, NOON, at, patrol_day_database
 
 TZ = "Asia/Shanghai"
@@ -80,38 +76,3 @@ async def test_a_week_sums_the_days(day_db):
     # 7 day shifts; the evening before the day adds the 23:59 fix, which is more than GAP before 08:00
     assert (found[0].on_duty_s, found[0].reports, found[0].tasks_done) == (7 * 32400.0, 3, 4)
     assert found[0].distance_m == pytest.approx(5 * 111.32)
-
-
-async def test_the_time_over_a_realistic_day(database_url):
-    """200 workers, a fix every 5 s from 08:00 to 16:00 (1,152,000 fixes), loaded with COPY."""
-    url = await own_database(database_url, "patrol_day_bench")
-    await migrate(url)
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("INSERT INTO roster_shifts VALUES ('day', '白班', '08:00', '17:00', 'Asia/Shanghai')")
-        devices = [f"bench-{i:03d}" for i in range(200)]
-        await conn.executemany(
-            "INSERT INTO roster_workers (device_id, name, role, grid_id, shifts) VALUES ($1, $1, 'grid_worker', "
-            "'c01-g01', '{day}')",
-            [(d,) for d in devices],
-        )
-        for day in (DAY - timedelta(days=1), DAY):
-            await conn.execute("SELECT positions_create_partition($1)", day)
-        start = at("08:00")
-        await conn.copy_records_to_table(
-            "positions",
-            columns=["device_id", "event_time", "lat", "lng", "accuracy", "grid_id"],
-            records=(
-                (d, start + timedelta(seconds=5 * k), 39.89 + (k % 200) * 1e-5, 116.35 + i * 1e-4, 5.0, "c01-g01")
-                for i, d in enumerate(devices)
-                for k in range(8 * 720)
-            ),
-        )
-        await conn.execute("ANALYZE positions")
-    finally:
-        await conn.close()
-    began = clock.perf_counter()
-    found = await patrol_day(url, DAY, TZ)
-    took = clock.perf_counter() - began
-    assert len(found) == 200 and found[0].distance_m > 0
-    print(f"\npatrol day: {took * 1000:.0f} ms for 200 workers over 1,152,000 fixes")
