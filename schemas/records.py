@@ -185,7 +185,7 @@ ALERT_KINDS = (
     "task_warning",  # a task's arrival or completion deadline is near
     "task_late",  # a task's worker has not arrived, or not finished, by its deadline: to the task's creator
 )
-NOTICE_KINDS = ("weekly_report",)  # alerts that inform: a first notice only, no reminder
+NOTICE_KINDS = ("weekly_report", "task_warning")  # alerts that inform: a first notice only, no reminder
 PRIORITIES = ("normal", "high", "top")  # top: pages even in quiet hours
 
 _BILINGUAL = {"zh": Str("Chinese text", max_len=4000), "en": Str("English text", max_len=4000)}

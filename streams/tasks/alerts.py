@@ -49,6 +49,11 @@ class TaskWords:
         alert.update({key: task[key] for key in ("community", "grid") if task.get(key)})
         return alert
 
+    def cleared(self, task: Mapping, deadline: str, at: datetime, now: datetime) -> dict:
+        """The late alert of `deadline`, resolved: the worker arrived, or the task was done or cancelled (its
+        reminders stop there, as a patrol alert's do when the worker is back)."""
+        return {**self.alert(task, deadline, "late", at, now), "status": "resolved"}
+
     def owner(self, task: Mapping) -> tuple[str, str]:
         """(level, owner) of the task's creator: grid leaders own their grid, community dispatchers their
         community; a creator whose place the task does not say falls to the level above."""

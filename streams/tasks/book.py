@@ -75,6 +75,9 @@ class TaskBook(TaskTimers):
         # What fell due before the person acted fires first; a phone's clock ahead of ours fires nothing early.
         events, alerts = self._settle(task, min(_time(action["time"]), now), now)
         events.append(self._step(task, action))
+        if task["status"] in CLOSED:  # what was late is settled now: its reminders stop
+            gone = [d for d in task["late"] if d == "done" or "arrived_at" not in task]
+            alerts += [self.words.cleared(task, d, _time(action["time"]), now) for d in gone]
         return events, alerts
 
     def _create(self, action: dict) -> Out:
@@ -173,6 +176,8 @@ class TaskBook(TaskTimers):
         task["arrive_seconds"] = (first - _time(task["created_at"])).total_seconds()
         del self._dwells[task["id"]]
         events.append(self._event(task, "arrived", task["arrived_at"], "gps"))
+        if "arrive" in task["late"]:  # late, but there now
+            alerts.append(self.words.cleared(task, "arrive", confirmed, confirmed))
 
     # -- the book ---------------------------------------------------------------------------------------
     def restore(self, event: dict) -> None:

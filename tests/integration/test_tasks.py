@@ -229,10 +229,12 @@ async def test_a_late_task_alerts_its_creator_and_done_without_arrival_is_flagge
     assert timed[-2:] == [("warned", "done"), ("late", "done")] and timed[0][0] in ("warned", "late"), timed
     assert [e for e in timed if e[1] == "arrive"][-1] == ("late", "arrive")
     alerts = [json.loads(r.value) async for r in read_topic(s, s.topic_alerts)]
-    mine = [(a["kind"], a["level"], a["owner"]) for a in alerts if a.get("task") == task]
+    mine = [(a["kind"], a["status"], a["level"], a["owner"]) for a in alerts if a.get("task") == task]
     street = registry.street.id
     kinds = {"warned": "task_warning", "late": "task_late"}
-    assert sorted(mine) == sorted((kinds[e], "street", street) for e, _ in timed)  # one alert per timed event
+    fired = [(kinds[e], "firing", "street", street) for e, _ in timed]  # one alert per timed event
+    cleared = [("task_late", "resolved", "street", street)] * 2  # done: both lates settled, reminders stop
+    assert sorted(mine) == sorted(fired + cleared)
 
 
 async def test_a_new_face_report_becomes_a_task_for_the_nearest_worker_on_post_in_its_grid(day_stack):

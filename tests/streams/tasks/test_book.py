@@ -186,15 +186,39 @@ def test_a_step_after_a_deadline_reads_after_its_late_however_often_the_clock_ti
     events, alerts = checked(b.act(step("done", "task-1", bj("2026-12-08 11:30")), bj("2026-12-08 11:31")))
     assert [(e["event"], e["seq"]) for e in events] == [("late", 2), ("done", 3)]
     assert events[1]["state"]["late"] == {"arrive": "2026-12-08T11:00:00+08:00"}
-    assert [(a["id"], a["created_at"]) for a in alerts] == [("task-1:task_late:arrive", "2026-12-08T11:31:00+08:00")]
+    assert [(a["id"], a["status"], a["created_at"]) for a in alerts] == [
+        ("task-1:task_late:arrive", "firing", "2026-12-08T11:31:00+08:00"),
+        ("task-1:task_late:arrive", "resolved", "2026-12-08T11:31:00+08:00"),  # done: nobody is reminded
+    ]
     c = opened()
-    events, _ = checked(c.fixes(batch(*stay(bj("2026-12-08 11:10"), 60))))
+    events, alerts = checked(c.fixes(batch(*stay(bj("2026-12-08 11:10"), 60))))
     assert events_of((events, [])) == [("late", "2026-12-08T11:00:00+08:00"), ("arrived", "2026-12-08T11:10:00+08:00")]
+    assert [(a["status"], a["event_time"]) for a in alerts] == [
+        ("firing", "2026-12-08T11:00:00+08:00"),
+        ("resolved", "2026-12-08T11:11:00+08:00"),  # there: the dwell confirmed it a minute after the first fix
+    ]
     assert events[1]["state"]["arrive_seconds"] == 4200
     assert events_of(c.tick(bj("2026-12-08 12:00"))) == []  # the late is not fired twice
     # An accept after the arrival keeps the task arrived.
     (accepted,), _ = checked(c.act(step("accept", "task-1", bj("2026-12-08 12:05")), bj("2026-12-08 12:05")))
     assert (accepted["state"]["status"], accepted["state"]["accepted_at"]) == ("arrived", "2026-12-08T12:05:00+08:00")
+
+
+def test_what_was_late_is_cleared_when_the_task_ends_so_its_reminders_stop():
+    b = opened()
+    late = checked(b.tick(bj("2026-12-08 14:30")))[1]
+    assert [(a["id"], a["status"]) for a in late] == [
+        ("task-1:task_late:arrive", "firing"),
+        ("task-1:task_late:done", "firing"),
+    ]
+    _, cleared = checked(
+        b.act(step("cancel", "task-1", bj("2026-12-08 15:00"), actor="disp-c01"), bj("2026-12-08 15:00"))
+    )
+    assert [(a["id"], a["status"]) for a in cleared] == [
+        ("task-1:task_late:arrive", "resolved"),
+        ("task-1:task_late:done", "resolved"),
+    ]
+    assert cleared[0]["title"] == late[0]["title"] and cleared[0]["owner"] == late[0]["owner"]
 
 
 def test_a_phones_clock_ahead_of_ours_fires_nothing_early():
