@@ -143,7 +143,9 @@ async def publish(s, topic: str, records: list[tuple[bytes, dict]]) -> None:
 
 def field_report(r: dict) -> tuple[bytes, dict]:
     """A located report as the phone sent it, keyed by its device."""
-    return r["device"].encode(), {k: v for k, v in r.items() if k not in ("street", "community", "grid", "cell")}
+    return r["device"].encode(), {
+        k: v for k, v in r.items() if k not in ("street", "community", "grid", "courtyard", "cell")
+    }
 
 
 async def act(session, street: Street, a: dict, model: Model) -> dict:

@@ -94,7 +94,14 @@ async def test_an_incident_with_its_reports_history_reporter_and_missed_deadline
                     event(1, "opened", OPENED, "dev-detail-1", report="r-first", courtyard="c01-g01-y03"),
                     event(2, "deadline_missed", OPENED + timedelta(minutes=30), "system", courtyard="c01-g01-y03"),
                     rejected,
-                    event(3, "report_merged", OPENED + timedelta(minutes=40), "dev-detail-1", report="r-late"),
+                    event(
+                        3,
+                        "report_merged",
+                        OPENED + timedelta(minutes=40),
+                        "dev-detail-1",
+                        report="r-late",
+                        courtyard="c01-g01-y03",
+                    ),
                 ]
             )
             detail = await incident_detail(pool, INCIDENT)

@@ -81,7 +81,7 @@ async def produce_reports(settings, reports: list[dict]) -> None:
     await producer.start()
     try:
         for r in reports:
-            raw = {k: v for k, v in r.items() if k not in ("street", "community", "grid", "cell")}  # a FieldReport
+            raw = {k: v for k, v in r.items() if k not in ("street", "community", "grid", "courtyard", "cell")}
             await (await producer.send(settings.topic_reports, json.dumps(raw), key=r["community"].encode()))
     finally:
         await producer.stop()
