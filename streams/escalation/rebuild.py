@@ -66,14 +66,32 @@ class Rebuilt:
     offsets: dict[int, int]  # where the incidents topic was read from (absent: its start)
 
 
-class History:
-    """Where a worker's engines come back from: PostgreSQL, then the topics."""
+class Sources:
+    """What a rebuild reads from, reached once: PostgreSQL, the broker's epoch, and the partition count of
+    the topic whose keys place the state (`keyed`) on partitions."""
 
-    def __init__(self, settings, keep_closed: timedelta, *, kafka: dict | None = None):
-        self.settings, self.keep_closed, self.kafka = settings, keep_closed, client_options(settings, kafka)
+    def __init__(self, settings, keyed: str, *, kafka: dict | None = None):
+        self.settings, self.keyed, self.kafka = settings, keyed, client_options(settings, kafka)
         self.pool: asyncpg.Pool | None = None
         self.epoch: str | None = None
-        self.partitions: int | None = None  # of the located reports: community keys map onto them
+        self.partitions: int | None = None
+
+    async def _connect(self) -> None:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
+        if self.epoch is None:
+            self.epoch = await broker_epoch(self.settings, kafka=self.kafka)
+        if self.partitions is None:
+            self.partitions = (await ensure_topics(self.settings, (self.keyed,), kafka=self.kafka))[self.keyed]
+
+
+class History(Sources):
+    """Where a worker's engines come back from: PostgreSQL, then the topics. Community keys place incidents on
+    the located reports' partitions."""
+
+    def __init__(self, settings, keep_closed: timedelta, *, kafka: dict | None = None):
+        super().__init__(settings, settings.topic_located_reports, kafka=kafka)
+        self.keep_closed = keep_closed
 
     async def rebuild(self, partitions: set[int], new_engine: Callable[[], IncidentEngine]) -> Rebuilt:
         """New engines for these partitions, filled. While PostgreSQL is unreachable, or not migrated yet,
@@ -104,15 +122,6 @@ class History:
         )
         await self._unlocated(engines)
         return Rebuilt(engines, [period_of(p) for p in stored] + later, len(snapshot.states), tail, offsets)
-
-    async def _connect(self) -> None:
-        if self.pool is None:
-            self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
-        if self.epoch is None:
-            self.epoch = await broker_epoch(self.settings, kafka=self.kafka)
-        if self.partitions is None:
-            topic = self.settings.topic_located_reports
-            self.partitions = (await ensure_topics(self.settings, (topic,), kafka=self.kafka))[topic]
 
     async def _tail(self, engines: dict[int, IncidentEngine], offsets: dict[int, int]) -> int:
         """The incident events PostgreSQL does not have yet."""

@@ -10,25 +10,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import asyncpg
-
 from schemas import json
 from sinks.postgres import until_rebuilt
 from sinks.tasks import task_snapshot
-from streams.broker_epoch import broker_epoch
+from streams.escalation.rebuild import Sources
 from streams.patrol.agents import partition_of
 from streams.tasks.book import TaskBook
-from streams.topics import client_options, ensure_topics, read_topic
+from streams.topics import read_topic
 
 log = logging.getLogger(__name__)
 
 
-class TaskHistory:
+class TaskHistory(Sources):
+    """Where a worker's task books come back from; device keys place tasks on the tasks topic's partitions."""
+
     def __init__(self, settings, *, kafka: dict | None = None):
-        self.settings, self.kafka = settings, client_options(settings, kafka)
-        self.pool: asyncpg.Pool | None = None
-        self.epoch: str | None = None
-        self.partitions: int | None = None
+        super().__init__(settings, settings.topic_tasks, kafka=kafka)
 
     async def rebuild(
         self, partitions: set[int], new_book: Callable[[], TaskBook]
@@ -57,12 +54,3 @@ class TaskHistory:
             books[record.partition].restore(json.loads(record.value))
             read += 1
         return books, len(states), read
-
-    async def _connect(self) -> None:
-        if self.pool is None:
-            self.pool = await asyncpg.create_pool(self.settings.database_dsn, min_size=0, max_size=2)
-        if self.epoch is None:
-            self.epoch = await broker_epoch(self.settings, kafka=self.kafka)
-        if self.partitions is None:
-            topic = self.settings.topic_tasks
-            self.partitions = (await ensure_topics(self.settings, (topic,), kafka=self.kafka))[topic]
