@@ -9,12 +9,10 @@ import uuid
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from consumers.console.app import create_console
-from consumers.console.feed import ConsoleFeed
 from sinks.credentials import issue_dispatcher_token
 from streams.demo.embedded import free_port
+from tests.support.console_app import serving
 from tests.support.presence import (
     COURTYARD,
     COURTYARD_ANSWER,
@@ -45,13 +43,8 @@ async def console(database_url, settings):
                 ("c02", "community", "c02"),
             )
         }
-        runner = web.AppRunner(create_console(mine, ConsoleFeed(mine)))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", mine.console_port).start()
-        try:
-            yield f"http://127.0.0.1:{mine.console_port}", tokens
-        finally:
-            await runner.cleanup()
+        async with serving(mine) as url:
+            yield url, tokens
 
 
 async def call(console, who: str, method: str, **kwargs) -> tuple[int, dict]:

@@ -17,13 +17,12 @@ from aiohttp import web
 from config.crs import METRES_PER_DEGREE
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY
-from consumers.console.app import create_console
-from consumers.console.feed import ConsoleFeed
 from sinks.credentials import issue_dispatcher_token
 from sinks.migrate import migrate
 from sinks.postgres import seed_places
 from sinks.tasks import TaskSink
 from streams.demo.embedded import free_port
+from tests.support.console_app import serving
 from tests.support.databases import own_database
 from tests.support.task_rows import COURTYARD, GRID_A, device, street, task_id
 
@@ -100,13 +99,10 @@ async def console(database_url, settings):
             ("c02", "community", "c02"),
         )
     }
-    runner = web.AppRunner(create_console(mine, ConsoleFeed(mine)))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", mine.console_port).start()
     try:
-        yield f"http://127.0.0.1:{mine.console_port}", tokens, got
+        async with serving(mine) as url:
+            yield url, tokens, got
     finally:
-        await runner.cleanup()
         await worker.cleanup()
 
 
