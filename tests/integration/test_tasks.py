@@ -32,7 +32,7 @@ from sinks.credentials import issue_device_token, issue_dispatcher_token
 from sinks.migrate import migrate
 from sinks.patrol import read_roster
 from sinks.postgres import seed_places
-from streams.demo.embedded import free_port
+from streams.demo.embedded import EmbeddedBroker, free_port
 from streams.demo.processes import RedwallProcess
 from streams.geofence.registry import GridRegistry
 from streams.topics import ensure_topics, read_topic
@@ -91,9 +91,13 @@ async def stack(settings, tmp_path_factory):
 @pytest.fixture
 async def day_stack(settings, tmp_path):
     """On event time, so that the day shift (08:00-20:00 in Beijing, both workers of a grid on it) is now
-    whatever the hour of the test."""
-    async with running(settings, tmp_path, "tkd", clock="event", clock_event_ack=True) as got:
-        yield got
+    whatever the hour of the test; on a broker of its own, since the patrol table's changelog is named by the
+    app, not by the topic settings: on the session's broker it would hand this worker the sample devices' states
+    of earlier tests, on their clocks."""
+    with EmbeddedBroker(tmp_path) as broker:
+        own = dataclasses.replace(settings, broker=broker.bootstrap)
+        async with running(own, tmp_path, "tkd", clock="event", clock_event_ack=True) as got:
+            yield got
 
 
 async def until(check, timeout: float = 60.0, what: str = "condition"):

@@ -38,7 +38,7 @@ async def test_the_weekly_report_reaches_the_robots_with_its_summary_and_link_an
         **own_topics(settings, f"weekly-{RUN}"),
         webhook_secret=f"weekly-{RUN}",
         console_url=CONSOLE + "/",
-        report_at="Mon 08:00",
+        report_at="Mon 00:00",  # the week just ended is due whatever the hour: at 08:00 it was not till then
         routing_path=tmp_path / "routing.toml",
     )
     await ensure_topics(settings, (settings.topic_alerts, settings.topic_alerts_deadletter, settings.topic_incidents))
