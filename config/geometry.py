@@ -1,6 +1,10 @@
-"""The street, community, grid and courtyard polygons from GeoJSON, refused at start-up with a precise
-message unless every polygon is valid, the grids partition the communities and the communities the
-street, and each courtyard lies inside its grid, apart from the others.
+"""The district, street, community, grid and courtyard polygons from GeoJSON, refused at start-up with a
+precise message unless every polygon is valid, the grids partition the communities, the communities their
+street and the streets the district, and each courtyard lies inside its grid, apart from the others.
+
+A file holds one street, or a district: one feature of kind district and its streets. Each community names
+its street in `properties.street` (optional when the file has one street), each street its district in
+`properties.district` (optional: the file's district).
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ import h3
 from h3.api import basic_int as h3i
 
 from config.patches import CHECK_RESOLUTION, Patches
-from config.rings import GeometryError, Ring, box, check_ring, clearly_apart, clearly_within, ring_area_m2  # noqa: F401 (re-exported)
+from config.rings import GeometryError, Ring, box, check_ring, clearly_apart, clearly_within, ring_area_m2
 from config.rings import fail as _fail
 from schemas import json
 from schemas.records import ID_PATTERN, INCIDENT_ID_PATTERN, UNLOCATED
 
 Polygon = tuple[Ring, ...]  # outer ring first, holes after
 
-KINDS = ("street", "community", "grid", "courtyard")
+KINDS = ("district", "street", "community", "grid", "courtyard")
 SMALL_FILL = 300  # cells: below it, the older of h3's fills is the faster (fill_cells)
 # Ids travel in records, URLs and incident ids (inc-<community>-<hash>), so they keep to the records'
 # id pattern, and a community's must make a well-formed incident id.
@@ -34,13 +38,16 @@ MAX_ID_LENGTH = 64
 
 @dataclass(frozen=True)
 class Area:
-    """One street, community, grid or courtyard: its ids, names and polygons (a MultiPolygon has several)."""
+    """One district, street, community, grid or courtyard: its ids, names and polygons (a MultiPolygon has
+    several)."""
 
     id: str
     name: str
     name_en: str
     kind: str
-    parent: str | None  # a courtyard's grid, a grid's community, a community's street; None for the street
+    # a courtyard's grid, a grid's community, a community's street, a street's district (or None); None for
+    # the district
+    parent: str | None
     polygons: tuple[Polygon, ...]
     properties: Mapping = field(compare=False, repr=False)
 
@@ -65,14 +72,32 @@ class Area:
 
 @dataclass(frozen=True)
 class Geometry:
-    """A validated geometry file: one street, its communities, their grids and the grids' courtyards."""
+    """A validated geometry file: its streets (one, or a district's), their communities, the communities'
+    grids and the grids' courtyards."""
 
     path: Path
-    street: Area
-    communities: dict[str, Area]  # in file order
+    streets: dict[str, Area]  # in file order
+    communities: dict[str, Area]
     grids: dict[str, Area]
     # 院落: they need not cover their grid (lanes between them belong to none); a file may have none.
     courtyards: dict[str, Area] = field(default_factory=dict)
+    district: Area | None = None  # the level above the streets: the escalation ceiling's target
+
+    @property
+    def street(self) -> Area:
+        """The one street of a one-street file; what is made per street asks `streets` for a district."""
+        if len(self.streets) != 1:
+            raise GeometryError(
+                f"{self.path}: a district of {len(self.streets)} streets has no one street; name the street"
+            )
+        return next(iter(self.streets.values()))
+
+    def street_of(self, area_id: str) -> str | None:
+        """The street id of any street, community, grid or courtyard id; None for an unknown id."""
+        for table in (self.courtyards, self.grids, self.communities):
+            if area_id in table:
+                area_id = table[area_id].parent
+        return area_id if area_id in self.streets else None
 
 
 def load_geometry(path: str | Path, check_areas: bool = True) -> Geometry:
@@ -135,7 +160,7 @@ def _parse(path: Path, document: dict) -> list[Area]:
             )
         seen[ident] = index
         polygons = _polygons(path, where, feature.get("geometry"))
-        # A community's parent is set once the street is known.
+        # A community's parent is set once the streets are known.
         parent = props.get("community") if kind == "grid" else props.get("parent") if kind == "courtyard" else None
         name, name_en = props.get("name", ident), props.get("name_en", "")
         areas.append(Area(ident, name, name_en, kind, parent, polygons, MappingProxyType(props)))
@@ -175,34 +200,58 @@ def label(area: Area) -> str:
 
 
 def _assemble(path: Path, areas: list[Area]) -> Geometry:
-    streets = [a for a in areas if a.kind == "street"]
-    if len(streets) != 1:
-        raise _fail(path, "file", f"has {len(streets)} street features", "keep exactly one feature of kind street")
-    street = streets[0]
+    districts = [a for a in areas if a.kind == "district"]
+    if len(districts) > 1:
+        raise _fail(
+            path, "file", f"has {len(districts)} district features", "keep at most one feature of kind district"
+        )
+    district = districts[0] if districts else None
+    streets = {a.id: a for a in areas if a.kind == "street"}
+    if not streets:
+        raise _fail(path, "file", "has no street feature", "add a feature of kind street")
+    if len(streets) > 1 and district is None:
+        raise _fail(path, "file", f"has {len(streets)} streets and no district", "add the feature of kind district")
     communities = {a.id: a for a in areas if a.kind == "community"}
     grids = {a.id: a for a in areas if a.kind == "grid"}
+    sole = next(iter(streets)) if len(streets) == 1 else None
     for area in areas:
-        where = label(area)
-        if area.kind == "grid" and area.parent not in communities:
-            raise _fail(
-                path,
-                where,
-                f"its community {area.parent!r} is not defined",
-                "set properties.community to the id of a community feature",
-            )
-        if area.kind == "courtyard" and area.parent not in grids:
-            raise _fail(
-                path,
-                where,
-                f"its grid {area.parent!r} is not defined",
-                "set properties.parent to the id of the grid feature it lies in",
-            )
-        street_id = area.properties.get("street", street.id)
-        if area.kind != "street" and street_id != street.id:
-            raise _fail(path, where, f"its street {street_id!r} is not {street.id!r}", "correct properties.street")
-    communities = {k: replace(a, parent=street.id) for k, a in communities.items()}
+        _check_parent(path, area, streets, communities, grids, sole, district)
+    streets = {k: replace(a, parent=district.id if district else None) for k, a in streets.items()}
+    communities = {k: replace(a, parent=a.properties.get("street", sole)) for k, a in communities.items()}
     courtyards = {a.id: a for a in areas if a.kind == "courtyard"}
-    return Geometry(path, street, communities, grids, courtyards)
+    geometry = Geometry(path, streets, communities, grids, courtyards, district)
+    for area in (*grids.values(), *courtyards.values()):  # a street named below the community must agree
+        named, own = area.properties.get("street"), geometry.street_of(area.id)
+        if named is not None and named != own:
+            raise _fail(path, label(area), f"its street {named!r} is not {own!r}", "correct properties.street")
+    return geometry
+
+
+def _check_parent(path: Path, area: Area, streets, communities, grids, sole: str | None, district) -> None:
+    """Each area names a parent that exists: a grid its community, a courtyard its grid, a community its
+    street (the only one by default), a street the file's district."""
+    where = label(area)
+    if area.kind == "grid" and area.parent not in communities:
+        raise _fail(
+            path,
+            where,
+            f"its community {area.parent!r} is not defined",
+            "set properties.community to the id of a community feature",
+        )
+    if area.kind == "courtyard" and area.parent not in grids:
+        raise _fail(
+            path,
+            where,
+            f"its grid {area.parent!r} is not defined",
+            "set properties.parent to the id of the grid feature it lies in",
+        )
+    street = area.properties.get("street", sole)
+    if area.kind == "community" and street not in streets:
+        fix = "set properties.street to the id of a street feature"
+        raise _fail(path, where, f"its street {street!r} is not defined", fix)
+    owner = area.properties.get("district", district.id if district else None)
+    if area.kind == "street" and district is not None and owner != district.id:
+        raise _fail(path, where, f"its district {owner!r} is not {district.id!r}", "correct properties.district")
 
 
 def _polygons(path: Path, where: str, geometry) -> tuple[Polygon, ...]:
@@ -226,19 +275,20 @@ def _polygons(path: Path, where: str, geometry) -> tuple[Polygon, ...]:
 
 
 def _check_areas(geometry: Geometry) -> None:
-    """Grids inside their community, communities inside the street, no overlaps, no gaps; courtyards
-    inside their grid and apart from each other."""
-    street, communities, grids = geometry.street, geometry.communities.values(), geometry.grids.values()
-    fills = {a.id: set(fill_cells(a, CHECK_RESOLUTION)) for a in (street, *communities, *grids)}
+    """Grids inside their community, communities inside their street, streets inside the district, no
+    overlaps, no gaps; courtyards inside their grid and apart from each other."""
+    streets, communities, grids = geometry.streets.values(), geometry.communities.values(), geometry.grids.values()
+    district = (geometry.district,) if geometry.district else ()
+    fills = {a.id: set(fill_cells(a, CHECK_RESOLUTION)) for a in (*district, *streets, *communities, *grids)}
     grid_fills = {g.id: fills[g.id] for g in grids}
-    lng, lat = street.polygons[0][0][0]
+    lng, lat = next(iter(streets)).polygons[0][0][0]
     patches = Patches(geometry.path, h3.cell_area(h3.latlng_to_cell(lat, lng, CHECK_RESOLUTION), "m^2"), grid_fills)
-    for community in communities:
+    for area, kind in (*((s, "district") for s in streets if s.parent), *((c, "street") for c in communities)):
         patches.check(
-            fills[community.id] - fills[street.id],
-            label(community),
-            f"lies outside the street {street.id}",
-            "move the community's edges inside the street",
+            fills[area.id] - fills[area.parent],
+            label(area),
+            f"lies outside the {kind} {area.parent}",
+            f"move the {area.kind}'s edges inside the {kind}",
         )
     for grid in grids:
         patches.check(
@@ -261,13 +311,14 @@ def _check_areas(geometry: Geometry) -> None:
             "extend a grid of the community over the gap or add one",
             near=True,
         )
-    patches.check(
-        fills[street.id] - covered,
-        label(street),
-        "is covered by no grid",
-        "extend a neighbouring grid over the gap or add one",
-        near=True,
-    )
+    for area in (*district, *streets):
+        patches.check(
+            fills[area.id] - covered,
+            label(area),
+            "is covered by no grid",
+            "extend a neighbouring grid over the gap or add one",
+            near=True,
+        )
     _check_courtyards(patches, geometry, grid_fills)
 
 

@@ -268,10 +268,10 @@ def _dead_letter_row(d: dict) -> tuple:
 
 
 async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry) -> int:
-    """Upsert the street, its communities, grids and courtyards from `config.geometry.Geometry`; returns
+    """Upsert the streets, their communities, grids and courtyards from `config.geometry.Geometry`; returns
     the number of places. Places gone from the geometry stay, since old events still name them."""
     levels = [
-        ("streets", None, [geometry.street]),
+        ("streets", None, geometry.streets.values()),
         ("communities", "street_id", geometry.communities.values()),
         ("grids", "community_id", geometry.grids.values()),
         ("courtyards", "grid_id", geometry.courtyards.values()),
@@ -280,7 +280,7 @@ async def seed_places(conn_or_pool: asyncpg.Connection | asyncpg.Pool, geometry)
         for table, parent, areas in levels:  # parents first, for the foreign keys
             rows = [_place_row(area, *([area.parent] if parent else [])) for area in areas]
             await conn.executemany(_upsert_place(table, parent), rows)
-    return 1 + len(geometry.communities) + len(geometry.grids) + len(geometry.courtyards)
+    return len(geometry.streets) + len(geometry.communities) + len(geometry.grids) + len(geometry.courtyards)
 
 
 @contextlib.asynccontextmanager

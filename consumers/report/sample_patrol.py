@@ -146,7 +146,7 @@ def _step(registry: GridRegistry, here: tuple[float, float], rng: random.Random)
 
 async def write_advisories(pool: asyncpg.Pool, registry: GridRegistry, settings: Settings, start, end) -> int:
     """Advisories as the worker would have claimed them, looked for every hour of the week."""
-    places = {g.id: (registry.street.id, g.parent) for g in registry.grids.values()}
+    places = {g.id: (registry.communities[g.parent].parent, g.parent) for g in registry.grids.values()}
     advisor = Advisor(
         settings.advisory_min_reports,
         ADVISORY_REPEAT,

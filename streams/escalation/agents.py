@@ -41,7 +41,7 @@ def places_of(registry: GridRegistry) -> dict[str, tuple[str, str | None]]:
     """Every owner id an incident may be reassigned to: (level, community)."""
     places = {g.id: ("grid", g.parent) for g in registry.grids.values()}
     places.update({c.id: ("community", c.id) for c in registry.communities.values()})
-    places[registry.street.id] = ("street", None)
+    places.update({s: ("street", None) for s in registry.streets})
     return places
 
 

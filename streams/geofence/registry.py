@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import h3
@@ -76,13 +76,12 @@ class GridRegistry:
     @classmethod
     def build(cls, geometry: Geometry, resolution: int = DEFAULT_RESOLUTION) -> GridRegistry:
         """Index every cell a grid or a courtyard holds or touches (about a second for the sample)."""
-        street, grids = geometry.street.id, geometry.grids
-        places = {g.id: Place(street, g.parent, g.id) for g in grids.values()}
-        courtyards = {c.id: Place(street, grids[c.parent].parent, c.parent, c.id) for c in geometry.courtyards.values()}
+        places = {g.id: Place(geometry.communities[g.parent].parent, g.parent, g.id) for g in geometry.grids.values()}
+        courtyards = {c.id: replace(places[c.parent], courtyard=c.id) for c in geometry.courtyards.values()}
         return cls(
             geometry,
             resolution,
-            _index(grids.values(), places, resolution),
+            _index(geometry.grids.values(), places, resolution),
             _index(geometry.courtyards.values(), courtyards, resolution),
         )
 
@@ -126,7 +125,12 @@ class GridRegistry:
 
     @property
     def street(self) -> Area:
+        """The one street of a one-street geometry (a district has `streets`)."""
         return self.geometry.street
+
+    @property
+    def streets(self) -> Mapping[str, Area]:
+        return MappingProxyType(self.geometry.streets)
 
     @property
     def communities(self) -> Mapping[str, Area]:

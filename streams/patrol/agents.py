@@ -208,7 +208,7 @@ def install(
     # changelog is written (once per device per batch, on a status change, with the batch's records).
     table = app.Table(patrol_table.NAME, partitions=settings.partitions, key_type=str, value_type=bytes)
     monitor = PatrolMonitor(settings, registry, clock, table.data, table.changelog_topic_name)
-    places = {g: (registry.street.id, area.parent) for g, area in registry.grids.items()}
+    places = {g: (registry.communities[area.parent].parent, area.parent) for g, area in registry.grids.items()}
     alerts = PatrolAlerts(
         timedelta(seconds=settings.patrol_group_seconds),
         timedelta(seconds=settings.patrol_coverage_grace_seconds),

@@ -78,7 +78,8 @@ class Tasks:
             self.rules,
             self.calendar,
             self.settings.timezone,
-            self.registry.street.id,
+            # Tasks carry their street from the edge; the one street of a one-street map for older records
+            next(iter(self.registry.streets)) if len(self.registry.streets) == 1 else None,
             names=lambda device: self._name(device),
             places=self._place_name,
         )

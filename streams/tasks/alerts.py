@@ -22,7 +22,7 @@ class TaskWords:
     """What a task's alerts say, in one street and time zone."""
 
     tz: str
-    street: str
+    street: str | None
     names: Callable[[str], str]  # a worker's name, from the device
     places: Callable[[str], str]  # a courtyard's or grid's name, from its id
 

@@ -44,7 +44,7 @@ class TaskBook(TaskTimers):
         rules: TaskRules,
         calendar: WorkingCalendar,
         tz: str,
-        street: str,
+        street: str | None,
         names: Callable[[str], str] = lambda device: device,
         places: Callable[[str], str] = lambda place_id: place_id,
     ):

@@ -289,7 +289,7 @@ def test_the_first_problem_in_file_order_is_reported(tmp_path, small):
         (lambda doc: doc["features"][3]["properties"].pop("id"), ["feature #3 (grid)", "has no id"]),
         (
             lambda doc: doc["features"].append(doc["features"][0] | {"properties": {"kind": "street", "id": "s2"}}),
-            ["2 street features"],
+            ["2 streets and no district"],
         ),
         (
             lambda doc: doc["features"][2].update(geometry={"type": "Point", "coordinates": [116.37, 39.9]}),
