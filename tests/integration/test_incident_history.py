@@ -442,3 +442,41 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
     placed = again.action(action(f"{run}-a", opened[0]["incident"], "reassign", T0, owner="c03-g02"))
     assert [e["kind"] for e in placed.events] == ["closed"]
     assert [(r["id"], r["community"], r["grid"]) for r in placed.reports] == [(report["id"], "c03", "c03-g02")]
+
+
+async def test_after_a_move_to_more_partitions_the_rebuild_places_each_incident_at_its_streets_new_partition(
+    settings, pg, database_url
+):
+    """The migration of streams/README.md ("Partitions and keys"): the topics recreated at 8 partitions under a
+    new broker epoch. PostgreSQL's offsets of the old log (far past the new topic's end) are not applied: an
+    incident only on the new topic is read from its start; every incident lands on its street's new partition."""
+    run, rules = f"hist{random.randrange(10**6)}", load_rules()
+    engine = IncidentEngine(
+        rules, ManualClock(T0), places=places_of(registry()), tz="Asia/Shanghai", calendar=calendar("Asia/Shanghai")
+    )
+    stored = [
+        e
+        for n in range(6)
+        for e in engine.report(located(f"{run}-{n}", "sanitation", "low", nearby(PLAIN, 40 * n))).events
+    ]
+    fresh = engine.report(located(f"{run}-new", "dispute", "low", PLAIN, T0 + M)).events
+    # c03, c04, c10 and the unlocated queue: keyed by community they would be apart on 8 partitions.
+    assert len({partition_of(e["community"], 8) for e in stored}) > 1
+    async with scratch_schema(pg, database_url) as dsn:
+        s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, run))
+        topics = (s.topic_located_reports, s.topic_incidents, s.topic_actions)
+        assert (await ensure_topics(s, topics, partitions=8))[s.topic_incidents] == 8 != s.partitions
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
+        old_log = Progress(s.topic_incidents, "the-old-epoch", {p: 1000 for p in range(4)})
+        await IncidentSink(pool).write(stored, old_log)
+        await pool.close()
+        await produce_records(s, s.topic_incidents, [(keys().of(e["community"]), json.dumps(e)) for e in fresh])
+        history = History(s, rules.keep_closed, keys())
+        rebuilt = await history.rebuild(
+            set(range(8)), lambda: IncidentEngine(rules, EventClock(), tz="UTC", calendar=calendar("UTC"))
+        )
+        await history.pool.close()
+    street = partition_of(keys().of(None).decode(), 8)
+    held = {p: sorted(e.incidents) for p, e in rebuilt.engines.items() if e.incidents}
+    assert held == {street: sorted({e["incident"] for e in stored + fresh})}
+    assert (rebuilt.from_postgres, rebuilt.from_topic) == (len({e["incident"] for e in stored}), len(fresh))
