@@ -1,7 +1,7 @@
 """The escalation engine on the Faust app: one agent over located reports and actions (both keyed by
-street, streams/escalation/keys.py, so a street's reports, actions and incidents meet on one partition), a deadline timer, and
-per-partition state rebuilt whenever a partition is assigned: from PostgreSQL as far as the sink has
-written, then from the topics (streams/escalation/rebuild.py)."""
+street, streams/escalation/keys.py, so a street's reports, actions and incidents meet on one partition),
+a deadline timer, and per-partition state rebuilt whenever a partition is assigned: from PostgreSQL as far
+as the sink has written, then from the topics (streams/escalation/rebuild.py)."""
 
 from __future__ import annotations
 

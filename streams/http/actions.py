@@ -1,7 +1,8 @@
 """HTTP actions on incidents: POST /v1/incidents/{id}/actions authenticates the dispatcher, checks its
 role against the incident's community, validates the action, produces it to redwall.actions.v1 keyed
-by the community's street (streams/escalation/keys.py), and answers with the engine's verdict. Which roles may take each action is the escalation
-rules' `[actions.roles]` (config/escalation.toml): another role gets 403 naming the action and the roles.
+by the community's street (streams/escalation/keys.py), and answers with the engine's verdict. Which roles
+may take each action is the escalation rules' `[actions.roles]` (config/escalation.toml): another role gets
+403 naming the action and the roles.
 
 Whether the transition is allowed depends on the incident's state, which lives with the partition's
 owner, possibly another worker. So the view waits (REDWALL_ACTION_VERDICT_SECONDS) for the engine's
