@@ -1,12 +1,16 @@
 """Writes the ILLUSTRATIVE sample geometry of Xichang'an Street: 1 street, 13 communities, 71 grids and
-1,440 courtyards (院落), 20 to a lattice quad.
+1,440 courtyards (院落), 20 to a lattice quad; and holds the lattice that the district sample shares.
 
 Run `python -m config.sample.generate`; the output is deterministic and checked in beside this file.
+`python -m config.sample.generate --district [--streets N] [--out PATH]` writes the district sample
+instead (config/sample/district.py), which is made on demand and not checked in.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from schemas import json
@@ -52,16 +56,32 @@ INSET, LANE, SHIFT = 0.07, 0.03, 0.015
 COURTYARD_SEED = SEED + 1
 
 
-def lattice(rng: random.Random) -> dict:
+@dataclass(frozen=True)
+class Frame:
+    """Where a lattice lies: its south-west corner, its step in degrees, and how many quads each way."""
+
+    west: float
+    south: float
+    dx: float
+    dy: float
+    columns: int
+    rows: int
+
+
+STREET_FRAME = Frame(WEST, SOUTH, DX, DY, COLUMNS, ROWS)
+
+
+def lattice(rng: random.Random, frame: Frame = STREET_FRAME) -> dict:
     """Jittered corner positions, keyed by (column, row) of the lattice vertex."""
+    west, south, dx, dy = frame.west, frame.south, frame.dx, frame.dy
     return {
-        (i, j): (WEST + (i + rng.uniform(-JITTER, JITTER)) * DX, SOUTH + (j + rng.uniform(-JITTER, JITTER)) * DY)
-        for i in range(COLUMNS + 1)
-        for j in range(ROWS + 1)
+        (i, j): (west + (i + rng.uniform(-JITTER, JITTER)) * dx, south + (j + rng.uniform(-JITTER, JITTER)) * dy)
+        for i in range(frame.columns + 1)
+        for j in range(frame.rows + 1)
     }
 
 
-def edge_paths(corners: dict, rng: random.Random) -> dict:
+def edge_paths(corners: dict, rng: random.Random, frame: Frame = STREET_FRAME) -> dict:
     """Each lattice edge as a bent polyline, stored once so both neighbours share its exact points."""
     paths = {}
     for i, j in sorted(corners):
@@ -70,7 +90,7 @@ def edge_paths(corners: dict, rng: random.Random) -> dict:
                 continue
             (x0, y0), (x1, y1) = corners[(i, j)], corners[b]
             # Perpendicular in lattice-step units, so bends look alike on both axes.
-            nx, ny = -(y1 - y0) / DY * DX, (x1 - x0) / DX * DY
+            nx, ny = -(y1 - y0) / frame.dy * frame.dx, (x1 - x0) / frame.dx * frame.dy
             mids = [
                 (x0 + t * (x1 - x0) + s * nx, y0 + t * (y1 - y0) + s * ny)
                 for t, s in ((1 / 3, rng.uniform(-BEND, BEND)), (2 / 3, rng.uniform(-BEND, BEND)))
@@ -105,17 +125,18 @@ def outline(quads: list[tuple], paths: dict) -> list[list[float]]:
     return [[round(x, 7), round(y, 7)] for x, y in ring + ring[:1]]
 
 
-def serpentine() -> list[tuple]:
-    """All quads in an order where each follows an edge-neighbour, walking two-row bands.
-
-    Any run of consecutive quads is then contiguous, and runs of 5-6 come out as compact blocks.
+def serpentine(count: int = COLUMNS, bands: int = ROWS // 2, west: int = 0, south: int = 0) -> list[tuple]:
+    """All quads of a block `count` columns wide and `bands` two-row bands high, its south-west quad at
+    (west, south), in an order where each follows an edge-neighbour (`count` odd, so each band ends where
+    the next begins). Any run of consecutive quads is then contiguous, and runs of 4-6 come out as
+    compact blocks.
     """
     order = []
-    for band in range(ROWS // 2):
-        columns = range(COLUMNS) if band % 2 == 0 else range(COLUMNS - 1, -1, -1)
+    for band in range(bands):
+        columns = range(count) if band % 2 == 0 else range(count - 1, -1, -1)
         for k, i in enumerate(columns):
-            rows = (2 * band, 2 * band + 1)
-            order.extend((i, j) for j in (rows if k % 2 == 0 else rows[::-1]))
+            rows = (south + 2 * band, south + 2 * band + 1)
+            order.extend((west + i, j) for j in (rows if k % 2 == 0 else rows[::-1]))
     return order
 
 
@@ -162,15 +183,21 @@ def splits(count: int, rng: random.Random) -> list[tuple[float, float]]:
     ]
 
 
-def courtyards(grid: dict, quads: list[tuple], paths: dict, rng: random.Random) -> list[dict]:
-    """The courtyard features of a grid (its properties), quad by quad, row by row from the south-west."""
+def courtyards(
+    grid: dict, quads: list[tuple], paths: dict, rng: random.Random, per_quad=None, bends: bool = False
+) -> list[dict]:
+    """The courtyard features of a grid (its properties), quad by quad, row by row from the south-west;
+    `per_quad` (columns, rows) of them in each quad, by default the street sample's 5 x 4. With `bends`
+    their sides follow the bends of the quad's edges (`patch_ring`); the street sample's are quadrilaterals,
+    whose sides, shorter than a third of an edge, mostly span no bend."""
+    across, up = per_quad or (COURTYARD_COLUMNS, COURTYARD_ROWS)
     rings = []
     for i, j in quads:
         at = coons(i, j, paths)
-        columns, rows = splits(COURTYARD_COLUMNS, rng), splits(COURTYARD_ROWS, rng)
+        columns, rows = splits(across, rng), splits(up, rng)
         for v0, v1 in rows:
             for u0, u1 in columns:
-                corners = [at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)]
+                corners = patch_ring(at, u0, u1, v0, v1) if bends else [at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)]
                 rings.append([[round(x, 7), round(y, 7)] for x, y in corners + corners[:1]])
     return [
         feature(
@@ -184,6 +211,23 @@ def courtyards(grid: dict, quads: list[tuple], paths: dict, rng: random.Random) 
             ring,
         )
         for n, ring in enumerate(rings, start=1)
+    ]
+
+
+def patch_ring(at, u0: float, u1: float, v0: float, v1: float) -> list[tuple]:
+    """The outline of the rectangle u0..u1 x v0..v1 through the patch `at`, counter-clockwise, with a point
+    wherever a side crosses a bend of the quad's edges (a third and two thirds along, as in edge_paths):
+    the patch is straight between them, so the outline follows it exactly and stays inside the quad. A
+    straight side across a bend can cut the bend's corner by a few metres, out of the grid."""
+
+    def bends(a: float, b: float) -> list[float]:
+        return [t for t in (1 / 3, 2 / 3) if a < t < b]
+
+    return [
+        *(at(u, v0) for u in (u0, *bends(u0, u1))),
+        *(at(u1, v) for v in (v0, *bends(v0, v1))),
+        *(at(u, v1) for u in (u1, *bends(u0, u1)[::-1])),
+        *(at(u0, v) for v in (v1, *bends(v0, v1)[::-1])),
     ]
 
 
@@ -229,9 +273,21 @@ def render(collection: dict) -> bytes:
     return json.dumps(head)[:-1] + b',"features":[\n' + b",\n".join(lines) + b"\n]}\n"
 
 
-def main() -> None:
-    OUTPUT.write_bytes(render(build()))
-    print(f"wrote {OUTPUT}")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m config.sample.generate", description=__doc__.split("\n")[0])
+    parser.add_argument("--district", action="store_true", help="write the district sample instead of the street")
+    parser.add_argument("--streets", type=int, default=15, help="streets of the district sample (default 15)")
+    parser.add_argument("--out", type=Path, help="where to write (default: beside this file for the street)")
+    args = parser.parse_args(argv)
+    if args.district:
+        from config.sample import district  # it builds on this module's lattice
+
+        out = args.out or Path(f"xicheng-{args.streets}.geojson")
+        out.write_bytes(render(district.build(args.streets)))
+    else:
+        out = args.out or OUTPUT
+        out.write_bytes(render(build()))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
