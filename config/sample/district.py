@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 from config import cache
-from config.sample import generate
-from config.sample.generate import Frame, courtyards, edge_paths, feature, lattice, outline, render, serpentine
+from config.sample import lattice as drawing
+from config.sample.lattice import Frame, courtyards, edge_paths, feature, lattice, outline, render, serpentine
 
 NOTE = (
     "ILLUSTRATIVE sample geometry made up by config/sample/district.py for tests, demos and benchmarks. "
@@ -121,7 +121,7 @@ def district_path(streets: int = len(STREETS)) -> Path:
     """The district sample of `streets` streets, made once per version of its generator and kept in the
     user's cache folder (beside the grid registry's), written whole then renamed."""
     digest = hashlib.sha256(str(streets).encode())
-    for module in (generate.__file__, __file__):
+    for module in (drawing.__file__, __file__):
         digest.update(Path(module).read_bytes())
     where = cache.folder() / "geometry"
     path = where / f"xicheng-{streets}-{digest.hexdigest()[:16]}.geojson"

@@ -15,6 +15,7 @@ from shapely.geometry import shape
 from benchmarks.oracle import Oracle, edge_points
 from config.geometry import load_geometry
 from config.sample import district, generate
+from config.sample.lattice import render
 from config.settings import SAMPLE_GEOMETRY
 from schemas import json
 from streams.geofence.registry import GridRegistry
@@ -113,8 +114,8 @@ def test_every_courtyard_lies_wholly_inside_its_grid(document):
 
 
 def test_generation_is_deterministic(path, tmp_path):
-    made = generate.render(district.build(2))
-    assert made == generate.render(district.build(2)) == path.read_bytes()
+    made = render(district.build(2))
+    assert made == render(district.build(2)) == path.read_bytes()
     out = tmp_path / "d.geojson"
     args = [sys.executable, "-m", "config.sample.generate", "--district", "--streets", "2", "--out", str(out)]
     subprocess.run(args, check=True, capture_output=True)
@@ -122,4 +123,4 @@ def test_generation_is_deterministic(path, tmp_path):
 
 
 def test_the_street_sample_is_unchanged():
-    assert generate.render(generate.build()) == SAMPLE_GEOMETRY.read_bytes()
+    assert render(generate.build()) == SAMPLE_GEOMETRY.read_bytes()
