@@ -6,8 +6,10 @@ the user's cache folder and returns its path.
 Each street is a block of 9 x 8 lattice quads, one grid to a quad (~210 x 220 m, so the 15 streets cover
 ~51 km², like the real district), cut into 17 or 18 communities of 4-5 grids along the block's serpentine
 walk. Neighbouring streets, communities and grids share the lattice's edge paths, so they meet exactly.
-Courtyards are 3 x 2 to a quad (~60 x 90 m) rather than the street sample's 5 x 4: 6,480 in all keep the
-file under 5 MB and the registry's build well under a minute (benchmarks/README.md has the figures).
+Courtyards are 3 x 2 to a quad, ~60 x 90 m like the street sample's (5 x 4 to its larger quads): 5 x 4 here
+would make them ~35 x 45 m, 21,600 of them in a 9.4 MiB file (3.6 MiB with 6,480) with nearly every
+courtyard cell of the registry at an edge (230,057 of 233,043), for no more to test (figures of the registry
+at this size in benchmarks/README.md).
 """
 
 from __future__ import annotations
