@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import shapely
@@ -99,6 +100,16 @@ def test_the_registry_places_points_at_the_street_border_exactly(geometry, docum
     lats, lngs = [lats[i] for i in chosen], [lngs[i] for i in chosen]
     assert not oracle.problems(registry, lats, lngs)
     assert {registry.locate(lat, lng).street for lat, lng in zip(lats, lngs)} == {"xichangan", "xinjiekou"}
+
+
+def test_the_oracle_refutes_a_registry_naming_the_wrong_street(geometry, document):
+    moved = {k: replace(c, parent="xinjiekou") if k == "s01c01" else c for k, c in geometry.communities.items()}
+    registry = GridRegistry.build(replace(geometry, communities=moved))
+    grid = next(f for f in document["features"] if f["properties"]["id"] == "s01c01-g01")
+    point = shape(grid["geometry"]).representative_point()
+    assert registry.locate(point.y, point.x).street == "xinjiekou"
+    problems = Oracle(document).problems(registry, [point.y], [point.x])
+    assert len(problems) == 1 and "street='xinjiekou'" in problems[0] and "not its grid's" in problems[0]
 
 
 def test_every_courtyard_lies_wholly_inside_its_grid(document):
