@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import shape
 
 from benchmarks.oracle import Oracle, edge_points
-from config.geometry import load_geometry
+from config.geometry import GeometryError, load_geometry
 from config.sample import district, generate
 from config.sample.lattice import render
 from config.settings import SAMPLE_GEOMETRY
@@ -135,3 +135,17 @@ def test_generation_is_deterministic(path, tmp_path):
 
 def test_the_street_sample_is_unchanged():
     assert render(generate.build()) == SAMPLE_GEOMETRY.read_bytes()
+
+
+def test_one_street_of_the_district_holds_its_own_communities_grids_and_courtyards_only():
+    xicheng = load_geometry(district.district_path(2), check_areas=False)
+    with pytest.raises(GeometryError, match="a district of 2 streets has no one street; name the street"):
+        xicheng.street  # noqa: B018 (the property raises)
+    east = xicheng.of_street("xinjiekou")
+    assert east.street.id == "xinjiekou" and east.district == xicheng.district
+    assert east.communities and all(c.parent == "xinjiekou" for c in east.communities.values())
+    assert set(east.grids) == {g for g, area in xicheng.grids.items() if area.parent in east.communities}
+    assert all(c.parent in east.grids for c in east.courtyards.values())
+    assert len(east.grids) + len(xicheng.of_street("xichangan").grids) == len(xicheng.grids)
+    with pytest.raises(GeometryError, match="no street 'nowhere'; the streets are xichangan, xinjiekou"):
+        xicheng.of_street("nowhere")
