@@ -2,8 +2,9 @@
 partition holds against the mean S/P, placed by Kafka's key hash (murmur2, as aiokafka's DefaultPartitioner and
 the Java client place a keyed record; streams/patrol/agents.partition_of).
 
-Computed, not measured: for the street ids given (a geometry's, or Xicheng's 15 streets in pinyin and s001..s343
-for a city), and over many random namings of as many streets, since which ids collide is luck.
+Computed, not measured: for the street ids given (a geometry's, else the sample district's: Xicheng's 15 streets
+in pinyin, s001..s343 for the synthetic city), and over many random namings of as many streets, since which ids
+collide is luck.
 `python -m benchmarks.partitions [--geometry FILE] [--pairs 15:4,15:8,343:24,343:48] [--namings 1000]
 [--devices 100000]`; the devices' spread (pings are keyed by device) is printed beside it.
 """
@@ -16,26 +17,8 @@ import statistics
 from collections import Counter
 
 from config.geometry import load_geometry
+from config.sample.district import STREETS
 from streams.patrol.agents import partition_of
-
-# The 15 streets (街道) of Xicheng district, as ids might be written: illustrative, not the generator's.
-XICHENG = [
-    "xichangan",
-    "xinjiekou",
-    "yuetan",
-    "zhanlanlu",
-    "desheng",
-    "jinrongjie",
-    "shichahai",
-    "dashilan",
-    "tianqiao",
-    "chunshu",
-    "taoranting",
-    "guanganmennei",
-    "niujie",
-    "baizhifang",
-    "guanganmenwai",
-]
 
 
 def spread(keys: list[str], partitions: int) -> tuple[int, float]:
@@ -45,9 +28,11 @@ def spread(keys: list[str], partitions: int) -> tuple[int, float]:
 
 
 def streets(count: int, named: list[str] | None) -> list[str]:
+    """The geometry's ids when it has `count` streets, else the sample district's (config/sample/district.py):
+    Xicheng's 15 in pinyin, or the synthetic city's s001, s002, ..."""
     if named is not None and len(named) == count:
         return named
-    return XICHENG if count == len(XICHENG) else [f"s{n:03d}" for n in range(1, count + 1)]
+    return [s[0] for s in STREETS] if count == len(STREETS) else [f"s{n:03d}" for n in range(1, count + 1)]
 
 
 def luck(count: int, partitions: int, namings: int, seed: int = 19) -> tuple[float, float, float]:
