@@ -1,5 +1,6 @@
 """The console's 周报 view: every weekly 专报 the sinks made for the street (sinks/weekly_reports.py), and
-their files, to any signed-in dispatcher (a report holds the street's figures, as the 12345 rates do)."""
+their files, to any signed-in dispatcher of that street (a report holds the street's figures, as the 12345 rates
+do). A dispatcher of every street (district) names one with ?street=, the first street by default."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from config.geometry import Geometry
 from consumers.console.reads import fresh_json, from_postgres
 from schemas.display import local_minute
 from schemas.fields import FieldError
 from sinks.weekly_reports import FILES, made_reports, report_file
 from streams.http.refusal import refusal_response
+from streams.scope import street_scope
 
 WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$")
 # A report is a document of our own making: its styles are inline, it runs no script and loads nothing.
@@ -22,11 +25,25 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font
 class ReportViews:
     """GET /api/reports and GET /reports/{week}.html|.pdf; `pool` reads the app's PostgreSQL pool."""
 
-    def __init__(self, street: str, timezone: str, pool: Callable):
-        self.street, self.timezone, self.pool = street, timezone, pool
+    def __init__(self, geometry: Geometry, timezone: str, pool: Callable):
+        self.geometry, self.timezone, self.pool = geometry, timezone, pool
+
+    def street(self, request: web.Request) -> str:
+        """The dispatcher's street, or for one of every street the one asked for; FieldError naming `street`."""
+        mine = street_scope(request["dispatcher"], self.geometry)
+        if mine is not None:
+            return mine
+        asked = request.query.get("street") or next(iter(self.geometry.streets))
+        if asked not in self.geometry.streets:
+            raise FieldError("street", f"{asked!r:.80} is not a street; one of {', '.join(self.geometry.streets)}")
+        return asked
 
     async def listing(self, request: web.Request) -> web.Response:
-        found = await from_postgres(lambda db: made_reports(db, self.street), self.pool(), "reports")
+        try:
+            street = self.street(request)
+        except FieldError as bad:
+            return refusal_response(400, bad.reason, [bad])
+        found = await from_postgres(lambda db: made_reports(db, street), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
         rows = [
@@ -42,15 +59,18 @@ class ReportViews:
             }
             for r in found
         ]
-        body = {"street": self.street, "timezone": self.timezone, "reports": rows}
+        body = {"street": street, "timezone": self.timezone, "reports": rows}
         return fresh_json(body)
 
     async def file(self, request: web.Request) -> web.Response:
         week, kind = request.match_info["week"], request.match_info["kind"]
-        if not WEEK.match(week):
-            bad = FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
+        try:
+            street = self.street(request)
+            if not WEEK.match(week):
+                raise FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
+        except FieldError as bad:
             return refusal_response(400, bad.reason, [bad])
-        found = await from_postgres(lambda db: report_file(db, self.street, week, kind), self.pool(), "reports")
+        found = await from_postgres(lambda db: report_file(db, street, week, kind), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
         if found is None:
@@ -58,5 +78,5 @@ class ReportViews:
             return refusal_response(404, missing.reason, [missing])
         headers = {"Cache-Control": "private, max-age=300", "Content-Security-Policy": REPORT_CSP}
         if kind == "pdf":
-            headers["Content-Disposition"] = f'inline; filename="redwall-{self.street}-{week}.pdf"'
+            headers["Content-Disposition"] = f'inline; filename="redwall-{street}-{week}.pdf"'
         return web.Response(body=found, headers={"Content-Type": FILES[kind], **headers})
