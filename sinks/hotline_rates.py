@@ -225,7 +225,7 @@ FROM hotline_orders o
 LEFT JOIN communities c ON c.id = o.community_id
 LEFT JOIN grids g ON g.id = o.grid_id
 LEFT JOIN incident_reports ir ON ir.report_id = o.report_id
-WHERE ($1::text IS NULL OR o.community_id = $1) AND {status}
+WHERE ($1::text IS NULL OR o.community_id = $1) AND ($4::text IS NULL OR o.street_id = $4) AND {status}
 ORDER BY {order}, o.id LIMIT $2 OFFSET $3
 """
 
@@ -239,15 +239,16 @@ async def orders_page(
     community: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    street: str | None = None,
 ) -> list[dict]:
-    """Orders with their place, clocks as of `now` (time left or overdue in each limit's own measure, on
+    """Orders (of `community` and `street` when given) with their place, clocks as of `now` (time left or overdue in each limit's own measure, on
     `calendar`), call-back and incident; open ones nearest their limit first, the others newest first.
     Times are RFC 3339."""
     if status not in ORDER_STATUSES:
         raise ValueError(f"status must be one of {', '.join(ORDER_STATUSES)}")
     order = "limit_at" if status == "open" else "o.dispatched_at DESC"
     async with connection(db) as conn:
-        rows = await conn.fetch(_PAGE.format(status=_STATUS[status], order=order), community, limit, offset)
+        rows = await conn.fetch(_PAGE.format(status=_STATUS[status], order=order), community, limit, offset, street)
     return [_page_row(r, now, calendar) for r in rows]
 
 

@@ -214,7 +214,9 @@ def create_console(
         return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
     app = web.Application(middlewares=[auth.middleware])
-    hotline = HotlineViews(load_hotline(settings.hotline_path), calendar.cal, lambda: app[POOL])
+    hotline = HotlineViews(
+        load_hotline(settings.hotline_path), calendar.cal, lambda: app[POOL], geometry=geometry_areas
+    )
     reports = ReportViews(geometry_areas, settings.timezone, lambda: app[POOL])
     presence = PresenceViews(geometry_areas, settings, lambda: app[POOL])
     tasks = TaskViews(geometry_areas, settings, lambda: app[POOL], actions, load_task_rules(settings.task_rules_path))
@@ -243,7 +245,7 @@ def create_console(
     app.router.add_get("/api/tasks/candidates", tasks.candidates)  # before {task}: a task id starts "task-"
     app.router.add_get("/api/tasks/{task}", tasks.detail)
     app.router.add_post("/api/tasks/{task}/cancel", tasks.cancel)
-    app.router.add_get("/api/patrol/day", PatrolDayView(settings, lambda: app[POOL]).get)
+    app.router.add_get("/api/patrol/day", PatrolDayView(settings, lambda: app[POOL], geometry_areas).get)
     app.router.add_get("/api/reports", reports.listing)
     app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)

@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from config.calendar import WorkingCalendar
+from config.geometry import Geometry
 from config.hotline import HotlineConfig
 from consumers.console.reads import fresh_json, from_postgres
 from schemas.fields import FieldError
 from sinks.hotline_rates import ORDER_STATUSES, PERIODS, orders_page, rates
 from streams.http.refusal import refusal_response
+from streams.scope import street_scope
 
 MAX_ROWS = 200
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -31,8 +33,10 @@ class HotlineViews:
         calendar: WorkingCalendar,
         pool: Callable,
         now: Callable[[], datetime] | None = None,
+        geometry: Geometry | None = None,
     ):
         self.config, self.calendar, self.timezone, self.pool = config, calendar, calendar.tz.key, pool
+        self.geometry = geometry  # a street's dispatcher reads its street's orders only
         self.now = now or (lambda: datetime.now(UTC))
 
     async def orders(self, request: web.Request) -> web.Response:
@@ -47,10 +51,10 @@ class HotlineViews:
                 community = who.community
         except FieldError as bad:
             return refusal_response(403 if bad.field == "community" else 400, bad.reason, [bad])
-        now = self.now()
+        now, street = self.now(), self.geometry and street_scope(who, self.geometry)
         found = await from_postgres(
             lambda db: orders_page(
-                db, now, self.calendar, status=status, community=community, limit=limit, offset=offset
+                db, now, self.calendar, status=status, community=community, limit=limit, offset=offset, street=street
             ),
             self.pool(),
             "hotline",

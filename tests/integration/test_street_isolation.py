@@ -9,9 +9,11 @@ import asyncio
 import dataclasses
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import aiohttp
+import asyncpg
 import pytest
 
 from config.geometry import load_geometry
@@ -25,6 +27,7 @@ from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.support import factories
 from tests.support.databases import own_database
+from tests.support.hotline_rows import insert_orders, order
 from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 from tests.support.two_streets import EAST, WEST, street_of, two_streets
@@ -247,3 +250,40 @@ async def test_tasks_are_given_and_listed_inside_the_street_only(district):
         assert status == 404 and body["errors"][0]["field"] == "task"
         status, body = await status_of(http, "GET", f"{worker}/v1/tasks", tokens["east"])
         assert given[WEST] not in {t["id"] for t in body["tasks"]}
+
+
+async def test_12345_orders_the_daily_patrol_and_who_was_here_keep_to_the_street(district):
+    s, geometry, tokens, _ = district
+    dispatched = datetime.now(UTC)
+    orders = {street: f"{RUN}-{street}-order" for street in (EAST, WEST)}
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        await insert_orders(
+            conn,
+            [
+                order(orders[EAST], "c01", dispatched, street_id=EAST),
+                order(orders[WEST], "c08", dispatched, street_id=WEST),
+            ],
+        )
+    finally:
+        await conn.close()
+
+    async def seen(path: str, token: str, key: str, field: str) -> set[str]:
+        return {row[field] for row in (await console_get(s, path, token))[key]}
+
+    assert await seen("/api/hotline/orders", tokens["east"], "orders", "id") == {orders[EAST]}
+    assert await seen("/api/hotline/orders", tokens["district"], "orders", "id") == set(orders.values())
+    grids = {
+        street: await seen("/api/patrol/day", tokens[who], "workers", "grid")
+        for street, who in ((EAST, "east"), (None, "district"))
+    }
+    assert {geometry.street_of(g) for g in grids[EAST]} == {EAST}
+    assert {geometry.street_of(g) for g in grids[None]} == {EAST, WEST}
+    west_grid = next(g for g in geometry.grids if geometry.street_of(g) == WEST)
+    window = urlencode(
+        {"grid": west_grid, "from": (dispatched - timedelta(hours=1)).isoformat(), "to": dispatched.isoformat()}
+    )
+    async with aiohttp.ClientSession() as http:
+        status, body = await status_of(http, "GET", console(s, f"/api/presence?{window}"), tokens["east"])
+        assert status == 403 and body["errors"][0]["field"] == "grid"
+        assert (await status_of(http, "GET", console(s, f"/api/presence?{window}"), tokens["district"]))[0] == 200
