@@ -5,12 +5,15 @@
     GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus; GET /healthz, 200 only while
                                 it can serve (consumers/console/health.py) (these four need no dispatcher)
     GET  /api/names             Chinese names (schemas/display.py, the roster's worker roles) and REDWALL_TIMEZONE
-    GET  /api/geometry          the street's grids, communities and courtyards (no tile server)
-    GET  /api/snapshot          who is signed in, the session's CSRF token, the actions its role may take, alerts,
-                                open incidents, devices
+    GET  /api/geometry          the streets' grids, communities and courtyards (no tile server)
+    GET  /api/snapshot          who is signed in (its street), the session's CSRF token, the actions its role may take,
+                                alerts, open incidents, devices: of its street only for a street's dispatcher
+                                (consumers/console/scope.py), of every street for the district's
     GET  /api/calendar          the working hours from 30 days back to 60 ahead, in UTC ms (consumers/console/worktime.py)
-    GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL
-    GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (any dispatcher)
+    GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL; cut to the street as
+                                the snapshot is
+    GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (of the dispatcher's street;
+                                another street's is 404)
     GET  /api/hotline/orders    12345 work orders with their clocks (?status=open|closed|returned, limit, offset,
                                 community; a community dispatcher: its own only) (consumers/console/hotline.py)
     GET  /api/hotline/rates     the rates per community, grid or category with n (?by=, period=month|30d, month=)
