@@ -28,13 +28,13 @@ def street_scope(who: Credential, geometry: Geometry) -> str | None:
 
 
 def place_street(geometry: Geometry, community: str | None, street: str | None = None) -> str | None:
-    """The street an incident, alert or task belongs to: its community's. An unlocated one is the one street's
-    queue, and in a district the district's (None: no street dispatcher sees it); else the `street` it carries."""
+    """The street an incident, alert or task belongs to: on one street that street; in a district its
+    community's, or the `street` it carries. An unlocated one is the district's (None: no street sees it)."""
+    if len(geometry.streets) == 1:
+        return next(iter(geometry.streets))
     if community in geometry.communities:
         return geometry.street_of(community)
-    if community == UNLOCATED:
-        return next(iter(geometry.streets)) if len(geometry.streets) == 1 else None
-    return street
+    return None if community == UNLOCATED else street
 
 
 def sees(who: Credential, geometry: Geometry, street: str | None) -> bool:

@@ -181,10 +181,10 @@ class TaskViews:
 
     def outside(self, request: web.Request, place: dict, field: str) -> web.Response | None:
         """The 403 for a place (a task, or {"community": ...}) outside the dispatcher's community or street; a
-        task of another street does not exist for it: 404."""
+        task of another street does not exist for it: 404. A place in no community is the worker's to refuse."""
         refused = _outside(request, place.get("community"), field)
         street = place_street(self.geometry, place.get("community"), place.get("street"))
-        if refused or sees(request["dispatcher"], self.geometry, street):
+        if refused or street is None or sees(request["dispatcher"], self.geometry, street):
             return refused
         if field == "task":
             return _not_found(place["id"])

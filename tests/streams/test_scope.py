@@ -28,6 +28,7 @@ def test_on_one_street_a_dispatcher_issued_before_streets_keeps_seeing_the_stree
         assert street_scope(who, ONE) == "xichangan"
         assert refusal(who, "c03", ONE) is None
     assert place_street(ONE, UNLOCATED) == "xichangan"  # the street's own queue
+    assert place_street(ONE, "c99") == "xichangan"  # an incident of a community the map has lost since
 
 
 def test_in_a_district_each_street_sees_its_own_and_the_district_all(two):
@@ -43,6 +44,7 @@ def test_in_a_district_each_street_sees_its_own_and_the_district_all(two):
 
 def test_in_a_district_the_unlocated_queue_is_the_districts(two):
     assert place_street(two, UNLOCATED) is None
+    assert place_street(two, "c99", WEST) == WEST  # a community the map has lost: the street the record carries
     assert "no street: the district places it" in refusal(dispatcher("street", street=EAST), UNLOCATED, two)
     assert refusal(dispatcher("district"), UNLOCATED, two) is None
 
