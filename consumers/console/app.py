@@ -174,10 +174,9 @@ def create_console(
                     continue
                 idle = 0.0
                 if street is not None:  # a street's dispatcher: its street's part of the batch, if any
-                    batch = scope.cut(batch, street)
-                    if scope.empty(batch):
+                    message = scope.part(batch, street)
+                    if message is None:
                         continue
-                    message = json.dumps(batch)
                 await response.write(b"data: " + message + b"\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass  # the browser went away

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from config.geometry import Geometry
+from schemas import json
 from streams.scope import place_street
 
 
@@ -15,6 +16,18 @@ class FeedScope:
 
     def __init__(self, geometry: Geometry, position: Callable[[str], list | None]):
         self.geometry, self.position = geometry, position
+        self._batch: dict | None = None
+        self._parts: dict[str, bytes | None] = {}
+
+    def part(self, batch: dict, street: str) -> bytes | None:
+        """A batch's part for `street`, encoded (None: nothing of it). Cut once per street and batch, which
+        every client of that street shares: with 2,000 devices moving a cut takes about 3 ms."""
+        if self._batch is not batch:
+            self._batch, self._parts = batch, {}
+        if street not in self._parts:
+            cut = self.cut(batch, street)
+            self._parts[street] = None if self.empty(cut) else json.dumps(cut)
+        return self._parts[street]
 
     def cut(self, picture: dict, street: str | None) -> dict:
         """`picture` (a snapshot or a batch of changes) as a dispatcher of `street` sees it; None: all of it."""
