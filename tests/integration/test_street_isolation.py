@@ -66,10 +66,7 @@ async def district(settings, tmp_path_factory):
         "east-c01": await issue_dispatcher_token(url, f"{RUN}-c01", "community", "c01", street=EAST),
         "district": await issue_dispatcher_token(url, f"{RUN}-district", "district"),
     }
-    # The sink on the one-street sample: it stores what the worker publishes, whatever the map, and its weekly
-    # report (made per street) does not yet run in a district.
-    sink = dataclasses.replace(s, geometry_path=settings.geometry_path)
-    procs = [RedwallProcess(name, on, logs).start() for name, on in (("worker", s), ("sink", sink), ("console", s))]
+    procs = [RedwallProcess(name, s, logs).start() for name in ("worker", "sink", "console")]
     try:
         procs[0].wait_http(f"http://127.0.0.1:{s.worker_metrics_port}/metrics")
         procs[0].wait_http(f"{worker_url(s)}/openapi.json")
