@@ -1,6 +1,7 @@
 """The console's 周报 view: every weekly 专报 the sinks made for the street (sinks/weekly_reports.py), and
 their files, to any signed-in dispatcher of that street (a report holds the street's figures, as the 12345 rates
-do). A dispatcher of every street (district) names one with ?street=, the first street by default."""
+do). A dispatcher of every street (district) names one with ?street=, the first street by default; another
+street's report does not exist for a street's dispatcher (404 naming `street`)."""
 
 from __future__ import annotations
 
@@ -29,20 +30,21 @@ class ReportViews:
         self.geometry, self.timezone, self.pool = geometry, timezone, pool
 
     def street(self, request: web.Request) -> str:
-        """The dispatcher's street, or for one of every street the one asked for; FieldError naming `street`."""
+        """The street asked for (?street=), by default the dispatcher's or the first; FieldError naming `street`
+        for one the dispatcher does not see."""
         mine = street_scope(request["dispatcher"], self.geometry)
-        if mine is not None:
-            return mine
-        asked = request.query.get("street") or next(iter(self.geometry.streets))
-        if asked not in self.geometry.streets:
-            raise FieldError("street", f"{asked!r:.80} is not a street; one of {', '.join(self.geometry.streets)}")
+        asked = request.query.get("street") or mine or next(iter(self.geometry.streets))
+        if asked not in self.geometry.streets or mine not in (None, asked):
+            raise FieldError(
+                "street", f"no street {asked!r:.80} among those of dispatcher {request['dispatcher'].subject}"
+            )
         return asked
 
     async def listing(self, request: web.Request) -> web.Response:
         try:
             street = self.street(request)
         except FieldError as bad:
-            return refusal_response(400, bad.reason, [bad])
+            return refusal_response(404, bad.reason, [bad])
         found = await from_postgres(lambda db: made_reports(db, street), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
@@ -69,7 +71,7 @@ class ReportViews:
             if not WEEK.match(week):
                 raise FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
         except FieldError as bad:
-            return refusal_response(400, bad.reason, [bad])
+            return refusal_response(404 if bad.field == "street" else 400, bad.reason, [bad])
         found = await from_postgres(lambda db: report_file(db, street, week, kind), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found

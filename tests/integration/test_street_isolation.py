@@ -21,7 +21,8 @@ from config.roster import load_roster
 from schemas import json
 from sinks.credentials import issue_device_token, issue_dispatcher_token
 from sinks.migrate import migrate
-from sinks.postgres import seed_places
+from sinks.postgres import open_pool, seed_places
+from sinks.weekly_reports import claim, mark_announced, store
 from streams.demo.embedded import free_port
 from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
@@ -32,6 +33,7 @@ from tests.support.quick import QUICK_KAFKA
 from tests.support.topics import own_topics
 from tests.support.two_streets import EAST, WEST, street_of, two_streets
 from tests.support.waiting import eventually
+from tests.support.weekly_schedule import FixedMaker
 
 pytestmark = pytest.mark.integration
 
@@ -284,3 +286,27 @@ async def test_12345_orders_the_daily_patrol_and_who_was_here_keep_to_the_street
         status, body = await status_of(http, "GET", console(s, f"/api/presence?{window}"), tokens["east"])
         assert status == 403 and body["errors"][0]["field"] == "grid"
         assert (await status_of(http, "GET", console(s, f"/api/presence?{window}"), tokens["district"]))[0] == 200
+
+
+async def test_a_streets_weekly_report_is_read_by_its_street_and_the_district_only(district):
+    s, _, tokens, _ = district
+    week, made = "2036-W10", datetime(2036, 3, 10, 0, 5, tzinfo=UTC)
+    pool = await open_pool(s.database_dsn, max_size=1)
+    try:
+        for street in (EAST, WEST):
+            assert await claim(pool, street, week, RUN, made)
+            report = await FixedMaker()(pool, s, week, street)
+            assert await store(pool, street, week, RUN, report, f"report:weekly:{street}:{week}", made)
+            await mark_announced(pool, street, week, made)
+    finally:
+        await pool.close()
+    async with aiohttp.ClientSession() as http:
+        status, body = await status_of(http, "GET", console(s, "/api/reports"), tokens["east"])
+        assert (status, body["street"], [r["week"] for r in body["reports"]]) == (200, EAST, [week])
+        for path in (f"/api/reports?street={WEST}", f"/reports/{week}.html?street={WEST}"):
+            status, body = await status_of(http, "GET", console(s, path), tokens["east"])
+            assert status == 404 and body["errors"][0]["field"] == "street", path
+        status, body = await status_of(http, "GET", console(s, f"/api/reports?street={WEST}"), tokens["district"])
+        assert (status, body["street"]) == (200, WEST)
+        async with http.get(console(s, f"/reports/{week}.pdf?street={WEST}"), headers=bearer(tokens["district"])) as r:
+            assert r.status == 200 and await r.read() == b"%PDF-1.7 " + week.encode()
