@@ -46,6 +46,7 @@ SELECT id, street_id, community_id, grid_id, category, placed_by, dispatched_at,
        coalesce(extended_to, resolve_by) AS limit_at, contacted_at, returned_at, closed_at, callback_at,
        callback_resolved, satisfaction, grid_first
 FROM hotline_orders WHERE dispatched_at >= $1 AND dispatched_at < $2 AND dispatched_at <= $3
+  AND ($4::text IS NULL OR street_id = $4)
 """
 
 
@@ -144,15 +145,16 @@ async def rates(
     period: str = "month",
     month: str | None = None,
     tz: str,
+    street: str | None = None,
 ) -> list[Rate]:
-    """The rates of the orders dispatched in the period, one per `by` key. `period` "month": `month`
-    ("YYYY-MM", default now's in `tz`) to date, a past month whole; "30d": the 30 days to `now`."""
+    """The rates of the orders dispatched in the period (of `street` when given), one per `by` key. `period`
+    "month": `month` ("YYYY-MM", default now's in `tz`) to date, a past month whole; "30d": the 30 days to `now`."""
     if by not in BY or period not in PERIODS:
         raise ValueError(f"by must be one of {', '.join(BY)} and period one of {', '.join(PERIODS)}")
     # The rolling 30 days end at `now` included.
     start, end = month_bounds(month, now, tz) if period == "month" else (now - timedelta(days=30), now + _TICK)
     async with connection(db) as conn:
-        orders = await conn.fetch(_ORDERS, start, end, now)
+        orders = await conn.fetch(_ORDERS, start, end, now, street)
         names = await place_names(conn, by)
     groups = defaultdict(list)
     for order in orders:

@@ -1,6 +1,7 @@
 """The console's 12345 view (接诉即办), read from PostgreSQL through sinks/hotline_rates.py: work orders with
 their two clocks, and the rates per community with their n. A community dispatcher sees its own community's
-orders only; the rates, counts without content, are the street's table and every dispatcher reads them."""
+orders only; the rates, counts without content, are the street's table and every dispatcher reads them. A
+street's dispatcher reads its street's orders and rates only, a district's every street's."""
 
 from __future__ import annotations
 
@@ -74,10 +75,11 @@ class HotlineViews:
         except FieldError as bad:
             return refusal_response(400, bad.reason, [bad])
         now, config, tz = self.now(), self.config, self.timezone
+        street = self.geometry and street_scope(request["dispatcher"], self.geometry)
 
         async def both(db):
             return [
-                await rates(db, config, now, by=grouping, period=period, month=month, tz=tz)
+                await rates(db, config, now, by=grouping, period=period, month=month, tz=tz, street=street)
                 for grouping in (by, "street")
             ]
 

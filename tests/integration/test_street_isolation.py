@@ -272,6 +272,9 @@ async def test_12345_orders_the_daily_patrol_and_who_was_here_keep_to_the_street
 
     assert await seen("/api/hotline/orders", tokens["east"], "orders", "id") == {orders[EAST]}
     assert await seen("/api/hotline/orders", tokens["district"], "orders", "id") == set(orders.values())
+    rated = await console_get(s, "/api/hotline/rates", tokens["east"])
+    assert {r["key"] for r in rated["rates"]} == {"c01"} and rated["street"]["key"] == EAST
+    assert await seen("/api/hotline/rates", tokens["district"], "rates", "key") == {"c01", "c08"}
     grids = {
         street: await seen("/api/patrol/day", tokens[who], "workers", "grid")
         for street, who in ((EAST, "east"), (None, "district"))
