@@ -195,12 +195,14 @@ async def test_a_street_dispatcher_is_refused_acting_on_another_street(district)
     s, _, tokens, incidents = district
     worker = worker_url(s)
     ack = {"action": "ack", "reason": "on my way"}
+    approve = {"action": "approve", "request": "act-0", "reason": "agreed"}  # a street dispatcher's own action
     async with aiohttp.ClientSession() as http:
-        for url in (
-            console(s, f"/api/incidents/{incidents[WEST]}/actions"),
-            f"{worker}/v1/incidents/{incidents[WEST]}/actions",
+        for url, action in (
+            (console(s, f"/api/incidents/{incidents[WEST]}/actions"), ack),
+            (f"{worker}/v1/incidents/{incidents[WEST]}/actions", ack),
+            (f"{worker}/v1/incidents/{incidents[WEST]}/actions", approve),
         ):
-            status, body = await status_of(http, "POST", url, tokens["east"], ack)
+            status, body = await status_of(http, "POST", url, tokens["east"], action)
             assert status == 403, body
             assert body["errors"][0]["field"] == "incident"
             assert f"street {EAST} only" in body["errors"][0]["reason"]
