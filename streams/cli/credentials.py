@@ -107,7 +107,10 @@ def street_for(geometry, role: str, community: str | None, street: str | None) -
     """The street a new dispatcher is limited to: its community's for role community, the one street of a
     one-street geometry for role street unless given; what the store then checks."""
     if role == "community" and community in geometry.communities:
-        return geometry.street_of(community)
+        own = geometry.street_of(community)
+        if street not in (None, own):
+            raise CredentialError(f"community {community} lies in street {own}, not {street}: leave out --street")
+        return own
     if role == "street" and street is None and len(geometry.streets) == 1:
         return next(iter(geometry.streets))
     return street
@@ -172,7 +175,7 @@ def _list(settings, kind: str) -> int:
     tz = settings.timezone
     roles = kind == "dispatcher"
     names = {c.id: c.name for c in community_areas(settings.geometry_path)} if roles else {}
-    extra = "  ROLE                COMMUNITY" if roles else ""
+    extra = "  ROLE                COMMUNITY|STREET" if roles else ""
     print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<17} {'REVOKED':<17}{extra}    (times: {tz})")
     for r in rows:
         revoked = local_minute(r["revoked_at"], tz) if r["revoked_at"] else "-"

@@ -101,6 +101,8 @@ def test_in_a_district_a_dispatcher_names_its_street_and_a_community_one_gets_it
     assert code == 1 and "unknown street 'xichangan'; the geometry has west, east" in err
     code, _, err = redwall("dispatchers", "add", name, "--role", "district", "--street", EAST)
     assert code == 1 and "a district dispatcher sees every street; leave out --street" in err
+    code, _, err = redwall("dispatchers", "add", name, "--role", "community", "--community", "c08", "--street", EAST)
+    assert code == 1 and "community c08 lies in street west, not east: leave out --street" in err
     names = {role: f"{name}-{role}" for role in ("street", "community", "district")}
     assert redwall("dispatchers", "add", names["street"], "--role", "street", "--street", EAST)[0] == 0
     assert redwall("dispatchers", "add", names["community"], "--role", "community", "--community", "c08")[0] == 0
