@@ -179,7 +179,7 @@ async def topic_candidates(
     unusual first."""
     start, end = month_bounds(month, now, tz)
     async with connection(db) as conn:
-        orders = await conn.fetch(_ORDERS, _shift(start, -config.topic_months), end, now)
+        orders = await conn.fetch(_ORDERS, _shift(start, -config.topic_months), end, now, None)
     this, before, community = defaultdict(list), defaultdict(int), {}
     for o in counted(orders, config, now):
         if o["grid_id"] is None:
