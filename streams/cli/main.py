@@ -66,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         "REDWALL_BROKER's and DATABASE_URL's), simulated phones and dispatchers, a working day in 30 minutes",
     )
     demo.add_argument("--duration", type=float, help="stop after this many seconds and print a summary")
-    demo.add_argument("--devices", type=int, default=80, help="simulated field workers (0: no traffic at all)")
+    demo.add_argument(
+        "--devices", type=int, help="simulated field workers (0: no traffic at all; default 80, in a district 300)"
+    )
+    demo.add_argument(
+        "--district",
+        action="store_true",
+        help="the ILLUSTRATIVE district of 15 streets (西城区), each street's people seeing their own street",
+    )
     demo.add_argument(
         "--bad-records",
         action="store_true",
@@ -202,7 +209,15 @@ def _demo(settings, args):
 
     return run_demo(
         settings,
-        DemoOptions(args.duration, args.devices, args.data_dir, args.broker_port, args.bad_records, args.dispatchers),
+        DemoOptions(
+            args.duration,
+            args.devices if args.devices is not None else 300 if args.district else 80,
+            args.data_dir,
+            args.broker_port,
+            args.bad_records,
+            args.dispatchers,
+            args.district,
+        ),
     )
 
 

@@ -102,6 +102,18 @@ def compressed_tasks(source: Path, target: Path) -> Path:
     return target
 
 
+def major_events_for(source: Path, target: Path, grids: set[str]) -> Path:
+    """A copy of the major-event periods without the per-grid minimums of grids the map does not hold (the
+    sample's name the street sample's grids; a district's grids are named otherwise)."""
+    kept = [
+        line
+        for line in source.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not (m := _GRID_MINIMUM.match(line)) or m.group(1) in grids
+    ]
+    target.write_text(f"# The demo's copy of {source}, for its map's grids.\n" + "".join(kept), encoding="utf-8")
+    return target
+
+
 def roster_on_duty(source: Path, target: Path, phones: dict[str, str], now: datetime) -> Path:
     """A copy of the roster with only the simulated `phones` ({device: grid}) and every shift moved so that
     the day shift (the one most of them work) begins at the current hour. A phone the roster lacks joins as a
@@ -114,10 +126,9 @@ def roster_on_duty(source: Path, target: Path, phones: dict[str, str], now: date
     if day is None:
         shifts = {"day": {"id": "day", "name": "白班 / day", "start": "08:00", "end": "20:00"}}
         day = "day"
-    workers = [
-        listed.get(d) or {"device": d, "name": d, "role": "grid_worker", "grid": grid, "shifts": [day]}
-        for d, grid in phones.items()
-    ]
+    joins = {"role": "grid_worker", "shifts": [day]}
+    # A listed phone keeps its name, role and shifts, and walks the grid the demo gives it.
+    workers = [{**(listed.get(d) or {"device": d, "name": d, **joins}), "grid": grid} for d, grid in phones.items()]
     teams = Counter(w.get("team") for w in workers)
     workers = [{k: v for k, v in w.items() if k != "team" or teams[v] == 2} for w in workers]
     local = now.astimezone(zone(data.get("timezone", "Asia/Shanghai")))
@@ -130,6 +141,9 @@ def roster_on_duty(source: Path, target: Path, phones: dict[str, str], now: date
     target.write_text(note + _toml(data.get("timezone", "Asia/Shanghai"), moved, workers), encoding="utf-8")
     load_roster(target)
     return target
+
+
+_GRID_MINIMUM = re.compile(r'\s*"([^"]+)"\s*=\s*\d+')  # a line of [period.min_on_post_by_grid]
 
 
 def _minutes(clock: str) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
+from config.geometry import load_geometry
 from config.settings import Settings
 from schemas import json
 from sinks.credentials import issue_dispatcher_token
@@ -45,7 +46,9 @@ CENSUS_SECONDS = 60.0
 async def issue_tokens(settings: Settings) -> dict[str, str]:
     """Fresh tokens for every simulated dispatcher (a live one of the same name is replaced)."""
     names = dispatcher_names(sorted(community_ids(settings.geometry_path)))
-    role = {True: "community", False: "street"}
+    # The street's desk; in a district, the district's, which acts where each street's would.
+    desk = "district" if load_geometry(settings.geometry_path, check_areas=False).district else "street"
+    role = {True: "community", False: desk}
     return {
         name: await issue_dispatcher_token(settings.database_dsn, name, role[community is not None], community)
         for name, community in names.items()

@@ -39,7 +39,7 @@ def banner(
     *,
     started: datetime,
     workdir: Path,
-    consoles: dict[str, str],
+    consoles: dict[str, tuple[str, str]],
     own: dict[str, bool],
     dispatchers: bool,
 ) -> str:
@@ -58,10 +58,8 @@ def banner(
         f"  worker metrics         http://{settings.web_host}:{settings.worker_metrics_port}/metrics\n"
         f"  sink metrics           http://{settings.web_host}:{settings.sink_metrics_port}/metrics\n"
         f"  delivery metrics       http://{settings.web_host}:{settings.deliver_metrics_port}/metrics\n"
-        f"  dispatcher console     {console}{consoles['demo-street']}  (street: acts on every incident)\n"
-        f"  community console      {console}{consoles['demo-c01']}  (acts on c01's incidents only)\n"
-        f"  read-only console      {console}{consoles['demo-read']}\n"
-        f"  device tokens          {workdir}/device-tokens (0600; `redwall devices list|add|revoke`)\n"
+        + "".join(f"  {'console ' + name:<22} {console}{token}  ({note})\n" for name, (token, note) in consoles.items())
+        + f"  device tokens          {workdir}/device-tokens (0600; `redwall devices list|add|revoke`)\n"
         f"  webhooks               {settings.routing_path} -> {workdir}/inbox.log\n"
         f"  logs                   {workdir}/{{worker,sink,deliver,console,inbox,simulate,dispatchers,hotline}}.log\n"
         f"  other commands         `redwall devices add ...`, `redwall settings` ... run in this directory read\n"

@@ -14,6 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import zip_longest
 from pathlib import Path
 
 import aiohttp
@@ -109,8 +110,9 @@ class FieldSimulator:
         )
         self.report_chance = per_device * ping_interval / 60  # per fix taken
         self.devices = []
+        order = walk_order(registry.geometry)
         for i in range(devices):
-            grid = assigned_grid(i, list(registry.grids))
+            grid = assigned_grid(i, order)
             lat, lng = self.sampler.point_in(grid)
             self.devices.append(Device(device_id(i), grid, lat, lng, self.sampler.point_in(grid)))
         self.stats = Stats()
@@ -250,8 +252,17 @@ def device_id(i: int) -> str:
 
 
 def assigned_grid(i: int, grids: list[str]) -> str:
-    """The grid the i-th simulated phone walks (grids in the geometry file's order), as the roster has it."""
+    """The grid the i-th simulated phone walks (grids in `walk_order`), as the roster has it."""
     return grids[i % len(grids)]
+
+
+def walk_order(geometry) -> list[str]:
+    """The grids phones are given in turn: one of each street in turn, each street's in file order, so that a
+    district's phones spread over all its streets (a one-street map: the file's order)."""
+    by_street = {street: [] for street in geometry.streets}
+    for grid, area in geometry.grids.items():
+        by_street[geometry.communities[area.parent].parent].append(grid)
+    return [grid for turn in zip_longest(*by_street.values()) for grid in turn if grid is not None]
 
 
 async def device_tokens(settings: Settings, devices: list[str], path: Path | None) -> dict[str, str]:

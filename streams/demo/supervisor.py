@@ -22,7 +22,7 @@ from pathlib import Path
 
 from config import addresses
 from config.errors import ConfigError
-from config.geometry import load_geometry
+from config.sample.district import district_path
 from config.settings import SAMPLE_HOLIDAYS, Settings
 from sinks.credentials import issue_dispatcher_token
 from sinks.migrate import migrate_and_seed
@@ -37,6 +37,7 @@ from streams.demo.dispatchers import issue_tokens
 from streams.demo.embedded import EmbeddedBroker, EmbeddedPostgres
 from streams.demo.hotline_poster import SUBJECT, integration_token
 from streams.demo.inbox import routing_for_inbox
+from streams.geofence.registry import GridRegistry
 from streams.ports import check_ports, free_port, port_settings
 from streams.topics import ensure_topics
 
@@ -51,6 +52,7 @@ class DemoOptions:
     broker_port: int | None = None
     bad_records: bool = False
     dispatchers: bool | None = None  # None: when there are phones
+    district: bool = False  # the sample district of 15 streets instead of the sample street
 
 
 def run_demo(settings: Settings, options: DemoOptions, environ: Mapping[str, str] = os.environ) -> int:
@@ -63,11 +65,13 @@ def run_demo(settings: Settings, options: DemoOptions, environ: Mapping[str, str
     own = {"broker": "REDWALL_BROKER" not in environ, "postgres": "DATABASE_URL" not in environ}
     if "REDWALL_HOLIDAYS" not in environ:  # a street's own folder waits for the State Council's notice
         settings = dataclasses.replace(settings, holidays_path=SAMPLE_HOLIDAYS)
+    if options.district:  # made once and kept in the user's cache (config/sample/district.py)
+        settings = dataclasses.replace(settings, geometry_path=district_path())
     broker_port = _preflight(settings, options, own)
     workdir = options.data_dir or Path(tempfile.mkdtemp(prefix="redwall-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    print(_plan(settings, own, broker_port, workdir), flush=True)
+    print(_plan(settings, own, broker_port, workdir, options.district), flush=True)
     code, summary = 1, None
     try:
         with ExitStack() as stack:
@@ -131,7 +135,7 @@ def _preflight(settings: Settings, options: DemoOptions, own: dict[str, bool]) -
     return options.broker_port or free_port()
 
 
-def _plan(settings: Settings, own: dict[str, bool], broker_port: int | None, workdir: Path) -> str:
+def _plan(settings: Settings, own: dict[str, bool], broker_port: int | None, workdir: Path, district: bool) -> str:
     broker = (
         f"its own Tansu broker on 127.0.0.1:{broker_port}, in memory (REDWALL_BROKER: use an existing Kafka; "
         "--broker-port pins the port)"
@@ -148,7 +152,8 @@ def _plan(settings: Settings, own: dict[str, bool], broker_port: int | None, wor
         if settings.holidays_path == SAMPLE_HOLIDAYS
         else f"the holidays of REDWALL_HOLIDAYS={settings.holidays_path}"
     )
-    return f"redwall demo: starting {broker};\n             {database};\n             {calendar} ..."
+    where = f"the map {settings.geometry_path}" + (" (the ILLUSTRATIVE district of 15 streets)" if district else "")
+    return f"redwall demo: starting {broker};\n             {database};\n             {calendar};\n             {where} ..."
 
 
 def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: datetime):
@@ -156,7 +161,9 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
     inbox_port = free_port()  # the demo's own webhook receiver: not a setting, so any free port
     routing = workdir / "routing.toml"
     routing.write_text(routing_for_inbox(settings.routing_path, f"http://127.0.0.1:{inbox_port}"), encoding="utf-8")
-    grids = list(load_geometry(settings.geometry_path, check_areas=False).grids)
+    # Built once here and kept (streams/geofence/registry_cache.py): the processes started next find it.
+    geometry = GridRegistry.from_settings(settings).geometry
+    grids = simulator.walk_order(geometry)
     phones = {simulator.device_id(i): simulator.assigned_grid(i, grids) for i in range(options.devices)}
     settings = dataclasses.replace(
         demo_day.compressed_settings(settings),
@@ -165,6 +172,7 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
         roster_path=demo_day.roster_on_duty(settings.roster_path, workdir / "roster.toml", phones, started),
         hotline_path=demo_day.compressed_hotline(settings.hotline_path, workdir / "hotline.toml"),
         task_rules_path=demo_day.compressed_tasks(settings.task_rules_path, workdir / "tasks.toml"),
+        major_events_path=demo_day.major_events_for(settings.major_events_path, workdir / "events.toml", set(grids)),
     )
     asyncio.run(ensure_topics(settings))
     asyncio.run(migrate_and_seed(settings))
@@ -172,15 +180,22 @@ def _prepare(settings: Settings, options: DemoOptions, workdir: Path, started: d
     write_token_file(workdir / "device-tokens", asyncio.run(simulator.device_tokens(settings, list(phones), None)))
     write_token_file(workdir / "dispatcher-tokens", asyncio.run(issue_tokens(settings)))
     write_token_file(workdir / "hotline-token", {SUBJECT: asyncio.run(integration_token(settings))})
-    return settings, asyncio.run(_consoles(settings)), inbox_port
+    return settings, asyncio.run(_consoles(settings, geometry)), inbox_port
 
 
-async def _consoles(settings: Settings) -> dict[str, str]:
-    """A token per role for people at the console: the street's, one community's (c01) and a look-only one."""
-    roles = {"demo-street": ("street", None), "demo-c01": ("community", "c01"), "demo-read": ("read", None)}
+async def _consoles(settings: Settings, geometry) -> dict[str, tuple[str, str]]:
+    """{name: (token, what it may do)} for people at the console: the district's (in a district), the first
+    street's, its first community's and a look-only one."""
+    street, community = next(iter(geometry.streets.values())), next(iter(geometry.communities.values()))
+    roles = {"demo-district": ("district", None, None, f"district: acts in all {len(geometry.streets)} streets")}
+    roles = roles if geometry.district else {}
+    here = f"{street.id}'s incidents only" if geometry.district else "every incident"
+    roles["demo-street"] = ("street", None, street.id, f"street: acts on {here}")
+    roles[f"demo-{community.id}"] = ("community", community.id, street.id, f"acts on {community.id}'s incidents only")
+    roles["demo-read"] = ("read", None, None, "looks, never acts")
     return {
-        name: await issue_dispatcher_token(settings.database_dsn, name, role, community)
-        for name, (role, community) in roles.items()
+        name: (await issue_dispatcher_token(settings.database_dsn, name, role, community, street), note)
+        for name, (role, community, street, note) in roles.items()
     }
 
 

@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 
 from config.geometry import load_geometry
 from config.hotline import load_hotline
+from config.major_events import load_major_events
 from config.roster import load_roster
 from config.rules import load_rules
+from config.sample.district import district_path
 from config.settings import Settings
 from config.spans import Span
 from schemas.display import zone
 from streams.demo import day as demo_day
-from streams.demo.simulator import assigned_grid, device_id
+from streams.demo.simulator import assigned_grid, device_id, walk_order
 from tests.support.incident_factories import calendar
 
 SETTINGS = Settings()
@@ -85,3 +87,21 @@ def test_the_roster_holds_the_simulated_phones_only_with_whole_teams(tmp_path):
     many = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "many.toml", phones(100), start), GRIDS)
     assert len(many.workers) == 100 and many.workers["dev-0100"].grid == assigned_grid(99, GRIDS)
     assert all(many.workers[d].grid == grid for d, grid in phones(100).items())
+
+
+def test_a_districts_phones_spread_over_every_street_and_its_copies_name_only_its_grids(tmp_path):
+    xicheng = load_geometry(district_path(), check_areas=False)
+    order = walk_order(xicheng)
+    assert sorted(order) == sorted(xicheng.grids) and walk_order(load_geometry(SETTINGS.geometry_path)) == GRIDS
+    first = [xicheng.street_of(assigned_grid(i, order)) for i in range(15)]
+    assert first == list(xicheng.streets)  # the first 15 phones: one in each street
+    devices = {device_id(i): assigned_grid(i, order) for i in range(300)}
+    start = datetime(2026, 12, 6, 9, 0, tzinfo=BEIJING)
+    roster = load_roster(demo_day.roster_on_duty(SETTINGS.roster_path, tmp_path / "r.toml", devices, start), order)
+    assert roster.workers["dev-0001"].name == "赵敏" and roster.workers["dev-0001"].grid == order[0]  # listed
+    events = demo_day.major_events_for(SETTINGS.major_events_path, tmp_path / "events.toml", set(order))
+    assert load_major_events(events, set(order)).periods and "c01-g01" not in events.read_text(encoding="utf-8")
+    kept = demo_day.major_events_for(SETTINGS.major_events_path, tmp_path / "same.toml", set(GRIDS))
+    assert (
+        load_major_events(kept, set(GRIDS)).periods == load_major_events(SETTINGS.major_events_path, set(GRIDS)).periods
+    )
