@@ -113,7 +113,8 @@ async def run_workers(settings: Settings, count: int, records: int, per_record: 
         f"{count} worker{'s' * (count > 1)} (first commit {started - launched:.1f} s after start): {pings:,} pings in "
         f"{seconds:.1f} s = {pings / seconds:,.0f} pings/s, per worker "
         f"{', '.join(f'{n / seconds:,.0f}' for n in each)}; {commits[settings.topic_positions]:,} position records "
-        f"handled by patrol; CPU s: {cpu_line(cpu, seconds)}",
+        f"handled by patrol; {pings / sum(cpu[f'worker {n + 1}'] for n in range(count)):,.0f} pings per worker CPU "
+        f"second; CPU s: {cpu_line(cpu, seconds)}",
         flush=True,
     )
     return pings / seconds
