@@ -147,6 +147,7 @@ async def sink_alone(settings: Settings, pings: int, log_dir: Path) -> None:
     await reset(settings.database_dsn)
     sink = RedwallProcess("sink", settings, log_dir).start()
     try:
+        sink.wait_http(f"http://127.0.0.1:{settings.sink_metrics_port}/metrics", timeout=120)
         await wait_rows(settings.database_dsn, 1, 120)
         started = time.monotonic()
         meter = Meter(processes(settings, {"sink": sink}))
@@ -184,7 +185,7 @@ async def one_count(settings: Settings, args, registry, roster, count: int, work
 def geometry(args) -> Path:
     if args.geometry is not None:
         return args.geometry
-    from config.sample.generate import district_path  # made on demand, the first time a district is asked for
+    from config.sample.district import district_path  # made on demand, the first time a district is asked for
 
     return district_path(args.streets)
 
@@ -193,11 +194,15 @@ async def main(args) -> None:
     work = Path(tempfile.mkdtemp(prefix="redwall-bench-city-"))
     try:
         with EmbeddedPostgres(work / "pg") as postgres:
+            # No major-event period: the sample's name the sample street's grids, and none would be in force.
+            (work / "major_events.toml").write_text("")
             settings = Settings.from_env(
                 database_url=postgres.url,
                 geometry_path=geometry(args),
+                major_events_path=work / "major_events.toml",
                 partitions=args.partitions,
                 sink_metrics_port=free_port(),
+                report_at="off",  # the weekly 专报 is not what the sink is timed on
             )
             await migrate_and_seed(settings)
             registry = GridRegistry.from_settings(settings)  # built and cached here, so no worker builds it
