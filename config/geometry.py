@@ -92,6 +92,16 @@ class Geometry:
             )
         return next(iter(self.streets.values()))
 
+    def of_street(self, street: str) -> Geometry:
+        """One street of the file, with its own communities, grids and courtyards: what is made per street
+        (the weekly 专报, its heat maps) reads a district through this."""
+        if street not in self.streets:
+            raise GeometryError(f"{self.path}: no street {street!r}; the streets are {', '.join(self.streets)}")
+        communities = {k: a for k, a in self.communities.items() if a.parent == street}
+        grids = {k: a for k, a in self.grids.items() if a.parent in communities}
+        courtyards = {k: a for k, a in self.courtyards.items() if a.parent in grids}
+        return Geometry(self.path, {street: self.streets[street]}, communities, grids, courtyards, self.district)
+
     def street_of(self, area_id: str) -> str | None:
         """The street id of any street, community, grid or courtyard id; None for an unknown id."""
         for table in (self.courtyards, self.grids, self.communities):

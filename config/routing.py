@@ -20,9 +20,10 @@ MATCH_VALUES: dict[str, tuple[str, ...] | None] = {
     "kind": ALERT_KINDS,
     "severity": SEVERITIES,
     "priority": PRIORITIES,
+    "street": None,  # a district's streets may each page their own duty desk
     "community": None,
 }
-GROUP_LABELS = ("community", "grid", "incident", "kind", "level", "owner", "severity", "category")
+GROUP_LABELS = ("street", "community", "grid", "incident", "kind", "level", "owner", "severity", "category")
 ROUTE_KEYS = {
     "match",
     "channels",

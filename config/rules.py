@@ -2,14 +2,17 @@
 file, the key and the fix. The engine (`streams/escalation/engine.py`) only ever asks these objects.
 
 Limits are spans (config/spans.py): calendar time (`30m`, `4h`) or working time (`4wh`, `1wd`), counted by
-the working calendar (config/calendar.py). `version` names the rules an incident was opened under."""
+the working calendar (config/calendar.py). `version` names the rules an incident was opened under.
+
+A district may set rules per street: `[streets.<street id>]` holds any of STREET_KEYS, merged table by table
+over the file's own (the default), and `Rules.for_street(street)` answers with the street's own rules."""
 
 from __future__ import annotations
 
 import hashlib
 import json as plain_json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +29,22 @@ ROLES = ("read", "community", "street")
 DEFAULT_ROLES = {a: ("street",) if a in ("approve", "deny") else ("community", "street") for a in ACTIONS}
 DEFAULT_WARN_AT = 0.8  # `[deadlines] warn_at`: the early warning (预警) at this share of a limit
 DEFAULT_APPROVE_AFTER = "2wh"  # `[pause] approve_after`: an unapproved pause stops the clocks this long
+TOP_KEYS = {
+    "alerts",
+    "retention",
+    "initial",
+    "priority",
+    "deadlines",
+    "clustering",
+    "sensitive_zones",
+    "ceiling",
+    "pause",
+    "actions",
+    "streets",
+}
+# What a street may set for itself: what decides its incidents' levels, limits and ceiling. The rest holds
+# for the whole deployment (the cells clusters are counted in, alert age, retention, zones, roles).
+STREET_KEYS = {"initial", "priority", "deadlines", "clustering", "ceiling", "pause"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,18 @@ class Rules:
     approve_after: Span = parse_span(DEFAULT_APPROVE_AFTER)
     action_roles: Mapping[str, frozenset[str]] = None  # type: ignore[assignment]  # set by load_rules
     version: str = ""  # sha256 of the settings read (not of comments), first 12 hex
+    streets: Mapping[str, Rules] = field(default_factory=dict)  # a district's streets' own, where set
+
+    def for_street(self, street: str | None) -> Rules:
+        """The rules of a street: its own when `[streets.<id>]` sets any, else these."""
+        return self.streets.get(street, self) if street else self
+
+    def check_streets(self, known: Collection[str]) -> None:
+        """Refuses rules set for a street the geometry does not hold (a typo would silently fall back)."""
+        for street in self.streets:
+            if street not in known:
+                fix = f"use one of the geometry's streets: {', '.join(sorted(known))}"
+                raise TomlChecker(self.path).fail(f"streets.{street}", "is not a street of the geometry", fix)
 
     def initial_level(self, category: str, severity: str) -> str:
         by_category = self.initial_by_category.get(category, {})
@@ -117,23 +148,32 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
     """Parse and check the rules file; raise ConfigError naming the file, the key and the fix."""
     path = Path(path)
     data = read_toml(path, "escalation rules")
-    c = _Checker(path)
-    c.known(
-        data,
-        "",
-        {
-            "alerts",
-            "retention",
-            "initial",
-            "priority",
-            "deadlines",
-            "clustering",
-            "sensitive_zones",
-            "ceiling",
-            "pause",
-            "actions",
-        },
-    )
+    _Checker(path).known(data, "", TOP_KEYS)
+    streets = data.pop("streets", {})
+    if not isinstance(streets, dict):
+        raise _Checker(path).fail("streets", "must be a table of streets", "write [streets.<street id>] tables")
+    rules, own = _parse(path, data, ""), {}
+    for street, table in streets.items():
+        where = f"streets.{street}."
+        if not isinstance(table, dict):
+            raise _Checker(path).fail(where[:-1], "must be a table", f"write [{where[:-1]}] with its keys")
+        _Checker(path).known(table, where, STREET_KEYS)
+        if "clustering" in table and "resolution" in table["clustering"]:
+            raise _Checker(path).fail(where + "clustering.resolution", "is set for the whole deployment", "remove it")
+        own[street] = _parse(path, _merged(data, table), where)
+    return replace(rules, streets=own)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """`over` laid on `base` table by table: a table merges, anything else (a value, a list) replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+def _parse(path: Path, data: dict, where: str) -> Rules:
+    c = _Checker(path, where)
     initial, deadlines = c.table(data, "initial"), c.table(data, "deadlines")
     clustering, zones = c.table(data, "clustering"), c.table(data, "sensitive_zones")
     c.known(deadlines, "deadlines.", {*LEVELS, "override", "warn_at"})
@@ -172,7 +212,14 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
 
 
 class _Checker(TomlChecker):
-    """The rules' own checks, on top of the generic ones."""
+    """The rules' own checks, on top of the generic ones; a street's keys are named under `where`."""
+
+    def __init__(self, path: Path, where: str = ""):
+        super().__init__(path)
+        self.where = where
+
+    def fail(self, key: str, problem: str, fix: str):
+        return super().fail(key if key.startswith(self.where) else self.where + key, problem, fix)
 
     def severity_map(self, table, key: str, allowed) -> dict[str, str]:
         if not isinstance(table, dict):

@@ -19,9 +19,11 @@ def alert_id(street: str, week: str) -> str:
     return f"report:weekly:{street}:{week}"
 
 
-def report_link(settings: Settings, week: str) -> str:
-    """Where a signed-in dispatcher reads the report: the console's file, under REDWALL_CONSOLE_URL when set."""
-    return f"{settings.console_url.rstrip('/')}/reports/{week}.html"
+def report_link(settings: Settings, week: str, street: str | None = None) -> str:
+    """Where a signed-in dispatcher reads the report: the console's file, under REDWALL_CONSOLE_URL when set;
+    a district's street is named, as the console's reports API takes it."""
+    link = f"{settings.console_url.rstrip('/')}/reports/{week}.html"
+    return f"{link}?street={street}" if street else link
 
 
 def report_alert(street: tuple[str, str], week: str, summary: str, link: str, now: datetime) -> dict:

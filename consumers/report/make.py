@@ -30,9 +30,11 @@ def last_full_week(now: datetime, tz: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-async def make_weekly(db, settings: Settings, week: str) -> WeeklyReport:
-    """The report of `week` for the street of settings.geometry_path, from the database `db` (DSN or pool)."""
+async def make_weekly(db, settings: Settings, week: str, street: str | None = None) -> WeeklyReport:
+    """The report of `week` for a street of settings.geometry_path (`street`: which, in a district), from the
+    database `db` (DSN or pool)."""
     geometry = load_geometry(settings.geometry_path)
+    geometry = geometry.of_street(street) if street else geometry
     figures = await weekly_figures(
         db, week, tz=settings.timezone, hotline=load_hotline(settings.hotline_path), geometry=geometry
     )

@@ -31,7 +31,7 @@ from streams.clock import Clock, SystemClock, stopped_within
 log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 60.0
-Maker = Callable[[asyncpg.Pool, Settings, str], Awaitable]  # make_weekly (consumers/report/make.py)
+Maker = Callable[[asyncpg.Pool, Settings, str, str], Awaitable]  # make_weekly (consumers/report/make.py)
 Publisher = Callable[[dict], Awaitable[None]]
 _DOWN = (OSError, SinkUnavailable, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError)
 
@@ -48,11 +48,11 @@ def due_week(now: datetime, moment: tuple[int, time], tz: str) -> str | None:
     return f"{year}-W{week:02d}"
 
 
-async def make_weekly_report(pool: asyncpg.Pool, settings: Settings, week: str):
+async def make_weekly_report(pool: asyncpg.Pool, settings: Settings, week: str, street: str):
     """The report maker of consumers/report/make.py, imported when first needed (it brings WeasyPrint)."""
     from consumers.report.make import make_weekly
 
-    return await make_weekly(pool, settings, week)
+    return await make_weekly(pool, settings, week, street)
 
 
 class WeeklySchedule:
@@ -70,8 +70,10 @@ class WeeklySchedule:
         self.settings, self.pool, self.make, self.announce = settings, pool, make, announce
         self.clock, self.every = clock or SystemClock(), every
         self.moment = report_moment(settings.report_at)  # None: "off"
-        street = load_geometry(settings.geometry_path, check_areas=False).street
-        self.street = (street.id, street.name)
+        # Every street of the map has its own report, claimed, made and announced on its own.
+        self.streets = [
+            (s.id, s.name) for s in load_geometry(settings.geometry_path, check_areas=False).streets.values()
+        ]
         self.maker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.outcomes = Counter(
             "redwall_weekly_reports",
@@ -94,24 +96,27 @@ class WeeklySchedule:
             await stopped_within(stop, self.every)
 
     async def look(self) -> str | None:
-        """Make the week due if nobody has, and announce what is made; returns the week this call made."""
-        try:
-            made = await self._make_due()
-            await self._announce()
-        except _DOWN as exc:
-            self.outcomes.labels("failed").inc()
-            log.warning("weekly report: PostgreSQL or Kafka unavailable, next look in %.0f s: %s", self.every, exc)
-            return None
+        """Make the week due of every street if nobody has, and announce what is made; returns the week this
+        call made for any street."""
+        made = None
+        for street in self.streets:
+            try:
+                made = await self._make_due(street[0]) or made
+                await self._announce(street)
+            except _DOWN as exc:
+                self.outcomes.labels("failed").inc()
+                log.warning("weekly report: PostgreSQL or Kafka unavailable, next look in %.0f s: %s", self.every, exc)
+                return None
         return made
 
-    async def _make_due(self) -> str | None:
+    async def _make_due(self, street: str) -> str | None:
         now = self.clock.now()
         week = None if self.moment is None else due_week(now, self.moment, self.settings.timezone)
-        if week is None or not await claim(self.pool, self.street[0], week, self.maker, now):
+        if week is None or not await claim(self.pool, street, week, self.maker, now):
             return None
-        log.info("weekly report %s of %s: making it", week, self.street[0])
+        log.info("weekly report %s of %s: making it", week, street)
         try:
-            report = await self.make(self.pool, self.settings, week)
+            report = await self.make(self.pool, self.settings, week, street)
         except _DOWN:
             raise
         except Exception:
@@ -119,17 +124,17 @@ class WeeklySchedule:
             self.outcomes.labels("failed").inc()
             log.exception("weekly report %s: making it failed", week)
             return None
-        if not await store(self.pool, self.street[0], week, self.maker, report, alert_id(self.street[0], week), now):
+        if not await store(self.pool, street, week, self.maker, report, alert_id(street, week), now):
             log.warning("weekly report %s: another maker took the claim over meanwhile; this one is dropped", week)
             return None
         self.outcomes.labels("made").inc()
         return week
 
-    async def _announce(self) -> None:
-        for found in await unannounced(self.pool, self.street[0]):
-            link = report_link(self.settings, found.week)
-            alert = report_alert(self.street, found.week, found.summary, link, self.clock.now())
+    async def _announce(self, street: tuple[str, str]) -> None:
+        for found in await unannounced(self.pool, street[0]):
+            link = report_link(self.settings, found.week, street[0] if len(self.streets) > 1 else None)
+            alert = report_alert(street, found.week, found.summary, link, self.clock.now())
             await self.announce(alert)
-            await mark_announced(self.pool, self.street[0], found.week, self.clock.now())
+            await mark_announced(self.pool, street[0], found.week, self.clock.now())
             self.outcomes.labels("announced").inc()
             log.info("weekly report %s announced as %s", found.week, alert["id"])

@@ -1,5 +1,5 @@
-"""`redwall report weekly [--week 2026-W49] [--out DIR] [--sample]`: the weekly 专报 of one ISO week as HTML
-and PDF (consumers/report/), read from PostgreSQL; `--sample` makes it from a generated week in an embedded
+"""`redwall report weekly [--week 2026-W49] [--street ID] [--out DIR] [--sample]`: the weekly 专报 of one ISO
+week of one street (a district names it) as HTML and PDF (consumers/report/), read from PostgreSQL; `--sample` makes it from a generated week in an embedded
 PostgreSQL of its own, in a temporary directory, with nothing else set up. Prints the two paths.
 """
 
@@ -19,6 +19,7 @@ def add_commands(sub) -> None:
     kinds = report.add_subparsers(required=True, metavar="KIND")
     weekly = kinds.add_parser("weekly", help="one ISO week, Monday to Sunday in the street's time zone")
     weekly.add_argument("--week", help="YYYY-Www, e.g. 2026-W49 (default: the last full week)")
+    weekly.add_argument("--street", help="the street's id, in a district of several streets")
     weekly.add_argument("--out", type=Path, default=Path("."), help="directory for <week>.html and <week>.pdf")
     weekly.add_argument(
         "--sample", action="store_true", help="a generated sample week in a temporary embedded PostgreSQL"
@@ -32,9 +33,11 @@ def _weekly(settings, args) -> int:
     week = args.week or last_full_week(datetime.now(UTC), settings.timezone)
     try:
         made = (
-            _sample(settings, week) if args.sample else asyncio.run(make_weekly(settings.database_dsn, settings, week))
+            _sample(settings, week)
+            if args.sample
+            else asyncio.run(make_weekly(settings.database_dsn, settings, week, args.street))
         )
-    except ValueError as error:  # a week that is not YYYY-Www
+    except ValueError as error:  # a week that is not YYYY-Www; a street the map does not hold, or none named
         print(f"redwall: report: {error}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)

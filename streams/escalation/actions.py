@@ -52,7 +52,7 @@ class PeopleActions:
         if a["action"] == "request_escalation" and (
             inc.level == "district"
             or inc.level == "street"
-            and not self.rules.ceiling_allows(inc.category, inc.severity, "request")
+            and not self.rules_of(inc).ceiling_allows(inc.category, inc.severity, "request")
         ):
             return words.ceiling()
         return None

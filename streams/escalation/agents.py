@@ -247,6 +247,7 @@ def install(
     """Load and check the rules and the working calendar (a bad file, or a calendar that does not cover the
     next days, stops start-up), then wire the agent, timer and signals."""
     rules = load_rules(settings.escalation_rules_path)
+    rules.check_streets(registry.streets)
     calendar = load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone)
     major = load_major_events(settings.major_events_path, set(registry.grids))
     metrics = EscalationMetrics(metrics_registry)

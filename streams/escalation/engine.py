@@ -63,7 +63,8 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         source = datetime.fromisoformat(report["event_time"])
         loc = report["location"]
         cell = h3.latlng_to_cell(loc["lat"], loc["lng"], self.rules.cluster_resolution)
-        joined = self._cluster_match(report["category"], cell, source) if _joins(report) else None
+        rules = self.rules.for_street(report.get("street") or self.street)
+        joined = self._cluster_match(rules, report["category"], cell, source) if _joins(report) else None
         if joined is None:
             self._open(report, cell, source, out)
         else:
@@ -133,7 +134,8 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
             source,
         )
         inc.owner, inc.courtyard = self._owner(inc, level), r.get("courtyard")
-        inc.rules, inc.limits = self.rules.version, self.rules.limits_for(inc.category)
+        rules = self.rules_of(inc)
+        inc.rules, inc.limits = rules.version, rules.limits_for(inc.category)
         if code == "sensitive_zone":
             inc.flags.add("sensitive_zone")
         if community == UNLOCATED:
@@ -147,7 +149,8 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
 
     def _start(self, r: dict) -> tuple[str, str, str, str, str]:
         """Where a new incident starts: (community, level, priority, why, reason code)."""
-        rules, by_severity = self.rules, self.rules.priority_by_severity.get(r["severity"], "normal")
+        rules = self.rules.for_street(r.get("street") or self.street)
+        by_severity = rules.priority_by_severity.get(r["severity"], "normal")
         if not r.get("community"):  # outside every grid: the street's dispatchers place it
             return UNLOCATED, "street", by_severity, self.words.unlocated(), "unlocated"
         zone = rules.sensitive_zone(r["category"], r["location"]["lat"], r["location"]["lng"])
@@ -166,7 +169,8 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         now = self.clock.now()
         inc.reports += 1
         inc.last_report_at = max(inc.last_report_at, source)
-        threshold = inc.reports >= self.rules.cluster_escalate_at and "cluster_escalated" not in inc.flags
+        rules = self.rules_of(inc)
+        threshold = inc.reports >= rules.cluster_escalate_at and "cluster_escalated" not in inc.flags
         if threshold:  # flagged in the merge's own state: at the street no escalation event may follow
             inc.flags.add("cluster_escalated")
         out.events.append(
@@ -181,7 +185,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
             )
         )
         if threshold:
-            why = self.words.cluster(inc.reports, inc.category, self.rules.cluster_window)
+            why = self.words.cluster(inc.reports, inc.category, rules.cluster_window)
             self._escalate(inc, "cluster", now, SYSTEM, why, "cluster", out, source=source)
 
     def _escalate(
@@ -199,7 +203,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
     ) -> bool:
         """One level up; beyond the street only if a ceiling rule allows it. False if not allowed."""
         if inc.level == "district" or (
-            inc.level == "street" and not self.rules.ceiling_allows(inc.category, inc.severity, family)
+            inc.level == "street" and not self.rules_of(inc).ceiling_allows(inc.category, inc.severity, family)
         ):
             return False
         old_level, old_owner = inc.level, inc.owner
@@ -289,13 +293,17 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
             "district": "district",
         }[level]
 
+    def rules_of(self, inc: Incident) -> Rules:
+        """The rules of the incident's street (a district may set them per street)."""
+        return self.rules.for_street(inc.street)
+
     def _index(self, inc: Incident) -> None:
         if inc.community != UNLOCATED:  # an unlocated report is near nothing: it is placed by hand
             self._clusters.setdefault((inc.category, inc.cell), []).append(inc.id)
 
-    def _cluster_match(self, category: str, cell: str, source: datetime) -> Incident | None:
-        window, best = self.rules.cluster_window, None
-        for near in h3.grid_disk(cell, self.rules.cluster_ring):
+    def _cluster_match(self, rules: Rules, category: str, cell: str, source: datetime) -> Incident | None:
+        window, best = rules.cluster_window, None
+        for near in h3.grid_disk(cell, rules.cluster_ring):
             for inc_id in self._clusters.get((category, near), ()):
                 inc = self.incidents[inc_id]
                 if (

@@ -48,7 +48,7 @@ class Requests:
 
     def _do_pause(self, inc: Incident, a: dict, out: Outcome) -> None:
         now = self.clock.now()
-        until = self.calendar.deadline(now, self.rules.approve_after).astimezone(now.tzinfo)
+        until = self.calendar.deadline(now, self.rules_of(inc).approve_after).astimezone(now.tzinfo)
         inc.pause = {
             "since": now.isoformat(),
             "reason": a["pause_reason"],

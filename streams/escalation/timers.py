@@ -23,7 +23,8 @@ class DeadlineTimers:
         """The current level's clocks start at `when`, with the incident's own limits (an incident from
         before limits were kept takes today's)."""
         if inc.limits is None:
-            inc.rules, inc.limits = self.rules.version, self.rules.limits_for(inc.category)
+            rules = self.rules_of(inc)
+            inc.rules, inc.limits = rules.version, rules.limits_for(inc.category)
         inc.clock = {"since": when.isoformat(), "factor": self.major_events.deadline_factor(when), "paused": []}
         inc.missed.clear()
         inc.warned.clear()
@@ -31,7 +32,7 @@ class DeadlineTimers:
 
     def _refresh(self, inc: Incident, now: datetime | None) -> None:
         """Deadlines and warnings from the state (and, with `now`, what is left while stopped); scheduled."""
-        c = clocks.deadlines(inc.state(), self.calendar, now, self.rules.warn_at)
+        c = clocks.deadlines(inc.state(), self.calendar, now, self.rules_of(inc).warn_at)
         inc.ack_by, inc.resolve_by = c.due.get("acknowledge"), c.due.get("resolve")
         inc.warn_at = {kind: at for kind, at in c.warn.items() if at is not None}
         if now is not None:
@@ -71,7 +72,7 @@ class DeadlineTimers:
     def _warn(self, inc: Incident, kind: str, at: datetime, out: Outcome) -> None:
         due = self._pending(inc, kind)
         inc.warned[kind] = due.isoformat()
-        why = self.words.warning(kind, due, self.rules.warn_at)
+        why = self.words.warning(kind, due, self.rules_of(inc).warn_at)
         event = self._event(inc, "warned", at, SYSTEM, why, f"warning_{kind}")
         out.events.append(event)
         self._alert(out, event, "deadline_warning", inc.level, inc.owner, at)

@@ -39,6 +39,17 @@ def test_the_shipped_routing_loads_and_routes_street_matters_to_the_centre_and_t
     assert all(c.send_resolved for c in routing.channels.values())  # clearances go out unless switched off
 
 
+def test_a_district_routes_each_streets_alerts_to_its_own_desk_and_groups_by_street(tmp_path):
+    routing = load(
+        tmp_path,
+        BASE.replace("[route]", '[channels.desk-b]\ntype = "json"\nurl = "http://127.0.0.1:9/b"\n\n[route]')
+        + 'group_by = ["street", "kind"]\n[[route.routes]]\nmatch = { street = "s02" }\nchannels = ["desk-b"]\n',
+    )
+    assert [r.channels for r in routing.routes_for({"street": "s02", "kind": "offline"})] == [("desk-b",)]
+    assert [r.channels for r in routing.routes_for({"street": "s01", "kind": "offline"})] == [("staff",)]
+    assert routing.root.group_by == ("street", "kind")
+
+
 def test_children_inherit_unset_keys(tmp_path):
     routing = load(
         tmp_path, BASE + 'group_wait = "5s"\nrepeat_interval = "2h"\n[[route.routes]]\nmatch = { kind = "offline" }\n'

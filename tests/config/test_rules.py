@@ -76,3 +76,59 @@ def test_an_unreadable_file_says_so(tmp_path):
     path.write_text("[alerts\nmax_age = ", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read escalation rules"):
         load_rules(path)
+
+
+DISTRICT_RULES = """
+[streets.s02.deadlines.community]
+acknowledge = "10m"
+resolve = "1wd"
+
+[streets.s02.initial.by_severity]
+high = "street"
+
+[[streets.s02.ceiling.allow]]
+category = "*"
+severities = ["high"]
+reasons = ["deadline"]
+"""
+
+
+def _district_rules(tmp_path, extra: str = DISTRICT_RULES):
+    base = DEFAULT_RULES.read_text(encoding="utf-8")
+    path = write(tmp_path, base, base + extra if extra.lstrip().startswith("[") else extra + base)  # bare: top level
+    return load_rules(path)
+
+
+def test_a_street_sets_its_own_limits_levels_and_ceiling_over_the_default(tmp_path):
+    rules = _district_rules(tmp_path)
+    own, other = rules.for_street("s02"), rules.for_street("s01")
+    assert other is rules and rules.for_street(None) is rules
+    assert own.deadlines_for("community", "sanitation").acknowledge.text == "10m"
+    assert own.deadlines_for("community", "sanitation").resolve.text == "1wd"
+    assert own.deadlines_for("grid", "sanitation") == rules.deadlines_for("grid", "sanitation")  # merged table by table
+    assert own.initial_level("sanitation", "high") == "street"
+    assert own.ceiling_allows("sanitation", "high", "deadline") and not rules.ceiling_allows(
+        "sanitation", "high", "deadline"
+    )
+    assert own.version != rules.version  # a street's incidents keep the version they opened under
+    rules.check_streets({"s01", "s02"})
+
+
+@pytest.mark.parametrize(
+    "extra, key, fix",
+    [
+        ('[streets.s02.alerts]\nmax_age = "1h"\n', "streets.s02.alerts", "use one of ceiling, clustering"),
+        ("[streets.s02.clustering]\nresolution = 8\n", "streets.s02.clustering.resolution", "remove it"),
+        ('[streets.s02.deadlines.grid]\nacknowledge = "soon"\n', "streets.s02.deadlines.grid.acknowledge", ""),
+        ('streets = "s02"\n', "streets", "[streets.<street id>]"),
+    ],
+)
+def test_a_streets_rules_are_refused_naming_its_key(tmp_path, extra, key, fix):
+    with pytest.raises(ConfigError) as caught:
+        _district_rules(tmp_path, extra)
+    assert f": {key}: " in str(caught.value) and fix in str(caught.value)
+
+
+def test_rules_for_a_street_the_geometry_does_not_hold_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"streets\.s02: is not a street of the geometry; use one of .*s01"):
+        _district_rules(tmp_path).check_streets({"s01"})

@@ -34,7 +34,7 @@ class FixedMaker:
     seconds: float = 0.0
     calls: list[str] = field(default_factory=list)
 
-    async def __call__(self, pool, settings, week: str) -> Made:
+    async def __call__(self, pool, settings, week: str, street: str | None = None) -> Made:
         self.calls.append(week)
         await asyncio.sleep(self.seconds)
         return Made(week, f"<html><body><h1>专报 {week}</h1></body></html>", b"%PDF-1.7 " + week.encode(), SUMMARY, {})

@@ -154,7 +154,7 @@ async def test_made_but_not_announced_is_announced_by_the_next_look_and_a_dead_m
 async def test_a_failing_maker_is_counted_and_leaves_the_week_to_a_later_look_and_off_makes_nothing(own, pg):
     calls = []
 
-    async def broken(pool, settings, week):
+    async def broken(pool, settings, week, street):
         calls.append(week)
         raise RuntimeError("the renderer fell over")
 

@@ -332,3 +332,18 @@ def test_a_report_placed_only_by_an_area_opens_its_own_incident_and_never_joins_
     assert [e["kind"] for e in out.events] == ["opened"] and out.events[0]["incident"] != first
     by_point = {**located("h2", "illegal_parking", "low", nearby(PLAIN, 2), T0 + minutes(6)), "placed_by": "address"}
     assert [e["kind"] for e in engine.report(by_point).events] == ["report_merged"]
+
+
+def test_each_street_opens_its_incidents_under_its_own_rules_and_keeps_them(clock, tmp_path):
+    text = RULES.path.read_text(encoding="utf-8").replace('file = "sample/', f'file = "{RULES.path.parent}/sample/')
+    path = tmp_path / "escalation.toml"
+    own = '[streets.other.initial.by_severity]\nmedium = "community"\n[streets.other.deadlines.community]\n'
+    path.write_text(text + own + 'acknowledge = "10m"\nresolve = "1h"\n', encoding="utf-8")
+    rules = load_rules(path)
+    engine = IncidentEngine(rules, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
+    here = engine.report(located("r1", "sanitation", "medium")).events[0]
+    there = engine.report({**located("r2", "sanitation", "medium", nearby(PLAIN, 40)), "street": "other"}).events[0]
+    assert (here["to_level"], here["state"]["ack_by"]) == ("grid", (T0 + minutes(30)).isoformat())
+    assert (there["to_level"], there["state"]["ack_by"]) == ("community", (T0 + minutes(10)).isoformat())
+    assert here["state"]["rules"] == rules.version and there["state"]["rules"] == rules.for_street("other").version
+    assert there["state"]["limits"]["community"] == {"acknowledge": "10m", "resolve": "1h"}
