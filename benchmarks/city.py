@@ -31,7 +31,7 @@ import asyncpg
 from aiokafka import TopicPartition
 
 from benchmarks.city_load import load
-from benchmarks.cpu import Meter, find_pid
+from benchmarks.cpu import Meter, cpu_line, find_pid
 from benchmarks.patrol import handled, make_roster
 from benchmarks.pipeline import reset, wait_rows
 from config.major_events import MajorEvents
@@ -91,9 +91,12 @@ async def until(admin, settings: Settings, procs: list[RedwallProcess], done) ->
     return commits
 
 
-async def run_workers(settings: Settings, count: int, records: int, per_record: int, log_dir: Path) -> float:
+async def run_workers(
+    settings: Settings, count: int, records: int, per_record: int, log_dir: Path
+) -> tuple[float, float]:
     """Start `count` workers on the loaded topic; time them from their first commit to the last record of
-    pings and positions committed; print per-worker and total pings/s and CPU. Returns total pings/s."""
+    pings and positions committed; print per-worker and total pings/s and CPU. Returns total pings/s, and
+    pings per second of the workers' CPU."""
     launched = time.monotonic()
     procs, metrics = start_workers(settings, count, log_dir)
     admin = await wait_for_broker(settings)
@@ -109,15 +112,16 @@ async def run_workers(settings: Settings, count: int, records: int, per_record: 
         for proc in procs:
             proc.stop()
     pings = commits[settings.topic_pings] * per_record
+    per_cpu = pings / sum(cpu[f"worker {n + 1}"] for n in range(count))
     print(
         f"{count} worker{'s' * (count > 1)} (first commit {started - launched:.1f} s after start): {pings:,} pings in "
         f"{seconds:.1f} s = {pings / seconds:,.0f} pings/s, per worker "
         f"{', '.join(f'{n / seconds:,.0f}' for n in each)}; {commits[settings.topic_positions]:,} position records "
-        f"handled by patrol; {pings / sum(cpu[f'worker {n + 1}'] for n in range(count)):,.0f} pings per worker CPU "
+        f"handled by patrol; {per_cpu:,.0f} pings per worker CPU "
         f"second; CPU s: {cpu_line(cpu, seconds)}",
         flush=True,
     )
-    return pings / seconds
+    return pings / seconds, per_cpu
 
 
 def processes(settings: Settings, workers: dict[str, RedwallProcess]) -> dict[str, tuple[int, bool]]:
@@ -134,12 +138,6 @@ def processes(settings: Settings, workers: dict[str, RedwallProcess]) -> dict[st
 
 def broker_pid(settings: Settings) -> int:
     return find_pid("--listener-url", f"tcp://{settings.broker} ")
-
-
-def cpu_line(cpu: dict[str, float], seconds: float) -> str:
-    """Each process's CPU seconds and its share of one core over `seconds`; the machine's of its cores."""
-    named = [f"{n} {s:.1f} ({s / seconds:.0%})" for n, s in cpu.items() if n != "machine"]
-    return ", ".join(named) + f"; machine {cpu['machine']:.1f} of {seconds * os.cpu_count():.1f}"
 
 
 async def sink_alone(settings: Settings, pings: int, log_dir: Path) -> None:
@@ -167,7 +165,9 @@ async def fresh_roster(dsn: str, roster) -> None:
         await conn.close()
 
 
-async def one_count(settings: Settings, args, registry, roster, count: int, work: Path, last: bool) -> float:
+async def one_count(
+    settings: Settings, args, registry, roster, count: int, work: Path, last: bool
+) -> tuple[float, float]:
     """One worker count on a broker of its own: load, (first) the broker alone, the workers, (last) the sink."""
     with EmbeddedBroker(work, free_port()) as broker:
         s = dataclasses.replace(settings, broker=broker.bootstrap)
@@ -219,8 +219,15 @@ async def main(args) -> None:
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    one, two = rates.get(1), rates.get(2)
-    if one and two:
+    if 1 in rates and 2 in rates:
+        (one, one_cpu), (two, two_cpu) = rates[1], rates[2]
+        # On a machine shared with other jobs the wall-clock ratio says how much CPU was left over; the cost
+        # per ping says what two workers would do with a core each.
+        print(
+            f"pings per worker CPU second: 1 worker {one_cpu:,.0f}, 2 workers {two_cpu:,.0f}; with a core each, "
+            f"2 workers would do {2 * two_cpu / one_cpu:.2f}× 1 worker",
+            flush=True,
+        )
         print(f"scaling: 2 workers {two / one:.2f}× 1 worker ({one:.0f} pings/s, {two:.0f} pings/s)", flush=True)
 
 

@@ -85,3 +85,9 @@ class Meter:
         spent = {n: now[n] - self.start[n] for n in now}
         spent["others"] = spent["machine"] - sum(v for n, v in spent.items() if n != "machine")
         return spent
+
+
+def cpu_line(cpu: dict[str, float], seconds: float) -> str:
+    """Each process's CPU seconds and its share of one core over `seconds`; the machine's of its cores."""
+    named = [f"{n} {s:.1f} ({s / seconds:.0%})" for n, s in cpu.items() if n != "machine"]
+    return ", ".join(named) + f"; machine {cpu['machine']:.1f} of {seconds * os.cpu_count():.1f}"
