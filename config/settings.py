@@ -77,6 +77,11 @@ class Settings:
         "topic_incidents", "output: incident state changes (audit trail)", "redwall.incidents.v1"
     )
     topic_patrol: str = _env("topic_patrol", "output: patrol status changes", "redwall.patrol.v1")
+    topic_patrol_changelog: str = _env(
+        "topic_patrol_changelog",
+        "the patrol table's changelog (device states), Faust's own: one per deployment sharing a broker",
+        "redwall.patrol-state-changelog.v1",
+    )
     topic_alerts: str = _env("topic_alerts", "output: alerts for people to act on", "redwall.alerts.v1")
     routing_path: Path = _env("routing", "TOML with the alert routing tree, channels and inhibit rules", SAMPLE_ROUTING)
     webhook_secret: str = _env("webhook_secret", "HMAC-SHA256 key signing JSON and DingTalk webhooks", "change-me")
@@ -440,7 +445,8 @@ class Settings:
             if not ok:
                 env = _field(name).metadata["env"]
                 raise ConfigError(f"environment: {env}={getattr(self, name)} is invalid: {fix}")
-        if len(set(self.all_topics)) != len(self.all_topics):
+        named = (*self.all_topics, self.topic_patrol_changelog)
+        if len(set(named)) != len(named):
             raise ConfigError("environment: REDWALL_TOPIC_* names must all differ")
         kafka_security.validate(self)
         pg_security.validate(self)

@@ -454,7 +454,7 @@ IncidentEvent = Record(
         "ceiling": Enum("yes: escalated beyond the street (flagged for the weekly report)", values=("yes", "no")),
         "state": IncidentState.__class__(IncidentState.fields, IncidentState.doc, required=False),
     },
-    "One incident transition (audit trail); keyed by community on redwall.incidents.v1.",
+    "One incident transition (audit trail); keyed by street on redwall.incidents.v1.",
 )
 
 ALL_RECORDS = (

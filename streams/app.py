@@ -118,7 +118,14 @@ def create_app(
     )
     hotline.install(app, settings, registry, metrics, geofencer.dead_letter, esc.rules.alert_max_age, esc.calendar)
     actions.install(
-        app, settings, registry.communities, credentials, metrics, roles=esc.rules.action_roles, kafka=kafka
+        app,
+        settings,
+        registry.communities,
+        credentials,
+        metrics,
+        esc.keys,
+        roles=esc.rules.action_roles,
+        kafka=kafka,
     )
     apidoc.install(app, settings)
     return app

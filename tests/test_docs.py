@@ -134,11 +134,8 @@ def test_the_command_table_names_every_command_and_action_of_redwall():
 
 def test_the_topic_table_is_every_topic_of_the_settings():
     from config.settings import Settings
-    from streams.app import APP_ID
     from streams.broker_epoch import EPOCH_TOPIC
-    from streams.patrol.table import NAME
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     rows = [re.match(r"\| `([\w.-]+)` \|", line).group(1) for line in readme if re.match(r"\| `redwall[.-]", line)]
-    changelog = f"{APP_ID}-{NAME}-changelog"  # Faust's name for the table's changelog
-    assert rows == [*Settings().all_topics, EPOCH_TOPIC, changelog]
+    assert rows == [*Settings().all_topics, EPOCH_TOPIC, Settings().topic_patrol_changelog]

@@ -1,15 +1,18 @@
 """Writes the ILLUSTRATIVE sample geometry of Xichang'an Street: 1 street, 13 communities, 71 grids and
-1,440 courtyards (院落), 20 to a lattice quad.
+1,440 courtyards (院落), 20 to a lattice quad, drawn on the lattice of config/sample/lattice.py.
 
 Run `python -m config.sample.generate`; the output is deterministic and checked in beside this file.
+`python -m config.sample.generate --district [--streets N] [--out PATH]` writes the district sample
+instead (config/sample/district.py), which is made on demand and not checked in.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 from pathlib import Path
 
-from schemas import json
+from config.sample.lattice import Frame, courtyards, edge_paths, feature, lattice, outline, render, serpentine
 
 OUTPUT = Path(__file__).resolve().parent / "xichangan.geojson"
 NOTE = (
@@ -22,10 +25,6 @@ WEST, EAST, SOUTH, NORTH = 116.355, 116.400, 39.895, 39.925
 COLUMNS, ROWS = 9, 8  # 72 lattice quads of ~430 m x 420 m; two merge into one grid, leaving 71
 DX, DY = (EAST - WEST) / COLUMNS, (NORTH - SOUTH) / ROWS
 SEED = 20140501  # any fixed number; changing it redraws every boundary
-# Corners move at most 12 % of a lattice step and edge midpoints bend at most 8 % sideways, far too
-# little for neighbouring edges to cross, so every polygon stays simple.
-JITTER, BEND = 0.12, 0.08
-
 # (name, name_en, number of grids), in the order the serpentine walk below reaches them, which runs
 # roughly south to north; the placement is invented, only the names are those of the area.
 COMMUNITIES = [
@@ -44,157 +43,16 @@ COMMUNITIES = [
     ("南长街社区", "Nanchang Street", 5),
 ]
 MERGED = ("c08", 2)  # this community's 3rd grid covers two quads: 72 quads, 71 grids
-# Courtyards: 5 x 4 to a quad, laid out in the quad's own coordinates (0..1 each way, following its
-# bent edges), INSET from the edges (~30 m of street along the grid's border) with a LANE of ~10-16 m
-# between neighbours. Their own seed, so that drawing them never moves a grid.
-COURTYARD_COLUMNS, COURTYARD_ROWS = 5, 4
-INSET, LANE, SHIFT = 0.07, 0.03, 0.015
+# Courtyards: 5 x 4 to a quad, with their own seed, so that drawing them never moves a grid.
+COURTYARDS_PER_QUAD = (5, 4)
 COURTYARD_SEED = SEED + 1
-
-
-def lattice(rng: random.Random) -> dict:
-    """Jittered corner positions, keyed by (column, row) of the lattice vertex."""
-    return {
-        (i, j): (WEST + (i + rng.uniform(-JITTER, JITTER)) * DX, SOUTH + (j + rng.uniform(-JITTER, JITTER)) * DY)
-        for i in range(COLUMNS + 1)
-        for j in range(ROWS + 1)
-    }
-
-
-def edge_paths(corners: dict, rng: random.Random) -> dict:
-    """Each lattice edge as a bent polyline, stored once so both neighbours share its exact points."""
-    paths = {}
-    for i, j in sorted(corners):
-        for b in ((i + 1, j), (i, j + 1)):
-            if b not in corners:
-                continue
-            (x0, y0), (x1, y1) = corners[(i, j)], corners[b]
-            # Perpendicular in lattice-step units, so bends look alike on both axes.
-            nx, ny = -(y1 - y0) / DY * DX, (x1 - x0) / DX * DY
-            mids = [
-                (x0 + t * (x1 - x0) + s * nx, y0 + t * (y1 - y0) + s * ny)
-                for t, s in ((1 / 3, rng.uniform(-BEND, BEND)), (2 / 3, rng.uniform(-BEND, BEND)))
-            ]
-            paths[((i, j), b)] = [corners[(i, j)], *mids, corners[b]]
-    return paths
-
-
-def quad_edges(i: int, j: int) -> list[tuple]:
-    """The quad's four directed edges, counter-clockwise from its south-west corner."""
-    c = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)]
-    return [(c[k], c[(k + 1) % 4]) for k in range(4)]
-
-
-def outline(quads: list[tuple], paths: dict) -> list[list[float]]:
-    """The closed, counter-clockwise ring around a group of quads, traced along its boundary edges."""
-    edges = {e for q in quads for e in quad_edges(*q)}
-    boundary = {a: b for a, b in edges if (b, a) not in edges}
-    if len(boundary) != sum(1 for a, b in edges if (b, a) not in edges):
-        raise ValueError(f"quads {quads} touch at a single corner; pick another grouping")
-    start = vertex = min(boundary)
-    ring = []
-    while True:
-        following = boundary[vertex]
-        path = paths.get((vertex, following)) or paths[(following, vertex)][::-1]
-        ring.extend(path[:-1])
-        vertex = following
-        if vertex == start:
-            break
-    if len(ring) != 3 * len(boundary):
-        raise ValueError(f"quads {quads} have a hole or two parts; pick another grouping")
-    return [[round(x, 7), round(y, 7)] for x, y in ring + ring[:1]]
-
-
-def serpentine() -> list[tuple]:
-    """All quads in an order where each follows an edge-neighbour, walking two-row bands.
-
-    Any run of consecutive quads is then contiguous, and runs of 5-6 come out as compact blocks.
-    """
-    order = []
-    for band in range(ROWS // 2):
-        columns = range(COLUMNS) if band % 2 == 0 else range(COLUMNS - 1, -1, -1)
-        for k, i in enumerate(columns):
-            rows = (2 * band, 2 * band + 1)
-            order.extend((i, j) for j in (rows if k % 2 == 0 else rows[::-1]))
-    return order
-
-
-def coons(i: int, j: int, paths: dict):
-    """The map from (u, v) in the unit square onto quad (i, j) whose border follows the quad's four bent
-    edges exactly (a Coons patch), so a shape inset in (u, v) stays inside however the edges bend."""
-    bottom, top = _curve(paths[((i, j), (i + 1, j))]), _curve(paths[((i, j + 1), (i + 1, j + 1))])
-    left, right = _curve(paths[((i, j), (i, j + 1))]), _curve(paths[((i + 1, j), (i + 1, j + 1))])
-    corners = bottom(0), bottom(1), top(0), top(1)
-
-    def at(u: float, v: float) -> tuple[float, float]:
-        weights = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
-        return tuple(
-            (1 - v) * bottom(u)[k]
-            + v * top(u)[k]
-            + (1 - u) * left(v)[k]
-            + u * right(v)[k]
-            - sum(w * c[k] for w, c in zip(weights, corners))
-            for k in (0, 1)
-        )
-
-    return at
-
-
-def _curve(points: list[tuple]):
-    """A polyline as a function of t in 0..1, its points evenly spaced in t."""
-    last = len(points) - 1
-
-    def at(t: float) -> tuple[float, float]:
-        k = min(int(t * last), last - 1)
-        f = t * last - k
-        (x0, y0), (x1, y1) = points[k], points[k + 1]
-        return x0 + f * (x1 - x0), y0 + f * (y1 - y0)
-
-    return at
-
-
-def splits(count: int, rng: random.Random) -> list[tuple[float, float]]:
-    """`count` spans across INSET..1-INSET with a lane between neighbours; inner lines shifted a little."""
-    lines = [INSET + (1 - 2 * INSET) * k / count for k in range(count + 1)]
-    lines[1:-1] = [x + rng.uniform(-SHIFT, SHIFT) for x in lines[1:-1]]
-    return [
-        (lines[k] + (LANE / 2 if k else 0), lines[k + 1] - (LANE / 2 if k + 1 < count else 0)) for k in range(count)
-    ]
-
-
-def courtyards(grid: dict, quads: list[tuple], paths: dict, rng: random.Random) -> list[dict]:
-    """The courtyard features of a grid (its properties), quad by quad, row by row from the south-west."""
-    rings = []
-    for i, j in quads:
-        at = coons(i, j, paths)
-        columns, rows = splits(COURTYARD_COLUMNS, rng), splits(COURTYARD_ROWS, rng)
-        for v0, v1 in rows:
-            for u0, u1 in columns:
-                corners = [at(u0, v0), at(u1, v0), at(u1, v1), at(u0, v1)]
-                rings.append([[round(x, 7), round(y, 7)] for x, y in corners + corners[:1]])
-    return [
-        feature(
-            {
-                "kind": "courtyard",
-                "id": f"{grid['id']}-y{n:02d}",
-                "name": f"{grid['name']}{n}号院",
-                "name_en": f"{grid['name_en']} courtyard {n}",
-                "parent": grid["id"],
-            },
-            ring,
-        )
-        for n, ring in enumerate(rings, start=1)
-    ]
-
-
-def feature(properties: dict, ring: list) -> dict:
-    return {"type": "Feature", "properties": properties, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+FRAME = Frame(WEST, SOUTH, DX, DY, COLUMNS, ROWS)
 
 
 def build() -> dict:
     rng, yard_rng = random.Random(SEED), random.Random(COURTYARD_SEED)
-    paths = edge_paths(lattice(rng), rng)
-    walk = iter(serpentine())
+    paths = edge_paths(lattice(rng, FRAME), rng, FRAME)
+    walk = iter(serpentine(COLUMNS, ROWS // 2))
     communities, grids, yards = [], [], []
     for n, (name, name_en, count) in enumerate(COMMUNITIES, start=1):
         cid = f"c{n:02d}"
@@ -212,8 +70,8 @@ def build() -> dict:
                 "street": STREET["id"],
             }
             grids.append(feature(props, outline(quads, paths)))
-            yards += courtyards(props, quads, paths, yard_rng)
-    street = feature(dict(STREET), outline(serpentine(), paths))
+            yards += courtyards(props, quads, paths, yard_rng, COURTYARDS_PER_QUAD)
+    street = feature(dict(STREET), outline(serpentine(COLUMNS, ROWS // 2), paths))
     return {
         "type": "FeatureCollection",
         "name": "Xichang'an Street (illustrative sample)",
@@ -222,16 +80,21 @@ def build() -> dict:
     }
 
 
-def render(collection: dict) -> bytes:
-    """One feature per line: valid GeoJSON that still diffs well when the generator changes."""
-    head = {k: v for k, v in collection.items() if k != "features"}
-    lines = [json.dumps(f) for f in collection["features"]]
-    return json.dumps(head)[:-1] + b',"features":[\n' + b",\n".join(lines) + b"\n]}\n"
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m config.sample.generate", description=__doc__.split("\n")[0])
+    parser.add_argument("--district", action="store_true", help="write the district sample instead of the street")
+    parser.add_argument("--streets", type=int, default=15, help="streets of the district sample (default 15)")
+    parser.add_argument("--out", type=Path, help="where to write (default: beside this file for the street)")
+    args = parser.parse_args(argv)
+    if args.district:
+        from config.sample import district  # it builds on this module's lattice
 
-
-def main() -> None:
-    OUTPUT.write_bytes(render(build()))
-    print(f"wrote {OUTPUT}")
+        out = args.out or Path(f"xicheng-{args.streets}.geojson")
+        out.write_bytes(render(district.build(args.streets)))
+    else:
+        out = args.out or OUTPUT
+        out.write_bytes(render(build()))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

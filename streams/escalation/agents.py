@@ -1,7 +1,7 @@
 """The escalation engine on the Faust app: one agent over located reports and actions (both keyed by
-community, so an incident's reports, actions and state meet on one partition), a deadline timer, and
-per-partition state rebuilt whenever a partition is assigned: from PostgreSQL as far as the sink has
-written, then from the topics (streams/escalation/rebuild.py)."""
+street, streams/escalation/keys.py, so a street's reports, actions and incidents meet on one partition),
+a deadline timer, and per-partition state rebuilt whenever a partition is assigned: from PostgreSQL as far
+as the sink has written, then from the topics (streams/escalation/rebuild.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from schemas.records import IncidentAction
 from streams import clock as clocks
 from streams.escalation.control import control_record, period_of
 from streams.escalation.engine import IncidentEngine, Outcome
+from streams.escalation.keys import IncidentKeys
 from streams.escalation.rebuild import History
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
@@ -124,14 +125,15 @@ class Escalation:
         metrics,
         *,
         calendar: WorkingCalendar,
+        keys: IncidentKeys,
         kafka: dict | None = None,
     ):
         self.app, self.settings, self.rules, self.major, self.places = app, settings, rules, major, places
-        self.calendar = calendar
+        self.calendar, self.keys = calendar, keys
         self.metrics = metrics
         self.event_time = settings.clock == "event"
         self.engines: dict[int, IncidentEngine] = {}
-        self.history = History(settings, rules.keep_closed, kafka=kafka)
+        self.history = History(settings, rules.keep_closed, keys, kafka=kafka)
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation; a rebuild read across one is redone
 
@@ -205,13 +207,13 @@ class Escalation:
 
     async def publish(self, outcomes: list[tuple[int, Outcome]]) -> None:
         """Send events (to the partition they came from: the rebuild reads it) and alerts; await all."""
-        s, outs = self.settings, []
+        s, key, outs = self.settings, self.keys.of, []
         for partition, outcome in outcomes:
             self.metrics.count(outcome)
-            outs += [Out(s.topic_incidents, e["community"].encode(), json.dumps(e), partition) for e in outcome.events]
+            outs += [Out(s.topic_incidents, key(e["community"]), json.dumps(e), partition) for e in outcome.events]
             outs += [Out(s.topic_alerts, a["community"].encode(), json.dumps(a)) for a in outcome.alerts]
-            # Placed by the street: to its community's partition, by key.
-            outs += [Out(s.topic_located_reports, r["community"].encode(), json.dumps(r)) for r in outcome.reports]
+            # Placed by the street: to its street's partition, by key.
+            outs += [Out(s.topic_located_reports, key(r["community"]), json.dumps(r)) for r in outcome.reports]
         await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:
@@ -251,7 +253,10 @@ def install(
     calendar = load_calendar(settings.calendar_path, settings.holidays_path, settings.timezone)
     major = load_major_events(settings.major_events_path, set(registry.grids))
     metrics = EscalationMetrics(metrics_registry)
-    esc = Escalation(app, settings, rules, major, places_of(registry), metrics, calendar=calendar, kafka=kafka)
+    keys = IncidentKeys(registry.geometry)
+    esc = Escalation(
+        app, settings, rules, major, places_of(registry), metrics, calendar=calendar, keys=keys, kafka=kafka
+    )
     if esc.event_time:
         log.warning("escalation: REDWALL_CLOCK=event: time is the newest event seen (replays and tests only)")
     source = app.topic(

@@ -1,6 +1,6 @@
 """The incident engine: located reports and people's actions in, incident events and alerts out, by
 the rules of config/escalation.toml. Pure (no I/O); time comes from an injected clock. One engine
-holds the incidents of one partition, i.e. of the communities keyed onto it; a report outside every
+holds the incidents of one partition, i.e. of the streets keyed onto it; a report outside every
 grid opens an incident in the street's unlocated queue (community UNLOCATED), placed by hand."""
 
 from __future__ import annotations

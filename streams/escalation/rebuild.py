@@ -12,16 +12,17 @@ transaction that writes the rows, the offset after the last record it wrote in e
 the state as of them, then each topic from those offsets on. `IncidentEngine.restore` keeps the
 newest seq, so an overlap costs nothing.
 
-- Incidents: the newest state event of each incident of the partition's communities (a community's
-  partition is Kafka's default partitioner's, as reports and actions are keyed), when it is open or
-  was closed within `[retention] closed`; deadlines and clusters follow from the state.
+- Incidents: the newest state event of each incident of the partition's streets (a street's partition is
+  Kafka's default partitioner's over the key of streams/escalation/keys.py, as reports and actions are
+  keyed), when it is open or was closed within `[retention] closed`; deadlines and clusters follow from
+  the state.
 - Seen report and action ids: those of the incidents loaded. No other can come again and matter: the
   input topics redeliver only what is younger than their retention, and the ingest API refuses a
   report older than REDWALL_INGEST_MAX_AGE_DAYS (keep it no longer than `[retention] closed`). An
   action refused for an incident nobody knows is not remembered: redelivered, it is refused again
   under the same event id, which PostgreSQL stores once.
 - The unlocated queue's reports: from `reports`; only one the report sink has not written yet is
-  looked for on the located reports topic.
+  looked for on the located reports topic, in the partition of the queue's key.
 - Run-time major-event periods: stored by the sink from the actions topic with offsets of their own,
   then that topic from there.
 - Offsets of another broker epoch (Tansu restarted empty and numbers from 0 again) say nothing about
@@ -51,6 +52,7 @@ from sinks.postgres import until_rebuilt
 from streams.broker_epoch import broker_epoch
 from streams.escalation.control import MajorEventRecords, period_of
 from streams.escalation.engine import OPEN, IncidentEngine, incident_id
+from streams.escalation.keys import IncidentKeys
 from streams.patrol.agents import partition_of
 from streams.topics import client_options, ensure_topics, read_topic
 
@@ -86,12 +88,16 @@ class Sources:
 
 
 class History(Sources):
-    """Where a worker's engines come back from: PostgreSQL, then the topics. Community keys place incidents on
+    """Where a worker's engines come back from: PostgreSQL, then the topics. Street keys place incidents on
     the located reports' partitions."""
 
-    def __init__(self, settings, keep_closed: timedelta, *, kafka: dict | None = None):
+    def __init__(self, settings, keep_closed: timedelta, keys: IncidentKeys, *, kafka: dict | None = None):
         super().__init__(settings, settings.topic_located_reports, kafka=kafka)
-        self.keep_closed = keep_closed
+        self.keep_closed, self.keys = keep_closed, keys
+
+    def partition(self, community: str) -> int:
+        """The partition of the located reports that a community's incidents live on."""
+        return partition_of(self.keys.of(community).decode(), self.partitions)
 
     async def rebuild(self, partitions: set[int], new_engine: Callable[[], IncidentEngine]) -> Rebuilt:
         """New engines for these partitions, filled. While PostgreSQL is unreachable, or not migrated yet,
@@ -101,19 +107,15 @@ class History(Sources):
 
     async def _rebuild(self, partitions: set[int], new_engine) -> Rebuilt:
         await self._connect()
-        s, n = self.settings, self.partitions
+        s, where = self.settings, self.partition
         engines = {p: new_engine() for p in partitions}
         snapshot = await incident_snapshot(
-            self.pool,
-            s.topic_incidents,
-            self.epoch,
-            lambda community: partition_of(community, n) in partitions,
-            self.keep_closed,
+            self.pool, s.topic_incidents, self.epoch, lambda community: where(community) in partitions, self.keep_closed
         )
         for event in snapshot.states:
-            _restore(engines[partition_of(event["community"], n)], event)
+            _restore(engines[where(event["community"])], event)
         for community, report, action in snapshot.seen:
-            engines[partition_of(community, n)].remember(community, report, action)
+            engines[where(community)].remember(community, report, action)
         stored, action_offsets = await runtime_periods(self.pool, s.topic_actions, self.epoch)
         offsets = {p: o for p, o in snapshot.offsets.items() if p in partitions}
         tail, later = await asyncio.gather(
@@ -155,7 +157,8 @@ class History(Sources):
     async def _unlocated(self, engines: dict[int, IncidentEngine]) -> None:
         """The reports of the unlocated queue's incidents, kept to place them; from PostgreSQL, and from the
         located reports topic only for an open one whose report the sink has not written yet."""
-        engine = engines.get(partition_of(UNLOCATED, self.partitions))
+        queue = self.partition(UNLOCATED)
+        engine = engines.get(queue)
         if engine is None:
             return
         held = [i.id for i in engine.incidents.values() if i.community == UNLOCATED]
@@ -165,12 +168,12 @@ class History(Sources):
         missing = {i for i in held if i not in found and engine.incidents[i].status in OPEN}
         if not missing:
             return
-        key, queue = UNLOCATED.encode(), partition_of(UNLOCATED, self.partitions)
+        # The queue's key may be a street's too: its reports are the ones with no community.
         async for record in read_topic(
             self.settings, self.settings.topic_located_reports, partitions=[queue], kafka=self.kafka
         ):
-            report = json.loads(record.value) if record.key == key else None
-            if report is not None and incident_id(UNLOCATED, report["id"]) in missing:
+            report = json.loads(record.value) if record.key == self.keys.unlocated else None
+            if report is not None and not report.get("community") and incident_id(UNLOCATED, report["id"]) in missing:
                 engine.restore_unlocated(report)
 
 

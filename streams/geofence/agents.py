@@ -82,7 +82,7 @@ def install(app: faust.App, geofencer: Geofencer, metrics: WorkerMetrics, *, set
 async def produce_all(app: faust.App, outputs: list[tuple[Output, int]], same_partitions: bool) -> None:
     """Send every output and wait until the broker has them all (a failed send raises here)."""
     # Keeping the input partition skips the pure-Python partitioner (6-10 % of a batch); a re-keyed
-    # record (a report keyed by its grid) needs it so one grid stays on one partition.
+    # record (a report keyed by its street) needs it so one street stays on one partition.
     await send_all(
         app.producer,
         [Out(o.topic, o.key, o.value, p if same_partitions and not o.rekeyed else None) for o, p in outputs],

@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 from schemas import json
 from schemas.fields import FieldError, now_rfc3339
-from schemas.records import UNLOCATED, FieldReport, ping_batch
+from schemas.records import FieldReport, ping_batch
+from streams.escalation.keys import IncidentKeys
 from streams.geofence.registry import GridRegistry
 
 
@@ -55,6 +56,7 @@ class Geofencer:
     def __init__(self, registry: GridRegistry, topics: Topics, max_pings: int):
         self.registry = registry
         self.topics = topics
+        self.keys = IncidentKeys(registry.geometry)
         self.ping_batch = ping_batch(max_pings)
 
     def report(self, value: bytes, source: str, partition: int, offset: int, key: bytes | None = None) -> Output:
@@ -68,13 +70,11 @@ class Geofencer:
         if place.courtyard is not None:
             report["courtyard"] = place.courtyard
         report["cell"] = self.registry.cell(loc["lat"], loc["lng"])
-        # Keyed by community: the escalation engine clusters reports and applies actions (keyed by the
-        # community an incident id carries) on one partition, so one community's story stays ordered.
-        # One outside every street goes to the street's unlocated queue, whose actions are keyed alike.
-        out_key = (place.community or UNLOCATED).encode()
+        # Keyed by street (streams/escalation/keys.py): the engine clusters a street's reports and applies
+        # its actions on one partition. One outside every street goes to the unlocated queue's key.
         return Output(
             self.topics.located_reports,
-            out_key,
+            self.keys.of(place.community),
             json.dumps(report),
             (),
             rekeyed=True,

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import h3
 
+from config import cache
+
 log = logging.getLogger(__name__)
 
 # The modules whose code decides what the index holds and which geometry passes.
@@ -30,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "redwall" / "registry"
+    return cache.folder() / "registry"
 
 
 def key(geometry: Path, resolution: int) -> str:

@@ -22,9 +22,10 @@ from config.hotline import load_hotline
 from schemas import json
 from schemas.fields import FieldError
 from schemas.hotline import hotline_records
-from schemas.records import PLACED_BY, UNLOCATED
+from schemas.records import PLACED_BY
 from sinks.postgres import is_retriable, open_pool
 from streams import clock as clocks
+from streams.escalation.keys import IncidentKeys
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
 from streams.hotline import clocks as hotline_clocks
@@ -58,6 +59,7 @@ class Hotline:
 
     def __init__(self, app: faust.App, settings, placer: Placer, metrics: WorkerMetrics, dead_letter):
         self.app, self.settings, self.placer = app, settings, placer
+        self.keys = IncidentKeys(placer.registry.geometry)  # an order's report is keyed as the geofencer's
         self.inputs, self.metrics = metrics, HotlineMetrics(metrics.registry)
         self.dead_letter, self.decoder = dead_letter, hotline_records()
         self.clock = clocks.from_settings(settings)
@@ -87,7 +89,7 @@ class Hotline:
         report = self.placer.report(located)
         return [
             Out(s.topic_hotline_located, order_key, json.dumps(located)),
-            Out(s.topic_located_reports, (report.get("community") or UNLOCATED).encode(), json.dumps(report)),
+            Out(s.topic_located_reports, self.keys.of(report.get("community")), json.dumps(report)),
         ]
 
     async def connected(self) -> asyncpg.Pool:

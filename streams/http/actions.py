@@ -1,7 +1,8 @@
 """HTTP actions on incidents: POST /v1/incidents/{id}/actions authenticates the dispatcher, checks its
 role against the incident's community, validates the action, produces it to redwall.actions.v1 keyed
-by that community, and answers with the engine's verdict. Which roles may take each action is the escalation
-rules' `[actions.roles]` (config/escalation.toml): another role gets 403 naming the action and the roles.
+by the community's street (streams/escalation/keys.py), and answers with the engine's verdict. Which roles
+may take each action is the escalation rules' `[actions.roles]` (config/escalation.toml): another role gets
+403 naming the action and the roles.
 
 Whether the transition is allowed depends on the incident's state, which lives with the partition's
 owner, possibly another worker. So the view waits (REDWALL_ACTION_VERDICT_SECONDS) for the engine's
@@ -29,6 +30,7 @@ from schemas.records import INCIDENT_ID_PATTERN, UNLOCATED, IncidentAction
 from sinks.credentials import Credential
 from streams.credentials import CredentialCache, refusal
 from streams.escalation.engine import community_of
+from streams.escalation.keys import IncidentKeys
 from streams.http.auth import authenticate
 from streams.http.ingest import read_json
 from streams.http.refusal import Refused, refusal_body
@@ -54,6 +56,7 @@ def install(
     communities,
     credentials: CredentialCache,
     metrics: WorkerMetrics,
+    keys: IncidentKeys,
     *,
     roles: Mapping[str, Collection[str]] = DEFAULT_ROLES,
     kafka: dict | None = None,
@@ -83,7 +86,7 @@ def install(
             return self.json(body, status=status)
 
         async def send(self, action: dict) -> None:
-            key = community_of(action["incident"]).encode()
+            key = keys.of_incident(action["incident"])
             await send_all(app.producer, [Out(settings.topic_actions, key, json.dumps(action))])
 
         def refuse(self, refused: Refused, incident: str, dispatcher: Credential | None) -> Response:

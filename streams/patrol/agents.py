@@ -206,7 +206,10 @@ def install(
     clock = clocks.from_settings(settings)
     # The table's store holds the monitor's states, so they exist once; patrol_table.py says how its
     # changelog is written (once per device per batch, on a status change, with the batch's records).
-    table = app.Table(patrol_table.NAME, partitions=settings.partitions, key_type=str, value_type=bytes)
+    changelog = patrol_table.changelog_topic(app, settings)
+    table = app.Table(
+        patrol_table.NAME, partitions=settings.partitions, key_type=str, value_type=bytes, changelog_topic=changelog
+    )
     monitor = PatrolMonitor(settings, registry, clock, table.data, table.changelog_topic_name)
     places = {g: (registry.communities[area.parent].parent, area.parent) for g, area in registry.grids.items()}
     alerts = PatrolAlerts(

@@ -6,6 +6,10 @@ changelog record per ping (KAFKA-NOTES.md). So the store is the monitor's state 
 changelog records of a batch are produced with its other records and awaited before the batch is
 acknowledged. A restart rebuilds from Postgres anyway (Tansu under-reports end offsets); what Faust
 recovered from the changelog is kept only where it is newer than Postgres (`newest`).
+
+The changelog is named by REDWALL_TOPIC_PATROL_CHANGELOG, not by Faust's `<app id>-<table>-changelog`: two
+deployments, or two test workers with topics of their own, on one broker would otherwise write and recover
+each other's device states (`changelog_topic`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,25 @@ log = logging.getLogger(__name__)
 NAME = "device_to_patrol_state"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def changelog_topic(app, settings):
+    """The table's changelog topic, declared as Faust declares a table's own (compacted, internal, written
+    without waiting for acks, a large buffer since changelog reads are never committed). Handed to the table,
+    it is the one Faust writes, subscribes to and recovers from: the table manager keys its changelogs by it."""
+    return app.topic(
+        settings.topic_patrol_changelog,
+        key_type=str,
+        value_type=bytes,
+        key_serializer="json",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        compacting=True,
+        acks=False,
+        internal=True,
+        maxsize=131_072,
+        allow_empty=True,
+    )
 
 
 def encode(s: DeviceState) -> bytes:

@@ -313,3 +313,63 @@ def test_invalid_json_and_missing_file(tmp_path):
         load_geometry(path)
     with pytest.raises(GeometryError, match="missing.geojson: file: cannot be read"):
         load_geometry(tmp_path / "missing.geojson")
+
+
+@pytest.fixture
+def district(small) -> dict:
+    """`small` as a district: a district feature over its one street, which names it."""
+    street = feature(small, "xichangan")
+    street["properties"]["district"] = "xicheng"
+    head = {"kind": "district", "id": "xicheng", "name": "西城区"}
+    small["features"].insert(
+        0, {"type": "Feature", "properties": head, "geometry": json.loads(json.dumps(street["geometry"]))}
+    )
+    return small
+
+
+def test_a_district_of_one_street_loads(tmp_path, district):
+    geometry = load_geometry(write(tmp_path, district))
+    assert geometry.district.id == "xicheng" and geometry.streets["xichangan"].parent == "xicheng"
+
+
+def test_a_community_naming_an_unknown_street(tmp_path, district):
+    feature(district, "c01")["properties"]["street"] = "xinjiekou"
+    expect_error(tmp_path, district, "community c01", "its street 'xinjiekou' is not defined", "set properties.street")
+
+
+def test_a_street_naming_another_district(tmp_path, district):
+    feature(district, "xichangan")["properties"]["district"] = "dongcheng"
+    expect_error(
+        tmp_path,
+        district,
+        "street xichangan",
+        "its district 'dongcheng' is not 'xicheng'",
+        "correct properties.district",
+    )
+
+
+def test_two_districts(tmp_path, district):
+    other = json.loads(json.dumps(district["features"][0]))
+    other["properties"]["id"] = "dongcheng"
+    district["features"].append(other)
+    expect_error(tmp_path, district, "file", "has 2 district features", "keep at most one feature of kind district")
+
+
+def test_many_streets_and_no_district(tmp_path, district):
+    second = json.loads(json.dumps(feature(district, "xichangan")))
+    second["properties"]["id"] = "xinjiekou"
+    district["features"] = [second, *district["features"][1:]]
+    expect_error(tmp_path, district, "file", "has 2 streets and no district", "add the feature of kind district")
+
+
+def test_a_street_lying_outside_the_district(tmp_path, district):
+    for p in outer(district, "xicheng"):
+        p[0] += 0.001  # ~85 m east: the street's western strip is out of the district
+    expect_error(
+        tmp_path,
+        district,
+        "street xichangan",
+        "lies outside the district xicheng",
+        "near (39.",
+        "move the street's edges inside the district",
+    )

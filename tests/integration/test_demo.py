@@ -111,8 +111,8 @@ async def test_the_demo_on_existing_services_with_commands_beside_it_and_ctrl_c(
 
 async def test_the_demo_with_traffic_plays_the_12345_feed_and_counts_the_orders_stored(settings, tmp_path):
     settings, env = await demo_env(settings, "demohot")
-    # Its own broker: phones on duty write the patrol table's changelog, whose topic is named by the app, not
-    # by the topic settings; on the session's broker it would hand their states to later tests' workers.
+    # Its own broker: its topics, the patrol changelog's among them, are its own on any broker, but the session's
+    # was not faster (measured once each: 40 s here, 47 s there).
     del env["REDWALL_BROKER"]
     here, logs = tmp_path / "work", tmp_path / "logs"
     here.mkdir()

@@ -25,6 +25,7 @@ from sinks.credentials import issue_dispatcher_token
 from streams.demo.processes import settings_env
 from streams.escalation.control import broadcast, tick
 from streams.escalation.engine import incident_id
+from streams.patrol.agents import partition_of
 from streams.topics import read_topic
 from tests.support import factories
 from tests.support.event_time import event_time_street
@@ -307,3 +308,30 @@ async def test_a_report_outside_every_street_is_counted_logged_queued_and_placed
     while not await settled():
         assert time.monotonic() < deadline, "the report's place and link did not follow the placement"
         await asyncio.sleep(0.3)
+
+
+# A few metres apart, across the border of c01 and c02 (one street): 0.00004° of longitude is about 3.4 m.
+BORDER_C01, BORDER_C02 = (39.8969, 116.37028), (39.8969, 116.37032)
+
+
+async def test_reports_a_few_metres_apart_across_a_community_border_join_one_incident(isolated, pg):
+    """Keyed by street, the two reports meet on one partition and one engine; keyed by community they went to
+    c01's and c02's partitions (apart on the test's 4 partitions), and each opened an incident of its own."""
+    run, s, _ = isolated
+    first = located(f"{run}-W1", "illegal_parking", "low", BORDER_C01, T0)
+    second = located(f"{run}-W2", "illegal_parking", "low", BORDER_C02, T0 + M)
+    assert (first["community"], second["community"], first["street"]) == ("c01", "c02", second["street"])
+    assert partition_of("c01", s.partitions) != partition_of("c02", s.partitions)
+    await produce_reports(s, [first, second])
+    opened = incident_id("c01", first["id"])
+    assert await wait_events(pg, [opened], 2) == 2
+    kinds = await pg.fetch("SELECT kind FROM incident_events WHERE incident_id = $1 ORDER BY seq", opened)
+    assert [r["kind"] for r in kinds] == ["opened", "report_merged"]
+    linked = await pg.fetch(
+        "SELECT report_id, incident_id FROM incident_reports WHERE report_id = ANY($1) ORDER BY report_id",
+        [first["id"], second["id"]],
+    )
+    assert [tuple(r) for r in linked] == [(first["id"], opened), (second["id"], opened)]
+    wanted = {first["id"], second["id"]}
+    records = [r async for r in read_topic(s, s.topic_located_reports) if json.loads(r.value)["id"] in wanted]
+    assert {(r.key, r.partition) for r in records} == {(b"xichangan", partition_of("xichangan", s.partitions))}

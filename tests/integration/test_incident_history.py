@@ -47,7 +47,7 @@ from streams.patrol.agents import partition_of
 from streams.topics import ensure_topics, produce_records, read_topic
 from tests.support.clock import ManualClock
 from tests.support.factories import random_point
-from tests.support.incident_factories import PLAIN, T0, Model, action, calendar, located, nearby, registry
+from tests.support.incident_factories import PLAIN, T0, Model, action, calendar, keys, located, nearby, registry
 from tests.support.quick import QUICK_KAFKA
 from tests.support.scratch import scratch_schema
 from tests.support.topics import own_topics
@@ -341,8 +341,8 @@ async def test_rebuild_time_for_many_incidents(settings, pg, database_url):
         partitions = (await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions)))[
             s.topic_located_reports
         ]
-        await produce_records(s, s.topic_incidents, [(e["community"].encode(), json.dumps(e)) for e in events])
-        offsets = Counter(partition_of(e["community"], partitions) for e in events)
+        await produce_records(s, s.topic_incidents, [(keys().of(e["community"]), json.dumps(e)) for e in events])
+        offsets = Counter(partition_of(keys().of(e["community"]).decode(), partitions) for e in events)
         epoch, pool = await broker_epoch(s), await asyncpg.create_pool(dsn, min_size=0, max_size=2)
         try:
             sink, chunks = IncidentSink(pool), range(0, len(events), 5000)
@@ -352,7 +352,7 @@ async def test_rebuild_time_for_many_incidents(settings, pg, database_url):
                 await sink.write(events[start : start + 5000], progress)
         finally:
             await pool.close()
-        history = History(s, rules.keep_closed)
+        history = History(s, rules.keep_closed, keys())
         started = time.perf_counter()
         rebuilt = await history.rebuild(
             set(range(partitions)), lambda: IncidentEngine(rules, EventClock(), tz="UTC", calendar=calendar("UTC"))
@@ -390,7 +390,7 @@ async def test_a_rebuild_waits_for_the_migration_instead_of_failing(settings, pg
     async with scratch_schema(pg, database_url, migrations=older) as dsn:
         s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, f"hist{random.randrange(10**6)}"))
         await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions))
-        history = History(s, load_rules().keep_closed)
+        history = History(s, load_rules().keep_closed, keys())
         engine = lambda: IncidentEngine(load_rules(), EventClock(), tz="UTC", calendar=calendar("UTC"))  # noqa: E731
         rebuilding = asyncio.create_task(history.rebuild({0}, engine))
         await asyncio.sleep(2)
@@ -417,13 +417,18 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
         partitions = (await ensure_topics(s, (s.topic_located_reports, s.topic_incidents, s.topic_actions)))[
             s.topic_located_reports
         ]
-        await produce_records(s, s.topic_located_reports, [(b"unlocated", json.dumps(report))])
-        await produce_records(s, s.topic_incidents, [(b"unlocated", json.dumps(e)) for e in opened])
+        # The queue's key is the street's on a one-street map: a located report of the street shares the partition.
+        queue_key = keys().of(None)
+        near = located(f"{run}-L", "sanitation", "low", PLAIN, T0)
+        await produce_records(
+            s, s.topic_located_reports, [(queue_key, json.dumps(near)), (queue_key, json.dumps(report))]
+        )
+        await produce_records(s, s.topic_incidents, [(queue_key, json.dumps(e)) for e in opened])
         pool = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
-        queue = partition_of("unlocated", partitions)
+        queue = partition_of(queue_key.decode(), partitions)
         await IncidentSink(pool).write(opened, Progress(s.topic_incidents, await broker_epoch(s), {queue: len(opened)}))
         await pool.close()
-        history = History(s, rules.keep_closed)
+        history = History(s, rules.keep_closed, keys())
         places = places_of(registry())
         rebuilt = await history.rebuild(
             {queue},
@@ -437,3 +442,41 @@ async def test_an_unlocated_report_the_sink_has_not_written_is_read_from_the_loc
     placed = again.action(action(f"{run}-a", opened[0]["incident"], "reassign", T0, owner="c03-g02"))
     assert [e["kind"] for e in placed.events] == ["closed"]
     assert [(r["id"], r["community"], r["grid"]) for r in placed.reports] == [(report["id"], "c03", "c03-g02")]
+
+
+async def test_after_a_move_to_more_partitions_the_rebuild_places_each_incident_at_its_streets_new_partition(
+    settings, pg, database_url
+):
+    """The migration of streams/README.md ("Partitions and keys"): the topics recreated at 8 partitions under a
+    new broker epoch. PostgreSQL's offsets of the old log (far past the new topic's end) are not applied: an
+    incident only on the new topic is read from its start; every incident lands on its street's new partition."""
+    run, rules = f"hist{random.randrange(10**6)}", load_rules()
+    engine = IncidentEngine(
+        rules, ManualClock(T0), places=places_of(registry()), tz="Asia/Shanghai", calendar=calendar("Asia/Shanghai")
+    )
+    stored = [
+        e
+        for n in range(6)
+        for e in engine.report(located(f"{run}-{n}", "sanitation", "low", nearby(PLAIN, 40 * n))).events
+    ]
+    fresh = engine.report(located(f"{run}-new", "dispute", "low", PLAIN, T0 + M)).events
+    # c03, c04, c10 and the unlocated queue: keyed by community they would be apart on 8 partitions.
+    assert len({partition_of(e["community"], 8) for e in stored}) > 1
+    async with scratch_schema(pg, database_url) as dsn:
+        s = dataclasses.replace(settings, database_url=dsn, **own_topics(settings, run))
+        topics = (s.topic_located_reports, s.topic_incidents, s.topic_actions)
+        assert (await ensure_topics(s, topics, partitions=8))[s.topic_incidents] == 8 != s.partitions
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
+        old_log = Progress(s.topic_incidents, "the-old-epoch", {p: 1000 for p in range(4)})
+        await IncidentSink(pool).write(stored, old_log)
+        await pool.close()
+        await produce_records(s, s.topic_incidents, [(keys().of(e["community"]), json.dumps(e)) for e in fresh])
+        history = History(s, rules.keep_closed, keys())
+        rebuilt = await history.rebuild(
+            set(range(8)), lambda: IncidentEngine(rules, EventClock(), tz="UTC", calendar=calendar("UTC"))
+        )
+        await history.pool.close()
+    street = partition_of(keys().of(None).decode(), 8)
+    held = {p: sorted(e.incidents) for p, e in rebuilt.engines.items() if e.incidents}
+    assert held == {street: sorted({e["incident"] for e in stored + fresh})}
+    assert (rebuilt.from_postgres, rebuilt.from_topic) == (len({e["incident"] for e in stored}), len(fresh))

@@ -16,6 +16,7 @@ from schemas import json
 from streams.clock import EventClock
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, Outcome, incident_id
+from streams.escalation.keys import IncidentKeys
 from streams.geofence.registry import GridRegistry
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
@@ -34,6 +35,12 @@ def calendar(tz: str = TZ) -> WorkingCalendar:
 @lru_cache(maxsize=1)
 def registry() -> GridRegistry:
     return GridRegistry.from_settings(Settings.from_env())
+
+
+@lru_cache(maxsize=1)
+def keys() -> IncidentKeys:
+    """The keys the worker gives incident-bound records on the sample map."""
+    return IncidentKeys(registry().geometry)
 
 
 def located(
@@ -76,13 +83,13 @@ def action(action_id: str, incident: str, verb: str, at: datetime, actor: str = 
 
 
 async def produce_reports(settings, reports: list[dict]) -> None:
-    """Keyed by community, so one community's reports reach the engine in time order."""
+    """Keyed by street, as the geofencer keys them, so one street's reports reach the engine in time order."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=5)
     await producer.start()
     try:
         for r in reports:
             raw = {k: v for k, v in r.items() if k not in ("street", "community", "grid", "courtyard", "cell")}
-            await (await producer.send(settings.topic_reports, json.dumps(raw), key=r["community"].encode()))
+            await (await producer.send(settings.topic_reports, json.dumps(raw), key=keys().of(r["community"])))
     finally:
         await producer.stop()
 
@@ -108,10 +115,9 @@ class Model:
         ]
         self.events, self.alerts = [], []
 
-    def engine(self, community: str) -> IncidentEngine:
-        return self.engines[
-            DefaultPartitioner()(community.encode(), list(range(self.partitions)), list(range(self.partitions)))
-        ]
+    def engine(self, key: bytes) -> IncidentEngine:
+        every = list(range(self.partitions))
+        return self.engines[DefaultPartitioner()(key, every, every)]
 
     def keep(self, out: Outcome) -> Outcome:
         self.events += out.events
@@ -121,12 +127,12 @@ class Model:
         return out
 
     def report(self, r: dict) -> Outcome:
-        engine = self.engine(r.get("community") or "unlocated")
+        engine = self.engine(keys().of(r.get("community")))
         engine.clock.observe(datetime.fromisoformat(r["event_time"]))
         return self.keep(engine.report(r))
 
     def action(self, a: dict) -> Outcome:
-        engine = self.engine(a["incident"][4:-13])
+        engine = self.engine(keys().of_incident(a["incident"]))
         engine.clock.observe(datetime.fromisoformat(a["time"]))
         return self.keep(engine.action(a))
 

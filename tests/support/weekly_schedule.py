@@ -33,9 +33,11 @@ class FixedMaker:
 
     seconds: float = 0.0
     calls: list[str] = field(default_factory=list)
+    streets: list[str] = field(default_factory=list)  # the street of each call
 
     async def __call__(self, pool, settings, week: str, street: str | None = None) -> Made:
         self.calls.append(week)
+        self.streets.append(street)
         await asyncio.sleep(self.seconds)
         return Made(week, f"<html><body><h1>专报 {week}</h1></body></html>", b"%PDF-1.7 " + week.encode(), SUMMARY, {})
 

@@ -9,10 +9,12 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from config.errors import ConfigError
 from config.geometry import load_geometry
+from config.sample.district import district_path
 from config.settings import Settings
 from consumers.report.schedule import due_week
 from sinks.weekly_reports import LEASE
@@ -173,3 +175,29 @@ async def test_a_failing_maker_is_counted_and_leaves_the_week_to_a_later_look_an
     finally:
         await schedule.pool.close()
     assert await alerts_on(own) != []
+
+
+async def test_a_district_makes_and_announces_each_streets_week_with_its_own_alert_and_link(own, scratch):
+    clock, maker = ManualClock(utc("2036-03-10T08:00:30+08:00")), FixedMaker()
+    district = dataclasses.replace(own, geometry_path=district_path(2), database_url=scratch)
+    schedule = await scheduler(district, maker, clock)
+    try:
+        assert await schedule.look() == "2036-W10"
+        assert await schedule.look() is None
+    finally:
+        await schedule.pool.close()
+    assert (maker.calls, maker.streets) == (["2036-W10"] * 2, ["xichangan", "xinjiekou"])
+    db = await asyncpg.connect(scratch)
+    try:
+        rows = await db.fetch("SELECT street_id, alert_id FROM weekly_reports WHERE week = '2036-W10' ORDER BY 1")
+    finally:
+        await db.close()
+    assert [(r["street_id"], r["alert_id"]) for r in rows] == [
+        ("xichangan", "report:weekly:xichangan:2036-W10"),
+        ("xinjiekou", "report:weekly:xinjiekou:2036-W10"),
+    ]
+    alerts = {a["id"]: a for a in await alerts_on(own)}
+    assert {a["owner"]: a["link"] for a in alerts.values()} == {
+        "xichangan": "/reports/2036-W10.html?street=xichangan",
+        "xinjiekou": "/reports/2036-W10.html?street=xinjiekou",
+    }

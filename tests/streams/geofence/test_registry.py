@@ -1,108 +1,25 @@
-"""The grid registry against shapely, an independent oracle built straight from the GeoJSON file: grids and
-courtyards alike, exact at their borders."""
+"""The grid registry against shapely, an independent oracle built straight from the GeoJSON file
+(benchmarks/oracle.py): grids and courtyards alike, exact at their borders."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import time
 from collections import Counter
 
 import h3
-import numpy as np
 import pytest
-import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import shape
 
+from benchmarks.oracle import Oracle, edge_points
 from config.geometry import load_geometry
 from config.settings import SAMPLE_GEOMETRY, Settings
 from schemas import json
 from streams.geofence.registry import OUTSIDE, GridRegistry, Place
 
-METRES_PER_DEGREE = 111_320.0
-ON_EDGE = 1e-9  # degrees (~0.1 mm): closer than this to an edge, either side is a right answer
 SOUTH, NORTH, WEST, EAST = 39.890, 39.930, 116.350, 116.405  # the street's bbox and a margin
-
-
-class Oracle:
-    """Which grid and courtyard hold a point, by shapely's exact predicates on the raw GeoJSON polygons."""
-
-    def __init__(self, document: dict):
-        features = document["features"]
-        grids = [f for f in features if f["properties"]["kind"] == "grid"]
-        yards = [f for f in features if f["properties"]["kind"] == "courtyard"]
-        self.ids = [f["properties"]["id"] for f in grids]
-        self.community = {f["properties"]["id"]: f["properties"]["community"] for f in grids}
-        self.polygons = [shape(f["geometry"]) for f in grids]
-        self.yard_ids = [f["properties"]["id"] for f in yards]
-        self.yard_grid = {f["properties"]["id"]: f["properties"]["parent"] for f in yards}
-        self.yards = [shape(f["geometry"]) for f in yards]
-        self.street = next(shape(f["geometry"]) for f in features if f["properties"]["kind"] == "street")
-        self.street_inside = self.street.buffer(-ON_EDGE)
-        self.tree = shapely.STRtree(self.polygons)
-        self.edges = shapely.STRtree([p.boundary for p in self.polygons])
-        self.yard_tree = shapely.STRtree(self.yards)
-        self.yard_edges = shapely.STRtree([p.boundary for p in self.yards])
-
-    def agree(self, registry: GridRegistry, lats, lngs) -> None:
-        """Assert the registry's answer for every point: the containing grid, OUTSIDE outside all
-        grids and, for a point on an edge, one of the grids the edge bounds; the containing courtyard,
-        none outside every courtyard, and on a courtyard's edge that courtyard or none."""
-        lats, lngs = np.asarray(lats, dtype=float), np.asarray(lngs, dtype=float)
-        points = shapely.points(lngs, lats)
-        places = [registry.locate(lat, lng) for lat, lng in zip(lats.tolist(), lngs.tolist())]
-        on_edge = self._check(points, [p.grid for p in places], self.ids, self.tree, self.edges)
-        for i, allowed in on_edge.items():
-            deep_in_street = self.street_inside.contains(shapely.Point(lngs[i], lats[i]))
-            assert places[i].grid in allowed | (set() if deep_in_street else {None}), (lats[i], lngs[i], places[i])
-        yard_edge = self._check(points, [p.courtyard for p in places], self.yard_ids, self.yard_tree, self.yard_edges)
-        for i, allowed in yard_edge.items():
-            assert places[i].courtyard in allowed | {None}, (lats[i], lngs[i], places[i])
-        for place in set(places):  # few distinct objects: the registry hands out shared Places
-            assert place is OUTSIDE or place == Place(
-                "xichangan", self.community[place.grid], place.grid, place.courtyard
-            )
-            assert place.courtyard is None or self.yard_grid[place.courtyard] == place.grid, place
-
-    @staticmethod
-    def _check(points, got_ids: list, ids: list, tree, edges) -> dict[int, set]:
-        """Assert every answer differing from the containing polygon's is for a point on an edge; return
-        the points on an edge with the ids of the polygons whose edge it is on."""
-        expected = np.full(len(points), -1)
-        within, found = tree.query(points, predicate="within")
-        expected[within] = found
-        index = {g: i for i, g in enumerate(ids)}
-        got = np.array([index.get(ident, -1) for ident in got_ids])
-        on_edge = {}
-        for point, area in zip(*edges.query(points, predicate="dwithin", distance=ON_EDGE)):
-            on_edge.setdefault(point, set()).add(ids[area])
-        for i in np.flatnonzero(got != expected):
-            assert i in on_edge, (points[i], got_ids[i], ids[expected[i]] if expected[i] >= 0 else None)
-        return on_edge
-
-
-def edge_points(polygons, rng: random.Random) -> tuple[list, list]:
-    """Along every edge every ~3 m: points on it (corners included), and points 0.3-1 m off it on both sides."""
-    lats, lngs = [], []
-    for polygon in polygons:
-        ring = polygon.exterior.coords
-        for (x0, y0), (x1, y1) in zip(ring, ring[1:]):
-            scale = math.cos(math.radians(y0))
-            east, north = (x1 - x0) * scale * METRES_PER_DEGREE, (y1 - y0) * METRES_PER_DEGREE
-            length = math.hypot(east, north)
-            steps = math.ceil(length / 3)
-            for k in range(steps + 1):
-                x, y = x0 + k / steps * (x1 - x0), y0 + k / steps * (y1 - y0)
-                lats.append(y)
-                lngs.append(x)
-                for side in (-1, 1):
-                    metres = side * rng.uniform(0.3, 1.0)  # along the unit normal (-north, east)
-                    lngs.append(x - metres * north / length / (scale * METRES_PER_DEGREE))
-                    lats.append(y + metres * east / length / METRES_PER_DEGREE)
-    return lats, lngs
 
 
 @pytest.fixture(scope="module")
@@ -147,20 +64,20 @@ def test_random_points_agree_with_the_oracle(registry, oracle):
     rng = random.Random(7)
     lats = [rng.uniform(SOUTH, NORTH) for _ in range(30_000)]
     lngs = [rng.uniform(WEST, EAST) for _ in range(30_000)]
-    oracle.agree(registry, lats, lngs)
+    assert not oracle.problems(registry, lats, lngs)
 
 
 @settings(max_examples=500, deadline=None)
 @given(lat=st.floats(SOUTH, NORTH), lng=st.floats(WEST, EAST))
 def test_any_point_agrees_with_the_oracle(registry, oracle, lat, lng):
-    oracle.agree(registry, [lat], [lng])
+    assert not oracle.problems(registry, [lat], [lng])
 
 
 def test_points_within_a_metre_of_every_boundary(registry, oracle):
     """Along every grid edge every ~3 m: points 0.3-1 m off it on both sides, and points on it."""
     lats, lngs = edge_points(oracle.polygons, random.Random(11))
     assert len(lats) > 100_000
-    oracle.agree(registry, lats, lngs)
+    assert not oracle.problems(registry, lats, lngs)
 
 
 def test_points_within_a_metre_of_every_courtyard(registry, oracle):
@@ -169,7 +86,7 @@ def test_points_within_a_metre_of_every_courtyard(registry, oracle):
     assert len(lats) > 300_000
     places = Counter(place.courtyard is None for place in map(registry.locate, lats, lngs))
     assert places[False] > 100_000 and places[True] > 100_000  # both sides of the edges are tried
-    oracle.agree(registry, lats, lngs)
+    assert not oracle.problems(registry, lats, lngs)
 
 
 def test_the_sample_has_courtyards_in_every_grid(registry, oracle):
@@ -202,7 +119,7 @@ def test_corners_of_every_cell_in_the_street(registry, oracle):
         for lat, lng in h3.cell_to_boundary(cell):
             lats.append(lat + (clat - lat) * 0.02)
             lngs.append(lng + (clng - lng) * 0.02)
-    oracle.agree(registry, lats, lngs)
+    assert not oracle.problems(registry, lats, lngs)
 
 
 def holes_document() -> dict:
@@ -237,7 +154,7 @@ def test_holes_and_multipolygons(tmp_path):
     rng = random.Random(3)
     lats = [rng.uniform(39.8995, 39.9045) for _ in range(20_000)]
     lngs = [rng.uniform(116.3695, 116.3745) for _ in range(20_000)]
-    Oracle(holes_document()).agree(registry, lats, lngs)
+    assert not Oracle(holes_document()).problems(registry, lats, lngs)
 
 
 def test_from_settings_reads_the_configured_file(tmp_path):
