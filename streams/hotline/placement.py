@@ -49,7 +49,9 @@ class Placer:
         self.points = {
             a.id: inner_point(a, registry) for a in (*registry.grids.values(), *registry.communities.values())
         }
-        self.street_point = inner_point(registry.street, registry)
+        # An unlocated order waits in the first street's queue (in a district too, as the engine's unlocated reports).
+        self.first_street = next(iter(registry.streets.values()))
+        self.street_point = inner_point(self.first_street, registry)
 
     def place(self, order: dict) -> Placed:
         loc = order.get("location")
@@ -72,7 +74,7 @@ class Placer:
         """The LocatedHotlineOrder: the order as posted, its place, category, report id and limits."""
         located = {
             **order,
-            "street": self.registry.street.id,
+            "street": self.registry.geometry.street_of(placed.community) or self.first_street.id,
             "community": placed.community,
             "placed_by": placed.placed_by,
             "category": self.config.category(order["catalogue"][-1]["code"]),
