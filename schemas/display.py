@@ -111,7 +111,7 @@ ACTION = {
     "approve": "批准",
     "deny": "不予批准",
 }
-ROLE = {"street": "街道调度", "community": "社区调度", "read": "只读"}
+ROLE = {"district": "区级调度", "street": "街道调度", "community": "社区调度", "read": "只读"}
 PLACE = {UNLOCATED: "未定位（街道外）"}  # pseudo-communities; real ones are named by the geometry
 # 12345 work orders (schemas/hotline.py)
 CHANNEL = {"phone": "电话", "web": "网站", "app": "客户端"}

@@ -17,7 +17,7 @@ from schemas.records import ID_PATTERN
 from sinks.postgres import connection
 
 KINDS = ("device", "dispatcher", "integration")  # integration: an adapter posting 12345 orders
-ROLES = ("read", "community", "street")
+ROLES = ("read", "community", "street", "district")  # district: every street of the district, the level above
 _SUBJECT = re.compile(ID_PATTERN)
 MAX_SUBJECT = 64  # the length a report's `device` and an action's `actor` may have
 
@@ -44,6 +44,7 @@ class Credential:
     role: str | None = None
     community: str | None = None
     revoked: bool = False
+    street: str | None = None  # the street it sees and acts on; None: every street (district, or read of all)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,15 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def check(kind: str, subject: str, role: str | None, community: str | None, communities: Collection[str]) -> None:
+def check(
+    kind: str,
+    subject: str,
+    role: str | None,
+    community: str | None,
+    communities: Collection[str],
+    street: str | None = None,
+    streets: Collection[str] = (),
+) -> None:
     """Refuses a credential that could never be used, naming the fix."""
     if kind not in KINDS:
         raise CredentialError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -73,8 +82,8 @@ def check(kind: str, subject: str, role: str | None, community: str | None, comm
             f"{subject!r:.80}: a {kind} id is 1..{MAX_SUBJECT} of A-Z a-z 0-9 _ . : - starting with a letter or digit"
         )
     if kind != "dispatcher":
-        if role or community:
-            raise CredentialError(f"a {kind} credential has no role or community")
+        if role or community or street:
+            raise CredentialError(f"a {kind} credential has no role, community or street")
         return
     if role not in ROLES:
         raise CredentialError(f"dispatcher {subject}: role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -83,6 +92,16 @@ def check(kind: str, subject: str, role: str | None, community: str | None, comm
         raise CredentialError(f"dispatcher {subject}: unknown community {community!r}; the geometry has {known}")
     if role != "community" and community:
         raise CredentialError(f"dispatcher {subject}: --community goes only with --role community")
+    _check_street(subject, role, street, streets)
+
+
+def _check_street(subject: str, role: str, street: str | None, streets: Collection[str]) -> None:
+    if role == "district" and street:
+        raise CredentialError(f"dispatcher {subject}: a district dispatcher sees every street; leave out --street")
+    if role == "street" and street is None and len(streets) > 1:
+        raise CredentialError(f"dispatcher {subject}: a street dispatcher needs --street, one of {', '.join(streets)}")
+    if street is not None and street not in streets:
+        raise CredentialError(f"dispatcher {subject}: unknown street {street!r}; the geometry has {', '.join(streets)}")
 
 
 async def issue(
@@ -93,12 +112,14 @@ async def issue(
     role: str | None = None,
     community: str | None = None,
     communities: Collection[str] = (),
+    street: str | None = None,
+    streets: Collection[str] = (),
     rotate: bool = False,
 ) -> Issued:
     """A new credential; when one is live already, that one unchanged (token None), or with `rotate` it is
     revoked and replaced in the same transaction. Race-safe: issues of one subject take turns on an
     advisory lock, and the partial unique index holds even against a hand-written INSERT."""
-    check(kind, subject, role, community, communities)
+    check(kind, subject, role, community, communities, street, streets)
     token = new_token()
     async with connection(db) as conn:
         for _ in range(3):  # a revoke committing between our insert and our read of the live row: again
@@ -112,28 +133,31 @@ async def issue(
                         subject,
                     )
                 created = await conn.fetchval(
-                    "INSERT INTO credentials (kind, subject, role, community_id, token_sha256) VALUES ($1, $2, $3, $4, $5) "
+                    "INSERT INTO credentials (kind, subject, role, community_id, street_id, token_sha256) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) "
                     "ON CONFLICT (kind, subject) WHERE revoked_at IS NULL DO NOTHING RETURNING created_at",
                     kind,
                     subject,
                     role,
                     community,
+                    street,
                     token_hash(token),
                 )
                 if created is not None:
-                    return Issued(Credential(kind, subject, role, community), created, token)
+                    return Issued(Credential(kind, subject, role, community, street=street), created, token)
                 live = await _live(conn, kind, subject)
             if live is not None and not rotate:
-                return _unchanged(live, role, community)
+                return _unchanged(live, role, community, street)
     raise CredentialError(f"{kind} {subject}: its credential keeps changing under us; try again")
 
 
-def _unchanged(live: asyncpg.Record, role: str | None, community: str | None) -> Issued:
-    held = Credential(live["kind"], live["subject"], live["role"], live["community_id"])
-    if (held.role, held.community) != (role, community):
+def _unchanged(live: asyncpg.Record, role: str | None, community: str | None, street: str | None) -> Issued:
+    held = Credential(live["kind"], live["subject"], live["role"], live["community_id"], street=live["street_id"])
+    if (held.role, held.community, held.street) != (role, community, street):
+        where = held.community or held.street
         raise CredentialError(
             f"{held.kind} {held.subject} already holds a live credential with role {held.role}"
-            f"{' for ' + held.community if held.community else ''}: revoke it first to change it"
+            f"{' for ' + where if where else ''}: revoke it first to change it"
         )
     return Issued(held, live["created_at"], None)
 
@@ -168,17 +192,20 @@ async def listing(db, kind: str) -> list[asyncpg.Record]:
     """Each subject's newest credential (live, or the last revoked), by subject."""
     async with connection(db) as conn:
         return await conn.fetch(
-            "SELECT DISTINCT ON (subject) subject, role, community_id, created_at, revoked_at FROM credentials "
+            "SELECT DISTINCT ON (subject) subject, role, community_id, street_id, created_at, revoked_at FROM credentials "
             "WHERE kind = $1 ORDER BY subject, id DESC",
             kind,
         )
 
 
 def row_credential(row) -> Credential:
-    return Credential(row["kind"], row["subject"], row["role"], row["community"], row["revoked"])
+    return Credential(row["kind"], row["subject"], row["role"], row["community"], row["revoked"], row["street_id"])
 
 
-_SELECT = "SELECT kind, subject, role, community_id AS community, revoked_at IS NOT NULL AS revoked, token_sha256 FROM credentials"
+_SELECT = (
+    "SELECT kind, subject, role, community_id AS community, street_id, revoked_at IS NOT NULL AS revoked, token_sha256 "
+    "FROM credentials"
+)
 
 
 async def load_all(conn: asyncpg.Connection) -> dict[bytes, Credential]:
@@ -208,9 +235,12 @@ async def issue_device_token(db, device: str) -> str:
     return (await issue(db, "device", device, rotate=True)).token
 
 
-async def issue_dispatcher_token(db, name: str, role: str, community: str | None = None) -> str:
-    """A fresh token for a dispatcher (any live one is revoked); `community` is not checked against the
-    geometry here, so tests may use any id: the CLI checks it."""
+async def issue_dispatcher_token(
+    db, name: str, role: str, community: str | None = None, street: str | None = None
+) -> str:
+    """A fresh token for a dispatcher (any live one is revoked); `community` and `street` are not checked
+    against the geometry here, so tests may use any id: the CLI checks them. A street dispatcher without a
+    street is the one street's of a one-street geometry, and of none in a district."""
     return (
         await issue(
             db,
@@ -219,6 +249,8 @@ async def issue_dispatcher_token(db, name: str, role: str, community: str | None
             role=role,
             community=community,
             communities=[community] if community else (),
+            street=street,
+            streets=[street] if street else (),
             rotate=True,
         )
     ).token

@@ -46,6 +46,7 @@ SELECT id, street_id, community_id, grid_id, category, placed_by, dispatched_at,
        coalesce(extended_to, resolve_by) AS limit_at, contacted_at, returned_at, closed_at, callback_at,
        callback_resolved, satisfaction, grid_first
 FROM hotline_orders WHERE dispatched_at >= $1 AND dispatched_at < $2 AND dispatched_at <= $3
+  AND ($4::text IS NULL OR street_id = $4)
 """
 
 
@@ -144,15 +145,16 @@ async def rates(
     period: str = "month",
     month: str | None = None,
     tz: str,
+    street: str | None = None,
 ) -> list[Rate]:
-    """The rates of the orders dispatched in the period, one per `by` key. `period` "month": `month`
-    ("YYYY-MM", default now's in `tz`) to date, a past month whole; "30d": the 30 days to `now`."""
+    """The rates of the orders dispatched in the period (of `street` when given), one per `by` key. `period`
+    "month": `month` ("YYYY-MM", default now's in `tz`) to date, a past month whole; "30d": the 30 days to `now`."""
     if by not in BY or period not in PERIODS:
         raise ValueError(f"by must be one of {', '.join(BY)} and period one of {', '.join(PERIODS)}")
     # The rolling 30 days end at `now` included.
     start, end = month_bounds(month, now, tz) if period == "month" else (now - timedelta(days=30), now + _TICK)
     async with connection(db) as conn:
-        orders = await conn.fetch(_ORDERS, start, end, now)
+        orders = await conn.fetch(_ORDERS, start, end, now, street)
         names = await place_names(conn, by)
     groups = defaultdict(list)
     for order in orders:
@@ -177,7 +179,7 @@ async def topic_candidates(
     unusual first."""
     start, end = month_bounds(month, now, tz)
     async with connection(db) as conn:
-        orders = await conn.fetch(_ORDERS, _shift(start, -config.topic_months), end, now)
+        orders = await conn.fetch(_ORDERS, _shift(start, -config.topic_months), end, now, None)
     this, before, community = defaultdict(list), defaultdict(int), {}
     for o in counted(orders, config, now):
         if o["grid_id"] is None:
@@ -225,7 +227,7 @@ FROM hotline_orders o
 LEFT JOIN communities c ON c.id = o.community_id
 LEFT JOIN grids g ON g.id = o.grid_id
 LEFT JOIN incident_reports ir ON ir.report_id = o.report_id
-WHERE ($1::text IS NULL OR o.community_id = $1) AND {status}
+WHERE ($1::text IS NULL OR o.community_id = $1) AND ($4::text IS NULL OR o.street_id = $4) AND {status}
 ORDER BY {order}, o.id LIMIT $2 OFFSET $3
 """
 
@@ -239,15 +241,16 @@ async def orders_page(
     community: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    street: str | None = None,
 ) -> list[dict]:
-    """Orders with their place, clocks as of `now` (time left or overdue in each limit's own measure, on
+    """Orders (of `community` and `street` when given) with their place, clocks as of `now` (time left or overdue in each limit's own measure, on
     `calendar`), call-back and incident; open ones nearest their limit first, the others newest first.
     Times are RFC 3339."""
     if status not in ORDER_STATUSES:
         raise ValueError(f"status must be one of {', '.join(ORDER_STATUSES)}")
     order = "limit_at" if status == "open" else "o.dispatched_at DESC"
     async with connection(db) as conn:
-        rows = await conn.fetch(_PAGE.format(status=_STATUS[status], order=order), community, limit, offset)
+        rows = await conn.fetch(_PAGE.format(status=_STATUS[status], order=order), community, limit, offset, street)
     return [_page_row(r, now, calendar) for r in rows]
 
 

@@ -145,13 +145,15 @@ async def patrol_day(
     *,
     devices: list[str] | None = None,
     community: str | None = None,
+    street: str | None = None,
     max_accuracy_m: float = 50.0,
     now: datetime | None = None,
 ) -> list[WorkerDay]:
-    """Every rostered worker's summary of local `day` in `tz` (of `devices`, of the grids of `community`)."""
+    """Every rostered worker's summary of local `day` in `tz` (of `devices`, of the grids of `community` or of
+    `street`)."""
     start, end = day_bounds(day, tz)
     return await patrol_summary(
-        pool, start, end, devices=devices, community=community, max_accuracy_m=max_accuracy_m, now=now
+        pool, start, end, devices=devices, community=community, street=street, max_accuracy_m=max_accuracy_m, now=now
     )
 
 

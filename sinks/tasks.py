@@ -83,7 +83,7 @@ SELECT t.state, w.name AS worker, c.name AS courtyard_name, g.name AS grid_name 
 LEFT JOIN roster_workers w ON w.device_id = t.device
 LEFT JOIN courtyards c ON c.id = t.courtyard_id
 LEFT JOIN grids g ON g.id = t.grid_id
-WHERE ($1::text IS NULL OR t.community_id = $1)
+WHERE ($1::text IS NULL OR t.community_id = $1) AND ($6::text IS NULL OR t.street_id = $6)
   AND CASE WHEN $2::text IS NULL THEN true WHEN $2 = 'open' THEN t.{_OPEN} ELSE t.status = $2 END
   AND ($3::timestamptz IS NULL OR t.created_at >= $3) AND ($4::text IS NULL OR t.device = $4)
 ORDER BY t.{_OPEN} DESC, t.created_at DESC, t.id LIMIT $5"""
@@ -170,12 +170,13 @@ async def tasks_in_scope(
     since: datetime | None = None,
     device: str | None = None,
     limit: int = 500,
+    street: str | None = None,
 ) -> list[dict]:
-    """The console's list: the tasks of `community` (None: the whole street), open ones first, then the newest.
+    """The console's list: the tasks of `community` and of `street` (None: any), open ones first, then the newest.
     `status` "open" keeps those not done or cancelled, another status those in it, None all; `since` those
     created from then on. Each is its state with the worker's roster name and the courtyard's and grid's."""
     async with connection(db) as conn:
-        rows = await conn.fetch(_IN_SCOPE, community, status, since, device, limit)
+        rows = await conn.fetch(_IN_SCOPE, community, status, since, device, limit, street)
     return [
         {
             **json.loads(r["state"]),

@@ -126,6 +126,7 @@ def create_app(
         esc.keys,
         roles=esc.rules.action_roles,
         kafka=kafka,
+        geometry=registry.geometry,
     )
     apidoc.install(app, settings)
     return app

@@ -246,17 +246,3 @@ def _put(table: dict[bytes, Credential], digest: bytes, credential: Credential) 
     held = table.get(digest)
     if held is None or not held.revoked:
         table[digest] = credential
-
-
-def refusal(credential: Credential, community: str) -> str | None:
-    """Why this credential may not act on an incident of `community`, or None when it may."""
-    if credential.kind != "dispatcher":
-        return "a device token cannot act on incidents; use a dispatcher token"
-    if credential.role == "read":
-        return f"dispatcher {credential.subject} has role read: it may only look"
-    if credential.role == "community" and credential.community != community:
-        return (
-            f"dispatcher {credential.subject} acts for community {credential.community} only; "
-            f"this incident belongs to {community}"
-        )
-    return None

@@ -15,14 +15,15 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import Counter
 
+from config.geometry import Geometry
 from config.spans import parse_span
 from schemas import json
 from schemas.fields import FieldError
 from schemas.openapi import ACTION_NEEDS
 from schemas.records import ID_PATTERN, PAUSE_REASONS
-from streams.credentials import refusal
 from streams.escalation.state import community_of
 from streams.http.refusal import refusal_response
+from streams.scope import may_take, refusal
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,20 @@ def worker_url(settings) -> str:
 
 
 class ActionProxy:
-    def __init__(self, worker_url: str, refused: Counter, forwarded: Counter, roles: Mapping[str, frozenset[str]]):
+    def __init__(
+        self,
+        worker_url: str,
+        refused: Counter,
+        forwarded: Counter,
+        roles: Mapping[str, frozenset[str]],
+        geometry: Geometry | None = None,
+    ):
         self.worker_url, self.refused, self.forwarded, self.roles = worker_url, refused, forwarded, roles
+        self.geometry = geometry  # the streets: a dispatcher acts in its own only
 
     async def post(self, request: web.Request) -> web.Response:
         who, incident = request["dispatcher"], request.match_info["incident"]
-        why_not = refusal(who, community_of(incident))  # a malformed id: the worker's 404
+        why_not = refusal(who, community_of(incident), self.geometry)  # a malformed id: the worker's 404
         if why_not:
             self.refused.labels(who.role).inc()
             log.warning(
@@ -121,7 +130,7 @@ class ActionProxy:
         if errors:
             return refusal_response(422, "invalid action", errors)
         allowed = self.roles.get(forwarded["action"], ())
-        if who.role not in allowed:  # [actions.roles] of the escalation rules, as the worker checks it too
+        if not may_take(who.role, allowed):  # [actions.roles] of the escalation rules, as the worker checks it too
             self.refused.labels(who.role).inc()
             reason = (
                 f"{forwarded['action']} is for dispatchers of role {' or '.join(allowed) or 'none'}, not {who.role}"

@@ -5,12 +5,15 @@
     GET  /favicon.ico, /static/ the page's files; GET /metrics for Prometheus; GET /healthz, 200 only while
                                 it can serve (consumers/console/health.py) (these four need no dispatcher)
     GET  /api/names             Chinese names (schemas/display.py, the roster's worker roles) and REDWALL_TIMEZONE
-    GET  /api/geometry          the street's grids, communities and courtyards (no tile server)
-    GET  /api/snapshot          who is signed in, the session's CSRF token, the actions its role may take, alerts,
-                                open incidents, devices
+    GET  /api/geometry          the streets' grids, communities and courtyards (no tile server)
+    GET  /api/snapshot          who is signed in (its street), the session's CSRF token, the actions its role may take,
+                                alerts, open incidents, devices: of its street only for a street's dispatcher
+                                (consumers/console/scope.py), of every street for the district's
     GET  /api/calendar          the working hours from 30 days back to 60 ahead, in UTC ms (consumers/console/worktime.py)
-    GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL
-    GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (any dispatcher)
+    GET  /api/events            the live feed (SSE), on the session cookie: no token in its URL; cut to the street as
+                                the snapshot is
+    GET  /api/incidents/{id}    one incident from PostgreSQL: reports, history, deadlines (of the dispatcher's street;
+                                another street's is 404)
     GET  /api/hotline/orders    12345 work orders with their clocks (?status=open|closed|returned, limit, offset,
                                 community; a community dispatcher: its own only) (consumers/console/hotline.py)
     GET  /api/hotline/rates     the rates per community, grid or category with n (?by=, period=month|30d, month=)
@@ -51,7 +54,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from config.calendar import load_calendar
-from config.geometry import load_geometry
+from config.geometry import Geometry, load_geometry
 from config.hotline import load_hotline
 from config.roster import ROLES as ROSTER_ROLES
 from config.rules import load_rules
@@ -67,6 +70,7 @@ from consumers.console.patrol_day import PatrolDayView
 from consumers.console.presence import PresenceViews
 from consumers.console.reads import fresh_json, from_postgres
 from consumers.console.reports import ReportViews
+from consumers.console.scope import FeedScope
 from consumers.console.sessions import Sessions
 from consumers.console.tasks import TaskViews
 from consumers.console.worktime import CalendarView
@@ -75,8 +79,10 @@ from schemas.display import names
 from schemas.fields import FieldError
 from sinks.incident_detail import incident_detail
 from streams.credentials import CredentialCache
+from streams.escalation.state import community_of
 from streams.http.access_log import PathOnlyAccessLogger
 from streams.http.refusal import refusal_response
+from streams.scope import place_street, sees, street_scope
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,9 @@ HEALTH = web.AppKey("health", ConsoleHealth)
 def create_console(
     settings: Settings, feed: ConsoleFeed, registry: CollectorRegistry | None = None, sessions: Sessions | None = None
 ) -> web.Application:
-    geometry = geometry_json(settings)
+    geometry_areas = load_geometry(settings.geometry_path)
+    geometry = geometry_json(geometry_areas)
+    scope = FeedScope(geometry_areas, feed.positions.get)
     # The roster's roles (网格员 …) name the workers in who was here, the tasks and the daily patrol.
     labels = json.dumps({"names": {**names(), "worker_role": dict(ROSTER_ROLES)}, "timezone": settings.timezone})
     registry = registry or CollectorRegistry()
@@ -123,6 +131,7 @@ def create_console(
             registry=registry,
         ),
         rules.action_roles,
+        geometry_areas,
     )
     Gauge("redwall_console_clients", "browsers on the live feed", registry=registry).set_function(
         lambda: len(feed.clients)
@@ -134,27 +143,29 @@ def create_console(
     async def snapshot(request: web.Request) -> web.Response:
         who, sid = request["dispatcher"], request["session"]
         session = auth.sessions.get(sid) if sid else None
+        street = street_scope(who, geometry_areas)
         body = {
             "role": who.role,
             "dispatcher": who.subject,
             "community": who.community,
+            "street": street,
             "csrf": session and session.csrf,
-            "actions": rules.actions_for(who.role),
-            **feed.snapshot(),
+            "actions": rules.actions_for("street" if who.role == "district" else who.role),
+            **scope.cut(feed.snapshot(), street),
         }
         return fresh_json(body)
 
     async def events(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
         await response.prepare(request)
-        queue = feed.subscribe()
+        queue, street = feed.subscribe(), street_scope(request["dispatcher"], geometry_areas)
         try:
             await response.write(b"event: hello\ndata: {}\n\n")
             idle = 0.0
             # The feed of a dispatcher revoked or signed out meanwhile ends within REVOKED_FEED_SECONDS.
             while (queue in feed.clients or not queue.empty()) and auth.still_allowed(request):
                 try:
-                    message = await asyncio.wait_for(queue.get(), REVOKED_FEED_SECONDS)
+                    batch, message = await asyncio.wait_for(queue.get(), REVOKED_FEED_SECONDS)
                 except TimeoutError:
                     idle += REVOKED_FEED_SECONDS
                     if idle >= SSE_PING_SECONDS:
@@ -162,6 +173,10 @@ def create_console(
                         await response.write(b": ping\n\n")  # keeps proxies from closing an idle stream
                     continue
                 idle = 0.0
+                if street is not None:  # a street's dispatcher: its street's part of the batch, if any
+                    message = scope.part(batch, street)
+                    if message is None:
+                        continue
                 await response.write(b"data: " + message + b"\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass  # the browser went away
@@ -170,13 +185,16 @@ def create_console(
         return response
 
     async def detail(request: web.Request) -> web.Response:
-        """Any dispatcher may read any incident, as the list shows them all; acting is what roles limit."""
+        """A dispatcher reads any incident of its street (a district one any at all), as its list shows them;
+        another street's does not exist for it: 404, as for an unknown id."""
         incident = request.match_info["incident"]
         found = await from_postgres(lambda db: incident_detail(db, incident), request.app[POOL], "incident")
         if isinstance(found, web.Response):
             return found
         live = feed.incidents.get(incident)
-        if found is None and live is None:
+        held = (found and found["incident"]) or live or {}
+        street = place_street(geometry_areas, community_of(incident), held.get("street_id") or held.get("street"))
+        if (found is None and live is None) or not sees(request["dispatcher"], geometry_areas, street):
             reason = f"no incident {incident!r:.140} in PostgreSQL or among the open incidents"
             return refusal_response(404, reason, [FieldError("incident", reason)])
         found = found or {"incident": None, "reports": [], "events": []}
@@ -198,9 +216,10 @@ def create_console(
         return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
     app = web.Application(middlewares=[auth.middleware])
-    hotline = HotlineViews(load_hotline(settings.hotline_path), calendar.cal, lambda: app[POOL])
-    geometry_areas = load_geometry(settings.geometry_path)
-    reports = ReportViews(geometry_areas.street.id, settings.timezone, lambda: app[POOL])
+    hotline = HotlineViews(
+        load_hotline(settings.hotline_path), calendar.cal, lambda: app[POOL], geometry=geometry_areas
+    )
+    reports = ReportViews(geometry_areas, settings.timezone, lambda: app[POOL])
     presence = PresenceViews(geometry_areas, settings, lambda: app[POOL])
     tasks = TaskViews(geometry_areas, settings, lambda: app[POOL], actions, load_task_rules(settings.task_rules_path))
     app.on_response_prepare.append(security_headers)
@@ -228,7 +247,7 @@ def create_console(
     app.router.add_get("/api/tasks/candidates", tasks.candidates)  # before {task}: a task id starts "task-"
     app.router.add_get("/api/tasks/{task}", tasks.detail)
     app.router.add_post("/api/tasks/{task}/cancel", tasks.cancel)
-    app.router.add_get("/api/patrol/day", PatrolDayView(settings, lambda: app[POOL]).get)
+    app.router.add_get("/api/patrol/day", PatrolDayView(settings, lambda: app[POOL], geometry_areas).get)
     app.router.add_get("/api/reports", reports.listing)
     app.router.add_get("/reports/{week}.{kind:html|pdf}", reports.file)
     app.router.add_static("/static/", STATIC)
@@ -265,10 +284,9 @@ async def _pool(app: web.Application, settings: Settings):
         await pool.close()
 
 
-def geometry_json(settings: Settings) -> bytes:
+def geometry_json(geometry: Geometry) -> bytes:
     """Grids, communities and courtyards as outer rings of (lng, lat), rounded to ~1 m: about 40 KB for the
     sample's grids and communities, 330 KB with its 1,440 courtyards (the map draws these at close zoom)."""
-    geometry = load_geometry(settings.geometry_path)
 
     def areas(items):
         return [
@@ -284,7 +302,7 @@ def geometry_json(settings: Settings) -> bytes:
 
     return json.dumps(
         {
-            "street": geometry.street.name,
+            "street": (geometry.district or geometry.street).name,
             "communities": areas(geometry.communities.values()),
             "grids": areas(geometry.grids.values()),
             "courtyards": [

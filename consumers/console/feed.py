@@ -86,6 +86,7 @@ class ConsoleFeed:
         # engine made of an action it is still waiting for (done, or refused and why).
         summary = {
             "id": event["incident"],
+            "street": event.get("street"),
             "community": event.get("community"),
             "grid": event.get("grid"),
             "category": event.get("category"),
@@ -180,7 +181,7 @@ class ConsoleFeed:
             batch, self.pending = self.pending, self._empty()
             if not any(batch.values()):
                 continue
-            message = json.dumps(batch)
+            message = (batch, json.dumps(batch))  # a client cut to one street encodes its own part
             for queue in list(self.clients):
                 try:
                     queue.put_nowait(message)

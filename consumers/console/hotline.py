@@ -1,6 +1,7 @@
 """The console's 12345 view (接诉即办), read from PostgreSQL through sinks/hotline_rates.py: work orders with
 their two clocks, and the rates per community with their n. A community dispatcher sees its own community's
-orders only; the rates, counts without content, are the street's table and every dispatcher reads them."""
+orders only; the rates, counts without content, are the street's table and every dispatcher reads them. A
+street's dispatcher reads its street's orders and rates only, a district's every street's."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from config.calendar import WorkingCalendar
+from config.geometry import Geometry
 from config.hotline import HotlineConfig
 from consumers.console.reads import fresh_json, from_postgres
 from schemas.fields import FieldError
 from sinks.hotline_rates import ORDER_STATUSES, PERIODS, orders_page, rates
 from streams.http.refusal import refusal_response
+from streams.scope import street_scope
 
 MAX_ROWS = 200
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -31,8 +34,10 @@ class HotlineViews:
         calendar: WorkingCalendar,
         pool: Callable,
         now: Callable[[], datetime] | None = None,
+        geometry: Geometry | None = None,
     ):
         self.config, self.calendar, self.timezone, self.pool = config, calendar, calendar.tz.key, pool
+        self.geometry = geometry  # a street's dispatcher reads its street's orders only
         self.now = now or (lambda: datetime.now(UTC))
 
     async def orders(self, request: web.Request) -> web.Response:
@@ -47,10 +52,10 @@ class HotlineViews:
                 community = who.community
         except FieldError as bad:
             return refusal_response(403 if bad.field == "community" else 400, bad.reason, [bad])
-        now = self.now()
+        now, street = self.now(), self.geometry and street_scope(who, self.geometry)
         found = await from_postgres(
             lambda db: orders_page(
-                db, now, self.calendar, status=status, community=community, limit=limit, offset=offset
+                db, now, self.calendar, status=status, community=community, limit=limit, offset=offset, street=street
             ),
             self.pool(),
             "hotline",
@@ -70,10 +75,11 @@ class HotlineViews:
         except FieldError as bad:
             return refusal_response(400, bad.reason, [bad])
         now, config, tz = self.now(), self.config, self.timezone
+        street = self.geometry and street_scope(request["dispatcher"], self.geometry)
 
         async def both(db):
             return [
-                await rates(db, config, now, by=grouping, period=period, month=month, tz=tz)
+                await rates(db, config, now, by=grouping, period=period, month=month, tz=tz, street=street)
                 for grouping in (by, "street")
             ]
 

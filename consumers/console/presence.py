@@ -1,7 +1,7 @@
 """The console's "who was here" (sinks/presence.py): GET /api/presence?courtyard=ID|grid=ID&from=..&to=.. and
 POST /api/presence with a drawn polygon. Any signed-in dispatcher may ask; a community dispatcher only inside
-its own community (403 naming the field otherwise). Times come as RFC 3339 or in REDWALL_TIMEZONE to the
-minute, and go back as RFC 3339 beside the street's local minute."""
+its own community, a street's dispatcher inside its street (403 naming the field otherwise). Times come as RFC 3339
+or in REDWALL_TIMEZONE to the minute, and go back as RFC 3339 beside the street's local minute."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from config.geometry import Geometry
+from config.geometry import Area, Geometry
 from config.rules import Zone
 from consumers.console.reads import fresh_json, from_postgres
 from schemas import json
@@ -18,6 +18,7 @@ from schemas.display import local_minute, span_zh
 from schemas.fields import FieldError
 from sinks.presence import Fence, check_window, drawn, named, parse_time, who_was_here
 from streams.http.refusal import refusal_response
+from streams.scope import street_scope
 
 
 class PresenceViews:
@@ -52,11 +53,10 @@ class PresenceViews:
             return refusal_response(400, bad.reason, [bad])
         return await self.answer(request, fence, start, end)
 
-    def outside(self, fence: Fence, community: str) -> bool:
-        """Whether a fence lies (in part) outside `community`: a drawn polygon with a corner outside it."""
+    def outside(self, fence: Fence, area: Area) -> bool:
+        """Whether a fence lies (in part) outside a community or street: a drawn polygon with a corner outside it."""
         if fence.zone is None:
-            return self.geometry.grids[fence.grid].parent != community
-        area = self.geometry.communities[community]
+            return area.id not in (self.geometry.grids[fence.grid].parent, self.geometry.street_of(fence.grid))
         mine = Zone(area.id, area.name, area.rings)
         return not all(mine.contains(lat, lng) for ring in fence.zone.rings for lng, lat in ring)
 
@@ -67,10 +67,9 @@ class PresenceViews:
             return refusal_response(400, bad.reason, [bad])
         who = request["dispatcher"]
         community = who.community if who.role == "community" else None
-        if community and self.outside(fence, community):
-            field = "polygon" if fence.zone else fence.kind
-            reason = f"a community dispatcher asks only inside {community}"
-            return refusal_response(403, reason, [FieldError(field, reason)])
+        refused = self.out_of_scope(who, fence)
+        if refused:
+            return refusal_response(403, refused.reason, [refused])
         found = await from_postgres(
             lambda db: who_was_here(
                 db, fence, start, end, silence=self.silence, max_accuracy_m=self.max_accuracy_m, community=community
@@ -81,6 +80,20 @@ class PresenceViews:
         if isinstance(found, web.Response):
             return found
         return fresh_json(self.body(fence, start, end, found))
+
+    def out_of_scope(self, who, fence: Fence) -> FieldError | None:
+        """A community dispatcher asks inside its community, a street's inside its street: else the refusal."""
+        field, street = "polygon" if fence.zone else fence.kind, street_scope(who, self.geometry)
+        if who.role == "community" and self.outside(fence, self.geometry.communities[who.community]):
+            return FieldError(field, f"a community dispatcher asks only inside {who.community}")
+        if street is not None and (
+            street not in self.geometry.streets or self.outside(fence, self.geometry.streets[street])
+        ):
+            return FieldError(
+                field,
+                f"dispatcher {who.subject} asks only inside its street {street or '(none: reissue it with --street)'}",
+            )
+        return None
 
     def body(self, fence: Fence, start: datetime, end: datetime, found: list[dict]) -> dict:
         tz = self.tz

@@ -1,5 +1,7 @@
 """The console's 周报 view: every weekly 专报 the sinks made for the street (sinks/weekly_reports.py), and
-their files, to any signed-in dispatcher (a report holds the street's figures, as the 12345 rates do)."""
+their files, to any signed-in dispatcher of that street (a report holds the street's figures, as the 12345 rates
+do). A dispatcher of every street (district) names one with ?street=, the first street by default; another
+street's report does not exist for a street's dispatcher (404 naming `street`)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from config.geometry import Geometry
 from consumers.console.reads import fresh_json, from_postgres
 from schemas.display import local_minute
 from schemas.fields import FieldError
 from sinks.weekly_reports import FILES, made_reports, report_file
 from streams.http.refusal import refusal_response
+from streams.scope import street_scope
 
 WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$")
 # A report is a document of our own making: its styles are inline, it runs no script and loads nothing.
@@ -22,11 +26,26 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font
 class ReportViews:
     """GET /api/reports and GET /reports/{week}.html|.pdf; `pool` reads the app's PostgreSQL pool."""
 
-    def __init__(self, street: str, timezone: str, pool: Callable):
-        self.street, self.timezone, self.pool = street, timezone, pool
+    def __init__(self, geometry: Geometry, timezone: str, pool: Callable):
+        self.geometry, self.timezone, self.pool = geometry, timezone, pool
+
+    def street(self, request: web.Request) -> str:
+        """The street asked for (?street=), by default the dispatcher's or the first; FieldError naming `street`
+        for one the dispatcher does not see."""
+        mine = street_scope(request["dispatcher"], self.geometry)
+        asked = request.query.get("street") or mine or next(iter(self.geometry.streets))
+        if asked not in self.geometry.streets or mine not in (None, asked):
+            raise FieldError(
+                "street", f"no street {asked!r:.80} among those of dispatcher {request['dispatcher'].subject}"
+            )
+        return asked
 
     async def listing(self, request: web.Request) -> web.Response:
-        found = await from_postgres(lambda db: made_reports(db, self.street), self.pool(), "reports")
+        try:
+            street = self.street(request)
+        except FieldError as bad:
+            return refusal_response(404, bad.reason, [bad])
+        found = await from_postgres(lambda db: made_reports(db, street), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
         rows = [
@@ -42,15 +61,18 @@ class ReportViews:
             }
             for r in found
         ]
-        body = {"street": self.street, "timezone": self.timezone, "reports": rows}
+        body = {"street": street, "timezone": self.timezone, "reports": rows}
         return fresh_json(body)
 
     async def file(self, request: web.Request) -> web.Response:
         week, kind = request.match_info["week"], request.match_info["kind"]
-        if not WEEK.match(week):
-            bad = FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
-            return refusal_response(400, bad.reason, [bad])
-        found = await from_postgres(lambda db: report_file(db, self.street, week, kind), self.pool(), "reports")
+        try:
+            street = self.street(request)
+            if not WEEK.match(week):
+                raise FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
+        except FieldError as bad:
+            return refusal_response(404 if bad.field == "street" else 400, bad.reason, [bad])
+        found = await from_postgres(lambda db: report_file(db, street, week, kind), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
         if found is None:
@@ -58,5 +80,5 @@ class ReportViews:
             return refusal_response(404, missing.reason, [missing])
         headers = {"Cache-Control": "private, max-age=300", "Content-Security-Policy": REPORT_CSP}
         if kind == "pdf":
-            headers["Content-Disposition"] = f'inline; filename="redwall-{self.street}-{week}.pdf"'
+            headers["Content-Disposition"] = f'inline; filename="redwall-{street}-{week}.pdf"'
         return web.Response(body=found, headers={"Content-Type": FILES[kind], **headers})

@@ -7,7 +7,8 @@
                                                               POST /v1/tasks/{id}/actions) with the dispatcher's token
 
 A community dispatcher reads and acts only in its own community (403 naming the field), street and read
-dispatchers read the whole street; only community and street dispatchers create or cancel. The worker's
+dispatchers read the whole street (a street's dispatchers theirs only, a district's every street); only
+community, street and district dispatchers create or cancel. The worker's
 answer to a create or cancel is passed back as it is (consumers/console/actions.py)."""
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from sinks.tasks import task_detail, tasks_in_scope
 from streams.escalation.state import community_of
 from streams.geofence.registry import GridRegistry
 from streams.http.refusal import Refused, refusal_response
+from streams.scope import place_street, sees, street_scope
 
 STATUSES = ("open", "all", *(s for s in TASK_STATUSES if s != "open"))  # "open": neither done nor cancelled
-ACTING_ROLES = ("community", "street")
+ACTING_ROLES = ("community", "street", "district")
 
 
 class TaskViews:
@@ -68,7 +70,12 @@ class TaskViews:
             since = parse_time(query["since"], "since", self.tz) if query.get("since") else None
         except FieldError as bad:
             return refusal_response(400, bad.reason, [bad])
-        scope = dict(community=_community(request), status=None if status == "all" else status, since=since)
+        scope = dict(
+            community=_community(request),
+            street=street_scope(request["dispatcher"], self.geometry),
+            status=None if status == "all" else status,
+            since=since,
+        )
         found = await from_postgres(
             lambda db: tasks_in_scope(db, **scope, device=query.get("device") or None), self.pool(), "tasks"
         )
@@ -81,7 +88,7 @@ class TaskViews:
         found = await from_postgres(lambda db: task_detail(db, task), self.pool(), "task")
         if isinstance(found, web.Response):
             return found
-        refused = _not_found(task) if found is None else _outside(request, found["task"].get("community"), "task")
+        refused = _not_found(task) if found is None else self.outside(request, found["task"], "task")
         return refused or fresh_json(found)
 
     async def candidates(self, request: web.Request) -> web.Response:
@@ -91,7 +98,7 @@ class TaskViews:
             return refusal_response(400, bad.reason, [bad])
         except Refused as refused:
             return refused.answer(refused.errors[0].reason)
-        refused = _outside(request, self.geometry.grids[grid].parent, field)
+        refused = self.outside(request, {"community": self.geometry.grids[grid].parent}, field)
         if refused:
             return refused
         now = self.now()
@@ -139,9 +146,9 @@ class TaskViews:
         refused = self.may_act(request) or (_bad_body() if not isinstance(body, dict) else None)
         if refused:
             return refused
-        if request["dispatcher"].role == "community":
+        if street_scope(request["dispatcher"], self.geometry) is not None:
             field, community = await self.community_of(body)
-            refused = _outside(request, community, field)
+            refused = self.outside(request, {"community": community}, field)
             if refused:
                 return refused
         return await self.actions.pass_on(request, "/v1/tasks", body)
@@ -158,7 +165,7 @@ class TaskViews:
         found = await from_postgres(lambda db: task_detail(db, task), self.pool(), "task")
         if isinstance(found, web.Response):
             return found
-        refused = _not_found(task) if found is None else _outside(request, found["task"].get("community"), "task")
+        refused = _not_found(task) if found is None else self.outside(request, found["task"], "task")
         action = {"action": "cancel", "id": f"console-{uuid.uuid4().hex}", "note": reason}
         return refused or await self.actions.pass_on(request, f"/v1/tasks/{task}/actions", action)
 
@@ -167,8 +174,22 @@ class TaskViews:
         if who.role in ACTING_ROLES:
             return None
         self.actions.refused.labels(who.role).inc()
-        reason = f"dispatcher {who.subject} has role {who.role}: only community and street dispatchers give tasks"
+        reason = (
+            f"dispatcher {who.subject} has role {who.role}: only community, street and district dispatchers give tasks"
+        )
         return refusal_response(403, reason, [FieldError("role", reason)])
+
+    def outside(self, request: web.Request, place: dict, field: str) -> web.Response | None:
+        """The 403 for a place (a task, or {"community": ...}) outside the dispatcher's community or street; a
+        task of another street does not exist for it: 404. A place in no community is the worker's to refuse."""
+        refused = _outside(request, place.get("community"), field)
+        street = place_street(self.geometry, place.get("community"), place.get("street"))
+        if refused or street is None or sees(request["dispatcher"], self.geometry, street):
+            return refused
+        if field == "task":
+            return _not_found(place["id"])
+        reason = f"dispatcher {request['dispatcher'].subject} works only in its street; this is {street or 'in none'}"
+        return refusal_response(403, reason, [FieldError(field, reason)])
 
     async def community_of(self, body: dict) -> tuple[str, str | None]:
         """(the field that places it, its community) for a task's body: courtyard, grid, point or incident."""

@@ -36,9 +36,14 @@ def add_commands(sub) -> None:
         "--role",
         required=True,
         choices=ROLES,
-        help="read: look only; community: act on its community's incidents; street: act on all",
+        help="read: look only; community: act on its community's incidents; street: on its street's; "
+        "district: on every street's",
     )
     add.add_argument("--community", help="with --role community: the community id, e.g. c03")
+    add.add_argument(
+        "--street",
+        help="with --role street (or read): the street id; needed when the geometry has several streets",
+    )
     add.add_argument("--rotate", action="store_true", help="replace a live credential (its old token stops working)")
     add.set_defaults(run=_dispatchers_add, needs=NEEDS)
     _revoke_and_list(actions, "dispatcher")
@@ -77,7 +82,8 @@ def _integrations_add(settings, args) -> int:
 
 
 def _dispatchers_add(settings, args) -> int:
-    communities = community_ids(settings.geometry_path)
+    geometry = load_geometry(settings.geometry_path, check_areas=False)
+    communities = set(geometry.communities)
 
     async def run():
         return [
@@ -88,11 +94,26 @@ def _dispatchers_add(settings, args) -> int:
                 role=args.role,
                 community=args.community,
                 communities=communities,
+                street=street_for(geometry, args.role, args.community, args.street),
+                streets=list(geometry.streets),
                 rotate=args.rotate,
             )
         ]
 
     return _report_issued("dispatchers add", lambda: asyncio.run(run()), settings.timezone)
+
+
+def street_for(geometry, role: str, community: str | None, street: str | None) -> str | None:
+    """The street a new dispatcher is limited to: its community's for role community, the one street of a
+    one-street geometry for role street unless given; what the store then checks."""
+    if role == "community" and community in geometry.communities:
+        own = geometry.street_of(community)
+        if street not in (None, own):
+            raise CredentialError(f"community {community} lies in street {own}, not {street}: leave out --street")
+        return own
+    if role == "street" and street is None and len(geometry.streets) == 1:
+        return next(iter(geometry.streets))
+    return street
 
 
 def padded(text: str, columns: int) -> str:
@@ -154,14 +175,14 @@ def _list(settings, kind: str) -> int:
     tz = settings.timezone
     roles = kind == "dispatcher"
     names = {c.id: c.name for c in community_areas(settings.geometry_path)} if roles else {}
-    extra = "  ROLE                COMMUNITY" if roles else ""
+    extra = "  ROLE                COMMUNITY|STREET" if roles else ""
     print(f"{kind.upper():<24} {'STATE':<8} {'ISSUED':<17} {'REVOKED':<17}{extra}    (times: {tz})")
     for r in rows:
         revoked = local_minute(r["revoked_at"], tz) if r["revoked_at"] else "-"
         state = "revoked" if r["revoked_at"] else "live"
         if roles:
             community = r["community_id"] and f"{r['community_id']} {names.get(r['community_id'], '')}".rstrip()
-            extra = f"  {padded(ROLE[r['role']], 8)} {r['role']:<10} {community or '-'}"
+            extra = f"  {padded(ROLE[r['role']], 8)} {r['role']:<10} {community or r['street_id'] or '-'}"
         print(f"{r['subject']:<24} {state:<8} {local_minute(r['created_at'], tz):<17} {revoked:<17}{extra}")
     return 0
 

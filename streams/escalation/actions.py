@@ -64,7 +64,7 @@ class PeopleActions:
         if inc.community != UNLOCATED:
             return (
                 None
-                if level == "street" or (level and community == inc.community)
+                if (level == "street" and owner == inc.street) or (level and community == inc.community)
                 else self.words.not_an_owner(owner, inc.community)
             )
         if level not in ("grid", "community"):

@@ -43,6 +43,8 @@ def places_of(registry: GridRegistry) -> dict[str, tuple[str, str | None]]:
     places = {g.id: ("grid", g.parent) for g in registry.grids.values()}
     places.update({c.id: ("community", c.id) for c in registry.communities.values()})
     places.update({s: ("street", None) for s in registry.streets})
+    if registry.geometry.district:  # beyond the ceiling, and the unlocated queue's holder in a district
+        places[registry.geometry.district.id] = ("district", None)
     return places
 
 

@@ -42,7 +42,11 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         self.calendar = calendar  # the street's working days and hours
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
-        self.street = next((owner for owner, (level, _) in self.places.items() if level == "street"), None)
+        level_of = {level: owner for owner, (level, _) in reversed(self.places.items())}  # the first of each
+        self.district = level_of.get("district")
+        # Who holds the unlocated queue: the one street of a street's map, the district of a district's
+        # (streams/escalation/keys.py keys it the same way).
+        self.street = self.district or level_of.get("street")
         self.incidents: dict[str, Incident] = {}
         # Action ids, and community/report id pairs, already applied: redeliveries are no-ops. A report
         # outside the street, once the street places it, comes again to open an incident in its community.
@@ -290,7 +294,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
             "grid": inc.grid or inc.community,
             "community": inc.community,
             "street": inc.street,
-            "district": "district",
+            "district": self.district or "district",
         }[level]
 
     def rules_of(self, inc: Incident) -> Rules:

@@ -4,7 +4,7 @@ counts the order's limits) and the order come in.
 
 The ways, in order: its location, when inside a grid; the grid, then the community, the platform names
 (by id or by name, whitespace ignored); its address in the config's table, when that point is inside a
-grid; else the street's unlocated queue. An area gives the order a representative point inside it,
+grid; else the unlocated queue (the street's; a district's, in a district). An area gives the order a representative point inside it,
 found once per area at start, so the report has a location; only a point joins incidents nearby.
 """
 
@@ -49,9 +49,10 @@ class Placer:
         self.points = {
             a.id: inner_point(a, registry) for a in (*registry.grids.values(), *registry.communities.values())
         }
-        # An unlocated order waits in the first street's queue (in a district too, as the engine's unlocated reports).
-        self.first_street = next(iter(registry.streets.values()))
-        self.street_point = inner_point(self.first_street, registry)
+        # The unlocated queue's owner: the one street of a street's map, the district of a district's.
+        geometry = registry.geometry
+        self.queue = geometry.district or next(iter(geometry.streets.values()))
+        self.street_point = inner_point(self.queue, registry)
 
     def place(self, order: dict) -> Placed:
         loc = order.get("location")
@@ -74,7 +75,7 @@ class Placer:
         """The LocatedHotlineOrder: the order as posted, its place, category, report id and limits."""
         located = {
             **order,
-            "street": self.registry.geometry.street_of(placed.community) or self.first_street.id,
+            "street": self.registry.geometry.street_of(placed.community) or self.queue.id,
             "community": placed.community,
             "placed_by": placed.placed_by,
             "category": self.config.category(order["catalogue"][-1]["code"]),

@@ -21,6 +21,7 @@ from collections.abc import Collection, Mapping
 import faust
 from faust.web import Request, Response, View
 
+from config.geometry import Geometry
 from config.rules import DEFAULT_ROLES
 from schemas import json
 from schemas.display import ACTION, ROLE
@@ -28,7 +29,7 @@ from schemas.fields import FieldError, now_rfc3339
 from schemas.openapi import ACTION_NEEDS
 from schemas.records import INCIDENT_ID_PATTERN, UNLOCATED, IncidentAction
 from sinks.credentials import Credential
-from streams.credentials import CredentialCache, refusal
+from streams.credentials import CredentialCache
 from streams.escalation.engine import community_of
 from streams.escalation.keys import IncidentKeys
 from streams.http.auth import authenticate
@@ -37,6 +38,7 @@ from streams.http.refusal import Refused, refusal_body
 from streams.http.verdicts import Verdicts, tail
 from streams.metrics import WorkerMetrics
 from streams.produce import Out, send_all
+from streams.scope import may_take, refusal
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ def install(
     *,
     roles: Mapping[str, Collection[str]] = DEFAULT_ROLES,
     kafka: dict | None = None,
+    geometry: Geometry | None = None,
 ) -> None:
     verdicts = Verdicts()
 
@@ -75,7 +78,7 @@ def install(
             dispatcher = None
             try:
                 dispatcher = await authenticate(credentials, "dispatcher", request.headers)
-                action = parse_action(incident, await read_json(request), communities, dispatcher, roles)
+                action = parse_action(incident, await read_json(request), communities, dispatcher, roles, geometry)
             except Refused as refused:
                 return self.refuse(refused, incident, dispatcher)
             # A retry of an action the engine has judged gets the same answer (the engine ignores a known id).
@@ -126,12 +129,18 @@ def answer(action: dict, verdict: dict | None, waited: float) -> tuple[int, dict
 
 
 def parse_action(
-    incident: str, body, communities, dispatcher: Credential, roles: Mapping[str, Collection[str]] = DEFAULT_ROLES
+    incident: str,
+    body,
+    communities,
+    dispatcher: Credential,
+    roles: Mapping[str, Collection[str]] = DEFAULT_ROLES,
+    geometry: Geometry | None = None,
 ) -> dict:
-    """The action a request asks for, by `dispatcher`, whose role must be among the action's `roles`;
-    Refused names the field and the reason (for a malformed body, 422 naming every wrong field)."""
+    """The action a request asks for, by `dispatcher`, whose role must be among the action's `roles` and whose
+    street (with `geometry`) the incident's; Refused names the field and the reason (for a malformed body, 422
+    naming every wrong field)."""
     community = _community(incident, communities)
-    why_not = refusal(dispatcher, community)
+    why_not = refusal(dispatcher, community, geometry)
     if why_not:
         raise OutsideRole("incident", why_not)
     if not isinstance(body, dict):
@@ -161,7 +170,7 @@ def parse_action(
 
 def _check_role(action: str, dispatcher: Credential, roles: Mapping[str, Collection[str]]) -> None:
     allowed = roles[action]
-    if dispatcher.role not in allowed:
+    if not may_take(dispatcher.role, allowed):
         who = ", ".join(f"{r} ({ROLE[r]})" for r in sorted(allowed))
         raise OutsideRole(
             "action",

@@ -29,13 +29,14 @@ from schemas.tasks import TaskAction
 from sinks.credentials import Credential
 from sinks.patrol import read_roster
 from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
-from streams.credentials import CredentialCache, refusal
+from streams.credentials import CredentialCache
 from streams.geofence.registry import GridRegistry
 from streams.http.auth import authenticate
 from streams.http.ingest import read_json
 from streams.http.refusal import Refused
 from streams.metrics import WorkerMetrics
 from streams.produce import Out, send_all
+from streams.scope import refusal, street_scope
 
 GRID_LEADER = "grid_chief"
 CLOSED_SHOWN = timedelta(days=1)  # a phone still sees what it finished today
@@ -105,7 +106,12 @@ def install(
             else:
                 community = who.community if who.role == "community" else None
                 found = await tasks_in_scope(
-                    await pool(), community=community, status="open", since=None, device=request.query.get("device")
+                    await pool(),
+                    community=community,
+                    street=street_scope(who, registry.geometry),
+                    status="open",
+                    since=None,
+                    device=request.query.get("device"),
                 )
             return self.json({"tasks": [json.loads(json.dumps(t)) for t in found]})
 
@@ -188,7 +194,7 @@ def creation(body, who: Credential, roster: Roster, places: TaskPlaces) -> dict:
     if worker is None:
         raise Refused(422, [FieldError("device", f"{action['device']!r:.80} is not on the roster")])
     places.complete(action)
-    _in_scope(action, who, leader, worker.grid)
+    _in_scope(action, who, leader, worker.grid, places.registry.geometry)
     return action
 
 
@@ -196,13 +202,13 @@ def _community_of(grid: str, places: TaskPlaces) -> str:
     return places.registry.grids[grid].parent
 
 
-def _in_scope(action: dict, who: Credential, leader, worker_grid: str) -> None:
+def _in_scope(action: dict, who: Credential, leader, worker_grid: str, geometry) -> None:
     if leader is not None and worker_grid != leader.grid:
         raise Forbidden(
             "device", f"{action['device']} works in grid {worker_grid}; grid leader {who.subject} leads {leader.grid}"
         )
     if who.kind == "dispatcher":
-        why_not = refusal(who, action["community"])
+        why_not = refusal(who, action["community"], geometry)
         if why_not:
             raise Forbidden("location", why_not.replace("incident", "task"))
 

@@ -9,8 +9,12 @@ import uuid
 import asyncpg
 import pytest
 
+from config.geometry import load_geometry
+from config.settings import SAMPLE_GEOMETRY
 from sinks.credentials import CredentialError, check, issue, issue_device_token, listing, load_all, revoke, token_hash
-from sinks.migrate import known_migrations
+from sinks.migrate import known_migrations, migrate
+from sinks.postgres import seed_places
+from tests.support.databases import own_database
 
 COMMUNITIES = {"c01", "c02"}
 
@@ -122,3 +126,55 @@ async def test_a_change_notification_names_the_row_and_carries_no_token_hash(dat
     )
     assert payload == str(row["id"])
     assert bytes(row["token_sha256"]).hex() not in payload and issued.token not in payload
+
+
+@pytest.mark.parametrize(
+    "role, street, streets, message",
+    [
+        ("street", None, ("east", "west"), "a street dispatcher needs --street, one of east, west"),
+        ("street", "north", ("east", "west"), "unknown street 'north'; the geometry has east, west"),
+        ("district", "east", ("east", "west"), "a district dispatcher sees every street; leave out --street"),
+    ],
+)
+def test_a_street_is_checked_against_the_geometrys_streets(role, street, streets, message):
+    with pytest.raises(CredentialError, match=message):
+        check("dispatcher", "wang", role, None, COMMUNITIES, street, streets)
+
+
+async def test_a_street_is_kept_with_the_credential_and_a_district_has_none(database_url, pg):
+    names = unique("east"), unique("district")
+    await issue(database_url, "dispatcher", names[0], role="street", street="east", streets=("east", "west"))
+    await issue(database_url, "dispatcher", names[1], role="district")
+    held = {c.subject: (c.role, c.street) for c in (await load_all(pg)).values() if c.subject in names}
+    assert held == {names[0]: ("street", "east"), names[1]: ("district", None)}
+    with pytest.raises(asyncpg.CheckViolationError):  # the store holds it even against hand-written SQL
+        await pg.execute(
+            "INSERT INTO credentials (kind, subject, role, street_id, token_sha256) VALUES "
+            "('dispatcher', $1, 'district', 'east', $2)",
+            unique("x"),
+            token_hash(unique("t")),
+        )
+
+
+async def test_migration_0020_gives_earlier_dispatchers_their_street(database_url, tmp_path):
+    """A community dispatcher gets its community's street, a street dispatcher the one street of the places."""
+    earlier = tmp_path / "migrations"
+    earlier.mkdir()
+    for migration in (m for m in known_migrations() if m.version < 20):
+        (earlier / migration.path.name).write_text(migration.sql())
+    url = await own_database(database_url, "credentials_0020")
+    await migrate(url, earlier)
+    await seed_places(url, load_geometry(SAMPLE_GEOMETRY, check_areas=False))
+    conn = await asyncpg.connect(url)
+    try:
+        for subject, role, community in (("s", "street", None), ("c", "community", "c08"), ("r", "read", None)):
+            await conn.execute(
+                "INSERT INTO credentials (kind, subject, role, community_id, token_sha256) VALUES "
+                "('dispatcher', $1, $2, $3, $4)",
+                *(subject, role, community, token_hash(unique(subject))),
+            )
+        await migrate(url)
+        streets = dict(await conn.fetch("SELECT subject, street_id FROM credentials"))
+    finally:
+        await conn.close()
+    assert streets == {"s": "xichangan", "c": "xichangan", "r": None}

@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from sinks.credentials import Credential, issue, issue_device_token, revoke, token_hash
-from streams.credentials import CHANNEL, MISS_LOOKUPS_PER_SECOND, CredentialCache, refusal
+from streams.credentials import CHANNEL, MISS_LOOKUPS_PER_SECOND, CredentialCache
+from streams.scope import refusal
 
 
 def unique(prefix: str) -> str:

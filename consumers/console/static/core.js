@@ -64,6 +64,8 @@ export function span(ms) {
 export const escape = (s) => String(s ?? "").replace(/[&<>"']/g,
   (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
-// The console and the worker check this again; here it only hides what would be refused.
-export const mayAct = (incident) => state.role === "street"
+// The console and the worker check this again; here it only hides what would be refused. A street's
+// dispatcher is sent its street's incidents only; the district's acts where a street's may, in every street.
+export const streetLevel = () => state.role === "street" || state.role === "district";
+export const mayAct = (incident) => streetLevel()
   || (state.role === "community" && incident.community === state.community);

@@ -3,7 +3,7 @@
 "use strict";
 
 import { isStopped, left, leftStopped, pauseLine, share, stoppedKind } from "./clocks.js";
-import { $, escape, localMinute, name, placeName, span, state, view } from "./core.js";
+import { $, escape, localMinute, name, placeName, span, state, streetLevel, view } from "./core.js";
 
 export const PAGE_ROWS = 50;
 const UNLOCATED = "unlocated"; // schemas.records.UNLOCATED: reports outside every street, placed by the street
@@ -68,7 +68,7 @@ export function renderIncidents() {
     if (tab === view.tab) shown = rows;
   }
   for (const button of $("tabs").querySelectorAll("button")) {
-    const tab = button.dataset.tab, alarm = tab === "overdue" || (tab === "unlocated" && state.role === "street");
+    const tab = button.dataset.tab, alarm = tab === "overdue" || (tab === "unlocated" && streetLevel());
     button.querySelector(".n").textContent = String(counts[tab]);
     button.classList.toggle("on", tab === view.tab);
     button.classList.toggle("alarm", alarm && counts[tab] > 0);

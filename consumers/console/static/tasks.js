@@ -4,7 +4,7 @@
 // events and refusals, and 撤销 for a community or street dispatcher.
 "use strict";
 
-import { $, api, call, escape, localMinute, name, span, state } from "./core.js";
+import { $, api, call, escape, localMinute, name, span, state, streetLevel } from "./core.js";
 
 const REFRESH_MS = 10000, DAY_MS = 24 * 3600 * 1000;
 const tasks = { list: [], timer: null, open: null };
@@ -83,7 +83,7 @@ async function openTask(id) {
   $("task-detail").innerHTML = response.ok ? detail(body) : `<p class="refused">HTTP ${response.status}</p>`;
 }
 
-const mayCancel = (t) => !closed(t) && (state.role === "street"
+const mayCancel = (t) => !closed(t) && (streetLevel()
   || (state.role === "community" && t.community === state.community));
 
 function detail(body) {

@@ -3,9 +3,13 @@ in the street's time zone to the minute, with the Chinese names of schemas/displ
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+
+from sinks.credentials import listing
+from tests.support.two_streets import EAST, WEST, two_streets
 
 
 def test_devices_add_revoke_list(redwall):
@@ -79,11 +83,39 @@ def test_times_are_the_streets_to_the_minute(redwall, monkeypatch):
         row = next(line.split() for line in out.splitlines() if line.startswith(name))
         issued[zone] = datetime.strptime(" ".join(row[2:4]), "%Y-%m-%d %H:%M")
         assert abs(issued[zone] - (before + timedelta(hours=offset)).replace(tzinfo=None)) < timedelta(minutes=2)
-        assert row[4:] == ["-", "街道调度", "street", "-"]
+        assert row[4:] == ["-", "街道调度", "street", "xichangan"]  # the one street of the sample
     code, out, _ = redwall("dispatchers", "revoke", name)
     assert code == 0 and re.fullmatch(
         rf"{name} revoked at \d{{4}}-\d\d-\d\d \d\d:\d\d \(UTC\): refused from now on", out.strip()
     )
+
+
+def test_in_a_district_a_dispatcher_names_its_street_and_a_community_one_gets_its_communitys(
+    redwall, monkeypatch, tmp_path, database_url
+):
+    monkeypatch.setenv("REDWALL_GEOMETRY", str(two_streets(tmp_path)))
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    code, _, err = redwall("dispatchers", "add", name, "--role", "street")
+    assert code == 1 and "a street dispatcher needs --street, one of west, east" in err
+    code, _, err = redwall("dispatchers", "add", name, "--role", "street", "--street", "xichangan")
+    assert code == 1 and "unknown street 'xichangan'; the geometry has west, east" in err
+    code, _, err = redwall("dispatchers", "add", name, "--role", "district", "--street", EAST)
+    assert code == 1 and "a district dispatcher sees every street; leave out --street" in err
+    code, _, err = redwall("dispatchers", "add", name, "--role", "community", "--community", "c08", "--street", EAST)
+    assert code == 1 and "community c08 lies in street west, not east: leave out --street" in err
+    names = {role: f"{name}-{role}" for role in ("street", "community", "district")}
+    assert redwall("dispatchers", "add", names["street"], "--role", "street", "--street", EAST)[0] == 0
+    assert redwall("dispatchers", "add", names["community"], "--role", "community", "--community", "c08")[0] == 0
+    assert redwall("dispatchers", "add", names["district"], "--role", "district")[0] == 0
+    rows = {r["subject"]: r for r in asyncio.run(listing(database_url, "dispatcher"))}
+    held = {role: (rows[n]["role"], rows[n]["street_id"]) for role, n in names.items()}
+    assert held == {"street": ("street", EAST), "community": ("community", WEST), "district": ("district", None)}
+    out = redwall("dispatchers", "list")[1]
+    assert next(line.split() for line in out.splitlines() if line.startswith(names["district"]))[-3:] == [
+        "区级调度",
+        "district",
+        "-",
+    ]
 
 
 def test_the_token_file_handed_to_the_simulator_is_private_and_round_trips(tmp_path):

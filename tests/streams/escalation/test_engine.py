@@ -9,9 +9,11 @@ import pytest
 
 from config.major_events import MajorEvents, Period
 from config.rules import load_rules
+from config.sample.district import district_path
 from schemas.records import LocatedReport
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
+from streams.geofence.registry import GridRegistry
 from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, ZONE, action, calendar, located, minutes, nearby, registry
 from tests.support.working_time import checked
@@ -347,3 +349,23 @@ def test_each_street_opens_its_incidents_under_its_own_rules_and_keeps_them(cloc
     assert (there["to_level"], there["state"]["ack_by"]) == ("community", (T0 + minutes(10)).isoformat())
     assert here["state"]["rules"] == rules.version and there["state"]["rules"] == rules.for_street("other").version
     assert there["state"]["limits"]["community"] == {"acknowledge": "10m", "resolve": "1h"}
+
+
+def test_in_a_district_the_unlocated_queue_is_the_districts_and_a_reassign_stays_in_the_incidents_street(clock):
+    district = GridRegistry.load(district_path(2))
+    engine = IncidentEngine(RULES, clock, places=places_of(district), tz=TZ, calendar=calendar())
+    east = next(g for g in district.grids.values() if district.communities[g.parent].parent == "xinjiekou")
+    lng, lat = east.centre
+    place = district.locate(lat, lng)
+    report = {**located("r-east"), "location": {"lat": lat, "lng": lng, "accuracy": 5.0}, "courtyard": None}
+    report.update(street=place.street, community=place.community, grid=place.grid)
+    opened = engine.report({k: v for k, v in report.items() if v is not None}).events[0]
+    assert (opened["street"], opened["community"]) == ("xinjiekou", east.parent)
+    nowhere = {k: v for k, v in located("r-nowhere", where=OUTSIDE).items() if v is not None}
+    queued = engine.report(nowhere).events[0]
+    assert (queued["street"], queued["to_level"], queued["state"]["owner"]) == ("xicheng", "street", "xicheng")
+    travel(clock, minutes=1)
+    refused = engine.action(action("a-west", opened["incident"], "reassign", clock.now(), owner="xichangan"))
+    assert refused.events[0]["kind"] == "action_rejected"
+    moved = engine.action(action("a-own", opened["incident"], "reassign", clock.now(), owner="xinjiekou"))
+    assert moved.events[0]["state"]["owner"] == "xinjiekou"

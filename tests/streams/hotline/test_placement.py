@@ -10,6 +10,7 @@ from functools import lru_cache
 import pytest
 
 from config.hotline import load_hotline
+from config.sample.district import district_path
 from config.settings import Settings
 from schemas.fields import FieldError
 from schemas.hotline import HotlineOrder, LocatedHotlineOrder
@@ -114,3 +115,17 @@ def test_an_order_dispatched_in_a_year_the_calendar_does_not_know_is_refused_nam
     with pytest.raises(FieldError) as refused:
         placed(record)
     assert refused.value.field == "dispatched_at" and "does not know 2000" in refused.value.reason
+
+
+def test_in_a_district_an_order_takes_its_places_street_and_an_unplaced_one_the_districts_queue():
+    registry = GridRegistry.load(district_path(2))
+    p = Placer(registry, load_hotline(), WORKING_CALENDAR)
+    east = next(g for g in registry.grids.values() if registry.communities[g.parent].parent == "xinjiekou")
+    lng, lat = east.centre
+    for record, street in (
+        (order("o-east", location=(lat, lng)), "xinjiekou"),
+        (order("o-east-grid", platform_grid=east.id), "xinjiekou"),
+        (order("o-nowhere", location=OUTSIDE, address="无此地址"), "xicheng"),
+    ):
+        located = LocatedHotlineOrder.validate(p.located_order(HotlineOrder.validate(record), p.place(record)))
+        assert located["street"] == street and LocatedReport.validate(p.report(located))["street"] == street

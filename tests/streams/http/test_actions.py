@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from config.geometry import load_geometry
+from config.sample.district import district_path
 from sinks.credentials import Credential
 from streams.http.actions import parse_action
 from streams.http.refusal import Refused
@@ -80,3 +82,17 @@ def test_the_incident_and_the_role_are_checked_before_the_body(incident, dispatc
 def test_a_dispatcher_acts_only_as_itself():
     answer = refused({"action": "ack", "reason": "x", "actor": "boss"})
     assert answer.status == 403 and fields(answer) == ["actor"]
+
+
+def test_on_the_sample_district_a_street_dispatcher_acts_in_its_street_and_the_district_in_every_one():
+    district = load_geometry(district_path(2), check_areas=False)
+    own, other = "inc-s01c01-0123456789ab", "inc-s02c01-0123456789ab"
+    xichangan = Credential("dispatcher", "zhao", "street", street="xichangan")
+    approve = {"action": "approve", "request": "act-1", "reason": "agreed"}
+    assert parse_action(own, approve, district.communities, xichangan, geometry=district)["actor"] == "zhao"
+    with pytest.raises(Refused) as info:
+        parse_action(other, approve, district.communities, xichangan, geometry=district)
+    assert info.value.status == 403 and fields(info.value) == ["incident"]
+    assert "acts for street xichangan only; this incident belongs to xinjiekou" in info.value.errors[0].reason
+    qian = Credential("dispatcher", "qian", "district")
+    assert parse_action(other, approve, district.communities, qian, geometry=district)["actor"] == "qian"
