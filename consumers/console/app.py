@@ -206,6 +206,8 @@ def create_console(
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    maps = StreetMaps(geometry_areas, geometry)
+
     def constant(body: bytes):
         async def view(request: web.Request) -> web.Response:
             return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "max-age=300"})
@@ -232,7 +234,7 @@ def create_console(
     app[HEALTH] = ConsoleHealth(credentials, POOL)
     app.router.add_get("/healthz", app[HEALTH].view)
     app.router.add_get("/api/names", constant(labels))
-    app.router.add_get("/api/geometry", constant(geometry))
+    app.router.add_get("/api/geometry", maps.view)
     app.router.add_get("/api/snapshot", snapshot)
     app.router.add_get("/api/calendar", calendar.view)
     app.router.add_get("/api/events", events)
@@ -284,6 +286,23 @@ async def _pool(app: web.Application, settings: Settings):
         await pool.close()
 
 
+class StreetMaps:
+    """`GET /api/geometry`: a street's dispatchers get their street's map, drawn and framed alone; the
+    district's and look-only ones the whole map. Each street's is made on first asking and kept."""
+
+    def __init__(self, geometry: Geometry, whole: bytes):
+        self.geometry, self.made = geometry, {None: whole}
+
+    async def view(self, request: web.Request) -> web.Response:
+        street = street_scope(request["dispatcher"], self.geometry)
+        street = street if street in self.geometry.streets and len(self.geometry.streets) > 1 else None
+        if street not in self.made:
+            self.made[street] = geometry_json(self.geometry.of_street(street))
+        # Private: which map a browser gets depends on who signed in.
+        headers = {"Cache-Control": "private, max-age=300", "Vary": "Cookie, Authorization"}
+        return web.Response(body=self.made[street], content_type="application/json", headers=headers)
+
+
 def geometry_json(geometry: Geometry) -> bytes:
     """Grids, communities and courtyards as outer rings of (lng, lat), rounded to ~1 m: about 40 KB for the
     sample's grids and communities, 330 KB with its 1,440 courtyards (the map draws these at close zoom)."""
@@ -302,7 +321,7 @@ def geometry_json(geometry: Geometry) -> bytes:
 
     return json.dumps(
         {
-            "street": (geometry.district or geometry.street).name,
+            "street": geometry.street.name if len(geometry.streets) == 1 else geometry.district.name,
             "communities": areas(geometry.communities.values()),
             "grids": areas(geometry.grids.values()),
             "courtyards": [

@@ -146,6 +146,16 @@ async def test_a_street_dispatcher_sees_its_streets_incidents_and_alerts_only(di
     assert {a["street"] for a in everything["alerts"]} == {EAST, WEST}
 
 
+async def test_a_street_dispatchers_map_is_its_street_and_the_districts_the_whole(district):
+    s, geometry, tokens, _ = district
+    mine = await console_get(s, "/api/geometry", tokens["east"])
+    assert {g["id"] for g in mine["grids"]} == {g for g in geometry.grids if geometry.street_of(g) == EAST}
+    assert mine["street"] == geometry.streets[EAST].name
+    assert {c["id"] for c in mine["communities"]} == {c for c, a in geometry.communities.items() if a.parent == EAST}
+    whole = await console_get(s, "/api/geometry", tokens["district"])
+    assert {g["id"] for g in whole["grids"]} == set(geometry.grids) and whole["street"] == geometry.district.name
+
+
 async def test_another_streets_incident_does_not_exist_for_a_street_dispatcher(district):
     s, _, tokens, incidents = district
     async with aiohttp.ClientSession() as http:
