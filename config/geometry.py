@@ -241,20 +241,13 @@ def _check_parent(path: Path, area: Area, streets, communities, grids, sole: str
     """Each area names a parent that exists: a grid its community, a courtyard its grid, a community its
     street (the only one by default), a street the file's district."""
     where = label(area)
-    if area.kind == "grid" and area.parent not in communities:
-        raise _fail(
-            path,
-            where,
-            f"its community {area.parent!r} is not defined",
-            "set properties.community to the id of a community feature",
-        )
-    if area.kind == "courtyard" and area.parent not in grids:
-        raise _fail(
-            path,
-            where,
-            f"its grid {area.parent!r} is not defined",
-            "set properties.parent to the id of the grid feature it lies in",
-        )
+    named = {
+        "grid": (communities, "community", "set properties.community to the id of a community feature"),
+        "courtyard": (grids, "grid", "set properties.parent to the id of the grid feature it lies in"),
+    }
+    if area.kind in named and area.parent not in named[area.kind][0]:
+        _, kind, fix = named[area.kind]
+        raise _fail(path, where, f"its {kind} {area.parent!r} is not defined", fix)
     street = area.properties.get("street", sole)
     if area.kind == "community" and street not in streets:
         fix = "set properties.street to the id of a street feature"
