@@ -31,15 +31,16 @@ from datetime import datetime, timedelta
 from config.calendar import WorkingCalendar
 from config.hotline import HotlineConfig
 from config.spans import parse_span
-from schemas.display import CATEGORY, PLACED, zone
+from schemas.display import CATEGORY, PLACED, WHOLE_DISTRICT, zone
 from schemas.records import POINT_PLACED, UNLOCATED
 from sinks.postgres import connection
 
-BY = ("street", "community", "grid", "category")
+BY = ("district", "street", "community", "grid", "category")  # district: every order the deployment holds
 PERIODS = ("month", "30d")
 RATES = ("response", "resolution", "satisfaction", "on_time", "composite")
 _TICK = timedelta(microseconds=1)  # PostgreSQL's resolution
 _KEY_COLUMN = {"street": "street_id", "community": "community_id", "grid": "grid_id", "category": "category"}
+DISTRICT = "district"  # the key of the one group `by="district"` makes
 
 _ORDERS = """
 SELECT id, street_id, community_id, grid_id, category, placed_by, dispatched_at, contact_by,
@@ -158,8 +159,9 @@ async def rates(
         names = await place_names(conn, by)
     groups = defaultdict(list)
     for order in orders:
-        if order[_KEY_COLUMN[by]] is not None:
-            groups[order[_KEY_COLUMN[by]]].append(order)
+        key = order[_KEY_COLUMN[by]] if by != DISTRICT else DISTRICT
+        if key is not None:
+            groups[key].append(order)
     return ranking(rate_of(key, names.get(key, key), rows, config, now) for key, rows in groups.items())
 
 
@@ -167,6 +169,8 @@ async def place_names(conn, by: str) -> dict[str, str]:
     """The Chinese name of each key `by` groups on."""
     if by == "category":
         return dict(CATEGORY)
+    if by == DISTRICT:
+        return {DISTRICT: WHOLE_DISTRICT}
     table = {"street": "streets", "community": "communities", "grid": "grids"}[by]
     found = {r["id"]: r["name"] for r in await conn.fetch(f"SELECT id, name FROM {table}")}
     return {UNLOCATED: PLACED["unlocated"], **found}

@@ -16,6 +16,7 @@ from config.calendar import WorkingCalendar
 from config.geometry import Geometry
 from config.hotline import HotlineConfig
 from consumers.console.reads import fresh_json, from_postgres
+from schemas.display import LEVEL, WHOLE_DISTRICT
 from schemas.fields import FieldError
 from sinks.hotline_rates import ORDER_STATUSES, PERIODS, orders_page, rates
 from streams.http.refusal import refusal_response
@@ -67,7 +68,7 @@ class HotlineViews:
     async def rates(self, request: web.Request) -> web.Response:
         query = request.query
         try:
-            by = _choice(query, "by", ("community", "grid", "category"), "community")
+            by = _choice(query, "by", ("street", "community", "grid", "category"), "community")
             period = _choice(query, "period", PERIODS, "month")
             month = query.get("month") or None
             if month is not None and not MONTH.match(month):
@@ -76,11 +77,13 @@ class HotlineViews:
             return refusal_response(400, bad.reason, [bad])
         now, config, tz = self.now(), self.config, self.timezone
         street = self.geometry and street_scope(request["dispatcher"], self.geometry)
+        # The figure above the table: the viewer's street, or the whole district for who sees every street.
+        whole = "district" if street is None and self.geometry and len(self.geometry.streets) > 1 else "street"
 
         async def both(db):
             return [
                 await rates(db, config, now, by=grouping, period=period, month=month, tz=tz, street=street)
-                for grouping in (by, "street")
+                for grouping in (by, whole)
             ]
 
         found = await from_postgres(both, self.pool(), "hotline")
@@ -89,6 +92,7 @@ class HotlineViews:
         rows, street = ([dataclasses.asdict(rate) for rate in group] for group in found)
         body = {"now": now, "by": by, "period": period, "month": month, "min_n": config.min_n, "rates": rows}
         body["street"] = street[0] if street else None
+        body["whole"] = WHOLE_DISTRICT if whole == "district" else LEVEL["street"]
         return fresh_json({**body, "weights": dict(config.weights)})
 
 

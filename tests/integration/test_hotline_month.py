@@ -132,8 +132,9 @@ def figures(orders: list[dict]) -> dict:
 def by_hand(by: str, start: datetime) -> dict[str, dict]:
     groups = defaultdict(list)
     for o in ORDERS:
-        if start <= o["dispatched"] <= NOW and o[by] is not None:
-            groups[o[by]].append(o)
+        key = o[by] if by != "district" else "district"  # the district: every order
+        if start <= o["dispatched"] <= NOW and key is not None:
+            groups[key].append(o)
     return {key: figures(orders) for key, orders in groups.items()}
 
 
@@ -215,7 +216,7 @@ def compare(found, expected: dict[str, dict]) -> None:
         assert close == want, rate.key
 
 
-@pytest.mark.parametrize("by", ["street", "community", "grid", "category"])
+@pytest.mark.parametrize("by", ["district", "street", "community", "grid", "category"])
 @pytest.mark.parametrize("period", ["month", "30d"])
 async def test_the_rates_are_the_ones_counted_by_hand(month, by, period):
     s, sink = month
@@ -232,6 +233,8 @@ async def test_the_rates_are_the_ones_counted_by_hand(month, by, period):
     )
     if by == "category":
         assert all(r.name == CATEGORY[r.key] for r in found)
+    if by == "district":
+        assert [(r.key, r.name) for r in found] == [("district", "全区")]
     if by == "community":
         names = {r.key: r.name for r in found}
         assert names["c01"] == "新文化街社区" and names["unlocated"] == "未定位"

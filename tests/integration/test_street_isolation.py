@@ -287,6 +287,9 @@ async def test_12345_orders_the_daily_patrol_and_who_was_here_keep_to_the_street
     rated = await console_get(s, "/api/hotline/rates", tokens["east"])
     assert {r["key"] for r in rated["rates"]} == {"c01"} and rated["street"]["key"] == EAST
     assert await seen("/api/hotline/rates", tokens["district"], "rates", "key") == {"c01", "c08"}
+    whole = await console_get(s, "/api/hotline/rates", tokens["district"])
+    assert (whole["street"]["key"], whole["street"]["n"], whole["whole"]) == ("district", 2, "全区")
+    assert rated["whole"] == "街道"
     grids = {
         street: await seen("/api/patrol/day", tokens[who], "workers", "grid")
         for street, who in ((EAST, "east"), (None, "district"))

@@ -91,7 +91,8 @@ export function renderRates() {
       <td>${percent(r.grid_first)}</td><td>${rank}</td></tr>`;
   }).join("");
   const street = body.street || { grid_first: null, blind_spots: 0 };
-  $("hotline-street").textContent = `本月 ${localMinute(body.now).slice(0, 7)} · 街道前响应 ${percent(street.grid_first)}`
+  // The viewer's street, or the whole district for who sees every street of one (named by the server).
+  $("hotline-street").textContent = `本月 ${localMinute(body.now).slice(0, 7)} · ${body.whole}前响应 ${percent(street.grid_first)}`
     + ` · 盲区 ${street.blind_spots} 件 · n < ${body.min_n}: 样本不足，不排名`;
 }
 

@@ -71,7 +71,7 @@ async def test_rates_carry_n_and_the_minimum_and_bad_queries_name_their_field(co
         ("/api/hotline/orders?limit=²", "limit"),
         ("/api/hotline/orders?offset=-1", "offset"),
         ("/api/hotline/rates?month=2026-13", "month"),
-        ("/api/hotline/rates?by=street", "by"),
+        ("/api/hotline/rates?by=city", "by"),
         ("/api/hotline/rates?period=year", "period"),
     ]:
         status, body = await get(console, read, path)
