@@ -214,8 +214,15 @@ class Escalation:
             self.metrics.count(outcome)
             outs += [Out(s.topic_incidents, key(e["community"]), json.dumps(e), partition) for e in outcome.events]
             outs += [Out(s.topic_alerts, a["community"].encode(), json.dumps(a)) for a in outcome.alerts]
-            # Placed by the street: to its street's partition, by key.
-            outs += [Out(s.topic_located_reports, key(r["community"]), json.dumps(r)) for r in outcome.reports]
+            # Placed by the street (or the district): to the street of the community it was placed in.
+            outs += [
+                Out(
+                    s.topic_located_reports,
+                    key(r["community"]),
+                    json.dumps({**r, "street": key(r["community"]).decode()}),
+                )
+                for r in outcome.reports
+            ]
         await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:

@@ -42,11 +42,10 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         self.calendar = calendar  # the street's working days and hours
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
-        level_of = {level: owner for owner, (level, _) in reversed(self.places.items())}  # the first of each
-        self.district = level_of.get("district")
-        # Who holds the unlocated queue: the one street of a street's map, the district of a district's
-        # (streams/escalation/keys.py keys it the same way).
-        self.street = self.district or level_of.get("street")
+        streets = [owner for owner, (level, _) in self.places.items() if level == "street"]
+        self.district = next((owner for owner, (level, _) in self.places.items() if level == "district"), None)
+        # Who holds the unlocated queue: as Geometry.unlocated_owner says, from the places at hand.
+        self.street = streets[0] if len(streets) == 1 else self.district
         self.incidents: dict[str, Incident] = {}
         # Action ids, and community/report id pairs, already applied: redeliveries are no-ops. A report
         # outside the street, once the street places it, comes again to open an incident in its community.
@@ -68,7 +67,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         loc = report["location"]
         cell = h3.latlng_to_cell(loc["lat"], loc["lng"], self.rules.cluster_resolution)
         rules = self.rules.for_street(report.get("street") or self.street)
-        joined = self._cluster_match(rules, report["category"], cell, source) if _joins(report) else None
+        joined = self._cluster_match(rules, report, cell, source) if _joins(report) else None
         if joined is None:
             self._open(report, cell, source, out)
         else:
@@ -305,13 +304,16 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         if inc.community != UNLOCATED:  # an unlocated report is near nothing: it is placed by hand
             self._clusters.setdefault((inc.category, inc.cell), []).append(inc.id)
 
-    def _cluster_match(self, rules: Rules, category: str, cell: str, source: datetime) -> Incident | None:
+    def _cluster_match(self, rules: Rules, report: dict, cell: str, source: datetime) -> Incident | None:
+        """The open incident of the report's category and street nearby, last reported within the window: streets
+        that share a partition share an engine, and a street's report never joins another street's incident."""
         window, best = rules.cluster_window, None
         for near in h3.grid_disk(cell, rules.cluster_ring):
-            for inc_id in self._clusters.get((category, near), ()):
+            for inc_id in self._clusters.get((report["category"], near), ()):
                 inc = self.incidents[inc_id]
                 if (
                     inc.status in OPEN
+                    and inc.street == report.get("street")
                     and abs(source - inc.last_report_at) <= window
                     and (best is None or (inc.last_report_at, inc.id) > (best.last_report_at, best.id))
                 ):

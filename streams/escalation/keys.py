@@ -23,7 +23,7 @@ class IncidentKeys:
 
     def __init__(self, geometry: Geometry):
         self.streets = {ident: area.parent.encode() for ident, area in geometry.communities.items()}
-        self.unlocated = (geometry.district or next(iter(geometry.streets.values()))).id.encode()
+        self.unlocated = geometry.unlocated_owner.encode()
 
     def of(self, community: str | None) -> bytes:
         """The key of a record of this community; UNLOCATED, None or an unknown id: the unlocated queue's."""

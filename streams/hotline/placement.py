@@ -49,9 +49,8 @@ class Placer:
         self.points = {
             a.id: inner_point(a, registry) for a in (*registry.grids.values(), *registry.communities.values())
         }
-        # The unlocated queue's owner: the one street of a street's map, the district of a district's.
         geometry = registry.geometry
-        self.queue = geometry.district or next(iter(geometry.streets.values()))
+        self.queue = geometry.district if len(geometry.streets) > 1 else next(iter(geometry.streets.values()))
         self.street_point = inner_point(self.queue, registry)
 
     def place(self, order: dict) -> Placed:
@@ -75,7 +74,7 @@ class Placer:
         """The LocatedHotlineOrder: the order as posted, its place, category, report id and limits."""
         located = {
             **order,
-            "street": self.registry.geometry.street_of(placed.community) or self.queue.id,
+            "street": self.registry.geometry.street_of(placed.community) or self.registry.geometry.unlocated_owner,
             "community": placed.community,
             "placed_by": placed.placed_by,
             "category": self.config.category(order["catalogue"][-1]["code"]),

@@ -369,3 +369,30 @@ def test_in_a_district_the_unlocated_queue_is_the_districts_and_a_reassign_stays
     assert refused.events[0]["kind"] == "action_rejected"
     moved = engine.action(action("a-own", opened["incident"], "reassign", clock.now(), owner="xinjiekou"))
     assert moved.events[0]["state"]["owner"] == "xinjiekou"
+
+
+def test_reports_metres_apart_across_a_street_border_open_an_incident_in_each_street(clock):
+    district = GridRegistry.load(district_path(2))
+    engine = IncidentEngine(RULES, clock, places=places_of(district), tz=TZ, calendar=calendar())
+    pair = _across_the_street_border(district)
+    events = []
+    for n, (lat, lng) in enumerate(pair):
+        place = district.locate(lat, lng)
+        report = {**located(f"r-border-{n}"), "location": {"lat": lat, "lng": lng, "accuracy": 5.0}}
+        report.update(street=place.street, community=place.community, grid=place.grid)
+        events += engine.report({k: v for k, v in report.items() if v is not None}).events
+    assert [(e["kind"], e["street"]) for e in events] == [("opened", "xichangan"), ("opened", "xinjiekou")]
+
+
+def _across_the_street_border(district) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two points ~4 m apart, the first in xichangan, the second in xinjiekou."""
+    step = 0.00002  # ~2 m
+    for lng, lat in district.streets["xichangan"].rings[0]:
+        for dx, dy in ((1, 0), (0, 1), (1, 1), (-1, 1)):
+            a, b = (lat - dy * step, lng - dx * step), (lat + dy * step, lng + dx * step)
+            streets = (district.locate(*a).street, district.locate(*b).street)
+            if streets == ("xichangan", "xinjiekou"):
+                return a, b
+            if streets == ("xinjiekou", "xichangan"):
+                return b, a
+    raise AssertionError("no border between the two streets")
