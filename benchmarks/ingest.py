@@ -37,7 +37,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.city import fresh_roster, run_workers, until
+from benchmarks.city import broker_pid, fresh_roster, run_workers, until
 from benchmarks.city_load import FIX_SECONDS, load
 from benchmarks.cpu import Meter, cpu_line
 from benchmarks.patrol import make_roster
@@ -122,7 +122,9 @@ async def edge_run(settings: Settings, args, registry: GridRegistry, work: Path)
     admin = await wait_for_broker(s)
     try:
         worker.wait_http(f"http://127.0.0.1:{s.worker_metrics_port}/metrics", timeout=120)
-        meter = Meter({"worker": (worker.proc.pid, False), "client": (os.getpid(), False)})
+        meter = Meter(
+            {"worker": (worker.proc.pid, False), "broker": (broker_pid(s), False), "client": (os.getpid(), False)}
+        )
         started = time.monotonic()
         posted = await post_for(f"http://127.0.0.1:{s.web_port}/v1/pings", tokens, homes, args)
         seconds, cpu = time.monotonic() - started, meter.since_start()
