@@ -144,7 +144,13 @@ class Escalation:
         # partition's newer events must not fire another's deadlines early.
         clock = clocks.EventClock() if self.event_time else clocks.SystemClock()
         return IncidentEngine(
-            self.rules, clock, self.major, self.places, tz=self.settings.timezone, calendar=self.calendar
+            self.rules,
+            clock,
+            self.major,
+            self.places,
+            tz=self.settings.timezone,
+            calendar=self.calendar,
+            streets=self.keys.streets_of,
         )
 
     async def ensure(self, partitions: set[int]) -> None:
@@ -214,15 +220,8 @@ class Escalation:
             self.metrics.count(outcome)
             outs += [Out(s.topic_incidents, key(e["community"]), json.dumps(e), partition) for e in outcome.events]
             outs += [Out(s.topic_alerts, a["community"].encode(), json.dumps(a)) for a in outcome.alerts]
-            # Placed by the street (or the district): to the street of the community it was placed in.
-            outs += [
-                Out(
-                    s.topic_located_reports,
-                    key(r["community"]),
-                    json.dumps({**r, "street": key(r["community"]).decode()}),
-                )
-                for r in outcome.reports
-            ]
+            # Placed by the street (or the district): to its street's partition, by key.
+            outs += [Out(s.topic_located_reports, key(r["community"]), json.dumps(r)) for r in outcome.reports]
         await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:

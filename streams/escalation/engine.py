@@ -37,11 +37,13 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         *,
         tz: str,
         calendar: WorkingCalendar,
+        streets: Mapping[str, str] | None = None,
     ):
         self.rules, self.clock, self.major_events = rules, clock, major_events
         self.calendar = calendar  # the street's working days and hours
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
         self.places = places or {}  # owner id -> (level, community); for reassign
+        self.streets = streets or {}  # community -> its street: where an unlocated incident placed there belongs
         streets = [owner for owner, (level, _) in self.places.items() if level == "street"]
         self.district = next((owner for owner, (level, _) in self.places.items() if level == "district"), None)
         # Who holds the unlocated queue: as Geometry.unlocated_owner says, from the places at hand.

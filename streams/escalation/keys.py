@@ -22,7 +22,8 @@ class IncidentKeys:
     """Community (or incident id) to the key of its street, each encoded once."""
 
     def __init__(self, geometry: Geometry):
-        self.streets = {ident: area.parent.encode() for ident, area in geometry.communities.items()}
+        self.streets_of = {ident: area.parent for ident, area in geometry.communities.items()}  # community: street
+        self.streets = {ident: street.encode() for ident, street in self.streets_of.items()}
         self.unlocated = geometry.unlocated_owner.encode()
 
     def of(self, community: str | None) -> bytes:

@@ -111,7 +111,8 @@ class Model:
         self.partitions = partitions
         rules, places = rules or load_rules(), places_of(registry())
         self.engines = [
-            IncidentEngine(rules, EventClock(), places=places, tz=TZ, calendar=calendar()) for _ in range(partitions)
+            IncidentEngine(rules, EventClock(), places=places, tz=TZ, calendar=calendar(), streets=keys().streets_of)
+            for _ in range(partitions)
         ]
         self.events, self.alerts = [], []
 

@@ -13,6 +13,7 @@ from config.sample.district import district_path
 from schemas.records import LocatedReport
 from streams.escalation.agents import places_of
 from streams.escalation.engine import IncidentEngine, incident_id
+from streams.escalation.keys import IncidentKeys
 from streams.geofence.registry import GridRegistry
 from tests.support.clock import ManualClock
 from tests.support.incident_factories import PLAIN, T0, TZ, ZONE, action, calendar, located, minutes, nearby, registry
@@ -353,7 +354,8 @@ def test_each_street_opens_its_incidents_under_its_own_rules_and_keeps_them(cloc
 
 def test_in_a_district_the_unlocated_queue_is_the_districts_and_a_reassign_stays_in_the_incidents_street(clock):
     district = GridRegistry.load(district_path(2))
-    engine = IncidentEngine(RULES, clock, places=places_of(district), tz=TZ, calendar=calendar())
+    streets = IncidentKeys(district.geometry).streets_of
+    engine = IncidentEngine(RULES, clock, places=places_of(district), tz=TZ, calendar=calendar(), streets=streets)
     east = next(g for g in district.grids.values() if district.communities[g.parent].parent == "xinjiekou")
     lng, lat = east.centre
     place = district.locate(lat, lng)
@@ -365,6 +367,8 @@ def test_in_a_district_the_unlocated_queue_is_the_districts_and_a_reassign_stays
     queued = engine.report(nowhere).events[0]
     assert (queued["street"], queued["to_level"], queued["state"]["owner"]) == ("xicheng", "street", "xicheng")
     travel(clock, minutes=1)
+    placed = engine.action(action("a-place", queued["incident"], "reassign", clock.now(), owner=east.id))
+    assert placed.reports[0]["street"] == "xinjiekou"  # opens again in the street it was placed in
     refused = engine.action(action("a-west", opened["incident"], "reassign", clock.now(), owner="xichangan"))
     assert refused.events[0]["kind"] == "action_rejected"
     moved = engine.action(action("a-own", opened["incident"], "reassign", clock.now(), owner="xinjiekou"))
