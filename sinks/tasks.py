@@ -202,10 +202,12 @@ async def task_detail(db, task_id: str) -> dict | None:
     }
 
 
-async def device_of(db, task_id: str) -> str | None:
-    """The device a task was given to (a dispatcher's cancel is keyed by it), or None for an unknown task."""
+async def owner_of(db, task_id: str) -> tuple[str, str | None] | None:
+    """(device, community) of a task: its worker's device keys a dispatcher's cancel, its community says whose
+    it is; None for an unknown task."""
     async with connection(db) as conn:
-        return await conn.fetchval("SELECT device FROM tasks WHERE id = $1", task_id)
+        row = await conn.fetchrow("SELECT device, community_id FROM tasks WHERE id = $1", task_id)
+    return (row["device"], row["community_id"]) if row else None
 
 
 async def task_snapshot(

@@ -25,10 +25,11 @@ from faust.web import Request, Response, View
 from config.roster import Roster
 from schemas import json
 from schemas.fields import FieldError, now_rfc3339
+from schemas.records import UNLOCATED
 from schemas.tasks import TaskAction
 from sinks.credentials import Credential
 from sinks.patrol import read_roster
-from sinks.tasks import device_of, tasks_in_scope, tasks_of_device
+from sinks.tasks import owner_of, tasks_in_scope, tasks_of_device
 from streams.credentials import CredentialCache
 from streams.geofence.registry import GridRegistry
 from streams.http.auth import authenticate
@@ -124,18 +125,20 @@ def install(
                 who = await authenticate(credentials, ("dispatcher", "device"), request.headers)
                 action = step(task, await read_json(request), who)
                 if who.kind == "dispatcher":
-                    action["device"] = await _owner(await pool(), task)
+                    action["device"] = await _owner(await pool(), task, who, registry.geometry)
             except Refused as refused:
                 return self.refuse(refused)
             await self.send(action)
             return self.json({"task": task, "accepted": action["id"]}, status=202)
 
 
-async def _owner(pool, task: str) -> str:
-    device = await device_of(pool, task)
-    if device is None:
+async def _owner(pool, task: str, who: Credential, geometry) -> str:
+    """The task's device, for a dispatcher who may act on it; another street's or community's task is unknown
+    to them (404), as in the console."""
+    found = await owner_of(pool, task)
+    if found is None or refusal(who, found[1] or UNLOCATED, geometry):
         raise Refused(404, [FieldError("task", "no such task (a task created a moment ago: retry in a second)")])
-    return device
+    return found[0]
 
 
 class TaskPlaces:
@@ -211,6 +214,11 @@ def _in_scope(action: dict, who: Credential, leader, worker_grid: str, geometry)
         why_not = refusal(who, action["community"], geometry)
         if why_not:
             raise Forbidden("location", why_not.replace("incident", "task"))
+        street, worker_street = street_scope(who, geometry), geometry.street_of(worker_grid)
+        if street is not None and worker_street != street:
+            raise Forbidden(
+                "device", f"{action['device']} works in street {worker_street}; {who.subject} acts in {street}"
+            )
 
 
 def step(task: str, body, who: Credential) -> dict:

@@ -261,6 +261,12 @@ async def test_tasks_are_given_and_listed_inside_the_street_only(district):
         assert status == 404 and body["errors"][0]["field"] == "task"
         status, body = await status_of(http, "GET", f"{worker}/v1/tasks", tokens["east"])
         assert given[WEST] not in {t["id"] for t in body["tasks"]}
+        cancel = {"action": "cancel", "reason": "test"}
+        status, body = await status_of(http, "POST", f"{worker}/v1/tasks/{given[WEST]}/actions", tokens["east"], cancel)
+        assert status == 404 and body["errors"][0]["field"] == "task"  # another street's task, at the worker too
+        west_worker_here = {**task(EAST), "device": device[WEST]}  # a place in east, a worker of west
+        status, body = await status_of(http, "POST", f"{worker}/v1/tasks", tokens["east"], west_worker_here)
+        assert status == 403 and body["errors"][0]["field"] == "device", body
 
 
 async def test_12345_orders_the_daily_patrol_and_who_was_here_keep_to_the_street(district):

@@ -27,7 +27,7 @@ from sinks.incident_history import Progress, written_offsets
 from sinks.migrate import migrate
 from sinks.postgres import PostgresSink, seed_places
 from sinks.task_candidates import candidates, grid_roster
-from sinks.tasks import TaskSink, device_of, task_detail, task_snapshot, tasks_in_scope, tasks_of_device
+from sinks.tasks import TaskSink, owner_of, task_detail, task_snapshot, tasks_in_scope, tasks_of_device
 from streams.broker_epoch import broker_epoch
 from streams.topics import ensure_topics
 from tests.support.databases import own_database
@@ -184,8 +184,8 @@ async def test_one_task_with_its_history_and_refusals(written):
     cancelled = await task_detail(pool, task_id(RUN, "c"))
     assert [(e["event"], e["reason"]) for e in cancelled["events"]] == [("created", None), ("cancelled", "重复派发")]
     assert await task_detail(pool, task_id(RUN, "zz")) is None
-    assert await device_of(pool, task_id(RUN, "c")) == device(RUN, "B")
-    assert await device_of(pool, task_id(RUN, "zz")) is None
+    assert (await owner_of(pool, task_id(RUN, "c")))[0] == device(RUN, "B")
+    assert await owner_of(pool, task_id(RUN, "zz")) is None
 
 
 async def test_the_snapshot_holds_the_open_tasks_of_owned_devices_and_the_offsets_written(written):
