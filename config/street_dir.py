@@ -100,6 +100,7 @@ def check_street(directory: Path, tz: str = "Asia/Shanghai") -> dict[str, int]:
     roster = load_roster(path["REDWALL_ROSTER"], grids, geometry=path["REDWALL_GEOMETRY"])
     events = load_major_events(path["REDWALL_MAJOR_EVENTS"], grids)
     rules = load_rules(path["REDWALL_ESCALATION_RULES"])
+    rules.check_streets(geometry.streets)  # as the worker does at start
     routing = load_routing(path["REDWALL_ROUTING"])
     calendar = load_calendar(path["REDWALL_CALENDAR"], path["REDWALL_HOLIDAYS"], tz)
     zones = (rules.path.parent / read_toml(rules.path, "escalation rules")["sensitive_zones"]["file"]).resolve()

@@ -82,7 +82,7 @@ from streams.credentials import CredentialCache
 from streams.escalation.state import community_of
 from streams.http.access_log import PathOnlyAccessLogger
 from streams.http.refusal import refusal_response
-from streams.scope import place_street, sees, street_scope
+from streams.scope import NOWHERE, place_street, sees, street_scope
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +292,16 @@ class StreetMaps:
 
     def __init__(self, geometry: Geometry, whole: bytes):
         self.geometry, self.made = geometry, {None: whole}
+        # A street dispatcher issued without a street in a district sees nothing, its map included.
+        empty = {"street": geometry.district.name if geometry.district else "", "communities": [], "grids": []}
+        self.made[NOWHERE] = json.dumps({**empty, "courtyards": []})
 
     async def view(self, request: web.Request) -> web.Response:
         street = street_scope(request["dispatcher"], self.geometry)
-        street = street if street in self.geometry.streets and len(self.geometry.streets) > 1 else None
+        if street is None or len(self.geometry.streets) == 1:
+            street = None
+        elif street not in self.geometry.streets:  # none named, or one the map no longer holds
+            street = NOWHERE
         if street not in self.made:
             self.made[street] = geometry_json(self.geometry.of_street(street))
         # Private: which map a browser gets depends on who signed in.

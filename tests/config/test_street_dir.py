@@ -86,6 +86,16 @@ def test_rules_naming_a_zones_file_outside_the_directory_are_refused(tmp_path):
         check_street(tmp_path)
 
 
+def test_rules_for_a_street_the_map_does_not_hold_are_refused_by_the_check_as_by_the_worker(tmp_path):
+    init_street(tmp_path, from_sample=True)
+    rules = tmp_path / "escalation.toml"
+    rules.write_text(rules.read_text() + '\n[streets.xichangna.deadlines.grid]\nacknowledge = "20m"\nresolve = "4h"\n')
+    with pytest.raises(
+        ConfigError, match=r"streets\.xichangna: is not a street of the geometry; use one of .*xichangan"
+    ):
+        check_street(tmp_path)
+
+
 STAFF = """设备号,姓名,角色,网格,结对,班次
 dev-0001,张伟,流管员,c01-g01,t1,白班
 dev-0002,李娜,志愿者,c01-g01,t1,day;night

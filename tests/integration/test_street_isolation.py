@@ -154,6 +154,8 @@ async def test_a_street_dispatchers_map_is_its_street_and_the_districts_the_whol
     assert {c["id"] for c in mine["communities"]} == {c for c, a in geometry.communities.items() if a.parent == EAST}
     whole = await console_get(s, "/api/geometry", tokens["district"])
     assert {g["id"] for g in whole["grids"]} == set(geometry.grids) and whole["street"] == geometry.district.name
+    unnamed = await issue_dispatcher_token(s.database_url, f"{RUN}-no-street", "street")  # issued before streets
+    assert (await console_get(s, "/api/geometry", unnamed))["grids"] == []
 
 
 async def test_another_streets_incident_does_not_exist_for_a_street_dispatcher(district):
