@@ -80,7 +80,8 @@ def import_geometry(source: Path, fields: Fields, crs: str = "wgs84") -> tuple[d
             source,
             "file",
             f"names {len(street_ids)} streets: {names}",
-            "Redwall serves one street: filter the export to it (QGIS: Select by Expression, Export Selected)",
+            "import one street at a time: filter the export to it (QGIS: Select by Expression, Export Selected); "
+            "a district's map holds each street so imported under a feature of kind district (docs/street-data.md)",
         )
     notes = []
     ((street, (_, street_name)),) = street_ids.items()

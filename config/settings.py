@@ -49,7 +49,9 @@ class Settings:
         "Asia/Shanghai",
     )
     h3_resolution: int = _env("h3_resolution", "H3 resolution of the cell-to-grid index (9..14)", 12)
-    geometry_path: Path = _env("geometry", "GeoJSON with the street, communities and grids", SAMPLE_GEOMETRY)
+    geometry_path: Path = _env(
+        "geometry", "GeoJSON with the street (or a district of streets), communities and grids", SAMPLE_GEOMETRY
+    )
     major_events_path: Path = _env(
         "major_events", "TOML with major-event periods (重大活动保障期)", SAMPLE_MAJOR_EVENTS
     )

@@ -6,6 +6,7 @@ PostgreSQL of its own, in a temporary directory, with nothing else set up. Print
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -51,16 +52,19 @@ def _weekly(settings, args) -> int:
 
 
 def _sample(settings, week: str):
+    from config.settings import SAMPLE_GEOMETRY
     from consumers.report.make import make_weekly
     from consumers.report.sample import write_sample_week
     from sinks.migrate import migrate
     from streams.demo.embedded import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="redwall-report-") as scratch, EmbeddedPostgres(Path(scratch)) as pg:
+        # The sample week is the sample street's, whatever map the settings name.
+        sample = dataclasses.replace(settings, geometry_path=SAMPLE_GEOMETRY)
 
         async def made():
             await migrate(pg.url)
-            await write_sample_week(pg.url, week, settings=settings)
-            return await make_weekly(pg.url, settings, week)
+            await write_sample_week(pg.url, week, settings=sample)
+            return await make_weekly(pg.url, sample, week)
 
         return asyncio.run(made())
