@@ -226,7 +226,8 @@ Alert = Record(
 
 # The community of an incident whose report lies outside every street: the street's dispatchers place it.
 UNLOCATED = "unlocated"
-INCIDENT_ID_PATTERN = r"inc-[A-Za-z0-9_.]+-[0-9a-f]{12}"  # inc-<community>-<hash>: the community is the key
+# inc-<community>-<hash>: the community names the street whose key the incident's records carry
+INCIDENT_ID_PATTERN = r"inc-[A-Za-z0-9_.]+-[0-9a-f]{12}"
 ACTIONS = (
     "ack",
     "resolve",
@@ -281,7 +282,7 @@ IncidentAction = Record(
             required=False,
         ),
     },
-    "A person's action on an incident; keyed by the incident's community on redwall.actions.v1.",
+    "A person's action on an incident; keyed by the street of the incident's community on redwall.actions.v1.",
 )
 
 EngineControl = Record(

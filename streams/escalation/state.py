@@ -11,7 +11,8 @@ OPEN = frozenset({"assigned", "acknowledged"})
 
 
 def incident_id(community: str, report_id: str) -> str:
-    """Deterministic, and carrying the community: actions keyed by it meet the incident's partition."""
+    """Deterministic, and carrying the community: an action finds its incident's street, and so its partition,
+    from the id alone (streams/escalation/keys.py)."""
     return f"inc-{community}-{hashlib.sha1(report_id.encode()).hexdigest()[:12]}"
 
 
