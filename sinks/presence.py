@@ -39,6 +39,7 @@ SELECT device_id, event_time, lat, lng FROM positions
 WHERE position_cell(lat, lng) = ANY(position_cells($1, $2, $3, $4))
   AND lat BETWEEN $1 AND $3 AND lng BETWEEN $2 AND $4
   AND event_time >= $5 AND event_time < $6 AND accuracy <= $7 AND ($8::text IS NULL OR community_id = $8)
+  AND ($9::text IS NULL OR street_id = $9)
 ORDER BY device_id, event_time"""
 _NAMES = "SELECT device_id, name, role FROM roster_workers WHERE device_id = ANY($1::text[])"
 
@@ -168,15 +169,17 @@ async def who_was_here(
     silence: timedelta,
     max_accuracy_m: float,
     community: str | None = None,
+    street: str | None = None,
 ) -> list[dict]:
     """The devices inside `fence` from `start` to `end` (excluded), with their visits (see `presence`). Fixes
-    less accurate than `max_accuracy_m` are left out; `community` keeps a polygon's to that community's."""
+    less accurate than `max_accuracy_m` are left out; `community` and `street` keep a polygon's to theirs (a
+    drawn area may reach past the corners that were checked, into a concave neighbour)."""
     check_window(start, end)
     async with connection(db) as conn:
         if fence.zone is None:
             rows = await conn.fetch(_BY_ID[fence.kind], fence.id, start, end, max_accuracy_m)  # (device, time)
         else:
-            candidates = await conn.fetch(_IN_BOX, *fence.box, start, end, max_accuracy_m, community)
+            candidates = await conn.fetch(_IN_BOX, *fence.box, start, end, max_accuracy_m, community, street)
             rows = [(r[0], r[1]) for r in candidates if fence.zone.contains(r[2], r[3])]
         found = visits(rows, silence)
         named = await conn.fetch(_NAMES, list(found))

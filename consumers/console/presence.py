@@ -70,9 +70,17 @@ class PresenceViews:
         refused = self.out_of_scope(who, fence)
         if refused:
             return refusal_response(403, refused.reason, [refused])
+        street = street_scope(who, self.geometry)
         found = await from_postgres(
             lambda db: who_was_here(
-                db, fence, start, end, silence=self.silence, max_accuracy_m=self.max_accuracy_m, community=community
+                db,
+                fence,
+                start,
+                end,
+                silence=self.silence,
+                max_accuracy_m=self.max_accuracy_m,
+                community=community,
+                street=street,
             ),
             self.pool(),
             "presence",

@@ -142,6 +142,8 @@ async def test_who_was_in_a_drawn_polygon(history):
     assert list(offsets(found, RUN)) == list(POLYGON_ANSWER)
     assert offsets(await ask(history, drawn(POLYGON), community="c01"), RUN) == POLYGON_ANSWER
     assert await ask(history, drawn(POLYGON), community="c02") == []
+    assert offsets(await ask(history, drawn(POLYGON), street="xichangan"), RUN) == POLYGON_ANSWER
+    assert await ask(history, drawn(POLYGON), street="xinjiekou") == []  # another street's dispatcher: none
 
 
 # The indexes of `positions` led by a column (or, for None, the cell index of 0017), as each day's partition names them.
