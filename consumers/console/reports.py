@@ -48,20 +48,23 @@ class ReportViews:
         found = await from_postgres(lambda db: made_reports(db, street), self.pool(), "reports")
         if isinstance(found, web.Response):
             return found
+        which = f"?street={street}" if len(self.geometry.streets) > 1 else ""  # the files of this street
         rows = [
             {
                 "week": r["week"],
                 "made_at": r["made_at"],
                 "made_local": local_minute(r["made_at"], self.timezone),
                 "announced_at": r["announced_at"],
-                "html": f"/reports/{r['week']}.html",
-                "pdf": f"/reports/{r['week']}.pdf",
+                "html": f"/reports/{r['week']}.html{which}",
+                "pdf": f"/reports/{r['week']}.pdf{which}",
                 "html_bytes": r["html_bytes"],
                 "pdf_bytes": r["pdf_bytes"],
             }
             for r in found
         ]
-        body = {"street": street, "timezone": self.timezone, "reports": rows}
+        mine = street_scope(request["dispatcher"], self.geometry)
+        streets = [{"id": s.id, "name": s.name} for s in self.geometry.streets.values() if mine in (None, s.id)]
+        body = {"street": street, "streets": streets, "timezone": self.timezone, "reports": rows}
         return fresh_json(body)
 
     async def file(self, request: web.Request) -> web.Response:

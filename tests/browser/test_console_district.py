@@ -70,3 +70,24 @@ async def test_a_streets_page_lists_its_street_and_the_districts_acts_on_every_s
         await open_detail(page, incident)
         await page.wait_for_selector(f"#detail[data-incident='{incident}'] button[data-action='ack']", timeout=10_000)
     await close(page)
+
+
+async def test_the_districts_page_picks_the_street_of_the_weekly_reports_and_a_streets_page_has_no_pick(
+    district_console, browser
+):
+    db = district_console.database_url
+    district = await issue_dispatcher_token(db, f"page-{RUN}-reports-district", "district")
+    page = await open_console(browser, district_console, district)
+    await page.click("#reports-toggle")
+    picker = page.locator("#reports-street")
+    await picker.wait_for(state="visible", timeout=10_000)
+    assert await picker.locator("option").count() == 2
+    await picker.select_option(WEST)
+    await page.wait_for_function(f"document.querySelector('#reports-street').value === '{WEST}'")
+    await close(page)
+    east = await issue_dispatcher_token(db, f"page-{RUN}-reports-east", "street", street=EAST)
+    page = await open_console(browser, district_console, east)
+    await page.click("#reports-toggle")
+    await page.wait_for_selector("#reports-count:not(:empty)", timeout=10_000)
+    assert await page.locator("#reports-street").is_hidden()
+    await close(page)

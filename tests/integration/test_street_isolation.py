@@ -329,10 +329,12 @@ async def test_a_streets_weekly_report_is_read_by_its_street_and_the_district_on
     async with aiohttp.ClientSession() as http:
         status, body = await status_of(http, "GET", console(s, "/api/reports"), tokens["east"])
         assert (status, body["street"], [r["week"] for r in body["reports"]]) == (200, EAST, [week])
+        assert [x["id"] for x in body["streets"]] == [EAST]  # the street's own, nothing to pick
         for path in (f"/api/reports?street={WEST}", f"/reports/{week}.html?street={WEST}"):
             status, body = await status_of(http, "GET", console(s, path), tokens["east"])
             assert status == 404 and body["errors"][0]["field"] == "street", path
         status, body = await status_of(http, "GET", console(s, f"/api/reports?street={WEST}"), tokens["district"])
-        assert (status, body["street"]) == (200, WEST)
+        assert (status, body["street"]) == (200, WEST) and {x["id"] for x in body["streets"]} == {EAST, WEST}
+        assert body["reports"][0]["html"] == f"/reports/{week}.html?street={WEST}"  # the link opens west's
         async with http.get(console(s, f"/reports/{week}.pdf?street={WEST}"), headers=bearer(tokens["district"])) as r:
             assert r.status == 200 and await r.read() == b"%PDF-1.7 " + week.encode()

@@ -10,10 +10,18 @@ function row(r) {
       · <a href="${escape(r.pdf)}" target="_blank" rel="noopener">PDF</a></td></tr>`;
 }
 
-// PostgreSQL away (503) says so in the heading; the next opening tries again.
+// PostgreSQL away (503) says so in the heading; the next opening tries again. A district's dispatcher picks
+// the street whose reports are listed.
 async function refresh() {
   try {
-    const found = await api("/api/reports");
+    const picked = $("reports-street").value;
+    const found = await api("/api/reports" + (picked ? `?street=${encodeURIComponent(picked)}` : ""));
+    const select = $("reports-street");
+    select.hidden = found.streets.length < 2;
+    if (select.options.length !== found.streets.length) {
+      select.innerHTML = found.streets.map((s) => `<option value="${escape(s.id)}">${escape(s.name)}</option>`).join("");
+    }
+    select.value = found.street;
     $("reports-title").textContent = name("alert_kind", "weekly_report");
     $("reports-list").innerHTML = found.reports.map(row).join("")
       || `<tr><td colspan="3">尚无周报 No report made yet</td></tr>`;
@@ -25,6 +33,7 @@ async function refresh() {
 
 export function setupReports() {
   const panel = $("reports");
+  $("reports-street").addEventListener("change", refresh);
   $("reports-toggle").addEventListener("click", () => {
     panel.hidden = !panel.hidden;
     if (!panel.hidden) refresh();
