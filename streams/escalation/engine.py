@@ -49,8 +49,8 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         # Who holds the unlocated queue: as Geometry.unlocated_owner says, from the places at hand.
         self.street = streets[0] if len(streets) == 1 else self.district
         self.incidents: dict[str, Incident] = {}
-        # Action ids, and community/report id pairs, already applied: redeliveries are no-ops. A report
-        # outside the street, once the street places it, comes again to open an incident in its community.
+        # Action ids, and report ids located or not (_seen), already applied: redeliveries are no-ops. A
+        # report outside the street, once the street places it, comes again to open an incident in its community.
         self.seen: set[str] = set()
         self.unlocated: dict[str, dict] = {}  # unlocated incident -> its report, re-published when placed
         self._deadlines: list[tuple[datetime, str, str, str]] = []  # heap of (at, incident, kind, warn/breach)
@@ -330,5 +330,7 @@ def _joins(report: dict) -> bool:
 
 
 def _seen(community: str, report_id: str) -> str:
-    """What marks a report applied in a community: ids never hold "/", so it cannot be an action id."""
-    return f"{community}/{report_id}"
+    """What marks a report applied: whether it was located, never in which community. A report joins a near
+    incident of the next community, whose events name that community; placed from the unlocated queue, it
+    comes again located. Ids never hold "/", so it cannot be an action id."""
+    return f"{UNLOCATED if community == UNLOCATED else 'located'}/{report_id}"

@@ -91,7 +91,10 @@ async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> Non
         } == reports
 
     async def incident_events() -> dict[str, dict]:
-        return {(e := json.loads(record.value))["id"]: e async for record in read_topic(s, s.topic_incidents)}
+        return {
+            (e := json.loads(record.value) | {"at": f"{record.partition}@{record.offset}"})["id"]: e
+            async for record in read_topic(s, s.topic_incidents)
+        }
 
     linked_in_time = await eventually(linked, 20)
     events = await incident_events()  # after the sink linked them: every event it wrote is on the topic by now
@@ -110,8 +113,15 @@ async def check_incidents_and_alerts(s, pg, accepted: Accepted, receiver) -> Non
     rows = {r["id"] for r in await pg.fetch("SELECT id FROM incident_events WHERE id = ANY($1)", list(events))}
     assert rows == set(events), f"transitions not in Postgres: {sorted(set(events) - rows)[:5]}"
     per_report = collections.Counter(e["report"] for e in events.values() if e.get("report"))
-    assert set(per_report) == reports and all(n == 1 for n in per_report.values()), (
-        f"reports with more than one transition: {[r for r, n in per_report.items() if n > 1][:5]}"
+    twice = [r for r, n in per_report.items() if n > 1]
+    assert set(per_report) == reports and not twice, "reports with more than one transition: " + "; ".join(
+        f"{r}: "
+        + ", ".join(
+            f"{e['kind']} {e['incident']}#{e.get('seq')} {e['when']} at {e['at']}"
+            for e in events.values()
+            if e.get("report") == r
+        )
+        for r in twice[:5]
     )
     opened = {f"{e['id']}:incident_opened" for e in events.values() if e["kind"] == "opened"}
 

@@ -21,6 +21,7 @@ from tests.support.working_time import checked
 
 RULES = load_rules()
 OUTSIDE = (39.93, 116.41)  # north-east of the street, in no grid: a bad fix near the edge
+BORDER_C01, BORDER_C02 = (39.8969, 116.37028), (39.8969, 116.37032)  # 3.4 m apart, across c01 and c02's border
 
 
 @pytest.fixture
@@ -325,6 +326,22 @@ def test_a_rebuilt_engine_can_still_place_an_unlocated_incident(engine, clock):
     rebuilt.restore_unlocated(report)
     placed = rebuilt.action(action("p2", inc, "reassign", clock.now(), owner="c05"))
     assert [(r["community"], r["grid"]) for r in placed.reports] == [("c05", None)]
+
+
+def test_a_report_that_joined_the_next_communitys_incident_stays_applied_in_a_rebuilt_engine(engine, clock):
+    first = located("b1", "illegal_parking", "low", BORDER_C01)
+    second = located("b2", "illegal_parking", "low", BORDER_C02, T0 + minutes(1))
+    assert (first["community"], second["community"]) == ("c01", "c02")
+    events = engine.report(first).events + engine.report(second).events
+    assert [(e["kind"], e["community"]) for e in events] == [("opened", "c01"), ("report_merged", "c01")]
+    rebuilt = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
+    for event in events:
+        rebuilt.restore(event)
+    assert rebuilt.report(second).events == []  # redelivered after a restart: seen, though c01's events name it
+    stored = IncidentEngine(RULES, clock, places=places_of(registry()), tz=TZ, calendar=calendar())
+    for event in events:  # as the rebuild takes them from PostgreSQL: with the incident's community
+        stored.remember(event["community"], event.get("report"), event.get("action"))
+    assert stored.report(first).events == stored.report(second).events == []
 
 
 @pytest.mark.parametrize("placed_by", ["grid", "community", "unlocated"])
