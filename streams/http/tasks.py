@@ -114,7 +114,8 @@ def install(
                     since=None,
                     device=request.query.get("device"),
                 )
-            return self.json({"tasks": [json.loads(json.dumps(t)) for t in found]})
+            # Written once by the records' encoder (times as RFC 3339), not decoded and encoded again.
+            return self.bytes(json.dumps({"tasks": found}), content_type="application/json")
 
     @app.page("/v1/tasks/{task}/actions")
     class TaskActions(_Tasks):
