@@ -163,8 +163,9 @@ class TaskPlaces:
         place = self.registry.locate(action["location"]["lat"], action["location"]["lng"])
         if place.street is None:
             raise Refused(422, [FieldError("location", "lies outside every grid of the street")])
-        grid = self.registry.grids[self.registry.courtyards[courtyard].parent].id if courtyard else place.grid
-        action.update(street=place.street, grid=grid, community=self.registry.grids[grid].parent)
+        grid = area.parent if courtyard is not None else place.grid  # a named courtyard's own grid
+        street = self.registry.geometry.street_of(grid)
+        action.update(street=street, grid=grid, community=self.registry.grids[grid].parent)
         action.setdefault("radius_m", self.default_radius_m)
 
 
@@ -180,7 +181,7 @@ def creation(body, who: Credential, roster: Roster, places: TaskPlaces) -> dict:
     fields = {k: v for k, v in body.items() if k not in ("id", "action", "actor", "time", "creator")}
     creator = {"subject": who.subject, "role": GRID_LEADER if leader else who.role}
     if leader or who.community:
-        creator["community"] = who.community or _community_of(leader.grid, places)
+        creator["community"] = who.community or places.registry.grids[leader.grid].parent
     action = {
         **fields,
         "id": f"tact-{uuid.uuid4().hex}",
@@ -200,10 +201,6 @@ def creation(body, who: Credential, roster: Roster, places: TaskPlaces) -> dict:
     places.complete(action)
     _in_scope(action, who, leader, worker.grid, places.registry.geometry)
     return action
-
-
-def _community_of(grid: str, places: TaskPlaces) -> str:
-    return places.registry.grids[grid].parent
 
 
 def _in_scope(action: dict, who: Credential, leader, worker_grid: str, geometry) -> None:
