@@ -328,6 +328,7 @@ def geometry_json(geometry: Geometry) -> bytes:
     return json.dumps(
         {
             "street": geometry.street.name if len(geometry.streets) == 1 else geometry.district.name,
+            "streets": [{"id": s.id, "name": s.name} for s in geometry.streets.values()],
             "communities": areas(geometry.communities.values()),
             "grids": areas(geometry.grids.values()),
             "courtyards": [

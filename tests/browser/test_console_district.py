@@ -78,6 +78,8 @@ async def test_the_districts_page_picks_the_street_of_the_weekly_reports_and_a_s
     db = district_console.database_url
     district = await issue_dispatcher_token(db, f"page-{RUN}-reports-district", "district")
     page = await open_console(browser, district_console, district)
+    groups = page.locator("#community optgroup")  # the communities under their streets
+    assert await groups.count() == 2 and await groups.nth(1).locator("option").count() >= 1
     await page.click("#reports-toggle")
     picker = page.locator("#reports-street")
     await picker.wait_for(state="visible", timeout=10_000)
@@ -90,4 +92,5 @@ async def test_the_districts_page_picks_the_street_of_the_weekly_reports_and_a_s
     await page.click("#reports-toggle")
     await page.wait_for_selector("#reports-count:not(:empty)", timeout=10_000)
     assert await page.locator("#reports-street").is_hidden()
+    assert await page.locator("#community optgroup").count() == 0  # its own street's communities, ungrouped
     await close(page)

@@ -113,8 +113,13 @@ async function boot() {
     csrf: snapshot.csrf, actions: snapshot.actions || [] });
   const own = snapshot.community ? ` · ${placeName(snapshot.community)}` : "";
   $("role").textContent = `${name("role", snapshot.role)} ${snapshot.role} · ${snapshot.dispatcher}${own}`;
-  $("community").insertAdjacentHTML("beforeend", geometry.communities.map((c) =>
-    `<option value="${escape(c.id)}">${escape(c.name)} ${escape(c.id)}</option>`).join(""));
+  // In a district the communities come grouped under their streets.
+  const option = (c) => `<option value="${escape(c.id)}">${escape(c.name)} ${escape(c.id)}</option>`;
+  const streets = geometry.streets || [];
+  $("community").insertAdjacentHTML("beforeend", streets.length > 1
+    ? streets.map((s) => `<optgroup label="${escape(s.name)}">${
+      geometry.communities.filter((c) => c.parent === s.id).map(option).join("")}</optgroup>`).join("")
+    : geometry.communities.map(option).join(""));
   $("community").addEventListener("change", (e) => setFilter(e.target.value));
   $("search").addEventListener("input", (e) => {
     view.search = e.target.value.trim(); view.page = 0; dirty.incidents = true; schedule();
