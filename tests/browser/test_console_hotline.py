@@ -74,6 +74,8 @@ async def test_the_overdue_order_comes_first_with_its_limit_and_the_rates_show_n
     page = await open_console(browser, stack.settings, stack.tokens["community"], width=1600, height=1000)
     await page.click("#hotline-toggle")
     await page.wait_for_selector("#hotline[data-loaded='1'] #hotline-rates tr", timeout=15_000)
+    # Loaded while the view was closed, and drawn when it opens: the rows, not the rates, say it is drawn.
+    await page.wait_for_selector(f"#hotline-orders tr[data-order='H{run}-late']", timeout=15_000)
     rows = page.locator("#hotline-orders tr")
     ids = await rows.evaluate_all("rows => rows.map(r => r.dataset.order)")
     # Overdue, then the nearest limit (other tests' orders of the shared database may sit between them).

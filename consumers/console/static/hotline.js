@@ -127,7 +127,9 @@ export function setupHotline(openIncident) {
   $("hotline-toggle").addEventListener("click", () => {
     panel.hidden = !panel.hidden;
     hotline.drawn = {};
-    if (!panel.hidden) refresh();
+    if (panel.hidden) return;
+    renderOrders(true); // what is held, at once; then fresh from the server
+    refresh();
   });
   $("hotline-orders").addEventListener("click", (e) => {
     const button = e.target.closest("button[data-incident]");
