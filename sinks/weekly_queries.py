@@ -78,6 +78,20 @@ SELECT count(*)::int AS incidents,
 FROM week
 """
 
+# Closed by the week's end (the incident's last resolve, reopen or close before it is not a reopen), and of
+# those closed in time: not overdue, no deadline of theirs ever missed. The district's comparison reads them.
+CLOSED = f"""{_WEEK_INCIDENTS}
+SELECT count(*) FILTER (WHERE closed)::int AS closed,
+       count(*) FILTER (WHERE closed AND NOT overdue)::int AS closed_in_time
+FROM (
+    SELECT w.overdue, coalesce((
+        SELECT e.kind <> 'reopened' FROM incident_events e
+        WHERE e.incident_id = w.id AND e.event_time < $2::timestamptz AND e.kind IN ('resolved', 'reopened', 'closed')
+        ORDER BY e.seq DESC LIMIT 1), false) AS closed
+    FROM week w
+) AS ended
+"""
+
 # Why the week's incidents came to the street: the first event that put each there.
 ESCALATED_TO_STREET = """
 SELECT why, count(*)::int AS incidents FROM (

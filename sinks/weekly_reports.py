@@ -1,5 +1,6 @@
-"""The weekly 专报 in PostgreSQL (migration 0012): a street's week claimed by one maker, its files and
-figures stored, its announcement marked; the list and the files the console serves.
+"""The weekly 专报 in PostgreSQL (migration 0012): a street's week (or a district's, under the district's id)
+claimed by one maker, its files and figures stored, its announcement marked; the list and the files the console
+serves, and the streets' figures a district's report is made of.
 
 A week is made once: the claim is a row keyed by street and week, and only the claimant may store the
 files. A maker that died holding a claim (nothing stored after `LEASE`) leaves it to the next one. The
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from schemas import json
-from sinks.postgres import transaction
+from sinks.postgres import connection, transaction
 
 LEASE = timedelta(minutes=30)  # far beyond a district's week (under 60 s): only a dead maker holds it so long
 FILES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
@@ -86,6 +87,29 @@ async def made_reports(pool: asyncpg.Pool, street: str, limit: int = 260) -> lis
     and the files' sizes."""
     async with pool.acquire(timeout=30) as conn:
         return [dict(r) for r in await conn.fetch(_LIST, street, limit)]
+
+
+async def week_figures(db, streets: list[str], week: str) -> dict[str, dict]:
+    """The stored figures of `week` of those of `streets` whose report is made, by street id: what a district's
+    report is composed of (consumers/report/district.py). `db`: a DSN or a pool."""
+    async with connection(db) as conn:
+        rows = await conn.fetch(
+            "SELECT street_id, figures FROM weekly_reports "
+            "WHERE street_id = ANY($1::text[]) AND week = $2 AND made_at IS NOT NULL AND figures IS NOT NULL",
+            streets,
+            week,
+        )
+    return {r["street_id"]: json.loads(r["figures"]) for r in rows}
+
+
+async def made_count(pool: asyncpg.Pool, streets: list[str], week: str) -> int:
+    """How many of `streets` have their report of `week` stored."""
+    async with pool.acquire(timeout=30) as conn:
+        return await conn.fetchval(
+            "SELECT count(*) FROM weekly_reports WHERE street_id = ANY($1::text[]) AND week = $2 AND made_at IS NOT NULL",
+            streets,
+            week,
+        )
 
 
 async def report_file(pool: asyncpg.Pool, street: str, week: str, kind: str) -> bytes | None:

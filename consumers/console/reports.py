@@ -1,7 +1,8 @@
 """The console's 周报 view: every weekly 专报 the sinks made for the street (sinks/weekly_reports.py), and
 their files, to any signed-in dispatcher of that street (a report holds the street's figures, as the 12345 rates
-do). A dispatcher of every street (district) names one with ?street=, the first street by default; another
-street's report does not exist for a street's dispatcher (404 naming `street`)."""
+do). A dispatcher of every street (district) names one with ?street=, or the district's own report (全区,
+under the district's id), which comes first and is the default; another street's report, and the district's,
+do not exist for a street's dispatcher (404 naming `street`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from aiohttp import web
 
 from config.geometry import Geometry
 from consumers.console.reads import fresh_json, from_postgres
-from schemas.display import local_minute
+from consumers.report.district import reported_district
+from schemas.display import WHOLE_DISTRICT, local_minute
 from schemas.fields import FieldError
 from sinks.weekly_reports import FILES, made_reports, report_file
 from streams.http.refusal import refusal_response
@@ -29,12 +31,20 @@ class ReportViews:
     def __init__(self, geometry: Geometry, timezone: str, pool: Callable):
         self.geometry, self.timezone, self.pool = geometry, timezone, pool
 
-    def street(self, request: web.Request) -> str:
-        """The street asked for (?street=), by default the dispatcher's or the first; FieldError naming `street`
-        for one the dispatcher does not see."""
+    def choices(self, request: web.Request) -> list[dict]:
+        """What the dispatcher may pick, {id, name}: for one who sees every street of a district, the district
+        (全区) first, then the streets; else its own street."""
         mine = street_scope(request["dispatcher"], self.geometry)
-        asked = request.query.get("street") or mine or next(iter(self.geometry.streets))
-        if asked not in self.geometry.streets or mine not in (None, asked):
+        whole = reported_district(self.geometry) if mine is None else None
+        found = [{"id": whole[0], "name": f"{WHOLE_DISTRICT}（{whole[1]}）"}] if whole else []
+        return found + [{"id": s.id, "name": s.name} for s in self.geometry.streets.values() if mine in (None, s.id)]
+
+    def street(self, request: web.Request) -> str:
+        """The street (or district) asked for (?street=), by default the first the dispatcher may pick;
+        FieldError naming `street` for one the dispatcher does not see."""
+        mine = [c["id"] for c in self.choices(request)]
+        asked = request.query.get("street") or (mine[0] if mine else "")
+        if asked not in mine:
             raise FieldError(
                 "street", f"no street {asked!r:.80} among those of dispatcher {request['dispatcher'].subject}"
             )
@@ -62,9 +72,7 @@ class ReportViews:
             }
             for r in found
         ]
-        mine = street_scope(request["dispatcher"], self.geometry)
-        streets = [{"id": s.id, "name": s.name} for s in self.geometry.streets.values() if mine in (None, s.id)]
-        body = {"street": street, "streets": streets, "timezone": self.timezone, "reports": rows}
+        body = {"street": street, "streets": self.choices(request), "timezone": self.timezone, "reports": rows}
         return fresh_json(body)
 
     async def file(self, request: web.Request) -> web.Response:

@@ -26,9 +26,11 @@ def report_link(settings: Settings, week: str, street: str | None = None) -> str
     return f"{link}?street={street}" if street else link
 
 
-def report_alert(street: tuple[str, str], week: str, summary: str, link: str, now: datetime) -> dict:
-    """The Alert for the report of `week` of `street` (id, Chinese name): the street owns it, its body is
-    the summary in markdown. Its time is when it is announced, not made: a report announced late (Kafka
+def report_alert(
+    street: tuple[str, str], week: str, summary: str, link: str, now: datetime, *, level: str = "street"
+) -> dict:
+    """The Alert for the report of `week` of `street` (id, Chinese name; or the district's, `level`
+    "district"): the street (or district) owns it, its body is the summary in markdown. Its time is when it is announced, not made: a report announced late (Kafka
     away that morning) is still news, and routing pages nobody for an event older than its max_age."""
     street_id, name = street
     body = summary if len(summary) <= BODY_MAX else summary[: BODY_MAX - 1] + "…"
@@ -37,7 +39,7 @@ def report_alert(street: tuple[str, str], week: str, summary: str, link: str, no
             "id": alert_id(street_id, week),
             "kind": "weekly_report",
             "status": "firing",
-            "level": "street",
+            "level": level,
             "owner": street_id,
             "street": street_id,
             "severity": "low",

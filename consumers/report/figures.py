@@ -121,6 +121,7 @@ async def _principle(conn, week_args: tuple) -> dict:
     counts = await conn.fetchrow(q.PRINCIPLE, *week_args)
     why = {r["why"]: r["incidents"] for r in await conn.fetch(q.ESCALATED_TO_STREET, *week_args)}
     medians = {r["level"]: r for r in await conn.fetch(q.MEDIANS, *week_args)}
+    closed = await conn.fetchrow(q.CLOSED, *week_args)
     incidents = counts["incidents"]
     return {
         "settled_local_share": counts["settled_local"] / incidents if incidents else None,
@@ -130,6 +131,8 @@ async def _principle(conn, week_args: tuple) -> dict:
         "ceiling_exceptions": await conn.fetchval(q.CEILING, *week_args),
         "overdue": counts["overdue"],
         "overdue_rate": counts["overdue"] / incidents if incidents else None,
+        "closed": closed["closed"],
+        "closed_in_time": closed["closed_in_time"],
         "median_ack_seconds": {level: _median(medians, level, "ack_seconds") for level in LEVELS},
         "median_resolve_seconds": {level: _median(medians, level, "resolve_seconds") for level in LEVELS},
     }
@@ -185,6 +188,8 @@ QUERIES = {
     "principle": "PRINCIPLE",
     "principle.escalated_to_street": "ESCALATED_TO_STREET",
     "principle.ceiling_exceptions": "CEILING",
+    "principle.closed": "CLOSED",
+    "principle.closed_in_time": "CLOSED",
     "principle.median_ack_seconds": "MEDIANS",
     "principle.median_resolve_seconds": "MEDIANS",
     "heat": "HEAT",

@@ -36,9 +36,14 @@ class Frame:
         return MARGIN + (lng - self.west) * self.scale_x, MARGIN + (self.north - lat) * self.scale_y
 
 
+def whole(geometry: Geometry) -> Area:
+    """What a map shows: the street, or the district of a map of several streets."""
+    return geometry.district if len(geometry.streets) > 1 else geometry.street
+
+
 def frame(geometry: Geometry, width: int) -> Frame:
-    """The street's bounding box scaled to `width`, with one scale in metres on both axes."""
-    points = [p for polygon in geometry.street.polygons for ring in polygon for p in ring]
+    """The bounding box of the street (or district) scaled to `width`, with one scale in metres on both axes."""
+    points = [p for polygon in whole(geometry).polygons for ring in polygon for p in ring]
     west, east = min(p[0] for p in points), max(p[0] for p in points)
     south, north = min(p[1] for p in points), max(p[1] for p in points)
     wide_m = (east - west) * metres_per_degree_lng((north + south) / 2)
@@ -120,18 +125,24 @@ def heat_svg(
     maximum: int | None = None,
 ) -> str:
     """One heat map: every counted cell filled by its class, grid boundaries thin, communities thick,
-    community names in Chinese (when `labels`), a legend of the classes below. `maximum`: the top of the
+    community names in Chinese (when `labels`), a legend of the classes below; of a district, one level up
+    (communities thin, streets thick and named), its grids too small to draw. `maximum`: the top of the
     scale, when several maps share one (small multiples); else this map's largest count."""
-    at = frame(geometry, width)
+    at, outer = frame(geometry, width), whole(geometry)
+    thin, thick = (
+        (geometry.communities, geometry.streets)
+        if outer is geometry.district
+        else (geometry.grids, geometry.communities)
+    )
     bounds = classes(maximum or max((c["n"] for c in cells), default=0))
     body = _cells(cells, bounds, at)
-    body += [_outline(grid, at, "grid") for grid in geometry.grids.values()]
-    body += [_outline(community, at, "community") for community in geometry.communities.values()]
-    body.append(_outline(geometry.street, at, "street"))
+    body += [_outline(area, at, "grid") for area in thin.values()]
+    body += [_outline(area, at, "community") for area in thick.values()]
+    body.append(_outline(outer, at, "street"))
     if labels:
-        for community in geometry.communities.values():
-            x, y = at.point(*community.centre)
-            body.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label">{escape(community.name)}</text>')
+        for area in thick.values():
+            x, y = at.point(*area.centre)
+            body.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label">{escape(area.name)}</text>')
     height = at.height + LEGEND_HEIGHT
     head = f"<title>{escape(title)}</title>" if title else ""
     return (

@@ -28,7 +28,7 @@ TOP_ROWS = 20  # rows of the category and grid tables shown beside the flagged o
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters.update(pct=pct, span=span, num=num, score=score)
     return env
@@ -148,7 +148,7 @@ def render_html(figures: dict, geometry: Geometry, *, tz: str) -> str:
     """The report's page, self-contained: it can be mailed, archived or printed as it is."""
     names = Names(geometry)
     return (
-        _environment()
+        environment()
         .get_template("weekly.html.j2")
         .render(
             f=figures,

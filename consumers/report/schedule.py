@@ -1,5 +1,7 @@
 """The Monday job of `redwall sink`: once REDWALL_REPORT_AT of this week has passed in the street's time
-zone, last week's 专报 is made, stored and announced, once per week and street.
+zone, last week's 专报 is made, stored and announced, once per week and street; in a district of several
+streets, the district's own too (consumers/report/district.py), under the district's id, once every street's
+report of the week is stored.
 
 Every `EVERY_SECONDS` it looks: the week due is claimed in `weekly_reports` (sinks/weekly_reports.py), so
 of two sinks, or a sink and its restart, one makes it; a report made but not yet announced (a sink
@@ -23,15 +25,17 @@ from prometheus_client import CollectorRegistry, Counter
 from config.geometry import load_geometry
 from config.settings import Settings, report_moment
 from consumers.report.deliver import alert_id, publish, report_alert, report_link
+from consumers.report.district import reported_district
 from schemas.display import zone
 from sinks.postgres import SinkUnavailable
-from sinks.weekly_reports import claim, mark_announced, store, unannounced
+from sinks.weekly_reports import claim, made_count, mark_announced, store, unannounced
 from streams.clock import Clock, SystemClock, stopped_within
 
 log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 60.0
 Maker = Callable[[asyncpg.Pool, Settings, str, str], Awaitable]  # make_weekly (consumers/report/make.py)
+DistrictMaker = Callable[[asyncpg.Pool, Settings, str], Awaitable]  # make_district (consumers/report/make.py)
 Publisher = Callable[[dict], Awaitable[None]]
 _DOWN = (OSError, SinkUnavailable, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError)
 
@@ -55,6 +59,13 @@ async def make_weekly_report(pool: asyncpg.Pool, settings: Settings, week: str, 
     return await make_weekly(pool, settings, week, street)
 
 
+async def make_district_report(pool: asyncpg.Pool, settings: Settings, week: str):
+    """The district's report from its streets' stored figures (consumers/report/make.py), imported when needed."""
+    from consumers.report.make import make_district
+
+    return await make_district(pool, settings, week)
+
+
 class WeeklySchedule:
     def __init__(
         self,
@@ -66,14 +77,16 @@ class WeeklySchedule:
         registry: CollectorRegistry | None = None,
         clock: Clock | None = None,
         every: float = EVERY_SECONDS,
+        make_district: DistrictMaker = make_district_report,
     ):
         self.settings, self.pool, self.make, self.announce = settings, pool, make, announce
+        self.make_district = make_district
         self.clock, self.every = clock or SystemClock(), every
         self.moment = report_moment(settings.report_at)  # None: "off"
         # Every street of the map has its own report, claimed, made and announced on its own.
-        self.streets = [
-            (s.id, s.name) for s in load_geometry(settings.geometry_path, check_areas=False).streets.values()
-        ]
+        geometry = load_geometry(settings.geometry_path, check_areas=False)
+        self.streets = [(s.id, s.name) for s in geometry.streets.values()]
+        self.district = reported_district(geometry)  # None: one street, no district report
         self.maker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.outcomes = Counter(
             "redwall_weekly_reports",
@@ -96,10 +109,10 @@ class WeeklySchedule:
             await stopped_within(stop, self.every)
 
     async def look(self) -> str | None:
-        """Make the week due of every street if nobody has, and announce what is made; returns the week this
-        call made for any street."""
+        """Make the week due of every street (then of the district) if nobody has, and announce what is made;
+        returns the week this call made for any of them."""
         made = None
-        for street in self.streets:
+        for street in [*self.streets, *([self.district] if self.district else [])]:
             try:
                 made = await self._make_due(street[0]) or made
                 await self._announce(street)
@@ -112,11 +125,13 @@ class WeeklySchedule:
     async def _make_due(self, street: str) -> str | None:
         now = self.clock.now()
         week = None if self.moment is None else due_week(now, self.moment, self.settings.timezone)
-        if week is None or not await claim(self.pool, street, week, self.maker, now):
+        if week is None or not await self._ready(street, week):
+            return None
+        if not await claim(self.pool, street, week, self.maker, now):
             return None
         log.info("weekly report %s of %s: making it", week, street)
         try:
-            report = await self.make(self.pool, self.settings, week, street)
+            report = await self._making(street, week)
         except _DOWN:
             raise
         except Exception:
@@ -130,10 +145,25 @@ class WeeklySchedule:
         self.outcomes.labels("made").inc()
         return week
 
+    def _is_district(self, street: str) -> bool:
+        return self.district is not None and street == self.district[0]
+
+    def _making(self, street: str, week: str) -> Awaitable:
+        if self._is_district(street):
+            return self.make_district(self.pool, self.settings, week)
+        return self.make(self.pool, self.settings, week, street)
+
+    async def _ready(self, street: str, week: str) -> bool:
+        """A street's week is ready when due; the district's once every street's report of it is stored."""
+        if not self._is_district(street):
+            return True
+        return await made_count(self.pool, [s for s, _ in self.streets], week) == len(self.streets)
+
     async def _announce(self, street: tuple[str, str]) -> None:
+        level = "district" if self._is_district(street[0]) else "street"
         for found in await unannounced(self.pool, street[0]):
             link = report_link(self.settings, found.week, street[0] if len(self.streets) > 1 else None)
-            alert = report_alert(street, found.week, found.summary, link, self.clock.now())
+            alert = report_alert(street, found.week, found.summary, link, self.clock.now(), level=level)
             await self.announce(alert)
             await mark_announced(self.pool, street[0], found.week, self.clock.now())
             self.outcomes.labels("announced").inc()

@@ -15,7 +15,7 @@ from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.browser.conftest import close, console_settings, open_console, open_detail, publish
 from tests.support.topics import own_topics
-from tests.support.two_streets import EAST, WEST, two_streets
+from tests.support.two_streets import DISTRICT, EAST, WEST, two_streets
 
 RUN = uuid.uuid4().hex[:8]
 INCIDENTS = {EAST: f"inc-c01-{RUN}0000", WEST: f"inc-c08-{RUN}0000"}
@@ -72,7 +72,7 @@ async def test_a_streets_page_lists_its_street_and_the_districts_acts_on_every_s
     await close(page)
 
 
-async def test_the_districts_page_picks_the_street_of_the_weekly_reports_and_a_streets_page_has_no_pick(
+async def test_the_districts_page_picks_the_district_or_a_street_of_the_weekly_reports_and_a_streets_page_has_none(
     district_console, browser
 ):
     db = district_console.database_url
@@ -83,7 +83,12 @@ async def test_the_districts_page_picks_the_street_of_the_weekly_reports_and_a_s
     await page.click("#reports-toggle")
     picker = page.locator("#reports-street")
     await picker.wait_for(state="visible", timeout=10_000)
-    assert await picker.locator("option").count() == 2
+    # 全区 first and chosen: the district's own report, then each street's
+    assert await picker.locator("option").count() == 3
+    assert (await picker.input_value(), await picker.locator("option").first.text_content()) == (
+        DISTRICT,
+        "全区（西城区（示意））",
+    )
     await picker.select_option(WEST)
     await page.wait_for_function(f"document.querySelector('#reports-street').value === '{WEST}'")
     await close(page)

@@ -42,11 +42,13 @@ class FixedMaker:
         return Made(week, f"<html><body><h1>专报 {week}</h1></body></html>", b"%PDF-1.7 " + week.encode(), SUMMARY, {})
 
 
-async def scheduler(settings, maker, clock) -> WeeklySchedule:
-    """A schedule on its own pool, publishing to the settings' alerts topic (the test's own)."""
+async def scheduler(settings, maker, clock, make_district=None) -> WeeklySchedule:
+    """A schedule on its own pool, publishing to the settings' alerts topic (the test's own); in a district,
+    `maker` makes the district's report too unless `make_district` is given."""
     pool = await open_pool(settings.database_dsn, max_size=2)
     kafka = client_options(settings)
-    return WeeklySchedule(settings, pool, maker, lambda alert: publish(settings, kafka, alert), clock=clock)
+    announce = lambda alert: publish(settings, kafka, alert)  # noqa: E731
+    return WeeklySchedule(settings, pool, maker, announce, clock=clock, make_district=make_district or maker)
 
 
 async def alerts_on(settings, *, wait: float = 3.0) -> list[dict]:

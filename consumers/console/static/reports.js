@@ -11,7 +11,7 @@ function row(r) {
 }
 
 // PostgreSQL away (503) says so in the heading; the next opening tries again. A district's dispatcher picks
-// the street whose reports are listed.
+// whose reports are listed: the server offers the district's own (全区) first and by default, then each street.
 async function refresh() {
   try {
     const picked = $("reports-street").value;

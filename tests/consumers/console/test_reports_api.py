@@ -1,9 +1,11 @@
 """The console's 周报 over real HTTP on real PostgreSQL: a signed-in dispatcher lists the made reports (week,
 made at in Beijing time, links) and reads their HTML and PDF; nobody else does; a bad or unmade week is
-refused naming the field."""
+refused naming the field. In a district, its dispatcher is offered the district's own report (全区) first and
+reads it; a street's dispatcher is not (404 naming `street`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -11,9 +13,12 @@ import aiohttp
 import pytest
 
 from config.geometry import load_geometry
+from config.sample.district import district_path
 from sinks.credentials import issue_dispatcher_token
 from sinks.postgres import open_pool
 from sinks.weekly_reports import claim, mark_announced, store
+from streams.demo.embedded import free_port
+from tests.support.console_app import serving
 from tests.support.weekly_schedule import FixedMaker
 
 pytestmark = pytest.mark.integration
@@ -73,3 +78,46 @@ async def test_without_a_dispatcher_neither_the_list_nor_the_files(console, made
             console + f"/reports/{WEEK}.html", headers={"Authorization": "Bearer not-a-token"}
         ) as answer:
             assert answer.status == 401
+
+
+async def test_the_district_dispatcher_is_offered_and_reads_the_districts_report_and_a_street_dispatcher_gets_404(
+    settings, scratch
+):
+    district = dataclasses.replace(
+        settings, geometry_path=district_path(2), database_url=scratch, console_port=free_port()
+    )
+    pool = await open_pool(scratch, max_size=1)
+    try:
+        for owner in ("xichangan", "xicheng"):  # a street's report and the district's
+            assert await claim(pool, owner, WEEK, f"test-{RUN}", MADE)
+            report = await FixedMaker()(pool, district, WEEK, owner)
+            assert await store(pool, owner, WEEK, f"test-{RUN}", report, f"report:weekly:{owner}:{WEEK}", MADE)
+    finally:
+        await pool.close()
+    whole = await issue_dispatcher_token(scratch, f"reports-{RUN}-district", "district")
+    street = await issue_dispatcher_token(scratch, f"reports-{RUN}-street", "street", street="xichangan")
+    async with serving(district) as console, aiohttp.ClientSession() as http:
+        async with http.get(f"{console}/api/reports", headers={"Authorization": f"Bearer {whole}"}) as answer:
+            listed = await answer.json()
+        assert (listed["street"], [s["id"] for s in listed["streets"]]) == (
+            "xicheng",
+            ["xicheng", "xichangan", "xinjiekou"],
+        )
+        assert listed["streets"][0]["name"] == "全区（西城区）"
+        assert [r["pdf"] for r in listed["reports"]] == [f"/reports/{WEEK}.pdf?street=xicheng"]
+        async with http.get(
+            console + listed["reports"][0]["pdf"], headers={"Authorization": f"Bearer {whole}"}
+        ) as answer:
+            assert answer.status == 200 and await answer.read() == b"%PDF-1.7 " + WEEK.encode()
+            assert answer.headers["Content-Disposition"] == f'inline; filename="redwall-xicheng-{WEEK}.pdf"'
+        mine = {"Authorization": f"Bearer {street}"}
+        async with http.get(f"{console}/api/reports", headers=mine) as answer:
+            assert [s["id"] for s in (await answer.json())["streets"]] == ["xichangan"]  # no 全区 to pick
+        for path in (
+            "/api/reports?street=xicheng",
+            f"/reports/{WEEK}.html?street=xicheng",
+            f"/reports/{WEEK}.pdf?street=xicheng",
+        ):
+            async with http.get(console + path, headers=mine) as answer:
+                assert answer.status == 404, path
+                assert (await answer.json())["errors"][0]["field"] == "street"

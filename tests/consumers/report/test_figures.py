@@ -88,6 +88,8 @@ async def test_the_principle_counts_settled_escalated_ceiling_overdue_and_median
         "ceiling_exceptions": 2,  # one of an incident opened the week before
         "overdue": 2,  # one chased at the street, one past its resolve-by
         "overdue_rate": 2 / 6,
+        "closed": 1,  # i1 in its hour; i3 is resolved only the week after
+        "closed_in_time": 1,
         "median_ack_seconds": {"grid": 600.0, "community": 1200.0, "street": 1800.0, "district": None},
         "median_resolve_seconds": {"grid": 3600.0, "community": None, "street": None, "district": None},
     }

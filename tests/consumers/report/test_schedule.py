@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -18,11 +17,9 @@ from config.sample.district import district_path
 from config.settings import Settings
 from consumers.report.schedule import due_week
 from sinks.weekly_reports import LEASE
-from streams.topics import ensure_topics
 from tests.support.clock import ManualClock
 from tests.support.weekly_schedule import FixedMaker, alerts_on, scheduler
 
-RUN = uuid.uuid4().hex[:8]
 MONDAY_8 = (0, datetime.strptime("08:00", "%H:%M").time())
 
 
@@ -53,15 +50,6 @@ def test_report_at_is_a_weekday_and_a_time_or_off():
             Settings.from_env({"REDWALL_REPORT_AT": bad})
     with pytest.raises(ConfigError, match="REDWALL_CONSOLE_URL"):
         Settings.from_env({"REDWALL_CONSOLE_URL": "console.example.cn"})
-
-
-@pytest.fixture
-async def own(settings):
-    """The session's settings on alert topics of the test's own."""
-    name = uuid.uuid4().hex[:8]
-    own = dataclasses.replace(settings, topic_alerts=f"weekly-{RUN}-{name}", report_at="Mon 08:00")
-    await ensure_topics(own, (own.topic_alerts,))
-    return own
 
 
 async def test_nothing_before_monday_8_then_made_stored_and_announced_once(own, pg):
@@ -177,7 +165,9 @@ async def test_a_failing_maker_is_counted_and_leaves_the_week_to_a_later_look_an
     assert await alerts_on(own) != []
 
 
-async def test_a_district_makes_and_announces_each_streets_week_with_its_own_alert_and_link(own, scratch):
+async def test_a_district_makes_and_announces_each_streets_week_then_the_districts_each_with_its_alert_and_link(
+    own, scratch
+):
     clock, maker = ManualClock(utc("2036-03-10T08:00:30+08:00")), FixedMaker()
     district = dataclasses.replace(own, geometry_path=district_path(2), database_url=scratch)
     schedule = await scheduler(district, maker, clock)
@@ -186,7 +176,8 @@ async def test_a_district_makes_and_announces_each_streets_week_with_its_own_ale
         assert await schedule.look() is None
     finally:
         await schedule.pool.close()
-    assert (maker.calls, maker.streets) == (["2036-W10"] * 2, ["xichangan", "xinjiekou"])
+    # The district's last (its maker is called without a street), once both streets' are stored.
+    assert (maker.calls, maker.streets) == (["2036-W10"] * 3, ["xichangan", "xinjiekou", None])
     db = await asyncpg.connect(scratch)
     try:
         rows = await db.fetch("SELECT street_id, alert_id FROM weekly_reports WHERE week = '2036-W10' ORDER BY 1")
@@ -194,10 +185,12 @@ async def test_a_district_makes_and_announces_each_streets_week_with_its_own_ale
         await db.close()
     assert [(r["street_id"], r["alert_id"]) for r in rows] == [
         ("xichangan", "report:weekly:xichangan:2036-W10"),
+        ("xicheng", "report:weekly:xicheng:2036-W10"),
         ("xinjiekou", "report:weekly:xinjiekou:2036-W10"),
     ]
     alerts = {a["id"]: a for a in await alerts_on(own)}
-    assert {a["owner"]: a["link"] for a in alerts.values()} == {
-        "xichangan": "/reports/2036-W10.html?street=xichangan",
-        "xinjiekou": "/reports/2036-W10.html?street=xinjiekou",
+    assert {a["owner"]: (a["level"], a["link"]) for a in alerts.values()} == {
+        "xichangan": ("street", "/reports/2036-W10.html?street=xichangan"),
+        "xinjiekou": ("street", "/reports/2036-W10.html?street=xinjiekou"),
+        "xicheng": ("district", "/reports/2036-W10.html?street=xicheng"),
     }

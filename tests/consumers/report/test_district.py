@@ -1,0 +1,134 @@
+"""The district's weekly report composed from two streets' figures counted by hand: totals summed and shares
+recomputed from the sums, one comparison row per street, the best and worst street per measure, one heat map
+of both streets' cells over the district; its page and summary in Chinese, its PDF looked at as a PNG."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime
+
+import pytest
+from PIL import Image
+
+from config.geometry import load_geometry
+from config.sample.district import district_path
+from config.settings import SAMPLE_GEOMETRY
+from consumers.report.district import district_figures, reported_district
+from consumers.report.district_page import district_summary, render_district_html
+from consumers.report.render import render_pdf
+from tests.support.district_week import cells_of, street_figures, two_streets_figures
+
+TZ = "Asia/Shanghai"
+WEEK = "2026-W49"
+MADE = datetime(2026, 12, 7, 0, 3, tzinfo=UTC)  # 08:03 in Beijing
+
+
+@pytest.fixture(scope="module")
+def geometry():
+    return load_geometry(district_path(streets=2))
+
+
+@pytest.fixture(scope="module")
+def figures(geometry):
+    both = two_streets_figures(geometry)
+    shared = cells_of(geometry, "xichangan", 1)[0]  # a cell both streets counted (a border's)
+    streets = [("xichangan", "西长安街街道"), ("xinjiekou", "新街口街道")]
+    made = district_figures(WEEK, ("xicheng", "西城区"), streets, both, tz=TZ, made_at=MADE)
+    return made, shared, cells_of(geometry, "xinjiekou", 1)[0]
+
+
+def test_a_district_of_several_streets_has_a_report_and_one_street_never(geometry):
+    assert reported_district(geometry) == ("xicheng", "西城区")
+    one = load_geometry(SAMPLE_GEOMETRY)
+    assert reported_district(one) is None
+
+
+def test_totals_are_the_streets_sums_and_shares_come_from_the_sums(figures):
+    t = figures[0]["totals"]
+    assert (t["reports"], t["previous_week_reports"], t["mean_8_weeks_reports"], t["incidents_opened"]) == (
+        100,
+        98,
+        50.0,
+        30,
+    )
+    assert (t["incidents"], t["settled_local"], t["overdue"], t["closed"], t["closed_in_time"]) == (30, 20, 8, 21, 14)
+    assert (t["escalated_to_street"], t["ceiling_exceptions"], t["hotline_orders"]) == (7, 2, 8)
+    assert t["settled_local_share"] == 20 / 30  # not the mean of 80 % and 60 %
+    assert (t["overdue_rate"], t["closed_in_time_share"]) == (8 / 30, 14 / 21)
+
+
+def test_one_row_per_street_in_the_maps_order_with_its_12345_rates_where_held(figures):
+    rows = figures[0]["streets"]
+    assert [r["name"] for r in rows] == ["西长安街街道", "新街口街道"]
+    assert rows[0] == {
+        "street": "xichangan",
+        "name": "西长安街街道",
+        "reports": 40,
+        "incidents": 10,
+        "closed": 6,
+        "closed_in_time": 5,
+        "closed_in_time_share": 5 / 6,
+        "escalated_to_street": 2,
+        "overdue": 2,
+        "overdue_rate": 0.2,
+        "settled_local_share": 0.8,
+        "response": 0.9,
+        "resolution": 0.8,
+        "satisfaction": 0.95,
+    }
+    assert (rows[1]["response"], rows[1]["closed_in_time_share"], rows[1]["escalated_to_street"]) == (None, 0.6, 5)
+
+
+def test_best_and_worst_street_per_measure_only_where_two_streets_hold_it(figures):
+    extremes = figures[0]["extremes"]
+    assert extremes == {
+        "settled_local_share": {"best": "xichangan", "worst": "xinjiekou", "best_value": 0.8, "worst_value": 0.6},
+        "closed_in_time_share": {"best": "xichangan", "worst": "xinjiekou", "best_value": 5 / 6, "worst_value": 0.6},
+        "overdue_rate": {"best": "xichangan", "worst": "xinjiekou", "best_value": 0.2, "worst_value": 0.3},
+    }  # the 12345 rates: one street holds them, nothing to compare
+
+
+def test_the_heat_map_adds_both_streets_cells(figures):
+    made, shared, east = figures
+    cells = {c["cell"]: c["n"] for c in made["heat"]["cells"]}
+    assert len(cells) == 5 and cells[shared] == 7 and sum(cells.values()) == 21
+    assert made["heat"]["cells"][0] == {"cell": shared, "n": 7} and cells[east] == 6
+
+
+def test_a_street_report_made_before_closed_was_counted_leaves_the_total_unknown(geometry):
+    old = street_figures(5, 2, 1, 0, 1, 1, {"deadline": 0}, [])
+    del old["principle"]["closed"], old["principle"]["closed_in_time"]
+    new = street_figures(5, 2, 1, 0, 1, 1, {"deadline": 0}, [])
+    made = district_figures(WEEK, ("d", "区"), [("a", "甲"), ("b", "乙")], {"a": old, "b": new}, tz=TZ, made_at=MADE)
+    assert (made["totals"]["closed"], made["totals"]["closed_in_time_share"]) == (None, None)
+    assert made["streets"][0]["closed_in_time_share"] is None and made["totals"]["reports"] == 10
+
+
+def test_the_page_and_the_summary_are_chinese_with_local_times(figures, geometry):
+    made = figures[0]
+    page = render_district_html(made, geometry, tz=TZ)
+    assert "西城区全区网格事件周报（2026-W49）" in page
+    assert "统计时段：2026-11-30 00:00 至 2026-12-07 00:00" in page and "生成时间：2026-12-07 08:03" in page
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "西长安街街道 40 10 6 83.3% 2 2 80.0% 90.0% 80.0% 95.0%" in text
+    assert "新街口街道 60 20 15 60.0% 5 6 60.0% — — —" in text
+    assert "全区 100 30 21 66.7% 7 8 66.7%" in text
+    assert "超时率 西长安街街道 20.0% 新街口街道 30.0%" in text
+    assert page.count('class="label"') == 2 and "西长安街街道 08:01" in text.replace("2026-12-07 ", "")
+    summary = district_summary(made)
+    assert summary.splitlines()[0] == "## 西城区 全区周报 2026-W49"
+    assert "上报 **100** 件" in summary and "最差 新街口街道 30.0%" in summary
+
+
+def test_the_pdf_is_one_a4_page_or_two_with_the_map_drawn(figures, geometry, tmp_path):
+    pdf = tmp_path / "district.pdf"
+    pdf.write_bytes(render_pdf(render_district_html(figures[0], geometry, tz=TZ)))
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    print(f"district report: {len(pages)} pages, {pdf.stat().st_size} bytes; first page {pages[0]}")
+    assert 1 <= len(pages) <= 2
+    colours = set()
+    for page in pages:
+        colours |= {rgb for _, rgb in Image.open(page).convert("RGB").getcolors(1 << 20)}
+    assert (0xBD, 0x00, 0x26) in colours or (0xF0, 0x3B, 0x20) in colours  # the hottest cells are drawn
