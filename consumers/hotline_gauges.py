@@ -13,8 +13,9 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from config.hotline import HotlineConfig, load_hotline
 from config.settings import Settings
-from consumers.state_gauges import PolledGauges, show
+from consumers.state_gauges import PolledGauges
 from sinks.hotline_rates import PERIODS, RATES, rates
+from streams.metrics import show
 
 POLL_SECONDS = 60.0  # the rates move with events arriving over hours; a minute is fresh enough for a dashboard
 

@@ -11,6 +11,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
 
 from streams.clock import stopped_within
+from streams.metrics import show
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,6 @@ class _Polled:
     async def poll(self, conn: asyncpg.Connection) -> None:
         values = {(str(a), str(b)): n for a, b, n in await conn.fetch(self.sql)}
         self.shown = show(self.gauge, self.shown, values)
-
-
-def show(gauge: Gauge, shown: set[tuple[str, ...]], values: dict[tuple[str, ...], float]) -> set[tuple[str, ...]]:
-    """Set `gauge` to `values` (label values -> value), removing the label sets of `shown` no longer among them;
-    returns what it shows now."""
-    for labels in shown - values.keys():
-        gauge.remove(*labels)
-    for labels, n in values.items():
-        gauge.labels(*labels).set(n)
-    return set(values)
 
 
 class PolledGauges:
