@@ -70,9 +70,9 @@ class Hotline:
 
     def __init__(self, app: faust.App, settings, placer: Placer, metrics: WorkerMetrics, dead_letter):
         self.app, self.settings, self.placer = app, settings, placer
-        self.keys = IncidentKeys(placer.registry.geometry)  # an order's report is keyed as the geofencer's
         geometry = placer.registry.geometry
-        streets = [*geometry.streets, *([geometry.district.id] if geometry.district else [])]
+        self.keys = IncidentKeys(geometry)  # an order's report is keyed as the geofencer's
+        streets = [*geometry.streets, *([geometry.district.id] if geometry.district else [])]  # and the queue's
         self.inputs, self.metrics = metrics, HotlineMetrics(metrics.registry, streets)
         self.dead_letter, self.decoder = dead_letter, hotline_records()
         self.clock = clocks.from_settings(settings)
