@@ -1,5 +1,5 @@
-"""Gauges of the durable state in Postgres, for Prometheus: patrol devices by community and status, and
-open incidents by community and level. Read from the tables the sinks write, so they stay right across
+"""Gauges of the durable state in Postgres, for Prometheus: patrol devices by street, community and status,
+and open incidents by street, community and level. Read from the tables the sinks write, so they stay right across
 worker restarts and whichever worker holds a device or an incident; served by the sink process."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
 
 from streams.clock import stopped_within
+from streams.metrics import show
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +21,18 @@ READ_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptio
 
 POLL_SECONDS = 5.0
 
-# (community, label value, count). Communities are few (13 per street), so they may be labels.
+# (street, community, label value, count). Communities are few (13 per street), so they may be labels; the
+# street adds no series (a community lies in one) but lets a district's dashboards pick one.
 PATROL_SQL = """
-SELECT g.community_id, s.status, count(*)
-FROM patrol_status s JOIN grids g ON g.id = s.grid_id
-GROUP BY 1, 2
+SELECT coalesce(c.street_id, ''), g.community_id, s.status, count(*)
+FROM patrol_status s JOIN grids g ON g.id = s.grid_id LEFT JOIN communities c ON c.id = g.community_id
+GROUP BY 1, 2, 3
 """
 INCIDENTS_SQL = """
-SELECT community_id, level, count(*)
+SELECT street_id, community_id, level, count(*)
 FROM incidents
 WHERE status IN ('assigned', 'acknowledged')
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 """
 
 
@@ -39,21 +41,11 @@ class _Polled:
 
     def __init__(self, gauge: Gauge, sql: str):
         self.gauge, self.sql = gauge, sql
-        self.shown: set[tuple[str, str]] = set()
+        self.shown: set[tuple[str, ...]] = set()
 
     async def poll(self, conn: asyncpg.Connection) -> None:
-        values = {(str(a), str(b)): n for a, b, n in await conn.fetch(self.sql)}
+        values = {tuple(str(v) for v in row[:-1]): row[-1] for row in await conn.fetch(self.sql)}
         self.shown = show(self.gauge, self.shown, values)
-
-
-def show(gauge: Gauge, shown: set[tuple[str, ...]], values: dict[tuple[str, ...], float]) -> set[tuple[str, ...]]:
-    """Set `gauge` to `values` (label values -> value), removing the label sets of `shown` no longer among them;
-    returns what it shows now."""
-    for labels in shown - values.keys():
-        gauge.remove(*labels)
-    for labels, n in values.items():
-        gauge.labels(*labels).set(n)
-    return set(values)
 
 
 class PolledGauges:
@@ -95,8 +87,8 @@ class StateGauges(PolledGauges):
             _Polled(
                 Gauge(
                     "redwall_patrol_devices_by_status",
-                    "Devices by community and patrol status (patrol_status)",
-                    ["community", "status"],
+                    "Devices by street, community and patrol status (patrol_status)",
+                    ["street", "community", "status"],
                     registry=registry,
                 ),
                 PATROL_SQL,
@@ -104,8 +96,8 @@ class StateGauges(PolledGauges):
             _Polled(
                 Gauge(
                     "redwall_incidents_open_by_community",
-                    "Open incidents by community and level (incidents)",
-                    ["community", "level"],
+                    "Open incidents by street, community and level (incidents)",
+                    ["street", "community", "level"],
                     registry=registry,
                 ),
                 INCIDENTS_SQL,

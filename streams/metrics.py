@@ -7,7 +7,7 @@ import faust
 from aiohttp import web
 from faust.sensors.prometheus import MS_LATENCY_BUCKETS, FaustMetrics, PrometheusMonitor
 from mode import Service
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams import ops_http
 
@@ -70,6 +70,16 @@ class WorkerMetrics:
             ["topic"],
             registry=registry,
         )
+
+
+def show(gauge: Gauge, shown: set[tuple[str, ...]], values: dict[tuple[str, ...], float]) -> set[tuple[str, ...]]:
+    """Set `gauge` to `values` (label values -> value), removing the label sets of `shown` no longer among them;
+    returns what it shows now."""
+    for labels in shown - values.keys():
+        gauge.remove(*labels)
+    for labels, n in values.items():
+        gauge.labels(*labels).set(n)
+    return set(values)
 
 
 # Faust observes its latencies in milliseconds and names one histogram `..._ms`, which

@@ -6,6 +6,7 @@ as the sink has written, then from the topics (streams/escalation/rebuild.py).""
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from datetime import datetime
@@ -26,6 +27,7 @@ from streams.escalation.keys import IncidentKeys
 from streams.escalation.rebuild import History
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
+from streams.metrics import show
 from streams.produce import Out, send_all
 
 log = logging.getLogger(__name__)
@@ -49,41 +51,50 @@ def places_of(registry: GridRegistry) -> dict[str, tuple[str, str | None]]:
 
 
 class EscalationMetrics:
+    """Counted by the street of the incident: a district's dashboards and alerts pick one street. Bounded:
+    343 streets x the reasons and levels below (docs/operations.md)."""
+
     def __init__(self, registry: CollectorRegistry):
         self.opened = Counter(
             "redwall_incidents_opened_total",
-            "Incidents opened, by initial level and reason",
-            ["level", "reason"],
+            "Incidents opened, by street, initial level and reason",
+            ["street", "level", "reason"],
             registry=registry,
         )
         self.escalated = Counter(
             "redwall_incidents_escalated_total",
-            "Escalations, by new level and reason",
-            ["level", "reason"],
+            "Escalations, by street, new level and reason",
+            ["street", "level", "reason"],
             registry=registry,
         )
         self.breaches = Counter(
             "redwall_incident_deadline_breaches_total",
-            "Missed deadlines, by the level that missed them and the deadline",
-            ["level", "deadline"],
+            "Missed deadlines, by street, the level that missed them and the deadline",
+            ["street", "level", "deadline"],
             registry=registry,
         )
         self.ceiling = Counter(
             "redwall_ceiling_exceeded_total",
-            "Escalations beyond the street (by explicit rule)",
-            ["reason"],
+            "Escalations beyond the street (by explicit rule), by street and reason",
+            ["street", "reason"],
             registry=registry,
         )
         self.rejected = Counter(
-            "redwall_incident_actions_rejected_total", "Actions refused, by action", ["action"], registry=registry
+            "redwall_incident_actions_rejected_total",
+            "Actions refused, by street and action",
+            ["street", "action"],
+            registry=registry,
         )
         self.alerts = Counter(
             "redwall_incident_alerts_total",
-            "Incident alerts, emitted or held back as stale",
-            ["outcome"],
+            "Incident alerts, emitted or held back as stale, by street",
+            ["street", "outcome"],
             registry=registry,
         )
-        self.open = Gauge("redwall_incidents_open", "Open incidents held by this worker", registry=registry)
+        self.open = Gauge(
+            "redwall_incidents_open", "Open incidents held by this worker, by street", ["street"], registry=registry
+        )
+        self.shown_open: set[tuple[str, ...]] = set()
         self.rebuild_seconds = Histogram(
             "redwall_incident_rebuild_seconds",
             "Time to rebuild assigned partitions (PostgreSQL, then the topics)",
@@ -99,19 +110,29 @@ class EscalationMetrics:
 
     def count(self, outcome: Outcome) -> None:
         for e in outcome.events:
-            kind, code = e["kind"], e["reason_code"]
+            kind, code, street = e["kind"], e["reason_code"], e["street"]
             if kind == "opened":
-                self.opened.labels(e["to_level"], code).inc()
+                self.opened.labels(street, e["to_level"], code).inc()
             elif kind == "escalated":
-                self.escalated.labels(e["to_level"], code).inc()
+                self.escalated.labels(street, e["to_level"], code).inc()
             elif kind == "action_rejected":
-                self.rejected.labels(code.removeprefix("rejected_")).inc()
+                self.rejected.labels(street, code.removeprefix("rejected_")).inc()
             if code.startswith("deadline_") and kind in ("escalated", "deadline_missed"):
-                self.breaches.labels(e["from_level"], code.removeprefix("deadline_")).inc()
+                self.breaches.labels(street, e["from_level"], code.removeprefix("deadline_")).inc()
             if e["ceiling"] == "yes":
-                self.ceiling.labels(code).inc()
-        self.alerts.labels("emitted").inc(len(outcome.alerts))
-        self.alerts.labels("stale").inc(outcome.suppressed)
+                self.ceiling.labels(street, code).inc()
+        for a in outcome.alerts:
+            self.alerts.labels(a["street"], "emitted").inc()
+        for street in outcome.suppressed:
+            self.alerts.labels(street, "stale").inc()
+
+    def count_open(self, engines) -> None:
+        """Open incidents per street; a street whose partition left this worker drops out (its new worker
+        counts it), so summing over workers counts each once."""
+        by_street = collections.Counter(
+            i.street for e in engines for i in e.incidents.values() if i.status in ("assigned", "acknowledged")
+        )
+        self.shown_open = show(self.open, self.shown_open, {(s,): n for s, n in by_street.items()})
 
 
 class Escalation:
@@ -225,14 +246,7 @@ class Escalation:
         await send_all(self.app.producer, outs)
 
     def count_open(self) -> None:
-        self.metrics.open.set(
-            sum(
-                1
-                for e in self.engines.values()
-                for i in e.incidents.values()
-                if i.status in ("assigned", "acknowledged")
-            )
-        )
+        self.metrics.count_open(self.engines.values())
 
 
 def shorten_fetch_wait(app: faust.App, ms: int = FETCH_MAX_WAIT_MS) -> None:

@@ -286,7 +286,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         """Alert the owner, unless the cause is older than the configured age (a replay, a late event)."""
         now = self.clock.now()
         if now - source > self.rules.alert_max_age:
-            out.suppressed += 1
+            out.suppressed.append(event["street"])
             return
         out.alerts.append(alert_for(event, kind, level, owner, source, now, self.tz))
 

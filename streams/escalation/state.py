@@ -121,10 +121,11 @@ class Incident:
 
 @dataclass
 class Outcome:
-    """What one input caused: incident events to publish, alerts to publish, alerts held back as stale,
-    and reports to publish again to the located reports (an unlocated one the street placed)."""
+    """What one input caused: incident events to publish, alerts to publish, alerts held back as stale (the
+    street of each, for the metrics), and reports to publish again to the located reports (an unlocated one
+    the street placed)."""
 
     events: list[dict] = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)
-    suppressed: int = 0
+    suppressed: list[str] = field(default_factory=list)
     reports: list[dict] = field(default_factory=list)

@@ -40,18 +40,29 @@ BATCH_WITHIN_SECONDS = 0.05  # a few hundred orders a month: the window only bou
 
 
 class HotlineMetrics:
-    def __init__(self, registry: CollectorRegistry):
+    """By the street the order was placed in (an unlocated one: the holder of the unlocated queue)."""
+
+    def __init__(self, registry: CollectorRegistry, streets: list[str]):
         self.orders = Counter(
-            "redwall_hotline_orders_total", "12345 orders placed, by how", ["placed_by"], registry=registry
+            "redwall_hotline_orders_total",
+            "12345 orders placed, by street and how",
+            ["street", "placed_by"],
+            registry=registry,
         )
         self.clock_alerts = Counter(
             "redwall_hotline_clock_alerts_total",
-            "12345 clock alerts sent, by clock and stage",
-            ["clock", "stage"],
+            "12345 clock alerts sent, by street, clock and stage",
+            ["street", "clock", "stage"],
             registry=registry,
         )
-        for how in PLACED_BY:  # every series from the start, so a rate over them is never missing one
-            self.orders.labels(how)
+        for street in streets:  # every series from the start, so a rate over them is never missing one
+            for how in PLACED_BY:
+                self.orders.labels(street, how)
+
+    def count_alerts(self, alerts: list[dict]) -> None:
+        for alert in alerts:
+            clock, stage = alert["id"].split(":")[-3:-1]
+            self.clock_alerts.labels(alert["street"], clock, stage).inc()
 
 
 class Hotline:
@@ -59,8 +70,10 @@ class Hotline:
 
     def __init__(self, app: faust.App, settings, placer: Placer, metrics: WorkerMetrics, dead_letter):
         self.app, self.settings, self.placer = app, settings, placer
-        self.keys = IncidentKeys(placer.registry.geometry)  # an order's report is keyed as the geofencer's
-        self.inputs, self.metrics = metrics, HotlineMetrics(metrics.registry)
+        geometry = placer.registry.geometry
+        self.keys = IncidentKeys(geometry)  # an order's report is keyed as the geofencer's
+        streets = [*geometry.streets, *([geometry.district.id] if geometry.district else [])]  # and the queue's
+        self.inputs, self.metrics = metrics, HotlineMetrics(metrics.registry, streets)
         self.dead_letter, self.decoder = dead_letter, hotline_records()
         self.clock = clocks.from_settings(settings)
         self.pool: asyncpg.Pool | None = None
@@ -85,7 +98,7 @@ class Hotline:
             self.clock.observe(datetime.fromisoformat(record["time"]))
             return [Out(s.topic_hotline_located, order_key, value)]
         self.clock.observe(datetime.fromisoformat(record["dispatched_at"]))
-        self.metrics.orders.labels(placed.placed_by).inc()
+        self.metrics.orders.labels(located["street"], placed.placed_by).inc()
         report = self.placer.report(located)
         return [
             Out(s.topic_hotline_located, order_key, json.dumps(located)),
@@ -100,9 +113,7 @@ class Hotline:
         return self.pool
 
     async def send_alerts(self, alerts: list[dict]) -> None:
-        for alert in alerts:
-            clock, stage = alert["id"].split(":")[-3:-1]
-            self.metrics.clock_alerts.labels(clock, stage).inc()
+        self.metrics.count_alerts(alerts)
         topic = self.settings.topic_alerts
         await send_all(self.app.producer, [Out(topic, a["community"].encode(), json.dumps(a)) for a in alerts])
 

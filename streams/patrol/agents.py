@@ -45,18 +45,27 @@ TICK_DEVICES = 10_000
 
 
 class PatrolMetrics:
+    """Pings, status changes and alerts by street (of the device's assigned grid, or the alert's grid);
+    devices held and batch time measure the worker itself."""
+
     def __init__(self, registry: CollectorRegistry):
         self.pings = Counter(
             "redwall_patrol_pings_total",
-            "Pings seen by the patrol monitor, by outcome (good, unrostered, or the GPS quality reason)",
-            ["outcome"],
+            "Pings seen by the patrol monitor, by street and outcome (good, unrostered, or the GPS quality reason)",
+            ["street", "outcome"],
             registry=registry,
         )
         self.changes = Counter(
-            "redwall_patrol_status_changes_total", "Patrol status changes, by new status", ["status"], registry=registry
+            "redwall_patrol_status_changes_total",
+            "Patrol status changes, by street and new status",
+            ["street", "status"],
+            registry=registry,
         )
         self.alerts = Counter(
-            "redwall_patrol_alerts_total", "Patrol alerts, by kind and status", ["kind", "status"], registry=registry
+            "redwall_patrol_alerts_total",
+            "Patrol alerts, by street, kind and status",
+            ["street", "kind", "status"],
+            registry=registry,
         )
         self.devices = Gauge("redwall_patrol_devices", "Devices whose state this worker holds", registry=registry)
         self.batch_seconds = Histogram(
@@ -234,13 +243,13 @@ def install(
 
     def alert_outs(found: list[dict]) -> list[Out]:
         for a in found:
-            metrics.alerts.labels(a["kind"], a["status"]).inc()
+            metrics.alerts.labels(a["street"], a["kind"], a["status"]).inc()
         return [Out(settings.topic_alerts, a["grid"].encode(), json.dumps(a)) for a in found]
 
     def changelog_and_counts() -> list[Out]:
         for counter, metric in ((monitor.pings, metrics.pings), (monitor.statuses, metrics.changes)):
-            for label, n in counter.items():
-                metric.labels(label).inc(n)
+            for labels, n in counter.items():
+                metric.labels(*labels).inc(n)
             counter.clear()
         metrics.devices.set(len(own.devices))
         return monitor.changelog_records()

@@ -43,9 +43,11 @@ class PatrolMonitor:
         self.detector = Detector(Rules.from_settings(settings), self.on_duty, registry)
         self.states: MutableMapping[str, DeviceState] = {} if states is None else states
         self._grid_ids = {g: g for g in registry.grids}
+        self._street_of = {g: registry.communities[area.parent].parent for g, area in registry.grids.items()}
         self.changelog, self.partition_of = changelog, partition_of
-        self.pings = Counter()  # outcome -> pings: good, unrostered, or a GPS quality reason
-        self.statuses = Counter()  # new status -> changes; both counters are drained into metrics
+        # Both counters are drained into metrics, by street: the street of the device's assigned grid.
+        self.pings = Counter()  # (street, outcome) -> pings: good, unrostered, or a GPS quality reason
+        self.statuses = Counter()  # (street, new status) -> changes
         # Devices whose status changed since the last changelog write, with their partition when known.
         self.changed: dict[str, int | None] = {}
 
@@ -59,16 +61,17 @@ class PatrolMonitor:
         """One PositionBatch (geofenced by the worker, so already valid): status changes and GPS flags."""
         batch = json.loads(value)
         worker = self.roster.workers.get(batch["device"])
-        if worker is None:
-            self.pings["unrostered"] += len(batch["pings"])
+        if worker is None:  # no assigned grid: the street each ping lies in ("" outside every street)
+            self.pings.update((p.get("street") or "", "unrostered") for p in batch["pings"])
             return []
         device = worker.device  # the roster's string: one copy per device, whatever the batches bring
         state = self.state(device, worker.grid)
         now, last, changes, flags = self.clock.now(), state.last, [], []
+        street = self._street_of.get(worker.grid, "")
         for p in batch["pings"]:
             fix = Fix(datetime.fromisoformat(p["time"]), p["lat"], p["lng"], p["accuracy"])
             reason = self.quality.check(fix, last, now)
-            self.pings[reason or "good"] += 1
+            self.pings[street, reason or "good"] += 1
             if reason is not None:
                 flags.append({"time": p["time"], "reason": reason})
                 continue
@@ -113,7 +116,7 @@ class PatrolMonitor:
         return state
 
     def changes(self, changes: list[StatusChange]) -> list[Out]:
-        self.statuses.update(c.status for c in changes)
+        self.statuses.update((self._street_of.get(c.grid, ""), c.status) for c in changes)
         return [Out(self.settings.topic_patrol, c.grid.encode(), json.dumps(status_record(c))) for c in changes]
 
     def _flags(self, device: str, grid: str, flags: list[dict]) -> list[Out]:

@@ -11,6 +11,7 @@ are read once. Only a batch of a device with an open task is looked at (a set lo
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from schemas.tasks import TaskAction
 from streams import clock as clocks
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
+from streams.metrics import show
 from streams.produce import Out, send_all
 from streams.tasks.assign import Assigner
 from streams.tasks.book import TaskBook
@@ -41,16 +43,36 @@ BATCH_WITHIN_SECONDS = 0.02
 
 
 class TaskMetrics:
+    """By the task's street ("" for a refusal of no task, or a report outside every street)."""
+
     def __init__(self, registry: CollectorRegistry):
-        self.events = Counter("redwall_task_events_total", "Task events, by event", ["event"], registry=registry)
-        self.alerts = Counter("redwall_task_alerts_total", "Task alerts, by kind", ["kind"], registry=registry)
-        self.open = Gauge("redwall_tasks_open", "Open tasks held by this worker", registry=registry)
+        self.events = Counter(
+            "redwall_task_events_total", "Task events, by street and event", ["street", "event"], registry=registry
+        )
+        self.alerts = Counter(
+            "redwall_task_alerts_total", "Task alerts, by street and kind", ["street", "kind"], registry=registry
+        )
+        self.open = Gauge(
+            "redwall_tasks_open", "Open tasks held by this worker, by street", ["street"], registry=registry
+        )
+        self.shown_open: set[tuple[str, ...]] = set()
         self.assigned = Counter(
             "redwall_task_assignments_total",
-            "生脸 reports turned into tasks, by outcome (assigned, nobody on duty)",
-            ["outcome"],
+            "生脸 reports turned into tasks, by street and outcome (assigned, nobody on duty)",
+            ["street", "outcome"],
             registry=registry,
         )
+
+    def count(self, events: list[dict], alerts: list[dict]) -> None:
+        for e in events:
+            self.events.labels(e.get("state", {}).get("street", ""), e["event"]).inc()
+        for a in alerts:
+            self.alerts.labels(a["street"], a["kind"]).inc()
+
+    def count_open(self, books) -> None:
+        """Open tasks per street; a street whose partition left this worker drops out (its new worker counts it)."""
+        by_street = collections.Counter(t["street"] for b in books for t in b.tasks().values())
+        self.shown_open = show(self.open, self.shown_open, {(s,): n for s, n in by_street.items()})
 
 
 class Tasks:
@@ -115,10 +137,7 @@ class Tasks:
 
     def outs(self, partition: int, events: list[dict], alerts: list[dict]) -> list[Out]:
         s = self.settings
-        for e in events:
-            self.metrics.events.labels(e["event"]).inc()
-        for a in alerts:
-            self.metrics.alerts.labels(a["kind"]).inc()
+        self.metrics.count(events, alerts)
         return [Out(s.topic_tasks, e["device"].encode(), json.dumps(e), partition) for e in events] + [
             Out(s.topic_alerts, (a.get("community") or a["owner"]).encode(), json.dumps(a)) for a in alerts
         ]
@@ -133,7 +152,7 @@ class Tasks:
         return self.outs(partition, *book.fixes(batch))
 
     def count_open(self) -> None:
-        self.metrics.open.set(sum(len(b.tasks()) for b in self.books.values()))
+        self.metrics.count_open(self.books.values())
 
 
 def install(

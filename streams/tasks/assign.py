@@ -73,11 +73,11 @@ class Assigner:
         loc = action["location"]
         found = await candidates(pool, roster, action["grid"], loc["lat"], loc["lng"], at)
         if not found:
-            self.tasks.metrics.assigned.labels("nobody_on_duty").inc()
+            self.tasks.metrics.assigned.labels(action.get("street", ""), "nobody_on_duty").inc()
             log.warning(
                 "tasks: 生脸 report %s in grid %s: nobody on duty there, no task made", action["report"], action["grid"]
             )
             return []
-        self.tasks.metrics.assigned.labels("assigned").inc()
+        self.tasks.metrics.assigned.labels(action.get("street", ""), "assigned").inc()
         create = creation(action, found[0].device, self.tasks.rules.arrival.radius_m)
         return [Out(self.settings.topic_task_actions, create["device"].encode(), json.dumps(create))]

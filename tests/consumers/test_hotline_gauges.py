@@ -1,5 +1,6 @@
 """The 12345 gauges read from real PostgreSQL: the rates per community for the month and 30 days, orders by
-status with the overdue among the open, and the 前响应 share, against figures counted by hand."""
+status with the overdue among the open, and the 前响应 share, against figures counted by hand; each with the
+community's street."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ async def test_rates_orders_and_grid_first_share_per_community(database_url, pg)
     run = uuid.uuid4().hex[:8]
     community, quiet = f"hg-{run}-c", f"hg-{run}-q"
     await insert_orders(pg, december(run, community))
-    await insert_orders(pg, [order(f"hg-{run}-q1", quiet, NOW - timedelta(minutes=30))])  # nothing due yet
+    other = f"hg-{run}-street"  # the quiet community lies in a second street
+    await insert_orders(pg, [order(f"hg-{run}-q1", quiet, NOW - timedelta(minutes=30), street_id=other)])  # not due
 
     registry = CollectorRegistry()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
@@ -60,9 +62,11 @@ async def test_rates_orders_and_grid_first_share_per_community(database_url, pg)
                                timezone="Asia/Shanghai", now=lambda: NOW)  # fmt: skip
         await gauges.poll()
 
+        streets = {community: "xichangan", quiet: other}
+
         def rate(name, period="month", where=community):
             return registry.get_sample_value(
-                "redwall_hotline_rate", {"rate": name, "community": where, "period": period}
+                "redwall_hotline_rate", {"rate": name, "street": streets[where], "community": where, "period": period}
             )
 
         assert rate("response") == pytest.approx(2 / 4)  # of 1, 2, 3, 6: 1 and 6 in time
@@ -76,23 +80,21 @@ async def test_rates_orders_and_grid_first_share_per_community(database_url, pg)
         assert rate("response", where=quiet) is None and rate("satisfaction", where=quiet) is None
 
         def orders(status, where=community):
-            return registry.get_sample_value("redwall_hotline_orders", {"community": where, "status": status})
+            labels = {"street": streets[where], "community": where, "status": status}
+            return registry.get_sample_value("redwall_hotline_orders", labels)
 
         assert (orders("open"), orders("overdue"), orders("closed"), orders("returned")) == (2, 1, 4, 1)
         assert orders("open", quiet) == 1 and orders("overdue", quiet) is None
         # Placed by a point this month: 1, 2, 4, 6, of which the grid had reported 1 and 4 first.
-        share = registry.get_sample_value("redwall_hotline_grid_first_ratio", {"community": community})
+        share = registry.get_sample_value(
+            "redwall_hotline_grid_first_ratio", {"street": "xichangan", "community": community}
+        )
         assert share == pytest.approx(2 / 4)
 
         # Orders gone (retention) take their series with them instead of leaving the last value standing.
         await pg.execute("DELETE FROM hotline_orders WHERE community_id = $1", quiet)
         await gauges.poll()
         assert orders("open", quiet) is None
-        assert (
-            registry.get_sample_value(
-                "redwall_hotline_rate", {"rate": "on_time", "community": quiet, "period": "month"}
-            )
-            is None
-        )
+        assert rate("on_time", where=quiet) is None
     finally:
         await pool.close()

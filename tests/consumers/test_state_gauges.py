@@ -13,25 +13,38 @@ from consumers.state_gauges import StateGauges
 pytestmark = pytest.mark.integration
 
 
-async def test_patrol_devices_by_status_and_open_incidents_by_level_per_community(database_url, pg):
+async def test_patrol_devices_by_status_and_open_incidents_by_level_per_street_and_community(database_url, pg):
     run = uuid.uuid4().hex[:8]
-    community, grid = f"cg-{run}", f"cg-{run}-g01"
-    await pg.execute("INSERT INTO communities (id, name, geometry) VALUES ($1, $1, '{}')", community)
-    await pg.execute("INSERT INTO grids (id, name, community_id, geometry) VALUES ($1, $1, $2, '{}')", grid, community)
-    for i, status in enumerate(["on_post", "on_post", "offline", "off_duty"]):
+    streets = [f"st-{run}-a", f"st-{run}-b"]
+    places = [(street, f"cg-{run}-{n}", f"cg-{run}-{n}-g01") for n, street in enumerate(streets)]
+    for street, community, grid in places:
+        await pg.execute("INSERT INTO streets (id, name, geometry) VALUES ($1, $1, '{}')", street)
+        await pg.execute(
+            "INSERT INTO communities (id, name, street_id, geometry) VALUES ($1, $1, $2, '{}')", community, street
+        )
+        await pg.execute(
+            "INSERT INTO grids (id, name, community_id, geometry) VALUES ($1, $1, $2, '{}')", grid, community
+        )
+    (a, community, grid), (b, other, other_grid) = places
+    for i, (status, where) in enumerate(
+        [("on_post", grid), ("on_post", grid), ("offline", grid), ("off_duty", grid), ("on_post", other_grid)]
+    ):
         await pg.execute(
             "INSERT INTO patrol_status (device_id, grid_id, status, since, reason) VALUES ($1, $2, $3, now(), 'test')",
             f"{run}-dev-{i}",
-            grid,
+            where,
             status,
         )
-    for i, (level, status) in enumerate([("street", "assigned"), ("street", "acknowledged"), ("grid", "resolved")]):
+    incidents = [(a, community, "street", "assigned"), (a, community, "street", "acknowledged")]
+    incidents += [(a, community, "grid", "resolved"), (b, other, "street", "assigned")]
+    for i, (street, where, level, status) in enumerate(incidents):
         await pg.execute(
             "INSERT INTO incidents (id, street_id, community_id, category, severity, priority, status, level, owner, "
             "opened_at, report_count, last_report_at, last_seq, updated_at) "
-            "VALUES ($1, 'xichangan', $2, 'sanitation', 'low', 'normal', $3, $4, 'x', now(), 1, now(), 1, now())",
+            "VALUES ($1, $2, $3, 'sanitation', 'low', 'normal', $4, $5, 'x', now(), 1, now(), 1, now())",
             f"{run}-inc-{i}",
-            community,
+            street,
+            where,
             status,
             level,
         )
@@ -42,16 +55,19 @@ async def test_patrol_devices_by_status_and_open_incidents_by_level_per_communit
         gauges = StateGauges(pool, registry)
         await gauges.poll()
         value = registry.get_sample_value
-        assert value("redwall_patrol_devices_by_status", {"community": community, "status": "on_post"}) == 2
-        assert value("redwall_patrol_devices_by_status", {"community": community, "status": "offline"}) == 1
-        assert value("redwall_incidents_open_by_community", {"community": community, "level": "street"}) == 2
-        assert value("redwall_incidents_open_by_community", {"community": community, "level": "grid"}) is None
+        here, there = {"street": a, "community": community}, {"street": b, "community": other}
+        assert value("redwall_patrol_devices_by_status", {**here, "status": "on_post"}) == 2
+        assert value("redwall_patrol_devices_by_status", {**here, "status": "offline"}) == 1
+        assert value("redwall_patrol_devices_by_status", {**there, "status": "on_post"}) == 1
+        assert value("redwall_incidents_open_by_community", {**here, "level": "street"}) == 2
+        assert value("redwall_incidents_open_by_community", {**here, "level": "grid"}) is None
+        assert value("redwall_incidents_open_by_community", {**there, "level": "street"}) == 1
 
         # A status nobody holds any more disappears instead of staying at its last count.
         await pg.execute("UPDATE patrol_status SET status = 'on_post' WHERE device_id = $1", f"{run}-dev-2")
         await gauges.poll()
-        assert value("redwall_patrol_devices_by_status", {"community": community, "status": "on_post"}) == 3
-        assert value("redwall_patrol_devices_by_status", {"community": community, "status": "offline"}) is None
+        assert value("redwall_patrol_devices_by_status", {**here, "status": "on_post"}) == 3
+        assert value("redwall_patrol_devices_by_status", {**here, "status": "offline"}) is None
     finally:
         await pool.close()
 
@@ -84,7 +100,7 @@ async def test_a_connection_an_outage_left_mid_query_is_dropped_and_the_next_rea
         )
         await gauges.poll()  # a fresh connection from the pool: the read works again
         found = registry.get_sample_value(
-            "redwall_incidents_open_by_community", {"community": community, "level": "grid"}
+            "redwall_incidents_open_by_community", {"street": "xichangan", "community": community, "level": "grid"}
         )
         assert found == 1
         async with pool.acquire() as conn:

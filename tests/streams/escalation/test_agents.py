@@ -8,9 +8,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from config.rules import load_rules
+from config.sample.district import district_path
 from sinks.credentials import Credential
 from streams.escalation.agents import EscalationMetrics, places_of
 from streams.escalation.engine import IncidentEngine
+from streams.escalation.keys import IncidentKeys
+from streams.geofence.registry import GridRegistry
 from streams.http.actions import OutsideRole, parse_action
 from streams.http.ingest import Refused
 from tests.support.clock import ManualClock
@@ -28,12 +31,59 @@ def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
     metrics.count(engine.due())
     metrics.count(engine.action(action("m-a1", inc, "reopen", clock.now())))  # refused: not resolved
     value = reg.get_sample_value
-    assert value("redwall_incidents_opened_total", {"level": "street", "reason": "report"}) == 1
-    assert value("redwall_incidents_escalated_total", {"level": "district", "reason": "deadline_acknowledge"}) == 1
-    assert value("redwall_incident_deadline_breaches_total", {"level": "street", "deadline": "acknowledge"}) == 1
-    assert value("redwall_ceiling_exceeded_total", {"reason": "deadline_acknowledge"}) == 1
-    assert value("redwall_incident_actions_rejected_total", {"action": "reopen"}) == 1
-    assert value("redwall_incident_alerts_total", {"outcome": "emitted"}) == 4  # opened, escalated, breached, ceiling
+    street = {"street": "xichangan"}
+    assert value("redwall_incidents_opened_total", {**street, "level": "street", "reason": "report"}) == 1
+    assert (
+        value("redwall_incidents_escalated_total", {**street, "level": "district", "reason": "deadline_acknowledge"})
+        == 1
+    )
+    assert (
+        value("redwall_incident_deadline_breaches_total", {**street, "level": "street", "deadline": "acknowledge"}) == 1
+    )
+    assert value("redwall_ceiling_exceeded_total", {**street, "reason": "deadline_acknowledge"}) == 1
+    assert value("redwall_incident_actions_rejected_total", {**street, "action": "reopen"}) == 1
+    # opened, escalated, breached, ceiling
+    assert value("redwall_incident_alerts_total", {**street, "outcome": "emitted"}) == 4
+
+
+def test_in_a_district_each_street_counts_its_own_incidents_and_alerts():
+    reg, clock = CollectorRegistry(), ManualClock(T0)
+    metrics, district = EscalationMetrics(reg), GridRegistry.load(district_path(2))
+    streets = IncidentKeys(district.geometry).streets_of
+    engines = [
+        IncidentEngine(load_rules(), clock, places=places_of(district), tz=TZ, calendar=calendar(), streets=streets)
+        for _ in range(2)
+    ]
+    for n, (engine, name) in enumerate(zip(engines, ("xichangan", "xinjiekou"), strict=True)):
+        for k in range(n + 1):  # one report in the first street, two far apart in the second
+            metrics.count(engine.report(_located_in(district, name, f"r-{name}-{k}", k)))
+    old = _located_in(district, "xinjiekou", "r-old", 3)
+    old["event_time"] = (T0 - timedelta(days=2)).isoformat()
+    metrics.count(engines[1].report(old))  # opened, its alert held back as stale
+    value = reg.get_sample_value
+    opened = {
+        s: value("redwall_incidents_opened_total", {"street": s, "level": "grid", "reason": "report"})
+        for s in ("xichangan", "xinjiekou")
+    }
+    assert opened == {"xichangan": 1, "xinjiekou": 3}
+    assert value("redwall_incident_alerts_total", {"street": "xinjiekou", "outcome": "stale"}) == 1
+    assert value("redwall_incident_alerts_total", {"street": "xichangan", "outcome": "stale"}) is None
+    metrics.count_open(engines)
+    assert value("redwall_incidents_open", {"street": "xichangan"}) == 1
+    assert value("redwall_incidents_open", {"street": "xinjiekou"}) == 3
+    metrics.count_open(engines[1:])  # the first street's partition went to another worker, which counts it
+    assert value("redwall_incidents_open", {"street": "xichangan"}) is None
+    assert value("redwall_incidents_open", {"street": "xinjiekou"}) == 3
+
+
+def _located_in(district: GridRegistry, street: str, report_id: str, k: int) -> dict:
+    """A plain sanitation report at the centre of the street's k-th grid."""
+    grids = [g for g in district.grids.values() if district.communities[g.parent].parent == street]
+    lng, lat = grids[k * 7].centre
+    place = district.locate(lat, lng)
+    report = {**located(report_id), "location": {"lat": lat, "lng": lng, "accuracy": 5.0}, "courtyard": None}
+    report.update(street=place.street, community=place.community, grid=place.grid, cell=district.cell(lat, lng))
+    return {k: v for k, v in report.items() if v is not None}
 
 
 COMMUNITIES = {"c03": None, "c04": None}

@@ -8,9 +8,17 @@ from datetime import timedelta
 
 import pytest
 
+from config.roster import build_roster
+from config.sample.district import district_path
+from config.settings import Settings
 from schemas import json
+from streams.geofence.registry import GridRegistry
 from streams.patrol.detector import Detector, DeviceState
+from streams.patrol.monitor import PatrolMonitor
+from tests.support.clock import ManualClock
 from tests.support.patrol import T0, batch, far_outside, inside, monitor, registry
+
+STREETS = ("xichangan", "xinjiekou")  # the first two of the sample district
 
 
 def _changes(outs) -> list[tuple[str, str, str]]:
@@ -67,3 +75,28 @@ def test_a_late_batch_at_the_shift_end_leaves_exactly_one_off_duty():
     m.clock.set(T0 + timedelta(seconds=end + 1))
     changes += _changes(m.tick(["dev-1"], m.clock.now()))
     assert [status for _, status, _ in changes] == ["off_duty"]
+
+
+def test_in_a_district_pings_and_status_changes_count_by_the_street_of_the_devices_grid():
+    district = GridRegistry.load(district_path(2))
+    grids = {s: next(g for g in district.grids.values() if district.communities[g.parent].parent == s) for s in STREETS}
+    m = PatrolMonitor(Settings.from_env(), district, ManualClock(T0))
+    workers = [
+        {"device": f"dev-{s}", "name": s, "role": "volunteer", "grid": grids[s].id, "shifts": ["day"]} for s in STREETS
+    ]
+    m.roster = build_roster("Asia/Shanghai", [{"id": "day", "start": "08:00", "end": "18:00"}], workers, "test")
+    for n, street in enumerate(STREETS):
+        lng, lat = grids[street].centre
+        pings = [
+            {"lat": lat, "lng": lng, "accuracy": 5.0, "time": (T0 + timedelta(seconds=s)).isoformat(), "street": street}
+            for s in range(n + 1)
+        ]
+        m.positions(json.dumps({"device": f"dev-{street}", "pings": pings}))
+        m.positions(json.dumps({"device": "stranger", "pings": pings[:1]}))
+    assert m.pings == {
+        ("xichangan", "good"): 1,
+        ("xinjiekou", "good"): 2,
+        ("xichangan", "unrostered"): 1,
+        ("xinjiekou", "unrostered"): 1,
+    }
+    assert m.statuses == {("xichangan", "unknown"): 1, ("xinjiekou", "unknown"): 1}  # on duty, not yet placed
