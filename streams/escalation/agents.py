@@ -110,7 +110,8 @@ class EscalationMetrics:
 
     def count(self, outcome: Outcome) -> None:
         for e in outcome.events:
-            kind, code, street = e["kind"], e["reason_code"], e["street"]
+            # An action refused for an incident nobody holds names no place: counted under no street.
+            kind, code, street = e["kind"], e["reason_code"], e.get("street", "")
             if kind == "opened":
                 self.opened.labels(street, e["to_level"], code).inc()
             elif kind == "escalated":

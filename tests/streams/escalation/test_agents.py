@@ -44,6 +44,8 @@ def test_metrics_count_openings_escalations_breaches_and_the_ceiling():
     assert value("redwall_incident_actions_rejected_total", {**street, "action": "reopen"}) == 1
     # opened, escalated, breached, ceiling
     assert value("redwall_incident_alerts_total", {**street, "outcome": "emitted"}) == 4
+    metrics.count(engine.action(action("m-a2", "inc-c03-000000000000", "acknowledge", clock.now())))  # held by no one
+    assert value("redwall_incident_actions_rejected_total", {"street": "", "action": "acknowledge"}) == 1
 
 
 def test_in_a_district_each_street_counts_its_own_incidents_and_alerts():
