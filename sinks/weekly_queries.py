@@ -78,15 +78,18 @@ SELECT count(*)::int AS incidents,
 FROM week
 """
 
-# Closed by the week's end (the incident's last resolve, reopen or close before it is not a reopen), and of
-# those closed in time: not overdue, no deadline of theirs ever missed. The district's comparison reads them.
+# Closed (办结) by the week's end: the incident's last resolve, reopen, close or return before it is a resolve.
+# Closed as a duplicate, placed from the unlocated queue into a community (a new incident carries the case) or
+# returned as not the street's is not a case the street closed. Of those closed, closed in time: not overdue,
+# no deadline of theirs ever missed. The district's comparison reads them.
 CLOSED = f"""{_WEEK_INCIDENTS}
 SELECT count(*) FILTER (WHERE closed)::int AS closed,
        count(*) FILTER (WHERE closed AND NOT overdue)::int AS closed_in_time
 FROM (
     SELECT w.overdue, coalesce((
-        SELECT e.kind <> 'reopened' FROM incident_events e
-        WHERE e.incident_id = w.id AND e.event_time < $2::timestamptz AND e.kind IN ('resolved', 'reopened', 'closed')
+        SELECT e.kind = 'resolved' FROM incident_events e
+        WHERE e.incident_id = w.id AND e.event_time < $2::timestamptz
+          AND e.kind IN ('resolved', 'reopened', 'closed', 'returned')
         ORDER BY e.seq DESC LIMIT 1), false) AS closed
     FROM week w
 ) AS ended

@@ -3,7 +3,7 @@ says what was planted and so what each figure must be), and the week's bounds an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 
 import asyncpg
@@ -219,3 +219,48 @@ def test_the_poisson_flag_needs_both_comparisons_beyond_two():
     assert change_flag(9, 1, 9.0) == (0.0, None)  # a quiet last week, an ordinary week
     assert change_flag(9, 9, 1.0)[1] is None  # an ordinary last week
     assert change_flag(0, 0, 0.0) == (0.0, None)
+
+
+async def test_closed_counts_only_what_the_street_resolved_by_the_weeks_end(scratch):
+    """办结: resolved and not reopened since; a duplicate closed, a report placed into a community or a case
+    returned as not the street's is not closed by the street; a resolve after the week's end does not count."""
+    start, end = week_bounds(WEEK, "Asia/Shanghai")
+    endings = {
+        "resolved": [("resolved", "resolve")],
+        "reopened": [("resolved", "resolve"), ("reopened", "reopen")],
+        "again": [("resolved", "resolve"), ("reopened", "reopen"), ("resolved", "resolve")],
+        "duplicate": [("closed", "close_duplicate")],
+        "placed": [("closed", "reassign")],
+        "returned": [("returned", "return")],
+        "late": [],  # resolved after the week's end, below
+    }
+    conn = await asyncpg.connect(scratch)
+    try:
+        for n, (name, events) in enumerate(endings.items()):
+            inc, opened = f"inc-c01-{name}", start + timedelta(hours=n)
+            await conn.execute(
+                "INSERT INTO incidents (id, street_id, community_id, category, severity, priority, status, level, "
+                "owner, opened_at, report_count, last_report_at, last_seq, updated_at, resolve_by) VALUES ($1, "
+                "'xichangan', 'c01', 'other', 'low', 'normal', 'closed', 'grid', 'c01', $2, 1, $2, 1, $2, $3)",
+                inc,
+                opened,
+                end + timedelta(days=30),
+            )
+            timeline = [("opened", "report"), *events] + ([("resolved", "resolve")] if name == "late" else [])
+            for seq, (kind, code) in enumerate(timeline, 1):
+                when = end + timedelta(hours=1) if name == "late" and seq > 1 else opened + timedelta(minutes=seq)
+                await conn.execute(
+                    "INSERT INTO incident_events (id, incident_id, seq, kind, event_time, actor, reason, reason_code, "
+                    "to_level, community_id, category, ceiling, payload) VALUES ($1, $2, $3, $4, $5, 'a', 'r', $6, "
+                    "'grid', 'c01', 'other', false, '{}')",
+                    f"{inc}:{seq:05d}",
+                    inc,
+                    seq,
+                    kind,
+                    when,
+                    code,
+                )
+        closed = await conn.fetchrow(weekly_queries.CLOSED, start, end, "xichangan")
+    finally:
+        await conn.close()
+    assert (closed["closed"], closed["closed_in_time"]) == (2, 2)  # "resolved" and "again"
