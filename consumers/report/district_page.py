@@ -10,12 +10,13 @@ from config.geometry import Geometry
 from consumers.report.district import RATES
 from consumers.report.heatmap import heat_svg
 from consumers.report.render import TEMPLATES, environment, pct
-from schemas.display import RATE, WHOLE_DISTRICT, local_minute
+from schemas.display import INCIDENTS_CLOSED_IN_TIME, RATE, WHOLE_DISTRICT, local_minute
 
-# What the comparison's measures are called: the 12345 rates and 按时办结率 by their names in schemas/display.py.
+# What the comparison's measures are called: the 12345 rates and the incidents' share by their names in
+# schemas/display.py.
 MEASURE = {
     "settled_local_share": "小事不出社区",
-    "closed_in_time_share": RATE["on_time"],
+    "closed_in_time_share": INCIDENTS_CLOSED_IN_TIME,
     "overdue_rate": "超时率",
     **{rate: RATE[rate] for rate in RATES},
 }
@@ -31,6 +32,7 @@ def render_district_html(figures: dict, geometry: Geometry, *, tz: str) -> str:
             f=figures,
             tz=tz,
             WHOLE=WHOLE_DISTRICT,
+            IN_TIME=INCIDENTS_CLOSED_IN_TIME,
             period=f"{local_minute(figures['start'], tz)} 至 {local_minute(figures['end'], tz)}",
             made_at=local_minute(figures["made_at"], tz),
             sources=[
