@@ -22,6 +22,14 @@ from tests.support.scratch import scratch_schema
 os.environ.setdefault("REDWALL_HOLIDAYS", str(Path(__file__).parent.parent / "config" / "sample" / "holidays"))
 
 
+def pytest_collection_modifyitems(items):
+    """Under `pytest -n`: each file's tests in one process, and the fault tests, which load the machine and
+    time what they break, never beside one another."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("faults" if path.startswith("tests/faults/") else path))
+
+
 @pytest.fixture(scope="session")
 async def broker(tmp_path_factory):
     """Tansu on a free loopback port, with Redwall's topics created."""
