@@ -30,11 +30,13 @@ def test_the_shipped_routing_loads_and_routes_street_matters_to_the_centre_and_t
     channels = {c for route in routing.routes_for(street) for c in route.channels}
     assert channels == {"command-centre", "street-duty", "community-staff"}
     patrol = [r.id for r in routing.routes_for({"level": "grid", "kind": "off_post"})]
-    assert patrol == ["route.routes.2"]
-    assert routing.routes_by_id["route.routes.1"].quiet_hours is None  # switched off
-    assert routing.routes_by_id["route.routes.2"].quiet_hours is not None  # inherited
+    assert patrol == ["route.routes.3"]  # after the two weekly-report routes and the street's
+    assert routing.routes_by_id["route.routes.2"].quiet_hours is None  # switched off
+    assert routing.routes_by_id["route.routes.3"].quiet_hours is not None  # inherited
     report = [r.id for r in routing.routes_for({"level": "street", "kind": "weekly_report", "street": "s01"})]
-    assert report == ["route.routes.0"]  # the weekly report's route alone: no street-level double notice
+    assert report == ["route.routes.1"]  # the weekly report's route alone: no street-level double notice
+    district = routing.routes_for({"level": "district", "kind": "weekly_report", "street": "d"})
+    assert [(r.id, r.channels) for r in district] == [("route.routes.0", ("command-centre",))]
     assert routing.inhibit[0].equal == ("incident",)
     assert all(c.send_resolved for c in routing.channels.values())  # clearances go out unless switched off
 

@@ -179,6 +179,8 @@ def observed(settings, tmp_path_factory):
                 "1",
                 "--devices",
                 "40",
+                "--reports-per-minute",  # about ten in the run, whatever else this session's database holds
+                "30",
                 "--bad-records",
             ).start()
             simulator.proc.wait(SIMULATION_SECONDS + 60)

@@ -175,7 +175,11 @@ def wait_listening_caddy(caddy: subprocess.Popen, port: int, work: Path) -> None
 def client(ca: Path | None, **options) -> aiohttp.ClientSession:
     context = ssl.create_default_context(cafile=str(ca)) if ca else ssl.create_default_context()
     connector = aiohttp.TCPConnector(ssl=context, resolver=Loopback(), force_close=True)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=15), **options)
+    # The feed's first line is the whole snapshot: with the session's incidents and positions it can pass
+    # aiohttp's 512 KiB line limit (a browser has none).
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=15), read_bufsize=2**22, **options
+    )
 
 
 def refused_without_token(metrics_url: str) -> float:
