@@ -117,7 +117,7 @@ def postgres(sql: str) -> str:
     """Grafana's Postgres macros and the `street` variable (one street, or All as a regular expression), for the
     last hour."""
     sql = sql.replace("$__timeFrom()", "(now() - interval '1 hour')").replace("$__timeTo()", "now()")
-    sql = sql.replace("'${street}'", "(SELECT min(id) FROM streets)").replace("${street:regex}", ".*")
+    sql = sql.replace("'${street}'", f"'{GRAFANA_VARIABLES['$street']}'").replace("${street:regex}", ".*")
     sql = re.sub(r"\$__timeFilter\(([\w.]+)\)", r"\1 BETWEEN now() - interval '1 hour' AND now()", sql)
     return re.sub(
         r"\$__timeGroupAlias\(([\w.]+),\s*'?(\w+)'?\)",
