@@ -26,6 +26,7 @@ from streams.demo.processes import RedwallProcess
 from streams.topics import ensure_topics
 from tests.support.hotline_rows import insert_orders, order
 from tests.support.pipeline import Pipeline, running_pipeline
+from tests.support.scratch import with_search_path
 from tests.support.topics import own_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,14 @@ async def seed_hotline_orders(settings) -> None:
         await conn.close()
 
 
+async def _execute(database_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 def run_once(command: str, settings, work: Path, *args: str) -> None:
     process = RedwallProcess(command, settings, work, *args).start()
     process.proc.wait(60)
@@ -149,13 +158,16 @@ def observed(settings, tmp_path_factory):
     inbox_port = free_port()
     inbox = RedwallProcess("inbox", settings, work, "--port", str(inbox_port)).start()
     (work / "routing.toml").write_text(routing_to(f"http://127.0.0.1:{inbox_port}/json/ops-receiver"))
-    # Topics of its own: the rules must see a run that starts clean, not the backlog or the committed
-    # offsets other test modules left on the session's broker.
+    # Topics and tables of its own: the rules must see a run that starts clean, not the backlog, the committed
+    # offsets or the rows (devices on duty in other tests' streets) other test modules left in the session.
+    run = f"ops{random.randrange(10**6)}"
+    asyncio.run(_execute(settings.database_url, f"CREATE SCHEMA {run}"))
     settings = dataclasses.replace(
         settings,
+        database_url=with_search_path(settings.database_url, run),
         routing_path=work / "routing.toml",
         deliver_metrics_port=free_port(),
-        **own_topics(settings, f"ops{random.randrange(10**6)}"),
+        **own_topics(settings, run),
     )
     asyncio.run(ensure_topics(settings))
     run_once("migrate", settings, work)  # seeds streets, communities and grids, as in production
@@ -193,3 +205,4 @@ def observed(settings, tmp_path_factory):
             prometheus.wait(10)
         for process in (delivery, inbox):
             process.stop()
+        asyncio.run(_execute(settings.database_url, f"DROP SCHEMA {run} CASCADE"))
