@@ -30,8 +30,9 @@ def report_alert(
     street: tuple[str, str], week: str, summary: str, link: str, now: datetime, *, level: str = "street"
 ) -> dict:
     """The Alert for the report of `week` of `street` (id, Chinese name; or the district's, `level`
-    "district"): the street (or district) owns it, its body is the summary in markdown. Its time is when it is announced, not made: a report announced late (Kafka
-    away that morning) is still news, and routing pages nobody for an event older than its max_age."""
+    "district"): the street (or district) owns it, its body is the summary in markdown. Its time is when it
+    is announced, not made: a report announced late (Kafka away that morning) is still news, and routing
+    pages nobody for an event older than its max_age."""
     street_id, name = street
     body = summary if len(summary) <= BODY_MAX else summary[: BODY_MAX - 1] + "…"
     return Alert.validate(

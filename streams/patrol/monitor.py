@@ -43,7 +43,7 @@ class PatrolMonitor:
         self.detector = Detector(Rules.from_settings(settings), self.on_duty, registry)
         self.states: MutableMapping[str, DeviceState] = {} if states is None else states
         self._grid_ids = {g: g for g in registry.grids}
-        self._street_of = {g: registry.communities[area.parent].parent for g, area in registry.grids.items()}
+        self._street_of = {g: registry.geometry.street_of(g) for g in registry.grids}
         self.changelog, self.partition_of = changelog, partition_of
         # Both counters are drained into metrics, by street: the street of the device's assigned grid.
         self.pings = Counter()  # (street, outcome) -> pings: good, unrostered, or a GPS quality reason
