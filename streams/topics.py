@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from config.kafka_security import kafka_options
 from config.settings import Settings
@@ -22,6 +23,7 @@ from sinks.connect import patiently, reason
 from streams.produce import BATCHED, Out, producing, send_all
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long read_topic keeps waiting for records its end offsets promise, before it gives up on them.
 UNFINISHED_READ_SECONDS = 30.0
@@ -38,16 +40,33 @@ async def wait_for_broker(
 ) -> AIOKafkaAdminClient:
     """An admin client connected to the broker, trying again while it starts up: for `timeout` seconds
     (default REDWALL_CONNECT_TIMEOUT_SECONDS), each failure logged, then `sinks.connect.GaveUp`."""
+    return await with_admin(settings, _keep, timeout, kafka=kafka, close=False)
+
+
+async def with_admin(
+    settings: Settings,
+    work: Callable[[AIOKafkaAdminClient], Awaitable[T]],
+    timeout: float | None = None,
+    *,
+    kafka: dict | None = None,
+    close: bool = True,
+) -> T:
+    """`work(admin)`'s result, on a new admin client for each attempt. The whole exchange is tried again
+    while the broker is starting: a broker that accepts connections may still answer "node not ready"
+    or "no leader" for a few seconds, and a process starting then must wait, not exit."""
     kafka = client_options(settings, kafka)
 
-    async def attempt() -> AIOKafkaAdminClient:
+    async def attempt() -> T:
         admin = AIOKafkaAdminClient(**kafka, request_timeout_ms=5000)
         try:
             await admin.start()
+            result = await work(admin)
         except BaseException:
             await admin.close()
             raise
-        return admin
+        if close:
+            await admin.close()
+        return result
 
     return await patiently(
         attempt,
@@ -55,9 +74,19 @@ async def wait_for_broker(
         service="Kafka",
         setting="REDWALL_BROKER",
         address=settings.broker,
-        retriable=lambda e: isinstance(e, (KafkaConnectionError, KafkaTimeoutError, OSError)),
+        retriable=broker_retriable,
         why=kafka_reason,
     )
+
+
+async def _keep(admin: AIOKafkaAdminClient) -> AIOKafkaAdminClient:
+    return admin
+
+
+def broker_retriable(error: BaseException) -> bool:
+    """A failure that time may cure: no connection yet, no answer in time, or an error the broker itself
+    marks as passing (a node or a leader not ready yet)."""
+    return isinstance(error, (KafkaTimeoutError, OSError)) or (isinstance(error, KafkaError) and error.retriable)
 
 
 def kafka_reason(error: BaseException) -> str:
@@ -80,8 +109,8 @@ async def ensure_topics(
     """Create every topic that is missing (existing ones are left alone), with `partitions` (else the
     settings') and topic `configs`; return partitions per topic."""
     topics = topics or settings.all_topics
-    admin = await wait_for_broker(settings, kafka=kafka)
-    try:
+
+    async def ensure(admin: AIOKafkaAdminClient) -> dict[str, int]:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
@@ -99,8 +128,8 @@ async def ensure_topics(
             log.info("created topics %s", ", ".join(missing))
         described = await admin.describe_topics(list(topics))
         return {t["topic"]: len(t["partitions"]) for t in described}
-    finally:
-        await admin.close()
+
+    return await with_admin(settings, ensure, kafka=kafka)
 
 
 async def produce_records(
