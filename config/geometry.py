@@ -93,10 +93,14 @@ class Geometry:
         return next(iter(self.streets.values()))
 
     @property
-    def unlocated_owner(self) -> str:
+    def unlocated_area(self) -> Area:
         """Who holds the queue of what lies outside every grid: the one street of a one-street map (a district
-        feature beside it or not), else the district. Incident keys, the engine and 12345 placement agree on it."""
-        return next(iter(self.streets)) if len(self.streets) == 1 else self.district.id
+        feature beside it or not), else the district. Incident keys, the engine and 12345 placement ask here."""
+        return self.street if len(self.streets) == 1 else self.district
+
+    @property
+    def unlocated_owner(self) -> str:
+        return self.unlocated_area.id
 
     def of_street(self, street: str) -> Geometry:
         """One street of the file, with its own communities, grids and courtyards: what is made per street

@@ -332,6 +332,21 @@ def test_a_district_of_one_street_loads(tmp_path, district):
     assert geometry.district.id == "xicheng" and geometry.streets["xichangan"].parent == "xicheng"
 
 
+def test_on_a_one_street_map_the_street_holds_the_unlocated_queue(tmp_path, district):
+    beside = load_geometry(write(tmp_path, district), check_areas=False)  # a district feature beside the street
+    for geometry in (load_geometry(SAMPLE_GEOMETRY, check_areas=False), beside):
+        assert geometry.unlocated_area == geometry.streets["xichangan"] and geometry.unlocated_owner == "xichangan"
+
+
+def test_in_a_district_of_several_streets_the_district_holds_the_unlocated_queue(tmp_path, district):
+    second = json.loads(json.dumps(feature(district, "xichangan")))
+    second["properties"]["id"] = "xinjiekou"
+    district["features"].append(second)
+    geometry = load_geometry(write(tmp_path, district), check_areas=False)
+    assert geometry.unlocated_area == geometry.district and geometry.unlocated_owner == "xicheng"
+    assert geometry.of_street("xinjiekou").unlocated_owner == "xinjiekou"  # one street of it, as a map of its own
+
+
 def test_a_community_naming_an_unknown_street(tmp_path, district):
     feature(district, "c01")["properties"]["street"] = "xinjiekou"
     expect_error(tmp_path, district, "community c01", "its street 'xinjiekou' is not defined", "set properties.street")
