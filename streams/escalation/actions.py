@@ -114,7 +114,7 @@ class PeopleActions:
         level, community = self.places[a["owner"]]
         report = {
             **self.unlocated[inc.id],
-            "street": self.streets.get(community, self.street),
+            "street": self.streets.get(community, self.unlocated_owner),
             "community": community,
             "grid": a["owner"] if level == "grid" else None,
         }

@@ -24,6 +24,7 @@ from streams import clock as clocks
 from streams.escalation.control import control_record, period_of
 from streams.escalation.engine import IncidentEngine, Outcome
 from streams.escalation.keys import IncidentKeys
+from streams.escalation.places import Places, places_of
 from streams.escalation.rebuild import History
 from streams.faust_consumer import handling
 from streams.geofence.registry import GridRegistry
@@ -38,16 +39,6 @@ BATCH_WITHIN_SECONDS = 0.02  # short: report-to-alert latency is what people wai
 # every hop waited up to that long (measured: 480-1230 ms per hop idle, 20-45 ms at 50). On Apache
 # Kafka a short wait only costs a few more empty fetches on an idle topic.
 FETCH_MAX_WAIT_MS = 50
-
-
-def places_of(registry: GridRegistry) -> dict[str, tuple[str, str | None]]:
-    """Every owner id an incident may be reassigned to: (level, community)."""
-    places = {g.id: ("grid", g.parent) for g in registry.grids.values()}
-    places.update({c.id: ("community", c.id) for c in registry.communities.values()})
-    places.update({s: ("street", None) for s in registry.streets})
-    if registry.geometry.district:  # beyond the ceiling, and the unlocated queue's holder in a district
-        places[registry.geometry.district.id] = ("district", None)
-    return places
 
 
 class EscalationMetrics:
@@ -145,7 +136,7 @@ class Escalation:
         settings,
         rules: Rules,
         major: MajorEvents,
-        places,
+        places: Places,
         metrics,
         *,
         calendar: WorkingCalendar,

@@ -17,6 +17,7 @@ from schemas.records import LEVELS, POINT_PLACED, UNLOCATED
 from streams.clock import Clock
 from streams.escalation.actions import PeopleActions
 from streams.escalation.alerts import alert_for
+from streams.escalation.places import Places
 from streams.escalation.reasons import Reasons
 from streams.escalation.requests import Requests
 
@@ -33,7 +34,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         rules: Rules,
         clock: Clock,
         major_events: MajorEvents = MajorEvents(()),
-        places: Mapping[str, tuple[str, str | None]] | None = None,
+        places: Places | None = None,
         *,
         tz: str,
         calendar: WorkingCalendar,
@@ -42,12 +43,10 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         self.rules, self.clock, self.major_events = rules, clock, major_events
         self.calendar = calendar  # the street's working days and hours
         self.tz, self.words = tz, Reasons(tz)  # the street's time zone, for what people read
-        self.places = places or {}  # owner id -> (level, community); for reassign
+        self.places = places or Places()  # owner id -> (level, community); for reassign
         self.streets = streets or {}  # community -> its street: where an unlocated incident placed there belongs
-        streets = [owner for owner, (level, _) in self.places.items() if level == "street"]
         self.district = next((owner for owner, (level, _) in self.places.items() if level == "district"), None)
-        # Who holds the unlocated queue: as Geometry.unlocated_owner says, from the places at hand.
-        self.street = streets[0] if len(streets) == 1 else self.district
+        self.unlocated_owner = self.places.unlocated  # Geometry.unlocated_owner: the street or the district
         self.incidents: dict[str, Incident] = {}
         # Action ids, and report ids located or not (_seen), already applied: redeliveries are no-ops. A
         # report outside the street, once the street places it, comes again to open an incident in its community.
@@ -62,13 +61,13 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         outside every grid opens an incident in the street's unlocated queue, for its dispatchers to place."""
         out = self.due()
         seen = _seen(report.get("community") or UNLOCATED, report["id"])
-        if seen in self.seen or not (report.get("street") or self.street):
+        if seen in self.seen or not (report.get("street") or self.unlocated_owner):
             return out  # a redelivery, or (an engine without places) no street to own it
         self.seen.add(seen)
         source = datetime.fromisoformat(report["event_time"])
         loc = report["location"]
         cell = h3.latlng_to_cell(loc["lat"], loc["lng"], self.rules.cluster_resolution)
-        rules = self.rules.for_street(report.get("street") or self.street)
+        rules = self.rules.for_street(report.get("street") or self.unlocated_owner)
         joined = self._cluster_match(rules, report, cell, source) if _joins(report) else None
         if joined is None:
             self._open(report, cell, source, out)
@@ -125,7 +124,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
         community, level, priority, why, code = self._start(r)
         inc = Incident(
             incident_id(community, r["id"]),
-            r.get("street") or self.street,
+            r.get("street") or self.unlocated_owner,
             community,
             r.get("grid"),
             r["category"],
@@ -154,7 +153,7 @@ class IncidentEngine(PeopleActions, Requests, DeadlineTimers):
 
     def _start(self, r: dict) -> tuple[str, str, str, str, str]:
         """Where a new incident starts: (community, level, priority, why, reason code)."""
-        rules = self.rules.for_street(r.get("street") or self.street)
+        rules = self.rules.for_street(r.get("street") or self.unlocated_owner)
         by_severity = rules.priority_by_severity.get(r["severity"], "normal")
         if not r.get("community"):  # outside every grid: the street's dispatchers place it
             return UNLOCATED, "street", by_severity, self.words.unlocated(), "unlocated"
