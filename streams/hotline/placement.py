@@ -4,8 +4,9 @@ counts the order's limits) and the order come in.
 
 The ways, in order: its location, when inside a grid; the grid, then the community, the platform names
 (by id or by name, whitespace ignored); its address in the config's table, when that point is inside a
-grid; else the unlocated queue (the street's; a district's, in a district). An area gives the order a representative point inside it,
-found once per area at start, so the report has a location; only a point joins incidents nearby.
+grid; else the unlocated queue (Geometry.unlocated_area: the street's, or in a district the district's). An
+area gives the order a representative point inside it, found once per area at start, so the report has a
+location; only a point joins incidents nearby.
 """
 
 from __future__ import annotations
@@ -49,9 +50,7 @@ class Placer:
         self.points = {
             a.id: inner_point(a, registry) for a in (*registry.grids.values(), *registry.communities.values())
         }
-        geometry = registry.geometry
-        self.queue = geometry.district if len(geometry.streets) > 1 else next(iter(geometry.streets.values()))
-        self.street_point = inner_point(self.queue, registry)
+        self.queue_point = inner_point(registry.geometry.unlocated_area, registry)
 
     def place(self, order: dict) -> Placed:
         loc = order.get("location")
@@ -102,9 +101,10 @@ class Placer:
 
     def report(self, located: dict) -> dict:
         """The LocatedReport the order becomes; an unlocated one has no community or grid, like a report
-        outside every grid, and stands at the street's point (the engine never reads it there)."""
+        outside every grid, and stands inside the street or district holding the unlocated queue (the engine
+        never reads it there)."""
         point = located.get("point")
-        lat, lng = (point["lat"], point["lng"]) if point else self.street_point
+        lat, lng = (point["lat"], point["lng"]) if point else self.queue_point
         report = {
             "id": located["report"],
             "device": HOTLINE_DEVICE,
