@@ -174,3 +174,39 @@ def test_the_pdf_is_one_a4_page_or_two_with_the_map_drawn(figures, geometry, tmp
     for page in pages:
         colours |= {rgb for _, rgb in Image.open(page).convert("RGB").getcolors(1 << 20)}
     assert (0xBD, 0x00, 0x26) in colours or (0xF0, 0x3B, 0x20) in colours  # the hottest cells are drawn
+
+
+def streets_of(geometry) -> list[tuple[str, str]]:
+    return [(s.id, s.name) for s in geometry.streets.values()]
+
+
+def figures_of(geometry) -> dict:
+    """Every street of `geometry` with counts as wide as a busy week's (5 digits in the 全区 line)."""
+    return {
+        ident: street_figures(
+            1234 + 37 * i, 456 + i, 300 + i, 12 + i, 400, 380, {"deadline": 10 + i, "request": 3},
+            [(cell, 3 + i) for cell in cells_of(geometry, ident, 2)], rates={"response": 0.95} if i % 2 else None,
+        )
+        for i, (ident, _) in enumerate(streets_of(geometry))
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [2, 15])
+def test_the_comparison_fits_a4_with_no_header_or_row_wrapped_and_nothing_cut(n, tmp_path):
+    geometry = load_geometry(district_path(streets=n), check_areas=False)
+    streets = streets_of(geometry)
+    made = district_figures(WEEK, reported_district(geometry), streets, figures_of(geometry), tz=TZ, made_at=MADE)
+    pdf = tmp_path / "district.pdf"
+    pdf.write_bytes(render_pdf(render_district_html(made, geometry, tz=TZ)))
+    read = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True)
+    lines = [" ".join(line.split()) for line in read.stdout.splitlines()]
+    header = "街道 上报 立案 办结 事件按时办结率 升级到街道 超时督办 小事不出社区 响应率 解决率 满意率"
+    assert header in lines  # every header on the one line, none wrapped
+    for name, row in zip((name for _, name in streets), made["streets"]):  # each street's name and figures
+        assert any(line.startswith(f"{name} {row['reports']} {row['incidents']} {row['closed']} ") for line in lines)
+    assert any(line.startswith(f"全区 {made['totals']['reports']} ") for line in lines)
+    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    width = float(re.search(r'<page width="([0-9.]+)"', boxes)[1])
+    right = max(float(x) for x in re.findall(r'xMax="([0-9.]+)"', boxes))
+    print(f"{n} streets: rightmost word at {right:.1f} pt of {width:.1f}")
+    assert right <= width - 14 * 72 / 25.4 + 1  # within the right margin (14 mm): nothing runs off the page
