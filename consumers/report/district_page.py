@@ -56,10 +56,10 @@ def district_summary(figures: dict) -> str:
     t, names = figures["totals"], {s["street"]: s["name"] for s in figures["streets"]}
     lines = [
         f"## {figures['district']['name']} {WHOLE_DISTRICT}周报 {figures['week']}",
-        f"> {len(figures['streets'])} 个街道：上报 **{t['reports']}** 件，立案 {t['incidents_opened']} 件，"
+        f"> {len(figures['streets'])} 个街道：上报 **{_count(t['reports'])}** 件，立案 {_count(t['incidents_opened'])} 件，"
         f"办结 {_count(t['closed'])} 件（按时 {pct(t['closed_in_time_share'])}）",
-        f"> 小事不出社区：{pct(t['settled_local_share'])}；升级到街道 {t['escalated_to_street']} 件；"
-        f"超时督办 {t['overdue']} 件（{pct(t['overdue_rate'])}）；越级 {t['ceiling_exceptions']} 件",
+        f"> 小事不出社区：{pct(t['settled_local_share'])}；升级到街道 {_count(t['escalated_to_street'])} 件；"
+        f"超时督办 {_count(t['overdue'])} 件（{pct(t['overdue_rate'])}）；越级 {_count(t['ceiling_exceptions'])} 件",
     ]
     for measure, e in figures["extremes"].items():
         lines.append(

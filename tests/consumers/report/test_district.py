@@ -147,6 +147,17 @@ def test_a_street_report_made_before_closed_was_counted_leaves_the_total_unknown
     assert made["streets"][0]["closed_in_time_share"] is None and made["totals"]["reports"] == 10
 
 
+def test_a_count_an_old_street_report_lacks_reads_as_a_dash_never_none(geometry):
+    old = street_figures(5, 2, 1, 0, 1, 1, {"deadline": 0}, [])
+    for part, key in LATER:
+        del old[part][key]
+    new = street_figures(5, 2, 1, 0, 1, 1, {"deadline": 0}, [])
+    made = district_figures(WEEK, ("d", "区"), [("a", "甲"), ("b", "乙")], {"a": old, "b": new}, tz=TZ, made_at=MADE)
+    page, summary = render_district_html(made, geometry, tz=TZ), district_summary(made)
+    assert "None" not in page and "None" not in summary
+    assert "立案<b>—</b>" in page and "立案 — 件" in summary
+
+
 def test_the_page_and_the_summary_are_chinese_with_local_times(figures, geometry):
     made = figures[0]
     page = render_district_html(made, geometry, tz=TZ)
