@@ -48,9 +48,11 @@ def district_figures(
     *,
     tz: str,
     made_at: datetime,
+    queue: dict | None = None,
 ) -> dict:
     """The district `district` (id, Chinese name) of `streets` (id, name, in the map's order) in `week`, from
-    `figures` by street id (every street's; KeyError naming the one missing)."""
+    `figures` by street id (every street's; KeyError naming the one missing); `queue` the district's own
+    (sinks/weekly_queries.py UNLOCATED_QUEUE: received, placed, waiting), beside the totals, never in them."""
     start, end = week_bounds(week, tz)
     rows = [street_row(ident, name, figures[ident]) for ident, name in streets]
     return {
@@ -60,6 +62,7 @@ def district_figures(
         "made_at": made_at.isoformat(),
         "district": {"id": district[0], "name": district[1]},
         "totals": totals(rows),
+        "queue": queue,
         "streets": rows,
         "extremes": extremes(rows),
         "heat": heat([figures[ident] for ident, _ in streets]),

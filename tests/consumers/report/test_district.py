@@ -174,6 +174,19 @@ def test_the_page_and_the_summary_are_chinese_with_local_times(figures, geometry
     assert "上报 **100** 件" in summary and "最差 新街口街道 30.0%" in summary
 
 
+def test_the_districts_own_queue_is_a_line_under_the_table_beside_the_totals_never_in_them(geometry):
+    both, streets = two_streets_figures(geometry), [("xichangan", "西长安街街道"), ("xinjiekou", "新街口街道")]
+    queue = {"received": 12, "placed": 9, "waiting": 3}
+    made = district_figures(WEEK, ("xicheng", "西城区"), streets, both, tz=TZ, made_at=MADE, queue=queue)
+    assert made["queue"] == queue and made["totals"]["reports"] == 100  # the streets' alone
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_district_html(made, geometry, tz=TZ)))
+    said = "本周街道外上报 12 件，截至本周末已指派到街道 9 件（计入所在街道），仍待定位 3 件（不在任何街道的数字里）"
+    assert f"全区 100 30 21 66.7% 7 8 66.7% 区级待定位 ：{said}。" in text  # right under the 全区 line
+    assert f"> 区级待定位：{said}" in district_summary(made).splitlines()
+    unknown = district_figures(WEEK, ("xicheng", "西城区"), streets, both, tz=TZ, made_at=MADE)  # not counted
+    assert "区级待定位" not in render_district_html(unknown, geometry, tz=TZ) + district_summary(unknown)
+
+
 def test_the_pdf_is_one_a4_page_or_two_with_the_map_drawn(figures, geometry, tmp_path):
     pdf = tmp_path / "district.pdf"
     pdf.write_bytes(render_pdf(render_district_html(figures[0], geometry, tz=TZ)))
