@@ -46,6 +46,8 @@ SEVERITY = {"low": "轻微", "medium": "一般", "high": "较重", "critical": "
 # district: beyond the street, which the principle says should not happen, hence 越级.
 LEVEL = {"grid": "网格", "community": "社区", "street": "街道", "district": "区（越级）"}
 WHOLE_DISTRICT = "全区"  # every street of a deployment together (a rate, a total)
+# Reports outside every grid, in the district's own queue until placed in a street: in no street's figures.
+DISTRICT_QUEUE = "区级待定位"
 # Incidents closed (resolved) and not overdue / closed: the weekly reports' share, not 12345's RATE["on_time"].
 INCIDENTS_CLOSED_IN_TIME = "事件按时办结率"
 PRIORITY = {"normal": "普通", "high": "优先", "top": "特急"}

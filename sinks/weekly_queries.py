@@ -95,6 +95,25 @@ FROM (
 ) AS ended
 """
 
+# The district's own queue (区级待定位, run with $3 the district's id, which holds it): the week's reports
+# outside every grid, each an incident of community 'unlocated' that no street counts; of those, placed in a
+# street (closed by the street's reassign) and still waiting, as of the week's end. The rest were closed there
+# (resolved, a duplicate, returned).
+UNLOCATED_QUEUE = """
+SELECT count(*)::int AS received,
+       count(*) FILTER (WHERE last_kind = 'closed' AND last_code = 'reassign')::int AS placed,
+       count(*) FILTER (WHERE last_kind IS NULL OR last_kind = 'reopened')::int AS waiting
+FROM incidents i
+LEFT JOIN LATERAL (
+    SELECT e.kind AS last_kind, e.reason_code AS last_code FROM incident_events e
+    WHERE e.incident_id = i.id AND e.event_time < $2::timestamptz
+      AND e.kind IN ('resolved', 'reopened', 'closed', 'returned')
+    ORDER BY e.seq DESC LIMIT 1
+) ended ON true
+WHERE i.street_id = $3::text AND i.community_id = 'unlocated'
+  AND i.opened_at >= $1::timestamptz AND i.opened_at < $2::timestamptz
+"""
+
 # Why the week's incidents came to the street: the first event that put each there.
 ESCALATED_TO_STREET = """
 SELECT why, count(*)::int AS incidents FROM (

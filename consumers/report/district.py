@@ -2,9 +2,10 @@
 totals, one comparison row per street, the best and the worst street per measure, and one heat map of every
 street's cells. Pure: the streets' figures in, a JSON-able dict out, which district_page.py draws.
 
-A count is summed over the streets; a share is recomputed from the summed counts, never averaged. A figure
-a street's stored report does not hold (made before it was counted) leaves the district's total unknown (None)
-rather than short. The 12345 rates are the street's own and are not summed: their numerators are not stored.
+The district's line is the sum of the streets' rows, count by count (one code path: the two cannot disagree);
+a share is recomputed from the counts of its own line, never averaged. A figure a street's stored report does
+not hold (made before it was counted) leaves the district's total unknown (None) rather than short. The 12345
+rates are the street's own and are not summed: their numerators are not stored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ RANKED = (
     ("satisfaction", True),
 )
 RATES = ("response", "resolution", "satisfaction")  # 12345's three, as the city ranks a street
+# What a street's row counts and the district's line sums: the street report's totals, its principle's
+# counts, the incidents escalated to the street (summed over why) and the 12345 orders.
+WEEK_COUNTS = ("reports", "previous_week_reports", "mean_8_weeks_reports", "incidents_opened")
+PRINCIPLE_COUNTS = ("incidents", "settled_local", "overdue", "ceiling_exceptions", "closed", "closed_in_time")
+COUNTS = (*WEEK_COUNTS, *PRINCIPLE_COUNTS, "escalated_to_street", "hotline_orders")
 
 
 def reported_district(geometry) -> tuple[str, str] | None:
@@ -42,9 +48,11 @@ def district_figures(
     *,
     tz: str,
     made_at: datetime,
+    queue: dict | None = None,
 ) -> dict:
     """The district `district` (id, Chinese name) of `streets` (id, name, in the map's order) in `week`, from
-    `figures` by street id (every street's; KeyError naming the one missing)."""
+    `figures` by street id (every street's; KeyError naming the one missing); `queue` the district's own
+    (sinks/weekly_queries.py UNLOCATED_QUEUE: received, placed, waiting), beside the totals, never in them."""
     start, end = week_bounds(week, tz)
     rows = [street_row(ident, name, figures[ident]) for ident, name in streets]
     return {
@@ -53,7 +61,8 @@ def district_figures(
         "end": end.isoformat(),
         "made_at": made_at.isoformat(),
         "district": {"id": district[0], "name": district[1]},
-        "totals": totals(figures[ident] for ident, _ in streets),
+        "totals": totals(rows),
+        "queue": queue,
         "streets": rows,
         "extremes": extremes(rows),
         "heat": heat([figures[ident] for ident, _ in streets]),
@@ -62,38 +71,37 @@ def district_figures(
 
 
 def street_row(ident: str, name: str, f: dict) -> dict:
-    """One street's line of the comparison table."""
-    principle, rates = f["principle"], (f.get("hotline") or {}).get("street") or {}
-    closed, in_time = principle.get("closed"), principle.get("closed_in_time")
+    """One street's line of the comparison table: its counts, and its shares from them as the total's are."""
+    rates = (f.get("hotline") or {}).get("street") or {}
+    counts = row_counts(f)
+    return {"street": ident, "name": name, **counts, **shares(counts), **{rate: rates.get(rate) for rate in RATES}}
+
+
+def row_counts(f: dict) -> dict:
+    """The COUNTS of one street's stored figures; one its report does not hold is None."""
+    principle = f["principle"]
+    escalated = principle.get("escalated_to_street")
     return {
-        "street": ident,
-        "name": name,
-        "reports": f["totals"]["reports"],
-        "incidents": principle["incidents"],
-        "closed": closed,
-        "closed_in_time": in_time,
-        "closed_in_time_share": _share(in_time, closed),
-        "escalated_to_street": sum(principle["escalated_to_street"].values()),
-        "overdue": principle["overdue"],
-        "overdue_rate": principle["overdue_rate"],
-        "settled_local_share": principle["settled_local_share"],
-        **{rate: rates.get(rate) for rate in RATES},
+        **{key: f["totals"].get(key) for key in WEEK_COUNTS},
+        **{key: principle.get(key) for key in PRINCIPLE_COUNTS},
+        "escalated_to_street": None if escalated is None else sum(escalated.values()),
+        "hotline_orders": (f.get("hotline") or {}).get("orders"),
     }
 
 
-def totals(each) -> dict:
-    """The district's counts summed over its streets, and its shares from those sums."""
-    each = list(each)
-    principle = [f["principle"] for f in each]
-    found = {key: _sum(f["totals"].get(key) for f in each) for key in each[0]["totals"]} if each else {}
-    for key in ("incidents", "settled_local", "overdue", "ceiling_exceptions", "closed", "closed_in_time"):
-        found[key] = _sum(p.get(key) for p in principle)
-    found["escalated_to_street"] = sum(sum(p["escalated_to_street"].values()) for p in principle)
-    found["hotline_orders"] = _sum((f.get("hotline") or {}).get("orders") for f in each)
-    found["settled_local_share"] = _share(found["settled_local"], found["incidents"])
-    found["overdue_rate"] = _share(found["overdue"], found["incidents"])
-    found["closed_in_time_share"] = _share(found["closed_in_time"], found["closed"])
-    return found
+def totals(rows: list[dict]) -> dict:
+    """The district's line: each count the sum of the streets' rows, its shares from those sums."""
+    counts = {key: _sum(r[key] for r in rows) for key in COUNTS}
+    return {**counts, **shares(counts)}
+
+
+def shares(counts: dict) -> dict:
+    """A row's or the district's shares, from its own counts: never an average of shares."""
+    return {
+        "settled_local_share": _share(counts["settled_local"], counts["incidents"]),
+        "overdue_rate": _share(counts["overdue"], counts["incidents"]),
+        "closed_in_time_share": _share(counts["closed_in_time"], counts["closed"]),
+    }
 
 
 def extremes(rows: list[dict]) -> dict:

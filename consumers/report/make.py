@@ -13,9 +13,11 @@ from config.hotline import load_hotline
 from config.settings import Settings
 from consumers.report.district import district_figures, reported_district
 from consumers.report.district_page import district_summary, render_district_html
-from consumers.report.figures import weekly_figures
+from consumers.report.figures import week_bounds, weekly_figures
 from consumers.report.render import render_html, render_pdf, summary_markdown
 from schemas.display import zone
+from sinks.postgres import connection
+from sinks.weekly_queries import UNLOCATED_QUEUE
 from sinks.weekly_reports import week_figures
 
 
@@ -67,9 +69,16 @@ async def make_district(db, settings: Settings, week: str, *, made_at: datetime 
                 db, week, tz=settings.timezone, hotline=hotline, geometry=geometry.of_street(street)
             )
     streets = [(s.id, s.name) for s in geometry.streets.values()]
+    queue = await district_queue(db, district[0], week, settings.timezone)
     figures = district_figures(
-        week, district, streets, stored, tz=settings.timezone, made_at=made_at or datetime.now(UTC)
+        week, district, streets, stored, tz=settings.timezone, made_at=made_at or datetime.now(UTC), queue=queue
     )
     html = render_district_html(figures, geometry, tz=settings.timezone)
     pdf = await asyncio.to_thread(render_pdf, html)
     return WeeklyReport(week, html, pdf, district_summary(figures), figures)
+
+
+async def district_queue(db, district: str, week: str, tz: str) -> dict:
+    """The district's own queue of `week`: the reports outside every grid it received, placed and still holds."""
+    async with connection(db) as conn:
+        return dict(await conn.fetchrow(UNLOCATED_QUEUE, *week_bounds(week, tz), district))
