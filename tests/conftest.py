@@ -22,12 +22,19 @@ from tests.support.scratch import scratch_schema
 os.environ.setdefault("REDWALL_HOLIDAYS", str(Path(__file__).parent.parent / "config" / "sample" / "holidays"))
 
 
-def pytest_collection_modifyitems(items):
-    """Under `pytest -n`: each file's tests in one process, and the fault tests, which load the machine and
-    time what they break, never beside one another."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group("faults" if path.startswith("tests/faults/") else path))
+def pytest_xdist_make_scheduler(config, log):
+    """Under `pytest -n`: each file's tests in one process, so its module fixtures start once, and the fault
+    tests, which load the machine and time what they break, in one process, one after another. A scheduler of
+    our own, not `xdist_group` marks: pytest 9.2 names items by a structured id that xdist's loadgroup no longer
+    rewrites, so the marks were silently ignored and files were split between the processes."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/faults/" if path.startswith("tests/faults/") else path
+
+    return ByFile(config, log)
 
 
 @pytest.fixture(scope="session")
