@@ -93,15 +93,15 @@ async def until(admin, settings: Settings, procs: list[RedwallProcess], done) ->
 
 async def run_workers(
     settings: Settings, count: int, records: int, per_record: int, log_dir: Path
-) -> tuple[float, float]:
+) -> tuple[float, float, int]:
     """Start `count` workers on the loaded topic; time them from their first commit to the last record of
-    pings and positions committed; print per-worker and total pings/s and CPU. Returns total pings/s, and
-    pings per second of the workers' CPU."""
+    pings and positions committed; print per-worker and total pings/s and CPU. Returns total pings/s, pings
+    per second of the workers' CPU, and the pings committed."""
     launched = time.monotonic()
     procs, metrics = start_workers(settings, count, log_dir)
     admin = await wait_for_broker(settings)
     try:
-        await until(admin, settings, procs, lambda commits: commits[settings.topic_pings] > 0)
+        first = await until(admin, settings, procs, lambda commits: commits[settings.topic_pings] > 0)
         started = time.monotonic()
         meter = Meter(processes(settings, {f"worker {n + 1}": p for n, p in enumerate(procs)}))
         commits = await until(admin, settings, procs, lambda commits: min(commits.values()) >= records)
@@ -114,14 +114,15 @@ async def run_workers(
     pings = commits[settings.topic_pings] * per_record
     per_cpu = pings / sum(cpu[f"worker {n + 1}"] for n in range(count))
     print(
-        f"{count} worker{'s' * (count > 1)} (first commit {started - launched:.1f} s after start): {pings:,} pings in "
+        f"{count} worker{'s' * (count > 1)} (first commit {started - launched:.1f} s after start, "
+        f"{first[settings.topic_pings] * per_record:,} pings): {pings:,} pings in "
         f"{seconds:.1f} s = {pings / seconds:,.0f} pings/s, per worker "
         f"{', '.join(f'{n / seconds:,.0f}' for n in each)}; {commits[settings.topic_positions]:,} position records "
         f"handled by patrol; {per_cpu:,.0f} pings per worker CPU "
         f"second; CPU s: {cpu_line(cpu, seconds)}",
         flush=True,
     )
-    return pings / seconds, per_cpu
+    return pings / seconds, per_cpu, pings
 
 
 def processes(settings: Settings, workers: dict[str, RedwallProcess]) -> dict[str, tuple[int, bool]]:
@@ -176,10 +177,10 @@ async def one_count(
         records = load(s, args, registry)
         if count == args.workers[0]:
             await broker_alone(s, len(records), args.per_record)
-        rate = await run_workers(s, count, len(records), args.per_record, work)
-        if last:
-            await sink_alone(s, len(records) * args.per_record, work)
-    return rate
+        rate, per_cpu, pings = await run_workers(s, count, len(records), args.per_record, work)
+        if last:  # the positions the workers made: a run that stopped short ends with its short count printed
+            await sink_alone(s, pings, work)
+    return rate, per_cpu
 
 
 def geometry(args) -> Path:

@@ -39,10 +39,10 @@ class ReportViews:
         found = [{"id": whole[0], "name": f"{WHOLE_DISTRICT}（{whole[1]}）"}] if whole else []
         return found + [{"id": s.id, "name": s.name} for s in self.geometry.streets.values() if mine in (None, s.id)]
 
-    def street(self, request: web.Request) -> str:
-        """The street (or district) asked for (?street=), by default the first the dispatcher may pick;
+    def street(self, request: web.Request, choices: list[dict]) -> str:
+        """The street (or district) asked for (?street=) among the dispatcher's `choices`, by default the first;
         FieldError naming `street` for one the dispatcher does not see."""
-        mine = [c["id"] for c in self.choices(request)]
+        mine = [c["id"] for c in choices]
         asked = request.query.get("street") or (mine[0] if mine else "")
         if asked not in mine:
             raise FieldError(
@@ -51,8 +51,9 @@ class ReportViews:
         return asked
 
     async def listing(self, request: web.Request) -> web.Response:
+        choices = self.choices(request)  # the dispatcher's street, worked out once: checked, then offered
         try:
-            street = self.street(request)
+            street = self.street(request, choices)
         except FieldError as bad:
             return refusal_response(404, bad.reason, [bad])
         found = await from_postgres(lambda db: made_reports(db, street), self.pool(), "reports")
@@ -72,13 +73,13 @@ class ReportViews:
             }
             for r in found
         ]
-        body = {"street": street, "streets": self.choices(request), "timezone": self.timezone, "reports": rows}
+        body = {"street": street, "streets": choices, "timezone": self.timezone, "reports": rows}
         return fresh_json(body)
 
     async def file(self, request: web.Request) -> web.Response:
         week, kind = request.match_info["week"], request.match_info["kind"]
         try:
-            street = self.street(request)
+            street = self.street(request, self.choices(request))
             if not WEEK.match(week):
                 raise FieldError("week", f"{week!r:.40} is not an ISO week: write YYYY-Www, e.g. 2026-W49")
         except FieldError as bad:

@@ -1,7 +1,8 @@
 """The console's 周报 over real HTTP on real PostgreSQL: a signed-in dispatcher lists the made reports (week,
 made at in Beijing time, links) and reads their HTML and PDF; nobody else does; a bad or unmade week is
 refused naming the field. In a district, its dispatcher is offered the district's own report (全区) first and
-reads it; a street's dispatcher is not (404 naming `street`)."""
+reads it; a street's dispatcher is not (404 naming `street`). Each request works out the dispatcher's street
+once."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 
 from config.geometry import load_geometry
 from config.sample.district import district_path
+from consumers.console import reports
 from sinks.credentials import issue_dispatcher_token
 from sinks.postgres import open_pool
 from sinks.weekly_reports import claim, mark_announced, store
 from streams.demo.embedded import free_port
+from streams.scope import street_scope
 from tests.support.console_app import serving
 from tests.support.weekly_schedule import FixedMaker
 
@@ -66,6 +69,27 @@ async def test_a_dispatcher_lists_the_reports_and_reads_their_files(console, set
             async with http.get(console + path) as answer:
                 assert answer.status == status, path
                 assert (await answer.json())["errors"][0]["field"] == field
+
+
+async def test_each_request_works_out_the_dispatchers_street_once(console, settings, monkeypatch):
+    """What the listing checks ?street= against and what it offers are one working-out of the dispatcher's street."""
+    asked = []
+
+    def counted(who, geometry):
+        asked.append(who.subject)
+        return street_scope(who, geometry)
+
+    monkeypatch.setattr(reports, "street_scope", counted)
+    name = f"reports-{RUN}-once"
+    token = await issue_dispatcher_token(settings.database_url, name, "community", "c01")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        async with http.get(f"{console}/api/reports") as answer:
+            assert answer.status == 200
+            listed = await answer.json()
+        assert [s["id"] for s in listed["streets"]] == [listed["street"]] and asked == [name]
+        async with http.get(f"{console}/reports/2036-W11.pdf") as answer:
+            assert answer.status == 404 and (await answer.json())["errors"][0]["field"] == "week"
+        assert asked == [name, name]
 
 
 async def test_without_a_dispatcher_neither_the_list_nor_the_files(console, made):
