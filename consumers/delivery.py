@@ -88,6 +88,7 @@ class ChannelConsumer:
         # once its outcome is recorded; one whose delivery was cut short keeps its offset uncommitted.
         self.in_flight: collections.Counter[str] = collections.Counter()
         self.tasks: set[asyncio.Task] = set()
+        self.sending_now: dict[str, asyncio.Task] = {}  # alert id -> the latest task delivering it
         self.sending = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -147,11 +148,18 @@ class ChannelConsumer:
     def _spawn(self, notification: Notification, stop: asyncio.Event) -> None:
         ids = [a["id"] for a in notification.alerts]
         self.in_flight.update(ids)
-        task = asyncio.create_task(self._deliver(notification, stop))
+        # A notice read twice (a restarted worker publishes its alert again) may come due while the first is
+        # still being sent: it waits for that one, then finds it in the log and is never sent again.
+        earlier = {self.sending_now[i] for i in ids if i in self.sending_now}
+        task = asyncio.create_task(self._deliver(notification, stop, after=earlier))
         self.tasks.add(task)
+        self.sending_now.update(dict.fromkeys(ids, task))
 
         def finished(task: asyncio.Task) -> None:
             self.tasks.discard(task)
+            for i in ids:
+                if self.sending_now.get(i) is task:
+                    del self.sending_now[i]
             if task.cancelled() or task.exception() is not None or not task.result():
                 if not task.cancelled() and task.exception() is not None:
                     log.error(
@@ -201,8 +209,13 @@ class ChannelConsumer:
         if isinstance(state, dict) and state.get("status") in SETTLED and isinstance(event.get("incident"), str):
             self.router.settle(event["incident"])
 
-    async def _deliver(self, notification: Notification, stop: asyncio.Event) -> bool:
-        """True once every alert of it has a recorded outcome on this channel."""
+    async def _deliver(
+        self, notification: Notification, stop: asyncio.Event, after: set[asyncio.Task] = frozenset()
+    ) -> bool:
+        """True once every alert of it has a recorded outcome on this channel; begun once the deliveries
+        `after` (of the same alerts) have ended."""
+        if after:
+            await asyncio.wait(after)
         finished = await self._durably(self.log.finished, self.channel.name, notification.items, stop=stop)
         if finished is None:
             return False  # stopping: nothing was sent, the offsets stay uncommitted

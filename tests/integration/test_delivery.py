@@ -250,3 +250,58 @@ async def test_clearances_reach_the_channels_told_of_the_alert_once_through_grou
         f"\nclearance said {took:.1f} s after delivery restarted, the alerts {first_run:.1f} s after the first start "
         "(start, rebuild and group join included); once per channel"
     )
+
+
+async def test_an_alert_read_again_while_its_notice_is_being_sent_is_not_sent_twice(settings, tmp_path, pg):
+    # A restarted worker may publish an alert again; if its incident was acknowledged meanwhile, the router no
+    # longer holds it as firing and takes the copy as new. The copy must wait for the first notice's outcome.
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(
+        settings,
+        topic_alerts=f"twice-alerts-{run}",
+        topic_incidents=f"twice-inc-{run}",
+        topic_alerts_deadletter=f"twice-dead-{run}",
+        webhook_secret=f"twice-{run}",
+        **QUICK_KAFKA,
+    )
+    await ensure_topics(settings, (settings.topic_alerts, settings.topic_incidents, settings.topic_alerts_deadletter))
+    receiver, runner = await start_receiver(settings.webhook_secret)
+    receiver.delay = lambda: 3.0  # the endpoint is slow: the first notice is still being sent
+    path = tmp_path / "routing.toml"
+    path.write_text(
+        f'[channels.twice-{run}]\ntype = "json"\nurl = "{receiver.url("/json/twice")}"\ntimeout = "10s"\n\n'
+        f'[route]\nchannels = ["twice-{run}"]\ngroup_by = ["incident"]\ngroup_wait = "0s"\n'
+    )
+    first = alert(f"twice-{run}", incident=f"inc-twice-{run}")
+    delivered = "SELECT count(*) FROM alert_deliveries WHERE channel = $1 AND outcome = 'delivered'"
+
+    async def sending() -> bool:
+        return (
+            await pg.fetchval(
+                "SELECT count(*) FROM alert_notifications WHERE channel = $1 AND state = 'sending'", f"twice-{run}"
+            )
+            > 0
+        )
+
+    async def copy_after_ack() -> None:
+        await publish(settings, [first])
+        deadline = time.monotonic() + 30
+        while not await sending():
+            assert time.monotonic() < deadline, "the first notice never began"
+            await asyncio.sleep(0.1)
+        acked = {"id": f"{first['incident']}:2", "incident": first["incident"], "kind": "acknowledged"}
+        await publish(settings, [acked | {"state": {"status": "acknowledged"}}], topic=settings.topic_incidents)
+        await asyncio.sleep(0.5)  # read before the copy: the router has let the alert go
+        await publish(settings, [first])
+
+    async def settled() -> bool:
+        return copy.done() and await pg.fetchval(delivered, f"twice-{run}") >= 1 and time.monotonic() > quiet_until
+
+    copy = asyncio.create_task(copy_after_ack())
+    quiet_until = time.monotonic() + 12  # the copy, if it were sent, has reached the slow endpoint by then
+    try:
+        await deliver_until(settings, load_routing(path), settled, group_prefix=f"twice-{run}", limit=60)
+    finally:
+        copy.cancel()
+        await runner.cleanup()
+    assert receiver.alert_ids() == [first["id"]]
