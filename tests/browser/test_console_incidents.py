@@ -4,6 +4,7 @@ engine's verdict on an action, and the unlocated queue the street places."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from tests.browser.conftest import (
     open_console,
     open_detail,
     publish,
+    sign_in_link,
+    watch_errors,
 )
 from tests.support.factories import alert, oracle_place, random_point, report
 from tests.support.waiting import eventually
@@ -115,6 +118,36 @@ async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incid
     await open_detail(page, incident)
     may_act = await page.locator("#detail button[data-action='resolve']").count()
     assert may_act == (1 if incident.startswith("inc-c01-") else 0)
+    await close(page)
+
+
+async def test_an_incident_opened_while_the_page_loads_is_listed(stack, browser):
+    """The page reads its snapshot before its live stream is subscribed: an incident opened in between is in
+    neither, unless the page reads the snapshot again once the stream is open. Here the stream is held back
+    until the console has taken an incident and sent it to the streams open then."""
+    settings = stack.settings
+    context = await browser.new_context(viewport=SCREENS[1], timezone_id="UTC")
+    page = await context.new_page()
+    watch_errors(page)
+    release = asyncio.Event()
+
+    async def hold(route):
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/events", hold)
+    assert (await page.goto(sign_in_link(settings, stack.tokens["street"]))).status == 200
+    await page.wait_for_selector("body[data-ready='1']", timeout=15_000)  # drawn from the snapshot; stream held
+    [event] = load_incidents(1, datetime.now(UTC))
+    incident = f"inc-{event['community']}-{RUN}0a0a"
+    event |= {"id": f"{incident}:1", "incident": incident}
+    await publish(settings, settings.topic_incidents, [event], key=lambda e: b"c01")
+    taken = "async (id) => (await (await fetch('/api/snapshot')).json()).incidents.some((i) => i.id === id)"
+    assert await eventually(lambda: page.evaluate(taken, incident), 30)
+    await asyncio.sleep(1)  # the console sends what it took within 0.25 s (feed.py), to no stream of this page
+    release.set()
+    await page.fill("#search", incident)
+    await page.wait_for_selector(f"#incidents li[data-incident='{incident}']", timeout=15_000)
     await close(page)
 
 
