@@ -39,8 +39,8 @@ PAGE_ROWS = 50  # console/static/incidents.js
 SCREENS = ({"width": 1920, "height": 1080}, {"width": 1600, "height": 1000})
 
 
-async def file_report(stack, rng, **changes) -> tuple[dict, str]:
-    """A report through the real ingest API; its incident's id."""
+async def post_report(stack, rng, **changes) -> tuple[dict, str]:
+    """A report through the real ingest API; the id of the incident it opens unless it joins one."""
     lat, lng = random_point(rng)
     community, _ = oracle_place(lat, lng)
     from sinks.credentials import issue_device_token
@@ -60,10 +60,27 @@ async def file_report(stack, rng, **changes) -> tuple[dict, str]:
     return filed, incident_id(community, filed["id"])
 
 
+async def file_report(stack, pg, rng, **changes) -> tuple[dict, str]:
+    """A report through the real ingest API and the incident it opened, once stored. A report joins an open
+    incident of its category nearby last reported within the clustering window (config/escalation.toml), and
+    the session's other tests leave such incidents behind: a report that joined one is filed again elsewhere,
+    the test's incident being its own. The wait is long: after a busy session the worker first reads its
+    history."""
+    query = "SELECT incident_id FROM incident_reports WHERE report_id = $1"
+    for _ in range(5):
+        filed, own = await post_report(stack, rng, **changes)
+        linked = await eventually(lambda filed=filed: pg.fetchval(query, filed["id"]), 90)
+        assert linked, f"report {filed['id']} is in no incident after 90 s"
+        if linked == own:
+            return filed, own
+    raise AssertionError("five reports in a row joined other tests' incidents")
+
+
 async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incident_in_view(stack, browser, pg):
     rng = random.Random(RUN)
     filed, incident = await file_report(
         stack,
+        pg,
         rng,
         category="safety_hazard",
         severity="high",
@@ -470,7 +487,7 @@ async def test_the_street_places_an_unlocated_incident(loaded_console, stack, br
 
 async def test_the_console_passes_reassign_with_its_owner_to_the_worker(stack, pg):
     rng = random.Random(f"{RUN}-reassign")
-    _, incident = await file_report(stack, rng, category="sanitation", severity="low")
+    _, incident = await file_report(stack, pg, rng, category="sanitation", severity="low")
     community = incident.split("-")[1]
     owner = f"{community}-g01"
     await eventually(lambda: pg.fetchval("SELECT 1 FROM incidents WHERE id = $1", incident), 30)
