@@ -4,6 +4,7 @@ engine's verdict on an action, and the unlocated queue the street places."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from tests.browser.conftest import (
     open_console,
     open_detail,
     publish,
+    sign_in_link,
+    watch_errors,
 )
 from tests.support.factories import alert, oracle_place, random_point, report
 from tests.support.waiting import eventually
@@ -36,8 +39,8 @@ PAGE_ROWS = 50  # console/static/incidents.js
 SCREENS = ({"width": 1920, "height": 1080}, {"width": 1600, "height": 1000})
 
 
-async def file_report(stack, rng, **changes) -> tuple[dict, str]:
-    """A report through the real ingest API; its incident's id."""
+async def post_report(stack, rng, **changes) -> tuple[dict, str]:
+    """A report through the real ingest API; the id of the incident it opens unless it joins one."""
     lat, lng = random_point(rng)
     community, _ = oracle_place(lat, lng)
     from sinks.credentials import issue_device_token
@@ -57,10 +60,27 @@ async def file_report(stack, rng, **changes) -> tuple[dict, str]:
     return filed, incident_id(community, filed["id"])
 
 
+async def file_report(stack, pg, rng, **changes) -> tuple[dict, str]:
+    """A report through the real ingest API and the incident it opened, once stored. A report joins an open
+    incident of its category nearby last reported within the clustering window (config/escalation.toml), and
+    the session's other tests leave such incidents behind: a report that joined one is filed again elsewhere,
+    the test's incident being its own. The wait is long: after a busy session the worker first reads its
+    history."""
+    query = "SELECT incident_id FROM incident_reports WHERE report_id = $1"
+    for _ in range(5):
+        filed, own = await post_report(stack, rng, **changes)
+        linked = await eventually(lambda filed=filed: pg.fetchval(query, filed["id"]), 90)
+        assert linked, f"report {filed['id']} is in no incident after 90 s"
+        if linked == own:
+            return filed, own
+    raise AssertionError("five reports in a row joined other tests' incidents")
+
+
 async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incident_in_view(stack, browser, pg):
     rng = random.Random(RUN)
     filed, incident = await file_report(
         stack,
+        pg,
         rng,
         category="safety_hazard",
         severity="high",
@@ -115,6 +135,36 @@ async def test_acknowledge_from_the_detail_shows_the_verdict_and_keeps_the_incid
     await open_detail(page, incident)
     may_act = await page.locator("#detail button[data-action='resolve']").count()
     assert may_act == (1 if incident.startswith("inc-c01-") else 0)
+    await close(page)
+
+
+async def test_an_incident_opened_while_the_page_loads_is_listed(stack, browser):
+    """The page reads its snapshot before its live stream is subscribed: an incident opened in between is in
+    neither, unless the page reads the snapshot again once the stream is open. Here the stream is held back
+    until the console has taken an incident and sent it to the streams open then."""
+    settings = stack.settings
+    context = await browser.new_context(viewport=SCREENS[1], timezone_id="UTC")
+    page = await context.new_page()
+    watch_errors(page)
+    release = asyncio.Event()
+
+    async def hold(route):
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/events", hold)
+    assert (await page.goto(sign_in_link(settings, stack.tokens["street"]))).status == 200
+    await page.wait_for_selector("body[data-ready='1']", timeout=15_000)  # drawn from the snapshot; stream held
+    [event] = load_incidents(1, datetime.now(UTC))
+    incident = f"inc-{event['community']}-{RUN}0a0a"
+    event |= {"id": f"{incident}:1", "incident": incident}
+    await publish(settings, settings.topic_incidents, [event], key=lambda e: b"c01")
+    taken = "async (id) => (await (await fetch('/api/snapshot')).json()).incidents.some((i) => i.id === id)"
+    assert await eventually(lambda: page.evaluate(taken, incident), 30)
+    await asyncio.sleep(1)  # the console sends what it took within 0.25 s (feed.py), to no stream of this page
+    release.set()
+    await page.fill("#search", incident)
+    await page.wait_for_selector(f"#incidents li[data-incident='{incident}']", timeout=15_000)
     await close(page)
 
 
@@ -437,7 +487,7 @@ async def test_the_street_places_an_unlocated_incident(loaded_console, stack, br
 
 async def test_the_console_passes_reassign_with_its_owner_to_the_worker(stack, pg):
     rng = random.Random(f"{RUN}-reassign")
-    _, incident = await file_report(stack, rng, category="sanitation", severity="low")
+    _, incident = await file_report(stack, pg, rng, category="sanitation", severity="low")
     community = incident.split("-")[1]
     owner = f"{community}-g01"
     await eventually(lambda: pg.fetchval("SELECT 1 FROM incidents WHERE id = $1", incident), 30)

@@ -1,5 +1,6 @@
-// Redwall dispatcher console: a snapshot at start and live batches over SSE (the session cookie
-// authenticates both), drawn at most once per FRAME_MS. The alert feed sits on the first screen.
+// Redwall dispatcher console: a snapshot at start, read again once the live stream (SSE) is open, and live
+// batches over it (the session cookie authenticates both), drawn at most once per FRAME_MS. The alert feed
+// sits on the first screen.
 "use strict";
 
 import { $, api, call, escape, localMinute, name, placeName, setZone, state, view } from "./core.js";
@@ -77,23 +78,39 @@ function apply(batch, fresh) {
 
 // The cookie goes with the stream: no token in its URL. A stream the console refuses (session over,
 // dispatcher revoked) is not retried by the browser; one snapshot call then says whether to sign in again.
-function connect(again = false) {
+// Each time the stream opens (the first time too) the snapshot is read again: boot's was read before the
+// stream was subscribed, and an incident opened in between would come in no batch (out of the list until
+// it changed again). Batches that arrive while that snapshot loads are held and applied after it, in order:
+// each carries what changed after the stream opened, so the newest state wins.
+function connect() {
   const events = new EventSource("/api/events");
-  let opened = again;
+  let held = null; // batches waiting for the snapshot being read, or null
   events.addEventListener("hello", async () => {
     $("link").textContent = "live 实时"; $("link").classList.add("live");
-    if (opened) { // a reconnect: what happened meanwhile comes with a fresh snapshot
+    held = [];
+    try {
+      const snapshot = await api("/api/snapshot");
       state.alerts = []; state.incidents.clear();
-      apply(await api("/api/snapshot"), false);
+      apply(snapshot, false);
+    } finally {
+      // An alert sent while the snapshot was read may be in both: listed once.
+      const listed = new Set(state.alerts.map((a) => `${a.id} ${a.status}`));
+      for (const batch of held) {
+        apply({ ...batch, alerts: (batch.alerts || []).filter((a) => !listed.has(`${a.id} ${a.status}`)) }, true);
+      }
+      held = null;
     }
-    opened = true;
   });
-  events.onmessage = (e) => apply(JSON.parse(e.data), true);
+  events.onmessage = (e) => {
+    const batch = JSON.parse(e.data);
+    if (held) held.push(batch);
+    else apply(batch, true);
+  };
   events.onerror = async () => {
     $("link").textContent = "reconnecting…"; $("link").classList.remove("live");
     if (events.readyState !== EventSource.CLOSED) return;
     const answer = await call("/api/snapshot"); // a 401 goes to the sign-in form
-    if (answer.ok) setTimeout(() => connect(true), 1000);
+    if (answer.ok) setTimeout(connect, 1000);
   };
 }
 
