@@ -251,6 +251,12 @@ class Settings:
         "(off: this sink makes none)",
         "Mon 08:00",
     )
+    report_catch_up_weeks: int = _env(
+        "report_catch_up_weeks",
+        "how many weeks before the due one the Monday job also makes when their report is missing (it failed "
+        "until the next Monday), back to the street's last stored one; 0: the due week only",
+        4,
+    )
     console_url: str = _env(
         "console_url",
         "the console's public base URL, for the links in reports' alerts (empty: the console's path only)",
@@ -429,6 +435,11 @@ class Settings:
                 self.report_at == "off" or report_moment(self.report_at) is not None,
                 "report_at",
                 'use a weekday and a local time, e.g. "Mon 08:00" (Mon Tue Wed Thu Fri Sat Sun, HH:MM), or off',
+            ),
+            (
+                0 <= self.report_catch_up_weeks <= 52,
+                "report_catch_up_weeks",
+                "use a number of weeks, 0..52 (4 by default; 0: only the week due)",
             ),
             (
                 self.console_url == "" or _is_http_url(self.console_url, path=True),

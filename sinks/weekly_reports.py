@@ -112,6 +112,17 @@ async def made_count(pool: asyncpg.Pool, streets: list[str], week: str) -> int:
         )
 
 
+async def last_made_before(pool: asyncpg.Pool, street: str, week: str) -> str | None:
+    """The latest week before `week` whose report of `street` is stored; None when there is none."""
+    async with pool.acquire(timeout=30) as conn:
+        # ISO weeks as "YYYY-Www" sort as text in the order of time.
+        return await conn.fetchval(
+            "SELECT max(week) FROM weekly_reports WHERE street_id = $1 AND week < $2 AND made_at IS NOT NULL",
+            street,
+            week,
+        )
+
+
 async def report_file(pool: asyncpg.Pool, street: str, week: str, kind: str) -> bytes | None:
     """One made report's file, `kind` html or pdf; None when that week has none."""
     if kind not in FILES:

@@ -3,6 +3,10 @@ zone, last week's 专报 is made, stored and announced, once per week and street
 streets, the district's own too (consumers/report/district.py), under the district's id, once every street's
 report of the week is stored.
 
+A week whose report failed on every look until the next week's moment is not lost: each look makes, oldest
+first, the weeks before the due one that are missing since the street's last stored report, at most
+REDWALL_REPORT_CATCH_UP_WEEKS back (`weeks_to_make`); a street with none stored makes the due week only.
+
 Every `EVERY_SECONDS` it looks: the week due is claimed in `weekly_reports` (sinks/weekly_reports.py), so
 of two sinks, or a sink and its restart, one makes it; a report made but not yet announced (a sink
 stopped in between) is announced on the next look, under the same alert id.
@@ -16,7 +20,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 from aiokafka.errors import KafkaError
@@ -28,7 +32,7 @@ from consumers.report.deliver import alert_id, publish, report_alert, report_lin
 from consumers.report.district import reported_district
 from schemas.display import zone
 from sinks.postgres import SinkUnavailable
-from sinks.weekly_reports import claim, made_count, mark_announced, store, unannounced
+from sinks.weekly_reports import claim, last_made_before, made_count, mark_announced, store, unannounced
 from streams.clock import Clock, SystemClock, stopped_within
 
 log = logging.getLogger(__name__)
@@ -48,8 +52,22 @@ def due_week(now: datetime, moment: tuple[int, time], tz: str) -> str | None:
     weekday, at = moment
     if local < datetime.combine(monday + timedelta(days=weekday), at, tzinfo=local.tzinfo):
         return None
-    year, week, _ = (monday - timedelta(days=7)).isocalendar()
+    return _iso_week(monday - timedelta(days=7))
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def weeks_to_make(due: str, last_made: str | None, catch_up: int) -> list[str]:
+    """Oldest first, the weeks a look makes: those of the `catch_up` weeks before `due` that come after
+    `last_made` (the street's last stored week before it), then `due`; only `due` when nothing is stored."""
+    if last_made is None:
+        return [due]  # a fresh deployment: the weeks before it ran are nobody's to announce
+    monday = date.fromisocalendar(int(due[:4]), int(due[6:]), 1)
+    before = [_iso_week(monday - timedelta(weeks=n)) for n in range(catch_up, 0, -1)]
+    return [week for week in before if week > last_made] + [due]
 
 
 async def make_weekly_report(pool: asyncpg.Pool, settings: Settings, week: str, street: str):
@@ -109,8 +127,9 @@ class WeeklySchedule:
             await stopped_within(stop, self.every)
 
     async def look(self) -> str | None:
-        """Make the week due of every street (then of the district) if nobody has, and announce what is made;
-        returns the week this call made for any of them."""
+        """Make the week due of every street (then of the district) if nobody has, and the missing weeks
+        before it (`weeks_to_make`), and announce what is made; returns the latest week this call made for
+        any of them."""
         made = None
         for street in [*self.streets, *([self.district] if self.district else [])]:
             try:
@@ -123,9 +142,21 @@ class WeeklySchedule:
         return made
 
     async def _make_due(self, street: str) -> str | None:
+        """Make the street's due week and the missing ones before it, oldest first; the latest made, if any."""
         now = self.clock.now()
-        week = None if self.moment is None else due_week(now, self.moment, self.settings.timezone)
-        if week is None or not await self._ready(street, week):
+        due = None if self.moment is None else due_week(now, self.moment, self.settings.timezone)
+        if due is None:
+            return None
+        made = None
+        last = await last_made_before(self.pool, street, due) if self.settings.report_catch_up_weeks else None
+        for week in weeks_to_make(due, last, self.settings.report_catch_up_weeks):
+            # A week that fails waits for a later look without holding back the weeks after it.
+            made = await self._make_week(street, week, now) or made
+        return made
+
+    async def _make_week(self, street: str, week: str, now: datetime) -> str | None:
+        """Claim, make and store one week of the street's if it is ready and nobody has; the week if made."""
+        if not await self._ready(street, week):
             return None
         if not await claim(self.pool, street, week, self.maker, now):
             return None
