@@ -34,8 +34,8 @@ def pytest_xdist_make_scheduler(config, log):
             path = nodeid.split("::", 1)[0]
             return "tests/faults/" if path.startswith("tests/faults/") else path
 
-    # Files in the order collected, as one process runs them, not the largest first: a few browser tests count
-    # what the session's database and topics hold and have been run before the integration tests fill them.
+    # Files in the order collected, as one process runs them, not the largest first: a run with -n 2 then
+    # meets the orders a run without it does.
     config.option.loadscopereorder = False
     return ByFile(config, log)
 
