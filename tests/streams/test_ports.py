@@ -103,3 +103,33 @@ def test_each_process_started_alone_on_a_busy_port_stops_with_one_line(command, 
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"port {held} ({name}) is in use" in done.stderr
+
+
+def test_free_port_never_hands_out_a_port_twice_though_the_kernel_offers_it_again(monkeypatch):
+    # The kernel may offer a port it just released at once: the session's settings once got the same port
+    # for REDWALL_WEB_PORT and REDWALL_WORKER_METRICS_PORT, and every test of that process failed.
+    import types
+
+    import streams.ports
+
+    given = free_port()
+    offered = iter([given, given, 1 + given % 65535])
+
+    class Kernel:
+        def __init__(self, *args):
+            self.port = next(offered)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def bind(self, address):
+            pass
+
+        def getsockname(self):
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(streams.ports, "socket", types.SimpleNamespace(socket=Kernel, AF_INET=0, SOCK_STREAM=0))
+    assert free_port() == 1 + given % 65535
