@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from config.hotline import HotlineConfig
 from consumers.report.cells import heat_figures
 from consumers.report.patrol import patrol_figures, worker_figures
+from consumers.report.weeks import week_monday
 from schemas.display import zone
 from schemas.records import LEVELS
 from sinks import weekly_queries as q
@@ -40,11 +41,7 @@ def week_bounds(week: str, tz: str) -> tuple[datetime, datetime]:
 
 
 def _local_monday(week: str, tz: str, weeks_after: int) -> datetime:
-    try:
-        year, number = week.split("-W")
-        monday = date.fromisocalendar(int(year), int(number), 1) + timedelta(weeks=weeks_after)
-    except ValueError:
-        raise ValueError(f"week {week!r} is not an ISO week YYYY-Www, e.g. 2026-W49") from None
+    monday = week_monday(week) + timedelta(weeks=weeks_after)
     return datetime.combine(monday, time(), zone(tz)).astimezone(UTC)
 
 

@@ -15,6 +15,7 @@ from consumers.report.district import district_figures, reported_district
 from consumers.report.district_page import district_summary, render_district_html
 from consumers.report.figures import week_bounds, weekly_figures
 from consumers.report.render import render_html, render_pdf, summary_markdown
+from consumers.report.weeks import iso_week
 from schemas.display import zone
 from sinks.postgres import connection
 from sinks.weekly_queries import UNLOCATED_QUEUE
@@ -32,8 +33,7 @@ class WeeklyReport:
 
 def last_full_week(now: datetime, tz: str) -> str:
     """The ISO week ("2026-W48") that ended most recently in the street's zone: on a Monday, last week."""
-    year, week, _ = (now.astimezone(zone(tz)) - timedelta(weeks=1)).isocalendar()
-    return f"{year}-W{week:02d}"
+    return iso_week((now.astimezone(zone(tz)) - timedelta(weeks=1)).date())
 
 
 async def make_weekly(db, settings: Settings, week: str, street: str | None = None) -> WeeklyReport:

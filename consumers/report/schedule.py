@@ -20,7 +20,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import asyncpg
 from aiokafka.errors import KafkaError
@@ -30,6 +30,7 @@ from config.geometry import load_geometry
 from config.settings import Settings, report_moment
 from consumers.report.deliver import alert_id, publish, report_alert, report_link
 from consumers.report.district import reported_district
+from consumers.report.weeks import iso_week, week_monday
 from schemas.display import zone
 from sinks.postgres import SinkUnavailable
 from sinks.weekly_reports import claim, last_made_before, made_count, mark_announced, store, unannounced
@@ -52,12 +53,7 @@ def due_week(now: datetime, moment: tuple[int, time], tz: str) -> str | None:
     weekday, at = moment
     if local < datetime.combine(monday + timedelta(days=weekday), at, tzinfo=local.tzinfo):
         return None
-    return _iso_week(monday - timedelta(days=7))
-
-
-def _iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
+    return iso_week(monday - timedelta(days=7))
 
 
 def weeks_to_make(due: str, last_made: str | None, catch_up: int) -> list[str]:
@@ -65,8 +61,8 @@ def weeks_to_make(due: str, last_made: str | None, catch_up: int) -> list[str]:
     `last_made` (the street's last stored week before it), then `due`; only `due` when nothing is stored."""
     if last_made is None:
         return [due]  # a fresh deployment: the weeks before it ran are nobody's to announce
-    monday = date.fromisocalendar(int(due[:4]), int(due[6:]), 1)
-    before = [_iso_week(monday - timedelta(weeks=n)) for n in range(catch_up, 0, -1)]
+    monday = week_monday(due)
+    before = [iso_week(monday - timedelta(weeks=n)) for n in range(catch_up, 0, -1)]
     return [week for week in before if week > last_made] + [due]
 
 
